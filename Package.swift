@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "photosearch",
+    products: [
+        .executable(name: "photosearch", targets: ["photosearch"]),
+        .library(name: "CLIP", targets: ["CLIP"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries from Debian, one system-library target each.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // libjpeg-turbo and libpng (Debian's libjpeg-dev, libpng-dev) report
+        // errors through longjmp, which cannot cross Swift frames: each decode
+        // runs entirely in this small C target, which links them directly.
+        .target(
+            name: "CImageCodecs",
+            path: "Sources/CImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
+        ),
+        .target(
+            name: "Imaging",
+            dependencies: ["CImageCodecs"],
+            path: "Sources/Imaging"
+        ),
+        .target(
+            name: "CLIP",
+            dependencies: ["CBLAS", "CZlib", "Imaging"],
+            path: "Sources/CLIP",
+            resources: [.copy("Resources/bpe_simple_vocab_16e6.txt.gz")]
+        ),
+        .executableTarget(
+            name: "photosearch",
+            dependencies: [
+                "CLIP", "Imaging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/photosearch"
+        ),
+        .testTarget(
+            name: "CLIPTests",
+            dependencies: ["CLIP", "Imaging"],
+            path: "Tests/CLIPTests"
+        ),
+        .testTarget(
+            name: "ImagingTests",
+            dependencies: ["Imaging"],
+            path: "Tests/ImagingTests"
+        ),
+        .testTarget(
+            name: "photosearchTests",
+            dependencies: ["photosearch"],
+            path: "Tests/photosearchTests"
+        ),
+    ]
+)

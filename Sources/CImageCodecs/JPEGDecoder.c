@@ -1,0 +1,148 @@
+#include "CImageCodecs.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+#include <jerror.h>
+
+// libjpeg calls error_exit on any fatal error and expects it not to return.
+typedef struct {
+    struct jpeg_error_mgr base;
+    jmp_buf escape;
+    char *message;
+    size_t message_size;
+} ps_jpeg_error;
+
+static void ps_jpeg_error_exit(j_common_ptr cinfo) {
+    ps_jpeg_error *error = (ps_jpeg_error *)cinfo->err;
+    if (error->message && error->message_size > 0) {
+        char buffer[JMSG_LENGTH_MAX];
+        (*cinfo->err->format_message)(cinfo, buffer);
+        snprintf(error->message, error->message_size, "%s", buffer);
+    }
+    longjmp(error->escape, 1);
+}
+
+// Warnings are not fatal in libjpeg: a truncated file "decodes" with its missing
+// part filled in grey. Pillow refuses a truncated JPEG ("image file is
+// truncated") and an indexer should not embed half a picture, so the
+// premature-end warning is an error here. Other corrupt-data warnings (extra
+// bytes before a marker, which some cameras write) are ignored, as Pillow does.
+static void ps_jpeg_emit_message(j_common_ptr cinfo, int level) {
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+        ps_jpeg_error_exit(cinfo);
+    }
+}
+
+static void ps_set_message(char *message, size_t size, const char *text) {
+    if (message && size > 0) {
+        snprintf(message, size, "%s", text);
+    }
+}
+
+int ps_jpeg_read_header(const uint8_t *data, size_t size, int *width, int *height,
+                        char *message, size_t message_size) {
+    struct jpeg_decompress_struct cinfo;
+    ps_jpeg_error error;
+    memset(&cinfo, 0, sizeof(cinfo));
+    cinfo.err = jpeg_std_error(&error.base);
+    error.base.error_exit = ps_jpeg_error_exit;
+    error.base.emit_message = ps_jpeg_emit_message;
+    error.message = message;
+    error.message_size = message_size;
+    if (setjmp(error.escape)) {
+        jpeg_destroy_decompress(&cinfo);
+        return PS_CODEC_CORRUPT;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_read_header(&cinfo, TRUE);
+    *width = (int)cinfo.image_width;
+    *height = (int)cinfo.image_height;
+    jpeg_destroy_decompress(&cinfo);
+    return PS_CODEC_OK;
+}
+
+int ps_jpeg_decode(const uint8_t *data, size_t size, int scale_denominator,
+                   uint64_t max_pixels, ps_decoded_image *out,
+                   char *message, size_t message_size) {
+    struct jpeg_decompress_struct cinfo;
+    ps_jpeg_error error;
+    // volatile: these change between setjmp and a possible longjmp.
+    uint8_t *volatile pixels = NULL;
+    uint8_t *volatile row = NULL;
+
+    memset(out, 0, sizeof(*out));
+    memset(&cinfo, 0, sizeof(cinfo));
+    cinfo.err = jpeg_std_error(&error.base);
+    error.base.error_exit = ps_jpeg_error_exit;
+    error.base.emit_message = ps_jpeg_emit_message;
+    error.message = message;
+    error.message_size = message_size;
+    if (setjmp(error.escape)) {
+        jpeg_destroy_decompress(&cinfo);
+        free(pixels);
+        free(row);
+        return PS_CODEC_CORRUPT;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_read_header(&cinfo, TRUE);
+
+    if ((uint64_t)cinfo.image_width * (uint64_t)cinfo.image_height > max_pixels) {
+        jpeg_destroy_decompress(&cinfo);
+        ps_set_message(message, message_size, "image is larger than the pixel limit");
+        return PS_CODEC_TOO_LARGE;
+    }
+
+    int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = (unsigned int)(scale_denominator >= 1 ? scale_denominator : 1);
+    cinfo.dct_method = JDCT_ISLOW;
+    cinfo.do_fancy_upsampling = TRUE;
+    jpeg_start_decompress(&cinfo);
+
+    int width = (int)cinfo.output_width;
+    int height = (int)cinfo.output_height;
+    int components = cinfo.output_components;
+    pixels = malloc((size_t)width * (size_t)height * 3);
+    row = malloc((size_t)width * (size_t)components);
+    if (!pixels || !row) {
+        jpeg_destroy_decompress(&cinfo);
+        free(pixels);
+        free(row);
+        ps_set_message(message, message_size, "out of memory");
+        return PS_CODEC_OUT_OF_MEMORY;
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        int y = (int)cinfo.output_scanline;
+        uint8_t *target = pixels + (size_t)y * (size_t)width * 3;
+        if (!cmyk) {
+            JSAMPROW rows[1] = {target};
+            jpeg_read_scanlines(&cinfo, rows, 1);
+        } else {
+            JSAMPROW rows[1] = {row};
+            jpeg_read_scanlines(&cinfo, rows, 1);
+            // Adobe writes CMYK inverted (Photoshop); libjpeg passes it through.
+            // With inverted ink values, RGB = ink * key / 255.
+            for (int x = 0; x < width; x++) {
+                const uint8_t *ink = row + (size_t)x * 4;
+                unsigned k = ink[3];
+                target[x * 3 + 0] = (uint8_t)((ink[0] * k + 127) / 255);
+                target[x * 3 + 1] = (uint8_t)((ink[1] * k + 127) / 255);
+                target[x * 3 + 2] = (uint8_t)((ink[2] * k + 127) / 255);
+            }
+        }
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(row);
+    out->pixels = pixels;
+    out->width = width;
+    out->height = height;
+    out->channels = 3;
+    return PS_CODEC_OK;
+}

@@ -1,0 +1,25 @@
+import Foundation
+
+/// Everything that can go wrong reading a photo.
+public enum ImagingError: LocalizedError, Equatable, Sendable {
+    case cannotRead(path: String, reason: String)
+    case emptyFile(path: String)
+    case unsupportedFormat(path: String)
+    case corrupt(path: String, format: String, reason: String)
+    case tooLarge(path: String, width: Int, height: Int, limit: Int)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .cannotRead(path, reason):
+            return "cannot read \(path): \(reason)"
+        case let .emptyFile(path):
+            return "\(path) is empty"
+        case let .unsupportedFormat(path):
+            return "\(path) is not a JPEG or PNG image"
+        case let .corrupt(path, format, reason):
+            return "\(path) is not a valid \(format) file: \(reason)"
+        case let .tooLarge(path, width, height, limit):
+            return "\(path) is \(width)x\(height) pixels, above the limit of \(limit / 1_000_000) megapixels"
+        }
+    }
+}
