@@ -1,0 +1,125 @@
+import Imaging
+
+/// A CLIP model: image tower, text tower, tokenizer and preprocessing, loaded
+/// from a model directory in either public layout.
+///
+/// Embeddings are those open_clip's `encode_image` / `encode_text` return:
+/// projected, not L2-normalised (see `normalized(_:)`).
+public final class CLIPModel: Sendable {
+    /// Which towers to load; search only needs the text tower, and loading
+    /// one tower reads only its tensors from the checkpoint.
+    public struct Towers: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        public static let image = Towers(rawValue: 1)
+        public static let text = Towers(rawValue: 2)
+        public static let both: Towers = [.image, .text]
+    }
+
+    public let configuration: ModelConfiguration
+    public let preprocessor: ImagePreprocessor
+    public let tokenizer: CLIPTokenizer
+    let vision: VisionTower?
+    let text: TextTower?
+
+    /// Loads `towers` from the model directory at `path`, checking every
+    /// tensor's presence and shape.
+    public convenience init(directory path: String, towers: Towers = .both) throws(CLIPError) {
+        let directory = try ModelDirectory(path: path)
+        let (configuration, preprocess, names, pooling) = try directory.loadConfiguration()
+        let file = try SafetensorsFile(path: directory.weightsPath)
+        let tokenizer: CLIPTokenizer
+        if towers.contains(.text) {
+            let vocabulary: Vocabulary
+            if let paths = directory.vocabularyPaths {
+                vocabulary = try Vocabulary.transformers(vocabularyPath: paths.vocabulary, mergesPath: paths.merges)
+            } else {
+                vocabulary = try Vocabulary.standard()
+            }
+            tokenizer = CLIPTokenizer(vocabulary: vocabulary, contextLength: configuration.text.contextLength)
+            guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
+                throw .unsupportedArchitecture(path: directory.configurationPath,
+                                               reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than the CLIP tokenizer's \(tokenizer.vocabularySize)")
+            }
+        } else {
+            tokenizer = CLIPTokenizer(vocabulary: try Vocabulary.standard(), contextLength: configuration.text.contextLength)
+        }
+        try self.init(reader: WeightReader(file: file), configuration: configuration, preprocess: preprocess,
+                      names: names, pooling: pooling, tokenizer: tokenizer, towers: towers)
+    }
+
+    /// A model of the given shape with random weights, for benchmarks.
+    public convenience init(randomWeights configuration: ModelConfiguration, seed: UInt64 = 1) throws(CLIPError) {
+        let tokenizer = CLIPTokenizer(vocabulary: try Vocabulary.standard(), contextLength: configuration.text.contextLength)
+        try self.init(reader: WeightReader(randomSeed: seed), configuration: configuration,
+                      preprocess: PreprocessConfiguration(imageSize: configuration.vision.imageSize),
+                      names: CheckpointNames(layout: configuration.layout, openCLIPTextPrefix: ""),
+                      pooling: .argmax, tokenizer: tokenizer, towers: .both)
+    }
+
+    private init(reader: WeightReader, configuration: ModelConfiguration, preprocess: PreprocessConfiguration,
+                 names: CheckpointNames, pooling: TextPooling, tokenizer: CLIPTokenizer, towers: Towers) throws(CLIPError) {
+        self.configuration = configuration
+        preprocessor = ImagePreprocessor(configuration: preprocess)
+        self.tokenizer = tokenizer
+        var owned: [String] = []
+        if towers.contains(.image) {
+            vision = try VisionTower(reader: reader, names: names, configuration: configuration.vision,
+                                     embeddingSize: configuration.embeddingSize)
+            owned += [names.visionPrefix, "visual_projection."]
+        } else {
+            vision = nil
+        }
+        if towers.contains(.text) {
+            text = try TextTower(reader: reader, names: names, configuration: configuration.text,
+                                 embeddingSize: configuration.embeddingSize, pooling: pooling)
+            owned += names.textPrefixes
+        } else {
+            text = nil
+        }
+        try reader.finish(ownedPrefixes: towers == .both ? [""] : owned)
+    }
+
+    public var embeddingSize: Int { configuration.embeddingSize }
+    public var hasImageTower: Bool { vision != nil }
+    public var hasTextTower: Bool { text != nil }
+
+    /// Embeddings of upright RGB(A) images, one per image, in order.
+    public func encode(images: [Bitmap]) -> [[Float]] {
+        guard !images.isEmpty else { return [] }
+        var pixels: [Float] = []
+        pixels.reserveCapacity(images.count * preprocessor.valuesPerImage)
+        for image in images { preprocessor.appendPixelValues(image, to: &pixels) }
+        return encode(pixelValues: pixels, count: images.count)
+    }
+
+    /// Embeddings of already preprocessed images: `count × 3 × size × size`
+    /// normalised values, NCHW (see `ImagePreprocessor`).
+    public func encode(pixelValues: [Float], count: Int) -> [[Float]] {
+        guard let vision else { preconditionFailure("the image tower was not loaded") }
+        guard count > 0 else { return [] }
+        let result = vision.encode(pixels: pixelValues, count: count)
+        return (0..<count).map(result.row)
+    }
+
+    /// Embeddings of texts, one per text, in order.
+    public func encode(texts: [String]) -> [[Float]] {
+        encode(tokens: texts.map(tokenizer.tokenize))
+    }
+
+    /// Embeddings of token id sequences as `CLIPTokenizer.tokenize` makes them.
+    public func encode(tokens: [[Int]]) -> [[Float]] {
+        guard let text else { preconditionFailure("the text tower was not loaded") }
+        guard !tokens.isEmpty else { return [] }
+        let result = text.encode(tokens: tokens)
+        return (0..<tokens.count).map(result.row)
+    }
+
+    /// `vector / ‖vector‖` (F.normalize with eps 1e-12).
+    public static func normalized(_ vector: [Float]) -> [Float] {
+        var sum: Double = 0
+        for value in vector { sum += Double(value) * Double(value) }
+        let norm = max(sum.squareRoot(), 1e-12)
+        return vector.map { Float(Double($0) / norm) }
+    }
+}

@@ -1,0 +1,88 @@
+/// The MLP nonlinearity of a transformer tower.
+public enum Activation: String, Sendable, Codable {
+    /// nn.GELU(): x·Φ(x) with the exact error function.
+    case gelu
+    /// GELU's tanh approximation (nn.GELU(approximate="tanh"), HF "gelu_new").
+    case geluTanh = "gelu_tanh"
+    /// x·σ(1.702·x), the activation OpenAI's CLIP weights were trained with.
+    case quickGelu = "quick_gelu"
+}
+
+/// Shape of one pre-LayerNorm transformer stack.
+public struct TransformerConfiguration: Sendable, Equatable {
+    public var width: Int
+    public var layers: Int
+    public var heads: Int
+    public var mlpWidth: Int
+    public var activation: Activation
+    public var layerNormEpsilon: Float
+
+    public var headWidth: Int { width / heads }
+}
+
+/// The image tower: a ViT over square images cut into square patches.
+public struct VisionConfiguration: Sendable, Equatable {
+    public var imageSize: Int
+    public var patchSize: Int
+    public var transformer: TransformerConfiguration
+
+    public var gridSize: Int { imageSize / patchSize }
+    /// Patches plus the class token.
+    public var tokens: Int { gridSize * gridSize + 1 }
+}
+
+/// The text tower: a causal transformer over BPE tokens.
+public struct TextConfiguration: Sendable, Equatable {
+    public var contextLength: Int
+    public var vocabularySize: Int
+    public var transformer: TransformerConfiguration
+}
+
+/// Which checkpoint naming scheme a model directory uses.
+public enum CheckpointLayout: String, Sendable {
+    /// open_clip's hub layout: open_clip_config.json + open_clip_model.safetensors.
+    case openCLIP = "open_clip"
+    /// Hugging Face transformers' CLIPModel: config.json + model.safetensors.
+    case transformers
+}
+
+/// Everything needed to build both towers.
+public struct ModelConfiguration: Sendable, Equatable {
+    public var layout: CheckpointLayout
+    public var embeddingSize: Int
+    public var vision: VisionConfiguration
+    public var text: TextConfiguration
+}
+
+/// How a photo becomes the tower's input tensor.
+public struct PreprocessConfiguration: Sendable, Equatable {
+    public enum Interpolation: String, Sendable {
+        case bicubic, bilinear
+    }
+
+    public enum ResizeMode: String, Sendable {
+        /// Shorter side to `imageSize`, then centre crop (open_clip's default).
+        case shortest
+        /// Both sides to `imageSize`, ignoring the aspect ratio.
+        case squash
+    }
+
+    public var imageSize: Int
+    public var mean: [Float]
+    public var std: [Float]
+    public var interpolation: Interpolation
+    public var resizeMode: ResizeMode
+
+    /// OpenAI's dataset statistics, open_clip's OPENAI_DATASET_MEAN/STD.
+    public static let openAIMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
+    public static let openAIStd: [Float] = [0.26862954, 0.26130258, 0.27577711]
+
+    public init(imageSize: Int, mean: [Float] = openAIMean, std: [Float] = openAIStd,
+                interpolation: Interpolation = .bicubic, resizeMode: ResizeMode = .shortest) {
+        self.imageSize = imageSize
+        self.mean = mean
+        self.std = std
+        self.interpolation = interpolation
+        self.resizeMode = resizeMode
+    }
+}

@@ -1,0 +1,285 @@
+import Foundation
+
+/// open_clip_config.json, as open_clip's `push_to_hf_hub` writes it. Absent
+/// fields take open_clip's defaults (open_clip/model.py CLIPVisionCfg,
+/// CLIPTextCfg; open_clip/transform.py PreprocessCfg).
+struct OpenCLIPConfigFile: Decodable {
+    struct ModelConfig: Decodable {
+        var embedDim: Int
+        var quickGelu: Bool?
+        var customText: Bool?
+        var visionCfg: VisionConfig
+        var textCfg: TextConfig
+
+        enum CodingKeys: String, CodingKey {
+            case embedDim = "embed_dim", quickGelu = "quick_gelu", customText = "custom_text"
+            case visionCfg = "vision_cfg", textCfg = "text_cfg"
+        }
+    }
+
+    struct VisionConfig: Decodable {
+        var layers: LayerCount?            // default 12
+        var width: Int?                    // default 768
+        var headWidth: Int?                // default 64
+        var mlpRatio: Double?              // default 4.0
+        var patchSize: SquareSize?         // default 16
+        var imageSize: SquareSize?         // default 224
+        var noLnPre: Bool?
+        var poolType: String?              // default "tok"
+        var posEmbedType: String?          // default "learnable"
+        var actKwargs: [String: LooseJSON]?
+        var normKwargs: [String: LooseJSON]?
+        /// Fields that select a tower photosearch does not implement.
+        var unsupported: [String: LooseJSON]
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case layers, width, headWidth = "head_width", mlpRatio = "mlp_ratio"
+            case patchSize = "patch_size", imageSize = "image_size", noLnPre = "no_ln_pre"
+            case poolType = "pool_type", posEmbedType = "pos_embed_type"
+            case actKwargs = "act_kwargs", normKwargs = "norm_kwargs"
+            case timmModelName = "timm_model_name", attentionalPool = "attentional_pool"
+            case lsInitValue = "ls_init_value", blockType = "block_type", qkNorm = "qk_norm"
+            case scaledCosineAttn = "scaled_cosine_attn", scaleHeads = "scale_heads"
+            case scaleAttnInner = "scale_attn_inner", scaleAttn = "scale_attn", scaleFc = "scale_fc"
+        }
+
+        static let unsupportedKeys: [CodingKeys] = [
+            .timmModelName, .attentionalPool, .lsInitValue, .qkNorm, .scaledCosineAttn,
+            .scaleHeads, .scaleAttnInner, .scaleAttn, .scaleFc,
+        ]
+
+        init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            layers = try container.decodeIfPresent(LayerCount.self, forKey: .layers)
+            width = try container.decodeIfPresent(Int.self, forKey: .width)
+            headWidth = try container.decodeIfPresent(Int.self, forKey: .headWidth)
+            mlpRatio = try container.decodeIfPresent(Double.self, forKey: .mlpRatio)
+            patchSize = try container.decodeIfPresent(SquareSize.self, forKey: .patchSize)
+            imageSize = try container.decodeIfPresent(SquareSize.self, forKey: .imageSize)
+            noLnPre = try container.decodeIfPresent(Bool.self, forKey: .noLnPre)
+            poolType = try container.decodeIfPresent(String.self, forKey: .poolType)
+            posEmbedType = try container.decodeIfPresent(String.self, forKey: .posEmbedType)
+            actKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .actKwargs)
+            normKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .normKwargs)
+            var unsupported: [String: LooseJSON] = [:]
+            for key in Self.unsupportedKeys {
+                if let value = try container.decodeIfPresent(LooseJSON.self, forKey: key), !value.isEmptyOrFalse {
+                    unsupported[key.rawValue] = value
+                }
+            }
+            if let blockType = try container.decodeIfPresent(String.self, forKey: .blockType), blockType != "default" {
+                unsupported["block_type"] = .string(blockType)
+            }
+            self.unsupported = unsupported
+        }
+    }
+
+    struct TextConfig: Decodable {
+        var contextLength: Int?            // default 77
+        var vocabSize: Int?                // default 49408
+        var width: Int?                    // default 512
+        var heads: Int?                    // default 8
+        var layers: Int?                   // default 12
+        var mlpRatio: Double?              // default 4.0
+        var poolType: String?              // default "argmax"
+        var eosId: Int?                    // default 2, used by pool_type "eos"
+        var actKwargs: [String: LooseJSON]?
+        var normKwargs: [String: LooseJSON]?
+        var unsupported: [String: LooseJSON]
+
+        enum CodingKeys: String, CodingKey {
+            case contextLength = "context_length", vocabSize = "vocab_size", width, heads, layers
+            case mlpRatio = "mlp_ratio", poolType = "pool_type", eosId = "eos_id"
+            case actKwargs = "act_kwargs", normKwargs = "norm_kwargs"
+            case hfModelName = "hf_model_name", hfTokenizerName = "hf_tokenizer_name"
+            case lsInitValue = "ls_init_value", embedCls = "embed_cls", noCausalMask = "no_causal_mask"
+            case projBias = "proj_bias", blockType = "block_type", qkNorm = "qk_norm"
+            case scaledCosineAttn = "scaled_cosine_attn", scaleHeads = "scale_heads"
+            case scaleAttnInner = "scale_attn_inner", scaleAttn = "scale_attn", scaleFc = "scale_fc"
+            case tokenizerKwargs = "tokenizer_kwargs", projType = "proj_type"
+        }
+
+        static let unsupportedKeys: [CodingKeys] = [
+            .hfModelName, .hfTokenizerName, .lsInitValue, .embedCls, .noCausalMask, .projBias,
+            .qkNorm, .scaledCosineAttn, .scaleHeads, .scaleAttnInner, .scaleAttn, .scaleFc,
+        ]
+
+        init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            contextLength = try container.decodeIfPresent(Int.self, forKey: .contextLength)
+            vocabSize = try container.decodeIfPresent(Int.self, forKey: .vocabSize)
+            width = try container.decodeIfPresent(Int.self, forKey: .width)
+            heads = try container.decodeIfPresent(Int.self, forKey: .heads)
+            layers = try container.decodeIfPresent(Int.self, forKey: .layers)
+            mlpRatio = try container.decodeIfPresent(Double.self, forKey: .mlpRatio)
+            poolType = try container.decodeIfPresent(String.self, forKey: .poolType)
+            eosId = try container.decodeIfPresent(Int.self, forKey: .eosId)
+            actKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .actKwargs)
+            normKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .normKwargs)
+            var unsupported: [String: LooseJSON] = [:]
+            for key in Self.unsupportedKeys {
+                if let value = try container.decodeIfPresent(LooseJSON.self, forKey: key), !value.isEmptyOrFalse {
+                    unsupported[key.rawValue] = value
+                }
+            }
+            if let blockType = try container.decodeIfPresent(String.self, forKey: .blockType), blockType != "default" {
+                unsupported["block_type"] = .string(blockType)
+            }
+            if let projType = try container.decodeIfPresent(String.self, forKey: .projType), projType != "linear" {
+                unsupported["proj_type"] = .string(projType)
+            }
+            if let kwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .tokenizerKwargs),
+               let clean = kwargs["clean"], clean != .string("lower") {
+                unsupported["tokenizer_kwargs.clean"] = clean
+            }
+            self.unsupported = unsupported
+        }
+    }
+
+    struct PreprocessConfig: Decodable {
+        var mean: [Float]?
+        var std: [Float]?
+        var interpolation: String?
+        var resizeMode: String?
+
+        enum CodingKeys: String, CodingKey {
+            case mean, std, interpolation, resizeMode = "resize_mode"
+        }
+    }
+
+    var modelCfg: ModelConfig
+    var preprocessCfg: PreprocessConfig?
+
+    enum CodingKeys: String, CodingKey {
+        case modelCfg = "model_cfg", preprocessCfg = "preprocess_cfg"
+    }
+
+    /// The model and preprocessing configuration, after checking that every
+    /// field describes something photosearch implements.
+    func resolve(path: String) throws(CLIPError) -> (ModelConfiguration, PreprocessConfiguration, textPrefix: String, textPooling: TextPooling) {
+        let vision = modelCfg.visionCfg
+        let text = modelCfg.textCfg
+        func unsupported(_ reason: String) -> CLIPError { .unsupportedArchitecture(path: path, reason: reason) }
+        func invalid(_ reason: String) -> CLIPError { .invalidConfiguration(path: path, reason: reason) }
+
+        if case .resnet = vision.layers {
+            throw unsupported("ResNet image tower (vision_cfg.layers is a list); only ViT towers are supported")
+        }
+        if let (key, _) = vision.unsupported.sorted(by: { $0.key < $1.key }).first {
+            throw unsupported("vision_cfg.\(key) is set")
+        }
+        if let (key, _) = text.unsupported.sorted(by: { $0.key < $1.key }).first {
+            throw unsupported("text_cfg.\(key) is set")
+        }
+        if vision.noLnPre == true {
+            throw unsupported("vision_cfg.no_ln_pre is set")
+        }
+        if let pool = vision.poolType, pool != "tok" {
+            throw unsupported("vision_cfg.pool_type \"\(pool)\" (only \"tok\" is supported)")
+        }
+        if let kind = vision.posEmbedType, kind != "learnable", kind != "sin_cos_2d" {
+            throw unsupported("vision_cfg.pos_embed_type \"\(kind)\"")
+        }
+        let textPooling: TextPooling
+        switch text.poolType ?? "argmax" {
+        case "argmax": textPooling = .argmax
+        case "eos": textPooling = .firstToken(text.eosId ?? 2)
+        case let other: throw unsupported("text_cfg.pool_type \"\(other)\" (only \"argmax\" and \"eos\" are supported)")
+        }
+
+        let quickGelu = modelCfg.quickGelu ?? false
+        let visionActivation = try Self.activation(quickGelu: quickGelu, kwargs: vision.actKwargs, field: "vision_cfg", path: path)
+        let textActivation = try Self.activation(quickGelu: quickGelu, kwargs: text.actKwargs, field: "text_cfg", path: path)
+
+        let imageSize = vision.imageSize ?? SquareSize(224)
+        let patchSize = vision.patchSize ?? SquareSize(16)
+        guard imageSize.height == imageSize.width else { throw unsupported("non-square image_size \(imageSize.height)x\(imageSize.width)") }
+        guard patchSize.height == patchSize.width else { throw unsupported("non-square patch_size") }
+        guard case let .transformer(visionLayers) = vision.layers ?? .transformer(12) else { throw unsupported("ResNet image tower") }
+        let visionWidth = vision.width ?? 768
+        let headWidth = vision.headWidth ?? 64
+        guard headWidth > 0, visionWidth > 0, visionWidth % headWidth == 0 else {
+            throw invalid("vision_cfg.width \(visionWidth) is not a multiple of head_width \(headWidth)")
+        }
+        guard patchSize.width > 0, imageSize.width >= patchSize.width, imageSize.width % patchSize.width == 0 else {
+            throw invalid("vision_cfg.image_size \(imageSize.width) is not a multiple of patch_size \(patchSize.width)")
+        }
+        let textWidth = text.width ?? 512
+        let textHeads = text.heads ?? 8
+        guard textHeads > 0, textWidth > 0, textWidth % textHeads == 0 else {
+            throw invalid("text_cfg.width \(textWidth) is not a multiple of heads \(textHeads)")
+        }
+        guard modelCfg.embedDim > 0 else { throw invalid("embed_dim must be positive") }
+
+        let visionTransformer = TransformerConfiguration(
+            width: visionWidth, layers: visionLayers, heads: visionWidth / headWidth,
+            mlpWidth: Int(Double(visionWidth) * (vision.mlpRatio ?? 4.0)), activation: visionActivation,
+            layerNormEpsilon: try Self.epsilon(vision.normKwargs, field: "vision_cfg", path: path))
+        let textTransformer = TransformerConfiguration(
+            width: textWidth, layers: text.layers ?? 12, heads: textHeads,
+            mlpWidth: Int(Double(textWidth) * (text.mlpRatio ?? 4.0)), activation: textActivation,
+            layerNormEpsilon: try Self.epsilon(text.normKwargs, field: "text_cfg", path: path))
+        guard visionTransformer.layers > 0, textTransformer.layers > 0 else { throw invalid("layers must be positive") }
+
+        let model = ModelConfiguration(
+            layout: .openCLIP, embeddingSize: modelCfg.embedDim,
+            vision: VisionConfiguration(imageSize: imageSize.width, patchSize: patchSize.width, transformer: visionTransformer),
+            text: TextConfiguration(contextLength: text.contextLength ?? 77, vocabularySize: text.vocabSize ?? 49408,
+                                    transformer: textTransformer))
+
+        let preprocessCfg = self.preprocessCfg ?? PreprocessConfig()
+        var preprocess = PreprocessConfiguration(imageSize: imageSize.width)
+        if let mean = preprocessCfg.mean {
+            guard mean.count == 3 || mean.count == 1 else { throw invalid("preprocess_cfg.mean must have 1 or 3 values") }
+            preprocess.mean = mean.count == 3 ? mean : Array(repeating: mean[0], count: 3)
+        }
+        if let std = preprocessCfg.std {
+            guard std.count == 3 || std.count == 1, !std.contains(0) else { throw invalid("preprocess_cfg.std must have 1 or 3 non-zero values") }
+            preprocess.std = std.count == 3 ? std : Array(repeating: std[0], count: 3)
+        }
+        switch preprocessCfg.interpolation ?? "bicubic" {
+        case "bicubic", "random": preprocess.interpolation = .bicubic   // "random" means bicubic at inference
+        case "bilinear": preprocess.interpolation = .bilinear
+        case let other: throw unsupported("preprocess_cfg.interpolation \"\(other)\"")
+        }
+        switch preprocessCfg.resizeMode ?? "shortest" {
+        case "shortest": preprocess.resizeMode = .shortest
+        case "squash": preprocess.resizeMode = .squash
+        case let other: throw unsupported("preprocess_cfg.resize_mode \"\(other)\" (supported: shortest, squash)")
+        }
+        return (model, preprocess, modelCfg.customText == true ? "text." : "", textPooling)
+    }
+
+    private static func activation(quickGelu: Bool, kwargs: [String: LooseJSON]?, field: String, path: String) throws(CLIPError) -> Activation {
+        guard let kwargs, !kwargs.isEmpty else { return quickGelu ? .quickGelu : .gelu }
+        if !quickGelu, kwargs.count == 1, kwargs["approximate"] == .string("tanh") { return .geluTanh }
+        if !quickGelu, kwargs.count == 1, kwargs["approximate"] == .string("none") { return .gelu }
+        throw .unsupportedArchitecture(path: path, reason: "\(field).act_kwargs \(kwargs.keys.sorted())")
+    }
+
+    private static func epsilon(_ kwargs: [String: LooseJSON]?, field: String, path: String) throws(CLIPError) -> Float {
+        guard let kwargs, !kwargs.isEmpty else { return 1e-5 }
+        if kwargs.count == 1, case let .number(eps)? = kwargs["eps"], eps > 0 { return Float(eps) }
+        throw .unsupportedArchitecture(path: path, reason: "\(field).norm_kwargs \(kwargs.keys.sorted())")
+    }
+}
+
+extension SquareSize {
+    init(_ value: Int) {
+        self.init(height: value, width: value)
+    }
+
+    init(height: Int, width: Int) {
+        self.height = height
+        self.width = width
+    }
+}
+
+/// Which token's final state becomes the text embedding.
+enum TextPooling: Sendable, Equatable {
+    /// The first position holding the largest token id: the end-of-text token
+    /// for CLIP's vocabulary (open_clip "argmax", transformers with eos_token_id 2).
+    case argmax
+    /// The first position holding this id (open_clip "eos", transformers otherwise).
+    case firstToken(Int)
+}

@@ -1,0 +1,158 @@
+import Foundation
+
+/// config.json of a Hugging Face transformers `CLIPModel`. Absent fields take
+/// transformers' defaults (models/clip/configuration_clip.py).
+struct TransformersConfigFile: Decodable {
+    struct TowerConfig: Decodable {
+        var hiddenSize: Int?
+        var intermediateSize: Int?
+        var numAttentionHeads: Int?
+        var numHiddenLayers: Int?
+        var hiddenAct: String?
+        var layerNormEps: Double?
+        // vision
+        var imageSize: SquareSize?
+        var patchSize: SquareSize?
+        var numChannels: Int?
+        // text
+        var maxPositionEmbeddings: Int?
+        var vocabSize: Int?
+        var eosTokenId: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
+            case numAttentionHeads = "num_attention_heads", numHiddenLayers = "num_hidden_layers"
+            case hiddenAct = "hidden_act", layerNormEps = "layer_norm_eps"
+            case imageSize = "image_size", patchSize = "patch_size", numChannels = "num_channels"
+            case maxPositionEmbeddings = "max_position_embeddings", vocabSize = "vocab_size"
+            case eosTokenId = "eos_token_id"
+        }
+    }
+
+    var modelType: String?
+    var architectures: [String]?
+    var projectionDim: Int?
+    var textConfig: TowerConfig?
+    var visionConfig: TowerConfig?
+
+    enum CodingKeys: String, CodingKey {
+        case modelType = "model_type", architectures, projectionDim = "projection_dim"
+        case textConfig = "text_config", visionConfig = "vision_config"
+    }
+
+    func resolve(path: String) throws(CLIPError) -> (ModelConfiguration, TextPooling) {
+        func unsupported(_ reason: String) -> CLIPError { .unsupportedArchitecture(path: path, reason: reason) }
+        func invalid(_ reason: String) -> CLIPError { .invalidConfiguration(path: path, reason: reason) }
+        if let modelType, modelType != "clip" {
+            throw unsupported("model_type \"\(modelType)\" (only \"clip\" is supported)")
+        }
+        if let architectures, !architectures.contains("CLIPModel") {
+            throw unsupported("architectures \(architectures) (only CLIPModel is supported)")
+        }
+        guard let vision = visionConfig, let text = textConfig else {
+            throw invalid("text_config and vision_config are required")
+        }
+        if let channels = vision.numChannels, channels != 3 {
+            throw unsupported("vision_config.num_channels \(channels)")
+        }
+        let imageSize = vision.imageSize ?? SquareSize(224)
+        let patchSize = vision.patchSize ?? SquareSize(32)
+        guard imageSize.height == imageSize.width, patchSize.height == patchSize.width else {
+            throw unsupported("non-square image or patch size")
+        }
+        guard patchSize.width > 0, imageSize.width >= patchSize.width, imageSize.width % patchSize.width == 0 else {
+            throw invalid("vision_config.image_size \(imageSize.width) is not a multiple of patch_size \(patchSize.width)")
+        }
+        let visionTransformer = try Self.transformer(vision, defaults: (768, 3072, 12, 12), field: "vision_config", path: path)
+        let textTransformer = try Self.transformer(text, defaults: (512, 2048, 8, 12), field: "text_config", path: path)
+        let embeddingSize = projectionDim ?? 512
+        guard embeddingSize > 0 else { throw invalid("projection_dim must be positive") }
+        let eos = text.eosTokenId ?? 49407
+        let model = ModelConfiguration(
+            layout: .transformers, embeddingSize: embeddingSize,
+            vision: VisionConfiguration(imageSize: imageSize.width, patchSize: patchSize.width, transformer: visionTransformer),
+            text: TextConfiguration(contextLength: text.maxPositionEmbeddings ?? 77, vocabularySize: text.vocabSize ?? 49408,
+                                    transformer: textTransformer))
+        // transformers' CLIPTextTransformer: eos_token_id 2 marks configs written
+        // before PR #24773 and means "argmax of the ids".
+        return (model, eos == 2 ? .argmax : .firstToken(eos))
+    }
+
+    private static func transformer(_ tower: TowerConfig, defaults: (Int, Int, Int, Int), field: String, path: String) throws(CLIPError) -> TransformerConfiguration {
+        let width = tower.hiddenSize ?? defaults.0
+        let heads = tower.numAttentionHeads ?? defaults.2
+        guard width > 0, heads > 0, width % heads == 0 else {
+            throw .invalidConfiguration(path: path, reason: "\(field).hidden_size \(width) is not a multiple of num_attention_heads \(heads)")
+        }
+        let activation: Activation
+        switch tower.hiddenAct ?? "quick_gelu" {
+        case "quick_gelu": activation = .quickGelu
+        case "gelu": activation = .gelu
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": activation = .geluTanh
+        case let other: throw .unsupportedArchitecture(path: path, reason: "\(field).hidden_act \"\(other)\"")
+        }
+        let layers = tower.numHiddenLayers ?? defaults.3
+        let mlpWidth = tower.intermediateSize ?? defaults.1
+        guard layers > 0, mlpWidth > 0 else {
+            throw .invalidConfiguration(path: path, reason: "\(field) layer counts must be positive")
+        }
+        return TransformerConfiguration(width: width, layers: layers, heads: heads, mlpWidth: mlpWidth,
+                                        activation: activation, layerNormEpsilon: Float(tower.layerNormEps ?? 1e-5))
+    }
+}
+
+/// preprocessor_config.json of a transformers `CLIPImageProcessor`.
+struct TransformersPreprocessorFile: Decodable {
+    var imageMean: [Float]?
+    var imageStd: [Float]?
+    var resample: Int?
+    var size: LooseJSON?
+    var cropSize: LooseJSON?
+    var doCenterCrop: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case imageMean = "image_mean", imageStd = "image_std", resample, size
+        case cropSize = "crop_size", doCenterCrop = "do_center_crop"
+    }
+
+    func resolve(imageSize: Int, path: String) throws(CLIPError) -> PreprocessConfiguration {
+        func invalid(_ reason: String) -> CLIPError { .invalidConfiguration(path: path, reason: reason) }
+        var preprocess = PreprocessConfiguration(imageSize: imageSize)
+        if let imageMean {
+            guard imageMean.count == 3 else { throw invalid("image_mean must have 3 values") }
+            preprocess.mean = imageMean
+        }
+        if let imageStd {
+            guard imageStd.count == 3, !imageStd.contains(0) else { throw invalid("image_std must have 3 non-zero values") }
+            preprocess.std = imageStd
+        }
+        switch resample ?? 3 {
+        case 3: preprocess.interpolation = .bicubic     // PIL.Image.BICUBIC
+        case 2: preprocess.interpolation = .bilinear    // PIL.Image.BILINEAR
+        case let other: throw .unsupportedArchitecture(path: path, reason: "resample \(other) (only bicubic 3 and bilinear 2)")
+        }
+        // size {"shortest_edge": n} (or a bare number) resizes the short side;
+        // {"height": n, "width": n} squashes to a square.
+        switch size {
+        case nil, .null:
+            break
+        case let .number(value)?:
+            guard Int(value) == imageSize else { throw invalid("size \(Int(value)) differs from the model's image_size \(imageSize)") }
+        case let .object(fields)?:
+            if case let .number(edge)? = fields["shortest_edge"] {
+                guard Int(edge) == imageSize else { throw invalid("size.shortest_edge \(Int(edge)) differs from the model's image_size \(imageSize)") }
+            } else if case let .number(height)? = fields["height"], case let .number(width)? = fields["width"] {
+                guard Int(height) == imageSize, Int(width) == imageSize else { throw invalid("size differs from the model's image_size \(imageSize)") }
+                preprocess.resizeMode = .squash
+            } else {
+                throw invalid("size has neither shortest_edge nor height and width")
+            }
+        default:
+            throw invalid("size must be a number or an object")
+        }
+        if doCenterCrop == false, preprocess.resizeMode == .shortest {
+            throw .unsupportedArchitecture(path: path, reason: "do_center_crop false with a shortest-edge resize")
+        }
+        return preprocess
+    }
+}

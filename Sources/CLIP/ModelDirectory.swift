@@ -1,0 +1,111 @@
+import Foundation
+
+/// A model folder on disk and which of the two public layouts it uses.
+public struct ModelDirectory: Sendable, Equatable {
+    public let path: String
+    public let layout: CheckpointLayout
+    public let configurationPath: String
+    public let weightsPath: String
+    /// transformers' preprocessor_config.json, when present.
+    public let preprocessorPath: String?
+    /// transformers' vocab.json and merges.txt, when both are present.
+    public let vocabularyPaths: (vocabulary: String, merges: String)?
+
+    public static func == (lhs: ModelDirectory, rhs: ModelDirectory) -> Bool {
+        lhs.path == rhs.path && lhs.layout == rhs.layout
+    }
+
+    /// Identifies the layout from the files present and checks that the
+    /// weights file exists.
+    public init(path: String) throws(CLIPError) {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw .modelDirectoryNotFound(path: path)
+        }
+        guard isDirectory.boolValue else { throw .notAModelDirectory(path: path) }
+        func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+        func exists(_ name: String) -> Bool { manager.fileExists(atPath: file(name)) }
+
+        self.path = path
+        if exists("open_clip_config.json") {
+            layout = .openCLIP
+            configurationPath = file("open_clip_config.json")
+            weightsPath = file("open_clip_model.safetensors")
+            guard exists("open_clip_model.safetensors") else {
+                if exists("open_clip_pytorch_model.bin") {
+                    throw .unsupportedArchitecture(path: file("open_clip_pytorch_model.bin"),
+                                                   reason: "PyTorch pickle weights; photosearch reads open_clip_model.safetensors")
+                }
+                throw .missingFile(path: weightsPath)
+            }
+        } else if exists("config.json") {
+            layout = .transformers
+            configurationPath = file("config.json")
+            weightsPath = file("model.safetensors")
+            guard exists("model.safetensors") else {
+                if exists("model.safetensors.index.json") {
+                    throw .unsupportedArchitecture(path: file("model.safetensors.index.json"),
+                                                   reason: "sharded checkpoints are not supported; save the model as one model.safetensors")
+                }
+                if exists("pytorch_model.bin") {
+                    throw .unsupportedArchitecture(path: file("pytorch_model.bin"),
+                                                   reason: "PyTorch pickle weights; photosearch reads model.safetensors")
+                }
+                throw .missingFile(path: weightsPath)
+            }
+        } else {
+            throw .notAModelDirectory(path: path)
+        }
+        preprocessorPath = exists("preprocessor_config.json") ? file("preprocessor_config.json") : nil
+        vocabularyPaths = exists("vocab.json") && exists("merges.txt") ? (file("vocab.json"), file("merges.txt")) : nil
+    }
+
+    /// Parses the configuration files into what the towers and the
+    /// preprocessing need.
+    func loadConfiguration() throws(CLIPError) -> (ModelConfiguration, PreprocessConfiguration, CheckpointNames, TextPooling) {
+        switch layout {
+        case .openCLIP:
+            let file: OpenCLIPConfigFile = try Self.decode(configurationPath)
+            let (model, preprocess, textPrefix, pooling) = try file.resolve(path: configurationPath)
+            return (model, preprocess, CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: textPrefix), pooling)
+        case .transformers:
+            let file: TransformersConfigFile = try Self.decode(configurationPath)
+            let (model, pooling) = try file.resolve(path: configurationPath)
+            var preprocess = PreprocessConfiguration(imageSize: model.vision.imageSize)
+            if let preprocessorPath {
+                let preprocessor: TransformersPreprocessorFile = try Self.decode(preprocessorPath)
+                preprocess = try preprocessor.resolve(imageSize: model.vision.imageSize, path: preprocessorPath)
+            }
+            return (model, preprocess, CheckpointNames(layout: .transformers, openCLIPTextPrefix: ""), pooling)
+        }
+    }
+
+    static func decode<T: Decodable>(_ path: String) throws(CLIPError) -> T {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw .cannotRead(path: path, reason: (error as NSError).localizedFailureReason ?? error.localizedDescription)
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
+            throw .invalidConfiguration(path: path, reason: "not valid JSON")
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw .invalidConfiguration(path: path, reason: "missing field \(Self.field(context.codingPath + [key]))")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw .invalidConfiguration(path: path, reason: "field \(Self.field(context.codingPath)) has the wrong type")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw .invalidConfiguration(path: path, reason: "field \(Self.field(context.codingPath)) is null")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw .invalidConfiguration(path: path, reason: "field \(Self.field(context.codingPath)): \(context.debugDescription)")
+        } catch {
+            throw .invalidConfiguration(path: path, reason: "\(error)")
+        }
+    }
+
+    private static func field(_ path: [CodingKey]) -> String {
+        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+}

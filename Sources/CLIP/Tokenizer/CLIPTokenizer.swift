@@ -1,0 +1,66 @@
+/// CLIP's tokenizer (open_clip SimpleTokenizer, transformers CLIPTokenizer):
+/// clean → split into words → bytes to characters → BPE → ids, framed by the
+/// start and end-of-text tokens and cut to the context length.
+public struct CLIPTokenizer: Sendable {
+    let vocabulary: Vocabulary
+    let preTokenizer: PreTokenizer
+    let encoder: BytePairEncoder
+    public let contextLength: Int
+
+    init(vocabulary: Vocabulary, contextLength: Int) {
+        self.vocabulary = vocabulary
+        self.contextLength = contextLength
+        preTokenizer = PreTokenizer(specialTokens: [vocabulary.startOfText, vocabulary.endOfText])
+        encoder = BytePairEncoder(merges: vocabulary.merges)
+    }
+
+    /// The tokenizer with OpenAI's vocabulary, as open_clip ships it.
+    public static func standard(contextLength: Int = 77) throws(CLIPError) -> CLIPTokenizer {
+        CLIPTokenizer(vocabulary: try Vocabulary.standard(), contextLength: contextLength)
+    }
+
+    public var startOfTextId: Int { vocabulary.startId }
+    public var endOfTextId: Int { vocabulary.endId }
+    public var vocabularySize: Int { (vocabulary.ids.values.max() ?? -1) + 1 }
+
+    /// The BPE ids of `text`, without start/end tokens or truncation
+    /// (SimpleTokenizer.encode).
+    public func encode(_ text: String) -> [Int] {
+        var ids: [Int] = []
+        let special = [vocabulary.startOfText.lowercased(): vocabulary.startId, vocabulary.endOfText.lowercased(): vocabulary.endId]
+        for word in preTokenizer.split(TextCleaner.clean(text)) {
+            if let id = special[word] {
+                ids.append(id)
+                continue
+            }
+            for symbol in encoder.encode(ByteEncoder.encode(word)) {
+                if let id = vocabulary.ids[symbol] {
+                    ids.append(id)
+                } else {
+                    // A vocabulary whose merges produce a symbol it lacks: fall
+                    // back to the symbol's characters, which always exist.
+                    ids += symbol.droppingEndOfWord.map { vocabulary.ids[String($0)] ?? 0 }
+                }
+            }
+        }
+        return ids
+    }
+
+    /// [start] + encode(text) + [end], cut to the context length with the end
+    /// token kept last; unpadded (SimpleTokenizer.__call__ pads with 0s).
+    public func tokenize(_ text: String) -> [Int] {
+        var ids = [vocabulary.startId] + encode(text) + [vocabulary.endId]
+        if ids.count > contextLength {
+            ids.removeLast(ids.count - contextLength)
+            ids[contextLength - 1] = vocabulary.endId
+        }
+        return ids
+    }
+}
+
+private extension String {
+    /// The symbol without its end-of-word marker.
+    var droppingEndOfWord: String {
+        hasSuffix("</w>") ? String(dropLast(4)) : self
+    }
+}

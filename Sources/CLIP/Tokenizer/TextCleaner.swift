@@ -1,0 +1,153 @@
+import Foundation
+
+/// open_clip's text cleaning for its "lower" mode (open_clip/tokenizer.py
+/// `_clean_lower`): ftfy.fix_text, html.unescape twice, strip, collapse
+/// whitespace, lowercase.
+///
+/// Of ftfy.fix_text, every deterministic step is reproduced (entity decoding,
+/// C1 controls as Windows-1252, Latin ligatures, character width, curly
+/// quotes, terminal escapes, control characters, NFC). Its mojibake repair
+/// (`fix_encoding`), a statistical guess, is not: text that is already valid
+/// Unicode, which is what a search box produces, passes through it unchanged.
+enum TextCleaner {
+    static func clean(_ text: String) -> String {
+        var scalars = Array(fixText(text).unicodeScalars)
+        scalars = HTMLEntities.pythonUnescape(HTMLEntities.pythonUnescape(scalars))
+        // str.split() then " ".join(...): runs of whitespace become one space,
+        // none at either end (this also does basic_clean's strip()).
+        var collapsed = String.UnicodeScalarView()
+        var pendingSpace = false
+        for scalar in scalars {
+            if CharacterClasses.isPythonWhitespace(scalar) {
+                pendingSpace = !collapsed.isEmpty
+            } else {
+                if pendingSpace { collapsed.append(" ") }
+                pendingSpace = false
+                collapsed.append(scalar)
+            }
+        }
+        return pythonLowercased(Array(collapsed))
+    }
+
+    /// Python's str.lower(): each character's full lowercase mapping, and
+    /// capital sigma as final sigma (ς) at the end of a word
+    /// (Objects/unicodeobject.c handle_capital_sigma), which Swift's
+    /// lowercased() does not do.
+    static func pythonLowercased(_ scalars: [Unicode.Scalar]) -> String {
+        var result = ""
+        result.unicodeScalars.reserveCapacity(scalars.count)
+        for (index, scalar) in scalars.enumerated() {
+            if scalar.isASCII {
+                result.unicodeScalars.append(Unicode.Scalar(UInt8(scalar.value) | (("A"..."Z").contains(scalar) ? 0x20 : 0)))
+            } else if scalar.value == 0x03A3 {
+                result.unicodeScalars.append(isFinalSigma(scalars, at: index) ? "\u{03C2}" : "\u{03C3}")
+            } else {
+                result += scalar.properties.lowercaseMapping
+            }
+        }
+        return result
+    }
+
+    /// \p{cased} \p{case-ignorable}* Σ !(\p{case-ignorable}* \p{cased})
+    private static func isFinalSigma(_ scalars: [Unicode.Scalar], at index: Int) -> Bool {
+        var before = index - 1
+        while before >= 0, scalars[before].properties.isCaseIgnorable { before -= 1 }
+        guard before >= 0, scalars[before].properties.isCased else { return false }
+        var after = index + 1
+        while after < scalars.count, scalars[after].properties.isCaseIgnorable { after += 1 }
+        return after == scalars.count || !scalars[after].properties.isCased
+    }
+
+    /// ftfy.fix_text with its default configuration, minus fix_encoding.
+    static func fixText(_ text: String) -> String {
+        var output = ""
+        var unescapes = true
+        // fix_text works line by line; once a line contains "<" it assumes
+        // HTML and stops decoding entities for the rest of the text.
+        for segment in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var scalars = Array(segment.element)
+            if segment.offset > 0 { output.unicodeScalars.append("\n") }
+            if scalars.contains("<") { unescapes = false }
+            while true {
+                let original = scalars
+                if unescapes { scalars = HTMLEntities.ftfyUnescape(scalars) }
+                scalars = fixC1Controls(scalars)
+                scalars = translate(scalars, CharacterClasses.ligatures)
+                scalars = translate(scalars, CharacterClasses.widthMap)
+                scalars = uncurlQuotes(scalars)
+                scalars = fixLineBreaks(scalars)
+                scalars = removeTerminalEscapes(scalars)
+                scalars = scalars.filter { !CharacterClasses.isFTFYControl($0) }
+                scalars = Array(String(String.UnicodeScalarView(scalars)).precomposedStringWithCanonicalMapping.unicodeScalars)
+                if scalars == original { break }
+            }
+            output.unicodeScalars.append(contentsOf: scalars)
+        }
+        return output
+    }
+
+    private static func translate(_ scalars: [Unicode.Scalar], _ table: [UInt32: [Unicode.Scalar]]) -> [Unicode.Scalar] {
+        var result: [Unicode.Scalar] = []
+        result.reserveCapacity(scalars.count)
+        for scalar in scalars {
+            if let replacement = table[scalar.value] { result += replacement } else { result.append(scalar) }
+        }
+        return result
+    }
+
+    private static func fixC1Controls(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        translate(scalars, CharacterClasses.c1Controls)
+    }
+
+    /// ftfy.uncurl_quotes: [\u02bc\u2018-\u201b] → ', [\u201c-\u201f] → ".
+    private static func uncurlQuotes(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        scalars.map { scalar in
+            switch scalar.value {
+            case 0x02BC, 0x2018...0x201B: return "'"
+            case 0x201C...0x201F: return "\""
+            default: return scalar
+            }
+        }
+    }
+
+    /// ftfy.fix_line_breaks: \r\n, \r, U+2028, U+2029 and U+0085 become \n.
+    private static func fixLineBreaks(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        var result: [Unicode.Scalar] = []
+        result.reserveCapacity(scalars.count)
+        var index = 0
+        while index < scalars.count {
+            let scalar = scalars[index]
+            switch scalar.value {
+            case 0x0D:
+                result.append("\n")
+                if index + 1 < scalars.count, scalars[index + 1] == "\n" { index += 1 }
+            case 0x2028, 0x2029, 0x85:
+                result.append("\n")
+            default:
+                result.append(scalar)
+            }
+            index += 1
+        }
+        return result
+    }
+
+    /// ftfy.remove_terminal_escapes: ESC [ (digits and ;)* letter.
+    private static func removeTerminalEscapes(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        guard scalars.contains("\u{1B}") else { return scalars }
+        var result: [Unicode.Scalar] = []
+        var index = 0
+        while index < scalars.count {
+            if scalars[index] == "\u{1B}", index + 1 < scalars.count, scalars[index + 1] == "[" {
+                var end = index + 2
+                while end < scalars.count, scalars[end] == ";" || ("0"..."9").contains(scalars[end]) { end += 1 }
+                if end < scalars.count, scalars[end].isASCII, scalars[end].properties.isAlphabetic {
+                    index = end + 1
+                    continue
+                }
+            }
+            result.append(scalars[index])
+            index += 1
+        }
+        return result
+    }
+}

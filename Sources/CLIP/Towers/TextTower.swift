@@ -1,0 +1,75 @@
+/// The causal text transformer (open_clip CLIP.encode_text, transformers
+/// CLIPTextTransformer + text_projection).
+struct TextTower: Sendable {
+    let configuration: TextConfiguration
+    /// `vocabulary × width`.
+    let tokenEmbedding: [Float]
+    /// `contextLength × width`.
+    let positionalEmbedding: [Float]
+    let transformer: Transformer
+    let finalNorm: LayerNorm
+    let projection: Linear
+    let pooling: TextPooling
+
+    init(reader: WeightReader, names: CheckpointNames, configuration: TextConfiguration, embeddingSize: Int,
+         pooling: TextPooling) throws(CLIPError) {
+        self.configuration = configuration
+        self.pooling = pooling
+        let width = configuration.transformer.width
+        tokenEmbedding = try reader.tensor(names.tokenEmbedding, shape: [configuration.vocabularySize, width])
+        positionalEmbedding = try reader.tensor(names.textPositionalEmbedding, shape: [configuration.contextLength, width])
+        var blocks: [TransformerBlock] = []
+        for index in 0..<configuration.transformer.layers {
+            blocks.append(try names.block(reader, prefix: names.textBlocks, index: index, configuration.transformer))
+        }
+        transformer = Transformer(blocks: blocks)
+        finalNorm = try reader.layerNorm(names.textFinalNorm, width: width, epsilon: configuration.transformer.layerNormEpsilon)
+        projection = try names.projection(reader, name: names.textProjection, width: width, embedding: embeddingSize)
+    }
+
+    /// The position whose final state is the sequence's embedding.
+    func pooledPosition(_ ids: [Int]) -> Int {
+        switch pooling {
+        case .argmax:
+            var best = 0
+            for (index, id) in ids.enumerated() where id > ids[best] { best = index }
+            return best
+        case let .firstToken(id):
+            return ids.firstIndex(of: id) ?? 0
+        }
+    }
+
+    /// Embeddings (before L2 normalisation) of token sequences, each at most
+    /// `contextLength` ids below `vocabularySize` (the tokenizer guarantees both).
+    ///
+    /// With causal attention a position never sees the ones after it, so each
+    /// sequence only runs up to its pooled position: padding to the context
+    /// length would not change the result and would cost up to 10× the time.
+    func encode(tokens sequences: [[Int]]) -> Matrix {
+        let width = configuration.transformer.width
+        let pooled = sequences.map(pooledPosition)
+        let length = (pooled.max() ?? 0) + 1
+        let count = sequences.count
+        var x = Matrix(zeros: count * length, width)
+        x.values.withUnsafeMutableBufferPointer { target in
+            for (sequence, ids) in sequences.enumerated() {
+                precondition(ids.count <= configuration.contextLength)
+                for position in 0..<min(length, ids.count) {
+                    let id = ids[position]
+                    precondition(id >= 0 && id < configuration.vocabularySize, "token id out of range")
+                    let out = (sequence * length + position) * width
+                    for index in 0..<width {
+                        target[out + index] = tokenEmbedding[id * width + index] + positionalEmbedding[position * width + index]
+                    }
+                }
+            }
+        }
+        transformer.apply(&x, sequences: count, tokens: length, causal: true)
+        var states = Matrix(zeros: count, width)
+        for sequence in 0..<count {
+            let from = (sequence * length + pooled[sequence]) * width
+            states.values.replaceSubrange((sequence * width)..<((sequence + 1) * width), with: x.values[from..<(from + width)])
+        }
+        return projection(finalNorm(states))
+    }
+}

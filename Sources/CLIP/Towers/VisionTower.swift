@@ -1,0 +1,98 @@
+/// The ViT image tower (open_clip VisionTransformer, transformers
+/// CLIPVisionTransformer + visual_projection).
+struct VisionTower: Sendable {
+    let configuration: VisionConfiguration
+    /// The patch convolution (kernel = stride = patch, no bias) as a Linear over
+    /// flattened patches: `width × (3·patch·patch)`, columns ordered (channel, y, x).
+    let patchEmbedding: Linear
+    let classEmbedding: [Float]
+    /// `tokens × width`; row 0 belongs to the class token.
+    let positionalEmbedding: [Float]
+    let preNorm: LayerNorm
+    let transformer: Transformer
+    let postNorm: LayerNorm
+    let projection: Linear
+
+    init(reader: WeightReader, names: CheckpointNames, configuration: VisionConfiguration, embeddingSize: Int) throws(CLIPError) {
+        self.configuration = configuration
+        let width = configuration.transformer.width
+        let patch = configuration.patchSize
+        let eps = configuration.transformer.layerNormEpsilon
+        patchEmbedding = Linear(weight: try reader.tensor(names.patchEmbedding, shape: [width, 3, patch, patch]),
+                                bias: nil, inputs: 3 * patch * patch, outputs: width)
+        classEmbedding = try reader.vector(names.classEmbedding, count: width)
+        positionalEmbedding = try reader.tensor(names.visionPositionalEmbedding, shape: [configuration.tokens, width])
+        preNorm = try reader.layerNorm(names.visionPreNorm, width: width, epsilon: eps)
+        var blocks: [TransformerBlock] = []
+        for index in 0..<configuration.transformer.layers {
+            blocks.append(try names.block(reader, prefix: names.visionBlocks, index: index, configuration.transformer))
+        }
+        transformer = Transformer(blocks: blocks)
+        postNorm = try reader.layerNorm(names.visionPostNorm, width: width, epsilon: eps)
+        projection = try names.projection(reader, name: names.visionProjection, width: width, embedding: embeddingSize)
+    }
+
+    /// Embeddings (before L2 normalisation) of `count` images given as
+    /// normalised pixel values, NCHW: `count × 3 × imageSize × imageSize`.
+    func encode(pixels: [Float], count: Int) -> Matrix {
+        let size = configuration.imageSize, patch = configuration.patchSize, grid = configuration.gridSize
+        let width = configuration.transformer.width, tokens = configuration.tokens
+        precondition(pixels.count == count * 3 * size * size, "pixel batch does not match the image size")
+
+        // 1. Cut each image into patches: one row per patch, (channel, y, x) order.
+        let patchLength = 3 * patch * patch
+        var patches = Matrix(zeros: count * grid * grid, patchLength)
+        pixels.withUnsafeBufferPointer { source in
+            patches.values.withUnsafeMutableBufferPointer { target in
+                for image in 0..<count {
+                    for gridY in 0..<grid {
+                        for gridX in 0..<grid {
+                            var out = ((image * grid + gridY) * grid + gridX) * patchLength
+                            for channel in 0..<3 {
+                                for y in 0..<patch {
+                                    let row = ((image * 3 + channel) * size + gridY * patch + y) * size + gridX * patch
+                                    for x in 0..<patch {
+                                        target[out] = source[row + x]
+                                        out += 1
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // 2. Patch embedding (the convolution), class token first, plus positions.
+        let embedded = patchEmbedding(patches)
+        var x = Matrix(zeros: count * tokens, width)
+        x.values.withUnsafeMutableBufferPointer { target in
+            embedded.values.withUnsafeBufferPointer { patchRows in
+                for image in 0..<count {
+                    for token in 0..<tokens {
+                        let out = (image * tokens + token) * width
+                        let position = token * width
+                        if token == 0 {
+                            for index in 0..<width {
+                                target[out + index] = classEmbedding[index] + positionalEmbedding[position + index]
+                            }
+                        } else {
+                            let from = (image * (tokens - 1) + token - 1) * width
+                            for index in 0..<width {
+                                target[out + index] = patchRows[from + index] + positionalEmbedding[position + index]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // 3. ln_pre, the transformer, ln_post on the class token, projection.
+        x = preNorm(x)
+        transformer.apply(&x, sequences: count, tokens: tokens, causal: false)
+        var classTokens = Matrix(zeros: count, width)
+        for image in 0..<count {
+            classTokens.values.replaceSubrange((image * width)..<((image + 1) * width),
+                                               with: x.values[(image * tokens * width)..<((image * tokens + 1) * width)])
+        }
+        return projection(postNorm(classTokens))
+    }
+}

@@ -1,0 +1,111 @@
+/// Tensor names of the two checkpoint layouts, declared in one place. Each
+/// loader asks for a tensor by role; this type says what the role is called.
+struct CheckpointNames: Sendable {
+    let layout: CheckpointLayout
+    /// "" for open_clip's CLIP, "text." for its CustomTextCLIP.
+    let openCLIPTextPrefix: String
+
+    // MARK: Image tower
+
+    var visionPrefix: String { layout == .openCLIP ? "visual." : "vision_model." }
+    var patchEmbedding: String {
+        layout == .openCLIP ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight"
+    }
+    var classEmbedding: String {
+        layout == .openCLIP ? "visual.class_embedding" : "vision_model.embeddings.class_embedding"
+    }
+    var visionPositionalEmbedding: String {
+        layout == .openCLIP ? "visual.positional_embedding" : "vision_model.embeddings.position_embedding.weight"
+    }
+    var visionPreNorm: String { layout == .openCLIP ? "visual.ln_pre" : "vision_model.pre_layrnorm" }
+    var visionPostNorm: String { layout == .openCLIP ? "visual.ln_post" : "vision_model.post_layernorm" }
+    var visionBlocks: String { layout == .openCLIP ? "visual.transformer.resblocks" : "vision_model.encoder.layers" }
+    /// open_clip: `width × embed` matrix used as x·P; transformers: nn.Linear weight `embed × width`.
+    var visionProjection: String { layout == .openCLIP ? "visual.proj" : "visual_projection.weight" }
+
+    // MARK: Text tower
+
+    /// Prefixes owned by the text tower (for the unused-tensor check).
+    var textPrefixes: [String] {
+        if layout == .transformers { return ["text_model.", "text_projection."] }
+        if !openCLIPTextPrefix.isEmpty { return [openCLIPTextPrefix] }
+        return ["token_embedding.", "positional_embedding", "transformer.", "ln_final.", "text_projection"]
+    }
+    var tokenEmbedding: String {
+        layout == .openCLIP ? openCLIPTextPrefix + "token_embedding.weight" : "text_model.embeddings.token_embedding.weight"
+    }
+    var textPositionalEmbedding: String {
+        layout == .openCLIP ? openCLIPTextPrefix + "positional_embedding" : "text_model.embeddings.position_embedding.weight"
+    }
+    var textBlocks: String {
+        layout == .openCLIP ? openCLIPTextPrefix + "transformer.resblocks" : "text_model.encoder.layers"
+    }
+    var textFinalNorm: String { layout == .openCLIP ? openCLIPTextPrefix + "ln_final" : "text_model.final_layer_norm" }
+    /// open_clip: `width × embed` matrix used as x·P; transformers: nn.Linear weight `embed × width`.
+    var textProjection: String {
+        layout == .openCLIP ? openCLIPTextPrefix + "text_projection" : "text_projection.weight"
+    }
+
+    // MARK: Blocks
+
+    /// Reads block `index` of the stack whose blocks live under `prefix`.
+    func block(_ reader: WeightReader, prefix: String, index: Int, _ config: TransformerConfiguration) throws(CLIPError) -> TransformerBlock {
+        let width = config.width, eps = config.layerNormEpsilon
+        let base = "\(prefix).\(index)."
+        switch layout {
+        case .openCLIP:
+            let inProjection = try reader.linear(weight: base + "attn.in_proj_weight", bias: base + "attn.in_proj_bias",
+                                                 inputs: width, outputs: 3 * width)
+            return TransformerBlock(
+                attentionNorm: try reader.layerNorm(base + "ln_1", width: width, epsilon: eps),
+                attention: MultiHeadAttention(
+                    inProjection: inProjection,
+                    outProjection: try reader.linear(weight: base + "attn.out_proj.weight", bias: base + "attn.out_proj.bias",
+                                                     inputs: width, outputs: width),
+                    heads: config.heads),
+                mlpNorm: try reader.layerNorm(base + "ln_2", width: width, epsilon: eps),
+                mlp: MLP(fc: try reader.linear(weight: base + "mlp.c_fc.weight", bias: base + "mlp.c_fc.bias",
+                                               inputs: width, outputs: config.mlpWidth),
+                         projection: try reader.linear(weight: base + "mlp.c_proj.weight", bias: base + "mlp.c_proj.bias",
+                                                       inputs: config.mlpWidth, outputs: width),
+                         activation: config.activation))
+        case .transformers:
+            // q, k and v are separate nn.Linear layers; stack them into one.
+            var weights: [Float] = [], biases: [Float] = []
+            for part in ["q_proj", "k_proj", "v_proj"] {
+                weights += try reader.tensor(base + "self_attn.\(part).weight", shape: [width, width])
+                biases += try reader.tensor(base + "self_attn.\(part).bias", shape: [width])
+            }
+            return TransformerBlock(
+                attentionNorm: try reader.layerNorm(base + "layer_norm1", width: width, epsilon: eps),
+                attention: MultiHeadAttention(
+                    inProjection: Linear(weight: weights, bias: biases, inputs: width, outputs: 3 * width),
+                    outProjection: try reader.linear(weight: base + "self_attn.out_proj.weight", bias: base + "self_attn.out_proj.bias",
+                                                     inputs: width, outputs: width),
+                    heads: config.heads),
+                mlpNorm: try reader.layerNorm(base + "layer_norm2", width: width, epsilon: eps),
+                mlp: MLP(fc: try reader.linear(weight: base + "mlp.fc1.weight", bias: base + "mlp.fc1.bias",
+                                               inputs: width, outputs: config.mlpWidth),
+                         projection: try reader.linear(weight: base + "mlp.fc2.weight", bias: base + "mlp.fc2.bias",
+                                                       inputs: config.mlpWidth, outputs: width),
+                         activation: config.activation))
+        }
+    }
+
+    /// The final projection as a Linear (`embed × width`), whichever way the layout stores it.
+    func projection(_ reader: WeightReader, name: String, width: Int, embedding: Int) throws(CLIPError) -> Linear {
+        switch layout {
+        case .openCLIP:
+            let matrix = try reader.tensor(name, shape: [width, embedding])
+            var transposed = [Float](repeating: 0, count: matrix.count)
+            for row in 0..<width {
+                for column in 0..<embedding {
+                    transposed[column * width + row] = matrix[row * embedding + column]
+                }
+            }
+            return Linear(weight: transposed, bias: nil, inputs: width, outputs: embedding)
+        case .transformers:
+            return try reader.linear(weight: name, bias: nil, inputs: width, outputs: embedding)
+        }
+    }
+}
