@@ -1,0 +1,9 @@
+import ArgumentParser
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure photosearch's speed; the last line of output is JSON.",
+        subcommands: [EncoderBenchCommand.self]
+    )
+}
