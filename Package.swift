@@ -23,6 +23,12 @@ let package = Package(
             path: "Sources/CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
         ),
+        // AVX2 kernels chosen at run time (Swift itself targets baseline x86-64).
+        .target(
+            name: "CKernels",
+            path: "Sources/CKernels",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
         .target(
             name: "Imaging",
             dependencies: ["CImageCodecs"],
@@ -30,7 +36,7 @@ let package = Package(
         ),
         .target(
             name: "CLIP",
-            dependencies: ["CBLAS", "CZlib", "Imaging"],
+            dependencies: ["CBLAS", "CKernels", "CZlib", "Imaging"],
             path: "Sources/CLIP",
             resources: [.copy("Resources/bpe_simple_vocab_16e6.txt.gz")]
         ),

@@ -59,6 +59,9 @@ public final class CLIPModel: Sendable {
 
     private init(reader: WeightReader, configuration: ModelConfiguration, preprocess: PreprocessConfiguration,
                  names: CheckpointNames, pooling: TextPooling, tokenizer: CLIPTokenizer, towers: Towers) throws(CLIPError) {
+        // photosearch parallelises across cores itself; OpenBLAS's own threads
+        // (used only for the small attention products) would spin against ours.
+        BLAS.setThreadCount(1)
         self.configuration = configuration
         preprocessor = ImagePreprocessor(configuration: preprocess)
         self.tokenizer = tokenizer

@@ -6,7 +6,7 @@ struct LayerNorm: Sendable {
 
     func callAsFunction(_ x: Matrix) -> Matrix {
         precondition(x.columns == weight.count)
-        var y = Matrix(zeros: x.rows, x.columns)
+        var y = Matrix(uninitialized: x.rows, x.columns)
         x.values.withUnsafeBufferPointer { input in
             y.values.withUnsafeMutableBufferPointer { output in
                 weight.withUnsafeBufferPointer { w in

@@ -1,6 +1,4 @@
-import Dispatch
-
-/// Multi-head self-attention (torch.nn.MultiheadAttention, transformers'
+/// Multi-head self-attention (torch.nn.MultiheadAttention, transformers
 /// CLIPAttention): one fused projection to queries, keys and values, scaled
 /// dot-product attention per head, an output projection.
 struct MultiHeadAttention: Sendable {
@@ -12,55 +10,47 @@ struct MultiHeadAttention: Sendable {
     var width: Int { outProjection.outputs }
 
     /// Attention over `sequences` sequences of `tokens` tokens each, stacked in
-    /// the rows of `x`. The result is added to `residual`.
-    func apply(_ x: Matrix, sequences: Int, tokens: Int, causal: Bool, addingTo residual: inout Matrix) {
-        let width = self.width
+    /// the rows of `x`; the result is added to `residual`.
+    ///
+    /// With `queries`, only one position per sequence attends (the one whose
+    /// output is pooled after the last block) and `residual` has one row per
+    /// sequence: the other positions' outputs would be thrown away.
+    func apply(_ x: Matrix, sequences: Int, tokens: Int, causal: Bool, queries: [Int]? = nil,
+               addingTo residual: inout Matrix) {
+        let width = self.width, heads = self.heads
         let headWidth = width / heads
-        let qkv = inProjection(x)                          // rows × 3·width
-        var context = Matrix(zeros: x.rows, width)         // rows × width
+        let qkv = inProjection(x)                                   // rows × 3·width
+        let outputRows = queries == nil ? x.rows : sequences
+        var context = Matrix(uninitialized: outputRows, width)      // every head writes its columns
         let scale = 1 / Float(headWidth).squareRoot()
 
         qkv.values.withUnsafeBufferPointer { qkvBuffer in
             context.values.withUnsafeMutableBufferPointer { contextBuffer in
-                let qkvBase = qkvBuffer.baseAddress!
-                let contextBase = UnsafeMutableSendablePointer(contextBuffer.baseAddress!)
-                let qkvSendable = UnsafeSendablePointer(qkvBase)
-                let work = sequences * heads
-                let run: @Sendable (Int) -> Void = { item in
+                let source = UnsafeSendablePointer(qkvBuffer.baseAddress!)
+                let target = UnsafeMutableSendablePointer(contextBuffer.baseAddress!)
+                Parallel.run(sequences * heads) { item in
                     let sequence = item / heads, head = item % heads
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: tokens * tokens)
+                    let firstQuery = queries?[sequence] ?? 0
+                    let queryCount = queries == nil ? tokens : 1
+                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: queryCount * tokens)
                     defer { scores.deallocate() }
-                    let rowsBase = qkvSendable.pointer + sequence * tokens * 3 * width
-                    let query = rowsBase + head * headWidth
-                    let key = rowsBase + width + head * headWidth
-                    let value = rowsBase + 2 * width + head * headWidth
-                    // scores = scale · Q·Kᵀ   (tokens × tokens)
-                    BLAS.gemm(transposeB: true, rows: tokens, columns: tokens, inner: headWidth, alpha: scale,
+                    let rows = source.pointer + sequence * tokens * 3 * width
+                    let query = rows + firstQuery * 3 * width + head * headWidth
+                    let key = rows + width + head * headWidth
+                    let value = rows + 2 * width + head * headWidth
+                    // scores = scale · Q·Kᵀ   (queries × tokens)
+                    BLAS.gemm(transposeB: true, rows: queryCount, columns: tokens, inner: headWidth, alpha: scale,
                               a: query, lda: 3 * width, b: key, ldb: 3 * width, c: scores, ldc: tokens)
-                    Kernels.softmaxRows(scores, rows: tokens, columns: tokens, stride: tokens, causal: causal)
-                    // context[:, head] = scores · V   (tokens × headWidth)
-                    BLAS.gemm(rows: tokens, columns: headWidth, inner: tokens,
+                    Kernels.softmaxRows(scores, rows: queryCount, columns: tokens, stride: tokens,
+                                        causalFrom: causal ? firstQuery : nil)
+                    // context[:, head] = scores · V   (queries × headWidth)
+                    let outputRow = queries == nil ? sequence * tokens : sequence
+                    BLAS.gemm(rows: queryCount, columns: headWidth, inner: tokens,
                               a: scores, lda: tokens, b: value, ldb: 3 * width,
-                              c: contextBase.pointer + sequence * tokens * width + head * headWidth, ldc: width)
-                }
-                if work > 1 {
-                    DispatchQueue.concurrentPerform(iterations: work, execute: run)
-                } else {
-                    run(0)
+                              c: target.pointer + outputRow * width + head * headWidth, ldc: width)
                 }
             }
         }
         outProjection.apply(context, into: &residual, accumulate: true)
     }
-}
-
-/// Raw pointers handed to worker threads that write disjoint regions.
-struct UnsafeMutableSendablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
-}
-
-struct UnsafeSendablePointer: @unchecked Sendable {
-    let pointer: UnsafePointer<Float>
-    init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
 }

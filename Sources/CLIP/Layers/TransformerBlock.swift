@@ -28,6 +28,22 @@ struct TransformerBlock: Sendable {
         attention.apply(attentionNorm(x), sequences: sequences, tokens: tokens, causal: causal, addingTo: &x)
         mlp.apply(mlpNorm(x), addingTo: &x)
     }
+
+    /// The block's output at one position per sequence (`positions[s]` of
+    /// sequence s), as a `sequences × width` matrix: all positions are still
+    /// keys and values, but only these are queries and go through the MLP.
+    func output(_ x: Matrix, sequences: Int, tokens: Int, causal: Bool, at positions: [Int]) -> Matrix {
+        var rows = Matrix(uninitialized: sequences, x.columns)
+        for (sequence, position) in positions.enumerated() {
+            let from = (sequence * tokens + position) * x.columns
+            rows.values.replaceSubrange((sequence * x.columns)..<((sequence + 1) * x.columns),
+                                        with: x.values[from..<(from + x.columns)])
+        }
+        attention.apply(attentionNorm(x), sequences: sequences, tokens: tokens, causal: causal,
+                        queries: positions, addingTo: &rows)
+        mlp.apply(mlpNorm(rows), addingTo: &rows)
+        return rows
+    }
 }
 
 /// A stack of blocks.
@@ -38,5 +54,15 @@ struct Transformer: Sendable {
         for block in blocks {
             block.apply(&x, sequences: sequences, tokens: tokens, causal: causal)
         }
+    }
+
+    /// The final states at one position per sequence (`sequences × width`):
+    /// the last block only computes those rows.
+    func output(_ x: Matrix, sequences: Int, tokens: Int, causal: Bool, at positions: [Int]) -> Matrix {
+        var x = x
+        for block in blocks.dropLast() {
+            block.apply(&x, sequences: sequences, tokens: tokens, causal: causal)
+        }
+        return blocks.last!.output(x, sequences: sequences, tokens: tokens, causal: causal, at: positions)
     }
 }

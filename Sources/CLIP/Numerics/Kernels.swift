@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,35 +33,22 @@ enum Kernels {
         }
     }
 
-    /// Applies the MLP nonlinearity in place.
+    /// Applies the MLP nonlinearity in place (vectorised in CKernels).
     static func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation) {
         switch activation {
-        case .gelu:
-            for index in 0..<count {
-                let value = x[index]
-                x[index] = 0.5 * value * (1 + erff(value * 0.70710678118654752))
-            }
-        case .geluTanh:
-            for index in 0..<count {
-                let value = x[index]
-                let inner = 0.79788456080286536 * (value + 0.044715 * value * value * value)
-                x[index] = 0.5 * value * (1 + tanhf(inner))
-            }
-        case .quickGelu:
-            for index in 0..<count {
-                let value = x[index]
-                x[index] = value / (1 + expf(-1.702 * value))
-            }
+        case .gelu: ps_gelu(x, count)
+        case .geluTanh: ps_gelu_tanh(x, count)
+        case .quickGelu: ps_quick_gelu(x, count)
         }
     }
 
     /// Softmax of each row of an `rows × columns` block with leading dimension
-    /// `stride`. With `causal`, row i only attends to columns 0...i; the rest
-    /// are set to zero.
-    static func softmaxRows(_ s: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int, causal: Bool) {
+    /// `stride`. With `causalFrom` = p, row i is the query at position p + i and
+    /// only sees columns 0...p+i; the rest are set to zero.
+    static func softmaxRows(_ s: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int, causalFrom: Int?) {
         for row in 0..<rows {
             let values = s + row * stride
-            let visible = causal ? min(row + 1, columns) : columns
+            let visible = causalFrom.map { min($0 + row + 1, columns) } ?? columns
             var maximum = -Float.infinity
             for index in 0..<visible { maximum = max(maximum, values[index]) }
             var sum: Float = 0

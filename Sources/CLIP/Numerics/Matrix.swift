@@ -17,6 +17,16 @@ public struct Matrix: Sendable, Equatable {
         self.init(rows: rows, columns: columns, values: [Float](repeating: 0, count: rows * columns))
     }
 
+    /// A matrix whose every element the caller will overwrite before reading
+    /// (skips zero-filling large activation buffers).
+    public init(uninitialized rows: Int, _ columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        values = [Float](unsafeUninitializedCapacity: rows * columns) { _, initialized in
+            initialized = rows * columns
+        }
+    }
+
     /// Row `index` as an array.
     public func row(_ index: Int) -> [Float] {
         Array(values[(index * columns)..<((index + 1) * columns)])

@@ -64,12 +64,7 @@ struct TextTower: Sendable {
                 }
             }
         }
-        transformer.apply(&x, sequences: count, tokens: length, causal: true)
-        var states = Matrix(zeros: count, width)
-        for sequence in 0..<count {
-            let from = (sequence * length + pooled[sequence]) * width
-            states.values.replaceSubrange((sequence * width)..<((sequence + 1) * width), with: x.values[from..<(from + width)])
-        }
+        let states = transformer.output(x, sequences: count, tokens: length, causal: true, at: pooled)
         return projection(finalNorm(states))
     }
 }

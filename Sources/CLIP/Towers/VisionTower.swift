@@ -41,7 +41,7 @@ struct VisionTower: Sendable {
 
         // 1. Cut each image into patches: one row per patch, (channel, y, x) order.
         let patchLength = 3 * patch * patch
-        var patches = Matrix(zeros: count * grid * grid, patchLength)
+        var patches = Matrix(uninitialized: count * grid * grid, patchLength)
         pixels.withUnsafeBufferPointer { source in
             patches.values.withUnsafeMutableBufferPointer { target in
                 for image in 0..<count {
@@ -64,7 +64,7 @@ struct VisionTower: Sendable {
         }
         // 2. Patch embedding (the convolution), class token first, plus positions.
         let embedded = patchEmbedding(patches)
-        var x = Matrix(zeros: count * tokens, width)
+        var x = Matrix(uninitialized: count * tokens, width)
         x.values.withUnsafeMutableBufferPointer { target in
             embedded.values.withUnsafeBufferPointer { patchRows in
                 for image in 0..<count {
@@ -85,14 +85,11 @@ struct VisionTower: Sendable {
                 }
             }
         }
-        // 3. ln_pre, the transformer, ln_post on the class token, projection.
+        // 3. ln_pre, the transformer (its last block only for the class token),
+        //    ln_post on the class token, projection.
         x = preNorm(x)
-        transformer.apply(&x, sequences: count, tokens: tokens, causal: false)
-        var classTokens = Matrix(zeros: count, width)
-        for image in 0..<count {
-            classTokens.values.replaceSubrange((image * width)..<((image + 1) * width),
-                                               with: x.values[(image * tokens * width)..<((image * tokens + 1) * width)])
-        }
+        let classTokens = transformer.output(x, sequences: count, tokens: tokens, causal: false,
+                                             at: Array(repeating: 0, count: count))
         return projection(postNorm(classTokens))
     }
 }
