@@ -38,7 +38,10 @@ let package = Package(
             name: "CLIP",
             dependencies: ["CBLAS", "CKernels", "CZlib", "Imaging"],
             path: "Sources/CLIP",
-            resources: [.copy("Resources/bpe_simple_vocab_16e6.txt.gz")]
+            resources: [
+                .copy("Resources/bpe_simple_vocab_16e6.txt.gz"),
+                .copy("Resources/LICENSE-bpe_simple_vocab_16e6.txt"),
+            ]
         ),
         .executableTarget(
             name: "photosearch",

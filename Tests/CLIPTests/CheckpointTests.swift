@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+@testable import CLIP
+
+/// Model directories that are wrong in every way a user's download can be.
+@Suite("Loading model directories")
+struct CheckpointTests {
+    /// A copy of a fixture model directory whose files the test may change.
+    func copy(_ model: String) throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory()
+        let source = Fixtures.path("models/\(model)")
+        for name in try FileManager.default.contentsOfDirectory(atPath: source) {
+            try FileManager.default.copyItem(atPath: (source as NSString).appendingPathComponent(name), toPath: directory.file(name))
+        }
+        return directory
+    }
+
+    func loadError(_ path: String, towers: CLIPModel.Towers = .both) -> CLIPError? {
+        do {
+            _ = try CLIPModel(directory: path, towers: towers)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test("a directory that does not exist")
+    func missingDirectory() {
+        #expect(loadError("/nonexistent/model")?.localizedDescription == "model directory /nonexistent/model does not exist")
+    }
+
+    @Test("a directory without a configuration")
+    func notAModel() throws {
+        let directory = try TemporaryDirectory()
+        #expect(loadError(directory.path) == .notAModelDirectory(path: directory.path))
+    }
+
+    @Test("a configuration without weights names the missing file")
+    func missingWeights() throws {
+        let directory = try copy("oc-vit-gelu-p16")
+        try FileManager.default.removeItem(atPath: directory.file("open_clip_model.safetensors"))
+        #expect(loadError(directory.path) == .missingFile(path: directory.file("open_clip_model.safetensors")))
+    }
+
+    @Test("PyTorch pickle weights are refused with a reason")
+    func pickleWeights() throws {
+        let directory = try copy("hf-vit-quickgelu-p8")
+        try FileManager.default.moveItem(atPath: directory.file("model.safetensors"), toPath: directory.file("pytorch_model.bin"))
+        let message = loadError(directory.path)?.localizedDescription ?? ""
+        #expect(message.contains("pytorch_model.bin: unsupported architecture: PyTorch pickle weights"))
+    }
+
+    @Test("a truncated weights file")
+    func truncatedWeights() throws {
+        let directory = try copy("oc-vit-gelu-p16")
+        let path = directory.file("open_clip_model.safetensors")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
+        let message = loadError(directory.path)?.localizedDescription ?? ""
+        #expect(message.contains("open_clip_model.safetensors"))
+        #expect(message.contains("past the") && message.contains("data section"))
+    }
+
+    @Test("missing tensors are all listed")
+    func missingTensors() throws {
+        let directory = try copy("oc-vit-gelu-p16")
+        var writer = try SafetensorsWriter.copying(directory.file("open_clip_model.safetensors"))
+        let removed = ["visual.ln_post.weight", "transformer.resblocks.1.mlp.c_fc.bias"]
+        writer.tensors.removeAll { removed.contains($0.name) }
+        try writer.write(to: directory.file("open_clip_model.safetensors"))
+        guard case let .missingTensors(path, names)? = loadError(directory.path) else {
+            Issue.record("expected missing tensors")
+            return
+        }
+        #expect(path == directory.file("open_clip_model.safetensors"))
+        #expect(Set(names) == Set(removed))
+    }
+
+    @Test("a tensor whose shape does not fit the configuration")
+    func shapeMismatch() throws {
+        let directory = try copy("oc-vit-gelu-p16")
+        var writer = try SafetensorsWriter.copying(directory.file("open_clip_model.safetensors"))
+        let index = writer.tensors.firstIndex { $0.name == "visual.positional_embedding" }!
+        writer.tensors[index] = .init(name: "visual.positional_embedding", shape: [16, 64], values: Array(repeating: 0, count: 16 * 64))
+        try writer.write(to: directory.file("open_clip_model.safetensors"))
+        #expect(loadError(directory.path)?.localizedDescription
+            == "\(directory.file("open_clip_model.safetensors")): tensor visual.positional_embedding has shape [16, 64], expected [17, 64] from the model configuration")
+    }
+
+    @Test("tensors the architecture does not use are refused")
+    func unexpectedTensors() throws {
+        let directory = try copy("oc-vit-gelu-p16")
+        var writer = try SafetensorsWriter.copying(directory.file("open_clip_model.safetensors"))
+        writer.tensors.append(.init(name: "visual.attn_pool.query", shape: [2], values: [0, 0]))
+        try writer.write(to: directory.file("open_clip_model.safetensors"))
+        #expect(loadError(directory.path) == .unexpectedTensors(path: directory.file("open_clip_model.safetensors"),
+                                                                names: ["visual.attn_pool.query"]))
+        // Loading only the text tower does not look at the image tower's tensors.
+        #expect(loadError(directory.path, towers: .text) == nil)
+    }
+
+    func rewriteConfig(_ directory: TemporaryDirectory, _ name: String, _ change: (inout [String: Any]) -> Void) throws {
+        let url = URL(fileURLWithPath: directory.file(name))
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        change(&object)
+        try JSONSerialization.data(withJSONObject: object).write(to: url)
+    }
+
+    @Test("a ResNet image tower is an unsupported architecture")
+    func resnet() throws {
+        let directory = try copy("oc-vit-gelu-p16")
+        try rewriteConfig(directory, "open_clip_config.json") { config in
+            var model = config["model_cfg"] as! [String: Any]
+            var vision = model["vision_cfg"] as! [String: Any]
+            vision["layers"] = [3, 4, 6, 3]
+            model["vision_cfg"] = vision
+            config["model_cfg"] = model
+        }
+        #expect(loadError(directory.path)?.localizedDescription
+            == "\(directory.file("open_clip_config.json")): unsupported architecture: ResNet image tower (vision_cfg.layers is a list); only ViT towers are supported")
+    }
+
+    @Test("a timm or Hugging Face tower is an unsupported architecture")
+    func foreignTowers() throws {
+        let directory = try copy("oc-vit-gelu-p16")
+        try rewriteConfig(directory, "open_clip_config.json") { config in
+            var model = config["model_cfg"] as! [String: Any]
+            var text = model["text_cfg"] as! [String: Any]
+            text["hf_model_name"] = "xlm-roberta-base"
+            model["text_cfg"] = text
+            config["model_cfg"] = model
+        }
+        #expect(loadError(directory.path)?.localizedDescription.hasSuffix("unsupported architecture: text_cfg.hf_model_name is set") == true)
+    }
+
+    @Test("a transformers model that is not CLIP")
+    func otherTransformersModel() throws {
+        let directory = try copy("hf-vit-quickgelu-p8")
+        try rewriteConfig(directory, "config.json") { config in config["model_type"] = "siglip" }
+        #expect(loadError(directory.path)?.localizedDescription
+            == "\(directory.file("config.json")): unsupported architecture: model_type \"siglip\" (only \"clip\" is supported)")
+    }
+
+    @Test("a configuration that is not JSON, or lacks a field")
+    func brokenConfiguration() throws {
+        let directory = try copy("oc-vit-gelu-p16")
+        try Data("{\"model_cfg\": ".utf8).write(to: URL(fileURLWithPath: directory.file("open_clip_config.json")))
+        #expect(loadError(directory.path) == .invalidConfiguration(path: directory.file("open_clip_config.json"), reason: "not valid JSON"))
+        try Data("{\"model_cfg\": {\"vision_cfg\": {}, \"text_cfg\": {}}}".utf8).write(to: URL(fileURLWithPath: directory.file("open_clip_config.json")))
+        #expect(loadError(directory.path) == .invalidConfiguration(path: directory.file("open_clip_config.json"), reason: "missing field model_cfg.embed_dim"))
+    }
+
+    @Test("configurations read the reference's fields")
+    func configurationValues() throws {
+        let openCLIP = try CLIPModel(directory: Fixtures.path("models/oc-vit-gelu-p16"))
+        #expect(openCLIP.configuration.vision == VisionConfiguration(imageSize: 64, patchSize: 16, transformer: .init(
+            width: 64, layers: 2, heads: 2, mlpWidth: 256, activation: .gelu, layerNormEpsilon: 1e-5)))
+        #expect(openCLIP.configuration.text.transformer.heads == 2)
+        #expect(openCLIP.preprocessor.configuration == PreprocessConfiguration(imageSize: 64))
+        let transformers = try CLIPModel(directory: Fixtures.path("models/hf-vit-quickgelu-p8"))
+        #expect(transformers.configuration.vision.transformer == .init(
+            width: 48, layers: 3, heads: 4, mlpWidth: 96, activation: .quickGelu, layerNormEpsilon: 1e-5))
+        #expect(transformers.configuration.embeddingSize == 24)
+        #expect(transformers.preprocessor.configuration.mean == [0.5, 0.5, 0.5])
+    }
+}

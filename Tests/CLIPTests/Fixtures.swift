@@ -1,0 +1,79 @@
+import Foundation
+
+/// Paths into the repository's fixtures/ folder and the reference files the
+/// fixture script wrote (scripts/make-reference-fixtures.py).
+enum Fixtures {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("fixtures")
+
+    static func path(_ relative: String) -> String {
+        root.appendingPathComponent(relative).path
+    }
+
+    /// What open_clip or transformers computed for one fixture model.
+    struct Reference: Decodable {
+        struct Image: Decodable {
+            let file: String
+            let embedding: [Float]
+        }
+
+        struct Text: Decodable {
+            let text: String
+            let ids: [Int]
+            let embedding: [Float]
+        }
+
+        let model: String
+        let layout: String
+        let directory: String
+        let versions: [String: String]
+        let images: [Image]
+        let texts: [Text]
+    }
+
+    static func reference(_ model: String) throws -> Reference {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path("reference/\(model).json")))
+        return try JSONDecoder().decode(Reference.self, from: data)
+    }
+
+    static let models = ["oc-vit-gelu-p16", "hf-vit-quickgelu-p8", "oc-vit-quickgelu-p8"]
+}
+
+/// Comparisons with the tolerances the acceptance criteria state.
+enum Compare {
+    /// max |a - b| / max(1, |b|) over the elements.
+    static func maxRelativeDifference(_ a: [Float], _ b: [Float]) -> Float {
+        precondition(a.count == b.count)
+        var worst: Float = 0
+        for (x, y) in zip(a, b) { worst = max(worst, abs(x - y) / max(1, abs(y))) }
+        return worst
+    }
+
+    static func cosine(_ a: [Float], _ b: [Float]) -> Double {
+        var dot = 0.0, na = 0.0, nb = 0.0
+        for (x, y) in zip(a, b) {
+            dot += Double(x) * Double(y)
+            na += Double(x) * Double(x)
+            nb += Double(y) * Double(y)
+        }
+        return dot / (na.squareRoot() * nb.squareRoot())
+    }
+}
+
+/// A scratch directory removed when the value is deinitialised.
+final class TemporaryDirectory {
+    let url: URL
+    var path: String { url.path }
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    deinit {
+        try? FileManager.default.removeItem(at: url)
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Imaging
+import Testing
+@testable import CLIP
+
+/// The embeddings photosearch computes equal those of the reference
+/// implementations (open_clip 3.3.0, transformers 5.24.0) on the fixture models.
+@Suite("Embeddings match open_clip and transformers")
+struct ReferenceEmbeddingTests {
+    @Test("image embeddings", arguments: Fixtures.models)
+    func imageEmbeddings(model name: String) throws {
+        let reference = try Fixtures.reference(name)
+        let model = try CLIPModel(directory: Fixtures.path(reference.directory), towers: .image)
+        let decoder = ImageDecoder()
+        for image in reference.images {
+            let photo = try decoder.decode(path: Fixtures.path(image.file))
+            let embedding = model.encode(images: [photo.bitmap])[0]
+            let size = model.configuration.vision.imageSize
+            if photo.bitmap.width == size && photo.bitmap.height == size {
+                // Preprocessing is the identity: only float rounding differs
+                // (PyTorch and this code sum in different orders).
+                #expect(Compare.maxRelativeDifference(embedding, image.embedding) <= 1e-4, "\(image.file)")
+            } else {
+                // Resizing included; JPEG decoders may differ by a level here and there.
+                #expect(Compare.cosine(embedding, image.embedding) >= 0.9999, "\(image.file)")
+            }
+        }
+    }
+
+    @Test("text token ids and embeddings", arguments: Fixtures.models)
+    func textEmbeddings(model name: String) throws {
+        let reference = try Fixtures.reference(name)
+        let model = try CLIPModel(directory: Fixtures.path(reference.directory), towers: .text)
+        for text in reference.texts {
+            #expect(model.tokenizer.tokenize(text.text) == text.ids, "token ids of \(text.text.debugDescription)")
+        }
+        let embeddings = model.encode(texts: reference.texts.map(\.text))
+        for (text, embedding) in zip(reference.texts, embeddings) {
+            #expect(Compare.maxRelativeDifference(embedding, text.embedding) <= 1e-4, "\(text.text.debugDescription)")
+        }
+    }
+
+    @Test("a batch gives the same embeddings as one input at a time")
+    func batchingDoesNotChangeResults() throws {
+        let reference = try Fixtures.reference("oc-vit-gelu-p16")
+        let model = try CLIPModel(directory: Fixtures.path(reference.directory))
+        let texts = reference.texts.map(\.text)
+        let together = model.encode(texts: texts)
+        for (index, text) in texts.enumerated() {
+            #expect(Compare.maxRelativeDifference(model.encode(texts: [text])[0], together[index]) <= 1e-5)
+        }
+        let decoder = ImageDecoder()
+        let bitmaps = try reference.images.prefix(4).map { try decoder.decode(path: Fixtures.path($0.file)).bitmap }
+        let images = model.encode(images: bitmaps)
+        for (index, bitmap) in bitmaps.enumerated() {
+            #expect(Compare.maxRelativeDifference(model.encode(images: [bitmap])[0], images[index]) <= 1e-5)
+        }
+    }
+
+    @Test("the same weights in both layouts give the same embeddings")
+    func layoutsAgree() throws {
+        let transformers = try CLIPModel(directory: Fixtures.path("models/hf-vit-quickgelu-p8"))
+        let openCLIP = try CLIPModel(directory: Fixtures.path("models/oc-vit-quickgelu-p8"))
+        #expect(transformers.configuration.layout == .transformers)
+        #expect(openCLIP.configuration.layout == .openCLIP)
+        let reference = try Fixtures.reference("hf-vit-quickgelu-p8")
+        let texts = reference.texts.map(\.text)
+        for (a, b) in zip(transformers.encode(texts: texts), openCLIP.encode(texts: texts)) {
+            #expect(Compare.maxRelativeDifference(a, b) <= 1e-5)
+        }
+        let decoder = ImageDecoder()
+        let bitmaps = try reference.images.map { try decoder.decode(path: Fixtures.path($0.file)).bitmap }
+        for (a, b) in zip(transformers.encode(images: bitmaps), openCLIP.encode(images: bitmaps)) {
+            #expect(Compare.maxRelativeDifference(a, b) <= 1e-5)
+        }
+    }
+
+    @Test("the fixture models see their input")
+    func fixtureModelsAreInputSensitive() throws {
+        // A model that maps every photo to the same vector would pass the
+        // comparisons above without proving anything.
+        let model = try CLIPModel(directory: Fixtures.path("models/oc-vit-gelu-p16"), towers: .image)
+        let decoder = ImageDecoder()
+        let photos = ["photos/astronaut-64.png", "photos/coffee-64.png", "photos/rocket.jpg", "photos/camera.png"]
+        let embeddings = model.encode(images: try photos.map { try decoder.decode(path: Fixtures.path($0)).bitmap })
+        for i in 0..<embeddings.count {
+            for j in (i + 1)..<embeddings.count {
+                #expect(Compare.cosine(embeddings[i], embeddings[j]) < 0.9, "\(photos[i]) vs \(photos[j])")
+            }
+        }
+        var bilinear = model.preprocessor.configuration
+        bilinear.interpolation = .bilinear
+        let chelsea = try decoder.decode(path: Fixtures.path("photos/chelsea.png")).bitmap
+        let bicubicEmbedding = model.encode(images: [chelsea])[0]
+        let bilinearEmbedding = model.encode(pixelValues: ImagePreprocessor(configuration: bilinear).pixelValues(chelsea), count: 1)[0]
+        #expect(Compare.cosine(bicubicEmbedding, bilinearEmbedding) < 0.999)
+    }
+
+    @Test("an fp16 checkpoint is read as fp16")
+    func halfPrecisionCheckpoint() throws {
+        let file = try SafetensorsFile(path: Fixtures.path("models/hf-vit-quickgelu-p8/model.safetensors"))
+        #expect(file.tensors.values.allSatisfy { $0.dtype == .f16 })
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+@testable import CLIP
+
+@Suite("Reading safetensors files")
+struct SafetensorsTests {
+    func open(_ bytes: [UInt8]) throws -> (TemporaryDirectory, Result<SafetensorsFile, CLIPError>) {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("model.safetensors")
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return (directory, Result { () throws(CLIPError) in try SafetensorsFile(path: path) })
+    }
+
+    func message(_ bytes: [UInt8]) throws -> String {
+        let (_, result) = try open(bytes)
+        guard case let .failure(error) = result else {
+            Issue.record("expected the file to be refused")
+            return ""
+        }
+        return error.localizedDescription
+    }
+
+    @Test("F32, F16 and BF16 tensors read as Float32")
+    func dtypes() throws {
+        var writer = SafetensorsWriter()
+        writer.tensors.append(.init(name: "f32", shape: [2, 2], values: [1, -2.5, 0.1, 3e-8]))
+        let halves: [Float16] = [1, -2.5, 0.099975586, 65504]
+        writer.tensors.append(.init(name: "f16", dtype: "F16", shape: [4],
+                                    bytes: halves.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }))
+        // bfloat16 is the top half of a float32.
+        let brains: [Float] = [1, -2.5, 0.099609375, 3.3895314e38]
+        writer.tensors.append(.init(name: "bf16", dtype: "BF16", shape: [4],
+                                    bytes: brains.flatMap { withUnsafeBytes(of: UInt16($0.bitPattern >> 16).littleEndian, Array.init) }))
+        let (header, data) = writer.encoded()
+        let (directory, result) = try open(SafetensorsWriter.file(header: header, data: data))
+        let file = try result.get()
+        #expect(file.floats("f32") == [1, -2.5, 0.1, 3e-8])
+        #expect(file.floats("f16") == halves.map(Float.init))
+        #expect(file.floats("bf16") == brains)
+        #expect(file.tensors["f32"]?.shape == [2, 2])
+        #expect(file.tensors["f16"]?.dtype == .f16)
+        _ = directory
+    }
+
+    @Test("a missing file is named")
+    func missingFile() throws {
+        let directory = try TemporaryDirectory()
+        #expect(throws: CLIPError.missingFile(path: directory.file("absent.safetensors"))) {
+            try SafetensorsFile(path: directory.file("absent.safetensors"))
+        }
+    }
+
+    @Test("a file shorter than the length field is truncated")
+    func truncated() throws {
+        let text = try message([1, 2, 3, 4, 5])
+        #expect(text.contains("model.safetensors is truncated: 5 bytes, shorter than the 8-byte header length"))
+    }
+
+    @Test("a header length past the end of the file")
+    func headerPastEnd() throws {
+        let text = try message(SafetensorsWriter.file(header: "{}", data: [], headerLength: 1000))
+        #expect(text.contains("invalid safetensors header: header length 1000 runs past the end of the 10-byte file"))
+    }
+
+    @Test("a header that is not JSON")
+    func invalidJSON() throws {
+        let text = try message(SafetensorsWriter.file(header: "{\"a\": [1, 2", data: []))
+        #expect(text.contains("invalid safetensors header: header is not valid JSON"))
+    }
+
+    @Test("an unknown dtype")
+    func unknownDType() throws {
+        var writer = SafetensorsWriter()
+        writer.tensors.append(.init(name: "ids", dtype: "I64", shape: [1], bytes: [0, 0, 0, 0, 0, 0, 0, 0]))
+        let (header, data) = writer.encoded()
+        let text = try message(SafetensorsWriter.file(header: header, data: data))
+        #expect(text.contains("tensor ids has unsupported dtype I64 (supported: F32, F16, BF16)"))
+    }
+
+    @Test("tensor data past the end of the file")
+    func dataOutOfBounds() throws {
+        let header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}"
+        let text = try message(SafetensorsWriter.file(header: header, data: [0, 0, 0, 0, 0, 0, 0, 0]))
+        #expect(text.contains("tensor w data ends at byte 16, past the 8-byte data section"))
+    }
+
+    @Test("a byte count that does not match the shape")
+    func sizeMismatch() throws {
+        let header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}"
+        let text = try message(SafetensorsWriter.file(header: header, data: [UInt8](repeating: 0, count: 8)))
+        #expect(text.contains("tensor w has 8 bytes of data, but shape [3] of F32 needs 12"))
+    }
+
+    @Test("entries without a shape are refused")
+    func malformedEntry() throws {
+        let text = try message(SafetensorsWriter.file(header: "{\"w\":{\"dtype\":\"F32\"}}", data: []))
+        #expect(text.contains("entry w lacks dtype, shape or data_offsets"))
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+
+@Suite("photosearch embed")
+struct EmbedCommandTests {
+    struct Line: Decodable {
+        let kind: String
+        let input: String
+        let embedding: [Float]
+    }
+
+    struct Reference: Decodable {
+        struct Item: Decodable {
+            let file: String?
+            let text: String?
+            let embedding: [Float]
+        }
+        let images: [Item]
+        let texts: [Item]
+    }
+
+    func reference() throws -> Reference {
+        let data = try Data(contentsOf: URL(fileURLWithPath: CommandRunner.fixture("reference/oc-vit-gelu-p16.json")))
+        return try JSONDecoder().decode(Reference.self, from: data)
+    }
+
+    @Test("prints one JSON object per input, in command-line order, equal to open_clip's")
+    func matchesReference() throws {
+        let reference = try reference()
+        let square = reference.images[0], photo = reference.images[4]
+        let caption = reference.texts[1], chinese = reference.texts[4]
+        let result = try CommandRunner.run([
+            "embed", "--model", CommandRunner.fixture("models/oc-vit-gelu-p16"),
+            "--text", caption.text!, "--image", CommandRunner.fixture(square.file!),
+            "--text=\(chinese.text!)", "--image", CommandRunner.fixture(photo.file!),
+        ])
+        #expect(result.status == 0)
+        #expect(result.standardError.isEmpty)
+        let lines = try result.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+        #expect(lines.map(\.kind) == ["text", "image", "text", "image"])
+        #expect(lines[0].input == caption.text && lines[2].input == chinese.text)
+        let expected = [caption, square, chinese, photo]
+        for (line, item) in zip(lines, expected) {
+            var worst: Float = 0
+            var dot = 0.0, a = 0.0, b = 0.0
+            for (x, y) in zip(line.embedding, item.embedding) {
+                worst = max(worst, abs(x - y) / max(1, abs(y)))
+                dot += Double(x) * Double(y); a += Double(x * x); b += Double(y * y)
+            }
+            #expect(line.embedding.count == 32)
+            if line.input == photo.file.map(CommandRunner.fixture) {
+                #expect(dot / (a * b).squareRoot() >= 0.9999)
+            } else {
+                #expect(worst <= 1e-4, "\(line.input)")
+            }
+        }
+    }
+
+    @Test("--normalize prints unit vectors")
+    func normalize() throws {
+        let result = try CommandRunner.run([
+            "embed", "--model", CommandRunner.fixture("models/hf-vit-quickgelu-p8"), "--normalize",
+            "--text", "a cat", "--image", CommandRunner.fixture("photos/coffee-48.png"),
+        ])
+        #expect(result.status == 0)
+        for line in result.standardOutput.split(separator: "\n") {
+            let embedding = try JSONDecoder().decode(Line.self, from: Data(line.utf8)).embedding
+            let norm = embedding.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            #expect(abs(norm - 1) < 1e-5)
+            #expect(embedding.count == 24)
+        }
+    }
+
+    @Test("a missing model directory: one line, non-zero exit")
+    func missingModel() throws {
+        let result = try CommandRunner.run(["embed", "--model", "/nonexistent/model", "--text", "a cat"])
+        #expect(result.status == 1)
+        #expect(result.standardOutput.isEmpty)
+        #expect(result.standardError == "photosearch: error: model directory /nonexistent/model does not exist\n")
+    }
+
+    @Test("an unreadable image: one line, non-zero exit, no partial output")
+    func badImage() throws {
+        let text = CommandRunner.fixture("models/oc-vit-gelu-p16/open_clip_config.json")
+        let result = try CommandRunner.run([
+            "embed", "--model", CommandRunner.fixture("models/oc-vit-gelu-p16"),
+            "--image", CommandRunner.fixture("photos/chelsea.png"), "--image", text,
+        ])
+        #expect(result.status == 1)
+        #expect(result.standardOutput.isEmpty)
+        #expect(result.standardError == "photosearch: error: \(text) is not a JPEG or PNG image\n")
+    }
+
+    @Test("no inputs is a usage error")
+    func noInputs() throws {
+        let result = try CommandRunner.run(["embed", "--model", CommandRunner.fixture("models/oc-vit-gelu-p16")])
+        #expect(result.status == 64)
+        #expect(result.standardError.contains("give at least one --image or --text."))
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages photosearch builds against, only those missing.
+# Non-interactive; uses sudo when not run as root.
+set -euo pipefail
+
+packages=(
+    libopenblas-dev      # CBLAS (attention products)
+    libjpeg-dev          # libjpeg-turbo
+    libpng-dev
+    zlib1g-dev
+    pkg-config
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-dependencies: all Debian packages present"
+    exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "install-dependencies: installing ${missing[*]}"
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
