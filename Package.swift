@@ -7,14 +7,18 @@ let package = Package(
         .executable(name: "photosearch", targets: ["photosearch"]),
         .library(name: "CLIP", targets: ["CLIP"]),
         .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "PhotoIndex", targets: ["PhotoIndex"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C libraries from Debian, one system-library target each.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
+        .systemLibrary(name: "CHeif", path: "Sources/CHeif"),
         // libjpeg-turbo and libpng (Debian's libjpeg-dev, libpng-dev) report
         // errors through longjmp, which cannot cross Swift frames: each decode
         // runs entirely in this small C target, which links them directly.
@@ -31,7 +35,7 @@ let package = Package(
         ),
         .target(
             name: "Imaging",
-            dependencies: ["CImageCodecs"],
+            dependencies: ["CImageCodecs", "CWebP", "CHeif"],
             path: "Sources/Imaging"
         ),
         .target(
@@ -43,10 +47,15 @@ let package = Package(
                 .copy("Resources/LICENSE-bpe_simple_vocab_16e6.txt"),
             ]
         ),
+        .target(
+            name: "PhotoIndex",
+            dependencies: ["CLIP", "Imaging", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Sources/PhotoIndex"
+        ),
         .executableTarget(
             name: "photosearch",
             dependencies: [
-                "CLIP", "Imaging",
+                "CLIP", "Imaging", "PhotoIndex",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/photosearch"
@@ -60,6 +69,11 @@ let package = Package(
             name: "ImagingTests",
             dependencies: ["Imaging"],
             path: "Tests/ImagingTests"
+        ),
+        .testTarget(
+            name: "PhotoIndexTests",
+            dependencies: ["PhotoIndex", "CLIP", "Imaging", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/PhotoIndexTests"
         ),
         .testTarget(
             name: "photosearchTests",

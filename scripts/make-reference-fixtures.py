@@ -5,7 +5,7 @@ transformers compute for them. Not run by CI; the outputs are committed.
 
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install \
         torch==2.15.0 open_clip_torch==3.3.0 transformers==5.24.0 \
-        scikit-image==0.26.0 pillow==13.0.0 safetensors==0.8.0 ftfy==6.3.1 numpy
+        scikit-image==0.26.0 pillow==13.0.0 pillow-heif==1.8.1 safetensors==0.8.0 ftfy==6.3.1 numpy
     /tmp/venv/bin/python scripts/make-reference-fixtures.py
 
 Random weights are drawn to make the models sensitive to their input (default
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import open_clip
 import PIL
+import pillow_heif
 import skimage
 import torch
 import transformers
@@ -44,6 +45,8 @@ VERSIONS = {
     "transformers": transformers.__version__,
     "pillow": PIL.__version__,
     "scikit-image": skimage.__version__,
+    "pillow-heif": pillow_heif.__version__,
+    "libheif (pillow-heif)": pillow_heif.libheif_version(),
 }
 
 OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -107,6 +110,17 @@ def save_photos():
             square.save(photos / f"{name}-{size}.png")
     # One square as JPEG, to compare JPEG decoding on an identity preprocess.
     Image.open(photos / "coffee-64.png").save(photos / "coffee-64.jpg", quality=95)
+
+    # WebP (lossy; lossless with alpha) and HEIC with EXIF date and camera.
+    cat_small = Image.open(SKIMAGE_DATA / "chelsea.png").convert("RGB")
+    cat_small.save(photos / "chelsea.webp", quality=90)
+    Image.open(photos / "chelsea-alpha.png").crop((0, 0, 150, 120)).save(photos / "chelsea-alpha-lossless.webp", lossless=True)
+    exif = Image.Exif()
+    exif[0x010F] = "Apple"
+    exif[0x0110] = "iPhone 15"
+    exif.get_ifd(0x8769)[0x9003] = "2024:05:17 09:41:00"
+    pillow_heif.register_heif_opener()
+    coffee.save(photos / "coffee.heic", quality=90, exif=exif.tobytes())
     return photos
 
 
@@ -140,10 +154,11 @@ def save_decoded_references(photos):
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for path in sorted(photos.glob("*.jpg")):
-        Image.open(path).convert("RGB").save(out / f"{path.stem}.decoded.png")
+    for path in sorted(list(photos.glob("*.jpg")) + list(photos.glob("*.webp")) + list(photos.glob("*.heic"))):
+        image = Image.open(path)
+        image.convert("RGBA" if image.mode in ("RGBA", "LA") else "RGB").save(out / f"{path.stem}.decoded.png")
     for path in sorted(photos.iterdir()):
-        if path.stem.endswith(("-64", "-48")):
+        if path.stem.endswith(("-64", "-48")) or path.suffix in (".webp", ".heic"):
             continue
         image = Image.open(path)
         if "orientation" in path.stem:

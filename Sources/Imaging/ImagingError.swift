@@ -8,6 +8,17 @@ public enum ImagingError: LocalizedError, Equatable, Sendable {
     case corrupt(path: String, format: String, reason: String)
     case tooLarge(path: String, width: Int, height: Int, limit: Int)
 
+    /// The problem without the path, for records that already hold the path.
+    public var reason: String {
+        switch self {
+        case let .cannotRead(_, reason): return "cannot read: \(reason)"
+        case .emptyFile: return "empty file"
+        case .unsupportedFormat: return "not a JPEG, PNG, WebP or HEIF image"
+        case let .corrupt(_, format, reason): return "not a valid \(format) file: \(reason)"
+        case let .tooLarge(_, width, height, limit): return "\(width)x\(height) pixels, above the limit of \(limit / 1_000_000) megapixels"
+        }
+    }
+
     public var errorDescription: String? {
         switch self {
         case let .cannotRead(path, reason):
@@ -15,7 +26,7 @@ public enum ImagingError: LocalizedError, Equatable, Sendable {
         case let .emptyFile(path):
             return "\(path) is empty"
         case let .unsupportedFormat(path):
-            return "\(path) is not a JPEG or PNG image"
+            return "\(path) is not a JPEG, PNG, WebP or HEIF image"
         case let .corrupt(path, format, reason):
             return "\(path) is not a valid \(format) file: \(reason)"
         case let .tooLarge(path, width, height, limit):

@@ -5,6 +5,6 @@ struct PhotoSearch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "photosearch",
         abstract: "Semantic photo search on your own computer.",
-        subcommands: [EmbedCommand.self, BenchCommand.self]
+        subcommands: [IndexCommand.self, StatusCommand.self, EmbedCommand.self, BenchCommand.self]
     )
 }

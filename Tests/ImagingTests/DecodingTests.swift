@@ -151,3 +151,58 @@ struct BadFileTests {
         #expect(throws: ImagingError.cannotRead(path: path, reason: "permission denied")) { try decoder.decode(path: path) }
     }
 }
+
+@Suite("WebP and HEIF")
+struct OtherFormatTests {
+    let decoder = ImageDecoder()
+
+    func maximumDifference(_ a: Bitmap, _ b: Bitmap) -> Int {
+        var worst = 0
+        for (x, y) in zip(a.pixels, b.pixels) { worst = max(worst, abs(Int(x) - Int(y))) }
+        return worst
+    }
+
+    @Test("lossy WebP decodes like Pillow's libwebp")
+    func lossyWebP() throws {
+        let ours = try decoder.decode(path: ImagingFixtures.path("photos/chelsea.webp"))
+        let pillow = try decoder.decode(path: ImagingFixtures.path("reference/pixels/chelsea.decoded.png")).bitmap
+        #expect(ours.format == .webp)
+        #expect(ours.bitmap.width == 451 && ours.bitmap.height == 300 && ours.bitmap.layout == .rgb)
+        // Debian's libwebp 1.2 and Pillow's bundled one agree exactly.
+        #expect(maximumDifference(ours.bitmap, pillow) == 0)
+    }
+
+    @Test("lossless WebP with alpha is exact")
+    func losslessWebP() throws {
+        let ours = try decoder.decode(path: ImagingFixtures.path("photos/chelsea-alpha-lossless.webp")).bitmap
+        let pillow = try decoder.decode(path: ImagingFixtures.path("reference/pixels/chelsea-alpha-lossless.decoded.png")).bitmap
+        #expect(ours.layout == .rgba)
+        #expect(ours == pillow)
+    }
+
+    @Test("HEIC decodes through libheif, with its EXIF date and camera")
+    func heic() throws {
+        let ours = try decoder.decode(path: ImagingFixtures.path("photos/coffee.heic"))
+        let pillow = try decoder.decode(path: ImagingFixtures.path("reference/pixels/coffee.decoded.png")).bitmap
+        #expect(ours.format == .heif)
+        #expect(ours.bitmap.width == 600 && ours.bitmap.height == 400)
+        // HEVC decoding is exact; Debian's libheif 1.15 and pillow-heif's 1.23
+        // round YCbCr→RGB differently by one level here and there.
+        #expect(maximumDifference(ours.bitmap, pillow) <= 1)
+        #expect(ours.metadata.takenAt == "2024-05-17T09:41:00")
+        #expect(ours.metadata.camera == "Apple iPhone 15")
+    }
+
+    @Test("truncated WebP and HEIF files are refused")
+    func truncated() throws {
+        for name in ["chelsea.webp", "coffee.heic"] {
+            let bytes = try ImagingFixtures.bytes("photos/\(name)")
+            do {
+                _ = try decoder.decode(bytes: Array(bytes.prefix(bytes.count / 2)), path: name)
+                Issue.record("\(name) half decoded")
+            } catch {
+                guard case .corrupt = error else { Issue.record("\(name): \(error)"); continue }
+            }
+        }
+    }
+}

@@ -88,7 +88,7 @@ struct EmbedCommandTests {
         ])
         #expect(result.status == 1)
         #expect(result.standardOutput.isEmpty)
-        #expect(result.standardError == "photosearch: error: \(text) is not a JPEG or PNG image\n")
+        #expect(result.standardError == "photosearch: error: \(text) is not a JPEG, PNG, WebP or HEIF image\n")
     }
 
     @Test("no inputs is a usage error")

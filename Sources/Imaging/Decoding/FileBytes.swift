@@ -6,8 +6,9 @@ import Musl
 
 /// Reads a whole file with read(2). Photos are read, not memory-mapped: a file
 /// truncated by another program while mapped would kill the process with SIGBUS.
-enum FileBytes {
-    static func read(path: String, limit: Int = 1 << 31) throws(ImagingError) -> [UInt8] {
+public enum FileBytes {
+    /// The file's whole content; refuses directories and files over `limit` bytes.
+    public static func read(path: String, limit: Int = 1 << 31) throws(ImagingError) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw .cannotRead(path: path, reason: systemErrorText(errno))

@@ -13,7 +13,7 @@ public struct DecodedPhoto: Sendable {
     public var metadata: PhotoMetadata
 }
 
-/// Decodes JPEG and PNG photos, applying EXIF orientation.
+/// Decodes JPEG, PNG, WebP and HEIF photos, applying EXIF orientation.
 public struct ImageDecoder: Sendable {
     /// Images with more pixels than this are refused before any pixel memory is allocated.
     public var maximumPixels: Int
@@ -41,6 +41,27 @@ public struct ImageDecoder: Sendable {
     public func decode(bytes: [UInt8], path: String, minimumShortSide: Int? = nil) throws(ImagingError) -> DecodedPhoto {
         guard !bytes.isEmpty else { throw .emptyFile(path: path) }
         guard let format = ImageFormat.sniff(bytes) else { throw .unsupportedFormat(path: path) }
+        switch format {
+        case .webp:
+            let metadata = EXIFLocator.tiffBlock(in: bytes, format: format).map(EXIFReader.parse) ?? PhotoMetadata()
+            var bitmap = try WebPDecoder.decode(bytes, path: path, maximumPixels: maximumPixels)
+            let stored = (bitmap.width, bitmap.height)
+            if appliesOrientation { bitmap = metadata.orientation.apply(to: bitmap) }
+            return DecodedPhoto(bitmap: bitmap, format: format, storedWidth: stored.0, storedHeight: stored.1, metadata: metadata)
+        case .heif:
+            let result = try HEIFDecoder.decode(bytes, path: path, maximumPixels: maximumPixels)
+            var metadata = result.exif.map { EXIFReader.parse(tiff: $0[...]) } ?? PhotoMetadata()
+            // libheif already applied the container's transformations.
+            metadata.orientation = .up
+            return DecodedPhoto(bitmap: result.bitmap, format: format, storedWidth: result.bitmap.width,
+                                storedHeight: result.bitmap.height, metadata: metadata)
+        case .jpeg, .png:
+            return try decodeWithCodecs(bytes: bytes, format: format, path: path, minimumShortSide: minimumShortSide)
+        }
+    }
+
+    /// JPEG and PNG, through the C shim.
+    private func decodeWithCodecs(bytes: [UInt8], format: ImageFormat, path: String, minimumShortSide: Int?) throws(ImagingError) -> DecodedPhoto {
         let metadata = EXIFLocator.tiffBlock(in: bytes, format: format).map(EXIFReader.parse) ?? PhotoMetadata()
 
         var message = [CChar](repeating: 0, count: 256)
@@ -57,6 +78,8 @@ public struct ImageDecoder: Sendable {
                 let header = ps_png_read_header(data.baseAddress, data.count, &storedWidth, &storedHeight, &message, message.count)
                 guard header == Int32(PS_CODEC_OK) else { return header }
                 return ps_png_decode(data.baseAddress, data.count, UInt64(maximumPixels), &image, &message, message.count)
+            case .webp, .heif:
+                preconditionFailure("decoded elsewhere")
             }
         }
         defer { free(image.pixels) }

@@ -4,7 +4,29 @@ enum EXIFLocator {
         switch format {
         case .jpeg: return jpegBlock(bytes)
         case .png: return pngBlock(bytes)
+        case .webp: return webpBlock(bytes)
+        case .heif: return nil      // read through libheif (HEIFDecoder)
         }
+    }
+
+    /// Walks the RIFF chunks of a WebP file looking for "EXIF".
+    private static func webpBlock(_ bytes: [UInt8]) -> ArraySlice<UInt8>? {
+        var offset = 12
+        while offset + 8 <= bytes.count {
+            let type = bytes[offset..<(offset + 4)]
+            let length = Int(bytes[offset + 4]) | Int(bytes[offset + 5]) << 8
+                | Int(bytes[offset + 6]) << 16 | Int(bytes[offset + 7]) << 24
+            let dataStart = offset + 8
+            guard length >= 0, dataStart + length <= bytes.count else { return nil }
+            if type.elementsEqual(Array("EXIF".utf8)) {
+                var block = bytes[dataStart..<(dataStart + length)]
+                // Some writers keep JPEG's "Exif\0\0" prefix.
+                if block.starts(with: [0x45, 0x78, 0x69, 0x66, 0, 0]) { block = block.dropFirst(6) }
+                return block
+            }
+            offset = dataStart + length + (length & 1)   // chunks are padded to even sizes
+        }
+        return nil
     }
 
     /// Walks the JPEG markers up to the first scan, looking for APP1 "Exif\0\0".

@@ -1,0 +1,42 @@
+import CWebP
+
+/// Still WebP images through libwebp (lossy, lossless, with or without alpha).
+enum WebPDecoder {
+    static func decode(_ bytes: [UInt8], path: String, maximumPixels: Int) throws(ImagingError) -> Bitmap {
+        var features = WebPBitstreamFeatures()
+        let status = bytes.withUnsafeBufferPointer { WebPGetFeatures($0.baseAddress, $0.count, &features) }
+        guard status == VP8_STATUS_OK else {
+            throw .corrupt(path: path, format: "WebP", reason: Self.describe(status))
+        }
+        guard features.has_animation == 0 else {
+            throw .corrupt(path: path, format: "WebP", reason: "animated WebP is not supported")
+        }
+        let width = Int(features.width), height = Int(features.height)
+        guard width > 0, height > 0 else { throw .corrupt(path: path, format: "WebP", reason: "image has no pixels") }
+        guard width * height <= maximumPixels else {
+            throw .tooLarge(path: path, width: width, height: height, limit: maximumPixels)
+        }
+        let layout: Bitmap.Layout = features.has_alpha != 0 ? .rgba : .rgb
+        let stride = width * layout.rawValue
+        var pixels = [UInt8](repeating: 0, count: stride * height)
+        let decoded = bytes.withUnsafeBufferPointer { data in
+            pixels.withUnsafeMutableBufferPointer { output in
+                layout == .rgba
+                    ? WebPDecodeRGBAInto(data.baseAddress, data.count, output.baseAddress, output.count, Int32(stride))
+                    : WebPDecodeRGBInto(data.baseAddress, data.count, output.baseAddress, output.count, Int32(stride))
+            }
+        }
+        guard decoded != nil else { throw .corrupt(path: path, format: "WebP", reason: "the bitstream could not be decoded") }
+        return Bitmap(width: width, height: height, layout: layout, pixels: pixels)
+    }
+
+    private static func describe(_ status: VP8StatusCode) -> String {
+        switch status {
+        case VP8_STATUS_NOT_ENOUGH_DATA: return "file is truncated"
+        case VP8_STATUS_BITSTREAM_ERROR: return "bitstream error"
+        case VP8_STATUS_UNSUPPORTED_FEATURE: return "unsupported feature"
+        case VP8_STATUS_OUT_OF_MEMORY: return "out of memory"
+        default: return "invalid data"
+        }
+    }
+}

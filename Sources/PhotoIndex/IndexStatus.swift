@@ -1,0 +1,37 @@
+import Foundation
+import GRDB
+
+/// What `photosearch status` reports about an index.
+public struct IndexStatus: Sendable {
+    public struct Failure: Sendable, Equatable {
+        public var path: String
+        public var reason: String
+    }
+
+    public var path: String
+    public var indexed: Int
+    public var failed: Int
+    /// Up to `failureLimit` failed photos, most recent first.
+    public var failures: [Failure]
+    public var model: ModelRecord?
+    public var embeddings: Int
+    public var databaseBytes: Int64
+    public var lastRun: RunRecord?
+
+    /// Reads the status of the index at `database` (a read transaction; safe
+    /// while an indexer writes).
+    public static func read(_ database: IndexDatabase, failureLimit: Int = 20) throws(PhotoIndexError) -> IndexStatus {
+        try database.read { db in
+            let indexed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE state = 'indexed'") ?? 0
+            let failed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE state = 'failed'") ?? 0
+            let failures = try Row.fetchAll(db, sql: """
+                SELECT path, last_error FROM photos WHERE state = 'failed' ORDER BY updated_at DESC, path LIMIT ?
+                """, arguments: [failureLimit]).map { Failure(path: $0["path"], reason: $0["last_error"]) }
+            let model = try ModelRecord.fetchOne(db, sql: "SELECT * FROM models ORDER BY id DESC LIMIT 1")
+            let embeddings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings") ?? 0
+            let lastRun = try RunRecord.fetchOne(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT 1")
+            return IndexStatus(path: database.path, indexed: indexed, failed: failed, failures: failures, model: model,
+                               embeddings: embeddings, databaseBytes: database.sizeOnDisk, lastRun: lastRun)
+        }
+    }
+}

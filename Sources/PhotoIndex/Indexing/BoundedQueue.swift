@@ -1,0 +1,108 @@
+import Foundation
+
+/// A blocking FIFO of limited capacity between threads: `put` waits while it
+/// is full, `take` waits while it is empty and returns nil once every
+/// producer has called `finish` and the queue is drained. The capacity is
+/// what bounds the indexer's memory, whatever the folder's size.
+final class BoundedQueue<Element>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Element] = []
+    private var head = 0
+    private let capacity: Int
+    private var producers: Int
+    private var closed = false
+
+    init(capacity: Int, producers: Int) {
+        self.capacity = max(1, capacity)
+        self.producers = producers
+    }
+
+    private var count: Int { items.count - head }
+
+    /// Adds an element; returns false if the queue was closed meanwhile.
+    @discardableResult
+    func put(_ element: Element) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while count >= capacity && !closed { condition.wait() }
+        guard !closed else { return false }
+        items.append(element)
+        condition.broadcast()
+        return true
+    }
+
+    func take() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        while count == 0 && producers > 0 && !closed { condition.wait() }
+        guard count > 0, !closed else { return nil }
+        let element = items[head]
+        head += 1
+        if head > 1024 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        condition.broadcast()
+        return element
+    }
+
+    /// One producer is done.
+    func finish() {
+        condition.lock()
+        producers -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Wakes everyone and discards what is queued (cancellation).
+    func close() {
+        condition.lock()
+        closed = true
+        items.removeAll()
+        head = 0
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// A flag that stops an indexing run at the next safe point (set from a
+/// signal handler's queue, read by every worker).
+public final class CancellationFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+    private var waiters: [DispatchSemaphore] = []
+
+    public init() {}
+
+    public var isCancelled: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return cancelled
+    }
+
+    public func cancel() {
+        lock.lock()
+        cancelled = true
+        let toWake = waiters
+        lock.unlock()
+        toWake.forEach { $0.signal() }
+    }
+
+    /// Sleeps up to `seconds`; returns early (true) when cancelled.
+    public func sleep(seconds: Double) -> Bool {
+        let semaphore = DispatchSemaphore(value: 0)
+        lock.lock()
+        if cancelled {
+            lock.unlock()
+            return true
+        }
+        waiters.append(semaphore)
+        lock.unlock()
+        _ = semaphore.wait(timeout: .now() + seconds)
+        lock.lock()
+        waiters.removeAll { $0 === semaphore }
+        let result = cancelled
+        lock.unlock()
+        return result
+    }
+}

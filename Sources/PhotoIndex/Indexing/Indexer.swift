@@ -1,0 +1,498 @@
+import CLIP
+import Foundation
+import GRDB
+import Imaging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How to run an index.
+public struct IndexOptions: Sendable {
+    /// Folders (or single files) to index.
+    public var roots: [String]
+    public var excludes: [String] = []
+    /// Threads decoding and preprocessing photos.
+    public var jobs: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// Photos per encoder batch, and per committed transaction.
+    public var batchSize: Int = 16
+    public var maximumPixels: Int = ImageDecoder.defaultMaximumPixels
+    /// Drop the embeddings of a different model and re-embed everything.
+    public var replaceModel = false
+
+    public init(roots: [String]) {
+        self.roots = roots
+    }
+}
+
+/// What one run did; also the last line of `photosearch index --json`.
+public struct IndexSummary: Sendable, Equatable, Codable {
+    public var scanned = 0
+    public var added = 0
+    public var updated = 0
+    public var unchanged = 0
+    public var moved = 0
+    public var removed = 0
+    public var failed = 0
+    public var seconds = 0.0
+    /// True when the run was stopped (signal) before it finished.
+    public var interrupted = false
+}
+
+public struct IndexProgress: Sendable, Equatable {
+    public var done: Int
+    public var total: Int
+    public var failed: Int
+    /// Photos decoded and embedded per second since processing began.
+    public var imagesPerSecond: Double
+    public var etaSeconds: Double?
+}
+
+public enum IndexEvent: Sendable {
+    /// The scan is over: `files` photos found, `toProcess` of them new or changed.
+    case scanned(files: Int, toProcess: Int)
+    case progress(IndexProgress)
+    case failed(path: String, reason: String)
+    case unreadableFolder(path: String, reason: String)
+}
+
+/// Indexes folders of photos into an `IndexDatabase` with one model.
+///
+/// A run scans the folders, compares them with the index (size and mtime),
+/// and sends new and changed files through a pipeline: `jobs` threads read,
+/// hash, decode (JPEG at the smallest sufficient DCT scale) and preprocess;
+/// the calling thread embeds them in batches and commits each batch in one
+/// transaction. A queue of fixed capacity between the two bounds memory. A
+/// file whose content the index already holds (moved, renamed or copied) keeps
+/// that embedding without being decoded. Files gone from disk are removed at
+/// the end of a complete run.
+public final class Indexer: Sendable {
+    public let database: IndexDatabase
+    public let model: CLIPModel
+    public let identity: ModelIdentity
+
+    public init(database: IndexDatabase, model: CLIPModel, identity: ModelIdentity) {
+        precondition(model.hasImageTower, "indexing needs the image tower")
+        self.database = database
+        self.model = model
+        self.identity = identity
+    }
+
+    // MARK: Work
+
+    enum Kind: Sendable { case add, update }
+
+    struct WorkItem: Sendable {
+        var file: ScannedFile
+        var kind: Kind
+    }
+
+    struct ContentKey: Hashable, Sendable {
+        var hash: String
+        var size: Int64
+    }
+
+    enum WorkResult: Sendable {
+        case image(WorkItem, pixels: [Float], photo: PhotoFacts)
+        case moved(WorkItem, from: Int64, hash: String)
+        case copied(WorkItem, from: Int64, hash: String)
+        case failed(WorkItem, reason: String, hash: String?)
+    }
+
+    /// What the decoder learnt about a photo.
+    struct PhotoFacts: Sendable {
+        var hash: String
+        var size: Int64
+        var width: Int
+        var height: Int
+        var metadata: PhotoMetadata
+    }
+
+    private struct ExistingPhoto: Sendable {
+        var id: Int64
+        var path: String
+        var size: Int64
+        var modifiedAt: Int64
+        var state: PhotoRecord.State
+        var contentHash: String?
+        var embedded: Bool
+    }
+
+    /// Everything the decoding threads share.
+    private final class SharedWork: Sendable {
+        let items: [WorkItem]
+        let next = Mutex(0)
+        let movable: [ContentKey: Int64]
+        let claimed = Mutex(Set<Int64>())
+
+        init(items: [WorkItem], movable: [ContentKey: Int64]) {
+            self.items = items
+            self.movable = movable
+        }
+
+        func nextItem() -> WorkItem? {
+            next.withLock { index in
+                guard index < items.count else { return nil }
+                defer { index += 1 }
+                return items[index]
+            }
+        }
+
+        /// The moved-away photo with this content, claimed for the caller.
+        func claimMove(_ key: ContentKey) -> Int64? {
+            guard let id = movable[key] else { return nil }
+            return claimed.withLock { $0.insert(id).inserted } ? id : nil
+        }
+    }
+
+    // MARK: Running
+
+    /// Indexes `options.roots`. Returns what changed; throws for problems that
+    /// stop the run (a missing root, another model's index, a full disk).
+    /// Photos that cannot be read are recorded as failed and reported through
+    /// `events`, not thrown.
+    public func run(_ options: IndexOptions, cancellation: CancellationFlag = CancellationFlag(),
+                    events: (IndexEvent) -> Void = { _ in }) throws(PhotoIndexError) -> IndexSummary {
+        let started = DispatchTime.now()
+        func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9 }
+
+        let modelID = try registerModel(replace: options.replaceModel)
+        let roots = options.roots.map(PhotoScanner.absolute)
+        let scan = try PhotoScanner(excludes: options.excludes).scan(roots: roots)
+        for folder in scan.unreadableFolders { events(.unreadableFolder(path: folder.path, reason: folder.reason)) }
+
+        var run = RunRecord(startedAt: Timestamp.now(), status: .running, roots: roots.joined(separator: "\n"))
+        try database.write { db in
+            // We hold the writer lock, so a run still marked running was killed.
+            try db.execute(sql: "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'",
+                           arguments: [Timestamp.now()])
+            try run.insert(db)
+        }
+
+        var summary = IndexSummary()
+        summary.scanned = scan.files.count
+        do {
+            try process(scan: scan, roots: roots, modelID: modelID, options: options, cancellation: cancellation,
+                        summary: &summary, started: started, events: events)
+        } catch {
+            run.status = .failed
+            run.error = error.localizedDescription
+            finish(&run, summary, seconds: elapsed())
+            throw error
+        }
+        summary.seconds = elapsed()
+        summary.interrupted = cancellation.isCancelled
+        run.status = summary.interrupted ? .interrupted : .completed
+        finish(&run, summary, seconds: summary.seconds)
+        return summary
+    }
+
+    private func finish(_ run: inout RunRecord, _ summary: IndexSummary, seconds: Double) {
+        run.finishedAt = Timestamp.now()
+        run.scanned = summary.scanned
+        run.added = summary.added
+        run.updated = summary.updated
+        run.unchanged = summary.unchanged
+        run.moved = summary.moved
+        run.removed = summary.removed
+        run.failed = summary.failed
+        run.seconds = seconds
+        let record = run
+        // Best effort: with a full disk even this may fail, and the run stays
+        // "running" until the next run marks it interrupted.
+        _ = try? database.write { db in try record.update(db) }
+    }
+
+    /// The model's row; refuses an index that holds another model's vectors
+    /// unless `replace`, which deletes them.
+    private func registerModel(replace: Bool) throws(PhotoIndexError) -> Int64 {
+        try database.write { db -> Int64 in
+            let models = try ModelRecord.fetchAll(db)
+            if let existing = models.first(where: { $0.checksum == identity.checksum }) {
+                var updated = existing
+                updated.weightsPath = identity.weightsPath
+                updated.weightsSize = identity.weightsSize
+                updated.weightsModifiedAt = identity.weightsModifiedAt
+                try updated.update(db)
+                return existing.id!
+            }
+            if let other = models.first {
+                guard replace else {
+                    if other.embeddingSize != identity.embeddingSize {
+                        throw PhotoIndexError.embeddingSizeMismatch(index: other.embeddingSize, given: identity.embeddingSize)
+                    }
+                    throw PhotoIndexError.modelMismatch(index: "\(other.name) (\(other.checksum))",
+                                                        given: "\(identity.name) (\(identity.checksum))")
+                }
+                try db.execute(sql: "DELETE FROM models")      // embeddings go with them (ON DELETE CASCADE)
+            }
+            var record = ModelRecord(name: identity.name, embeddingSize: identity.embeddingSize, checksum: identity.checksum,
+                                     weightsPath: identity.weightsPath, weightsSize: identity.weightsSize,
+                                     weightsModifiedAt: identity.weightsModifiedAt, createdAt: Timestamp.now())
+            try record.insert(db)
+            return record.id!
+        }
+    }
+
+    private func process(scan: ScanResult, roots: [String], modelID: Int64, options: IndexOptions,
+                         cancellation: CancellationFlag, summary: inout IndexSummary, started: DispatchTime,
+                         events: (IndexEvent) -> Void) throws(PhotoIndexError) {
+        // 1. Compare the scan with what the index holds under the roots.
+        let existing = try existingPhotos(under: roots, modelID: modelID)
+        var work: [WorkItem] = []
+        let seen = Set(scan.files.map(\.path))
+        for file in scan.files {
+            if let row = existing[file.path] {
+                let same = row.size == file.size && row.modifiedAt == file.modifiedAt
+                if same && (row.state == .failed || row.embedded) {
+                    summary.unchanged += 1
+                } else {
+                    work.append(WorkItem(file: file, kind: .update))
+                }
+            } else {
+                work.append(WorkItem(file: file, kind: .add))
+            }
+        }
+        let unreadable = scan.unreadableFolders.map { $0.path + "/" }
+        let missing = existing.values.filter { row in
+            !seen.contains(row.path) && !unreadable.contains { row.path.hasPrefix($0) }
+        }
+        var movable: [ContentKey: Int64] = [:]
+        for row in missing where row.embedded || row.state == .failed {
+            if let hash = row.contentHash { movable[ContentKey(hash: hash, size: row.size)] = row.id }
+        }
+        events(.scanned(files: scan.files.count, toProcess: work.count))
+
+        // 2. Decode on `jobs` threads, embed and commit here.
+        let shared = SharedWork(items: work, movable: movable)
+        let jobs = max(1, min(options.jobs, max(work.count, 1)))
+        let queue = BoundedQueue<WorkResult>(capacity: max(2 * options.batchSize, 2 * jobs), producers: jobs)
+        let workers = DispatchGroup()
+        let decoder = ImageDecoder(maximumPixels: options.maximumPixels)
+        let stop = CancellationFlag()          // set when this run ends early for any reason
+        for _ in 0..<jobs {
+            workers.enter()
+            let thread = Thread { [self] in
+                defer { queue.finish(); workers.leave() }
+                while !cancellation.isCancelled, !stop.isCancelled, let item = shared.nextItem() {
+                    guard queue.put(self.prepare(item, shared: shared, decoder: decoder, modelID: modelID)) else { return }
+                }
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        defer {
+            stop.cancel()
+            queue.close()
+            workers.wait()
+        }
+
+        var batch: [WorkResult] = []
+        var images = 0
+        var done = 0
+        let processingStarted = DispatchTime.now()
+        var encoded = 0
+        func flush() throws(PhotoIndexError) {
+            guard !batch.isEmpty else { return }
+            encoded += try commit(batch, modelID: modelID, summary: &summary, events: events)
+            done += batch.count
+            batch.removeAll(keepingCapacity: true)
+            images = 0
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - processingStarted.uptimeNanoseconds) / 1e9
+            let rate = seconds > 0 ? Double(done) / seconds : 0
+            events(.progress(IndexProgress(done: done, total: work.count, failed: summary.failed,
+                                           imagesPerSecond: seconds > 0 ? Double(encoded) / seconds : 0,
+                                           etaSeconds: rate > 0 ? Double(work.count - done) / rate : nil)))
+        }
+        while let result = queue.take() {
+            if cancellation.isCancelled { break }
+            batch.append(result)
+            if case .image = result { images += 1 }
+            if images >= options.batchSize || batch.count >= max(256, 8 * options.batchSize) {
+                try flush()
+            }
+        }
+        if cancellation.isCancelled {
+            return   // the batch in flight is dropped whole; nothing of it was written
+        }
+        try flush()
+
+        // 3. Photos no longer on disk (and not moved) leave the index.
+        let claimed = shared.claimed.withLock { $0 }
+        let gone = missing.map(\.id).filter { !claimed.contains($0) }
+        if !gone.isEmpty {
+            try database.write { db in
+                for chunk in stride(from: 0, to: gone.count, by: 500) {
+                    let ids = Array(gone[chunk..<min(chunk + 500, gone.count)])
+                    try db.execute(sql: "DELETE FROM photos WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
+                                   arguments: StatementArguments(ids))
+                }
+            }
+            summary.removed = gone.count
+        }
+    }
+
+    private func existingPhotos(under roots: [String], modelID: Int64) throws(PhotoIndexError) -> [String: ExistingPhoto] {
+        try database.read { db in
+            var result: [String: ExistingPhoto] = [:]
+            for root in roots {
+                let prefix = root == "/" ? "/" : root + "/"
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT p.id, p.path, p.size, p.modified_at, p.state, p.content_hash,
+                           EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?) AS embedded
+                    FROM photos p
+                    WHERE p.path = ? OR substr(p.path, 1, ?) = ?
+                    """, arguments: [modelID, root, prefix.utf8.count, prefix])
+                while let row = try rows.next() {
+                    let photo = ExistingPhoto(id: row["id"], path: row["path"], size: row["size"], modifiedAt: row["modified_at"],
+                                              state: row["state"], contentHash: row["content_hash"], embedded: row["embedded"])
+                    result[photo.path] = photo
+                }
+            }
+            return result
+        }
+    }
+
+    /// Runs on a decoding thread: read, hash, and either reuse an embedding
+    /// for the same content or decode and preprocess.
+    private func prepare(_ item: WorkItem, shared: SharedWork, decoder: ImageDecoder, modelID: Int64) -> WorkResult {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileBytes.read(path: item.file.path)
+        } catch {
+            return .failed(item, reason: error.reason, hash: nil)
+        }
+        let hash = ContentHash.hex(ContentHash.xxh64(bytes))
+        let key = ContentKey(hash: hash, size: Int64(bytes.count))
+        if item.kind == .add, let from = shared.claimMove(key) {
+            return .moved(item, from: from, hash: hash)
+        }
+        if let from = try? database.read({ db in
+            try Int64.fetchOne(db, sql: """
+                SELECT p.id FROM photos p JOIN embeddings e ON e.photo_id = p.id AND e.model_id = ?
+                WHERE p.content_hash = ? AND p.size = ? AND p.state = 'indexed' AND p.path != ? LIMIT 1
+                """, arguments: [modelID, hash, key.size, item.file.path])
+        }) {
+            return .copied(item, from: from, hash: hash)
+        }
+        do {
+            let photo = try decoder.decode(bytes: bytes, path: item.file.path,
+                                           minimumShortSide: model.configuration.vision.imageSize)
+            let swaps = photo.metadata.orientation.swapsDimensions && photo.format != .heif
+            let facts = PhotoFacts(hash: hash, size: key.size,
+                                   width: swaps ? photo.storedHeight : photo.storedWidth,
+                                   height: swaps ? photo.storedWidth : photo.storedHeight,
+                                   metadata: photo.metadata)
+            return .image(item, pixels: model.preprocessor.pixelValues(photo.bitmap), photo: facts)
+        } catch {
+            return .failed(item, reason: error.reason, hash: hash)
+        }
+    }
+
+    /// Embeds the batch's images and writes the whole batch in one
+    /// transaction. Returns how many images were encoded.
+    private func commit(_ batch: [WorkResult], modelID: Int64, summary: inout IndexSummary,
+                        events: (IndexEvent) -> Void) throws(PhotoIndexError) -> Int {
+        var pixels: [Float] = []
+        var imageCount = 0
+        for case let .image(_, values, _) in batch {
+            pixels += values
+            imageCount += 1
+        }
+        let vectors = imageCount == 0 ? [] : model.encode(pixelValues: pixels, count: imageCount).map(CLIPModel.normalized)
+        let now = Timestamp.now()
+        var counts = IndexSummary()
+        try database.write { db in
+            var nextVector = 0
+            for result in batch {
+                switch result {
+                case let .image(item, _, photo):
+                    let id = try upsert(db, item.file, facts: photo, now: now)
+                    try db.execute(sql: "INSERT OR REPLACE INTO embeddings (photo_id, model_id, vector) VALUES (?, ?, ?)",
+                                   arguments: [id, modelID, VectorBlob.data(vectors[nextVector])])
+                    nextVector += 1
+                    count(item, into: &counts)
+                case let .copied(item, from, hash):
+                    let id = try Int64.fetchOne(db, sql: """
+                        INSERT INTO photos (path, size, modified_at, content_hash, width, height, taken_at, camera,
+                                            latitude, longitude, state, last_error, updated_at)
+                        SELECT ?, ?, ?, ?, width, height, taken_at, camera, latitude, longitude, 'indexed', NULL, ?
+                        FROM photos WHERE id = ? AND true
+                        ON CONFLICT(path) DO UPDATE SET size = excluded.size, modified_at = excluded.modified_at,
+                            content_hash = excluded.content_hash, width = excluded.width, height = excluded.height,
+                            taken_at = excluded.taken_at, camera = excluded.camera, latitude = excluded.latitude,
+                            longitude = excluded.longitude, state = 'indexed', last_error = NULL, updated_at = excluded.updated_at
+                        RETURNING id
+                        """, arguments: [item.file.path, item.file.size, item.file.modifiedAt, hash, now, from])
+                    if let id {
+                        try db.execute(sql: """
+                            INSERT OR REPLACE INTO embeddings (photo_id, model_id, vector)
+                            SELECT ?, model_id, vector FROM embeddings WHERE photo_id = ? AND model_id = ?
+                            """, arguments: [id, from, modelID])
+                    }
+                    count(item, into: &counts)
+                case let .moved(item, from, _):
+                    try db.execute(sql: "UPDATE photos SET path = ?, size = ?, modified_at = ?, updated_at = ? WHERE id = ?",
+                                   arguments: [item.file.path, item.file.size, item.file.modifiedAt, now, from])
+                    counts.moved += 1
+                case let .failed(item, reason, hash):
+                    try db.execute(sql: """
+                        INSERT INTO photos (path, size, modified_at, content_hash, state, last_error, updated_at)
+                        VALUES (?, ?, ?, ?, 'failed', ?, ?)
+                        ON CONFLICT(path) DO UPDATE SET size = excluded.size, modified_at = excluded.modified_at,
+                            content_hash = excluded.content_hash, width = NULL, height = NULL, taken_at = NULL, camera = NULL,
+                            latitude = NULL, longitude = NULL, state = 'failed', last_error = excluded.last_error,
+                            updated_at = excluded.updated_at
+                        """, arguments: [item.file.path, item.file.size, item.file.modifiedAt, hash, reason, now])
+                    // A changed file that no longer decodes must not keep its old embedding.
+                    try db.execute(sql: "DELETE FROM embeddings WHERE photo_id = (SELECT id FROM photos WHERE path = ?)",
+                                   arguments: [item.file.path])
+                    counts.failed += 1
+                }
+            }
+        }
+        summary.added += counts.added
+        summary.updated += counts.updated
+        summary.moved += counts.moved
+        summary.failed += counts.failed
+        for case let .failed(item, reason, _) in batch {
+            events(.failed(path: item.file.path, reason: reason))
+        }
+        return imageCount
+    }
+
+    private func count(_ item: WorkItem, into counts: inout IndexSummary) {
+        switch item.kind {
+        case .add: counts.added += 1
+        case .update: counts.updated += 1
+        }
+    }
+
+    private func upsert(_ db: Database, _ file: ScannedFile, facts: PhotoFacts, now: String) throws -> Int64 {
+        let metadata = facts.metadata
+        return try Int64.fetchOne(db, sql: """
+            INSERT INTO photos (path, size, modified_at, content_hash, width, height, taken_at, camera,
+                                latitude, longitude, state, last_error, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'indexed', NULL, ?)
+            ON CONFLICT(path) DO UPDATE SET size = excluded.size, modified_at = excluded.modified_at,
+                content_hash = excluded.content_hash, width = excluded.width, height = excluded.height,
+                taken_at = excluded.taken_at, camera = excluded.camera, latitude = excluded.latitude,
+                longitude = excluded.longitude, state = 'indexed', last_error = NULL, updated_at = excluded.updated_at
+            RETURNING id
+            """, arguments: [file.path, facts.size, file.modifiedAt, facts.hash, facts.width, facts.height,
+                             metadata.takenAt, metadata.camera, metadata.latitude, metadata.longitude, now])!
+    }
+}
+
+/// Embeddings are stored as little-endian float32 BLOBs, L2-normalised.
+public enum VectorBlob {
+    public static func data(_ vector: [Float]) -> Data {
+        vector.withUnsafeBufferPointer { Data(buffer: $0) }
+    }
+
+    public static func vector(_ data: Data) -> [Float] {
+        data.withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A photo file found on disk.
+public struct ScannedFile: Sendable, Equatable {
+    public var path: String
+    public var size: Int64
+    /// st_mtim in nanoseconds.
+    public var modifiedAt: Int64
+}
+
+/// What a scan found.
+public struct ScanResult: Sendable {
+    public var files: [ScannedFile] = []
+    /// Folders that could not be read, with the reason. Photos the index
+    /// holds under them are kept: they were not seen, not necessarily gone.
+    public var unreadableFolders: [(path: String, reason: String)] = []
+}
+
+/// Walks folders for photos: .jpg .jpeg .png .webp .heic .heif in any case;
+/// hidden files and folders (name starting with ".") are skipped; symbolic
+/// links are followed, but a folder reached twice (a link loop, or two links
+/// to one place) is walked once.
+public struct PhotoScanner: Sendable {
+    public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
+
+    /// Glob patterns (fnmatch): one without "/" is matched against each file
+    /// and folder name, one with "/" against the whole path.
+    public var excludes: [String]
+
+    public init(excludes: [String] = []) {
+        self.excludes = excludes
+    }
+
+    /// The absolute, normalised form of `path` (symbolic links kept).
+    public static func absolute(_ path: String) -> String {
+        let base = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var parts: [Substring] = []
+        for part in base.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { _ = parts.popLast(); continue }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    public static func isPhotoName(_ name: String) -> Bool {
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return false }
+        return extensions.contains(name[name.index(after: dot)...].lowercased())
+    }
+
+    func isExcluded(path: String, name: String) -> Bool {
+        excludes.contains { pattern in
+            pattern.contains("/") ? fnmatch(pattern, path, 0) == 0 : fnmatch(pattern, name, 0) == 0
+        }
+    }
+
+    /// Scans every root (absolute paths). A root that does not exist fails the
+    /// whole scan, so that an unmounted drive never looks like deleted photos.
+    public func scan(roots: [String]) throws(PhotoIndexError) -> ScanResult {
+        var result = ScanResult()
+        var visited = Set<FileIdentity>()
+        for root in roots {
+            var status = stat()
+            guard stat(root, &status) == 0 else { throw .rootNotFound(path: root) }
+            if (status.st_mode & S_IFMT) == S_IFDIR {
+                walk(root, status: status, visited: &visited, into: &result)
+            } else if (status.st_mode & S_IFMT) == S_IFREG {
+                result.files.append(ScannedFile(path: root, size: Int64(status.st_size), modifiedAt: Self.nanoseconds(status)))
+            }
+        }
+        // Overlapping roots find the same files twice.
+        var seen = Set<String>()
+        result.files = result.files.filter { seen.insert($0.path).inserted }.sorted { $0.path < $1.path }
+        return result
+    }
+
+    private struct FileIdentity: Hashable {
+        var device: UInt
+        var inode: UInt
+    }
+
+    static func nanoseconds(_ status: stat) -> Int64 {
+        Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
+    }
+
+    private func walk(_ folder: String, status: stat, visited: inout Set<FileIdentity>, into result: inout ScanResult) {
+        guard visited.insert(FileIdentity(device: UInt(status.st_dev), inode: UInt(status.st_ino))).inserted else { return }
+        guard let directory = opendir(folder) else {
+            result.unreadableFolders.append((folder, String(cString: strerror(errno)).lowercased()))
+            return
+        }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name.hasPrefix(".") { continue }
+            names.append(name)
+        }
+        closedir(directory)
+        for name in names.sorted() {
+            let path = folder == "/" ? "/" + name : folder + "/" + name
+            if isExcluded(path: path, name: name) { continue }
+            var child = stat()
+            guard stat(path, &child) == 0 else { continue }   // broken link, or gone since readdir
+            switch child.st_mode & S_IFMT {
+            case S_IFDIR:
+                walk(path, status: child, visited: &visited, into: &result)
+            case S_IFREG where Self.isPhotoName(name):
+                result.files.append(ScannedFile(path: path, size: Int64(child.st_size), modifiedAt: Self.nanoseconds(child)))
+            default:
+                break
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import GRDB
+
+/// The index: one SQLite database in WAL mode (concurrent readers while one
+/// writer indexes), its schema kept by named migrations that are never edited
+/// once shipped.
+public final class IndexDatabase: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens the index at `path`. With `create`, a missing database (and its
+    /// folder) is created; otherwise a missing one is `indexNotFound`.
+    public init(path: String, create: Bool) throws(PhotoIndexError) {
+        self.path = path
+        let manager = FileManager.default
+        if !manager.fileExists(atPath: path) {
+            guard create else { throw .indexNotFound(path: path) }
+            let folder = (path as NSString).deletingLastPathComponent
+            if !folder.isEmpty {
+                do {
+                    try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                } catch {
+                    throw .databaseUnavailable(path: path, reason: "cannot create \(folder): \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+                }
+            }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.foreignKeysEnabled = true
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.checkIsIndex(pool, path: path)
+            try Self.migrator.migrate(pool)
+        } catch let error as PhotoIndexError {
+            throw error
+        } catch let error as DatabaseError {
+            throw Self.translate(error, path: path)
+        } catch {
+            throw .databaseUnavailable(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Refuses a database that holds tables but none of ours.
+    private static func checkIsIndex(_ pool: DatabasePool, path: String) throws {
+        let foreign = try pool.read { db -> Bool in
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            return !tables.isEmpty && !tables.contains("grdb_migrations")
+        }
+        if foreign { throw PhotoIndexError.notAnIndex(path: path) }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: photos, models, embeddings, runs") { db in
+            try db.execute(sql: """
+                CREATE TABLE photos (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    path TEXT NOT NULL UNIQUE,
+                    size INTEGER NOT NULL CHECK (size >= 0),
+                    modified_at INTEGER NOT NULL,
+                    content_hash TEXT,
+                    width INTEGER,
+                    height INTEGER,
+                    taken_at TEXT,
+                    camera TEXT,
+                    latitude REAL,
+                    longitude REAL,
+                    state TEXT NOT NULL CHECK (state IN ('indexed', 'failed')),
+                    last_error TEXT,
+                    updated_at TEXT NOT NULL,
+                    CHECK ((state = 'failed') = (last_error IS NOT NULL))
+                );
+                CREATE INDEX photos_by_content ON photos(content_hash, size);
+                CREATE TABLE models (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL,
+                    embedding_size INTEGER NOT NULL CHECK (embedding_size > 0),
+                    checksum TEXT NOT NULL UNIQUE,
+                    weights_path TEXT,
+                    weights_size INTEGER,
+                    weights_modified_at INTEGER,
+                    created_at TEXT NOT NULL
+                );
+                CREATE TABLE embeddings (
+                    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+                    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+                    vector BLOB NOT NULL,
+                    PRIMARY KEY (photo_id, model_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX embeddings_by_model ON embeddings(model_id);
+                CREATE TABLE runs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    started_at TEXT NOT NULL,
+                    finished_at TEXT,
+                    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'interrupted', 'failed')),
+                    roots TEXT NOT NULL,
+                    scanned INTEGER NOT NULL DEFAULT 0,
+                    added INTEGER NOT NULL DEFAULT 0,
+                    updated INTEGER NOT NULL DEFAULT 0,
+                    unchanged INTEGER NOT NULL DEFAULT 0,
+                    moved INTEGER NOT NULL DEFAULT 0,
+                    removed INTEGER NOT NULL DEFAULT 0,
+                    failed INTEGER NOT NULL DEFAULT 0,
+                    seconds REAL NOT NULL DEFAULT 0,
+                    error TEXT
+                );
+                """)
+        }
+        return migrator
+    }
+
+    /// Runs `body` in a write transaction, translating SQLite errors.
+    func write<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
+        do {
+            return try pool.write(body)
+        } catch let error as PhotoIndexError {
+            throw error
+        } catch let error as DatabaseError {
+            throw Self.translate(error, path: path)
+        } catch {
+            throw .database(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Runs `body` on a read-only connection (concurrent with the writer).
+    func read<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as PhotoIndexError {
+            throw error
+        } catch let error as DatabaseError {
+            throw Self.translate(error, path: path)
+        } catch {
+            throw .database(path: path, reason: "\(error)")
+        }
+    }
+
+    static func translate(_ error: DatabaseError, path: String) -> PhotoIndexError {
+        switch error.resultCode {
+        case .SQLITE_FULL: return .diskFull(path: path)
+        case .SQLITE_NOTADB: return .notAnIndex(path: path)
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY:
+            return .databaseUnavailable(path: path, reason: error.message ?? "\(error.resultCode)")
+        case .SQLITE_CORRUPT:
+            return .database(path: path, reason: "the database file is corrupt")
+        default:
+            return .database(path: path, reason: error.message ?? "\(error.resultCode)")
+        }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    public func integrityCheck() throws(PhotoIndexError) -> String {
+        try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+    }
+
+    /// Bytes on disk: the database and its WAL.
+    public var sizeOnDisk: Int64 {
+        var total: Int64 = 0
+        for suffix in ["", "-wal", "-shm"] {
+            if let attributes = try? FileManager.default.attributesOfItem(atPath: path + suffix),
+               let size = attributes[.size] as? NSNumber {
+                total += size.int64Value
+            }
+        }
+        return total
+    }
+
+    /// Where the index lives unless told otherwise: `--db`, then
+    /// `$PHOTOSEARCH_DB`, then `$XDG_DATA_HOME/photosearch/index.sqlite`, then
+    /// `~/.local/share/photosearch/index.sqlite`.
+    public static func defaultPath(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let fromEnvironment = environment["PHOTOSEARCH_DB"], !fromEnvironment.isEmpty { return fromEnvironment }
+        let dataHome: String
+        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") {
+            dataHome = xdg
+        } else {
+            dataHome = (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share"
+        }
+        return dataHome + "/photosearch/index.sqlite"
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import GRDB
+
+/// One photo file the index knows about, indexed or failed.
+public struct PhotoRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable, Equatable {
+    public static let databaseTableName = "photos"
+
+    public enum State: String, Codable, Sendable, DatabaseValueConvertible {
+        case indexed, failed
+    }
+
+    public var id: Int64?
+    public var path: String
+    public var size: Int64
+    /// st_mtim in nanoseconds since 1970.
+    public var modifiedAt: Int64
+    /// XXH64 of the content, 16 hex digits (see `ContentHash`).
+    public var contentHash: String?
+    public var width: Int?
+    public var height: Int?
+    /// EXIF date taken ("YYYY-MM-DDTHH:MM:SS", camera-local time, plus offset when known).
+    public var takenAt: String?
+    public var camera: String?
+    public var latitude: Double?
+    public var longitude: Double?
+    public var state: State
+    public var lastError: String?
+    /// When this row was last written, ISO 8601 UTC.
+    public var updatedAt: String
+
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let path = Column(CodingKeys.path)
+        public static let size = Column(CodingKeys.size)
+        public static let modifiedAt = Column(CodingKeys.modifiedAt)
+        public static let contentHash = Column(CodingKeys.contentHash)
+        public static let state = Column(CodingKeys.state)
+        public static let lastError = Column(CodingKeys.lastError)
+        public static let takenAt = Column(CodingKeys.takenAt)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, path, size, width, height, camera, latitude, longitude, state
+        case modifiedAt = "modified_at", contentHash = "content_hash", takenAt = "taken_at"
+        case lastError = "last_error", updatedAt = "updated_at"
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+/// The model whose embeddings an index holds.
+public struct ModelRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable, Equatable {
+    public static let databaseTableName = "models"
+
+    public var id: Int64?
+    public var name: String
+    public var embeddingSize: Int
+    /// "xxh64:" + the hash of the weights file (see `ModelIdentity`).
+    public var checksum: String
+    /// Where the weights were read from, with size and mtime, so an unchanged
+    /// file need not be hashed again.
+    public var weightsPath: String?
+    public var weightsSize: Int64?
+    public var weightsModifiedAt: Int64?
+    public var createdAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, checksum
+        case embeddingSize = "embedding_size", weightsPath = "weights_path", weightsSize = "weights_size"
+        case weightsModifiedAt = "weights_modified_at", createdAt = "created_at"
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+/// One `photosearch index` run, for status and for resuming after a kill.
+public struct RunRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable, Equatable {
+    public static let databaseTableName = "runs"
+
+    public enum Status: String, Codable, Sendable {
+        case running, completed, interrupted, failed
+    }
+
+    public var id: Int64?
+    public var startedAt: String
+    public var finishedAt: String?
+    public var status: Status
+    public var roots: String
+    public var scanned = 0
+    public var added = 0
+    public var updated = 0
+    public var unchanged = 0
+    public var moved = 0
+    public var removed = 0
+    public var failed = 0
+    public var seconds = 0.0
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, status, roots, scanned, added, updated, unchanged, moved, removed, failed, seconds, error
+        case startedAt = "started_at", finishedAt = "finished_at"
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+enum Timestamp {
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date())
+    }
+}
