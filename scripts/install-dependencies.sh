@@ -7,6 +7,10 @@ packages=(
     libopenblas-dev      # CBLAS (attention products)
     libjpeg-dev          # libjpeg-turbo
     libpng-dev
+    libwebp-dev
+    libheif-dev          # HEIC through libde265 (pulled in by libheif1)
+    libsqlite3-dev       # GRDB
+    sqlite3              # the tests read indexes with it, as a second process
     zlib1g-dev
     pkg-config
 )

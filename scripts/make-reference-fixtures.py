@@ -291,10 +291,27 @@ def image_inputs(photo_names, preprocess, photos):
     return torch.stack(tensors)
 
 
-def reference(name, layout, model_dir, photo_names, texts, encode_image, encode_text, preprocess, photos, extra=None):
+def draft_inputs(photo_names, preprocess, photos, size):
+    """JPEGs decoded at a reduced DCT scale, as Pillow's draft mode (and
+    photosearch's indexer) does: the largest reduction keeping both sides at
+    least `size`."""
+    tensors = []
+    for name in photo_names:
+        image = Image.open(photos / name)
+        image.draft("RGB", (size, size))
+        if "orientation" in name:
+            image = ImageOps.exif_transpose(image)
+        tensors.append(preprocess(image))
+    return torch.stack(tensors)
+
+
+def reference(name, layout, model_dir, photo_names, texts, encode_image, encode_text, preprocess, photos, extra=None,
+              draft_size=None):
     with torch.no_grad():
         pixels = image_inputs(photo_names, preprocess, photos)
         image_embeddings = encode_image(pixels)
+        jpegs = [photo for photo in photo_names if photo.endswith(".jpg")]
+        draft_embeddings = encode_image(draft_inputs(jpegs, preprocess, photos, draft_size)) if draft_size else None
         text_entries = []
         for text in texts:
             ids = token_ids(text)
@@ -314,6 +331,11 @@ def reference(name, layout, model_dir, photo_names, texts, encode_image, encode_
         ],
         "texts": text_entries,
     }
+    if draft_embeddings is not None:
+        document["draft_images"] = [
+            {"file": f"photos/{photo}", "draft_size": draft_size, "embedding": draft_embeddings[i].tolist()}
+            for i, photo in enumerate(jpegs)
+        ]
     if extra:
         document.update(extra)
     out = FIXTURES / "reference" / f"{name}.json"
@@ -356,7 +378,7 @@ def make_open_clip_model(photos):
     squares = ["astronaut-64.png", "coffee-64.png", "chelsea-64.png", "coffee-64.jpg"]
     texts = TEXTS + ["a cat <end_of_text> and more"]
     document = reference(name, "open_clip", folder, squares + LARGE_PHOTOS, texts,
-                         loaded.encode_image, loaded.encode_text, preprocess, photos)
+                         loaded.encode_image, loaded.encode_text, preprocess, photos, draft_size=64)
     checks = sensitivity(document, loaded.encode_image, 64, OPENAI_MEAN, OPENAI_STD, photos, squares[:3] + ["rocket.jpg", "camera.png"])
     document["sensitivity"] = checks
     (FIXTURES / "reference" / f"{name}.json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")

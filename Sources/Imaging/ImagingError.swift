@@ -15,7 +15,7 @@ public enum ImagingError: LocalizedError, Equatable, Sendable {
         case .emptyFile: return "empty file"
         case .unsupportedFormat: return "not a JPEG, PNG, WebP or HEIF image"
         case let .corrupt(_, format, reason): return "not a valid \(format) file: \(reason)"
-        case let .tooLarge(_, width, height, limit): return "\(width)x\(height) pixels, above the limit of \(limit / 1_000_000) megapixels"
+        case let .tooLarge(_, width, height, limit): return "\(width)x\(height) pixels, above the limit of \(Self.pixels(limit))"
         }
     }
 
@@ -30,7 +30,11 @@ public enum ImagingError: LocalizedError, Equatable, Sendable {
         case let .corrupt(path, format, reason):
             return "\(path) is not a valid \(format) file: \(reason)"
         case let .tooLarge(path, width, height, limit):
-            return "\(path) is \(width)x\(height) pixels, above the limit of \(limit / 1_000_000) megapixels"
+            return "\(path) is \(width)x\(height) pixels, above the limit of \(Self.pixels(limit))"
         }
+    }
+
+    private static func pixels(_ count: Int) -> String {
+        count % 1_000_000 == 0 ? "\(count / 1_000_000) megapixels" : "\(count) pixels"
     }
 }

@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// How to run an index.
-public struct IndexOptions: Sendable {
+public struct IndexingOptions: Sendable {
     /// Folders (or single files) to index.
     public var roots: [String]
     public var excludes: [String] = []
@@ -19,6 +19,8 @@ public struct IndexOptions: Sendable {
     public var maximumPixels: Int = ImageDecoder.defaultMaximumPixels
     /// Drop the embeddings of a different model and re-embed everything.
     public var replaceModel = false
+    /// Called between the scan and the decoding (tests use it to change files mid-run).
+    var afterScan: (@Sendable () -> Void)?
 
     public init(roots: [String]) {
         self.roots = roots
@@ -151,7 +153,7 @@ public final class Indexer: Sendable {
     /// stop the run (a missing root, another model's index, a full disk).
     /// Photos that cannot be read are recorded as failed and reported through
     /// `events`, not thrown.
-    public func run(_ options: IndexOptions, cancellation: CancellationFlag = CancellationFlag(),
+    public func run(_ options: IndexingOptions, cancellation: CancellationFlag = CancellationFlag(),
                     events: (IndexEvent) -> Void = { _ in }) throws(PhotoIndexError) -> IndexSummary {
         let started = DispatchTime.now()
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9 }
@@ -234,7 +236,7 @@ public final class Indexer: Sendable {
         }
     }
 
-    private func process(scan: ScanResult, roots: [String], modelID: Int64, options: IndexOptions,
+    private func process(scan: ScanResult, roots: [String], modelID: Int64, options: IndexingOptions,
                          cancellation: CancellationFlag, summary: inout IndexSummary, started: DispatchTime,
                          events: (IndexEvent) -> Void) throws(PhotoIndexError) {
         // 1. Compare the scan with what the index holds under the roots.
@@ -262,6 +264,7 @@ public final class Indexer: Sendable {
             if let hash = row.contentHash { movable[ContentKey(hash: hash, size: row.size)] = row.id }
         }
         events(.scanned(files: scan.files.count, toProcess: work.count))
+        options.afterScan?()
 
         // 2. Decode on `jobs` threads, embed and commit here.
         let shared = SharedWork(items: work, movable: movable)

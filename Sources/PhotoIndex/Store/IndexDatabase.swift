@@ -10,7 +10,14 @@ public final class IndexDatabase: Sendable {
 
     /// Opens the index at `path`. With `create`, a missing database (and its
     /// folder) is created; otherwise a missing one is `indexNotFound`.
-    public init(path: String, create: Bool) throws(PhotoIndexError) {
+    public convenience init(path: String, create: Bool) throws(PhotoIndexError) {
+        try self.init(path: path, create: create, pageLimit: nil)
+    }
+
+    /// `pageLimit` caps the file at that many pages (PRAGMA max_page_count),
+    /// which makes SQLite report a full disk: tests use it.
+    init(path: String, create: Bool, pageLimit: Int?) throws(PhotoIndexError) {
+        let path = PhotoScanner.absolute(path)
         self.path = path
         let manager = FileManager.default
         if !manager.fileExists(atPath: path) {
@@ -29,6 +36,7 @@ public final class IndexDatabase: Sendable {
         configuration.foreignKeysEnabled = true
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            if let pageLimit { try db.execute(sql: "PRAGMA max_page_count = \(pageLimit)") }
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)

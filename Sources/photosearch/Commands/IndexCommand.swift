@@ -70,7 +70,7 @@ struct IndexCommand: ParsableCommand {
         let cancellation = CancellationFlag()
         let signals = SignalWatcher(cancellation: cancellation)
         let reporter = ProgressReporter(json: json)
-        var options = IndexOptions(roots: paths)
+        var options = IndexingOptions(roots: paths)
         options.excludes = exclude
         if let jobs { options.jobs = jobs }
         options.batchSize = batchSize
@@ -97,7 +97,7 @@ struct IndexCommand: ParsableCommand {
 
     /// One run under the writer lock. In a loop (`waitForLock`), a busy lock or
     /// a failed run is reported and the loop goes on; otherwise it is the exit.
-    private func runOnce(index: IndexDatabase, directory: ModelDirectory, clip: CLIPModel, options: IndexOptions,
+    private func runOnce(index: IndexDatabase, directory: ModelDirectory, clip: CLIPModel, options: IndexingOptions,
                          cancellation: CancellationFlag, reporter: ProgressReporter, waitForLock: Bool) throws -> IndexSummary? {
         let outcome: Result<IndexSummary, PhotoIndexError> = Result { () throws(PhotoIndexError) -> IndexSummary in
             let lock = try WriterLock(indexPath: index.path)

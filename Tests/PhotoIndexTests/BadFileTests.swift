@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+@testable import PhotoIndex
+
+@Suite("Bad files are recorded, skipped, and retried when they change")
+struct IndexBadFileTests {
+    @Test("every kind of bad file")
+    func badFiles() throws {
+        let workspace = try Workspace()
+        try workspace.copy("photos/coffee-portrait.jpg", to: "good.jpg")
+        let coffee = try Fixture.bytes("photos/coffee-portrait.jpg")
+        try workspace.add("truncated.jpg", Array(coffee.prefix(coffee.count / 3)))
+        try workspace.add("corrupt.jpg", [0xFF, 0xD8, 0xFF, 0xE0] + Array(repeating: 0x5A, count: 2000))
+        try workspace.add("empty.png", [])
+        try workspace.add("letter.jpg", Array("Dear Anne, the photos are attached.\n".utf8))
+        try workspace.copy("photos/rocket.jpg", to: "huge.jpg")
+        let vanishing = try workspace.copy("photos/chelsea.png", to: "vanishing.png")
+        var failures: [String: String] = [:]
+        var options = IndexingOptions(roots: [workspace.photos])
+        options.maximumPixels = 200_000      // rocket.jpg is 640 × 427, coffee-portrait.jpg 267 × 400
+        options.afterScan = { try? FileManager.default.removeItem(atPath: vanishing) }
+        let summary = try workspace.indexer(try workspace.database()).run(options) { event in
+            if case let .failed(path, reason) = event { failures[(path as NSString).lastPathComponent] = reason }
+        }
+        #expect(summary.scanned == 7 && summary.added == 1 && summary.failed == 6)
+        #expect(failures["truncated.jpg"] == "not a valid JPEG file: premature end of JPEG file")
+        #expect(failures["corrupt.jpg"]?.hasPrefix("not a valid JPEG file:") == true)
+        #expect(failures["empty.png"] == "empty file")
+        #expect(failures["letter.jpg"] == "not a JPEG, PNG, WebP or HEIF image")
+        #expect(failures["huge.jpg"] == "640x427 pixels, above the limit of 200000 pixels")
+        #expect(failures["vanishing.png"] == "cannot read: no such file or directory")
+        let status = try IndexStatus.read(try workspace.database())
+        #expect(status.indexed == 1 && status.failed == 6)
+        #expect(Set(status.failures.map { ($0.path as NSString).lastPathComponent }) == Set(failures.keys))
+        #expect(try workspace.database().integrityCheck() == "ok")
+
+        // Unchanged bad files are not tried again...
+        let second = try workspace.run()
+        #expect(second.failed == 0 && second.unchanged == 6 && second.removed == 1)
+        // ...a repaired one is.
+        try workspace.copy("photos/coffee-portrait.jpg", to: "truncated.jpg")
+        touch(workspace.photos + "/truncated.jpg", secondsAgo: 10)
+        let third = try workspace.run()
+        #expect(third.updated == 1 && third.failed == 0)
+        #expect(try workspace.photo(workspace.photos + "/truncated.jpg")?.state == .indexed)
+        #expect(try workspace.embedding(workspace.photos + "/truncated.jpg") != nil)
+    }
+
+    @Test("a photo that cannot be read for permissions", .enabled(if: getuid() != 0, "root reads any file"))
+    func permissionDenied() throws {
+        let workspace = try Workspace()
+        let path = try workspace.copy("photos/rocket.jpg", to: "locked.jpg")
+        chmod(path, 0)
+        defer { chmod(path, 0o644) }
+        let summary = try workspace.run()
+        #expect(summary.failed == 1)
+        #expect(try workspace.photo(path)?.lastError == "cannot read: permission denied")
+    }
+
+    @Test("a full disk stops the run with the index intact")
+    func diskFull() throws {
+        let workspace = try Workspace()
+        for index in 0..<60 {
+            try workspace.add("photo-\(index).jpg", try Fixture.uniqueJPEG("photos/coffee-64.jpg", tag: "\(index)"))
+        }
+        // Cap the database a few pages above its empty size: SQLite then
+        // reports SQLITE_FULL partway through, as on a full disk.
+        let emptyPages = try workspace.database().read { db in try Int.fetchOne(db, sql: "PRAGMA page_count")! }
+        let database = try workspace.database(pageLimit: emptyPages + 4)
+        var options = IndexingOptions(roots: [workspace.photos])
+        options.batchSize = 4
+        #expect(throws: PhotoIndexError.diskFull(path: workspace.databasePath)) {
+            try Indexer(database: database, model: Fixture.model, identity: try Fixture.identity()).run(options)
+        }
+        let reopened = try workspace.database()
+        #expect(try reopened.integrityCheck() == "ok")
+        let photos = try workspace.count("SELECT COUNT(*) FROM photos")
+        #expect(photos > 0 && photos < 60)
+        #expect(try workspace.count("SELECT COUNT(*) FROM embeddings") == photos)
+        // With room again, the next run finishes the job.
+        let summary = try workspace.run()
+        #expect(summary.added == 60 - photos)
+    }
+}
+
+@Suite("Index database")
+struct IndexDatabaseTests {
+    @Test("default location: --db, then $PHOTOSEARCH_DB, then XDG_DATA_HOME, then ~/.local/share")
+    func defaultPath() {
+        #expect(IndexDatabase.defaultPath(explicit: "/x.sqlite", environment: ["PHOTOSEARCH_DB": "/y.sqlite"]) == "/x.sqlite")
+        #expect(IndexDatabase.defaultPath(explicit: nil, environment: ["PHOTOSEARCH_DB": "/y.sqlite"]) == "/y.sqlite")
+        #expect(IndexDatabase.defaultPath(explicit: nil, environment: ["XDG_DATA_HOME": "/data", "HOME": "/home/a"]) == "/data/photosearch/index.sqlite")
+        #expect(IndexDatabase.defaultPath(explicit: nil, environment: ["HOME": "/home/a"]) == "/home/a/.local/share/photosearch/index.sqlite")
+    }
+
+    @Test("a missing index is reported as such when not creating")
+    func missing() throws {
+        let workspace = try Workspace()
+        #expect(throws: PhotoIndexError.indexNotFound(path: workspace.databasePath)) {
+            try IndexDatabase(path: workspace.databasePath, create: false)
+        }
+    }
+
+    @Test("a file that is not an index is refused")
+    func notAnIndex() throws {
+        let workspace = try Workspace()
+        try Data("this is not sqlite at all, just some text that is long enough".utf8).write(to: URL(fileURLWithPath: workspace.databasePath))
+        #expect(throws: PhotoIndexError.notAnIndex(path: workspace.databasePath)) {
+            try IndexDatabase(path: workspace.databasePath, create: true)
+        }
+    }
+
+    @Test("one writer at a time")
+    func writerLock() throws {
+        let workspace = try Workspace()
+        let first = try WriterLock(indexPath: workspace.databasePath)
+        #expect(throws: PhotoIndexError.writerBusy(path: workspace.databasePath, holder: "process \(getpid())")) {
+            try WriterLock(indexPath: workspace.databasePath)
+        }
+        withExtendedLifetime(first) {}
+    }
+
+    @Test("XXH64 matches the reference implementation's test values")
+    func contentHash() {
+        // Values from the xxhash Python package (xxhash.xxh64(data).intdigest()).
+        #expect(ContentHash.xxh64([]) == 0xEF46_DB37_51D8_E999)
+        #expect(ContentHash.xxh64(Array("a".utf8)) == 0xD24E_C4F1_A98C_6E5B)
+        #expect(ContentHash.xxh64(Array("abc".utf8)) == 0x44BC_2CF5_AD77_0999)
+        #expect(ContentHash.xxh64(Array(String(repeating: "0123456789", count: 10).utf8)) == 0xF80E_7B96_315A_FFFA)
+        #expect(ContentHash.xxh64(Array(repeating: Array(0...255).map(UInt8.init), count: 5).flatMap { $0 }) == 0xAFC1_84AD_7938_A354)
+    }
+}

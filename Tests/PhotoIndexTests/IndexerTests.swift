@@ -1,0 +1,224 @@
+import CLIP
+import Foundation
+import GRDB
+import Imaging
+import Testing
+@testable import PhotoIndex
+
+@Suite("Indexing a folder")
+struct IndexerTests {
+    func standardFolder() throws -> Workspace {
+        let workspace = try Workspace()
+        try workspace.copy("photos/chelsea.png", to: "chelsea.png")
+        try workspace.copy("photos/rocket.jpg", to: "trips/rocket.JPG")
+        try workspace.copy("photos/coffee-portrait.jpg", to: "trips/2024/coffee.jpeg")
+        try workspace.copy("photos/chelsea.webp", to: "cat.webp")
+        try workspace.copy("photos/coffee.heic", to: "phone/coffee.HEIC")
+        try workspace.copy("photos/chelsea-64.png", to: "small/chelsea-64.png")
+        return workspace
+    }
+
+    @Test("the first run embeds every photo, with its metadata")
+    func firstRun() throws {
+        let workspace = try standardFolder()
+        let summary = try workspace.run()
+        #expect(summary.scanned == 6 && summary.added == 6 && summary.failed == 0 && summary.unchanged == 0)
+        #expect(try workspace.count("SELECT COUNT(*) FROM embeddings") == 6)
+        let heic = try #require(try workspace.photo(workspace.photos + "/phone/coffee.HEIC"))
+        #expect(heic.takenAt == "2024-05-17T09:41:00")
+        #expect(heic.camera == "Apple iPhone 15")
+        #expect(heic.width == 600 && heic.height == 400)
+        // Vectors are stored L2-normalised; for a photo the model sees unscaled
+        // they equal the reference embedding.
+        let stored = try #require(try workspace.embedding(workspace.photos + "/small/chelsea-64.png"))
+        let norm = stored.reduce(0.0) { $0 + Double($1 * $1) }.squareRoot()
+        #expect(abs(norm - 1) < 1e-5)
+        let decoded = try ImageDecoder().decode(path: workspace.photos + "/small/chelsea-64.png").bitmap
+        let expected = CLIPModel.normalized(Fixture.model.encode(images: [decoded])[0])
+        #expect(zip(stored, expected).allSatisfy { abs($0 - $1) < 1e-6 })
+        #expect(try workspace.database().integrityCheck() == "ok")
+    }
+
+    @Test("a second run decodes nothing")
+    func secondRun() throws {
+        let workspace = try standardFolder()
+        _ = try workspace.run()
+        let summary = try workspace.run()
+        #expect(summary.unchanged == 6 && summary.added == 0 && summary.updated == 0 && summary.moved == 0 && summary.removed == 0)
+    }
+
+    @Test("touching one file re-embeds exactly that one")
+    func touchedFile() throws {
+        let workspace = try standardFolder()
+        _ = try workspace.run()
+        touch(workspace.photos + "/cat.webp", secondsAgo: 60)
+        let summary = try workspace.run()
+        #expect(summary.updated == 1 && summary.unchanged == 5 && summary.added == 0)
+    }
+
+    @Test("a renamed or moved file keeps its embedding and is found under its new path")
+    func renamedFile() throws {
+        let workspace = try standardFolder()
+        _ = try workspace.run()
+        let before = try #require(try workspace.embedding(workspace.photos + "/trips/rocket.JPG"))
+        try FileManager.default.createDirectory(atPath: workspace.photos + "/archive", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: workspace.photos + "/trips/rocket.JPG", toPath: workspace.photos + "/archive/launch.jpg")
+        let summary = try workspace.run()
+        #expect(summary.moved == 1 && summary.added == 0 && summary.updated == 0 && summary.removed == 0)
+        #expect(try workspace.photo(workspace.photos + "/trips/rocket.JPG") == nil)
+        #expect(try workspace.embedding(workspace.photos + "/archive/launch.jpg") == before)
+        #expect(try workspace.count("SELECT COUNT(*) FROM photos") == 6)
+    }
+
+    @Test("a copy reuses the original's embedding")
+    func copiedFile() throws {
+        let workspace = try standardFolder()
+        _ = try workspace.run()
+        try workspace.copy("photos/rocket.jpg", to: "copy of rocket.jpg")
+        let summary = try workspace.run()
+        #expect(summary.added == 1)
+        #expect(try workspace.embedding(workspace.photos + "/copy of rocket.jpg") == (try workspace.embedding(workspace.photos + "/trips/rocket.JPG")))
+    }
+
+    @Test("a deleted file leaves the index")
+    func deletedFile() throws {
+        let workspace = try standardFolder()
+        _ = try workspace.run()
+        try FileManager.default.removeItem(atPath: workspace.photos + "/cat.webp")
+        let summary = try workspace.run()
+        #expect(summary.removed == 1 && summary.unchanged == 5)
+        #expect(try workspace.photo(workspace.photos + "/cat.webp") == nil)
+        #expect(try workspace.count("SELECT COUNT(*) FROM embeddings") == 5)
+    }
+
+    @Test("a changed file is re-embedded")
+    func changedFile() throws {
+        let workspace = try standardFolder()
+        _ = try workspace.run()
+        let path = workspace.photos + "/chelsea.png"
+        let before = try workspace.embedding(path)
+        try workspace.copy("photos/camera.png", to: "chelsea.png")
+        touch(path, secondsAgo: 30)
+        let summary = try workspace.run()
+        #expect(summary.updated == 1)
+        #expect(try workspace.embedding(path) != before)
+    }
+
+    /// Reference embeddings of JPEGs decoded at a reduced DCT scale by Pillow's
+    /// draft mode (the same reduction the indexer picks), by file name.
+    func draftReferences() throws -> [String: [Float]] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixture.path("reference/oc-vit-gelu-p16.json")))
+        let reference = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        var result: [String: [Float]] = [:]
+        for item in reference["draft_images"] as! [[String: Any]] {
+            result[((item["file"] as! String) as NSString).lastPathComponent] = (item["embedding"] as! [NSNumber]).map(\.floatValue)
+        }
+        return result
+    }
+
+    @Test("JPEGs decoded at a reduced DCT scale embed like Pillow's draft mode")
+    func dctScaledDecoding() throws {
+        let workspace = try Workspace()
+        let references = try draftReferences()
+        for name in references.keys { try workspace.copy("photos/\(name)", to: name) }
+        _ = try workspace.run()
+        for (name, reference) in references {
+            #expect(cosine(try #require(try workspace.embedding(workspace.photos + "/" + name)), reference) >= 0.9999, "\(name)")
+        }
+    }
+
+    @Test("EXIF orientation 6: embeds like the photo turned upright by Pillow's exif_transpose")
+    func sidewaysPhoto() throws {
+        let workspace = try Workspace()
+        let path = try workspace.copy("photos/chelsea-orientation-6.jpg", to: "sideways.jpg")
+        _ = try workspace.run()
+        let photo = try #require(try workspace.photo(path))
+        #expect(photo.width == 451 && photo.height == 300)
+        let upright = try #require(try draftReferences()["chelsea-orientation-6.jpg"])
+        let turned = try #require(try workspace.embedding(path))
+        #expect(cosine(turned, upright) >= 0.999)
+        // Without the turn the model would see another picture.
+        let unturned = Fixture.model.encode(images: [
+            try ImageDecoder(appliesOrientation: false).decode(path: path, minimumShortSide: 64).bitmap,
+        ])[0]
+        #expect(cosine(unturned, upright) < 0.99)
+    }
+
+    @Test("hidden folders, other extensions and excluded paths are skipped")
+    func scanning() throws {
+        let workspace = try Workspace()
+        try workspace.copy("photos/rocket.jpg", to: "keep.jpg")
+        try workspace.copy("photos/rocket.jpg", to: ".thumbnails/skip.jpg")
+        try workspace.copy("photos/rocket.jpg", to: ".skip-hidden.jpg")
+        try workspace.copy("photos/rocket.jpg", to: "notes.txt")
+        try workspace.copy("photos/rocket.jpg", to: "Trash/skip.jpg")
+        try workspace.copy("photos/rocket.jpg", to: "raw/skip.tmp.jpg")
+        let summary = try workspace.run { $0.excludes = ["Trash", "*/raw/*.tmp.jpg"] }
+        #expect(summary.scanned == 1)
+        #expect(try workspace.photo(workspace.photos + "/keep.jpg") != nil)
+    }
+
+    @Test("symbolic link loops do not hang the scan")
+    func symlinkLoop() throws {
+        let workspace = try Workspace()
+        try workspace.copy("photos/rocket.jpg", to: "a/rocket.jpg")
+        try FileManager.default.createSymbolicLink(atPath: workspace.photos + "/a/loop", withDestinationPath: workspace.photos)
+        try FileManager.default.createSymbolicLink(atPath: workspace.photos + "/a/self", withDestinationPath: ".")
+        let summary = try workspace.run()
+        #expect(summary.scanned == 1)
+    }
+
+    @Test("a root that does not exist changes nothing")
+    func missingRoot() throws {
+        let workspace = try standardFolder()
+        _ = try workspace.run()
+        #expect(throws: PhotoIndexError.rootNotFound(path: workspace.root.path + "/unmounted")) {
+            try workspace.run { $0.roots = [workspace.photos, workspace.root.path + "/unmounted"] }
+        }
+        #expect(try workspace.count("SELECT COUNT(*) FROM photos") == 6)
+    }
+
+    @Test("another model's index is refused, or replaced on request")
+    func modelMismatch() throws {
+        let workspace = try standardFolder()
+        _ = try workspace.run()
+        let other = try CLIPModel(directory: Fixture.path("models/hf-vit-quickgelu-p8"), towers: .image)
+        let identity = try Fixture.identity(other, path: Fixture.path("models/hf-vit-quickgelu-p8"))
+        let indexer = Indexer(database: try workspace.database(), model: other, identity: identity)
+        #expect(throws: PhotoIndexError.embeddingSizeMismatch(index: 32, given: 24)) {
+            try indexer.run(IndexingOptions(roots: [workspace.photos]))
+        }
+        var options = IndexingOptions(roots: [workspace.photos])
+        options.replaceModel = true
+        let summary = try indexer.run(options)
+        #expect(summary.updated == 6)
+        #expect(try workspace.count("SELECT COUNT(*) FROM models") == 1)
+        #expect(try workspace.embedding(workspace.photos + "/cat.webp")?.count == 24)
+    }
+
+    @Test("a run stopped by its cancellation flag leaves a consistent index that the next run completes")
+    func cancelled() throws {
+        let workspace = try Workspace()
+        for index in 0..<40 {
+            try workspace.add("photo-\(index).jpg", try Fixture.uniqueJPEG("photos/rocket.jpg", tag: "\(index)"))
+        }
+        let flag = CancellationFlag()
+        var options = IndexingOptions(roots: [workspace.photos])
+        options.batchSize = 2
+        var progressEvents = 0
+        let first = try workspace.indexer(try workspace.database()).run(options, cancellation: flag) { event in
+            if case .progress = event {
+                progressEvents += 1
+                if progressEvents == 3 { flag.cancel() }
+            }
+        }
+        #expect(first.interrupted)
+        let indexed = try workspace.count("SELECT COUNT(*) FROM photos")
+        #expect(indexed >= 4 && indexed < 40)
+        #expect(try workspace.count("SELECT COUNT(*) FROM embeddings") == indexed)
+        let status = try IndexStatus.read(try workspace.database())
+        #expect(status.lastRun?.status == .interrupted)
+        let second = try workspace.run()
+        #expect(second.unchanged == indexed && second.added == 40 - indexed)
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+@Suite("photosearch index and status")
+struct IndexCommandTests {
+    let model = CommandRunner.fixture("models/oc-vit-gelu-p16")
+
+    struct Summary: Decodable, Equatable {
+        var scanned, added, updated, unchanged, moved, removed, failed: Int
+        var interrupted: Bool
+    }
+
+    func summary(_ line: String) throws -> Summary {
+        try JSONDecoder().decode(Summary.self, from: Data(line.utf8))
+    }
+
+    func isSummary(_ line: String) -> Bool { line.hasPrefix("{\"scanned\"") }
+
+    /// Runs sqlite3 on the index (a separate reader, as a user would).
+    func query(_ database: String, _ sql: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [database, sql]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("--json prints NDJSON events and a summary last; status reads the index")
+    func jsonAndStatus() throws {
+        let folder = try makePhotoFolder(count: 5)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("not a photo".utf8).write(to: folder.appendingPathComponent("photos/broken.jpg"))
+        let database = folder.appendingPathComponent("index.sqlite").path
+        let result = try CommandRunner.run(["index", folder.appendingPathComponent("photos").path, "--db", database,
+                                            "--model", model, "--json"])
+        #expect(result.status == 0)
+        let lines = result.standardOutput.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("{\"event\":\"scan\",\"files\":6,\"to_process\":6}") == true)
+        #expect(lines.contains { $0.hasPrefix("{\"event\":\"failed\"") && $0.contains("broken.jpg") })
+        #expect(lines.contains { $0.hasPrefix("{\"event\":\"progress\"") })
+        #expect(try summary(lines.last!) == Summary(scanned: 6, added: 5, updated: 0, unchanged: 0, moved: 0, removed: 0,
+                                                    failed: 1, interrupted: false))
+        let status = try CommandRunner.run(["status", "--db", database])
+        #expect(status.status == 0)
+        #expect(status.standardOutput.contains("Photos:   5 indexed, 1 failed"))
+        #expect(status.standardOutput.contains("broken.jpg: not a JPEG, PNG, WebP or HEIF image"))
+        #expect(status.standardOutput.contains("Model:    oc-vit-gelu-p16, 32-d embeddings"))
+    }
+
+    @Test("no model: a clear message and exit status 2")
+    func noModel() throws {
+        let folder = try makePhotoFolder(count: 1)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try CommandRunner.run(["index", folder.path, "--db", folder.appendingPathComponent("i.sqlite").path],
+                                           environment: ["PHOTOSEARCH_MODEL": ""])
+        #expect(result.status == 2)
+        #expect(result.standardError.hasPrefix("photosearch: error: no model"))
+    }
+
+    @Test("status of a missing index")
+    func statusWithoutIndex() throws {
+        let result = try CommandRunner.run(["status", "--db", "/nonexistent/index.sqlite"])
+        #expect(result.status == 1)
+        #expect(result.standardError == "photosearch: error: no index at /nonexistent/index.sqlite; create one with: photosearch index PATH...\n")
+    }
+
+    @Test("kill -9 in the middle loses at most a batch; the next run completes, every photo exactly once")
+    func crashResume() throws {
+        let count = 600
+        let folder = try makePhotoFolder(count: count)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("index.sqlite").path
+        let photos = folder.appendingPathComponent("photos").path
+        let child = try ChildProcess(["index", photos, "--db", database, "--model", model, "--json", "--batch-size", "2", "--jobs", "1"])
+        // A progress event means at least one batch is committed.
+        let progress = child.waitForLine { $0.hasPrefix("{\"event\":\"progress\"") }
+        #expect(progress != nil)
+        child.signal(SIGKILL)
+        let killed = child.finish()
+        #expect(killed.reason == .uncaughtSignal)
+        let committed = Int(try query(database, "SELECT COUNT(*) FROM photos")) ?? -1
+        #expect(committed > 0 && committed < count, "the kill landed mid-run")
+        #expect(try query(database, "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == "running")
+
+        let rerun = try CommandRunner.run(["index", photos, "--db", database, "--model", model, "--json"])
+        #expect(rerun.status == 0)
+        let resumed = try summary(rerun.standardOutput.split(separator: "\n").last.map(String.init) ?? "")
+        #expect(resumed.unchanged == committed && resumed.added == count - committed && resumed.failed == 0)
+        #expect(try query(database, "SELECT COUNT(*), COUNT(DISTINCT path) FROM photos") == "\(count)|\(count)")
+        #expect(try query(database, "SELECT COUNT(*) FROM embeddings") == "\(count)")
+        #expect(try query(database, "PRAGMA integrity_check") == "ok")
+        #expect(try query(database, "SELECT group_concat(status) FROM runs ORDER BY id") == "interrupted,completed")
+    }
+
+    @Test("a second indexer on the same index exits at once with status 75")
+    func secondWriter() throws {
+        let folder = try makePhotoFolder(count: 600)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("index.sqlite").path
+        let photos = folder.appendingPathComponent("photos").path
+        let first = try ChildProcess(["index", photos, "--db", database, "--model", model, "--json", "--batch-size", "2", "--jobs", "1"])
+        defer { first.signal(SIGKILL); _ = first.finish() }
+        // The writer lock is taken before the scan is reported.
+        #expect(first.waitForLine { $0.hasPrefix("{\"event\":\"scan\"") } != nil)
+        let second = try CommandRunner.run(["index", photos, "--db", database, "--model", model])
+        #expect(second.status == 75)
+        #expect(second.standardError.hasPrefix("photosearch: error: another photosearch index is already writing to \(database) (process \(first.pid))"))
+        // Searching (reading) keeps working while it indexes.
+        let status = try CommandRunner.run(["status", "--db", database, "--json"])
+        #expect(status.status == 0)
+    }
+
+    @Test("--every re-indexes until SIGTERM, which stops it cleanly between runs")
+    func everyStopsBetweenRuns() throws {
+        let folder = try makePhotoFolder(count: 3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("index.sqlite").path
+        let child = try ChildProcess(["index", folder.appendingPathComponent("photos").path, "--db", database,
+                                      "--model", model, "--json", "--every", "1h"])
+        let first = child.waitForLine(where: isSummary)
+        #expect(try first.map(summary)?.added == 3)
+        child.signal(SIGTERM)    // now sleeping for an hour
+        let end = child.finish()
+        #expect(end.reason == .exit && end.status == 0)
+        #expect(end.standardError.contains("stopped by signal"))
+    }
+
+    @Test("SIGTERM during a run: the batch in flight is dropped whole, the index stays consistent")
+    func sigtermDuringRun() throws {
+        let count = 600
+        let folder = try makePhotoFolder(count: count)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("index.sqlite").path
+        let child = try ChildProcess(["index", folder.appendingPathComponent("photos").path, "--db", database,
+                                      "--model", model, "--json", "--every", "1d", "--batch-size", "2", "--jobs", "1"])
+        #expect(child.waitForLine { $0.hasPrefix("{\"event\":\"progress\"") } != nil)
+        child.signal(SIGTERM)
+        let line = child.waitForLine(where: isSummary)
+        let end = child.finish()
+        #expect(end.reason == .exit && end.status == 0)
+        let interrupted = try #require(try line.map(summary))
+        #expect(interrupted.interrupted && interrupted.added < count)
+        #expect(try query(database, "SELECT COUNT(*) FROM photos") == "\(interrupted.added)")
+        #expect(try query(database, "SELECT COUNT(*) FROM embeddings") == "\(interrupted.added)")
+        #expect(try query(database, "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == "interrupted")
+        #expect(try query(database, "PRAGMA integrity_check") == "ok")
+    }
+}
