@@ -146,3 +146,44 @@ int ps_jpeg_decode(const uint8_t *data, size_t size, int scale_denominator,
     out->channels = 3;
     return PS_CODEC_OK;
 }
+
+int ps_jpeg_encode(const uint8_t *rgb, int width, int height, int quality,
+                   uint8_t **output, size_t *output_size, char *message, size_t message_size) {
+    struct jpeg_compress_struct cinfo;
+    ps_jpeg_error error;
+    unsigned char *volatile buffer = NULL;
+    unsigned long size = 0;
+
+    *output = NULL;
+    *output_size = 0;
+    memset(&cinfo, 0, sizeof(cinfo));
+    cinfo.err = jpeg_std_error(&error.base);
+    error.base.error_exit = ps_jpeg_error_exit;
+    error.message = message;
+    error.message_size = message_size;
+    if (setjmp(error.escape)) {
+        jpeg_destroy_compress(&cinfo);
+        free(buffer);
+        return PS_CODEC_CORRUPT;
+    }
+    jpeg_create_compress(&cinfo);
+    unsigned char *target = NULL;
+    jpeg_mem_dest(&cinfo, &target, &size);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(rgb + (size_t)cinfo.next_scanline * (size_t)width * 3);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    buffer = target;
+    jpeg_destroy_compress(&cinfo);
+    *output = buffer;
+    *output_size = size;
+    return PS_CODEC_OK;
+}

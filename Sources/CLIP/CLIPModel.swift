@@ -49,12 +49,13 @@ public final class CLIPModel: Sendable {
     }
 
     /// A model of the given shape with random weights, for benchmarks.
-    public convenience init(randomWeights configuration: ModelConfiguration, seed: UInt64 = 1) throws(CLIPError) {
+    public convenience init(randomWeights configuration: ModelConfiguration, seed: UInt64 = 1,
+                            towers: Towers = .both) throws(CLIPError) {
         let tokenizer = CLIPTokenizer(vocabulary: try Vocabulary.standard(), contextLength: configuration.text.contextLength)
         try self.init(reader: WeightReader(randomSeed: seed), configuration: configuration,
                       preprocess: PreprocessConfiguration(imageSize: configuration.vision.imageSize),
                       names: CheckpointNames(layout: configuration.layout, openCLIPTextPrefix: ""),
-                      pooling: .argmax, tokenizer: tokenizer, towers: .both)
+                      pooling: .argmax, tokenizer: tokenizer, towers: towers)
     }
 
     private init(reader: WeightReader, configuration: ModelConfiguration, preprocess: PreprocessConfiguration,

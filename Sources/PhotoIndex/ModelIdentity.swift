@@ -17,6 +17,15 @@ public struct ModelIdentity: Sendable, Equatable {
     public var weightsSize: Int64
     public var weightsModifiedAt: Int64
 
+    public init(name: String, embeddingSize: Int, checksum: String, weightsPath: String, weightsSize: Int64, weightsModifiedAt: Int64) {
+        self.name = name
+        self.embeddingSize = embeddingSize
+        self.checksum = checksum
+        self.weightsPath = weightsPath
+        self.weightsSize = weightsSize
+        self.weightsModifiedAt = weightsModifiedAt
+    }
+
     /// The identity of the model in `directory`. Hashing a 600 MB checkpoint
     /// takes a fraction of a second; when `known` has a record for the same
     /// file with the same size and mtime, its checksum is reused instead.

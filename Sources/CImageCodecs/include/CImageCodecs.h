@@ -43,6 +43,11 @@ int ps_jpeg_decode(const uint8_t *data, size_t size, int scale_denominator,
                    uint64_t max_pixels, ps_decoded_image *out,
                    char *message, size_t message_size);
 
+/// Encodes interleaved RGB pixels as a baseline JPEG (4:2:0, `quality` 1-100)
+/// into a malloc'ed buffer the caller frees.
+int ps_jpeg_encode(const uint8_t *rgb, int width, int height, int quality,
+                   uint8_t **output, size_t *output_size, char *message, size_t message_size);
+
 /// Reads a PNG header: size in pixels.
 int ps_png_read_header(const uint8_t *data, size_t size, int *width, int *height,
                        char *message, size_t message_size);
