@@ -10,8 +10,13 @@ bash scripts/install-dependencies.sh
 swift build -c release
 
 model=fixtures/models/oc-vit-gelu-p16
+db=$(mktemp -d)/index.sqlite
 echo
-echo "== photosearch embed with the random test model ($model)"
+echo "== photosearch index fixtures/photos with the random test model ($model)"
+.build/release/photosearch index fixtures/photos --model "$model" --db "$db"
+.build/release/photosearch status --db "$db"
+echo
+echo "== photosearch embed with the random test model"
 .build/release/photosearch embed --model "$model" --normalize \
     --image fixtures/photos/chelsea.png \
     --image fixtures/photos/rocket.jpg \
