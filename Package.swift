@@ -49,7 +49,7 @@ let package = Package(
         ),
         .target(
             name: "PhotoIndex",
-            dependencies: ["CLIP", "Imaging", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CLIP", "Imaging", "CKernels", "CBLAS", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Sources/PhotoIndex"
         ),
         .executableTarget(

@@ -12,6 +12,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     case diskFull(path: String)
     case database(path: String, reason: String)
     case noModel
+    case emptyIndex(path: String)
+    case photoNotIndexed(path: String)
 
     public var errorDescription: String? {
         switch self {
@@ -27,15 +29,19 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
         case let .rootNotFound(path):
             return "\(path) does not exist (nothing was changed in the index)"
         case let .modelMismatch(index, given):
-            return "this index was built with model \(index), not \(given); use --model with that model, index into another database with --db, or re-embed everything with --replace-model"
+            return "this index was built with model \(index), not \(given); use --model with that model, or re-index with it: photosearch index --replace-model --model DIR PATH..."
         case let .embeddingSizeMismatch(index, given):
-            return "this index holds \(index)-dimensional embeddings but the model makes \(given)-dimensional ones; use the index's model or re-index with --replace-model"
+            return "this index holds \(index)-dimensional embeddings but the model makes \(given)-dimensional ones; use the index's model, or re-index with this one: photosearch index --replace-model --model DIR PATH..."
         case let .diskFull(path):
             return "the disk holding \(path) is full; the index is unchanged since the last completed batch"
         case let .database(path, reason):
             return "index \(path): \(reason)"
         case .noModel:
             return "no model given; pass --model DIR or set PHOTOSEARCH_MODEL"
+        case let .emptyIndex(path):
+            return "the index \(path) holds no photos yet; add some with: photosearch index PATH..."
+        case let .photoNotIndexed(path):
+            return "\(path) is not in the index"
         }
     }
 }

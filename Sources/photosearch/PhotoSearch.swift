@@ -5,6 +5,7 @@ struct PhotoSearch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "photosearch",
         abstract: "Semantic photo search on your own computer.",
-        subcommands: [IndexCommand.self, StatusCommand.self, EmbedCommand.self, BenchCommand.self]
+        subcommands: [SearchCommand.self, SimilarCommand.self, DuplicatesCommand.self, IndexCommand.self, StatusCommand.self,
+                      EmbedCommand.self, BenchCommand.self]
     )
 }

@@ -6,6 +6,7 @@
 // back to portable C otherwise.
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,6 +45,15 @@ void ps_gelu_tanh(float *x, size_t count);
 
 /// x ← x·σ(1.702·x) (open_clip QuickGELU).
 void ps_quick_gelu(float *x, size_t count);
+
+/// out[i] = Σₖ query[k] · vectors[i·dimension + k] for `rows` int8 vectors,
+/// exactly, in 32-bit integers. Values must lie in [-127, 127] (the AVX2
+/// version multiplies |v| as unsigned bytes by sign(q, v)).
+void ps_dot_i8(const int8_t *query, const int8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+
+/// Quantises `count` floats to int8 with one scale: round(x / scale) clamped
+/// to [-127, 127], scale = max |x| / 127 (1 when all are zero). Returns the scale.
+float ps_quantize_i8(const float *values, size_t count, int8_t *out);
 
 /// Whether the AVX2+FMA kernels are in use.
 int ps_kernels_use_avx2(void);

@@ -345,7 +345,7 @@ public final class Indexer: Sendable {
                            EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?) AS embedded
                     FROM photos p
                     WHERE p.path = ? OR substr(p.path, 1, ?) = ?
-                    """, arguments: [modelID, root, prefix.utf8.count, prefix])
+                    """, arguments: [modelID, root, prefix.unicodeScalars.count, prefix])
                 while let row = try rows.next() {
                     let photo = ExistingPhoto(id: row["id"], path: row["path"], size: row["size"], modifiedAt: row["modified_at"],
                                               state: row["state"], contentHash: row["content_hash"], embedded: row["embedded"])

@@ -117,6 +117,25 @@ public final class IndexDatabase: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v2: embeddings numbered in insertion order") { db in
+            // Search keeps a quantised copy of the vectors (VectorMatrix) and
+            // reads only rows added since it was built; an ever-increasing id
+            // says which. INSERT OR REPLACE gives a replaced vector a new id.
+            try db.execute(sql: """
+                CREATE TABLE embeddings_v2 (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+                    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+                    vector BLOB NOT NULL,
+                    UNIQUE (photo_id, model_id)
+                );
+                INSERT INTO embeddings_v2 (photo_id, model_id, vector)
+                    SELECT photo_id, model_id, vector FROM embeddings ORDER BY photo_id;
+                DROP TABLE embeddings;
+                ALTER TABLE embeddings_v2 RENAME TO embeddings;
+                CREATE INDEX embeddings_by_model ON embeddings(model_id, id);
+                """)
+        }
         return migrator
     }
 

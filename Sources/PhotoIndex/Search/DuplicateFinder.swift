@@ -1,0 +1,82 @@
+import CBLAS
+import Foundation
+
+/// Groups of near-identical photos: every pair whose vectors have cosine ≥
+/// threshold is linked, and linked photos form a group (union-find). All pairs
+/// are compared exactly, as blocks of matrix products (BLAS).
+public struct DuplicateFinder {
+    public struct Group: Sendable, Equatable {
+        public var paths: [String]
+        /// The lowest similarity among the links that formed the group.
+        public var similarity: Float
+    }
+
+    public let searcher: PhotoSearcher
+
+    public init(searcher: PhotoSearcher) {
+        self.searcher = searcher
+    }
+
+    public func groups(threshold: Float) throws(PhotoIndexError) -> [Group] {
+        let entries = try searcher.allVectors()
+        let count = entries.count, dimension = searcher.model.embeddingSize
+        guard count > 1 else { return [] }
+        var matrix = [Float](repeating: 0, count: count * dimension)
+        for (row, entry) in entries.enumerated() where entry.vector.count == dimension {
+            let unit = PhotoSearcher.normalized(entry.vector)
+            matrix.replaceSubrange((row * dimension)..<((row + 1) * dimension), with: unit)
+        }
+        var parent = Array(0..<count)
+        var weakest = [Float](repeating: 1, count: count)
+        func root(_ item: Int) -> Int {
+            var item = item
+            while parent[item] != item {
+                parent[item] = parent[parent[item]]
+                item = parent[item]
+            }
+            return item
+        }
+        let block = 512
+        var similarities = [Float](repeating: 0, count: block * count)
+        openblas_set_num_threads(Int32(max(1, ProcessInfo.processInfo.activeProcessorCount)))
+        for start in stride(from: 0, to: count, by: block) {
+            let rows = min(block, count - start)
+            // similarities[r][c] = ⟨v_start+r, v_c⟩ for c > start + r only matters.
+            matrix.withUnsafeBufferPointer { m in
+                similarities.withUnsafeMutableBufferPointer { s in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(count), Int32(dimension),
+                                1, m.baseAddress! + start * dimension, Int32(dimension), m.baseAddress!, Int32(dimension),
+                                0, s.baseAddress!, Int32(count))
+                }
+            }
+            for r in 0..<rows {
+                let i = start + r
+                for j in (i + 1)..<count where similarities[r * count + j] >= threshold {
+                    let a = root(i), b = root(j)
+                    let similarity = similarities[r * count + j]
+                    if a != b {
+                        parent[a] = b
+                        weakest[b] = min(weakest[a], weakest[b], similarity)
+                    } else {
+                        weakest[a] = min(weakest[a], similarity)
+                    }
+                }
+            }
+        }
+        var members: [Int: [Int]] = [:]
+        for item in 0..<count { members[root(item), default: []].append(item) }
+        members = members.filter { $0.value.count > 1 }
+        let ids = entries.map(\.photoID)
+        var pathByID: [Int64: String] = [:]
+        let grouped = members.values.flatMap { $0 }.map { ids[$0] }
+        for chunk in stride(from: 0, to: grouped.count, by: 500) {
+            let slice = grouped[chunk..<min(chunk + 500, grouped.count)]
+            for result in try searcher.describe(slice.map { (key: $0, value: Float(0)) }) {
+                pathByID[result.photoID] = result.path
+            }
+        }
+        return members.map { root, items in
+            Group(paths: items.compactMap { pathByID[ids[$0]] }.sorted(), similarity: weakest[root])
+        }.sorted { $0.paths.first ?? "" < $1.paths.first ?? "" }
+    }
+}

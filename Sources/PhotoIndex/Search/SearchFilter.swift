@@ -1,0 +1,71 @@
+import Foundation
+
+/// Restrictions applied before ranking, so that the top K all satisfy them.
+public struct SearchFilter: Sendable, Equatable {
+    /// Taken at or after this instant ("YYYY-MM-DDTHH:MM:SS", camera-local time).
+    public var after: String?
+    /// Taken before this instant.
+    public var before: String?
+    /// Only photos under this folder (absolute path).
+    public var folder: String?
+
+    public init(after: String? = nil, before: String? = nil, folder: String? = nil) {
+        self.after = after
+        self.before = before
+        self.folder = folder.map(PhotoScanner.absolute)
+    }
+
+    public var isEmpty: Bool { after == nil && before == nil && folder == nil }
+
+    public enum DateError: LocalizedError, Equatable {
+        case invalid(String)
+        public var errorDescription: String? {
+            switch self {
+            case let .invalid(text): return "invalid date \"\(text)\"; use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]"
+            }
+        }
+    }
+
+    /// "2024" → "2024-01-01T00:00:00", "2024-06" → "2024-06-01T00:00:00",
+    /// "2024-06-15" and "2024-06-15T08:30[:00]" (a space works for the T).
+    public static func instant(_ text: String) throws(DateError) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "T")
+        let pattern = #"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?)?)?$"#
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+              let match = regex.firstMatch(in: trimmed, range: NSRange(trimmed.startIndex..., in: trimmed)) else {
+            throw .invalid(text)
+        }
+        func group(_ index: Int, _ fallback: Int) -> Int {
+            guard let range = Range(match.range(at: index), in: trimmed) else { return fallback }
+            return Int(trimmed[range]) ?? fallback
+        }
+        let (year, month, day) = (group(1, 0), group(2, 1), group(3, 1))
+        let (hour, minute, second) = (group(4, 0), group(5, 0), group(6, 0))
+        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else {
+            throw .invalid(text)
+        }
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, minute, second)
+    }
+
+    /// The WHERE clause and arguments selecting allowed photos. A photo's
+    /// date is its EXIF date taken, else its file's modification time (local).
+    func sql() -> (clause: String, arguments: [String]) {
+        var conditions = ["state = 'indexed'"]
+        var arguments: [String] = []
+        let date = "COALESCE(substr(taken_at, 1, 19), strftime('%Y-%m-%dT%H:%M:%S', modified_at / 1000000000, 'unixepoch', 'localtime'))"
+        if let after {
+            conditions.append("\(date) >= ?")
+            arguments.append(after)
+        }
+        if let before {
+            conditions.append("\(date) < ?")
+            arguments.append(before)
+        }
+        if let folder {
+            let prefix = folder == "/" ? "/" : folder + "/"
+            conditions.append("substr(path, 1, \(prefix.unicodeScalars.count)) = ?")
+            arguments.append(prefix)
+        }
+        return (conditions.joined(separator: " AND "), arguments)
+    }
+}

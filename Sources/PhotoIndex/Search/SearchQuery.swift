@@ -1,0 +1,172 @@
+import Foundation
+
+/// A parsed search: terms, each text or an example image, with signed weights.
+///
+/// Grammar: terms joined by `+` and `-` (an operator starts a term: it follows
+/// whitespace or opens the query), each optionally weighted `2:` or `0.5:`.
+/// A term in quotes is always text; a bare term is an image when it names a
+/// photo file (an image extension, or a path to an existing file), text
+/// otherwise. Hyphens inside words ("well-lit") are text.
+///
+///     "dog" + "beach" - "people"        2:sunset + ./ref.jpg        a red car
+public struct SearchQuery: Sendable, Equatable {
+    public enum Term: Sendable, Equatable {
+        case text(String)
+        case image(path: String)
+    }
+
+    public struct Part: Sendable, Equatable {
+        public var term: Term
+        /// Negative for terms after "-".
+        public var weight: Double
+
+        public init(term: Term, weight: Double) {
+            self.term = term
+            self.weight = weight
+        }
+    }
+
+    public var parts: [Part]
+
+    public init(parts: [Part]) {
+        self.parts = parts
+    }
+
+    public var texts: [String] {
+        parts.compactMap { if case let .text(text) = $0.term { return text } else { return nil } }
+    }
+
+    public var imagePaths: [String] {
+        parts.compactMap { if case let .image(path) = $0.term { return path } else { return nil } }
+    }
+
+    public enum ParseError: LocalizedError, Equatable, Sendable {
+        case empty
+        case unterminatedQuote
+        case missingTerm(after: String)
+        case missingOperator(before: String)
+        case invalidWeight(String)
+        case noSuchImage(String)
+
+        public var errorDescription: String? {
+            switch self {
+            case .empty: return "the query is empty"
+            case .unterminatedQuote: return "malformed query: a quote is not closed"
+            case let .missingTerm(after): return "malformed query: nothing follows \"\(after)\""
+            case let .missingOperator(before): return "malformed query: expected + or - before \(before)"
+            case let .invalidWeight(text): return "malformed query: weight \"\(text)\" must be a positive number"
+            case let .noSuchImage(path): return "no such image: \(path)"
+            }
+        }
+    }
+
+    /// Parses `text`. `fileExists` decides whether a bare path names a file.
+    public static func parse(_ text: String, fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) throws(ParseError) -> SearchQuery {
+        let characters = Array(text)
+        var index = 0
+        var parts: [Part] = []
+        var sign = 1.0
+        var pendingOperator: String?
+
+        func skipSpaces() { while index < characters.count, characters[index].isWhitespace { index += 1 } }
+
+        skipSpaces()
+        guard index < characters.count else { throw .empty }
+        while true {
+            skipSpaces()
+            if index >= characters.count {
+                if let pendingOperator { throw .missingTerm(after: pendingOperator) }
+                break
+            }
+            // An operator may start a term.
+            if characters[index] == "+" || characters[index] == "-" {
+                if let pendingOperator { throw .missingTerm(after: pendingOperator) }
+                sign = characters[index] == "-" ? -1 : 1
+                pendingOperator = String(characters[index])
+                index += 1
+                continue
+            }
+            if !parts.isEmpty && pendingOperator == nil {
+                throw .missingOperator(before: String(characters[index...].prefix(20)))
+            }
+            // Optional weight: digits[.digits] ':' not followed by a digit.
+            var weight = 1.0
+            var lookahead = index
+            while lookahead < characters.count, characters[lookahead].isASCII,
+                  characters[lookahead].isNumber || characters[lookahead] == "." { lookahead += 1 }
+            if lookahead > index, lookahead < characters.count, characters[lookahead] == ":",
+               lookahead + 1 >= characters.count || !characters[lookahead + 1].isNumber {
+                let number = String(characters[index..<lookahead])
+                guard let value = Double(number), value > 0, value.isFinite else { throw .invalidWeight(number) }
+                weight = value
+                index = lookahead + 1
+                skipSpaces()
+                guard index < characters.count else { throw .missingTerm(after: number + ":") }
+            }
+            // The term: quoted text, or a bare run up to the next operator.
+            let term: Term
+            if characters[index] == "\"" || characters[index] == "'" {
+                let quote = characters[index]
+                index += 1
+                var value = ""
+                var closed = false
+                while index < characters.count {
+                    let character = characters[index]
+                    if character == "\\", index + 1 < characters.count, characters[index + 1] == quote {
+                        value.append(quote)
+                        index += 2
+                        continue
+                    }
+                    index += 1
+                    if character == quote {
+                        closed = true
+                        break
+                    }
+                    value.append(character)
+                }
+                guard closed else { throw .unterminatedQuote }
+                term = .text(value)
+            } else {
+                var end = index
+                while end < characters.count {
+                    if characters[end].isWhitespace {
+                        var next = end
+                        while next < characters.count, characters[next].isWhitespace { next += 1 }
+                        if next >= characters.count || characters[next] == "+" || characters[next] == "-"
+                            || characters[next] == "\"" || characters[next] == "'" { break }
+                        end = next
+                        continue
+                    }
+                    end += 1
+                }
+                let bare = String(characters[index..<end])
+                index = end
+                term = try classify(bare, fileExists: fileExists)
+            }
+            if case let .text(value) = term, value.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw .empty
+            }
+            parts.append(Part(term: term, weight: sign * weight))
+            sign = 1
+            pendingOperator = nil
+        }
+        guard !parts.isEmpty else { throw .empty }
+        return SearchQuery(parts: parts)
+    }
+
+    static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
+
+    private static func classify(_ bare: String, fileExists: (String) -> Bool) throws(ParseError) -> Term {
+        let expanded = bare.hasPrefix("~/") ? NSHomeDirectory() + bare.dropFirst(1) : bare
+        let hasImageExtension = imageExtensions.contains((expanded as NSString).pathExtension.lowercased())
+            && !expanded.contains(" ")
+        if hasImageExtension {
+            guard fileExists(expanded) else { throw .noSuchImage(bare) }
+            return .image(path: PhotoScanner.absolute(expanded))
+        }
+        if expanded.contains("/"), !expanded.contains(" "), fileExists(expanded) {
+            return .image(path: PhotoScanner.absolute(expanded))
+        }
+        return .text(bare)
+    }
+}

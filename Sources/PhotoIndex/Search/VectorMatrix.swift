@@ -1,0 +1,146 @@
+import CKernels
+import Foundation
+import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The index's vectors as one contiguous int8 matrix with a scale per row,
+/// memory-mapped from `<index>.vectors`: the first, approximate pass of every
+/// search scans it. SQLite stays the source of truth: the file records the
+/// model and the highest embedding id it holds, rows added since are read from
+/// SQLite (exact), and candidates are rescored from SQLite, so a deleted or
+/// re-embedded photo never shows a stale vector.
+///
+/// Layout (little-endian): 128-byte header — "PSVECI8\0", version u32,
+/// dimension u32, rows u64, highest embedding id i64, model checksum (64 bytes,
+/// zero-padded) — then rows × photo id (i64), rows × scale (f32), padding to
+/// 64 bytes, rows × dimension × int8.
+public final class VectorMatrix: @unchecked Sendable {
+    public let path: String
+    public let dimension: Int
+    public let rows: Int
+    /// Embeddings with a higher id were added after the file was written.
+    public let highestEmbeddingID: Int64
+    public let modelChecksum: String
+
+    private let mapping: UnsafeMutableRawPointer?
+    private let mappedSize: Int
+    let photoIDs: UnsafePointer<Int64>
+    let scales: UnsafePointer<Float>
+    let vectors: UnsafePointer<Int8>
+
+    static let magic = Array("PSVECI8\0".utf8)
+    static let version: UInt32 = 1
+    static let headerSize = 128
+
+    static func vectorsOffset(rows: Int) -> Int {
+        (headerSize + rows * 12 + 63) / 64 * 64
+    }
+
+    /// Opens the file; nil when it is missing, damaged or for another model
+    /// or dimension (the caller rebuilds it).
+    init?(path: String, modelChecksum: String, dimension: Int) {
+        self.path = path
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, Int(status.st_size) >= Self.headerSize else { return nil }
+        let size = Int(status.st_size)
+        guard let base = mmap(nil, size, PROT_READ, MAP_SHARED, descriptor, 0), base != MAP_FAILED else { return nil }
+        let header = UnsafeRawBufferPointer(start: base, count: Self.headerSize)
+        let rows = Int(header.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+        let storedChecksum = String(decoding: header[32..<96].prefix { $0 != 0 }, as: UTF8.self)
+        guard Array(header[0..<8]) == Self.magic,
+              header.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == Self.version,
+              Int(header.loadUnaligned(fromByteOffset: 12, as: UInt32.self)) == dimension,
+              rows >= 0, rows < 1 << 40,
+              size == Self.vectorsOffset(rows: rows) + rows * dimension,
+              storedChecksum == modelChecksum else {
+            munmap(base, size)
+            return nil
+        }
+        mapping = base
+        mappedSize = size
+        self.dimension = dimension
+        self.rows = rows
+        self.modelChecksum = modelChecksum
+        highestEmbeddingID = header.loadUnaligned(fromByteOffset: 24, as: Int64.self)
+        photoIDs = UnsafePointer(base.advanced(by: Self.headerSize).assumingMemoryBound(to: Int64.self))
+        scales = UnsafePointer(base.advanced(by: Self.headerSize + rows * 8).assumingMemoryBound(to: Float.self))
+        vectors = UnsafePointer(base.advanced(by: Self.vectorsOffset(rows: rows)).assumingMemoryBound(to: Int8.self))
+        _ = madvise(base, size, MADV_WILLNEED)
+    }
+
+    deinit {
+        if let mapping { munmap(mapping, mappedSize) }
+    }
+
+    /// Writes `<index>.vectors` from every embedding of `modelID` (streamed,
+    /// so memory stays at one row), atomically replacing an older file.
+    static func build(database: IndexDatabase, model: ModelRecord, to path: String) throws(PhotoIndexError) {
+        let dimension = model.embeddingSize
+        let temporary = path + ".\(getpid()).tmp"
+        defer { unlink(temporary) }
+        try database.read { db in
+            let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ?", arguments: [model.id]) ?? 0
+            let highest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM embeddings WHERE model_id = ?", arguments: [model.id]) ?? 0
+            guard let file = fopen(temporary, "wb") else {
+                throw PhotoIndexError.databaseUnavailable(path: path, reason: String(cString: strerror(errno)))
+            }
+            defer { fclose(file) }
+            var ids = [Int64](), scales = [Float](), quantised = [Int8](repeating: 0, count: dimension)
+            ids.reserveCapacity(rows)
+            scales.reserveCapacity(rows)
+            // Vectors go straight to a second temporary file, then are appended.
+            let body = temporary + ".body"
+            defer { unlink(body) }
+            guard let bodyFile = fopen(body, "wb+") else {
+                throw PhotoIndexError.databaseUnavailable(path: path, reason: String(cString: strerror(errno)))
+            }
+            defer { fclose(bodyFile) }
+            let cursor = try Row.fetchCursor(db, sql: "SELECT photo_id, vector FROM embeddings WHERE model_id = ? ORDER BY id",
+                                             arguments: [model.id])
+            while let row = try cursor.next() {
+                let vector = VectorBlob.vector(row["vector"])
+                guard vector.count == dimension else { continue }
+                let scale = vector.withUnsafeBufferPointer { source in
+                    quantised.withUnsafeMutableBufferPointer { ps_quantize_i8(source.baseAddress, dimension, $0.baseAddress) }
+                }
+                ids.append(row["photo_id"])
+                scales.append(scale)
+                guard quantised.withUnsafeBytes({ fwrite($0.baseAddress, 1, dimension, bodyFile) }) == dimension else {
+                    throw PhotoIndexError.diskFull(path: path)
+                }
+            }
+            var header = [UInt8](repeating: 0, count: headerSize)
+            header.replaceSubrange(0..<8, with: magic)
+            withUnsafeBytes(of: version.littleEndian) { header.replaceSubrange(8..<12, with: $0) }
+            withUnsafeBytes(of: UInt32(dimension).littleEndian) { header.replaceSubrange(12..<16, with: $0) }
+            withUnsafeBytes(of: UInt64(ids.count).littleEndian) { header.replaceSubrange(16..<24, with: $0) }
+            withUnsafeBytes(of: highest.littleEndian) { header.replaceSubrange(24..<32, with: $0) }
+            let checksum = Array(model.checksum.utf8.prefix(64))
+            header.replaceSubrange(32..<(32 + checksum.count), with: checksum)
+            var ok = fwrite(header, 1, headerSize, file) == headerSize
+            ok = ok && ids.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } == ids.count * 8
+            ok = ok && scales.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } == scales.count * 4
+            let padding = vectorsOffset(rows: ids.count) - headerSize - ids.count * 12
+            ok = ok && fwrite([UInt8](repeating: 0, count: padding), 1, padding, file) == padding
+            rewind(bodyFile)
+            var chunk = [UInt8](repeating: 0, count: 1 << 20)
+            while ok {
+                let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, bodyFile) }
+                if count == 0 { break }
+                ok = chunk.withUnsafeBytes { fwrite($0.baseAddress, 1, count, file) } == count
+            }
+            guard ok, fflush(file) == 0 else { throw PhotoIndexError.diskFull(path: path) }
+        }
+        guard rename(temporary, path) == 0 else {
+            throw .databaseUnavailable(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    /// The file next to the index.
+    static func path(forIndex indexPath: String) -> String { indexPath + ".vectors" }
+}

@@ -1,0 +1,58 @@
+import Testing
+@testable import PhotoIndex
+
+@Suite("The query language")
+struct SearchQueryTests {
+    /// Pretends these paths exist.
+    func parse(_ text: String, files: Set<String> = ["./ref.jpg", "/photos/a.png", "/photos/b"]) throws -> [SearchQuery.Part] {
+        try SearchQuery.parse(text) { files.contains($0) }.parts
+    }
+
+    @Test("plain text is one text term, hyphens and all")
+    func plainText() throws {
+        #expect(try parse("a well-lit room at dusk") == [.init(term: .text("a well-lit room at dusk"), weight: 1)])
+    }
+
+    @Test("quoted terms joined by + and -")
+    func operators() throws {
+        #expect(try parse(#""dog" + "beach" - "people""#) == [
+            .init(term: .text("dog"), weight: 1), .init(term: .text("beach"), weight: 1), .init(term: .text("people"), weight: -1),
+        ])
+        #expect(try parse("dog on grass -cat") == [.init(term: .text("dog on grass"), weight: 1), .init(term: .text("cat"), weight: -1)])
+        #expect(try parse(#"'it\'s raining' + 'umbrella'"#) == [.init(term: .text("it's raining"), weight: 1), .init(term: .text("umbrella"), weight: 1)])
+    }
+
+    @Test("weights")
+    func weights() throws {
+        #expect(try parse("2:sunset + ./ref.jpg") == [
+            .init(term: .text("sunset"), weight: 2),
+            .init(term: .image(path: PhotoScanner.absolute("./ref.jpg")), weight: 1),
+        ])
+        #expect(try parse(#"0.5:"red car" - 1.5:night"#) == [.init(term: .text("red car"), weight: 0.5), .init(term: .text("night"), weight: -1.5)])
+        // A time of day is text, not a weight.
+        #expect(try parse("12:30 lunch") == [.init(term: .text("12:30 lunch"), weight: 1)])
+    }
+
+    @Test("image terms: an image extension, or a path to an existing file")
+    func images() throws {
+        #expect(try parse("/photos/a.png") == [.init(term: .image(path: "/photos/a.png"), weight: 1)])
+        #expect(try parse("/photos/b") == [.init(term: .image(path: "/photos/b"), weight: 1)])
+        #expect(try parse(#""/photos/a.png""#) == [.init(term: .text("/photos/a.png"), weight: 1)])   // quoted: text
+        #expect(throws: SearchQuery.ParseError.noSuchImage("missing.jpg")) { try parse("missing.jpg") }
+    }
+
+    @Test("malformed queries", arguments: [
+        ("", SearchQuery.ParseError.empty),
+        ("   ", .empty),
+        (#""""#, .empty),
+        ("dog +", .missingTerm(after: "+")),
+        ("dog + - cat", .missingTerm(after: "+")),
+        (#""dog" "cat""#, .missingOperator(before: #""cat""#)),
+        (#""dog"#, .unterminatedQuote),
+        ("0:dog", .invalidWeight("0")),
+        ("2:", .missingTerm(after: "2:")),
+    ])
+    func malformed(text: String, error: SearchQuery.ParseError) {
+        #expect(throws: error) { try parse(text) }
+    }
+}

@@ -1,0 +1,209 @@
+import CLIP
+import Foundation
+import GRDB
+import Testing
+@testable import PhotoIndex
+
+@Suite("Searching an index")
+struct SearchTests {
+    static let textModel = try! CLIPModel(directory: Fixture.modelPath, towers: .text)
+
+    /// The fixture photos, indexed.
+    func indexedFixtures() throws -> Workspace {
+        let workspace = try Workspace()
+        for name in ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "astronaut-progressive.jpg", "camera.png",
+                     "chelsea.webp", "coffee.heic", "chelsea-alpha.png", "astronaut-64.png", "coffee-64.png"] {
+            try workspace.copy("photos/\(name)", to: name)
+        }
+        _ = try workspace.run()
+        return workspace
+    }
+
+    /// Brute force over every stored float32 vector: the exact ranking.
+    func bruteForce(_ workspace: Workspace, _ query: [Float]) throws -> [(String, Float)] {
+        let unit = CLIPModel.normalized(query)
+        let rows = try workspace.database().read { db in
+            try Row.fetchAll(db, sql: "SELECT p.path, e.vector FROM photos p JOIN embeddings e ON e.photo_id = p.id")
+        }
+        return rows.map { row -> (String, Float) in
+            let vector = VectorBlob.vector(row["vector"])
+            return (row["path"], zip(unit, vector).reduce(Float(0)) { $0 + $1.0 * $1.1 })
+        }.sorted { $0.1 > $1.1 }
+    }
+
+    @Test("ranking and scores equal a float32 brute force", arguments: ["a cat", "a rocket launch", "a cup of coffee", "an astronaut"])
+    func rankingMatchesBruteForce(text: String) throws {
+        let workspace = try indexedFixtures()
+        let query = Self.textModel.encode(texts: [text])[0]
+        let expected = try bruteForce(workspace, query)
+        let results = try PhotoSearcher(database: try workspace.database()).search(query, top: 5)
+        #expect(results.map(\.path) == expected.prefix(5).map(\.0))
+        for (result, reference) in zip(results, expected) {
+            #expect(abs(result.score - reference.1) < 1e-5)
+        }
+    }
+
+    @Test("photos indexed after the vector file was written are found; deleted ones never come back")
+    func incremental() throws {
+        let workspace = try indexedFixtures()
+        let searcher = try PhotoSearcher(database: try workspace.database())
+        let query = Self.textModel.encode(texts: ["a rocket"])[0]
+        let before = try searcher.search(query, top: 20)
+        #expect(before.count == 10)
+        let matrixRows = try searcher.currentMatrix().rows
+        // A new photo: in SQLite, not in the vector file.
+        try workspace.add("new/launch.jpg", try Fixture.uniqueJPEG("photos/rocket.jpg", tag: "new"))
+        try FileManager.default.removeItem(atPath: workspace.photos + "/coffee.heic")
+        _ = try workspace.run()
+        let fresh = try PhotoSearcher(database: try workspace.database())
+        #expect(try fresh.currentMatrix().rows == matrixRows)   // not rebuilt for one photo
+        let after = try fresh.search(query, top: 20)
+        #expect(after.contains { $0.path.hasSuffix("/new/launch.jpg") })
+        #expect(!after.contains { $0.path.hasSuffix("/coffee.heic") })
+        #expect(after.count == 10)
+        #expect(after.map(\.path) == (try bruteForce(workspace, query)).prefix(20).map(\.0))
+    }
+
+    @Test("a re-embedded photo is scored with its new vector")
+    func reembedded() throws {
+        let workspace = try indexedFixtures()
+        let query = Self.textModel.encode(texts: ["a grey photograph"])[0]
+        _ = try PhotoSearcher(database: try workspace.database()).search(query, top: 3)   // writes the vector file
+        try workspace.copy("photos/camera.png", to: "chelsea.png")
+        touch(workspace.photos + "/chelsea.png", secondsAgo: 20)
+        _ = try workspace.run()
+        let results = try PhotoSearcher(database: try workspace.database()).search(query, top: 10)
+        let expected = try bruteForce(workspace, query)
+        #expect(results.map(\.path) == expected.map(\.0))
+    }
+
+    @Test("filters apply before ranking: dates (EXIF, else mtime) and folders")
+    func filters() throws {
+        let workspace = try Workspace()
+        try workspace.copy("photos/coffee.heic", to: "phone/coffee.heic")              // EXIF: 2024-05-17 09:41
+        let old = try workspace.copy("photos/rocket.jpg", to: "Été 2019/rocket.jpg")    // no EXIF date: mtime
+        let cat = try workspace.copy("photos/chelsea.png", to: "Été 2019/cat.png")
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_561_000_000)], ofItemAtPath: old) // June 2019
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_700_000_000)], ofItemAtPath: cat)  // Nov 2023
+        _ = try workspace.run()
+        let searcher = try PhotoSearcher(database: try workspace.database())
+        let query = Self.textModel.encode(texts: ["anything"])[0]
+        func names(_ filter: SearchFilter) throws -> Set<String> {
+            Set(try searcher.search(query, top: 10, filter: filter).map { ($0.path as NSString).lastPathComponent })
+        }
+        #expect(try names(SearchFilter(after: try SearchFilter.instant("2024"))) == ["coffee.heic"])
+        #expect(try names(SearchFilter(before: try SearchFilter.instant("2024-05-17T09:41"))) == ["rocket.jpg", "cat.png"])
+        #expect(try names(SearchFilter(after: try SearchFilter.instant("2019-01"), before: try SearchFilter.instant("2020"))) == ["rocket.jpg"])
+        #expect(try names(SearchFilter(folder: workspace.photos + "/Été 2019")) == ["rocket.jpg", "cat.png"])
+        #expect(try names(SearchFilter(folder: workspace.photos + "/Été")) == [])
+        // The top K all satisfy the filter even when better matches do not.
+        #expect(try searcher.search(query, top: 1, filter: SearchFilter(folder: workspace.photos + "/phone")).map(\.path)
+            == [workspace.photos + "/phone/coffee.heic"])
+    }
+
+    @Test("date arguments", arguments: [
+        ("2024", "2024-01-01T00:00:00"), ("2024-06", "2024-06-01T00:00:00"), ("2024-06-15", "2024-06-15T00:00:00"),
+        ("2024-06-15T08:30", "2024-06-15T08:30:00"), ("2024-06-15 08:30:05", "2024-06-15T08:30:05"),
+    ])
+    func dates(text: String, instant: String) throws {
+        #expect(try SearchFilter.instant(text) == instant)
+    }
+
+    @Test("invalid dates are refused", arguments: ["yesterday", "2024-13", "2024-06-15T25:00", "24-06-15"])
+    func invalidDates(text: String) {
+        #expect(throws: SearchFilter.DateError.invalid(text)) { try SearchFilter.instant(text) }
+    }
+
+    @Test("the int8 first pass with float32 rescoring finds the exact top 10")
+    func quantisedRecall() throws {
+        // 10 000 random unit vectors straight into the database (enough for
+        // the scan to be split across cores).
+        let workspace = try Workspace()
+        let database = try workspace.database()
+        var generator = SeededRandom(seed: 7)
+        let dimension = 64
+        func randomUnit() -> [Float] {
+            CLIPModel.normalized((0..<dimension).map { _ in Float(generator.normal()) })
+        }
+        var vectors: [[Float]] = []
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO models (name, embedding_size, checksum, created_at) VALUES ('synthetic', ?, 'x', 'now')",
+                           arguments: [dimension])
+            for index in 0..<10_000 {
+                let vector = randomUnit()
+                vectors.append(vector)
+                try db.execute(sql: "INSERT INTO photos (path, size, modified_at, state, updated_at) VALUES (?, 0, 0, 'indexed', 'now')",
+                               arguments: ["/synthetic/\(index)"])
+                try db.execute(sql: "INSERT INTO embeddings (photo_id, model_id, vector) VALUES (?, 1, ?)",
+                               arguments: [db.lastInsertedRowID, VectorBlob.data(vector)])
+            }
+        }
+        let searcher = try PhotoSearcher(database: database)
+        var found = 0
+        for _ in 0..<40 {
+            let query = randomUnit()
+            var scores = [(Int, Float)]()
+            scores.reserveCapacity(vectors.count)
+            for (index, vector) in vectors.enumerated() {
+                var dot: Float = 0
+                for k in 0..<dimension { dot += query[k] * vector[k] }
+                scores.append((index, dot))
+            }
+            let exact = scores.sorted { $0.1 > $1.1 }.prefix(10).map { "/synthetic/\($0.0)" }
+            let results = try searcher.search(query, top: 10).map(\.path)
+            found += Set(results).intersection(exact).count
+        }
+        #expect(found == 400)   // recall@10 = 1.0
+    }
+
+    @Test("an empty index is reported as such")
+    func emptyIndex() throws {
+        let workspace = try Workspace()
+        try workspace.add("broken.jpg", Array("not a photo".utf8))
+        _ = try workspace.run()
+        #expect(throws: PhotoIndexError.emptyIndex(path: workspace.databasePath)) {
+            try PhotoSearcher(database: try workspace.database())
+        }
+    }
+
+    @Test("another model is refused")
+    func otherModel() throws {
+        let workspace = try indexedFixtures()
+        let searcher = try PhotoSearcher(database: try workspace.database())
+        let twin = try Fixture.identity(Fixture.model, path: Fixture.path("models/oc-vit-quickgelu-p8"))
+        #expect(throws: PhotoIndexError.self) { try searcher.verify(twin) }
+        try searcher.verify(try Fixture.identity())
+    }
+
+    @Test("similar photos and duplicate groups")
+    func similarAndDuplicates() throws {
+        let workspace = try indexedFixtures()
+        try workspace.copy("photos/chelsea-64.png", to: "small/cat.png")
+        try workspace.copy("photos/rocket.jpg", to: "copy/rocket.jpg")
+        _ = try workspace.run()
+        let searcher = try PhotoSearcher(database: try workspace.database())
+        let (id, vector) = try #require(try searcher.storedVector(path: workspace.photos + "/chelsea.png"))
+        let similar = try searcher.search(vector, top: 3, excluding: [id])
+        #expect(!similar.contains { $0.photoID == id })
+        #expect(similar.map { ($0.path as NSString).lastPathComponent }.prefix(2).sorted() == ["cat.png", "chelsea.webp"])
+        let groups = try DuplicateFinder(searcher: searcher).groups(threshold: 0.99)
+        #expect(groups.contains { $0.paths == [workspace.photos + "/copy/rocket.jpg", workspace.photos + "/rocket.jpg"] && $0.similarity > 0.9999 })
+        #expect(groups.contains { Set($0.paths) == [workspace.photos + "/chelsea.png", workspace.photos + "/chelsea.webp"] })
+        #expect(!groups.contains { $0.paths.contains(workspace.photos + "/camera.png") })
+    }
+}
+
+/// Deterministic normal deviates (Box–Muller over SplitMix64).
+struct SeededRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
+    mutating func normal() -> Double { (-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform()) }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+
+@Suite("photosearch search, similar, duplicates")
+struct SearchCommandTests {
+    static let model = CommandRunner.fixture("models/oc-vit-gelu-p16")
+
+    /// A folder of fixture photos, some with awkward names, indexed.
+    final class IndexedFolder {
+        let root: URL
+        var photos: String { root.appendingPathComponent("photos").path }
+        var database: String { root.appendingPathComponent("index.sqlite").path }
+        let names = ["cat.png", "my rocket photo.jpg", "coffee\nwith newline.jpg", "astronaut.jpg", "camera.png", "cat copy.webp"]
+
+        init() throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-search-\(UUID().uuidString)")
+            let photos = root.appendingPathComponent("photos")
+            try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+            let sources = ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "astronaut-progressive.jpg", "camera.png", "chelsea.webp"]
+            for (name, source) in zip(names, sources) {
+                try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/" + source), toPath: photos.appendingPathComponent(name).path)
+            }
+            let result = try CommandRunner.run(["index", photos.path, "--db", database, "--model", SearchCommandTests.model])
+            precondition(result.status == 0, result.standardError)
+        }
+
+        deinit { try? FileManager.default.removeItem(at: root) }
+    }
+
+    func search(_ folder: IndexedFolder, _ arguments: [String]) throws -> CommandRunner.Result {
+        try CommandRunner.run(["search"] + arguments + ["--db", folder.database, "--model", Self.model])
+    }
+
+    @Test("--paths --null round-trips file names with spaces and newlines")
+    func nulSeparatedPaths() throws {
+        let folder = try IndexedFolder()
+        let result = try search(folder, ["anything", "--paths", "--null", "--top", "10"])
+        #expect(result.status == 0)
+        let paths = result.standardOutput.split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(String.init)
+        #expect(result.standardOutput.hasSuffix("\0"))
+        #expect(Set(paths) == Set(folder.names.map { folder.photos + "/" + $0 }))
+    }
+
+    @Test("--paths prints one path per line; --json one object per result, in rank order")
+    func formats() throws {
+        let folder = try IndexedFolder()
+        // (Names with newlines need --null; the two best matches here have none.)
+        let paths = try search(folder, ["a cat", "--paths", "--top", "2"])
+        #expect(paths.standardOutput.split(separator: "\n").count == 2)
+        let json = try search(folder, ["a cat", "--json", "--top", "6"])
+        struct Line: Decodable { let path: String; let score: Float; let taken_at: String? }
+        let lines = try json.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+        #expect(lines.count == 6)
+        #expect(lines.map(\.score) == lines.map(\.score).sorted(by: >))
+        #expect(Array(lines.map(\.path).prefix(2)) == paths.standardOutput.split(separator: "\n").map(String.init))
+        let table = try search(folder, ["a cat", "--top", "2"])
+        let first = try #require(table.standardOutput.split(separator: "\n").first)
+        #expect(first.hasPrefix("  1  0."))
+        #expect(first.hasSuffix(lines[0].path))
+        let threshold = try search(folder, ["a cat", "--json", "--min-score", String(lines[2].score)])
+        #expect(threshold.standardOutput.split(separator: "\n").count == 3)
+    }
+
+    @Test("search by example, weights and exclusion")
+    func queryExpressions() throws {
+        let folder = try IndexedFolder()
+        let example = folder.photos + "/cat.png"
+        let byExample = try search(folder, [example, "--paths", "--top", "1"])
+        #expect(byExample.status == 0)
+        #expect(byExample.standardOutput == example + "\n")   // its own vector is the closest
+        let combined = try search(folder, ["2:\(example) + \"a rocket\" - \"coffee\"", "--json"])
+        #expect(combined.status == 0)
+        let similar = try CommandRunner.run(["similar", example, "--db", folder.database, "--paths", "--top", "1"])
+        #expect(similar.status == 0)
+        #expect(similar.standardOutput == folder.photos + "/cat copy.webp\n")   // itself left out
+    }
+
+    @Test("duplicates lists the near-identical pair")
+    func duplicates() throws {
+        let folder = try IndexedFolder()
+        let result = try CommandRunner.run(["duplicates", "--db", folder.database, "--json", "--threshold", "0.99"])
+        #expect(result.status == 0)
+        #expect(result.standardOutput.contains("\"paths\":[\"\(folder.photos)/cat copy.webp\",\"\(folder.photos)/cat.png\"]"))
+    }
+
+    @Test("errors: one line each and a non-zero exit")
+    func errors() throws {
+        let folder = try IndexedFolder()
+        let cases: [([String], Int32, String)] = [
+            (["search", "", "--db", folder.database, "--model", Self.model], 64, "photosearch: error: the query is empty\n"),
+            (["search", "\"dog\" +", "--db", folder.database, "--model", Self.model], 64, "photosearch: error: malformed query: nothing follows \"+\"\n"),
+            (["search", "cat", "--db", folder.root.path + "/none.sqlite", "--model", Self.model], 1,
+             "photosearch: error: no index at \(folder.root.path)/none.sqlite; create one with: photosearch index PATH...\n"),
+            (["search", "nothere.jpg", "--db", folder.database, "--model", Self.model], 1, "photosearch: error: no such image: nothere.jpg\n"),
+        ]
+        for (arguments, status, message) in cases {
+            let result = try CommandRunner.run(arguments)
+            #expect(result.status == status, "\(arguments)")
+            #expect(result.standardError == message)
+            #expect(result.standardOutput.isEmpty)
+        }
+        // An unreadable example image (not in the index).
+        let fake = folder.root.appendingPathComponent("fake.jpg").path
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: fake))
+        let unreadable = try CommandRunner.run(["search", fake, "--db", folder.database, "--model", Self.model])
+        #expect(unreadable.status == 1)
+        #expect(unreadable.standardError == "photosearch: error: \(fake) is not a JPEG, PNG, WebP or HEIF image\n")
+        // Another model.
+        let other = try CommandRunner.run(["search", "cat", "--db", folder.database, "--model", CommandRunner.fixture("models/oc-vit-quickgelu-p8")])
+        #expect(other.status == 1)
+        #expect(other.standardError.hasPrefix("photosearch: error: this index holds 32-dimensional embeddings but the model makes 24-dimensional ones"))
+        // An empty index.
+        let empty = folder.root.appendingPathComponent("empty").path
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        _ = try CommandRunner.run(["index", empty, "--db", empty + "/i.sqlite", "--model", Self.model])
+        let nothing = try CommandRunner.run(["search", "cat", "--db", empty + "/i.sqlite", "--model", Self.model])
+        #expect(nothing.status == 1)
+        #expect(nothing.standardError.hasPrefix("photosearch: error: the index \(empty)/i.sqlite holds no photos yet"))
+    }
+}
