@@ -15,7 +15,6 @@ let package = Package(
     ],
     targets: [
         // C libraries from Debian, one system-library target each.
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
         .systemLibrary(name: "CHeif", path: "Sources/CHeif"),
@@ -40,7 +39,7 @@ let package = Package(
         ),
         .target(
             name: "CLIP",
-            dependencies: ["CBLAS", "CKernels", "CZlib", "Imaging"],
+            dependencies: ["CKernels", "CZlib", "Imaging"],
             path: "Sources/CLIP",
             resources: [
                 .copy("Resources/bpe_simple_vocab_16e6.txt.gz"),
@@ -49,7 +48,7 @@ let package = Package(
         ),
         .target(
             name: "PhotoIndex",
-            dependencies: ["CLIP", "Imaging", "CKernels", "CBLAS", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CLIP", "Imaging", "CKernels", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Sources/PhotoIndex"
         ),
         .executableTarget(

@@ -6,9 +6,9 @@
 #include <immintrin.h>
 #endif
 
-static void dot_i8_portable(const int8_t *query, const int8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
+static void dot_u8_portable(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
     for (size_t i = 0; i < rows; i++) {
-        const int8_t *v = vectors + i * dimension;
+        const uint8_t *v = vectors + i * dimension;
         int32_t sum = 0;
         for (size_t k = 0; k < dimension; k++) sum += (int32_t)query[k] * (int32_t)v[k];
         out[i] = sum;
@@ -25,28 +25,27 @@ AVX2 static inline int32_t sum_epi32(__m256i x) {
     return _mm_cvtsi128_si32(s);
 }
 
-// q·v over 32 bytes: |v| (unsigned) × sign(q, v) (signed) pairwise into int16
-// (at most 2·127·127, no saturation), then pairs of int16 into int32.
-AVX2 static inline __m256i dot32(__m256i q, __m256i v, __m256i ones) {
-    __m256i products = _mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(q, v));
-    return _mm256_madd_epi16(products, ones);
+// 32 unsigned bytes × 32 signed bytes: pairwise into int16 (vpmaddubsw, exact
+// for |q| ≤ 63), then pairs of int16 into int32 (vpmaddwd).
+AVX2 static inline __m256i dot32(__m256i v, __m256i q, __m256i ones) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(v, q), ones);
 }
 
-AVX2 static void dot_i8_avx2(const int8_t *query, const int8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
+AVX2 static void dot_u8_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
     const __m256i ones = _mm256_set1_epi16(1);
     size_t blocks = dimension / 32;
     size_t i = 0;
     // Four rows at a time: each query block is loaded once for four vectors.
     for (; i + 4 <= rows; i += 4) {
-        const int8_t *v0 = vectors + i * dimension, *v1 = v0 + dimension, *v2 = v1 + dimension, *v3 = v2 + dimension;
+        const uint8_t *v0 = vectors + i * dimension, *v1 = v0 + dimension, *v2 = v1 + dimension, *v3 = v2 + dimension;
         __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
         __m256i a2 = _mm256_setzero_si256(), a3 = _mm256_setzero_si256();
         for (size_t b = 0; b < blocks; b++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(query + b * 32));
-            a0 = _mm256_add_epi32(a0, dot32(q, _mm256_loadu_si256((const __m256i *)(v0 + b * 32)), ones));
-            a1 = _mm256_add_epi32(a1, dot32(q, _mm256_loadu_si256((const __m256i *)(v1 + b * 32)), ones));
-            a2 = _mm256_add_epi32(a2, dot32(q, _mm256_loadu_si256((const __m256i *)(v2 + b * 32)), ones));
-            a3 = _mm256_add_epi32(a3, dot32(q, _mm256_loadu_si256((const __m256i *)(v3 + b * 32)), ones));
+            a0 = _mm256_add_epi32(a0, dot32(_mm256_loadu_si256((const __m256i *)(v0 + b * 32)), q, ones));
+            a1 = _mm256_add_epi32(a1, dot32(_mm256_loadu_si256((const __m256i *)(v1 + b * 32)), q, ones));
+            a2 = _mm256_add_epi32(a2, dot32(_mm256_loadu_si256((const __m256i *)(v2 + b * 32)), q, ones));
+            a3 = _mm256_add_epi32(a3, dot32(_mm256_loadu_si256((const __m256i *)(v3 + b * 32)), q, ones));
         }
         int32_t s0 = sum_epi32(a0), s1 = sum_epi32(a1), s2 = sum_epi32(a2), s3 = sum_epi32(a3);
         for (size_t k = blocks * 32; k < dimension; k++) {
@@ -61,11 +60,11 @@ AVX2 static void dot_i8_avx2(const int8_t *query, const int8_t *vectors, size_t 
         out[i + 3] = s3;
     }
     for (; i < rows; i++) {
-        const int8_t *v = vectors + i * dimension;
+        const uint8_t *v = vectors + i * dimension;
         __m256i a = _mm256_setzero_si256();
         for (size_t b = 0; b < blocks; b++) {
-            a = _mm256_add_epi32(a, dot32(_mm256_loadu_si256((const __m256i *)(query + b * 32)),
-                                          _mm256_loadu_si256((const __m256i *)(v + b * 32)), ones));
+            a = _mm256_add_epi32(a, dot32(_mm256_loadu_si256((const __m256i *)(v + b * 32)),
+                                          _mm256_loadu_si256((const __m256i *)(query + b * 32)), ones));
         }
         int32_t s = sum_epi32(a);
         for (size_t k = blocks * 32; k < dimension; k++) s += query[k] * v[k];
@@ -74,28 +73,28 @@ AVX2 static void dot_i8_avx2(const int8_t *query, const int8_t *vectors, size_t 
 }
 #endif
 
-void ps_dot_i8(const int8_t *query, const int8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
+void ps_dot_u8(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
 #if defined(__x86_64__)
     if (ps_kernels_use_avx2()) {
-        dot_i8_avx2(query, vectors, rows, dimension, out);
+        dot_u8_avx2(query, vectors, rows, dimension, out);
         return;
     }
 #endif
-    dot_i8_portable(query, vectors, rows, dimension, out);
+    dot_u8_portable(query, vectors, rows, dimension, out);
 }
 
-float ps_quantize_i8(const float *values, size_t count, int8_t *out) {
+float ps_quantize(const float *values, size_t count, int limit, int8_t *out) {
     float largest = 0;
     for (size_t i = 0; i < count; i++) {
         float magnitude = fabsf(values[i]);
         if (magnitude > largest) largest = magnitude;
     }
-    float scale = largest > 0 ? largest / 127.0f : 1.0f;
+    float scale = largest > 0 ? largest / (float)limit : 1.0f;
     float inverse = 1.0f / scale;
     for (size_t i = 0; i < count; i++) {
         float q = nearbyintf(values[i] * inverse);
-        if (q > 127) q = 127;
-        if (q < -127) q = -127;
+        if (q > limit) q = (float)limit;
+        if (q < -limit) q = (float)-limit;
         out[i] = (int8_t)q;
     }
     return scale;

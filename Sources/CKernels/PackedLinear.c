@@ -24,8 +24,14 @@ size_t ps_packed_count(size_t outputs, size_t inputs) {
 }
 
 void ps_pack_weights(const float *weight, size_t outputs, size_t inputs, float *packed) {
+    ps_pack_weights_panels(weight, outputs, inputs, packed, 0, (outputs + PS_PANEL - 1) / PS_PANEL);
+}
+
+void ps_pack_weights_panels(const float *weight, size_t outputs, size_t inputs, float *packed,
+                            size_t first_panel, size_t panel_count) {
     size_t panels = (outputs + PS_PANEL - 1) / PS_PANEL;
-    for (size_t p = 0; p < panels; p++) {
+    size_t end = first_panel + panel_count < panels ? first_panel + panel_count : panels;
+    for (size_t p = first_panel; p < end; p++) {
         float *panel = packed + p * inputs * PS_PANEL;
         for (size_t k = 0; k < inputs; k++) {
             for (size_t j = 0; j < PS_PANEL; j++) {

@@ -58,11 +58,25 @@ public final class CLIPModel: Sendable {
                       pooling: .argmax, tokenizer: tokenizer, towers: towers)
     }
 
+    /// Writes a model of the given shape with random weights as an open_clip
+    /// hub folder (open_clip_config.json + open_clip_model.safetensors, F32),
+    /// holding only `towers`: benchmarks load it as a user's model would be.
+    public static func writeRandomCheckpoint(_ configuration: ModelConfiguration, towers: Towers, to directory: String,
+                                             seed: UInt64 = 1) throws(CLIPError) {
+        let reader = WeightReader(randomSeed: seed)
+        let names = CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: "")
+        if towers.contains(.image) {
+            _ = try VisionTower(reader: reader, names: names, configuration: configuration.vision, embeddingSize: configuration.embeddingSize)
+        }
+        if towers.contains(.text) {
+            _ = try TextTower(reader: reader, names: names, configuration: configuration.text,
+                              embeddingSize: configuration.embeddingSize, pooling: .argmax)
+        }
+        try CheckpointWriter.write(reader.recorded, configuration: configuration, to: directory)
+    }
+
     private init(reader: WeightReader, configuration: ModelConfiguration, preprocess: PreprocessConfiguration,
                  names: CheckpointNames, pooling: TextPooling, tokenizer: CLIPTokenizer, towers: Towers) throws(CLIPError) {
-        // photosearch parallelises across cores itself; OpenBLAS's own threads
-        // (used only for the small attention products) would spin against ours.
-        BLAS.setThreadCount(1)
         self.configuration = configuration
         preprocessor = ImagePreprocessor(configuration: preprocess)
         self.tokenizer = tokenizer

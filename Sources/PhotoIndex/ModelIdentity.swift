@@ -30,7 +30,7 @@ public struct ModelIdentity: Sendable, Equatable {
     /// takes a fraction of a second; when `known` has a record for the same
     /// file with the same size and mtime, its checksum is reused instead.
     public static func of(directory: ModelDirectory, embeddingSize: Int, known: [ModelRecord] = []) throws(PhotoIndexError) -> ModelIdentity {
-        let weights = directory.weightsPath
+        let weights = PhotoScanner.absolute(directory.weightsPath)
         var status = stat()
         guard stat(weights, &status) == 0 else {
             throw .databaseUnavailable(path: weights, reason: String(cString: strerror(errno)))

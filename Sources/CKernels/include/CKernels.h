@@ -23,6 +23,11 @@ size_t ps_packed_count(size_t outputs, size_t inputs);
 /// being weight[p·PS_PANEL + j][k]; the last panel is padded with zeros.
 void ps_pack_weights(const float *weight, size_t outputs, size_t inputs, float *packed);
 
+/// ps_pack_weights for panels first_panel ..< first_panel + panel_count only
+/// (so that packing can be shared between threads).
+void ps_pack_weights_panels(const float *weight, size_t outputs, size_t inputs, float *packed,
+                            size_t first_panel, size_t panel_count);
+
 /// C[:, first ..< first + count] = A·Wᵀ (+ bias) (+ C when accumulate), for
 /// the panels covering those columns; `first` is a multiple of PS_PANEL.
 /// A is rows × inputs (leading dimension lda), C is rows × outputs (ldc),
@@ -46,14 +51,25 @@ void ps_gelu_tanh(float *x, size_t count);
 /// x ← x·σ(1.702·x) (open_clip QuickGELU).
 void ps_quick_gelu(float *x, size_t count);
 
-/// out[i] = Σₖ query[k] · vectors[i·dimension + k] for `rows` int8 vectors,
-/// exactly, in 32-bit integers. Values must lie in [-127, 127] (the AVX2
-/// version multiplies |v| as unsigned bytes by sign(q, v)).
-void ps_dot_i8(const int8_t *query, const int8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+/// One attention head: for each of `queries` query rows i,
+///   out_i = Σ_j softmax_j(scale · q_i·k_j) · v_j
+/// over `keys` key rows; with causal_first ≥ 0, query row i sits at position
+/// causal_first + i and sees keys 0 ... causal_first + i only. Rows of q, k and
+/// v are `width` floats, `stride` apart; rows of out are `out_stride` apart.
+/// `scratch` holds `keys` floats.
+void ps_attention_head(const float *q, const float *k, const float *v, size_t stride,
+                       float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
+                       float scale, long causal_first, float *scratch);
 
-/// Quantises `count` floats to int8 with one scale: round(x / scale) clamped
-/// to [-127, 127], scale = max |x| / 127 (1 when all are zero). Returns the scale.
-float ps_quantize_i8(const float *values, size_t count, int8_t *out);
+/// out[i] = Σₖ query[k] · vectors[i·dimension + k] for `rows` vectors of
+/// unsigned bytes, exactly, in 32-bit integers. The query must lie in
+/// [-63, 63] so that the AVX2 version's pairwise 16-bit sums (vpmaddubsw)
+/// cannot saturate: 2 · 255 · 63 < 32768.
+void ps_dot_u8(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+
+/// Quantises `count` floats to integers in [-limit, limit] with one scale:
+/// round(x / scale), scale = max |x| / limit (1 when all are zero). Returns the scale.
+float ps_quantize(const float *values, size_t count, int limit, int8_t *out);
 
 /// Whether the AVX2+FMA kernels are in use.
 int ps_kernels_use_avx2(void);

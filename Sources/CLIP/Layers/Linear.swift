@@ -13,13 +13,27 @@ struct Linear: Sendable {
 
     /// `weight` is `outputs × inputs`, row-major, as PyTorch stores it.
     init(weight: [Float], bias: [Float]?, inputs: Int, outputs: Int) {
+        precondition(weight.count == inputs * outputs)
+        self = weight.withUnsafeBufferPointer { Linear(packing: $0, bias: bias, inputs: inputs, outputs: outputs) }
+    }
+
+    /// Packs `weight` (`outputs × inputs`, row-major) straight from wherever it
+    /// lives, e.g. the mapped checkpoint.
+    init(packing weight: UnsafeBufferPointer<Float>, bias: [Float]?, inputs: Int, outputs: Int) {
         precondition(weight.count == inputs * outputs && (bias?.count ?? outputs) == outputs)
         self.bias = bias
         self.inputs = inputs
         self.outputs = outputs
         let count = ps_packed_count(outputs, inputs)
+        let panels = (outputs + Int(PS_PANEL) - 1) / Int(PS_PANEL)
+        let parts = inputs * outputs < 1 << 16 ? 1 : min(Parallel.threads, panels)
+        let perPart = (panels + parts - 1) / parts
+        let source = UnsafeSendablePointer(weight.baseAddress!)
         packed = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            weight.withUnsafeBufferPointer { ps_pack_weights($0.baseAddress, outputs, inputs, buffer.baseAddress) }
+            let target = UnsafeMutableSendablePointer(buffer.baseAddress!)
+            Parallel.run(parts) { part in
+                ps_pack_weights_panels(source.pointer, outputs, inputs, target.pointer, part * perPart, perPart)
+            }
             initialized = count
         }
     }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Multi-head self-attention (torch.nn.MultiheadAttention, transformers
 /// CLIPAttention): one fused projection to queries, keys and values, scaled
 /// dot-product attention per head, an output projection.
@@ -32,22 +34,16 @@ struct MultiHeadAttention: Sendable {
                     let sequence = item / heads, head = item % heads
                     let firstQuery = queries?[sequence] ?? 0
                     let queryCount = queries == nil ? tokens : 1
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: queryCount * tokens)
-                    defer { scores.deallocate() }
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tokens)
+                    defer { scratch.deallocate() }
                     let rows = source.pointer + sequence * tokens * 3 * width
-                    let query = rows + firstQuery * 3 * width + head * headWidth
-                    let key = rows + width + head * headWidth
-                    let value = rows + 2 * width + head * headWidth
-                    // scores = scale · Q·Kᵀ   (queries × tokens)
-                    BLAS.gemm(transposeB: true, rows: queryCount, columns: tokens, inner: headWidth, alpha: scale,
-                              a: query, lda: 3 * width, b: key, ldb: 3 * width, c: scores, ldc: tokens)
-                    Kernels.softmaxRows(scores, rows: queryCount, columns: tokens, stride: tokens,
-                                        causalFrom: causal ? firstQuery : nil)
-                    // context[:, head] = scores · V   (queries × headWidth)
                     let outputRow = queries == nil ? sequence * tokens : sequence
-                    BLAS.gemm(rows: queryCount, columns: headWidth, inner: tokens,
-                              a: scores, lda: tokens, b: value, ldb: 3 * width,
-                              c: target.pointer + outputRow * width + head * headWidth, ldc: width)
+                    ps_attention_head(rows + firstQuery * 3 * width + head * headWidth,   // queries
+                                      rows + width + head * headWidth,                   // keys
+                                      rows + 2 * width + head * headWidth,               // values
+                                      3 * width,
+                                      target.pointer + outputRow * width + head * headWidth, width,
+                                      queryCount, tokens, headWidth, scale, causal ? firstQuery : -1, scratch)
                 }
             }
         }

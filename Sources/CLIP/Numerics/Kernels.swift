@@ -41,40 +41,4 @@ enum Kernels {
         case .quickGelu: ps_quick_gelu(x, count)
         }
     }
-
-    /// Softmax of each row of an `rows × columns` block with leading dimension
-    /// `stride`. With `causalFrom` = p, row i is the query at position p + i and
-    /// only sees columns 0...p+i; the rest are set to zero.
-    static func softmaxRows(_ s: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int, causalFrom: Int?) {
-        for row in 0..<rows {
-            let values = s + row * stride
-            let visible = causalFrom.map { min($0 + row + 1, columns) } ?? columns
-            var maximum = -Float.infinity
-            for index in 0..<visible { maximum = max(maximum, values[index]) }
-            var sum: Float = 0
-            for index in 0..<visible {
-                let e = expf(values[index] - maximum)
-                values[index] = e
-                sum += e
-            }
-            let scale = 1 / sum
-            for index in 0..<visible { values[index] *= scale }
-            for index in visible..<columns { values[index] = 0 }
-        }
-    }
-
-    /// Adds `bias` to each of `rows` rows of width `bias.count`.
-    static func addRows(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, bias: UnsafePointer<Float>) {
-        for row in 0..<rows {
-            let values = x + row * width
-            for index in 0..<width { values[index] += bias[index] }
-        }
-    }
-
-    /// Copies `bias` into each of `rows` rows (to start a GEMM with beta = 1).
-    static func fillRows(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, with bias: UnsafePointer<Float>) {
-        for row in 0..<rows {
-            (x + row * width).update(from: bias, count: width)
-        }
-    }
 }

@@ -26,9 +26,4 @@ enum ByteEncoder {
         }
         return table
     }()
-
-    /// The word's UTF-8 bytes, each as its character.
-    static func encode(_ word: String) -> [String] {
-        word.utf8.map { characters[Int($0)] }
-    }
 }

@@ -1,49 +1,41 @@
 import Synchronization
 
 /// Byte-pair encoding of one pre-tokenized word (open_clip/tokenizer.py
-/// SimpleTokenizer.bpe): the word's byte characters, "</w>" appended to the
-/// last, are merged pairwise, always taking the pair with the lowest merge
-/// rank, until no ranked pair is left.
+/// SimpleTokenizer.bpe), on token ids: the word's bytes, the last marked as
+/// ending the word ("</w>"), are merged pairwise, always taking the adjacent
+/// pair with the lowest merge rank, every occurrence left to right, until no
+/// ranked pair is left.
 final class BytePairEncoder: Sendable {
-    private let ranks: [String: Int]
-    private let cache = Mutex<[String: [String]]>([:])
+    private let vocabulary: Vocabulary
+    private let cache = Mutex<[String: [Int32]]>([:])
 
-    /// `merges` in rank order, each a pair of symbols.
-    init(merges: [(String, String)]) {
-        var ranks: [String: Int] = [:]
-        ranks.reserveCapacity(merges.count)
-        for (rank, merge) in merges.enumerated() where ranks[Self.key(merge.0, merge.1)] == nil {
-            ranks[Self.key(merge.0, merge.1)] = rank
-        }
-        self.ranks = ranks
+    init(vocabulary: Vocabulary) {
+        self.vocabulary = vocabulary
     }
 
-    private static func key(_ first: String, _ second: String) -> String { first + " " + second }
-
-    /// The symbols of `word` (a string of byte characters) after merging.
-    func encode(_ symbols: [String]) -> [String] {
-        guard !symbols.isEmpty else { return [] }
-        let word = symbols.joined()
+    /// The token ids of `word` (any text; it is read as UTF-8 bytes).
+    func encode(_ word: String) -> [Int32] {
+        let bytes = Array(word.utf8)
+        guard !bytes.isEmpty else { return [] }
         if let cached = cache.withLock({ $0[word] }) { return cached }
 
-        var parts = symbols
-        parts[parts.count - 1] += "</w>"
+        var parts = bytes.map { vocabulary.byteIDs[Int($0)] }
+        parts[parts.count - 1] = vocabulary.byteEndIDs[Int(bytes[bytes.count - 1])]
         while parts.count > 1 {
-            var best: (rank: Int, index: Int)?
+            var bestRank = UInt64.max, best: (first: Int32, second: Int32, merged: Int32)?
             for index in 0..<(parts.count - 1) {
-                if let rank = ranks[Self.key(parts[index], parts[index + 1])], rank < (best?.rank ?? .max) {
-                    best = (rank, index)
+                if let rule = vocabulary.merges[Vocabulary.key(parts[index], parts[index + 1])], rule >> 32 < bestRank {
+                    bestRank = rule >> 32
+                    best = (parts[index], parts[index + 1], Int32(truncatingIfNeeded: rule & 0xFFFF_FFFF))
                 }
             }
             guard let best else { break }
-            let first = parts[best.index], second = parts[best.index + 1]
-            // Merge every occurrence of the pair, left to right.
-            var merged: [String] = []
+            var merged: [Int32] = []
             merged.reserveCapacity(parts.count)
             var index = 0
             while index < parts.count {
-                if index < parts.count - 1, parts[index] == first, parts[index + 1] == second {
-                    merged.append(first + second)
+                if index < parts.count - 1, parts[index] == best.first, parts[index + 1] == best.second {
+                    merged.append(best.merged)
                     index += 2
                 } else {
                     merged.append(parts[index])

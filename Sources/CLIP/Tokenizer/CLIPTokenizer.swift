@@ -11,7 +11,7 @@ public struct CLIPTokenizer: Sendable {
         self.vocabulary = vocabulary
         self.contextLength = contextLength
         preTokenizer = PreTokenizer(specialTokens: [vocabulary.startOfText, vocabulary.endOfText])
-        encoder = BytePairEncoder(merges: vocabulary.merges)
+        encoder = BytePairEncoder(vocabulary: vocabulary)
     }
 
     /// The tokenizer with OpenAI's vocabulary, as open_clip ships it.
@@ -21,7 +21,7 @@ public struct CLIPTokenizer: Sendable {
 
     public var startOfTextId: Int { vocabulary.startId }
     public var endOfTextId: Int { vocabulary.endId }
-    public var vocabularySize: Int { (vocabulary.ids.values.max() ?? -1) + 1 }
+    public var vocabularySize: Int { vocabulary.size }
 
     /// The BPE ids of `text`, without start/end tokens or truncation
     /// (SimpleTokenizer.encode).
@@ -33,15 +33,7 @@ public struct CLIPTokenizer: Sendable {
                 ids.append(id)
                 continue
             }
-            for symbol in encoder.encode(ByteEncoder.encode(word)) {
-                if let id = vocabulary.ids[symbol] {
-                    ids.append(id)
-                } else {
-                    // A vocabulary whose merges produce a symbol it lacks: fall
-                    // back to the symbol's characters, which always exist.
-                    ids += symbol.droppingEndOfWord.map { vocabulary.ids[String($0)] ?? 0 }
-                }
-            }
+            ids += encoder.encode(word).map(Int.init)
         }
         return ids
     }
@@ -55,12 +47,5 @@ public struct CLIPTokenizer: Sendable {
             ids[contextLength - 1] = vocabulary.endId
         }
         return ids
-    }
-}
-
-private extension String {
-    /// The symbol without its end-of-word marker.
-    var droppingEndOfWord: String {
-        hasSuffix("</w>") ? String(dropLast(4)) : self
     }
 }

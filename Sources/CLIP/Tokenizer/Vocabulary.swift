@@ -1,19 +1,30 @@
 import CZlib
 import Foundation
 
-/// A BPE vocabulary: token → id, the merge list, and the start/end-of-text tokens.
+/// A BPE vocabulary as the encoder uses it: ids for each byte's character
+/// (with and without the end-of-word mark), merge rules between ids, and the
+/// start/end-of-text tokens.
 struct Vocabulary: Sendable {
+    /// token → id, for the special tokens and for vocabularies read from JSON.
     let ids: [String: Int]
-    let merges: [(String, String)]
+    /// byte → id of its character, and of its character + "</w>".
+    let byteIDs: [Int32]
+    let byteEndIDs: [Int32]
+    /// (first id << 32 | second id) → (rank << 32 | merged id).
+    let merges: [UInt64: UInt64]
     let startOfText: String
     let endOfText: String
-
-    var startId: Int { ids[startOfText]! }
-    var endId: Int { ids[endOfText]! }
+    let startId: Int
+    let endId: Int
+    let size: Int
 
     /// Number of merges CLIP uses from its merge file (open_clip and
     /// transformers both slice `[1 : 49152 - 256 - 2 + 1]`).
     static let mergeCount = 49152 - 256 - 2
+
+    static func key(_ first: Int32, _ second: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: first)) << 32 | UInt64(UInt32(bitPattern: second))
+    }
 
     /// OpenAI's bpe_simple_vocab_16e6.txt.gz as open_clip builds it: the 256
     /// byte characters, the same with "</w>", one token per merge, then
@@ -23,38 +34,49 @@ struct Vocabulary: Sendable {
             throw .missingFile(path: "bpe_simple_vocab_16e6.txt.gz (resource bundle photosearch_CLIP.resources)")
         }
         let path = url.path
-        let text = try gunzip(path: path)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count > mergeCount else {
-            throw .invalidVocabulary(path: path, reason: "\(lines.count) lines, expected at least \(mergeCount + 1)")
-        }
-        var merges: [(String, String)] = []
-        merges.reserveCapacity(mergeCount)
-        for line in lines[1...mergeCount] {
-            let parts = line.split(separator: " ")
-            guard parts.count == 2 else { throw .invalidVocabulary(path: path, reason: "malformed merge \"\(line)\"") }
-            merges.append((String(parts[0]), String(parts[1])))
-        }
-        var tokens = ByteEncoder.byteOrder.map { ByteEncoder.characters[Int($0)] }
-        tokens += tokens.map { $0 + "</w>" }
-        tokens += merges.map { $0.0 + $0.1 }
-        tokens += ["<start_of_text>", "<end_of_text>"]
+        let bytes = try gunzip(path: path)
         var ids: [String: Int] = [:]
-        for (id, token) in tokens.enumerated() { ids[token] = id }
-        return Vocabulary(ids: ids, merges: merges, startOfText: "<start_of_text>", endOfText: "<end_of_text>")
+        ids.reserveCapacity(49408)
+        var byteIDs = [Int32](repeating: 0, count: 256), byteEndIDs = [Int32](repeating: 0, count: 256)
+        for (index, byte) in ByteEncoder.byteOrder.enumerated() {
+            let character = ByteEncoder.characters[Int(byte)]
+            ids[character] = index
+            ids[character + "</w>"] = 256 + index
+            byteIDs[Int(byte)] = Int32(index)
+            byteEndIDs[Int(byte)] = Int32(256 + index)
+        }
+        var merges: [UInt64: UInt64] = [:]
+        merges.reserveCapacity(mergeCount)
+        var lines = LineReader(bytes)
+        _ = lines.next()   // version header
+        for rank in 0..<mergeCount {
+            guard let (first, second) = lines.nextPair() else {
+                throw .invalidVocabulary(path: path, reason: "\(rank) merges, expected \(mergeCount)")
+            }
+            guard let a = ids[first], let b = ids[second] else {
+                throw .invalidVocabulary(path: path, reason: "merge \(rank + 1) uses unknown tokens \(first) \(second)")
+            }
+            let merged = 512 + rank
+            ids[first + second] = merged
+            merges[key(Int32(a), Int32(b))] = UInt64(rank) << 32 | UInt64(merged)
+        }
+        ids["<start_of_text>"] = 49406
+        ids["<end_of_text>"] = 49407
+        return Vocabulary(ids: ids, byteIDs: byteIDs, byteEndIDs: byteEndIDs, merges: merges,
+                          startOfText: "<start_of_text>", endOfText: "<end_of_text>", startId: 49406, endId: 49407, size: 49408)
     }
 
     /// A transformers CLIPTokenizer's vocab.json and merges.txt.
     static func transformers(vocabularyPath: String, mergesPath: String) throws(CLIPError) -> Vocabulary {
         let vocabularyData: Data
-        let mergesText: String
+        let mergesData: Data
         do {
             vocabularyData = try Data(contentsOf: URL(fileURLWithPath: vocabularyPath))
         } catch {
             throw .cannotRead(path: vocabularyPath, reason: error.localizedDescription)
         }
         do {
-            mergesText = try String(contentsOf: URL(fileURLWithPath: mergesPath), encoding: .utf8)
+            mergesData = try Data(contentsOf: URL(fileURLWithPath: mergesPath))
         } catch {
             throw .cannotRead(path: mergesPath, reason: error.localizedDescription)
         }
@@ -62,32 +84,48 @@ struct Vocabulary: Sendable {
             throw .invalidVocabulary(path: vocabularyPath, reason: "not a JSON object of token ids")
         }
         var ids: [String: Int] = [:]
+        ids.reserveCapacity(object.count)
         for (token, value) in object {
-            guard let id = (value as? NSNumber)?.intValue, id >= 0 else {
+            guard let id = (value as? NSNumber)?.intValue, id >= 0, id < Int32.max else {
                 throw .invalidVocabulary(path: vocabularyPath, reason: "token \(token) has no integer id")
             }
             ids[token] = id
         }
-        let lines = mergesText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n", omittingEmptySubsequences: false)
-        var merges: [(String, String)] = []
-        for line in lines.dropFirst().prefix(mergeCount) {
-            let parts = line.split(separator: " ")
-            guard parts.count == 2 else { throw .invalidVocabulary(path: mergesPath, reason: "malformed merge \"\(line)\"") }
-            merges.append((String(parts[0]), String(parts[1])))
-        }
-        for token in ByteEncoder.characters where ids[token] == nil || ids[token + "</w>"] == nil {
-            throw .invalidVocabulary(path: vocabularyPath, reason: "byte token \(token) is missing")
+        var byteIDs = [Int32](repeating: 0, count: 256), byteEndIDs = [Int32](repeating: 0, count: 256)
+        for byte in 0..<256 {
+            let character = ByteEncoder.characters[byte]
+            guard let id = ids[character], let endID = ids[character + "</w>"] else {
+                throw .invalidVocabulary(path: vocabularyPath, reason: "byte token \(character) is missing")
+            }
+            byteIDs[byte] = Int32(id)
+            byteEndIDs[byte] = Int32(endID)
         }
         for special in ["<|startoftext|>", "<|endoftext|>"] where ids[special] == nil {
             throw .invalidVocabulary(path: vocabularyPath, reason: "special token \(special) is missing")
         }
-        return Vocabulary(ids: ids, merges: merges, startOfText: "<|startoftext|>", endOfText: "<|endoftext|>")
+        var merges: [UInt64: UInt64] = [:]
+        var lines = LineReader(Array(mergesData))
+        _ = lines.next()   // "#version: 0.2"
+        var rank = 0
+        while rank < mergeCount, let (first, second) = lines.nextPair() {
+            guard let a = ids[first], let b = ids[second], let merged = ids[first + second] else {
+                throw .invalidVocabulary(path: mergesPath, reason: "merge \(rank + 1) (\(first) \(second)) is not in vocab.json")
+            }
+            if merges[key(Int32(a), Int32(b))] == nil {
+                merges[key(Int32(a), Int32(b))] = UInt64(rank) << 32 | UInt64(merged)
+            }
+            rank += 1
+        }
+        return Vocabulary(ids: ids, byteIDs: byteIDs, byteEndIDs: byteEndIDs, merges: merges,
+                          startOfText: "<|startoftext|>", endOfText: "<|endoftext|>",
+                          startId: ids["<|startoftext|>"]!, endId: ids["<|endoftext|>"]!, size: (ids.values.max() ?? 0) + 1)
     }
 
-    private static func gunzip(path: String) throws(CLIPError) -> String {
+    private static func gunzip(path: String) throws(CLIPError) -> [UInt8] {
         guard let file = gzopen(path, "rb") else { throw .cannotRead(path: path, reason: "cannot open") }
         defer { gzclose(file) }
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(2 << 20)
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let count = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
@@ -95,6 +133,37 @@ struct Vocabulary: Sendable {
             if count == 0 { break }
             bytes += chunk[0..<Int(count)]
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
+    }
+}
+
+/// Lines of a UTF-8 text, read from bytes without building the whole text.
+struct LineReader {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    mutating func next() -> ArraySlice<UInt8>? {
+        guard offset < bytes.count else { return nil }
+        var end = offset
+        while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+        defer { offset = end + 1 }
+        var line = bytes[offset..<end]
+        if line.last == 0x0D { line = line.dropLast() }
+        return line
+    }
+
+    /// The next line split at its single space, as two strings.
+    mutating func nextPair() -> (String, String)? {
+        while let line = next() {
+            if line.isEmpty { continue }
+            guard let space = line.firstIndex(of: 0x20) else { return nil }
+            return (String(decoding: line[line.startIndex..<space], as: UTF8.self),
+                    String(decoding: line[(space + 1)...], as: UTF8.self))
+        }
+        return nil
     }
 }

@@ -3,7 +3,7 @@
 struct TextTower: Sendable {
     let configuration: TextConfiguration
     /// `vocabulary × width`.
-    let tokenEmbedding: [Float]
+    let tokenEmbedding: EmbeddingTable
     /// `contextLength × width`.
     let positionalEmbedding: [Float]
     let transformer: Transformer
@@ -16,7 +16,7 @@ struct TextTower: Sendable {
         self.configuration = configuration
         self.pooling = pooling
         let width = configuration.transformer.width
-        tokenEmbedding = try reader.tensor(names.tokenEmbedding, shape: [configuration.vocabularySize, width])
+        tokenEmbedding = try reader.embeddingTable(names.tokenEmbedding, rows: configuration.vocabularySize, width: width)
         positionalEmbedding = try reader.tensor(names.textPositionalEmbedding, shape: [configuration.contextLength, width])
         var blocks: [TransformerBlock] = []
         for index in 0..<configuration.transformer.layers {
@@ -58,8 +58,10 @@ struct TextTower: Sendable {
                     let id = ids[position]
                     precondition(id >= 0 && id < configuration.vocabularySize, "token id out of range")
                     let out = (sequence * length + position) * width
-                    for index in 0..<width {
-                        target[out + index] = tokenEmbedding[id * width + index] + positionalEmbedding[position * width + index]
+                    tokenEmbedding.withRow(id) { row in
+                        for index in 0..<width {
+                            target[out + index] = row[index] + positionalEmbedding[position * width + index]
+                        }
                     }
                 }
             }

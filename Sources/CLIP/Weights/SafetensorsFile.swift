@@ -149,6 +149,28 @@ public final class SafetensorsFile: @unchecked Sendable {
         return nil
     }
 
+    /// Calls `body` with the tensor's values as Float32, in the file's
+    /// (row-major) order: a view of the mapped file for aligned F32 data (no
+    /// copy), a converted temporary buffer otherwise.
+    public func withFloats<Result>(_ name: String, _ body: (UnsafeBufferPointer<Float>) throws -> Result) rethrows -> Result? {
+        guard let info = tensors[name] else { return nil }
+        let address = base + dataOffset + info.range.lowerBound
+        if info.dtype == .f32, Int(bitPattern: address) % MemoryLayout<Float>.alignment == 0 {
+            return try body(UnsafeBufferPointer(start: UnsafeRawPointer(address).assumingMemoryBound(to: Float.self),
+                                                count: info.elementCount))
+        }
+        return try floats(name)!.withUnsafeBufferPointer(body)
+    }
+
+    /// A pointer to the tensor's F32 values inside the mapping, when they can
+    /// be used in place (valid as long as this file object lives).
+    func mappedFloats(_ name: String) -> UnsafePointer<Float>? {
+        guard let info = tensors[name], info.dtype == .f32 else { return nil }
+        let address = base + dataOffset + info.range.lowerBound
+        guard Int(bitPattern: address) % MemoryLayout<Float>.alignment == 0 else { return nil }
+        return UnsafeRawPointer(address).assumingMemoryBound(to: Float.self)
+    }
+
     /// The tensor's values converted to Float32, in the file's (row-major) order.
     public func floats(_ name: String) -> [Float]? {
         guard let info = tensors[name] else { return nil }

@@ -13,6 +13,8 @@ final class WeightReader {
     private var used: Set<String> = []
     private var missing: [String] = []
     private var generator = SplitMix64(seed: 0)
+    /// In random mode, every tensor handed out, for writing a checkpoint.
+    private(set) var recorded: [(name: String, shape: [Int], values: [Float])] = []
 
     /// Tensors that checkpoints carry but inference does not use.
     static let ignoredNames: Set<String> = [
@@ -39,7 +41,11 @@ final class WeightReader {
     /// The tensor `name` as Float32, which must have exactly `shape`. A missing
     /// tensor is recorded (see `finish`) and zeros are returned in its place.
     func tensor(_ name: String, shape: [Int]) throws(CLIPError) -> [Float] {
-        guard case let .file(file) = source else { return randomTensor(name, shape: shape) }
+        guard case let .file(file) = source else {
+            let values = randomTensor(name, shape: shape)
+            recorded.append((name, shape, values))
+            return values
+        }
         guard let info = file.tensors[name] else {
             missing.append(name)
             return [Float](repeating: 0, count: shape.reduce(1, *))
@@ -63,9 +69,24 @@ final class WeightReader {
     }
 
     func linear(weight: String, bias: String?, inputs: Int, outputs: Int) throws(CLIPError) -> Linear {
-        let w = try tensor(weight, shape: [outputs, inputs])
         let b = try bias.map { name throws(CLIPError) in try tensor(name, shape: [outputs]) }
-        return Linear(weight: w, bias: b, inputs: inputs, outputs: outputs)
+        if case let .file(file) = source, let info = file.tensors[weight], info.shape == [outputs, inputs] {
+            // Packed straight from the mapped file: no intermediate copy.
+            used.insert(weight)
+            return file.withFloats(weight) { Linear(packing: $0, bias: b, inputs: inputs, outputs: outputs) }!
+        }
+        return Linear(weight: try tensor(weight, shape: [outputs, inputs]), bias: b, inputs: inputs, outputs: outputs)
+    }
+
+    /// An embedding table (`rows × width`): read in place from the mapped
+    /// file when it is aligned F32, converted otherwise.
+    func embeddingTable(_ name: String, rows: Int, width: Int) throws(CLIPError) -> EmbeddingTable {
+        if case let .file(file) = source, let info = file.tensors[name], info.shape == [rows, width],
+           let pointer = file.mappedFloats(name) {
+            used.insert(name)
+            return EmbeddingTable(mapped: pointer, owner: file, rows: rows, width: width)
+        }
+        return EmbeddingTable(values: try tensor(name, shape: [rows, width]), rows: rows, width: width)
     }
 
     func layerNorm(_ prefix: String, width: Int, epsilon: Float) throws(CLIPError) -> LayerNorm {

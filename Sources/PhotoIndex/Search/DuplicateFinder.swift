@@ -1,9 +1,10 @@
-import CBLAS
+import CKernels
+import Dispatch
 import Foundation
 
 /// Groups of near-identical photos: every pair whose vectors have cosine ≥
 /// threshold is linked, and linked photos form a group (union-find). All pairs
-/// are compared exactly, as blocks of matrix products (BLAS).
+/// are compared exactly, as blocks of matrix products (the packed AVX2 kernel).
 public struct DuplicateFinder {
     public struct Group: Sendable, Equatable {
         public var paths: [String]
@@ -36,17 +37,15 @@ public struct DuplicateFinder {
             }
             return item
         }
-        let block = 512
+        let block = 256
         var similarities = [Float](repeating: 0, count: block * count)
-        openblas_set_num_threads(Int32(max(1, ProcessInfo.processInfo.activeProcessorCount)))
+        let products = PackedProducts(matrix: matrix, rows: count, columns: dimension)
         for start in stride(from: 0, to: count, by: block) {
             let rows = min(block, count - start)
-            // similarities[r][c] = ⟨v_start+r, v_c⟩ for c > start + r only matters.
+            // similarities[r][c] = ⟨v_start+r, v_c⟩; only c > start + r matters.
             matrix.withUnsafeBufferPointer { m in
                 similarities.withUnsafeMutableBufferPointer { s in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(count), Int32(dimension),
-                                1, m.baseAddress! + start * dimension, Int32(dimension), m.baseAddress!, Int32(dimension),
-                                0, s.baseAddress!, Int32(count))
+                    products.multiply(m.baseAddress! + start * dimension, rows: rows, into: s.baseAddress!)
                 }
             }
             for r in 0..<rows {
@@ -78,5 +77,46 @@ public struct DuplicateFinder {
         return members.map { root, items in
             Group(paths: items.compactMap { pathByID[ids[$0]] }.sorted(), similarity: weakest[root])
         }.sorted { $0.paths.first ?? "" < $1.paths.first ?? "" }
+    }
+}
+
+/// A × Mᵀ for a fixed matrix M (`rows × columns`), packed once for the AVX2
+/// kernel and split across the cores by output panels.
+struct PackedProducts: @unchecked Sendable {
+    let packed: [Float]
+    let rows: Int
+    let columns: Int
+
+    init(matrix: [Float], rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        let count = ps_packed_count(rows, columns)
+        packed = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            matrix.withUnsafeBufferPointer { ps_pack_weights($0.baseAddress, rows, columns, buffer.baseAddress) }
+            initialized = count
+        }
+    }
+
+    /// out (`count × rows`) = a (`count × columns`) × Mᵀ.
+    func multiply(_ a: UnsafePointer<Float>, rows count: Int, into out: UnsafeMutablePointer<Float>) {
+        let panels = (rows + Int(PS_PANEL) - 1) / Int(PS_PANEL)
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, panels))
+        let perPart = (panels + parts - 1) / parts
+        let pointers = Pointers(a: a, out: out)
+        packed.withUnsafeBufferPointer { weights in
+            let w = Pointers.Weights(pointer: weights.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let first = part * perPart * Int(PS_PANEL)
+                guard first < rows else { return }
+                ps_linear_packed(pointers.a, columns, w.pointer, columns, pointers.out, rows, rows, count,
+                                 first, perPart * Int(PS_PANEL), nil, 0)
+            }
+        }
+    }
+
+    private struct Pointers: @unchecked Sendable {
+        let a: UnsafePointer<Float>
+        let out: UnsafeMutablePointer<Float>
+        struct Weights: @unchecked Sendable { let pointer: UnsafePointer<Float> }
     }
 }

@@ -20,7 +20,7 @@ public struct SearchResult: Sendable, Equatable {
 
 /// Exact top-K search over an index's vectors.
 ///
-/// First pass: the int8 `VectorMatrix`, scanned on every core (AVX2), keeping
+/// First pass: the 8-bit `VectorMatrix`, scanned on every core (AVX2), keeping
 /// the best `candidates(top:)` rows in a heap per core. Second pass: those
 /// candidates, plus every embedding added since the matrix was written, are
 /// scored exactly with their float32 vectors from SQLite, which also drops
@@ -67,7 +67,7 @@ public final class PhotoSearcher: @unchecked Sendable {
     }
 
     /// How many first-pass candidates are rescored for a top-K query.
-    static func candidates(top: Int) -> Int { max(4 * top, 100) }
+    static func candidates(top: Int) -> Int { max(4 * top, 64) }
 
     /// The `top` photos most similar to `query` (L2-normalised internally).
     public func search(_ query: [Float], top: Int, minimumScore: Float? = nil, filter: SearchFilter = SearchFilter(),
@@ -83,7 +83,7 @@ public final class PhotoSearcher: @unchecked Sendable {
         // Second pass: exact scores from SQLite for the candidates and the newer rows.
         var exact: [Int64: Float] = [:]
         let candidateIDs = candidates.map { matrix.photoIDs[$0.item] }
-        let current = try vectors(of: candidateIDs)
+        let current = try exactScores(of: candidateIDs, query: query)
         if current.count < candidateIDs.count, candidateIDs.count - current.count > candidateIDs.count / 4, !rebuilt {
             // Many candidates were deleted since the matrix was written: they
             // could crowd out live photos. Rewrite it and search again.
@@ -92,9 +92,7 @@ public final class PhotoSearcher: @unchecked Sendable {
             rebuilt = true
             return try search(query, top: top, minimumScore: minimumScore, filter: filter, excluding: excluding)
         }
-        for (photoID, vector) in current {
-            exact[photoID] = Self.dot(query, vector)
-        }
+        exact = current
         for (photoID, vector) in delta where allowed?.contains(photoID) ?? true {
             exact[photoID] = Self.dot(query, vector)
         }
@@ -140,16 +138,14 @@ public final class PhotoSearcher: @unchecked Sendable {
         if let matrix { return matrix }
         let path = VectorMatrix.path(forIndex: database.path)
         if let existing = VectorMatrix(path: path, modelChecksum: model.checksum, dimension: model.embeddingSize) {
-            // Rows added since (read from SQLite on every search) and rows
-            // deleted or replaced since (dead weight in the first pass).
-            let (newer, live) = try database.read { db in
-                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND id > ?",
-                                  arguments: [model.id, existing.highestEmbeddingID]) ?? 0,
-                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND id <= ?",
-                                  arguments: [model.id, existing.highestEmbeddingID]) ?? 0)
+            // Rows added since are read from SQLite on every search (an index
+            // range, cheap to count). Rows deleted or replaced since are
+            // caught when they crowd the candidates (see `search`).
+            let newer = try database.read { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND id > ?",
+                                 arguments: [model.id, existing.highestEmbeddingID]) ?? 0
             }
-            let tolerance = max(2000, existing.rows / 20)
-            if newer <= tolerance && existing.rows - live <= tolerance {
+            if newer <= max(2000, existing.rows / 20) {
                 matrix = existing
                 return existing
             }
@@ -175,12 +171,27 @@ public final class PhotoSearcher: @unchecked Sendable {
         }
     }
 
-    private func vectors(of photoIDs: [Int64]) throws(PhotoIndexError) -> [(Int64, [Float])] {
-        guard !photoIDs.isEmpty else { return [] }
+    /// Exact float32 scores of these photos' current vectors (photos deleted
+    /// since are simply absent), computed straight from SQLite's blobs.
+    private func exactScores(of photoIDs: [Int64], query: [Float]) throws(PhotoIndexError) -> [Int64: Float] {
+        guard !photoIDs.isEmpty else { return [:] }
         return try database.read { db in
-            try Row.fetchAll(db, sql: """
+            var scores: [Int64: Float] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
                 SELECT photo_id, vector FROM embeddings WHERE model_id = ? AND photo_id IN (\(photoIDs.map { _ in "?" }.joined(separator: ",")))
-                """, arguments: StatementArguments([model.id] + photoIDs.map { Optional($0) })).map { ($0["photo_id"], VectorBlob.vector($0["vector"])) }
+                """, arguments: StatementArguments([model.id] + photoIDs.map { Optional($0) }))
+            while let row = try rows.next() {
+                let photoID: Int64 = row[0]
+                guard let blob = row.dataNoCopy(atIndex: 1), blob.count == query.count * 4 else { continue }
+                scores[photoID] = blob.withUnsafeBytes { raw in
+                    query.withUnsafeBufferPointer { q in
+                        var sum: Float = 0
+                        for index in 0..<q.count { sum += q[index] * raw.loadUnaligned(fromByteOffset: index * 4, as: Float.self) }
+                        return sum
+                    }
+                }
+            }
+            return scores
         }
     }
 
@@ -198,10 +209,13 @@ public final class PhotoSearcher: @unchecked Sendable {
     func scan(_ matrix: VectorMatrix, query: [Float], capacity: Int, allowed: Set<Int64>?) -> [(score: Float, item: Int)] {
         let dimension = matrix.dimension, rows = matrix.rows
         guard rows > 0 else { return [] }
+        // The query in [-63, 63] (see ps_dot_u8); rows are u = v/scale + 127, so
+        // q·v = scale_q · scale_v · (Σ q·u − 127 · Σ q).
         var quantised = [Int8](repeating: 0, count: dimension)
         let queryScale = query.withUnsafeBufferPointer { source in
-            quantised.withUnsafeMutableBufferPointer { ps_quantize_i8(source.baseAddress, dimension, $0.baseAddress) }
+            quantised.withUnsafeMutableBufferPointer { ps_quantize(source.baseAddress, dimension, 63, $0.baseAddress) }
         }
+        let offset = 127 * quantised.reduce(Int32(0)) { $0 + Int32($1) }
         let parts = rows < 8192 ? 1 : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let chunk = (rows + parts - 1) / parts
         let heaps = UnsafeMutableBufferPointer<TopK>.allocate(capacity: parts)
@@ -210,6 +224,7 @@ public final class PhotoSearcher: @unchecked Sendable {
         let matrixBox = MatrixPointers(matrix)
         quantised.withUnsafeBufferPointer { queryBuffer in
             let queryPointer = QueryPointer(queryBuffer.baseAddress!)
+            let queryOffset = offset
             let work: @Sendable (Int) -> Void = { part in
                 var heap = TopK(capacity: capacity)
                 let start = part * chunk, end = min(rows, start + chunk)
@@ -219,11 +234,11 @@ public final class PhotoSearcher: @unchecked Sendable {
                 while row < end {
                     let count = min(block, end - row)
                     dots.withUnsafeMutableBufferPointer { out in
-                        ps_dot_i8(queryPointer.pointer, matrixBox.vectors + row * dimension, count, dimension, out.baseAddress)
+                        ps_dot_u8(queryPointer.pointer, matrixBox.vectors + row * dimension, count, dimension, out.baseAddress)
                     }
                     for offset in 0..<count {
                         let index = row + offset
-                        let score = Float(dots[offset]) * queryScale * matrixBox.scales[index]
+                        let score = Float(dots[offset] - queryOffset) * queryScale * matrixBox.scales[index]
                         if score > heap.threshold {
                             if let allowed, !allowed.contains(matrixBox.photoIDs[index]) { continue }
                             heap.insert(score, index)
@@ -269,7 +284,7 @@ private struct QueryPointer: @unchecked Sendable {
 }
 
 private struct MatrixPointers: @unchecked Sendable {
-    let vectors: UnsafePointer<Int8>
+    let vectors: UnsafePointer<UInt8>
     let scales: UnsafePointer<Float>
     let photoIDs: UnsafePointer<Int64>
     init(_ matrix: VectorMatrix) {

@@ -5,17 +5,20 @@ import GRDB
 import Glibc
 #endif
 
-/// The index's vectors as one contiguous int8 matrix with a scale per row,
+/// The index's vectors as one contiguous 8-bit matrix with a scale per row,
 /// memory-mapped from `<index>.vectors`: the first, approximate pass of every
 /// search scans it. SQLite stays the source of truth: the file records the
 /// model and the highest embedding id it holds, rows added since are read from
 /// SQLite (exact), and candidates are rescored from SQLite, so a deleted or
 /// re-embedded photo never shows a stale vector.
 ///
-/// Layout (little-endian): 128-byte header — "PSVECI8\0", version u32,
+/// Each vector v is stored as bytes u = round(v / scale) + 127 with scale =
+/// max |v| / 127, so u lies in [0, 254] and v ≈ scale · (u − 127).
+///
+/// Layout (little-endian): 128-byte header — "PSVECU8\0", version u32,
 /// dimension u32, rows u64, highest embedding id i64, model checksum (64 bytes,
 /// zero-padded) — then rows × photo id (i64), rows × scale (f32), padding to
-/// 64 bytes, rows × dimension × int8.
+/// 64 bytes, rows × dimension × u8.
 public final class VectorMatrix: @unchecked Sendable {
     public let path: String
     public let dimension: Int
@@ -28,9 +31,9 @@ public final class VectorMatrix: @unchecked Sendable {
     private let mappedSize: Int
     let photoIDs: UnsafePointer<Int64>
     let scales: UnsafePointer<Float>
-    let vectors: UnsafePointer<Int8>
+    let vectors: UnsafePointer<UInt8>
 
-    static let magic = Array("PSVECI8\0".utf8)
+    static let magic = Array("PSVECU8\0".utf8)
     static let version: UInt32 = 1
     static let headerSize = 128
 
@@ -69,7 +72,7 @@ public final class VectorMatrix: @unchecked Sendable {
         highestEmbeddingID = header.loadUnaligned(fromByteOffset: 24, as: Int64.self)
         photoIDs = UnsafePointer(base.advanced(by: Self.headerSize).assumingMemoryBound(to: Int64.self))
         scales = UnsafePointer(base.advanced(by: Self.headerSize + rows * 8).assumingMemoryBound(to: Float.self))
-        vectors = UnsafePointer(base.advanced(by: Self.vectorsOffset(rows: rows)).assumingMemoryBound(to: Int8.self))
+        vectors = UnsafePointer(base.advanced(by: Self.vectorsOffset(rows: rows)).assumingMemoryBound(to: UInt8.self))
         _ = madvise(base, size, MADV_WILLNEED)
     }
 
@@ -91,6 +94,7 @@ public final class VectorMatrix: @unchecked Sendable {
             }
             defer { fclose(file) }
             var ids = [Int64](), scales = [Float](), quantised = [Int8](repeating: 0, count: dimension)
+            var stored = [UInt8](repeating: 0, count: dimension)
             ids.reserveCapacity(rows)
             scales.reserveCapacity(rows)
             // Vectors go straight to a second temporary file, then are appended.
@@ -106,11 +110,12 @@ public final class VectorMatrix: @unchecked Sendable {
                 let vector = VectorBlob.vector(row["vector"])
                 guard vector.count == dimension else { continue }
                 let scale = vector.withUnsafeBufferPointer { source in
-                    quantised.withUnsafeMutableBufferPointer { ps_quantize_i8(source.baseAddress, dimension, $0.baseAddress) }
+                    quantised.withUnsafeMutableBufferPointer { ps_quantize(source.baseAddress, dimension, 127, $0.baseAddress) }
                 }
+                for index in 0..<dimension { stored[index] = UInt8(Int(quantised[index]) + 127) }
                 ids.append(row["photo_id"])
                 scales.append(scale)
-                guard quantised.withUnsafeBytes({ fwrite($0.baseAddress, 1, dimension, bodyFile) }) == dimension else {
+                guard stored.withUnsafeBytes({ fwrite($0.baseAddress, 1, dimension, bodyFile) }) == dimension else {
                     throw PhotoIndexError.diskFull(path: path)
                 }
             }
