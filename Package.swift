@@ -59,9 +59,15 @@ let package = Package(
             ],
             path: "Sources/photosearch"
         ),
+        // A real HTTP server on loopback and a fake model hub, for tests.
+        .target(
+            name: "TestSupport",
+            dependencies: ["CLIP"],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "CLIPTests",
-            dependencies: ["CLIP", "Imaging"],
+            dependencies: ["CLIP", "Imaging", "TestSupport"],
             path: "Tests/CLIPTests"
         ),
         .testTarget(
@@ -76,7 +82,7 @@ let package = Package(
         ),
         .testTarget(
             name: "photosearchTests",
-            dependencies: ["photosearch"],
+            dependencies: ["photosearch", "TestSupport"],
             path: "Tests/photosearchTests"
         ),
     ]

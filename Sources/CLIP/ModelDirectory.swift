@@ -58,7 +58,19 @@ public struct ModelDirectory: Sendable, Equatable {
             throw .notAModelDirectory(path: path)
         }
         preprocessorPath = exists("preprocessor_config.json") ? file("preprocessor_config.json") : nil
-        vocabularyPaths = exists("vocab.json") && exists("merges.txt") ? (file("vocab.json"), file("merges.txt")) : nil
+        // A tokenizer is both files or neither; one alone is a broken download.
+        if exists("vocab.json") != exists("merges.txt") {
+            throw .missingFile(path: file(exists("vocab.json") ? "merges.txt" : "vocab.json"))
+        }
+        vocabularyPaths = exists("vocab.json") ? (file("vocab.json"), file("merges.txt")) : nil
+    }
+
+    /// Every file the model needs, for copying it elsewhere.
+    public var modelFiles: [String] {
+        var files = [configurationPath, weightsPath]
+        if let preprocessorPath { files.append(preprocessorPath) }
+        if let vocabularyPaths { files += [vocabularyPaths.vocabulary, vocabularyPaths.merges] }
+        return files
     }
 
     /// Parses the configuration files into what the towers and the

@@ -11,7 +11,6 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     case embeddingSizeMismatch(index: Int, given: Int)
     case diskFull(path: String)
     case database(path: String, reason: String)
-    case noModel
     case emptyIndex(path: String)
     case photoNotIndexed(path: String)
 
@@ -36,8 +35,6 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             return "the disk holding \(path) is full; the index is unchanged since the last completed batch"
         case let .database(path, reason):
             return "index \(path): \(reason)"
-        case .noModel:
-            return "no model given; pass --model DIR or set PHOTOSEARCH_MODEL"
         case let .emptyIndex(path):
             return "the index \(path) holds no photos yet; add some with: photosearch index PATH..."
         case let .photoNotIndexed(path):

@@ -6,6 +6,6 @@ struct PhotoSearch: ParsableCommand {
         commandName: "photosearch",
         abstract: "Semantic photo search on your own computer.",
         subcommands: [SearchCommand.self, SimilarCommand.self, DuplicatesCommand.self, IndexCommand.self, StatusCommand.self,
-                      EmbedCommand.self, BenchCommand.self]
+                      ModelsCommand.self, EmbedCommand.self, BenchCommand.self]
     )
 }

@@ -51,16 +51,6 @@ struct IndexCommandTests {
         #expect(status.standardOutput.contains("Model:    oc-vit-gelu-p16, 32-d embeddings"))
     }
 
-    @Test("no model: a clear message and exit status 2")
-    func noModel() throws {
-        let folder = try makePhotoFolder(count: 1)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let result = try CommandRunner.run(["index", folder.path, "--db", folder.appendingPathComponent("i.sqlite").path],
-                                           environment: ["PHOTOSEARCH_MODEL": ""])
-        #expect(result.status == 2)
-        #expect(result.standardError.hasPrefix("photosearch: error: no model"))
-    }
-
     @Test("status of a missing index")
     func statusWithoutIndex() throws {
         let result = try CommandRunner.run(["status", "--db", "/nonexistent/index.sqlite"])

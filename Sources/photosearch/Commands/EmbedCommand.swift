@@ -14,8 +14,7 @@ struct EmbedCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "Model directory (open_clip or Hugging Face transformers layout).")
-    var model: String
+    @OptionGroup var model: ModelOption
 
     @Option(name: .long, help: "An image file to embed; repeat for several.")
     var image: [String] = []
@@ -37,8 +36,9 @@ struct EmbedCommand: ParsableCommand {
         if !image.isEmpty { towers.insert(.image) }
         if !text.isEmpty { towers.insert(.text) }
         let clip: CLIPModel
+        let directory = try model.directory()
         do {
-            clip = try CLIPModel(directory: model, towers: towers)
+            clip = try CLIPModel(directory: directory, towers: towers)
         } catch {
             throw Failure.exit(error)
         }

@@ -30,6 +30,8 @@ struct SearchCommand: ParsableCommand {
             if case .noSuchImage = error { throw Failure.exit(error) }
             throw Failure.exit(error, code: ExitStatus.usage)
         }
+        // A text query always needs a model: say how to get one before anything else.
+        if !parsed.texts.isEmpty { _ = try model.directory() }
         let searcher = try Self.openSearcher(database.path)
         let encoder = try Self.queryEncoder(for: parsed, searcher: searcher, model: model)
         do {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIP
 import Foundation
 import PhotoIndex
 
@@ -12,16 +13,24 @@ struct DatabaseOption: ParsableArguments {
 
 /// --model, shared by every command that runs the encoder.
 struct ModelOption: ParsableArguments {
-    @Option(name: .long, help: "Model directory, open_clip or transformers layout (default: $PHOTOSEARCH_MODEL).")
+    @Option(name: .long, help: "Model: an installed model's name or a model folder (default: $PHOTOSEARCH_MODEL, else the default installed model).")
     var model: String?
 
-    /// The model directory, or the exit for "no model".
+    /// The model directory, or the first-run explanation and exit status 2.
     func directory() throws -> String {
-        if let model, !model.isEmpty { return model }
-        if let fromEnvironment = ProcessInfo.processInfo.environment["PHOTOSEARCH_MODEL"], !fromEnvironment.isEmpty {
-            return fromEnvironment
+        let requested = model ?? ProcessInfo.processInfo.environment["PHOTOSEARCH_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            return try ModelStore.standard().resolve(requested)
+        } catch ModelStoreError.noModelInstalled {
+            FileHandle.standardError.write(Data("""
+                photosearch: no model installed yet. Download one once (~600 MB): photosearch models install \(ModelCatalogue.defaultName)
+                photosearch: or use a model folder you already have: photosearch models import DIR (see: photosearch models list)
+
+                """.utf8))
+            throw ExitCode(ExitStatus.noModel)
+        } catch {
+            throw Failure.exit(error, code: ExitStatus.noModel)
         }
-        throw Failure.exit(PhotoIndexError.noModel, code: ExitStatus.noModel)
     }
 }
 
@@ -39,7 +48,6 @@ enum ExitStatus {
         switch error as? PhotoIndexError {
         case .writerBusy?: return busy
         case .diskFull?: return ioError
-        case .noModel?: return noModel
         default: return failure
         }
     }

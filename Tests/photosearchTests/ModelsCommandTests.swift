@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("photosearch models, and the first run", .serialized)
+struct ModelsCommandTests {
+    /// An empty data folder: no models, no index.
+    final class Home {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-home-\(UUID().uuidString)")
+        var environment: [String: String] { ["XDG_DATA_HOME": root.path, "PHOTOSEARCH_MODEL": "", "PHOTOSEARCH_DB": ""] }
+        init() throws { try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true) }
+        deinit { try? FileManager.default.removeItem(at: root) }
+    }
+
+    func run(_ arguments: [String], _ home: Home, extra: [String: String] = [:]) throws -> CommandRunner.Result {
+        try CommandRunner.run(arguments, environment: home.environment.merging(extra) { $1 })
+    }
+
+    @Test("with no model, index and search explain how to get one in two lines and exit 2")
+    func firstRun() throws {
+        let home = try Home()
+        for command in [["index", CommandRunner.fixture("photos")], ["search", "a cat"]] {
+            let result = try run(command, home)
+            #expect(result.status == 2)
+            let lines = result.standardError.split(separator: "\n")
+            try #require(lines.count == 2, "\(result.standardError)")
+            #expect(lines[0] == "photosearch: no model installed yet. Download one once (~600 MB): photosearch models install openai-vit-b-32")
+            #expect(lines[1] == "photosearch: or use a model folder you already have: photosearch models import DIR (see: photosearch models list)")
+        }
+    }
+
+    @Test("install from the hub, then index and search with the default model, offline")
+    func installThenUse() throws {
+        let home = try Home()
+        let hub = try FakeHub(repository: "openai/clip-vit-base-patch32", folder: CommandRunner.fixture("models/hf-vit-quickgelu-p8"))
+        defer { hub.server.stop() }
+        let install = try run(["models", "install", "openai-vit-b-32"], home, extra: ["PHOTOSEARCH_HUB_URL": hub.url])
+        #expect(install.status == 0, "\(install.standardError)")
+        #expect(install.standardError.contains("installed openai-vit-b-32"))
+        let list = try run(["models", "list"], home)
+        #expect(list.standardOutput.contains("* openai-vit-b-32"))
+        hub.server.stop()   // from here on, no network
+        let index = try run(["index", CommandRunner.fixture("photos"), "--json"], home)
+        #expect(index.status == 0, "\(index.standardError)")
+        let search = try run(["search", "a cat", "--paths", "--top", "1"], home)
+        #expect(search.status == 0)
+        #expect(search.standardOutput.hasPrefix(CommandRunner.fixture("photos") + "/"))
+    }
+
+    @Test("the proxy from the environment is used")
+    func proxy() throws {
+        let home = try Home()
+        // The fake hub doubles as an HTTP proxy: requests arrive in absolute form.
+        let hub = try FakeHub(repository: "openai/clip-vit-base-patch32", folder: CommandRunner.fixture("models/hf-vit-quickgelu-p8"))
+        defer { hub.server.stop() }
+        let result = try run(["models", "install", "openai-vit-b-32"], home,
+                             extra: ["PHOTOSEARCH_HUB_URL": "http://hub.photosearch.invalid", "http_proxy": hub.url])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(hub.server.requests.allSatisfy { $0.target.hasPrefix("http://hub.photosearch.invalid/") })
+        #expect(!hub.server.requests.isEmpty)
+    }
+
+    @Test("import, default, remove; a different model than the index's is refused")
+    func importAndMismatch() throws {
+        let home = try Home()
+        #expect(try run(["models", "import", CommandRunner.fixture("models/oc-vit-gelu-p16"), "--name", "small"], home).status == 0)
+        #expect(try run(["models", "import", CommandRunner.fixture("models/oc-vit-quickgelu-p8")], home).status == 0)
+        let index = try run(["index", CommandRunner.fixture("photos")], home)
+        #expect(index.status == 0)
+        #expect(try run(["models", "default", "oc-vit-quickgelu-p8"], home).status == 0)
+        let search = try run(["search", "a cat"], home)
+        #expect(search.status == 1)
+        #expect(search.standardError.contains("re-index with this one: photosearch index --replace-model"))
+        let reindex = try run(["index", CommandRunner.fixture("photos")], home)
+        #expect(reindex.status == 1)
+        #expect(try run(["models", "remove", "small"], home).status == 0)
+        let missing = try run(["models", "import", CommandRunner.fixture("photos")], home)
+        #expect(missing.status == 1)
+        #expect(missing.standardError.hasPrefix("photosearch: error: \(CommandRunner.fixture("photos")) is not a usable model"))
+    }
+}
