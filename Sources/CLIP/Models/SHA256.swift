@@ -35,9 +35,13 @@ public struct SHA256: Sendable {
             pending.withUnsafeBytes { compress($0) }
             pending.removeAll(keepingCapacity: true)
         }
-        while offset + 64 <= raw.count {
-            compress(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 64)]))
-            offset += 64
+        if offset + 64 <= raw.count {
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { schedule in
+                while offset + 64 <= raw.count {
+                    compress(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 64)]), schedule: schedule)
+                    offset += 64
+                }
+            }
         }
         pending += raw[offset...]
     }
@@ -77,15 +81,17 @@ public struct SHA256: Sendable {
         }
         var a = state[0], b = state[1], c = state[2], d = state[3]
         var e = state[4], f = state[5], g = state[6], h = state[7]
+        Self.k.withUnsafeBufferPointer { k in
         for index in 0..<64 {
             let s1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
             let choice = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ choice &+ Self.k[index] &+ w[index]
+            let t1 = h &+ s1 &+ choice &+ k[index] &+ w[index]
             let s0 = rotate(a, 2) ^ rotate(a, 13) ^ rotate(a, 22)
             let majority = (a & b) ^ (a & c) ^ (b & c)
             let t2 = s0 &+ majority
             h = g; g = f; f = e; e = d &+ t1
             d = c; c = b; b = a; a = t1 &+ t2
+        }
         }
         state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
         state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
