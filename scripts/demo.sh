@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 checkout: install the system packages,
-# build in release mode, and run photosearch on the bundled sample photos with
-# the bundled TEST model. The test model has RANDOM weights: it exercises the
-# whole pipeline offline, but its similarities mean nothing.
+# build in release mode, then index the bundled sample photos and search them
+# with the bundled TEST model. The test model has RANDOM weights: it runs the
+# whole pipeline offline, but its rankings mean nothing. For real results
+# install published weights: photosearch models install openai-vit-b-32
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-dependencies.sh
 swift build -c release
 
+photosearch=.build/release/photosearch
 model=fixtures/models/oc-vit-gelu-p16
 db=$(mktemp -d)/index.sqlite
 echo
-echo "== photosearch index fixtures/photos with the random test model ($model)"
-.build/release/photosearch index fixtures/photos --model "$model" --db "$db"
-.build/release/photosearch status --db "$db"
+echo "== indexing fixtures/photos with the random test model ($model)"
+$photosearch index fixtures/photos --model "$model" --db "$db"
+$photosearch status --db "$db"
 echo
-echo "== photosearch embed with the random test model"
-.build/release/photosearch embed --model "$model" --normalize \
-    --image fixtures/photos/chelsea.png \
-    --image fixtures/photos/rocket.jpg \
-    --text "a cat lying on a rug" | cut -c1-160
+echo "== photosearch search \"a cat on a rug\"   (random weights: the order is arbitrary)"
+$photosearch search "a cat on a rug" --model "$model" --db "$db" --top 5
+echo
+echo "== photosearch similar fixtures/photos/chelsea.png"
+$photosearch similar fixtures/photos/chelsea.png --db "$db" --top 3
