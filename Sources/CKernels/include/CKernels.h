@@ -67,6 +67,12 @@ void ps_attention_head(const float *q, const float *k, const float *v, size_t st
 /// cannot saturate: 2 · 255 · 63 < 32768.
 void ps_dot_u8(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
 
+/// The same for 4-bit vectors: each row holds `dimension` / 2 bytes (dimension
+/// a multiple of 64), block b of 32 bytes carrying dimension 64b + j in the low
+/// nibble of byte j and 64b + 32 + j in the high one. The query may use the
+/// whole int8 range (2 · 15 · 127 < 32768).
+void ps_dot_u4(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+
 /// Quantises `count` floats to integers in [-limit, limit] with one scale:
 /// round(x / scale), scale = max |x| / limit (1 when all are zero). Returns the scale.
 float ps_quantize(const float *values, size_t count, int limit, int8_t *out);

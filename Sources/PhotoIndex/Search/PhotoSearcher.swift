@@ -20,11 +20,12 @@ public struct SearchResult: Sendable, Equatable {
 
 /// Exact top-K search over an index's vectors.
 ///
-/// First pass: the 8-bit `VectorMatrix`, scanned on every core (AVX2), keeping
-/// the best `candidates(top:)` rows in a heap per core. Second pass: those
-/// candidates, plus every embedding added since the matrix was written, are
-/// scored exactly with their float32 vectors from SQLite, which also drops
-/// photos deleted since. Filters are applied in the first pass, before
+/// First pass: the 4-bit rows of the `VectorMatrix`, scanned on every core
+/// (AVX2), keeping the best few hundred rows in a heap per core. Second pass:
+/// those rows scored again from their 8-bit copies. Third pass: the best of
+/// them, plus every embedding added since the matrix was written, scored
+/// exactly with their float32 vectors from SQLite, which also drops photos
+/// deleted since. Filters are applied in the first pass, before
 /// ranking. When more than 5% of the vectors are newer than the matrix, the
 /// matrix is rewritten first.
 public final class PhotoSearcher: @unchecked Sendable {
@@ -66,7 +67,9 @@ public final class PhotoSearcher: @unchecked Sendable {
         }
     }
 
-    /// How many first-pass candidates are rescored for a top-K query.
+    /// How many 4-bit candidates get an 8-bit score, and how many of those an
+    /// exact one, for a top-K query.
+    static func coarseCandidates(top: Int) -> Int { max(40 * top, 400) }
     static func candidates(top: Int) -> Int { max(4 * top, 64) }
 
     /// The `top` photos most similar to `query` (L2-normalised internally).
@@ -79,7 +82,8 @@ public final class PhotoSearcher: @unchecked Sendable {
         let delta = try vectorsAdded(after: matrix.highestEmbeddingID)
 
         // First pass over the int8 matrix.
-        let candidates = scan(matrix, query: query, capacity: Self.candidates(top: top) + excluding.count, allowed: allowed)
+        let candidates = scan(matrix, query: query, coarse: Self.coarseCandidates(top: top) + excluding.count,
+                              capacity: Self.candidates(top: top) + excluding.count, allowed: allowed)
         // Second pass: exact scores from SQLite for the candidates and the newer rows.
         var exact: [Int64: Float] = [:]
         let candidateIDs = candidates.map { matrix.photoIDs[$0.item] }
@@ -205,28 +209,28 @@ public final class PhotoSearcher: @unchecked Sendable {
 
     // MARK: Scanning
 
-    /// The best `capacity` rows of the int8 matrix for `query`, on every core.
-    func scan(_ matrix: VectorMatrix, query: [Float], capacity: Int, allowed: Set<Int64>?) -> [(score: Float, item: Int)] {
+    /// The best `capacity` rows of the matrix for `query`: the best `coarse`
+    /// by the 4-bit rows (every core), then re-ranked by the 8-bit rows.
+    func scan(_ matrix: VectorMatrix, query: [Float], coarse: Int, capacity: Int, allowed: Set<Int64>?) -> [(score: Float, item: Int)] {
         let dimension = matrix.dimension, rows = matrix.rows
         guard rows > 0 else { return [] }
-        // The query in [-63, 63] (see ps_dot_u8); rows are u = v/scale + 127, so
-        // q·v = scale_q · scale_v · (Σ q·u − 127 · Σ q).
-        var quantised = [Int8](repeating: 0, count: dimension)
-        let queryScale = query.withUnsafeBufferPointer { source in
-            quantised.withUnsafeMutableBufferPointer { ps_quantize(source.baseAddress, dimension, 63, $0.baseAddress) }
+        let padded = VectorMatrix.paddedDimension(dimension)
+        // 4-bit rows are u = v/s4 + 8: q·v = s_q · s4 · (Σ q·u − 8 · Σ q).
+        var query4 = [Int8](repeating: 0, count: padded)
+        let scale4 = query.withUnsafeBufferPointer { source in
+            query4.withUnsafeMutableBufferPointer { ps_quantize(source.baseAddress, dimension, 127, $0.baseAddress) }
         }
-        let offset = 127 * quantised.reduce(Int32(0)) { $0 + Int32($1) }
+        let offset4 = 8 * query4.reduce(Int32(0)) { $0 + Int32($1) }
         let parts = rows < 8192 ? 1 : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let chunk = (rows + parts - 1) / parts
         let heaps = UnsafeMutableBufferPointer<TopK>.allocate(capacity: parts)
         defer { heaps.deallocate() }
         let heapsPointer = HeapPointer(heaps)
         let matrixBox = MatrixPointers(matrix)
-        quantised.withUnsafeBufferPointer { queryBuffer in
+        query4.withUnsafeBufferPointer { queryBuffer in
             let queryPointer = QueryPointer(queryBuffer.baseAddress!)
-            let queryOffset = offset
             let work: @Sendable (Int) -> Void = { part in
-                var heap = TopK(capacity: capacity)
+                var heap = TopK(capacity: coarse)
                 let start = part * chunk, end = min(rows, start + chunk)
                 let block = 4096
                 var dots = [Int32](repeating: 0, count: block)
@@ -234,11 +238,11 @@ public final class PhotoSearcher: @unchecked Sendable {
                 while row < end {
                     let count = min(block, end - row)
                     dots.withUnsafeMutableBufferPointer { out in
-                        ps_dot_u8(queryPointer.pointer, matrixBox.vectors + row * dimension, count, dimension, out.baseAddress)
+                        ps_dot_u4(queryPointer.pointer, matrixBox.vectors4 + row * padded / 2, count, padded, out.baseAddress)
                     }
                     for offset in 0..<count {
                         let index = row + offset
-                        let score = Float(dots[offset] - queryOffset) * queryScale * matrixBox.scales[index]
+                        let score = Float(dots[offset] - offset4) * scale4 * matrixBox.scales4[index]
                         if score > heap.threshold {
                             if let allowed, !allowed.contains(matrixBox.photoIDs[index]) { continue }
                             heap.insert(score, index)
@@ -250,12 +254,24 @@ public final class PhotoSearcher: @unchecked Sendable {
             }
             if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
         }
-        var merged = TopK(capacity: capacity)
+        var merged = TopK(capacity: coarse)
         for part in 0..<parts {
             merged.merge(heaps[part])
             (heaps.baseAddress! + part).deinitialize(count: 1)
         }
-        return merged.sorted()
+        // 8-bit rows are u = v/s8 + 127, the query in [-63, 63] (see ps_dot_u8).
+        var query8 = [Int8](repeating: 0, count: dimension)
+        let scale8 = query.withUnsafeBufferPointer { source in
+            query8.withUnsafeMutableBufferPointer { ps_quantize(source.baseAddress, dimension, 63, $0.baseAddress) }
+        }
+        let offset8 = 127 * query8.reduce(Int32(0)) { $0 + Int32($1) }
+        var refined = TopK(capacity: capacity)
+        var dot: Int32 = 0
+        for candidate in merged.sorted() {
+            ps_dot_u8(query8, matrix.vectors + candidate.item * dimension, 1, dimension, &dot)
+            refined.insert(Float(dot - offset8) * scale8 * matrix.scales[candidate.item], candidate.item)
+        }
+        return refined.sorted()
     }
 
     static func normalized(_ vector: [Float]) -> [Float] {
@@ -284,12 +300,12 @@ private struct QueryPointer: @unchecked Sendable {
 }
 
 private struct MatrixPointers: @unchecked Sendable {
-    let vectors: UnsafePointer<UInt8>
-    let scales: UnsafePointer<Float>
+    let vectors4: UnsafePointer<UInt8>
+    let scales4: UnsafePointer<Float>
     let photoIDs: UnsafePointer<Int64>
     init(_ matrix: VectorMatrix) {
-        vectors = matrix.vectors
-        scales = matrix.scales
+        vectors4 = matrix.vectors4
+        scales4 = matrix.scales4
         photoIDs = matrix.photoIDs
     }
 }

@@ -5,20 +5,24 @@ import GRDB
 import Glibc
 #endif
 
-/// The index's vectors as one contiguous 8-bit matrix with a scale per row,
-/// memory-mapped from `<index>.vectors`: the first, approximate pass of every
-/// search scans it. SQLite stays the source of truth: the file records the
+/// The index's vectors as two contiguous quantised matrices with a scale per
+/// row, memory-mapped from `<index>.vectors`: a 4-bit one that every search
+/// scans whole, and an 8-bit one that refines the 4-bit pass's candidates. SQLite stays the source of truth: the file records the
 /// model and the highest embedding id it holds, rows added since are read from
 /// SQLite (exact), and candidates are rescored from SQLite, so a deleted or
 /// re-embedded photo never shows a stale vector.
 ///
-/// Each vector v is stored as bytes u = round(v / scale) + 127 with scale =
-/// max |v| / 127, so u lies in [0, 254] and v ≈ scale · (u − 127).
+/// 8-bit: v is stored as u = round(v / s8) + 127 with s8 = max |v| / 127, so
+/// u lies in [0, 254] and v ≈ s8 · (u − 127). 4-bit: u = round(v / s4) + 8 with
+/// s4 = max |v| / 7, in [1, 15], two per byte in blocks of 64 dimensions (byte
+/// j of a block: dimension j low, j + 32 high; see ps_dot_u4), the dimension
+/// padded to a multiple of 64 with zeros (u = 8).
 ///
-/// Layout (little-endian): 128-byte header — "PSVECU8\0", version u32,
+/// Layout (little-endian): 128-byte header — "PSVECU8\0", version u32 (2),
 /// dimension u32, rows u64, highest embedding id i64, model checksum (64 bytes,
-/// zero-padded) — then rows × photo id (i64), rows × scale (f32), padding to
-/// 64 bytes, rows × dimension × u8.
+/// zero-padded) — then rows × photo id (i64), rows × s8 (f32), rows × s4 (f32),
+/// padding to 64 bytes, rows × dimension bytes (8-bit), rows × padded
+/// dimension / 2 bytes (4-bit).
 public final class VectorMatrix: @unchecked Sendable {
     public let path: String
     public let dimension: Int
@@ -32,13 +36,22 @@ public final class VectorMatrix: @unchecked Sendable {
     let photoIDs: UnsafePointer<Int64>
     let scales: UnsafePointer<Float>
     let vectors: UnsafePointer<UInt8>
+    let scales4: UnsafePointer<Float>
+    let vectors4: UnsafePointer<UInt8>
 
     static let magic = Array("PSVECU8\0".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
     static let headerSize = 128
 
     static func vectorsOffset(rows: Int) -> Int {
-        (headerSize + rows * 12 + 63) / 64 * 64
+        (headerSize + rows * 16 + 63) / 64 * 64
+    }
+
+    /// The dimension of the 4-bit rows: padded to whole 64-dimension blocks.
+    static func paddedDimension(_ dimension: Int) -> Int { (dimension + 63) / 64 * 64 }
+
+    static func fileSize(rows: Int, dimension: Int) -> Int {
+        vectorsOffset(rows: rows) + rows * dimension + rows * paddedDimension(dimension) / 2
     }
 
     /// Opens the file; nil when it is missing, damaged or for another model
@@ -59,7 +72,7 @@ public final class VectorMatrix: @unchecked Sendable {
               header.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == Self.version,
               Int(header.loadUnaligned(fromByteOffset: 12, as: UInt32.self)) == dimension,
               rows >= 0, rows < 1 << 40,
-              size == Self.vectorsOffset(rows: rows) + rows * dimension,
+              size == Self.fileSize(rows: rows, dimension: dimension),
               storedChecksum == modelChecksum else {
             munmap(base, size)
             return nil
@@ -72,7 +85,9 @@ public final class VectorMatrix: @unchecked Sendable {
         highestEmbeddingID = header.loadUnaligned(fromByteOffset: 24, as: Int64.self)
         photoIDs = UnsafePointer(base.advanced(by: Self.headerSize).assumingMemoryBound(to: Int64.self))
         scales = UnsafePointer(base.advanced(by: Self.headerSize + rows * 8).assumingMemoryBound(to: Float.self))
+        scales4 = UnsafePointer(base.advanced(by: Self.headerSize + rows * 12).assumingMemoryBound(to: Float.self))
         vectors = UnsafePointer(base.advanced(by: Self.vectorsOffset(rows: rows)).assumingMemoryBound(to: UInt8.self))
+        vectors4 = UnsafePointer(base.advanced(by: Self.vectorsOffset(rows: rows) + rows * dimension).assumingMemoryBound(to: UInt8.self))
         _ = madvise(base, size, MADV_WILLNEED)
     }
 
@@ -93,8 +108,11 @@ public final class VectorMatrix: @unchecked Sendable {
                 throw PhotoIndexError.databaseUnavailable(path: path, reason: String(cString: strerror(errno)))
             }
             defer { fclose(file) }
-            var ids = [Int64](), scales = [Float](), quantised = [Int8](repeating: 0, count: dimension)
+            var ids = [Int64](), scales = [Float](), scales4 = [Float](), quantised = [Int8](repeating: 0, count: dimension)
             var stored = [UInt8](repeating: 0, count: dimension)
+            let padded = paddedDimension(dimension)
+            var quantised4 = [Int8](repeating: 0, count: dimension)
+            var nibbles = [UInt8](repeating: 0, count: padded / 2)
             ids.reserveCapacity(rows)
             scales.reserveCapacity(rows)
             // Vectors go straight to a second temporary file, then are appended.
@@ -104,6 +122,12 @@ public final class VectorMatrix: @unchecked Sendable {
                 throw PhotoIndexError.databaseUnavailable(path: path, reason: String(cString: strerror(errno)))
             }
             defer { fclose(bodyFile) }
+            let body4 = temporary + ".body4"
+            defer { unlink(body4) }
+            guard let body4File = fopen(body4, "wb+") else {
+                throw PhotoIndexError.databaseUnavailable(path: path, reason: String(cString: strerror(errno)))
+            }
+            defer { fclose(body4File) }
             let cursor = try Row.fetchCursor(db, sql: "SELECT photo_id, vector FROM embeddings WHERE model_id = ? ORDER BY id",
                                              arguments: [model.id])
             while let row = try cursor.next() {
@@ -113,9 +137,22 @@ public final class VectorMatrix: @unchecked Sendable {
                     quantised.withUnsafeMutableBufferPointer { ps_quantize(source.baseAddress, dimension, 127, $0.baseAddress) }
                 }
                 for index in 0..<dimension { stored[index] = UInt8(Int(quantised[index]) + 127) }
+                let scale4 = vector.withUnsafeBufferPointer { source in
+                    quantised4.withUnsafeMutableBufferPointer { ps_quantize(source.baseAddress, dimension, 7, $0.baseAddress) }
+                }
+                for block in 0..<(padded / 64) {
+                    for j in 0..<32 {
+                        let low = block * 64 + j, high = low + 32
+                        let lowValue = low < dimension ? Int(quantised4[low]) + 8 : 8
+                        let highValue = high < dimension ? Int(quantised4[high]) + 8 : 8
+                        nibbles[block * 32 + j] = UInt8(lowValue | highValue << 4)
+                    }
+                }
                 ids.append(row["photo_id"])
                 scales.append(scale)
-                guard stored.withUnsafeBytes({ fwrite($0.baseAddress, 1, dimension, bodyFile) }) == dimension else {
+                scales4.append(scale4)
+                guard stored.withUnsafeBytes({ fwrite($0.baseAddress, 1, dimension, bodyFile) }) == dimension,
+                      nibbles.withUnsafeBytes({ fwrite($0.baseAddress, 1, padded / 2, body4File) }) == padded / 2 else {
                     throw PhotoIndexError.diskFull(path: path)
                 }
             }
@@ -130,14 +167,17 @@ public final class VectorMatrix: @unchecked Sendable {
             var ok = fwrite(header, 1, headerSize, file) == headerSize
             ok = ok && ids.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } == ids.count * 8
             ok = ok && scales.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } == scales.count * 4
-            let padding = vectorsOffset(rows: ids.count) - headerSize - ids.count * 12
+            ok = ok && scales4.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } == scales4.count * 4
+            let padding = vectorsOffset(rows: ids.count) - headerSize - ids.count * 16
             ok = ok && fwrite([UInt8](repeating: 0, count: padding), 1, padding, file) == padding
-            rewind(bodyFile)
             var chunk = [UInt8](repeating: 0, count: 1 << 20)
-            while ok {
-                let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, bodyFile) }
-                if count == 0 { break }
-                ok = chunk.withUnsafeBytes { fwrite($0.baseAddress, 1, count, file) } == count
+            for body in [bodyFile, body4File] {
+                rewind(body)
+                while ok {
+                    let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, body) }
+                    if count == 0 { break }
+                    ok = chunk.withUnsafeBytes { fwrite($0.baseAddress, 1, count, file) } == count
+                }
             }
             guard ok, fflush(file) == 0 else { throw PhotoIndexError.diskFull(path: path) }
         }
