@@ -36,6 +36,16 @@ static void ps_jpeg_emit_message(j_common_ptr cinfo, int level) {
     }
 }
 
+// Installs our handlers; setjmp must still be called by the caller itself.
+static struct jpeg_error_mgr *ps_jpeg_error_init(ps_jpeg_error *error, char *message, size_t message_size) {
+    struct jpeg_error_mgr *manager = jpeg_std_error(&error->base);
+    error->base.error_exit = ps_jpeg_error_exit;
+    error->base.emit_message = ps_jpeg_emit_message;
+    error->message = message;
+    error->message_size = message_size;
+    return manager;
+}
+
 static void ps_set_message(char *message, size_t size, const char *text) {
     if (message && size > 0) {
         snprintf(message, size, "%s", text);
@@ -47,11 +57,7 @@ int ps_jpeg_read_header(const uint8_t *data, size_t size, int *width, int *heigh
     struct jpeg_decompress_struct cinfo;
     ps_jpeg_error error;
     memset(&cinfo, 0, sizeof(cinfo));
-    cinfo.err = jpeg_std_error(&error.base);
-    error.base.error_exit = ps_jpeg_error_exit;
-    error.base.emit_message = ps_jpeg_emit_message;
-    error.message = message;
-    error.message_size = message_size;
+    cinfo.err = ps_jpeg_error_init(&error, message, message_size);
     if (setjmp(error.escape)) {
         jpeg_destroy_decompress(&cinfo);
         return PS_CODEC_CORRUPT;
@@ -76,11 +82,7 @@ int ps_jpeg_decode(const uint8_t *data, size_t size, int scale_denominator,
 
     memset(out, 0, sizeof(*out));
     memset(&cinfo, 0, sizeof(cinfo));
-    cinfo.err = jpeg_std_error(&error.base);
-    error.base.error_exit = ps_jpeg_error_exit;
-    error.base.emit_message = ps_jpeg_emit_message;
-    error.message = message;
-    error.message_size = message_size;
+    cinfo.err = ps_jpeg_error_init(&error, message, message_size);
     if (setjmp(error.escape)) {
         jpeg_destroy_decompress(&cinfo);
         free(pixels);

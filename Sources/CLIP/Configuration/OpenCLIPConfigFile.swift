@@ -61,16 +61,7 @@ struct OpenCLIPConfigFile: Decodable {
             posEmbedType = try container.decodeIfPresent(String.self, forKey: .posEmbedType)
             actKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .actKwargs)
             normKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .normKwargs)
-            var unsupported: [String: LooseJSON] = [:]
-            for key in Self.unsupportedKeys {
-                if let value = try container.decodeIfPresent(LooseJSON.self, forKey: key), !value.isEmptyOrFalse {
-                    unsupported[key.rawValue] = value
-                }
-            }
-            if let blockType = try container.decodeIfPresent(String.self, forKey: .blockType), blockType != "default" {
-                unsupported["block_type"] = .string(blockType)
-            }
-            self.unsupported = unsupported
+            unsupported = try OpenCLIPConfigFile.unsupportedFields(container, keys: Self.unsupportedKeys, blockType: .blockType)
         }
     }
 
@@ -116,15 +107,7 @@ struct OpenCLIPConfigFile: Decodable {
             eosId = try container.decodeIfPresent(Int.self, forKey: .eosId)
             actKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .actKwargs)
             normKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .normKwargs)
-            var unsupported: [String: LooseJSON] = [:]
-            for key in Self.unsupportedKeys {
-                if let value = try container.decodeIfPresent(LooseJSON.self, forKey: key), !value.isEmptyOrFalse {
-                    unsupported[key.rawValue] = value
-                }
-            }
-            if let blockType = try container.decodeIfPresent(String.self, forKey: .blockType), blockType != "default" {
-                unsupported["block_type"] = .string(blockType)
-            }
+            var unsupported = try OpenCLIPConfigFile.unsupportedFields(container, keys: Self.unsupportedKeys, blockType: .blockType)
             if let projType = try container.decodeIfPresent(String.self, forKey: .projType), projType != "linear" {
                 unsupported["proj_type"] = .string(projType)
             }
@@ -149,6 +132,22 @@ struct OpenCLIPConfigFile: Decodable {
 
     var modelCfg: ModelConfig
     var preprocessCfg: PreprocessConfig?
+
+    /// Fields of a tower configuration that select features photosearch does
+    /// not implement (set to anything but null, false, 0 or empty), and a
+    /// block_type other than "default".
+    static func unsupportedFields<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>, keys: [Key], blockType: Key) throws -> [String: LooseJSON] {
+        var unsupported: [String: LooseJSON] = [:]
+        for key in keys {
+            if let value = try container.decodeIfPresent(LooseJSON.self, forKey: key), !value.isEmptyOrFalse {
+                unsupported[key.stringValue] = value
+            }
+        }
+        if let type = try container.decodeIfPresent(String.self, forKey: blockType), type != "default" {
+            unsupported["block_type"] = .string(type)
+        }
+        return unsupported
+    }
 
     enum CodingKeys: String, CodingKey {
         case modelCfg = "model_cfg", preprocessCfg = "preprocess_cfg"

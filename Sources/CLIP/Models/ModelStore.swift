@@ -133,7 +133,7 @@ public struct ModelStore: Sendable {
     /// folder name by default), after checking that it loads and embeds.
     @discardableResult
     public func importModel(from source: String, name: String? = nil) throws(ModelStoreError) -> InstalledModel {
-        let name = name ?? (PhotoPath.absolute(source) as NSString).lastPathComponent
+        let name = name ?? (FilePaths.absolute(source) as NSString).lastPathComponent
         try Self.validate(name: name)
         guard !FileManager.default.fileExists(atPath: path(of: name)) else { throw .alreadyInstalled(name: name) }
         let directory: ModelDirectory
@@ -202,20 +202,6 @@ public struct ModelStore: Sendable {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: Date())
-    }
-}
-
-/// Absolute paths without resolving symbolic links.
-enum PhotoPath {
-    static func absolute(_ path: String) -> String {
-        let base = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        var parts: [Substring] = []
-        for part in base.split(separator: "/") {
-            if part == "." { continue }
-            if part == ".." { _ = parts.popLast(); continue }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
     }
 }
 

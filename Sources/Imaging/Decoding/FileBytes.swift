@@ -51,3 +51,28 @@ public enum FileBytes {
 func systemErrorText(_ code: Int32) -> String {
     String(cString: strerror(code)).lowercased()
 }
+
+/// Paths as photosearch stores and compares them.
+public enum FilePaths {
+    /// The absolute, normalised form of `path` ("." and ".." removed), without
+    /// resolving symbolic links: the path the user sees.
+    public static func absolute(_ path: String, currentDirectory: String = FileManagerShim.currentDirectory()) -> String {
+        let base = path.hasPrefix("/") ? path : currentDirectory + "/" + path
+        var parts: [Substring] = []
+        for part in base.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { _ = parts.popLast(); continue }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+}
+
+/// The working directory, without Foundation.
+public enum FileManagerShim {
+    public static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return String(cString: buffer)
+    }
+}

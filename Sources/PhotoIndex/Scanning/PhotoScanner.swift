@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,16 +36,7 @@ public struct PhotoScanner: Sendable {
     }
 
     /// The absolute, normalised form of `path` (symbolic links kept).
-    public static func absolute(_ path: String) -> String {
-        let base = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        var parts: [Substring] = []
-        for part in base.split(separator: "/") {
-            if part == "." { continue }
-            if part == ".." { _ = parts.popLast(); continue }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
-    }
+    public static func absolute(_ path: String) -> String { FilePaths.absolute(path) }
 
     public static func isPhotoName(_ name: String) -> Bool {
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return false }

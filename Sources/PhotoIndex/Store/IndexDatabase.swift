@@ -141,21 +141,17 @@ public final class IndexDatabase: Sendable {
 
     /// Runs `body` in a write transaction, translating SQLite errors.
     func write<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
-        do {
-            return try pool.write(body)
-        } catch let error as PhotoIndexError {
-            throw error
-        } catch let error as DatabaseError {
-            throw Self.translate(error, path: path)
-        } catch {
-            throw .database(path: path, reason: "\(error)")
-        }
+        try translating { try pool.write(body) }
     }
 
     /// Runs `body` on a read-only connection (concurrent with the writer).
     func read<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
+        try translating { try pool.read(body) }
+    }
+
+    private func translating<T>(_ body: () throws -> T) throws(PhotoIndexError) -> T {
         do {
-            return try pool.read(body)
+            return try body()
         } catch let error as PhotoIndexError {
             throw error
         } catch let error as DatabaseError {
