@@ -4,7 +4,6 @@
 set -euo pipefail
 
 packages=(
-    libopenblas-dev      # CBLAS (attention products)
     libjpeg-dev          # libjpeg-turbo
     libpng-dev
     libwebp-dev
