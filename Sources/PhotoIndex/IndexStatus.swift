@@ -27,7 +27,7 @@ public struct IndexStatus: Sendable {
             let failures = try Row.fetchAll(db, sql: """
                 SELECT path, last_error FROM photos WHERE state = 'failed' ORDER BY updated_at DESC, path LIMIT ?
                 """, arguments: [failureLimit]).map { Failure(path: $0["path"], reason: $0["last_error"]) }
-            let model = try ModelRecord.fetchOne(db, sql: "SELECT * FROM models ORDER BY id DESC LIMIT 1")
+            let model = try ModelRecord.current(db)
             let embeddings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings") ?? 0
             let lastRun = try RunRecord.fetchOne(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT 1")
             return IndexStatus(path: database.path, indexed: indexed, failed: failed, failures: failures, model: model,

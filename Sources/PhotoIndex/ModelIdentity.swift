@@ -1,5 +1,6 @@
 import CLIP
 import Foundation
+import Imaging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,14 +31,14 @@ public struct ModelIdentity: Sendable, Equatable {
     /// takes a fraction of a second; when `known` has a record for the same
     /// file with the same size and mtime, its checksum is reused instead.
     public static func of(directory: ModelDirectory, embeddingSize: Int, known: [ModelRecord] = []) throws(PhotoIndexError) -> ModelIdentity {
-        let weights = PhotoScanner.absolute(directory.weightsPath)
+        let weights = FilePaths.absolute(directory.weightsPath)
         var status = stat()
         guard stat(weights, &status) == 0 else {
             throw .databaseUnavailable(path: weights, reason: String(cString: strerror(errno)))
         }
         let size = Int64(status.st_size)
         let modified = PhotoScanner.nanoseconds(status)
-        let name = (PhotoScanner.absolute(directory.path) as NSString).lastPathComponent
+        let name = (FilePaths.absolute(directory.path) as NSString).lastPathComponent
         if let record = known.first(where: {
             $0.weightsPath == weights && $0.weightsSize == size && $0.weightsModifiedAt == modified && $0.embeddingSize == embeddingSize
         }) {

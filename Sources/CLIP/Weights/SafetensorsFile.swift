@@ -154,10 +154,8 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// copy), a converted temporary buffer otherwise.
     public func withFloats<Result>(_ name: String, _ body: (UnsafeBufferPointer<Float>) throws -> Result) rethrows -> Result? {
         guard let info = tensors[name] else { return nil }
-        let address = base + dataOffset + info.range.lowerBound
-        if info.dtype == .f32, Int(bitPattern: address) % MemoryLayout<Float>.alignment == 0 {
-            return try body(UnsafeBufferPointer(start: UnsafeRawPointer(address).assumingMemoryBound(to: Float.self),
-                                                count: info.elementCount))
+        if let mapped = mappedFloats(name) {
+            return try body(UnsafeBufferPointer(start: mapped, count: info.elementCount))
         }
         return try floats(name)!.withUnsafeBufferPointer(body)
     }

@@ -159,7 +159,7 @@ public final class Indexer: Sendable {
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9 }
 
         let modelID = try registerModel(replace: options.replaceModel)
-        let roots = options.roots.map(PhotoScanner.absolute)
+        let roots = options.roots.map { FilePaths.absolute($0) }
         let scan = try PhotoScanner(excludes: options.excludes).scan(roots: roots)
         for folder in scan.unreadableFolders { events(.unreadableFolder(path: folder.path, reason: folder.reason)) }
 

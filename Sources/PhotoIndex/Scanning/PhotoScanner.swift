@@ -35,9 +35,6 @@ public struct PhotoScanner: Sendable {
         self.excludes = excludes
     }
 
-    /// The absolute, normalised form of `path` (symbolic links kept).
-    public static func absolute(_ path: String) -> String { FilePaths.absolute(path) }
-
     public static func isPhotoName(_ name: String) -> Bool {
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return false }
         return extensions.contains(name[name.index(after: dot)...].lowercased())

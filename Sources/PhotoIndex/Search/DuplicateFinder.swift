@@ -1,4 +1,5 @@
 import CKernels
+import CLIP
 import Dispatch
 import Foundation
 
@@ -24,7 +25,7 @@ public struct DuplicateFinder {
         guard count > 1 else { return [] }
         var matrix = [Float](repeating: 0, count: count * dimension)
         for (row, entry) in entries.enumerated() where entry.vector.count == dimension {
-            let unit = PhotoSearcher.normalized(entry.vector)
+            let unit = CLIPModel.normalized(entry.vector)
             matrix.replaceSubrange((row * dimension)..<((row + 1) * dimension), with: unit)
         }
         var parent = Array(0..<count)

@@ -1,4 +1,5 @@
 import CKernels
+import CLIP
 import Dispatch
 import Foundation
 import GRDB
@@ -38,7 +39,7 @@ public final class PhotoSearcher: @unchecked Sendable {
     public init(database: IndexDatabase) throws(PhotoIndexError) {
         self.database = database
         let found = try database.read { db -> (ModelRecord?, Bool) in
-            let model = try ModelRecord.fetchOne(db, sql: "SELECT * FROM models ORDER BY id DESC LIMIT 1")
+            let model = try ModelRecord.current(db)
             let any = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM embeddings)") ?? false
             return (model, any)
         }
@@ -76,7 +77,7 @@ public final class PhotoSearcher: @unchecked Sendable {
     public func search(_ query: [Float], top: Int, minimumScore: Float? = nil, filter: SearchFilter = SearchFilter(),
                        excluding: Set<Int64> = []) throws(PhotoIndexError) -> [SearchResult] {
         precondition(query.count == model.embeddingSize, "query dimension differs from the index's")
-        let query = Self.normalized(query)
+        let query = CLIPModel.normalized(query)
         let matrix = try currentMatrix()
         let allowed = try allowedPhotos(filter)
         let delta = try vectorsAdded(after: matrix.highestEmbeddingID)
@@ -160,12 +161,6 @@ public final class PhotoSearcher: @unchecked Sendable {
         }
         matrix = built
         return built
-    }
-
-    /// Rewrites the matrix file from SQLite (the indexer calls this after a run).
-    public static func refreshMatrix(database: IndexDatabase) throws(PhotoIndexError) {
-        guard let model = try database.read({ db in try ModelRecord.fetchOne(db, sql: "SELECT * FROM models ORDER BY id DESC LIMIT 1") }) else { return }
-        try VectorMatrix.build(database: database, model: model, to: VectorMatrix.path(forIndex: database.path))
     }
 
     private func vectorsAdded(after id: Int64) throws(PhotoIndexError) -> [(Int64, [Float])] {
@@ -272,13 +267,6 @@ public final class PhotoSearcher: @unchecked Sendable {
             refined.insert(Float(dot - offset8) * scale8 * matrix.scales[candidate.item], candidate.item)
         }
         return refined.sorted()
-    }
-
-    static func normalized(_ vector: [Float]) -> [Float] {
-        var sum: Double = 0
-        for value in vector { sum += Double(value) * Double(value) }
-        let norm = max(sum.squareRoot(), 1e-12)
-        return vector.map { Float(Double($0) / norm) }
     }
 
     static func dot(_ a: [Float], _ b: [Float]) -> Float {

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 
 /// Restrictions applied before ranking, so that the top K all satisfy them.
 public struct SearchFilter: Sendable, Equatable {
@@ -12,7 +13,7 @@ public struct SearchFilter: Sendable, Equatable {
     public init(after: String? = nil, before: String? = nil, folder: String? = nil) {
         self.after = after
         self.before = before
-        self.folder = folder.map(PhotoScanner.absolute)
+        self.folder = folder.map { FilePaths.absolute($0) }
     }
 
     public var isEmpty: Bool { after == nil && before == nil && folder == nil }

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 
 /// A parsed search: terms, each text or an example image, with signed weights.
 ///
@@ -162,10 +163,10 @@ public struct SearchQuery: Sendable, Equatable {
             && !expanded.contains(" ")
         if hasImageExtension {
             guard fileExists(expanded) else { throw .noSuchImage(bare) }
-            return .image(path: PhotoScanner.absolute(expanded))
+            return .image(path: FilePaths.absolute(expanded))
         }
         if expanded.contains("/"), !expanded.contains(" "), fileExists(expanded) {
-            return .image(path: PhotoScanner.absolute(expanded))
+            return .image(path: FilePaths.absolute(expanded))
         }
         return .text(bare)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import GRDB
 
 /// The index: one SQLite database in WAL mode (concurrent readers while one
@@ -17,7 +18,7 @@ public final class IndexDatabase: Sendable {
     /// `pageLimit` caps the file at that many pages (PRAGMA max_page_count),
     /// which makes SQLite report a full disk: tests use it.
     init(path: String, create: Bool, pageLimit: Int?) throws(PhotoIndexError) {
-        let path = PhotoScanner.absolute(path)
+        let path = FilePaths.absolute(path)
         self.path = path
         let manager = FileManager.default
         if !manager.fileExists(atPath: path) {
@@ -172,6 +173,11 @@ public final class IndexDatabase: Sendable {
         default:
             return .database(path: path, reason: error.message ?? "\(error.resultCode)")
         }
+    }
+
+    /// The model whose vectors the index holds, if it holds any yet.
+    public func currentModel() throws(PhotoIndexError) -> ModelRecord? {
+        try read { db in try ModelRecord.current(db) }
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.

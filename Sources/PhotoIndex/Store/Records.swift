@@ -75,6 +75,11 @@ public struct ModelRecord: Codable, FetchableRecord, MutablePersistableRecord, S
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
+
+    /// The model whose vectors the index holds (an index holds one model's).
+    static func current(_ db: Database) throws -> ModelRecord? {
+        try ModelRecord.order(Column(CodingKeys.id).desc).fetchOne(db)
+    }
 }
 
 /// One `photosearch index` run, for status and for resuming after a kill.

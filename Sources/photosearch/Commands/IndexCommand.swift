@@ -101,7 +101,7 @@ struct IndexCommand: ParsableCommand {
                          cancellation: CancellationFlag, reporter: ProgressReporter, waitForLock: Bool) throws -> IndexSummary? {
         let outcome: Result<IndexSummary, PhotoIndexError> = Result { () throws(PhotoIndexError) -> IndexSummary in
             let lock = try WriterLock(indexPath: index.path)
-            let known = (try? IndexStatus.read(index, failureLimit: 0))?.model.map { [$0] } ?? []
+            let known = try index.currentModel().map { [$0] } ?? []
             let identity = try ModelIdentity.of(directory: directory, embeddingSize: clip.embeddingSize, known: known)
             let summary = try Indexer(database: index, model: clip, identity: identity)
                 .run(options, cancellation: cancellation, events: reporter.handle)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLIP
 import Foundation
+import Imaging
 import PhotoIndex
 
 struct SearchCommand: ParsableCommand {
@@ -88,7 +89,7 @@ struct SimilarCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: photo) else {
             throw Failure.exit(SearchQuery.ParseError.noSuchImage(photo))
         }
-        let query = SearchQuery(parts: [.init(term: .image(path: PhotoScanner.absolute(photo)), weight: 1)])
+        let query = SearchQuery(parts: [.init(term: .image(path: FilePaths.absolute(photo)), weight: 1)])
         let searcher = try SearchCommand.openSearcher(database.path)
         let encoder = try SearchCommand.queryEncoder(for: query, searcher: searcher, model: model)
         do {
