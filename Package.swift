@@ -72,12 +72,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ImagingTests",
-            dependencies: ["Imaging"],
+            dependencies: ["Imaging", "TestSupport"],
             path: "Tests/ImagingTests"
         ),
         .testTarget(
             name: "PhotoIndexTests",
-            dependencies: ["PhotoIndex", "CLIP", "Imaging", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["PhotoIndex", "CLIP", "Imaging", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/PhotoIndexTests"
         ),
         .testTarget(

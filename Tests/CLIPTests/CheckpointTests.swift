@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import CLIP
 
 /// Model directories that are wrong in every way a user's download can be.

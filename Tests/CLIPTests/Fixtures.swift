@@ -1,15 +1,10 @@
 import Foundation
+import TestSupport
 
 /// Paths into the repository's fixtures/ folder and the reference files the
 /// fixture script wrote (scripts/make-reference-fixtures.py).
 enum Fixtures {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("fixtures")
-
-    static func path(_ relative: String) -> String {
-        root.appendingPathComponent(relative).path
-    }
+    static func path(_ relative: String) -> String { FixtureFiles.path(relative) }
 
     /// What open_clip or transformers computed for one fixture model.
     struct Reference: Decodable {
@@ -58,22 +53,5 @@ enum Compare {
             nb += Double(y) * Double(y)
         }
         return dot / (na.squareRoot() * nb.squareRoot())
-    }
-}
-
-/// A scratch directory removed when the value is deinitialised.
-final class TemporaryDirectory {
-    let url: URL
-    var path: String { url.path }
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    deinit {
-        try? FileManager.default.removeItem(at: url)
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Imaging
 
 /// A little-endian TIFF block built by hand: IFD0 with Make, Model,
@@ -66,7 +67,7 @@ struct EXIFTests {
     @Test("corrupted EXIF blocks never crash and never invent an orientation")
     func mutations() {
         let original = TIFFBuilder.sample()
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for _ in 0..<5000 {
             var block = original
             for _ in 0..<Int.random(in: 1...8, using: &generator) {
@@ -76,18 +77,5 @@ struct EXIFTests {
             let metadata = EXIFReader.parse(tiff: block[...])
             #expect(Orientation.allCases.contains(metadata.orientation))
         }
-    }
-}
-
-/// Deterministic random numbers for the mutation test (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,4 @@
+import Imaging
 import Testing
 @testable import PhotoIndex
 
@@ -26,7 +27,7 @@ struct SearchQueryTests {
     func weights() throws {
         #expect(try parse("2:sunset + ./ref.jpg") == [
             .init(term: .text("sunset"), weight: 2),
-            .init(term: .image(path: PhotoScanner.absolute("./ref.jpg")), weight: 1),
+            .init(term: .image(path: FilePaths.absolute("./ref.jpg")), weight: 1),
         ])
         #expect(try parse(#"0.5:"red car" - 1.5:night"#) == [.init(term: .text("red car"), weight: 0.5), .init(term: .text("night"), weight: -1.5)])
         // A time of day is text, not a weight.

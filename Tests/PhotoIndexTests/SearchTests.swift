@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 @testable import PhotoIndex
 
 @Suite("Searching an index")
@@ -120,7 +121,7 @@ struct SearchTests {
         // the scan to be split across cores).
         let workspace = try Workspace()
         let database = try workspace.database()
-        var generator = SeededRandom(seed: 7)
+        var generator = SplitMix64(seed: 7)
         let dimension = 64
         func randomUnit() -> [Float] {
             CLIPModel.normalized((0..<dimension).map { _ in Float(generator.normal()) })
@@ -191,19 +192,4 @@ struct SearchTests {
         #expect(groups.contains { Set($0.paths) == [workspace.photos + "/chelsea.png", workspace.photos + "/chelsea.webp"] })
         #expect(!groups.contains { $0.paths.contains(workspace.photos + "/camera.png") })
     }
-}
-
-/// Deterministic normal deviates (Box–Muller over SplitMix64).
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
-    mutating func normal() -> Double { (-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform()) }
 }

@@ -1,18 +1,12 @@
 import CLIP
 import Foundation
+import TestSupport
 import GRDB
 @testable import PhotoIndex
 
 enum Fixture {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("fixtures")
-
-    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
-
-    static func bytes(_ relative: String) throws -> [UInt8] {
-        Array(try Data(contentsOf: URL(fileURLWithPath: path(relative))))
-    }
+    static func path(_ relative: String) -> String { FixtureFiles.path(relative) }
+    static func bytes(_ relative: String) throws -> [UInt8] { try FixtureFiles.bytes(relative) }
 
     static let modelPath = path("models/oc-vit-gelu-p16")
     /// The image tower of the fixture model, loaded once for all tests.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Runs the built `photosearch` executable as a child process.
 struct CommandRunner {
@@ -20,12 +21,7 @@ struct CommandRunner {
         return folder.appendingPathComponent("photosearch")
     }()
 
-    static let repository = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static func fixture(_ relative: String) -> String {
-        repository.appendingPathComponent("fixtures").appendingPathComponent(relative).path
-    }
+    static func fixture(_ relative: String) -> String { FixtureFiles.path(relative) }
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
