@@ -32,9 +32,9 @@ struct SearchCommand: ParsableCommand {
             throw Failure.exit(error, code: ExitStatus.usage)
         }
         // A text query always needs a model: say how to get one before anything else.
-        if !parsed.texts.isEmpty { _ = try model.directory() }
+        let resolved = parsed.texts.isEmpty ? nil : try model.directory()
         let searcher = try Self.openSearcher(database.path)
-        let encoder = try Self.queryEncoder(for: parsed, searcher: searcher, model: model)
+        let encoder = try Self.queryEncoder(for: parsed, searcher: searcher, model: model, resolved: resolved)
         do {
             let (vector, _) = try encoder.vector(for: parsed)
             results.print(try searcher.search(vector, top: results.top, minimumScore: results.minScore, filter: try results.filter()))
@@ -52,7 +52,9 @@ struct SearchCommand: ParsableCommand {
     }
 
     /// Loads only the towers the query needs, and refuses a model other than the index's.
-    static func queryEncoder(for query: SearchQuery, searcher: PhotoSearcher, model: ModelOption) throws -> QueryEncoder {
+    /// `resolved` is the model directory when the caller already looked it up.
+    static func queryEncoder(for query: SearchQuery, searcher: PhotoSearcher, model: ModelOption,
+                             resolved: String? = nil) throws -> QueryEncoder {
         let towers: CLIPModel.Towers
         do {
             towers = try QueryEncoder.towers(for: query, searcher: searcher)
@@ -60,7 +62,7 @@ struct SearchCommand: ParsableCommand {
             throw Failure.exit(error)
         }
         guard !towers.isEmpty else { return QueryEncoder(model: nil, searcher: searcher) }
-        let directoryPath = try model.directory()
+        let directoryPath = try resolved ?? model.directory()
         do {
             let directory = try ModelDirectory(path: directoryPath)
             let clip = try CLIPModel(directory: directoryPath, towers: towers)
