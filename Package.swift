@@ -5,8 +5,10 @@ let package = Package(
     name: "photosearch",
     products: [
         .executable(name: "photosearch", targets: ["photosearch"]),
-        .library(name: "CLIP", targets: ["CLIP"]),
+        .library(name: "Compute", targets: ["Compute"]),
         .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "CLIP", targets: ["CLIP"]),
+        .library(name: "ModelHub", targets: ["ModelHub"]),
         .library(name: "PhotoIndex", targets: ["PhotoIndex"]),
     ],
     dependencies: [
@@ -18,6 +20,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
         .systemLibrary(name: "CHeif", path: "Sources/CHeif"),
+        .systemLibrary(name: "CLibcrypto", path: "Sources/CLibcrypto"),
         // libjpeg-turbo and libpng (Debian's libjpeg-dev, libpng-dev) report
         // errors through longjmp, which cannot cross Swift frames: each decode
         // runs entirely in this small C target, which links them directly.
@@ -26,11 +29,17 @@ let package = Package(
             path: "Sources/CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
         ),
-        // AVX2 kernels chosen at run time (Swift itself targets baseline x86-64).
+        // Kernels for each x86-64 level, one table per level (Swift itself
+        // targets baseline x86-64); Compute chooses the table at run time.
         .target(
             name: "CKernels",
             path: "Sources/CKernels",
             cSettings: [.unsafeFlags(["-O3"])]
+        ),
+        .target(
+            name: "Compute",
+            dependencies: ["CKernels"],
+            path: "Sources/Compute"
         ),
         .target(
             name: "Imaging",
@@ -39,7 +48,7 @@ let package = Package(
         ),
         .target(
             name: "CLIP",
-            dependencies: ["CKernels", "CZlib", "Imaging"],
+            dependencies: ["Compute", "CZlib", "Imaging"],
             path: "Sources/CLIP",
             resources: [
                 .copy("Resources/bpe_simple_vocab_16e6.txt.gz"),
@@ -47,14 +56,25 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ModelHub",
+            dependencies: ["CLIP", "Imaging", "CLibcrypto"],
+            path: "Sources/ModelHub"
+        ),
+        .target(
             name: "PhotoIndex",
-            dependencies: ["CLIP", "Imaging", "CKernels", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CLIP", "Compute", "Imaging", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Sources/PhotoIndex"
+        ),
+        // Benchmarks: programs that print figures (last line JSON), run by `photosearch bench`.
+        .target(
+            name: "PhotoSearchBenchmarks",
+            dependencies: ["CLIP", "Compute", "Imaging", "PhotoIndex"],
+            path: "Sources/PhotoSearchBenchmarks"
         ),
         .executableTarget(
             name: "photosearch",
             dependencies: [
-                "CLIP", "Imaging", "PhotoIndex",
+                "CLIP", "Compute", "Imaging", "ModelHub", "PhotoIndex", "PhotoSearchBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/photosearch"
@@ -62,13 +82,22 @@ let package = Package(
         // A real HTTP server on loopback and a fake model hub, for tests.
         .target(
             name: "TestSupport",
-            dependencies: ["CLIP"],
             path: "Tests/TestSupport"
         ),
         .testTarget(
+            name: "ComputeTests",
+            dependencies: ["Compute", "TestSupport"],
+            path: "Tests/ComputeTests"
+        ),
+        .testTarget(
             name: "CLIPTests",
-            dependencies: ["CLIP", "Imaging", "TestSupport"],
+            dependencies: ["CLIP", "Compute", "Imaging", "TestSupport"],
             path: "Tests/CLIPTests"
+        ),
+        .testTarget(
+            name: "ModelHubTests",
+            dependencies: ["ModelHub", "CLIP", "TestSupport"],
+            path: "Tests/ModelHubTests"
         ),
         .testTarget(
             name: "ImagingTests",
@@ -77,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhotoIndexTests",
-            dependencies: ["PhotoIndex", "CLIP", "Imaging", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["PhotoIndex", "CLIP", "Compute", "Imaging", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/PhotoIndexTests"
         ),
         .testTarget(

@@ -9,6 +9,7 @@ packages=(
     libwebp-dev
     libheif-dev          # HEIC through libde265 (pulled in by libheif1)
     libsqlite3-dev       # GRDB
+    libssl-dev           # libcrypto: SHA-256 of downloaded models
     sqlite3              # the tests read indexes with it, as a second process
     zlib1g-dev
     pkg-config

@@ -1,10 +1,11 @@
 import Imaging
+import Compute
 
 /// A CLIP model: image tower, text tower, tokenizer and preprocessing, loaded
 /// from a model directory in either public layout.
 ///
 /// Embeddings are those open_clip's `encode_image` / `encode_text` return:
-/// projected, not L2-normalised (see `normalized(_:)`).
+/// projected, not L2-normalised (see `VectorMath.normalized(_:)`).
 public final class CLIPModel: Sendable {
     /// Which towers to load; search only needs the text tower, and loading
     /// one tower reads only its tensors from the checkpoint.
@@ -111,13 +112,25 @@ public final class CLIPModel: Sendable {
         return encode(pixelValues: pixels, count: images.count)
     }
 
+    /// Images per pass through the image tower: activations stay within a
+    /// few hundred MB however many images are given at once.
+    public static let imageBatchSize = 16
+
     /// Embeddings of already preprocessed images: `count × 3 × size × size`
     /// normalised values, NCHW (see `ImagePreprocessor`).
     public func encode(pixelValues: [Float], count: Int) -> [[Float]] {
         guard let vision else { preconditionFailure("the image tower was not loaded") }
-        guard count > 0 else { return [] }
-        let result = vision.encode(pixels: pixelValues, count: count)
-        return (0..<count).map(result.row)
+        let perImage = preprocessor.valuesPerImage
+        precondition(pixelValues.count == count * perImage, "pixel values do not match the image count")
+        var embeddings: [[Float]] = []
+        embeddings.reserveCapacity(count)
+        for start in stride(from: 0, to: count, by: Self.imageBatchSize) {
+            let batch = min(Self.imageBatchSize, count - start)
+            let pixels = batch == count ? pixelValues : Array(pixelValues[(start * perImage)..<((start + batch) * perImage)])
+            let result = vision.encode(pixels: pixels, count: batch)
+            embeddings += (0..<batch).map(result.row)
+        }
+        return embeddings
     }
 
     /// Embeddings of texts, one per text, in order.
@@ -131,13 +144,5 @@ public final class CLIPModel: Sendable {
         guard !tokens.isEmpty else { return [] }
         let result = text.encode(tokens: tokens)
         return (0..<tokens.count).map(result.row)
-    }
-
-    /// `vector / ‖vector‖` (F.normalize with eps 1e-12).
-    public static func normalized(_ vector: [Float]) -> [Float] {
-        var sum: Double = 0
-        for value in vector { sum += Double(value) * Double(value) }
-        let norm = max(sum.squareRoot(), 1e-12)
-        return vector.map { Float(Double($0) / norm) }
     }
 }

@@ -20,7 +20,7 @@ public struct IndexStatus: Sendable {
 
     /// Reads the status of the index at `database` (a read transaction; safe
     /// while an indexer writes).
-    public static func read(_ database: IndexDatabase, failureLimit: Int = 20) throws(PhotoIndexError) -> IndexStatus {
+    static func read(_ database: IndexDatabase, failureLimit: Int = 20) throws(PhotoIndexError) -> IndexStatus {
         try database.read { db in
             let indexed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE state = 'indexed'") ?? 0
             let failed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE state = 'failed'") ?? 0

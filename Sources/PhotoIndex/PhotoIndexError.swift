@@ -1,18 +1,49 @@
+import CLIP
 import Foundation
+import Imaging
 
-/// Everything that can go wrong with an index, each with what the user can do.
+/// Everything that can go wrong with an index, a search or an indexing run,
+/// each case with what the user can do.
 public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
+    // The index file.
     case databaseUnavailable(path: String, reason: String)
     case notAnIndex(path: String)
     case indexNotFound(path: String)
+    case emptyIndex(path: String)
     case writerBusy(path: String, holder: String?)
-    case rootNotFound(path: String)
-    case modelMismatch(index: String, given: String)
-    case embeddingSizeMismatch(index: Int, given: Int)
     case diskFull(path: String)
     case database(path: String, reason: String)
-    case emptyIndex(path: String)
+
+    // The model.
+    /// The job needs a model and none was given or installed.
+    case noModel
+    /// The model folder cannot be loaded.
+    case model(CLIPError)
+    /// The model's weights file cannot be read to identify it.
+    case cannotReadModel(path: String, reason: String)
+    case modelMismatch(index: String, given: String)
+    case embeddingSizeMismatch(index: Int, given: Int)
+
+    // Indexing.
+    case rootNotFound(path: String)
+
+    // Searching.
+    case emptyQuery
+    case malformedQuery(QueryProblem)
+    case noSuchImage(path: String)
+    /// An example photo in a query cannot be decoded.
+    case unreadableImage(ImagingError)
+    case invalidDate(String)
+    case queryCancelsOut
     case photoNotIndexed(path: String)
+
+    /// What is wrong with a query's syntax.
+    public enum QueryProblem: Equatable, Sendable {
+        case unterminatedQuote
+        case missingTerm(after: String)
+        case missingOperator(before: String)
+        case invalidWeight(String)
+    }
 
     public var errorDescription: String? {
         switch self {
@@ -22,23 +53,55 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             return "\(path) is not a photosearch index"
         case let .indexNotFound(path):
             return "no index at \(path); create one with: photosearch index PATH..."
+        case let .emptyIndex(path):
+            return "the index \(path) holds no photos yet; add some with: photosearch index PATH..."
         case let .writerBusy(path, holder):
             let who = holder.map { " (\($0))" } ?? ""
             return "another photosearch index is already writing to \(path)\(who); try again when it has finished"
-        case let .rootNotFound(path):
-            return "\(path) does not exist (nothing was changed in the index)"
-        case let .modelMismatch(index, given):
-            return "this index was built with model \(index), not \(given); use --model with that model, or re-index with it: photosearch index --replace-model --model DIR PATH..."
-        case let .embeddingSizeMismatch(index, given):
-            return "this index holds \(index)-dimensional embeddings but the model makes \(given)-dimensional ones; use the index's model, or re-index with this one: photosearch index --replace-model --model DIR PATH..."
         case let .diskFull(path):
             return "the disk holding \(path) is full; the index is unchanged since the last completed batch"
         case let .database(path, reason):
             return "index \(path): \(reason)"
-        case let .emptyIndex(path):
-            return "the index \(path) holds no photos yet; add some with: photosearch index PATH..."
+        case .noModel:
+            return "no model installed"
+        case let .model(error):
+            return error.localizedDescription
+        case let .cannotReadModel(path, reason):
+            return "cannot read the model's weights \(path): \(reason)"
+        case let .modelMismatch(index, given):
+            return "this index was built with model \(index), not \(given); use --model with that model, or re-index with it: photosearch index --replace-model --model DIR PATH..."
+        case let .embeddingSizeMismatch(index, given):
+            return "this index holds \(index)-dimensional embeddings but the model makes \(given)-dimensional ones; use the index's model, or re-index with this one: photosearch index --replace-model --model DIR PATH..."
+        case let .rootNotFound(path):
+            return "\(path) does not exist (nothing was changed in the index)"
+        case .emptyQuery:
+            return "the query is empty"
+        case let .malformedQuery(problem):
+            switch problem {
+            case .unterminatedQuote: return "malformed query: a quote is not closed"
+            case let .missingTerm(after): return "malformed query: nothing follows \"\(after)\""
+            case let .missingOperator(before): return "malformed query: expected + or - before \(before)"
+            case let .invalidWeight(text): return "malformed query: weight \"\(text)\" must be a positive number"
+            }
+        case let .noSuchImage(path):
+            return "no such image: \(path)"
+        case let .unreadableImage(error):
+            return error.localizedDescription
+        case let .invalidDate(text):
+            return "invalid date \"\(text)\"; use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]"
+        case .queryCancelsOut:
+            return "the query's terms cancel each other out"
         case let .photoNotIndexed(path):
             return "\(path) is not in the index"
+        }
+    }
+
+    /// True for errors in what the user typed (a query or a date), as opposed
+    /// to the state of files.
+    public var isUsageError: Bool {
+        switch self {
+        case .emptyQuery, .malformedQuery, .invalidDate: return true
+        default: return false
         }
     }
 }

@@ -85,14 +85,6 @@ struct IndexBadFileTests {
 
 @Suite("Index database")
 struct IndexDatabaseTests {
-    @Test("default location: --db, then $PHOTOSEARCH_DB, then XDG_DATA_HOME, then ~/.local/share")
-    func defaultPath() {
-        #expect(IndexDatabase.defaultPath(explicit: "/x.sqlite", environment: ["PHOTOSEARCH_DB": "/y.sqlite"]) == "/x.sqlite")
-        #expect(IndexDatabase.defaultPath(explicit: nil, environment: ["PHOTOSEARCH_DB": "/y.sqlite"]) == "/y.sqlite")
-        #expect(IndexDatabase.defaultPath(explicit: nil, environment: ["XDG_DATA_HOME": "/data", "HOME": "/home/a"]) == "/data/photosearch/index.sqlite")
-        #expect(IndexDatabase.defaultPath(explicit: nil, environment: ["HOME": "/home/a"]) == "/home/a/.local/share/photosearch/index.sqlite")
-    }
-
     @Test("a missing index is reported as such when not creating")
     func missing() throws {
         let workspace = try Workspace()

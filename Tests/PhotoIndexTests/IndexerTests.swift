@@ -1,4 +1,5 @@
 import CLIP
+import Compute
 import Foundation
 import GRDB
 import Imaging
@@ -34,7 +35,7 @@ struct IndexerTests {
         let norm = stored.reduce(0.0) { $0 + Double($1 * $1) }.squareRoot()
         #expect(abs(norm - 1) < 1e-5)
         let decoded = try ImageDecoder().decode(path: workspace.photos + "/small/chelsea-64.png").bitmap
-        let expected = CLIPModel.normalized(Fixture.model.encode(images: [decoded])[0])
+        let expected = VectorMath.normalized(Fixture.model.encode(images: [decoded])[0])
         #expect(zip(stored, expected).allSatisfy { abs($0 - $1) < 1e-6 })
         #expect(try workspace.database().integrityCheck() == "ok")
     }

@@ -39,21 +39,21 @@ struct SearchQueryTests {
         #expect(try parse("/photos/a.png") == [.init(term: .image(path: "/photos/a.png"), weight: 1)])
         #expect(try parse("/photos/b") == [.init(term: .image(path: "/photos/b"), weight: 1)])
         #expect(try parse(#""/photos/a.png""#) == [.init(term: .text("/photos/a.png"), weight: 1)])   // quoted: text
-        #expect(throws: SearchQuery.ParseError.noSuchImage("missing.jpg")) { try parse("missing.jpg") }
+        #expect(throws: PhotoIndexError.noSuchImage(path: "missing.jpg")) { try parse("missing.jpg") }
     }
 
     @Test("malformed queries", arguments: [
-        ("", SearchQuery.ParseError.empty),
-        ("   ", .empty),
-        (#""""#, .empty),
-        ("dog +", .missingTerm(after: "+")),
-        ("dog + - cat", .missingTerm(after: "+")),
-        (#""dog" "cat""#, .missingOperator(before: #""cat""#)),
-        (#""dog"#, .unterminatedQuote),
-        ("0:dog", .invalidWeight("0")),
-        ("2:", .missingTerm(after: "2:")),
+        ("", PhotoIndexError.emptyQuery),
+        ("   ", .emptyQuery),
+        (#""""#, .emptyQuery),
+        ("dog +", .malformedQuery(.missingTerm(after: "+"))),
+        ("dog + - cat", .malformedQuery(.missingTerm(after: "+"))),
+        (#""dog" "cat""#, .malformedQuery(.missingOperator(before: #""cat""#))),
+        (#""dog"#, .malformedQuery(.unterminatedQuote)),
+        ("0:dog", .malformedQuery(.invalidWeight("0"))),
+        ("2:", .malformedQuery(.missingTerm(after: "2:"))),
     ])
-    func malformed(text: String, error: SearchQuery.ParseError) {
+    func malformed(text: String, error: PhotoIndexError) {
         #expect(throws: error) { try parse(text) }
     }
 }

@@ -1,4 +1,5 @@
 import CLIP
+import Compute
 import Foundation
 import GRDB
 import Testing
@@ -22,7 +23,7 @@ struct SearchTests {
 
     /// Brute force over every stored float32 vector: the exact ranking.
     func bruteForce(_ workspace: Workspace, _ query: [Float]) throws -> [(String, Float)] {
-        let unit = CLIPModel.normalized(query)
+        let unit = VectorMath.normalized(query)
         let rows = try workspace.database().read { db in
             try Row.fetchAll(db, sql: "SELECT p.path, e.vector FROM photos p JOIN embeddings e ON e.photo_id = p.id")
         }
@@ -112,7 +113,7 @@ struct SearchTests {
 
     @Test("invalid dates are refused", arguments: ["yesterday", "2024-13", "2024-06-15T25:00", "24-06-15"])
     func invalidDates(text: String) {
-        #expect(throws: SearchFilter.DateError.invalid(text)) { try SearchFilter.instant(text) }
+        #expect(throws: PhotoIndexError.invalidDate(text)) { try SearchFilter.instant(text) }
     }
 
     @Test("the int8 first pass with float32 rescoring finds the exact top 10")
@@ -124,7 +125,7 @@ struct SearchTests {
         var generator = SplitMix64(seed: 7)
         let dimension = 64
         func randomUnit() -> [Float] {
-            CLIPModel.normalized((0..<dimension).map { _ in Float(generator.normal()) })
+            VectorMath.normalized((0..<dimension).map { _ in Float(generator.normal()) })
         }
         var vectors: [[Float]] = []
         try database.write { db in
@@ -171,9 +172,14 @@ struct SearchTests {
     func otherModel() throws {
         let workspace = try indexedFixtures()
         let searcher = try PhotoSearcher(database: try workspace.database())
+        // Same embedding size, other weights: the checksum tells them apart.
         let twin = try Fixture.identity(Fixture.model, path: Fixture.path("models/oc-vit-quickgelu-p8"))
-        #expect(throws: PhotoIndexError.self) { try searcher.verify(twin) }
-        try searcher.verify(try Fixture.identity())
+        let index = try Fixture.identity()
+        #expect(throws: PhotoIndexError.modelMismatch(index: "oc-vit-gelu-p16 (\(index.checksum))",
+                                                      given: "oc-vit-quickgelu-p8 (\(twin.checksum))")) {
+            try searcher.verify(twin)
+        }
+        try searcher.verify(index)
     }
 
     @Test("similar photos and duplicate groups")

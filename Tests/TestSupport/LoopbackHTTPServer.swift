@@ -1,4 +1,3 @@
-import CLIP
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -177,10 +176,18 @@ public final class FakeHub: @unchecked Sendable {
 
     public static let commit = "0123456789abcdef0123456789abcdef01234567"
 
+    /// The file's SHA-256 by coreutils' sha256sum: an implementation
+    /// independent of the one under test.
     public func sha256(_ file: String) -> String {
-        var hasher = SHA256()
-        hasher.update(Array(FileManager.default.contents(atPath: folder + "/" + file)!))
-        return SHA256.hex(hasher.finalize())
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [folder + "/" + file]
+        let output = Pipe()
+        process.standardOutput = output
+        try! process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return String(text.prefix(64))
     }
 
     private func respond(_ request: LoopbackHTTPServer.Request) -> LoopbackHTTPServer.Response {

@@ -1,7 +1,10 @@
 import Foundation
 
 /// A running `photosearch` child whose standard output is read line by line
-/// while it runs, so a test can act at a known point of its progress (no sleeps).
+/// while it runs, so a test can act at a known point of its progress (no
+/// sleeps). Its output pipe holds one page: the child blocks once it is a few
+/// dozen lines ahead of the test, so it cannot finish a long run before the
+/// test has acted on an early line.
 final class ChildProcess {
     let process = Process()
     private let output = Pipe()
@@ -14,6 +17,8 @@ final class ChildProcess {
         process.arguments = arguments
         process.standardOutput = output
         process.standardError = errors
+        // F_SETPIPE_SZ (Linux, 1031): the smallest pipe the kernel allows, one page.
+        _ = fcntl(output.fileHandleForWriting.fileDescriptor, 1031, 4096)
         try process.run()
     }
 

@@ -14,7 +14,13 @@ struct IndexCommandTests {
         try JSONDecoder().decode(Summary.self, from: Data(line.utf8))
     }
 
-    func isSummary(_ line: String) -> Bool { line.hasPrefix("{\"scanned\"") }
+    /// The "event" field of an NDJSON line; nil for the summary (or not JSON).
+    func event(_ line: String) -> String? {
+        struct Event: Decodable { let event: String? }
+        return (try? JSONDecoder().decode(Event.self, from: Data(line.utf8)))?.event
+    }
+
+    func isSummary(_ line: String) -> Bool { event(line) == nil && (try? summary(line)) != nil }
 
     /// Runs sqlite3 on the index (a separate reader, as a user would).
     func query(_ database: String, _ sql: String) throws -> String {
@@ -39,9 +45,9 @@ struct IndexCommandTests {
                                             "--model", model, "--json"])
         #expect(result.status == 0)
         let lines = result.standardOutput.split(separator: "\n").map(String.init)
-        #expect(lines.first?.hasPrefix("{\"event\":\"scan\",\"files\":6,\"to_process\":6}") == true)
-        #expect(lines.contains { $0.hasPrefix("{\"event\":\"failed\"") && $0.contains("broken.jpg") })
-        #expect(lines.contains { $0.hasPrefix("{\"event\":\"progress\"") })
+        #expect(lines.first == #"{"event":"scan","files":6,"to_process":6}"#)
+        #expect(lines.contains { event($0) == "failed" && $0.contains("broken.jpg") })
+        #expect(lines.contains { event($0) == "progress" })
         #expect(try summary(lines.last!) == Summary(scanned: 6, added: 5, updated: 0, unchanged: 0, moved: 0, removed: 0,
                                                     failed: 1, interrupted: false))
         let status = try CommandRunner.run(["status", "--db", database])
@@ -67,7 +73,7 @@ struct IndexCommandTests {
         let photos = folder.appendingPathComponent("photos").path
         let child = try ChildProcess(["index", photos, "--db", database, "--model", model, "--json", "--batch-size", "2", "--jobs", "1"])
         // A progress event means at least one batch is committed.
-        let progress = child.waitForLine { $0.hasPrefix("{\"event\":\"progress\"") }
+        let progress = child.waitForLine { event($0) == "progress" }
         #expect(progress != nil)
         child.signal(SIGKILL)
         let killed = child.finish()
@@ -95,7 +101,7 @@ struct IndexCommandTests {
         let first = try ChildProcess(["index", photos, "--db", database, "--model", model, "--json", "--batch-size", "2", "--jobs", "1"])
         defer { first.signal(SIGKILL); _ = first.finish() }
         // The writer lock is taken before the scan is reported.
-        #expect(first.waitForLine { $0.hasPrefix("{\"event\":\"scan\"") } != nil)
+        #expect(first.waitForLine { event($0) == "scan" } != nil)
         let second = try CommandRunner.run(["index", photos, "--db", database, "--model", model])
         #expect(second.status == 75)
         #expect(second.standardError.hasPrefix("photosearch: error: another photosearch index is already writing to \(database) (process \(first.pid))"))
@@ -127,7 +133,7 @@ struct IndexCommandTests {
         let database = folder.appendingPathComponent("index.sqlite").path
         let child = try ChildProcess(["index", folder.appendingPathComponent("photos").path, "--db", database,
                                       "--model", model, "--json", "--every", "1d", "--batch-size", "2", "--jobs", "1"])
-        #expect(child.waitForLine { $0.hasPrefix("{\"event\":\"progress\"") } != nil)
+        #expect(child.waitForLine { event($0) == "progress" } != nil)
         child.signal(SIGTERM)
         let line = child.waitForLine(where: isSummary)
         let end = child.finish()

@@ -1,3 +1,5 @@
+import Compute
+
 /// Layer normalisation over the last dimension (torch.nn.LayerNorm).
 struct LayerNorm: Sendable {
     let weight: [Float]
@@ -11,8 +13,8 @@ struct LayerNorm: Sendable {
             y.values.withUnsafeMutableBufferPointer { output in
                 weight.withUnsafeBufferPointer { w in
                     bias.withUnsafeBufferPointer { b in
-                        Kernels.layerNorm(input.baseAddress!, into: output.baseAddress!, rows: x.rows, width: x.columns,
-                                          weight: w.baseAddress!, bias: b.baseAddress!, epsilon: epsilon)
+                        VectorMath.layerNorm(input.baseAddress!, into: output.baseAddress!, rows: x.rows, width: x.columns,
+                                             weight: w.baseAddress!, bias: b.baseAddress!, epsilon: epsilon)
                     }
                 }
             }

@@ -1,4 +1,4 @@
-import CKernels
+import Compute
 
 /// Multi-head self-attention (torch.nn.MultiheadAttention, transformers
 /// CLIPAttention): one fused projection to queries, keys and values, scaled
@@ -26,10 +26,11 @@ struct MultiHeadAttention: Sendable {
         var context = Matrix(uninitialized: outputRows, width)      // every head writes its columns
         let scale = 1 / Float(headWidth).squareRoot()
 
+        let kernels = Kernels.active
         qkv.values.withUnsafeBufferPointer { qkvBuffer in
             context.values.withUnsafeMutableBufferPointer { contextBuffer in
-                let source = UnsafeSendablePointer(qkvBuffer.baseAddress!)
-                let target = UnsafeMutableSendablePointer(contextBuffer.baseAddress!)
+                let source = SendablePointer(qkvBuffer.baseAddress!)
+                let target = SendableMutablePointer(contextBuffer.baseAddress!)
                 Parallel.run(sequences * heads) { item in
                     let sequence = item / heads, head = item % heads
                     let firstQuery = queries?[sequence] ?? 0
@@ -38,12 +39,13 @@ struct MultiHeadAttention: Sendable {
                     defer { scratch.deallocate() }
                     let rows = source.pointer + sequence * tokens * 3 * width
                     let outputRow = queries == nil ? sequence * tokens : sequence
-                    ps_attention_head(rows + firstQuery * 3 * width + head * headWidth,   // queries
-                                      rows + width + head * headWidth,                   // keys
-                                      rows + 2 * width + head * headWidth,               // values
-                                      3 * width,
-                                      target.pointer + outputRow * width + head * headWidth, width,
-                                      queryCount, tokens, headWidth, scale, causal ? firstQuery : -1, scratch)
+                    kernels.attentionHead(queries: rows + firstQuery * 3 * width + head * headWidth,
+                                          keys: rows + width + head * headWidth,
+                                          values: rows + 2 * width + head * headWidth,
+                                          stride: 3 * width,
+                                          into: target.pointer + outputRow * width + head * headWidth, outputStride: width,
+                                          queryCount: queryCount, keyCount: tokens, width: headWidth, scale: scale,
+                                          causalFirst: causal ? firstQuery : -1, scratch: scratch)
                 }
             }
         }

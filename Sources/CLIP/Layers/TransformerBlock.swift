@@ -1,3 +1,5 @@
+import Compute
+
 /// The MLP of a transformer block: Linear → activation → Linear.
 struct MLP: Sendable {
     let fc: Linear
@@ -9,7 +11,12 @@ struct MLP: Sendable {
         var hidden = fc(x)
         let count = hidden.values.count
         hidden.values.withUnsafeMutableBufferPointer { buffer in
-            Kernels.activate(buffer.baseAddress!, count: count, activation)
+            let kernels = Kernels.active
+            switch activation {
+            case .gelu: kernels.gelu(buffer.baseAddress!, count: count)
+            case .geluTanh: kernels.geluTanh(buffer.baseAddress!, count: count)
+            case .quickGelu: kernels.quickGelu(buffer.baseAddress!, count: count)
+            }
         }
         projection.apply(hidden, into: &residual, accumulate: true)
     }

@@ -1,3 +1,5 @@
+import Compute
+
 /// The causal text transformer (open_clip CLIP.encode_text, transformers
 /// CLIPTextTransformer + text_projection).
 struct TextTower: Sendable {

@@ -1,3 +1,5 @@
+import Compute
+
 /// The ViT image tower (open_clip VisionTransformer, transformers
 /// CLIPVisionTransformer + visual_projection).
 struct VisionTower: Sendable {

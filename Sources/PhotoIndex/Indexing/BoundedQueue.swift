@@ -4,6 +4,9 @@ import Foundation
 /// is full, `take` waits while it is empty and returns nil once every
 /// producer has called `finish` and the queue is drained. The capacity is
 /// what bounds the indexer's memory, whatever the folder's size.
+///
+/// Unchecked Sendable: every stored variable is read and written only with
+/// `condition` locked (a condition variable, which `Mutex` does not offer).
 final class BoundedQueue<Element>: @unchecked Sendable {
     private let condition = NSCondition()
     private var items: [Element] = []
@@ -62,47 +65,5 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         head = 0
         condition.broadcast()
         condition.unlock()
-    }
-}
-
-/// A flag that stops an indexing run at the next safe point (set from a
-/// signal handler's queue, read by every worker).
-public final class CancellationFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var cancelled = false
-    private var waiters: [DispatchSemaphore] = []
-
-    public init() {}
-
-    public var isCancelled: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return cancelled
-    }
-
-    public func cancel() {
-        lock.lock()
-        cancelled = true
-        let toWake = waiters
-        lock.unlock()
-        toWake.forEach { $0.signal() }
-    }
-
-    /// Sleeps up to `seconds`; returns early (true) when cancelled.
-    public func sleep(seconds: Double) -> Bool {
-        let semaphore = DispatchSemaphore(value: 0)
-        lock.lock()
-        if cancelled {
-            lock.unlock()
-            return true
-        }
-        waiters.append(semaphore)
-        lock.unlock()
-        _ = semaphore.wait(timeout: .now() + seconds)
-        lock.lock()
-        waiters.removeAll { $0 === semaphore }
-        let result = cancelled
-        lock.unlock()
-        return result
     }
 }

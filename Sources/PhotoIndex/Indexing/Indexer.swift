@@ -1,4 +1,5 @@
 import CLIP
+import Compute
 import Foundation
 import GRDB
 import Imaging
@@ -13,7 +14,7 @@ public struct IndexingOptions: Sendable {
     public var roots: [String]
     public var excludes: [String] = []
     /// Threads decoding and preprocessing photos.
-    public var jobs: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    public var jobs: Int = Parallel.cores
     /// Photos per encoder batch, and per committed transaction.
     public var batchSize: Int = 16
     public var maximumPixels: Int = ImageDecoder.defaultMaximumPixels
@@ -50,12 +51,19 @@ public struct IndexProgress: Sendable, Equatable {
     public var etaSeconds: Double?
 }
 
+/// What an indexing run reports as it goes.
 public enum IndexEvent: Sendable {
     /// The scan is over: `files` photos found, `toProcess` of them new or changed.
     case scanned(files: Int, toProcess: Int)
     case progress(IndexProgress)
+    /// A photo could not be indexed; it is recorded and tried again once it changes.
     case failed(path: String, reason: String)
     case unreadableFolder(path: String, reason: String)
+    /// The run ended, completed or interrupted.
+    case finished(IndexSummary)
+    /// With `PhotoLibrary.indexRepeatedly`: a run could not start (another
+    /// writer) or stopped on an error; the next one comes after the interval.
+    case runFailed(PhotoIndexError)
 }
 
 /// Indexes folders of photos into an `IndexDatabase` with one model.
@@ -68,12 +76,12 @@ public enum IndexEvent: Sendable {
 /// file whose content the index already holds (moved, renamed or copied) keeps
 /// that embedding without being decoded. Files gone from disk are removed at
 /// the end of a complete run.
-public final class Indexer: Sendable {
-    public let database: IndexDatabase
-    public let model: CLIPModel
-    public let identity: ModelIdentity
+final class Indexer: Sendable {
+    let database: IndexDatabase
+    let model: CLIPModel
+    let identity: ModelIdentity
 
-    public init(database: IndexDatabase, model: CLIPModel, identity: ModelIdentity) {
+    init(database: IndexDatabase, model: CLIPModel, identity: ModelIdentity) {
         precondition(model.hasImageTower, "indexing needs the image tower")
         self.database = database
         self.model = model
@@ -153,8 +161,8 @@ public final class Indexer: Sendable {
     /// stop the run (a missing root, another model's index, a full disk).
     /// Photos that cannot be read are recorded as failed and reported through
     /// `events`, not thrown.
-    public func run(_ options: IndexingOptions, cancellation: CancellationFlag = CancellationFlag(),
-                    events: (IndexEvent) -> Void = { _ in }) throws(PhotoIndexError) -> IndexSummary {
+    func run(_ options: IndexingOptions, cancellation: CancellationFlag = CancellationFlag(),
+             events: (IndexEvent) -> Void = { _ in }) throws(PhotoIndexError) -> IndexSummary {
         let started = DispatchTime.now()
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9 }
 
@@ -186,6 +194,7 @@ public final class Indexer: Sendable {
         summary.interrupted = cancellation.isCancelled
         run.status = summary.interrupted ? .interrupted : .completed
         finish(&run, summary, seconds: summary.seconds)
+        events(.finished(summary))
         return summary
     }
 
@@ -402,7 +411,7 @@ public final class Indexer: Sendable {
             pixels += values
             imageCount += 1
         }
-        let vectors = imageCount == 0 ? [] : model.encode(pixelValues: pixels, count: imageCount).map(CLIPModel.normalized)
+        let vectors = imageCount == 0 ? [] : model.encode(pixelValues: pixels, count: imageCount).map(VectorMath.normalized)
         let now = Timestamp.now()
         var counts = IndexSummary()
         try database.write { db in

@@ -1,50 +1,22 @@
 import CLIP
-import Foundation
+import Compute
 import Imaging
 
 /// Turns a `SearchQuery` into one vector: each term's L2-normalised
 /// embedding times its signed weight, summed and normalised again. An example
 /// photo already in the index uses its stored vector; any other image is
-/// decoded and embedded.
-public struct QueryEncoder {
-    public let model: CLIPModel?
-    public let searcher: PhotoSearcher
-
-    public enum EncodingError: LocalizedError, Equatable {
-        case cancelsOut
-        case needsTower(String)
-
-        public var errorDescription: String? {
-            switch self {
-            case .cancelsOut: return "the query's terms cancel each other out"
-            case let .needsTower(tower): return "the query needs the model's \(tower) tower"
-            }
-        }
-    }
-
-    public init(model: CLIPModel?, searcher: PhotoSearcher) {
-        self.model = model
-        self.searcher = searcher
-    }
-
-    /// Which towers `query` needs: text for text terms, image for example
-    /// photos that are not in the index.
-    public static func towers(for query: SearchQuery, searcher: PhotoSearcher) throws -> CLIPModel.Towers {
-        var towers: CLIPModel.Towers = []
-        if !query.texts.isEmpty { towers.insert(.text) }
-        for path in query.imagePaths where try searcher.storedVector(path: path) == nil {
-            towers.insert(.image)
-        }
-        return towers
-    }
+/// decoded and embedded. Towers are loaded only when a term needs them, and
+/// the model is checked against the index's before its first use.
+struct QueryEncoder {
+    let searcher: PhotoSearcher
+    let models: ModelLoader?
 
     /// The combined query vector, and the indexed photos the query names
     /// (search by example usually wants them left out of the results).
-    public func vector(for query: SearchQuery) throws -> (vector: [Float], examplePhotos: Set<Int64>) {
+    func vector(for query: SearchQuery) throws(PhotoIndexError) -> (vector: [Float], examplePhotos: Set<Int64>) {
         var textVectors: [[Float]] = []
         if !query.texts.isEmpty {
-            guard let model, model.hasTextTower else { throw EncodingError.needsTower("text") }
-            textVectors = model.encode(texts: query.texts)
+            textVectors = try model(with: .text).encode(texts: query.texts)
         }
         var combined = [Float](repeating: 0, count: searcher.model.embeddingSize)
         var examples = Set<Int64>()
@@ -60,16 +32,29 @@ public struct QueryEncoder {
                     vector = stored.vector
                     examples.insert(stored.photoID)
                 } else {
-                    guard let model, model.hasImageTower else { throw EncodingError.needsTower("image") }
-                    let photo = try ImageDecoder().decode(path: path, minimumShortSide: model.configuration.vision.imageSize)
+                    let model = try model(with: .image)
+                    let photo: DecodedPhoto
+                    do {
+                        photo = try ImageDecoder().decode(path: path, minimumShortSide: model.configuration.vision.imageSize)
+                    } catch {
+                        throw .unreadableImage(error)
+                    }
                     vector = model.encode(images: [photo.bitmap])[0]
                 }
             }
-            let unit = CLIPModel.normalized(vector)
+            let unit = VectorMath.normalized(vector)
             for index in combined.indices { combined[index] += Float(part.weight) * unit[index] }
         }
         let norm = combined.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        guard norm > 1e-6 else { throw EncodingError.cancelsOut }
+        guard norm > 1e-6 else { throw .queryCancelsOut }
         return (combined.map { Float(Double($0) / norm) }, examples)
+    }
+
+    /// The model with `tower`, after checking it is the index's model.
+    private func model(with tower: CLIPModel.Towers) throws(PhotoIndexError) -> CLIPModel {
+        guard let models else { throw .noModel }
+        let model = try models.model(with: tower)
+        try searcher.verify(try models.identity(embeddingSize: model.embeddingSize, known: [searcher.model]))
+        return model
     }
 }

@@ -18,23 +18,14 @@ public struct SearchFilter: Sendable, Equatable {
 
     public var isEmpty: Bool { after == nil && before == nil && folder == nil }
 
-    public enum DateError: LocalizedError, Equatable {
-        case invalid(String)
-        public var errorDescription: String? {
-            switch self {
-            case let .invalid(text): return "invalid date \"\(text)\"; use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]"
-            }
-        }
-    }
-
     /// "2024" → "2024-01-01T00:00:00", "2024-06" → "2024-06-01T00:00:00",
     /// "2024-06-15" and "2024-06-15T08:30[:00]" (a space works for the T).
-    public static func instant(_ text: String) throws(DateError) -> String {
+    public static func instant(_ text: String) throws(PhotoIndexError) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "T")
         let pattern = #"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?)?)?$"#
         guard let regex = try? NSRegularExpression(pattern: pattern),
               let match = regex.firstMatch(in: trimmed, range: NSRange(trimmed.startIndex..., in: trimmed)) else {
-            throw .invalid(text)
+            throw .invalidDate(text)
         }
         func group(_ index: Int, _ fallback: Int) -> Int {
             guard let range = Range(match.range(at: index), in: trimmed) else { return fallback }
@@ -43,7 +34,7 @@ public struct SearchFilter: Sendable, Equatable {
         let (year, month, day) = (group(1, 0), group(2, 1), group(3, 1))
         let (hour, minute, second) = (group(4, 0), group(5, 0), group(6, 0))
         guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else {
-            throw .invalid(text)
+            throw .invalidDate(text)
         }
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, minute, second)
     }

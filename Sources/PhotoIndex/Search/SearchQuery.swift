@@ -41,28 +41,8 @@ public struct SearchQuery: Sendable, Equatable {
         parts.compactMap { if case let .image(path) = $0.term { return path } else { return nil } }
     }
 
-    public enum ParseError: LocalizedError, Equatable, Sendable {
-        case empty
-        case unterminatedQuote
-        case missingTerm(after: String)
-        case missingOperator(before: String)
-        case invalidWeight(String)
-        case noSuchImage(String)
-
-        public var errorDescription: String? {
-            switch self {
-            case .empty: return "the query is empty"
-            case .unterminatedQuote: return "malformed query: a quote is not closed"
-            case let .missingTerm(after): return "malformed query: nothing follows \"\(after)\""
-            case let .missingOperator(before): return "malformed query: expected + or - before \(before)"
-            case let .invalidWeight(text): return "malformed query: weight \"\(text)\" must be a positive number"
-            case let .noSuchImage(path): return "no such image: \(path)"
-            }
-        }
-    }
-
     /// Parses `text`. `fileExists` decides whether a bare path names a file.
-    public static func parse(_ text: String, fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) throws(ParseError) -> SearchQuery {
+    public static func parse(_ text: String, fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) throws(PhotoIndexError) -> SearchQuery {
         let characters = Array(text)
         var index = 0
         var parts: [Part] = []
@@ -72,23 +52,23 @@ public struct SearchQuery: Sendable, Equatable {
         func skipSpaces() { while index < characters.count, characters[index].isWhitespace { index += 1 } }
 
         skipSpaces()
-        guard index < characters.count else { throw .empty }
+        guard index < characters.count else { throw .emptyQuery }
         while true {
             skipSpaces()
             if index >= characters.count {
-                if let pendingOperator { throw .missingTerm(after: pendingOperator) }
+                if let pendingOperator { throw .malformedQuery(.missingTerm(after: pendingOperator)) }
                 break
             }
             // An operator may start a term.
             if characters[index] == "+" || characters[index] == "-" {
-                if let pendingOperator { throw .missingTerm(after: pendingOperator) }
+                if let pendingOperator { throw .malformedQuery(.missingTerm(after: pendingOperator)) }
                 sign = characters[index] == "-" ? -1 : 1
                 pendingOperator = String(characters[index])
                 index += 1
                 continue
             }
             if !parts.isEmpty && pendingOperator == nil {
-                throw .missingOperator(before: String(characters[index...].prefix(20)))
+                throw .malformedQuery(.missingOperator(before: String(characters[index...].prefix(20))))
             }
             // Optional weight: digits[.digits] ':' not followed by a digit.
             var weight = 1.0
@@ -98,11 +78,11 @@ public struct SearchQuery: Sendable, Equatable {
             if lookahead > index, lookahead < characters.count, characters[lookahead] == ":",
                lookahead + 1 >= characters.count || !characters[lookahead + 1].isNumber {
                 let number = String(characters[index..<lookahead])
-                guard let value = Double(number), value > 0, value.isFinite else { throw .invalidWeight(number) }
+                guard let value = Double(number), value > 0, value.isFinite else { throw .malformedQuery(.invalidWeight(number)) }
                 weight = value
                 index = lookahead + 1
                 skipSpaces()
-                guard index < characters.count else { throw .missingTerm(after: number + ":") }
+                guard index < characters.count else { throw .malformedQuery(.missingTerm(after: number + ":")) }
             }
             // The term: quoted text, or a bare run up to the next operator.
             let term: Term
@@ -125,7 +105,7 @@ public struct SearchQuery: Sendable, Equatable {
                     }
                     value.append(character)
                 }
-                guard closed else { throw .unterminatedQuote }
+                guard closed else { throw .malformedQuery(.unterminatedQuote) }
                 term = .text(value)
             } else {
                 var end = index
@@ -145,24 +125,24 @@ public struct SearchQuery: Sendable, Equatable {
                 term = try classify(bare, fileExists: fileExists)
             }
             if case let .text(value) = term, value.trimmingCharacters(in: .whitespaces).isEmpty {
-                throw .empty
+                throw .emptyQuery
             }
             parts.append(Part(term: term, weight: sign * weight))
             sign = 1
             pendingOperator = nil
         }
-        guard !parts.isEmpty else { throw .empty }
+        guard !parts.isEmpty else { throw .emptyQuery }
         return SearchQuery(parts: parts)
     }
 
     static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
 
-    private static func classify(_ bare: String, fileExists: (String) -> Bool) throws(ParseError) -> Term {
+    private static func classify(_ bare: String, fileExists: (String) -> Bool) throws(PhotoIndexError) -> Term {
         let expanded = bare.hasPrefix("~/") ? NSHomeDirectory() + bare.dropFirst(1) : bare
         let hasImageExtension = imageExtensions.contains((expanded as NSString).pathExtension.lowercased())
             && !expanded.contains(" ")
         if hasImageExtension {
-            guard fileExists(expanded) else { throw .noSuchImage(bare) }
+            guard fileExists(expanded) else { throw .noSuchImage(path: bare) }
             return .image(path: FilePaths.absolute(expanded))
         }
         if expanded.contains("/"), !expanded.contains(" "), fileExists(expanded) {

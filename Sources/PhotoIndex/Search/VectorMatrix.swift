@@ -1,4 +1,4 @@
-import CKernels
+import Compute
 import Foundation
 import GRDB
 #if canImport(Glibc)
@@ -15,7 +15,7 @@ import Glibc
 /// 8-bit: v is stored as u = round(v / s8) + 127 with s8 = max |v| / 127, so
 /// u lies in [0, 254] and v ≈ s8 · (u − 127). 4-bit: u = round(v / s4) + 8 with
 /// s4 = max |v| / 7, in [1, 15], two per byte in blocks of 64 dimensions (byte
-/// j of a block: dimension j low, j + 32 high; see ps_dot_u4), the dimension
+/// j of a block: dimension j low, j + 32 high; see Kernels.dotU4), the dimension
 /// padded to a multiple of 64 with zeros (u = 8).
 ///
 /// Layout (little-endian): 128-byte header — "PSVECU8\0", version u32 (2),
@@ -23,13 +23,17 @@ import Glibc
 /// zero-padded) — then rows × photo id (i64), rows × s8 (f32), rows × s4 (f32),
 /// padding to 64 bytes, rows × dimension bytes (8-bit), rows × padded
 /// dimension / 2 bytes (4-bit).
-public final class VectorMatrix: @unchecked Sendable {
-    public let path: String
-    public let dimension: Int
-    public let rows: Int
+///
+/// Unchecked Sendable: the pointers lead into a read-only mapping that lives
+/// exactly as long as the object and never changes (a new file replaces this
+/// one by rename; the mapping keeps the old inode).
+final class VectorMatrix: @unchecked Sendable {
+    let path: String
+    let dimension: Int
+    let rows: Int
     /// Embeddings with a higher id were added after the file was written.
-    public let highestEmbeddingID: Int64
-    public let modelChecksum: String
+    let highestEmbeddingID: Int64
+    let modelChecksum: String
 
     private let mapping: UnsafeMutableRawPointer?
     private let mappedSize: Int
@@ -99,7 +103,7 @@ public final class VectorMatrix: @unchecked Sendable {
     /// so memory stays at one row), atomically replacing an older file.
     static func build(database: IndexDatabase, model: ModelRecord, to path: String) throws(PhotoIndexError) {
         let dimension = model.embeddingSize
-        let temporary = path + ".\(getpid()).tmp"
+        let temporary = path + ".\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
         defer { unlink(temporary) }
         try database.read { db in
             let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ?", arguments: [model.id]) ?? 0
@@ -134,11 +138,11 @@ public final class VectorMatrix: @unchecked Sendable {
                 let vector = VectorBlob.vector(row["vector"])
                 guard vector.count == dimension else { continue }
                 let scale = vector.withUnsafeBufferPointer { source in
-                    quantised.withUnsafeMutableBufferPointer { ps_quantize(source.baseAddress, dimension, 127, $0.baseAddress) }
+                    quantised.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
                 }
                 for index in 0..<dimension { stored[index] = UInt8(Int(quantised[index]) + 127) }
                 let scale4 = vector.withUnsafeBufferPointer { source in
-                    quantised4.withUnsafeMutableBufferPointer { ps_quantize(source.baseAddress, dimension, 7, $0.baseAddress) }
+                    quantised4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 7, into: $0.baseAddress!) }
                 }
                 for block in 0..<(padded / 64) {
                     for j in 0..<32 {

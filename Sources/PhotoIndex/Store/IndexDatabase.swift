@@ -5,13 +5,13 @@ import GRDB
 /// The index: one SQLite database in WAL mode (concurrent readers while one
 /// writer indexes), its schema kept by named migrations that are never edited
 /// once shipped.
-public final class IndexDatabase: Sendable {
-    public let path: String
+final class IndexDatabase: Sendable {
+    let path: String
     let pool: DatabasePool
 
     /// Opens the index at `path`. With `create`, a missing database (and its
     /// folder) is created; otherwise a missing one is `indexNotFound`.
-    public convenience init(path: String, create: Bool) throws(PhotoIndexError) {
+    convenience init(path: String, create: Bool) throws(PhotoIndexError) {
         try self.init(path: path, create: create, pageLimit: nil)
     }
 
@@ -176,17 +176,17 @@ public final class IndexDatabase: Sendable {
     }
 
     /// The model whose vectors the index holds, if it holds any yet.
-    public func currentModel() throws(PhotoIndexError) -> ModelRecord? {
+    func currentModel() throws(PhotoIndexError) -> ModelRecord? {
         try read { db in try ModelRecord.current(db) }
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.
-    public func integrityCheck() throws(PhotoIndexError) -> String {
+    func integrityCheck() throws(PhotoIndexError) -> String {
         try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
     }
 
     /// Bytes on disk: the database and its WAL.
-    public var sizeOnDisk: Int64 {
+    var sizeOnDisk: Int64 {
         var total: Int64 = 0
         for suffix in ["", "-wal", "-shm"] {
             if let attributes = try? FileManager.default.attributesOfItem(atPath: path + suffix),
@@ -195,20 +195,5 @@ public final class IndexDatabase: Sendable {
             }
         }
         return total
-    }
-
-    /// Where the index lives unless told otherwise: `--db`, then
-    /// `$PHOTOSEARCH_DB`, then `$XDG_DATA_HOME/photosearch/index.sqlite`, then
-    /// `~/.local/share/photosearch/index.sqlite`.
-    public static func defaultPath(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let explicit, !explicit.isEmpty { return explicit }
-        if let fromEnvironment = environment["PHOTOSEARCH_DB"], !fromEnvironment.isEmpty { return fromEnvironment }
-        let dataHome: String
-        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") {
-            dataHome = xdg
-        } else {
-            dataHome = (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share"
-        }
-        return dataHome + "/photosearch/index.sqlite"
     }
 }

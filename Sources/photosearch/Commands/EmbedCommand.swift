@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLIP
+import Compute
 import Imaging
 
 struct EmbedCommand: ParsableCommand {
@@ -8,7 +9,7 @@ struct EmbedCommand: ParsableCommand {
         abstract: "Print the CLIP embeddings of images and texts as JSON lines.",
         discussion: """
         One JSON object per input, in the order given on the command line:
-        {"kind":"image"|"text","input":"...","embedding":[...]}. Embeddings are \
+        {"embedding":[...],"input":"...","kind":"image"|"text"}. Embeddings are \
         the projected vectors open_clip's encode_image and encode_text return, \
         not L2-normalised unless --normalize is given.
         """
@@ -31,57 +32,50 @@ struct EmbedCommand: ParsableCommand {
         }
     }
 
+    /// One output line.
+    struct EmbeddingLine: Encodable {
+        let kind: String
+        let input: String
+        let embedding: [Float]
+    }
+
     func run() throws {
-        var towers: CLIPModel.Towers = []
-        if !image.isEmpty { towers.insert(.image) }
-        if !text.isEmpty { towers.insert(.text) }
-        let clip: CLIPModel
-        let directory = try model.directory()
-        do {
-            clip = try CLIPModel(directory: directory, towers: towers)
-        } catch {
-            throw Failure.exit(error)
-        }
+        try Failure.reporting {
+            let directory = try model.requiredDirectory()
+            var towers: CLIPModel.Towers = []
+            if !image.isEmpty { towers.insert(.image) }
+            if !text.isEmpty { towers.insert(.text) }
+            let clip = try CLIPModel(directory: directory, towers: towers)
 
-        // Decode every image before printing anything, so a bad file fails the
-        // command without partial output.
-        let decoder = ImageDecoder()
-        var pixelValues: [Float] = []
-        for path in image {
-            do {
+            // Decode every image before printing anything, so that a bad file
+            // fails the command without partial output; keep only the
+            // preprocessed pixels (a 12 MP photo is 36 MB decoded).
+            let decoder = ImageDecoder()
+            var pixelValues: [Float] = []
+            for path in image {
                 clip.preprocessor.appendPixelValues(try decoder.decode(path: path).bitmap, to: &pixelValues)
-            } catch {
-                throw Failure.exit(error)
             }
-        }
-        var imageEmbeddings: [[Float]] = []
-        let batch = 16
-        for start in stride(from: 0, to: image.count, by: batch) {
-            let count = min(batch, image.count - start)
-            let slice = Array(pixelValues[(start * clip.preprocessor.valuesPerImage)..<((start + count) * clip.preprocessor.valuesPerImage)])
-            imageEmbeddings += clip.encode(pixelValues: slice, count: count)
-        }
-        let textEmbeddings = text.isEmpty ? [] : clip.encode(texts: text)
+            let imageEmbeddings = image.isEmpty ? [] : clip.encode(pixelValues: pixelValues, count: image.count)
+            let textEmbeddings = text.isEmpty ? [] : clip.encode(texts: text)
 
-        var nextImage = 0, nextText = 0
-        for kind in InputOrder.kinds(in: CommandLine.arguments, images: image.count, texts: text.count) {
-            let input: String, embedding: [Float]
-            switch kind {
-            case .image:
-                input = image[nextImage]
-                embedding = imageEmbeddings[nextImage]
-                nextImage += 1
-            case .text:
-                input = text[nextText]
-                embedding = textEmbeddings[nextText]
-                nextText += 1
+            var nextImage = 0, nextText = 0
+            var output = ""
+            for kind in InputOrder.kinds(in: CommandLine.arguments, images: image.count, texts: text.count) {
+                let input: String, embedding: [Float]
+                switch kind {
+                case .image:
+                    input = image[nextImage]
+                    embedding = imageEmbeddings[nextImage]
+                    nextImage += 1
+                case .text:
+                    input = text[nextText]
+                    embedding = textEmbeddings[nextText]
+                    nextText += 1
+                }
+                let vector = normalize ? VectorMath.normalized(embedding) : embedding
+                output += try JSONLines.line(EmbeddingLine(kind: kind.rawValue, input: input, embedding: vector))
             }
-            let vector = normalize ? CLIPModel.normalized(embedding) : embedding
-            print(JSONText.object([
-                "kind": JSONText.string(kind.rawValue),
-                "input": JSONText.string(input),
-                "embedding": JSONText.array(vector),
-            ]))
+            Terminal.output(output)
         }
     }
 }

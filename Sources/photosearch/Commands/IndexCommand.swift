@@ -1,6 +1,4 @@
 import ArgumentParser
-import CLIP
-import Dispatch
 import Foundation
 import PhotoIndex
 
@@ -50,119 +48,30 @@ struct IndexCommand: ParsableCommand {
     }
 
     func run() throws {
-        let modelDirectory = try model.directory()
-        let clip: CLIPModel
-        let directory: ModelDirectory
-        do {
-            directory = try ModelDirectory(path: modelDirectory)
-            clip = try CLIPModel(directory: modelDirectory, towers: .image)
-        } catch {
-            throw Failure.exit(error)
-        }
-        let indexPath = database.path
-        let index: IndexDatabase
-        do {
-            index = try IndexDatabase(path: indexPath, create: true)
-        } catch {
-            throw Failure.exit(error, code: ExitStatus.code(for: error))
-        }
-
-        let cancellation = CancellationFlag()
-        let signals = SignalWatcher(cancellation: cancellation)
         let reporter = ProgressReporter(json: json)
-        var options = IndexingOptions(roots: paths)
-        options.excludes = exclude
-        if let jobs { options.jobs = jobs }
-        options.batchSize = batchSize
-        options.replaceModel = replaceModel
-
-        guard let every else {
-            let summary = try runOnce(index: index, directory: directory, clip: clip, options: options,
-                                      cancellation: cancellation, reporter: reporter, waitForLock: false)
-            if summary?.interrupted == true {
-                throw ExitCode(signals.received == SIGTERM ? ExitStatus.terminated : ExitStatus.interrupted)
+        try Failure.reporting {
+            let library = PhotoLibrary(database: database.path, model: try model.directory())
+            let cancellation = CancellationFlag()
+            let signals = SignalWatcher(cancellation: cancellation)
+            var options = IndexingOptions(roots: paths)
+            options.excludes = exclude
+            if let jobs { options.jobs = jobs }
+            options.batchSize = batchSize
+            options.replaceModel = replaceModel
+            do {
+                if let every, let interval = Interval.seconds(every) {
+                    try library.indexRepeatedly(options, every: interval, cancellation: cancellation, events: reporter.handle)
+                    reporter.note("stopped by signal; the index is consistent")
+                    return
+                }
+                let summary = try library.index(options, cancellation: cancellation, events: reporter.handle)
+                if summary.interrupted {
+                    throw ExitCode(signals.received == SIGTERM ? ExitStatus.terminated : ExitStatus.interrupted)
+                }
+            } catch let error as PhotoIndexError {
+                reporter.clearLine()
+                throw error
             }
-            return
-        }
-        let interval = Interval.seconds(every)!
-        options.replaceModel = replaceModel
-        while !cancellation.isCancelled {
-            _ = try runOnce(index: index, directory: directory, clip: clip, options: options,
-                            cancellation: cancellation, reporter: reporter, waitForLock: true)
-            options.replaceModel = false    // only the first run replaces
-            if cancellation.isCancelled || cancellation.sleep(seconds: interval) { break }
-        }
-        reporter.note("stopped by signal; the index is consistent")
-    }
-
-    /// One run under the writer lock. In a loop (`waitForLock`), a busy lock or
-    /// a failed run is reported and the loop goes on; otherwise it is the exit.
-    private func runOnce(index: IndexDatabase, directory: ModelDirectory, clip: CLIPModel, options: IndexingOptions,
-                         cancellation: CancellationFlag, reporter: ProgressReporter, waitForLock: Bool) throws -> IndexSummary? {
-        let outcome: Result<IndexSummary, PhotoIndexError> = Result { () throws(PhotoIndexError) -> IndexSummary in
-            let lock = try WriterLock(indexPath: index.path)
-            let known = try index.currentModel().map { [$0] } ?? []
-            let identity = try ModelIdentity.of(directory: directory, embeddingSize: clip.embeddingSize, known: known)
-            let summary = try Indexer(database: index, model: clip, identity: identity)
-                .run(options, cancellation: cancellation, events: reporter.handle)
-            withExtendedLifetime(lock) {}
-            return summary
-        }
-        switch outcome {
-        case let .success(summary):
-            reporter.finish(summary)
-            return summary
-        case let .failure(error):
-            reporter.clearLine()
-            var fatal = !waitForLock
-            if case .modelMismatch = error { fatal = true }
-            if case .embeddingSizeMismatch = error { fatal = true }
-            if fatal { throw Failure.exit(error, code: ExitStatus.code(for: error)) }
-            reporter.note(error.localizedDescription)
-            return nil
-        }
-    }
-}
-
-/// "30s", "30m", "6h", "1d" → seconds.
-enum Interval {
-    static func seconds(_ text: String) -> Double? {
-        guard let unit = text.last, let value = Double(text.dropLast()), value > 0, value.isFinite else { return nil }
-        switch unit {
-        case "s": return value
-        case "m": return value * 60
-        case "h": return value * 3600
-        case "d": return value * 86400
-        default: return nil
-        }
-    }
-}
-
-/// Turns SIGINT and SIGTERM into a cancellation, so that a run stops at the
-/// next batch boundary with the index consistent.
-final class SignalWatcher: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-    private let lock = NSLock()
-    private var last: Int32?
-
-    var received: Int32? {
-        lock.lock()
-        defer { lock.unlock() }
-        return last
-    }
-
-    init(cancellation: CancellationFlag) {
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [weak self] in
-                self?.lock.lock()
-                self?.last = signalNumber
-                self?.lock.unlock()
-                cancellation.cancel()
-            }
-            source.resume()
-            sources.append(source)
         }
     }
 }

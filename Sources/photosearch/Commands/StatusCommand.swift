@@ -14,40 +14,14 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let status: IndexStatus
-        do {
-            status = try IndexStatus.read(try IndexDatabase(path: database.path, create: false))
-        } catch {
-            throw Failure.exit(error, code: ExitStatus.code(for: error))
+        try Failure.reporting {
+            let status = try PhotoLibrary(database: database.path, model: nil).status()
+            if json {
+                try JSONLines.print(StatusJSON(status))
+            } else {
+                Terminal.output(Self.text(status))
+            }
         }
-        if json {
-            print(Self.json(status))
-        } else {
-            print(Self.text(status), terminator: "")
-        }
-    }
-
-    static func json(_ status: IndexStatus) -> String {
-        let model = status.model.map { model in
-            JSONText.object(["name": JSONText.string(model.name), "embedding_size": "\(model.embeddingSize)",
-                             "checksum": JSONText.string(model.checksum)])
-        } ?? "null"
-        let run = status.lastRun.map { run in
-            JSONText.object([
-                "started_at": JSONText.string(run.startedAt), "finished_at": run.finishedAt.map(JSONText.string) ?? "null",
-                "status": JSONText.string(run.status.rawValue), "scanned": "\(run.scanned)", "added": "\(run.added)",
-                "updated": "\(run.updated)", "unchanged": "\(run.unchanged)", "moved": "\(run.moved)",
-                "removed": "\(run.removed)", "failed": "\(run.failed)", "seconds": JSONText.number(run.seconds),
-            ])
-        } ?? "null"
-        let failures = "[" + status.failures.map {
-            JSONText.object(["path": JSONText.string($0.path), "error": JSONText.string($0.reason)])
-        }.joined(separator: ",") + "]"
-        return JSONText.object([
-            "database": JSONText.string(status.path), "database_bytes": "\(status.databaseBytes)",
-            "indexed": "\(status.indexed)", "failed": "\(status.failed)", "embeddings": "\(status.embeddings)",
-            "model": model, "last_run": run, "failures": failures,
-        ])
     }
 
     static func text(_ status: IndexStatus) -> String {
@@ -77,14 +51,65 @@ struct StatusCommand: ParsableCommand {
     }
 }
 
-enum ByteCount {
-    static func format(_ bytes: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var value = Double(bytes), unit = 0
-        while value >= 1000 && unit < units.count - 1 {
-            value /= 1000
-            unit += 1
+/// `status --json`: absent parts are null, not missing.
+struct StatusJSON: Encodable {
+    struct Model: Encodable {
+        let name: String
+        let embeddingSize: Int
+        let checksum: String
+
+        enum CodingKeys: String, CodingKey { case name, checksum, embeddingSize = "embedding_size" }
+    }
+
+    struct Run: Encodable {
+        let run: RunRecord
+
+        private enum Keys: String, CodingKey {
+            case startedAt = "started_at", finishedAt = "finished_at", status, scanned, added, updated, unchanged
+            case moved, removed, failed, seconds
         }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(run.startedAt, forKey: .startedAt)
+            try container.encode(run.finishedAt, forKey: .finishedAt)
+            try container.encode(run.status.rawValue, forKey: .status)
+            try container.encode(run.scanned, forKey: .scanned)
+            try container.encode(run.added, forKey: .added)
+            try container.encode(run.updated, forKey: .updated)
+            try container.encode(run.unchanged, forKey: .unchanged)
+            try container.encode(run.moved, forKey: .moved)
+            try container.encode(run.removed, forKey: .removed)
+            try container.encode(run.failed, forKey: .failed)
+            try container.encode(run.seconds, forKey: .seconds)
+        }
+    }
+
+    struct Failed: Encodable {
+        let path: String
+        let error: String
+    }
+
+    let status: IndexStatus
+
+    init(_ status: IndexStatus) {
+        self.status = status
+    }
+
+    private enum Keys: String, CodingKey {
+        case database, databaseBytes = "database_bytes", indexed, failed, embeddings, model, lastRun = "last_run", failures
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(status.path, forKey: .database)
+        try container.encode(status.databaseBytes, forKey: .databaseBytes)
+        try container.encode(status.indexed, forKey: .indexed)
+        try container.encode(status.failed, forKey: .failed)
+        try container.encode(status.embeddings, forKey: .embeddings)
+        try container.encode(status.model.map { Model(name: $0.name, embeddingSize: $0.embeddingSize, checksum: $0.checksum) },
+                             forKey: .model)
+        try container.encode(status.lastRun.map(Run.init), forKey: .lastRun)
+        try container.encode(status.failures.map { Failed(path: $0.path, error: $0.reason) }, forKey: .failures)
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import PhotoIndex
 
-/// How many results and in which form, shared by search and similar.
+/// How many results, which photos, and in which form: shared by search and similar.
 struct ResultOptions: ParsableArguments {
     @Option(name: .long, help: "Number of results.")
     var top = 10
@@ -33,34 +33,46 @@ struct ResultOptions: ParsableArguments {
         if json && paths { throw ValidationError("--json and --paths cannot be used together.") }
         if null && !paths { throw ValidationError("--null goes with --paths.") }
         do {
-            _ = try filter()
+            _ = try searchOptions()
         } catch {
             throw ValidationError(error.localizedDescription + ".")
         }
     }
 
-    func filter() throws -> SearchFilter {
-        SearchFilter(after: try after.map(SearchFilter.instant), before: try before.map(SearchFilter.instant), folder: folder)
+    func searchOptions() throws(PhotoIndexError) -> PhotoLibrary.SearchOptions {
+        let filter = SearchFilter(after: try after.map(SearchFilter.instant), before: try before.map(SearchFilter.instant),
+                                  folder: folder)
+        return PhotoLibrary.SearchOptions(top: top, minimumScore: minScore, filter: filter)
     }
 
-    func print(_ results: [SearchResult]) {
+    /// One result of --json.
+    struct HitLine: Encodable {
+        let hit: SearchHit
+
+        private enum Keys: String, CodingKey { case path, score, takenAt = "taken_at" }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(hit.path, forKey: .path)
+            try container.encode(hit.score, forKey: .score)
+            // Only a camera's date: a file's mtime says when it was copied.
+            try container.encode(hit.hasCameraDate ? hit.takenAt : nil, forKey: .takenAt)
+        }
+    }
+
+    func print(_ hits: [SearchHit]) throws {
         var output = ""
         if paths {
-            for result in results { output += result.path + (null ? "\0" : "\n") }
+            for hit in hits { output += hit.path + (null ? "\0" : "\n") }
         } else if json {
-            for result in results {
-                output += JSONText.object([
-                    "path": JSONText.string(result.path), "score": JSONText.number(result.score),
-                    "taken_at": result.hasCameraDate ? result.takenAt.map(JSONText.string) ?? "null" : "null",
-                ]) + "\n"
-            }
+            for hit in hits { output += try JSONLines.line(HitLine(hit: hit)) }
         } else {
-            for (rank, result) in results.enumerated() {
-                let date = result.takenAt.map { String($0.prefix(16)).replacingOccurrences(of: "T", with: " ") } ?? "-"
-                output += String(format: "%3d  %.4f  %@  %@\n", rank + 1, result.score, date.padding(toLength: 16, withPad: " ", startingAt: 0), result.path)
+            for (rank, hit) in hits.enumerated() {
+                let date = hit.takenAt.map { String($0.prefix(16)).replacingOccurrences(of: "T", with: " ") } ?? "-"
+                output += String(format: "%3d  %.4f  %@  %@\n", rank + 1, hit.score, date.padding(toLength: 16, withPad: " ", startingAt: 0), hit.path)
             }
-            if results.isEmpty { FileHandle.standardError.write(Data("photosearch: no matching photos\n".utf8)) }
+            if hits.isEmpty { Terminal.error("photosearch: no matching photos\n") }
         }
-        FileHandle.standardOutput.write(Data(output.utf8))
+        Terminal.output(output)
     }
 }

@@ -5,8 +5,8 @@ import Glibc
 #endif
 
 /// Shows an indexing run: a live line on a terminal (standard error), or
-/// NDJSON events on standard output with --json.
-final class ProgressReporter: @unchecked Sendable {
+/// NDJSON events on standard output with --json (see `EventLine`).
+final class ProgressReporter {
     let json: Bool
     private let live = isatty(STDERR_FILENO) == 1
     private var lineShown = false
@@ -16,88 +16,107 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     func handle(_ event: IndexEvent) {
+        if json, let line = EventLine(event) {
+            // A line that cannot be encoded (a non-finite rate) is dropped, not fatal.
+            try? JSONLines.print(line)
+            return
+        }
         switch event {
         case let .scanned(files, toProcess):
-            if json {
-                emit(["event": JSONText.string("scan"), "files": "\(files)", "to_process": "\(toProcess)"])
-            } else if live {
-                status("found \(files) photos, \(toProcess) to index")
-            }
+            if live { status("found \(files) photos, \(toProcess) to index") }
         case let .progress(progress):
-            if json {
-                emit(["event": JSONText.string("progress"), "done": "\(progress.done)", "total": "\(progress.total)",
-                      "failed": "\(progress.failed)", "images_per_second": JSONText.number(rounded(progress.imagesPerSecond)),
-                      "eta_seconds": progress.etaSeconds.map { JSONText.number(rounded($0)) } ?? "null"])
-            } else if live {
-                var text = "\(progress.done)/\(progress.total) photos · \(String(format: "%.1f", progress.imagesPerSecond)) images/s"
-                if let eta = progress.etaSeconds, progress.done < progress.total { text += " · ETA \(Self.clock(eta))" }
-                if progress.failed > 0 { text += " · \(progress.failed) failed" }
-                status(text)
-            }
+            guard live else { return }
+            var text = "\(progress.done)/\(progress.total) photos · \(String(format: "%.1f", progress.imagesPerSecond)) images/s"
+            if let eta = progress.etaSeconds, progress.done < progress.total { text += " · ETA \(ByteCount.clock(eta))" }
+            if progress.failed > 0 { text += " · \(progress.failed) failed" }
+            status(text)
         case let .failed(path, reason):
-            if json {
-                emit(["event": JSONText.string("failed"), "path": JSONText.string(path), "error": JSONText.string(reason)])
-            } else {
-                note("failed: \(path): \(reason)")
-            }
+            note("failed: \(path): \(reason)")
         case let .unreadableFolder(path, reason):
-            if json {
-                emit(["event": JSONText.string("unreadable_folder"), "path": JSONText.string(path), "error": JSONText.string(reason)])
-            } else {
-                note("cannot read folder \(path): \(reason)")
-            }
-        }
-    }
-
-    func finish(_ summary: IndexSummary) {
-        if json {
-            let fields: KeyValuePairs<String, String> = [
-                "scanned": "\(summary.scanned)", "added": "\(summary.added)", "updated": "\(summary.updated)",
-                "unchanged": "\(summary.unchanged)", "moved": "\(summary.moved)", "removed": "\(summary.removed)",
-                "failed": "\(summary.failed)", "seconds": JSONText.number(rounded(summary.seconds)),
-                "interrupted": summary.interrupted ? "true" : "false",
-            ]
-            print(JSONText.object(fields))
-            fflush(nil)
-        } else {
+            note("cannot read folder \(path): \(reason)")
+        case let .finished(summary):
             clearLine()
             var text = "\(summary.scanned) photos: \(summary.added) added, \(summary.updated) updated, \(summary.unchanged) unchanged, "
             text += "\(summary.moved) moved, \(summary.removed) removed, \(summary.failed) failed in \(String(format: "%.1f", summary.seconds)) s"
             if summary.interrupted { text += " (interrupted; the next run continues)" }
-            FileHandle.standardError.write(Data((text + "\n").utf8))
+            Terminal.error(text + "\n")
+        case let .runFailed(error):
+            note(error.localizedDescription)
         }
     }
 
     /// A message on its own line on standard error.
     func note(_ text: String) {
         clearLine()
-        FileHandle.standardError.write(Data("photosearch: \(text)\n".utf8))
+        Terminal.error("photosearch: \(text)\n")
     }
 
     func clearLine() {
         if lineShown {
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            Terminal.error("\r\u{1B}[K")
             lineShown = false
         }
     }
 
     private func status(_ text: String) {
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+        Terminal.error("\r\u{1B}[K\(text)")
         lineShown = true
     }
+}
 
-    private func emit(_ fields: KeyValuePairs<String, String>) {
-        print(JSONText.object(fields))
-        fflush(nil)
+/// One line of `index --json`: an event with its "event" field, or, last,
+/// the run's summary (`IndexSummary`'s fields). Errors of a repeated run
+/// (`runFailed`) go to standard error as notes.
+enum EventLine: Encodable {
+    case scan(files: Int, toProcess: Int)
+    case progress(IndexProgress)
+    case failed(event: String, path: String, error: String)
+    case summary(IndexSummary)
+
+    init?(_ event: IndexEvent) {
+        switch event {
+        case let .scanned(files, toProcess): self = .scan(files: files, toProcess: toProcess)
+        case let .progress(progress): self = .progress(progress)
+        case let .failed(path, reason): self = .failed(event: "failed", path: path, error: reason)
+        case let .unreadableFolder(path, reason): self = .failed(event: "unreadable_folder", path: path, error: reason)
+        case let .finished(summary): self = .summary(summary)
+        case .runFailed: return nil
+        }
     }
 
-    private func rounded(_ value: Double) -> Double {
-        (value * 100).rounded() / 100
+    private enum Keys: String, CodingKey {
+        case event, files, toProcess = "to_process", done, total, failed, imagesPerSecond = "images_per_second"
+        case etaSeconds = "eta_seconds", path, error
     }
 
-    static func clock(_ seconds: Double) -> String {
-        let total = Int(seconds.rounded())
-        let hours = total / 3600, minutes = total / 60 % 60, secs = total % 60
-        return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, secs) : String(format: "%d:%02d", minutes, secs)
+    func encode(to encoder: Encoder) throws {
+        if case let .summary(summary) = self {
+            var shown = summary
+            shown.seconds = Self.rounded(summary.seconds)
+            try shown.encode(to: encoder)
+            return
+        }
+        var container = encoder.container(keyedBy: Keys.self)
+        switch self {
+        case let .scan(files, toProcess):
+            try container.encode("scan", forKey: .event)
+            try container.encode(files, forKey: .files)
+            try container.encode(toProcess, forKey: .toProcess)
+        case let .progress(progress):
+            try container.encode("progress", forKey: .event)
+            try container.encode(progress.done, forKey: .done)
+            try container.encode(progress.total, forKey: .total)
+            try container.encode(progress.failed, forKey: .failed)
+            try container.encode(Self.rounded(progress.imagesPerSecond), forKey: .imagesPerSecond)
+            try container.encode(progress.etaSeconds.map(Self.rounded), forKey: .etaSeconds)
+        case let .failed(event, path, error):
+            try container.encode(event, forKey: .event)
+            try container.encode(path, forKey: .path)
+            try container.encode(error, forKey: .error)
+        case .summary:
+            break
+        }
     }
+
+    private static func rounded(_ value: Double) -> Double { (value * 100).rounded() / 100 }
 }

@@ -1,0 +1,285 @@
+// The AVX2 + FMA level (Haswell, Zen 1 and later): 256-bit vectors, a 6 × 16
+// register-blocked matrix kernel, vectorised exp/erf for the activations,
+// vpmaddubsw/vpmaddwd for the quantised vector scans.
+#include "internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+
+// `mr` (1-6) is a constant at each inlined call site, so the row loops unroll
+// and the accumulators live in registers.
+static inline __attribute__((always_inline))
+void block_avx2(const float *a, size_t lda, const float *panel, size_t inputs,
+                float *c, size_t ldc, size_t width, const float *bias, int accumulate, const int mr) {
+    __m256 lo[6], hi[6];
+    for (int r = 0; r < mr; r++) {
+        lo[r] = _mm256_setzero_ps();
+        hi[r] = _mm256_setzero_ps();
+    }
+    const float *w = panel;
+    for (size_t k = 0; k < inputs; k++, w += PS_PANEL) {
+        __m256 w0 = _mm256_loadu_ps(w);
+        __m256 w1 = _mm256_loadu_ps(w + 8);
+        for (int r = 0; r < mr; r++) {
+            __m256 x = _mm256_broadcast_ss(a + r * lda + k);
+            lo[r] = _mm256_fmadd_ps(x, w0, lo[r]);
+            hi[r] = _mm256_fmadd_ps(x, w1, hi[r]);
+        }
+    }
+    if (width == PS_PANEL) {
+        __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+        __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+        for (int r = 0; r < mr; r++) {
+            float *target = c + r * ldc;
+            __m256 v0 = _mm256_add_ps(lo[r], b0), v1 = _mm256_add_ps(hi[r], b1);
+            if (accumulate) {
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(target));
+                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(target + 8));
+            }
+            _mm256_storeu_ps(target, v0);
+            _mm256_storeu_ps(target + 8, v1);
+        }
+    } else {
+        // The last, partial panel: only `width` columns exist in C.
+        float sums[6 * PS_PANEL];
+        for (int r = 0; r < mr; r++) {
+            _mm256_storeu_ps(sums + r * PS_PANEL, lo[r]);
+            _mm256_storeu_ps(sums + r * PS_PANEL + 8, hi[r]);
+        }
+        ps_write_block(sums, (size_t)mr, width, c, ldc, bias, accumulate);
+    }
+}
+
+static void panel_avx2(const float *a, size_t lda, const float *panel, size_t inputs,
+                            float *c, size_t ldc, size_t rows, size_t width, const float *bias, int accumulate) {
+    size_t i = 0;
+    for (; i + 6 <= rows; i += 6) {
+        block_avx2(a + i * lda, lda, panel, inputs, c + i * ldc, ldc, width, bias, accumulate, 6);
+    }
+    const float *ar = a + i * lda;
+    float *cr = c + i * ldc;
+    switch (rows - i) {
+    case 5: block_avx2(ar, lda, panel, inputs, cr, ldc, width, bias, accumulate, 5); break;
+    case 4: block_avx2(ar, lda, panel, inputs, cr, ldc, width, bias, accumulate, 4); break;
+    case 3: block_avx2(ar, lda, panel, inputs, cr, ldc, width, bias, accumulate, 3); break;
+    case 2: block_avx2(ar, lda, panel, inputs, cr, ldc, width, bias, accumulate, 2); break;
+    case 1: block_avx2(ar, lda, panel, inputs, cr, ldc, width, bias, accumulate, 1); break;
+    default: break;
+    }
+}
+
+// e^x to about one ulp: x = n·ln2 + r with |r| ≤ ln2/2, e^r by Cephes' expf
+// minimax polynomial, 2^n put into the exponent bits. Inputs are clamped to
+// [-87.3, 88.7], where the result is still a normal float.
+static inline __m256 exp_avx2(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
+}
+
+// erf(z) = 1 - erfc(|z|) with sign, erfc by the Chebyshev fit of Numerical
+// Recipes (erfcc, fractional error below 1.2e-7 everywhere).
+static inline __m256 erf_avx2(__m256 z) {
+    __m256 sign = _mm256_and_ps(z, _mm256_set1_ps(-0.0f));
+    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_set1_ps(0.5f), a, _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(0.17087277f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.82215223f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.48851587f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.13520398f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.27886807f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.18628806f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.09678418f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.37409196f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.00002368f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.26551223f));
+    __m256 exponent = _mm256_fnmadd_ps(a, a, p);  // -a² + p
+    __m256 erfc = _mm256_mul_ps(t, exp_avx2(exponent));
+    return _mm256_or_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), erfc), sign);
+}
+
+static void gelu_avx2(float *x, size_t count) {
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 e = erf_avx2(_mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f)));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(_mm256_set1_ps(1.0f), e)));
+    }
+    ps_portable_gelu(x + i, count - i);
+}
+
+static void gelu_tanh_avx2(float *x, size_t count) {
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 cube = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
+        __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.79788456080286536f), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), cube, v));
+        // 1 + tanh(u) = 2 - 2 / (e^{2u} + 1)
+        __m256 e = exp_avx2(_mm256_add_ps(u, u));
+        __m256 onePlusTanh = _mm256_sub_ps(_mm256_set1_ps(2.0f),
+                                           _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), onePlusTanh));
+    }
+    ps_portable_gelu_tanh(x + i, count - i);
+}
+
+static void quick_gelu_avx2(float *x, size_t count) {
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 e = exp_avx2(_mm256_mul_ps(v, _mm256_set1_ps(-1.702f)));
+        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e)));
+    }
+    ps_portable_quick_gelu(x + i, count - i);
+}
+
+static float dot_avx2(const float *a, const float *b, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    __m256 s = _mm256_add_ps(s0, s1);
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    float sum = _mm_cvtss_f32(x);
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+static void axpy_avx2(float alpha, const float *x, float *y, size_t n) {
+    __m256 a = _mm256_set1_ps(alpha);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += alpha * x[i];
+}
+
+static inline int32_t sum_epi32(__m256i x) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+// 32 unsigned bytes × 32 signed bytes: pairwise into int16 (vpmaddubsw, exact
+// for |q| ≤ 63), then pairs of int16 into int32 (vpmaddwd).
+static inline __m256i dot32(__m256i v, __m256i q, __m256i ones) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(v, q), ones);
+}
+
+static void dot_u8_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    size_t blocks = dimension / 32;
+    size_t i = 0;
+    // Four rows at a time: each query block is loaded once for four vectors.
+    for (; i + 4 <= rows; i += 4) {
+        const uint8_t *v0 = vectors + i * dimension, *v1 = v0 + dimension, *v2 = v1 + dimension, *v3 = v2 + dimension;
+        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+        __m256i a2 = _mm256_setzero_si256(), a3 = _mm256_setzero_si256();
+        for (size_t b = 0; b < blocks; b++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(query + b * 32));
+            a0 = _mm256_add_epi32(a0, dot32(_mm256_loadu_si256((const __m256i *)(v0 + b * 32)), q, ones));
+            a1 = _mm256_add_epi32(a1, dot32(_mm256_loadu_si256((const __m256i *)(v1 + b * 32)), q, ones));
+            a2 = _mm256_add_epi32(a2, dot32(_mm256_loadu_si256((const __m256i *)(v2 + b * 32)), q, ones));
+            a3 = _mm256_add_epi32(a3, dot32(_mm256_loadu_si256((const __m256i *)(v3 + b * 32)), q, ones));
+        }
+        int32_t s0 = sum_epi32(a0), s1 = sum_epi32(a1), s2 = sum_epi32(a2), s3 = sum_epi32(a3);
+        for (size_t k = blocks * 32; k < dimension; k++) {
+            s0 += query[k] * v0[k];
+            s1 += query[k] * v1[k];
+            s2 += query[k] * v2[k];
+            s3 += query[k] * v3[k];
+        }
+        out[i] = s0;
+        out[i + 1] = s1;
+        out[i + 2] = s2;
+        out[i + 3] = s3;
+    }
+    for (; i < rows; i++) {
+        const uint8_t *v = vectors + i * dimension;
+        __m256i a = _mm256_setzero_si256();
+        for (size_t b = 0; b < blocks; b++) {
+            a = _mm256_add_epi32(a, dot32(_mm256_loadu_si256((const __m256i *)(v + b * 32)),
+                                          _mm256_loadu_si256((const __m256i *)(query + b * 32)), ones));
+        }
+        int32_t s = sum_epi32(a);
+        for (size_t k = blocks * 32; k < dimension; k++) s += query[k] * v[k];
+        out[i] = s;
+    }
+}
+
+// 64 dimensions from 32 bytes of nibbles.
+static inline __m256i dot64_u4(__m256i packed, __m256i q_low, __m256i q_high, __m256i mask, __m256i ones) {
+    __m256i low = _mm256_and_si256(packed, mask);
+    __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), mask);
+    __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(low, q_low), _mm256_maddubs_epi16(high, q_high));
+    return _mm256_madd_epi16(pairs, ones);
+}
+
+static void dot_u4_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
+    const __m256i ones = _mm256_set1_epi16(1), mask = _mm256_set1_epi8(15);
+    size_t blocks = dimension / 64, bytes = dimension / 2;
+    size_t i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const uint8_t *v0 = vectors + i * bytes, *v1 = v0 + bytes, *v2 = v1 + bytes, *v3 = v2 + bytes;
+        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+        __m256i a2 = _mm256_setzero_si256(), a3 = _mm256_setzero_si256();
+        for (size_t b = 0; b < blocks; b++) {
+            __m256i ql = _mm256_loadu_si256((const __m256i *)(query + b * 64));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(query + b * 64 + 32));
+            a0 = _mm256_add_epi32(a0, dot64_u4(_mm256_loadu_si256((const __m256i *)(v0 + b * 32)), ql, qh, mask, ones));
+            a1 = _mm256_add_epi32(a1, dot64_u4(_mm256_loadu_si256((const __m256i *)(v1 + b * 32)), ql, qh, mask, ones));
+            a2 = _mm256_add_epi32(a2, dot64_u4(_mm256_loadu_si256((const __m256i *)(v2 + b * 32)), ql, qh, mask, ones));
+            a3 = _mm256_add_epi32(a3, dot64_u4(_mm256_loadu_si256((const __m256i *)(v3 + b * 32)), ql, qh, mask, ones));
+        }
+        out[i] = sum_epi32(a0);
+        out[i + 1] = sum_epi32(a1);
+        out[i + 2] = sum_epi32(a2);
+        out[i + 3] = sum_epi32(a3);
+    }
+    if (i < rows) ps_portable_dot_u4(query, vectors + i * bytes, rows - i, dimension, out + i);
+}
+
+
+static void linear_packed(const float *a, size_t lda, const float *packed, size_t inputs,
+                          float *c, size_t ldc, size_t outputs, size_t rows, size_t first, size_t count,
+                          const float *bias, int accumulate) {
+    ps_linear_by_panels(panel_avx2, a, lda, packed, inputs, c, ldc, outputs, rows, first, count, bias, accumulate);
+}
+
+static void attention_head(const float *q, const float *k, const float *v, size_t stride,
+                           float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
+                           float scale, long causal_first, float *scratch) {
+    ps_attention_with(dot_avx2, axpy_avx2, q, k, v, stride, out, out_stride, queries, keys, width, scale,
+                      causal_first, scratch);
+}
+
+#pragma clang attribute pop
+
+const ps_kernels ps_avx2_kernels = {
+    .linear_packed = linear_packed,
+    .gelu = gelu_avx2,
+    .gelu_tanh = gelu_tanh_avx2,
+    .quick_gelu = quick_gelu_avx2,
+    .attention_head = attention_head,
+    .dot_u8 = dot_u8_avx2,
+    .dot_u4 = dot_u4_avx2,
+};
+
+#endif

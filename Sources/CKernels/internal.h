@@ -1,0 +1,89 @@
+// Declarations shared by the per-level kernel files; not part of the module's
+// public header.
+#ifndef PHOTOSEARCH_CKERNELS_INTERNAL_H
+#define PHOTOSEARCH_CKERNELS_INTERNAL_H
+
+#include "CKernels.h"
+
+#include <math.h>
+
+extern const ps_kernels ps_portable_kernels;
+#if defined(__x86_64__)
+extern const ps_kernels ps_avx2_kernels;
+#endif
+
+// Portable pieces the fast levels reuse for ragged ends.
+void ps_portable_gelu(float *x, size_t count);
+void ps_portable_gelu_tanh(float *x, size_t count);
+void ps_portable_quick_gelu(float *x, size_t count);
+void ps_portable_dot_u4(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+
+// Writes a block of sums (rows × width, stride PS_PANEL) into C.
+static inline void ps_write_block(const float *sums, size_t rows, size_t width, float *c, size_t ldc,
+                                  const float *bias, int accumulate) {
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t j = 0; j < width; j++) {
+            float value = sums[r * PS_PANEL + j];
+            if (bias) value += bias[j];
+            if (accumulate) value += c[r * ldc + j];
+            c[r * ldc + j] = value;
+        }
+    }
+}
+
+// Rows of A handled per pass over the panels: A's chunk stays in cache while
+// the weights stream past it once.
+#define PS_ROW_CHUNK 192
+
+typedef void (*ps_panel_kernel)(const float *a, size_t lda, const float *panel, size_t inputs,
+                                float *c, size_t ldc, size_t rows, size_t width, const float *bias, int accumulate);
+
+// The loop every level shares: row chunks × output panels, each panel handed
+// to the level's panel kernel.
+static inline void ps_linear_by_panels(ps_panel_kernel kernel, const float *a, size_t lda, const float *packed,
+                                       size_t inputs, float *c, size_t ldc, size_t outputs, size_t rows,
+                                       size_t first, size_t count, const float *bias, int accumulate) {
+    size_t end = first + count < outputs ? first + count : outputs;
+    for (size_t row = 0; row < rows; row += PS_ROW_CHUNK) {
+        size_t chunk = rows - row < PS_ROW_CHUNK ? rows - row : PS_ROW_CHUNK;
+        for (size_t column = first; column < end; column += PS_PANEL) {
+            const float *panel = packed + (column / PS_PANEL) * inputs * PS_PANEL;
+            size_t width = end - column < PS_PANEL ? end - column : PS_PANEL;
+            kernel(a + row * lda, lda, panel, inputs, c + row * ldc + column, ldc, chunk, width,
+                   bias ? bias + column : NULL, accumulate);
+        }
+    }
+}
+
+typedef float (*ps_dot_kernel)(const float *a, const float *b, size_t n);
+typedef void (*ps_axpy_kernel)(float alpha, const float *x, float *y, size_t n);
+
+// Softmax attention for one head, on a level's dot product and axpy.
+static inline void ps_attention_with(ps_dot_kernel dot, ps_axpy_kernel axpy,
+                                     const float *q, const float *k, const float *v, size_t stride,
+                                     float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
+                                     float scale, long causal_first, float *scratch) {
+    for (size_t i = 0; i < queries; i++) {
+        const float *query = q + i * stride;
+        size_t visible = keys;
+        if (causal_first >= 0 && (size_t)causal_first + i + 1 < keys) visible = (size_t)causal_first + i + 1;
+        float maximum = -INFINITY;
+        for (size_t j = 0; j < visible; j++) {
+            float score = scale * dot(query, k + j * stride, width);
+            scratch[j] = score;
+            if (score > maximum) maximum = score;
+        }
+        float total = 0;
+        for (size_t j = 0; j < visible; j++) {
+            float e = expf(scratch[j] - maximum);
+            scratch[j] = e;
+            total += e;
+        }
+        float inverse = 1.0f / total;
+        float *target = out + i * out_stride;
+        for (size_t c = 0; c < width; c++) target[c] = 0;
+        for (size_t j = 0; j < visible; j++) axpy(scratch[j] * inverse, v + j * stride, target, width);
+    }
+}
+
+#endif

@@ -1,0 +1,137 @@
+// The reference level: plain C, one value at a time. Every faster level is
+// tested against these functions.
+#include "internal.h"
+
+#include <string.h>
+
+size_t ps_packed_count(size_t outputs, size_t inputs) {
+    return (outputs + PS_PANEL - 1) / PS_PANEL * PS_PANEL * inputs;
+}
+
+void ps_pack_weights(const float *weight, size_t outputs, size_t inputs, float *packed,
+                     size_t first_panel, size_t panel_count) {
+    size_t panels = (outputs + PS_PANEL - 1) / PS_PANEL;
+    size_t end = first_panel + panel_count < panels ? first_panel + panel_count : panels;
+    for (size_t p = first_panel; p < end; p++) {
+        float *panel = packed + p * inputs * PS_PANEL;
+        for (size_t k = 0; k < inputs; k++) {
+            for (size_t j = 0; j < PS_PANEL; j++) {
+                size_t output = p * PS_PANEL + j;
+                panel[k * PS_PANEL + j] = output < outputs ? weight[output * inputs + k] : 0.0f;
+            }
+        }
+    }
+}
+
+float ps_quantize(const float *values, size_t count, int limit, int8_t *out) {
+    float largest = 0;
+    for (size_t i = 0; i < count; i++) {
+        float magnitude = fabsf(values[i]);
+        if (magnitude > largest) largest = magnitude;
+    }
+    float scale = largest > 0 ? largest / (float)limit : 1.0f;
+    float inverse = 1.0f / scale;
+    for (size_t i = 0; i < count; i++) {
+        float q = nearbyintf(values[i] * inverse);
+        if (q > limit) q = (float)limit;
+        if (q < -limit) q = (float)-limit;
+        out[i] = (int8_t)q;
+    }
+    return scale;
+}
+
+// MARK: Matrix products
+
+static void panel(const float *a, size_t lda, const float *panel, size_t inputs,
+                  float *c, size_t ldc, size_t rows, size_t width, const float *bias, int accumulate) {
+    float sums[6 * PS_PANEL];
+    for (size_t i = 0; i < rows; i += 6) {
+        size_t block = rows - i < 6 ? rows - i : 6;
+        memset(sums, 0, sizeof(sums));
+        for (size_t k = 0; k < inputs; k++) {
+            const float *w = panel + k * PS_PANEL;
+            for (size_t r = 0; r < block; r++) {
+                float x = a[(i + r) * lda + k];
+                for (size_t j = 0; j < PS_PANEL; j++) sums[r * PS_PANEL + j] += x * w[j];
+            }
+        }
+        ps_write_block(sums, block, width, c + i * ldc, ldc, bias, accumulate);
+    }
+}
+
+static void linear_packed(const float *a, size_t lda, const float *packed, size_t inputs,
+                          float *c, size_t ldc, size_t outputs, size_t rows, size_t first, size_t count,
+                          const float *bias, int accumulate) {
+    ps_linear_by_panels(panel, a, lda, packed, inputs, c, ldc, outputs, rows, first, count, bias, accumulate);
+}
+
+// MARK: Activations (libm)
+
+void ps_portable_gelu(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+void ps_portable_gelu_tanh(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+    }
+}
+
+void ps_portable_quick_gelu(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+}
+
+// MARK: Attention
+
+static float dot(const float *a, const float *b, size_t n) {
+    float sum = 0;
+    for (size_t i = 0; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+static void axpy(float alpha, const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+static void attention_head(const float *q, const float *k, const float *v, size_t stride,
+                           float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
+                           float scale, long causal_first, float *scratch) {
+    ps_attention_with(dot, axpy, q, k, v, stride, out, out_stride, queries, keys, width, scale, causal_first, scratch);
+}
+
+// MARK: Quantised vector scans
+
+static void dot_u8(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
+    for (size_t i = 0; i < rows; i++) {
+        const uint8_t *v = vectors + i * dimension;
+        int32_t sum = 0;
+        for (size_t k = 0; k < dimension; k++) sum += (int32_t)query[k] * (int32_t)v[k];
+        out[i] = sum;
+    }
+}
+
+void ps_portable_dot_u4(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
+    size_t bytes = dimension / 2;
+    for (size_t i = 0; i < rows; i++) {
+        const uint8_t *v = vectors + i * bytes;
+        int32_t sum = 0;
+        for (size_t block = 0; block < dimension / 64; block++) {
+            for (size_t j = 0; j < 32; j++) {
+                uint8_t byte = v[block * 32 + j];
+                sum += (int32_t)query[block * 64 + j] * (byte & 15) + (int32_t)query[block * 64 + 32 + j] * (byte >> 4);
+            }
+        }
+        out[i] = sum;
+    }
+}
+
+const ps_kernels ps_portable_kernels = {
+    .linear_packed = linear_packed,
+    .gelu = ps_portable_gelu,
+    .gelu_tanh = ps_portable_gelu_tanh,
+    .quick_gelu = ps_portable_quick_gelu,
+    .attention_head = attention_head,
+    .dot_u8 = dot_u8,
+    .dot_u4 = ps_portable_dot_u4,
+};

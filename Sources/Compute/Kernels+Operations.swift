@@ -1,0 +1,93 @@
+import CKernels
+
+/// The element-wise, attention and quantised-scan kernels, on raw row-major
+/// buffers. Shapes were checked by whoever built the buffers; nothing here
+/// checks them again.
+extension Kernels {
+    /// x ← x·Φ(x) (torch.nn.GELU(), exact erf).
+    public func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) { table.gelu(x, count) }
+
+    /// GELU's tanh approximation (nn.GELU(approximate="tanh")).
+    public func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) { table.gelu_tanh(x, count) }
+
+    /// x ← x·σ(1.702·x) (open_clip QuickGELU).
+    public func quickGelu(_ x: UnsafeMutablePointer<Float>, count: Int) { table.quick_gelu(x, count) }
+
+    /// Scaled dot-product attention of one head (see `ps_kernels.attention_head`):
+    /// `queries` query rows against `keys` key and value rows, rows `stride`
+    /// floats apart; `causalFirst` ≥ 0 is the position of the first query
+    /// under a causal mask, -1 for none. `scratch` holds `keys` floats.
+    public func attentionHead(queries q: UnsafePointer<Float>, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>,
+                              stride: Int, into out: UnsafeMutablePointer<Float>, outputStride: Int,
+                              queryCount: Int, keyCount: Int, width: Int, scale: Float, causalFirst: Int,
+                              scratch: UnsafeMutablePointer<Float>) {
+        table.attention_head(q, k, v, stride, out, outputStride, queryCount, keyCount, width, scale, causalFirst, scratch)
+    }
+
+    /// out[i] = query · row i, exactly, for `rows` rows of unsigned bytes
+    /// (query in [-63, 63]).
+    public func dotU8(query: UnsafePointer<Int8>, rows vectors: UnsafePointer<UInt8>, count rows: Int, dimension: Int,
+                      into out: UnsafeMutablePointer<Int32>) {
+        table.dot_u8(query, vectors, rows, dimension, out)
+    }
+
+    /// The same for rows of 4-bit values packed two per byte in blocks of 64
+    /// dimensions (see `ps_kernels.dot_u4`); `dimension` a multiple of 64.
+    public func dotU4(query: UnsafePointer<Int8>, rows vectors: UnsafePointer<UInt8>, count rows: Int, dimension: Int,
+                      into out: UnsafeMutablePointer<Int32>) {
+        precondition(dimension % 64 == 0, "4-bit rows come in blocks of 64 dimensions")
+        table.dot_u4(query, vectors, rows, dimension, out)
+    }
+}
+
+/// Operations on whole vectors and rows, the same on every kernel path.
+public enum VectorMath {
+    /// `vector / ‖vector‖` (torch.nn.functional.normalize, eps 1e-12), the
+    /// norm accumulated in double precision.
+    public static func normalized(_ vector: [Float]) -> [Float] {
+        var sum: Double = 0
+        for value in vector { sum += Double(value) * Double(value) }
+        let norm = max(sum.squareRoot(), 1e-12)
+        return vector.map { Float(Double($0) / norm) }
+    }
+
+    /// Σ a·b in float32, left to right.
+    public static func dot(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Float {
+        precondition(a.count == b.count, "vectors of different lengths")
+        var sum: Float = 0
+        for index in 0..<a.count { sum += a[index] * b[index] }
+        return sum
+    }
+
+    /// Quantises `values` to integers in [-limit, limit] with one scale,
+    /// round(x / scale) with scale = max |x| / limit (1 for all zeros).
+    /// Returns the scale.
+    public static func quantize(_ values: UnsafeBufferPointer<Float>, limit: Int, into out: UnsafeMutablePointer<Int8>) -> Float {
+        precondition(limit > 0 && limit <= 127)
+        return ps_quantize(values.baseAddress, values.count, Int32(limit), out)
+    }
+
+    /// y = (x − mean) / √(var + ε) · weight + bias for each row of `width`
+    /// values (torch.nn.functional.layer_norm: biased variance), the mean and
+    /// variance accumulated in double precision.
+    public static func layerNorm(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, width: Int,
+                                 weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, epsilon: Float) {
+        for row in 0..<rows {
+            let input = x + row * width
+            let output = y + row * width
+            var sum: Double = 0
+            for index in 0..<width { sum += Double(input[index]) }
+            let mean = sum / Double(width)
+            var squares: Double = 0
+            for index in 0..<width {
+                let centred = Double(input[index]) - mean
+                squares += centred * centred
+            }
+            let inverse = Float(1 / (squares / Double(width) + Double(epsilon)).squareRoot())
+            let meanF = Float(mean)
+            for index in 0..<width {
+                output[index] = (input[index] - meanF) * inverse * weight[index] + bias[index]
+            }
+        }
+    }
+}

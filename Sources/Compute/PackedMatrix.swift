@@ -1,0 +1,78 @@
+import CKernels
+
+/// A fixed matrix W (`outputs × inputs`, row-major, as nn.Linear stores its
+/// weight) packed once into the kernels' panel layout, for products X·Wᵀ:
+/// panels of `PS_PANEL` outputs, each `inputs × PS_PANEL` floats, the last
+/// padded with zeros. Nothing is repacked per product, which is what makes a
+/// text query's few rows as fast as a batch of images.
+public struct PackedMatrix: Sendable {
+    public let outputs: Int
+    public let inputs: Int
+    let storage: [Float]
+
+    static let panel = Int(PS_PANEL)
+
+    var panels: Int { (outputs + Self.panel - 1) / Self.panel }
+
+    /// Packs `weight` (`outputs × inputs`, row-major) straight from wherever
+    /// it lives, e.g. a mapped checkpoint; large matrices on every core.
+    public init(packing weight: UnsafeBufferPointer<Float>, outputs: Int, inputs: Int) {
+        precondition(weight.count == outputs * inputs, "weight does not match \(outputs) × \(inputs)")
+        self.outputs = outputs
+        self.inputs = inputs
+        let count = ps_packed_count(outputs, inputs)
+        let panels = (outputs + Self.panel - 1) / Self.panel
+        let parts = inputs * outputs < 1 << 16 ? 1 : min(Parallel.cores, panels)
+        let perPart = (panels + parts - 1) / parts
+        let source = SendablePointer(weight.baseAddress!)
+        storage = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let target = SendableMutablePointer(buffer.baseAddress!)
+            Parallel.run(parts) { part in
+                ps_pack_weights(source.pointer, outputs, inputs, target.pointer, part * perPart, perPart)
+            }
+            initialized = count
+        }
+    }
+
+    public init(weight: [Float], outputs: Int, inputs: Int) {
+        self = weight.withUnsafeBufferPointer { PackedMatrix(packing: $0, outputs: outputs, inputs: inputs) }
+    }
+
+    /// y = x·Wᵀ (+ bias), or y += x·Wᵀ (+ bias) with `accumulate` (a residual
+    /// connection). `x` is `rows × inputs`, `y` is `rows × outputs`.
+    public func multiply(_ x: Matrix, into y: inout Matrix, bias: [Float]? = nil, accumulate: Bool = false,
+                         kernels: Kernels = .active) {
+        precondition(x.columns == inputs && y.columns == outputs && y.rows == x.rows, "matrix shapes do not match")
+        precondition(bias == nil || bias!.count == outputs, "bias does not match the outputs")
+        let rows = x.rows
+        x.values.withUnsafeBufferPointer { input in
+            y.values.withUnsafeMutableBufferPointer { output in
+                (bias ?? []).withUnsafeBufferPointer { biasBuffer in
+                    multiply(rows: rows, input.baseAddress!, lda: inputs, into: output.baseAddress!, ldc: outputs,
+                             bias: bias == nil ? nil : biasBuffer.baseAddress!, accumulate: accumulate, kernels: kernels)
+                }
+            }
+        }
+    }
+
+    /// The same on raw rows: `a` holds `rows` rows of `inputs` floats, `lda`
+    /// apart; `c` receives `rows` rows of `outputs`, `ldc` apart. Large products
+    /// are split across the cores by output panels.
+    public func multiply(rows: Int, _ a: UnsafePointer<Float>, lda: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
+                         bias: UnsafePointer<Float>? = nil, accumulate: Bool = false, kernels: Kernels = .active) {
+        let inputs = self.inputs, outputs = self.outputs
+        let parts = rows * outputs * inputs < 1 << 17 ? 1 : min(Parallel.cores, panels)
+        let columnsPerPart = (panels + parts - 1) / parts * Self.panel
+        let linear = kernels.table.linear_packed!
+        let a = SendablePointer(a), c = SendableMutablePointer(c), bias = bias.map(SendablePointer.init)
+        storage.withUnsafeBufferPointer { packed in
+            let w = SendablePointer(packed.baseAddress!)
+            Parallel.run(parts) { part in
+                let first = part * columnsPerPart
+                guard first < outputs else { return }
+                linear(a.pointer, lda, w.pointer, inputs, c.pointer, ldc, outputs, rows, first, columnsPerPart,
+                       bias?.pointer, accumulate ? 1 : 0)
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import CLIP
+import Foundation
+import Imaging
+
+/// Where installed models live: `$XDG_DATA_HOME/photosearch/models/NAME/`
+/// (else `~/.local/share/photosearch/models/NAME/`), each with a
+/// `photosearch-model.json` manifest, and a `default` file naming the model
+/// used when none is given.
+public struct ModelStore: Sendable {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    /// The store under the user's data folder.
+    public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment) -> ModelStore {
+        ModelStore(root: XDGDirectories(environment: environment).data + "/models")
+    }
+
+    /// What the store knows about an installed model.
+    public struct Manifest: Codable, Sendable, Equatable {
+        public var name: String
+        /// "hub" or "import".
+        public var source: String
+        public var repository: String?
+        public var revision: String?
+        /// The commit the hub served (its X-Repo-Commit header).
+        public var commit: String?
+        /// File → SHA-256 checked at download, when the hub gave one.
+        public var files: [String: String]
+        public var installedAt: String
+
+        enum CodingKeys: String, CodingKey {
+            case name, source, repository, revision, commit, files
+            case installedAt = "installed_at"
+        }
+    }
+
+    public struct InstalledModel: Sendable, Equatable {
+        public var name: String
+        public var path: String
+        public var manifest: Manifest?
+        public var bytes: Int64
+        public var isDefault: Bool
+    }
+
+    static let manifestName = "photosearch-model.json"
+
+    public func path(of name: String) -> String { root + "/" + name }
+
+    var defaultFile: String { root + "/default" }
+
+    public static func validate(name: String) throws(ModelHubError) {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard !name.isEmpty, !name.hasPrefix("."), name.count <= 100, name.allSatisfy(allowed.contains) else {
+            throw .invalidName(name)
+        }
+    }
+
+    /// The installed models, by name.
+    public func installed() -> [InstalledModel] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        let defaultName = self.defaultName
+        return names.sorted().compactMap { name -> InstalledModel? in
+            guard !name.hasPrefix("."), name != "default" else { return nil }
+            let folder = path(of: name)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else { return nil }
+            let manifest = (try? Data(contentsOf: URL(fileURLWithPath: folder + "/" + Self.manifestName)))
+                .flatMap { try? JSONDecoder().decode(Manifest.self, from: $0) }
+            return InstalledModel(name: name, path: folder, manifest: manifest, bytes: Self.size(of: folder),
+                                  isDefault: name == defaultName)
+        }
+    }
+
+    public var defaultName: String? {
+        guard let text = try? String(contentsOfFile: defaultFile, encoding: .utf8) else { return nil }
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return name.isEmpty || !FileManager.default.fileExists(atPath: path(of: name)) ? nil : name
+    }
+
+    public func setDefault(_ name: String) throws(ModelHubError) {
+        guard FileManager.default.fileExists(atPath: path(of: name)) else { throw .notInstalled(name: name) }
+        try write(Data((name + "\n").utf8), to: defaultFile)
+    }
+
+    public func remove(_ name: String) throws(ModelHubError) {
+        try Self.validate(name: name)
+        let folder = path(of: name)
+        guard FileManager.default.fileExists(atPath: folder) else { throw .notInstalled(name: name) }
+        let wasDefault = defaultName == name
+        // Rename first so a half-deleted folder never looks installed.
+        let doomed = root + "/.\(name).removing-\(getpid())"
+        do {
+            try FileManager.default.moveItem(atPath: folder, toPath: doomed)
+            try FileManager.default.removeItem(atPath: doomed)
+        } catch {
+            throw .fileSystem(path: folder, reason: error.localizedDescription)
+        }
+        if wasDefault { try? FileManager.default.removeItem(atPath: defaultFile) }
+    }
+
+    /// The model directory to use: `requested` (a folder path or an
+    /// installed model's name), else the default model.
+    public func resolve(_ requested: String?) throws(ModelHubError) -> String {
+        if let requested, !requested.isEmpty {
+            var isDirectory: ObjCBool = false
+            if requested.contains("/") || FileManager.default.fileExists(atPath: requested, isDirectory: &isDirectory) && isDirectory.boolValue {
+                return requested
+            }
+            guard FileManager.default.fileExists(atPath: path(of: requested)) else {
+                if ModelCatalogue.entry(named: requested) != nil {
+                    throw .notInstalled(name: requested)
+                }
+                return requested      // let the loader report the missing folder
+            }
+            return path(of: requested)
+        }
+        guard let defaultName else {
+            if let first = installed().first { return first.path }
+            throw .noModelInstalled
+        }
+        return path(of: defaultName)
+    }
+
+    /// Copies the model folder at `source` into the store under `name` (its
+    /// folder name by default), after checking that it loads and embeds.
+    @discardableResult
+    public func importModel(from source: String, name: String? = nil) throws(ModelHubError) -> InstalledModel {
+        let name = name ?? (FilePaths.absolute(source) as NSString).lastPathComponent
+        try Self.validate(name: name)
+        guard !FileManager.default.fileExists(atPath: path(of: name)) else { throw .alreadyInstalled(name: name) }
+        let directory: ModelDirectory
+        do {
+            directory = try ModelDirectory(path: source)
+        } catch {
+            throw .invalidModel(path: source, reason: error.localizedDescription)
+        }
+        try ModelValidator.validate(directory: source)
+        let staging = root + "/.\(name).importing-\(getpid())"
+        do {
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            for file in directory.modelFiles {
+                try FileManager.default.copyItem(atPath: file, toPath: staging + "/" + (file as NSString).lastPathComponent)
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw .fileSystem(path: staging, reason: error.localizedDescription)
+        }
+        let manifest = Manifest(name: name, source: "import", repository: nil, revision: nil, commit: nil,
+                                files: [:], installedAt: Self.timestamp())
+        return try commit(staging: staging, name: name, manifest: manifest)
+    }
+
+    /// Writes the manifest into `staging` and renames it to the model's
+    /// folder; the first model installed becomes the default.
+    func commit(staging: String, name: String, manifest: Manifest) throws(ModelHubError) -> InstalledModel {
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(manifest).write(to: URL(fileURLWithPath: staging + "/" + Self.manifestName))
+            guard rename(staging, path(of: name)) == 0 else {
+                throw ModelHubError.fileSystem(path: path(of: name), reason: String(cString: strerror(errno)))
+            }
+        } catch let error as ModelHubError {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw .fileSystem(path: staging, reason: error.localizedDescription)
+        }
+        if defaultName == nil { try setDefault(name) }
+        return installed().first { $0.name == name }!
+    }
+
+    private func write(_ data: Data, to path: String) throws(ModelHubError) {
+        do {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw .fileSystem(path: path, reason: error.localizedDescription)
+        }
+    }
+
+    static func size(of folder: String) -> Int64 {
+        var total: Int64 = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            if let size = (try? FileManager.default.attributesOfItem(atPath: folder + "/" + name))?[.size] as? NSNumber {
+                total += size.int64Value
+            }
+        }
+        return total
+    }
+
+    static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date())
+    }
+}

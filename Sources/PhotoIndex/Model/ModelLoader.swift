@@ -1,0 +1,56 @@
+import CLIP
+import Synchronization
+
+/// The model an index is built or searched with, loaded on first use one
+/// tower at a time (a text search needs only the text tower, indexing only
+/// the image tower) and kept for later calls, from any thread.
+final class ModelLoader: Sendable {
+    /// The model folder.
+    let directory: String
+
+    private struct Loaded {
+        var image: CLIPModel?
+        var text: CLIPModel?
+        var identity: ModelIdentity?
+    }
+
+    private let loaded = Mutex(Loaded())
+
+    init(directory: String) {
+        self.directory = directory
+    }
+
+    /// A model holding `tower` (`.image` or `.text`), loaded once.
+    func model(with tower: CLIPModel.Towers) throws(PhotoIndexError) -> CLIPModel {
+        precondition(tower == .image || tower == .text, "one tower at a time")
+        return try loaded.withLock { loaded throws(PhotoIndexError) -> CLIPModel in
+            if tower == .image, let model = loaded.image { return model }
+            if tower == .text, let model = loaded.text { return model }
+            let model: CLIPModel
+            do throws(CLIPError) {
+                model = try CLIPModel(directory: directory, towers: tower)
+            } catch {
+                throw .model(error)
+            }
+            if tower == .image { loaded.image = model } else { loaded.text = model }
+            return model
+        }
+    }
+
+    /// The model's identity (name, embedding size, checksum of the weights);
+    /// the checksum is reused from `known` records of the same unchanged file.
+    func identity(embeddingSize: Int, known: [ModelRecord]) throws(PhotoIndexError) -> ModelIdentity {
+        try loaded.withLock { loaded throws(PhotoIndexError) -> ModelIdentity in
+            if let identity = loaded.identity, identity.embeddingSize == embeddingSize { return identity }
+            let folder: ModelDirectory
+            do throws(CLIPError) {
+                folder = try ModelDirectory(path: directory)
+            } catch {
+                throw .model(error)
+            }
+            let identity = try ModelIdentity.of(directory: folder, embeddingSize: embeddingSize, known: known)
+            loaded.identity = identity
+            return identity
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import CLIP
+import Foundation
+import GRDB
+
+/// What benchmarks need beyond the public API: an index filled with
+/// synthetic vectors (as if a model had embedded that many photos), and the
+/// vector file written afresh. Imported with `@_spi(Benchmarks) import`.
+@_spi(Benchmarks)
+extension PhotoLibrary {
+    /// Creates the index and fills it with `rows` photos at `path(row)` whose
+    /// embeddings are the rows of `vectors` (`rows × dimension`), recorded as
+    /// made by the model in `modelDirectory` (which must make `dimension`-d
+    /// embeddings for searches to use it).
+    public func insertSyntheticPhotos(vectors: [Float], dimension: Int, path: (Int) -> String) throws(PhotoIndexError) {
+        guard let models else { throw .noModel }
+        precondition(vectors.count % dimension == 0)
+        let database = try database(create: true)
+        let identity = try models.identity(embeddingSize: dimension, known: [])
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO models (name, embedding_size, checksum, weights_path, weights_size, weights_modified_at, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [identity.name, dimension, identity.checksum, identity.weightsPath, identity.weightsSize,
+                                 identity.weightsModifiedAt, Timestamp.now()])
+        }
+        let modelID = try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM models") ?? 0 }
+        let rows = vectors.count / dimension
+        for start in stride(from: 0, to: rows, by: 20_000) {
+            try database.write { db in
+                let photo = try db.makeStatement(sql: """
+                    INSERT INTO photos (path, size, modified_at, state, updated_at)
+                    VALUES (?, 1000, 1700000000000000000, 'indexed', '2024-01-01T00:00:00Z')
+                    """)
+                let embedding = try db.makeStatement(sql: "INSERT INTO embeddings (photo_id, model_id, vector) VALUES (?, ?, ?)")
+                for row in start..<min(rows, start + 20_000) {
+                    try photo.execute(arguments: [path(row)])
+                    let blob = vectors.withUnsafeBufferPointer {
+                        Data(buffer: UnsafeBufferPointer(rebasing: $0[(row * dimension)..<((row + 1) * dimension)]))
+                    }
+                    try embedding.execute(arguments: [db.lastInsertedRowID, modelID, blob])
+                }
+            }
+        }
+    }
+
+    /// Deletes the index's vector file and writes it again from SQLite, as
+    /// the first search after an index run does.
+    public func rewriteVectorFile() throws(PhotoIndexError) {
+        let searcher = try searcher()
+        unlink(VectorMatrix.path(forIndex: searcher.database.path))
+        _ = try searcher.rebuildMatrix()
+    }
+}

@@ -1,0 +1,163 @@
+import CLIP
+import Foundation
+import Imaging
+import Synchronization
+
+/// An index and the model that fills it: everything a program (the CLI, the
+/// web server) does with photos — index folders, search by text or example,
+/// find similar photos and duplicates, report status. Safe to share between
+/// threads: searches run concurrently, indexing runs take the index's writer
+/// lock.
+///
+/// Nothing is opened until a job needs it. Searching opens the existing index
+/// and never creates one; indexing loads the image tower first (a broken
+/// model leaves no empty index behind), then opens or creates the index.
+public final class PhotoLibrary: Sendable {
+    /// The index file, absolute.
+    public let databasePath: String
+    /// The model folder, or nil when there is none: searching by indexed
+    /// photos, duplicates and status need no model.
+    public let modelDirectory: String?
+    let models: ModelLoader?
+
+    private struct Opened {
+        var database: IndexDatabase?
+        var searcher: PhotoSearcher?
+    }
+
+    private let opened = Mutex(Opened())
+
+    public init(database path: String, model directory: String?) {
+        databasePath = FilePaths.absolute(path)
+        modelDirectory = directory
+        models = directory.map(ModelLoader.init)
+    }
+
+    /// How many results, and which photos may be among them.
+    public struct SearchOptions: Sendable, Equatable {
+        public var top: Int
+        /// Leave out results whose cosine similarity is below this.
+        public var minimumScore: Float?
+        public var filter: SearchFilter
+
+        public init(top: Int = 10, minimumScore: Float? = nil, filter: SearchFilter = SearchFilter()) {
+            self.top = top
+            self.minimumScore = minimumScore
+            self.filter = filter
+        }
+    }
+
+    // MARK: Searching
+
+    /// The photos that best match `query`, best first.
+    public func search(_ query: SearchQuery, _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
+        // A text query needs a model whatever the index holds: say so first.
+        if !query.texts.isEmpty, models == nil { throw .noModel }
+        let searcher = try searcher()
+        let (vector, _) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
+        return try searcher.search(vector, top: options.top, minimumScore: options.minimumScore, filter: options.filter)
+    }
+
+    /// The indexed photos most like the photo at `path`, indexed or not (its
+    /// stored vector is used when it is indexed); the photo itself is left out.
+    public func similar(to path: String, _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
+        let absolute = FilePaths.absolute(path)
+        guard FileManager.default.fileExists(atPath: absolute) else { throw .noSuchImage(path: path) }
+        let searcher = try searcher()
+        let query = SearchQuery(parts: [.init(term: .image(path: absolute), weight: 1)])
+        let (vector, examples) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
+        return try searcher.search(vector, top: options.top, minimumScore: options.minimumScore, filter: options.filter,
+                                   excluding: examples)
+    }
+
+    /// The photos nearest to an embedding in the index's space (normalised here).
+    public func search(vector: [Float], _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
+        let searcher = try searcher()
+        guard vector.count == searcher.model.embeddingSize else {
+            throw .embeddingSizeMismatch(index: searcher.model.embeddingSize, given: vector.count)
+        }
+        return try searcher.search(vector, top: options.top, minimumScore: options.minimumScore, filter: options.filter)
+    }
+
+    /// Groups of photos whose embeddings have cosine similarity ≥ `threshold`.
+    public func duplicates(threshold: Float) throws(PhotoIndexError) -> [DuplicateGroup] {
+        try DuplicateFinder(searcher: try searcher()).groups(threshold: threshold)
+    }
+
+    /// What the index holds and how its last run went.
+    public func status(failureLimit: Int = 20) throws(PhotoIndexError) -> IndexStatus {
+        try IndexStatus.read(try database(create: false), failureLimit: failureLimit)
+    }
+
+    // MARK: Indexing
+
+    /// Indexes `options.roots` once, under the index's writer lock (another
+    /// writer: `writerBusy` at once). Photos that cannot be read are reported
+    /// through `events` and recorded, not thrown.
+    @discardableResult
+    public func index(_ options: IndexingOptions, cancellation: CancellationFlag = CancellationFlag(),
+                      events: (IndexEvent) -> Void = { _ in }) throws(PhotoIndexError) -> IndexSummary {
+        guard let models else { throw .noModel }
+        let model = try models.model(with: .image)
+        let database = try database(create: true)
+        let lock = try WriterLock(indexPath: database.path)
+        defer { withExtendedLifetime(lock) {} }
+        let known = try database.currentModel().map { [$0] } ?? []
+        let identity = try models.identity(embeddingSize: model.embeddingSize, known: known)
+        let summary = try Indexer(database: database, model: model, identity: identity)
+            .run(options, cancellation: cancellation, events: events)
+        if options.replaceModel { opened.withLock { $0.searcher = nil } }   // the index's model may have changed
+        return summary
+    }
+
+    /// Indexes, then again after each `interval` seconds, until `cancellation`
+    /// is set (for a service). A run that cannot start (another writer) or
+    /// stops on an error is reported as `.runFailed` and the next one comes
+    /// after the interval; what no later run can fix (no model, a model other
+    /// than the index's) is thrown. Only the first run replaces another
+    /// model's vectors.
+    public func indexRepeatedly(_ options: IndexingOptions, every interval: Double, cancellation: CancellationFlag,
+                                events: (IndexEvent) -> Void) throws(PhotoIndexError) {
+        var options = options
+        while !cancellation.isCancelled {
+            do {
+                try index(options, cancellation: cancellation, events: events)
+            } catch {
+                if Self.isPermanent(error) { throw error }
+                events(.runFailed(error))
+            }
+            options.replaceModel = false
+            if cancellation.isCancelled || cancellation.sleep(seconds: interval) { break }
+        }
+    }
+
+    private static func isPermanent(_ error: PhotoIndexError) -> Bool {
+        switch error {
+        case .noModel, .model, .cannotReadModel, .modelMismatch, .embeddingSizeMismatch, .notAnIndex: return true
+        default: return false
+        }
+    }
+
+    // MARK: Opening
+
+    /// The index, opened on first use; with `create`, a missing one is created.
+    func database(create: Bool) throws(PhotoIndexError) -> IndexDatabase {
+        try opened.withLock { opened throws(PhotoIndexError) -> IndexDatabase in
+            if let database = opened.database { return database }
+            let database = try IndexDatabase(path: databasePath, create: create)
+            opened.database = database
+            return database
+        }
+    }
+
+    /// The search side of the index, made once it holds vectors.
+    func searcher() throws(PhotoIndexError) -> PhotoSearcher {
+        let database = try database(create: false)
+        return try opened.withLock { opened throws(PhotoIndexError) -> PhotoSearcher in
+            if let searcher = opened.searcher { return searcher }
+            let searcher = try PhotoSearcher(database: database)
+            opened.searcher = searcher
+            return searcher
+        }
+    }
+}

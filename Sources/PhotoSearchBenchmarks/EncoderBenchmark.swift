@@ -1,0 +1,90 @@
+import CLIP
+import Compute
+import Dispatch
+
+/// `photosearch bench encoder`: a ViT-B/32-shaped model with random weights
+/// (throughput does not depend on the values): images per second through the
+/// image tower at several batch sizes, and one text query's latency.
+public struct EncoderBenchmark: Sendable {
+    /// The figures; as JSON, `images_per_second_bN` for each batch size N,
+    /// `text_query_ms`, and the kernel path that ran.
+    public struct Figures: Encodable, Sendable {
+        /// Batch size → images per second.
+        public var imagesPerSecond: [Int: Double]
+        public var textQueryMilliseconds: Double?
+        public var kernels: String
+
+        private struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(_ name: String) { stringValue = name }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            for (batch, rate) in imagesPerSecond {
+                try container.encode(Measure.rounded(rate), forKey: Key("images_per_second_b\(batch)"))
+            }
+            if let textQueryMilliseconds { try container.encode(Measure.rounded(textQueryMilliseconds), forKey: Key("text_query_ms")) }
+            try container.encode(kernels, forKey: Key("kernels"))
+        }
+    }
+
+    public var batches: [Int]
+    public var seconds: Double
+    public var images: Bool
+    public var text: Bool
+
+    public init(batches: [Int], seconds: Double, images: Bool, text: Bool) {
+        self.batches = batches
+        self.seconds = seconds
+        self.images = images
+        self.text = text
+    }
+
+    public func run(log: (String) -> Void) throws(CLIPError) -> Figures {
+        let model = try CLIPModel(randomWeights: .vitB32)
+        var figures = Figures(imagesPerSecond: [:], textQueryMilliseconds: nil, kernels: Kernels.active.path.rawValue)
+        for batch in images ? batches : [] {
+            let rate = Self.imagesPerSecond(model, batch: batch, seconds: seconds)
+            log("image tower, batch \(batch): \(String(format: "%.1f", rate)) images/s")
+            figures.imagesPerSecond[batch] = rate
+        }
+        if text {
+            let latency = Self.textQueryMilliseconds(model, seconds: seconds)
+            log("text query: \(String(format: "%.2f", latency)) ms")
+            figures.textQueryMilliseconds = latency
+        }
+        return figures
+    }
+
+    /// Images per second at `batch`, after one warm-up batch.
+    static func imagesPerSecond(_ model: CLIPModel, batch: Int, seconds: Double) -> Double {
+        var generator = SplitMix64(seed: 7)
+        let pixels = (0..<(batch * model.preprocessor.valuesPerImage)).map { _ in Float(4 * generator.uniform() - 2) }
+        _ = model.encode(pixelValues: pixels, count: batch)
+        var images = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        repeat {
+            _ = model.encode(pixelValues: pixels, count: batch)
+            images += batch
+            elapsed = Measure.seconds(since: start)
+        } while elapsed < seconds || images < 2 * batch
+        return Double(images) / elapsed
+    }
+
+    /// Median milliseconds to tokenize and embed one short query.
+    static func textQueryMilliseconds(_ model: CLIPModel, seconds: Double) -> Double {
+        let query = "a dog running on the beach at sunset"
+        _ = model.encode(texts: [query])
+        var samples: [Double] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        repeat {
+            samples.append(Measure.milliseconds { _ = model.encode(texts: [query]) })
+        } while Measure.seconds(since: start) < seconds || samples.count < 5
+        return Measure.median(samples)
+    }
+}

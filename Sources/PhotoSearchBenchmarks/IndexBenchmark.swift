@@ -1,0 +1,164 @@
+import CLIP
+import Dispatch
+import Foundation
+import Imaging
+import PhotoIndex
+import Synchronization
+
+/// `photosearch bench index`: synthetic camera-sized JPEGs indexed end to end
+/// with a ViT-B/32-shaped random model (written to disk as a user's model
+/// would be), plus decoding figures to compare with libjpeg-turbo's own
+/// `djpeg -scale 1/8` (a peer run in the same process).
+public struct IndexBenchmark: Sendable {
+    public struct Figures: Encodable, Sendable {
+        public var photos: Int
+        public var megapixels: Double
+        public var averageFileBytes: Int
+        public var endToEndImagesPerSecond: Double
+        public var encoderOnlyImagesPerSecond: Double
+        public var peakResidentMegabytes: Double
+        public var decodePreprocessMilliseconds: Double
+        public var libjpegEighthMilliseconds: Double
+        public var djpegEighthMilliseconds: Double?
+
+        private enum Keys: String, CodingKey {
+            case photos, imagesPerSecond = "images_per_second", encoderOnly = "encoder_only_images_per_second"
+            case peakRSS = "peak_rss_mb", decode = "decode_preprocess_ms", libjpeg = "libjpeg_scale_1_8_ms"
+            case djpeg = "djpeg_scale_1_8_ms"
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(photos, forKey: .photos)
+            try container.encode(Measure.rounded(endToEndImagesPerSecond), forKey: .imagesPerSecond)
+            try container.encode(Measure.rounded(encoderOnlyImagesPerSecond), forKey: .encoderOnly)
+            try container.encode(peakResidentMegabytes.rounded(), forKey: .peakRSS)
+            try container.encode(Measure.rounded(decodePreprocessMilliseconds), forKey: .decode)
+            try container.encode(Measure.rounded(libjpegEighthMilliseconds), forKey: .libjpeg)
+            try container.encode(djpegEighthMilliseconds.map { Measure.rounded($0) }, forKey: .djpeg)
+        }
+    }
+
+    public var photos: Int
+    /// Kept between runs: the photos, the model and the index.
+    public var folder: String
+    public var width = 4000
+    public var height = 3000
+    public var quality = 90
+
+    public init(photos: Int, folder: String) {
+        self.photos = photos
+        self.folder = folder
+    }
+
+    var photoFolder: String { folder + "/photos" }
+    var modelFolder: String { folder + "/vit-b-32-image" }
+    var databasePath: String { folder + "/index.sqlite" }
+
+    /// Makes whatever is missing (photos, model), indexes, and measures.
+    public func run(sources: [Bitmap], log: (String) -> Void) throws -> Figures {
+        let paths = try preparePhotos(sources: sources, log: log)
+        if !FileManager.default.fileExists(atPath: modelFolder + "/open_clip_model.safetensors") {
+            log("writing a random ViT-B/32 image tower to \(modelFolder)")
+            try CLIPModel.writeRandomCheckpoint(.vitB32, towers: .image, to: modelFolder)
+        }
+
+        // End to end, first, so that the peak memory is the indexer's.
+        for suffix in ["", "-wal", "-shm", ".vectors", ".lock"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
+        var options = IndexingOptions(roots: [photoFolder])
+        options.batchSize = 16
+        log("indexing \(paths.count) photos with \(options.jobs) decoding threads")
+        let summary = try PhotoLibrary(database: databasePath, model: modelFolder).index(options)
+        guard summary.added == paths.count else {
+            throw BenchmarkError.incompleteRun("only \(summary.added) of \(paths.count) photos were indexed")
+        }
+        let peak = Measure.peakResidentMegabytes()
+
+        // The encoder alone, batch 16.
+        let model = try CLIPModel(directory: modelFolder, towers: .image)
+        let pixels = [Float](repeating: 0.1, count: 16 * model.preprocessor.valuesPerImage)
+        _ = model.encode(pixelValues: pixels, count: 16)
+        let encoderSeconds = Measure.milliseconds { _ = model.encode(pixelValues: pixels, count: 16) } / 1000
+
+        // Decoding alone, on the first files (now in the page cache).
+        let decoder = ImageDecoder()
+        let size = model.configuration.vision.imageSize
+        var ours: [Double] = [], libjpeg: [Double] = [], djpeg: [Double] = []
+        for path in paths.prefix(20) {
+            ours.append(try Measure.milliseconds {
+                let photo = try decoder.decode(path: path, minimumShortSide: size)
+                _ = model.preprocessor.pixelValues(photo.bitmap)
+            })
+            libjpeg.append(try Measure.milliseconds { _ = try decoder.decode(path: path, minimumShortSide: 1) })
+            if FileManager.default.isExecutableFile(atPath: "/usr/bin/djpeg"),
+               let time = Measure.process("/usr/bin/djpeg", ["-scale", "1/8", "-outfile", "/dev/null", path]) {
+                djpeg.append(time)
+            }
+        }
+        let bytes = paths.compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? NSNumber }.map(\.intValue)
+        return Figures(photos: paths.count, megapixels: Double(width * height) / 1e6,
+                       averageFileBytes: bytes.reduce(0, +) / max(bytes.count, 1),
+                       endToEndImagesPerSecond: Double(paths.count) / summary.seconds,
+                       encoderOnlyImagesPerSecond: 16 / encoderSeconds,
+                       peakResidentMegabytes: peak,
+                       decodePreprocessMilliseconds: Measure.median(ours),
+                       libjpegEighthMilliseconds: Measure.median(libjpeg),
+                       djpegEighthMilliseconds: djpeg.isEmpty ? nil : Measure.median(djpeg))
+    }
+
+    /// The JPEG paths, generating any that are missing: each a source photo
+    /// scaled up to `width × height` with a different crop and sensor-like
+    /// noise, so that every file has distinct content (no copy shortcuts).
+    func preparePhotos(sources: [Bitmap], log: (String) -> Void) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: photoFolder, withIntermediateDirectories: true)
+        let paths = (0..<photos).map { String(format: "%@/IMG_%05d.jpg", photoFolder, $0) }
+        let missing = paths.enumerated().filter { !FileManager.default.fileExists(atPath: $0.element) }
+        if !missing.isEmpty { log("making \(missing.count) synthetic \(width)x\(height) JPEGs in \(photoFolder)") }
+        let failures = Mutex<[String]>([])
+        let (width, height, quality) = (self.width, self.height, self.quality)
+        DispatchQueue.concurrentPerform(iterations: missing.count) { slot in
+            let (index, path) = missing[slot]
+            let image = Self.synthesize(from: sources[index % sources.count], seed: UInt64(index), width: width, height: height)
+            do {
+                try Data(try JPEGEncoder.encode(image, quality: quality)).write(to: URL(fileURLWithPath: path))
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        if let first = failures.withLock({ $0.first }) { throw BenchmarkError.cannotPrepare(path: photoFolder, reason: first) }
+        return paths
+    }
+
+    static func synthesize(from source: Bitmap, seed: UInt64, width: Int, height: Int) -> Bitmap {
+        let rgb = source.droppingAlpha()
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        let zoom = 0.8 + Double(seed % 7) * 0.03       // each photo a slightly different crop
+        let offsetX = Double(seed % 13) / 13 * (1 - zoom) * Double(rgb.width)
+        let offsetY = Double(seed % 11) / 11 * (1 - zoom) * Double(rgb.height)
+        let scaleX = zoom * Double(rgb.width - 1) / Double(width), scaleY = zoom * Double(rgb.height - 1) / Double(height)
+        rgb.pixels.withUnsafeBufferPointer { source in
+            pixels.withUnsafeMutableBufferPointer { target in
+                for y in 0..<height {
+                    let sy = offsetY + Double(y) * scaleY
+                    let y0 = min(Int(sy), rgb.height - 2), fy = sy - Double(y0)
+                    for x in 0..<width {
+                        let sx = offsetX + Double(x) * scaleX
+                        let x0 = min(Int(sx), rgb.width - 2), fx = sx - Double(x0)
+                        state = state &* 6364136223846793005 &+ 1442695040888963407
+                        let noise = Int(state >> 60) - 8      // -8...7, sensor grain (camera-like file sizes)
+                        for channel in 0..<3 {
+                            let a = Double(source[(y0 * rgb.width + x0) * 3 + channel])
+                            let b = Double(source[(y0 * rgb.width + x0 + 1) * 3 + channel])
+                            let c = Double(source[((y0 + 1) * rgb.width + x0) * 3 + channel])
+                            let d = Double(source[((y0 + 1) * rgb.width + x0 + 1) * 3 + channel])
+                            let value = (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
+                            target[(y * width + x) * 3 + channel] = UInt8(max(0, min(255, Int(value) + noise)))
+                        }
+                    }
+                }
+            }
+        }
+        return Bitmap(width: width, height: height, layout: .rgb, pixels: pixels)
+    }
+}

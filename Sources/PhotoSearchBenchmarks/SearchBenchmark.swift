@@ -1,0 +1,174 @@
+import CLIP
+import Compute
+import Dispatch
+import Foundation
+@_spi(Benchmarks) import PhotoIndex
+
+/// `photosearch bench search`: synthetic unit vectors in a real index
+/// database, searched in process (the vector search alone), and through the
+/// whole `photosearch search` command as a child process (process start,
+/// model loading, text encoding with a ViT-B/32-shaped text tower, search,
+/// output), with recall@10 against an exact float32 brute force.
+public struct SearchBenchmark: Sendable {
+    public struct Figures: Encodable, Sendable {
+        public var vectors: Int
+        public var dimension: Int
+        public var searchP50: Double
+        public var searchP95: Double
+        public var commandP50: Double?
+        public var commandP95: Double?
+        public var recallAt10: Double
+        public var vectorFileSeconds: Double
+
+        private enum Keys: String, CodingKey {
+            case vectors, dim, searchP50 = "search_p50_ms", searchP95 = "search_p95_ms", commandP50 = "cli_p50_ms"
+            case commandP95 = "cli_p95_ms", recall = "recall_at_10", vectorFile = "vector_file_seconds"
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(vectors, forKey: .vectors)
+            try container.encode(dimension, forKey: .dim)
+            try container.encode(Measure.rounded(searchP50, decimals: 3), forKey: .searchP50)
+            try container.encode(Measure.rounded(searchP95, decimals: 3), forKey: .searchP95)
+            try container.encode(commandP50.map { Measure.rounded($0, decimals: 1) }, forKey: .commandP50)
+            try container.encode(commandP95.map { Measure.rounded($0, decimals: 1) }, forKey: .commandP95)
+            try container.encode(Measure.rounded(recallAt10, decimals: 4), forKey: .recall)
+            try container.encode(Measure.rounded(vectorFileSeconds), forKey: .vectorFile)
+        }
+    }
+
+    public var vectors: Int
+    public var dimension: Int
+    /// Kept between runs: the index, the model and the queries.
+    public var folder: String
+    public var queries = 100
+    public var commandRuns = 20
+
+    public init(vectors: Int, dimension: Int, folder: String) {
+        self.vectors = vectors
+        self.dimension = dimension
+        self.folder = folder
+    }
+
+    public var databasePath: String { folder + "/index.sqlite" }
+    public var modelPath: String { folder + "/vit-b-32-text" }
+    /// The queries as float32 rows, for scripts/bench-search-peers.py.
+    public var queriesPath: String { folder + "/queries.f32" }
+
+    static func photoPath(_ row: Int) -> String { String(format: "/photos/%07d.jpg", row) }
+
+    /// Deterministic unit vectors (Gaussian directions), on every core.
+    static func unitVectors(count: Int, dimension: Int, seed: UInt64) -> [Float] {
+        var values = [Float](repeating: 0, count: count * dimension)
+        let parts = 16
+        let chunk = (count + parts - 1) / parts
+        values.withUnsafeMutableBufferPointer { buffer in
+            let base = SendableMutablePointer(buffer.baseAddress!)
+            Parallel.run(parts) { part in
+                var generator = SplitMix64(seed: seed &+ UInt64(part) &* 0x9E37_79B9_7F4A_7C15)
+                for row in min(count, part * chunk)..<min(count, (part + 1) * chunk) {
+                    var norm = 0.0
+                    let vector = base.pointer + row * dimension
+                    for k in 0..<dimension {
+                        let value = (-2 * log(generator.uniform())).squareRoot() * cos(2 * .pi * generator.uniform())
+                        vector[k] = Float(value)
+                        norm += value * value
+                    }
+                    let inverse = Float(1 / norm.squareRoot())
+                    for k in 0..<dimension { vector[k] *= inverse }
+                }
+            }
+        }
+        return values
+    }
+
+    /// Writes what is missing (the model folder, the index) and measures;
+    /// `executable` is the photosearch binary to time as a whole command.
+    public func run(executable: String?, log: (String) -> Void) throws -> Figures {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: modelPath + "/open_clip_model.safetensors") {
+            log("writing a random ViT-B/32 text tower to \(modelPath)")
+            var configuration = ModelConfiguration.vitB32
+            configuration.embeddingSize = dimension
+            try CLIPModel.writeRandomCheckpoint(configuration, towers: .text, to: modelPath)
+        }
+        let data = Self.unitVectors(count: vectors, dimension: dimension, seed: 1)
+        let marker = folder + "/index-\(vectors)x\(dimension).done"
+        if !FileManager.default.fileExists(atPath: marker) {
+            log("writing \(vectors) vectors of \(dimension) dimensions into \(databasePath)")
+            for suffix in ["", "-wal", "-shm", ".vectors", ".lock"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
+            try PhotoLibrary(database: databasePath, model: modelPath)
+                .insertSyntheticPhotos(vectors: data, dimension: dimension, path: Self.photoPath)
+            FileManager.default.createFile(atPath: marker, contents: nil)
+        }
+
+        let library = PhotoLibrary(database: databasePath, model: modelPath)
+        let buildStart = DispatchTime.now().uptimeNanoseconds
+        try library.rewriteVectorFile()
+        let buildSeconds = Measure.seconds(since: buildStart)
+
+        let queryData = Self.unitVectors(count: queries, dimension: dimension, seed: 99)
+        try queryData.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: queriesPath))
+        let truth = Self.exactTop10(queries: queryData, vectors: data, dimension: dimension)
+
+        var times: [Double] = []
+        var found = 0
+        for query in 0..<queries {
+            let vector = Array(queryData[(query * dimension)..<((query + 1) * dimension)])
+            var results: [SearchHit] = []
+            times.append(try Measure.milliseconds { results = try library.search(vector: vector, PhotoLibrary.SearchOptions(top: 10)) })
+            let expected = Set(truth[query].map(Self.photoPath))
+            found += results.filter { expected.contains($0.path) }.count
+        }
+
+        var command: [Double] = []
+        if let executable {
+            let captions = ["a dog running on the beach at sunset", "a cat asleep on a sofa", "snowy mountains",
+                            "birthday cake with candles", "a red bicycle against a wall", "city lights at night"]
+            for index in 0..<commandRuns {
+                let arguments = ["search", captions[index % captions.count], "--db", databasePath, "--model", modelPath, "--paths"]
+                guard let time = Measure.process(executable, arguments) else {
+                    throw BenchmarkError.incompleteRun("\(executable) \(arguments.joined(separator: " ")) failed")
+                }
+                command.append(time)
+            }
+        }
+        return Figures(vectors: vectors, dimension: dimension,
+                       searchP50: Measure.percentile(times, 0.5), searchP95: Measure.percentile(times, 0.95),
+                       commandP50: command.isEmpty ? nil : Measure.percentile(command, 0.5),
+                       commandP95: command.isEmpty ? nil : Measure.percentile(command, 0.95),
+                       recallAt10: Double(found) / Double(queries * 10), vectorFileSeconds: buildSeconds)
+    }
+
+    /// The exact top 10 rows of `vectors` for each query: queries × vectorsᵀ
+    /// in float32, in blocks of queries to bound memory.
+    static func exactTop10(queries: [Float], vectors: [Float], dimension: Int) -> [[Int]] {
+        let count = vectors.count / dimension, queryCount = queries.count / dimension
+        let products = PackedMatrix(weight: vectors, outputs: count, inputs: dimension)
+        var truth: [[Int]] = []
+        let block = 16
+        var scores = [Float](repeating: 0, count: block * count)
+        for first in stride(from: 0, to: queryCount, by: block) {
+            let rows = min(block, queryCount - first)
+            queries.withUnsafeBufferPointer { q in
+                scores.withUnsafeMutableBufferPointer { s in
+                    products.multiply(rows: rows, q.baseAddress! + first * dimension, lda: dimension, into: s.baseAddress!, ldc: count)
+                }
+            }
+            for row in 0..<rows {
+                // The best ten, kept sorted by insertion.
+                var best: [(index: Int, score: Float)] = []
+                for index in 0..<count {
+                    let score = scores[row * count + index]
+                    guard best.count < 10 || score > best[9].score else { continue }
+                    let at = best.firstIndex { score > $0.score } ?? best.count
+                    best.insert((index, score), at: at)
+                    if best.count > 10 { best.removeLast() }
+                }
+                truth.append(best.map(\.index))
+            }
+        }
+        return truth
+    }
+}

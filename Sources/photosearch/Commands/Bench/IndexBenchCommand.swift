@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import PhotoSearchBenchmarks
+
+struct IndexBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index",
+        abstract: "Index synthetic 12 MP JPEGs with a ViT-B/32-shaped random model: images/s, peak memory, decode time."
+    )
+
+    @Option(name: .long, help: "Number of synthetic photos.")
+    var photos = 500
+
+    @Option(name: .long, help: "Folder for the photos, the model and the index (kept and reused between runs).")
+    var folder = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-bench-index").path
+
+    @Option(name: .long, help: "Source photos to scale up (default: the repository's fixtures/photos).")
+    var source: [String] = []
+
+    func validate() throws {
+        guard (1...100_000).contains(photos) else { throw ValidationError("--photos must be in 1...100000.") }
+    }
+
+    func run() throws {
+        try Failure.reporting {
+            let sources = source.isEmpty
+                ? ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "astronaut-progressive.jpg", "camera.png"].map { "fixtures/photos/" + $0 }
+                : source
+            let bitmaps = try sources.map { try ImageDecoder().decode(path: $0).bitmap }
+            let figures = try IndexBenchmark(photos: photos, folder: folder).run(sources: bitmaps, log: benchLog)
+            let djpeg = figures.djpegEighthMilliseconds.map { String(format: "%.1f ms", $0) } ?? "not installed"
+            var lines = "photos: \(figures.photos) × \(String(format: "%.0f", figures.megapixels)) MP JPEG, \(figures.averageFileBytes / 1000) KB average\n"
+            lines += "end to end: \(String(format: "%.2f", figures.endToEndImagesPerSecond)) images/s (encoder alone: \(String(format: "%.2f", figures.encoderOnlyImagesPerSecond)) images/s)\n"
+            lines += "peak RSS: \(String(format: "%.0f", figures.peakResidentMegabytes)) MB\n"
+            lines += "one photo decoded + preprocessed to 224 px: \(String(format: "%.1f", figures.decodePreprocessMilliseconds)) ms; libjpeg at 1/8 alone: \(String(format: "%.1f", figures.libjpegEighthMilliseconds)) ms; djpeg -scale 1/8: \(djpeg)\n"
+            Terminal.output(lines)
+            try JSONLines.print(figures)
+        }
+    }
+}

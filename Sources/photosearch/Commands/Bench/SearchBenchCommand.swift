@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import PhotoSearchBenchmarks
+
+struct SearchBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Search synthetic vectors in a real index: p50/p95 of the search and of the whole command, recall@10."
+    )
+
+    @Option(name: .long, help: "Number of vectors (photos).")
+    var vectors = 100_000
+
+    @Option(name: .long, help: "Embedding dimension.")
+    var dim = 512
+
+    @Option(name: .long, help: "Folder for the index and the model (kept and reused between runs).")
+    var folder: String?
+
+    @Option(name: .long, help: "Number of in-process queries.")
+    var queries = 100
+
+    func validate() throws {
+        guard (1...10_000_000).contains(vectors) else { throw ValidationError("--vectors must be in 1...10000000.") }
+        guard (1...4096).contains(dim) else { throw ValidationError("--dim must be in 1...4096.") }
+        guard (1...100_000).contains(queries) else { throw ValidationError("--queries must be in 1...100000.") }
+    }
+
+    func run() throws {
+        try Failure.reporting {
+            let folder = self.folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-bench-search-\(vectors)").path
+            var benchmark = SearchBenchmark(vectors: vectors, dimension: dim, folder: folder)
+            benchmark.queries = queries
+            // The whole command is timed on this very executable.
+            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            let figures = try benchmark.run(executable: executable, log: benchLog)
+            var lines = "\(figures.vectors) vectors × \(figures.dimension): vector file written in \(String(format: "%.1f", figures.vectorFileSeconds)) s\n"
+            lines += "search (4-bit scan, 8-bit re-rank, float32 rescoring): p50 \(String(format: "%.2f", figures.searchP50)) ms, p95 \(String(format: "%.2f", figures.searchP95)) ms, recall@10 \(String(format: "%.3f", figures.recallAt10))\n"
+            if let p50 = figures.commandP50, let p95 = figures.commandP95 {
+                lines += "photosearch search \"text\" (whole command): p50 \(String(format: "%.0f", p50)) ms, p95 \(String(format: "%.0f", p95)) ms\n"
+            }
+            lines += "queries for scripts/bench-search-peers.py: \(benchmark.queriesPath); index: \(benchmark.databasePath)\n"
+            Terminal.output(lines)
+            try JSONLines.print(figures)
+        }
+    }
+}

@@ -1,9 +1,0 @@
-import ArgumentParser
-
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Measure photosearch's speed; the last line of output is JSON.",
-        subcommands: [EncoderBenchCommand.self, IndexBenchCommand.self, SearchBenchCommand.self]
-    )
-}

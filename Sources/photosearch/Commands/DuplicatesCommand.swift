@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import PhotoIndex
+
+struct DuplicatesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "duplicates",
+        abstract: "List groups of near-identical photos."
+    )
+
+    @OptionGroup var database: DatabaseOption
+
+    @Option(name: .long, help: "Cosine similarity at or above which two photos count as duplicates.")
+    var threshold: Float = 0.95
+
+    @Flag(name: .long, help: "One JSON object per group: paths and the lowest similarity in it.")
+    var json = false
+
+    func validate() throws {
+        if !(threshold > -1 && threshold <= 1) { throw ValidationError("--threshold must be in (-1, 1].") }
+    }
+
+    /// One group of --json.
+    struct GroupLine: Encodable {
+        let paths: [String]
+        let similarity: Float
+    }
+
+    func run() throws {
+        try Failure.reporting {
+            let groups = try PhotoLibrary(database: database.path, model: nil).duplicates(threshold: threshold)
+            var output = ""
+            for (index, group) in groups.enumerated() {
+                if json {
+                    output += try JSONLines.line(GroupLine(paths: group.paths, similarity: group.similarity))
+                } else {
+                    if index > 0 { output += "\n" }
+                    output += String(format: "group %d (%d photos, similarity ≥ %.4f)\n", index + 1, group.paths.count, group.similarity)
+                    output += group.paths.map { "  " + $0 + "\n" }.joined()
+                }
+            }
+            Terminal.output(output)
+        }
+    }
+}

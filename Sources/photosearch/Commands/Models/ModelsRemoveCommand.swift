@@ -1,0 +1,13 @@
+import ArgumentParser
+import ModelHub
+
+struct ModelsRemoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "remove", abstract: "Delete an installed model.")
+
+    @Argument(help: "The installed model's name.")
+    var name: String
+
+    func run() throws {
+        try Failure.reporting { try ModelStore.standard().remove(name) }
+    }
+}

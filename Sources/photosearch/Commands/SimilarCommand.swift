@@ -1,0 +1,23 @@
+import ArgumentParser
+import PhotoIndex
+
+struct SimilarCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "similar",
+        abstract: "Find the indexed photos most like a photo (indexed or not)."
+    )
+
+    @Argument(help: "A photo file.")
+    var photo: String
+
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var model: ModelOption
+    @OptionGroup var results: ResultOptions
+
+    func run() throws {
+        try Failure.reporting {
+            let library = PhotoLibrary(database: database.path, model: try model.directory())
+            try results.print(try library.similar(to: photo, try results.searchOptions()))
+        }
+    }
+}

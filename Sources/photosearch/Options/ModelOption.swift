@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import ModelHub
+
+/// --model, shared by every command that may run the encoder.
+struct ModelOption: ParsableArguments {
+    @Option(name: .long, help: "Model: an installed model's name or a model folder (default: $PHOTOSEARCH_MODEL, else the default installed model).")
+    var model: String?
+
+    /// The model folder, or nil when none is installed (the library says so,
+    /// with how to get one, if the job needs a model). A named model that is
+    /// not installed is an error (exit status 2).
+    func directory() throws -> String? {
+        let requested = model ?? ProcessInfo.processInfo.environment["PHOTOSEARCH_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            return try ModelStore.standard().resolve(requested)
+        } catch .noModelInstalled {
+            return nil
+        } catch {
+            throw Failure.exit(error, code: ExitStatus.noModel)
+        }
+    }
+
+    /// The model folder; with none installed, how to get one and exit status 2.
+    func requiredDirectory() throws -> String {
+        guard let directory = try directory() else { throw Failure.noModel() }
+        return directory
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Compute
+import Foundation
+import ModelHub
+import PhotoIndex
+
+/// Exit statuses, following sysexits(3) where one fits.
+enum ExitStatus {
+    static let failure: Int32 = 1
+    static let noModel: Int32 = 2
+    static let usage: Int32 = 64            // EX_USAGE: a malformed query or date
+    static let ioError: Int32 = 74          // EX_IOERR: the disk is full
+    static let busy: Int32 = 75             // EX_TEMPFAIL: another writer holds the index
+    static let interrupted: Int32 = 130     // 128 + SIGINT
+    static let terminated: Int32 = 143      // 128 + SIGTERM
+
+    static func code(for error: Error) -> Int32 {
+        switch error {
+        case let error as PhotoIndexError:
+            switch error {
+            case .writerBusy: return busy
+            case .diskFull: return ioError
+            case .noModel: return noModel
+            case _ where error.isUsageError: return usage
+            default: return failure
+            }
+        case is ComputeError:
+            return usage
+        default:
+            return failure
+        }
+    }
+}
+
+/// Turns any library error into one line on standard error (two for a
+/// missing model: how to get one) and an exit code; never a stack trace.
+enum Failure {
+    static func exit(_ error: Error, code: Int32? = nil) -> ExitCode {
+        if case PhotoIndexError.noModel = error { return noModel() }
+        let message = (error as? LocalizedError)?.errorDescription ?? "\(error)"
+        Terminal.error("photosearch: error: \(message)\n")
+        return ExitCode(code ?? ExitStatus.code(for: error))
+    }
+}
+
+extension Failure {
+    /// The first run: no model yet, and how to get one (exit status 2).
+    static func noModel() -> ExitCode {
+        Terminal.error("""
+            photosearch: no model installed yet. Download one once (~600 MB): photosearch models install \(ModelCatalogue.defaultName)
+            photosearch: or use a model folder you already have: photosearch models import DIR (see: photosearch models list)
+
+            """)
+        return ExitCode(ExitStatus.noModel)
+    }
+
+    /// Runs a command's body, turning any library error into `exit(_:)`'s
+    /// line and status (an `ExitCode` passes through).
+    static func reporting<Result>(_ body: () throws -> Result) throws -> Result {
+        do {
+            return try body()
+        } catch let code as ExitCode {
+            throw code
+        } catch {
+            throw exit(error)
+        }
+    }
+}
+
+/// Writing to the terminal's streams.
+enum Terminal {
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static func output(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}

@@ -1,0 +1,144 @@
+import Compute
+import Foundation
+import Testing
+import TestSupport
+
+/// Random floats in [-scale, scale].
+func randomFloats(_ count: Int, scale: Float = 1, seed: UInt64) -> [Float] {
+    var generator = SplitMix64(seed: seed)
+    return (0..<count).map { _ in Float(2 * generator.uniform() - 1) * scale }
+}
+
+/// |a − b| ≤ tolerance · max(1, |b|) for every element; the worst ratio otherwise.
+func worstRelativeError(_ a: [Float], _ b: [Float]) -> Float {
+    zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+}
+
+@Suite("Every fast kernel path equals the portable one")
+struct KernelComparisonTests {
+    /// x·Wᵀ in double precision, for the shapes below.
+    func reference(_ x: [Float], _ weight: [Float], rows: Int, inputs: Int, outputs: Int, bias: [Float]?) -> [Float] {
+        var y = [Float](repeating: 0, count: rows * outputs)
+        for r in 0..<rows {
+            for o in 0..<outputs {
+                var sum = Double(bias?[o] ?? 0)
+                for k in 0..<inputs { sum += Double(x[r * inputs + k]) * Double(weight[o * inputs + k]) }
+                y[r * outputs + o] = Float(sum)
+            }
+        }
+        return y
+    }
+
+    // Rows around the 6-row block and the 192-row chunk, outputs around the
+    // 16-column panel, inputs odd and even, large enough to be split across cores.
+    static let shapes: [(rows: Int, inputs: Int, outputs: Int)] = [
+        (1, 3, 1), (5, 17, 16), (6, 64, 15), (7, 33, 17), (13, 77, 40), (193, 96, 33), (50, 512, 520),
+    ]
+
+    @Test("packed matrix products, with and without bias, accumulating or not", arguments: fastPaths)
+    func linear(path: KernelPath) throws {
+        guard let fast = fastKernels(path) else { return }
+        for (index, shape) in Self.shapes.enumerated() {
+            let weight = randomFloats(shape.outputs * shape.inputs, seed: UInt64(index))
+            let bias = index % 2 == 0 ? randomFloats(shape.outputs, seed: 100 + UInt64(index)) : nil
+            let x = Matrix(rows: shape.rows, columns: shape.inputs, values: randomFloats(shape.rows * shape.inputs, seed: 200 + UInt64(index)))
+            let packed = PackedMatrix(weight: weight, outputs: shape.outputs, inputs: shape.inputs)
+            let expected = reference(x.values, weight, rows: shape.rows, inputs: shape.inputs, outputs: shape.outputs, bias: bias)
+            for kernels in [portable, fast] {
+                var y = Matrix(zeros: shape.rows, shape.outputs)
+                packed.multiply(x, into: &y, bias: bias, kernels: kernels)
+                // float32 sums of up to 512 products of values ≤ 1, against double: a few ulps × √inputs.
+                #expect(worstRelativeError(y.values, expected) < 2e-5, "\(kernels.path) \(shape)")
+                // Accumulating adds the product to what is there.
+                let before = y.values
+                packed.multiply(x, into: &y, bias: bias, accumulate: true, kernels: kernels)
+                #expect(worstRelativeError(y.values, zip(before, expected).map { $0 + $1 }) < 4e-5, "\(kernels.path) \(shape) accumulate")
+            }
+            var viaPortable = Matrix(zeros: shape.rows, shape.outputs), viaFast = Matrix(zeros: shape.rows, shape.outputs)
+            packed.multiply(x, into: &viaPortable, bias: bias, kernels: portable)
+            packed.multiply(x, into: &viaFast, bias: bias, kernels: fast)
+            // Same products, different order of rounding (FMA): a few ulps.
+            #expect(worstRelativeError(viaFast.values, viaPortable.values) < 2e-5, "\(shape)")
+        }
+    }
+
+    @Test("activations over [-12, 12] and at their edges", arguments: fastPaths)
+    func activations(path: KernelPath) throws {
+        guard let fast = fastKernels(path) else { return }
+        // Each edge value 16 times, so that it goes through the vector code
+        // and not only a ragged tail; then the range, of an odd length.
+        let edges: [Float] = [0, -0.0, 1e-30, -1e-30, 88, -88, 100, -100, 3.4e38, -3.4e38]
+        let inputs = edges.flatMap { Array(repeating: $0, count: 16) } + (0..<4001).map { Float($0 - 2000) * 0.006 }   // -12 ... 12
+        typealias Activation = (Kernels) -> (UnsafeMutablePointer<Float>, Int) -> Void
+        let activations: [(String, Activation)] = [
+            ("gelu", { k in { k.gelu($0, count: $1) } }),
+            ("gelu_tanh", { k in { k.geluTanh($0, count: $1) } }),
+            ("quick_gelu", { k in { k.quickGelu($0, count: $1) } }),
+        ]
+        for (name, activation) in activations {
+            var viaPortable = inputs, viaFast = inputs
+            viaPortable.withUnsafeMutableBufferPointer { activation(portable)($0.baseAddress!, $0.count) }
+            viaFast.withUnsafeMutableBufferPointer { activation(fast)($0.baseAddress!, $0.count) }
+            // libm against polynomial fits of exp and erf (about 1e-7 relative each).
+            #expect(worstRelativeError(viaFast, viaPortable) < 1e-6, "\(name)")
+            #expect(viaFast.allSatisfy { $0.isFinite }, "\(name)")
+        }
+    }
+
+    @Test("attention heads, causal and not, one query or all", arguments: fastPaths)
+    func attention(path: KernelPath) throws {
+        guard let fast = fastKernels(path) else { return }
+        let tokens = 11, width = 24, stride = 3 * width + 5
+        let rows = randomFloats(tokens * stride, scale: 2, seed: 9)
+        for (queries, firstQuery, causal) in [(tokens, 0, false), (tokens, 0, true), (1, 7, true), (1, 0, false)] {
+            var results: [[Float]] = []
+            for kernels in [portable, fast] {
+                var out = [Float](repeating: 0, count: queries * width)
+                var scratch = [Float](repeating: 0, count: tokens)
+                rows.withUnsafeBufferPointer { r in
+                    out.withUnsafeMutableBufferPointer { o in
+                        scratch.withUnsafeMutableBufferPointer { s in
+                            kernels.attentionHead(queries: r.baseAddress! + firstQuery * stride, keys: r.baseAddress! + width,
+                                                  values: r.baseAddress! + 2 * width, stride: stride, into: o.baseAddress!,
+                                                  outputStride: width, queryCount: queries, keyCount: tokens, width: width,
+                                                  scale: 0.2, causalFirst: causal ? firstQuery : -1, scratch: s.baseAddress!)
+                        }
+                    }
+                }
+                results.append(out)
+            }
+            #expect(worstRelativeError(results[1], results[0]) < 1e-5, "queries \(queries) causal \(causal)")
+        }
+    }
+
+    @Test("quantised vector scans are exact", arguments: fastPaths)
+    func quantisedDots(path: KernelPath) throws {
+        guard let fast = fastKernels(path) else { return }
+        var generator = SplitMix64(seed: 5)
+        for dimension in [64, 128, 512, 768] {
+            let rows = 37   // not a multiple of the 4-row blocks
+            let vectors8 = (0..<(rows * dimension)).map { _ in UInt8(truncatingIfNeeded: generator.next()) % 255 }
+            let query8 = (0..<dimension).map { _ in Int8(Int(generator.next() % 127) - 63) }
+            let vectors4 = (0..<(rows * dimension / 2)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            let query4 = (0..<dimension).map { _ in Int8(Int(generator.next() % 255) - 127) }
+            // The exact sums, written out.
+            var expected8 = [Int32](repeating: 0, count: rows), expected4 = [Int32](repeating: 0, count: rows)
+            for row in 0..<rows {
+                for k in 0..<dimension { expected8[row] += Int32(query8[k]) * Int32(vectors8[row * dimension + k]) }
+                for block in 0..<(dimension / 64) {
+                    for j in 0..<32 {
+                        let byte = vectors4[row * dimension / 2 + block * 32 + j]
+                        expected4[row] += Int32(query4[block * 64 + j]) * Int32(byte & 15) + Int32(query4[block * 64 + 32 + j]) * Int32(byte >> 4)
+                    }
+                }
+            }
+            for kernels in [portable, fast] {
+                var out8 = [Int32](repeating: 0, count: rows), out4 = [Int32](repeating: 0, count: rows)
+                kernels.dotU8(query: query8, rows: vectors8, count: rows, dimension: dimension, into: &out8)
+                kernels.dotU4(query: query4, rows: vectors4, count: rows, dimension: dimension, into: &out4)
+                #expect(out8 == expected8, "\(kernels.path) u8 \(dimension)")
+                #expect(out4 == expected4, "\(kernels.path) u4 \(dimension)")
+            }
+        }
+    }
+}

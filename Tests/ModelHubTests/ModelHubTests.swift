@@ -1,0 +1,269 @@
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+import CLIP
+@testable import ModelHub
+
+@Suite("SHA-256")
+struct SHA256Tests {
+    func hex(_ bytes: [UInt8]) -> String {
+        let hasher = SHA256()
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+
+    @Test("FIPS 180-4 test vectors")
+    func vectors() {
+        #expect(hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+            == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(hex(Array(repeating: UInt8(ascii: "a"), count: 1_000_000))
+            == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test("fed in pieces of any size, the digest is the same")
+    func incremental() {
+        let bytes = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let hasher = SHA256()
+        var offset = 0
+        for size in [1, 63, 64, 65, 1000, 3] + Array(repeating: 500, count: 20) where offset < bytes.count {
+            hasher.update(Array(bytes[offset..<min(offset + size, bytes.count)]))
+            offset += size
+        }
+        if offset < bytes.count { hasher.update(Array(bytes[offset...])) }
+        #expect(hasher.finalize() == hex(bytes))
+        // The hasher starts over after a digest.
+        hasher.update(Array("abc".utf8))
+        #expect(hasher.finalize() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}
+
+@Suite("Installing models from a hub on loopback", .serialized)
+struct ModelInstallTests {
+    /// The transformers fixture served as openai/clip-vit-base-patch32.
+    func hub() throws -> FakeHub {
+        try FakeHub(repository: "openai/clip-vit-base-patch32", folder: FixtureFiles.path("models/hf-vit-quickgelu-p8"))
+    }
+
+    func installer(_ store: ModelStore, hub: String, attempts: Int = 3) -> ModelInstaller {
+        ModelInstaller(store: store, downloader: ModelDownloader(hub: URL(string: hub)!, attempts: attempts))
+    }
+
+    func storeFolder() throws -> (TemporaryDirectory, ModelStore) {
+        let directory = try TemporaryDirectory()
+        return (directory, ModelStore(root: directory.path + "/models"))
+    }
+
+    func leftovers(_ store: ModelStore) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: store.root)) ?? []
+    }
+
+    @Test("install: files checked, model validated, installed as the default")
+    func success() throws {
+        let hub = try hub()
+        defer { hub.server.stop() }
+        let (folder, store) = try storeFolder()
+        let reports = Mutex(0)
+        let model = try installer(store, hub: hub.url).install("openai-vit-b-32") { _ in reports.withLock { $0 += 1 } }
+        #expect(reports.withLock { $0 } > 0)
+        #expect(model.isDefault)
+        #expect(try store.resolve(nil) == store.path(of: "openai-vit-b-32"))
+        #expect(model.manifest?.repository == "openai/clip-vit-base-patch32")
+        #expect(model.manifest?.commit == FakeHub.commit)
+        #expect(model.manifest?.files == ["model.safetensors": hub.sha256("model.safetensors")])
+        #expect(leftovers(store).sorted() == ["default", "openai-vit-b-32"])
+        // It is a working model, byte for byte the served one.
+        let installed = try CLIPModel(directory: model.path)
+        #expect(installed.embeddingSize == 24)
+        #expect(FileManager.default.contentsEqual(atPath: model.path + "/model.safetensors",
+                                                  andPath: FixtureFiles.path("models/hf-vit-quickgelu-p8/model.safetensors")))
+        #expect(throws: ModelHubError.alreadyInstalled(name: "openai-vit-b-32")) {
+            try installer(store, hub: hub.url).install("openai-vit-b-32") { _ in }
+        }
+        _ = folder
+    }
+
+    @Test("a checksum mismatch is refused: nothing installed, no temporary files left")
+    func checksumMismatch() throws {
+        let hub = try hub()
+        defer { hub.server.stop() }
+        hub.announcedSHA256["model.safetensors"] = String(repeating: "0", count: 64)
+        let (folder, store) = try storeFolder()
+        #expect(throws: ModelHubError.checksumMismatch(file: "model.safetensors", expected: String(repeating: "0", count: 64),
+                                                         actual: hub.sha256("model.safetensors"))) {
+            try installer(store, hub: hub.url).install("openai-vit-b-32") { _ in }
+        }
+        #expect(leftovers(store).isEmpty)
+        #expect(throws: ModelHubError.noModelInstalled) { try store.resolve(nil) }
+        _ = folder
+    }
+
+    @Test("a transfer cut in the middle is resumed with a Range request")
+    func resumedWithinRun() throws {
+        let hub = try hub()
+        defer { hub.server.stop() }
+        hub.cutFirstTransferOf = ["model.safetensors"]
+        let (folder, store) = try storeFolder()
+        let model = try installer(store, hub: hub.url).install("openai-vit-b-32") { _ in }
+        let ranges = hub.server.requests.filter { $0.path.hasPrefix("/cdn/") }.compactMap { $0.headers["range"] }
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: model.path + "/model.safetensors")[.size] as? NSNumber)
+        #expect(ranges == ["bytes=\(size.intValue / 2)-"])
+        #expect(model.manifest?.files["model.safetensors"] == hub.sha256("model.safetensors"))
+        _ = folder
+    }
+
+    @Test("an install cut short resumes on the next attempt")
+    func resumedNextRun() throws {
+        let hub = try hub()
+        defer { hub.server.stop() }
+        hub.cutFirstTransferOf = ["model.safetensors"]
+        let (folder, store) = try storeFolder()
+        let first = installer(store, hub: hub.url, attempts: 1)
+        do {
+            try first.install("openai-vit-b-32") { _ in }
+            Issue.record("the cut transfer succeeded")
+        } catch {
+            guard case .cannotReach = error else { Issue.record("\(error)"); return }
+        }
+        // Not installed, but the partial file waits in the staging folder.
+        #expect(!FileManager.default.fileExists(atPath: store.path(of: "openai-vit-b-32")))
+        #expect(FileManager.default.fileExists(atPath: first.stagingPath(for: "openai-vit-b-32") + "/model.safetensors.incomplete"))
+        let model = try installer(store, hub: hub.url).install("openai-vit-b-32") { _ in }
+        #expect(hub.server.requests.contains { $0.headers["range"] != nil })
+        #expect(FileManager.default.contentsEqual(atPath: model.path + "/model.safetensors",
+                                                  andPath: FixtureFiles.path("models/hf-vit-quickgelu-p8/model.safetensors")))
+        #expect(leftovers(store).sorted() == ["default", "openai-vit-b-32"])
+        _ = folder
+    }
+
+    @Test("a file missing on the hub (404)")
+    func notFound() throws {
+        let hub = try hub()
+        defer { hub.server.stop() }
+        hub.missing = ["merges.txt"]
+        let (folder, store) = try storeFolder()
+        #expect(throws: ModelHubError.notFound(url: hub.url + "/openai/clip-vit-base-patch32/resolve/main/merges.txt")) {
+            try installer(store, hub: hub.url).install("openai-vit-b-32") { _ in }
+        }
+        #expect(leftovers(store).isEmpty)
+        _ = folder
+    }
+
+    @Test("the hub is down")
+    func serverDown() throws {
+        let hub = try hub()
+        let url = hub.url
+        hub.server.stop()     // nothing listens on that port any more
+        let (folder, store) = try storeFolder()
+        do {
+            try installer(store, hub: url).install("openai-vit-b-32") { _ in }
+            Issue.record("installed from a stopped server")
+        } catch {
+            guard case let .cannotReach(failing, _) = error else { Issue.record("\(error)"); return }
+            #expect(failing.hasPrefix(url))
+            #expect(error.localizedDescription.contains("nothing was installed"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: store.path(of: "openai-vit-b-32")))
+        _ = folder
+    }
+
+    @Test("an unknown model name")
+    func unknown() throws {
+        let (folder, store) = try storeFolder()
+        #expect(throws: ModelHubError.unknownModel(name: "vit-z-99")) {
+            try installer(store, hub: "http://127.0.0.1:9").install("vit-z-99") { _ in }
+        }
+        _ = folder
+    }
+}
+
+@Suite("Importing and choosing models")
+struct ModelImportTests {
+    func store() throws -> (TemporaryDirectory, ModelStore) {
+        let directory = try TemporaryDirectory()
+        return (directory, ModelStore(root: directory.path + "/models"))
+    }
+
+    @Test("import each layout; the first becomes the default; names resolve")
+    func importBothLayouts() throws {
+        let (folder, store) = try store()
+        let first = try store.importModel(from: FixtureFiles.path("models/oc-vit-gelu-p16"))
+        let second = try store.importModel(from: FixtureFiles.path("models/hf-vit-quickgelu-p8"), name: "tiny-hf")
+        #expect(first.isDefault && !second.isDefault)
+        #expect(first.manifest?.source == "import")
+        #expect(try store.resolve("tiny-hf") == store.path(of: "tiny-hf"))
+        #expect(try store.resolve(nil) == store.path(of: "oc-vit-gelu-p16"))
+        #expect(try CLIPModel(directory: try store.resolve("tiny-hf")).embeddingSize == 24)
+        try store.setDefault("tiny-hf")
+        #expect(try store.resolve(nil) == store.path(of: "tiny-hf"))
+        try store.remove("tiny-hf")
+        #expect(store.defaultName == nil)
+        #expect(store.installed().map(\.name) == ["oc-vit-gelu-p16"])
+        #expect(throws: ModelHubError.notInstalled(name: "tiny-hf")) { try store.remove("tiny-hf") }
+        _ = folder
+    }
+
+    @Test("a folder missing a file is refused, naming the file", arguments: [
+        ("oc-vit-gelu-p16", "open_clip_model.safetensors"),
+        ("hf-vit-quickgelu-p8", "merges.txt"),
+        ("hf-vit-quickgelu-p8", "model.safetensors"),
+    ])
+    func missingFile(model: String, file: String) throws {
+        let (folder, store) = try store()
+        let copy = folder.path + "/incomplete-model"
+        try FileManager.default.copyItem(atPath: FixtureFiles.path("models/\(model)"), toPath: copy)
+        try FileManager.default.removeItem(atPath: copy + "/" + file)
+        do {
+            try store.importModel(from: copy)
+            Issue.record("imported without \(file)")
+        } catch {
+            #expect(error.localizedDescription == "\(copy) is not a usable model: \(copy)/\(file) is missing")
+        }
+        #expect(store.installed().isEmpty)
+    }
+
+    @Test("a folder whose weights do not load is refused")
+    func brokenWeights() throws {
+        let (folder, store) = try store()
+        let copy = folder.path + "/broken"
+        try FileManager.default.copyItem(atPath: FixtureFiles.path("models/oc-vit-gelu-p16"), toPath: copy)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: copy + "/open_clip_model.safetensors"))
+        do {
+            try store.importModel(from: copy)
+            Issue.record("imported broken weights")
+        } catch {
+            #expect(error.localizedDescription.contains("is truncated"))
+        }
+    }
+
+    @Test("names are checked")
+    func names() throws {
+        let (folder, store) = try store()
+        #expect(throws: ModelHubError.invalidName("../escape")) {
+            try store.importModel(from: FixtureFiles.path("models/oc-vit-gelu-p16"), name: "../escape")
+        }
+        _ = folder
+    }
+}
+
+@Suite("Default locations")
+struct XDGDirectoriesTests {
+    @Test("the index: --db, then $PHOTOSEARCH_DB, then XDG_DATA_HOME, then ~/.local/share")
+    func indexPath() {
+        #expect(XDGDirectories.indexPath(explicit: "/x.sqlite", environment: ["PHOTOSEARCH_DB": "/y.sqlite"]) == "/x.sqlite")
+        #expect(XDGDirectories.indexPath(explicit: nil, environment: ["PHOTOSEARCH_DB": "/y.sqlite"]) == "/y.sqlite")
+        #expect(XDGDirectories.indexPath(explicit: nil, environment: ["XDG_DATA_HOME": "/data", "HOME": "/home/a"]) == "/data/photosearch/index.sqlite")
+        #expect(XDGDirectories.indexPath(explicit: nil, environment: ["HOME": "/home/a"]) == "/home/a/.local/share/photosearch/index.sqlite")
+    }
+
+    @Test("data and cache homes; a relative XDG value is ignored, as the specification says")
+    func homes() {
+        let given = XDGDirectories(environment: ["XDG_DATA_HOME": "/d", "XDG_CACHE_HOME": "/c", "HOME": "/home/a"])
+        #expect(given.data == "/d/photosearch" && given.cache == "/c/photosearch")
+        let relative = XDGDirectories(environment: ["XDG_DATA_HOME": "d", "XDG_CACHE_HOME": "c", "HOME": "/home/a"])
+        #expect(relative.data == "/home/a/.local/share/photosearch" && relative.cache == "/home/a/.cache/photosearch")
+        #expect(ModelStore.standard(environment: ["XDG_DATA_HOME": "/d"]).root == "/d/photosearch/models")
+    }
+}
