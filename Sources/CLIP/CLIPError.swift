@@ -7,6 +7,7 @@ public enum CLIPError: LocalizedError, Equatable, Sendable {
     case notAModelDirectory(path: String)
     case missingFile(path: String)
     case cannotRead(path: String, reason: String)
+    case cannotWrite(path: String, reason: String)
     case invalidConfiguration(path: String, reason: String)
     case unsupportedArchitecture(path: String, reason: String)
     case truncatedCheckpoint(path: String, reason: String)
@@ -28,6 +29,8 @@ public enum CLIPError: LocalizedError, Equatable, Sendable {
             return "\(path) is missing"
         case let .cannotRead(path, reason):
             return "cannot read \(path): \(reason)"
+        case let .cannotWrite(path, reason):
+            return "cannot write \(path): \(reason)"
         case let .invalidConfiguration(path, reason):
             return "\(path): invalid configuration: \(reason)"
         case let .unsupportedArchitecture(path, reason):

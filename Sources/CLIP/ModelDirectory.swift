@@ -78,46 +78,18 @@ public struct ModelDirectory: Sendable, Equatable {
     func loadConfiguration() throws(CLIPError) -> (ModelConfiguration, PreprocessConfiguration, CheckpointNames, TextPooling) {
         switch layout {
         case .openCLIP:
-            let file: OpenCLIPConfigFile = try Self.decode(configurationPath)
+            let file = try JSONFile.read(OpenCLIPConfigFile.self, path: configurationPath)
             let (model, preprocess, textPrefix, pooling) = try file.resolve(path: configurationPath)
             return (model, preprocess, CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: textPrefix), pooling)
         case .transformers:
-            let file: TransformersConfigFile = try Self.decode(configurationPath)
+            let file = try JSONFile.read(TransformersConfigFile.self, path: configurationPath)
             let (model, pooling) = try file.resolve(path: configurationPath)
             var preprocess = PreprocessConfiguration(imageSize: model.vision.imageSize)
             if let preprocessorPath {
-                let preprocessor: TransformersPreprocessorFile = try Self.decode(preprocessorPath)
+                let preprocessor = try JSONFile.read(TransformersPreprocessorFile.self, path: preprocessorPath)
                 preprocess = try preprocessor.resolve(imageSize: model.vision.imageSize, path: preprocessorPath)
             }
             return (model, preprocess, CheckpointNames(layout: .transformers, openCLIPTextPrefix: ""), pooling)
         }
-    }
-
-    static func decode<T: Decodable>(_ path: String) throws(CLIPError) -> T {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw .cannotRead(path: path, reason: (error as NSError).localizedFailureReason ?? error.localizedDescription)
-        }
-        do {
-            return try JSONDecoder().decode(T.self, from: data)
-        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
-            throw .invalidConfiguration(path: path, reason: "not valid JSON")
-        } catch let DecodingError.keyNotFound(key, context) {
-            throw .invalidConfiguration(path: path, reason: "missing field \(Self.field(context.codingPath + [key]))")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw .invalidConfiguration(path: path, reason: "field \(Self.field(context.codingPath)) has the wrong type")
-        } catch let DecodingError.valueNotFound(_, context) {
-            throw .invalidConfiguration(path: path, reason: "field \(Self.field(context.codingPath)) is null")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw .invalidConfiguration(path: path, reason: "field \(Self.field(context.codingPath)): \(context.debugDescription)")
-        } catch {
-            throw .invalidConfiguration(path: path, reason: "\(error)")
-        }
-    }
-
-    private static func field(_ path: [CodingKey]) -> String {
-        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
     }
 }

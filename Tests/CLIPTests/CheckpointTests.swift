@@ -146,9 +146,35 @@ struct CheckpointTests {
     func brokenConfiguration() throws {
         let directory = try copy("oc-vit-gelu-p16")
         try Data("{\"model_cfg\": ".utf8).write(to: URL(fileURLWithPath: directory.file("open_clip_config.json")))
-        #expect(loadError(directory.path) == .invalidConfiguration(path: directory.file("open_clip_config.json"), reason: "not valid JSON"))
+        #expect(loadError(directory.path) == .invalidConfiguration(path: directory.file("open_clip_config.json"), reason: "not valid JSON: the text ends early"))
+        try Data("{\"model_cfg\": {\"embed_dim\": 18446744073709551621}}".utf8).write(to: URL(fileURLWithPath: directory.file("open_clip_config.json")))
+        #expect(loadError(directory.path) == .invalidConfiguration(path: directory.file("open_clip_config.json"), reason: "the number 18446744073709551621 at byte 28 is out of range"))
+        try Data("{\"model_cfg\" 1}".utf8).write(to: URL(fileURLWithPath: directory.file("open_clip_config.json")))
+        #expect(loadError(directory.path) == .invalidConfiguration(path: directory.file("open_clip_config.json"), reason: "not valid JSON: expected ':' at byte 13"))
         try Data("{\"model_cfg\": {\"vision_cfg\": {}, \"text_cfg\": {}}}".utf8).write(to: URL(fileURLWithPath: directory.file("open_clip_config.json")))
         #expect(loadError(directory.path) == .invalidConfiguration(path: directory.file("open_clip_config.json"), reason: "missing field model_cfg.embed_dim"))
+        try Data("{\"model_cfg\": {\"embed_dim\": \"wide\", \"vision_cfg\": {}, \"text_cfg\": {}}}".utf8)
+            .write(to: URL(fileURLWithPath: directory.file("open_clip_config.json")))
+        #expect(loadError(directory.path) == .invalidConfiguration(path: directory.file("open_clip_config.json"), reason: "field model_cfg.embed_dim is not an integer"))
+        try Data("[]".utf8).write(to: URL(fileURLWithPath: directory.file("open_clip_config.json")))
+        #expect(loadError(directory.path) == .invalidConfiguration(path: directory.file("open_clip_config.json"), reason: "the top level is not an object"))
+    }
+
+    @Test("a random model written as a checkpoint loads back and embeds exactly as it did in memory")
+    func writtenRandomCheckpoint() throws {
+        let directory = try TemporaryDirectory()
+        var configuration = ModelConfiguration.vitB32
+        configuration.vision = VisionConfiguration(imageSize: 32, patchSize: 16, transformer: .init(
+            width: 32, layers: 2, heads: 2, mlpWidth: 64, activation: .quickGelu, layerNormEpsilon: 1e-5))
+        configuration.text.transformer = .init(width: 32, layers: 2, heads: 2, mlpWidth: 64, activation: .quickGelu, layerNormEpsilon: 1e-5)
+        configuration.embeddingSize = 16
+        try CLIPModel.writeRandomCheckpoint(configuration, towers: .both, to: directory.path, seed: 3)
+        let written = try CLIPModel(directory: directory.path)
+        let inMemory = try CLIPModel(randomWeights: configuration, seed: 3)
+        #expect(written.configuration == inMemory.configuration)
+        let pixels = (0..<(2 * written.preprocessor.valuesPerImage)).map { Float($0 % 17) / 8 - 1 }
+        #expect(written.encode(pixelValues: pixels, count: 2) == inMemory.encode(pixelValues: pixels, count: 2))
+        #expect(written.encode(texts: ["a cat", "two dogs"]) == inMemory.encode(texts: ["a cat", "two dogs"]))
     }
 
     @Test("configurations read the reference's fields")

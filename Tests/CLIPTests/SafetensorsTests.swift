@@ -66,7 +66,7 @@ struct SafetensorsTests {
     @Test("a header that is not JSON")
     func invalidJSON() throws {
         let text = try message(SafetensorsWriter.file(header: "{\"a\": [1, 2", data: []))
-        #expect(text.contains("invalid safetensors header: header is not valid JSON"))
+        #expect(text.contains("invalid safetensors header: header: not valid JSON: the text ends early"))
     }
 
     @Test("an unknown dtype")
@@ -96,5 +96,30 @@ struct SafetensorsTests {
     func malformedEntry() throws {
         let text = try message(SafetensorsWriter.file(header: "{\"w\":{\"dtype\":\"F32\"}}", data: []))
         #expect(text.contains("entry w lacks dtype, shape or data_offsets"))
+    }
+
+    @Test("a header that is not an object, negative shapes and offsets past 2^64 are refused, saying what is wrong")
+    func malformedValues() throws {
+        #expect(try message(SafetensorsWriter.file(header: "[1, 2]", data: [])).contains("invalid safetensors header: header is not a JSON object"))
+        let negative = #"{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}"#
+        #expect(try message(SafetensorsWriter.file(header: negative, data: [])).contains("entry w has an invalid shape [-1]"))
+        let huge = #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,18446744073709551621]}}"#
+        let text = try message(SafetensorsWriter.file(header: huge, data: []))
+        #expect(text.contains("invalid safetensors header: header: the number 18446744073709551621 at byte 50 is out of range"), "\(text)")
+        let wrongType = #"{"w":{"dtype":7,"shape":[1],"data_offsets":[0,4]}}"#
+        #expect(try message(SafetensorsWriter.file(header: wrongType, data: [0, 0, 0, 0])).contains("field w.dtype is not a string"))
+    }
+
+    @Test("the checkpoint writer escapes tensor names; its file reads back value for value")
+    func writerRoundTrip() throws {
+        let directory = try TemporaryDirectory()
+        let name = #"a "quoted" \ name/with/slashes"#
+        let tensors: [(name: String, shape: [Int], values: [Float])] = [(name, [2, 3], [1, 2, 3, 4, 5, -6.5]), ("b", [1], [0.25])]
+        try CheckpointWriter.write(tensors, configuration: .vitB32, to: directory.path)
+        let file = try SafetensorsFile(path: directory.file("open_clip_model.safetensors"))
+        #expect(Set(file.tensors.keys) == [name, "b"])
+        #expect(file.floats(name) == [1, 2, 3, 4, 5, -6.5])
+        #expect(file.tensors[name]?.shape == [2, 3])
+        #expect(file.floats("b") == [0.25])
     }
 }

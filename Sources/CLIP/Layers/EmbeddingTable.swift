@@ -2,6 +2,9 @@
 /// either its own copy, or a view into the mapped checkpoint, which then stays
 /// open as long as the table (49 408 × 512 floats need not be copied to look
 /// up the ten rows of a query).
+///
+/// Unchecked Sendable: `mapped` points into `owner`'s read-only mapping,
+/// which the table keeps alive; nothing is ever written through it.
 struct EmbeddingTable: @unchecked Sendable {
     private let storage: [Float]
     private let mapped: UnsafePointer<Float>?

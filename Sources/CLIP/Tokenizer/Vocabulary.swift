@@ -80,16 +80,11 @@ struct Vocabulary: Sendable {
         } catch {
             throw .cannotRead(path: mergesPath, reason: error.localizedDescription)
         }
-        guard let object = try? JSONSerialization.jsonObject(with: vocabularyData) as? [String: Any] else {
-            throw .invalidVocabulary(path: vocabularyPath, reason: "not a JSON object of token ids")
+        let ids = try JSONFile.decode([String: Int].self, from: vocabularyData) { reason in
+            .invalidVocabulary(path: vocabularyPath, reason: "not a JSON object of token ids: \(reason)")
         }
-        var ids: [String: Int] = [:]
-        ids.reserveCapacity(object.count)
-        for (token, value) in object {
-            guard let id = (value as? NSNumber)?.intValue, id >= 0, id < Int32.max else {
-                throw .invalidVocabulary(path: vocabularyPath, reason: "token \(token) has no integer id")
-            }
-            ids[token] = id
+        if let (token, id) = ids.first(where: { $0.value < 0 || $0.value >= Int32.max }) {
+            throw .invalidVocabulary(path: vocabularyPath, reason: "token \(token) has the id \(id), outside 0..<\(Int32.max)")
         }
         var byteIDs = [Int32](repeating: 0, count: 256), byteEndIDs = [Int32](repeating: 0, count: 256)
         for byte in 0..<256 {

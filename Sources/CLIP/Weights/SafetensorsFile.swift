@@ -10,6 +10,9 @@ import Glibc
 /// Format: 8-byte little-endian header length N, N bytes of JSON
 /// `{"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...}`,
 /// then the data, offsets relative to byte 8 + N.
+///
+/// Unchecked Sendable: the mapping is read-only, private to this object and
+/// unmapped only in `deinit`; every stored property is a constant.
 public final class SafetensorsFile: @unchecked Sendable {
     /// Element types photosearch can read.
     public enum DType: String, Sendable {
@@ -87,66 +90,85 @@ public final class SafetensorsFile: @unchecked Sendable {
         munmap(base, mappedSize)
     }
 
-    private static func parseHeader(_ header: Data, path: String, dataSize: Int) throws(CLIPError)
-        -> ([String: TensorInfo], [String: String]) {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: header)
-        } catch {
-            throw .invalidHeader(path: path, reason: "header is not valid JSON")
+    /// The header as written: one entry per tensor, plus `__metadata__`
+    /// (string → string, free-form; anything else there is ignored).
+    private struct Header: Decodable {
+        struct Entry: Decodable {
+            let dtype: String
+            let shape: [Int]
+            let dataOffsets: [Int]
+
+            enum CodingKeys: String, CodingKey {
+                case dtype, shape, dataOffsets = "data_offsets"
+            }
         }
-        guard let entries = object as? [String: Any] else {
+
+        struct Name: CodingKey {
+            let stringValue: String
+            var intValue: Int? { nil }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        var entries: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+
+        init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: Name.self)
+            for name in container.allKeys {
+                if name.stringValue == "__metadata__" {
+                    metadata = (try? container.decode([String: String].self, forKey: name)) ?? [:]
+                } else {
+                    entries[name.stringValue] = try container.decode(Entry.self, forKey: name)
+                }
+            }
+        }
+    }
+
+    private static func parseHeader(_ data: Data, path: String, dataSize: Int) throws(CLIPError)
+        -> ([String: TensorInfo], [String: String]) {
+        let header: Header
+        do {
+            header = try JSONDecoder().decode(Header.self, from: data)
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
+            throw .invalidHeader(path: path, reason: JSONSyntax.firstProblem(in: Array(data)).map { "header: " + $0 } ?? "header is not valid JSON")
+        } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
             throw .invalidHeader(path: path, reason: "header is not a JSON object")
+        } catch let DecodingError.keyNotFound(_, context) {
+            throw .invalidHeader(path: path, reason: "entry \(context.codingPath.first?.stringValue ?? "") lacks dtype, shape or data_offsets")
+        } catch let error as DecodingError {
+            throw .invalidHeader(path: path, reason: JSONFile.describe(error, in: data))
+        } catch {
+            throw .invalidHeader(path: path, reason: "\(error)")
         }
         var tensors: [String: TensorInfo] = [:]
-        var metadata: [String: String] = [:]
-        for (name, value) in entries {
-            if name == "__metadata__" {
-                if let fields = value as? [String: Any] {
-                    for (key, field) in fields { metadata[key] = field as? String }
-                }
-                continue
+        for (name, entry) in header.entries {
+            guard let dtype = DType(rawValue: entry.dtype) else {
+                throw .unknownDType(path: path, tensor: name, dtype: entry.dtype)
             }
-            guard let entry = value as? [String: Any],
-                  let dtypeName = entry["dtype"] as? String,
-                  let shapeValues = entry["shape"] as? [Any],
-                  let offsetValues = entry["data_offsets"] as? [Any], offsetValues.count == 2 else {
-                throw .invalidHeader(path: path, reason: "entry \(name) lacks dtype, shape or data_offsets")
+            guard entry.shape.allSatisfy({ $0 >= 0 }) else {
+                throw .invalidHeader(path: path, reason: "entry \(name) has an invalid shape \(entry.shape)")
             }
-            guard let dtype = DType(rawValue: dtypeName) else {
-                throw .unknownDType(path: path, tensor: name, dtype: dtypeName)
+            guard entry.dataOffsets.count == 2, entry.dataOffsets[0] >= 0, entry.dataOffsets[1] >= entry.dataOffsets[0] else {
+                throw .invalidHeader(path: path, reason: "entry \(name) has invalid data_offsets \(entry.dataOffsets)")
             }
-            let shape = shapeValues.compactMap(Self.integer)
-            guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }) else {
-                throw .invalidHeader(path: path, reason: "entry \(name) has an invalid shape")
-            }
-            guard let begin = integer(offsetValues[0]), let end = integer(offsetValues[1]), begin >= 0, end >= begin else {
-                throw .invalidHeader(path: path, reason: "entry \(name) has invalid data_offsets")
-            }
+            let (begin, end) = (entry.dataOffsets[0], entry.dataOffsets[1])
             guard end <= dataSize else {
                 throw .tensorOutOfBounds(path: path, tensor: name, reason: "data ends at byte \(end), past the \(dataSize)-byte data section")
             }
             var count = 1
-            for dimension in shape {
+            for dimension in entry.shape {
                 let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-                guard !overflow else { throw .invalidHeader(path: path, reason: "entry \(name) has an absurd shape") }
+                guard !overflow else { throw .invalidHeader(path: path, reason: "entry \(name) has an absurd shape \(entry.shape)") }
                 count = product
             }
-            guard count.multipliedReportingOverflow(by: dtype.size).partialValue == end - begin else {
-                throw .tensorOutOfBounds(path: path, tensor: name, reason: "has \(end - begin) bytes of data, but shape \(shape) of \(dtype.rawValue) needs \(count * dtype.size)")
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.size)
+            guard !overflow, bytes == end - begin else {
+                throw .tensorOutOfBounds(path: path, tensor: name, reason: "has \(end - begin) bytes of data, but shape \(entry.shape) of \(dtype.rawValue) needs \(overflow ? "more than \(Int.max)" : "\(bytes)")")
             }
-            tensors[name] = TensorInfo(dtype: dtype, shape: shape, range: begin..<end)
+            tensors[name] = TensorInfo(dtype: dtype, shape: entry.shape, range: begin..<end)
         }
-        return (tensors, metadata)
-    }
-
-    private static func integer(_ value: Any) -> Int? {
-        if let number = value as? NSNumber {
-            let double = number.doubleValue
-            guard double == double.rounded(), abs(double) < 9e15 else { return nil }
-            return number.intValue
-        }
-        return nil
+        return (tensors, header.metadata)
     }
 
     /// Calls `body` with the tensor's values as Float32, in the file's

@@ -1,0 +1,72 @@
+import Foundation
+
+/// Reading the JSON a model folder holds (configurations, the safetensors
+/// header, vocab.json) through `Codable`, with errors that say which field is
+/// wrong and how.
+enum JSONFile {
+    /// Decodes `data`; a failure becomes `error(reason)`.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data,
+                                     error: (String) -> CLIPError) throws(CLIPError) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let decoding as DecodingError {
+            throw error(describe(decoding, in: data))
+        } catch let other {
+            throw error("\(other)")
+        }
+    }
+
+    /// Reads and decodes the file at `path` (a configuration file).
+    static func read<T: Decodable>(_ type: T.Type, path: String) throws(CLIPError) -> T {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw .cannotRead(path: path, reason: (error as NSError).localizedFailureReason ?? error.localizedDescription)
+        }
+        return try decode(T.self, from: data) { .invalidConfiguration(path: path, reason: $0) }
+    }
+
+    /// What went wrong in `data`, naming the field ("vision_cfg.layers", "[3]").
+    static func describe(_ error: DecodingError, in data: Data) -> String {
+        switch error {
+        case let .dataCorrupted(context) where context.codingPath.isEmpty:
+            return JSONSyntax.firstProblem(in: Array(data)) ?? "not valid JSON"
+        case let .keyNotFound(key, context):
+            return "missing field \(path(context.codingPath + [key]))"
+        case let .typeMismatch(type, context):
+            return "\(field(context.codingPath)) is not \(expectation(type))"
+        case let .valueNotFound(type, context):
+            return "\(field(context.codingPath)) is null, expected \(expectation(type))"
+        case let .dataCorrupted(context):
+            return "\(field(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    /// "field vision_cfg.width", or "the top level" for the whole document.
+    static func field(_ codingPath: [CodingKey]) -> String {
+        codingPath.isEmpty ? "the top level" : "field " + path(codingPath)
+    }
+
+    /// "vision_cfg.width", "shape[1]".
+    static func path(_ codingPath: [CodingKey]) -> String {
+        codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            .replacingOccurrences(of: ".[", with: "[")
+    }
+
+    private static func expectation(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type, is Int64.Type, is UInt64.Type: return "an integer"
+        case is Double.Type, is Float.Type: return "a number"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        default:
+            let name = "\(type)"
+            if name.hasPrefix("Array") { return "a list" }
+            if name.hasPrefix("Dictionary") { return "an object" }
+            return "a valid value"
+        }
+    }
+}
