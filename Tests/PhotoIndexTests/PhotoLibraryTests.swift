@@ -1,0 +1,122 @@
+import CLIP
+import Dispatch
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+@testable import PhotoIndex
+
+@Suite("The PhotoLibrary façade")
+struct PhotoLibraryTests {
+    /// The fixture photos indexed through the façade.
+    func indexedLibrary() throws -> (Workspace, PhotoLibrary) {
+        let workspace = try Workspace()
+        for name in ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "astronaut-progressive.jpg", "camera.png",
+                     "chelsea.webp", "coffee.heic", "chelsea-alpha.png", "astronaut-64.png", "coffee-64.png"] {
+            try workspace.copy("photos/\(name)", to: name)
+        }
+        let library = PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath)
+        var options = IndexingOptions(roots: [workspace.photos])
+        options.batchSize = 4
+        #expect(try library.index(options).added == 10)
+        return (workspace, library)
+    }
+
+    @Test("8 threads × 25 searches at once give exactly the results of one thread, while the vector file is being written")
+    func concurrentSearches() throws {
+        let (workspace, library) = try indexedLibrary()
+        let queries = ["a cat", "a rocket launch", "coffee", "an astronaut", "a camera", "\"cat\" - \"coffee\"",
+                       "2:rocket + astronaut"].map { try! SearchQuery.parse($0) }
+        let expected = try queries.map { try library.search($0, .init(top: 5)) }
+        let similar = try library.similar(to: workspace.photos + "/rocket.jpg", .init(top: 3))
+        // A fresh library over the same index, its vector file gone: the first
+        // searches all want it written at once.
+        unlink(workspace.databasePath + ".vectors")
+        let fresh = PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath)
+        let example = workspace.photos + "/rocket.jpg"
+        let mismatches = Mutex(0), failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { client in
+            for round in 0..<25 {
+                let index = (client + round) % (queries.count + 1)
+                do {
+                    if index == queries.count {
+                        if try fresh.similar(to: example, .init(top: 3)) != similar { mismatches.withLock { $0 += 1 } }
+                    } else if try fresh.search(queries[index], .init(top: 5)) != expected[index] {
+                        mismatches.withLock { $0 += 1 }
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        #expect(mismatches.withLock { $0 } == 0)
+        #expect(FileManager.default.fileExists(atPath: workspace.databasePath + ".vectors"))
+    }
+
+    @Test("without a model: text searches say so first, searches by an indexed photo, duplicates and status work")
+    func withoutModel() throws {
+        let (workspace, _) = try indexedLibrary()
+        #expect(throws: PhotoIndexError.noModel) {
+            try PhotoLibrary(database: "/nonexistent/index.sqlite", model: nil).search(try SearchQuery.parse("a cat"))
+        }
+        let library = PhotoLibrary(database: workspace.databasePath, model: nil)
+        let hits = try library.similar(to: workspace.photos + "/chelsea.png", .init(top: 2))
+        #expect(hits.count == 2 && !hits.contains { $0.path.hasSuffix("/chelsea.png") })
+        #expect(try library.status().indexed == 10)
+        #expect(try !library.duplicates(threshold: 0.99).isEmpty)
+        // A photo that is not indexed needs the image tower.
+        let outside = try TemporaryDirectory()
+        let path = try outside.write("cat.png", try Fixture.bytes("photos/chelsea-64.png"))
+        #expect(throws: PhotoIndexError.noModel) { try library.similar(to: path) }
+    }
+
+    @Test("indexing with no model, or a broken one, fails before any index file exists")
+    func noIndexWithoutModel() throws {
+        let workspace = try Workspace()
+        try workspace.copy("photos/chelsea.png", to: "cat.png")
+        #expect(throws: PhotoIndexError.noModel) {
+            try PhotoLibrary(database: workspace.databasePath, model: nil).index(IndexingOptions(roots: [workspace.photos]))
+        }
+        #expect(throws: PhotoIndexError.model(.modelDirectoryNotFound(path: "/nonexistent/model"))) {
+            try PhotoLibrary(database: workspace.databasePath, model: "/nonexistent/model").index(IndexingOptions(roots: [workspace.photos]))
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.databasePath))
+    }
+
+    @Test("indexRepeatedly reports a busy index and goes on, stops when cancelled, and throws what no run can fix")
+    func repeatedRuns() throws {
+        let (workspace, library) = try indexedLibrary()
+        var events: [String] = []
+        do {
+            let holder = try WriterLock(indexPath: workspace.databasePath)   // another writer
+            let cancellation = CancellationFlag()
+            try library.indexRepeatedly(IndexingOptions(roots: [workspace.photos]), every: 3600, cancellation: cancellation) { event in
+                if case let .runFailed(error) = event {
+                    events.append(error.localizedDescription)
+                    cancellation.cancel()       // instead of waiting an hour
+                }
+            }
+            withExtendedLifetime(holder) {}
+        }
+        #expect(events == [PhotoIndexError.writerBusy(path: workspace.databasePath, holder: "process \(getpid())").localizedDescription])
+
+        // The lock is free again; a model of another size can never index here.
+        let other = PhotoLibrary(database: workspace.databasePath, model: Fixture.path("models/hf-vit-quickgelu-p8"))
+        let never = CancellationFlag()
+        #expect(throws: PhotoIndexError.embeddingSizeMismatch(index: 32, given: 24)) {
+            try other.indexRepeatedly(IndexingOptions(roots: [workspace.photos]), every: 3600, cancellation: never) { event in
+                if case .runFailed = event { never.cancel() }     // a test bug, not an hour's wait
+            }
+        }
+    }
+
+    @Test("a search by vector checks its dimension")
+    func vectorDimension() throws {
+        let (workspace, library) = try indexedLibrary()
+        #expect(throws: PhotoIndexError.embeddingSizeMismatch(index: 32, given: 3)) { try library.search(vector: [1, 0, 0]) }
+        let hits = try library.search(vector: [Float](repeating: 1, count: 32), .init(top: 4))
+        #expect(hits.count == 4 && hits.map(\.score) == hits.map(\.score).sorted(by: >))
+        withExtendedLifetime(workspace) {}
+    }
+}
