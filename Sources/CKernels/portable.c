@@ -27,11 +27,12 @@ float ps_quantize(const float *values, size_t count, int limit, int8_t *out) {
     float largest = 0;
     for (size_t i = 0; i < count; i++) {
         float magnitude = fabsf(values[i]);
-        if (magnitude > largest) largest = magnitude;
+        if (isfinite(magnitude) && magnitude > largest) largest = magnitude;
     }
     float scale = largest > 0 ? largest / (float)limit : 1.0f;
     float inverse = 1.0f / scale;
     for (size_t i = 0; i < count; i++) {
+        if (!isfinite(values[i])) { out[i] = 0; continue; }
         float q = nearbyintf(values[i] * inverse);
         if (q > limit) q = (float)limit;
         if (q < -limit) q = (float)-limit;

@@ -18,6 +18,8 @@ public enum CLIPError: LocalizedError, Equatable, Sendable {
     case missingTensors(path: String, names: [String])
     case unexpectedTensors(path: String, names: [String])
     case invalidVocabulary(path: String, reason: String)
+    /// The model computes NaN or infinite embeddings (damaged weights).
+    case nonFiniteEmbedding(path: String, tower: String)
 
     public var errorDescription: String? {
         switch self {
@@ -51,6 +53,8 @@ public enum CLIPError: LocalizedError, Equatable, Sendable {
             return "\(path): unexpected tensors (is this a supported CLIP ViT model?): \(Self.list(names))"
         case let .invalidVocabulary(path, reason):
             return "\(path): invalid tokenizer vocabulary: \(reason)"
+        case let .nonFiniteEmbedding(path, tower):
+            return "\(path): the \(tower) tower computes embeddings that are not finite (NaN or infinity); the weights are damaged"
         }
     }
 

@@ -18,6 +18,8 @@ public final class CLIPModel: Sendable {
     }
 
     public let configuration: ModelConfiguration
+    /// The model folder it was loaded from; nil for random weights.
+    public let directory: String?
     public let preprocessor: ImagePreprocessor
     public let tokenizer: CLIPTokenizer
     let vision: VisionTower?
@@ -46,7 +48,7 @@ public final class CLIPModel: Sendable {
             tokenizer = CLIPTokenizer(vocabulary: try Vocabulary.standard(), contextLength: configuration.text.contextLength)
         }
         try self.init(reader: WeightReader(file: file), configuration: configuration, preprocess: preprocess,
-                      names: names, pooling: pooling, tokenizer: tokenizer, towers: towers)
+                      names: names, pooling: pooling, tokenizer: tokenizer, towers: towers, directory: path)
     }
 
     /// A model of the given shape with random weights, for benchmarks.
@@ -56,7 +58,7 @@ public final class CLIPModel: Sendable {
         try self.init(reader: WeightReader(randomSeed: seed), configuration: configuration,
                       preprocess: PreprocessConfiguration(imageSize: configuration.vision.imageSize),
                       names: CheckpointNames(layout: configuration.layout, openCLIPTextPrefix: ""),
-                      pooling: .argmax, tokenizer: tokenizer, towers: towers)
+                      pooling: .argmax, tokenizer: tokenizer, towers: towers, directory: nil)
     }
 
     /// Writes a model of the given shape with random weights as an open_clip
@@ -77,8 +79,10 @@ public final class CLIPModel: Sendable {
     }
 
     private init(reader: WeightReader, configuration: ModelConfiguration, preprocess: PreprocessConfiguration,
-                 names: CheckpointNames, pooling: TextPooling, tokenizer: CLIPTokenizer, towers: Towers) throws(CLIPError) {
+                 names: CheckpointNames, pooling: TextPooling, tokenizer: CLIPTokenizer, towers: Towers,
+                 directory: String?) throws(CLIPError) {
         self.configuration = configuration
+        self.directory = directory
         preprocessor = ImagePreprocessor(configuration: preprocess)
         self.tokenizer = tokenizer
         var owned: [String] = []
@@ -110,6 +114,33 @@ public final class CLIPModel: Sendable {
         pixels.reserveCapacity(images.count * preprocessor.valuesPerImage)
         for image in images { preprocessor.appendPixelValues(image, to: &pixels) }
         return encode(pixelValues: pixels, count: images.count)
+    }
+
+    /// Embeds a synthetic photo and a short text with whichever towers are
+    /// loaded, and throws unless both give finite vectors of the model's
+    /// embedding size: damaged weights show here rather than in an index.
+    public func probe() throws(CLIPError) {
+        if hasImageTower {
+            let size = 64
+            var pixels = [UInt8](repeating: 0, count: size * size * 3)
+            for y in 0..<size {
+                for x in 0..<size {
+                    pixels[(y * size + x) * 3] = UInt8(x * 4)
+                    pixels[(y * size + x) * 3 + 1] = UInt8(y * 4)
+                    pixels[(y * size + x) * 3 + 2] = UInt8((x + y) * 2)
+                }
+            }
+            let vector = encode(images: [Bitmap(width: size, height: size, layout: .rgb, pixels: pixels)])[0]
+            guard vector.count == embeddingSize, vector.allSatisfy({ $0.isFinite }) else {
+                throw .nonFiniteEmbedding(path: directory ?? "(random weights)", tower: "image")
+            }
+        }
+        if hasTextTower {
+            let vector = encode(texts: ["a photo of a cat"])[0]
+            guard vector.count == embeddingSize, vector.allSatisfy({ $0.isFinite }) else {
+                throw .nonFiniteEmbedding(path: directory ?? "(random weights)", tower: "text")
+            }
+        }
     }
 
     /// Images per pass through the image tower: activations stay within a

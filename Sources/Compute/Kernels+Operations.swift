@@ -60,8 +60,8 @@ public enum VectorMath {
     }
 
     /// Quantises `values` to integers in [-limit, limit] with one scale,
-    /// round(x / scale) with scale = max |x| / limit (1 for all zeros).
-    /// Returns the scale.
+    /// round(x / scale) with scale = max |x| / limit over the finite values
+    /// (1 for all zeros); NaN and infinities become 0. Returns the scale.
     public static func quantize(_ values: UnsafeBufferPointer<Float>, limit: Int, into out: UnsafeMutablePointer<Int8>) -> Float {
         precondition(limit > 0 && limit <= 127)
         return ps_quantize(values.baseAddress, values.count, Int32(limit), out)

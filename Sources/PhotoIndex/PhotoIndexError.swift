@@ -27,6 +27,10 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     // Indexing.
     case rootNotFound(path: String)
 
+    /// A number or option outside what photosearch accepts (from a command
+    /// line or a web request alike).
+    case invalidArgument(name: String, reason: String)
+
     // Searching.
     case emptyQuery
     case malformedQuery(QueryProblem)
@@ -74,6 +78,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             return "this index holds \(index)-dimensional embeddings but the model makes \(given)-dimensional ones; use the index's model, or re-index with this one: photosearch index --replace-model --model DIR PATH..."
         case let .rootNotFound(path):
             return "\(path) does not exist (nothing was changed in the index)"
+        case let .invalidArgument(name, reason):
+            return "invalid \(name): \(reason)"
         case .emptyQuery:
             return "the query is empty"
         case let .malformedQuery(problem):
@@ -100,7 +106,7 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     /// to the state of files.
     public var isUsageError: Bool {
         switch self {
-        case .emptyQuery, .malformedQuery, .invalidDate: return true
+        case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument: return true
         default: return false
         }
     }

@@ -35,15 +35,30 @@ public final class PhotoLibrary: Sendable {
 
     /// How many results, and which photos may be among them.
     public struct SearchOptions: Sendable, Equatable {
+        /// 1 ... `maximumTop`.
         public var top: Int
-        /// Leave out results whose cosine similarity is below this.
+        /// Leave out results whose cosine similarity is below this (-1 ... 1).
         public var minimumScore: Float?
         public var filter: SearchFilter
+
+        /// The most results one search returns: its candidates are kept in
+        /// memory, and whoever asks (a web request too) must not choose how much.
+        public static let maximumTop = 10_000
 
         public init(top: Int = 10, minimumScore: Float? = nil, filter: SearchFilter = SearchFilter()) {
             self.top = top
             self.minimumScore = minimumScore
             self.filter = filter
+        }
+
+        /// Refuses a `top` or `minimumScore` out of range.
+        public func validate() throws(PhotoIndexError) {
+            guard (1...Self.maximumTop).contains(top) else {
+                throw .invalidArgument(name: "top", reason: "\(top) is not between 1 and \(Self.maximumTop)")
+            }
+            if let minimumScore, !(minimumScore >= -1 && minimumScore <= 1) {
+                throw .invalidArgument(name: "minimum score", reason: "\(minimumScore) is not between -1 and 1")
+            }
         }
     }
 
@@ -51,6 +66,7 @@ public final class PhotoLibrary: Sendable {
 
     /// The photos that best match `query`, best first.
     public func search(_ query: SearchQuery, _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
+        try options.validate()
         // A text query needs a model whatever the index holds: say so first.
         if !query.texts.isEmpty, models == nil { throw .noModel }
         let searcher = try searcher()
@@ -61,6 +77,7 @@ public final class PhotoLibrary: Sendable {
     /// The indexed photos most like the photo at `path`, indexed or not (its
     /// stored vector is used when it is indexed); the photo itself is left out.
     public func similar(to path: String, _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
+        try options.validate()
         let absolute = FilePaths.absolute(path)
         guard FileManager.default.fileExists(atPath: absolute) else { throw .noSuchImage(path: path) }
         let searcher = try searcher()
@@ -72,6 +89,10 @@ public final class PhotoLibrary: Sendable {
 
     /// The photos nearest to an embedding in the index's space (normalised here).
     public func search(vector: [Float], _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
+        try options.validate()
+        guard vector.allSatisfy({ $0.isFinite }) else {
+            throw .invalidArgument(name: "vector", reason: "it holds values that are not finite numbers")
+        }
         let searcher = try searcher()
         guard vector.count == searcher.model.embeddingSize else {
             throw .embeddingSizeMismatch(index: searcher.model.embeddingSize, given: vector.count)
@@ -81,7 +102,10 @@ public final class PhotoLibrary: Sendable {
 
     /// Groups of photos whose embeddings have cosine similarity ≥ `threshold`.
     public func duplicates(threshold: Float) throws(PhotoIndexError) -> [DuplicateGroup] {
-        try DuplicateFinder(searcher: try searcher()).groups(threshold: threshold)
+        guard threshold > -1, threshold <= 1 else {
+            throw .invalidArgument(name: "threshold", reason: "\(threshold) is not in (-1, 1]")
+        }
+        return try DuplicateFinder(searcher: try searcher()).groups(threshold: threshold)
     }
 
     /// What the index holds and how its last run went.
@@ -97,6 +121,7 @@ public final class PhotoLibrary: Sendable {
     @discardableResult
     public func index(_ options: IndexingOptions, cancellation: CancellationFlag = CancellationFlag(),
                       events: (IndexEvent) -> Void = { _ in }) throws(PhotoIndexError) -> IndexSummary {
+        try options.validate()
         guard let models else { throw .noModel }
         let model = try models.model(with: .image)
         let database = try database(create: true)
@@ -118,6 +143,9 @@ public final class PhotoLibrary: Sendable {
     /// model's vectors.
     public func indexRepeatedly(_ options: IndexingOptions, every interval: Double, cancellation: CancellationFlag,
                                 events: (IndexEvent) -> Void) throws(PhotoIndexError) {
+        guard IndexingOptions.intervalRange.contains(interval) else {
+            throw .invalidArgument(name: "interval", reason: "\(interval) s is not between 1 s and 366 days")
+        }
         var options = options
         while !cancellation.isCancelled {
             do {

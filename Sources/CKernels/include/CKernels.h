@@ -86,8 +86,8 @@ void ps_pack_weights(const float *weight, size_t outputs, size_t inputs, float *
                      size_t first_panel, size_t panel_count);
 
 /// Quantises `count` floats to integers in [-limit, limit] with one scale:
-/// round(x / scale), scale = max |x| / limit (1 when all are zero). Returns
-/// the scale.
+/// round(x / scale), scale = max |x| / limit over the finite values (1 when
+/// they are all zero); a NaN or infinity becomes 0. Returns the scale.
 float ps_quantize(const float *values, size_t count, int limit, int8_t *out);
 
 #ifdef __cplusplus

@@ -14,7 +14,7 @@ public struct IndexingOptions: Sendable {
     public var roots: [String]
     public var excludes: [String] = []
     /// Threads decoding and preprocessing photos.
-    public var jobs: Int = Parallel.cores
+    public var jobs: Int = min(Parallel.cores, IndexingOptions.jobsRange.upperBound)
     /// Photos per encoder batch, and per committed transaction.
     public var batchSize: Int = 16
     public var maximumPixels: Int = ImageDecoder.defaultMaximumPixels
@@ -25,6 +25,26 @@ public struct IndexingOptions: Sendable {
 
     public init(roots: [String]) {
         self.roots = roots
+    }
+
+    /// Decoding threads allowed: each holds a decoded photo in memory.
+    public static let jobsRange = 1...64
+    /// Photos per batch allowed: a batch's pixels are held at once.
+    public static let batchSizeRange = 1...256
+    /// Seconds between runs of `indexRepeatedly`: one second to 366 days.
+    public static let intervalRange = 1.0...(366 * 86400.0)
+
+    /// Refuses thread counts and batch sizes out of range.
+    public func validate() throws(PhotoIndexError) {
+        guard Self.jobsRange.contains(jobs) else {
+            throw .invalidArgument(name: "jobs", reason: "\(jobs) is not between 1 and \(Self.jobsRange.upperBound)")
+        }
+        guard Self.batchSizeRange.contains(batchSize) else {
+            throw .invalidArgument(name: "batch size", reason: "\(batchSize) is not between 1 and \(Self.batchSizeRange.upperBound)")
+        }
+        guard roots.allSatisfy({ !$0.isEmpty }) else {
+            throw .invalidArgument(name: "folder", reason: "an empty path")
+        }
     }
 }
 
@@ -103,7 +123,10 @@ final class Indexer: Sendable {
     }
 
     enum WorkResult: Sendable {
+        /// Decoded and preprocessed, waiting for the encoder.
         case image(WorkItem, pixels: [Float], photo: PhotoFacts)
+        /// Encoded: the L2-normalised vector to store.
+        case embedded(WorkItem, vector: [Float], photo: PhotoFacts)
         case moved(WorkItem, from: Int64, hash: String)
         case copied(WorkItem, from: Int64, hash: String)
         case failed(WorkItem, reason: String, hash: String?)
@@ -403,26 +426,37 @@ final class Indexer: Sendable {
 
     /// Embeds the batch's images and writes the whole batch in one
     /// transaction. Returns how many images were encoded.
-    private func commit(_ batch: [WorkResult], modelID: Int64, summary: inout IndexSummary,
+    private func commit(_ prepared: [WorkResult], modelID: Int64, summary: inout IndexSummary,
                         events: (IndexEvent) -> Void) throws(PhotoIndexError) -> Int {
         var pixels: [Float] = []
         var imageCount = 0
-        for case let .image(_, values, _) in batch {
+        for case let .image(_, values, _) in prepared {
             pixels += values
             imageCount += 1
         }
-        let vectors = imageCount == 0 ? [] : model.encode(pixelValues: pixels, count: imageCount).map(VectorMath.normalized)
+        var vectors = (imageCount == 0 ? [] : model.encode(pixelValues: pixels, count: imageCount)).makeIterator()
+        // A vector that is not finite (a damaged model, or an input it cannot
+        // take) is never stored: the photo fails, with the reason.
+        let batch = prepared.map { result -> WorkResult in
+            guard case let .image(item, _, photo) = result else { return result }
+            let vector = vectors.next()!
+            guard vector.allSatisfy({ $0.isFinite }) else {
+                return .failed(item, reason: "the model's embedding of it is not finite (NaN or infinity): is the model damaged?",
+                               hash: photo.hash)
+            }
+            return .embedded(item, vector: VectorMath.normalized(vector), photo: photo)
+        }
         let now = Timestamp.now()
         var counts = IndexSummary()
         try database.write { db in
-            var nextVector = 0
             for result in batch {
                 switch result {
-                case let .image(item, _, photo):
+                case .image:
+                    preconditionFailure("every image was encoded above")
+                case let .embedded(item, vector, photo):
                     let id = try upsert(db, item.file, facts: photo, now: now)
                     try db.execute(sql: "INSERT OR REPLACE INTO embeddings (photo_id, model_id, vector) VALUES (?, ?, ?)",
-                                   arguments: [id, modelID, VectorBlob.data(vectors[nextVector])])
-                    nextVector += 1
+                                   arguments: [id, modelID, VectorBlob.data(vector)])
                     count(item, into: &counts)
                 case let .copied(item, from, hash):
                     let id = try Int64.fetchOne(db, sql: """

@@ -29,6 +29,10 @@ final class ModelLoader: Sendable {
             let model: CLIPModel
             do throws(CLIPError) {
                 model = try CLIPModel(directory: directory, towers: tower)
+                // Damaged image weights would fail every photo of a run: refuse
+                // them once, here. (A text query's own vector is checked instead:
+                // a probe would double a search's encoding time.)
+                if tower == .image { try model.probe() }
             } catch {
                 throw .model(error)
             }

@@ -104,8 +104,9 @@ final class PhotoSearcher: Sendable {
                               capacity: Self.candidates(top: top) + excluding.count, allowed: allowed)
             exact = try exactScores(of: candidates.map { matrix.photoIDs[$0.item] }, query: query)
         }
-        for (photoID, vector) in delta where allowed?.contains(photoID) ?? true {
-            exact[photoID] = vector.withUnsafeBufferPointer { v in query.withUnsafeBufferPointer { VectorMath.dot($0, v) } }
+        for (photoID, vector) in delta where allowed?.contains(photoID) ?? true && vector.count == query.count {
+            let score = vector.withUnsafeBufferPointer { v in query.withUnsafeBufferPointer { VectorMath.dot($0, v) } }
+            if score.isFinite { exact[photoID] = score }
         }
         var ranked = exact.filter { !excluding.contains($0.key) && $0.value >= (minimumScore ?? -.infinity) }
             .sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
@@ -217,7 +218,7 @@ final class PhotoSearcher: Sendable {
                         }
                     }
                 }
-                if let score { scores[photoID] = score }
+                if let score, score.isFinite { scores[photoID] = score }
             }
             return scores
         }

@@ -16,7 +16,11 @@ struct QueryEncoder {
     func vector(for query: SearchQuery) throws(PhotoIndexError) -> (vector: [Float], examplePhotos: Set<Int64>) {
         var textVectors: [[Float]] = []
         if !query.texts.isEmpty {
-            textVectors = try model(with: .text).encode(texts: query.texts)
+            let model = try model(with: .text)
+            textVectors = model.encode(texts: query.texts)
+            guard textVectors.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+                throw .model(.nonFiniteEmbedding(path: model.directory ?? "", tower: "text"))
+            }
         }
         var combined = [Float](repeating: 0, count: searcher.model.embeddingSize)
         var examples = Set<Int64>()
@@ -28,7 +32,7 @@ struct QueryEncoder {
                 vector = textVectors[nextText]
                 nextText += 1
             case let .image(path):
-                if let stored = try searcher.storedVector(path: path) {
+                if let stored = try searcher.storedVector(path: path), stored.vector.allSatisfy(\.isFinite) {
                     vector = stored.vector
                     examples.insert(stored.photoID)
                 } else {
@@ -40,6 +44,9 @@ struct QueryEncoder {
                         throw .unreadableImage(error)
                     }
                     vector = model.encode(images: [photo.bitmap])[0]
+                    guard vector.allSatisfy(\.isFinite) else {
+                        throw .model(.nonFiniteEmbedding(path: model.directory ?? "", tower: "image"))
+                    }
                 }
             }
             let unit = VectorMath.normalized(vector)

@@ -33,10 +33,20 @@ public struct SearchFilter: Sendable, Equatable {
         }
         let (year, month, day) = (group(1, 0), group(2, 1), group(3, 1))
         let (hour, minute, second) = (group(4, 0), group(5, 0), group(6, 0))
-        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else {
+        guard (1...9999).contains(year), (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+              hour < 24, minute < 60, second < 60 else {
             throw .invalidDate(text)
         }
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, minute, second)
+    }
+
+    /// Days in a month of the proleptic Gregorian calendar (EXIF's).
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     /// The WHERE clause and arguments selecting allowed photos. A photo's

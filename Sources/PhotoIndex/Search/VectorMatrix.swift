@@ -136,7 +136,9 @@ final class VectorMatrix: @unchecked Sendable {
                                              arguments: [model.id])
             while let row = try cursor.next() {
                 let vector = VectorBlob.vector(row["vector"])
-                guard vector.count == dimension else { continue }
+                // A row of another size or with NaN/∞ (written by an older
+                // version, or damaged) is left out rather than trusted.
+                guard vector.count == dimension, vector.allSatisfy(\.isFinite) else { continue }
                 let scale = vector.withUnsafeBufferPointer { source in
                     quantised.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
                 }

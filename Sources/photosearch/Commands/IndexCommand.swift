@@ -40,10 +40,16 @@ struct IndexCommand: ParsableCommand {
     var batchSize = 16
 
     func validate() throws {
-        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1.") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1.") }
-        if let every, Interval.seconds(every) == nil {
-            throw ValidationError("--every takes a number and a unit, like 30s, 30m, 6h or 1d.")
+        let jobsRange = IndexingOptions.jobsRange, batchRange = IndexingOptions.batchSizeRange
+        if let jobs, !jobsRange.contains(jobs) { throw ValidationError("--jobs must be between 1 and \(jobsRange.upperBound).") }
+        if !batchRange.contains(batchSize) { throw ValidationError("--batch-size must be between 1 and \(batchRange.upperBound).") }
+        if let every {
+            guard let seconds = Interval.seconds(every) else {
+                throw ValidationError("--every takes a number and a unit, like 30s, 30m, 6h or 1d.")
+            }
+            guard IndexingOptions.intervalRange.contains(seconds) else {
+                throw ValidationError("--every must be between 1s and 366d.")
+            }
         }
     }
 

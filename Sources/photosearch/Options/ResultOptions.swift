@@ -29,7 +29,9 @@ struct ResultOptions: ParsableArguments {
     var folder: String?
 
     func validate() throws {
-        if top < 1 { throw ValidationError("--top must be at least 1.") }
+        let maximum = PhotoLibrary.SearchOptions.maximumTop
+        if !(1...maximum).contains(top) { throw ValidationError("--top must be between 1 and \(maximum).") }
+        if let minScore, !(minScore >= -1 && minScore <= 1) { throw ValidationError("--min-score must be between -1 and 1.") }
         if json && paths { throw ValidationError("--json and --paths cannot be used together.") }
         if null && !paths { throw ValidationError("--null goes with --paths.") }
         do {
