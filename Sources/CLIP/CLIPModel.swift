@@ -31,6 +31,8 @@ public final class CLIPModel: Sendable {
         let directory = try ModelDirectory(path: path)
         let (configuration, preprocess, names, pooling) = try directory.loadConfiguration()
         let file = try SafetensorsFile(path: directory.weightsPath)
+        try Self.checkSize(of: towers, configuration: configuration, names: names, file: file,
+                           configurationPath: directory.configurationPath)
         let tokenizer: CLIPTokenizer
         if towers.contains(.text) {
             let vocabulary: Vocabulary
@@ -49,6 +51,30 @@ public final class CLIPModel: Sendable {
         }
         try self.init(reader: WeightReader(file: file), configuration: configuration, preprocess: preprocess,
                       names: names, pooling: pooling, tokenizer: tokenizer, towers: towers, directory: path)
+    }
+
+    /// Refuses a configuration that describes far more values than the
+    /// checkpoint holds for a tower (a thousand layers over a 12-layer file),
+    /// before the towers allocate anything for tensors that are not there.
+    /// Smaller mismatches (a missing tensor, a shape off by a row) pass, to be
+    /// reported tensor by tensor with names and shapes.
+    static func checkSize(of towers: Towers, configuration: ModelConfiguration, names: CheckpointNames,
+                          file: SafetensorsFile, configurationPath: String) throws(CLIPError) {
+        func present(_ prefixes: [String]) -> Int {
+            file.tensors.filter { name, _ in prefixes.contains { name.hasPrefix($0) } && !WeightReader.ignoredNames.contains(name) }
+                .reduce(0) { $0 + $1.value.elementCount }
+        }
+        var parts: [(String, Int, Int)] = []
+        if towers.contains(.image) {
+            parts.append(("image", configuration.visionParameters, present([names.visionPrefix, "visual_projection."])))
+        }
+        if towers.contains(.text) {
+            parts.append(("text", configuration.textParameters, present(names.textPrefixes)))
+        }
+        for (tower, expected, held) in parts where expected > held + held / 2 + (1 << 24) {
+            throw .invalidConfiguration(path: configurationPath,
+                                        reason: "it describes an \(tower) tower of \(expected) values, but \(file.path) holds \(held) for it")
+        }
     }
 
     /// A model of the given shape with random weights, for benchmarks.

@@ -16,7 +16,11 @@ public struct IndexStatus: Sendable {
     public var model: ModelRecord?
     public var embeddings: Int
     public var databaseBytes: Int64
+    /// The last run; one recorded as running whose process is gone (killed,
+    /// or the machine stopped) is reported as interrupted.
     public var lastRun: RunRecord?
+    /// The process indexing now, if any.
+    public var writer: Int32?
 
     /// Reads the status of the index at `database` (a read transaction; safe
     /// while an indexer writes).
@@ -29,9 +33,11 @@ public struct IndexStatus: Sendable {
                 """, arguments: [failureLimit]).map { Failure(path: $0["path"], reason: $0["last_error"]) }
             let model = try ModelRecord.current(db)
             let embeddings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings") ?? 0
-            let lastRun = try RunRecord.fetchOne(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT 1")
+            var lastRun = try RunRecord.fetchOne(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT 1")
+            let writer = WriterLock.holder(indexPath: database.path)
+            if lastRun?.status == .running, writer == nil { lastRun?.status = .interrupted }
             return IndexStatus(path: database.path, indexed: indexed, failed: failed, failures: failures, model: model,
-                               embeddings: embeddings, databaseBytes: database.sizeOnDisk, lastRun: lastRun)
+                               embeddings: embeddings, databaseBytes: database.sizeOnDisk, lastRun: lastRun, writer: writer)
         }
     }
 }

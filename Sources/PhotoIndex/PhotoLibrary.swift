@@ -124,6 +124,7 @@ public final class PhotoLibrary: Sendable {
         try options.validate()
         guard let models else { throw .noModel }
         let model = try models.model(with: .image)
+        try models.checkTextTower()
         let database = try database(create: true)
         let lock = try WriterLock(indexPath: database.path)
         defer { withExtendedLifetime(lock) {} }

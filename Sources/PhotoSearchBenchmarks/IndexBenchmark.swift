@@ -52,15 +52,15 @@ public struct IndexBenchmark: Sendable {
     }
 
     var photoFolder: String { folder + "/photos" }
-    var modelFolder: String { folder + "/vit-b-32-image" }
+    var modelFolder: String { folder + "/vit-b-32" }
     var databasePath: String { folder + "/index.sqlite" }
 
     /// Makes whatever is missing (photos, model), indexes, and measures.
     public func run(sources: [Bitmap], log: (String) -> Void) throws -> Figures {
         let paths = try preparePhotos(sources: sources, log: log)
         if !FileManager.default.fileExists(atPath: modelFolder + "/open_clip_model.safetensors") {
-            log("writing a random ViT-B/32 image tower to \(modelFolder)")
-            try CLIPModel.writeRandomCheckpoint(.vitB32, towers: .image, to: modelFolder)
+            log("writing a random ViT-B/32 to \(modelFolder)")
+            try CLIPModel.writeRandomCheckpoint(.vitB32, towers: .both, to: modelFolder)
         }
 
         // End to end, first, so that the peak memory is the indexer's.

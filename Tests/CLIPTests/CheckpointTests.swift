@@ -51,6 +51,25 @@ struct CheckpointTests {
         #expect(message.contains("pytorch_model.bin: unsupported architecture: PyTorch pickle weights"))
     }
 
+    @Test("a folder where the weights file should be")
+    func weightsFolder() throws {
+        let directory = try copy("oc-vit-gelu-p16")
+        try FileManager.default.removeItem(atPath: directory.file("open_clip_model.safetensors"))
+        try FileManager.default.createDirectory(atPath: directory.file("open_clip_model.safetensors"), withIntermediateDirectories: false)
+        #expect(loadError(directory.path) == .cannotRead(path: directory.file("open_clip_model.safetensors"), reason: "it is a folder, not a weights file"))
+    }
+
+    @Test("an empty or cut merges.txt is refused, not tokenized differently", arguments: [0, 1000])
+    func cutMerges(lines: Int) throws {
+        let directory = try copy("hf-vit-quickgelu-p8")
+        let merges = try String(contentsOfFile: directory.file("merges.txt"), encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        try (merges.prefix(lines + 1).joined(separator: "\n") + "\n").write(toFile: directory.file("merges.txt"), atomically: true, encoding: .utf8)
+        #expect(loadError(directory.path, towers: .text) == .invalidVocabulary(
+            path: directory.file("merges.txt"),
+            reason: "\(lines) merge rules where CLIP's tokenizer has 48894; is the file cut short or not a merges file?"))
+        #expect(loadError(directory.path, towers: .image) == nil)    // the image tower has no tokenizer
+    }
+
     @Test("a truncated weights file")
     func truncatedWeights() throws {
         let directory = try copy("oc-vit-gelu-p16")
@@ -190,4 +209,37 @@ struct CheckpointTests {
         #expect(transformers.configuration.embeddingSize == 24)
         #expect(transformers.preprocessor.configuration.mean == [0.5, 0.5, 0.5])
     }
+
+    @Test("absurd numbers in a configuration are refused before anything is allocated", arguments: [
+        ("vision_cfg", "image_size", ConfigNumber.integer(1 << 40), "the image size 1099511627776 is not between 1 and 4096"),
+        ("vision_cfg", "width", .integer(1 << 62), "vision_cfg.width 4611686018427387904 is not between 1 and 16384"),
+        ("vision_cfg", "mlp_ratio", .real(1e300), "vision_cfg.mlp_ratio 1e+300 is not above 0 and at most 64"),
+        ("vision_cfg", "layers", .integer(1_000_000), "the image tower's layer count 1000000 is not between 1 and 256"),
+        ("vision_cfg", "layers", .integer(1 << 31), "the image tower's layer count 2147483648 is not between 1 and 256"),
+        ("text_cfg", "context_length", .integer(1 << 40), "the context length 1099511627776 is not between 1 and 4096"),
+        ("text_cfg", "width", .integer(0), "text_cfg.width 0 is not a multiple of heads 2"),
+        // Within the limits, but 26 M values over a 0.15 M-value tower: refused before the towers allocate them.
+        ("vision_cfg", "width", .integer(1024), "it describes an image tower of 26034176 values, but"),
+    ])
+    func absurdNumbers(tower: String, field: String, value: ConfigNumber, message: String) throws {
+        let directory = try copy("oc-vit-gelu-p16")
+        try rewriteConfig(directory, "open_clip_config.json") { config in
+            var model = config["model_cfg"] as! [String: Any]
+            var part = model[tower] as! [String: Any]
+            switch value {
+            case let .integer(number): part[field] = number
+            case let .real(number): part[field] = number
+            }
+            model[tower] = part
+            config["model_cfg"] = model
+        }
+        let text = loadError(directory.path)?.localizedDescription ?? "(loaded)"
+        #expect(text.hasPrefix(directory.file("open_clip_config.json") + ": invalid configuration: " + message), "\(text)")
+    }
+}
+
+/// A number to put into a configuration file.
+enum ConfigNumber: Sendable {
+    case integer(Int)
+    case real(Double)
 }

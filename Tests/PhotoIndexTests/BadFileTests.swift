@@ -85,6 +85,19 @@ struct IndexBadFileTests {
 
 @Suite("Index database")
 struct IndexDatabaseTests {
+    @Test("the writer is found in the kernel's lock table while it holds the lock, and only then")
+    func lockHolder() throws {
+        let workspace = try Workspace()
+        _ = try workspace.database()
+        #expect(WriterLock.holder(indexPath: workspace.databasePath) == nil)
+        do {
+            let lock = try WriterLock(indexPath: workspace.databasePath)
+            #expect(WriterLock.holder(indexPath: workspace.databasePath) == getpid())
+            withExtendedLifetime(lock) {}
+        }
+        #expect(WriterLock.holder(indexPath: workspace.databasePath) == nil)
+    }
+
     @Test("a missing index is reported as such when not creating")
     func missing() throws {
         let workspace = try Workspace()

@@ -84,6 +84,24 @@ struct PhotoLibraryTests {
         #expect(!FileManager.default.fileExists(atPath: workspace.databasePath))
     }
 
+    @Test("a model whose text tower is broken is refused for indexing: its index could not be searched")
+    func brokenTextTower() throws {
+        let model = try TemporaryDirectory()
+        let source = Fixture.path("models/hf-vit-quickgelu-p8")
+        for file in try FileManager.default.contentsOfDirectory(atPath: source) {
+            try FileManager.default.copyItem(atPath: source + "/" + file, toPath: model.file(file))
+        }
+        try Data().write(to: URL(fileURLWithPath: model.file("merges.txt")))
+        let workspace = try Workspace()
+        try workspace.copy("photos/chelsea.png", to: "cat.png")
+        let library = PhotoLibrary(database: workspace.databasePath, model: model.path)
+        #expect(throws: PhotoIndexError.model(.invalidVocabulary(
+            path: model.file("merges.txt"), reason: "0 merge rules where CLIP's tokenizer has 48894; is the file cut short or not a merges file?"))) {
+            try library.index(IndexingOptions(roots: [workspace.photos]))
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.databasePath))
+    }
+
     @Test("indexRepeatedly reports a busy index and goes on, stops when cancelled, and throws what no run can fix")
     func repeatedRuns() throws {
         let (workspace, library) = try indexedLibrary()

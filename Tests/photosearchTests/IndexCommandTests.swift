@@ -81,6 +81,10 @@ struct IndexCommandTests {
         let committed = Int(try query(database, "SELECT COUNT(*) FROM photos")) ?? -1
         #expect(committed > 0 && committed < count, "the kill landed mid-run")
         #expect(try query(database, "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == "running")
+        // status tells the dead run from a live one.
+        let status = try CommandRunner.run(["status", "--db", database])
+        #expect(status.standardOutput.contains("Last run: interrupted, started "), "\(status.standardOutput)")
+        #expect(status.standardOutput.contains("its process ended without finishing it (killed?); the next run continues"))
 
         let rerun = try CommandRunner.run(["index", photos, "--db", database, "--model", model, "--json"])
         #expect(rerun.status == 0)
@@ -105,9 +109,13 @@ struct IndexCommandTests {
         let second = try CommandRunner.run(["index", photos, "--db", database, "--model", model])
         #expect(second.status == 75)
         #expect(second.standardError.hasPrefix("photosearch: error: another photosearch index is already writing to \(database) (process \(first.pid))"))
-        // Searching (reading) keeps working while it indexes.
-        let status = try CommandRunner.run(["status", "--db", database, "--json"])
+        // Reading keeps working while it indexes, and names the writer.
+        let status = try CommandRunner.run(["status", "--db", database])
         #expect(status.status == 0)
+        #expect(status.standardOutput.contains("Last run: running (process \(first.pid)), started "), "\(status.standardOutput)")
+        struct Writer: Decodable { let writer_process: Int32? }
+        let json = try CommandRunner.run(["status", "--db", database, "--json"])
+        #expect(try JSONDecoder().decode(Writer.self, from: Data(json.standardOutput.utf8)).writer_process == first.pid)
     }
 
     @Test("--every re-indexes until SIGTERM, which stops it cleanly between runs")

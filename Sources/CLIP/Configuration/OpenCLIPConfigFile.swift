@@ -212,11 +212,13 @@ struct OpenCLIPConfigFile: Decodable {
 
         let visionTransformer = TransformerConfiguration(
             width: visionWidth, layers: visionLayers, heads: visionWidth / headWidth,
-            mlpWidth: Int(Double(visionWidth) * (vision.mlpRatio ?? 4.0)), activation: visionActivation,
+            mlpWidth: try TransformerConfiguration.mlpWidth(width: visionWidth, ratio: vision.mlpRatio ?? 4.0, field: "vision_cfg", path: path),
+            activation: visionActivation,
             layerNormEpsilon: try Self.epsilon(vision.normKwargs, field: "vision_cfg", path: path))
         let textTransformer = TransformerConfiguration(
             width: textWidth, layers: text.layers ?? 12, heads: textHeads,
-            mlpWidth: Int(Double(textWidth) * (text.mlpRatio ?? 4.0)), activation: textActivation,
+            mlpWidth: try TransformerConfiguration.mlpWidth(width: textWidth, ratio: text.mlpRatio ?? 4.0, field: "text_cfg", path: path),
+            activation: textActivation,
             layerNormEpsilon: try Self.epsilon(text.normKwargs, field: "text_cfg", path: path))
         guard visionTransformer.layers > 0, textTransformer.layers > 0 else { throw invalid("layers must be positive") }
 
@@ -225,6 +227,8 @@ struct OpenCLIPConfigFile: Decodable {
             vision: VisionConfiguration(imageSize: imageSize.width, patchSize: patchSize.width, transformer: visionTransformer),
             text: TextConfiguration(contextLength: text.contextLength ?? 77, vocabularySize: text.vocabSize ?? 49408,
                                     transformer: textTransformer))
+
+        try model.validate(path: path)
 
         let preprocessCfg = self.preprocessCfg ?? PreprocessConfig()
         var preprocess = PreprocessConfiguration(imageSize: imageSize.width)

@@ -73,6 +73,7 @@ struct TransformersConfigFile: Decodable {
             vision: VisionConfiguration(imageSize: imageSize.width, patchSize: patchSize.width, transformer: visionTransformer),
             text: TextConfiguration(contextLength: text.maxPositionEmbeddings ?? 77, vocabularySize: text.vocabSize ?? 49408,
                                     transformer: textTransformer))
+        try model.validate(path: path)
         // transformers' CLIPTextTransformer: eos_token_id 2 marks configs written
         // before PR #24773 and means "argmax of the ids".
         return (model, eos == 2 ? .argmax : .firstToken(eos))

@@ -111,6 +111,11 @@ struct Vocabulary: Sendable {
             }
             rank += 1
         }
+        // Fewer merges (an empty, cut or garbled file) would tokenize silently
+        // differently from the model's training: refuse them.
+        guard rank == mergeCount else {
+            throw .invalidVocabulary(path: mergesPath, reason: "\(rank) merge rules where CLIP's tokenizer has \(mergeCount); is the file cut short or not a merges file?")
+        }
         return Vocabulary(ids: ids, byteIDs: byteIDs, byteEndIDs: byteEndIDs, merges: merges,
                           startOfText: "<|startoftext|>", endOfText: "<|endoftext|>",
                           startId: ids["<|startoftext|>"]!, endId: ids["<|endoftext|>"]!, size: (ids.values.max() ?? 0) + 1)

@@ -56,6 +56,9 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard fstat(descriptor, &status) == 0 else {
             throw .cannotRead(path: path, reason: String(cString: strerror(errno)).lowercased())
         }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            throw .cannotRead(path: path, reason: (status.st_mode & S_IFMT) == S_IFDIR ? "it is a folder, not a weights file" : "it is not a regular file")
+        }
         let size = Int(status.st_size)
         guard size >= 8 else {
             throw .truncatedCheckpoint(path: path, reason: "\(size) bytes, shorter than the 8-byte header length")

@@ -35,9 +35,38 @@ public final class WriterLock {
         _ = pid.withCString { pwrite(descriptor, $0, strlen($0), 0) }
     }
 
+    /// The process holding the writer lock of the index at `indexPath`, if
+    /// one does: read from the kernel's table of locks (/proc/locks), so that
+    /// looking never takes the lock from under a writer that is starting.
+    /// nil when no process holds it, however the last writer ended.
+    static func holder(indexPath: String) -> Int32? {
+        var status = stat()
+        guard stat(indexPath + ".lock", &status) == 0,
+              let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
+        let device = UInt64(status.st_dev), inode = UInt64(status.st_ino)
+        // Linux's encoding of dev_t (glibc's gnu_dev_major/minor).
+        let major = (device >> 8) & 0xFFF | (device >> 32) & ~UInt64(0xFFF)
+        let minor = device & 0xFF | (device >> 12) & ~UInt64(0xFF)
+        // "1: FLOCK  ADVISORY  WRITE 20963 fe:00:16220169 0 EOF"
+        let file = String(major, radix: 16, uppercase: false).leftPadded(2) + ":" + String(minor, radix: 16).leftPadded(2) + ":\(inode)"
+        for line in table.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[1] == "FLOCK", fields[5] == file, let pid = Int32(fields[4]) else { continue }
+            return pid
+        }
+        return nil
+    }
+
     deinit {
         _ = ftruncate(descriptor, 0)
         flock(descriptor, LOCK_UN)
         close(descriptor)
+    }
+}
+
+private extension String {
+    /// The string with zeros in front up to `width` characters.
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -12,6 +12,7 @@ final class ModelLoader: Sendable {
         var image: CLIPModel?
         var text: CLIPModel?
         var identity: ModelIdentity?
+        var textChecked = false
     }
 
     private let loaded = Mutex(Loaded())
@@ -38,6 +39,22 @@ final class ModelLoader: Sendable {
             }
             if tower == .image { loaded.image = model } else { loaded.text = model }
             return model
+        }
+    }
+
+    /// Checks, once, that the text tower and its tokenizer load and embed: an
+    /// index is only as good as the searches its model can answer, so a
+    /// broken text tower is refused when indexing starts, not at the first
+    /// search. The tower is not kept.
+    func checkTextTower() throws(PhotoIndexError) {
+        try loaded.withLock { loaded throws(PhotoIndexError) in
+            guard !loaded.textChecked, loaded.text == nil else { return }
+            do throws(CLIPError) {
+                try CLIPModel(directory: directory, towers: .text).probe()
+            } catch {
+                throw .model(error)
+            }
+            loaded.textChecked = true
         }
     }
 

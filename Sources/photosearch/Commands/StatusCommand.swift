@@ -34,8 +34,10 @@ struct StatusCommand: ParsableCommand {
             lines.append("Model:    none yet")
         }
         if let run = status.lastRun {
-            var line = "Last run: \(run.status.rawValue), started \(run.startedAt)"
-            if run.status != .running {
+            var line = "Last run: \(run.status.rawValue)\(status.writer.map { " (process \($0))" } ?? ""), started \(run.startedAt)"
+            if run.status == .interrupted && run.finishedAt == nil {
+                line += "; its process ended without finishing it (killed?); the next run continues"
+            } else if run.status != .running {
                 line += ", \(String(format: "%.1f", run.seconds)) s: \(run.added) added, \(run.updated) updated, "
                 line += "\(run.unchanged) unchanged, \(run.moved) moved, \(run.removed) removed, \(run.failed) failed"
             }
@@ -98,6 +100,7 @@ struct StatusJSON: Encodable {
 
     private enum Keys: String, CodingKey {
         case database, databaseBytes = "database_bytes", indexed, failed, embeddings, model, lastRun = "last_run", failures
+        case writerProcess = "writer_process"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -111,5 +114,6 @@ struct StatusJSON: Encodable {
                              forKey: .model)
         try container.encode(status.lastRun.map(Run.init), forKey: .lastRun)
         try container.encode(status.failures.map { Failed(path: $0.path, error: $0.reason) }, forKey: .failures)
+        try container.encode(status.writer, forKey: .writerProcess)
     }
 }
