@@ -17,7 +17,6 @@ let package = Package(
     ],
     targets: [
         // C libraries from Debian, one system-library target each.
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
         .systemLibrary(name: "CHeif", path: "Sources/CHeif"),
         .systemLibrary(name: "CLibcrypto", path: "Sources/CLibcrypto"),
@@ -41,6 +40,14 @@ let package = Package(
             dependencies: ["CKernels"],
             path: "Sources/Compute"
         ),
+        // Files compiled into the executable (the BPE vocabulary), inflated with zlib.
+        .target(
+            name: "CEmbeddedFiles",
+            path: "Sources/CEmbeddedFiles",
+            exclude: ["files"],
+            cSettings: [.headerSearchPath("files")],
+            linkerSettings: [.linkedLibrary("z")]
+        ),
         .target(
             name: "Imaging",
             dependencies: ["CImageCodecs", "CWebP", "CHeif"],
@@ -48,12 +55,8 @@ let package = Package(
         ),
         .target(
             name: "CLIP",
-            dependencies: ["Compute", "CZlib", "Imaging"],
-            path: "Sources/CLIP",
-            resources: [
-                .copy("Resources/bpe_simple_vocab_16e6.txt.gz"),
-                .copy("Resources/LICENSE-bpe_simple_vocab_16e6.txt"),
-            ]
+            dependencies: ["Compute", "CEmbeddedFiles", "Imaging"],
+            path: "Sources/CLIP"
         ),
         .target(
             name: "ModelHub",

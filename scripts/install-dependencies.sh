@@ -10,6 +10,7 @@ packages=(
     libheif-dev          # HEIC through libde265 (pulled in by libheif1)
     libsqlite3-dev       # GRDB
     libssl-dev           # libcrypto: SHA-256 of downloaded models
+    libcurl4-openssl-dev # -lcurl, for the self-contained build (static Swift runtime, FoundationNetworking)
     sqlite3              # the tests read indexes with it, as a second process
     zlib1g-dev
     pkg-config

@@ -100,7 +100,7 @@ public struct SearchBenchmark: Sendable {
             for suffix in ["", "-wal", "-shm", ".vectors", ".lock"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
             try PhotoLibrary(database: databasePath, model: modelPath)
                 .insertSyntheticPhotos(vectors: data, dimension: dimension, path: Self.photoPath)
-            FileManager.default.createFile(atPath: marker, contents: nil)
+            _ = FileManager.default.createFile(atPath: marker, contents: nil)
         }
 
         let library = PhotoLibrary(database: databasePath, model: modelPath)

@@ -198,4 +198,35 @@ struct SearchTests {
         #expect(groups.contains { Set($0.paths) == [workspace.photos + "/chelsea.png", workspace.photos + "/chelsea.webp"] })
         #expect(!groups.contains { $0.paths.contains(workspace.photos + "/camera.png") })
     }
+
+    @Test("a vector file with flipped bytes is not trusted: it is rebuilt, and rankings stay exact")
+    func tamperedVectorFile() throws {
+        let workspace = try indexedFixtures()
+        let query = Self.textModel.encode(texts: ["a cup of coffee"])[0]
+        _ = try PhotoSearcher(database: try workspace.database()).search(query, top: 3)   // writes the file
+        let path = workspace.databasePath + ".vectors"
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let model = try #require(try workspace.database().currentModel())
+        #expect(VectorMatrix(path: path, modelChecksum: model.checksum, dimension: 32) != nil)
+        // Flip bits in the 4-bit rows, as a failing disk might.
+        for offset in stride(from: bytes.count - 100, to: bytes.count, by: 7) { bytes[offset] ^= 0x5A }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(VectorMatrix(path: path, modelChecksum: model.checksum, dimension: 32) == nil)
+        let results = try PhotoSearcher(database: try workspace.database()).search(query, top: 10)
+        #expect(results.map(\.path) == (try bruteForce(workspace, query)).map(\.0))
+        #expect(VectorMatrix(path: path, modelChecksum: model.checksum, dimension: 32) != nil)   // written again
+    }
+
+    @Test("temporary vector files left by a killed process are removed; a live one's are kept")
+    func staleTemporaryFiles() throws {
+        let workspace = try indexedFixtures()
+        let vectors = workspace.databasePath + ".vectors"
+        let dead = vectors + ".2147483646-7.tmp", live = vectors + ".1-7.tmp"   // no such pid; init's pid
+        for path in [dead, live] { FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3])) }
+        unlink(vectors)
+        _ = try PhotoSearcher(database: try workspace.database()).search([Float](repeating: 1, count: 32), top: 1)
+        #expect(!FileManager.default.fileExists(atPath: dead))
+        #expect(FileManager.default.fileExists(atPath: live))
+        #expect(FileManager.default.fileExists(atPath: vectors))
+    }
 }

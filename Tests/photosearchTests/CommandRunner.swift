@@ -24,9 +24,16 @@ struct CommandRunner {
     static func fixture(_ relative: String) -> String { FixtureFiles.path(relative) }
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        try run(executable: executable, arguments, environment: environment)
+    }
+
+    /// Runs `executable` (photosearch, or a program that starts it) with `arguments`.
+    static func run(executable: URL, _ arguments: [String], environment: [String: String] = [:],
+                    currentDirectory: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
         var merged = ProcessInfo.processInfo.environment
         for (key, value) in environment { merged[key] = value }
         process.environment = merged
@@ -41,5 +48,32 @@ struct CommandRunner {
         return Result(status: process.terminationStatus,
                       standardOutput: String(decoding: outputData, as: UTF8.self),
                       standardError: String(decoding: errorData, as: UTF8.self))
+    }
+}
+
+/// Runs photosearch as someone who cannot write an index made by the tests:
+/// as `nobody`, through setpriv(1), from a world-readable copy of the
+/// executable, when the tests run as root (root writes anything); as this
+/// user otherwise, the files being made read-only by the test.
+enum OtherUser {
+    static let isNeeded = getuid() == 0
+
+    /// The executable's copy in a folder every user can read (the build
+    /// folder may sit in a private one, as CI's clone does).
+    static let executable: URL = {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-other-user-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        chmod(folder.path, 0o755)
+        let copy = folder.appendingPathComponent("photosearch")
+        try! FileManager.default.copyItem(at: CommandRunner.executable, to: copy)
+        chmod(copy.path, 0o755)
+        return copy
+    }()
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandRunner.Result {
+        guard isNeeded else { return try CommandRunner.run(arguments, environment: environment) }
+        return try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/setpriv"),
+                                     ["--reuid=65534", "--regid=65534", "--clear-groups", executable.path] + arguments,
+                                     environment: environment.merging(["HOME": "/nonexistent"]) { $1 }, currentDirectory: "/")
     }
 }

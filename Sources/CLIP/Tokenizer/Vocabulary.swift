@@ -1,4 +1,4 @@
-import CZlib
+import CEmbeddedFiles
 import Foundation
 
 /// A BPE vocabulary as the encoder uses it: ids for each byte's character
@@ -28,13 +28,16 @@ struct Vocabulary: Sendable {
 
     /// OpenAI's bpe_simple_vocab_16e6.txt.gz as open_clip builds it: the 256
     /// byte characters, the same with "</w>", one token per merge, then
-    /// "<start_of_text>" and "<end_of_text>" (ids 49406 and 49407).
+    /// "<start_of_text>" and "<end_of_text>" (ids 49406 and 49407). The file
+    /// is compiled into the executable (CEmbeddedFiles).
     static func standard() throws(CLIPError) -> Vocabulary {
-        guard let url = Bundle.module.url(forResource: "bpe_simple_vocab_16e6.txt", withExtension: "gz") else {
-            throw .missingFile(path: "bpe_simple_vocab_16e6.txt.gz (resource bundle photosearch_CLIP.resources)")
+        let path = "bpe_simple_vocab_16e6.txt (built in)"
+        var length = 0
+        guard let text = ps_bpe_vocabulary(&length) else {
+            throw .invalidVocabulary(path: path, reason: "it cannot be decompressed (out of memory?)")
         }
-        let path = url.path
-        let bytes = try gunzip(path: path)
+        defer { free(text) }
+        let bytes = Array(UnsafeBufferPointer(start: text, count: length))
         var ids: [String: Int] = [:]
         ids.reserveCapacity(49408)
         var byteIDs = [Int32](repeating: 0, count: 256), byteEndIDs = [Int32](repeating: 0, count: 256)
@@ -119,21 +122,6 @@ struct Vocabulary: Sendable {
         return Vocabulary(ids: ids, byteIDs: byteIDs, byteEndIDs: byteEndIDs, merges: merges,
                           startOfText: "<|startoftext|>", endOfText: "<|endoftext|>",
                           startId: ids["<|startoftext|>"]!, endId: ids["<|endoftext|>"]!, size: (ids.values.max() ?? 0) + 1)
-    }
-
-    private static func gunzip(path: String) throws(CLIPError) -> [UInt8] {
-        guard let file = gzopen(path, "rb") else { throw .cannotRead(path: path, reason: "cannot open") }
-        defer { gzclose(file) }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(2 << 20)
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-            if count < 0 { throw .invalidVocabulary(path: path, reason: "corrupt gzip data") }
-            if count == 0 { break }
-            bytes += chunk[0..<Int(count)]
-        }
-        return bytes
     }
 }
 

@@ -177,14 +177,10 @@ final class PhotoSearcher: Sendable {
         }
     }
 
-    /// Writes the vector file, maps it, and makes it the shared matrix. Called
-    /// with `building` held.
+    /// Builds the matrix (into the vector file, or in memory when that cannot
+    /// be written) and makes it the shared one. Called with `building` held.
     private func writeMatrix() throws(PhotoIndexError) -> VectorMatrix {
-        let path = VectorMatrix.path(forIndex: database.path)
-        try VectorMatrix.build(database: database, model: model, to: path)
-        guard let built = VectorMatrix(path: path, modelChecksum: model.checksum, dimension: model.embeddingSize) else {
-            throw .database(path: path, reason: "the vector file could not be read back")
-        }
+        let built = try VectorMatrix.build(database: database, model: model, path: VectorMatrix.path(forIndex: database.path))
         cached.withLock { $0 = built }
         return built
     }

@@ -6,37 +6,42 @@ import Glibc
 #endif
 
 /// The index's vectors as two contiguous quantised matrices with a scale per
-/// row, memory-mapped from `<index>.vectors`: a 4-bit one that every search
-/// scans whole, and an 8-bit one that refines the 4-bit pass's candidates. SQLite stays the source of truth: the file records the
-/// model and the highest embedding id it holds, rows added since are read from
-/// SQLite (exact), and candidates are rescored from SQLite, so a deleted or
+/// row: a 4-bit one that every search scans whole, and an 8-bit one that
+/// refines the 4-bit pass's candidates. Kept in `<index>.vectors` and
+/// memory-mapped, or in memory when that file cannot be written (a read-only
+/// folder, a full disk). SQLite stays the source of truth: the matrix records
+/// the model and the highest embedding id it holds, rows added since are read
+/// from SQLite, and candidates are rescored from SQLite, so a deleted or
 /// re-embedded photo never shows a stale vector.
 ///
 /// 8-bit: v is stored as u = round(v / s8) + 127 with s8 = max |v| / 127, so
 /// u lies in [0, 254] and v ≈ s8 · (u − 127). 4-bit: u = round(v / s4) + 8 with
 /// s4 = max |v| / 7, in [1, 15], two per byte in blocks of 64 dimensions (byte
-/// j of a block: dimension j low, j + 32 high; see Kernels.dotU4), the dimension
-/// padded to a multiple of 64 with zeros (u = 8).
+/// j of a block: dimension j low, j + 32 high; see Kernels.dotU4), the
+/// dimension padded to a multiple of 64 with zeros (u = 8).
 ///
-/// Layout (little-endian): 128-byte header — "PSVECU8\0", version u32 (2),
-/// dimension u32, rows u64, highest embedding id i64, model checksum (64 bytes,
-/// zero-padded) — then rows × photo id (i64), rows × s8 (f32), rows × s4 (f32),
-/// padding to 64 bytes, rows × dimension bytes (8-bit), rows × padded
-/// dimension / 2 bytes (4-bit).
+/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (3),
+/// dimension u32, rows u64, highest embedding id i64, model checksum (64
+/// bytes, zero-padded), capacity u64, XXH64 of everything after the header
+/// u64 — then capacity × photo id (i64), capacity × s8 (f32), capacity × s4
+/// (f32), padding to 64 bytes, capacity × dimension bytes (8-bit), capacity ×
+/// padded dimension / 2 bytes (4-bit); rows ≤ capacity are in use. A file
+/// whose header or checksum does not match is not trusted: it is rebuilt.
 ///
-/// Unchecked Sendable: the pointers lead into a read-only mapping that lives
-/// exactly as long as the object and never changes (a new file replaces this
-/// one by rename; the mapping keeps the old inode).
+/// Unchecked Sendable: the pointers lead into memory that lives exactly as
+/// long as the object and is never written after `build` returns (a new file
+/// replaces the old one by rename; an old mapping keeps the old inode).
 final class VectorMatrix: @unchecked Sendable {
-    let path: String
     let dimension: Int
     let rows: Int
-    /// Embeddings with a higher id were added after the file was written.
+    /// Embeddings with a higher id were added after the matrix was built.
     let highestEmbeddingID: Int64
     let modelChecksum: String
+    /// Whether the matrix lives in a file others can map (false: in memory).
+    let isFile: Bool
 
-    private let mapping: UnsafeMutableRawPointer?
-    private let mappedSize: Int
+    private let base: UnsafeMutableRawPointer
+    private let size: Int
     let photoIDs: UnsafePointer<Int64>
     let scales: UnsafePointer<Float>
     let vectors: UnsafePointer<UInt8>
@@ -44,97 +49,106 @@ final class VectorMatrix: @unchecked Sendable {
     let vectors4: UnsafePointer<UInt8>
 
     static let magic = Array("PSVECU8\0".utf8)
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
     static let headerSize = 128
-
-    static func vectorsOffset(rows: Int) -> Int {
-        (headerSize + rows * 16 + 63) / 64 * 64
-    }
 
     /// The dimension of the 4-bit rows: padded to whole 64-dimension blocks.
     static func paddedDimension(_ dimension: Int) -> Int { (dimension + 63) / 64 * 64 }
 
-    static func fileSize(rows: Int, dimension: Int) -> Int {
-        vectorsOffset(rows: rows) + rows * dimension + rows * paddedDimension(dimension) / 2
+    /// Byte offsets of the parts for `capacity` rows.
+    private struct Layout {
+        let scales: Int, scales4: Int, vectors: Int, vectors4: Int, size: Int
+
+        init(capacity: Int, dimension: Int) {
+            scales = headerSize + capacity * 8
+            scales4 = scales + capacity * 4
+            vectors = (scales4 + capacity * 4 + 63) / 64 * 64
+            vectors4 = vectors + capacity * dimension
+            size = vectors4 + capacity * paddedDimension(dimension) / 2
+        }
     }
 
-    /// Opens the file; nil when it is missing, damaged or for another model
-    /// or dimension (the caller rebuilds it).
-    init?(path: String, modelChecksum: String, dimension: Int) {
-        self.path = path
+    /// The file next to the index.
+    static func path(forIndex indexPath: String) -> String { indexPath + ".vectors" }
+
+    private init(base: UnsafeMutableRawPointer, size: Int, isFile: Bool, dimension: Int, modelChecksum: String) {
+        self.base = base
+        self.size = size
+        self.isFile = isFile
+        self.dimension = dimension
+        self.modelChecksum = modelChecksum
+        let header = UnsafeRawBufferPointer(start: base, count: Self.headerSize)
+        rows = Int(header.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+        highestEmbeddingID = header.loadUnaligned(fromByteOffset: 24, as: Int64.self)
+        let capacity = Int(header.loadUnaligned(fromByteOffset: 96, as: UInt64.self))
+        let layout = Layout(capacity: capacity, dimension: dimension)
+        photoIDs = UnsafePointer(base.advanced(by: Self.headerSize).assumingMemoryBound(to: Int64.self))
+        scales = UnsafePointer(base.advanced(by: layout.scales).assumingMemoryBound(to: Float.self))
+        scales4 = UnsafePointer(base.advanced(by: layout.scales4).assumingMemoryBound(to: Float.self))
+        vectors = UnsafePointer(base.advanced(by: layout.vectors).assumingMemoryBound(to: UInt8.self))
+        vectors4 = UnsafePointer(base.advanced(by: layout.vectors4).assumingMemoryBound(to: UInt8.self))
+    }
+
+    deinit {
+        if isFile { munmap(base, size) } else { base.deallocate() }
+    }
+
+    /// Maps the file; nil when it is missing, for another model or
+    /// dimension, or damaged in any way its header and checksum can tell (the
+    /// caller rebuilds it).
+    convenience init?(path: String, modelChecksum: String, dimension: Int) {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
         var status = stat()
-        guard fstat(descriptor, &status) == 0, Int(status.st_size) >= Self.headerSize else { return nil }
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, Int(status.st_size) >= Self.headerSize else { return nil }
         let size = Int(status.st_size)
         guard let base = mmap(nil, size, PROT_READ, MAP_SHARED, descriptor, 0), base != MAP_FAILED else { return nil }
-        let header = UnsafeRawBufferPointer(start: base, count: Self.headerSize)
-        let rows = Int(header.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
-        let storedChecksum = String(decoding: header[32..<96].prefix { $0 != 0 }, as: UTF8.self)
-        guard Array(header[0..<8]) == Self.magic,
-              header.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == Self.version,
-              Int(header.loadUnaligned(fromByteOffset: 12, as: UInt32.self)) == dimension,
-              rows >= 0, rows < 1 << 40,
-              size == Self.fileSize(rows: rows, dimension: dimension),
-              storedChecksum == modelChecksum else {
+        guard Self.isValid(UnsafeRawBufferPointer(start: base, count: size), modelChecksum: modelChecksum, dimension: dimension) else {
             munmap(base, size)
             return nil
         }
-        mapping = base
-        mappedSize = size
-        self.dimension = dimension
-        self.rows = rows
-        self.modelChecksum = modelChecksum
-        highestEmbeddingID = header.loadUnaligned(fromByteOffset: 24, as: Int64.self)
-        photoIDs = UnsafePointer(base.advanced(by: Self.headerSize).assumingMemoryBound(to: Int64.self))
-        scales = UnsafePointer(base.advanced(by: Self.headerSize + rows * 8).assumingMemoryBound(to: Float.self))
-        scales4 = UnsafePointer(base.advanced(by: Self.headerSize + rows * 12).assumingMemoryBound(to: Float.self))
-        vectors = UnsafePointer(base.advanced(by: Self.vectorsOffset(rows: rows)).assumingMemoryBound(to: UInt8.self))
-        vectors4 = UnsafePointer(base.advanced(by: Self.vectorsOffset(rows: rows) + rows * dimension).assumingMemoryBound(to: UInt8.self))
         _ = madvise(base, size, MADV_WILLNEED)
+        self.init(base: base, size: size, isFile: true, dimension: dimension, modelChecksum: modelChecksum)
     }
 
-    deinit {
-        if let mapping { munmap(mapping, mappedSize) }
+    private static func isValid(_ bytes: UnsafeRawBufferPointer, modelChecksum: String, dimension: Int) -> Bool {
+        let header = UnsafeRawBufferPointer(rebasing: bytes[0..<headerSize])
+        let rows = header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
+        let capacity = header.loadUnaligned(fromByteOffset: 96, as: UInt64.self)
+        let storedChecksum = String(decoding: header[32..<96].prefix { $0 != 0 }, as: UTF8.self)
+        guard Array(header[0..<8]) == magic,
+              header.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == version,
+              Int(header.loadUnaligned(fromByteOffset: 12, as: UInt32.self)) == dimension,
+              capacity < 1 << 40, rows <= capacity,
+              bytes.count == Layout(capacity: Int(capacity), dimension: dimension).size,
+              storedChecksum == modelChecksum else { return false }
+        let body = UnsafeRawBufferPointer(rebasing: bytes[headerSize...])
+        return header.loadUnaligned(fromByteOffset: 104, as: UInt64.self) == ContentHash.xxh64(body)
     }
 
-    /// Writes `<index>.vectors` from every embedding of `modelID` (streamed,
-    /// so memory stays at one row), atomically replacing an older file.
-    static func build(database: IndexDatabase, model: ModelRecord, to path: String) throws(PhotoIndexError) {
+    // MARK: Building
+
+    /// Builds the matrix from every finite embedding of `model` in one read
+    /// transaction: into a new file at `path` (written under a temporary name
+    /// and renamed) when it can be, else in memory.
+    static func build(database: IndexDatabase, model: ModelRecord, path: String) throws(PhotoIndexError) -> VectorMatrix {
         let dimension = model.embeddingSize
-        let temporary = path + ".\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
-        defer { unlink(temporary) }
-        try database.read { db in
-            let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ?", arguments: [model.id]) ?? 0
+        removeStaleTemporaryFiles(of: path)
+        return try database.read { db -> VectorMatrix in
             let highest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM embeddings WHERE model_id = ?", arguments: [model.id]) ?? 0
-            guard let file = fopen(temporary, "wb") else {
-                throw PhotoIndexError.databaseUnavailable(path: path, reason: String(cString: strerror(errno)))
-            }
-            defer { fclose(file) }
-            var ids = [Int64](), scales = [Float](), scales4 = [Float](), quantised = [Int8](repeating: 0, count: dimension)
-            var stored = [UInt8](repeating: 0, count: dimension)
+            let capacity = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND id <= ?",
+                                            arguments: [model.id, highest]) ?? 0
+            let layout = Layout(capacity: capacity, dimension: dimension)
+            let destination = Destination(path: path, size: layout.size)
+            let base = destination.base
+            var rows = 0
+            var quantised = [Int8](repeating: 0, count: dimension)
             let padded = paddedDimension(dimension)
             var quantised4 = [Int8](repeating: 0, count: dimension)
-            var nibbles = [UInt8](repeating: 0, count: padded / 2)
-            ids.reserveCapacity(rows)
-            scales.reserveCapacity(rows)
-            // Vectors go straight to a second temporary file, then are appended.
-            let body = temporary + ".body"
-            defer { unlink(body) }
-            guard let bodyFile = fopen(body, "wb+") else {
-                throw PhotoIndexError.databaseUnavailable(path: path, reason: String(cString: strerror(errno)))
-            }
-            defer { fclose(bodyFile) }
-            let body4 = temporary + ".body4"
-            defer { unlink(body4) }
-            guard let body4File = fopen(body4, "wb+") else {
-                throw PhotoIndexError.databaseUnavailable(path: path, reason: String(cString: strerror(errno)))
-            }
-            defer { fclose(body4File) }
-            let cursor = try Row.fetchCursor(db, sql: "SELECT photo_id, vector FROM embeddings WHERE model_id = ? ORDER BY id",
-                                             arguments: [model.id])
-            while let row = try cursor.next() {
+            let cursor = try Row.fetchCursor(db, sql: "SELECT photo_id, vector FROM embeddings WHERE model_id = ? AND id <= ? ORDER BY id",
+                                             arguments: [model.id, highest])
+            while let row = try cursor.next(), rows < capacity {
                 let vector = VectorBlob.vector(row["vector"])
                 // A row of another size or with NaN/∞ (written by an older
                 // version, or damaged) is left out rather than trusted.
@@ -142,10 +156,15 @@ final class VectorMatrix: @unchecked Sendable {
                 let scale = vector.withUnsafeBufferPointer { source in
                     quantised.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
                 }
-                for index in 0..<dimension { stored[index] = UInt8(Int(quantised[index]) + 127) }
                 let scale4 = vector.withUnsafeBufferPointer { source in
                     quantised4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 7, into: $0.baseAddress!) }
                 }
+                base.storeBytes(of: row["photo_id"] as Int64, toByteOffset: headerSize + rows * 8, as: Int64.self)
+                base.storeBytes(of: scale, toByteOffset: layout.scales + rows * 4, as: Float.self)
+                base.storeBytes(of: scale4, toByteOffset: layout.scales4 + rows * 4, as: Float.self)
+                let stored = base.advanced(by: layout.vectors + rows * dimension).assumingMemoryBound(to: UInt8.self)
+                for index in 0..<dimension { stored[index] = UInt8(Int(quantised[index]) + 127) }
+                let nibbles = base.advanced(by: layout.vectors4 + rows * padded / 2).assumingMemoryBound(to: UInt8.self)
                 for block in 0..<(padded / 64) {
                     for j in 0..<32 {
                         let low = block * 64 + j, high = low + 32
@@ -154,44 +173,73 @@ final class VectorMatrix: @unchecked Sendable {
                         nibbles[block * 32 + j] = UInt8(lowValue | highValue << 4)
                     }
                 }
-                ids.append(row["photo_id"])
-                scales.append(scale)
-                scales4.append(scale4)
-                guard stored.withUnsafeBytes({ fwrite($0.baseAddress, 1, dimension, bodyFile) }) == dimension,
-                      nibbles.withUnsafeBytes({ fwrite($0.baseAddress, 1, padded / 2, body4File) }) == padded / 2 else {
-                    throw PhotoIndexError.diskFull(path: path)
-                }
+                rows += 1
             }
-            var header = [UInt8](repeating: 0, count: headerSize)
-            header.replaceSubrange(0..<8, with: magic)
-            withUnsafeBytes(of: version.littleEndian) { header.replaceSubrange(8..<12, with: $0) }
-            withUnsafeBytes(of: UInt32(dimension).littleEndian) { header.replaceSubrange(12..<16, with: $0) }
-            withUnsafeBytes(of: UInt64(ids.count).littleEndian) { header.replaceSubrange(16..<24, with: $0) }
-            withUnsafeBytes(of: highest.littleEndian) { header.replaceSubrange(24..<32, with: $0) }
+            let header = UnsafeMutableRawBufferPointer(start: base, count: headerSize)
+            header.copyBytes(from: magic)
+            header.storeBytes(of: version.littleEndian, toByteOffset: 8, as: UInt32.self)
+            header.storeBytes(of: UInt32(dimension).littleEndian, toByteOffset: 12, as: UInt32.self)
+            header.storeBytes(of: UInt64(rows).littleEndian, toByteOffset: 16, as: UInt64.self)
+            header.storeBytes(of: highest.littleEndian, toByteOffset: 24, as: Int64.self)
             let checksum = Array(model.checksum.utf8.prefix(64))
-            header.replaceSubrange(32..<(32 + checksum.count), with: checksum)
-            var ok = fwrite(header, 1, headerSize, file) == headerSize
-            ok = ok && ids.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } == ids.count * 8
-            ok = ok && scales.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } == scales.count * 4
-            ok = ok && scales4.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } == scales4.count * 4
-            let padding = vectorsOffset(rows: ids.count) - headerSize - ids.count * 16
-            ok = ok && fwrite([UInt8](repeating: 0, count: padding), 1, padding, file) == padding
-            var chunk = [UInt8](repeating: 0, count: 1 << 20)
-            for body in [bodyFile, body4File] {
-                rewind(body)
-                while ok {
-                    let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, body) }
-                    if count == 0 { break }
-                    ok = chunk.withUnsafeBytes { fwrite($0.baseAddress, 1, count, file) } == count
-                }
-            }
-            guard ok, fflush(file) == 0 else { throw PhotoIndexError.diskFull(path: path) }
-        }
-        guard rename(temporary, path) == 0 else {
-            throw .databaseUnavailable(path: path, reason: String(cString: strerror(errno)))
+            UnsafeMutableRawBufferPointer(rebasing: header[32..<(32 + checksum.count)]).copyBytes(from: checksum)
+            header.storeBytes(of: UInt64(capacity).littleEndian, toByteOffset: 96, as: UInt64.self)
+            let body = UnsafeRawBufferPointer(start: base + headerSize, count: layout.size - headerSize)
+            header.storeBytes(of: ContentHash.xxh64(body).littleEndian, toByteOffset: 104, as: UInt64.self)
+            let isFile = destination.finish()
+            return VectorMatrix(base: base, size: layout.size, isFile: isFile, dimension: dimension, modelChecksum: model.checksum)
         }
     }
 
-    /// The file next to the index.
-    static func path(forIndex indexPath: String) -> String { indexPath + ".vectors" }
+    /// Where a matrix is built: a temporary file, its space reserved up front
+    /// (so a full disk fails here, with ENOSPC, not later with SIGBUS on a
+    /// mapped page), mapped and filled in place, then renamed into place; or,
+    /// when any of that fails, memory.
+    private struct Destination {
+        let base: UnsafeMutableRawPointer
+        let temporary: String?
+        let path: String
+        let size: Int
+
+        init(path: String, size: Int) {
+            self.path = path
+            self.size = size
+            let temporary = path + ".\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+            let descriptor = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if descriptor >= 0 {
+                defer { close(descriptor) }
+                if posix_fallocate(descriptor, 0, off_t(size)) == 0,
+                   let mapping = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), mapping != MAP_FAILED {
+                    base = mapping
+                    self.temporary = temporary
+                    return
+                }
+                unlink(temporary)
+            }
+            base = .allocate(byteCount: size, alignment: 64)
+            base.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+            self.temporary = nil
+        }
+
+        /// Makes the mapping read-only and renames the file into place.
+        /// Returns whether the matrix lives in a mapping (else in memory).
+        func finish() -> Bool {
+            guard let temporary else { return false }
+            mprotect(base, size, PROT_READ)
+            if rename(temporary, path) != 0 { unlink(temporary) }   // the mapping lives on without a name
+            return true
+        }
+    }
+
+    /// Deletes `<vectors>.PID-N.tmp` files whose process is gone (killed while
+    /// building one).
+    static func removeStaleTemporaryFiles(of path: String) {
+        let folder = (path as NSString).deletingLastPathComponent, prefix = (path as NSString).lastPathComponent + "."
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
+            let middle = name.dropFirst(prefix.count).dropLast(4)
+            guard let pid = middle.split(separator: "-").first.flatMap({ Int32($0) }), pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink(folder + "/" + name)
+        }
+    }
 }

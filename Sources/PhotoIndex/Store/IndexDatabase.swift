@@ -5,24 +5,42 @@ import GRDB
 /// The index: one SQLite database in WAL mode (concurrent readers while one
 /// writer indexes), its schema kept by named migrations that are never edited
 /// once shipped.
+///
+/// Reading never needs to write: an index on a read-only medium, in another
+/// user's folder or with mode 444 is opened read-only (a `DatabasePool`
+/// without the WAL set-up), and, when even SQLite's shared-memory file cannot
+/// be created next to it, as an immutable file.
 final class IndexDatabase: Sendable {
+    enum Access: Sendable {
+        /// Indexing: create a missing index, migrate, write.
+        case write
+        /// Searching and status: an existing index, read-only if need be.
+        case read
+    }
+
     let path: String
-    let pool: DatabasePool
+    let connection: any DatabaseWriter
+    /// True when the index could only be opened for reading.
+    let isReadOnly: Bool
 
     /// Opens the index at `path`. With `create`, a missing database (and its
     /// folder) is created; otherwise a missing one is `indexNotFound`.
     convenience init(path: String, create: Bool) throws(PhotoIndexError) {
-        try self.init(path: path, create: create, pageLimit: nil)
+        try self.init(path: path, access: create ? .write : .read, pageLimit: nil)
     }
 
     /// `pageLimit` caps the file at that many pages (PRAGMA max_page_count),
     /// which makes SQLite report a full disk: tests use it.
-    init(path: String, create: Bool, pageLimit: Int?) throws(PhotoIndexError) {
+    convenience init(path: String, create: Bool, pageLimit: Int?) throws(PhotoIndexError) {
+        try self.init(path: path, access: create ? .write : .read, pageLimit: pageLimit)
+    }
+
+    init(path: String, access: Access, pageLimit: Int? = nil) throws(PhotoIndexError) {
         let path = FilePaths.absolute(path)
         self.path = path
         let manager = FileManager.default
         if !manager.fileExists(atPath: path) {
-            guard create else { throw .indexNotFound(path: path) }
+            guard access == .write else { throw .indexNotFound(path: path) }
             let folder = (path as NSString).deletingLastPathComponent
             if !folder.isEmpty {
                 do {
@@ -36,13 +54,11 @@ final class IndexDatabase: Sendable {
         configuration.busyMode = .timeout(10)
         configuration.foreignKeysEnabled = true
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             if let pageLimit { try db.execute(sql: "PRAGMA max_page_count = \(pageLimit)") }
         }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-            try Self.checkIsIndex(pool, path: path)
-            try Self.migrator.migrate(pool)
+            (connection, isReadOnly) = try Self.open(path: path, access: access, configuration: configuration)
         } catch let error as PhotoIndexError {
             throw error
         } catch let error as DatabaseError {
@@ -52,8 +68,56 @@ final class IndexDatabase: Sendable {
         }
     }
 
+    /// A pool, migrated; for reading, read-only connections when that fails
+    /// for want of write access.
+    private static func open(path: String, access: Access, configuration: Configuration) throws -> (any DatabaseWriter, Bool) {
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try checkIsIndex(pool, path: path)
+            try migrator.migrate(pool)
+            return (pool, false)
+        } catch let error as DatabaseError where access == .read && cannotWrite(error) {
+            var configuration = configuration
+            configuration.readonly = true
+            let connection = try openReadOnly(path: path, configuration: configuration)
+            try checkIsIndex(connection, path: path)
+            guard try connection.read({ db in try migrator.hasCompletedMigrations(db) }) else {
+                throw PhotoIndexError.databaseUnavailable(
+                    path: path, reason: "it was made by an older photosearch and must be upgraded by a photosearch index run that can write to it")
+            }
+            return (connection, true)
+        }
+    }
+
+    /// Errors that mean "this process may not write here": a read-only file,
+    /// folder or medium, another user's files, a full disk.
+    private static func cannotWrite(_ error: DatabaseError) -> Bool {
+        [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_IOERR, .SQLITE_FULL].contains(error.resultCode)
+    }
+
+    /// Read-only connections: a pool, which needs SQLite's shared-memory file
+    /// (`-shm`) to exist or be creatable; else one immutable connection, for
+    /// an index on a medium nobody writes to.
+    private static func openReadOnly(path: String, configuration: Configuration) throws -> any DatabaseWriter {
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            _ = try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master") }
+            return pool
+        } catch let error as DatabaseError where cannotWrite(error) {
+            // Debian's SQLite is built with SQLITE_USE_URI.
+            var escaped = ""
+            for character in path.unicodeScalars {
+                switch character {
+                case "%", "?", "#": escaped += String(format: "%%%02X", character.value)
+                default: escaped.unicodeScalars.append(character)
+                }
+            }
+            return try DatabaseQueue(path: "file:" + escaped + "?immutable=1", configuration: configuration)
+        }
+    }
+
     /// Refuses a database that holds tables but none of ours.
-    private static func checkIsIndex(_ pool: DatabasePool, path: String) throws {
+    private static func checkIsIndex(_ pool: any DatabaseReader, path: String) throws {
         let foreign = try pool.read { db -> Bool in
             let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
             return !tables.isEmpty && !tables.contains("grdb_migrations")
@@ -142,12 +206,13 @@ final class IndexDatabase: Sendable {
 
     /// Runs `body` in a write transaction, translating SQLite errors.
     func write<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
-        try translating { try pool.write(body) }
+        guard !isReadOnly else { throw .databaseUnavailable(path: path, reason: "it can only be read here (read-only file, folder or medium)") }
+        return try translating { try connection.write(body) }
     }
 
     /// Runs `body` on a read-only connection (concurrent with the writer).
     func read<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
-        try translating { try pool.read(body) }
+        try translating { try connection.read(body) }
     }
 
     private func translating<T>(_ body: () throws -> T) throws(PhotoIndexError) -> T {

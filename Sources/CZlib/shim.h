@@ -1,2 +1,0 @@
-// zlib from Debian's zlib1g-dev: inflates the gzip-compressed BPE vocabulary.
-#include <zlib.h>

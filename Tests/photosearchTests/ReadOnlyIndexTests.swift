@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+@Suite("Reading never needs to write: read-only indexes and full disks")
+struct ReadOnlyIndexTests {
+    static let model = CommandRunner.fixture("models/oc-vit-gelu-p16")
+
+    /// Fixture photos indexed into a folder every user can read.
+    final class Indexed {
+        let root: URL
+        var photos: String { root.appendingPathComponent("photos").path }
+        var database: String { root.appendingPathComponent("index/index.sqlite").path }
+        var indexFolder: String { root.appendingPathComponent("index").path }
+
+        init(count: Int? = nil) throws {
+            if let count {
+                root = try makePhotoFolder(count: count)
+            } else {
+                root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-readonly-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(atPath: root.appendingPathComponent("photos").path, withIntermediateDirectories: true)
+                for name in ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "camera.png", "chelsea.webp"] {
+                    try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/" + name),
+                                                     toPath: root.appendingPathComponent("photos/" + name).path)
+                }
+            }
+            for folder in [root.path, photos] { chmod(folder, 0o755) }
+            let result = try CommandRunner.run(["index", photos, "--db", database, "--model", ReadOnlyIndexTests.model])
+            precondition(result.status == 0, result.standardError)
+            chmod(indexFolder, 0o755)
+        }
+
+        /// Index files 444, their folder 555; undone by `writable()`.
+        func readOnly() throws {
+            for name in try FileManager.default.contentsOfDirectory(atPath: indexFolder) { chmod(indexFolder + "/" + name, 0o444) }
+            chmod(indexFolder, 0o555)
+        }
+
+        func writable() throws {
+            chmod(indexFolder, 0o755)
+            for name in try FileManager.default.contentsOfDirectory(atPath: indexFolder) { chmod(indexFolder + "/" + name, 0o644) }
+        }
+
+        deinit {
+            try? writable()
+            try? FileManager.default.removeItem(at: root)
+        }
+    }
+
+    @Test("a read-only index answers search, similar, duplicates and status exactly as a writable one")
+    func readOnlyIndex() throws {
+        let index = try Indexed()
+        let commands: [[String]] = [
+            ["search", "a cat", "--json", "--model", Self.model],
+            ["similar", index.photos + "/rocket.jpg", "--json"],
+            ["duplicates", "--threshold", "0.9", "--json"],
+        ]
+        // As a writer sees them (and without a vector file yet).
+        let expected = try commands.map { try CommandRunner.run($0 + ["--db", index.database]).standardOutput }
+        try FileManager.default.removeItem(atPath: index.database + ".vectors")
+        try index.readOnly()
+        for (command, output) in zip(commands, expected) {
+            let result = try OtherUser.run(command + ["--db", index.database])
+            #expect(result.status == 0, "\(command): \(result.standardError)")
+            #expect(result.standardOutput == output, "\(command)")
+        }
+        let status = try OtherUser.run(["status", "--db", index.database])
+        #expect(status.status == 0, "\(status.standardError)")
+        #expect(status.standardOutput.contains("Photos:   5 indexed, 0 failed"))
+        // Nothing was written: no vector file, no SQLite side files.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: index.indexFolder).sorted() == ["index.sqlite", "index.sqlite.lock"])
+        // Indexing, which must write, says so.
+        let writing = try OtherUser.run(["index", index.photos, "--db", index.database, "--model", Self.model])
+        #expect(writing.status == 1)
+        #expect(writing.standardError.hasPrefix("photosearch: error: "), "\(writing.standardError)")
+    }
+
+    @Test("with no room for the vector file, searches run from memory and give the same results")
+    func noRoom() throws {
+        // 600 photos: a vector file of ~50 KB, more than the 40 KB a file may
+        // grow to below (RLIMIT_FSIZE, as `ulimit -f`: writes beyond it fail
+        // with EFBIG, as they would with ENOSPC on a full disk).
+        let index = try Indexed(count: 600)
+        let search = ["search", "a rocket", "--json", "--top", "20", "--db", index.database, "--model", Self.model]
+        let limited = try CommandRunner.run(executable: URL(fileURLWithPath: "/bin/bash"), [
+            "-c", "trap '' XFSZ; ulimit -f 40; exec \"$0\" \"$@\"", CommandRunner.executable.path,
+        ] + search)
+        #expect(limited.status == 0, "\(limited.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: index.database + ".vectors"))
+        let unlimited = try CommandRunner.run(search)
+        #expect(unlimited.status == 0)
+        #expect(FileManager.default.fileExists(atPath: index.database + ".vectors"))
+        #expect(limited.standardOutput == unlimited.standardOutput)
+        #expect(limited.standardOutput.split(separator: "\n").count == 20)
+    }
+}
