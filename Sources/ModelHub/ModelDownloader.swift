@@ -158,9 +158,16 @@ private final class HTTPTransfer: NSObject, URLSessionDataDelegate, Sendable {
     }
 
     func run() -> Response {
+        HTTPTransfer.keepFoundationOutOfDataFolder
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = 60
         configuration.httpAdditionalHeaders = ["User-Agent": "photosearch"]
+        // No cookies, cache or credentials: a download needs none.
+        configuration.httpCookieStorage = nil
+        configuration.httpCookieAcceptPolicy = .never
+        configuration.httpShouldSetCookies = false
+        configuration.urlCache = nil
+        configuration.urlCredentialStorage = nil
         let session = URLSession(configuration: configuration, delegate: self, delegateQueue: nil)
         var request = URLRequest(url: url)
         let offset = state.withLock { $0.offset }
@@ -179,6 +186,24 @@ private final class HTTPTransfer: NSObject, URLSessionDataDelegate, Sendable {
                             digest: state.hasher.finalize(), receivedAny: state.receivedAny)
         }
     }
+
+    /// Foundation's URLSessionConfiguration creates its shared cookie store,
+    /// even for an ephemeral session, in `$XDG_DATA_HOME/<the executable's
+    /// folder name>` ("bin", "release"): a stray folder in the user's data
+    /// directory. Evaluated once before the first session: the store is made
+    /// while XDG_DATA_HOME names a private temporary folder, removed at once.
+    /// (It changes the environment for an instant, before any download
+    /// starts; nothing else in photosearch reads it concurrently.)
+    static let keepFoundationOutOfDataFolder: Void = {
+        var template = Array("/tmp/photosearch-foundation-XXXXXX".utf8CString)
+        guard let folder = mkdtemp(&template) else { return }
+        let temporary = String(cString: folder)
+        let saved = getenv("XDG_DATA_HOME").map { String(cString: $0) }
+        setenv("XDG_DATA_HOME", temporary, 1)
+        _ = URLSessionConfiguration.ephemeral
+        if let saved { setenv("XDG_DATA_HOME", saved, 1) } else { unsetenv("XDG_DATA_HOME") }
+        try? FileManager.default.removeItem(atPath: temporary)
+    }()
 
     /// "\"…\"" or W/"…" → …, lower-cased, when it is a SHA-256.
     private static func sha256(fromTag value: String?) -> String? {

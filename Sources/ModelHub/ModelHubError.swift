@@ -6,6 +6,8 @@ public enum ModelHubError: LocalizedError, Equatable, Sendable {
     case unknownModel(name: String)
     case notInstalled(name: String)
     case alreadyInstalled(name: String)
+    /// A model of that name is installed, but not the catalogue's download.
+    case nameTaken(name: String)
     case invalidName(String)
     case cannotReach(url: String, reason: String)
     case httpStatus(url: String, status: Int)
@@ -25,6 +27,8 @@ public enum ModelHubError: LocalizedError, Equatable, Sendable {
             return "model \(name) is not installed; see: photosearch models list"
         case let .alreadyInstalled(name):
             return "model \(name) is already installed"
+        case let .nameTaken(name):
+            return "a model named \(name) is already installed from a folder (models import), not downloaded; remove it first with: photosearch models remove \(name)"
         case let .invalidName(name):
             return "\"\(name)\" cannot be a model name: use letters, digits, '.', '-' and '_', not starting with '.'"
         case let .cannotReach(url, reason):

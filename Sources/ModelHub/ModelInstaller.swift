@@ -20,7 +20,11 @@ public struct ModelInstaller: Sendable {
     @discardableResult
     public func install(_ name: String, progress: @escaping @Sendable (ModelDownloader.Progress) -> Void) throws(ModelHubError) -> ModelStore.InstalledModel {
         guard let entry = ModelCatalogue.entry(named: name) else { throw .unknownModel(name: name) }
-        guard !FileManager.default.fileExists(atPath: store.path(of: name)) else { throw .alreadyInstalled(name: name) }
+        if let existing = store.installed().first(where: { $0.name == name }) {
+            // The catalogue's download, or something else that took its name?
+            let downloaded = existing.manifest?.source == "hub" && existing.manifest?.repository == entry.repository
+            throw downloaded ? .alreadyInstalled(name: name) : .nameTaken(name: name)
+        }
         let staging = stagingPath(for: name)
         do {
             try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
@@ -33,7 +37,8 @@ public struct ModelInstaller: Sendable {
         } catch {
             // Keep partial files to resume a cut or refused connection; anything
             // else (a bad checksum, a missing file) starts over next time.
-            if case .cannotReach = error {} else { try? FileManager.default.removeItem(atPath: staging) }
+            let partial = (try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []
+            if case .cannotReach = error, !partial.isEmpty {} else { try? FileManager.default.removeItem(atPath: staging) }
             throw error
         }
         do {

@@ -58,15 +58,21 @@ public struct ModelStore: Sendable {
         }
     }
 
+    /// The installed models' names, sorted.
+    func installedNames() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return names.sorted().filter { name in
+            var isDirectory: ObjCBool = false
+            return !name.hasPrefix(".") && name != "default"
+                && FileManager.default.fileExists(atPath: path(of: name), isDirectory: &isDirectory) && isDirectory.boolValue
+        }
+    }
+
     /// The installed models, by name.
     public func installed() -> [InstalledModel] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         let defaultName = self.defaultName
-        return names.sorted().compactMap { name -> InstalledModel? in
-            guard !name.hasPrefix("."), name != "default" else { return nil }
+        return installedNames().map { name -> InstalledModel in
             let folder = path(of: name)
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else { return nil }
             let manifest = (try? Data(contentsOf: URL(fileURLWithPath: folder + "/" + Self.manifestName)))
                 .flatMap { try? JSONDecoder().decode(Manifest.self, from: $0) }
             return InstalledModel(name: name, path: folder, manifest: manifest, bytes: Self.size(of: folder),
@@ -74,7 +80,15 @@ public struct ModelStore: Sendable {
         }
     }
 
+    /// The model used when none is named: the one `setDefault` chose, else
+    /// (that one removed by hand) the first installed by name. `list` marks
+    /// this one and `resolve(nil)` uses it, so the two always agree.
     public var defaultName: String? {
+        chosenDefault ?? installedNames().first
+    }
+
+    /// The name the `default` file holds, when that model is installed.
+    private var chosenDefault: String? {
         guard let text = try? String(contentsOfFile: defaultFile, encoding: .utf8) else { return nil }
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
         return name.isEmpty || !FileManager.default.fileExists(atPath: path(of: name)) ? nil : name
@@ -85,7 +99,10 @@ public struct ModelStore: Sendable {
         try write(Data((name + "\n").utf8), to: defaultFile)
     }
 
-    public func remove(_ name: String) throws(ModelHubError) {
+    /// Deletes a model. Removing the default makes the first remaining model
+    /// the default; returns the new default's name when that happened.
+    @discardableResult
+    public func remove(_ name: String) throws(ModelHubError) -> String? {
         try Self.validate(name: name)
         let folder = path(of: name)
         guard FileManager.default.fileExists(atPath: folder) else { throw .notInstalled(name: name) }
@@ -98,7 +115,13 @@ public struct ModelStore: Sendable {
         } catch {
             throw .fileSystem(path: folder, reason: error.localizedDescription)
         }
-        if wasDefault { try? FileManager.default.removeItem(atPath: defaultFile) }
+        guard wasDefault else { return nil }
+        guard let next = installedNames().first else {
+            try? FileManager.default.removeItem(atPath: defaultFile)
+            return nil
+        }
+        try setDefault(next)
+        return next
     }
 
     /// The model directory to use: `requested` (a folder path or an
@@ -117,10 +140,7 @@ public struct ModelStore: Sendable {
             }
             return path(of: requested)
         }
-        guard let defaultName else {
-            if let first = installed().first { return first.path }
-            throw .noModelInstalled
-        }
+        guard let defaultName else { throw .noModelInstalled }
         return path(of: defaultName)
     }
 
@@ -170,7 +190,7 @@ public struct ModelStore: Sendable {
             try? FileManager.default.removeItem(atPath: staging)
             throw .fileSystem(path: staging, reason: error.localizedDescription)
         }
-        if defaultName == nil { try setDefault(name) }
+        if chosenDefault == nil { try setDefault(name) }
         return installed().first { $0.name == name }!
     }
 

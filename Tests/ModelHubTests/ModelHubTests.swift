@@ -85,6 +85,34 @@ struct ModelInstallTests {
         _ = folder
     }
 
+    @Test("a folder imported under a catalogue name is not mistaken for that model's download")
+    func importedUnderCatalogueName() throws {
+        let hub = try hub()
+        defer { hub.server.stop() }
+        let (folder, store) = try storeFolder()
+        try store.importModel(from: FixtureFiles.path("models/oc-vit-gelu-p16"), name: "openai-vit-b-32")
+        #expect(throws: ModelHubError.nameTaken(name: "openai-vit-b-32")) {
+            try installer(store, hub: hub.url).install("openai-vit-b-32") { _ in }
+        }
+        #expect(ModelHubError.nameTaken(name: "openai-vit-b-32").localizedDescription
+            == "a model named openai-vit-b-32 is already installed from a folder (models import), not downloaded; remove it first with: photosearch models remove openai-vit-b-32")
+        _ = folder
+    }
+
+    @Test("a refused connection leaves no empty staging folder")
+    func refusedConnection() throws {
+        let (folder, store) = try storeFolder()
+        do {
+            try installer(store, hub: "http://127.0.0.1:9").install("openai-vit-b-32") { _ in }
+            Issue.record("installed from a closed port")
+        } catch {
+            guard case let .cannotReach(url, _) = error else { Issue.record("\(error)"); return }
+            #expect(url == "http://127.0.0.1:9/openai/clip-vit-base-patch32/resolve/main/config.json")
+        }
+        #expect(leftovers(store).isEmpty)
+        _ = folder
+    }
+
     @Test("a checksum mismatch is refused: nothing installed, no temporary files left")
     func checksumMismatch() throws {
         let hub = try hub()
@@ -198,10 +226,15 @@ struct ModelImportTests {
         #expect(try CLIPModel(directory: try store.resolve("tiny-hf")).embeddingSize == 24)
         try store.setDefault("tiny-hf")
         #expect(try store.resolve(nil) == store.path(of: "tiny-hf"))
-        try store.remove("tiny-hf")
-        #expect(store.defaultName == nil)
-        #expect(store.installed().map(\.name) == ["oc-vit-gelu-p16"])
+        // Removing the default makes the remaining model the default, for
+        // list and resolve alike.
+        #expect(try store.remove("tiny-hf") == "oc-vit-gelu-p16")
+        #expect(store.defaultName == "oc-vit-gelu-p16")
+        #expect(store.installed().map(\.name) == ["oc-vit-gelu-p16"] && store.installed()[0].isDefault)
+        #expect(try store.resolve(nil) == store.path(of: "oc-vit-gelu-p16"))
         #expect(throws: ModelHubError.notInstalled(name: "tiny-hf")) { try store.remove("tiny-hf") }
+        #expect(try store.remove("oc-vit-gelu-p16") == nil)
+        #expect(throws: ModelHubError.noModelInstalled) { try store.resolve(nil) }
         _ = folder
     }
 

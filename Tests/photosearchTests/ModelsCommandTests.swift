@@ -39,6 +39,8 @@ struct ModelsCommandTests {
         #expect(install.standardError.contains("installed openai-vit-b-32"))
         let list = try run(["models", "list"], home)
         #expect(list.standardOutput.contains("* openai-vit-b-32"))
+        // Foundation's URLSession left no folder of its own in the data directory.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home.root.path) == ["photosearch"])
         hub.server.stop()   // from here on, no network
         let index = try run(["index", CommandRunner.fixture("photos"), "--json"], home)
         #expect(index.status == 0, "\(index.standardError)")

@@ -8,6 +8,10 @@ struct ModelsRemoveCommand: ParsableCommand {
     var name: String
 
     func run() throws {
-        try Failure.reporting { try ModelStore.standard().remove(name) }
+        try Failure.reporting {
+            if let next = try ModelStore.standard().remove(name) {
+                Terminal.error("photosearch: \(next) is now the default model\n")
+            }
+        }
     }
 }
