@@ -79,7 +79,7 @@ public final class PhotoLibrary: Sendable {
     public func similar(to path: String, _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
         try options.validate()
         let absolute = FilePaths.absolute(path)
-        guard FileManager.default.fileExists(atPath: absolute) else { throw .noSuchImage(path: path) }
+        guard FilePaths.exists(absolute) else { throw .noSuchImage(path: path) }
         let searcher = try searcher()
         let query = SearchQuery(parts: [.init(term: .image(path: absolute), weight: 1)])
         let (vector, examples) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Compute
 import Foundation
+import Imaging
 
 @main
 struct PhotoSearch: ParsableCommand {
@@ -11,7 +12,10 @@ struct PhotoSearch: ParsableCommand {
                       ModelsCommand.self, EmbedCommand.self, BenchCommand.self]
     )
 
-    /// Checks the environment the kernels are chosen from, then runs the command.
+    /// Checks the environment the kernels are chosen from, then runs the
+    /// command with its arguments read losslessly: a path that is not UTF-8
+    /// keeps its bytes (see `FilePaths`), where `CommandLine.arguments` would
+    /// replace them.
     static func main() {
         do {
             _ = try KernelPath.requested()
@@ -19,6 +23,10 @@ struct PhotoSearch: ParsableCommand {
             Terminal.error("photosearch: error: \(error.localizedDescription)\n")
             Foundation.exit(ExitStatus.usage)
         }
-        main(nil)
+        let arguments = (1..<Int(CommandLine.argc)).map { index in
+            FilePaths.string(fromFileSystem: UnsafeBufferPointer(start: CommandLine.unsafeArgv[index]!, count: strlen(CommandLine.unsafeArgv[index]!))
+                .map { UInt8(bitPattern: $0) })
+        }
+        main(arguments)
     }
 }

@@ -7,6 +7,8 @@ struct CommandRunner {
         var status: Int32
         var standardOutput: String
         var standardError: String
+        /// Standard output as it was written, byte for byte.
+        var standardOutputBytes: [UInt8] = []
     }
 
     /// The executable next to the test bundle in the build folder.
@@ -47,7 +49,8 @@ struct CommandRunner {
         process.waitUntilExit()
         return Result(status: process.terminationStatus,
                       standardOutput: String(decoding: outputData, as: UTF8.self),
-                      standardError: String(decoding: errorData, as: UTF8.self))
+                      standardError: String(decoding: errorData, as: UTF8.self),
+                      standardOutputBytes: Array(outputData))
     }
 }
 

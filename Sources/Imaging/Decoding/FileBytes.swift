@@ -9,7 +9,7 @@ import Musl
 public enum FileBytes {
     /// The file's whole content; refuses directories and files over `limit` bytes.
     public static func read(path: String, limit: Int = 1 << 31) throws(ImagingError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = FilePaths.withFileSystemRepresentation(path) { open($0, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else {
             throw .cannotRead(path: path, reason: systemErrorText(errno))
         }
@@ -50,29 +50,4 @@ public enum FileBytes {
 
 func systemErrorText(_ code: Int32) -> String {
     String(cString: strerror(code)).lowercased()
-}
-
-/// Paths as photosearch stores and compares them.
-public enum FilePaths {
-    /// The absolute, normalised form of `path` ("." and ".." removed), without
-    /// resolving symbolic links: the path the user sees.
-    public static func absolute(_ path: String, currentDirectory: String = FileManagerShim.currentDirectory()) -> String {
-        let base = path.hasPrefix("/") ? path : currentDirectory + "/" + path
-        var parts: [Substring] = []
-        for part in base.split(separator: "/") {
-            if part == "." { continue }
-            if part == ".." { _ = parts.popLast(); continue }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
-    }
-}
-
-/// The working directory, without Foundation.
-public enum FileManagerShim {
-    public static func currentDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
-        return String(cString: buffer)
-    }
 }

@@ -40,9 +40,12 @@ public struct PhotoScanner: Sendable {
         return extensions.contains(name[name.index(after: dot)...].lowercased())
     }
 
+    /// Patterns and names are matched as the bytes they stand for.
     func isExcluded(path: String, name: String) -> Bool {
         excludes.contains { pattern in
-            pattern.contains("/") ? fnmatch(pattern, path, 0) == 0 : fnmatch(pattern, name, 0) == 0
+            FilePaths.withFileSystemRepresentation(pattern) { glob in
+                FilePaths.withFileSystemRepresentation(pattern.contains("/") ? path : name) { fnmatch(glob, $0, 0) == 0 }
+            }
         }
     }
 
@@ -52,8 +55,7 @@ public struct PhotoScanner: Sendable {
         var result = ScanResult()
         var visited = Set<FileIdentity>()
         for root in roots {
-            var status = stat()
-            guard stat(root, &status) == 0 else { throw .rootNotFound(path: root) }
+            guard let status = FilePaths.status(root) else { throw .rootNotFound(path: root) }
             if (status.st_mode & S_IFMT) == S_IFDIR {
                 walk(root, status: status, visited: &visited, into: &result)
             } else if (status.st_mode & S_IFMT) == S_IFREG {
@@ -77,15 +79,14 @@ public struct PhotoScanner: Sendable {
 
     private func walk(_ folder: String, status: stat, visited: inout Set<FileIdentity>, into result: inout ScanResult) {
         guard visited.insert(FileIdentity(device: UInt(status.st_dev), inode: UInt(status.st_ino))).inserted else { return }
-        guard let directory = opendir(folder) else {
+        guard let directory = FilePaths.withFileSystemRepresentation(folder, { opendir($0) }) else {
             result.unreadableFolders.append((folder, String(cString: strerror(errno)).lowercased()))
             return
         }
         var names: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            // The name's bytes as they are (see FilePaths): not UTF-8 is no reason to skip a photo.
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { FilePaths.string(fromFileSystem: $0.prefix { $0 != 0 }) }
             if name.hasPrefix(".") { continue }
             names.append(name)
         }
@@ -93,8 +94,7 @@ public struct PhotoScanner: Sendable {
         for name in names.sorted() {
             let path = folder == "/" ? "/" + name : folder + "/" + name
             if isExcluded(path: path, name: name) { continue }
-            var child = stat()
-            guard stat(path, &child) == 0 else { continue }   // broken link, or gone since readdir
+            guard let child = FilePaths.status(path) else { continue }   // broken link, or gone since readdir
             switch child.st_mode & S_IFMT {
             case S_IFDIR:
                 walk(path, status: child, visited: &visited, into: &result)

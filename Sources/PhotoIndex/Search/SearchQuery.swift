@@ -42,7 +42,7 @@ public struct SearchQuery: Sendable, Equatable {
     }
 
     /// Parses `text`. `fileExists` decides whether a bare path names a file.
-    public static func parse(_ text: String, fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) throws(PhotoIndexError) -> SearchQuery {
+    public static func parse(_ text: String, fileExists: (String) -> Bool = FilePaths.exists) throws(PhotoIndexError) -> SearchQuery {
         let characters = Array(text)
         var index = 0
         var parts: [Part] = []

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Imaging
 import PhotoIndex
 
 struct DuplicatesCommand: ParsableCommand {
@@ -32,11 +33,11 @@ struct DuplicatesCommand: ParsableCommand {
             var output = ""
             for (index, group) in groups.enumerated() {
                 if json {
-                    output += try JSONLines.line(GroupLine(paths: group.paths, similarity: group.similarity))
+                    output += try JSONLines.line(GroupLine(paths: group.paths.map(FilePaths.displayed), similarity: group.similarity))
                 } else {
                     if index > 0 { output += "\n" }
                     output += String(format: "group %d (%d photos, similarity ≥ %.4f)\n", index + 1, group.paths.count, group.similarity)
-                    output += group.paths.map { "  " + $0 + "\n" }.joined()
+                    output += group.paths.map { "  " + FilePaths.displayed($0) + "\n" }.joined()
                 }
             }
             Terminal.output(output)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Imaging
 import PhotoIndex
 
 struct StatusCommand: ParsableCommand {
@@ -47,7 +48,7 @@ struct StatusCommand: ParsableCommand {
         }
         if !status.failures.isEmpty {
             lines.append("Failed photos\(status.failed > status.failures.count ? " (latest \(status.failures.count))" : ""):")
-            lines += status.failures.map { "  \($0.path): \($0.reason)" }
+            lines += status.failures.map { "  \(FilePaths.displayed($0.path)): \($0.reason)" }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -113,7 +114,7 @@ struct StatusJSON: Encodable {
         try container.encode(status.model.map { Model(name: $0.name, embeddingSize: $0.embeddingSize, checksum: $0.checksum) },
                              forKey: .model)
         try container.encode(status.lastRun.map(Run.init), forKey: .lastRun)
-        try container.encode(status.failures.map { Failed(path: $0.path, error: $0.reason) }, forKey: .failures)
+        try container.encode(status.failures.map { Failed(path: FilePaths.displayed($0.path), error: $0.reason) }, forKey: .failures)
         try container.encode(status.writer, forKey: .writerProcess)
     }
 }

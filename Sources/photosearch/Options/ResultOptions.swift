@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Imaging
 import PhotoIndex
 
 /// How many results, which photos, and in which form: shared by search and similar.
@@ -55,7 +56,7 @@ struct ResultOptions: ParsableArguments {
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
-            try container.encode(hit.path, forKey: .path)
+            try container.encode(FilePaths.displayed(hit.path), forKey: .path)
             try container.encode(hit.score, forKey: .score)
             // Only a camera's date: a file's mtime says when it was copied.
             try container.encode(hit.hasCameraDate ? hit.takenAt : nil, forKey: .takenAt)
@@ -65,13 +66,18 @@ struct ResultOptions: ParsableArguments {
     func print(_ hits: [SearchHit]) throws {
         var output = ""
         if paths {
-            for hit in hits { output += hit.path + (null ? "\0" : "\n") }
+            // The file's exact bytes, as xargs -0 and shells need them.
+            var bytes: [UInt8] = []
+            for hit in hits { bytes += FilePaths.fileSystemBytes(hit.path) + [null ? 0 : 0x0A] }
+            Terminal.output(bytes: bytes)
+            return
         } else if json {
             for hit in hits { output += try JSONLines.line(HitLine(hit: hit)) }
         } else {
             for (rank, hit) in hits.enumerated() {
                 let date = hit.takenAt.map { String($0.prefix(16)).replacingOccurrences(of: "T", with: " ") } ?? "-"
-                output += String(format: "%3d  %.4f  %@  %@\n", rank + 1, hit.score, date.padding(toLength: 16, withPad: " ", startingAt: 0), hit.path)
+                output += String(format: "%3d  %.4f  %@  %@\n", rank + 1, hit.score, date.padding(toLength: 16, withPad: " ", startingAt: 0),
+                                 FilePaths.displayed(hit.path))
             }
             if hits.isEmpty { Terminal.error("photosearch: no matching photos\n") }
         }

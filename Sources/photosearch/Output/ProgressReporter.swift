@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import PhotoIndex
 #if canImport(Glibc)
 import Glibc
@@ -31,9 +32,9 @@ final class ProgressReporter {
             if progress.failed > 0 { text += " · \(progress.failed) failed" }
             status(text)
         case let .failed(path, reason):
-            note("failed: \(path): \(reason)")
+            note("failed: \(FilePaths.displayed(path)): \(reason)")
         case let .unreadableFolder(path, reason):
-            note("cannot read folder \(path): \(reason)")
+            note("cannot read folder \(FilePaths.displayed(path)): \(reason)")
         case let .finished(summary):
             clearLine()
             var text = "\(summary.scanned) photos: \(summary.added) added, \(summary.updated) updated, \(summary.unchanged) unchanged, "
@@ -77,8 +78,8 @@ enum EventLine: Encodable {
         switch event {
         case let .scanned(files, toProcess): self = .scan(files: files, toProcess: toProcess)
         case let .progress(progress): self = .progress(progress)
-        case let .failed(path, reason): self = .failed(event: "failed", path: path, error: reason)
-        case let .unreadableFolder(path, reason): self = .failed(event: "unreadable_folder", path: path, error: reason)
+        case let .failed(path, reason): self = .failed(event: "failed", path: FilePaths.displayed(path), error: reason)
+        case let .unreadableFolder(path, reason): self = .failed(event: "unreadable_folder", path: FilePaths.displayed(path), error: reason)
         case let .finished(summary): self = .summary(summary)
         case .runFailed: return nil
         }

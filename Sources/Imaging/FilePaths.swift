@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Paths as photosearch stores, compares and shows them.
+///
+/// Linux file names are bytes, and old cameras, Windows shares and zip
+/// archives produce names that are not UTF-8 (`lat\xe9.jpg`). Swift strings
+/// hold Unicode, so photosearch maps bytes to strings losslessly: valid UTF-8
+/// stays as it is; each byte of an invalid sequence becomes the code point
+/// U+10FF00 + byte (U+10FF80…U+10FFFF, the end of the last private-use
+/// plane), and a name that genuinely holds one of those code points has its
+/// four bytes escaped the same way, so that every byte string maps to exactly
+/// one string and back. Every system call gets the original bytes back
+/// (`withFileSystemRepresentation`); `--paths --null` prints them; tables and
+/// JSON show the escapes as `\xe9` (`displayed`).
+public enum FilePaths {
+    /// The code points standing for raw bytes.
+    static let escapes: ClosedRange<UInt32> = 0x10FF80...0x10FFFF
+
+    /// The string for a file name or path given as bytes.
+    public static func string<Bytes: Collection>(fromFileSystem bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let bytes = Array(bytes)
+        if let valid = String(validating: bytes, as: UTF8.self), !valid.unicodeScalars.contains(where: { escapes.contains($0.value) }) {
+            return valid      // the usual case
+        }
+        var scalars = String.UnicodeScalarView()
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        func escape(_ count: Int) {
+            for byte in bytes[offset..<(offset + count)] { scalars.append(Unicode.Scalar(0x10FF00 + UInt32(byte))!) }
+        }
+        parsing: while true {
+            switch parser.parseScalar(from: &iterator) {
+            case let .valid(encoded):
+                let scalar = Unicode.UTF8.decode(encoded)
+                if escapes.contains(scalar.value) { escape(encoded.count) } else { scalars.append(scalar) }
+                offset += encoded.count
+            case let .error(length):
+                escape(length)
+                offset += length
+            case .emptyInput:
+                break parsing
+            }
+        }
+        return String(scalars)
+    }
+
+    /// The bytes `path` stands for (without a terminating NUL).
+    public static func fileSystemBytes(_ path: String) -> [UInt8] {
+        guard path.unicodeScalars.contains(where: { escapes.contains($0.value) }) else { return Array(path.utf8) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(path.utf8.count)
+        for scalar in path.unicodeScalars {
+            if escapes.contains(scalar.value) {
+                bytes.append(UInt8(scalar.value - 0x10FF00))
+            } else {
+                bytes.append(contentsOf: String(scalar).utf8)
+            }
+        }
+        return bytes
+    }
+
+    /// Calls `body` with `path` as the NUL-terminated bytes system calls take.
+    public static func withFileSystemRepresentation<Result>(_ path: String, _ body: (UnsafePointer<CChar>) throws -> Result) rethrows -> Result {
+        var bytes = fileSystemBytes(path).map { CChar(bitPattern: $0) }
+        bytes.append(0)
+        return try bytes.withUnsafeBufferPointer { try body($0.baseAddress!) }
+    }
+
+    /// `path` for people: each escaped byte shown as `\xNN`.
+    public static func displayed(_ path: String) -> String {
+        guard path.unicodeScalars.contains(where: { escapes.contains($0.value) }) else { return path }
+        var shown = ""
+        for scalar in path.unicodeScalars {
+            if escapes.contains(scalar.value) {
+                let value = scalar.value - 0x10FF00
+                shown += "\\x" + (value < 16 ? "0" : "") + String(value, radix: 16)
+            } else {
+                shown.unicodeScalars.append(scalar)
+            }
+        }
+        return shown
+    }
+
+    /// stat(2) of `path`; nil when it fails.
+    public static func status(_ path: String) -> stat? {
+        var result = stat()
+        return withFileSystemRepresentation(path) { stat($0, &result) } == 0 ? result : nil
+    }
+
+    /// Whether something exists at `path` (following links).
+    public static func exists(_ path: String) -> Bool { status(path) != nil }
+
+    /// The absolute, normalised form of `path` ("." and ".." removed), without
+    /// resolving symbolic links: the path the user sees.
+    public static func absolute(_ path: String, currentDirectory: String = currentDirectory()) -> String {
+        let base = path.hasPrefix("/") ? path : currentDirectory + "/" + path
+        var parts: [Substring] = []
+        for part in base.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { _ = parts.popLast(); continue }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// The working directory, in the same encoding.
+    public static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return string(fromFileSystem: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
+    }
+}

@@ -1,0 +1,42 @@
+import Testing
+import TestSupport
+@testable import Imaging
+
+@Suite("File names as bytes")
+struct FilePathsTests {
+    @Test("any byte string maps to one string and back, unchanged")
+    func roundTrip() {
+        var generator = SplitMix64(seed: 11)
+        var escaped = 0
+        for _ in 0..<20_000 {
+            // Mostly high bytes, so that invalid and valid sequences mix.
+            let length = Int(generator.next() % 24)
+            let bytes = (0..<length).map { _ -> UInt8 in
+                let byte = UInt8(truncatingIfNeeded: generator.next())
+                return byte == 0 ? 1 : (generator.next() % 3 == 0 ? byte & 0x7F | 1 : byte | 0x80)
+            }
+            let string = FilePaths.string(fromFileSystem: bytes)
+            #expect(FilePaths.fileSystemBytes(string) == bytes)
+            if String(validating: bytes, as: UTF8.self) == nil { escaped += 1 }
+        }
+        #expect(escaped > 10_000)   // most of them were not UTF-8
+    }
+
+    @Test("valid UTF-8 is kept as it is; escapes show as \\xNN; the escape range itself round-trips")
+    func examples() {
+        #expect(FilePaths.string(fromFileSystem: Array("Été 2019/猫.jpg".utf8)) == "Été 2019/猫.jpg")
+        let latin1 = FilePaths.string(fromFileSystem: Array("lat".utf8) + [0xE9] + Array(".jpg".utf8))
+        #expect(latin1.unicodeScalars.count == 8)
+        #expect(FilePaths.displayed(latin1) == "lat\\xe9.jpg")
+        #expect(FilePaths.displayed("plain.png") == "plain.png")
+        // A name holding U+10FF80 itself (bytes F4 8F BE 80) is escaped byte by byte.
+        let privateUse = Array("a\u{10FF80}b".utf8)
+        let string = FilePaths.string(fromFileSystem: privateUse)
+        #expect(FilePaths.fileSystemBytes(string) == privateUse)
+        #expect(FilePaths.displayed(string) == "a\\xf4\\x8f\\xbe\\x80b")
+        // Overlong and surrogate encodings are not UTF-8: kept as bytes.
+        for bytes: [UInt8] in [[0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF8, 0x88, 0x80, 0x80, 0x80], [0xFF]] {
+            #expect(FilePaths.fileSystemBytes(FilePaths.string(fromFileSystem: bytes)) == bytes)
+        }
+    }
+}

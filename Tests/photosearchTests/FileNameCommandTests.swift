@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("File names that are not UTF-8")
+struct FileNameCommandTests {
+    static let model = CommandRunner.fixture("models/oc-vit-gelu-p16")
+
+    /// Runs a shell script with `$0` set to the photosearch executable: the
+    /// names are made and passed by the shell, from printf escapes, as bytes.
+    func shell(_ script: String, in folder: String) throws -> CommandRunner.Result {
+        try CommandRunner.run(executable: URL(fileURLWithPath: "/bin/sh"), ["-c", script, CommandRunner.executable.path],
+                              currentDirectory: folder)
+    }
+
+    @Test("are indexed, printed byte for byte with --paths --null, shown escaped, and usable as arguments")
+    func latin1Names() throws {
+        let folder = try TemporaryDirectory()
+        let setup = try shell("""
+            mkdir -p "photos/$(printf 'dir\\377')" &&
+            cp "\(FixtureFiles.path("photos/chelsea.png"))" "photos/$(printf 'lat\\351.png')" &&
+            cp "\(FixtureFiles.path("photos/rocket.jpg"))" "photos/$(printf 'dir\\377')/rocket.jpg" &&
+            cp "\(FixtureFiles.path("photos/camera.png"))" photos/plain.png
+            """, in: folder.path)
+        try #require(setup.status == 0, "\(setup.standardError)")
+        let database = folder.path + "/index.sqlite", photos = folder.path + "/photos"
+
+        let index = try CommandRunner.run(["index", photos, "--db", database, "--model", Self.model, "--json"])
+        #expect(index.status == 0, "\(index.standardError)")
+        struct Summary: Decodable { let scanned: Int; let added: Int; let failed: Int }
+        let summary = try JSONDecoder().decode(Summary.self, from: Data(try #require(index.standardOutput.split(separator: "\n").last).utf8))
+        #expect(summary.scanned == 3 && summary.added == 3 && summary.failed == 0)
+
+        // The exact bytes, NUL-separated.
+        let paths = try CommandRunner.run(["search", "anything", "--paths", "--null", "--db", database, "--model", Self.model])
+        let names = Set(rawPaths(paths))
+        let prefix = Array(photos.utf8) + [0x2F]
+        #expect(names == [prefix + Array("lat".utf8) + [0xE9] + Array(".png".utf8),
+                          prefix + Array("dir".utf8) + [0xFF] + Array("/rocket.jpg".utf8),
+                          prefix + Array("plain.png".utf8)])
+
+        // Tables and JSON show escapes.
+        let table = try CommandRunner.run(["search", "anything", "--db", database, "--model", Self.model])
+        #expect(table.standardOutput.contains(photos + "/lat\\xe9.png"))
+        #expect(table.standardOutput.contains(photos + "/dir\\xff/rocket.jpg"))
+        let json = try CommandRunner.run(["search", "anything", "--json", "--db", database, "--model", Self.model])
+        struct Line: Decodable { let path: String }
+        let shown = try json.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)).path }
+        #expect(shown.contains(photos + "/lat\\xe9.png"))
+
+        // A name given as an argument, in its own bytes.
+        let similar = try shell("exec \"$0\" similar \"photos/$(printf 'lat\\351.png')\" --db index.sqlite --top 2 --paths", in: folder.path)
+        #expect(similar.status == 0, "\(similar.standardError)")
+        #expect(similar.standardOutput.split(separator: "\n").count == 2)
+        #expect(!similar.standardOutput.contains("lat"))   // the example itself is left out
+    }
+
+    /// The NUL-terminated paths of a --paths --null output, as bytes.
+    func rawPaths(_ result: CommandRunner.Result) -> [[UInt8]] {
+        result.standardOutputBytes.split(separator: 0).map(Array.init)
+    }
+}
