@@ -85,7 +85,14 @@ let package = Package(
         // A real HTTP server on loopback and a fake model hub, for tests.
         .target(
             name: "TestSupport",
+            dependencies: ["CTestSupport"],
             path: "Tests/TestSupport"
+        ),
+        // PNGs of any size written row by row, for tests.
+        .target(
+            name: "CTestSupport",
+            path: "Tests/CTestSupport",
+            linkerSettings: [.linkedLibrary("png16")]
         ),
         .testTarget(
             name: "ComputeTests",

@@ -52,76 +52,75 @@ static void ps_set_message(char *message, size_t size, const char *text) {
     }
 }
 
-int ps_jpeg_read_header(const uint8_t *data, size_t size, int *width, int *height,
-                        char *message, size_t message_size) {
-    struct jpeg_decompress_struct cinfo;
-    ps_jpeg_error error;
-    memset(&cinfo, 0, sizeof(cinfo));
-    cinfo.err = ps_jpeg_error_init(&error, message, message_size);
-    if (setjmp(error.escape)) {
-        jpeg_destroy_decompress(&cinfo);
-        return PS_CODEC_CORRUPT;
-    }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)size);
-    jpeg_read_header(&cinfo, TRUE);
-    *width = (int)cinfo.image_width;
-    *height = (int)cinfo.image_height;
-    jpeg_destroy_decompress(&cinfo);
-    return PS_CODEC_OK;
+// Sets up a decompressor for `data` at scale 1/scale_denominator, as
+// ps_jpeg_geometry and ps_jpeg_decode_into both need it.
+static void ps_jpeg_configure(struct jpeg_decompress_struct *cinfo, const uint8_t *data, size_t size,
+                              int scale_denominator, int *cmyk) {
+    jpeg_create_decompress(cinfo);
+    jpeg_mem_src(cinfo, data, (unsigned long)size);
+    jpeg_read_header(cinfo, TRUE);
+    *cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
+    cinfo->out_color_space = *cmyk ? JCS_CMYK : JCS_RGB;
+    cinfo->scale_num = 1;
+    cinfo->scale_denom = (unsigned int)(scale_denominator >= 1 ? scale_denominator : 1);
+    cinfo->dct_method = JDCT_ISLOW;
+    cinfo->do_fancy_upsampling = TRUE;
+    jpeg_calc_output_dimensions(cinfo);
 }
 
-int ps_jpeg_decode(const uint8_t *data, size_t size, int scale_denominator,
-                   uint64_t max_pixels, ps_decoded_image *out,
-                   char *message, size_t message_size) {
+int ps_jpeg_geometry(const uint8_t *data, size_t size, int scale_denominator, ps_image_geometry *out,
+                     char *message, size_t message_size) {
     struct jpeg_decompress_struct cinfo;
     ps_jpeg_error error;
-    // volatile: these change between setjmp and a possible longjmp.
-    uint8_t *volatile pixels = NULL;
-    uint8_t *volatile row = NULL;
-
     memset(out, 0, sizeof(*out));
     memset(&cinfo, 0, sizeof(cinfo));
     cinfo.err = ps_jpeg_error_init(&error, message, message_size);
     if (setjmp(error.escape)) {
         jpeg_destroy_decompress(&cinfo);
-        free(pixels);
+        return PS_CODEC_CORRUPT;
+    }
+    int cmyk = 0;
+    ps_jpeg_configure(&cinfo, data, size, scale_denominator, &cmyk);
+    out->width = (int)cinfo.image_width;
+    out->height = (int)cinfo.image_height;
+    out->output_width = (int)cinfo.output_width;
+    out->output_height = (int)cinfo.output_height;
+    out->channels = 3;
+    out->reduction = (int)cinfo.scale_denom;
+    jpeg_destroy_decompress(&cinfo);
+    return PS_CODEC_OK;
+}
+
+int ps_jpeg_decode_into(const uint8_t *data, size_t size, int scale_denominator, uint8_t *pixels, size_t capacity,
+                        char *message, size_t message_size) {
+    struct jpeg_decompress_struct cinfo;
+    ps_jpeg_error error;
+    // volatile: it changes between setjmp and a possible longjmp.
+    uint8_t *volatile row = NULL;
+
+    memset(&cinfo, 0, sizeof(cinfo));
+    cinfo.err = ps_jpeg_error_init(&error, message, message_size);
+    if (setjmp(error.escape)) {
+        jpeg_destroy_decompress(&cinfo);
         free(row);
         return PS_CODEC_CORRUPT;
     }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)size);
-    jpeg_read_header(&cinfo, TRUE);
-
-    if ((uint64_t)cinfo.image_width * (uint64_t)cinfo.image_height > max_pixels) {
-        jpeg_destroy_decompress(&cinfo);
-        ps_set_message(message, message_size, "image is larger than the pixel limit");
-        return PS_CODEC_TOO_LARGE;
-    }
-
-    int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
-    cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
-    cinfo.scale_num = 1;
-    cinfo.scale_denom = (unsigned int)(scale_denominator >= 1 ? scale_denominator : 1);
-    cinfo.dct_method = JDCT_ISLOW;
-    cinfo.do_fancy_upsampling = TRUE;
+    int cmyk = 0;
+    ps_jpeg_configure(&cinfo, data, size, scale_denominator, &cmyk);
     jpeg_start_decompress(&cinfo);
-
-    int width = (int)cinfo.output_width;
-    int height = (int)cinfo.output_height;
-    int components = cinfo.output_components;
-    pixels = malloc((size_t)width * (size_t)height * 3);
-    row = malloc((size_t)width * (size_t)components);
-    if (!pixels || !row) {
+    size_t width = cinfo.output_width;
+    if (width * (size_t)cinfo.output_height * 3 > capacity) {
         jpeg_destroy_decompress(&cinfo);
-        free(pixels);
-        free(row);
+        ps_set_message(message, message_size, "the output buffer is too small");
+        return PS_CODEC_CORRUPT;
+    }
+    if (cmyk && !(row = malloc(width * 4))) {
+        jpeg_destroy_decompress(&cinfo);
         ps_set_message(message, message_size, "out of memory");
         return PS_CODEC_OUT_OF_MEMORY;
     }
     while (cinfo.output_scanline < cinfo.output_height) {
-        int y = (int)cinfo.output_scanline;
-        uint8_t *target = pixels + (size_t)y * (size_t)width * 3;
+        uint8_t *target = pixels + (size_t)cinfo.output_scanline * width * 3;
         if (!cmyk) {
             JSAMPROW rows[1] = {target};
             jpeg_read_scanlines(&cinfo, rows, 1);
@@ -130,8 +129,8 @@ int ps_jpeg_decode(const uint8_t *data, size_t size, int scale_denominator,
             jpeg_read_scanlines(&cinfo, rows, 1);
             // Adobe writes CMYK inverted (Photoshop); libjpeg passes it through.
             // With inverted ink values, RGB = ink * key / 255.
-            for (int x = 0; x < width; x++) {
-                const uint8_t *ink = row + (size_t)x * 4;
+            for (size_t x = 0; x < width; x++) {
+                const uint8_t *ink = row + x * 4;
                 unsigned k = ink[3];
                 target[x * 3 + 0] = (uint8_t)((ink[0] * k + 127) / 255);
                 target[x * 3 + 1] = (uint8_t)((ink[1] * k + 127) / 255);
@@ -142,10 +141,6 @@ int ps_jpeg_decode(const uint8_t *data, size_t size, int scale_denominator,
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row);
-    out->pixels = pixels;
-    out->width = width;
-    out->height = height;
-    out->channels = 3;
     return PS_CODEC_OK;
 }
 

@@ -40,8 +40,29 @@ static void ps_png_warning_fn(png_structp png, png_const_charp text) {
     (void)text;
 }
 
-static int ps_png_run(const uint8_t *data, size_t size, int header_only, uint64_t max_pixels,
-                      ps_decoded_image *out, char *message, size_t message_size) {
+// Reads the header and sets the transformations to 8-bit RGB(A); returns the
+// channels after them. Must run inside the caller's setjmp.
+static int ps_png_configure(png_structp png, png_infop info) {
+    // libpng's own default limit is 1,000,000 per side; the caller's pixel
+    // limit, checked on the geometry, is the one that matters.
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    png_read_info(png, info);
+    int color_type = png_get_color_type(png, info);
+    int bit_depth = png_get_bit_depth(png, info);
+    if (bit_depth == 16) png_set_strip_16(png);
+    if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    int alpha = (color_type & PNG_COLOR_MASK_ALPHA) != 0;
+    if (png_get_valid(png, info, PNG_INFO_tRNS)) {
+        png_set_tRNS_to_alpha(png);
+        alpha = 1;
+    }
+    if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+    return alpha ? 4 : 3;
+}
+
+static int ps_png_run(const uint8_t *data, size_t size, int reduction, ps_image_geometry *geometry,
+                      uint8_t *pixels, size_t capacity, char *message, size_t message_size) {
     ps_png_source source = {data, size, 0};
     ps_png_error error = {message, message_size};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &error,
@@ -51,95 +72,79 @@ static int ps_png_run(const uint8_t *data, size_t size, int header_only, uint64_
         return PS_CODEC_OUT_OF_MEMORY;
     }
     png_infop info = png_create_info_struct(png);
-    uint8_t *volatile pixels = NULL;
-    png_bytep *volatile rows = NULL;
+    uint8_t *volatile row = NULL;
+    uint32_t *volatile sums = NULL;
     if (!info || setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, info ? &info : NULL, NULL);
-        free(pixels);
-        free(rows);
+        free(row);
+        free(sums);
         return PS_CODEC_CORRUPT;
     }
-    // libpng's own default limit is 1,000,000 per side; the pixel limit below is
-    // the one that matters.
-    png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
     png_set_read_fn(png, &source, ps_png_read);
-    png_read_info(png, info);
-
-    png_uint_32 width = png_get_image_width(png, info);
-    png_uint_32 height = png_get_image_height(png, info);
-    out->width = (int)width;
-    out->height = (int)height;
-    if (header_only) {
+    int channels = ps_png_configure(png, info);
+    png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
+    int interlaced = png_get_interlace_type(png, info) != PNG_INTERLACE_NONE;
+    size_t r = reduction > 1 && !interlaced ? (size_t)reduction : 1;
+    size_t out_width = (width + r - 1) / r, out_height = (height + r - 1) / r;
+    if (geometry) {
+        *geometry = (ps_image_geometry){(int)width, (int)height, (int)out_width, (int)out_height, channels, (int)r};
         png_destroy_read_struct(&png, &info, NULL);
         return PS_CODEC_OK;
     }
-    if ((uint64_t)width * (uint64_t)height > max_pixels) {
-        png_destroy_read_struct(&png, &info, NULL);
-        snprintf(message, message_size, "image is larger than the pixel limit");
-        return PS_CODEC_TOO_LARGE;
-    }
-
-    int color_type = png_get_color_type(png, info);
-    int bit_depth = png_get_bit_depth(png, info);
-    if (bit_depth == 16) {
-        png_set_strip_16(png);
-    }
-    if (color_type == PNG_COLOR_TYPE_PALETTE) {
-        png_set_palette_to_rgb(png);
-    }
-    if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) {
-        png_set_expand_gray_1_2_4_to_8(png);
-    }
-    if (png_get_valid(png, info, PNG_INFO_tRNS)) {
-        png_set_tRNS_to_alpha(png);
-    }
-    if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA) {
-        png_set_gray_to_rgb(png);
-    }
-    png_set_interlace_handling(png);
+    if (interlaced) png_set_interlace_handling(png);
     png_read_update_info(png, info);
-
-    int channels = png_get_channels(png, info);
-    if (channels != 3 && channels != 4) {
-        png_error(png, "unsupported PNG channel layout");
-    }
     size_t stride = (size_t)width * (size_t)channels;
-    if (png_get_rowbytes(png, info) != stride) {
-        png_error(png, "unexpected PNG row size");
+    if ((int)png_get_channels(png, info) != channels || png_get_rowbytes(png, info) != stride) {
+        png_error(png, "unexpected PNG row layout");
     }
-    pixels = malloc(stride * (size_t)height);
-    rows = malloc(sizeof(png_bytep) * (size_t)height);
-    if (!pixels || !rows) {
-        png_error(png, "out of memory");
+    if (out_width * out_height * (size_t)channels > capacity) png_error(png, "the output buffer is too small");
+
+    if (r == 1) {
+        png_bytep *rows = malloc(sizeof(png_bytep) * (size_t)height);
+        if (!rows) png_error(png, "out of memory");
+        for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + stride * y;
+        row = (uint8_t *)rows;   // freed on error
+        png_read_image(png, rows);
+    } else {
+        // Row by row: sum each r × r block, then write its mean, rounded.
+        size_t out_stride = out_width * (size_t)channels;
+        row = malloc(stride);
+        sums = calloc(out_stride, sizeof(uint32_t));
+        if (!row || !sums) png_error(png, "out of memory");
+        for (png_uint_32 y = 0; y < height; y++) {
+            png_read_row(png, row, NULL);
+            for (size_t x = 0; x < width; x++) {
+                for (int c = 0; c < channels; c++) sums[(x / r) * (size_t)channels + (size_t)c] += row[x * (size_t)channels + (size_t)c];
+            }
+            if ((y + 1) % r == 0 || y + 1 == height) {
+                size_t block_rows = y % r + 1;
+                uint8_t *target = pixels + (size_t)(y / r) * out_stride;
+                for (size_t x = 0; x < out_width; x++) {
+                    size_t block_columns = x + 1 < out_width || width % r == 0 ? r : width % r;
+                    size_t count = block_rows * block_columns;
+                    for (int c = 0; c < channels; c++) {
+                        size_t at = x * (size_t)channels + (size_t)c;
+                        target[at] = (uint8_t)((sums[at] + count / 2) / count);
+                        sums[at] = 0;
+                    }
+                }
+            }
+        }
     }
-    for (png_uint_32 y = 0; y < height; y++) {
-        rows[y] = pixels + stride * y;
-    }
-    png_read_image(png, rows);
     png_read_end(png, NULL);
     png_destroy_read_struct(&png, &info, NULL);
-    free(rows);
-    out->pixels = pixels;
-    out->channels = channels;
+    free(row);
+    free(sums);
     return PS_CODEC_OK;
 }
 
-int ps_png_read_header(const uint8_t *data, size_t size, int *width, int *height,
-                       char *message, size_t message_size) {
-    ps_decoded_image image;
-    memset(&image, 0, sizeof(image));
-    int status = ps_png_run(data, size, 1, 0, &image, message, message_size);
-    *width = image.width;
-    *height = image.height;
-    return status;
+int ps_png_geometry(const uint8_t *data, size_t size, int reduction, ps_image_geometry *out,
+                    char *message, size_t message_size) {
+    memset(out, 0, sizeof(*out));
+    return ps_png_run(data, size, reduction, out, NULL, 0, message, message_size);
 }
 
-int ps_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
-                  ps_decoded_image *out, char *message, size_t message_size) {
-    memset(out, 0, sizeof(*out));
-    int status = ps_png_run(data, size, 0, max_pixels, out, message, message_size);
-    if (status != PS_CODEC_OK) {
-        out->pixels = NULL;
-    }
-    return status;
+int ps_png_decode_into(const uint8_t *data, size_t size, int reduction, uint8_t *pixels, size_t capacity,
+                       char *message, size_t message_size) {
+    return ps_png_run(data, size, reduction, NULL, pixels, capacity, message, message_size);
 }

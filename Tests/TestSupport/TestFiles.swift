@@ -1,3 +1,4 @@
+import CTestSupport
 import Foundation
 
 /// The repository's fixtures/ folder.
@@ -58,4 +59,13 @@ public struct SplitMix64: RandomNumberGenerator {
 
     /// A standard normal deviate (Box–Muller).
     public mutating func normal() -> Double { (-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform()) }
+}
+
+/// PNGs of one colour, written row by row: any size, small files.
+public enum LargePNG {
+    public static func write(_ path: String, width: Int, height: Int, channels: Int = 3, bitDepth: Int = 8, value: UInt8) throws {
+        guard pst_write_png(path, UInt32(width), UInt32(height), Int32(channels), Int32(bitDepth), value) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+    }
 }

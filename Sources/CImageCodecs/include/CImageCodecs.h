@@ -7,7 +7,8 @@
 // return; the usual answer is setjmp/longjmp, which cannot cross Swift frames.
 // These functions therefore run a whole decode inside C and hand back either
 // pixels or an error message. Pixels are interleaved 8-bit samples, row-major,
-// rows packed without padding; the caller frees them with free().
+// rows packed without padding, written into a buffer the caller allocated
+// from the geometry (so the caller's array is the only copy).
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,40 +24,47 @@ enum {
     PS_CODEC_OUT_OF_MEMORY = 3,
 };
 
+/// What a decode will produce, known from the header before any pixel
+/// memory is allocated.
 typedef struct {
-    uint8_t *pixels;     // malloc'ed; NULL on failure
-    int width;
+    int width;           // stored size, full scale
     int height;
+    int output_width;    // after scaling down
+    int output_height;
     int channels;        // 3 (RGB) or 4 (RGBA, straight alpha)
-} ps_decoded_image;
+    int reduction;       // the scale-down factor actually used (1: none)
+} ps_image_geometry;
 
-/// Reads a JPEG header: size at full scale and the number of components.
-int ps_jpeg_read_header(const uint8_t *data, size_t size, int *width, int *height,
+/// A JPEG's geometry at scale 1/scale_denominator (1, 2, 4 or 8): libjpeg-turbo's
+/// DCT scaling, the output always RGB.
+int ps_jpeg_geometry(const uint8_t *data, size_t size, int scale_denominator, ps_image_geometry *out,
+                     char *message, size_t message_size);
+
+/// Decodes a JPEG into `pixels` (output_width × output_height × 3 bytes, as
+/// ps_jpeg_geometry said) at that scale, with the accurate integer IDCT and
+/// fancy upsampling (the settings Pillow uses). CMYK and YCCK (Adobe,
+/// inverted) are turned into RGB.
+int ps_jpeg_decode_into(const uint8_t *data, size_t size, int scale_denominator, uint8_t *pixels, size_t capacity,
                         char *message, size_t message_size);
-
-/// Decodes a JPEG to RGB at scale 1/scale_denominator (1, 2, 4 or 8) using
-/// libjpeg-turbo's DCT scaling, accurate integer IDCT and fancy upsampling (the
-/// settings Pillow uses). CMYK and YCCK (Adobe, inverted) are turned into RGB.
-/// Fails with PS_CODEC_TOO_LARGE before allocating if the full-scale image has
-/// more than max_pixels pixels.
-int ps_jpeg_decode(const uint8_t *data, size_t size, int scale_denominator,
-                   uint64_t max_pixels, ps_decoded_image *out,
-                   char *message, size_t message_size);
 
 /// Encodes interleaved RGB pixels as a baseline JPEG (4:2:0, `quality` 1-100)
 /// into a malloc'ed buffer the caller frees.
 int ps_jpeg_encode(const uint8_t *rgb, int width, int height, int quality,
                    uint8_t **output, size_t *output_size, char *message, size_t message_size);
 
-/// Reads a PNG header: size in pixels.
-int ps_png_read_header(const uint8_t *data, size_t size, int *width, int *height,
-                       char *message, size_t message_size);
+/// A PNG's geometry when reduced by `reduction` (1: none): RGBA when the file
+/// has an alpha channel or a transparency chunk, RGB otherwise. An interlaced
+/// PNG is never reduced (its rows come in seven passes).
+int ps_png_geometry(const uint8_t *data, size_t size, int reduction, ps_image_geometry *out,
+                    char *message, size_t message_size);
 
-/// Decodes a PNG to RGB, or RGBA when the file has an alpha channel or a
-/// transparency chunk. 16-bit samples keep their high byte (as Pillow does),
-/// palettes and low bit depths are expanded, grey becomes RGB.
-int ps_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
-                  ps_decoded_image *out, char *message, size_t message_size);
+/// Decodes a PNG into `pixels` (as ps_png_geometry said). 16-bit samples keep
+/// their high byte (as Pillow does), palettes and low bit depths are
+/// expanded, grey becomes RGB. With a reduction r > 1 the image is read row
+/// by row and each r × r block averaged (a box filter), so that a huge PNG
+/// never exists at full size in memory.
+int ps_png_decode_into(const uint8_t *data, size_t size, int reduction, uint8_t *pixels, size_t capacity,
+                       char *message, size_t message_size);
 
 #ifdef __cplusplus
 }

@@ -9,9 +9,10 @@ enum HEIFDecoder {
         var bitmap: Bitmap
         /// The EXIF (TIFF) block, when the file carries one.
         var exif: [UInt8]?
+        var reservation: DecodingBudget.Reservation
     }
 
-    static func decode(_ bytes: [UInt8], path: String, maximumPixels: Int) throws(ImagingError) -> Result {
+    static func decode(_ bytes: [UInt8], path: String, maximumPixels: Int, budget: DecodingBudget) throws(ImagingError) -> Result {
         guard let context = heif_context_alloc() else {
             throw .corrupt(path: path, format: "HEIF", reason: "out of memory")
         }
@@ -35,6 +36,8 @@ enum HEIFDecoder {
             throw .tooLarge(path: path, width: width, height: height, limit: maximumPixels)
         }
         let hasAlpha = heif_image_handle_has_alpha_channel(handle) != 0
+        // libheif's image and our copy of it, both alive for a moment.
+        let reservation = budget.reserve(2 * width * height * (hasAlpha ? 4 : 3))
         var image: OpaquePointer?
         error = heif_decode_image(handle, &image, heif_colorspace_RGB,
                                   hasAlpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB, nil)
@@ -57,7 +60,7 @@ enum HEIFDecoder {
             }
         }
         let bitmap = Bitmap(width: decodedWidth, height: decodedHeight, layout: layout, pixels: pixels)
-        return Result(bitmap: bitmap, exif: exifBlock(handle))
+        return Result(bitmap: bitmap, exif: exifBlock(handle), reservation: reservation)
     }
 
     /// The first "Exif" metadata item without its 4-byte header offset prefix

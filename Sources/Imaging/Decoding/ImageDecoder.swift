@@ -11,6 +11,9 @@ public struct DecodedPhoto: Sendable {
     public var storedWidth: Int
     public var storedHeight: Int
     public var metadata: PhotoMetadata
+    /// The decoding budget the pixels hold, released with the last copy of
+    /// this value (keep it while the pixels are in use).
+    public var reservation: DecodingBudget.Reservation?
 }
 
 /// Decodes JPEG, PNG, WebP and HEIF photos, applying EXIF orientation.
@@ -19,12 +22,21 @@ public struct ImageDecoder: Sendable {
     public var maximumPixels: Int
     /// Whether to turn the image upright according to its EXIF orientation.
     public var appliesOrientation: Bool
+    /// Shared by every decode in the process unless told otherwise.
+    public var budget: DecodingBudget
+    /// A PNG with more pixels than this is box-reduced by 2, 4, 8 or 16 while
+    /// it is read, when a `minimumShortSide` allows it: full size it would
+    /// take gigabytes. (Smaller ones decode at full size, exactly as Pillow.)
+    public var reducingPixels: Int
 
     public static let defaultMaximumPixels = 250_000_000
 
-    public init(maximumPixels: Int = ImageDecoder.defaultMaximumPixels, appliesOrientation: Bool = true) {
+    public init(maximumPixels: Int = ImageDecoder.defaultMaximumPixels, appliesOrientation: Bool = true,
+                budget: DecodingBudget = .standard, reducingPixels: Int = 64_000_000) {
         self.maximumPixels = maximumPixels
         self.appliesOrientation = appliesOrientation
+        self.budget = budget
+        self.reducingPixels = reducingPixels
     }
 
     /// Decodes the file at `path`.
@@ -44,66 +56,94 @@ public struct ImageDecoder: Sendable {
         switch format {
         case .webp:
             let metadata = EXIFLocator.tiffBlock(in: bytes, format: format).map(EXIFReader.parse) ?? PhotoMetadata()
-            var bitmap = try WebPDecoder.decode(bytes, path: path, maximumPixels: maximumPixels)
+            var (bitmap, reservation) = try WebPDecoder.decode(bytes, path: path, maximumPixels: maximumPixels, budget: budget)
             let stored = (bitmap.width, bitmap.height)
             if appliesOrientation { bitmap = metadata.orientation.apply(to: bitmap) }
-            return DecodedPhoto(bitmap: bitmap, format: format, storedWidth: stored.0, storedHeight: stored.1, metadata: metadata)
+            return DecodedPhoto(bitmap: bitmap, format: format, storedWidth: stored.0, storedHeight: stored.1, metadata: metadata,
+                                reservation: reservation)
         case .heif:
-            let result = try HEIFDecoder.decode(bytes, path: path, maximumPixels: maximumPixels)
+            let result = try HEIFDecoder.decode(bytes, path: path, maximumPixels: maximumPixels, budget: budget)
             var metadata = result.exif.map { EXIFReader.parse(tiff: $0[...]) } ?? PhotoMetadata()
             // libheif already applied the container's transformations.
             metadata.orientation = .up
             return DecodedPhoto(bitmap: result.bitmap, format: format, storedWidth: result.bitmap.width,
-                                storedHeight: result.bitmap.height, metadata: metadata)
+                                storedHeight: result.bitmap.height, metadata: metadata, reservation: result.reservation)
         case .jpeg, .png:
             return try decodeWithCodecs(bytes: bytes, format: format, path: path, minimumShortSide: minimumShortSide)
         }
     }
 
-    /// JPEG and PNG, through the C shim.
+    /// JPEG and PNG, through the C shim: the geometry first (nothing
+    /// allocated), then the budget, then a decode straight into the array.
     private func decodeWithCodecs(bytes: [UInt8], format: ImageFormat, path: String, minimumShortSide: Int?) throws(ImagingError) -> DecodedPhoto {
         let metadata = EXIFLocator.tiffBlock(in: bytes, format: format).map(EXIFReader.parse) ?? PhotoMetadata()
-
         var message = [CChar](repeating: 0, count: 256)
-        var image = ps_decoded_image()
-        var storedWidth: Int32 = 0, storedHeight: Int32 = 0
+        func failure(_ status: Int32) -> ImagingError {
+            let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if status == Int32(PS_CODEC_OUT_OF_MEMORY) { return .corrupt(path: path, format: format.rawValue, reason: "out of memory") }
+            return .corrupt(path: path, format: format.rawValue, reason: reason.isEmpty ? "decoding failed" : Self.sentenceCase(reason))
+        }
+
+        var geometry = ps_image_geometry()
+        var scale: Int32 = 1
         let status: Int32 = bytes.withUnsafeBufferPointer { data in
             switch format {
             case .jpeg:
-                let header = ps_jpeg_read_header(data.baseAddress, data.count, &storedWidth, &storedHeight, &message, message.count)
-                guard header == Int32(PS_CODEC_OK) else { return header }
-                let denominator = Self.dctDenominator(width: Int(storedWidth), height: Int(storedHeight), minimumShortSide: minimumShortSide)
-                return ps_jpeg_decode(data.baseAddress, data.count, Int32(denominator), UInt64(maximumPixels), &image, &message, message.count)
+                var full = ps_image_geometry()
+                let status = ps_jpeg_geometry(data.baseAddress, data.count, 1, &full, &message, message.count)
+                guard status == Int32(PS_CODEC_OK) else { return status }
+                scale = Int32(Self.dctDenominator(width: Int(full.width), height: Int(full.height), minimumShortSide: minimumShortSide))
+                return ps_jpeg_geometry(data.baseAddress, data.count, scale, &geometry, &message, message.count)
             case .png:
-                let header = ps_png_read_header(data.baseAddress, data.count, &storedWidth, &storedHeight, &message, message.count)
-                guard header == Int32(PS_CODEC_OK) else { return header }
-                return ps_png_decode(data.baseAddress, data.count, UInt64(maximumPixels), &image, &message, message.count)
+                var full = ps_image_geometry()
+                let status = ps_png_geometry(data.baseAddress, data.count, 1, &full, &message, message.count)
+                guard status == Int32(PS_CODEC_OK) else { return status }
+                scale = Int32(reduction(width: Int(full.width), height: Int(full.height), minimumShortSide: minimumShortSide))
+                return ps_png_geometry(data.baseAddress, data.count, scale, &geometry, &message, message.count)
             case .webp, .heif:
                 preconditionFailure("decoded elsewhere")
             }
         }
-        defer { free(image.pixels) }
-        switch status {
-        case Int32(PS_CODEC_OK):
-            break
-        case Int32(PS_CODEC_TOO_LARGE):
-            throw .tooLarge(path: path, width: Int(storedWidth), height: Int(storedHeight), limit: maximumPixels)
-        default:
-            let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw .corrupt(path: path, format: format.rawValue, reason: reason.isEmpty ? "decoding failed" : Self.sentenceCase(reason))
-        }
-        guard image.width > 0, image.height > 0, let pixels = image.pixels else {
+        guard status == Int32(PS_CODEC_OK) else { throw failure(status) }
+        let (width, height) = (Int(geometry.width), Int(geometry.height))
+        guard width > 0, height > 0, geometry.output_width > 0, geometry.output_height > 0 else {
             throw .corrupt(path: path, format: format.rawValue, reason: "image has no pixels")
         }
-        let layout: Bitmap.Layout = image.channels == 4 ? .rgba : .rgb
-        let count = Int(image.width) * Int(image.height) * layout.rawValue
-        var bitmap = Bitmap(width: Int(image.width), height: Int(image.height), layout: layout,
-                            pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
+        guard width.multipliedReportingOverflow(by: height).partialValue <= maximumPixels, width <= maximumPixels, height <= maximumPixels else {
+            throw .tooLarge(path: path, width: width, height: height, limit: maximumPixels)
+        }
+        let layout: Bitmap.Layout = geometry.channels == 4 ? .rgba : .rgb
+        let count = Int(geometry.output_width) * Int(geometry.output_height) * layout.rawValue
+        let reservation = budget.reserve(count)
+        var decoded = Int32(PS_CODEC_OK)
+        let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            decoded = bytes.withUnsafeBufferPointer { data in
+                format == .jpeg
+                    ? ps_jpeg_decode_into(data.baseAddress, data.count, scale, buffer.baseAddress, count, &message, message.count)
+                    : ps_png_decode_into(data.baseAddress, data.count, scale, buffer.baseAddress, count, &message, message.count)
+            }
+            initialized = decoded == Int32(PS_CODEC_OK) ? count : 0
+        }
+        guard decoded == Int32(PS_CODEC_OK) else { throw failure(decoded) }
+        var bitmap = Bitmap(width: Int(geometry.output_width), height: Int(geometry.output_height), layout: layout, pixels: pixels)
         if appliesOrientation {
             bitmap = metadata.orientation.apply(to: bitmap)
         }
-        return DecodedPhoto(bitmap: bitmap, format: format, storedWidth: Int(storedWidth),
-                            storedHeight: Int(storedHeight), metadata: metadata)
+        return DecodedPhoto(bitmap: bitmap, format: format, storedWidth: width, storedHeight: height, metadata: metadata,
+                            reservation: reservation)
+    }
+
+    /// The PNG box reduction: 1 unless the image has more than
+    /// `reducingPixels`; then the smallest of 2, 4, 8, 16 that brings it under
+    /// that, without the shorter side going below `minimumShortSide`.
+    func reduction(width: Int, height: Int, minimumShortSide: Int?) -> Int {
+        guard let minimumShortSide, width * height > reducingPixels else { return 1 }
+        var chosen = 1
+        for factor in [2, 4, 8, 16] where min(width, height) / factor >= minimumShortSide {
+            chosen = factor
+            if (width / factor) * (height / factor) <= reducingPixels { break }
+        }
+        return chosen
     }
 
     /// The largest of 8, 4, 2, 1 such that the scaled shorter side (libjpeg

@@ -2,7 +2,8 @@ import CWebP
 
 /// Still WebP images through libwebp (lossy, lossless, with or without alpha).
 enum WebPDecoder {
-    static func decode(_ bytes: [UInt8], path: String, maximumPixels: Int) throws(ImagingError) -> Bitmap {
+    static func decode(_ bytes: [UInt8], path: String, maximumPixels: Int,
+                       budget: DecodingBudget) throws(ImagingError) -> (Bitmap, DecodingBudget.Reservation) {
         var features = WebPBitstreamFeatures()
         let status = bytes.withUnsafeBufferPointer { WebPGetFeatures($0.baseAddress, $0.count, &features) }
         guard status == VP8_STATUS_OK else {
@@ -18,6 +19,7 @@ enum WebPDecoder {
         }
         let layout: Bitmap.Layout = features.has_alpha != 0 ? .rgba : .rgb
         let stride = width * layout.rawValue
+        let reservation = budget.reserve(stride * height)
         var pixels = [UInt8](repeating: 0, count: stride * height)
         let decoded = bytes.withUnsafeBufferPointer { data in
             pixels.withUnsafeMutableBufferPointer { output in
@@ -27,7 +29,7 @@ enum WebPDecoder {
             }
         }
         guard decoded != nil else { throw .corrupt(path: path, format: "WebP", reason: "the bitstream could not be decoded") }
-        return Bitmap(width: width, height: height, layout: layout, pixels: pixels)
+        return (Bitmap(width: width, height: height, layout: layout, pixels: pixels), reservation)
     }
 
     private static func describe(_ status: VP8StatusCode) -> String {
