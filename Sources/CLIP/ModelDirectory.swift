@@ -24,7 +24,7 @@ public struct ModelDirectory: Sendable, Equatable {
             throw .modelDirectoryNotFound(path: path)
         }
         guard isDirectory.boolValue else { throw .notAModelDirectory(path: path) }
-        func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+        func file(_ name: String) -> String { path + "/" + name }
         func exists(_ name: String) -> Bool { manager.fileExists(atPath: file(name)) }
 
         self.path = path

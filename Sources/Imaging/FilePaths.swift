@@ -95,6 +95,30 @@ public enum FilePaths {
     /// Whether something exists at `path` (following links).
     public static func exists(_ path: String) -> Bool { status(path) != nil }
 
+    // Foundation's NSString path methods (lastPathComponent, pathExtension,
+    // deletingLastPathComponent) trap on "//" followed by a non-ASCII
+    // character ("//é"), which anyone can type: these replace them.
+
+    /// The part after the last "/" ("" for a path ending in "/").
+    public static func lastComponent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    /// Everything before the last "/": "/a/b" → "/a", "/a" → "/", "a" → "".
+    public static func deletingLastComponent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// The extension of the last component, without the dot ("" for none, or
+    /// for a name that only starts with a dot).
+    public static func pathExtension(_ path: String) -> String {
+        let name = lastComponent(path)
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
+        return String(name[name.index(after: dot)...])
+    }
+
     /// The absolute, normalised form of `path` ("." and ".." removed), without
     /// resolving symbolic links: the path the user sees.
     public static func absolute(_ path: String, currentDirectory: String = currentDirectory()) -> String {

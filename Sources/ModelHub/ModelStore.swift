@@ -148,7 +148,7 @@ public struct ModelStore: Sendable {
     /// folder name by default), after checking that it loads and embeds.
     @discardableResult
     public func importModel(from source: String, name: String? = nil) throws(ModelHubError) -> InstalledModel {
-        let name = name ?? (FilePaths.absolute(source) as NSString).lastPathComponent
+        let name = name ?? FilePaths.lastComponent(FilePaths.absolute(source))
         try Self.validate(name: name)
         guard !FileManager.default.fileExists(atPath: path(of: name)) else { throw .alreadyInstalled(name: name) }
         let directory: ModelDirectory
@@ -162,7 +162,7 @@ public struct ModelStore: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
             for file in directory.modelFiles {
-                try FileManager.default.copyItem(atPath: file, toPath: staging + "/" + (file as NSString).lastPathComponent)
+                try FileManager.default.copyItem(atPath: file, toPath: staging + "/" + FilePaths.lastComponent(file))
             }
         } catch {
             try? FileManager.default.removeItem(atPath: staging)

@@ -39,4 +39,14 @@ struct FilePathsTests {
             #expect(FilePaths.fileSystemBytes(FilePaths.string(fromFileSystem: bytes)) == bytes)
         }
     }
+
+    @Test("path components without Foundation's NSString, which traps on \"//é\"")
+    func components() {
+        #expect(FilePaths.lastComponent("/a/b.jpg") == "b.jpg" && FilePaths.lastComponent("b.jpg") == "b.jpg")
+        #expect(FilePaths.lastComponent("//é") == "é" && FilePaths.lastComponent("/a/") == "")
+        #expect(FilePaths.deletingLastComponent("/a/b") == "/a" && FilePaths.deletingLastComponent("/a") == "/")
+        #expect(FilePaths.deletingLastComponent("b") == "" && FilePaths.deletingLastComponent("é//") == "é/")
+        #expect(FilePaths.pathExtension("/x/photo.JPG") == "JPG" && FilePaths.pathExtension("/x/.hidden") == "")
+        #expect(FilePaths.pathExtension("//é") == "" && FilePaths.pathExtension("/a.b/c") == "")
+    }
 }

@@ -56,4 +56,10 @@ struct SearchQueryTests {
     func malformed(text: String, error: PhotoIndexError) {
         #expect(throws: error) { try parse(text) }
     }
+
+    @Test("a bare term of slashes and a non-ASCII letter is parsed, not a crash (found by fuzz-query)")
+    func doubleSlash() throws {
+        #expect(try parse("//\u{FFFD}") == [.init(term: .text("//\u{FFFD}"), weight: 1)])
+        #expect(try SearchQuery.parse("//é") { _ in true }.parts == [.init(term: .image(path: "/é"), weight: 1)])
+    }
 }

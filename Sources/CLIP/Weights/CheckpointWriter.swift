@@ -59,8 +59,8 @@ enum CheckpointWriter {
 
     static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], configuration: ModelConfiguration,
                       to directory: String) throws(CLIPError) {
-        let weightsPath = (directory as NSString).appendingPathComponent("open_clip_model.safetensors")
-        let configPath = (directory as NSString).appendingPathComponent("open_clip_config.json")
+        let weightsPath = directory + "/open_clip_model.safetensors"
+        let configPath = directory + "/open_clip_config.json"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {

@@ -38,7 +38,7 @@ public struct ModelIdentity: Sendable, Equatable {
         }
         let size = Int64(status.st_size)
         let modified = PhotoScanner.nanoseconds(status)
-        let name = (FilePaths.absolute(directory.path) as NSString).lastPathComponent
+        let name = FilePaths.lastComponent(FilePaths.absolute(directory.path))
         if let record = known.first(where: {
             $0.weightsPath == weights && $0.weightsSize == size && $0.weightsModifiedAt == modified && $0.embeddingSize == embeddingSize
         }) {

@@ -139,7 +139,7 @@ public struct SearchQuery: Sendable, Equatable {
 
     private static func classify(_ bare: String, fileExists: (String) -> Bool) throws(PhotoIndexError) -> Term {
         let expanded = bare.hasPrefix("~/") ? NSHomeDirectory() + bare.dropFirst(1) : bare
-        let hasImageExtension = imageExtensions.contains((expanded as NSString).pathExtension.lowercased())
+        let hasImageExtension = imageExtensions.contains(FilePaths.pathExtension(expanded).lowercased())
             && !expanded.contains(" ")
         if hasImageExtension {
             guard fileExists(expanded) else { throw .noSuchImage(path: bare) }

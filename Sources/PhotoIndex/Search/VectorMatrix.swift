@@ -1,6 +1,7 @@
 import Compute
 import Foundation
 import GRDB
+import Imaging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -234,7 +235,7 @@ final class VectorMatrix: @unchecked Sendable {
     /// Deletes `<vectors>.PID-N.tmp` files whose process is gone (killed while
     /// building one).
     static func removeStaleTemporaryFiles(of path: String) {
-        let folder = (path as NSString).deletingLastPathComponent, prefix = (path as NSString).lastPathComponent + "."
+        let folder = FilePaths.deletingLastComponent(path), prefix = FilePaths.lastComponent(path) + "."
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
             let middle = name.dropFirst(prefix.count).dropLast(4)
             guard let pid = middle.split(separator: "-").first.flatMap({ Int32($0) }), pid != getpid(),

@@ -41,7 +41,7 @@ final class IndexDatabase: Sendable {
         let manager = FileManager.default
         if !manager.fileExists(atPath: path) {
             guard access == .write else { throw .indexNotFound(path: path) }
-            let folder = (path as NSString).deletingLastPathComponent
+            let folder = FilePaths.deletingLastComponent(path)
             if !folder.isEmpty {
                 do {
                     try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)

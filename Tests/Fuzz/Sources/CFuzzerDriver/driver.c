@@ -1,0 +1,1 @@
+// The header declares what compiler-rt defines; SwiftPM needs a source file.

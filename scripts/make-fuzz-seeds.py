@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Writes the fuzzers' seed corpora into Tests/Fuzz/Corpus/<fuzzer>/ from the
+fixtures (Python's standard library only; run from the repository root, after
+`swift build`, which it uses to make a real vector file). Not run by CI: its
+small outputs are committed."""
+import json
+import shutil
+import struct
+import subprocess
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "Tests/Fuzz/Corpus"
+
+
+def seed(fuzzer, name, data):
+    folder = CORPUS / fuzzer
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+def safetensors(tensors, metadata=None):
+    header, body = {}, b""
+    for name, (shape, values) in tensors.items():
+        data = struct.pack(f"<{len(values)}f", *values)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(body), len(body) + len(data)]}
+        body += data
+    if metadata:
+        header["__metadata__"] = metadata
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + body
+
+
+def main():
+    shutil.rmtree(CORPUS, ignore_errors=True)
+    seed("safetensors", "two-tensors", safetensors({"w": ([2, 3], [1, 2, 3, 4, 5, 6]), "b": ([3], [0.5, -1, 2])}, {"format": "pt"}))
+    seed("safetensors", "empty-shape", safetensors({"scalar": ([], [7.0])}))
+    f16 = json.dumps({"h": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}}).encode()
+    f16 += b" " * (-len(f16) % 8)
+    seed("safetensors", "f16", struct.pack("<Q", len(f16)) + f16 + b"\x00\x3c\x00\xc0")
+
+    for model, config in [("oc-vit-gelu-p16", "open_clip_config.json"), ("oc-vit-quickgelu-p8", "open_clip_config.json")]:
+        seed("configuration", model, b"\x00" + (ROOT / "fixtures/models" / model / config).read_bytes())
+    seed("configuration", "hf-vit-quickgelu-p8", b"\x01" + (ROOT / "fixtures/models/hf-vit-quickgelu-p8/config.json").read_bytes())
+
+    for photo in ["coffee-64.jpg", "coffee-48.png", "chelsea.webp", "chelsea-orientation-6.jpg", "astronaut-progressive.jpg"]:
+        seed("image", photo, (ROOT / "fixtures/photos" / photo).read_bytes())
+
+    for index, query in enumerate(['"dog" + "beach" - "people"', "2:sunset + ./ref.jpg", "a well-lit room at dusk",
+                                   "0.5:'red car' - 1.5:night", "12:30 lunch", '"it\\"s raining"', "海边的日落 + 2:\"生日蛋糕\""]):
+        seed("query", f"query-{index}", query)
+    for index, text in enumerate(["a photo of a cat", "Crème brûlée &amp; café", "海边的日落", "🐶🏖️ at sunset!!!",
+                                  "ΣΊΣΥΦΟΣ final σ", "a " * 100, "<|endoftext|> <start_of_text>"]):
+        seed("tokenizer", f"text-{index}", text)
+
+    # A real vector file (32-d, the fixture model), its model checksum set to
+    # the one the fuzzer opens with.
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "index.sqlite"
+        binary = ROOT / ".build/debug/photosearch"
+        model = ROOT / "fixtures/models/oc-vit-gelu-p16"
+        subprocess.run([binary, "index", ROOT / "fixtures/photos/coffee-64.jpg", ROOT / "fixtures/photos/chelsea-48.png",
+                        "--db", database, "--model", model], check=True, capture_output=True)
+        subprocess.run([binary, "search", "x", "--db", database, "--model", model], check=True, capture_output=True)
+        vectors = bytearray((Path(folder) / "index.sqlite.vectors").read_bytes())
+        vectors[32:96] = b"fuzz".ljust(64, b"\x00")
+        seed("vectors", "two-rows", bytes(vectors))
+
+
+if __name__ == "__main__":
+    main()
