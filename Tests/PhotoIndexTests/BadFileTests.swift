@@ -46,17 +46,6 @@ struct IndexBadFileTests {
         #expect(try workspace.embedding(workspace.photos + "/truncated.jpg") != nil)
     }
 
-    @Test("a photo that cannot be read for permissions", .enabled(if: getuid() != 0, "root reads any file"))
-    func permissionDenied() throws {
-        let workspace = try Workspace()
-        let path = try workspace.copy("photos/rocket.jpg", to: "locked.jpg")
-        chmod(path, 0)
-        defer { chmod(path, 0o644) }
-        let summary = try workspace.run()
-        #expect(summary.failed == 1)
-        #expect(try workspace.photo(path)?.lastError == "cannot read: permission denied")
-    }
-
     @Test("a full disk stops the run with the index intact")
     func diskFull() throws {
         let workspace = try Workspace()

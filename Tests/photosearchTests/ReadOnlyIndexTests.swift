@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("Reading never needs to write: read-only indexes and full disks")
 struct ReadOnlyIndexTests {
@@ -91,5 +92,26 @@ struct ReadOnlyIndexTests {
         #expect(FileManager.default.fileExists(atPath: index.database + ".vectors"))
         #expect(limited.standardOutput == unlimited.standardOutput)
         #expect(limited.standardOutput.split(separator: "\n").count == 20)
+    }
+
+    @Test("a photo its indexer may not read is recorded as failed, for that reason, and the others indexed")
+    func unreadablePhoto() throws {
+        // A folder and an index everyone may write; one photo nobody but its owner may read.
+        let folder = try TemporaryDirectory()
+        chmod(folder.path, 0o777)
+        try FileManager.default.createDirectory(atPath: folder.file("photos"), withIntermediateDirectories: true)
+        chmod(folder.file("photos"), 0o755)
+        for (name, source) in [("readable.jpg", "rocket.jpg"), ("locked.jpg", "coffee-64.jpg")] {
+            try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/" + source), toPath: folder.file("photos/" + name))
+            chmod(folder.file("photos/" + name), 0o644)
+        }
+        chmod(folder.file("photos/locked.jpg"), 0)
+        defer { chmod(folder.file("photos/locked.jpg"), 0o644) }
+        let index = try OtherUser.run(["index", folder.file("photos"), "--db", folder.file("index.sqlite"), "--model", Self.model, "--json"])
+        #expect(index.status == 0, "\(index.standardError)")
+        #expect(index.standardOutput.contains(#""error":"cannot read: permission denied","event":"failed","path":"\#(folder.file("photos/locked.jpg"))""#),
+                "\(index.standardOutput)")
+        let status = try CommandRunner.run(["status", "--db", folder.file("index.sqlite")])
+        #expect(status.standardOutput.contains("Photos:   1 indexed, 1 failed"))
     }
 }
