@@ -5,6 +5,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <string.h>
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 
@@ -111,7 +112,7 @@ static inline __m256 erf_avx2(__m256 z) {
     return _mm256_or_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), erfc), sign);
 }
 
-static void gelu_avx2(float *x, size_t count) {
+void ps_gelu_avx2(float *x, size_t count) {
     size_t i = 0;
     for (; i + 8 <= count; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
@@ -121,7 +122,7 @@ static void gelu_avx2(float *x, size_t count) {
     ps_portable_gelu(x + i, count - i);
 }
 
-static void gelu_tanh_avx2(float *x, size_t count) {
+void ps_gelu_tanh_avx2(float *x, size_t count) {
     size_t i = 0;
     for (; i + 8 <= count; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
@@ -136,7 +137,7 @@ static void gelu_tanh_avx2(float *x, size_t count) {
     ps_portable_gelu_tanh(x + i, count - i);
 }
 
-static void quick_gelu_avx2(float *x, size_t count) {
+void ps_quick_gelu_avx2(float *x, size_t count) {
     size_t i = 0;
     for (; i + 8 <= count; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
@@ -183,7 +184,7 @@ static inline __m256i dot32(__m256i v, __m256i q, __m256i ones) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(v, q), ones);
 }
 
-static void dot_u8_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
+void ps_dot_u8_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
     const __m256i ones = _mm256_set1_epi16(1);
     size_t blocks = dimension / 32;
     size_t i = 0;
@@ -232,7 +233,7 @@ static inline __m256i dot64_u4(__m256i packed, __m256i q_low, __m256i q_high, __
     return _mm256_madd_epi16(pairs, ones);
 }
 
-static void dot_u4_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
+void ps_dot_u4_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
     const __m256i ones = _mm256_set1_epi16(1), mask = _mm256_set1_epi8(15);
     size_t blocks = dimension / 64, bytes = dimension / 2;
     size_t i = 0;
@@ -257,6 +258,127 @@ static void dot_u4_avx2(const int8_t *query, const uint8_t *vectors, size_t rows
 }
 
 
+// MARK: int8
+
+// Rows quantised to signed bytes (see ps_kernels.quantize_rows), 32 values
+// at a time; the same rounding as the portable code (nearest, ties to even).
+void ps_avx2_quantize_rows_s8(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded, uint8_t *q,
+                              float *scales) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), infinity = _mm256_set1_ps(INFINITY);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i high = _mm256_set1_epi32(127), low = _mm256_set1_epi32(-127);
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = x + r * ldx;
+        __m256 largest = _mm256_setzero_ps();
+        int finite = 1;
+        size_t k = 0;
+        for (; k + 8 <= inputs; k += 8) {
+            __m256 magnitude = _mm256_andnot_ps(sign, _mm256_loadu_ps(row + k));
+            finite &= _mm256_movemask_ps(_mm256_cmp_ps(magnitude, infinity, _CMP_LT_OQ)) == 0xFF;
+            largest = _mm256_max_ps(largest, magnitude);
+        }
+        float lanes[8];
+        _mm256_storeu_ps(lanes, largest);
+        float most = 0;
+        for (int i = 0; i < 8; i++) most = lanes[i] > most ? lanes[i] : most;
+        for (; k < inputs; k++) {
+            float magnitude = fabsf(row[k]);
+            finite &= isfinite(magnitude) != 0;
+            most = magnitude > most ? magnitude : most;
+        }
+        float scale = !finite ? NAN : most > 0 ? most / 127.0f : 1.0f;
+        float inverse = 1.0f / scale;
+        __m256 factor = _mm256_set1_ps(inverse);
+        int8_t *out = (int8_t *)(q + r * padded);
+        k = 0;
+        for (; k + 32 <= inputs; k += 32) {
+            __m256i v[4];
+            for (int i = 0; i < 4; i++) {
+                v[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(row + k + 8 * i), factor));
+                v[i] = _mm256_max_epi32(_mm256_min_epi32(v[i], high), low);
+            }
+            __m256i words = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+            _mm256_storeu_si256((__m256i *)(out + k), _mm256_permutevar8x32_epi32(words, order));
+        }
+        for (; k < inputs; k++) out[k] = ps_q8_value(row[k], inverse);
+        for (; k < padded; k++) out[k] = 0;
+        scales[r] = scale;
+    }
+}
+
+// The epilogue of 8 sums (columns column ..< column + 8 of one row).
+static inline void store_q8(__m256i sums, float row_scale, const float *column_scales, const float *bias, float *target,
+                            size_t width, int accumulate) {
+    if (width == 8) {
+        __m256 scale = _mm256_mul_ps(_mm256_set1_ps(row_scale), _mm256_loadu_ps(column_scales));
+        __m256 value = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), scale);
+        if (bias) value = _mm256_add_ps(value, _mm256_loadu_ps(bias));
+        if (accumulate) value = _mm256_add_ps(value, _mm256_loadu_ps(target));
+        _mm256_storeu_ps(target, value);
+    } else {
+        int32_t lanes[8];
+        _mm256_storeu_si256((__m256i *)lanes, sums);
+        for (size_t j = 0; j < width; j++) {
+            target[j] = ps_q8_result(lanes[j], row_scale, column_scales[j], bias, j, accumulate ? target + j : NULL);
+        }
+    }
+}
+
+// Up to 4 rows × one panel (16 outputs, two registers): per group of 4
+// inputs, |a| · sign(w, a) through vpmaddubsw (|a| ≤ 127, so the pairwise
+// 16-bit sums cannot saturate) and vpmaddwd.
+static inline __attribute__((always_inline))
+void block_q8_avx2(const uint8_t *q, const float *row_scales, size_t padded, const int8_t *panel,
+                   const float *column_scales, float *c, size_t ldc, size_t width, const float *bias, int accumulate,
+                   const int mr) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i low[4], high[4];
+    for (int r = 0; r < mr; r++) {
+        low[r] = _mm256_setzero_si256();
+        high[r] = _mm256_setzero_si256();
+    }
+    for (size_t g = 0; g < padded / PS_Q8_GROUP; g++) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(panel + g * 64));
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)(panel + g * 64 + 32));
+        for (int r = 0; r < mr; r++) {
+            int32_t four;
+            memcpy(&four, q + (size_t)r * padded + g * 4, 4);
+            __m256i a = _mm256_set1_epi32(four);
+            __m256i magnitude = _mm256_abs_epi8(a);
+            low[r] = _mm256_add_epi32(low[r], _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w0, a)), ones));
+            high[r] = _mm256_add_epi32(high[r], _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w1, a)), ones));
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        float *target = c + (size_t)r * ldc;
+        store_q8(low[r], row_scales[r], column_scales, bias, target, width < 8 ? width : 8, accumulate);
+        if (width > 8) store_q8(high[r], row_scales[r], column_scales + 8, bias ? bias + 8 : NULL, target + 8, width - 8, accumulate);
+    }
+}
+
+static void panel_q8_avx2(const uint8_t *q, const float *row_scales, size_t rows, size_t padded, const int8_t *panel,
+                          const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t width,
+                          const float *bias, int accumulate) {
+    (void)column_sums;
+    size_t i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        block_q8_avx2(q + i * padded, row_scales + i, padded, panel, column_scales, c + i * ldc, ldc, width, bias, accumulate, 4);
+    }
+    switch (rows - i) {
+    case 3: block_q8_avx2(q + i * padded, row_scales + i, padded, panel, column_scales, c + i * ldc, ldc, width, bias, accumulate, 3); break;
+    case 2: block_q8_avx2(q + i * padded, row_scales + i, padded, panel, column_scales, c + i * ldc, ldc, width, bias, accumulate, 2); break;
+    case 1: block_q8_avx2(q + i * padded, row_scales + i, padded, panel, column_scales, c + i * ldc, ldc, width, bias, accumulate, 1); break;
+    default: break;
+    }
+}
+
+static void linear_q8(const uint8_t *q, const float *row_scales, size_t rows, size_t padded, const int8_t *packed,
+                      const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t outputs,
+                      size_t first, size_t count, const float *bias, int accumulate) {
+    ps_linear_q8_by_panels(panel_q8_avx2, q, row_scales, rows, padded, packed, column_scales, column_sums, c, ldc, outputs,
+                           first, count, bias, accumulate);
+}
+
 static void linear_packed(const float *a, size_t lda, const float *packed, size_t inputs,
                           float *c, size_t ldc, size_t outputs, size_t rows, size_t first, size_t count,
                           const float *bias, int accumulate) {
@@ -274,12 +396,14 @@ static void attention_head(const float *q, const float *k, const float *v, size_
 
 const ps_kernels ps_avx2_kernels = {
     .linear_packed = linear_packed,
-    .gelu = gelu_avx2,
-    .gelu_tanh = gelu_tanh_avx2,
-    .quick_gelu = quick_gelu_avx2,
+    .gelu = ps_gelu_avx2,
+    .gelu_tanh = ps_gelu_tanh_avx2,
+    .quick_gelu = ps_quick_gelu_avx2,
     .attention_head = attention_head,
-    .dot_u8 = dot_u8_avx2,
-    .dot_u4 = dot_u4_avx2,
+    .dot_u8 = ps_dot_u8_avx2,
+    .dot_u4 = ps_dot_u4_avx2,
+    .quantize_rows = ps_avx2_quantize_rows_s8,
+    .linear_q8 = linear_q8,
 };
 
 #endif

@@ -10,6 +10,18 @@
 extern const ps_kernels ps_portable_kernels;
 #if defined(__x86_64__)
 extern const ps_kernels ps_avx2_kernels;
+extern const ps_kernels ps_avx512_kernels;
+extern const ps_kernels ps_avx512_vnni_kernels;
+#endif
+
+#if defined(__x86_64__)
+// AVX2 kernels the AVX-512 levels reuse (activations and vector scans are a
+// small share of the time; their 256-bit versions run there as they are).
+void ps_gelu_avx2(float *x, size_t count);
+void ps_gelu_tanh_avx2(float *x, size_t count);
+void ps_quick_gelu_avx2(float *x, size_t count);
+void ps_dot_u8_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+void ps_dot_u4_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
 #endif
 
 // Portable pieces the fast levels reuse for ragged ends.
@@ -17,6 +29,69 @@ void ps_portable_gelu(float *x, size_t count);
 void ps_portable_gelu_tanh(float *x, size_t count);
 void ps_portable_quick_gelu(float *x, size_t count);
 void ps_portable_dot_u4(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+void ps_portable_dot_u8(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+
+// Rows of A handled per pass over the panels: A's chunk stays in cache while
+// the weights stream past it once.
+#define PS_ROW_CHUNK 192
+
+// The int8 product's scale for a row of activations or of weights: max |x| /
+// 127, 1 for zeros, NaN when a value is not finite (so that a damaged input
+// shows in the output instead of vanishing).
+static inline float ps_q8_scale(const float *x, size_t count) {
+    float largest = 0;
+    int finite = 1;
+    for (size_t i = 0; i < count; i++) {
+        float magnitude = fabsf(x[i]);
+        finite &= isfinite(magnitude) != 0;
+        if (magnitude > largest) largest = magnitude;
+    }
+    if (!finite) return NAN;
+    return largest > 0 ? largest / 127.0f : 1.0f;
+}
+
+// round(x / scale) in [-127, 127]; 0 for what is not finite.
+static inline int8_t ps_q8_value(float x, float inverse) {
+    float q = nearbyintf(x * inverse);
+    if (!(q == q)) return 0;
+    if (q > 127) q = 127;
+    if (q < -127) q = -127;
+    return (int8_t)q;
+}
+
+// The int8 product's epilogue, one element: the same operations in the same
+// order at every level (a multiply, then adds; no fused multiply-add), so
+// that all levels agree to the bit.
+static inline float ps_q8_result(int32_t sum, float row_scale, float column_scale, const float *bias, size_t column,
+                                 const float *previous) {
+    float scale = row_scale * column_scale;
+    float value = (float)sum * scale;
+    if (bias) value = value + bias[column];
+    if (previous) value = value + *previous;
+    return value;
+}
+
+typedef void (*ps_q8_panel_kernel)(const uint8_t *q, const float *row_scales, size_t rows, size_t padded,
+                                   const int8_t *panel, const float *column_scales, const int32_t *column_sums,
+                                   float *c, size_t ldc, size_t width, const float *bias, int accumulate);
+
+// The loop every level shares for int8 products: row chunks × panels.
+static inline void ps_linear_q8_by_panels(ps_q8_panel_kernel kernel, const uint8_t *q, const float *row_scales, size_t rows,
+                                          size_t padded, const int8_t *packed, const float *column_scales,
+                                          const int32_t *column_sums, float *c, size_t ldc, size_t outputs, size_t first,
+                                          size_t count, const float *bias, int accumulate) {
+    size_t end = first + count < outputs ? first + count : outputs;
+    size_t panel_bytes = padded * PS_PANEL;
+    for (size_t row = 0; row < rows; row += PS_ROW_CHUNK) {
+        size_t chunk = rows - row < PS_ROW_CHUNK ? rows - row : PS_ROW_CHUNK;
+        for (size_t column = first; column < end; column += PS_PANEL) {
+            size_t width = end - column < PS_PANEL ? end - column : PS_PANEL;
+            kernel(q + row * padded, row_scales + row, chunk, padded, packed + (column / PS_PANEL) * panel_bytes,
+                   column_scales + column, column_sums ? column_sums + column : NULL, c + row * ldc + column, ldc, width,
+                   bias ? bias + column : NULL, accumulate);
+        }
+    }
+}
 
 // Writes a block of sums (rows × width, stride PS_PANEL) into C.
 static inline void ps_write_block(const float *sums, size_t rows, size_t width, float *c, size_t ldc,
@@ -31,9 +106,6 @@ static inline void ps_write_block(const float *sums, size_t rows, size_t width, 
     }
 }
 
-// Rows of A handled per pass over the panels: A's chunk stays in cache while
-// the weights stream past it once.
-#define PS_ROW_CHUNK 192
 
 typedef void (*ps_panel_kernel)(const float *a, size_t lda, const float *panel, size_t inputs,
                                 float *c, size_t ldc, size_t rows, size_t width, const float *bias, int accumulate);

@@ -41,6 +41,79 @@ float ps_quantize(const float *values, size_t count, int limit, int8_t *out) {
     return scale;
 }
 
+// MARK: int8 packing
+
+size_t ps_q8_padded_inputs(size_t inputs) {
+    return (inputs + PS_Q8_GROUP - 1) / PS_Q8_GROUP * PS_Q8_GROUP;
+}
+
+size_t ps_q8_packed_bytes(size_t outputs, size_t inputs) {
+    return (outputs + PS_PANEL - 1) / PS_PANEL * PS_PANEL * ps_q8_padded_inputs(inputs);
+}
+
+void ps_pack_q8(const float *weight, size_t outputs, size_t inputs, int8_t *packed, float *scales, int32_t *sums,
+                size_t first_panel, size_t panel_count) {
+    size_t panels = (outputs + PS_PANEL - 1) / PS_PANEL, padded = ps_q8_padded_inputs(inputs);
+    size_t end = first_panel + panel_count < panels ? first_panel + panel_count : panels;
+    for (size_t p = first_panel; p < end; p++) {
+        int8_t *panel = packed + p * padded * PS_PANEL;
+        memset(panel, 0, padded * PS_PANEL);
+        for (size_t j = 0; j < PS_PANEL; j++) {
+            size_t output = p * PS_PANEL + j;
+            if (output >= outputs) continue;
+            const float *w = weight + output * inputs;
+            float scale = ps_q8_scale(w, inputs);
+            float inverse = 1.0f / scale;
+            int32_t sum = 0;
+            for (size_t k = 0; k < inputs; k++) {
+                int8_t q = ps_q8_value(w[k], inverse);
+                panel[(k / PS_Q8_GROUP) * PS_PANEL * PS_Q8_GROUP + j * PS_Q8_GROUP + k % PS_Q8_GROUP] = q;
+                sum += q;
+            }
+            scales[output] = scale;
+            sums[output] = sum;
+        }
+    }
+}
+
+// MARK: int8 products
+
+static void quantize_rows(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded, uint8_t *q, float *scales) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = x + r * ldx;
+        float scale = ps_q8_scale(row, inputs);
+        float inverse = 1.0f / scale;
+        int8_t *out = (int8_t *)(q + r * padded);
+        for (size_t k = 0; k < inputs; k++) out[k] = ps_q8_value(row[k], inverse);
+        for (size_t k = inputs; k < padded; k++) out[k] = 0;
+        scales[r] = scale;
+    }
+}
+
+static void panel_q8(const uint8_t *q, const float *row_scales, size_t rows, size_t padded, const int8_t *panel,
+                     const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t width,
+                     const float *bias, int accumulate) {
+    (void)column_sums;
+    for (size_t r = 0; r < rows; r++) {
+        const int8_t *a = (const int8_t *)(q + r * padded);
+        for (size_t j = 0; j < width; j++) {
+            int32_t sum = 0;
+            for (size_t k = 0; k < padded; k++) {
+                sum += (int32_t)a[k] * (int32_t)panel[(k / PS_Q8_GROUP) * PS_PANEL * PS_Q8_GROUP + j * PS_Q8_GROUP + k % PS_Q8_GROUP];
+            }
+            float *target = c + r * ldc + j;
+            *target = ps_q8_result(sum, row_scales[r], column_scales[j], bias, j, accumulate ? target : NULL);
+        }
+    }
+}
+
+static void linear_q8(const uint8_t *q, const float *row_scales, size_t rows, size_t padded, const int8_t *packed,
+                      const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t outputs,
+                      size_t first, size_t count, const float *bias, int accumulate) {
+    ps_linear_q8_by_panels(panel_q8, q, row_scales, rows, padded, packed, column_scales, column_sums, c, ldc, outputs,
+                           first, count, bias, accumulate);
+}
+
 // MARK: Matrix products
 
 static void panel(const float *a, size_t lda, const float *panel, size_t inputs,
@@ -103,7 +176,7 @@ static void attention_head(const float *q, const float *k, const float *v, size_
 
 // MARK: Quantised vector scans
 
-static void dot_u8(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
+void ps_portable_dot_u8(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out) {
     for (size_t i = 0; i < rows; i++) {
         const uint8_t *v = vectors + i * dimension;
         int32_t sum = 0;
@@ -133,6 +206,8 @@ const ps_kernels ps_portable_kernels = {
     .gelu_tanh = ps_portable_gelu_tanh,
     .quick_gelu = ps_portable_quick_gelu,
     .attention_head = attention_head,
-    .dot_u8 = dot_u8,
+    .dot_u8 = ps_portable_dot_u8,
     .dot_u4 = ps_portable_dot_u4,
+    .quantize_rows = quantize_rows,
+    .linear_q8 = linear_q8,
 };

@@ -9,6 +9,10 @@ public enum KernelPath: String, CaseIterable, Sendable, Codable {
     case portable
     /// AVX2 and FMA (Intel Haswell, AMD Zen 1 and later).
     case avx2
+    /// AVX-512 F, BW, DQ and VL (Intel Skylake-X, AMD Zen 4 and later).
+    case avx512
+    /// AVX-512 with VNNI's int8 dot products (Intel Cascade Lake and later, AMD Zen 4 and later).
+    case avx512vnni
 
     /// The environment variable that forces a path (tests, benchmarks, bug reports).
     public static let environmentVariable = "PHOTOSEARCH_KERNELS"
@@ -17,6 +21,8 @@ public enum KernelPath: String, CaseIterable, Sendable, Codable {
         switch self {
         case .portable: return PS_PATH_PORTABLE
         case .avx2: return PS_PATH_AVX2
+        case .avx512: return PS_PATH_AVX512
+        case .avx512vnni: return PS_PATH_AVX512_VNNI
         }
     }
 

@@ -18,6 +18,8 @@ enum CPUFlags {
         switch path {
         case .portable: return true
         case .avx2: return all.contains("avx2") && all.contains("fma")
+        case .avx512: return has(.avx2) && ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(all.contains)
+        case .avx512vnni: return has(.avx512) && all.contains("avx512_vnni")
         }
     }
 }

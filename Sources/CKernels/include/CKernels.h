@@ -14,16 +14,25 @@
 extern "C" {
 #endif
 
-/// Output columns per panel of a packed weight matrix.
+/// Output columns per panel of a packed weight matrix (float or int8).
 #define PS_PANEL 16
+
+/// Inputs per group in a packed int8 panel: one 32-bit lane holds one
+/// output's weights for 4 consecutive inputs (vpdpbusd's shape).
+#define PS_Q8_GROUP 4
 
 /// The kernel levels, from the reference C up.
 typedef enum ps_kernel_path {
     PS_PATH_PORTABLE = 0,
+    /// AVX2 and FMA (Haswell, Zen 1).
     PS_PATH_AVX2 = 1,
+    /// AVX-512 F, BW, DQ and VL (Skylake-X, Zen 4).
+    PS_PATH_AVX512 = 2,
+    /// The same with VNNI's vpdpbusd (Cascade Lake, Ice Lake, Zen 4).
+    PS_PATH_AVX512_VNNI = 3,
 } ps_kernel_path;
 
-#define PS_PATH_COUNT 2
+#define PS_PATH_COUNT 4
 
 /// One level's kernels. Every table computes the same functions; a fast one
 /// may differ from the portable one only by floating-point rounding (integer
@@ -53,6 +62,25 @@ typedef struct ps_kernels {
     void (*attention_head)(const float *q, const float *k, const float *v, size_t stride,
                            float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
                            float scale, long causal_first, float *scratch);
+
+    /// Quantises `rows` rows of activations (`inputs` floats, `ldx` apart)
+    /// for this level's int8 product, one scale per row: scale = max |x| / 127
+    /// (1 for a row of zeros), q = round(x / scale) in [-127, 127]. Each row
+    /// takes `padded` bytes (inputs rounded up to PS_Q8_GROUP, the rest
+    /// neutral). Stored as signed bytes, except at the VNNI level: unsigned,
+    /// q + 128, as vpdpbusd wants them.
+    void (*quantize_rows)(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded,
+                          uint8_t *q, float *scales);
+
+    /// C[:, first ..< first + count] = row_scale · column_scale · Σ q·w
+    /// (+ bias) (+ C when accumulate), for rows quantised by quantize_rows and
+    /// weights packed by ps_pack_q8; `first` is a multiple of PS_PANEL. The
+    /// integer sums are exact at every level and the float epilogue is the
+    /// same (a multiply, then adds), so every level gives the same bits.
+    void (*linear_q8)(const uint8_t *q, const float *row_scales, size_t rows, size_t padded,
+                      const int8_t *packed, const float *column_scales, const int32_t *column_sums,
+                      float *c, size_t ldc, size_t outputs, size_t first, size_t count,
+                      const float *bias, int accumulate);
 
     /// out[i] = Σₖ query[k] · vectors[i·dimension + k] for `rows` vectors of
     /// unsigned bytes, exactly, in 32-bit integers. The query must lie in
@@ -84,6 +112,22 @@ size_t ps_packed_count(size_t outputs, size_t inputs);
 /// ranges so that packing can be shared between threads.)
 void ps_pack_weights(const float *weight, size_t outputs, size_t inputs, float *packed,
                      size_t first_panel, size_t panel_count);
+
+/// Inputs of a packed int8 matrix: `inputs` rounded up to PS_Q8_GROUP.
+size_t ps_q8_padded_inputs(size_t inputs);
+
+/// Bytes of a packed int8 matrix: panels of PS_PANEL outputs, each
+/// padded_inputs / PS_Q8_GROUP groups of PS_PANEL × PS_Q8_GROUP bytes (group
+/// g, output j: weights for inputs 4g ... 4g + 3 at bytes 4j ... 4j + 3).
+size_t ps_q8_packed_bytes(size_t outputs, size_t inputs);
+
+/// Quantises and packs panels first_panel ..< first_panel + panel_count of an
+/// nn.Linear weight (`outputs × inputs`, row-major): per output, symmetric,
+/// scale = max |w| / 127 (1 for zeros), q = round(w / scale); `scales` and
+/// `sums` (Σ q over the output's inputs) receive one value per output, the
+/// padding outputs and inputs hold zeros.
+void ps_pack_q8(const float *weight, size_t outputs, size_t inputs, int8_t *packed, float *scales, int32_t *sums,
+                size_t first_panel, size_t panel_count);
 
 /// Quantises `count` floats to integers in [-limit, limit] with one scale:
 /// round(x / scale), scale = max |x| / limit over the finite values (1 when

@@ -1,0 +1,105 @@
+import CKernels
+
+/// A fixed matrix W (`outputs × inputs`, row-major, as nn.Linear stores it)
+/// quantised to int8 once, per output channel (symmetric: scale = max |w| /
+/// 127), and packed for the kernels (`ps_pack_q8`): panels of `PS_PANEL`
+/// outputs, inputs in groups of 4. Products X·Wᵀ quantise each row of X on
+/// the fly (symmetric, its own scale), multiply in integers (exact, int32),
+/// and rescale to float: W8A8, the weights a quarter of their float size.
+public struct QuantizedMatrix: Sendable {
+    public let outputs: Int
+    public let inputs: Int
+    /// Inputs rounded up to a whole group.
+    let padded: Int
+    let weights: [Int8]
+    /// Per output (padded to whole panels with 1): w ≈ scale · q.
+    let scales: [Float]
+    /// Per output (padded with 0): Σ q, for the VNNI level's offset.
+    let sums: [Int32]
+
+    static let panel = Int(PS_PANEL)
+
+    var panels: Int { (outputs + Self.panel - 1) / Self.panel }
+
+    /// Quantises and packs `weight` (`outputs × inputs`, row-major); large
+    /// matrices on every core.
+    public init(packing weight: UnsafeBufferPointer<Float>, outputs: Int, inputs: Int) {
+        precondition(weight.count == outputs * inputs, "weight does not match \(outputs) × \(inputs)")
+        self.outputs = outputs
+        self.inputs = inputs
+        padded = ps_q8_padded_inputs(inputs)
+        let panels = (outputs + Self.panel - 1) / Self.panel
+        let parts = inputs * outputs < 1 << 16 ? 1 : min(Parallel.cores, panels)
+        let perPart = (panels + parts - 1) / parts
+        let source = SendablePointer(weight.baseAddress!)
+        var scales = [Float](repeating: 1, count: panels * Self.panel)
+        var sums = [Int32](repeating: 0, count: panels * Self.panel)
+        let count = ps_q8_packed_bytes(outputs, inputs)
+        weights = [Int8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            scales.withUnsafeMutableBufferPointer { scales in
+                sums.withUnsafeMutableBufferPointer { sums in
+                    let target = SendableMutablePointer(buffer.baseAddress!)
+                    let scalesTarget = SendableMutablePointer(scales.baseAddress!), sumsTarget = SendableMutablePointer(sums.baseAddress!)
+                    Parallel.run(parts) { part in
+                        ps_pack_q8(source.pointer, outputs, inputs, target.pointer, scalesTarget.pointer, sumsTarget.pointer,
+                                   part * perPart, perPart)
+                    }
+                }
+            }
+            initialized = count
+        }
+        self.scales = scales
+        self.sums = sums
+    }
+
+    public init(weight: [Float], outputs: Int, inputs: Int) {
+        self = weight.withUnsafeBufferPointer { QuantizedMatrix(packing: $0, outputs: outputs, inputs: inputs) }
+    }
+
+    /// y = x·Wᵀ (+ bias), or y += x·Wᵀ (+ bias) with `accumulate`, through
+    /// int8: `x` is `rows × inputs`, `y` is `rows × outputs`.
+    public func multiply(_ x: Matrix, into y: inout Matrix, bias: [Float]? = nil, accumulate: Bool = false,
+                         kernels: Kernels = .active) {
+        precondition(x.columns == inputs && y.columns == outputs && y.rows == x.rows, "matrix shapes do not match")
+        precondition(bias == nil || bias!.count == outputs, "bias does not match the outputs")
+        let rows = x.rows, inputs = self.inputs, outputs = self.outputs, padded = self.padded
+        guard rows > 0 else { return }
+        var quantised = [UInt8](repeating: 0, count: rows * padded)
+        var rowScales = [Float](repeating: 0, count: rows)
+        x.values.withUnsafeBufferPointer { input in
+            quantised.withUnsafeMutableBufferPointer { q in
+                rowScales.withUnsafeMutableBufferPointer { s in
+                    kernels.table.quantize_rows(input.baseAddress, inputs, rows, inputs, padded, q.baseAddress, s.baseAddress)
+                }
+            }
+        }
+        let parts = rows * outputs * inputs < 1 << 18 ? 1 : min(Parallel.cores, panels)
+        let columnsPerPart = (panels + parts - 1) / parts * Self.panel
+        let linear = kernels.table.linear_q8!
+        quantised.withUnsafeBufferPointer { q in
+            rowScales.withUnsafeBufferPointer { rowScales in
+                weights.withUnsafeBufferPointer { w in
+                    scales.withUnsafeBufferPointer { columnScales in
+                        sums.withUnsafeBufferPointer { columnSums in
+                            y.values.withUnsafeMutableBufferPointer { output in
+                                (bias ?? []).withUnsafeBufferPointer { biasBuffer in
+                                    let q = SendablePointer(q.baseAddress!), rowScales = SendablePointer(rowScales.baseAddress!)
+                                    let w = SendablePointer(w.baseAddress!), columnScales = SendablePointer(columnScales.baseAddress!)
+                                    let columnSums = SendablePointer(columnSums.baseAddress!), c = SendableMutablePointer(output.baseAddress!)
+                                    let b = bias == nil ? nil : SendablePointer(biasBuffer.baseAddress!)
+                                    Parallel.run(parts) { part in
+                                        let first = part * columnsPerPart
+                                        guard first < outputs else { return }
+                                        linear(q.pointer, rowScales.pointer, rows, padded, w.pointer, columnScales.pointer,
+                                               columnSums.pointer, c.pointer, outputs, outputs, first, columnsPerPart, b?.pointer,
+                                               accumulate ? 1 : 0)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
