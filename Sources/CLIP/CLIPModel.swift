@@ -18,6 +18,8 @@ public final class CLIPModel: Sendable {
     }
 
     public let configuration: ModelConfiguration
+    /// The arithmetic of its matrix products.
+    public let precision: Precision
     /// The model folder it was loaded from; nil for random weights.
     public let directory: String?
     public let preprocessor: ImagePreprocessor
@@ -27,7 +29,7 @@ public final class CLIPModel: Sendable {
 
     /// Loads `towers` from the model directory at `path`, checking every
     /// tensor's presence and shape.
-    public convenience init(directory path: String, towers: Towers = .both) throws(CLIPError) {
+    public convenience init(directory path: String, towers: Towers = .both, precision: Precision = .fp32) throws(CLIPError) {
         let directory = try ModelDirectory(path: path)
         let (configuration, preprocess, names, pooling) = try directory.loadConfiguration()
         let file = try SafetensorsFile(path: directory.weightsPath)
@@ -49,7 +51,7 @@ public final class CLIPModel: Sendable {
         } else {
             tokenizer = CLIPTokenizer(vocabulary: try Vocabulary.standard(), contextLength: configuration.text.contextLength)
         }
-        try self.init(reader: WeightReader(file: file), configuration: configuration, preprocess: preprocess,
+        try self.init(reader: WeightReader(file: file, precision: precision), configuration: configuration, preprocess: preprocess,
                       names: names, pooling: pooling, tokenizer: tokenizer, towers: towers, directory: path)
     }
 
@@ -79,9 +81,9 @@ public final class CLIPModel: Sendable {
 
     /// A model of the given shape with random weights, for benchmarks.
     public convenience init(randomWeights configuration: ModelConfiguration, seed: UInt64 = 1,
-                            towers: Towers = .both) throws(CLIPError) {
+                            towers: Towers = .both, precision: Precision = .fp32) throws(CLIPError) {
         let tokenizer = CLIPTokenizer(vocabulary: try Vocabulary.standard(), contextLength: configuration.text.contextLength)
-        try self.init(reader: WeightReader(randomSeed: seed), configuration: configuration,
+        try self.init(reader: WeightReader(randomSeed: seed, precision: precision), configuration: configuration,
                       preprocess: PreprocessConfiguration(imageSize: configuration.vision.imageSize),
                       names: CheckpointNames(layout: configuration.layout, openCLIPTextPrefix: ""),
                       pooling: .argmax, tokenizer: tokenizer, towers: towers, directory: nil)
@@ -92,7 +94,7 @@ public final class CLIPModel: Sendable {
     /// holding only `towers`: benchmarks load it as a user's model would be.
     public static func writeRandomCheckpoint(_ configuration: ModelConfiguration, towers: Towers, to directory: String,
                                              seed: UInt64 = 1) throws(CLIPError) {
-        let reader = WeightReader(randomSeed: seed)
+        let reader = WeightReader(randomSeed: seed, precision: .fp32)
         let names = CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: "")
         if towers.contains(.image) {
             _ = try VisionTower(reader: reader, names: names, configuration: configuration.vision, embeddingSize: configuration.embeddingSize)
@@ -108,6 +110,7 @@ public final class CLIPModel: Sendable {
                  names: CheckpointNames, pooling: TextPooling, tokenizer: CLIPTokenizer, towers: Towers,
                  directory: String?) throws(CLIPError) {
         self.configuration = configuration
+        self.precision = reader.precision
         self.directory = directory
         preprocessor = ImagePreprocessor(configuration: preprocess)
         self.tokenizer = tokenizer

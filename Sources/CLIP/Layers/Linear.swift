@@ -1,29 +1,44 @@
 import Compute
 
+/// The arithmetic the matrix products of a model run in.
+public enum Precision: String, Sendable, Codable, CaseIterable {
+    /// float32 weights and activations.
+    case fp32
+    /// int8 weights (per output channel) and activations (per token), int32
+    /// sums rescaled to float; LayerNorm, softmax, GELU and the residual
+    /// stream stay float32.
+    case int8
+}
+
 /// y = x·Wᵀ + b for an nn.Linear weight W (`outputs × inputs`), packed once at
-/// load time (see `PackedMatrix`).
+/// load time: as float32 panels (`PackedMatrix`), or quantised to int8
+/// (`QuantizedMatrix`).
 struct Linear: Sendable {
-    let weight: PackedMatrix
+    enum Weights: Sendable {
+        case float(PackedMatrix)
+        case int8(QuantizedMatrix)
+    }
+
+    let weights: Weights
     let bias: [Float]?
+    let inputs: Int
+    let outputs: Int
 
-    var inputs: Int { weight.inputs }
-    var outputs: Int { weight.outputs }
-
-    /// `weight` is `outputs × inputs`, row-major, as PyTorch stores it.
-    init(weight: [Float], bias: [Float]?, inputs: Int, outputs: Int) {
-        self.init(weight: PackedMatrix(weight: weight, outputs: outputs, inputs: inputs), bias: bias)
-    }
-
-    /// Packs `weight` (`outputs × inputs`, row-major) straight from wherever it
-    /// lives, e.g. the mapped checkpoint.
-    init(packing weight: UnsafeBufferPointer<Float>, bias: [Float]?, inputs: Int, outputs: Int) {
-        self.init(weight: PackedMatrix(packing: weight, outputs: outputs, inputs: inputs), bias: bias)
-    }
-
-    init(weight: PackedMatrix, bias: [Float]?) {
-        precondition((bias?.count ?? weight.outputs) == weight.outputs)
-        self.weight = weight
+    /// Packs `weight` (`outputs × inputs`, row-major, as PyTorch stores it)
+    /// straight from wherever it lives, e.g. the mapped checkpoint.
+    init(packing weight: UnsafeBufferPointer<Float>, bias: [Float]?, inputs: Int, outputs: Int, precision: Precision) {
+        precondition((bias?.count ?? outputs) == outputs)
+        switch precision {
+        case .fp32: weights = .float(PackedMatrix(packing: weight, outputs: outputs, inputs: inputs))
+        case .int8: weights = .int8(QuantizedMatrix(packing: weight, outputs: outputs, inputs: inputs))
+        }
         self.bias = bias
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+
+    init(weight: [Float], bias: [Float]?, inputs: Int, outputs: Int, precision: Precision) {
+        self = weight.withUnsafeBufferPointer { Linear(packing: $0, bias: bias, inputs: inputs, outputs: outputs, precision: precision) }
     }
 
     func callAsFunction(_ x: Matrix) -> Matrix {
@@ -34,6 +49,9 @@ struct Linear: Sendable {
 
     /// y = x·Wᵀ + b, or y += x·Wᵀ + b with `accumulate` (the residual connection).
     func apply(_ x: Matrix, into y: inout Matrix, accumulate: Bool) {
-        weight.multiply(x, into: &y, bias: bias, accumulate: accumulate)
+        switch weights {
+        case let .float(matrix): matrix.multiply(x, into: &y, bias: bias, accumulate: accumulate)
+        case let .int8(matrix): matrix.multiply(x, into: &y, bias: bias, accumulate: accumulate)
+        }
     }
 }

@@ -79,7 +79,7 @@ struct CheckpointNames: Sendable {
             return TransformerBlock(
                 attentionNorm: try reader.layerNorm(base + "layer_norm1", width: width, epsilon: eps),
                 attention: MultiHeadAttention(
-                    inProjection: Linear(weight: weights, bias: biases, inputs: width, outputs: 3 * width),
+                    inProjection: reader.linear(values: weights, bias: biases, inputs: width, outputs: 3 * width),
                     outProjection: try reader.linear(weight: base + "self_attn.out_proj.weight", bias: base + "self_attn.out_proj.bias",
                                                      inputs: width, outputs: width),
                     heads: config.heads),
@@ -103,7 +103,7 @@ struct CheckpointNames: Sendable {
                     transposed[column * width + row] = matrix[row * embedding + column]
                 }
             }
-            return Linear(weight: transposed, bias: nil, inputs: width, outputs: embedding)
+            return reader.linear(values: transposed, bias: nil, inputs: width, outputs: embedding)
         case .transformers:
             return try reader.linear(weight: name, bias: nil, inputs: width, outputs: embedding)
         }

@@ -10,6 +10,8 @@ final class WeightReader {
     }
 
     let source: Source
+    /// The arithmetic of the linear layers it builds.
+    let precision: Precision
     private var used: Set<String> = []
     private var missing: [String] = []
     private var generator = SplitMix64(seed: 0)
@@ -22,12 +24,14 @@ final class WeightReader {
         "text_model.embeddings.position_ids", "vision_model.embeddings.position_ids",
     ]
 
-    init(file: SafetensorsFile) {
+    init(file: SafetensorsFile, precision: Precision) {
         source = .file(file)
+        self.precision = precision
     }
 
-    init(randomSeed seed: UInt64) {
+    init(randomSeed seed: UInt64, precision: Precision) {
         source = .random(seed: seed)
+        self.precision = precision
         generator = SplitMix64(seed: seed)
     }
 
@@ -73,9 +77,15 @@ final class WeightReader {
         if case let .file(file) = source, let info = file.tensors[weight], info.shape == [outputs, inputs] {
             // Packed straight from the mapped file: no intermediate copy.
             used.insert(weight)
-            return file.withFloats(weight) { Linear(packing: $0, bias: b, inputs: inputs, outputs: outputs) }!
+            return file.withFloats(weight) { Linear(packing: $0, bias: b, inputs: inputs, outputs: outputs, precision: precision) }!
         }
-        return Linear(weight: try tensor(weight, shape: [outputs, inputs]), bias: b, inputs: inputs, outputs: outputs)
+        return linear(values: try tensor(weight, shape: [outputs, inputs]), bias: b, inputs: inputs, outputs: outputs)
+    }
+
+    /// A linear layer from weights already in memory (`outputs × inputs`):
+    /// stacked, transposed or reshaped from the checkpoint's tensors.
+    func linear(values: [Float], bias: [Float]?, inputs: Int, outputs: Int) -> Linear {
+        Linear(weight: values, bias: bias, inputs: inputs, outputs: outputs, precision: precision)
     }
 
     /// An embedding table (`rows × width`): read in place from the mapped

@@ -14,8 +14,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let openCLIP = data[0] % 2 == 0
     let body = Data(bytes: data + 1, count: size - 1)
-    FileManager.default.createFile(atPath: folder + (openCLIP ? "/open_clip_config.json" : "/config.json"), contents: body)
-    FileManager.default.createFile(atPath: folder + (openCLIP ? "/open_clip_model.safetensors" : "/model.safetensors"), contents: Data())
+    _ = FileManager.default.createFile(atPath: folder + (openCLIP ? "/open_clip_config.json" : "/config.json"), contents: body)
+    _ = FileManager.default.createFile(atPath: folder + (openCLIP ? "/open_clip_model.safetensors" : "/model.safetensors"), contents: Data())
     _ = try? CLIPModel(directory: folder)
     return 0
 }

@@ -8,7 +8,7 @@ import Foundation
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-safetensors-\(getpid())").path
-    FileManager.default.createFile(atPath: path, contents: Data(bytes: data, count: size))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes: data, count: size))
     if let file = try? SafetensorsFile(path: path) {
         for name in file.tensors.keys { _ = file.floats(name) }
     }

@@ -8,7 +8,7 @@ import Foundation
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-vectors-\(getpid())").path
-    FileManager.default.createFile(atPath: path, contents: Data(bytes: data, count: size))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes: data, count: size))
     _ = VectorFileProbe.open(path: path, dimension: 32)
     return 0
 }
