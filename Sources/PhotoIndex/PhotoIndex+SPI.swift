@@ -11,17 +11,18 @@ extension PhotoLibrary {
     /// embeddings are the rows of `vectors` (`rows × dimension`), recorded as
     /// made by the model in `modelDirectory` (which must make `dimension`-d
     /// embeddings for searches to use it).
-    public func insertSyntheticPhotos(vectors: [Float], dimension: Int, path: (Int) -> String) throws(PhotoIndexError) {
+    public func insertSyntheticPhotos(vectors: [Float], dimension: Int, precision: Precision,
+                                      path: (Int) -> String) throws(PhotoIndexError) {
         guard let models else { throw .noModel }
         precondition(vectors.count % dimension == 0)
         let database = try database(create: true)
         let identity = try models.identity(embeddingSize: dimension, known: [])
         try database.write { db in
             try db.execute(sql: """
-                INSERT INTO models (name, embedding_size, checksum, weights_path, weights_size, weights_modified_at, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [identity.name, dimension, identity.checksum, identity.weightsPath, identity.weightsSize,
-                                 identity.weightsModifiedAt, Timestamp.now()])
+                INSERT INTO models (name, embedding_size, precision, checksum, weights_path, weights_size, weights_modified_at, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [identity.name, dimension, precision.rawValue, identity.checksum, identity.weightsPath,
+                                 identity.weightsSize, identity.weightsModifiedAt, Timestamp.now()])
         }
         let modelID = try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM models") ?? 0 }
         let rows = vectors.count / dimension

@@ -23,6 +23,7 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     case cannotReadModel(path: String, reason: String)
     case modelMismatch(index: String, given: String)
     case embeddingSizeMismatch(index: Int, given: Int)
+    case precisionMismatch(index: Precision, given: Precision)
 
     // Indexing.
     case rootNotFound(path: String)
@@ -76,6 +77,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             return "this index was built with model \(index), not \(given); use --model with that model, or re-index with it: photosearch index --replace-model --model DIR PATH..."
         case let .embeddingSizeMismatch(index, given):
             return "this index holds \(index)-dimensional embeddings but the model makes \(given)-dimensional ones; use the index's model, or re-index with this one: photosearch index --replace-model --model DIR PATH..."
+        case let .precisionMismatch(index, given):
+            return "this index holds embeddings computed in \(index.rawValue), not \(given.rawValue); index with --precision \(index.rawValue), or convert it: photosearch index --replace-model --precision \(given.rawValue) PATH..."
         case let .rootNotFound(path):
             return "\(path) does not exist (nothing was changed in the index)"
         case let .invalidArgument(name, reason):

@@ -123,11 +123,12 @@ public final class PhotoLibrary: Sendable {
                       events: (IndexEvent) -> Void = { _ in }) throws(PhotoIndexError) -> IndexSummary {
         try options.validate()
         guard let models else { throw .noModel }
-        let model = try models.model(with: .image)
-        try models.checkTextTower()
+        let model = try models.model(with: .image, precision: options.precision)
+        try models.checkTextTower(precision: options.precision)
         let database = try database(create: true)
         let lock = try WriterLock(indexPath: database.path)
         defer { withExtendedLifetime(lock) {} }
+        database.compactIfNeeded()
         let known = try database.currentModel().map { [$0] } ?? []
         let identity = try models.identity(embeddingSize: model.embeddingSize, known: known)
         let summary = try Indexer(database: database, model: model, identity: identity)
@@ -162,7 +163,7 @@ public final class PhotoLibrary: Sendable {
 
     private static func isPermanent(_ error: PhotoIndexError) -> Bool {
         switch error {
-        case .noModel, .model, .cannotReadModel, .modelMismatch, .embeddingSizeMismatch, .notAnIndex: return true
+        case .noModel, .model, .cannotReadModel, .modelMismatch, .embeddingSizeMismatch, .precisionMismatch, .notAnIndex: return true
         default: return false
         }
     }

@@ -13,6 +13,7 @@ public struct EncoderBenchmark: Sendable {
         public var imagesPerSecond: [Int: Double]
         public var textQueryMilliseconds: Double?
         public var kernels: String
+        public var precision: Precision
 
         private struct Key: CodingKey {
             var stringValue: String
@@ -29,6 +30,7 @@ public struct EncoderBenchmark: Sendable {
             }
             if let textQueryMilliseconds { try container.encode(Measure.rounded(textQueryMilliseconds), forKey: Key("text_query_ms")) }
             try container.encode(kernels, forKey: Key("kernels"))
+            try container.encode(precision, forKey: Key("precision"))
         }
     }
 
@@ -36,17 +38,20 @@ public struct EncoderBenchmark: Sendable {
     public var seconds: Double
     public var images: Bool
     public var text: Bool
+    public var precision: Precision
 
-    public init(batches: [Int], seconds: Double, images: Bool, text: Bool) {
+    public init(batches: [Int], seconds: Double, images: Bool, text: Bool, precision: Precision) {
         self.batches = batches
         self.seconds = seconds
         self.images = images
         self.text = text
+        self.precision = precision
     }
 
     public func run(log: (String) -> Void) throws(CLIPError) -> Figures {
-        let model = try CLIPModel(randomWeights: .vitB32)
-        var figures = Figures(imagesPerSecond: [:], textQueryMilliseconds: nil, kernels: Kernels.active.path.rawValue)
+        let model = try CLIPModel(randomWeights: .vitB32, precision: precision)
+        var figures = Figures(imagesPerSecond: [:], textQueryMilliseconds: nil, kernels: Kernels.active.path.rawValue,
+                              precision: precision)
         for batch in images ? batches : [] {
             let rate = Self.imagesPerSecond(model, batch: batch, seconds: seconds)
             log("image tower, batch \(batch): \(String(format: "%.1f", rate)) images/s")

@@ -99,7 +99,7 @@ public struct SearchBenchmark: Sendable {
             log("writing \(vectors) vectors of \(dimension) dimensions into \(databasePath)")
             for suffix in ["", "-wal", "-shm", ".vectors", ".lock"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
             try PhotoLibrary(database: databasePath, model: modelPath)
-                .insertSyntheticPhotos(vectors: data, dimension: dimension, path: Self.photoPath)
+                .insertSyntheticPhotos(vectors: data, dimension: dimension, precision: .int8, path: Self.photoPath)
             _ = FileManager.default.createFile(atPath: marker, contents: nil)
         }
 

@@ -54,7 +54,7 @@ struct IndexCommandTests {
         #expect(status.status == 0)
         #expect(status.standardOutput.contains("Photos:   5 indexed, 1 failed"))
         #expect(status.standardOutput.contains("broken.jpg: not a JPEG, PNG, WebP or HEIF image"))
-        #expect(status.standardOutput.contains("Model:    oc-vit-gelu-p16, 32-d embeddings"))
+        #expect(status.standardOutput.contains("Model:    oc-vit-gelu-p16, 32-d int8 embeddings"))
     }
 
     @Test("status of a missing index")

@@ -9,9 +9,9 @@ struct KernelPathCommandTests {
         let embedding: [Float]
     }
 
-    func embeddings(_ kernels: String) throws -> [[Float]] {
+    func embeddings(_ kernels: String, precision: String) throws -> [[Float]] {
         let result = try CommandRunner.run([
-            "embed", "--model", CommandRunner.fixture("models/oc-vit-gelu-p16"),
+            "embed", "--model", CommandRunner.fixture("models/oc-vit-gelu-p16"), "--precision", precision,
             "--image", CommandRunner.fixture("photos/rocket.jpg"), "--text", "a rocket on its launch pad",
         ], environment: ["PHOTOSEARCH_KERNELS": kernels])
         try #require(result.status == 0, "\(result.standardError)")
@@ -22,20 +22,25 @@ struct KernelPathCommandTests {
     static let supported: [String] = {
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
-        return ["portable"] + (flags.contains("avx2") && flags.contains("fma") ? ["avx2"] : [])
+        let avx2 = flags.contains("avx2") && flags.contains("fma")
+        let avx512 = avx2 && ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
+        return ["portable"] + (avx2 ? ["avx2"] : []) + (avx512 ? ["avx512"] : []) + (avx512 && flags.contains("avx512_vnni") ? ["avx512vnni"] : [])
     }()
 
-    @Test("every path the CPU runs embeds like the portable one, end to end")
-    func pathsAgree() throws {
-        let reference = try embeddings("portable")
+    @Test("every path the CPU runs embeds like the portable one, end to end", arguments: ["fp32", "int8"])
+    func pathsAgree(precision: String) throws {
+        let reference = try embeddings("portable", precision: precision)
         #expect(Self.supported.count > 1 || !FileManager.default.fileExists(atPath: "/proc/cpuinfo"),
                 "an x86-64 CI machine has AVX2: the comparison must not be empty")
         for path in Self.supported.dropFirst() {
-            let fast = try embeddings(path)
+            let fast = try embeddings(path, precision: precision)
             for (a, b) in zip(fast, reference) {
-                // Float rounding differences through a 2-layer model: far below 1e-4 relative.
+                // fp32: float rounding differences through a 2-layer model, far
+                // below 1e-4 relative. int8: the integer products are the same
+                // bits, but an activation a rounding away can quantise one step
+                // apart.
                 let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-                #expect(worst < 1e-4, "\(path)")
+                #expect(worst < (precision == "fp32" ? 1e-4 : 1e-2), "\(path) \(precision): \(worst)")
             }
         }
     }
@@ -44,6 +49,6 @@ struct KernelPathCommandTests {
     func refused() throws {
         let unknown = try CommandRunner.run(["status", "--db", "/nonexistent"], environment: ["PHOTOSEARCH_KERNELS": "sse9"])
         #expect(unknown.status == 64)
-        #expect(unknown.standardError == "photosearch: error: PHOTOSEARCH_KERNELS=sse9 is not a kernel path; use one of: portable, avx2\n")
+        #expect(unknown.standardError == "photosearch: error: PHOTOSEARCH_KERNELS=sse9 is not a kernel path; use one of: portable, avx2, avx512, avx512vnni\n")
     }
 }

@@ -18,8 +18,10 @@ public struct IndexingOptions: Sendable {
     /// Photos per encoder batch, and per committed transaction.
     public var batchSize: Int = 16
     public var maximumPixels: Int = ImageDecoder.defaultMaximumPixels
-    /// Drop the embeddings of a different model and re-embed everything.
+    /// Drop the embeddings of a different model (or precision) and re-embed everything.
     public var replaceModel = false
+    /// The encoder's arithmetic (see `Precision`): int8 unless told otherwise.
+    public var precision: Precision = .int8
     /// Called between the scan and the decoding (tests use it to change files mid-run).
     var afterScan: (@Sendable () -> Void)?
 
@@ -242,7 +244,7 @@ final class Indexer: Sendable {
     private func registerModel(replace: Bool) throws(PhotoIndexError) -> Int64 {
         try database.write { db -> Int64 in
             let models = try ModelRecord.fetchAll(db)
-            if let existing = models.first(where: { $0.checksum == identity.checksum }) {
+            if let existing = models.first(where: { $0.checksum == identity.checksum && $0.precision == model.precision }) {
                 var updated = existing
                 updated.weightsPath = identity.weightsPath
                 updated.weightsSize = identity.weightsSize
@@ -255,12 +257,16 @@ final class Indexer: Sendable {
                     if other.embeddingSize != identity.embeddingSize {
                         throw PhotoIndexError.embeddingSizeMismatch(index: other.embeddingSize, given: identity.embeddingSize)
                     }
+                    if other.checksum == identity.checksum {
+                        throw PhotoIndexError.precisionMismatch(index: other.precision, given: model.precision)
+                    }
                     throw PhotoIndexError.modelMismatch(index: "\(other.name) (\(other.checksum))",
                                                         given: "\(identity.name) (\(identity.checksum))")
                 }
                 try db.execute(sql: "DELETE FROM models")      // embeddings go with them (ON DELETE CASCADE)
             }
-            var record = ModelRecord(name: identity.name, embeddingSize: identity.embeddingSize, checksum: identity.checksum,
+            var record = ModelRecord(name: identity.name, embeddingSize: identity.embeddingSize, precision: model.precision,
+                                     checksum: identity.checksum,
                                      weightsPath: identity.weightsPath, weightsSize: identity.weightsSize,
                                      weightsModifiedAt: identity.weightsModifiedAt, createdAt: Timestamp.now())
             try record.insert(db)
@@ -530,15 +536,31 @@ final class Indexer: Sendable {
     }
 }
 
-/// Embeddings are stored as little-endian float32 BLOBs, L2-normalised.
+/// Embeddings are stored L2-normalised as little-endian float16 BLOBs: half
+/// the bytes of float32 at a cosine of 0.99999+ to it (10 bits of mantissa on
+/// the components of a unit vector).
 public enum VectorBlob {
     public static func data(_ vector: [Float]) -> Data {
-        vector.withUnsafeBufferPointer { Data(buffer: $0) }
+        let halves = vector.map { Float16($0).bitPattern.littleEndian }
+        return halves.withUnsafeBufferPointer { Data(buffer: $0) }
     }
 
     public static func vector(_ data: Data) -> [Float] {
         data.withUnsafeBytes { raw in
-            (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+            (0..<(raw.count / 2)).map { value(raw, at: $0) }
+        }
+    }
+
+    /// Component `index` of a float16 blob (SQLite does not promise aligned blobs).
+    @inline(__always)
+    static func value(_ raw: UnsafeRawBufferPointer, at index: Int) -> Float {
+        Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))))
+    }
+
+    /// A float32 blob, as indexes stored them before v4 of the schema.
+    static func float32Vector(_ data: Data) -> [Float] {
+        data.withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
         }
     }
 }

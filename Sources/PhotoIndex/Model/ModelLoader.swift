@@ -9,8 +9,7 @@ final class ModelLoader: Sendable {
     let directory: String
 
     private struct Loaded {
-        var image: CLIPModel?
-        var text: CLIPModel?
+        var towers: [String: CLIPModel] = [:]
         var identity: ModelIdentity?
         var textChecked = false
     }
@@ -21,15 +20,15 @@ final class ModelLoader: Sendable {
         self.directory = directory
     }
 
-    /// A model holding `tower` (`.image` or `.text`), loaded once.
-    func model(with tower: CLIPModel.Towers) throws(PhotoIndexError) -> CLIPModel {
+    /// A model holding `tower` (`.image` or `.text`) in `precision`, loaded once.
+    func model(with tower: CLIPModel.Towers, precision: Precision) throws(PhotoIndexError) -> CLIPModel {
         precondition(tower == .image || tower == .text, "one tower at a time")
+        let key = "\(tower == .image ? "image" : "text")-\(precision.rawValue)"
         return try loaded.withLock { loaded throws(PhotoIndexError) -> CLIPModel in
-            if tower == .image, let model = loaded.image { return model }
-            if tower == .text, let model = loaded.text { return model }
+            if let model = loaded.towers[key] { return model }
             let model: CLIPModel
             do throws(CLIPError) {
-                model = try CLIPModel(directory: directory, towers: tower)
+                model = try CLIPModel(directory: directory, towers: tower, precision: precision)
                 // Damaged image weights would fail every photo of a run: refuse
                 // them once, here. (A text query's own vector is checked instead:
                 // a probe would double a search's encoding time.)
@@ -37,7 +36,7 @@ final class ModelLoader: Sendable {
             } catch {
                 throw .model(error)
             }
-            if tower == .image { loaded.image = model } else { loaded.text = model }
+            loaded.towers[key] = model
             return model
         }
     }
@@ -46,11 +45,11 @@ final class ModelLoader: Sendable {
     /// index is only as good as the searches its model can answer, so a
     /// broken text tower is refused when indexing starts, not at the first
     /// search. The tower is not kept.
-    func checkTextTower() throws(PhotoIndexError) {
+    func checkTextTower(precision: Precision) throws(PhotoIndexError) {
         try loaded.withLock { loaded throws(PhotoIndexError) in
-            guard !loaded.textChecked, loaded.text == nil else { return }
+            guard !loaded.textChecked, loaded.towers["text-\(precision.rawValue)"] == nil else { return }
             do throws(CLIPError) {
-                try CLIPModel(directory: directory, towers: .text).probe()
+                try CLIPModel(directory: directory, towers: .text, precision: precision).probe()
             } catch {
                 throw .model(error)
             }

@@ -203,13 +203,12 @@ final class PhotoSearcher: Sendable {
                 """, arguments: StatementArguments([model.id] + photoIDs.map { Optional($0) }))
             while let row = try rows.next() {
                 let photoID: Int64 = row[0]
-                // SQLite does not promise aligned blobs: load each float unaligned.
                 let score = try row.withUnsafeData(atIndex: 1) { blob -> Float? in
-                    guard let blob, blob.count == query.count * 4 else { return nil }
+                    guard let blob, blob.count == query.count * 2 else { return nil }
                     return blob.withUnsafeBytes { raw in
                         query.withUnsafeBufferPointer { q in
                             var sum: Float = 0
-                            for index in 0..<q.count { sum += q[index] * raw.loadUnaligned(fromByteOffset: index * 4, as: Float.self) }
+                            for index in 0..<q.count { sum += q[index] * VectorBlob.value(raw, at: index) }
                             return sum
                         }
                     }

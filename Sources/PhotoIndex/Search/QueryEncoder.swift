@@ -60,7 +60,8 @@ struct QueryEncoder {
     /// The model with `tower`, after checking it is the index's model.
     private func model(with tower: CLIPModel.Towers) throws(PhotoIndexError) -> CLIPModel {
         guard let models else { throw .noModel }
-        let model = try models.model(with: tower)
+        // The query in the arithmetic the index's embeddings were made in.
+        let model = try models.model(with: tower, precision: searcher.model.precision)
         try searcher.verify(try models.identity(embeddingSize: model.embeddingSize, known: [searcher.model]))
         return model
     }

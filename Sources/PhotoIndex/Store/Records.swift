@@ -1,3 +1,4 @@
+import CLIP
 import Foundation
 import GRDB
 
@@ -57,6 +58,9 @@ public struct ModelRecord: Codable, FetchableRecord, MutablePersistableRecord, S
     public var id: Int64?
     public var name: String
     public var embeddingSize: Int
+    /// The arithmetic the embeddings were computed in; a search embeds its
+    /// query in the same.
+    public var precision: Precision
     /// "xxh64:" + the hash of the weights file (see `ModelIdentity`).
     public var checksum: String
     /// Where the weights were read from, with size and mtime, so an unchanged
@@ -67,7 +71,7 @@ public struct ModelRecord: Codable, FetchableRecord, MutablePersistableRecord, S
     public var createdAt: String
 
     enum CodingKeys: String, CodingKey {
-        case id, name, checksum
+        case id, name, checksum, precision
         case embeddingSize = "embedding_size", weightsPath = "weights_path", weightsSize = "weights_size"
         case weightsModifiedAt = "weights_modified_at", createdAt = "created_at"
     }

@@ -16,6 +16,7 @@ struct EmbedCommand: ParsableCommand {
     )
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var precision: PrecisionOption
 
     @Option(name: .long, help: "An image file to embed; repeat for several.")
     var image: [String] = []
@@ -45,7 +46,7 @@ struct EmbedCommand: ParsableCommand {
             var towers: CLIPModel.Towers = []
             if !image.isEmpty { towers.insert(.image) }
             if !text.isEmpty { towers.insert(.text) }
-            let clip = try CLIPModel(directory: directory, towers: towers)
+            let clip = try CLIPModel(directory: directory, towers: towers, precision: try precision.resolved())
 
             // Decode every image before printing anything, so that a bad file
             // fails the command without partial output; keep only the

@@ -20,6 +20,7 @@ struct IndexCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOption
     @OptionGroup var model: ModelOption
+    @OptionGroup var precision: PrecisionOption
 
     @Option(name: .long, help: "Threads decoding photos (default: one per core).")
     var jobs: Int?
@@ -33,7 +34,7 @@ struct IndexCommand: ParsableCommand {
     @Option(name: .long, help: "Index again after each interval: 30s, 30m, 6h, 1d.")
     var every: String?
 
-    @Flag(name: .long, help: "Delete the embeddings of another model and re-embed every photo with this one.")
+    @Flag(name: .long, help: "Delete the embeddings of another model or precision and re-embed every photo with this one.")
     var replaceModel = false
 
     @Option(name: .long, help: "Photos per encoder batch.")
@@ -64,6 +65,7 @@ struct IndexCommand: ParsableCommand {
             if let jobs { options.jobs = jobs }
             options.batchSize = batchSize
             options.replaceModel = replaceModel
+            options.precision = try precision.resolved()
             do {
                 if let every, let interval = Interval.seconds(every) {
                     try library.indexRepeatedly(options, every: interval, cancellation: cancellation, events: reporter.handle)

@@ -30,7 +30,7 @@ struct StatusCommand: ParsableCommand {
         lines.append("Index:    \(status.path) (\(ByteCount.format(status.databaseBytes)))")
         lines.append("Photos:   \(status.indexed) indexed, \(status.failed) failed")
         if let model = status.model {
-            lines.append("Model:    \(model.name), \(model.embeddingSize)-d embeddings, \(model.checksum)")
+            lines.append("Model:    \(model.name), \(model.embeddingSize)-d \(model.precision.rawValue) embeddings, \(model.checksum)")
         } else {
             lines.append("Model:    none yet")
         }
@@ -59,9 +59,10 @@ struct StatusJSON: Encodable {
     struct Model: Encodable {
         let name: String
         let embeddingSize: Int
+        let precision: String
         let checksum: String
 
-        enum CodingKeys: String, CodingKey { case name, checksum, embeddingSize = "embedding_size" }
+        enum CodingKeys: String, CodingKey { case name, checksum, precision, embeddingSize = "embedding_size" }
     }
 
     struct Run: Encodable {
@@ -111,7 +112,8 @@ struct StatusJSON: Encodable {
         try container.encode(status.indexed, forKey: .indexed)
         try container.encode(status.failed, forKey: .failed)
         try container.encode(status.embeddings, forKey: .embeddings)
-        try container.encode(status.model.map { Model(name: $0.name, embeddingSize: $0.embeddingSize, checksum: $0.checksum) },
+        try container.encode(status.model.map { Model(name: $0.name, embeddingSize: $0.embeddingSize, precision: $0.precision.rawValue,
+                                                       checksum: $0.checksum) },
                              forKey: .model)
         try container.encode(status.lastRun.map(Run.init), forKey: .lastRun)
         try container.encode(status.failures.map { Failed(path: FilePaths.displayed($0.path), error: $0.reason) }, forKey: .failures)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIP
 import PhotoSearchBenchmarks
 
 struct EncoderBenchCommand: ParsableCommand {
@@ -19,6 +20,8 @@ struct EncoderBenchCommand: ParsableCommand {
     @Flag(name: .long, inversion: .prefixedNo, help: "Time a text query.")
     var text = true
 
+    @OptionGroup var precision: PrecisionOption
+
     func validate() throws {
         guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600].") }
         guard batches.allSatisfy({ (1...256).contains($0) }) else { throw ValidationError("--batches must be in 1...256.") }
@@ -26,7 +29,8 @@ struct EncoderBenchCommand: ParsableCommand {
 
     func run() throws {
         try Failure.reporting {
-            let benchmark = EncoderBenchmark(batches: batches, seconds: seconds, images: images, text: text)
+            let benchmark = EncoderBenchmark(batches: batches, seconds: seconds, images: images, text: text,
+                                             precision: try precision.resolved())
             let figures = try benchmark.run { Terminal.output($0 + "\n") }
             try JSONLines.print(figures)
         }
