@@ -23,36 +23,26 @@ public final class CLIPModel: Sendable {
     /// The model folder it was loaded from; nil for random weights.
     public let directory: String?
     public let preprocessor: ImagePreprocessor
-    public let tokenizer: CLIPTokenizer
+    /// The text tower's tokenizer; nil without the text tower.
+    public let tokenizer: CLIPTokenizer?
     let vision: VisionTower?
     let text: TextTower?
 
     /// Loads `towers` from the model directory at `path`, checking every
-    /// tensor's presence and shape.
-    public convenience init(directory path: String, towers: Towers = .both, precision: Precision = .fp32) throws(CLIPError) {
+    /// tensor's presence and shape. With `prepared`, each tower (with the
+    /// text tower, its tokenizer) is mapped ready-made from the cache, or
+    /// prepared there for next time.
+    public convenience init(directory path: String, towers: Towers = .both, precision: Precision = .fp32,
+                            prepared: PreparedWeightsCache? = nil) throws(CLIPError) {
         let directory = try ModelDirectory(path: path)
         let (configuration, preprocess, names, pooling) = try directory.loadConfiguration()
         let file = try SafetensorsFile(path: directory.weightsPath)
         try Self.checkSize(of: towers, configuration: configuration, names: names, file: file,
                            configurationPath: directory.configurationPath)
-        let tokenizer: CLIPTokenizer
-        if towers.contains(.text) {
-            let vocabulary: Vocabulary
-            if let paths = directory.vocabularyPaths {
-                vocabulary = try Vocabulary.transformers(vocabularyPath: paths.vocabulary, mergesPath: paths.merges)
-            } else {
-                vocabulary = try Vocabulary.standard()
-            }
-            tokenizer = CLIPTokenizer(vocabulary: vocabulary, contextLength: configuration.text.contextLength)
-            guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
-                throw .unsupportedArchitecture(path: directory.configurationPath,
-                                               reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than the CLIP tokenizer's \(tokenizer.vocabularySize)")
-            }
-        } else {
-            tokenizer = CLIPTokenizer(vocabulary: try Vocabulary.standard(), contextLength: configuration.text.contextLength)
-        }
+        let vocabulary = directory.vocabularyPaths.map { VocabularySource.transformers(vocabulary: $0.vocabulary, merges: $0.merges) }
         try self.init(reader: WeightReader(file: file, precision: precision), configuration: configuration, preprocess: preprocess,
-                      names: names, pooling: pooling, tokenizer: tokenizer, towers: towers, directory: path)
+                      names: names, pooling: pooling, vocabulary: vocabulary ?? .standard, towers: towers, directory: path,
+                      configurationPath: directory.configurationPath, prepared: prepared)
     }
 
     /// Refuses a configuration that describes far more values than the
@@ -82,11 +72,11 @@ public final class CLIPModel: Sendable {
     /// A model of the given shape with random weights, for benchmarks.
     public convenience init(randomWeights configuration: ModelConfiguration, seed: UInt64 = 1,
                             towers: Towers = .both, precision: Precision = .fp32) throws(CLIPError) {
-        let tokenizer = CLIPTokenizer(vocabulary: try Vocabulary.standard(), contextLength: configuration.text.contextLength)
         try self.init(reader: WeightReader(randomSeed: seed, precision: precision), configuration: configuration,
                       preprocess: PreprocessConfiguration(imageSize: configuration.vision.imageSize),
                       names: CheckpointNames(layout: configuration.layout, openCLIPTextPrefix: ""),
-                      pooling: .argmax, tokenizer: tokenizer, towers: towers, directory: nil)
+                      pooling: .argmax, vocabulary: .standard, towers: towers, directory: nil, configurationPath: "(random weights)",
+                      prepared: nil)
     }
 
     /// Writes a model of the given shape with random weights as an open_clip
@@ -107,27 +97,37 @@ public final class CLIPModel: Sendable {
     }
 
     private init(reader: WeightReader, configuration: ModelConfiguration, preprocess: PreprocessConfiguration,
-                 names: CheckpointNames, pooling: TextPooling, tokenizer: CLIPTokenizer, towers: Towers,
-                 directory: String?) throws(CLIPError) {
+                 names: CheckpointNames, pooling: TextPooling, vocabulary: VocabularySource, towers: Towers,
+                 directory: String?, configurationPath: String, prepared: PreparedWeightsCache?) throws(CLIPError) {
         self.configuration = configuration
         self.precision = reader.precision
         self.directory = directory
         preprocessor = ImagePreprocessor(configuration: preprocess)
-        self.tokenizer = tokenizer
         var owned: [String] = []
         if towers.contains(.image) {
-            vision = try VisionTower(reader: reader, names: names, configuration: configuration.vision,
-                                     embeddingSize: configuration.embeddingSize)
+            vision = try reader.reading(tower: "image", cache: prepared) { () throws(CLIPError) in
+                try VisionTower(reader: reader, names: names, configuration: configuration.vision,
+                                embeddingSize: configuration.embeddingSize)
+            }
             owned += [names.visionPrefix, "visual_projection."]
         } else {
             vision = nil
         }
         if towers.contains(.text) {
-            text = try TextTower(reader: reader, names: names, configuration: configuration.text,
-                                 embeddingSize: configuration.embeddingSize, pooling: pooling)
+            (text, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) in
+                let tokenizer = CLIPTokenizer(vocabulary: try reader.vocabulary(key: vocabulary.key, build: vocabulary.load),
+                                              contextLength: configuration.text.contextLength)
+                guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
+                    throw .unsupportedArchitecture(path: configurationPath,
+                                                   reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than the CLIP tokenizer's \(tokenizer.vocabularySize)")
+                }
+                let tower = try TextTower(reader: reader, names: names, configuration: configuration.text,
+                                          embeddingSize: configuration.embeddingSize, pooling: pooling)
+                return (tower, tokenizer)
+            }
             owned += names.textPrefixes
         } else {
-            text = nil
+            (text, tokenizer) = (nil, nil)
         }
         try reader.finish(ownedPrefixes: towers == .both ? [""] : owned)
     }
@@ -195,7 +195,8 @@ public final class CLIPModel: Sendable {
 
     /// Embeddings of texts, one per text, in order.
     public func encode(texts: [String]) -> [[Float]] {
-        encode(tokens: texts.map(tokenizer.tokenize))
+        guard let tokenizer else { preconditionFailure("the text tower was not loaded") }
+        return encode(tokens: texts.map(tokenizer.tokenize))
     }
 
     /// Embeddings of token id sequences as `CLIPTokenizer.tokenize` makes them.

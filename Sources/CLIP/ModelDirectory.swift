@@ -73,6 +73,12 @@ public struct ModelDirectory: Sendable, Equatable {
         return files
     }
 
+    /// The size of the embeddings the model makes, from its configuration
+    /// alone (without reading any weights).
+    public func embeddingSize() throws(CLIPError) -> Int {
+        try loadConfiguration().0.embeddingSize
+    }
+
     /// Parses the configuration files into what the towers and the
     /// preprocessing need.
     func loadConfiguration() throws(CLIPError) -> (ModelConfiguration, PreprocessConfiguration, CheckpointNames, TextPooling) {

@@ -1,9 +1,10 @@
 import Foundation
 
-/// Everything that can go wrong choosing kernels.
+/// Everything that can go wrong choosing kernels or mapping a file.
 public enum ComputeError: LocalizedError, Equatable, Sendable {
     case unknownKernelPath(String, known: [String])
     case unsupportedKernelPath(KernelPath, supported: [String])
+    case cannotMap(path: String, reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -11,6 +12,8 @@ public enum ComputeError: LocalizedError, Equatable, Sendable {
             return "\(KernelPath.environmentVariable)=\(name) is not a kernel path; use one of: \(known.joined(separator: ", "))"
         case let .unsupportedKernelPath(path, supported):
             return "\(KernelPath.environmentVariable)=\(path.rawValue): this CPU cannot run it; it runs: \(supported.joined(separator: ", "))"
+        case let .cannotMap(path, reason):
+            return "cannot read \(path): \(reason)"
         }
     }
 }

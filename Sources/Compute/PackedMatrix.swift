@@ -5,10 +5,10 @@ import CKernels
 /// panels of `PS_PANEL` outputs, each `inputs × PS_PANEL` floats, the last
 /// padded with zeros. Nothing is repacked per product, which is what makes a
 /// text query's few rows as fast as a batch of images.
-public struct PackedMatrix: Sendable {
+public struct PackedMatrix: PreparedMatrix {
     public let outputs: Int
     public let inputs: Int
-    let storage: [Float]
+    let storage: ConstantBuffer<Float>
 
     static let panel = Int(PS_PANEL)
 
@@ -25,13 +25,28 @@ public struct PackedMatrix: Sendable {
         let parts = inputs * outputs < 1 << 16 ? 1 : min(Parallel.cores, panels)
         let perPart = (panels + parts - 1) / parts
         let source = SendablePointer(weight.baseAddress!)
-        storage = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        storage = ConstantBuffer([Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             let target = SendableMutablePointer(buffer.baseAddress!)
             Parallel.run(parts) { part in
                 ps_pack_weights(source.pointer, outputs, inputs, target.pointer, part * perPart, perPart)
             }
             initialized = count
-        }
+        })
+    }
+
+    public static func preparedSectionSizes(outputs: Int, inputs: Int) -> [Int] {
+        [ps_packed_count(outputs, inputs) * MemoryLayout<Float>.size]
+    }
+
+    public func withPreparedSections<Result>(_ body: ([UnsafeRawBufferPointer]) throws -> Result) rethrows -> Result {
+        try storage.withUnsafeBufferPointer { try body([UnsafeRawBufferPointer($0)]) }
+    }
+
+    public init(preparedSections sections: [UnsafeRawPointer], outputs: Int, inputs: Int, owner: any AnyObject & Sendable) {
+        self.outputs = outputs
+        self.inputs = inputs
+        storage = ConstantBuffer(borrowing: sections[0].assumingMemoryBound(to: Float.self),
+                                 count: ps_packed_count(outputs, inputs), owner: owner)
     }
 
     public init(weight: [Float], outputs: Int, inputs: Int) {

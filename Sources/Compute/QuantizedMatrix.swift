@@ -6,16 +6,16 @@ import CKernels
 /// outputs, inputs in groups of 4. Products X·Wᵀ quantise each row of X on
 /// the fly (symmetric, its own scale), multiply in integers (exact, int32),
 /// and rescale to float: W8A8, the weights a quarter of their float size.
-public struct QuantizedMatrix: Sendable {
+public struct QuantizedMatrix: PreparedMatrix {
     public let outputs: Int
     public let inputs: Int
     /// Inputs rounded up to a whole group.
     let padded: Int
-    let weights: [Int8]
+    let weights: ConstantBuffer<Int8>
     /// Per output (padded to whole panels with 1): w ≈ scale · q.
-    let scales: [Float]
+    let scales: ConstantBuffer<Float>
     /// Per output (padded with 0): Σ q, for the VNNI level's offset.
-    let sums: [Int32]
+    let sums: ConstantBuffer<Int32>
 
     static let panel = Int(PS_PANEL)
 
@@ -35,7 +35,7 @@ public struct QuantizedMatrix: Sendable {
         var scales = [Float](repeating: 1, count: panels * Self.panel)
         var sums = [Int32](repeating: 0, count: panels * Self.panel)
         let count = ps_q8_packed_bytes(outputs, inputs)
-        weights = [Int8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        weights = ConstantBuffer([Int8](unsafeUninitializedCapacity: count) { buffer, initialized in
             scales.withUnsafeMutableBufferPointer { scales in
                 sums.withUnsafeMutableBufferPointer { sums in
                     let target = SendableMutablePointer(buffer.baseAddress!)
@@ -47,9 +47,35 @@ public struct QuantizedMatrix: Sendable {
                 }
             }
             initialized = count
+        })
+        self.scales = ConstantBuffer(scales)
+        self.sums = ConstantBuffer(sums)
+    }
+
+    public static func preparedSectionSizes(outputs: Int, inputs: Int) -> [Int] {
+        let padded = (outputs + panel - 1) / panel * panel
+        return [ps_q8_packed_bytes(outputs, inputs), padded * MemoryLayout<Float>.size, padded * MemoryLayout<Int32>.size]
+    }
+
+    public func withPreparedSections<Result>(_ body: ([UnsafeRawBufferPointer]) throws -> Result) rethrows -> Result {
+        try weights.withUnsafeBufferPointer { weights in
+            try scales.withUnsafeBufferPointer { scales in
+                try sums.withUnsafeBufferPointer { sums in
+                    try body([UnsafeRawBufferPointer(weights), UnsafeRawBufferPointer(scales), UnsafeRawBufferPointer(sums)])
+                }
+            }
         }
-        self.scales = scales
-        self.sums = sums
+    }
+
+    public init(preparedSections sections: [UnsafeRawPointer], outputs: Int, inputs: Int, owner: any AnyObject & Sendable) {
+        self.outputs = outputs
+        self.inputs = inputs
+        padded = ps_q8_padded_inputs(inputs)
+        let perOutput = (outputs + Self.panel - 1) / Self.panel * Self.panel
+        weights = ConstantBuffer(borrowing: sections[0].assumingMemoryBound(to: Int8.self),
+                                 count: ps_q8_packed_bytes(outputs, inputs), owner: owner)
+        scales = ConstantBuffer(borrowing: sections[1].assumingMemoryBound(to: Float.self), count: perOutput, owner: owner)
+        sums = ConstantBuffer(borrowing: sections[2].assumingMemoryBound(to: Int32.self), count: perOutput, owner: owner)
     }
 
     public init(weight: [Float], outputs: Int, inputs: Int) {

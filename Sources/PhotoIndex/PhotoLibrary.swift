@@ -27,10 +27,13 @@ public final class PhotoLibrary: Sendable {
 
     private let opened = Mutex(Opened())
 
-    public init(database path: String, model directory: String?) {
+    /// With `prepared`, the model's towers are mapped ready-made from that
+    /// cache (and prepared there on first use) instead of being packed from
+    /// the weights by every run.
+    public init(database path: String, model directory: String?, prepared: PreparedWeightsCache? = nil) {
         databasePath = FilePaths.absolute(path)
         modelDirectory = directory
-        models = directory.map(ModelLoader.init)
+        models = directory.map { ModelLoader(directory: $0, prepared: prepared) }
     }
 
     /// How many results, and which photos may be among them.

@@ -25,6 +25,13 @@ struct CommandRunner {
 
     static func fixture(_ relative: String) -> String { FixtureFiles.path(relative) }
 
+    /// `$XDG_CACHE_HOME` of the commands this test process runs.
+    static let cacheHome: String = {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-tests-cache-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }()
+
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         try run(executable: executable, arguments, environment: environment)
     }
@@ -37,6 +44,8 @@ struct CommandRunner {
         process.arguments = arguments
         if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
         var merged = ProcessInfo.processInfo.environment
+        // Prepared models go to this test run's own cache, not the user's.
+        merged["XDG_CACHE_HOME"] = cacheHome
         for (key, value) in environment { merged[key] = value }
         process.environment = merged
         let output = Pipe(), error = Pipe()

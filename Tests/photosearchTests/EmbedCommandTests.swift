@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("photosearch embed")
 struct EmbedCommandTests {
@@ -30,13 +31,23 @@ struct EmbedCommandTests {
         let reference = try reference()
         let square = reference.images[0], photo = reference.images[4]
         let caption = reference.texts[1], chinese = reference.texts[4]
-        let result = try CommandRunner.run([
+        let arguments = [
             "embed", "--model", CommandRunner.fixture("models/oc-vit-gelu-p16"), "--precision", precision,
             "--text", caption.text!, "--image", CommandRunner.fixture(square.file!),
             "--text=\(chinese.text!)", "--image", CommandRunner.fixture(photo.file!),
-        ])
+        ]
+        // The first run prepares both towers in an empty cache, and says so;
+        // the second maps them, silently, and prints the same bytes.
+        let cache = try TemporaryDirectory()
+        let result = try CommandRunner.run(arguments, environment: ["XDG_CACHE_HOME": cache.path])
         #expect(result.status == 0)
-        #expect(result.standardError.isEmpty)
+        #expect(result.standardError == ["image", "text"].map {
+            "photosearch: preparing oc-vit-gelu-p16 (\($0) tower, \(precision)) for this computer; later runs load it ready-made\n"
+        }.joined())
+        let again = try CommandRunner.run(arguments, environment: ["XDG_CACHE_HOME": cache.path])
+        #expect(again.status == 0 && again.standardError.isEmpty)
+        #expect(again.standardOutput == result.standardOutput)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache.path + "/photosearch/prepared").count == 2)
         let lines = try result.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
         #expect(lines.map(\.kind) == ["text", "image", "text", "image"])
         #expect(lines[0].input == caption.text && lines[2].input == chinese.text)

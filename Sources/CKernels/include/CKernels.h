@@ -21,6 +21,11 @@ extern "C" {
 /// output's weights for 4 consecutive inputs (vpdpbusd's shape).
 #define PS_Q8_GROUP 4
 
+/// The version of the packed layouts (ps_pack_weights, ps_pack_q8 and the
+/// sizes above), shared by every level. Prepared weights saved on disk carry
+/// it: change it whenever a packed matrix's bytes would change.
+#define PS_LAYOUT_VERSION 1
+
 /// The kernel levels, from the reference C up.
 typedef enum ps_kernel_path {
     PS_PATH_PORTABLE = 0,

@@ -37,6 +37,15 @@ struct Linear: Sendable {
         self.outputs = outputs
     }
 
+    /// Over weights already packed (e.g. mapped from a prepared file).
+    init(weights: Weights, bias: [Float]?, inputs: Int, outputs: Int) {
+        precondition((bias?.count ?? outputs) == outputs)
+        self.weights = weights
+        self.bias = bias
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+
     init(weight: [Float], bias: [Float]?, inputs: Int, outputs: Int, precision: Precision) {
         self = weight.withUnsafeBufferPointer { Linear(packing: $0, bias: bias, inputs: inputs, outputs: outputs, precision: precision) }
     }

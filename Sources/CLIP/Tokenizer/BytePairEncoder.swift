@@ -24,7 +24,7 @@ final class BytePairEncoder: Sendable {
         while parts.count > 1 {
             var bestRank = UInt64.max, best: (first: Int32, second: Int32, merged: Int32)?
             for index in 0..<(parts.count - 1) {
-                if let rule = vocabulary.merges[Vocabulary.key(parts[index], parts[index + 1])], rule >> 32 < bestRank {
+                if let rule = vocabulary.merges.rule(Vocabulary.key(parts[index], parts[index + 1])), rule >> 32 < bestRank {
                     bestRank = rule >> 32
                     best = (parts[index], parts[index + 1], Int32(truncatingIfNeeded: rule & 0xFFFF_FFFF))
                 }

@@ -5,13 +5,11 @@ import Foundation
 /// (with and without the end-of-word mark), merge rules between ids, and the
 /// start/end-of-text tokens.
 struct Vocabulary: Sendable {
-    /// token → id, for the special tokens and for vocabularies read from JSON.
-    let ids: [String: Int]
     /// byte → id of its character, and of its character + "</w>".
     let byteIDs: [Int32]
     let byteEndIDs: [Int32]
     /// (first id << 32 | second id) → (rank << 32 | merged id).
-    let merges: [UInt64: UInt64]
+    let merges: MergeTable
     let startOfText: String
     let endOfText: String
     let startId: Int
@@ -63,9 +61,7 @@ struct Vocabulary: Sendable {
             ids[first + second] = merged
             merges[key(Int32(a), Int32(b))] = UInt64(rank) << 32 | UInt64(merged)
         }
-        ids["<start_of_text>"] = 49406
-        ids["<end_of_text>"] = 49407
-        return Vocabulary(ids: ids, byteIDs: byteIDs, byteEndIDs: byteEndIDs, merges: merges,
+        return Vocabulary(byteIDs: byteIDs, byteEndIDs: byteEndIDs, merges: MergeTable(merges),
                           startOfText: "<start_of_text>", endOfText: "<end_of_text>", startId: 49406, endId: 49407, size: 49408)
     }
 
@@ -119,9 +115,73 @@ struct Vocabulary: Sendable {
         guard rank == mergeCount else {
             throw .invalidVocabulary(path: mergesPath, reason: "\(rank) merge rules where CLIP's tokenizer has \(mergeCount); is the file cut short or not a merges file?")
         }
-        return Vocabulary(ids: ids, byteIDs: byteIDs, byteEndIDs: byteEndIDs, merges: merges,
+        return Vocabulary(byteIDs: byteIDs, byteEndIDs: byteEndIDs, merges: MergeTable(merges),
                           startOfText: "<|startoftext|>", endOfText: "<|endoftext|>",
                           startId: ids["<|startoftext|>"]!, endId: ids["<|endoftext|>"]!, size: (ids.values.max() ?? 0) + 1)
+    }
+}
+
+extension Vocabulary {
+    /// The vocabulary as words for a prepared file, read back in place by
+    /// `init(prepared:…)`: version, special-token style (0: open_clip's,
+    /// 1: transformers'), start id, end id, size, the 256 byte ids, the 256
+    /// end-of-word byte ids, then the merge table's words.
+    var preparedWords: [UInt64] {
+        var words: [UInt64] = [Self.preparedVersion, startOfText == "<start_of_text>" ? 0 : 1,
+                               UInt64(startId), UInt64(endId), UInt64(size)]
+        words += byteIDs.map { UInt64(UInt32(bitPattern: $0)) }
+        words += byteEndIDs.map { UInt64(UInt32(bitPattern: $0)) }
+        merges.withWords { words += $0 }
+        return words
+    }
+
+    static let preparedVersion: UInt64 = 1
+    private static let preparedHeaderWords = 5 + 2 * 256
+
+    /// The vocabulary saved by `preparedWords`, its merge table used in place
+    /// (kept alive by `owner`); nil unless every id in it is within range.
+    init?(prepared bytes: UnsafeRawBufferPointer, owner: any AnyObject & Sendable) {
+        guard let base = bytes.baseAddress, Int(bitPattern: base) % 8 == 0, bytes.count % 8 == 0,
+              bytes.count / 8 > Self.preparedHeaderWords else { return nil }
+        let words = base.assumingMemoryBound(to: UInt64.self)
+        let size = words[4]
+        guard words[0] == Self.preparedVersion, words[1] <= 1, size > 0, size < 1 << 31, words[2] < size, words[3] < size,
+              (5..<Self.preparedHeaderWords).allSatisfy({ words[$0] < size }),
+              let merges = MergeTable(words: words + Self.preparedHeaderWords, count: bytes.count / 8 - Self.preparedHeaderWords,
+                                      owner: owner, vocabularySize: Int(size)) else { return nil }
+        let openCLIP = words[1] == 0
+        self.init(byteIDs: (5..<261).map { Int32(words[$0]) }, byteEndIDs: (261..<517).map { Int32(words[$0]) }, merges: merges,
+                  startOfText: openCLIP ? "<start_of_text>" : "<|startoftext|>", endOfText: openCLIP ? "<end_of_text>" : "<|endoftext|>",
+                  startId: Int(words[2]), endId: Int(words[3]), size: Int(size))
+    }
+}
+
+/// Where a model's vocabulary comes from.
+enum VocabularySource {
+    /// OpenAI's, built into photosearch (open_clip folders).
+    case standard
+    /// A transformers folder's vocab.json and merges.txt.
+    case transformers(vocabulary: String, merges: String)
+
+    /// Its name in a prepared file: the source and, for files, their
+    /// identity, so that edited files are read again.
+    var key: String {
+        switch self {
+        case .standard:
+            return "tokenizer:bpe_simple_vocab_16e6:v\(Vocabulary.preparedVersion)"
+        case let .transformers(vocabulary, merges):
+            let files = [vocabulary, merges].map { path in
+                WeightsFileIdentity(path: path).map { "\($0.size)-\($0.modifiedAt)-\($0.changedAt)-\($0.inode)" } ?? "missing"
+            }
+            return "tokenizer:vocab.json:\(files[0]):merges.txt:\(files[1]):v\(Vocabulary.preparedVersion)"
+        }
+    }
+
+    func load() throws(CLIPError) -> Vocabulary {
+        switch self {
+        case .standard: return try Vocabulary.standard()
+        case let .transformers(vocabulary, merges): return try Vocabulary.transformers(vocabularyPath: vocabulary, mergesPath: merges)
+        }
     }
 }
 

@@ -20,8 +20,8 @@ struct VisionTower: Sendable {
         let width = configuration.transformer.width
         let patch = configuration.patchSize
         let eps = configuration.transformer.layerNormEpsilon
-        patchEmbedding = reader.linear(values: try reader.tensor(names.patchEmbedding, shape: [width, 3, patch, patch]),
-                                       bias: nil, inputs: 3 * patch * patch, outputs: width)
+        patchEmbedding = try reader.linear(key: names.patchEmbedding, sources: [(names.patchEmbedding, [width, 3, patch, patch])],
+                                           bias: nil, inputs: 3 * patch * patch, outputs: width) { $0[0] }
         classEmbedding = try reader.vector(names.classEmbedding, count: width)
         positionalEmbedding = try reader.tensor(names.visionPositionalEmbedding, shape: [configuration.tokens, width])
         preNorm = try reader.layerNorm(names.visionPreNorm, width: width, epsilon: eps)

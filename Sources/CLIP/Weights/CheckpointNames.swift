@@ -71,15 +71,15 @@ struct CheckpointNames: Sendable {
                          activation: config.activation))
         case .transformers:
             // q, k and v are separate nn.Linear layers; stack them into one.
-            var weights: [Float] = [], biases: [Float] = []
-            for part in ["q_proj", "k_proj", "v_proj"] {
-                weights += try reader.tensor(base + "self_attn.\(part).weight", shape: [width, width])
-                biases += try reader.tensor(base + "self_attn.\(part).bias", shape: [width])
-            }
+            let parts = ["q_proj", "k_proj", "v_proj"].map { base + "self_attn.\($0)" }
+            var biases: [Float] = []
+            for part in parts { biases += try reader.tensor(part + ".bias", shape: [width]) }
+            let inProjection = try reader.linear(key: base + "self_attn.qkv_proj.weight", sources: parts.map { ($0 + ".weight", [width, width]) },
+                                                 bias: biases, inputs: width, outputs: 3 * width) { Array($0.joined()) }
             return TransformerBlock(
                 attentionNorm: try reader.layerNorm(base + "layer_norm1", width: width, epsilon: eps),
                 attention: MultiHeadAttention(
-                    inProjection: reader.linear(values: weights, bias: biases, inputs: width, outputs: 3 * width),
+                    inProjection: inProjection,
                     outProjection: try reader.linear(weight: base + "self_attn.out_proj.weight", bias: base + "self_attn.out_proj.bias",
                                                      inputs: width, outputs: width),
                     heads: config.heads),
@@ -96,14 +96,16 @@ struct CheckpointNames: Sendable {
     func projection(_ reader: WeightReader, name: String, width: Int, embedding: Int) throws(CLIPError) -> Linear {
         switch layout {
         case .openCLIP:
-            let matrix = try reader.tensor(name, shape: [width, embedding])
-            var transposed = [Float](repeating: 0, count: matrix.count)
-            for row in 0..<width {
-                for column in 0..<embedding {
-                    transposed[column * width + row] = matrix[row * embedding + column]
+            return try reader.linear(key: name, sources: [(name, [width, embedding])], bias: nil, inputs: width, outputs: embedding) { tensors in
+                let matrix = tensors[0]
+                var transposed = [Float](repeating: 0, count: matrix.count)
+                for row in 0..<width {
+                    for column in 0..<embedding {
+                        transposed[column * width + row] = matrix[row * embedding + column]
+                    }
                 }
+                return transposed
             }
-            return reader.linear(values: transposed, bias: nil, inputs: width, outputs: embedding)
         case .transformers:
             return try reader.linear(weight: name, bias: nil, inputs: width, outputs: embedding)
         }

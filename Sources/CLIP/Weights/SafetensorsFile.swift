@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -192,6 +193,12 @@ public final class SafetensorsFile: @unchecked Sendable {
         let address = base + dataOffset + info.range.lowerBound
         guard Int(bitPattern: address) % MemoryLayout<Float>.alignment == 0 else { return nil }
         return UnsafeRawPointer(address).assumingMemoryBound(to: Float.self)
+    }
+
+    /// "xxh64:" and 16 hex digits over the whole file, as an index records
+    /// its model's weights.
+    public func checksum() -> String {
+        "xxh64:" + ContentHash.hex(ContentHash.xxh64(UnsafeRawBufferPointer(start: base, count: mappedSize)))
     }
 
     /// The tensor's values converted to Float32, in the file's (row-major) order.

@@ -1,3 +1,6 @@
+import Foundation
+import Imaging
+
 /// Takes tensors out of a checkpoint by name, checking each shape against the
 /// configuration, and remembers which names were asked for so that missing and
 /// unused tensors can be reported together at the end.
@@ -15,6 +18,9 @@ final class WeightReader {
     private var used: Set<String> = []
     private var missing: [String] = []
     private var generator = SplitMix64(seed: 0)
+    /// While a tower is read with a prepared-weights cache: where its
+    /// matrices come from and go to.
+    private var preparation: Preparation?
     /// In random mode, every tensor handed out, for writing a checkpoint.
     private(set) var recorded: [(name: String, shape: [Int], values: [Float])] = []
 
@@ -72,20 +78,78 @@ final class WeightReader {
         return try tensor(name, shape: [count])
     }
 
+    /// The nn.Linear layer `weight` (`outputs × inputs`) with `bias`: taken
+    /// ready-made from the prepared file when it has it, else packed straight
+    /// from the mapped checkpoint (no intermediate copy).
     func linear(weight: String, bias: String?, inputs: Int, outputs: Int) throws(CLIPError) -> Linear {
         let b = try bias.map { name throws(CLIPError) in try tensor(name, shape: [outputs]) }
-        if case let .file(file) = source, let info = file.tensors[weight], info.shape == [outputs, inputs] {
-            // Packed straight from the mapped file: no intermediate copy.
-            used.insert(weight)
-            return file.withFloats(weight) { Linear(packing: $0, bias: b, inputs: inputs, outputs: outputs, precision: precision) }!
+        return try prepared(weight, sources: [(weight, [outputs, inputs])], bias: b, inputs: inputs, outputs: outputs) { () throws(CLIPError) in
+            if case let .file(file) = source, let info = file.tensors[weight], info.shape == [outputs, inputs] {
+                used.insert(weight)
+                return file.withFloats(weight) { Linear(packing: $0, bias: b, inputs: inputs, outputs: outputs, precision: precision) }!
+            }
+            return Linear(weight: try tensor(weight, shape: [outputs, inputs]), bias: b, inputs: inputs, outputs: outputs,
+                          precision: precision)
         }
-        return linear(values: try tensor(weight, shape: [outputs, inputs]), bias: b, inputs: inputs, outputs: outputs)
     }
 
-    /// A linear layer from weights already in memory (`outputs × inputs`):
-    /// stacked, transposed or reshaped from the checkpoint's tensors.
-    func linear(values: [Float], bias: [Float]?, inputs: Int, outputs: Int) -> Linear {
-        Linear(weight: values, bias: bias, inputs: inputs, outputs: outputs, precision: precision)
+    /// A linear layer (`outputs × inputs`) whose weight `assemble` makes from
+    /// the checkpoint tensors `sources` (stacked, transposed or reshaped);
+    /// `key` names it in the prepared file. When the prepared file has it,
+    /// the sources are only checked, not read.
+    func linear(key: String, sources: [(name: String, shape: [Int])], bias: [Float]?, inputs: Int, outputs: Int,
+                assemble: ([[Float]]) -> [Float]) throws(CLIPError) -> Linear {
+        try prepared(key, sources: sources, bias: bias, inputs: inputs, outputs: outputs) { () throws(CLIPError) in
+            var tensors: [[Float]] = []
+            for (name, shape) in sources { tensors.append(try tensor(name, shape: shape)) }
+            return Linear(weight: assemble(tensors), bias: bias, inputs: inputs, outputs: outputs, precision: precision)
+        }
+    }
+
+    private func prepared(_ key: String, sources: [(name: String, shape: [Int])], bias: [Float]?, inputs: Int, outputs: Int,
+                          pack: () throws(CLIPError) -> Linear) throws(CLIPError) -> Linear {
+        guard let preparation else { return try pack() }
+        let linear: Linear
+        if let weights = preparation.file?.weights(key, outputs: outputs, inputs: inputs) {
+            for (name, shape) in sources { try declare(name, shape: shape) }
+            linear = Linear(weights: weights, bias: bias, inputs: inputs, outputs: outputs)
+        } else {
+            linear = try pack()
+            preparation.complete = false
+        }
+        preparation.items.append((key, .matrix(linear.weights)))
+        return linear
+    }
+
+    /// The tokenizer's vocabulary, from the prepared file under `key` (which
+    /// names its source files and their versions) when it has it, else from
+    /// `build`, to be saved there.
+    func vocabulary(key: String, build: () throws(CLIPError) -> Vocabulary) throws(CLIPError) -> Vocabulary {
+        if let preparation, let (bytes, owner) = preparation.file?.words(key),
+           let vocabulary = Vocabulary(prepared: bytes, owner: owner) {
+            preparation.items.append((key, .vocabulary(vocabulary)))
+            return vocabulary
+        }
+        let vocabulary = try build()
+        if let preparation {
+            preparation.complete = false
+            preparation.items.append((key, .vocabulary(vocabulary)))
+        }
+        return vocabulary
+    }
+
+    /// Checks that the checkpoint has `name` with `shape` and counts it as
+    /// used, without reading it.
+    private func declare(_ name: String, shape: [Int]) throws(CLIPError) {
+        guard case let .file(file) = source else { return }
+        guard let info = file.tensors[name] else {
+            missing.append(name)
+            return
+        }
+        guard info.shape == shape else {
+            throw .shapeMismatch(path: file.path, tensor: name, expected: shape, actual: info.shape)
+        }
+        used.insert(name)
     }
 
     /// An embedding table (`rows × width`): read in place from the mapped
@@ -102,6 +166,79 @@ final class WeightReader {
     func layerNorm(_ prefix: String, width: Int, epsilon: Float) throws(CLIPError) -> LayerNorm {
         LayerNorm(weight: try tensor(prefix + ".weight", shape: [width]),
                   bias: try tensor(prefix + ".bias", shape: [width]), epsilon: epsilon)
+    }
+
+    /// What one tower is made of, as it is read: taken from its prepared
+    /// file (`file`), or made here, in which case the file is incomplete and
+    /// is written again when the tower is done.
+    private final class Preparation {
+        let path: String
+        let tower: String
+        let weights: WeightsFileIdentity
+        let file: PreparedWeightsFile?
+        var complete: Bool
+        var items: [(name: String, item: PreparedWeightsFile.Item)] = []
+
+        init(path: String, tower: String, weights: WeightsFileIdentity, file: PreparedWeightsFile?, complete: Bool) {
+            self.path = path
+            self.tower = tower
+            self.weights = weights
+            self.file = file
+            self.complete = complete
+        }
+    }
+
+    /// Reads `tower` ("image" or "text") with `body`, taking its matrices from
+    /// `cache` where they were prepared before, and preparing them there
+    /// otherwise. The cache only ever saves time: when it cannot be read or
+    /// written, the tower is packed in memory as without one.
+    func reading<Result>(tower: String, cache: PreparedWeightsCache?, _ body: () throws(CLIPError) -> Result) throws(CLIPError) -> Result {
+        guard let cache, case let .file(file) = source, let identity = WeightsFileIdentity(path: file.path) else {
+            return try body()
+        }
+        let path = cache.path(weights: file.path, tower: tower, precision: precision)
+        let described = "\(FilePaths.displayed(FilePaths.lastComponent(FilePaths.deletingLastComponent(FilePaths.absolute(file.path))))) (\(tower) tower, \(precision.rawValue))"
+        var prepared: PreparedWeightsFile?
+        var complete = true
+        var checksum: String?
+        func weightsChecksum() -> String {
+            if let checksum { return checksum }
+            checksum = file.checksum()
+            return checksum!
+        }
+        switch PreparedWeightsFile.open(path: path, tower: tower, precision: precision, weights: identity) {
+        case let .success(opened):
+            prepared = opened
+        case let .failure(.moved(opened)):
+            // The weights file was rewritten or touched: the same bytes keep
+            // their prepared copy, which is saved again under the new identity.
+            if opened.header.weightsChecksum == weightsChecksum() {
+                prepared = opened
+            } else {
+                cache.notice?("preparing \(described) for this computer again: its weights changed")
+            }
+            complete = false
+        case .failure(.missing), .failure(.stale):
+            cache.notice?("preparing \(described) for this computer; later runs load it ready-made")
+            complete = false
+        case let .failure(.damaged(reason)):
+            cache.notice?("the prepared copy of \(described) is damaged (\(reason)); preparing it again")
+            complete = false
+        }
+        preparation = Preparation(path: path, tower: tower, weights: identity, file: prepared, complete: complete)
+        defer { preparation = nil }
+        let result = try body()
+        if let preparation, !preparation.complete {
+            do {
+                try FileManager.default.createDirectory(atPath: cache.directory, withIntermediateDirectories: true)
+                try PreparedWeightsFile.write(preparation.items, to: path, tower: tower, precision: precision,
+                                              weights: identity, weightsChecksum: weightsChecksum())
+                PreparedWeightsFile.prune(directory: cache.directory)
+            } catch {
+                cache.notice?("could not save the prepared \(described): \(error.localizedDescription)")
+            }
+        }
+        return result
     }
 
     /// Throws if a requested tensor was missing, or if a tensor under one of

@@ -1,3 +1,4 @@
+import Compute
 import CLIP
 import Foundation
 import Imaging

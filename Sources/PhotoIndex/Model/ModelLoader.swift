@@ -7,6 +7,8 @@ import Synchronization
 final class ModelLoader: Sendable {
     /// The model folder.
     let directory: String
+    /// Where towers are kept ready-made, if anywhere.
+    let prepared: PreparedWeightsCache?
 
     private struct Loaded {
         var towers: [String: CLIPModel] = [:]
@@ -16,8 +18,9 @@ final class ModelLoader: Sendable {
 
     private let loaded = Mutex(Loaded())
 
-    init(directory: String) {
+    init(directory: String, prepared: PreparedWeightsCache?) {
         self.directory = directory
+        self.prepared = prepared
     }
 
     /// A model holding `tower` (`.image` or `.text`) in `precision`, loaded once.
@@ -28,7 +31,7 @@ final class ModelLoader: Sendable {
             if let model = loaded.towers[key] { return model }
             let model: CLIPModel
             do throws(CLIPError) {
-                model = try CLIPModel(directory: directory, towers: tower, precision: precision)
+                model = try CLIPModel(directory: directory, towers: tower, precision: precision, prepared: prepared)
                 // Damaged image weights would fail every photo of a run: refuse
                 // them once, here. (A text query's own vector is checked instead:
                 // a probe would double a search's encoding time.)
@@ -49,7 +52,7 @@ final class ModelLoader: Sendable {
         try loaded.withLock { loaded throws(PhotoIndexError) in
             guard !loaded.textChecked, loaded.towers["text-\(precision.rawValue)"] == nil else { return }
             do throws(CLIPError) {
-                try CLIPModel(directory: directory, towers: .text, precision: precision).probe()
+                try CLIPModel(directory: directory, towers: .text, precision: precision, prepared: prepared).probe()
             } catch {
                 throw .model(error)
             }
@@ -59,16 +62,20 @@ final class ModelLoader: Sendable {
 
     /// The model's identity (name, embedding size, checksum of the weights);
     /// the checksum is reused from `known` records of the same unchanged file.
-    func identity(embeddingSize: Int, known: [ModelRecord]) throws(PhotoIndexError) -> ModelIdentity {
+    /// Without `embeddingSize`, the configuration gives it: no tower need be
+    /// loaded to tell whether this is an index's model.
+    func identity(embeddingSize: Int? = nil, known: [ModelRecord]) throws(PhotoIndexError) -> ModelIdentity {
         try loaded.withLock { loaded throws(PhotoIndexError) -> ModelIdentity in
-            if let identity = loaded.identity, identity.embeddingSize == embeddingSize { return identity }
+            if let identity = loaded.identity, identity.embeddingSize == embeddingSize ?? identity.embeddingSize { return identity }
             let folder: ModelDirectory
+            let size: Int
             do throws(CLIPError) {
                 folder = try ModelDirectory(path: directory)
+                if let embeddingSize { size = embeddingSize } else { size = try folder.embeddingSize() }
             } catch {
                 throw .model(error)
             }
-            let identity = try ModelIdentity.of(directory: folder, embeddingSize: embeddingSize, known: known)
+            let identity = try ModelIdentity.of(directory: folder, embeddingSize: size, known: known)
             loaded.identity = identity
             return identity
         }

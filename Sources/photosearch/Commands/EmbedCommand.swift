@@ -46,7 +46,7 @@ struct EmbedCommand: ParsableCommand {
             var towers: CLIPModel.Towers = []
             if !image.isEmpty { towers.insert(.image) }
             if !text.isEmpty { towers.insert(.text) }
-            let clip = try CLIPModel(directory: directory, towers: towers, precision: try precision.resolved())
+            let clip = try CLIPModel(directory: directory, towers: towers, precision: try precision.resolved(), prepared: model.prepared)
 
             // Decode every image before printing anything, so that a bad file
             // fails the command without partial output; keep only the

@@ -57,7 +57,7 @@ struct IndexCommand: ParsableCommand {
     func run() throws {
         let reporter = ProgressReporter(json: json)
         try Failure.reporting {
-            let library = PhotoLibrary(database: database.path, model: try model.directory())
+            let library = PhotoLibrary(database: database.path, model: try model.directory(), prepared: model.prepared)
             let cancellation = CancellationFlag()
             let signals = SignalWatcher(cancellation: cancellation)
             var options = IndexingOptions(roots: paths)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIP
 import Foundation
 import ModelHub
 
@@ -25,5 +26,12 @@ struct ModelOption: ParsableArguments {
     func requiredDirectory() throws -> String {
         guard let directory = try directory() else { throw Failure.noModel() }
         return directory
+    }
+
+    /// Where towers are kept ready-made: `prepared` in the cache folder
+    /// (`$XDG_CACHE_HOME/photosearch`, else `~/.cache/photosearch`). Saying
+    /// so when a tower is being prepared explains the one slow start.
+    var prepared: PreparedWeightsCache {
+        PreparedWeightsCache(directory: XDGDirectories().cache + "/prepared") { Terminal.error("photosearch: \($0)\n") }
     }
 }
