@@ -35,12 +35,23 @@ extension PhotoLibrary {
                 let embedding = try db.makeStatement(sql: "INSERT INTO embeddings (photo_id, model_id, vector) VALUES (?, ?, ?)")
                 for row in start..<min(rows, start + 20_000) {
                     try photo.execute(arguments: [path(row)])
-                    let blob = vectors.withUnsafeBufferPointer {
-                        Data(buffer: UnsafeBufferPointer(rebasing: $0[(row * dimension)..<((row + 1) * dimension)]))
-                    }
+                    let blob = VectorBlob.data(Array(vectors[(row * dimension)..<((row + 1) * dimension)]))
                     try embedding.execute(arguments: [db.lastInsertedRowID, modelID, blob])
                 }
             }
+        }
+    }
+
+    /// The index file's size, and the bytes of data SQLite keeps in it (rows
+    /// and index entries, without page headers, free space or unused pages),
+    /// from its `dbstat` table.
+    public func storage() throws(PhotoIndexError) -> (fileBytes: Int64, payloadBytes: Int64) {
+        let database = try database(create: false)
+        return try database.read { db in
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+            let payload = try Int64.fetchOne(db, sql: "SELECT SUM(payload) FROM dbstat") ?? 0
+            return (pages * pageSize, payload)
         }
     }
 

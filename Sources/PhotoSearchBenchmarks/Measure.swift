@@ -41,10 +41,11 @@ enum Measure {
 
     /// Wall time of a child process run to the end, in milliseconds; nil when
     /// it cannot start or exits with another status than 0.
-    static func process(_ executable: String, _ arguments: [String]) -> Double? {
+    static func process(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) -> Double? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         process.standardOutput = FileHandle.nullDevice
         let start = DispatchTime.now().uptimeNanoseconds
         guard (try? process.run()) != nil else { return nil }

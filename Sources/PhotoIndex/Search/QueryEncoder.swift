@@ -57,12 +57,12 @@ struct QueryEncoder {
         return (combined.map { Float(Double($0) / norm) }, examples)
     }
 
-    /// The model with `tower`, after checking it is the index's model.
+    /// The model with `tower`, after checking (before loading anything) that
+    /// it is the index's model.
     private func model(with tower: CLIPModel.Towers) throws(PhotoIndexError) -> CLIPModel {
         guard let models else { throw .noModel }
+        try searcher.verify(try models.identity(known: [searcher.model]))
         // The query in the arithmetic the index's embeddings were made in.
-        let model = try models.model(with: tower, precision: searcher.model.precision)
-        try searcher.verify(try models.identity(embeddingSize: model.embeddingSize, known: [searcher.model]))
-        return model
+        return try models.model(with: tower, precision: searcher.model.precision)
     }
 }

@@ -21,11 +21,11 @@ import Glibc
 /// j of a block: dimension j low, j + 32 high; see Kernels.dotU4), the
 /// dimension padded to a multiple of 64 with zeros (u = 8).
 ///
-/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (3),
+/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (4),
 /// dimension u32, rows u64, highest embedding id i64, model checksum (64
-/// bytes, zero-padded), capacity u64, XXH64 of everything after the header
-/// u64 — then capacity × photo id (i64), capacity × s8 (f32), capacity × s4
-/// (f32), padding to 64 bytes, capacity × dimension bytes (8-bit), capacity ×
+/// bytes, zero-padded), capacity u64, checksum of everything after the
+/// header u64 (`ContentHash.blockwise`) — then capacity × photo id (i64),
+/// capacity × s8 (f32), capacity × s4 (f32), padding to 64 bytes, capacity × dimension bytes (8-bit), capacity ×
 /// padded dimension / 2 bytes (4-bit); rows ≤ capacity are in use. A file
 /// whose header or checksum does not match is not trusted: it is rebuilt.
 ///
@@ -50,7 +50,7 @@ final class VectorMatrix: @unchecked Sendable {
     let vectors4: UnsafePointer<UInt8>
 
     static let magic = Array("PSVECU8\0".utf8)
-    static let version: UInt32 = 3
+    static let version: UInt32 = 4
     static let headerSize = 128
 
     /// The dimension of the 4-bit rows: padded to whole 64-dimension blocks.
@@ -104,12 +104,13 @@ final class VectorMatrix: @unchecked Sendable {
         var status = stat()
         guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, Int(status.st_size) >= Self.headerSize else { return nil }
         let size = Int(status.st_size)
-        guard let base = mmap(nil, size, PROT_READ, MAP_SHARED, descriptor, 0), base != MAP_FAILED else { return nil }
+        // Populated: every page is read by the checksum anyway, and mapping
+        // them in one go costs a fraction of faulting them in one by one.
+        guard let base = mmap(nil, size, PROT_READ, MAP_SHARED | MAP_POPULATE, descriptor, 0), base != MAP_FAILED else { return nil }
         guard Self.isValid(UnsafeRawBufferPointer(start: base, count: size), modelChecksum: modelChecksum, dimension: dimension) else {
             munmap(base, size)
             return nil
         }
-        _ = madvise(base, size, MADV_WILLNEED)
         self.init(base: base, size: size, isFile: true, dimension: dimension, modelChecksum: modelChecksum)
     }
 
@@ -125,7 +126,7 @@ final class VectorMatrix: @unchecked Sendable {
               bytes.count == Layout(capacity: Int(capacity), dimension: dimension).size,
               storedChecksum == modelChecksum else { return false }
         let body = UnsafeRawBufferPointer(rebasing: bytes[headerSize...])
-        return header.loadUnaligned(fromByteOffset: 104, as: UInt64.self) == ContentHash.xxh64(body)
+        return header.loadUnaligned(fromByteOffset: 104, as: UInt64.self) == ContentHash.blockwise(body)
     }
 
     // MARK: Building
@@ -186,7 +187,7 @@ final class VectorMatrix: @unchecked Sendable {
             UnsafeMutableRawBufferPointer(rebasing: header[32..<(32 + checksum.count)]).copyBytes(from: checksum)
             header.storeBytes(of: UInt64(capacity).littleEndian, toByteOffset: 96, as: UInt64.self)
             let body = UnsafeRawBufferPointer(start: base + headerSize, count: layout.size - headerSize)
-            header.storeBytes(of: ContentHash.xxh64(body).littleEndian, toByteOffset: 104, as: UInt64.self)
+            header.storeBytes(of: ContentHash.blockwise(body).littleEndian, toByteOffset: 104, as: UInt64.self)
             let isFile = destination.finish()
             return VectorMatrix(base: base, size: layout.size, isFile: isFile, dimension: dimension, modelChecksum: model.checksum)
         }

@@ -20,7 +20,8 @@ final class IndexDatabase: Sendable {
 
     let path: String
     let connection: any DatabaseWriter
-    /// True when the index could only be opened for reading.
+    /// True when the index was opened for reading only (searches), or could
+    /// only be opened so.
     let isReadOnly: Bool
 
     /// Opens the index at `path`. With `create`, a missing database (and its
@@ -74,9 +75,20 @@ final class IndexDatabase: Sendable {
         }
     }
 
-    /// A pool, migrated; for reading, read-only connections when that fails
-    /// for want of write access.
+    /// For reading, read-only connections: a search writes nothing, not even
+    /// the checkpoint (two fdatasyncs) that SQLite's last writable connection
+    /// makes on closing. For writing, or an index made by an older version,
+    /// a pool, migrated; for reading, read-only connections when migrating
+    /// fails for want of write access.
     private static func open(path: String, access: Access, configuration: Configuration) throws -> (any DatabaseWriter, Bool) {
+        if access == .read {
+            var readOnly = configuration
+            readOnly.readonly = true
+            if let connection = try? openReadOnly(path: path, configuration: readOnly) {
+                try checkIsIndex(connection, path: path)
+                if try connection.read({ db in try migrator.hasCompletedMigrations(db) }) { return (connection, true) }
+            }
+        }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
             try checkIsIndex(pool, path: path)
