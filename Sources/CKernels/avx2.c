@@ -147,30 +147,6 @@ void ps_quick_gelu_avx2(float *x, size_t count) {
     ps_portable_quick_gelu(x + i, count - i);
 }
 
-static float dot_avx2(const float *a, const float *b, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    __m256 s = _mm256_add_ps(s0, s1);
-    __m128 x = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-    x = _mm_add_ss(x, _mm_movehdup_ps(x));
-    float sum = _mm_cvtss_f32(x);
-    for (; i < n; i++) sum += a[i] * b[i];
-    return sum;
-}
-
-static void axpy_avx2(float alpha, const float *x, float *y, size_t n) {
-    __m256 a = _mm256_set1_ps(alpha);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += alpha * x[i];
-}
-
 static inline int32_t sum_epi32(__m256i x) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
@@ -385,11 +361,158 @@ static void linear_packed(const float *a, size_t lda, const float *packed, size_
     ps_linear_by_panels(panel_avx2, a, lda, packed, inputs, c, ldc, outputs, rows, first, count, bias, accumulate);
 }
 
+// Lanes 0 ..< count of 8 set (count may exceed 8), as a maskload mask.
+static inline __m256i lanes_below(size_t count) {
+    __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count > 8 ? 8 : (int)count), index);
+}
+
+static inline float horizontal_max(__m256 v) {
+    __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_max_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+static inline float horizontal_sum(__m256 v) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+// P·V for `mr` rows and 16 columns from `column`: out_r = inverse_r · Σ_j p_rj v_j.
+static inline __attribute__((always_inline))
+void attention_values_avx2(const float *scores, size_t kp, const float *v, size_t stride, size_t keys, size_t column,
+                           size_t width, const float *inverse, float *out, size_t out_stride, const int mr) {
+    __m256 acc[4][2];
+    __m256i masks[2] = {lanes_below(width - column), lanes_below(width > column + 8 ? width - column - 8 : 0)};
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (size_t j = 0; j < keys; j++) {
+        __m256 v0 = _mm256_maskload_ps(v + j * stride + column, masks[0]);
+        __m256 v1 = _mm256_maskload_ps(v + j * stride + column + 8, masks[1]);
+        for (int r = 0; r < mr; r++) {
+            __m256 p = _mm256_broadcast_ss(scores + (size_t)r * kp + j);
+            acc[r][0] = _mm256_fmadd_ps(p, v0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(p, v1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        __m256 factor = _mm256_set1_ps(inverse[r]);
+        float *target = out + (size_t)r * out_stride + column;
+        _mm256_maskstore_ps(target, masks[0], _mm256_mul_ps(acc[r][0], factor));
+        _mm256_maskstore_ps(target + 8, masks[1], _mm256_mul_ps(acc[r][1], factor));
+    }
+}
+
+// `mr` (1-4) query rows against the transposed, scaled keys `kt` (width × kp).
+static inline __attribute__((always_inline))
+void attention_rows_avx2(const float *q, size_t stride, const float *kt, size_t kp, const float *v, float *out,
+                         size_t out_stride, size_t keys, size_t width, long causal_first, size_t first_row, float *scores,
+                         const int mr) {
+    size_t visible[4], most = 0;
+    for (int r = 0; r < mr; r++) {
+        size_t position = (size_t)causal_first + first_row + (size_t)r + 1;
+        visible[r] = causal_first >= 0 && position < keys ? position : keys;
+        most = visible[r] > most ? visible[r] : most;
+    }
+    for (size_t j = 0; j < most; j += 16) {
+        __m256 acc[4][2];
+        for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        for (size_t d = 0; d < width; d++) {
+            __m256 k0 = _mm256_loadu_ps(kt + d * kp + j), k1 = _mm256_loadu_ps(kt + d * kp + j + 8);
+            for (int r = 0; r < mr; r++) {
+                __m256 x = _mm256_broadcast_ss(q + (size_t)r * stride + d);
+                acc[r][0] = _mm256_fmadd_ps(x, k0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(x, k1, acc[r][1]);
+            }
+        }
+        for (int r = 0; r < mr; r++) {
+            _mm256_storeu_ps(scores + (size_t)r * kp + j, acc[r][0]);
+            _mm256_storeu_ps(scores + (size_t)r * kp + j + 8, acc[r][1]);
+        }
+    }
+    float inverse[4];
+    for (int r = 0; r < mr; r++) {
+        float *s = scores + (size_t)r * kp;
+        __m256 largest = _mm256_set1_ps(-INFINITY);
+        for (size_t j = 0; j < visible[r]; j += 8) {
+            __m256 keep = _mm256_castsi256_ps(lanes_below(visible[r] - j));
+            largest = _mm256_max_ps(largest, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_loadu_ps(s + j), keep));
+        }
+        __m256 maximum = _mm256_set1_ps(horizontal_max(largest));
+        __m256 total = _mm256_setzero_ps();
+        for (size_t j = 0; j < most; j += 8) {
+            __m256 keep = _mm256_castsi256_ps(lanes_below(visible[r] > j ? visible[r] - j : 0));
+            __m256 e = _mm256_and_ps(keep, exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j), maximum)));
+            _mm256_storeu_ps(s + j, e);
+            total = _mm256_add_ps(total, e);
+        }
+        inverse[r] = 1.0f / horizontal_sum(total);
+    }
+    for (size_t column = 0; column < width; column += 16) {
+        attention_values_avx2(scores, kp, v, stride, most, column, width, inverse, out, out_stride, mr);
+    }
+}
+
+// One head as a pair of small matrix products (see the AVX-512 level).
 static void attention_head(const float *q, const float *k, const float *v, size_t stride,
                            float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
                            float scale, long causal_first, float *scratch) {
-    ps_attention_with(dot_avx2, axpy_avx2, q, k, v, stride, out, out_stride, queries, keys, width, scale,
-                      causal_first, scratch);
+    size_t seen = causal_first >= 0 && (size_t)causal_first + queries < keys ? (size_t)causal_first + queries : keys;
+    size_t kp = (keys + 15) / 16 * 16;
+    float *kt = scratch, *scores = scratch + width * kp;
+    for (size_t j = 0; j < seen; j++) {
+        for (size_t d = 0; d < width; d++) kt[d * kp + j] = scale * k[j * stride + d];
+    }
+    for (size_t d = 0; d < width; d++) {
+        for (size_t j = seen; j < kp; j++) kt[d * kp + j] = 0;
+    }
+    for (size_t i = 0; i < queries; i += 4) {
+        const float *qi = q + i * stride;
+        float *oi = out + i * out_stride;
+        switch (queries - i >= 4 ? 4 : queries - i) {
+        case 4: attention_rows_avx2(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 4); break;
+        case 3: attention_rows_avx2(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 3); break;
+        case 2: attention_rows_avx2(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 2); break;
+        default: attention_rows_avx2(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 1); break;
+        }
+    }
+}
+
+// Mean and variance (two passes) in 8 float lanes, the lanes summed in
+// double precision.
+static void layer_norm(const float *x, float *y, size_t rows, size_t width, const float *weight, const float *bias,
+                       float epsilon) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *in = x + r * width;
+        float *out = y + r * width;
+        __m256 sum = _mm256_setzero_ps();
+        size_t i = 0;
+        for (; i + 8 <= width; i += 8) sum = _mm256_add_ps(sum, _mm256_loadu_ps(in + i));
+        float lanes[8];
+        _mm256_storeu_ps(lanes, sum);
+        double total = 0;
+        for (int l = 0; l < 8; l++) total += lanes[l];
+        for (size_t t = i; t < width; t++) total += in[t];
+        float mean = (float)(total / (double)width);
+        __m256 centre = _mm256_set1_ps(mean), squares = _mm256_setzero_ps();
+        for (i = 0; i + 8 <= width; i += 8) {
+            __m256 d = _mm256_sub_ps(_mm256_loadu_ps(in + i), centre);
+            squares = _mm256_fmadd_ps(d, d, squares);
+        }
+        _mm256_storeu_ps(lanes, squares);
+        total = 0;
+        for (int l = 0; l < 8; l++) total += lanes[l];
+        for (size_t t = i; t < width; t++) total += (double)(in[t] - mean) * (double)(in[t] - mean);
+        float scale = (float)(1 / sqrt(total / (double)width + (double)epsilon));
+        __m256 inverse = _mm256_set1_ps(scale);
+        for (i = 0; i + 8 <= width; i += 8) {
+            __m256 value = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(in + i), centre), inverse);
+            _mm256_storeu_ps(out + i, _mm256_fmadd_ps(value, _mm256_loadu_ps(weight + i), _mm256_loadu_ps(bias + i)));
+        }
+        for (; i < width; i++) out[i] = (in[i] - mean) * scale * weight[i] + bias[i];
+    }
 }
 
 #pragma clang attribute pop
@@ -400,6 +523,7 @@ const ps_kernels ps_avx2_kernels = {
     .gelu_tanh = ps_gelu_tanh_avx2,
     .quick_gelu = ps_quick_gelu_avx2,
     .attention_head = attention_head,
+    .layer_norm = layer_norm,
     .dot_u8 = ps_dot_u8_avx2,
     .dot_u4 = ps_dot_u4_avx2,
     .quantize_rows = ps_avx2_quantize_rows_s8,

@@ -1,7 +1,8 @@
 // The AVX-512 level (F, BW, DQ, VL: Skylake-X, Zen 4 and later): 512-bit
 // vectors, a 12 × 32 register-blocked float kernel over two panels at once,
-// masked stores for ragged edges, and the int8 product through vpmaddubsw and
-// vpmaddwd. Activations and vector scans reuse the AVX2 kernels.
+// masked stores for ragged edges, the int8 product through vpmaddubsw and
+// vpmaddwd, attention as two small register-blocked products, layer
+// normalisation, activations. The vector scans reuse the AVX2 kernels.
 #include "internal.h"
 
 #if defined(__x86_64__)
@@ -10,9 +11,9 @@
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
 
-static inline __mmask16 columns_mask(size_t width) {
-    return width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
-}
+#include "avx512_inline.h"
+
+#define columns_mask ps512_columns_mask
 
 // MARK: Float products
 
@@ -91,34 +92,275 @@ static void linear_packed(const float *a, size_t lda, const float *packed, size_
     }
 }
 
+// MARK: Activations
+
+// e^x to about one ulp, as exp_avx2: x = n·ln2 + r, Cephes' expf polynomial
+// for e^r, 2^n in the exponent bits; x clamped to [-87.3, 88.7].
+static inline __m512 exp512(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512i exponent = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(exponent));
+}
+
+// erf(z) = 1 - erfc(|z|) with sign, erfc by Numerical Recipes' Chebyshev fit
+// (fractional error below 1.2e-7), as erf_avx2.
+static inline __m512 erf512(__m512 z) {
+    __m512 a = _mm512_abs_ps(z);
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_set1_ps(0.5f), a, _mm512_set1_ps(1.0f)));
+    __m512 p = _mm512_set1_ps(0.17087277f);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.82215223f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.48851587f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.13520398f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.27886807f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.18628806f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.09678418f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.37409196f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.00002368f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.26551223f));
+    __m512 erfc = _mm512_mul_ps(t, exp512(_mm512_fnmadd_ps(a, a, p)));
+    __m512 magnitude = _mm512_sub_ps(_mm512_set1_ps(1.0f), erfc);
+    // The sign of z on the magnitude.
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(magnitude),
+                                               _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32((int)0x80000000))));
+}
+
+static void gelu(float *x, size_t count) {
+    for (size_t i = 0; i < count; i += 16) {
+        __mmask16 m = columns_mask(count - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 e = erf512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)));
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+    }
+}
+
+static void gelu_tanh(float *x, size_t count) {
+    for (size_t i = 0; i < count; i += 16) {
+        __mmask16 m = columns_mask(count - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 cube = _mm512_mul_ps(_mm512_mul_ps(v, v), v);
+        __m512 u = _mm512_mul_ps(_mm512_set1_ps(0.79788456080286536f), _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), cube, v));
+        // 1 + tanh(u) = 2 - 2 / (e^{2u} + 1)
+        __m512 e = exp512(_mm512_add_ps(u, u));
+        __m512 onePlusTanh = _mm512_sub_ps(_mm512_set1_ps(2.0f),
+                                           _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), onePlusTanh));
+    }
+}
+
+static void quick_gelu(float *x, size_t count) {
+    for (size_t i = 0; i < count; i += 16) {
+        __mmask16 m = columns_mask(count - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 e = exp512(_mm512_mul_ps(v, _mm512_set1_ps(-1.702f)));
+        _mm512_mask_storeu_ps(x + i, m, _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+    }
+}
+
 // MARK: Attention
 
-static float dot_avx512(const float *a, const float *b, size_t n) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+// P·V for `mr` query rows and `chunks` 16-float chunks of the width from
+// `column`: out_r = inverse_r · Σ_j p_rj v_j over keys 0 ..< keys.
+static inline __attribute__((always_inline))
+void attention_values(const float *scores, size_t kp, const float *v, size_t stride, size_t keys, size_t column,
+                      size_t width, const float *inverse, float *out, size_t out_stride, const int mr, const int chunks) {
+    __m512 acc[4][4];
+    __mmask16 masks[4];
+    for (int c = 0; c < chunks; c++) {
+        size_t at = column + 16 * (size_t)c;
+        masks[c] = columns_mask(width > at ? width - at : 0);
+        for (int r = 0; r < mr; r++) acc[r][c] = _mm512_setzero_ps();
     }
-    for (; i < n; i += 16) {
-        __mmask16 m = columns_mask(n - i);
-        s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
+    for (size_t j = 0; j < keys; j++) {
+        __m512 values[4];
+        for (int c = 0; c < chunks; c++) values[c] = _mm512_maskz_loadu_ps(masks[c], v + j * stride + column + 16 * c);
+        for (int r = 0; r < mr; r++) {
+            __m512 p = _mm512_set1_ps(scores[(size_t)r * kp + j]);
+            for (int c = 0; c < chunks; c++) acc[r][c] = _mm512_fmadd_ps(p, values[c], acc[r][c]);
+        }
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    for (int r = 0; r < mr; r++) {
+        __m512 factor = _mm512_set1_ps(inverse[r]);
+        for (int c = 0; c < chunks; c++) {
+            _mm512_mask_storeu_ps(out + (size_t)r * out_stride + column + 16 * c, masks[c], _mm512_mul_ps(acc[r][c], factor));
+        }
+    }
 }
 
-static void axpy_avx512(float alpha, const float *x, float *y, size_t n) {
-    __m512 factor = _mm512_set1_ps(alpha);
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = columns_mask(n - i);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(factor, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+// Scores of `mr` query rows against `nb` blocks of 16 keys from `first`.
+static inline __attribute__((always_inline))
+void attention_scores(const float *q, size_t stride, const float *kt, size_t kp, size_t width, size_t first,
+                      float *scores, const int mr, const int nb) {
+    __m512 acc[4][4];
+    for (int r = 0; r < mr; r++) {
+        for (int b = 0; b < nb; b++) acc[r][b] = _mm512_setzero_ps();
+    }
+    for (size_t d = 0; d < width; d++) {
+        __m512 keys[4];
+        for (int b = 0; b < nb; b++) keys[b] = _mm512_loadu_ps(kt + d * kp + first + 16 * (size_t)b);
+        for (int r = 0; r < mr; r++) {
+            __m512 x = _mm512_set1_ps(q[(size_t)r * stride + d]);
+            for (int b = 0; b < nb; b++) acc[r][b] = _mm512_fmadd_ps(x, keys[b], acc[r][b]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        for (int b = 0; b < nb; b++) _mm512_storeu_ps(scores + (size_t)r * kp + first + 16 * (size_t)b, acc[r][b]);
     }
 }
 
+// Sixteen rows of 16 floats in, their 16 columns out (unpack within
+// 128-bit lanes, then two rounds of lane shuffles).
+static inline void transpose16(__m512 rows[16], __m512 columns[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(rows[2 * i], rows[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(rows[2 * i], rows[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        // u[4i + c] lane L: column 4L + c of rows 4i ... 4i + 3.
+        u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+        __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88), v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+        columns[c] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        columns[8 + c] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        columns[4 + c] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        columns[12 + c] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
+
+// `mr` (1-4) query rows against the transposed, scaled keys `kt` (width × kp).
+static inline __attribute__((always_inline))
+void attention_rows(const float *q, size_t stride, const float *kt, size_t kp, const float *v, float *out,
+                    size_t out_stride, size_t keys, size_t width, long causal_first, size_t first_row, float *scores,
+                    const int mr) {
+    size_t visible[4], most = 0;
+    for (int r = 0; r < mr; r++) {
+        size_t position = (size_t)causal_first + first_row + (size_t)r + 1;
+        visible[r] = causal_first >= 0 && position < keys ? position : keys;
+        most = visible[r] > most ? visible[r] : most;
+    }
+    // Scores, up to 64 keys per pass: each query value broadcast once for
+    // four blocks of 16 keys.
+    for (size_t j = 0; j < most; j += 64) {
+        size_t blocks = (most - j + 15) / 16;
+        if (blocks >= 4) attention_scores(q, stride, kt, kp, width, j, scores, mr, 4);
+        else if (blocks == 3) attention_scores(q, stride, kt, kp, width, j, scores, mr, 3);
+        else if (blocks == 2) attention_scores(q, stride, kt, kp, width, j, scores, mr, 2);
+        else attention_scores(q, stride, kt, kp, width, j, scores, mr, 1);
+    }
+    // Softmax over each row's visible keys; the rest become 0.
+    float inverse[4];
+    for (int r = 0; r < mr; r++) {
+        float *s = scores + (size_t)r * kp;
+        __m512 largest = _mm512_set1_ps(-INFINITY);
+        for (size_t j = 0; j < visible[r]; j += 16) {
+            __mmask16 m = columns_mask(visible[r] - j);
+            largest = _mm512_mask_max_ps(largest, m, largest, _mm512_loadu_ps(s + j));
+        }
+        __m512 maximum = _mm512_set1_ps(_mm512_reduce_max_ps(largest));
+        __m512 total = _mm512_setzero_ps();
+        for (size_t j = 0; j < most; j += 16) {
+            __mmask16 m = columns_mask(visible[r] > j ? visible[r] - j : 0);
+            __m512 e = _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_loadu_ps(s + j), maximum)));
+            _mm512_storeu_ps(s + j, e);
+            total = _mm512_add_ps(total, e);
+        }
+        inverse[r] = 1.0f / _mm512_reduce_add_ps(total);
+    }
+    for (size_t column = 0; column < width; column += 64) {
+        size_t left = width - column;
+        if (left > 48) attention_values(scores, kp, v, stride, most, column, width, inverse, out, out_stride, mr, 4);
+        else if (left > 32) attention_values(scores, kp, v, stride, most, column, width, inverse, out, out_stride, mr, 3);
+        else if (left > 16) attention_values(scores, kp, v, stride, most, column, width, inverse, out, out_stride, mr, 2);
+        else attention_values(scores, kp, v, stride, most, column, width, inverse, out, out_stride, mr, 1);
+    }
+}
+
+// One head as a pair of small matrix products: the keys transposed once
+// (scaled, in 16 × 16 tiles), scores for four queries at a time against up
+// to 64 keys, a vectorised softmax, then P·V four rows by up to 64 columns
+// at a time.
 static void attention_head(const float *q, const float *k, const float *v, size_t stride, float *out, size_t out_stride,
                            size_t queries, size_t keys, size_t width, float scale, long causal_first, float *scratch) {
-    ps_attention_with(dot_avx512, axpy_avx512, q, k, v, stride, out, out_stride, queries, keys, width, scale, causal_first,
-                      scratch);
+    size_t seen = causal_first >= 0 && (size_t)causal_first + queries < keys ? (size_t)causal_first + queries : keys;
+    size_t kp = (keys + 15) / 16 * 16;
+    float *kt = scratch, *scores = scratch + width * kp;
+    // Kᵀ, scaled, in 16 × 16 tiles; keys past `seen` are zeros.
+    __m512 factor = _mm512_set1_ps(scale);
+    for (size_t j = 0; j < kp; j += 16) {
+        for (size_t d = 0; d < width; d += 16) {
+            __mmask16 m = columns_mask(width - d);
+            __m512 rows[16], columns[16];
+            for (size_t r = 0; r < 16; r++) {
+                rows[r] = j + r < seen ? _mm512_mul_ps(_mm512_maskz_loadu_ps(m, k + (j + r) * stride + d), factor)
+                                       : _mm512_setzero_ps();
+            }
+            transpose16(rows, columns);
+            for (size_t c = 0; c < 16 && d + c < width; c++) _mm512_storeu_ps(kt + (d + c) * kp + j, columns[c]);
+        }
+    }
+    for (size_t i = 0; i < queries; i += 4) {
+        const float *qi = q + i * stride;
+        float *oi = out + i * out_stride;
+        switch (queries - i >= 4 ? 4 : queries - i) {
+        case 4: attention_rows(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 4); break;
+        case 3: attention_rows(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 3); break;
+        case 2: attention_rows(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 2); break;
+        default: attention_rows(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 1); break;
+        }
+    }
+}
+
+// MARK: Layer normalisation
+
+// Mean and variance (two passes) in 16 float lanes, the lanes summed in
+// double precision.
+static void layer_norm(const float *x, float *y, size_t rows, size_t width, const float *weight, const float *bias,
+                       float epsilon) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *in = x + r * width;
+        float *out = y + r * width;
+        __m512 sum = _mm512_setzero_ps();
+        for (size_t i = 0; i < width; i += 16) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(columns_mask(width - i), in + i));
+        float lanes[16];
+        _mm512_storeu_ps(lanes, sum);
+        double total = 0;
+        for (int i = 0; i < 16; i++) total += lanes[i];
+        float mean = (float)(total / (double)width);
+        __m512 centre = _mm512_set1_ps(mean), squares = _mm512_setzero_ps();
+        for (size_t i = 0; i < width; i += 16) {
+            __mmask16 m = columns_mask(width - i);
+            __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, in + i), centre);
+            squares = _mm512_fmadd_ps(d, d, squares);
+        }
+        _mm512_storeu_ps(lanes, squares);
+        total = 0;
+        for (int i = 0; i < 16; i++) total += lanes[i];
+        __m512 inverse = _mm512_set1_ps((float)(1 / sqrt(total / (double)width + (double)epsilon)));
+        for (size_t i = 0; i < width; i += 16) {
+            __mmask16 m = columns_mask(width - i);
+            __m512 value = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, in + i), centre), inverse);
+            value = _mm512_fmadd_ps(value, _mm512_maskz_loadu_ps(m, weight + i), _mm512_maskz_loadu_ps(m, bias + i));
+            _mm512_mask_storeu_ps(out + i, m, value);
+        }
+    }
 }
 
 // MARK: int8
@@ -166,16 +408,6 @@ void ps_avx512_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t 
     quantize_rows(x, ldx, rows, inputs, padded, q, scales, 1);
 }
 
-void ps_avx512_store_q8(__m512i sums, float row_scale, const float *column_scales, const float *bias, float *target,
-                        size_t width, int accumulate) {
-    __mmask16 m = columns_mask(width);
-    __m512 scale = _mm512_mul_ps(_mm512_set1_ps(row_scale), _mm512_maskz_loadu_ps(m, column_scales));
-    __m512 value = _mm512_mul_ps(_mm512_cvtepi32_ps(sums), scale);
-    if (bias) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(m, bias));
-    if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(m, target));
-    _mm512_mask_storeu_ps(target, m, value);
-}
-
 // `mr` rows (1-8) × `np` panels: |a| · (w negated where a < 0) through
 // vpmaddubsw (AVX-512 has no vpsignb) and vpmaddwd.
 static inline __attribute__((always_inline))
@@ -207,9 +439,9 @@ void block_q8(const uint8_t *q, const float *row_scales, size_t padded, const in
     }
     for (int r = 0; r < mr; r++) {
         float *target = c + (size_t)r * ldc;
-        ps_avx512_store_q8(acc0[r], row_scales[r], column_scales, bias, target, width < 16 ? width : 16, accumulate);
+        ps512_store_q8(acc0[r], row_scales[r], column_scales, bias, target, width < 16 ? width : 16, accumulate);
         if (np == 2) {
-            ps_avx512_store_q8(acc1[r], row_scales[r], column_scales + 16, bias ? bias + 16 : NULL, target + 16, width - 16, accumulate);
+            ps512_store_q8(acc1[r], row_scales[r], column_scales + 16, bias ? bias + 16 : NULL, target + 16, width - 16, accumulate);
         }
     }
 }
@@ -252,14 +484,24 @@ void ps_avx512_attention_head(const float *q, const float *k, const float *v, si
     attention_head(q, k, v, stride, out, out_stride, queries, keys, width, scale, causal_first, scratch);
 }
 
+void ps_avx512_gelu(float *x, size_t count) { gelu(x, count); }
+void ps_avx512_gelu_tanh(float *x, size_t count) { gelu_tanh(x, count); }
+void ps_avx512_quick_gelu(float *x, size_t count) { quick_gelu(x, count); }
+
+void ps_avx512_layer_norm(const float *x, float *y, size_t rows, size_t width, const float *weight, const float *bias,
+                          float epsilon) {
+    layer_norm(x, y, rows, width, weight, bias, epsilon);
+}
+
 #pragma clang attribute pop
 
 const ps_kernels ps_avx512_kernels = {
     .linear_packed = linear_packed,
-    .gelu = ps_gelu_avx2,
-    .gelu_tanh = ps_gelu_tanh_avx2,
-    .quick_gelu = ps_quick_gelu_avx2,
+    .gelu = gelu,
+    .gelu_tanh = gelu_tanh,
+    .quick_gelu = quick_gelu,
     .attention_head = attention_head,
+    .layer_norm = layer_norm,
     .dot_u8 = ps_dot_u8_avx2,
     .dot_u4 = ps_dot_u4_avx2,
     .quantize_rows = ps_avx512_quantize_rows_s8,

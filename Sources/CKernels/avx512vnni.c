@@ -1,6 +1,6 @@
 // The AVX-512 VNNI level (Cascade Lake, Ice Lake, Zen 4 and later): the AVX-512
 // level with its int8 product through vpdpbusd, 64 multiply-adds per
-// instruction. vpdpbusd multiplies unsigned by signed bytes, so activations
+// instruction, in a 6 × 64 register-blocked micro-kernel. vpdpbusd multiplies unsigned by signed bytes, so activations
 // are stored as q + 128 and 128 · Σw is taken off each sum (exact).
 #include "internal.h"
 
@@ -14,59 +14,59 @@ void ps_avx512_linear_packed(const float *a, size_t lda, const float *packed, si
                              size_t outputs, size_t rows, size_t first, size_t count, const float *bias, int accumulate);
 void ps_avx512_attention_head(const float *q, const float *k, const float *v, size_t stride, float *out, size_t out_stride,
                               size_t queries, size_t keys, size_t width, float scale, long causal_first, float *scratch);
+void ps_avx512_layer_norm(const float *x, float *y, size_t rows, size_t width, const float *weight, const float *bias,
+                          float epsilon);
+void ps_avx512_gelu(float *x, size_t count);
+void ps_avx512_gelu_tanh(float *x, size_t count);
+void ps_avx512_quick_gelu(float *x, size_t count);
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma"))), apply_to = function)
 
-void ps_avx512_store_q8(__m512i sums, float row_scale, const float *column_scales, const float *bias, float *target,
-                        size_t width, int accumulate);
+#include "avx512_inline.h"
 
-static inline __mmask16 columns_mask(size_t width) {
-    return width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
-}
+#define columns_mask ps512_columns_mask
 
-// `mr` rows (1-12) × `np` panels (1 or 2).
+// `mr` rows (1-6) × `np` panels (1-4: up to 64 outputs): per group of 4
+// inputs, `np` weight loads and `mr` broadcasts feed mr · np vpdpbusd
+// (24 at full size, in 24 accumulators).
 static inline __attribute__((always_inline))
 void block_q8(const uint8_t *q, const float *row_scales, size_t padded, const int8_t *panel, const float *column_scales,
               const int32_t *column_sums, float *c, size_t ldc, size_t width, const float *bias, int accumulate,
               const int mr, const int np) {
-    __m512i acc0[12], acc1[12];
+    __m512i acc[6][4];
     for (int r = 0; r < mr; r++) {
-        acc0[r] = _mm512_setzero_si512();
-        acc1[r] = _mm512_setzero_si512();
+        for (int p = 0; p < np; p++) acc[r][p] = _mm512_setzero_si512();
     }
-    const int8_t *p1 = panel + padded * PS_PANEL;
+    const size_t panel_bytes = padded * PS_PANEL;
     for (size_t g = 0; g < padded / PS_Q8_GROUP; g++) {
-        __m512i w0 = _mm512_loadu_si512(panel + g * 64);
-        __m512i w1 = np == 2 ? _mm512_loadu_si512(p1 + g * 64) : w0;
+        __m512i w[4];
+        for (int p = 0; p < np; p++) w[p] = _mm512_loadu_si512(panel + (size_t)p * panel_bytes + g * 64);
         for (int r = 0; r < mr; r++) {
             int32_t four;
             memcpy(&four, q + (size_t)r * padded + g * 4, 4);
             __m512i a = _mm512_set1_epi32(four);
-            acc0[r] = _mm512_dpbusd_epi32(acc0[r], a, w0);
-            if (np == 2) acc1[r] = _mm512_dpbusd_epi32(acc1[r], a, w1);
+            for (int p = 0; p < np; p++) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], a, w[p]);
         }
     }
-    __mmask16 m0 = columns_mask(width), m1 = columns_mask(width > 16 ? width - 16 : 0);
-    __m512i offset0 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m0, column_sums), 7);   // 128 · Σw
-    __m512i offset1 = np == 2 ? _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m1, column_sums + 16), 7) : offset0;
-    for (int r = 0; r < mr; r++) {
-        float *target = c + (size_t)r * ldc;
-        ps_avx512_store_q8(_mm512_sub_epi32(acc0[r], offset0), row_scales[r], column_scales, bias, target,
-                           width < 16 ? width : 16, accumulate);
-        if (np == 2) {
-            ps_avx512_store_q8(_mm512_sub_epi32(acc1[r], offset1), row_scales[r], column_scales + 16,
-                               bias ? bias + 16 : NULL, target + 16, width - 16, accumulate);
+    for (int p = 0; p < np; p++) {
+        size_t first = 16 * (size_t)p, part = width > first ? width - first : 0;
+        __mmask16 m = columns_mask(part);
+        __m512i offset = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, column_sums + first), 7);   // 128 · Σw
+        for (int r = 0; r < mr; r++) {
+            ps512_store_q8(_mm512_sub_epi32(acc[r][p], offset), row_scales[r], column_scales + first,
+                           bias ? bias + first : NULL, c + (size_t)r * ldc + first, part < 16 ? part : 16, accumulate);
         }
     }
 }
 
-#define PS_ROWS_SWITCH(call, np)                                                                                       \
+#define PS_Q8_ROWS(np)                                                                                                  \
     switch (mr) {                                                                                                      \
-    case 12: call(12, np); break;                                                                                      \
-    case 8: call(8, np); break;                                                                                        \
-    case 4: call(4, np); break;                                                                                        \
-    case 2: call(2, np); break;                                                                                        \
-    default: call(1, np); break;                                                                                       \
+    case 6: PS_CALL(6, np); break;                                                                                     \
+    case 5: PS_CALL(5, np); break;                                                                                     \
+    case 4: PS_CALL(4, np); break;                                                                                     \
+    case 3: PS_CALL(3, np); break;                                                                                     \
+    case 2: PS_CALL(2, np); break;                                                                                     \
+    default: PS_CALL(1, np); break;                                                                                    \
     }
 
 static void linear_q8(const uint8_t *q, const float *row_scales, size_t rows, size_t padded, const int8_t *packed,
@@ -75,23 +75,23 @@ static void linear_q8(const uint8_t *q, const float *row_scales, size_t rows, si
     size_t end = first + count < outputs ? first + count : outputs;
     for (size_t row = 0; row < rows; row += PS_ROW_CHUNK) {
         size_t chunk = rows - row < PS_ROW_CHUNK ? rows - row : PS_ROW_CHUNK;
-        for (size_t column = first; column < end; column += 2 * PS_PANEL) {
+        for (size_t column = first; column < end; column += 4 * PS_PANEL) {
             const int8_t *panel = packed + (column / PS_PANEL) * padded * PS_PANEL;
-            size_t width = end - column < 2 * PS_PANEL ? end - column : 2 * PS_PANEL;
-            for (size_t i = 0; i < chunk;) {
-                size_t left = chunk - i;
-                int mr = left >= 12 ? 12 : left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            size_t width = end - column < 4 * PS_PANEL ? end - column : 4 * PS_PANEL;
+            int np = (int)((width + PS_PANEL - 1) / PS_PANEL);
+            for (size_t i = 0; i < chunk; i += 6) {
+                int mr = chunk - i < 6 ? (int)(chunk - i) : 6;
                 const uint8_t *qr = q + (row + i) * padded;
                 float *cr = c + (row + i) * ldc + column;
 #define PS_CALL(m, n) block_q8(qr, row_scales + row + i, padded, panel, column_scales + column, column_sums + column, \
                                cr, ldc, width, bias ? bias + column : NULL, accumulate, m, n)
-                if (width > PS_PANEL) {
-                    PS_ROWS_SWITCH(PS_CALL, 2)
-                } else {
-                    PS_ROWS_SWITCH(PS_CALL, 1)
+                switch (np) {
+                case 4: PS_Q8_ROWS(4); break;
+                case 3: PS_Q8_ROWS(3); break;
+                case 2: PS_Q8_ROWS(2); break;
+                default: PS_Q8_ROWS(1); break;
                 }
 #undef PS_CALL
-                i += (size_t)mr;
             }
         }
     }
@@ -101,10 +101,11 @@ static void linear_q8(const uint8_t *q, const float *row_scales, size_t rows, si
 
 const ps_kernels ps_avx512_vnni_kernels = {
     .linear_packed = ps_avx512_linear_packed,
-    .gelu = ps_gelu_avx2,
-    .gelu_tanh = ps_gelu_tanh_avx2,
-    .quick_gelu = ps_quick_gelu_avx2,
+    .gelu = ps_avx512_gelu,
+    .gelu_tanh = ps_avx512_gelu_tanh,
+    .quick_gelu = ps_avx512_quick_gelu,
     .attention_head = ps_avx512_attention_head,
+    .layer_norm = ps_avx512_layer_norm,
     .dot_u8 = ps_dot_u8_avx2,
     .dot_u4 = ps_dot_u4_avx2,
     .quantize_rows = ps_avx512_quantize_rows_u8,

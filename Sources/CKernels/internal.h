@@ -127,35 +127,4 @@ static inline void ps_linear_by_panels(ps_panel_kernel kernel, const float *a, s
     }
 }
 
-typedef float (*ps_dot_kernel)(const float *a, const float *b, size_t n);
-typedef void (*ps_axpy_kernel)(float alpha, const float *x, float *y, size_t n);
-
-// Softmax attention for one head, on a level's dot product and axpy.
-static inline void ps_attention_with(ps_dot_kernel dot, ps_axpy_kernel axpy,
-                                     const float *q, const float *k, const float *v, size_t stride,
-                                     float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
-                                     float scale, long causal_first, float *scratch) {
-    for (size_t i = 0; i < queries; i++) {
-        const float *query = q + i * stride;
-        size_t visible = keys;
-        if (causal_first >= 0 && (size_t)causal_first + i + 1 < keys) visible = (size_t)causal_first + i + 1;
-        float maximum = -INFINITY;
-        for (size_t j = 0; j < visible; j++) {
-            float score = scale * dot(query, k + j * stride, width);
-            scratch[j] = score;
-            if (score > maximum) maximum = score;
-        }
-        float total = 0;
-        for (size_t j = 0; j < visible; j++) {
-            float e = expf(scratch[j] - maximum);
-            scratch[j] = e;
-            total += e;
-        }
-        float inverse = 1.0f / total;
-        float *target = out + i * out_stride;
-        for (size_t c = 0; c < width; c++) target[c] = 0;
-        for (size_t j = 0; j < visible; j++) axpy(scratch[j] * inverse, v + j * stride, target, width);
-    }
-}
-
 #endif

@@ -4,6 +4,10 @@
 
 #include <string.h>
 
+size_t ps_attention_scratch(size_t keys, size_t width) {
+    return (width + 4) * ((keys + 15) / 16 * 16);
+}
+
 size_t ps_packed_count(size_t outputs, size_t inputs) {
     return (outputs + PS_PANEL - 1) / PS_PANEL * PS_PANEL * inputs;
 }
@@ -158,20 +162,54 @@ void ps_portable_quick_gelu(float *x, size_t count) {
 
 // MARK: Attention
 
-static float dot(const float *a, const float *b, size_t n) {
-    float sum = 0;
-    for (size_t i = 0; i < n; i++) sum += a[i] * b[i];
-    return sum;
-}
-
-static void axpy(float alpha, const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
-}
-
+// Row by row: scores, softmax, then the weighted sum of the values. Uses
+// `keys` floats of the scratch.
 static void attention_head(const float *q, const float *k, const float *v, size_t stride,
                            float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
                            float scale, long causal_first, float *scratch) {
-    ps_attention_with(dot, axpy, q, k, v, stride, out, out_stride, queries, keys, width, scale, causal_first, scratch);
+    for (size_t i = 0; i < queries; i++) {
+        const float *query = q + i * stride;
+        size_t visible = keys;
+        if (causal_first >= 0 && (size_t)causal_first + i + 1 < keys) visible = (size_t)causal_first + i + 1;
+        float maximum = -INFINITY;
+        for (size_t j = 0; j < visible; j++) {
+            float dot = 0;
+            for (size_t d = 0; d < width; d++) dot += query[d] * k[j * stride + d];
+            scratch[j] = scale * dot;
+            if (scratch[j] > maximum) maximum = scratch[j];
+        }
+        float total = 0;
+        for (size_t j = 0; j < visible; j++) {
+            scratch[j] = expf(scratch[j] - maximum);
+            total += scratch[j];
+        }
+        float inverse = 1.0f / total;
+        float *target = out + i * out_stride;
+        for (size_t d = 0; d < width; d++) target[d] = 0;
+        for (size_t j = 0; j < visible; j++) {
+            float weight = scratch[j] * inverse;
+            for (size_t d = 0; d < width; d++) target[d] += weight * v[j * stride + d];
+        }
+    }
+}
+
+// MARK: Layer normalisation
+
+// The mean and variance accumulated in double precision.
+static void layer_norm(const float *x, float *y, size_t rows, size_t width, const float *weight, const float *bias,
+                       float epsilon) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *in = x + r * width;
+        float *out = y + r * width;
+        double sum = 0;
+        for (size_t i = 0; i < width; i++) sum += in[i];
+        double mean = sum / (double)width;
+        double squares = 0;
+        for (size_t i = 0; i < width; i++) squares += ((double)in[i] - mean) * ((double)in[i] - mean);
+        float inverse = (float)(1 / sqrt(squares / (double)width + (double)epsilon));
+        float m = (float)mean;
+        for (size_t i = 0; i < width; i++) out[i] = (in[i] - m) * inverse * weight[i] + bias[i];
+    }
 }
 
 // MARK: Quantised vector scans
@@ -206,6 +244,7 @@ const ps_kernels ps_portable_kernels = {
     .gelu_tanh = ps_portable_gelu_tanh,
     .quick_gelu = ps_portable_quick_gelu,
     .attention_head = attention_head,
+    .layer_norm = layer_norm,
     .dot_u8 = ps_portable_dot_u8,
     .dot_u4 = ps_portable_dot_u4,
     .quantize_rows = quantize_rows,

@@ -16,12 +16,24 @@ extension Kernels {
     /// Scaled dot-product attention of one head (see `ps_kernels.attention_head`):
     /// `queries` query rows against `keys` key and value rows, rows `stride`
     /// floats apart; `causalFirst` ≥ 0 is the position of the first query
-    /// under a causal mask, -1 for none. `scratch` holds `keys` floats.
+    /// under a causal mask, -1 for none. `scratch` holds
+    /// `attentionScratchCount(keys:width:)` floats.
     public func attentionHead(queries q: UnsafePointer<Float>, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>,
                               stride: Int, into out: UnsafeMutablePointer<Float>, outputStride: Int,
                               queryCount: Int, keyCount: Int, width: Int, scale: Float, causalFirst: Int,
                               scratch: UnsafeMutablePointer<Float>) {
         table.attention_head(q, k, v, stride, out, outputStride, queryCount, keyCount, width, scale, causalFirst, scratch)
+    }
+
+    /// Floats of scratch `attentionHead` needs for `keys` keys of `width` floats.
+    public static func attentionScratchCount(keys: Int, width: Int) -> Int { ps_attention_scratch(keys, width) }
+
+    /// y = (x − mean) / √(var + ε) · weight + bias for each row of `width`
+    /// values (torch.nn.functional.layer_norm: biased variance); `x` and `y`
+    /// may be the same rows.
+    public func layerNorm(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, width: Int,
+                          weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, epsilon: Float) {
+        table.layer_norm(x, y, rows, width, weight, bias, epsilon)
     }
 
     /// out[i] = query · row i, exactly, for `rows` rows of unsigned bytes
@@ -65,29 +77,5 @@ public enum VectorMath {
     public static func quantize(_ values: UnsafeBufferPointer<Float>, limit: Int, into out: UnsafeMutablePointer<Int8>) -> Float {
         precondition(limit > 0 && limit <= 127)
         return ps_quantize(values.baseAddress, values.count, Int32(limit), out)
-    }
-
-    /// y = (x − mean) / √(var + ε) · weight + bias for each row of `width`
-    /// values (torch.nn.functional.layer_norm: biased variance), the mean and
-    /// variance accumulated in double precision.
-    public static func layerNorm(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, width: Int,
-                                 weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, epsilon: Float) {
-        for row in 0..<rows {
-            let input = x + row * width
-            let output = y + row * width
-            var sum: Double = 0
-            for index in 0..<width { sum += Double(input[index]) }
-            let mean = sum / Double(width)
-            var squares: Double = 0
-            for index in 0..<width {
-                let centred = Double(input[index]) - mean
-                squares += centred * centred
-            }
-            let inverse = Float(1 / (squares / Double(width) + Double(epsilon)).squareRoot())
-            let meanF = Float(mean)
-            for index in 0..<width {
-                output[index] = (input[index] - meanF) * inverse * weight[index] + bias[index]
-            }
-        }
     }
 }

@@ -90,12 +90,24 @@ public struct QuantizedMatrix: PreparedMatrix {
         precondition(bias == nil || bias!.count == outputs, "bias does not match the outputs")
         let rows = x.rows, inputs = self.inputs, outputs = self.outputs, padded = self.padded
         guard rows > 0 else { return }
-        var quantised = [UInt8](repeating: 0, count: rows * padded)
-        var rowScales = [Float](repeating: 0, count: rows)
+        // Every byte and scale is written by quantize_rows (padding included).
+        var quantised = [UInt8](unsafeUninitializedCapacity: rows * padded) { _, count in count = rows * padded }
+        var rowScales = [Float](unsafeUninitializedCapacity: rows) { _, count in count = rows }
+        // Rows quantised on every core when there are enough of them.
+        let quantiseParts = rows * inputs < 1 << 16 ? 1 : min(Parallel.cores, rows)
+        let rowsPerPart = (rows + quantiseParts - 1) / quantiseParts
+        let quantize = kernels.table.quantize_rows!
         x.values.withUnsafeBufferPointer { input in
             quantised.withUnsafeMutableBufferPointer { q in
                 rowScales.withUnsafeMutableBufferPointer { s in
-                    kernels.table.quantize_rows(input.baseAddress, inputs, rows, inputs, padded, q.baseAddress, s.baseAddress)
+                    let input = SendablePointer(input.baseAddress!), q = SendableMutablePointer(q.baseAddress!)
+                    let s = SendableMutablePointer(s.baseAddress!)
+                    Parallel.run(quantiseParts) { part in
+                        let first = part * rowsPerPart, count = min(rowsPerPart, rows - first)
+                        guard count > 0 else { return }
+                        quantize(input.pointer + first * inputs, inputs, count, inputs, padded, q.pointer + first * padded,
+                                 s.pointer + first)
+                    }
                 }
             }
         }

@@ -85,29 +85,66 @@ struct KernelComparisonTests {
         }
     }
 
-    @Test("attention heads, causal and not, one query or all", arguments: fastPaths)
+    @Test("attention heads, causal and not, one query or all, ragged widths and key counts", arguments: fastPaths)
     func attention(path: KernelPath) throws {
         guard let fast = fastKernels(path) else { return }
-        let tokens = 11, width = 24, stride = 3 * width + 5
-        let rows = randomFloats(tokens * stride, scale: 2, seed: 9)
-        for (queries, firstQuery, causal) in [(tokens, 0, false), (tokens, 0, true), (1, 7, true), (1, 0, false)] {
-            var results: [[Float]] = []
-            for kernels in [portable, fast] {
-                var out = [Float](repeating: 0, count: queries * width)
-                var scratch = [Float](repeating: 0, count: tokens)
-                rows.withUnsafeBufferPointer { r in
-                    out.withUnsafeMutableBufferPointer { o in
-                        scratch.withUnsafeMutableBufferPointer { s in
-                            kernels.attentionHead(queries: r.baseAddress! + firstQuery * stride, keys: r.baseAddress! + width,
-                                                  values: r.baseAddress! + 2 * width, stride: stride, into: o.baseAddress!,
-                                                  outputStride: width, queryCount: queries, keyCount: tokens, width: width,
-                                                  scale: 0.2, causalFirst: causal ? firstQuery : -1, scratch: s.baseAddress!)
+        // ViT-B/32's 50 tokens of 64, a text tower's 77, and ragged shapes
+        // that leave partial key blocks, query blocks and column chunks.
+        for (tokens, width) in [(11, 24), (50, 64), (77, 64), (5, 8), (33, 40), (17, 72)] {
+            let stride = 3 * width + 5
+            let rows = randomFloats(tokens * stride, scale: 2, seed: UInt64(9 + tokens))
+            let cases = [(tokens, 0, false), (tokens, 0, true), (1, min(7, tokens - 1), true), (1, 0, false),
+                         (tokens - 2, 2, true), (3, tokens - 3, true)]
+            for (queries, firstQuery, causal) in cases {
+                var results: [[Float]] = []
+                for kernels in [portable, fast] {
+                    var out = [Float](repeating: .nan, count: queries * (width + 3))
+                    var scratch = [Float](repeating: .nan, count: Kernels.attentionScratchCount(keys: tokens, width: width))
+                    rows.withUnsafeBufferPointer { r in
+                        out.withUnsafeMutableBufferPointer { o in
+                            scratch.withUnsafeMutableBufferPointer { s in
+                                kernels.attentionHead(queries: r.baseAddress! + firstQuery * stride, keys: r.baseAddress! + width,
+                                                      values: r.baseAddress! + 2 * width, stride: stride, into: o.baseAddress!,
+                                                      outputStride: width + 3, queryCount: queries, keyCount: tokens, width: width,
+                                                      scale: 0.2, causalFirst: causal ? firstQuery : -1, scratch: s.baseAddress!)
+                            }
                         }
                     }
+                    results.append(out)
                 }
-                results.append(out)
+                let label = "tokens \(tokens) width \(width) queries \(queries) from \(firstQuery) causal \(causal)"
+                // Only the rows' `width` columns are written; the 3 between stay untouched.
+                for row in 0..<queries {
+                    #expect(results[1][(row * (width + 3) + width)..<((row + 1) * (width + 3))].allSatisfy { $0.isNaN }, "\(label)")
+                }
+                let written: ([Float]) -> [Float] = { values in (0..<queries).flatMap { values[($0 * (width + 3))..<($0 * (width + 3) + width)] } }
+                #expect(worstRelativeError(written(results[1]), written(results[0])) < 1e-5, "\(label)")
             }
-            #expect(worstRelativeError(results[1], results[0]) < 1e-5, "queries \(queries) causal \(causal)")
+        }
+    }
+
+    @Test("layer normalisation, ragged widths, in place or not", arguments: fastPaths)
+    func layerNorm(path: KernelPath) throws {
+        guard let fast = fastKernels(path) else { return }
+        for width in [1, 7, 16, 24, 512, 768, 1000] {
+            let rows = 5
+            // An offset mean, as residual streams have, and a constant row.
+            var x = randomFloats(rows * width, scale: 3, seed: UInt64(width)).map { $0 + 40 }
+            for index in 0..<width { x[2 * width + index] = 1.5 }
+            let weight = randomFloats(width, scale: 1, seed: 2).map { $0 + 1 }, bias = randomFloats(width, scale: 1, seed: 3)
+            var results: [[Float]] = []
+            for kernels in [portable, fast] {
+                var y = [Float](repeating: 0, count: rows * width)
+                kernels.layerNorm(x, into: &y, rows: rows, width: width, weight: weight, bias: bias, epsilon: 1e-5)
+                var inPlace = x
+                inPlace.withUnsafeMutableBufferPointer { buffer in
+                    kernels.layerNorm(buffer.baseAddress!, into: buffer.baseAddress!, rows: rows, width: width, weight: weight,
+                                      bias: bias, epsilon: 1e-5)
+                }
+                #expect(inPlace == y, "\(kernels.path) width \(width)")
+                results.append(y)
+            }
+            #expect(worstRelativeError(results[1], results[0]) < 1e-4, "width \(width)")
         }
     }
 

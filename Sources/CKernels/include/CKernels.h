@@ -63,10 +63,16 @@ typedef struct ps_kernels {
     /// over `keys` key rows; with causal_first ≥ 0, query row i sits at position
     /// causal_first + i and sees keys 0 ... causal_first + i only. Rows of q, k
     /// and v are `width` floats, `stride` apart; rows of out are `out_stride`
-    /// apart. `scratch` holds `keys` floats.
+    /// apart. `scratch` holds ps_attention_scratch(keys, width) floats.
     void (*attention_head)(const float *q, const float *k, const float *v, size_t stride,
                            float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
                            float scale, long causal_first, float *scratch);
+
+    /// y = (x − mean) / √(variance + epsilon) · weight + bias for each of
+    /// `rows` rows of `width` floats (torch.nn.functional.layer_norm: the
+    /// biased variance). x and y may be the same rows.
+    void (*layer_norm)(const float *x, float *y, size_t rows, size_t width, const float *weight, const float *bias,
+                       float epsilon);
 
     /// Quantises `rows` rows of activations (`inputs` floats, `ldx` apart)
     /// for this level's int8 product, one scale per row: scale = max |x| / 127
@@ -106,6 +112,11 @@ int ps_cpu_supports(ps_kernel_path path);
 
 /// The table of `path`. Calling a table the CPU does not support faults.
 const ps_kernels *ps_kernels_of(ps_kernel_path path);
+
+/// Floats of scratch an attention_head call needs for `keys` keys of
+/// `width` floats (at every level: the keys transposed, and four rows of
+/// scores, padded to 16 keys).
+size_t ps_attention_scratch(size_t keys, size_t width);
 
 /// Floats needed to pack an `outputs × inputs` weight matrix.
 size_t ps_packed_count(size_t outputs, size_t inputs);

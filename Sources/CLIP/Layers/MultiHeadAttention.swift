@@ -35,7 +35,7 @@ struct MultiHeadAttention: Sendable {
                     let sequence = item / heads, head = item % heads
                     let firstQuery = queries?[sequence] ?? 0
                     let queryCount = queries == nil ? tokens : 1
-                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tokens)
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Kernels.attentionScratchCount(keys: tokens, width: headWidth))
                     defer { scratch.deallocate() }
                     let rows = source.pointer + sequence * tokens * 3 * width
                     let outputRow = queries == nil ? sequence * tokens : sequence

@@ -1,0 +1,26 @@
+// Inline pieces both AVX-512 levels compile into their kernels; included
+// inside each file's target region, so they get the file's instruction set.
+#ifndef PHOTOSEARCH_CKERNELS_AVX512_INLINE_H
+#define PHOTOSEARCH_CKERNELS_AVX512_INLINE_H
+
+#include <immintrin.h>
+
+static inline __mmask16 ps512_columns_mask(size_t width) {
+    return width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
+}
+
+// The int8 product's epilogue for 16 sums of one row (see ps_q8_result:
+// multiply, then adds, in that order, as at every level). Inline: a call
+// here would make the compiler spill the micro-kernel's accumulators.
+static inline __attribute__((always_inline))
+void ps512_store_q8(__m512i sums, float row_scale, const float *column_scales, const float *bias, float *target,
+                    size_t width, int accumulate) {
+    __mmask16 m = ps512_columns_mask(width);
+    __m512 scale = _mm512_mul_ps(_mm512_set1_ps(row_scale), _mm512_maskz_loadu_ps(m, column_scales));
+    __m512 value = _mm512_mul_ps(_mm512_cvtepi32_ps(sums), scale);
+    if (bias) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(m, bias));
+    if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(m, target));
+    _mm512_mask_storeu_ps(target, m, value);
+}
+
+#endif
