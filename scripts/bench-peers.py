@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
 """Times the peers of `photosearch bench encoder` on the same machine: a
-ViT-B/32 CLIP (open_clip "ViT-B-32", random weights) in ONNX Runtime (exported
-from open_clip with torch.onnx) and in PyTorch, CPU only, all cores.
+ViT-B/32 CLIP (open_clip "ViT-B-32", random weights), CPU only, all cores, in
 
-    /tmp/venv/bin/pip install torch==2.15.0 open_clip_torch==3.3.0 onnxruntime==1.32.0 onnx onnxscript
+  - ONNX Runtime, float32 (exported from open_clip with torch.onnx) and with
+    its dynamic int8 quantisation (quantize_dynamic, per channel);
+  - OpenVINO, float32 and int8 (NNCF post-training quantisation,
+    model_type=TRANSFORMER), each compiled for the batch size it runs;
+  - PyTorch, float32;
+
+and photosearch itself in both precisions (`bench encoder --precision`).
+
+    /tmp/venv/bin/pip install torch==2.15.0 open_clip_torch==3.3.0 onnxruntime==1.32.0 onnx onnxscript \\
+        openvino==2026.4.1 nncf==3.4.0
     /tmp/venv/bin/python scripts/bench-peers.py [--seconds 5] [--photosearch .build/release/photosearch --rounds 3]
 
 Prints images/s at batch 1, 8 and 32 and the median latency of one text query
-(tokenizing included) for each runtime; the last line is JSON. With
---photosearch, `photosearch bench encoder` runs too, alternating with the
-peers for --rounds rounds, and the medians and ratios are reported: shared
-machines drift by tens of percent over minutes, so only figures taken
-side by side compare.
+for each runtime, then the ratios the acceptance criteria name; the last line
+is JSON. With --photosearch, photosearch runs too, alternating with the peers
+for --rounds rounds, and the medians of the per-round figures and ratios are
+reported: shared machines drift by tens of percent over minutes, so only
+figures taken side by side compare.
 """
 import argparse
 import json
@@ -21,10 +29,15 @@ import subprocess
 import tempfile
 import time
 
+import nncf
 import numpy as np
 import onnxruntime as ort
 import open_clip
+import openvino as ov
 import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+
+BATCHES = (1, 8, 32)
 
 
 def rate(run, batch, seconds):
@@ -66,6 +79,34 @@ class TextTower(torch.nn.Module):
         return self.model.encode_text(tokens)
 
 
+def pixels(batch):
+    return np.random.default_rng(batch).standard_normal((batch, 3, 224, 224), dtype=np.float32)
+
+
+class OpenVINO:
+    """One compiled model per batch size (static shapes are OpenVINO's fast
+    path), all cores, latency hint: one inference at a time, as photosearch
+    runs them."""
+
+    def __init__(self, model, threads):
+        self.model, self.threads, self.compiled = model, threads, {}
+        self.core = ov.Core()
+
+    def run(self, batch, inputs):
+        if batch not in self.compiled:
+            shaped = self.model.clone()
+            shaped.reshape({0: [batch, 3, 224, 224]})
+            self.compiled[batch] = self.core.compile_model(
+                shaped, "CPU", {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": self.threads})
+        return self.compiled[batch](inputs)
+
+
+def photosearch_figures(executable, precision, seconds):
+    output = subprocess.run([executable, "bench", "encoder", "--precision", precision, "--seconds", str(seconds)],
+                            capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5)
@@ -81,51 +122,73 @@ def main():
 
     folder = tempfile.mkdtemp()
     image_path, text_path = os.path.join(folder, "image.onnx"), os.path.join(folder, "text.onnx")
+    image_int8_path = os.path.join(folder, "image-int8.onnx")
     torch.onnx.export(ImageTower(model), (torch.randn(1, 3, 224, 224),), image_path,
                       input_names=["pixels"], output_names=["embedding"],
                       dynamic_axes={"pixels": {0: "batch"}, "embedding": {0: "batch"}}, dynamo=False)
     torch.onnx.export(TextTower(model), (tokenizer([query]),), text_path,
                       input_names=["tokens"], output_names=["embedding"],
                       dynamic_axes={"tokens": {0: "batch"}, "embedding": {0: "batch"}}, dynamo=False)
+    quantize_dynamic(image_path, image_int8_path, weight_type=QuantType.QInt8, per_channel=True)
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    image_session = ort.InferenceSession(image_path, options, providers=["CPUExecutionProvider"])
+    sessions = {name: ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+                for name, path in (("fp32", image_path), ("int8", image_int8_path))}
     text_session = ort.InferenceSession(text_path, options, providers=["CPUExecutionProvider"])
+
+    image_model = ov.Core().read_model(image_path)
+    calibration = nncf.Dataset([pixels(1) + 0.01 * index for index in range(64)])
+    openvino = {
+        "fp32": OpenVINO(image_model, threads),
+        "int8": OpenVINO(nncf.quantize(image_model, calibration, model_type=nncf.ModelType.TRANSFORMER, subset_size=64), threads),
+    }
 
     rounds = []
     for _ in range(max(1, args.rounds)):
         results = {}
         if args.photosearch:
-            output = subprocess.run([args.photosearch, "bench", "encoder", "--seconds", str(args.seconds)],
-                                    capture_output=True, text=True, check=True).stdout
-            for key, value in json.loads(output.strip().splitlines()[-1]).items():
-                results["photosearch_" + key] = value
-        for batch in (1, 8, 32):
-            pixels = np.random.default_rng(0).standard_normal((batch, 3, 224, 224), dtype=np.float32)
-            results[f"onnxruntime_images_per_second_b{batch}"] = rate(
-                lambda b: image_session.run(None, {"pixels": pixels[:b]}), batch, args.seconds)
-        results["onnxruntime_text_query_ms"] = latency_ms(
+            for precision in ("fp32", "int8"):
+                for key, value in photosearch_figures(args.photosearch, precision, args.seconds).items():
+                    if isinstance(value, (int, float)):
+                        results[f"photosearch_{precision}_{key}"] = value
+        for precision, session in sessions.items():
+            for batch in BATCHES:
+                inputs = pixels(batch)
+                results[f"onnxruntime_{precision}_images_per_second_b{batch}"] = rate(
+                    lambda b: session.run(None, {"pixels": inputs}), batch, args.seconds)
+        results["onnxruntime_fp32_text_query_ms"] = latency_ms(
             lambda: text_session.run(None, {"tokens": tokenizer([query]).numpy()}), args.seconds)
+        for precision, runtime in openvino.items():
+            for batch in BATCHES:
+                inputs = pixels(batch)
+                results[f"openvino_{precision}_images_per_second_b{batch}"] = rate(
+                    lambda b: runtime.run(b, inputs), batch, args.seconds)
         with torch.inference_mode():
-            for batch in (1, 8, 32):
-                pixels = torch.randn(batch, 3, 224, 224)
-                results[f"pytorch_images_per_second_b{batch}"] = rate(lambda b: model.encode_image(pixels[:b]), batch, args.seconds)
-            results["pytorch_text_query_ms"] = latency_ms(lambda: model.encode_text(tokenizer([query])), args.seconds)
+            for batch in BATCHES:
+                inputs = torch.from_numpy(pixels(batch))
+                results[f"pytorch_fp32_images_per_second_b{batch}"] = rate(lambda b: model.encode_image(inputs), batch, args.seconds)
+            results["pytorch_fp32_text_query_ms"] = latency_ms(lambda: model.encode_text(tokenizer([query])), args.seconds)
+        if args.photosearch:
+            for batch in BATCHES:
+                best_ort = max(results[f"onnxruntime_fp32_images_per_second_b{batch}"],
+                               results[f"onnxruntime_int8_images_per_second_b{batch}"])
+                results[f"ratio_int8_to_best_onnxruntime_b{batch}"] = results[f"photosearch_int8_images_per_second_b{batch}"] / best_ort
+                results[f"ratio_int8_to_openvino_int8_b{batch}"] = (
+                    results[f"photosearch_int8_images_per_second_b{batch}"] / results[f"openvino_int8_images_per_second_b{batch}"])
+                results[f"ratio_fp32_to_onnxruntime_fp32_b{batch}"] = (
+                    results[f"photosearch_fp32_images_per_second_b{batch}"] / results[f"onnxruntime_fp32_images_per_second_b{batch}"])
         rounds.append(results)
-        print("round:", json.dumps({k: round(v, 2) for k, v in results.items()}))
+        print("round:", json.dumps({k: round(v, 2) for k, v in results.items()}), flush=True)
 
     medians = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
-    if args.photosearch:
-        for batch in (1, 8, 32):
-            medians[f"ratio_to_onnxruntime_b{batch}"] = statistics.median(
-                r[f"photosearch_images_per_second_b{batch}"] / r[f"onnxruntime_images_per_second_b{batch}"] for r in rounds)
-        medians["ratio_to_onnxruntime_text"] = statistics.median(
-            r["onnxruntime_text_query_ms"] / r["photosearch_text_query_ms"] for r in rounds)
-    versions = {"torch": torch.__version__, "onnxruntime": ort.__version__, "open_clip": open_clip.__version__}
+    versions = {"torch": torch.__version__, "onnxruntime": ort.__version__, "openvino": ov.__version__,
+                "nncf": nncf.__version__, "open_clip": open_clip.__version__}
     for key, value in medians.items():
         print(f"{key}: {value:.2f}")
-    print(json.dumps({**{k: round(v, 2) for k, v in medians.items()}, "rounds": len(rounds), "threads": threads, "versions": versions}))
+    print(json.dumps({**{k: round(v, 3) for k, v in medians.items()}, "rounds": len(rounds), "threads": threads,
+                      "versions": versions}))
 
 
 if __name__ == "__main__":
