@@ -236,58 +236,71 @@ void ps_dot_u4_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, si
 
 // MARK: int8
 
-// Rows quantised to signed bytes (see ps_kernels.quantize_rows), 32 values
-// at a time; the same rounding as the portable code (nearest, ties to even).
+// Rows quantised (see ps_kernels.quantize_rows) and stored as the signed
+// bytes u − 128, 32 values at a time; the same rounding as the portable code
+// (nearest, ties to even).
 void ps_avx2_quantize_rows_s8(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded, uint8_t *q,
-                              float *scales) {
-    const __m256 sign = _mm256_set1_ps(-0.0f), infinity = _mm256_set1_ps(INFINITY);
+                              float *scales, int32_t *offsets) {
+    const __m256 infinity = _mm256_set1_ps(INFINITY), sign = _mm256_set1_ps(-0.0f);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    const __m256i high = _mm256_set1_epi32(127), low = _mm256_set1_epi32(-127);
     for (size_t r = 0; r < rows; r++) {
         const float *row = x + r * ldx;
-        __m256 largest = _mm256_setzero_ps();
+        __m256 smallest = _mm256_setzero_ps(), largest = _mm256_setzero_ps();
         int finite = 1;
         size_t k = 0;
         for (; k + 8 <= inputs; k += 8) {
-            __m256 magnitude = _mm256_andnot_ps(sign, _mm256_loadu_ps(row + k));
-            finite &= _mm256_movemask_ps(_mm256_cmp_ps(magnitude, infinity, _CMP_LT_OQ)) == 0xFF;
-            largest = _mm256_max_ps(largest, magnitude);
+            __m256 v = _mm256_loadu_ps(row + k);
+            finite &= _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, v), infinity, _CMP_LT_OQ)) == 0xFF;
+            smallest = _mm256_min_ps(smallest, v);
+            largest = _mm256_max_ps(largest, v);
         }
-        float lanes[8];
-        _mm256_storeu_ps(lanes, largest);
-        float most = 0;
-        for (int i = 0; i < 8; i++) most = lanes[i] > most ? lanes[i] : most;
-        for (; k < inputs; k++) {
-            float magnitude = fabsf(row[k]);
-            finite &= isfinite(magnitude) != 0;
-            most = magnitude > most ? magnitude : most;
+        float low[8], high[8];
+        _mm256_storeu_ps(low, smallest);
+        _mm256_storeu_ps(high, largest);
+        float lo = 0, hi = 0;
+        for (int i = 0; i < 8; i++) {
+            lo = low[i] < lo ? low[i] : lo;
+            hi = high[i] > hi ? high[i] : hi;
         }
-        float scale = !finite ? NAN : most > 0 ? most / 127.0f : 1.0f;
-        float inverse = 1.0f / scale;
-        __m256 factor = _mm256_set1_ps(inverse);
-        int8_t *out = (int8_t *)(q + r * padded);
+        for (size_t t = k; t < inputs; t++) {
+            finite &= isfinite(row[t]) != 0;
+            lo = row[t] < lo ? row[t] : lo;
+            hi = row[t] > hi ? row[t] : hi;
+        }
+        ps_q8_row parameters = ps_q8_row_parameters(lo, hi, finite);
+        uint8_t *out = q + r * padded;
+        scales[r] = parameters.scale;
+        offsets[r] = parameters.zero - 128;
+        if (!finite) {
+            memset(out, 0, padded);
+            continue;
+        }
+        __m256 factor = _mm256_set1_ps(parameters.inverse);
+        __m256i shift = _mm256_set1_epi32(parameters.zero - 128);
+        const __m256i high_limit = _mm256_set1_epi32(127), low_limit = _mm256_set1_epi32(-128);
         k = 0;
         for (; k + 32 <= inputs; k += 32) {
             __m256i v[4];
             for (int i = 0; i < 4; i++) {
-                v[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(row + k + 8 * i), factor));
-                v[i] = _mm256_max_epi32(_mm256_min_epi32(v[i], high), low);
+                v[i] = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(row + k + 8 * i), factor)), shift);
+                v[i] = _mm256_max_epi32(_mm256_min_epi32(v[i], high_limit), low_limit);
             }
             __m256i words = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
             _mm256_storeu_si256((__m256i *)(out + k), _mm256_permutevar8x32_epi32(words, order));
         }
-        for (; k < inputs; k++) out[k] = ps_q8_value(row[k], inverse);
+        for (; k < inputs; k++) out[k] = ps_q8_activation(row[k], parameters) ^ 0x80;
         for (; k < padded; k++) out[k] = 0;
-        scales[r] = scale;
     }
 }
 
 // The epilogue of 8 sums (columns column ..< column + 8 of one row).
-static inline void store_q8(__m256i sums, float row_scale, const float *column_scales, const float *bias, float *target,
-                            size_t width, int accumulate) {
+static inline void store_q8(__m256i sums, int32_t row_offset, const int32_t *column_sums, float row_scale,
+                            const float *column_scales, const float *bias, float *target, size_t width, int accumulate) {
     if (width == 8) {
+        __m256i corrected = _mm256_sub_epi32(sums, _mm256_mullo_epi32(_mm256_set1_epi32(row_offset),
+                                                                      _mm256_loadu_si256((const __m256i *)column_sums)));
         __m256 scale = _mm256_mul_ps(_mm256_set1_ps(row_scale), _mm256_loadu_ps(column_scales));
-        __m256 value = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), scale);
+        __m256 value = _mm256_mul_ps(_mm256_cvtepi32_ps(corrected), scale);
         if (bias) value = _mm256_add_ps(value, _mm256_loadu_ps(bias));
         if (accumulate) value = _mm256_add_ps(value, _mm256_loadu_ps(target));
         _mm256_storeu_ps(target, value);
@@ -295,18 +308,19 @@ static inline void store_q8(__m256i sums, float row_scale, const float *column_s
         int32_t lanes[8];
         _mm256_storeu_si256((__m256i *)lanes, sums);
         for (size_t j = 0; j < width; j++) {
-            target[j] = ps_q8_result(lanes[j], row_scale, column_scales[j], bias, j, accumulate ? target + j : NULL);
+            target[j] = ps_q8_result(lanes[j], row_offset, column_sums[j], row_scale, column_scales[j], bias, j,
+                                     accumulate ? target + j : NULL);
         }
     }
 }
 
 // Up to 4 rows × one panel (16 outputs, two registers): per group of 4
-// inputs, |a| · sign(w, a) through vpmaddubsw (|a| ≤ 127, so the pairwise
-// 16-bit sums cannot saturate) and vpmaddwd.
+// inputs, |a| · sign(w, a) through vpmaddubsw (|a| ≤ 128, so the pairwise
+// 16-bit sums cannot saturate: 2 · 128 · 127 < 32768) and vpmaddwd.
 static inline __attribute__((always_inline))
-void block_q8_avx2(const uint8_t *q, const float *row_scales, size_t padded, const int8_t *panel,
-                   const float *column_scales, float *c, size_t ldc, size_t width, const float *bias, int accumulate,
-                   const int mr) {
+void block_q8_avx2(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t padded, const int8_t *panel,
+                   const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t width,
+                   const float *bias, int accumulate, const int mr) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i low[4], high[4];
     for (int r = 0; r < mr; r++) {
@@ -327,32 +341,37 @@ void block_q8_avx2(const uint8_t *q, const float *row_scales, size_t padded, con
     }
     for (int r = 0; r < mr; r++) {
         float *target = c + (size_t)r * ldc;
-        store_q8(low[r], row_scales[r], column_scales, bias, target, width < 8 ? width : 8, accumulate);
-        if (width > 8) store_q8(high[r], row_scales[r], column_scales + 8, bias ? bias + 8 : NULL, target + 8, width - 8, accumulate);
+        store_q8(low[r], row_offsets[r], column_sums, row_scales[r], column_scales, bias, target, width < 8 ? width : 8,
+                 accumulate);
+        if (width > 8) {
+            store_q8(high[r], row_offsets[r], column_sums + 8, row_scales[r], column_scales + 8, bias ? bias + 8 : NULL,
+                     target + 8, width - 8, accumulate);
+        }
     }
 }
 
-static void panel_q8_avx2(const uint8_t *q, const float *row_scales, size_t rows, size_t padded, const int8_t *panel,
-                          const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t width,
-                          const float *bias, int accumulate) {
-    (void)column_sums;
+#define PS_Q8_AVX2_CALL(m)                                                                                             \
+    block_q8_avx2(q + i * padded, row_scales + i, row_offsets + i, padded, panel, column_scales, column_sums, c + i * ldc, \
+                  ldc, width, bias, accumulate, m)
+
+static void panel_q8_avx2(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t rows, size_t padded,
+                          const int8_t *panel, const float *column_scales, const int32_t *column_sums, float *c, size_t ldc,
+                          size_t width, const float *bias, int accumulate) {
     size_t i = 0;
-    for (; i + 4 <= rows; i += 4) {
-        block_q8_avx2(q + i * padded, row_scales + i, padded, panel, column_scales, c + i * ldc, ldc, width, bias, accumulate, 4);
-    }
+    for (; i + 4 <= rows; i += 4) PS_Q8_AVX2_CALL(4);
     switch (rows - i) {
-    case 3: block_q8_avx2(q + i * padded, row_scales + i, padded, panel, column_scales, c + i * ldc, ldc, width, bias, accumulate, 3); break;
-    case 2: block_q8_avx2(q + i * padded, row_scales + i, padded, panel, column_scales, c + i * ldc, ldc, width, bias, accumulate, 2); break;
-    case 1: block_q8_avx2(q + i * padded, row_scales + i, padded, panel, column_scales, c + i * ldc, ldc, width, bias, accumulate, 1); break;
+    case 3: PS_Q8_AVX2_CALL(3); break;
+    case 2: PS_Q8_AVX2_CALL(2); break;
+    case 1: PS_Q8_AVX2_CALL(1); break;
     default: break;
     }
 }
 
-static void linear_q8(const uint8_t *q, const float *row_scales, size_t rows, size_t padded, const int8_t *packed,
-                      const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t outputs,
-                      size_t first, size_t count, const float *bias, int accumulate) {
-    ps_linear_q8_by_panels(panel_q8_avx2, q, row_scales, rows, padded, packed, column_scales, column_sums, c, ldc, outputs,
-                           first, count, bias, accumulate);
+static void linear_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t rows, size_t padded,
+                      const int8_t *packed, const float *column_scales, const int32_t *column_sums, float *c, size_t ldc,
+                      size_t outputs, size_t first, size_t count, const float *bias, int accumulate) {
+    ps_linear_q8_by_panels(panel_q8_avx2, q, row_scales, row_offsets, rows, padded, packed, column_scales, column_sums, c,
+                           ldc, outputs, first, count, bias, accumulate);
 }
 
 static void linear_packed(const float *a, size_t lda, const float *packed, size_t inputs,

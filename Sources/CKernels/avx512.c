@@ -365,54 +365,61 @@ static void layer_norm(const float *x, float *y, size_t rows, size_t width, cons
 
 // MARK: int8
 
-// Rows quantised 16 values at a time, as signed bytes, or (VNNI) unsigned
-// bytes q + 128; the same rounding as the portable code.
+// Rows quantised (see ps_kernels.quantize_rows) 16 values at a time, stored
+// as the signed bytes u − 128, or (VNNI) as u; the same rounding as the
+// portable code.
 static inline void quantize_rows(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded, uint8_t *q,
-                                 float *scales, int unsigned_bytes) {
+                                 float *scales, int32_t *offsets, int unsigned_bytes) {
     const __m512 infinity = _mm512_set1_ps(INFINITY);
-    const __m512i high = _mm512_set1_epi32(127), low = _mm512_set1_epi32(-127);
-    const __m128i flip = _mm_set1_epi8((char)0x80);
     for (size_t r = 0; r < rows; r++) {
         const float *row = x + r * ldx;
-        __m512 largest = _mm512_setzero_ps();
+        __m512 smallest = _mm512_setzero_ps(), largest = _mm512_setzero_ps();
         int finite = 1;
         for (size_t k = 0; k < inputs; k += 16) {
             __mmask16 m = columns_mask(inputs - k);
-            __m512 magnitude = _mm512_abs_ps(_mm512_maskz_loadu_ps(m, row + k));
-            finite &= _mm512_cmp_ps_mask(magnitude, infinity, _CMP_LT_OQ) == 0xFFFF;
-            largest = _mm512_max_ps(largest, magnitude);
+            __m512 v = _mm512_maskz_loadu_ps(m, row + k);
+            finite &= _mm512_cmp_ps_mask(_mm512_abs_ps(v), infinity, _CMP_LT_OQ) == 0xFFFF;
+            smallest = _mm512_min_ps(smallest, v);
+            largest = _mm512_max_ps(largest, v);
         }
-        float most = _mm512_reduce_max_ps(largest);
-        float scale = !finite ? NAN : most > 0 ? most / 127.0f : 1.0f;
-        float inverse = 1.0f / scale;
-        __m512 factor = _mm512_set1_ps(inverse);
+        ps_q8_row parameters = ps_q8_row_parameters(_mm512_reduce_min_ps(smallest), _mm512_reduce_max_ps(largest), finite);
+        int32_t shift = unsigned_bytes ? parameters.zero : parameters.zero - 128;
         uint8_t *out = q + r * padded;
+        scales[r] = parameters.scale;
+        offsets[r] = shift;
+        if (!finite) {
+            memset(out, 0, padded);
+            continue;
+        }
+        __m512 factor = _mm512_set1_ps(parameters.inverse);
+        __m512i added = _mm512_set1_epi32(shift);
+        __m512i high = _mm512_set1_epi32(unsigned_bytes ? 255 : 127), low = _mm512_set1_epi32(unsigned_bytes ? 0 : -128);
         for (size_t k = 0; k < padded; k += 16) {
             __mmask16 m = columns_mask(inputs > k ? inputs - k : 0);
-            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + k), factor));
-            __m128i bytes = _mm512_cvtsepi32_epi8(_mm512_max_epi32(_mm512_min_epi32(v, high), low));
-            if (unsigned_bytes) bytes = _mm_xor_si128(bytes, flip);
+            __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + k), factor)), added);
+            v = _mm512_maskz_mov_epi32(m, _mm512_max_epi32(_mm512_min_epi32(v, high), low));   // padding: 0
+            __m128i bytes = unsigned_bytes ? _mm512_cvtusepi32_epi8(v) : _mm512_cvtsepi32_epi8(v);
             _mm_mask_storeu_epi8(out + k, columns_mask(padded - k), bytes);
         }
-        scales[r] = scale;
     }
 }
 
 void ps_avx512_quantize_rows_s8(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded, uint8_t *q,
-                                float *scales) {
-    quantize_rows(x, ldx, rows, inputs, padded, q, scales, 0);
+                                float *scales, int32_t *offsets) {
+    quantize_rows(x, ldx, rows, inputs, padded, q, scales, offsets, 0);
 }
 
 void ps_avx512_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded, uint8_t *q,
-                                float *scales) {
-    quantize_rows(x, ldx, rows, inputs, padded, q, scales, 1);
+                                float *scales, int32_t *offsets) {
+    quantize_rows(x, ldx, rows, inputs, padded, q, scales, offsets, 1);
 }
 
 // `mr` rows (1-8) × `np` panels: |a| · (w negated where a < 0) through
 // vpmaddubsw (AVX-512 has no vpsignb) and vpmaddwd.
 static inline __attribute__((always_inline))
-void block_q8(const uint8_t *q, const float *row_scales, size_t padded, const int8_t *panel, const float *column_scales,
-              float *c, size_t ldc, size_t width, const float *bias, int accumulate, const int mr, const int np) {
+void block_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t padded, const int8_t *panel,
+              const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t width, const float *bias,
+              int accumulate, const int mr, const int np) {
     const __m512i ones = _mm512_set1_epi16(1), zero = _mm512_setzero_si512();
     __m512i acc0[8], acc1[8];
     for (int r = 0; r < mr; r++) {
@@ -437,19 +444,22 @@ void block_q8(const uint8_t *q, const float *row_scales, size_t padded, const in
             }
         }
     }
+    __m512i sums0 = _mm512_maskz_loadu_epi32(columns_mask(width), column_sums);
+    __m512i sums1 = np == 2 ? _mm512_maskz_loadu_epi32(columns_mask(width - 16), column_sums + 16) : sums0;
     for (int r = 0; r < mr; r++) {
         float *target = c + (size_t)r * ldc;
-        ps512_store_q8(acc0[r], row_scales[r], column_scales, bias, target, width < 16 ? width : 16, accumulate);
+        ps512_store_q8(ps512_corrected(acc0[r], row_offsets[r], sums0), row_scales[r], column_scales, bias, target,
+                       width < 16 ? width : 16, accumulate);
         if (np == 2) {
-            ps512_store_q8(acc1[r], row_scales[r], column_scales + 16, bias ? bias + 16 : NULL, target + 16, width - 16, accumulate);
+            ps512_store_q8(ps512_corrected(acc1[r], row_offsets[r], sums1), row_scales[r], column_scales + 16,
+                           bias ? bias + 16 : NULL, target + 16, width - 16, accumulate);
         }
     }
 }
 
-static void linear_q8(const uint8_t *q, const float *row_scales, size_t rows, size_t padded, const int8_t *packed,
-                      const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t outputs,
-                      size_t first, size_t count, const float *bias, int accumulate) {
-    (void)column_sums;
+static void linear_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t rows, size_t padded,
+                      const int8_t *packed, const float *column_scales, const int32_t *column_sums, float *c, size_t ldc,
+                      size_t outputs, size_t first, size_t count, const float *bias, int accumulate) {
     size_t end = first + count < outputs ? first + count : outputs;
     for (size_t row = 0; row < rows; row += PS_ROW_CHUNK) {
         size_t chunk = rows - row < PS_ROW_CHUNK ? rows - row : PS_ROW_CHUNK;
@@ -460,8 +470,8 @@ static void linear_q8(const uint8_t *q, const float *row_scales, size_t rows, si
                 int mr = rows_step(chunk - i) > 8 ? 8 : rows_step(chunk - i);
                 const uint8_t *qr = q + (row + i) * padded;
                 float *cr = c + (row + i) * ldc + column;
-#define PS_CALL(m, n) block_q8(qr, row_scales + row + i, padded, panel, column_scales + column, cr, ldc, width, \
-                               bias ? bias + column : NULL, accumulate, m, n)
+#define PS_CALL(m, n) block_q8(qr, row_scales + row + i, row_offsets + row + i, padded, panel, column_scales + column, \
+                               column_sums + column, cr, ldc, width, bias ? bias + column : NULL, accumulate, m, n)
                 if (width > PS_PANEL) {
                     PS_ROWS_SWITCH(PS_CALL, 2)
                 } else {

@@ -9,7 +9,14 @@ static inline __mmask16 ps512_columns_mask(size_t width) {
     return width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
 }
 
-// The int8 product's epilogue for 16 sums of one row (see ps_q8_result:
+// Σ q·w − row_offset · Σ w: the exact integer correction for the rows'
+// zero points (see ps_kernels.linear_q8).
+static inline __attribute__((always_inline))
+__m512i ps512_corrected(__m512i sums, int32_t row_offset, __m512i column_sums) {
+    return _mm512_sub_epi32(sums, _mm512_mullo_epi32(_mm512_set1_epi32(row_offset), column_sums));
+}
+
+// The int8 product's epilogue for 16 corrected sums of one row (see ps_q8_result:
 // multiply, then adds, in that order, as at every level). Inline: a call
 // here would make the compiler spill the micro-kernel's accumulators.
 static inline __attribute__((always_inline))

@@ -1,7 +1,8 @@
 // The AVX-512 VNNI level (Cascade Lake, Ice Lake, Zen 4 and later): the AVX-512
 // level with its int8 product through vpdpbusd, 64 multiply-adds per
-// instruction, in a 6 × 64 register-blocked micro-kernel. vpdpbusd multiplies unsigned by signed bytes, so activations
-// are stored as q + 128 and 128 · Σw is taken off each sum (exact).
+// instruction, in a 6 × 64 register-blocked micro-kernel. vpdpbusd multiplies
+// unsigned by signed bytes: activations are stored as u, and zero · Σw is
+// taken off each sum (exact).
 #include "internal.h"
 
 #if defined(__x86_64__)
@@ -9,7 +10,7 @@
 #include <string.h>
 
 void ps_avx512_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded, uint8_t *q,
-                                float *scales);
+                                float *scales, int32_t *offsets);
 void ps_avx512_linear_packed(const float *a, size_t lda, const float *packed, size_t inputs, float *c, size_t ldc,
                              size_t outputs, size_t rows, size_t first, size_t count, const float *bias, int accumulate);
 void ps_avx512_attention_head(const float *q, const float *k, const float *v, size_t stride, float *out, size_t out_stride,
@@ -30,9 +31,9 @@ void ps_avx512_quick_gelu(float *x, size_t count);
 // inputs, `np` weight loads and `mr` broadcasts feed mr · np vpdpbusd
 // (24 at full size, in 24 accumulators).
 static inline __attribute__((always_inline))
-void block_q8(const uint8_t *q, const float *row_scales, size_t padded, const int8_t *panel, const float *column_scales,
-              const int32_t *column_sums, float *c, size_t ldc, size_t width, const float *bias, int accumulate,
-              const int mr, const int np) {
+void block_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t padded, const int8_t *panel,
+              const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t width, const float *bias,
+              int accumulate, const int mr, const int np) {
     __m512i acc[6][4];
     for (int r = 0; r < mr; r++) {
         for (int p = 0; p < np; p++) acc[r][p] = _mm512_setzero_si512();
@@ -50,10 +51,9 @@ void block_q8(const uint8_t *q, const float *row_scales, size_t padded, const in
     }
     for (int p = 0; p < np; p++) {
         size_t first = 16 * (size_t)p, part = width > first ? width - first : 0;
-        __mmask16 m = columns_mask(part);
-        __m512i offset = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, column_sums + first), 7);   // 128 · Σw
+        __m512i sums = _mm512_maskz_loadu_epi32(columns_mask(part), column_sums + first);
         for (int r = 0; r < mr; r++) {
-            ps512_store_q8(_mm512_sub_epi32(acc[r][p], offset), row_scales[r], column_scales + first,
+            ps512_store_q8(ps512_corrected(acc[r][p], row_offsets[r], sums), row_scales[r], column_scales + first,
                            bias ? bias + first : NULL, c + (size_t)r * ldc + first, part < 16 ? part : 16, accumulate);
         }
     }
@@ -69,9 +69,9 @@ void block_q8(const uint8_t *q, const float *row_scales, size_t padded, const in
     default: PS_CALL(1, np); break;                                                                                    \
     }
 
-static void linear_q8(const uint8_t *q, const float *row_scales, size_t rows, size_t padded, const int8_t *packed,
-                      const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t outputs,
-                      size_t first, size_t count, const float *bias, int accumulate) {
+static void linear_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t rows, size_t padded,
+                      const int8_t *packed, const float *column_scales, const int32_t *column_sums, float *c, size_t ldc,
+                      size_t outputs, size_t first, size_t count, const float *bias, int accumulate) {
     size_t end = first + count < outputs ? first + count : outputs;
     for (size_t row = 0; row < rows; row += PS_ROW_CHUNK) {
         size_t chunk = rows - row < PS_ROW_CHUNK ? rows - row : PS_ROW_CHUNK;
@@ -83,8 +83,8 @@ static void linear_q8(const uint8_t *q, const float *row_scales, size_t rows, si
                 int mr = chunk - i < 6 ? (int)(chunk - i) : 6;
                 const uint8_t *qr = q + (row + i) * padded;
                 float *cr = c + (row + i) * ldc + column;
-#define PS_CALL(m, n) block_q8(qr, row_scales + row + i, padded, panel, column_scales + column, column_sums + column, \
-                               cr, ldc, width, bias ? bias + column : NULL, accumulate, m, n)
+#define PS_CALL(m, n) block_q8(qr, row_scales + row + i, row_offsets + row + i, padded, panel, column_scales + column, \
+                               column_sums + column, cr, ldc, width, bias ? bias + column : NULL, accumulate, m, n)
                 switch (np) {
                 case 4: PS_Q8_ROWS(4); break;
                 case 3: PS_Q8_ROWS(3); break;

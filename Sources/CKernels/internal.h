@@ -35,9 +35,9 @@ void ps_portable_dot_u8(const int8_t *query, const uint8_t *vectors, size_t rows
 // the weights stream past it once.
 #define PS_ROW_CHUNK 192
 
-// The int8 product's scale for a row of activations or of weights: max |x| /
-// 127, 1 for zeros, NaN when a value is not finite (so that a damaged input
-// shows in the output instead of vanishing).
+// The int8 scale for a row of weights: max |x| / 127, 1 for zeros, NaN when
+// a value is not finite (so that damage shows in the output instead of
+// vanishing).
 static inline float ps_q8_scale(const float *x, size_t count) {
     float largest = 0;
     int finite = 1;
@@ -59,36 +59,65 @@ static inline int8_t ps_q8_value(float x, float inverse) {
     return (int8_t)q;
 }
 
-// The int8 product's epilogue, one element: the same operations in the same
-// order at every level (a multiply, then adds; no fused multiply-add), so
-// that all levels agree to the bit.
-static inline float ps_q8_result(int32_t sum, float row_scale, float column_scale, const float *bias, size_t column,
-                                 const float *previous) {
+// A row of activations' asymmetric quantisation (see ps_kernels.quantize_rows),
+// from its smallest and largest values: every level computes these with the
+// same scalar operations, so all agree to the bit.
+typedef struct ps_q8_row {
+    float scale;
+    float inverse;
+    int32_t zero;
+} ps_q8_row;
+
+static inline ps_q8_row ps_q8_row_parameters(float smallest, float largest, int finite) {
+    ps_q8_row row = {NAN, 0.0f, 0};
+    if (!finite) return row;
+    float lo = smallest < 0 ? smallest : 0.0f, hi = largest > 0 ? largest : 0.0f;
+    float range = hi - lo;
+    row.scale = range > 0 ? range / 255.0f : 1.0f;
+    row.inverse = 1.0f / row.scale;
+    float zero = nearbyintf(-lo * row.inverse);
+    row.zero = zero < 0 ? 0 : zero > 255 ? 255 : (int32_t)zero;
+    return row;
+}
+
+// u = round(x / scale) + zero, in [0, 255] (x is finite and within the row's
+// range, so the rounded value cannot overflow).
+static inline uint8_t ps_q8_activation(float x, ps_q8_row row) {
+    int32_t u = (int32_t)nearbyintf(x * row.inverse) + row.zero;
+    return (uint8_t)(u < 0 ? 0 : u > 255 ? 255 : u);
+}
+
+// The int8 product's epilogue, one element: the exact integer correction,
+// then the same float operations in the same order at every level (a
+// multiply, then adds; no fused multiply-add), so that all levels agree to
+// the bit.
+static inline float ps_q8_result(int32_t sum, int32_t row_offset, int32_t column_sum, float row_scale, float column_scale,
+                                 const float *bias, size_t column, const float *previous) {
     float scale = row_scale * column_scale;
-    float value = (float)sum * scale;
+    float value = (float)(sum - row_offset * column_sum) * scale;
     if (bias) value = value + bias[column];
     if (previous) value = value + *previous;
     return value;
 }
 
-typedef void (*ps_q8_panel_kernel)(const uint8_t *q, const float *row_scales, size_t rows, size_t padded,
-                                   const int8_t *panel, const float *column_scales, const int32_t *column_sums,
+typedef void (*ps_q8_panel_kernel)(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t rows,
+                                   size_t padded, const int8_t *panel, const float *column_scales, const int32_t *column_sums,
                                    float *c, size_t ldc, size_t width, const float *bias, int accumulate);
 
 // The loop every level shares for int8 products: row chunks × panels.
-static inline void ps_linear_q8_by_panels(ps_q8_panel_kernel kernel, const uint8_t *q, const float *row_scales, size_t rows,
-                                          size_t padded, const int8_t *packed, const float *column_scales,
-                                          const int32_t *column_sums, float *c, size_t ldc, size_t outputs, size_t first,
-                                          size_t count, const float *bias, int accumulate) {
+static inline void ps_linear_q8_by_panels(ps_q8_panel_kernel kernel, const uint8_t *q, const float *row_scales,
+                                          const int32_t *row_offsets, size_t rows, size_t padded, const int8_t *packed,
+                                          const float *column_scales, const int32_t *column_sums, float *c, size_t ldc,
+                                          size_t outputs, size_t first, size_t count, const float *bias, int accumulate) {
     size_t end = first + count < outputs ? first + count : outputs;
     size_t panel_bytes = padded * PS_PANEL;
     for (size_t row = 0; row < rows; row += PS_ROW_CHUNK) {
         size_t chunk = rows - row < PS_ROW_CHUNK ? rows - row : PS_ROW_CHUNK;
         for (size_t column = first; column < end; column += PS_PANEL) {
             size_t width = end - column < PS_PANEL ? end - column : PS_PANEL;
-            kernel(q + row * padded, row_scales + row, chunk, padded, packed + (column / PS_PANEL) * panel_bytes,
-                   column_scales + column, column_sums ? column_sums + column : NULL, c + row * ldc + column, ldc, width,
-                   bias ? bias + column : NULL, accumulate);
+            kernel(q + row * padded, row_scales + row, row_offsets + row, chunk, padded,
+                   packed + (column / PS_PANEL) * panel_bytes, column_scales + column, column_sums + column,
+                   c + row * ldc + column, ldc, width, bias ? bias + column : NULL, accumulate);
         }
     }
 }

@@ -82,22 +82,31 @@ void ps_pack_q8(const float *weight, size_t outputs, size_t inputs, int8_t *pack
 
 // MARK: int8 products
 
-static void quantize_rows(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded, uint8_t *q, float *scales) {
+// Stored as the signed bytes u − 128 (offset zero − 128), as the AVX2 and
+// AVX-512 levels store them.
+static void quantize_rows(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded, uint8_t *q, float *scales,
+                          int32_t *offsets) {
     for (size_t r = 0; r < rows; r++) {
-        const float *row = x + r * ldx;
-        float scale = ps_q8_scale(row, inputs);
-        float inverse = 1.0f / scale;
-        int8_t *out = (int8_t *)(q + r * padded);
-        for (size_t k = 0; k < inputs; k++) out[k] = ps_q8_value(row[k], inverse);
+        const float *in = x + r * ldx;
+        float smallest = 0, largest = 0;
+        int finite = 1;
+        for (size_t k = 0; k < inputs; k++) {
+            finite &= isfinite(in[k]) != 0;
+            if (in[k] < smallest) smallest = in[k];
+            if (in[k] > largest) largest = in[k];
+        }
+        ps_q8_row row = ps_q8_row_parameters(smallest, largest, finite);
+        uint8_t *out = q + r * padded;
+        for (size_t k = 0; k < inputs; k++) out[k] = finite ? ps_q8_activation(in[k], row) ^ 0x80 : 0;
         for (size_t k = inputs; k < padded; k++) out[k] = 0;
-        scales[r] = scale;
+        scales[r] = row.scale;
+        offsets[r] = row.zero - 128;
     }
 }
 
-static void panel_q8(const uint8_t *q, const float *row_scales, size_t rows, size_t padded, const int8_t *panel,
-                     const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t width,
-                     const float *bias, int accumulate) {
-    (void)column_sums;
+static void panel_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t rows, size_t padded,
+                     const int8_t *panel, const float *column_scales, const int32_t *column_sums, float *c, size_t ldc,
+                     size_t width, const float *bias, int accumulate) {
     for (size_t r = 0; r < rows; r++) {
         const int8_t *a = (const int8_t *)(q + r * padded);
         for (size_t j = 0; j < width; j++) {
@@ -106,16 +115,17 @@ static void panel_q8(const uint8_t *q, const float *row_scales, size_t rows, siz
                 sum += (int32_t)a[k] * (int32_t)panel[(k / PS_Q8_GROUP) * PS_PANEL * PS_Q8_GROUP + j * PS_Q8_GROUP + k % PS_Q8_GROUP];
             }
             float *target = c + r * ldc + j;
-            *target = ps_q8_result(sum, row_scales[r], column_scales[j], bias, j, accumulate ? target : NULL);
+            *target = ps_q8_result(sum, row_offsets[r], column_sums[j], row_scales[r], column_scales[j], bias, j,
+                                   accumulate ? target : NULL);
         }
     }
 }
 
-static void linear_q8(const uint8_t *q, const float *row_scales, size_t rows, size_t padded, const int8_t *packed,
-                      const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t outputs,
-                      size_t first, size_t count, const float *bias, int accumulate) {
-    ps_linear_q8_by_panels(panel_q8, q, row_scales, rows, padded, packed, column_scales, column_sums, c, ldc, outputs,
-                           first, count, bias, accumulate);
+static void linear_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t rows, size_t padded,
+                      const int8_t *packed, const float *column_scales, const int32_t *column_sums, float *c, size_t ldc,
+                      size_t outputs, size_t first, size_t count, const float *bias, int accumulate) {
+    ps_linear_q8_by_panels(panel_q8, q, row_scales, row_offsets, rows, padded, packed, column_scales, column_sums, c, ldc,
+                           outputs, first, count, bias, accumulate);
 }
 
 // MARK: Matrix products

@@ -4,8 +4,10 @@ import CKernels
 /// quantised to int8 once, per output channel (symmetric: scale = max |w| /
 /// 127), and packed for the kernels (`ps_pack_q8`): panels of `PS_PANEL`
 /// outputs, inputs in groups of 4. Products X·Wᵀ quantise each row of X on
-/// the fly (symmetric, its own scale), multiply in integers (exact, int32),
-/// and rescale to float: W8A8, the weights a quarter of their float size.
+/// the fly (asymmetric, its own scale and zero point: a row after GELU, all
+/// but ≥ −0.17, gets twice the resolution a symmetric scale would give it),
+/// multiply in integers (exact, int32), and rescale to float: W8A8, the
+/// weights a quarter of their float size.
 public struct QuantizedMatrix: PreparedMatrix {
     public let outputs: Int
     public let inputs: Int
@@ -90,49 +92,47 @@ public struct QuantizedMatrix: PreparedMatrix {
         precondition(bias == nil || bias!.count == outputs, "bias does not match the outputs")
         let rows = x.rows, inputs = self.inputs, outputs = self.outputs, padded = self.padded
         guard rows > 0 else { return }
-        // Every byte and scale is written by quantize_rows (padding included).
-        var quantised = [UInt8](unsafeUninitializedCapacity: rows * padded) { _, count in count = rows * padded }
-        var rowScales = [Float](unsafeUninitializedCapacity: rows) { _, count in count = rows }
+        // The quantised rows, their scales and offsets: every value is
+        // written by quantize_rows (padding included).
+        let quantised = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * padded)
+        let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: rows)
+        let rowOffsets = UnsafeMutablePointer<Int32>.allocate(capacity: rows)
+        defer {
+            quantised.deallocate()
+            rowScales.deallocate()
+            rowOffsets.deallocate()
+        }
+        let q = SendableMutablePointer(quantised), s = SendableMutablePointer(rowScales), o = SendableMutablePointer(rowOffsets)
         // Rows quantised on every core when there are enough of them.
         let quantiseParts = rows * inputs < 1 << 16 ? 1 : min(Parallel.cores, rows)
         let rowsPerPart = (rows + quantiseParts - 1) / quantiseParts
         let quantize = kernels.table.quantize_rows!
         x.values.withUnsafeBufferPointer { input in
-            quantised.withUnsafeMutableBufferPointer { q in
-                rowScales.withUnsafeMutableBufferPointer { s in
-                    let input = SendablePointer(input.baseAddress!), q = SendableMutablePointer(q.baseAddress!)
-                    let s = SendableMutablePointer(s.baseAddress!)
-                    Parallel.run(quantiseParts) { part in
-                        let first = part * rowsPerPart, count = min(rowsPerPart, rows - first)
-                        guard count > 0 else { return }
-                        quantize(input.pointer + first * inputs, inputs, count, inputs, padded, q.pointer + first * padded,
-                                 s.pointer + first)
-                    }
-                }
+            let input = SendablePointer(input.baseAddress!)
+            Parallel.run(quantiseParts) { part in
+                let first = part * rowsPerPart, count = min(rowsPerPart, rows - first)
+                guard count > 0 else { return }
+                quantize(input.pointer + first * inputs, inputs, count, inputs, padded, q.pointer + first * padded,
+                         s.pointer + first, o.pointer + first)
             }
         }
         let parts = rows * outputs * inputs < 1 << 18 ? 1 : min(Parallel.cores, panels)
         let columnsPerPart = (panels + parts - 1) / parts * Self.panel
         let linear = kernels.table.linear_q8!
-        quantised.withUnsafeBufferPointer { q in
-            rowScales.withUnsafeBufferPointer { rowScales in
-                weights.withUnsafeBufferPointer { w in
-                    scales.withUnsafeBufferPointer { columnScales in
-                        sums.withUnsafeBufferPointer { columnSums in
-                            y.values.withUnsafeMutableBufferPointer { output in
-                                (bias ?? []).withUnsafeBufferPointer { biasBuffer in
-                                    let q = SendablePointer(q.baseAddress!), rowScales = SendablePointer(rowScales.baseAddress!)
-                                    let w = SendablePointer(w.baseAddress!), columnScales = SendablePointer(columnScales.baseAddress!)
-                                    let columnSums = SendablePointer(columnSums.baseAddress!), c = SendableMutablePointer(output.baseAddress!)
-                                    let b = bias == nil ? nil : SendablePointer(biasBuffer.baseAddress!)
-                                    Parallel.run(parts) { part in
-                                        let first = part * columnsPerPart
-                                        guard first < outputs else { return }
-                                        linear(q.pointer, rowScales.pointer, rows, padded, w.pointer, columnScales.pointer,
-                                               columnSums.pointer, c.pointer, outputs, outputs, first, columnsPerPart, b?.pointer,
-                                               accumulate ? 1 : 0)
-                                    }
-                                }
+        weights.withUnsafeBufferPointer { w in
+            scales.withUnsafeBufferPointer { columnScales in
+                sums.withUnsafeBufferPointer { columnSums in
+                    y.values.withUnsafeMutableBufferPointer { output in
+                        (bias ?? []).withUnsafeBufferPointer { biasBuffer in
+                            let w = SendablePointer(w.baseAddress!), columnScales = SendablePointer(columnScales.baseAddress!)
+                            let columnSums = SendablePointer(columnSums.baseAddress!), c = SendableMutablePointer(output.baseAddress!)
+                            let b = bias == nil ? nil : SendablePointer(biasBuffer.baseAddress!)
+                            Parallel.run(parts) { part in
+                                let first = part * columnsPerPart
+                                guard first < outputs else { return }
+                                linear(q.pointer, s.pointer, o.pointer, rows, padded, w.pointer, columnScales.pointer,
+                                       columnSums.pointer, c.pointer, outputs, outputs, first, columnsPerPart, b?.pointer,
+                                       accumulate ? 1 : 0)
                             }
                         }
                     }

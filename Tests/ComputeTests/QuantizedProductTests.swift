@@ -5,20 +5,29 @@ import TestSupport
 
 @Suite("int8 products")
 struct QuantizedProductTests {
-    /// The arithmetic the kernels promise, written out in Swift: per-row and
-    /// per-output symmetric int8, exact integer sums, then the same float
-    /// epilogue (multiply the two scales, multiply, add the bias, add).
+    /// The arithmetic the kernels promise, written out in Swift: weights per
+    /// output, symmetric; activations per row, asymmetric (scale and zero
+    /// point over [min(0, min x), max(0, max x)]); exact integer sums of
+    /// (u − zero)·w, then the same float epilogue (multiply the two scales,
+    /// multiply, add the bias, add).
     static func reference(_ x: [Float], _ weight: [Float], rows: Int, inputs: Int, outputs: Int, bias: [Float]?) -> [Float] {
-        func quantise(_ values: ArraySlice<Float>) -> (scale: Float, q: [Int32]) {
+        func weights(_ values: ArraySlice<Float>) -> (scale: Float, q: [Int32]) {
             let largest = values.map { abs($0) }.max() ?? 0
             let scale: Float = largest > 0 ? largest / 127 : 1
             let inverse = 1 / scale
             return (scale, values.map { Int32(max(-127, min(127, ($0 * inverse).rounded(.toNearestOrEven)))) })
         }
-        let wq = (0..<outputs).map { quantise(weight[($0 * inputs)..<(($0 + 1) * inputs)]) }
+        func activations(_ values: ArraySlice<Float>) -> (scale: Float, q: [Int32]) {
+            let lo = min(0, values.min() ?? 0), hi = max(0, values.max() ?? 0)
+            let scale: Float = hi - lo > 0 ? (hi - lo) / 255 : 1
+            let inverse = 1 / scale
+            let zero = Int32(max(0, min(255, (-lo * inverse).rounded(.toNearestOrEven))))
+            return (scale, values.map { max(0, min(255, Int32(($0 * inverse).rounded(.toNearestOrEven)) + zero)) - zero })
+        }
+        let wq = (0..<outputs).map { weights(weight[($0 * inputs)..<(($0 + 1) * inputs)]) }
         var y = [Float](repeating: 0, count: rows * outputs)
         for r in 0..<rows {
-            let a = quantise(x[(r * inputs)..<((r + 1) * inputs)])
+            let a = activations(x[(r * inputs)..<((r + 1) * inputs)])
             for o in 0..<outputs {
                 var sum: Int32 = 0
                 for k in 0..<inputs { sum += a.q[k] * wq[o].q[k] }
@@ -31,6 +40,24 @@ struct QuantizedProductTests {
         return y
     }
 
+    /// Rows as activations come: centred, all positive (after ReLU-like
+    /// activations), all negative, constant, zero.
+    static func rows(_ count: Int, _ inputs: Int, seed: UInt64) -> [Float] {
+        var x = randomFloats(count * inputs, scale: 3, seed: seed)
+        for r in 0..<count {
+            for k in 0..<inputs {
+                switch r % 5 {
+                case 1: x[r * inputs + k] = abs(x[r * inputs + k]) - 0.1
+                case 2: x[r * inputs + k] = -abs(x[r * inputs + k])
+                case 3: x[r * inputs + k] = 0.75
+                case 4 where r % 10 == 9: x[r * inputs + k] = 0
+                default: break
+                }
+            }
+        }
+        return x
+    }
+
     static let shapes: [(rows: Int, inputs: Int, outputs: Int)] = [
         (1, 3, 1), (5, 17, 16), (6, 64, 15), (7, 33, 17), (13, 77, 40), (197, 96, 33), (50, 512, 520), (9, 768, 47),
     ]
@@ -40,7 +67,7 @@ struct QuantizedProductTests {
         for (index, shape) in Self.shapes.enumerated() {
             let weight = randomFloats(shape.outputs * shape.inputs, seed: 10 + UInt64(index))
             let bias = index % 2 == 0 ? randomFloats(shape.outputs, seed: 20 + UInt64(index)) : nil
-            let x = randomFloats(shape.rows * shape.inputs, scale: 3, seed: 30 + UInt64(index))
+            let x = Self.rows(shape.rows, shape.inputs, seed: 30 + UInt64(index))
             var y = Matrix(zeros: shape.rows, shape.outputs)
             QuantizedMatrix(weight: weight, outputs: shape.outputs, inputs: shape.inputs)
                 .multiply(Matrix(rows: shape.rows, columns: shape.inputs, values: x), into: &y, bias: bias, kernels: portable)
@@ -56,7 +83,7 @@ struct QuantizedProductTests {
             let matrix = QuantizedMatrix(weight: randomFloats(shape.outputs * shape.inputs, seed: 40 + UInt64(index)),
                                          outputs: shape.outputs, inputs: shape.inputs)
             let bias = index % 2 == 1 ? randomFloats(shape.outputs, seed: 50 + UInt64(index)) : nil
-            let x = Matrix(rows: shape.rows, columns: shape.inputs, values: randomFloats(shape.rows * shape.inputs, scale: 2, seed: 60 + UInt64(index)))
+            let x = Matrix(rows: shape.rows, columns: shape.inputs, values: Self.rows(shape.rows, shape.inputs, seed: 60 + UInt64(index)))
             let start = randomFloats(shape.rows * shape.outputs, seed: 70 + UInt64(index))
             for accumulate in [false, true] {
                 var viaPortable = Matrix(rows: shape.rows, columns: shape.outputs, values: start)

@@ -75,20 +75,26 @@ typedef struct ps_kernels {
                        float epsilon);
 
     /// Quantises `rows` rows of activations (`inputs` floats, `ldx` apart)
-    /// for this level's int8 product, one scale per row: scale = max |x| / 127
-    /// (1 for a row of zeros), q = round(x / scale) in [-127, 127]. Each row
-    /// takes `padded` bytes (inputs rounded up to PS_Q8_GROUP, the rest
-    /// neutral). Stored as signed bytes, except at the VNNI level: unsigned,
-    /// q + 128, as vpdpbusd wants them.
+    /// for this level's int8 product, asymmetrically, per row: over the
+    /// range [lo, hi] = [min(0, min x), max(0, max x)], scale = (hi − lo) /
+    /// 255 (1 for a row of zeros), zero = round(−lo / scale), u = round(x /
+    /// scale) + zero in [0, 255]; a row holding a NaN or an infinity gets
+    /// scale NaN (its results are NaN) and u = 0. Each row takes `padded`
+    /// bytes (inputs rounded up to PS_Q8_GROUP; the padding multiplies zero
+    /// weights). Stored as u at the VNNI level (vpdpbusd multiplies unsigned
+    /// bytes), as the signed byte u − 128 elsewhere; `offsets` receives what
+    /// linear_q8 takes off: zero at the VNNI level, zero − 128 elsewhere.
     void (*quantize_rows)(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded,
-                          uint8_t *q, float *scales);
+                          uint8_t *q, float *scales, int32_t *offsets);
 
-    /// C[:, first ..< first + count] = row_scale · column_scale · Σ q·w
-    /// (+ bias) (+ C when accumulate), for rows quantised by quantize_rows and
-    /// weights packed by ps_pack_q8; `first` is a multiple of PS_PANEL. The
-    /// integer sums are exact at every level and the float epilogue is the
-    /// same (a multiply, then adds), so every level gives the same bits.
-    void (*linear_q8)(const uint8_t *q, const float *row_scales, size_t rows, size_t padded,
+    /// C[:, first ..< first + count] = row_scale · column_scale ·
+    /// (Σ q·w − row_offset · Σ w) (+ bias) (+ C when accumulate), that is
+    /// scale · Σ (u − zero)·w, for rows quantised by quantize_rows and weights
+    /// packed by ps_pack_q8 (`column_sums` = Σ w per output); `first` is a
+    /// multiple of PS_PANEL. The integer sums are exact at every level and the
+    /// float epilogue is the same (a multiply, then adds), so every level
+    /// gives the same bits.
+    void (*linear_q8)(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t rows, size_t padded,
                       const int8_t *packed, const float *column_scales, const int32_t *column_sums,
                       float *c, size_t ldc, size_t outputs, size_t first, size_t count,
                       const float *bias, int accumulate);
