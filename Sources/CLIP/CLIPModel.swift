@@ -72,7 +72,7 @@ public final class CLIPModel: Sendable {
     /// A model of the given shape with random weights, for benchmarks.
     public convenience init(randomWeights configuration: ModelConfiguration, seed: UInt64 = 1,
                             towers: Towers = .both, precision: Precision = .fp32) throws(CLIPError) {
-        try self.init(reader: WeightReader(randomSeed: seed, precision: precision), configuration: configuration,
+        try self.init(reader: WeightReader(randomSeed: seed, configuration: configuration, precision: precision), configuration: configuration,
                       preprocess: PreprocessConfiguration(imageSize: configuration.vision.imageSize),
                       names: CheckpointNames(layout: configuration.layout, openCLIPTextPrefix: ""),
                       pooling: .argmax, vocabulary: .standard, towers: towers, directory: nil, configurationPath: "(random weights)",
@@ -84,7 +84,7 @@ public final class CLIPModel: Sendable {
     /// holding only `towers`: benchmarks load it as a user's model would be.
     public static func writeRandomCheckpoint(_ configuration: ModelConfiguration, towers: Towers, to directory: String,
                                              seed: UInt64 = 1) throws(CLIPError) {
-        let reader = WeightReader(randomSeed: seed, precision: .fp32)
+        let reader = WeightReader(randomSeed: seed, configuration: configuration, precision: .fp32)
         let names = CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: "")
         if towers.contains(.image) {
             _ = try VisionTower(reader: reader, names: names, configuration: configuration.vision, embeddingSize: configuration.embeddingSize)

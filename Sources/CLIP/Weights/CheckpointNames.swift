@@ -48,8 +48,11 @@ struct CheckpointNames: Sendable {
 
     // MARK: Blocks
 
-    /// Reads block `index` of the stack whose blocks live under `prefix`.
-    func block(_ reader: WeightReader, prefix: String, index: Int, _ config: TransformerConfiguration) throws(CLIPError) -> TransformerBlock {
+    /// Reads block `index` of the stack whose blocks live under `prefix`;
+    /// `attentionOutput` overrides the precision of the attention's output
+    /// projection.
+    func block(_ reader: WeightReader, prefix: String, index: Int, _ config: TransformerConfiguration,
+               attentionOutput: Precision? = nil) throws(CLIPError) -> TransformerBlock {
         let width = config.width, eps = config.layerNormEpsilon
         let base = "\(prefix).\(index)."
         switch layout {
@@ -61,7 +64,7 @@ struct CheckpointNames: Sendable {
                 attention: MultiHeadAttention(
                     inProjection: inProjection,
                     outProjection: try reader.linear(weight: base + "attn.out_proj.weight", bias: base + "attn.out_proj.bias",
-                                                     inputs: width, outputs: width),
+                                                     inputs: width, outputs: width, precision: attentionOutput),
                     heads: config.heads),
                 mlpNorm: try reader.layerNorm(base + "ln_2", width: width, epsilon: eps),
                 mlp: MLP(fc: try reader.linear(weight: base + "mlp.c_fc.weight", bias: base + "mlp.c_fc.bias",
@@ -81,7 +84,7 @@ struct CheckpointNames: Sendable {
                 attention: MultiHeadAttention(
                     inProjection: inProjection,
                     outProjection: try reader.linear(weight: base + "self_attn.out_proj.weight", bias: base + "self_attn.out_proj.bias",
-                                                     inputs: width, outputs: width),
+                                                     inputs: width, outputs: width, precision: attentionOutput),
                     heads: config.heads),
                 mlpNorm: try reader.layerNorm(base + "layer_norm2", width: width, epsilon: eps),
                 mlp: MLP(fc: try reader.linear(weight: base + "mlp.fc1.weight", bias: base + "mlp.fc1.bias",
@@ -92,11 +95,14 @@ struct CheckpointNames: Sendable {
         }
     }
 
-    /// The final projection as a Linear (`embed × width`), whichever way the layout stores it.
+    /// The final projection as a Linear (`embed × width`), whichever way the
+    /// layout stores it; float32 in every precision (one row per image or
+    /// text: its cost is nothing, its rounding would be the embedding's).
     func projection(_ reader: WeightReader, name: String, width: Int, embedding: Int) throws(CLIPError) -> Linear {
         switch layout {
         case .openCLIP:
-            return try reader.linear(key: name, sources: [(name, [width, embedding])], bias: nil, inputs: width, outputs: embedding) { tensors in
+            return try reader.linear(key: name, sources: [(name, [width, embedding])], bias: nil, inputs: width, outputs: embedding,
+                                     precision: .fp32) { tensors in
                 let matrix = tensors[0]
                 var transposed = [Float](repeating: 0, count: matrix.count)
                 for row in 0..<width {
@@ -107,7 +113,7 @@ struct CheckpointNames: Sendable {
                 return transposed
             }
         case .transformers:
-            return try reader.linear(weight: name, bias: nil, inputs: width, outputs: embedding)
+            return try reader.linear(weight: name, bias: nil, inputs: width, outputs: embedding, precision: .fp32)
         }
     }
 }

@@ -67,8 +67,10 @@ struct WeightsFileIdentity: Codable, Equatable, Sendable {
 /// The JSON header of a prepared file.
 struct PreparedHeader: Codable, Equatable {
     enum Kind: String, Codable {
-        /// A packed matrix of the file's precision.
-        case matrix
+        /// A packed float32 matrix.
+        case float
+        /// A quantised int8 matrix.
+        case int8
         /// Little-endian 64-bit words (the tokenizer's tables).
         case words
     }
@@ -88,10 +90,11 @@ struct PreparedHeader: Codable, Equatable {
         var checksum: String
     }
 
-    static let currentFormat = 1
+    static let currentFormat = 2
 
     var format: Int
     var layout: Int
+    /// The tower's precision (a few layers stay float32 in an int8 tower).
     var precision: Precision
     var tower: String
     var weights: WeightsFileIdentity
@@ -159,15 +162,12 @@ final class PreparedWeightsFile: Sendable {
         let bodyStart = aligned(prefixSize + length, to: bodyAlignment)
         var entries: [String: PreparedHeader.Entry] = [:]
         for entry in header.entries {
+            let shaped = entry.outputs > 0 && entry.inputs > 0 && entry.outputs <= 1 << 20 && entry.inputs <= 1 << 20
             let sized: Bool
             switch entry.kind {
-            case .matrix:
-                sized = entry.outputs > 0 && entry.inputs > 0 && entry.outputs <= 1 << 20 && entry.inputs <= 1 << 20
-                    && entry.length == (precision == .int8
-                        ? QuantizedMatrix.preparedByteCount(outputs: entry.outputs, inputs: entry.inputs)
-                        : PackedMatrix.preparedByteCount(outputs: entry.outputs, inputs: entry.inputs))
-            case .words:
-                sized = entry.length > 0 && entry.length % 8 == 0
+            case .float: sized = shaped && entry.length == PackedMatrix.preparedByteCount(outputs: entry.outputs, inputs: entry.inputs)
+            case .int8: sized = shaped && entry.length == QuantizedMatrix.preparedByteCount(outputs: entry.outputs, inputs: entry.inputs)
+            case .words: sized = entry.length > 0 && entry.length % 8 == 0
             }
             guard sized, entry.offset >= 0, entry.offset % preparedAlignment == 0,
                   entry.offset <= bytes.count - bodyStart - entry.length, entries[entry.name] == nil else {
@@ -206,13 +206,14 @@ final class PreparedWeightsFile: Sendable {
         return (UnsafeRawBufferPointer(rebasing: file.bytes[entry.offset..<(entry.offset + entry.length)]), file)
     }
 
-    /// The matrix `name`, if the file has it with this shape.
-    func weights(_ name: String, outputs: Int, inputs: Int) -> Linear.Weights? {
-        guard let entry = entries[name], entry.kind == .matrix, entry.outputs == outputs, entry.inputs == inputs else { return nil }
+    /// The matrix `name`, if the file has it with this shape and precision.
+    func weights(_ name: String, outputs: Int, inputs: Int, precision: Precision) -> Linear.Weights? {
+        guard let entry = entries[name], entry.outputs == outputs, entry.inputs == inputs else { return nil }
         let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[entry.offset..<(entry.offset + entry.length)])
-        switch header.precision {
-        case .fp32: return PackedMatrix(prepared: bytes, outputs: outputs, inputs: inputs, owner: file).map(Linear.Weights.float)
-        case .int8: return QuantizedMatrix(prepared: bytes, outputs: outputs, inputs: inputs, owner: file).map(Linear.Weights.int8)
+        switch (entry.kind, precision) {
+        case (.float, .fp32): return PackedMatrix(prepared: bytes, outputs: outputs, inputs: inputs, owner: file).map(Linear.Weights.float)
+        case (.int8, .int8): return QuantizedMatrix(prepared: bytes, outputs: outputs, inputs: inputs, owner: file).map(Linear.Weights.int8)
+        default: return nil
         }
     }
 
@@ -233,7 +234,7 @@ final class PreparedWeightsFile: Sendable {
             var entry = PreparedHeader.Entry(name: name, kind: .words, outputs: 0, inputs: 0, offset: length, length: 0, checksum: "")
             switch item {
             case let .matrix(matrix):
-                entry.kind = .matrix
+                if case .float = matrix { entry.kind = .float } else { entry.kind = .int8 }
                 (entry.outputs, entry.inputs, entry.length) = (matrix.prepared.outputs, matrix.prepared.inputs, matrix.prepared.preparedByteCount)
                 words.append([])
             case let .vocabulary(vocabulary):

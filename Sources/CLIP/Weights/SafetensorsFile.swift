@@ -201,6 +201,18 @@ public final class SafetensorsFile: @unchecked Sendable {
         "xxh64:" + ContentHash.hex(ContentHash.xxh64(UnsafeRawBufferPointer(start: base, count: mappedSize)))
     }
 
+    /// Drops the tensor's pages from this process's memory (they stay in the
+    /// page cache, and are read again if the tensor is used again): the
+    /// whole pages inside its byte range.
+    func release(_ name: String) {
+        guard let info = tensors[name] else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = dataOffset + info.range.lowerBound, end = dataOffset + info.range.upperBound
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard last > first else { return }
+        _ = madvise(base + first, last - first, MADV_DONTNEED)
+    }
+
     /// The tensor's values converted to Float32, in the file's (row-major) order.
     public func floats(_ name: String) -> [Float]? {
         guard let info = tensors[name] else { return nil }

@@ -21,6 +21,8 @@ final class WeightReader {
     /// While a tower is read with a prepared-weights cache: where its
     /// matrices come from and go to.
     private var preparation: Preparation?
+    /// In random mode, the text tower's depth (it scales two initialisations).
+    private var textLayers = 12
     /// In random mode, every tensor handed out, for writing a checkpoint.
     private(set) var recorded: [(name: String, shape: [Int], values: [Float])] = []
 
@@ -35,10 +37,12 @@ final class WeightReader {
         self.precision = precision
     }
 
-    init(randomSeed seed: UInt64, precision: Precision) {
+    /// Random weights for a model of `configuration`'s shape (see `randomTensor`).
+    init(randomSeed seed: UInt64, configuration: ModelConfiguration, precision: Precision) {
         source = .random(seed: seed)
         self.precision = precision
         generator = SplitMix64(seed: seed)
+        textLayers = configuration.text.transformer.layers
     }
 
     var path: String {
@@ -50,9 +54,9 @@ final class WeightReader {
 
     /// The tensor `name` as Float32, which must have exactly `shape`. A missing
     /// tensor is recorded (see `finish`) and zeros are returned in its place.
-    func tensor(_ name: String, shape: [Int]) throws(CLIPError) -> [Float] {
+    func tensor(_ name: String, shape: [Int], fanIn: Int? = nil) throws(CLIPError) -> [Float] {
         guard case let .file(file) = source else {
-            let values = randomTensor(name, shape: shape)
+            let values = randomTensor(name, shape: shape, fanIn: fanIn)
             recorded.append((name, shape, values))
             return values
         }
@@ -81,12 +85,18 @@ final class WeightReader {
     /// The nn.Linear layer `weight` (`outputs × inputs`) with `bias`: taken
     /// ready-made from the prepared file when it has it, else packed straight
     /// from the mapped checkpoint (no intermediate copy).
-    func linear(weight: String, bias: String?, inputs: Int, outputs: Int) throws(CLIPError) -> Linear {
-        let b = try bias.map { name throws(CLIPError) in try tensor(name, shape: [outputs]) }
-        return try prepared(weight, sources: [(weight, [outputs, inputs])], bias: b, inputs: inputs, outputs: outputs) { () throws(CLIPError) in
+    func linear(weight: String, bias: String?, inputs: Int, outputs: Int, precision: Precision? = nil) throws(CLIPError) -> Linear {
+        let b = try bias.map { name throws(CLIPError) in try tensor(name, shape: [outputs], fanIn: inputs) }
+        let precision = precision ?? self.precision
+        return try prepared(weight, sources: [(weight, [outputs, inputs])], bias: b, inputs: inputs, outputs: outputs,
+                            precision: precision) { () throws(CLIPError) in
             if case let .file(file) = source, let info = file.tensors[weight], info.shape == [outputs, inputs] {
                 used.insert(weight)
-                return file.withFloats(weight) { Linear(packing: $0, bias: b, inputs: inputs, outputs: outputs, precision: precision) }!
+                let linear = file.withFloats(weight) { Linear(packing: $0, bias: b, inputs: inputs, outputs: outputs, precision: precision) }!
+                // The float32 pages are not needed again: give them back, so
+                // that preparing an int8 tower does not hold its float32 copy too.
+                file.release(weight)
+                return linear
             }
             return Linear(weight: try tensor(weight, shape: [outputs, inputs]), bias: b, inputs: inputs, outputs: outputs,
                           precision: precision)
@@ -96,10 +106,12 @@ final class WeightReader {
     /// A linear layer (`outputs × inputs`) whose weight `assemble` makes from
     /// the checkpoint tensors `sources` (stacked, transposed or reshaped);
     /// `key` names it in the prepared file. When the prepared file has it,
-    /// the sources are only checked, not read.
+    /// the sources are only checked, not read. `precision` overrides the
+    /// model's (a layer that must stay float32).
     func linear(key: String, sources: [(name: String, shape: [Int])], bias: [Float]?, inputs: Int, outputs: Int,
-                assemble: ([[Float]]) -> [Float]) throws(CLIPError) -> Linear {
-        try prepared(key, sources: sources, bias: bias, inputs: inputs, outputs: outputs) { () throws(CLIPError) in
+                precision: Precision? = nil, assemble: ([[Float]]) -> [Float]) throws(CLIPError) -> Linear {
+        let precision = precision ?? self.precision
+        return try prepared(key, sources: sources, bias: bias, inputs: inputs, outputs: outputs, precision: precision) { () throws(CLIPError) in
             var tensors: [[Float]] = []
             for (name, shape) in sources { tensors.append(try tensor(name, shape: shape)) }
             return Linear(weight: assemble(tensors), bias: bias, inputs: inputs, outputs: outputs, precision: precision)
@@ -107,10 +119,10 @@ final class WeightReader {
     }
 
     private func prepared(_ key: String, sources: [(name: String, shape: [Int])], bias: [Float]?, inputs: Int, outputs: Int,
-                          pack: () throws(CLIPError) -> Linear) throws(CLIPError) -> Linear {
+                          precision: Precision, pack: () throws(CLIPError) -> Linear) throws(CLIPError) -> Linear {
         guard let preparation else { return try pack() }
         let linear: Linear
-        if let weights = preparation.file?.weights(key, outputs: outputs, inputs: inputs) {
+        if let weights = preparation.file?.weights(key, outputs: outputs, inputs: inputs, precision: precision) {
             for (name, shape) in sources { try declare(name, shape: shape) }
             linear = Linear(weights: weights, bias: bias, inputs: inputs, outputs: outputs)
         } else {
@@ -257,13 +269,45 @@ final class WeightReader {
         }
     }
 
-    /// Values that keep activations in a sane range: norm weights near 1,
-    /// everything else uniform in ±1/√(last dimension).
-    private func randomTensor(_ name: String, shape: [Int]) -> [Float] {
+    /// The values open_clip draws for a model it creates without pretrained
+    /// weights (`create_model("ViT-B-32", pretrained=None)`): its own random
+    /// CLIP, input-sensitive (different photos' embeddings have a mean cosine
+    /// near 0.5) and scaled as training starts from. The image tower keeps
+    /// PyTorch's defaults (open_clip leaves its initialisation out): Linear
+    /// and Conv2d weights and Linear biases uniform in ±1/√fan-in, the fused
+    /// attention input projection Xavier-uniform with zero bias, the class
+    /// and positional embeddings and the projection normal with deviation
+    /// 1/√width. The text tower follows open_clip's `init_parameters`:
+    /// token embedding σ 0.02, positions σ 0.01, attention input σ 1/√width,
+    /// output projections σ 1/√width · 1/√(2 · layers), MLP input σ
+    /// 1/√(2 · width), projection σ 1/√width. LayerNorms are 1 and 0.
+    private func randomTensor(_ name: String, shape: [Int], fanIn: Int?) -> [Float] {
         let count = shape.reduce(1, *)
-        let isNormWeight = shape.count == 1 && name.hasSuffix(".weight")
-        let bound = isNormWeight ? 0.1 : 1 / Float(max(shape.last ?? 1, 1)).squareRoot()
-        return (0..<count).map { _ in (isNormWeight ? 1 : 0) + bound * (2 * generator.nextUnit() - 1) }
+        func constant(_ value: Float) -> [Float] { [Float](repeating: value, count: count) }
+        func uniform(_ bound: Float) -> [Float] { (0..<count).map { _ in bound * (2 * generator.nextUnit() - 1) } }
+        func normal(_ deviation: Float) -> [Float] { (0..<count).map { _ in deviation * generator.nextNormal() } }
+        let lowered = name.lowercased()
+        if ["ln_", "norm", "layrnorm", "layernorm"].contains(where: { lowered.contains($0) }) {
+            return constant(name.hasSuffix(".weight") ? 1 : 0)
+        }
+        if name.hasSuffix("in_proj_bias") || name.hasSuffix("out_proj.bias") { return constant(0) }
+        if name.hasSuffix("bias") { return uniform(1 / Float(max(fanIn ?? shape.last ?? 1, 1)).squareRoot()) }
+        let columns = Float(shape.dropFirst().reduce(1, *)), width = Float(shape.last ?? 1)
+        if name.hasPrefix("visual.") {
+            if name.hasSuffix("class_embedding") || name.hasSuffix("positional_embedding") { return normal(1 / width.squareRoot()) }
+            if name == "visual.proj" { return normal(1 / Float(shape[0]).squareRoot()) }
+            if name.hasSuffix("in_proj_weight") { return uniform((6 / (Float(shape[0]) + columns)).squareRoot()) }
+            return uniform(1 / columns.squareRoot())
+        }
+        let residual = 1 / width.squareRoot() / Float(2 * textLayers).squareRoot()
+        if name.hasSuffix("token_embedding.weight") { return normal(0.02) }
+        if name.hasSuffix("positional_embedding") { return normal(0.01) }
+        if name.hasSuffix("in_proj_weight") { return normal(1 / width.squareRoot()) }
+        if name.hasSuffix("out_proj.weight") { return normal(residual) }
+        if name.hasSuffix("c_fc.weight") { return normal(1 / (2 * width).squareRoot()) }
+        if name.hasSuffix("c_proj.weight") { return normal(1 / Float(shape[0]).squareRoot() / Float(2 * textLayers).squareRoot()) }
+        if name.hasSuffix("text_projection") { return normal(1 / Float(shape[0]).squareRoot()) }
+        return uniform(1 / columns.squareRoot())
     }
 }
 
@@ -284,5 +328,11 @@ struct SplitMix64 {
     /// Uniform in [0, 1).
     mutating func nextUnit() -> Float {
         Float(next() >> 40) / Float(1 << 24)
+    }
+
+    /// Standard normal (Box–Muller, one of the pair).
+    mutating func nextNormal() -> Float {
+        let u = (Double(next() >> 11) + 0.5) / Double(1 << 53), v = Double(next() >> 11) / Double(1 << 53)
+        return Float((-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * v))
     }
 }

@@ -4,7 +4,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure photosearch's speed; the last line of output is JSON.",
-        subcommands: [EncoderBenchCommand.self, IndexBenchCommand.self, SearchBenchCommand.self]
+        subcommands: [EncoderBenchCommand.self, IndexBenchCommand.self, SearchBenchCommand.self, QualityBenchCommand.self]
     )
 }
 

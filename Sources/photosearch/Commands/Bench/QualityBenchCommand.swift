@@ -1,0 +1,32 @@
+import ArgumentParser
+import Imaging
+import PhotoSearchBenchmarks
+
+struct QualityBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quality",
+        abstract: "Compare int8 with float32 on a ViT-B/32-shaped random model: cosines, and how often a top 10 changes."
+    )
+
+    @Option(name: .long, help: "Source photos (default: the repository's fixtures/photos); each is used in 8 variations.")
+    var source: [String] = []
+
+    func run() throws {
+        try Failure.reporting {
+            let sources = source.isEmpty
+                ? ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "astronaut-progressive.jpg", "camera.png"].map { "fixtures/photos/" + $0 }
+                : source
+            let bitmaps = try sources.map { try ImageDecoder().decode(path: $0).bitmap }
+            let figures = try QualityBenchmark(sources: bitmaps).run(log: benchLog)
+            var lines = "\(figures.photos) photos, \(figures.captions) captions; int8 against float32 (\(figures.kernels)):\n"
+            lines += "cosine: worst \(String(format: "%.5f", figures.worstCosine)) (photos \(String(format: "%.5f", figures.worstPhotoCosine)), "
+            lines += "captions \(String(format: "%.5f", figures.worstCaptionCosine))), mean \(String(format: "%.5f", figures.meanCosine))\n"
+            lines += "top 10 of a search: other photos in \(String(format: "%.1f", figures.top10SetChanged * 100))% of queries, "
+            lines += "another order in \(String(format: "%.1f", figures.top10OrderChanged * 100))%, "
+            lines += "\(String(format: "%.1f", figures.meanOverlapAt10 * 100))% of the top 10 kept\n"
+            lines += "different photos' float32 embeddings: mean cosine \(String(format: "%.3f", figures.meanCrossPhotoCosine))\n"
+            Terminal.output(lines)
+            try JSONLines.print(figures)
+        }
+    }
+}
