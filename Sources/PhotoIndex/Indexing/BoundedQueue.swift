@@ -9,7 +9,9 @@ import Foundation
 /// `condition` locked (a condition variable, which `Mutex` does not offer).
 final class BoundedQueue<Element>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var items: [Element] = []
+    /// Taken elements are set to nil at once: a reference kept here would
+    /// keep a decoded photo's pixels alive after the indexer is done with them.
+    private var items: [Element?] = []
     private var head = 0
     private let capacity: Int
     private var producers: Int
@@ -40,13 +42,17 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         while count == 0 && producers > 0 && !closed { condition.wait() }
         guard count > 0, !closed else { return nil }
         let element = items[head]
+        items[head] = nil
         head += 1
-        if head > 1024 && head * 2 > items.count {
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= capacity {
             items.removeFirst(head)
             head = 0
         }
         condition.broadcast()
-        return element
+        return element!
     }
 
     /// One producer is done.
