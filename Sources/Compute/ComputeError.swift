@@ -4,7 +4,7 @@ import Foundation
 public enum ComputeError: LocalizedError, Equatable, Sendable {
     case unknownKernelPath(String, known: [String])
     case unsupportedKernelPath(KernelPath, supported: [String])
-    case cannotMap(path: String, reason: String)
+    case cannotRead(path: String, reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -12,7 +12,7 @@ public enum ComputeError: LocalizedError, Equatable, Sendable {
             return "\(KernelPath.environmentVariable)=\(name) is not a kernel path; use one of: \(known.joined(separator: ", "))"
         case let .unsupportedKernelPath(path, supported):
             return "\(KernelPath.environmentVariable)=\(path.rawValue): this CPU cannot run it; it runs: \(supported.joined(separator: ", "))"
-        case let .cannotMap(path, reason):
+        case let .cannotRead(path, reason):
             return "cannot read \(path): \(reason)"
         }
     }

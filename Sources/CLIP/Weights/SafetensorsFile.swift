@@ -196,9 +196,10 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// "xxh64:" and 16 hex digits over the whole file, as an index records
-    /// its model's weights.
-    public func checksum() -> String {
-        "xxh64:" + ContentHash.hex(ContentHash.xxh64(UnsafeRawBufferPointer(start: base, count: mappedSize)))
+    /// its model's weights (read in chunks, not through the mapping, which
+    /// would keep every page resident); nil when it cannot be read.
+    func checksum() -> String? {
+        (try? ContentHash.xxh64(contentsOf: path)).map { "xxh64:" + ContentHash.hex($0) }
     }
 
     /// Drops the tensor's pages from this process's memory (they stay in the

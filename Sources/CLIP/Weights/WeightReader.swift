@@ -215,7 +215,7 @@ final class WeightReader {
         var checksum: String?
         func weightsChecksum() -> String {
             if let checksum { return checksum }
-            checksum = file.checksum()
+            checksum = file.checksum() ?? "unreadable"
             return checksum!
         }
         switch PreparedWeightsFile.open(path: path, tower: tower, precision: precision, weights: identity) {

@@ -51,18 +51,10 @@ public struct ModelIdentity: Sendable, Equatable {
     }
 
     static func hashFile(_ path: String) throws(PhotoIndexError) -> UInt64 {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .cannotReadModel(path: path, reason: String(cString: strerror(errno)).lowercased()) }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw .cannotReadModel(path: path, reason: String(cString: strerror(errno)).lowercased()) }
-        let size = Int(status.st_size)
-        guard size > 0 else { return ContentHash.xxh64([]) }
-        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED else {
-            throw .cannotReadModel(path: path, reason: String(cString: strerror(errno)).lowercased())
+        do {
+            return try ContentHash.xxh64(contentsOf: path)
+        } catch {
+            throw .cannotReadModel(path: path, reason: error.localizedDescription)
         }
-        defer { munmap(mapping, size) }
-        _ = madvise(mapping, size, MADV_SEQUENTIAL)
-        return ContentHash.xxh64(UnsafeRawBufferPointer(start: mapping, count: size))
     }
 }
