@@ -6,33 +6,43 @@ import PhotoIndex
 import Synchronization
 
 /// `photosearch bench index`: synthetic camera-sized JPEGs indexed end to end
-/// with a ViT-B/32-shaped random model (written to disk as a user's model
-/// would be), plus decoding figures to compare with libjpeg-turbo's own
+/// by the `photosearch index` command itself (a child process, as a user
+/// runs it) with a ViT-B/32-shaped random model written to disk, in int8 and
+/// in float32: images per second and each run's own peak memory. Plus the
+/// encoder alone and decoding figures, compared with libjpeg-turbo's own
 /// `djpeg -scale 1/8` (a peer run in the same process).
 public struct IndexBenchmark: Sendable {
     public struct Figures: Encodable, Sendable {
         public var photos: Int
         public var megapixels: Double
         public var averageFileBytes: Int
-        public var endToEndImagesPerSecond: Double
+        /// Per precision (int8, fp32): images per second and peak RSS of the
+        /// whole `photosearch index` run, the model prepared beforehand.
+        public var imagesPerSecond: [Precision: Double]
+        public var peakResidentMegabytes: [Precision: Double]
+        /// Preparing both towers once (the first run's extra time), int8.
+        public var prepareSeconds: Double
         public var encoderOnlyImagesPerSecond: Double
-        public var peakResidentMegabytes: Double
         public var decodePreprocessMilliseconds: Double
         public var libjpegEighthMilliseconds: Double
         public var djpegEighthMilliseconds: Double?
 
         private enum Keys: String, CodingKey {
-            case photos, imagesPerSecond = "images_per_second", encoderOnly = "encoder_only_images_per_second"
-            case peakRSS = "peak_rss_mb", decode = "decode_preprocess_ms", libjpeg = "libjpeg_scale_1_8_ms"
-            case djpeg = "djpeg_scale_1_8_ms"
+            case photos, imagesPerSecond = "images_per_second", imagesPerSecondFloat = "images_per_second_fp32"
+            case peakRSS = "peak_rss_mb", peakRSSFloat = "peak_rss_mb_fp32", prepare = "prepare_seconds"
+            case encoderOnly = "encoder_only_images_per_second", decode = "decode_preprocess_ms"
+            case libjpeg = "libjpeg_scale_1_8_ms", djpeg = "djpeg_scale_1_8_ms"
         }
 
         public func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
             try container.encode(photos, forKey: .photos)
-            try container.encode(Measure.rounded(endToEndImagesPerSecond), forKey: .imagesPerSecond)
+            try container.encode(Measure.rounded(imagesPerSecond[.int8] ?? 0), forKey: .imagesPerSecond)
+            try container.encode(Measure.rounded(imagesPerSecond[.fp32] ?? 0), forKey: .imagesPerSecondFloat)
+            try container.encode((peakResidentMegabytes[.int8] ?? 0).rounded(), forKey: .peakRSS)
+            try container.encode((peakResidentMegabytes[.fp32] ?? 0).rounded(), forKey: .peakRSSFloat)
+            try container.encode(Measure.rounded(prepareSeconds), forKey: .prepare)
             try container.encode(Measure.rounded(encoderOnlyImagesPerSecond), forKey: .encoderOnly)
-            try container.encode(peakResidentMegabytes.rounded(), forKey: .peakRSS)
             try container.encode(Measure.rounded(decodePreprocessMilliseconds), forKey: .decode)
             try container.encode(Measure.rounded(libjpegEighthMilliseconds), forKey: .libjpeg)
             try container.encode(djpegEighthMilliseconds.map { Measure.rounded($0) }, forKey: .djpeg)
@@ -40,7 +50,7 @@ public struct IndexBenchmark: Sendable {
     }
 
     public var photos: Int
-    /// Kept between runs: the photos, the model and the index.
+    /// Kept between runs: the photos and the model.
     public var folder: String
     public var width = 4000
     public var height = 3000
@@ -53,29 +63,48 @@ public struct IndexBenchmark: Sendable {
 
     var photoFolder: String { folder + "/photos" }
     var modelFolder: String { folder + "/vit-b-32" }
-    var databasePath: String { folder + "/index.sqlite" }
+    var cacheFolder: String { folder + "/cache" }
+    func databasePath(_ precision: Precision) -> String { folder + "/index-\(precision.rawValue).sqlite" }
 
-    /// Makes whatever is missing (photos, model), indexes, and measures.
-    public func run(sources: [Bitmap], log: (String) -> Void) throws -> Figures {
+    /// Makes whatever is missing (photos, model), indexes with `executable`
+    /// in both precisions, and measures.
+    public func run(sources: [Bitmap], executable: String, log: (String) -> Void) throws -> Figures {
         let paths = try preparePhotos(sources: sources, log: log)
         if !FileManager.default.fileExists(atPath: modelFolder + "/open_clip_model.safetensors") {
             log("writing a random ViT-B/32 to \(modelFolder)")
             try CLIPModel.writeRandomCheckpoint(.vitB32, towers: .both, to: modelFolder)
         }
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_CACHE_HOME"] = cacheFolder
+        let empty = folder + "/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
 
-        // End to end, first, so that the peak memory is the indexer's.
-        for suffix in ["", "-wal", "-shm", ".vectors", ".lock"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
-        var options = IndexingOptions(roots: [photoFolder])
-        options.batchSize = 16
-        log("indexing \(paths.count) photos with \(options.jobs) decoding threads")
-        let summary = try PhotoLibrary(database: databasePath, model: modelFolder).index(options)
-        guard summary.added == paths.count else {
-            throw BenchmarkError.incompleteRun("only \(summary.added) of \(paths.count) photos were indexed")
+        var rates: [Precision: Double] = [:], peaks: [Precision: Double] = [:]
+        var prepare = 0.0
+        for precision in [Precision.int8, .fp32] {
+            for suffix in ["", "-wal", "-shm", ".vectors", ".lock"] {
+                try? FileManager.default.removeItem(atPath: databasePath(precision) + suffix)
+                try? FileManager.default.removeItem(atPath: folder + "/prepare.sqlite" + suffix)
+            }
+            // A first run over an empty folder prepares both towers.
+            try? FileManager.default.removeItem(atPath: cacheFolder)
+            let prepareArguments = ["index", empty, "--db", folder + "/prepare.sqlite", "--model", modelFolder,
+                                    "--precision", precision.rawValue]
+            guard let prepared = Measure.child(executable, prepareArguments, environment: environment) else {
+                throw BenchmarkError.incompleteRun("\(executable) \(prepareArguments.joined(separator: " ")) failed")
+            }
+            if precision == .int8 { prepare = prepared.seconds }
+            log("indexing \(paths.count) photos, \(precision.rawValue)")
+            let arguments = ["index", photoFolder, "--db", databasePath(precision), "--model", modelFolder, "--precision", precision.rawValue]
+            guard let run = Measure.child(executable, arguments, environment: environment) else {
+                throw BenchmarkError.incompleteRun("\(executable) \(arguments.joined(separator: " ")) failed")
+            }
+            rates[precision] = Double(paths.count) / run.seconds
+            peaks[precision] = run.peakResidentMegabytes
         }
-        let peak = Measure.peakResidentMegabytes()
 
         // The encoder alone, batch 16.
-        let model = try CLIPModel(directory: modelFolder, towers: .image)
+        let model = try CLIPModel(directory: modelFolder, towers: .image, precision: .int8)
         let pixels = [Float](repeating: 0.1, count: 16 * model.preprocessor.valuesPerImage)
         _ = model.encode(pixelValues: pixels, count: 16)
         let encoderSeconds = Measure.milliseconds { _ = model.encode(pixelValues: pixels, count: 16) } / 1000
@@ -98,9 +127,8 @@ public struct IndexBenchmark: Sendable {
         let bytes = paths.compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? NSNumber }.map(\.intValue)
         return Figures(photos: paths.count, megapixels: Double(width * height) / 1e6,
                        averageFileBytes: bytes.reduce(0, +) / max(bytes.count, 1),
-                       endToEndImagesPerSecond: Double(paths.count) / summary.seconds,
+                       imagesPerSecond: rates, peakResidentMegabytes: peaks, prepareSeconds: prepare,
                        encoderOnlyImagesPerSecond: 16 / encoderSeconds,
-                       peakResidentMegabytes: peak,
                        decodePreprocessMilliseconds: Measure.median(ours),
                        libjpegEighthMilliseconds: Measure.median(libjpeg),
                        djpegEighthMilliseconds: djpeg.isEmpty ? nil : Measure.median(djpeg))

@@ -39,6 +39,38 @@ enum Measure {
         return Double(usage.ru_maxrss) / 1024
     }
 
+    /// What a child process used: its wall time and its own peak resident
+    /// memory (wait4's rusage, not this process's).
+    struct ChildUsage {
+        var seconds: Double
+        var peakResidentMegabytes: Double
+    }
+
+    /// Runs `executable` to the end with its output discarded; nil when it
+    /// cannot start or exits with another status than 0.
+    static func child(_ executable: String, _ arguments: [String], environment: [String: String]) -> ChildUsage? {
+        var pid: pid_t = 0
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let start = DispatchTime.now().uptimeNanoseconds
+        guard posix_spawn(&pid, executable, &actions, nil, argv, envp) == 0 else { return nil }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let seconds = Measure.seconds(since: start)
+        guard status == 0 else { return nil }
+        return ChildUsage(seconds: seconds, peakResidentMegabytes: Double(usage.ru_maxrss) / 1024)
+    }
+
     /// Wall time of a child process run to the end, in milliseconds; nil when
     /// it cannot start or exits with another status than 0.
     static func process(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) -> Double? {
