@@ -20,10 +20,11 @@ struct VisionTower: Sendable {
         let width = configuration.transformer.width
         let patch = configuration.patchSize
         let eps = configuration.transformer.layerNormEpsilon
-        // Float32 in every precision: pixels quantised per patch would cost
-        // more accuracy (measured) than this 3% of the products is worth.
+        // In the tower's precision: quantising each patch's pixels moves a
+        // random ViT-B/32's worst photo from cosine 0.99995 to 0.99994
+        // against float32 (bench quality), for 6% more images per second.
         patchEmbedding = try reader.linear(key: names.patchEmbedding, sources: [(names.patchEmbedding, [width, 3, patch, patch])],
-                                           bias: nil, inputs: 3 * patch * patch, outputs: width, precision: .fp32) { $0[0] }
+                                           bias: nil, inputs: 3 * patch * patch, outputs: width) { $0[0] }
         classEmbedding = try reader.vector(names.classEmbedding, count: width)
         positionalEmbedding = try reader.tensor(names.visionPositionalEmbedding, shape: [configuration.tokens, width])
         preNorm = try reader.layerNorm(names.visionPreNorm, width: width, epsilon: eps)
