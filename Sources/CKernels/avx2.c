@@ -293,6 +293,13 @@ void ps_avx2_quantize_rows_s8(const float *x, size_t ldx, size_t rows, size_t in
     }
 }
 
+static void activate_quantize_rows(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded,
+                                   ps_activation activation, uint8_t *q, float *scales, int32_t *offsets) {
+    const ps_activation_kernel activations[3] = {ps_gelu_avx2, ps_gelu_tanh_avx2, ps_quick_gelu_avx2};
+    ps_activate_quantize_with(activations, ps_avx2_quantize_rows_s8, x, ldx, rows, inputs, padded, activation, q, scales,
+                              offsets);
+}
+
 // The epilogue of 8 sums (columns column ..< column + 8 of one row).
 static inline void store_q8(__m256i sums, int32_t row_offset, const int32_t *column_sums, float row_scale,
                             const float *column_scales, const float *bias, float *target, size_t width, int accumulate) {
@@ -546,6 +553,7 @@ const ps_kernels ps_avx2_kernels = {
     .dot_u8 = ps_dot_u8_avx2,
     .dot_u4 = ps_dot_u4_avx2,
     .quantize_rows = ps_avx2_quantize_rows_s8,
+    .activate_quantize_rows = activate_quantize_rows,
     .linear_q8 = linear_q8,
 };
 

@@ -414,6 +414,20 @@ void ps_avx512_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t 
     quantize_rows(x, ldx, rows, inputs, padded, q, scales, offsets, 1);
 }
 
+void ps_avx512_activate_quantize_rows_s8(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded,
+                                         ps_activation activation, uint8_t *q, float *scales, int32_t *offsets) {
+    const ps_activation_kernel activations[3] = {gelu, gelu_tanh, quick_gelu};
+    ps_activate_quantize_with(activations, ps_avx512_quantize_rows_s8, x, ldx, rows, inputs, padded, activation, q, scales,
+                              offsets);
+}
+
+void ps_avx512_activate_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded,
+                                         ps_activation activation, uint8_t *q, float *scales, int32_t *offsets) {
+    const ps_activation_kernel activations[3] = {gelu, gelu_tanh, quick_gelu};
+    ps_activate_quantize_with(activations, ps_avx512_quantize_rows_u8, x, ldx, rows, inputs, padded, activation, q, scales,
+                              offsets);
+}
+
 // `mr` rows (1-8) × `np` panels: |a| · (w negated where a < 0) through
 // vpmaddubsw (AVX-512 has no vpsignb) and vpmaddwd.
 static inline __attribute__((always_inline))
@@ -515,6 +529,7 @@ const ps_kernels ps_avx512_kernels = {
     .dot_u8 = ps_dot_u8_avx2,
     .dot_u4 = ps_dot_u4_avx2,
     .quantize_rows = ps_avx512_quantize_rows_s8,
+    .activate_quantize_rows = ps_avx512_activate_quantize_rows_s8,
     .linear_q8 = linear_q8,
 };
 

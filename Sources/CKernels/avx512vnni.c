@@ -15,6 +15,8 @@ void ps_avx512_linear_packed(const float *a, size_t lda, const float *packed, si
                              size_t outputs, size_t rows, size_t first, size_t count, const float *bias, int accumulate);
 void ps_avx512_attention_head(const float *q, const float *k, const float *v, size_t stride, float *out, size_t out_stride,
                               size_t queries, size_t keys, size_t width, float scale, long causal_first, float *scratch);
+void ps_avx512_activate_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded,
+                                         ps_activation activation, uint8_t *q, float *scales, int32_t *offsets);
 void ps_avx512_layer_norm(const float *x, float *y, size_t rows, size_t width, const float *weight, const float *bias,
                           float epsilon);
 void ps_avx512_gelu(float *x, size_t count);
@@ -109,6 +111,7 @@ const ps_kernels ps_avx512_vnni_kernels = {
     .dot_u8 = ps_dot_u8_avx2,
     .dot_u4 = ps_dot_u4_avx2,
     .quantize_rows = ps_avx512_quantize_rows_u8,
+    .activate_quantize_rows = ps_avx512_activate_quantize_rows_u8,
     .linear_q8 = linear_q8,
 };
 

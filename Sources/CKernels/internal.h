@@ -6,6 +6,8 @@
 #include "CKernels.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 extern const ps_kernels ps_portable_kernels;
 #if defined(__x86_64__)
@@ -85,6 +87,33 @@ static inline ps_q8_row ps_q8_row_parameters(float smallest, float largest, int 
 static inline uint8_t ps_q8_activation(float x, ps_q8_row row) {
     int32_t u = (int32_t)nearbyintf(x * row.inverse) + row.zero;
     return (uint8_t)(u < 0 ? 0 : u > 255 ? 255 : u);
+}
+
+typedef void (*ps_activation_kernel)(float *x, size_t count);
+typedef void (*ps_quantize_kernel)(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded, uint8_t *q,
+                                   float *scales, int32_t *offsets);
+
+// activate_quantize_rows on a level's activations and quantisation: row by
+// row through a buffer on the stack (on the heap past 4096 floats).
+static inline void ps_activate_quantize_with(const ps_activation_kernel activations[3], ps_quantize_kernel quantize,
+                                             const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded,
+                                             ps_activation activation, uint8_t *q, float *scales, int32_t *offsets) {
+    float local[4096];
+    float *buffer = inputs <= 4096 ? local : (float *)malloc(inputs * sizeof(float));
+    if (!buffer) {   // out of memory: every row NaN, as for damaged input
+        for (size_t r = 0; r < rows; r++) {
+            scales[r] = NAN;
+            offsets[r] = 0;
+            memset(q + r * padded, 0, padded);
+        }
+        return;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        memcpy(buffer, x + r * ldx, inputs * sizeof(float));
+        activations[activation](buffer, inputs);
+        quantize(buffer, inputs, 1, inputs, padded, q + r * padded, scales + r, offsets + r);
+    }
+    if (buffer != local) free(buffer);
 }
 
 // The int8 product's epilogue, one element: the exact integer correction,

@@ -104,6 +104,12 @@ static void quantize_rows(const float *x, size_t ldx, size_t rows, size_t inputs
     }
 }
 
+static void activate_quantize_rows(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded,
+                                   ps_activation activation, uint8_t *q, float *scales, int32_t *offsets) {
+    const ps_activation_kernel activations[3] = {ps_portable_gelu, ps_portable_gelu_tanh, ps_portable_quick_gelu};
+    ps_activate_quantize_with(activations, quantize_rows, x, ldx, rows, inputs, padded, activation, q, scales, offsets);
+}
+
 static void panel_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t rows, size_t padded,
                      const int8_t *panel, const float *column_scales, const int32_t *column_sums, float *c, size_t ldc,
                      size_t width, const float *bias, int accumulate) {
@@ -258,5 +264,6 @@ const ps_kernels ps_portable_kernels = {
     .dot_u8 = ps_portable_dot_u8,
     .dot_u4 = ps_portable_dot_u4,
     .quantize_rows = quantize_rows,
+    .activate_quantize_rows = activate_quantize_rows,
     .linear_q8 = linear_q8,
 };

@@ -4,6 +4,28 @@ import CKernels
 /// buffers. Shapes were checked by whoever built the buffers; nothing here
 /// checks them again.
 extension Kernels {
+    /// The activations between a transformer MLP's two products.
+    public enum Activation: Sendable {
+        case gelu, geluTanh, quickGelu
+
+        var cValue: ps_activation {
+            switch self {
+            case .gelu: return PS_ACTIVATION_GELU
+            case .geluTanh: return PS_ACTIVATION_GELU_TANH
+            case .quickGelu: return PS_ACTIVATION_QUICK_GELU
+            }
+        }
+    }
+
+    /// Applies `activation` in place.
+    public func activate(_ activation: Activation, _ x: UnsafeMutablePointer<Float>, count: Int) {
+        switch activation {
+        case .gelu: table.gelu(x, count)
+        case .geluTanh: table.gelu_tanh(x, count)
+        case .quickGelu: table.quick_gelu(x, count)
+        }
+    }
+
     /// x ← x·Φ(x) (torch.nn.GELU(), exact erf).
     public func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) { table.gelu(x, count) }
 

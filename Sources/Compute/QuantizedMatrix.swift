@@ -85,9 +85,11 @@ public struct QuantizedMatrix: PreparedMatrix {
     }
 
     /// y = x·Wᵀ (+ bias), or y += x·Wᵀ (+ bias) with `accumulate`, through
-    /// int8: `x` is `rows × inputs`, `y` is `rows × outputs`.
+    /// int8: `x` is `rows × inputs`, `y` is `rows × outputs`. With
+    /// `activation`, the product is of activation(x), applied while the rows
+    /// are quantised (x itself is not changed).
     public func multiply(_ x: Matrix, into y: inout Matrix, bias: [Float]? = nil, accumulate: Bool = false,
-                         kernels: Kernels = .active) {
+                         activation: Kernels.Activation? = nil, kernels: Kernels = .active) {
         precondition(x.columns == inputs && y.columns == outputs && y.rows == x.rows, "matrix shapes do not match")
         precondition(bias == nil || bias!.count == outputs, "bias does not match the outputs")
         let rows = x.rows, inputs = self.inputs, outputs = self.outputs, padded = self.padded
@@ -106,14 +108,20 @@ public struct QuantizedMatrix: PreparedMatrix {
         // Rows quantised on every core when there are enough of them.
         let quantiseParts = rows * inputs < 1 << 16 ? 1 : min(Parallel.cores, rows)
         let rowsPerPart = (rows + quantiseParts - 1) / quantiseParts
-        let quantize = kernels.table.quantize_rows!
+        let quantize = kernels.table.quantize_rows!, activateQuantize = kernels.table.activate_quantize_rows!
+        let activation = activation?.cValue
         x.values.withUnsafeBufferPointer { input in
             let input = SendablePointer(input.baseAddress!)
             Parallel.run(quantiseParts) { part in
                 let first = part * rowsPerPart, count = min(rowsPerPart, rows - first)
                 guard count > 0 else { return }
-                quantize(input.pointer + first * inputs, inputs, count, inputs, padded, q.pointer + first * padded,
-                         s.pointer + first, o.pointer + first)
+                if let activation {
+                    activateQuantize(input.pointer + first * inputs, inputs, count, inputs, padded, activation,
+                                     q.pointer + first * padded, s.pointer + first, o.pointer + first)
+                } else {
+                    quantize(input.pointer + first * inputs, inputs, count, inputs, padded, q.pointer + first * padded,
+                             s.pointer + first, o.pointer + first)
+                }
             }
         }
         let parts = rows * outputs * inputs < 1 << 18 ? 1 : min(Parallel.cores, panels)

@@ -95,6 +95,25 @@ struct QuantizedProductTests {
         }
     }
 
+    @Test("an activation applied while quantising gives the product of the activated rows", arguments: KernelPath.allCases)
+    func activationWhileQuantising(path: KernelPath) throws {
+        guard let kernels = Kernels.of(path) else { return }
+        for (rows, inputs, outputs) in [(7, 64, 16), (50, 3072, 40), (9, 48, 33)] {
+            let matrix = QuantizedMatrix(weight: randomFloats(outputs * inputs, seed: 90), outputs: outputs, inputs: inputs)
+            let x = Matrix(rows: rows, columns: inputs, values: randomFloats(rows * inputs, scale: 3, seed: 91))
+            for activation in [Kernels.Activation.gelu, .geluTanh, .quickGelu] {
+                var activated = x
+                activated.values.withUnsafeMutableBufferPointer { buffer in
+                    for row in 0..<rows { kernels.activate(activation, buffer.baseAddress! + row * inputs, count: inputs) }
+                }
+                var expected = Matrix(zeros: rows, outputs), fused = Matrix(zeros: rows, outputs)
+                matrix.multiply(activated, into: &expected, kernels: kernels)
+                matrix.multiply(x, into: &fused, activation: activation, kernels: kernels)
+                #expect(fused.values == expected.values, "\(path) \(activation) \(rows)×\(inputs)")
+            }
+        }
+    }
+
     @Test("int8 stays close to float32: a product of 768-wide rows within 2% of its largest value")
     func closeToFloat() {
         let (rows, inputs, outputs) = (20, 768, 64)

@@ -39,6 +39,16 @@ typedef enum ps_kernel_path {
 
 #define PS_PATH_COUNT 4
 
+/// The activations between a transformer MLP's two products.
+typedef enum ps_activation {
+    /// x·Φ(x), with the error function.
+    PS_ACTIVATION_GELU = 0,
+    /// GELU's tanh approximation.
+    PS_ACTIVATION_GELU_TANH = 1,
+    /// x·σ(1.702·x).
+    PS_ACTIVATION_QUICK_GELU = 2,
+} ps_activation;
+
 /// One level's kernels. Every table computes the same functions; a fast one
 /// may differ from the portable one only by floating-point rounding (integer
 /// kernels are exact).
@@ -86,6 +96,14 @@ typedef struct ps_kernels {
     /// linear_q8 takes off: zero at the VNNI level, zero − 128 elsewhere.
     void (*quantize_rows)(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded,
                           uint8_t *q, float *scales, int32_t *offsets);
+
+    /// quantize_rows of `activation` applied to the rows, without writing
+    /// the activated floats anywhere: each row goes through the activation
+    /// in a buffer that stays in cache, then is quantised (an MLP's hidden
+    /// layer, 3072 floats a row, read once instead of three times). The rows
+    /// of x are left as they were.
+    void (*activate_quantize_rows)(const float *x, size_t ldx, size_t rows, size_t inputs, size_t padded,
+                                   ps_activation activation, uint8_t *q, float *scales, int32_t *offsets);
 
     /// C[:, first ..< first + count] = row_scale · column_scale ·
     /// (Σ q·w − row_offset · Σ w) (+ bias) (+ C when accumulate), that is

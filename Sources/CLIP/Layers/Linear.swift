@@ -56,11 +56,33 @@ struct Linear: Sendable {
         return y
     }
 
-    /// y = x·Wᵀ + b, or y += x·Wᵀ + b with `accumulate` (the residual connection).
-    func apply(_ x: Matrix, into y: inout Matrix, accumulate: Bool) {
+    /// y = x·Wᵀ + b, or y += x·Wᵀ + b with `accumulate` (the residual
+    /// connection). With `activatingInput`, of activation(x) instead: int8
+    /// applies it while quantising the rows (x is not changed), float32 to x
+    /// in place, on every core.
+    func apply(_ x: Matrix, into y: inout Matrix, accumulate: Bool, activatingInput activation: Kernels.Activation? = nil) {
         switch weights {
-        case let .float(matrix): matrix.multiply(x, into: &y, bias: bias, accumulate: accumulate)
-        case let .int8(matrix): matrix.multiply(x, into: &y, bias: bias, accumulate: accumulate)
+        case let .float(matrix):
+            var x = x
+            if let activation { Self.activate(&x, activation) }
+            matrix.multiply(x, into: &y, bias: bias, accumulate: accumulate)
+        case let .int8(matrix):
+            matrix.multiply(x, into: &y, bias: bias, accumulate: accumulate, activation: activation)
+        }
+    }
+
+    private static func activate(_ x: inout Matrix, _ activation: Kernels.Activation) {
+        let count = x.values.count, columns = x.columns
+        let parts = count < 1 << 16 ? 1 : min(Parallel.cores, x.rows)
+        let rowsPerPart = (x.rows + parts - 1) / parts
+        let kernels = Kernels.active
+        x.values.withUnsafeMutableBufferPointer { buffer in
+            let base = SendableMutablePointer(buffer.baseAddress!)
+            Parallel.run(parts) { part in
+                let first = part * rowsPerPart * columns, length = min(rowsPerPart * columns, count - first)
+                guard length > 0 else { return }
+                kernels.activate(activation, base.pointer + first, count: length)
+            }
         }
     }
 }

@@ -8,26 +8,13 @@ struct MLP: Sendable {
 
     /// residual += projection(activation(fc(x)))
     func apply(_ x: Matrix, addingTo residual: inout Matrix) {
-        var hidden = fc(x)
-        let count = hidden.values.count
-        // On every core, in whole rows.
-        let parts = count < 1 << 16 ? 1 : min(Parallel.cores, hidden.rows)
-        let rowsPerPart = (hidden.rows + parts - 1) / parts, columns = hidden.columns
-        let activation = self.activation
-        hidden.values.withUnsafeMutableBufferPointer { buffer in
-            let kernels = Kernels.active
-            let base = SendableMutablePointer(buffer.baseAddress!)
-            Parallel.run(parts) { part in
-                let first = part * rowsPerPart * columns, length = min(rowsPerPart * columns, count - first)
-                guard length > 0 else { return }
-                switch activation {
-                case .gelu: kernels.gelu(base.pointer + first, count: length)
-                case .geluTanh: kernels.geluTanh(base.pointer + first, count: length)
-                case .quickGelu: kernels.quickGelu(base.pointer + first, count: length)
-                }
-            }
+        let activation: Kernels.Activation
+        switch self.activation {
+        case .gelu: activation = .gelu
+        case .geluTanh: activation = .geluTanh
+        case .quickGelu: activation = .quickGelu
         }
-        projection.apply(hidden, into: &residual, accumulate: true)
+        projection.apply(fc(x), into: &residual, accumulate: true, activatingInput: activation)
     }
 }
 
