@@ -22,7 +22,7 @@ public struct SearchHit: Sendable, Equatable {
 /// keeping the best few hundred rows in a heap per core (approximate). Second
 /// pass: those rows scored again from their 8-bit copies (approximate).
 /// Third pass: the best of them, plus every embedding added since the matrix
-/// was written, scored exactly with their float32 vectors from SQLite, which
+/// was written, scored with their float16 vectors from SQLite, which
 /// also drops photos deleted since. The result is exact whenever the true top
 /// K survive the quantised passes, which their candidate counts make near
 /// certain (recall@10 is measured by `bench search`). Filters are applied in

@@ -35,7 +35,7 @@ struct SearchBenchCommand: ParsableCommand {
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
             let figures = try benchmark.run(executable: executable, log: benchLog)
             var lines = "\(figures.vectors) vectors × \(figures.dimension): vector file written in \(String(format: "%.1f", figures.vectorFileSeconds)) s\n"
-            lines += "search (4-bit scan, 8-bit re-rank, float32 rescoring): p50 \(String(format: "%.2f", figures.searchP50)) ms, p95 \(String(format: "%.2f", figures.searchP95)) ms, recall@10 \(String(format: "%.3f", figures.recallAt10))\n"
+            lines += "search (4-bit scan, 8-bit re-rank, float16 rescoring): p50 \(String(format: "%.2f", figures.searchP50)) ms, p95 \(String(format: "%.2f", figures.searchP95)) ms, recall@10 \(String(format: "%.3f", figures.recallAt10))\n"
             if let p50 = figures.commandP50, let p95 = figures.commandP95 {
                 lines += "photosearch search \"text\" (whole command): p50 \(String(format: "%.0f", p50)) ms, p95 \(String(format: "%.0f", p95)) ms"
                 lines += figures.commandFirst.map { "; the first, preparing the text tower: \(String(format: "%.0f", $0)) ms\n" } ?? "\n"
