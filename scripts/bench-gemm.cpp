@@ -181,7 +181,7 @@ int main(int argc, char **argv) {
         size_t padded = ps_q8_padded_inputs(k), panels = (n + PS_PANEL - 1) / PS_PANEL;
         std::vector<int8_t> q8(ps_q8_packed_bytes(n, k));
         std::vector<float> column_scales(panels * PS_PANEL, 1.0f), row_scales(m);
-        std::vector<int32_t> sums(panels * PS_PANEL, 0);
+        std::vector<int32_t> sums(panels * PS_PANEL, 0), row_offsets(m);
         std::vector<uint8_t> rows((size_t)m * padded);
         ps_pack_q8(w.data(), n, k, q8.data(), column_scales.data(), sums.data(), 0, panels);
         double quantise = time_per_call([&] {
@@ -190,12 +190,12 @@ int main(int argc, char **argv) {
             pool.run([&](int t) {
                 size_t first = t * per, count = first < (size_t)m ? std::min(per, m - first) : 0;
                 if (count) kernels->quantize_rows(a.data() + first * k, k, count, k, padded, rows.data() + first * padded,
-                                                  row_scales.data() + first);
+                                                  row_scales.data() + first, row_offsets.data() + first);
             });
         }, seconds / 4);
         double s8 = quantise + time_per_call([&] {
             on_all_cores(pool, n, [&](size_t first, size_t count) {
-                kernels->linear_q8(rows.data(), row_scales.data(), m, padded, q8.data(), column_scales.data(), sums.data(),
+                kernels->linear_q8(rows.data(), row_scales.data(), row_offsets.data(), m, padded, q8.data(), column_scales.data(), sums.data(),
                                    c.data(), n, n, first, count, bias.data(), 0);
             });
         }, seconds);
