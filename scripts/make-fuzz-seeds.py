@@ -4,7 +4,6 @@ fixtures (Python's standard library only; run from the repository root, after
 `swift build`, which it uses to make a real vector file). Not run by CI: its
 small outputs are committed."""
 import json
-import shutil
 import struct
 import subprocess
 import tempfile
@@ -34,7 +33,10 @@ def safetensors(tensors, metadata=None):
 
 
 def main():
-    shutil.rmtree(CORPUS, ignore_errors=True)
+    # Seeds are remade; inputs the fuzzers found (regression-*) are kept.
+    for path in CORPUS.glob("*/*"):
+        if not path.name.startswith("regression-"):
+            path.unlink()
     seed("safetensors", "two-tensors", safetensors({"w": ([2, 3], [1, 2, 3, 4, 5, 6]), "b": ([3], [0.5, -1, 2])}, {"format": "pt"}))
     seed("safetensors", "empty-shape", safetensors({"scalar": ([], [7.0])}))
     f16 = json.dumps({"h": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}}).encode()
