@@ -126,6 +126,12 @@ public final class PhotoLibrary: Sendable {
                       events: (IndexEvent) -> Void = { _ in }) throws(PhotoIndexError) -> IndexSummary {
         try options.validate()
         guard let models else { throw .noModel }
+        // Another writer: say so at once, before any work on the model (the
+        // lock itself is taken below, once the database exists).
+        let path = databasePath
+        if let holder = WriterLock.holder(indexPath: path), holder != getpid() {
+            throw .writerBusy(path: path, holder: "process \(holder)")
+        }
         let model = try models.model(with: .image, precision: options.precision)
         try models.checkTextTower(precision: options.precision)
         let database = try database(create: true)
