@@ -12,6 +12,11 @@ public enum CLIPError: LocalizedError, Equatable, Sendable {
     case unsupportedArchitecture(path: String, reason: String)
     case truncatedCheckpoint(path: String, reason: String)
     case invalidHeader(path: String, reason: String)
+    /// A PyTorch archive that cannot be read (not a zip, truncated, a
+    /// storage out of range…).
+    case invalidPyTorchCheckpoint(path: String, reason: String)
+    /// A PyTorch pickle that asks for anything but tensors.
+    case pickleRefused(path: String, reason: String)
     case unknownDType(path: String, tensor: String, dtype: String)
     case tensorOutOfBounds(path: String, tensor: String, reason: String)
     case shapeMismatch(path: String, tensor: String, expected: [Int], actual: [Int])
@@ -41,6 +46,10 @@ public enum CLIPError: LocalizedError, Equatable, Sendable {
             return "\(path) is truncated: \(reason)"
         case let .invalidHeader(path, reason):
             return "\(path): invalid safetensors header: \(reason)"
+        case let .invalidPyTorchCheckpoint(path, reason):
+            return "\(path): not a PyTorch checkpoint photosearch can read: \(reason)"
+        case let .pickleRefused(path, reason):
+            return "\(path): refused: \(reason)"
         case let .unknownDType(path, tensor, dtype):
             return "\(path): tensor \(tensor) has unsupported dtype \(dtype) (supported: F32, F16, BF16)"
         case let .tensorOutOfBounds(path, tensor, reason):

@@ -23,10 +23,11 @@ public final class CLIPModel: Sendable {
     /// The model folder it was loaded from; nil for random weights.
     public let directory: String?
     public let preprocessor: ImagePreprocessor
-    /// The text tower's tokenizer; nil without the text tower.
-    public let tokenizer: CLIPTokenizer?
+    /// The text tower's tokenizer (CLIP's BPE, or BERT's WordPiece); nil
+    /// without the text tower.
+    public let tokenizer: (any TextTokenizer)?
     let vision: VisionTower?
-    let text: TextTower?
+    let text: AnyTextTower?
 
     /// Loads `towers` from the model directory at `path`, checking every
     /// tensor's presence and shape. With `prepared`, each tower (with the
@@ -36,12 +37,13 @@ public final class CLIPModel: Sendable {
                             prepared: PreparedWeightsCache? = nil) throws(CLIPError) {
         let directory = try ModelDirectory(path: path)
         let (configuration, preprocess, names, pooling) = try directory.loadConfiguration()
-        let file = try SafetensorsFile(path: directory.weightsPath)
+        let file = try TensorFile(path: directory.weightsPath)
         try Self.checkSize(of: towers, configuration: configuration, names: names, file: file,
                            configurationPath: directory.configurationPath)
         let vocabulary = directory.vocabularyPaths.map { VocabularySource.transformers(vocabulary: $0.vocabulary, merges: $0.merges) }
         try self.init(reader: WeightReader(file: file, precision: precision), configuration: configuration, preprocess: preprocess,
-                      names: names, pooling: pooling, vocabulary: vocabulary ?? .standard, towers: towers, directory: path,
+                      names: names, pooling: pooling, vocabulary: vocabulary ?? .standard,
+                      wordPieceVocabulary: directory.wordPieceVocabularyPath, towers: towers, directory: path,
                       configurationPath: directory.configurationPath, prepared: prepared)
     }
 
@@ -51,7 +53,7 @@ public final class CLIPModel: Sendable {
     /// Smaller mismatches (a missing tensor, a shape off by a row) pass, to be
     /// reported tensor by tensor with names and shapes.
     static func checkSize(of towers: Towers, configuration: ModelConfiguration, names: CheckpointNames,
-                          file: SafetensorsFile, configurationPath: String) throws(CLIPError) {
+                          file: TensorFile, configurationPath: String) throws(CLIPError) {
         func present(_ prefixes: [String]) -> Int {
             file.tensors.filter { name, _ in prefixes.contains { name.hasPrefix($0) } && !WeightReader.ignoredNames.contains(name) }
                 .reduce(0) { $0 + $1.value.elementCount }
@@ -75,8 +77,8 @@ public final class CLIPModel: Sendable {
         try self.init(reader: WeightReader(randomSeed: seed, configuration: configuration, precision: precision), configuration: configuration,
                       preprocess: PreprocessConfiguration(imageSize: configuration.vision.imageSize),
                       names: CheckpointNames(layout: configuration.layout, openCLIPTextPrefix: ""),
-                      pooling: .argmax, vocabulary: .standard, towers: towers, directory: nil, configurationPath: "(random weights)",
-                      prepared: nil)
+                      pooling: .argmax, vocabulary: .standard, wordPieceVocabulary: nil, towers: towers, directory: nil,
+                      configurationPath: "(random weights)", prepared: nil)
     }
 
     /// Writes a model of the given shape with random weights as an open_clip
@@ -97,8 +99,8 @@ public final class CLIPModel: Sendable {
     }
 
     private init(reader: WeightReader, configuration: ModelConfiguration, preprocess: PreprocessConfiguration,
-                 names: CheckpointNames, pooling: TextPooling, vocabulary: VocabularySource, towers: Towers,
-                 directory: String?, configurationPath: String, prepared: PreparedWeightsCache?) throws(CLIPError) {
+                 names: CheckpointNames, pooling: TextPooling, vocabulary: VocabularySource, wordPieceVocabulary: String?,
+                 towers: Towers, directory: String?, configurationPath: String, prepared: PreparedWeightsCache?) throws(CLIPError) {
         self.configuration = configuration
         self.precision = reader.precision
         self.directory = directory
@@ -113,8 +115,22 @@ public final class CLIPModel: Sendable {
         } else {
             vision = nil
         }
-        if towers.contains(.text) {
-            (text, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) in
+        if towers.contains(.text), case let .bert(typeVocabularySize, options) = configuration.text.architecture {
+            guard let wordPieceVocabulary else { throw .missingFile(path: (directory ?? ".") + "/vocab.txt") }
+            let tokenizer = try BertTokenizer(vocabularyFile: wordPieceVocabulary, options: options,
+                                              contextLength: configuration.text.contextLength)
+            guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
+                throw .unsupportedArchitecture(path: configurationPath,
+                                               reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than vocab.txt's \(tokenizer.vocabularySize)")
+            }
+            self.tokenizer = tokenizer
+            text = .bert(try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) in
+                try BertTextTower(reader: reader, configuration: configuration.text, embeddingSize: configuration.embeddingSize,
+                                  typeVocabularySize: typeVocabularySize)
+            })
+            owned += [BertNames.prefix, "text_projection."]
+        } else if towers.contains(.text) {
+            let (tower, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) in
                 let tokenizer = CLIPTokenizer(vocabulary: try reader.vocabulary(key: vocabulary.key, build: vocabulary.load),
                                               contextLength: configuration.text.contextLength)
                 guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
@@ -125,6 +141,7 @@ public final class CLIPModel: Sendable {
                                           embeddingSize: configuration.embeddingSize, pooling: pooling)
                 return (tower, tokenizer)
             }
+            (text, self.tokenizer) = (.clip(tower), tokenizer)
             owned += names.textPrefixes
         } else {
             (text, tokenizer) = (nil, nil)
@@ -199,11 +216,24 @@ public final class CLIPModel: Sendable {
         return encode(tokens: texts.map(tokenizer.tokenize))
     }
 
-    /// Embeddings of token id sequences as `CLIPTokenizer.tokenize` makes them.
+    /// Embeddings of token id sequences as the model's tokenizer makes them.
     public func encode(tokens: [[Int]]) -> [[Float]] {
         guard let text else { preconditionFailure("the text tower was not loaded") }
         guard !tokens.isEmpty else { return [] }
         let result = text.encode(tokens: tokens)
         return (0..<tokens.count).map(result.row)
+    }
+}
+
+/// The two kinds of text tower.
+enum AnyTextTower: Sendable {
+    case clip(TextTower)
+    case bert(BertTextTower)
+
+    func encode(tokens: [[Int]]) -> Matrix {
+        switch self {
+        case let .clip(tower): return tower.encode(tokens: tokens)
+        case let .bert(tower): return tower.encode(tokens: tokens)
+        }
     }
 }

@@ -10,6 +10,10 @@ public struct ModelDirectory: Sendable, Equatable {
     public let preprocessorPath: String?
     /// transformers' vocab.json and merges.txt, when both are present.
     public let vocabularyPaths: (vocabulary: String, merges: String)?
+    /// A BERT tokenizer's vocab.txt (Chinese-CLIP), when present.
+    public let wordPieceVocabularyPath: String?
+    /// tokenizer_config.json, when present.
+    public let tokenizerConfigurationPath: String?
 
     public static func == (lhs: ModelDirectory, rhs: ModelDirectory) -> Bool {
         lhs.path == rhs.path && lhs.layout == rhs.layout
@@ -28,31 +32,31 @@ public struct ModelDirectory: Sendable, Equatable {
         func exists(_ name: String) -> Bool { manager.fileExists(atPath: file(name)) }
 
         self.path = path
+        // safetensors when the folder has it, else PyTorch's pickle archive
+        // (read without running it: see RestrictedUnpickler).
         if exists("open_clip_config.json") {
             layout = .openCLIP
             configurationPath = file("open_clip_config.json")
-            weightsPath = file("open_clip_model.safetensors")
-            guard exists("open_clip_model.safetensors") else {
-                if exists("open_clip_pytorch_model.bin") {
-                    throw .unsupportedArchitecture(path: file("open_clip_pytorch_model.bin"),
-                                                   reason: "PyTorch pickle weights; photosearch reads open_clip_model.safetensors")
-                }
-                throw .missingFile(path: weightsPath)
+            if exists("open_clip_model.safetensors") {
+                weightsPath = file("open_clip_model.safetensors")
+            } else if exists("open_clip_pytorch_model.bin") {
+                weightsPath = file("open_clip_pytorch_model.bin")
+            } else {
+                throw .missingFile(path: file("open_clip_model.safetensors"))
             }
         } else if exists("config.json") {
             layout = .transformers
             configurationPath = file("config.json")
-            weightsPath = file("model.safetensors")
-            guard exists("model.safetensors") else {
-                if exists("model.safetensors.index.json") {
-                    throw .unsupportedArchitecture(path: file("model.safetensors.index.json"),
-                                                   reason: "sharded checkpoints are not supported; save the model as one model.safetensors")
-                }
-                if exists("pytorch_model.bin") {
-                    throw .unsupportedArchitecture(path: file("pytorch_model.bin"),
-                                                   reason: "PyTorch pickle weights; photosearch reads model.safetensors")
-                }
-                throw .missingFile(path: weightsPath)
+            if exists("model.safetensors") {
+                weightsPath = file("model.safetensors")
+            } else if exists("model.safetensors.index.json") || exists("pytorch_model.bin.index.json") {
+                let index = exists("model.safetensors.index.json") ? "model.safetensors.index.json" : "pytorch_model.bin.index.json"
+                throw .unsupportedArchitecture(path: file(index),
+                                               reason: "sharded checkpoints are not supported; save the model as one model.safetensors")
+            } else if exists("pytorch_model.bin") {
+                weightsPath = file("pytorch_model.bin")
+            } else {
+                throw .missingFile(path: file("model.safetensors"))
             }
         } else {
             throw .notAModelDirectory(path: path)
@@ -63,6 +67,8 @@ public struct ModelDirectory: Sendable, Equatable {
             throw .missingFile(path: file(exists("vocab.json") ? "merges.txt" : "vocab.json"))
         }
         vocabularyPaths = exists("vocab.json") ? (file("vocab.json"), file("merges.txt")) : nil
+        wordPieceVocabularyPath = layout == .transformers && exists("vocab.txt") ? file("vocab.txt") : nil
+        tokenizerConfigurationPath = exists("tokenizer_config.json") ? file("tokenizer_config.json") : nil
     }
 
     /// Every file the model needs, for copying it elsewhere.
@@ -70,6 +76,8 @@ public struct ModelDirectory: Sendable, Equatable {
         var files = [configurationPath, weightsPath]
         if let preprocessorPath { files.append(preprocessorPath) }
         if let vocabularyPaths { files += [vocabularyPaths.vocabulary, vocabularyPaths.merges] }
+        if let wordPieceVocabularyPath { files.append(wordPieceVocabularyPath) }
+        if let tokenizerConfigurationPath { files.append(tokenizerConfigurationPath) }
         return files
     }
 
@@ -89,7 +97,14 @@ public struct ModelDirectory: Sendable, Equatable {
             return (model, preprocess, CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: textPrefix), pooling)
         case .transformers:
             let file = try JSONFile.read(TransformersConfigFile.self, path: configurationPath)
-            let (model, pooling) = try file.resolve(path: configurationPath)
+            var options = BertTokenizer.Options()
+            if file.isChineseCLIP {
+                guard wordPieceVocabularyPath != nil else { throw .missingFile(path: path + "/vocab.txt") }
+                if let tokenizerConfigurationPath {
+                    options = try JSONFile.read(TokenizerConfigFile.self, path: tokenizerConfigurationPath).options
+                }
+            }
+            let (model, pooling) = try file.resolve(path: configurationPath, tokenizer: options)
             var preprocess = PreprocessConfiguration(imageSize: model.vision.imageSize)
             if let preprocessorPath {
                 let preprocessor = try JSONFile.read(TransformersPreprocessorFile.self, path: preprocessorPath)
@@ -97,5 +112,21 @@ public struct ModelDirectory: Sendable, Equatable {
             }
             return (model, preprocess, CheckpointNames(layout: .transformers, openCLIPTextPrefix: ""), pooling)
         }
+    }
+}
+
+/// tokenizer_config.json: the BERT tokenizer's switches (absent: transformers'
+/// defaults, lower-casing on, accents following it, CJK characters apart).
+struct TokenizerConfigFile: Decodable {
+    var doLowerCase: Bool?
+    var tokenizeChineseChars: Bool?
+    var stripAccents: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case doLowerCase = "do_lower_case", tokenizeChineseChars = "tokenize_chinese_chars", stripAccents = "strip_accents"
+    }
+
+    var options: BertTokenizer.Options {
+        BertTokenizer.Options(lowercase: doLowerCase ?? true, stripAccents: stripAccents, tokenizeChineseCharacters: tokenizeChineseChars ?? true)
     }
 }

@@ -98,7 +98,7 @@ struct ReferenceEmbeddingTests {
 
     @Test("an fp16 checkpoint is read as fp16")
     func halfPrecisionCheckpoint() throws {
-        let file = try SafetensorsFile(path: Fixtures.path("models/hf-vit-quickgelu-p8/model.safetensors"))
+        let file = try TensorFile(path: Fixtures.path("models/hf-vit-quickgelu-p8/model.safetensors"))
         #expect(file.tensors.values.allSatisfy { $0.dtype == .f16 })
     }
 }

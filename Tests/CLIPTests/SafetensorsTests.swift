@@ -5,11 +5,11 @@ import TestSupport
 
 @Suite("Reading safetensors files")
 struct SafetensorsTests {
-    func open(_ bytes: [UInt8]) throws -> (TemporaryDirectory, Result<SafetensorsFile, CLIPError>) {
+    func open(_ bytes: [UInt8]) throws -> (TemporaryDirectory, Result<TensorFile, CLIPError>) {
         let directory = try TemporaryDirectory()
         let path = directory.file("model.safetensors")
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return (directory, Result { () throws(CLIPError) in try SafetensorsFile(path: path) })
+        return (directory, Result { () throws(CLIPError) in try TensorFile(path: path) })
     }
 
     func message(_ bytes: [UInt8]) throws -> String {
@@ -47,7 +47,7 @@ struct SafetensorsTests {
     func missingFile() throws {
         let directory = try TemporaryDirectory()
         #expect(throws: CLIPError.missingFile(path: directory.file("absent.safetensors"))) {
-            try SafetensorsFile(path: directory.file("absent.safetensors"))
+            try TensorFile(path: directory.file("absent.safetensors"))
         }
     }
 
@@ -116,7 +116,7 @@ struct SafetensorsTests {
         let name = #"a "quoted" \ name/with/slashes"#
         let tensors: [(name: String, shape: [Int], values: [Float])] = [(name, [2, 3], [1, 2, 3, 4, 5, -6.5]), ("b", [1], [0.25])]
         try CheckpointWriter.write(tensors, configuration: .vitB32, to: directory.path)
-        let file = try SafetensorsFile(path: directory.file("open_clip_model.safetensors"))
+        let file = try TensorFile(path: directory.file("open_clip_model.safetensors"))
         #expect(Set(file.tensors.keys) == [name, "b"])
         #expect(file.floats(name) == [1, 2, 3, 4, 5, -6.5])
         #expect(file.tensors[name]?.shape == [2, 3])

@@ -50,7 +50,7 @@ struct SafetensorsWriter {
 
     /// Every tensor of an existing checkpoint, as F32.
     static func copying(_ path: String) throws -> SafetensorsWriter {
-        let file = try SafetensorsFile(path: path)
+        let file = try TensorFile(path: path)
         var writer = SafetensorsWriter()
         for name in file.tensors.keys.sorted() {
             writer.tensors.append(Tensor(name: name, shape: file.tensors[name]!.shape, values: file.floats(name)!))

@@ -33,6 +33,9 @@ extension ModelConfiguration {
         try check(vision.tokens, ConfigurationLimits.tokens, "the image tower's token count")
         try check(text.contextLength, ConfigurationLimits.contextLength, "the context length")
         try check(text.vocabularySize, ConfigurationLimits.vocabularySize, "the vocabulary size")
+        if case let .bert(typeVocabularySize, _) = text.architecture {
+            try check(typeVocabularySize, 1...1024, "the text tower's token type count")
+        }
         for (tower, transformer) in [("image", vision.transformer), ("text", text.transformer)] {
             try check(transformer.width, ConfigurationLimits.width, "the \(tower) tower's width")
             try check(transformer.layers, ConfigurationLimits.layers, "the \(tower) tower's layer count")
@@ -64,7 +67,9 @@ extension ModelConfiguration {
     /// The elements the text tower's tensors hold, for a validated configuration.
     var textParameters: Int {
         let w = text.transformer.width
-        return text.vocabularySize * w + text.contextLength * w
+        var types = 0
+        if case let .bert(typeVocabularySize, _) = text.architecture { types = typeVocabularySize }
+        return text.vocabularySize * w + text.contextLength * w + types * w
             + text.transformer.layers * Self.blockParameters(text.transformer) + 2 * w + w * embeddingSize
     }
 }

@@ -31,11 +31,24 @@ public struct VisionConfiguration: Sendable, Equatable {
     public var tokens: Int { gridSize * gridSize + 1 }
 }
 
-/// The text tower: a causal transformer over BPE tokens.
+/// Which kind of text tower a model has.
+public enum TextArchitecture: Sendable, Equatable {
+    /// CLIP's: a causal pre-LayerNorm transformer over BPE tokens, pooled
+    /// at the end-of-text token.
+    case clip
+    /// BERT (Chinese-CLIP's RoBERTa-wwm): bidirectional, post-LayerNorm,
+    /// word + position + token-type embeddings, WordPiece tokens, pooled at
+    /// `[CLS]`.
+    case bert(typeVocabularySize: Int, tokenizer: BertTokenizer.Options)
+}
+
+/// The text tower.
 public struct TextConfiguration: Sendable, Equatable {
+    /// Most tokens a text may have (BERT: its position embeddings).
     public var contextLength: Int
     public var vocabularySize: Int
     public var transformer: TransformerConfiguration
+    public var architecture: TextArchitecture = .clip
 }
 
 /// Which checkpoint naming scheme a model directory uses.

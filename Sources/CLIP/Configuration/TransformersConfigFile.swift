@@ -1,7 +1,8 @@
 import Foundation
 
-/// config.json of a Hugging Face transformers `CLIPModel`. Absent fields take
-/// transformers' defaults (models/clip/configuration_clip.py).
+/// config.json of a Hugging Face transformers `CLIPModel` or
+/// `ChineseCLIPModel`. Absent fields take transformers' defaults
+/// (models/clip/configuration_clip.py, models/chinese_clip/configuration_chinese_clip.py).
 struct TransformersConfigFile: Decodable {
     struct TowerConfig: Decodable {
         var hiddenSize: Int?
@@ -18,6 +19,7 @@ struct TransformersConfigFile: Decodable {
         var maxPositionEmbeddings: Int?
         var vocabSize: Int?
         var eosTokenId: Int?
+        var typeVocabSize: Int?
 
         enum CodingKeys: String, CodingKey {
             case hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
@@ -25,7 +27,7 @@ struct TransformersConfigFile: Decodable {
             case hiddenAct = "hidden_act", layerNormEps = "layer_norm_eps"
             case imageSize = "image_size", patchSize = "patch_size", numChannels = "num_channels"
             case maxPositionEmbeddings = "max_position_embeddings", vocabSize = "vocab_size"
-            case eosTokenId = "eos_token_id"
+            case eosTokenId = "eos_token_id", typeVocabSize = "type_vocab_size"
         }
     }
 
@@ -40,14 +42,21 @@ struct TransformersConfigFile: Decodable {
         case textConfig = "text_config", visionConfig = "vision_config"
     }
 
-    func resolve(path: String) throws(CLIPError) -> (ModelConfiguration, TextPooling) {
+    /// Whether it describes a ChineseCLIPModel (a BERT text tower).
+    var isChineseCLIP: Bool { modelType == "chinese_clip" || (modelType == nil && architectures == ["ChineseCLIPModel"]) }
+
+    /// The configuration; `tokenizer` are the BERT tokenizer's options (from
+    /// tokenizer_config.json) for a ChineseCLIPModel.
+    func resolve(path: String, tokenizer: BertTokenizer.Options = BertTokenizer.Options()) throws(CLIPError) -> (ModelConfiguration, TextPooling) {
         func unsupported(_ reason: String) -> CLIPError { .unsupportedArchitecture(path: path, reason: reason) }
         func invalid(_ reason: String) -> CLIPError { .invalidConfiguration(path: path, reason: reason) }
-        if let modelType, modelType != "clip" {
-            throw unsupported("model_type \"\(modelType)\" (only \"clip\" is supported)")
+        let chinese = isChineseCLIP
+        if let modelType, modelType != "clip", modelType != "chinese_clip" {
+            throw unsupported("model_type \"\(modelType)\" (supported: \"clip\", \"chinese_clip\")")
         }
-        if let architectures, !architectures.contains("CLIPModel") {
-            throw unsupported("architectures \(architectures) (only CLIPModel is supported)")
+        let expected = chinese ? "ChineseCLIPModel" : "CLIPModel"
+        if let architectures, !architectures.contains(expected) {
+            throw unsupported("architectures \(architectures) (a model_type \"\(chinese ? "chinese_clip" : "clip")\" must be a \(expected))")
         }
         guard let vision = visionConfig, let text = textConfig else {
             throw invalid("text_config and vision_config are required")
@@ -64,9 +73,22 @@ struct TransformersConfigFile: Decodable {
             throw invalid("vision_config.image_size \(imageSize.width) is not a multiple of patch_size \(patchSize.width)")
         }
         let visionTransformer = try Self.transformer(vision, defaults: (768, 3072, 12, 12), field: "vision_config", path: path)
-        let textTransformer = try Self.transformer(text, defaults: (512, 2048, 8, 12), field: "text_config", path: path)
         let embeddingSize = projectionDim ?? 512
         guard embeddingSize > 0 else { throw invalid("projection_dim must be positive") }
+        if chinese {
+            // BERT's defaults (ChineseCLIPTextConfig): GELU (erf), LayerNorm eps 1e-12.
+            let textTransformer = try Self.transformer(text, defaults: (768, 3072, 12, 12), activation: "gelu", epsilon: 1e-12,
+                                                       field: "text_config", path: path)
+            let model = ModelConfiguration(
+                layout: .transformers, embeddingSize: embeddingSize,
+                vision: VisionConfiguration(imageSize: imageSize.width, patchSize: patchSize.width, transformer: visionTransformer),
+                text: TextConfiguration(contextLength: text.maxPositionEmbeddings ?? 512, vocabularySize: text.vocabSize ?? 30522,
+                                        transformer: textTransformer,
+                                        architecture: .bert(typeVocabularySize: text.typeVocabSize ?? 2, tokenizer: tokenizer)))
+            try model.validate(path: path)
+            return (model, .firstToken(0))
+        }
+        let textTransformer = try Self.transformer(text, defaults: (512, 2048, 8, 12), field: "text_config", path: path)
         let eos = text.eosTokenId ?? 49407
         let model = ModelConfiguration(
             layout: .transformers, embeddingSize: embeddingSize,
@@ -79,14 +101,15 @@ struct TransformersConfigFile: Decodable {
         return (model, eos == 2 ? .argmax : .firstToken(eos))
     }
 
-    private static func transformer(_ tower: TowerConfig, defaults: (Int, Int, Int, Int), field: String, path: String) throws(CLIPError) -> TransformerConfiguration {
+    private static func transformer(_ tower: TowerConfig, defaults: (Int, Int, Int, Int), activation defaultActivation: String = "quick_gelu",
+                                    epsilon defaultEpsilon: Double = 1e-5, field: String, path: String) throws(CLIPError) -> TransformerConfiguration {
         let width = tower.hiddenSize ?? defaults.0
         let heads = tower.numAttentionHeads ?? defaults.2
         guard width > 0, heads > 0, width % heads == 0 else {
             throw .invalidConfiguration(path: path, reason: "\(field).hidden_size \(width) is not a multiple of num_attention_heads \(heads)")
         }
         let activation: Activation
-        switch tower.hiddenAct ?? "quick_gelu" {
+        switch tower.hiddenAct ?? defaultActivation {
         case "quick_gelu": activation = .quickGelu
         case "gelu": activation = .gelu
         case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": activation = .geluTanh
@@ -98,7 +121,7 @@ struct TransformersConfigFile: Decodable {
             throw .invalidConfiguration(path: path, reason: "\(field) layer counts must be positive")
         }
         return TransformerConfiguration(width: width, layers: layers, heads: heads, mlpWidth: mlpWidth,
-                                        activation: activation, layerNormEpsilon: Float(tower.layerNormEps ?? 1e-5))
+                                        activation: activation, layerNormEpsilon: Float(tower.layerNormEps ?? defaultEpsilon))
     }
 }
 

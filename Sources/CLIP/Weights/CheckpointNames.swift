@@ -117,3 +117,16 @@ struct CheckpointNames: Sendable {
         }
     }
 }
+
+/// Tensor names of a BERT text tower as transformers' `ChineseCLIPModel`
+/// stores it (`ChineseCLIPTextModel` without its pooler).
+enum BertNames {
+    static let prefix = "text_model."
+    static let wordEmbedding = "text_model.embeddings.word_embeddings.weight"
+    static let positionEmbedding = "text_model.embeddings.position_embeddings.weight"
+    static let tokenTypeEmbedding = "text_model.embeddings.token_type_embeddings.weight"
+    static let embeddingNorm = "text_model.embeddings.LayerNorm"
+    static let projection = "text_projection.weight"
+
+    static func layer(_ index: Int) -> String { "text_model.encoder.layer.\(index)." }
+}

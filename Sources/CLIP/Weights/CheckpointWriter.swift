@@ -3,7 +3,7 @@ import Foundation
 /// Writes an open_clip hub folder (open_clip_config.json and
 /// open_clip_model.safetensors, F32) from tensors: benchmarks load it as a
 /// user's model would be loaded. The safetensors format is the one
-/// `SafetensorsFile` reads.
+/// `TensorFile` reads.
 enum CheckpointWriter {
     private struct Entry: Encodable {
         let dtype = "F32"

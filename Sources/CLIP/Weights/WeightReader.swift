@@ -8,7 +8,7 @@ final class WeightReader {
     /// Where tensors come from: a checkpoint, or a random generator that
     /// answers every request with values of the requested shape (benchmarks).
     enum Source {
-        case file(SafetensorsFile)
+        case file(TensorFile)
         case random(seed: UInt64)
     }
 
@@ -30,9 +30,11 @@ final class WeightReader {
     static let ignoredNames: Set<String> = [
         "logit_scale", "logit_bias", "attn_mask",
         "text_model.embeddings.position_ids", "vision_model.embeddings.position_ids",
+        // BERT text towers (ChineseCLIPModel): buffers, and a pooler it does not use.
+        "text_model.embeddings.token_type_ids", "text_model.pooler.dense.weight", "text_model.pooler.dense.bias",
     ]
 
-    init(file: SafetensorsFile, precision: Precision) {
+    init(file: TensorFile, precision: Precision) {
         source = .file(file)
         self.precision = precision
     }
@@ -67,6 +69,7 @@ final class WeightReader {
         guard info.shape == shape else {
             throw .shapeMismatch(path: file.path, tensor: name, expected: shape, actual: info.shape)
         }
+        guard info.dtype.isReadable else { throw Self.unreadable(file, name, info) }
         used.insert(name)
         return file.floats(name)!
     }
@@ -75,7 +78,7 @@ final class WeightReader {
     /// (open_clip's class embedding is 1-D, some exporters keep leading ones).
     func vector(_ name: String, count: Int) throws(CLIPError) -> [Float] {
         if case let .file(file) = source, let info = file.tensors[name], info.shape != [count], info.shape.last == count,
-           info.shape.dropLast().allSatisfy({ $0 == 1 }) {
+           info.shape.dropLast().allSatisfy({ $0 == 1 }), info.dtype.isReadable {
             used.insert(name)
             return file.floats(name)!
         }
@@ -90,7 +93,7 @@ final class WeightReader {
         let precision = precision ?? self.precision
         return try prepared(weight, sources: [(weight, [outputs, inputs])], bias: b, inputs: inputs, outputs: outputs,
                             precision: precision) { () throws(CLIPError) in
-            if case let .file(file) = source, let info = file.tensors[weight], info.shape == [outputs, inputs] {
+            if case let .file(file) = source, let info = file.tensors[weight], info.shape == [outputs, inputs], info.dtype.isReadable {
                 used.insert(weight)
                 let linear = file.withFloats(weight) { Linear(packing: $0, bias: b, inputs: inputs, outputs: outputs, precision: precision) }!
                 // The float32 pages are not needed again: give them back, so
@@ -161,7 +164,14 @@ final class WeightReader {
         guard info.shape == shape else {
             throw .shapeMismatch(path: file.path, tensor: name, expected: shape, actual: info.shape)
         }
+        guard info.dtype.isReadable else { throw Self.unreadable(file, name, info) }
         used.insert(name)
+    }
+
+    /// A weight stored in a type that is not a float (an integer buffer
+    /// where a matrix belongs).
+    private static func unreadable(_ file: TensorFile, _ name: String, _ info: TensorFile.TensorInfo) -> CLIPError {
+        .unknownDType(path: file.path, tensor: name, dtype: info.dtype.rawValue)
     }
 
     /// An embedding table (`rows × width`): read in place from the mapped

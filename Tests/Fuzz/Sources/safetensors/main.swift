@@ -9,7 +9,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-safetensors-\(getpid())").path
     _ = FileManager.default.createFile(atPath: path, contents: Data(bytes: data, count: size))
-    if let file = try? SafetensorsFile(path: path) {
+    if let file = try? TensorFile(path: path) {
         for name in file.tensors.keys { _ = file.floats(name) }
     }
     return 0

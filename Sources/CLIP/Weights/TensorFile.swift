@@ -4,24 +4,60 @@ import Foundation
 import Glibc
 #endif
 
-/// A `.safetensors` checkpoint opened through mmap: the JSON header is parsed
-/// and checked once; tensor data is read from the mapping on demand and never
+/// A checkpoint opened through mmap — a `.safetensors` file, or a PyTorch
+/// `.bin` (`torch.save`'s zip archive) — whose table of tensors is parsed and
+/// checked once; tensor data is read from the mapping on demand and never
 /// copied as a whole.
 ///
-/// Format: 8-byte little-endian header length N, N bytes of JSON
+/// safetensors: 8-byte little-endian header length N, N bytes of JSON
 /// `{"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...}`,
 /// then the data, offsets relative to byte 8 + N.
 ///
+/// PyTorch: a zip archive (entries stored, not compressed) holding
+/// `<folder>/data.pkl`, the pickled state_dict, and `<folder>/data/<key>`,
+/// one file per storage; see `RestrictedUnpickler`, which reads the pickle
+/// without running it.
+///
 /// Unchecked Sendable: the mapping is read-only, private to this object and
 /// unmapped only in `deinit`; every stored property is a constant.
-public final class SafetensorsFile: @unchecked Sendable {
-    /// Element types photosearch can read.
+public final class TensorFile: @unchecked Sendable {
+    /// Element types of the two formats (safetensors' names). Only the
+    /// floating ones can be read as weights; the others (a position_ids
+    /// buffer, say) are listed so that a checkpoint holding them still opens.
     public enum DType: String, Sendable {
-        case f32 = "F32"
-        case f16 = "F16"
-        case bf16 = "BF16"
+        case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
+        case f8e4m3 = "F8_E4M3", f8e5m2 = "F8_E5M2"
+        case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8"
+        case u64 = "U64", u32 = "U32", u16 = "U16", u8 = "U8", bool = "BOOL"
 
-        var size: Int { self == .f32 ? 4 : 2 }
+        var size: Int {
+            switch self {
+            case .f64, .i64, .u64: return 8
+            case .f32, .i32, .u32: return 4
+            case .f16, .bf16, .i16, .u16: return 2
+            case .f8e4m3, .f8e5m2, .i8, .u8, .bool: return 1
+            }
+        }
+
+        /// Whether its values can be read as Float32 weights.
+        public var isReadable: Bool { self == .f32 || self == .f16 || self == .bf16 }
+
+        /// torch's storage type names.
+        init?(storage: String) {
+            switch storage {
+            case "FloatStorage": self = .f32
+            case "HalfStorage": self = .f16
+            case "BFloat16Storage": self = .bf16
+            case "DoubleStorage": self = .f64
+            case "LongStorage": self = .i64
+            case "IntStorage": self = .i32
+            case "ShortStorage": self = .i16
+            case "CharStorage": self = .i8
+            case "ByteStorage": self = .u8
+            case "BoolStorage": self = .bool
+            default: return nil
+            }
+        }
     }
 
     public struct TensorInfo: Sendable, Equatable {
@@ -33,7 +69,14 @@ public final class SafetensorsFile: @unchecked Sendable {
         public var elementCount: Int { shape.reduce(1, *) }
     }
 
+    /// The two formats it reads.
+    public enum Format: String, Sendable {
+        case safetensors
+        case pytorch
+    }
+
     public let path: String
+    public let format: Format
     public let tensors: [String: TensorInfo]
     public let metadata: [String: String]
 
@@ -69,6 +112,23 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
         base = mapping
         mappedSize = size
+        // A zip archive starts with a local header ("PK\3\4"); a safetensors
+        // header length never has those bytes (it would be ~67 MB of JSON
+        // starting with a zip signature).
+        let bytes = UnsafeRawBufferPointer(start: mapping, count: size)
+        if bytes[0] == 0x50, bytes[1] == 0x4B, bytes[2] == 0x03, bytes[3] == 0x04 {
+            format = .pytorch
+            dataOffset = 0
+            metadata = [:]
+            do {
+                tensors = try PyTorchArchive.tensors(in: bytes, path: path)
+            } catch {
+                munmap(mapping, size)
+                throw error
+            }
+            return
+        }
+        format = .safetensors
 
         do {
             let headerLength = UInt64(littleEndian: mapping.loadUnaligned(as: UInt64.self))
@@ -179,7 +239,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// (row-major) order: a view of the mapped file for aligned F32 data (no
     /// copy), a converted temporary buffer otherwise.
     public func withFloats<Result>(_ name: String, _ body: (UnsafeBufferPointer<Float>) throws -> Result) rethrows -> Result? {
-        guard let info = tensors[name] else { return nil }
+        guard let info = tensors[name], info.dtype.isReadable else { return nil }
         if let mapped = mappedFloats(name) {
             return try body(UnsafeBufferPointer(start: mapped, count: info.elementCount))
         }
@@ -214,9 +274,10 @@ public final class SafetensorsFile: @unchecked Sendable {
         _ = madvise(base + first, last - first, MADV_DONTNEED)
     }
 
-    /// The tensor's values converted to Float32, in the file's (row-major) order.
+    /// The tensor's values converted to Float32, in the file's (row-major)
+    /// order; nil when it is absent or not of a floating type it reads.
     public func floats(_ name: String) -> [Float]? {
-        guard let info = tensors[name] else { return nil }
+        guard let info = tensors[name], info.dtype.isReadable else { return nil }
         let source = UnsafeRawPointer(base + dataOffset + info.range.lowerBound)
         let count = info.elementCount
         return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -233,6 +294,8 @@ public final class SafetensorsFile: @unchecked Sendable {
                     let bits = source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)
                     buffer[index] = Float(bitPattern: UInt32(UInt16(littleEndian: bits)) << 16)
                 }
+            default:
+                preconditionFailure("isReadable admits only F32, F16 and BF16")
             }
             initialized = count
         }
