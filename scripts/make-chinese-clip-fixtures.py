@@ -251,7 +251,8 @@ def make_hostile_checkpoints():
     archive(folder / "other-rebuild.bin", tensor_pickle(6, 0, [2, 3], [3, 1], rebuild=b"_rebuild_from_type_v2"), {"0": floats})
     whole = (folder / "good.bin").read_bytes()
     (folder / "truncated.bin").write_bytes(whole[: len(whole) // 2])
-    (folder / "not-a-zip.bin").write_bytes(b"\x80\x02}q\x00.")
+    # PyTorch's format before 1.6: pickles one after another, the first the magic number.
+    (folder / "not-a-zip.bin").write_bytes(b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02}q\x00.")
     print("hostile:", sorted(path.name for path in folder.iterdir()))
 
 

@@ -21,18 +21,23 @@ enum Fixtures {
 
         let model: String
         let layout: String
-        let directory: String
+        var directory: String
         let versions: [String: String]
         let images: [Image]
         let texts: [Text]
     }
 
+    /// `cn-clip-vit-p8-bin` holds the weights of `cn-clip-vit-p8` as a
+    /// PyTorch pickle archive: the same reference, another folder.
     static func reference(_ model: String) throws -> Reference {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path("reference/\(model).json")))
-        return try JSONDecoder().decode(Reference.self, from: data)
+        let file = model == "cn-clip-vit-p8-bin" ? "cn-clip-vit-p8" : model
+        let data = try Data(contentsOf: URL(fileURLWithPath: path("reference/\(file).json")))
+        var reference = try JSONDecoder().decode(Reference.self, from: data)
+        if model != file { reference.directory = "models/\(model)" }
+        return reference
     }
 
-    static let models = ["oc-vit-gelu-p16", "hf-vit-quickgelu-p8", "oc-vit-quickgelu-p8"]
+    static let models = ["oc-vit-gelu-p16", "hf-vit-quickgelu-p8", "oc-vit-quickgelu-p8", "cn-clip-vit-p8", "cn-clip-vit-p8-bin"]
 }
 
 /// Comparisons with the tolerances the acceptance criteria state.

@@ -72,10 +72,22 @@ struct SafetensorsTests {
     @Test("an unknown dtype")
     func unknownDType() throws {
         var writer = SafetensorsWriter()
-        writer.tensors.append(.init(name: "ids", dtype: "I64", shape: [1], bytes: [0, 0, 0, 0, 0, 0, 0, 0]))
+        writer.tensors.append(.init(name: "ids", dtype: "C64", shape: [1], bytes: [0, 0, 0, 0, 0, 0, 0, 0]))
         let (header, data) = writer.encoded()
         let text = try message(SafetensorsWriter.file(header: header, data: data))
-        #expect(text.contains("tensor ids has unsupported dtype I64 (supported: F32, F16, BF16)"))
+        #expect(text.contains("tensor ids has unsupported dtype C64 (supported: F32, F16, BF16)"))
+    }
+
+    @Test("an integer tensor (a position_ids buffer) opens, but is not read as weights")
+    func integerTensor() throws {
+        var writer = SafetensorsWriter()
+        writer.tensors.append(.init(name: "ids", dtype: "I64", shape: [1], bytes: [7, 0, 0, 0, 0, 0, 0, 0]))
+        let (header, data) = writer.encoded()
+        let (directory, result) = try open(SafetensorsWriter.file(header: header, data: data))
+        defer { withExtendedLifetime(directory) {} }
+        let file = try result.get()
+        #expect(file.tensors["ids"]?.dtype == .i64)
+        #expect(file.floats("ids") == nil)
     }
 
     @Test("tensor data past the end of the file")

@@ -80,11 +80,32 @@ public struct PreprocessConfiguration: Sendable, Equatable {
         case squash
     }
 
+    /// Where the centre crop starts when the margin is odd.
+    public enum CropOffset: String, Sendable {
+        /// torchvision's CenterCrop (open_clip): round((size − crop) / 2),
+        /// half to even.
+        case rounded
+        /// transformers' image processors: floor((size − crop) / 2).
+        case floored
+    }
+
+    /// What happens to transparency.
+    public enum Transparency: String, Sendable {
+        /// Pillow resizes RGBA premultiplied, then convert("RGB") drops the
+        /// alpha channel (open_clip).
+        case dropped
+        /// Composited on white before anything else (transformers'
+        /// convert_to_rgb).
+        case onWhite
+    }
+
     public var imageSize: Int
     public var mean: [Float]
     public var std: [Float]
     public var interpolation: Interpolation
     public var resizeMode: ResizeMode
+    public var cropOffset: CropOffset = .rounded
+    public var transparency: Transparency = .dropped
 
     /// OpenAI's dataset statistics, open_clip's OPENAI_DATASET_MEAN/STD.
     public static let openAIMean: [Float] = [0.48145466, 0.4578275, 0.40821073]

@@ -133,15 +133,24 @@ struct TransformersPreprocessorFile: Decodable {
     var size: LooseJSON?
     var cropSize: LooseJSON?
     var doCenterCrop: Bool?
+    var doResize: Bool?
 
     enum CodingKeys: String, CodingKey {
         case imageMean = "image_mean", imageStd = "image_std", resample, size
-        case cropSize = "crop_size", doCenterCrop = "do_center_crop"
+        case cropSize = "crop_size", doCenterCrop = "do_center_crop", doResize = "do_resize"
     }
 
+    /// transformers' CLIPImageProcessor / ChineseCLIPImageProcessor geometry:
+    /// transparency composited on white, a shortest-edge or exact resize,
+    /// then a centre crop whose offset is floored.
     func resolve(imageSize: Int, path: String) throws(CLIPError) -> PreprocessConfiguration {
         func invalid(_ reason: String) -> CLIPError { .invalidConfiguration(path: path, reason: reason) }
         var preprocess = PreprocessConfiguration(imageSize: imageSize)
+        preprocess.cropOffset = .floored
+        preprocess.transparency = .onWhite
+        if doResize == false {
+            throw .unsupportedArchitecture(path: path, reason: "do_resize false (photos of any size must be resized to the model's input)")
+        }
         if let imageMean {
             guard imageMean.count == 3 else { throw invalid("image_mean must have 3 values") }
             preprocess.mean = imageMean
@@ -176,6 +185,23 @@ struct TransformersPreprocessorFile: Decodable {
         }
         if doCenterCrop == false, preprocess.resizeMode == .shortest {
             throw .unsupportedArchitecture(path: path, reason: "do_center_crop false with a shortest-edge resize")
+        }
+        // The crop must give the model's input size (a no-op after an exact resize).
+        if doCenterCrop ?? true {
+            switch cropSize {
+            case nil, .null:
+                break
+            case let .number(value)?:
+                guard Int(value) == imageSize else { throw invalid("crop_size \(Int(value)) differs from the model's image_size \(imageSize)") }
+            case let .object(fields)?:
+                if case let .number(height)? = fields["height"], case let .number(width)? = fields["width"] {
+                    guard Int(height) == imageSize, Int(width) == imageSize else {
+                        throw invalid("crop_size differs from the model's image_size \(imageSize)")
+                    }
+                }
+            default:
+                throw invalid("crop_size must be a number or an object")
+            }
         }
         return preprocess
     }

@@ -3,7 +3,10 @@ import Imaging
 /// open_clip's evaluation transform (open_clip/transform.py `image_transform`,
 /// is_train=False): Resize(image_size, bicubic) — the shorter side to
 /// image_size, Pillow's antialiased resampling — then CenterCrop(image_size),
-/// convert("RGB"), ToTensor (÷255), Normalize(mean, std).
+/// convert("RGB"), ToTensor (÷255), Normalize(mean, std). For
+/// transformers-layout models, the image processor's variant
+/// (`PreprocessConfiguration.cropOffset`, `.transparency`): transparency
+/// composited on white first, the crop offset floored.
 ///
 /// The image should already be upright: photosearch applies EXIF orientation
 /// when decoding, which open_clip leaves to the caller.
@@ -32,11 +35,17 @@ public struct ImagePreprocessor: Sendable {
             }
         }
         // torchvision's center_crop: top = int(round((h - size) / 2)), with
-        // Python's round-half-to-even.
-        let top = Int((Double(outputHeight - size) / 2).rounded(.toNearestOrEven))
-        let left = Int((Double(outputWidth - size) / 2).rounded(.toNearestOrEven))
+        // Python's round-half-to-even; transformers' center_crop: (h - size) // 2.
+        let rounding: FloatingPointRoundingRule = configuration.cropOffset == .rounded ? .toNearestOrEven : .down
+        let top = Int((Double(outputHeight - size) / 2).rounded(rounding))
+        let left = Int((Double(outputWidth - size) / 2).rounded(rounding))
         let filter: ImageResampler.Filter = configuration.interpolation == .bicubic ? .bicubic : .bilinear
 
+        if image.layout == .rgba, configuration.transparency == .onWhite {
+            return ImageResampler.resize(Self.compositedOnWhite(image.pixels), width: width, height: height, channels: 3,
+                                         toWidth: outputWidth, height: outputHeight,
+                                         columns: left..<(left + size), rows: top..<(top + size), filter: filter)
+        }
         switch image.layout {
         case .rgb:
             return ImageResampler.resize(image.pixels, width: width, height: height, channels: 3,
@@ -83,6 +92,28 @@ public struct ImagePreprocessor: Sendable {
         values.reserveCapacity(valuesPerImage)
         appendPixelValues(image, to: &values)
         return values
+    }
+
+    /// RGBA composited on opaque white, as RGB: Pillow's alpha_composite
+    /// (AlphaComposite.c, 7 bits of precision) over a white background,
+    /// which transformers' convert_to_rgb does.
+    static func compositedOnWhite(_ pixels: [UInt8]) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: pixels.count / 4 * 3)
+        for pixel in 0..<(pixels.count / 4) {
+            let alpha = UInt32(pixels[pixel * 4 + 3])
+            for channel in 0..<3 {
+                let value = UInt32(pixels[pixel * 4 + channel])
+                if alpha == 0 {
+                    output[pixel * 3 + channel] = 255
+                    continue
+                }
+                // outa255 = 255·255 over an opaque background, so
+                // coef1 = alpha·128 and coef2 = (255 − alpha)·128.
+                let blended = value * alpha * 128 + 255 * (255 - alpha) * 128 + (0x80 << 7)
+                output[pixel * 3 + channel] = UInt8((((blended >> 8) + blended) >> 8) >> 7)
+            }
+        }
+        return output
     }
 
     /// RGBA → RGBa (Pillow Convert.c rgbA2rgba: c·a/255 rounded, MULDIV255).

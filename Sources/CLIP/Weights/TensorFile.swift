@@ -105,6 +105,7 @@ public final class TensorFile: @unchecked Sendable {
         }
         let size = Int(status.st_size)
         guard size >= 8 else {
+            if path.hasSuffix(".bin") { throw .invalidPyTorchCheckpoint(path: path, reason: "it is \(size) bytes, too short for a zip archive") }
             throw .truncatedCheckpoint(path: path, reason: "\(size) bytes, shorter than the 8-byte header length")
         }
         guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED else {
@@ -114,9 +115,10 @@ public final class TensorFile: @unchecked Sendable {
         mappedSize = size
         // A zip archive starts with a local header ("PK\3\4"); a safetensors
         // header length never has those bytes (it would be ~67 MB of JSON
-        // starting with a zip signature).
+        // starting with a zip signature). A .bin is PyTorch's either way, so
+        // that an old or damaged one is reported as such.
         let bytes = UnsafeRawBufferPointer(start: mapping, count: size)
-        if bytes[0] == 0x50, bytes[1] == 0x4B, bytes[2] == 0x03, bytes[3] == 0x04 {
+        if (bytes[0] == 0x50 && bytes[1] == 0x4B && bytes[2] == 0x03 && bytes[3] == 0x04) || path.hasSuffix(".bin") {
             format = .pytorch
             dataOffset = 0
             metadata = [:]

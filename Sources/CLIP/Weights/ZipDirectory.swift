@@ -23,7 +23,7 @@ struct ZipDirectory {
 
         var description: String {
             switch self {
-            case .notZip: return "it is not a zip archive"
+            case .notZip: return "it is not a zip archive (PyTorch before 1.6 wrote another format: load and save it again with a newer PyTorch, or convert it to safetensors)"
             case let .damaged(reason): return reason
             }
         }
