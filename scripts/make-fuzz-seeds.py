@@ -42,6 +42,9 @@ def main():
     f16 = json.dumps({"h": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}}).encode()
     f16 += b" " * (-len(f16) % 8)
     seed("safetensors", "f16", struct.pack("<Q", len(f16)) + f16 + b"\x00\x3c\x00\xc0")
+    # PyTorch archives: the small good and hostile ones scripts/make-chinese-clip-fixtures.py made.
+    for archive in sorted((ROOT / "fixtures/models/hostile").glob("*.bin")):
+        seed("pytorch", archive.stem, archive.read_bytes())
 
     for model, config in [("oc-vit-gelu-p16", "open_clip_config.json"), ("oc-vit-quickgelu-p8", "open_clip_config.json")]:
         seed("configuration", model, b"\x00" + (ROOT / "fixtures/models" / model / config).read_bytes())
