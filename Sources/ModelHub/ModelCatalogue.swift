@@ -1,7 +1,8 @@
 import CLIP
 
 /// Published CLIP models photosearch can install: ViT image towers with CLIP
-/// text towers, in either checkpoint layout, from the Hugging Face Hub.
+/// text towers, in either checkpoint layout, and Chinese-CLIP (BERT text
+/// towers), from the Hugging Face Hub.
 public struct CatalogueEntry: Sendable, Equatable {
     public var name: String
     public var summary: String
@@ -12,6 +13,10 @@ public struct CatalogueEntry: Sendable, Equatable {
     public var revision: String
     public var layout: CheckpointLayout
     public var files: [String]
+    /// A file to download instead when the hub has no such file (404):
+    /// "model.safetensors" → "pytorch_model.bin" for repositories that
+    /// only ship PyTorch's format.
+    public var fallbacks: [String: String] = [:]
     /// Approximate download size in bytes.
     public var downloadBytes: Int64
     public var licence: String
@@ -23,6 +28,11 @@ public enum ModelCatalogue {
 
     private static let transformersFiles = ["config.json", "preprocessor_config.json", "vocab.json", "merges.txt", "model.safetensors"]
     private static let openCLIPFiles = ["open_clip_config.json", "open_clip_model.safetensors"]
+    /// OFA-Sys' Chinese-CLIP repositories (transformers' ChineseCLIPModel):
+    /// a WordPiece vocab.txt; weights as pytorch_model.bin where no
+    /// model.safetensors is published.
+    private static let chineseCLIPFiles = ["config.json", "preprocessor_config.json", "tokenizer_config.json", "vocab.txt", "model.safetensors"]
+    private static let pytorchFallback = ["model.safetensors": "pytorch_model.bin"]
 
     public static let entries: [CatalogueEntry] = [
         CatalogueEntry(name: "openai-vit-b-32", summary: "OpenAI CLIP ViT-B/32, 224 px, 512-d (the original; fast)",
@@ -43,6 +53,18 @@ public enum ModelCatalogue {
         CatalogueEntry(name: "laion-vit-l-14", summary: "OpenCLIP ViT-L/14 trained on LAION-2B, 224 px, 768-d",
                        repository: "laion/CLIP-ViT-L-14-laion2B-s32B-b82K", revision: "main", layout: .openCLIP,
                        files: openCLIPFiles, downloadBytes: 1_710_000_000, licence: "MIT"),
+        CatalogueEntry(name: "chinese-clip-vit-b-16", summary: "Chinese-CLIP ViT-B/16, 224 px, 512-d (suggested for Chinese queries)",
+                       repository: "OFA-Sys/chinese-clip-vit-base-patch16", revision: "main", layout: .transformers,
+                       files: chineseCLIPFiles, fallbacks: pytorchFallback, downloadBytes: 753_000_000, licence: "MIT"),
+        CatalogueEntry(name: "chinese-clip-vit-l-14", summary: "Chinese-CLIP ViT-L/14, 224 px, 768-d",
+                       repository: "OFA-Sys/chinese-clip-vit-large-patch14", revision: "main", layout: .transformers,
+                       files: chineseCLIPFiles, fallbacks: pytorchFallback, downloadBytes: 1_630_000_000, licence: "MIT"),
+        CatalogueEntry(name: "chinese-clip-vit-l-14-336", summary: "Chinese-CLIP ViT-L/14, 336 px, 768-d",
+                       repository: "OFA-Sys/chinese-clip-vit-large-patch14-336px", revision: "main", layout: .transformers,
+                       files: chineseCLIPFiles, fallbacks: pytorchFallback, downloadBytes: 1_630_000_000, licence: "MIT"),
+        CatalogueEntry(name: "chinese-clip-vit-h-14", summary: "Chinese-CLIP ViT-H/14, 224 px, 1024-d (RoBERTa-wwm-large text tower)",
+                       repository: "OFA-Sys/chinese-clip-vit-huge-patch14", revision: "main", layout: .transformers,
+                       files: chineseCLIPFiles, fallbacks: pytorchFallback, downloadBytes: 3_890_000_000, licence: "MIT"),
     ]
 
     public static func entry(named name: String) -> CatalogueEntry? {

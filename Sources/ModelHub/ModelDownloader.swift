@@ -45,12 +45,21 @@ public struct ModelDownloader: Sendable {
     public func download(_ entry: CatalogueEntry, into folder: String,
                          progress: @escaping @Sendable (Progress) -> Void) throws(ModelHubError) -> Result {
         var result = Result(checksums: [:], commit: nil)
-        for file in entry.files {
-            let target = folder + "/" + file
-            if FileManager.default.fileExists(atPath: target) { continue }   // finished on an earlier run
-            let outcome = try fetch(url(for: entry, file: file), to: target, name: file, progress: progress)
-            if let checksum = outcome.sha256 { result.checksums[file] = checksum }
-            result.commit = result.commit ?? outcome.commit
+        for wanted in entry.files {
+            // The file, or where the hub has none (404), its fallback.
+            let choices = [wanted] + (entry.fallbacks[wanted].map { [$0] } ?? [])
+            if choices.contains(where: { FileManager.default.fileExists(atPath: folder + "/" + $0) }) { continue }   // finished on an earlier run
+            for (index, file) in choices.enumerated() {
+                let outcome: Outcome
+                do {
+                    outcome = try fetch(url(for: entry, file: file), to: folder + "/" + file, name: file, progress: progress)
+                } catch .notFound where index + 1 < choices.count {
+                    continue
+                }
+                if let checksum = outcome.sha256 { result.checksums[file] = checksum }
+                result.commit = result.commit ?? outcome.commit
+                break
+            }
         }
         return result
     }

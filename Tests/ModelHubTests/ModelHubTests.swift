@@ -166,6 +166,21 @@ struct ModelInstallTests {
         _ = folder
     }
 
+    @Test("a repository without model.safetensors installs its pytorch_model.bin, checked and validated")
+    func pytorchFallback() throws {
+        let hub = try FakeHub(repository: "OFA-Sys/chinese-clip-vit-base-patch16", folder: FixtureFiles.path("models/cn-clip-vit-p8-bin"))
+        defer { hub.server.stop() }
+        let (folder, store) = try storeFolder()
+        let model = try installer(store, hub: hub.url).install("chinese-clip-vit-b-16") { _ in }
+        #expect(model.manifest?.files == ["pytorch_model.bin": hub.sha256("pytorch_model.bin")])
+        let files = try FileManager.default.contentsOfDirectory(atPath: model.path).filter { $0 != "photosearch-model.json" }.sorted()
+        #expect(files == ["config.json", "preprocessor_config.json", "pytorch_model.bin", "tokenizer_config.json", "vocab.txt"])
+        // It works, Chinese included.
+        let installed = try CLIPModel(directory: model.path)
+        #expect(installed.tokenizer?.tokenize("海边的日落") == [101, 3862, 6804, 4638, 3189, 5862, 102])
+        _ = folder
+    }
+
     @Test("a file missing on the hub (404)")
     func notFound() throws {
         let hub = try hub()

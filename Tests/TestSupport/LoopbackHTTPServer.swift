@@ -197,7 +197,7 @@ public final class FakeHub: @unchecked Sendable {
             guard !missing.contains(file), let data = FileManager.default.contents(atPath: folder + "/" + file) else {
                 return .init(status: 404, body: Array("Entry not found".utf8))
             }
-            if file.hasSuffix(".safetensors") {
+            if file.hasSuffix(".safetensors") || file.hasSuffix(".bin") {   // large files: LFS, served from a CDN
                 return .init(status: 302, headers: [
                     ("Location", "/cdn/\(file)"), ("X-Linked-Etag", "\"\(announcedSHA256[file] ?? sha256(file))\""),
                     ("X-Linked-Size", "\(data.count)"), ("X-Repo-Commit", Self.commit), ("Content-Length", "0"),
