@@ -43,12 +43,31 @@ struct CheckpointTests {
         #expect(loadError(directory.path) == .missingFile(path: directory.file("open_clip_model.safetensors")))
     }
 
-    @Test("PyTorch pickle weights are refused with a reason")
+    @Test("a pytorch_model.bin that is not PyTorch's zip archive is refused with a reason")
     func pickleWeights() throws {
         let directory = try copy("hf-vit-quickgelu-p8")
         try FileManager.default.moveItem(atPath: directory.file("model.safetensors"), toPath: directory.file("pytorch_model.bin"))
         let message = loadError(directory.path)?.localizedDescription ?? ""
-        #expect(message.contains("pytorch_model.bin: unsupported architecture: PyTorch pickle weights"))
+        #expect(message == "\(directory.file("pytorch_model.bin")): not a PyTorch checkpoint photosearch can read: it is not a zip archive (PyTorch before 1.6 wrote another format: load and save it again with a newer PyTorch, or convert it to safetensors)")
+    }
+
+    @Test("a Chinese-CLIP folder without vocab.txt, or with one lacking [UNK], is refused")
+    func chineseVocabulary() throws {
+        let directory = try copy("cn-clip-vit-p8")
+        try FileManager.default.removeItem(atPath: directory.file("vocab.txt"))
+        #expect(loadError(directory.path) == .missingFile(path: directory.file("vocab.txt")))
+        try Data("[PAD]\n[CLS]\n[SEP]\n".utf8).write(to: URL(fileURLWithPath: directory.file("vocab.txt")))
+        #expect(loadError(directory.path) == .invalidVocabulary(path: directory.file("vocab.txt"), reason: "it has no [UNK] token"))
+        // Only the text tower needs it.
+        #expect(loadError(directory.path, towers: .image) == nil)
+    }
+
+    @Test("safetensors are preferred to a .bin in the same folder")
+    func safetensorsFirst() throws {
+        let directory = try copy("cn-clip-vit-p8")
+        try FileManager.default.copyItem(atPath: Fixtures.path("models/hostile/os-system.bin"), toPath: directory.file("pytorch_model.bin"))
+        #expect(try ModelDirectory(path: directory.path).weightsPath == directory.file("model.safetensors"))
+        #expect(loadError(directory.path) == nil)
     }
 
     @Test("a folder where the weights file should be")
@@ -158,7 +177,7 @@ struct CheckpointTests {
         let directory = try copy("hf-vit-quickgelu-p8")
         try rewriteConfig(directory, "config.json") { config in config["model_type"] = "siglip" }
         #expect(loadError(directory.path)?.localizedDescription
-            == "\(directory.file("config.json")): unsupported architecture: model_type \"siglip\" (only \"clip\" is supported)")
+            == "\(directory.file("config.json")): unsupported architecture: model_type \"siglip\" (supported: \"clip\", \"chinese_clip\")")
     }
 
     @Test("a configuration that is not JSON, or lacks a field")
