@@ -82,6 +82,17 @@ enum OtherUser {
         return copy
     }()
 
+    /// A copy of the fixture model `name` in a folder every user can read.
+    static func model(_ name: String) -> String {
+        let folder = executable.deletingLastPathComponent().appendingPathComponent(name)
+        if !FileManager.default.fileExists(atPath: folder.path) {
+            try! FileManager.default.copyItem(atPath: CommandRunner.fixture("models/" + name), toPath: folder.path)
+            chmod(folder.path, 0o755)
+            for file in try! FileManager.default.contentsOfDirectory(atPath: folder.path) { chmod(folder.path + "/" + file, 0o644) }
+        }
+        return folder.path
+    }
+
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandRunner.Result {
         guard isNeeded else { return try CommandRunner.run(arguments, environment: environment) }
         return try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/setpriv"),

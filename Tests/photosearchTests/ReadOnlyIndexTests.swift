@@ -4,7 +4,8 @@ import TestSupport
 
 @Suite("Reading never needs to write: read-only indexes and full disks")
 struct ReadOnlyIndexTests {
-    static let model = CommandRunner.fixture("models/oc-vit-gelu-p16")
+    /// In a folder the other user can read too (a CI clone may be private).
+    static let model = OtherUser.model("oc-vit-gelu-p16")
 
     /// Fixture photos indexed into a folder every user can read.
     final class Indexed {
