@@ -14,6 +14,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries from Debian, one system-library target each.
@@ -68,6 +71,15 @@ let package = Package(
             dependencies: ["CLIP", "Compute", "Imaging", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Sources/PhotoIndex"
         ),
+        // The web gallery: the page and its JSON API (photosearch serve).
+        .target(
+            name: "PhotoServer",
+            dependencies: [
+                "Imaging", "PhotoIndex", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/PhotoServer"
+        ),
         // Benchmarks: programs that print figures (last line JSON), run by `photosearch bench`.
         .target(
             name: "PhotoSearchBenchmarks",
@@ -77,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "photosearch",
             dependencies: [
-                "CLIP", "Compute", "Imaging", "ModelHub", "PhotoIndex", "PhotoSearchBenchmarks",
+                "CLIP", "Compute", "Imaging", "ModelHub", "PhotoIndex", "PhotoSearchBenchmarks", "PhotoServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/photosearch"

@@ -41,6 +41,10 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     case invalidDate(String)
     case queryCancelsOut
     case photoNotIndexed(path: String)
+    /// No indexed photo has this id.
+    case noSuchPhoto(id: Int64)
+    /// The photo was indexed, but its file is gone (or unreadable) since.
+    case photoGone(path: String)
 
     /// What is wrong with a query's syntax.
     public enum QueryProblem: Equatable, Sendable {
@@ -102,6 +106,10 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             return "the query's terms cancel each other out"
         case let .photoNotIndexed(path):
             return "\(path) is not in the index"
+        case let .noSuchPhoto(id):
+            return "no indexed photo has id \(id)"
+        case let .photoGone(path):
+            return "\(path) was indexed but is no longer on disk"
         }
     }
 

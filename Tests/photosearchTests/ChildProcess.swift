@@ -15,6 +15,9 @@ final class ChildProcess {
     init(_ arguments: [String]) throws {
         process.executableURL = CommandRunner.executable
         process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_CACHE_HOME"] = CommandRunner.cacheHome
+        process.environment = environment
         process.standardOutput = output
         process.standardError = errors
         // F_SETPIPE_SZ (Linux, 1031): the smallest pipe the kernel allows, one page.

@@ -141,6 +141,8 @@ final class Indexer: Sendable {
         var width: Int
         var height: Int
         var metadata: PhotoMetadata
+        /// The photo as a small JPEG (`Thumbnail`), from the decoded image.
+        var thumbnail: [UInt8]?
     }
 
     private struct ExistingPhoto: Sendable {
@@ -423,7 +425,7 @@ final class Indexer: Sendable {
             let facts = PhotoFacts(hash: hash, size: key.size,
                                    width: swaps ? photo.storedHeight : photo.storedWidth,
                                    height: swaps ? photo.storedWidth : photo.storedHeight,
-                                   metadata: photo.metadata)
+                                   metadata: photo.metadata, thumbnail: try? Thumbnail.jpeg(photo.bitmap))
             return .image(item, pixels: model.preprocessor.pixelValues(photo.bitmap), photo: facts)
         } catch {
             return .failed(item, reason: error.reason, hash: hash)
@@ -463,6 +465,12 @@ final class Indexer: Sendable {
                     let id = try upsert(db, item.file, facts: photo, now: now)
                     try db.execute(sql: "INSERT OR REPLACE INTO embeddings (photo_id, model_id, vector) VALUES (?, ?, ?)",
                                    arguments: [id, modelID, VectorBlob.data(vector)])
+                    if let thumbnail = photo.thumbnail {
+                        try db.execute(sql: "INSERT OR REPLACE INTO thumbnails (photo_id, jpeg) VALUES (?, ?)",
+                                       arguments: [id, Data(thumbnail)])
+                    } else {
+                        try db.execute(sql: "DELETE FROM thumbnails WHERE photo_id = ?", arguments: [id])
+                    }
                     count(item, into: &counts)
                 case let .copied(item, from, hash):
                     let id = try Int64.fetchOne(db, sql: """
@@ -481,6 +489,8 @@ final class Indexer: Sendable {
                             INSERT OR REPLACE INTO embeddings (photo_id, model_id, vector)
                             SELECT ?, model_id, vector FROM embeddings WHERE photo_id = ? AND model_id = ?
                             """, arguments: [id, from, modelID])
+                        try db.execute(sql: "INSERT OR REPLACE INTO thumbnails (photo_id, jpeg) SELECT ?, jpeg FROM thumbnails WHERE photo_id = ?",
+                                       arguments: [id, from])
                     }
                     count(item, into: &counts)
                 case let .moved(item, from, _):
@@ -498,6 +508,8 @@ final class Indexer: Sendable {
                         """, arguments: [item.file.path, item.file.size, item.file.modifiedAt, hash, reason, now])
                     // A changed file that no longer decodes must not keep its old embedding.
                     try db.execute(sql: "DELETE FROM embeddings WHERE photo_id = (SELECT id FROM photos WHERE path = ?)",
+                                   arguments: [item.file.path])
+                    try db.execute(sql: "DELETE FROM thumbnails WHERE photo_id = (SELECT id FROM photos WHERE path = ?)",
                                    arguments: [item.file.path])
                     counts.failed += 1
                 }

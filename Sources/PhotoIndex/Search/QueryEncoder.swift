@@ -57,6 +57,20 @@ struct QueryEncoder {
         return (combined.map { Float(Double($0) / norm) }, examples)
     }
 
+    /// The embedding of an image given as bytes (an upload), L2-normalised.
+    func vector(forImage bytes: [UInt8]) throws(PhotoIndexError) -> [Float] {
+        let model = try model(with: .image)
+        let photo: DecodedPhoto
+        do {
+            photo = try ImageDecoder().decode(bytes: bytes, path: "(the image sent)", minimumShortSide: model.configuration.vision.imageSize)
+        } catch {
+            throw .unreadableImage(error)
+        }
+        let vector = model.encode(images: [photo.bitmap])[0]
+        guard vector.allSatisfy(\.isFinite) else { throw .model(.nonFiniteEmbedding(path: model.directory ?? "", tower: "image")) }
+        return VectorMath.normalized(vector)
+    }
+
     /// The model with `tower`, after checking (before loading anything) that
     /// it is the index's model.
     private func model(with tower: CLIPModel.Towers) throws(PhotoIndexError) -> CLIPModel {

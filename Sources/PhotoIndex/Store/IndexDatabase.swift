@@ -241,6 +241,19 @@ final class IndexDatabase: Sendable {
                 last = end["id"]
             }
         }
+        migrator.registerMigration("v5: thumbnails") { db in
+            // In the index itself: one file to copy or back up, a thumbnail
+            // leaves with its photo (ON DELETE CASCADE) in the same
+            // transaction, and a search, which never reads this table, does
+            // not pay for it. Photos indexed before get theirs on the next
+            // index run of their folder, or when first asked for.
+            try db.execute(sql: """
+                CREATE TABLE thumbnails (
+                    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+                    jpeg BLOB NOT NULL
+                )
+                """)
+        }
         return migrator
     }
 

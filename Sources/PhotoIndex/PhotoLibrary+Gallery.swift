@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import Imaging
+
+/// What a gallery (the web server) needs beyond searching: photos by id,
+/// their details, thumbnails and files, search by an uploaded image, and
+/// results ordered by date.
+extension PhotoLibrary {
+    /// An indexed photo's details.
+    public struct PhotoDetails: Sendable, Equatable {
+        public var id: Int64
+        public var path: String
+        public var size: Int64
+        public var width: Int?
+        public var height: Int?
+        /// EXIF date taken, else the file's modification time.
+        public var takenAt: String?
+        public var camera: String?
+        public var latitude: Double?
+        public var longitude: Double?
+    }
+
+    /// Orders for a result list.
+    public enum Order: String, Sendable, CaseIterable {
+        /// Best match first (the search's own order).
+        case score
+        /// The same top K, newest first by date taken; undated ones last.
+        case date
+    }
+
+    /// `hits` in `order` (stable: equal dates keep their rank order).
+    public static func ordered(_ hits: [SearchHit], by order: Order) -> [SearchHit] {
+        guard order == .date else { return hits }
+        return hits.enumerated().sorted { a, b in
+            switch (a.element.takenAt, b.element.takenAt) {
+            case let (x?, y?) where x != y: return x > y
+            case (nil, _?): return false
+            case (_?, nil): return true
+            default: return a.offset < b.offset
+            }
+        }.map(\.element)
+    }
+
+    /// The indexed photo `id`; `noSuchPhoto` when there is none (or it failed to index).
+    public func photo(id: Int64) throws(PhotoIndexError) -> PhotoDetails {
+        let database = try database(create: false)
+        let details = try database.read { db -> PhotoDetails? in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT id, path, size, width, height, taken_at, camera, latitude, longitude
+                FROM photos WHERE id = ? AND state = 'indexed'
+                """, arguments: [id]) else { return nil }
+            return PhotoDetails(id: row["id"], path: row["path"], size: row["size"], width: row["width"], height: row["height"],
+                                takenAt: row["taken_at"], camera: row["camera"], latitude: row["latitude"], longitude: row["longitude"])
+        }
+        guard let details else { throw .noSuchPhoto(id: id) }
+        return details
+    }
+
+    /// The photos most like the indexed photo `id` (itself left out).
+    public func similar(toPhoto id: Int64, _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
+        try options.validate()
+        let path = try photo(id: id).path
+        let searcher = try searcher()
+        guard let stored = try searcher.storedVector(path: path) else { throw .noSuchPhoto(id: id) }
+        return try searcher.search(stored.vector, top: options.top, minimumScore: options.minimumScore, filter: options.filter,
+                                   excluding: [stored.photoID])
+    }
+
+    /// The photos most like an image given as bytes (JPEG, PNG, WebP or
+    /// HEIF), which is neither stored nor indexed.
+    public func search(image bytes: [UInt8], _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
+        try options.validate()
+        guard models != nil else { throw .noModel }
+        let searcher = try searcher()
+        let vector = try QueryEncoder(searcher: searcher, models: models).vector(forImage: bytes)
+        return try searcher.search(vector, top: options.top, minimumScore: options.minimumScore, filter: options.filter)
+    }
+
+    /// Photo `id`'s thumbnail (JPEG, long side ≤ `Thumbnail.longSide`,
+    /// upright): the one indexing stored, or, for a photo indexed before
+    /// thumbnails existed, made now from the file and kept when the index
+    /// can be written.
+    public func thumbnail(id: Int64) throws(PhotoIndexError) -> [UInt8] {
+        let database = try database(create: false)
+        if let stored = try database.read({ db in try Data.fetchOne(db, sql: "SELECT jpeg FROM thumbnails WHERE photo_id = ?", arguments: [id]) }) {
+            return [UInt8](stored)
+        }
+        let photo = try photo(id: id)
+        let bytes: [UInt8]
+        do {
+            let decoded = try ImageDecoder().decode(path: photo.path, minimumShortSide: Thumbnail.longSide)
+            bytes = try Thumbnail.jpeg(decoded.bitmap)
+        } catch {
+            if !FilePaths.exists(photo.path) { throw .photoGone(path: photo.path) }
+            throw .unreadableImage(error)
+        }
+        if !database.isReadOnly {
+            _ = try? database.write { db in
+                try db.execute(sql: "INSERT OR IGNORE INTO thumbnails (photo_id, jpeg) SELECT id, ? FROM photos WHERE id = ?",
+                               arguments: [Data(bytes), id])
+            }
+        }
+        return bytes
+    }
+
+    /// Photo `id`'s file: its path, checked to still be a regular file.
+    public func file(id: Int64) throws(PhotoIndexError) -> PhotoDetails {
+        let photo = try photo(id: id)
+        var status = stat()
+        guard stat(photo.path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { throw .photoGone(path: photo.path) }
+        return photo
+    }
+}

@@ -1,0 +1,274 @@
+/// The gallery page: plain HTML, CSS and JavaScript, compiled into the
+/// binary (no build step, no CDN: it works offline). The page keeps its
+/// query in the address (`/?q=…&after=…`), so searches can be bookmarked
+/// and the back button works.
+enum GalleryPage {
+    static let html = """
+    <!doctype html>
+    <html lang="en">
+    <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>photosearch</title>
+    <link rel="stylesheet" href="/app.css">
+    <script src="/app.js" defer></script>
+    </head>
+    <body>
+    <header>
+      <form id="search" autocomplete="off">
+        <input id="q" name="q" type="search" placeholder="Describe a photo — a dog on the beach at sunset, 海边的日落   (press / to type)" aria-label="Search">
+        <button type="submit">Search</button>
+        <label class="pick">or an example photo <input id="file" type="file" accept="image/jpeg,image/png,image/webp,image/heic,image/heif"></label>
+      </form>
+      <details id="filters">
+        <summary>Filters</summary>
+        <label>after <input id="after" placeholder="YYYY[-MM[-DD]]" size="11"></label>
+        <label>before <input id="before" placeholder="YYYY[-MM[-DD]]" size="11"></label>
+        <label>in folder <input id="in" placeholder="/home/me/Pictures/2024" size="28"></label>
+        <label>order <select id="sort"><option value="score">best match</option><option value="date">newest first</option></select></label>
+      </details>
+      <p id="status" role="status">…</p>
+    </header>
+    <main>
+      <p id="message" hidden></p>
+      <ol id="grid"></ol>
+    </main>
+    <div id="viewer" hidden>
+      <button id="close" aria-label="Close">×</button>
+      <img id="large" alt="">
+      <dl id="details"></dl>
+      <button id="similar">Similar photos</button>
+    </div>
+    </body>
+    </html>
+    """
+
+    static let style = """
+    * { box-sizing: border-box; }
+    body { margin: 0; font: 15px/1.4 system-ui, sans-serif; background: #111; color: #eee; }
+    header { position: sticky; top: 0; z-index: 1; background: #1b1b1b; padding: .6em 1em; border-bottom: 1px solid #333; }
+    #search { display: flex; gap: .5em; flex-wrap: wrap; align-items: center; }
+    #q { flex: 1 1 30em; font-size: 1.1em; padding: .4em .6em; border-radius: 6px; border: 1px solid #555; background: #222; color: #eee; }
+    button { font: inherit; padding: .4em .9em; border-radius: 6px; border: 1px solid #555; background: #333; color: #eee; cursor: pointer; }
+    .pick { font-size: .9em; color: #aaa; }
+    #filters { margin-top: .4em; font-size: .9em; color: #bbb; }
+    #filters label { margin-right: 1em; }
+    #filters input, #filters select { background: #222; color: #eee; border: 1px solid #555; border-radius: 4px; padding: .2em .4em; }
+    #status { margin: .3em 0 0; font-size: .85em; color: #999; }
+    main { padding: 1em; }
+    #message { padding: 1em; background: #222; border-radius: 8px; }
+    #message.error { background: #4a1f1f; }
+    #grid { list-style: none; margin: 0; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: .6em; }
+    #grid li { position: relative; background: #222; border-radius: 6px; overflow: hidden; cursor: pointer; outline: none; }
+    #grid li:focus, #grid li.current { box-shadow: 0 0 0 3px #4a90e2; }
+    #grid img { display: block; width: 100%; height: 180px; object-fit: cover; }
+    #grid .meta { display: flex; justify-content: space-between; font-size: .8em; padding: .25em .5em; color: #bbb; }
+    #viewer { position: fixed; inset: 0; z-index: 2; background: rgba(0,0,0,.92); display: flex; flex-direction: column; align-items: center; justify-content: center; padding: 1em; }
+    #viewer[hidden] { display: none; }
+    #large { max-width: 96vw; max-height: 72vh; object-fit: contain; }
+    #details { display: grid; grid-template-columns: auto auto; gap: .1em 1em; font-size: .9em; color: #ccc; max-width: 90vw; word-break: break-all; }
+    #details dt { color: #888; }
+    #close { position: absolute; top: .5em; right: .8em; font-size: 1.5em; }
+    body.dragging main { outline: 3px dashed #4a90e2; }
+    """
+
+    static let script = """
+    'use strict';
+    const $ = (id) => document.getElementById(id);
+    const fields = ['q', 'after', 'before', 'in', 'sort'];
+    let results = [];
+    let current = -1;
+    let shown = null;
+
+    function paramsFromForm() {
+      const params = new URLSearchParams();
+      for (const name of fields) {
+        const value = $(name).value.trim();
+        if (value && !(name === 'sort' && value === 'score')) params.set(name, value);
+      }
+      return params;
+    }
+
+    function formFromURL() {
+      const params = new URLSearchParams(location.search);
+      for (const name of fields) $(name).value = params.get(name) || (name === 'sort' ? 'score' : '');
+      if (params.get('after') || params.get('before') || params.get('in')) $('filters').open = true;
+      return params;
+    }
+
+    function say(text, isError) {
+      const message = $('message');
+      message.hidden = !text;
+      message.textContent = text || '';
+      message.className = isError ? 'error' : '';
+    }
+
+    async function api(url, options) {
+      const response = await fetch(url, options);
+      let body = null;
+      try { body = await response.json(); } catch (e) { /* not JSON */ }
+      if (!response.ok) throw new Error((body && body.error) || ('the server answered ' + response.status));
+      return body;
+    }
+
+    function render(list) {
+      results = list;
+      current = -1;
+      const grid = $('grid');
+      grid.textContent = '';
+      list.forEach((hit, index) => {
+        const item = document.createElement('li');
+        item.tabIndex = 0;
+        item.dataset.id = hit.id;
+        const image = document.createElement('img');
+        image.loading = 'lazy';
+        image.src = hit.thumbnail;
+        image.alt = hit.path;
+        const meta = document.createElement('div');
+        meta.className = 'meta';
+        const score = document.createElement('span');
+        score.textContent = hit.score.toFixed(3);
+        const date = document.createElement('span');
+        date.textContent = hit.taken_at ? hit.taken_at.slice(0, 10) : '';
+        meta.append(score, date);
+        item.append(image, meta);
+        item.addEventListener('click', () => open(index));
+        grid.append(item);
+      });
+    }
+
+    async function run(params) {
+      if (!params.get('q')) { render([]); say(emptyMessage); return; }
+      say('Searching…');
+      try {
+        const body = await api('/api/search?' + params.toString());
+        render(body.results);
+        say(body.results.length ? '' : 'No photos match. Try other words, or fewer filters.');
+      } catch (error) {
+        render([]);
+        say(error.message, true);
+      }
+    }
+
+    let emptyMessage = '';
+    async function refreshStatus() {
+      try {
+        const status = await api('/api/status');
+        let text = status.photos + ' photos indexed';
+        if (status.failed) text += ', ' + status.failed + ' could not be read';
+        if (status.model) text += ' · model ' + status.model + ' (' + status.precision + ')';
+        if (status.indexing && status.indexing.state === 'indexing') text += ' · indexing ' + status.indexing.done + '/' + status.indexing.total;
+        if (status.indexing && status.indexing.state === 'failed') text += ' · indexing failed: ' + status.indexing.error;
+        $('status').textContent = text;
+        emptyMessage = status.photos ? 'Type what you are looking for, or drop a photo here to find similar ones.'
+          : (status.model ? 'The index is empty: run  photosearch index ~/Pictures  and the photos appear here.'
+                          : 'There is no index yet: run  photosearch index ~/Pictures  first.');
+      } catch (error) {
+        $('status').textContent = 'Status unavailable: ' + error.message;
+      }
+    }
+
+    async function open(index) {
+      const hit = results[index];
+      if (!hit) return;
+      select(index);
+      shown = hit;
+      $('large').src = hit.file;
+      $('large').alt = hit.path;
+      $('viewer').hidden = false;
+      const details = $('details');
+      details.textContent = '';
+      try {
+        const photo = await api('/api/photos/' + hit.id);
+        const rows = [['path', photo.path], ['date', photo.taken_at || '—'], ['camera', photo.camera || '—'],
+          ['size', (photo.width && photo.height) ? photo.width + ' × ' + photo.height : '—'],
+          ['GPS', photo.latitude != null ? photo.latitude.toFixed(5) + ', ' + photo.longitude.toFixed(5) : '—']];
+        for (const [name, value] of rows) {
+          const dt = document.createElement('dt'); dt.textContent = name;
+          const dd = document.createElement('dd'); dd.textContent = value;
+          details.append(dt, dd);
+        }
+      } catch (error) {
+        const dd = document.createElement('dd'); dd.textContent = error.message; details.append(dd);
+      }
+    }
+
+    function close() { $('viewer').hidden = true; shown = null; }
+
+    function select(index) {
+      const items = $('grid').children;
+      if (!items.length) return;
+      current = Math.max(0, Math.min(items.length - 1, index));
+      for (const item of items) item.classList.remove('current');
+      items[current].classList.add('current');
+      items[current].focus();
+    }
+
+    async function similar(id) {
+      close();
+      say('Finding similar photos…');
+      try {
+        const body = await api('/api/similar/' + id + '?top=50');
+        render(body.results);
+        say(body.results.length ? '' : 'No similar photos.');
+      } catch (error) { say(error.message, true); }
+    }
+
+    async function byExample(file) {
+      if (!file) return;
+      say('Searching by ' + file.name + '…');
+      try {
+        const body = await api('/api/search/image?top=50', { method: 'POST', body: file });
+        render(body.results);
+        say(body.results.length ? '' : 'No photos match.');
+      } catch (error) { render([]); say(error.message, true); }
+    }
+
+    function columns() {
+      const items = $('grid').children;
+      if (items.length < 2) return 1;
+      const top = items[0].offsetTop;
+      let count = 0;
+      for (const item of items) { if (item.offsetTop !== top) break; count++; }
+      return count;
+    }
+
+    document.addEventListener('DOMContentLoaded', async () => {
+      await refreshStatus();
+      setInterval(refreshStatus, 5000);
+      run(formFromURL());
+      $('search').addEventListener('submit', (event) => {
+        event.preventDefault();
+        const params = paramsFromForm();
+        history.pushState(null, '', params.toString() ? '/?' + params.toString() : '/');
+        run(params);
+      });
+      for (const name of ['after', 'before', 'in', 'sort']) $(name).addEventListener('change', () => $('search').requestSubmit());
+      window.addEventListener('popstate', () => run(formFromURL()));
+      $('file').addEventListener('change', (event) => byExample(event.target.files[0]));
+      $('close').addEventListener('click', close);
+      $('similar').addEventListener('click', () => shown && similar(shown.id));
+      document.addEventListener('dragover', (event) => { event.preventDefault(); document.body.classList.add('dragging'); });
+      document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
+      document.addEventListener('drop', (event) => {
+        event.preventDefault();
+        document.body.classList.remove('dragging');
+        byExample(event.dataTransfer.files[0]);
+      });
+      document.addEventListener('keydown', (event) => {
+        const typing = ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement.tagName);
+        if (event.key === 'Escape') { if (!$('viewer').hidden) close(); else if (typing) document.activeElement.blur(); return; }
+        if (typing) return;
+        if (event.key === '/') { event.preventDefault(); $('q').focus(); $('q').select(); return; }
+        const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns(), ArrowUp: -columns() };
+        if (event.key in moves) {
+          event.preventDefault();
+          const next = current < 0 ? 0 : current + moves[event.key];
+          if ($('viewer').hidden) select(next); else open(Math.max(0, Math.min(results.length - 1, next)));
+        } else if (event.key === 'Enter' && current >= 0 && $('viewer').hidden) {
+          open(current);
+        }
+      });
+    });
+    """
+}

@@ -1,0 +1,62 @@
+import Foundation
+import PhotoIndex
+import Synchronization
+
+/// What the server's own scheduled indexing is doing, for /api/status and
+/// the page: updated from the indexing thread, read by requests.
+public final class IndexingState: Sendable {
+    public struct Snapshot: Encodable, Sendable, Equatable {
+        /// "scanning", "indexing", "waiting" (for the next run) or "failed".
+        public var state: String
+        public var done: Int
+        public var total: Int
+        public var failed: Int
+        /// The last run's error, when it failed.
+        public var error: String?
+        public var nextRunAt: String?
+
+        enum CodingKeys: String, CodingKey { case state, done, total, failed, error, nextRunAt = "next_run_at" }
+    }
+
+    private let current = Mutex(Snapshot(state: "scanning", done: 0, total: 0, failed: 0))
+    let interval: Double
+
+    public init(interval: Double) {
+        self.interval = interval
+    }
+
+    public func snapshot() -> Snapshot { current.withLock { $0 } }
+
+    /// Follows one event of `PhotoLibrary.indexRepeatedly`.
+    public func handle(_ event: IndexEvent) {
+        current.withLock { state in
+            switch event {
+            case let .scanned(_, toProcess):
+                state = Snapshot(state: "indexing", done: 0, total: toProcess, failed: 0)
+            case let .progress(progress):
+                state.state = "indexing"
+                state.done = progress.done
+                state.total = progress.total
+                state.failed = progress.failed
+            case .failed:
+                state.failed += 1
+            case .unreadableFolder:
+                break
+            case .finished:
+                state.state = "waiting"
+                state.nextRunAt = Self.timestamp(Date().addingTimeInterval(interval))
+            case let .runFailed(error):
+                state.state = "failed"
+                state.error = error.localizedDescription
+                state.nextRunAt = Self.timestamp(Date().addingTimeInterval(interval))
+            }
+        }
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import PhotoIndex
+import PhotoServer
+import Synchronization
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Search and browse the photos in a web browser.",
+        discussion: """
+        Serves the gallery page and its JSON API (README: "The web gallery") on \
+        127.0.0.1:8080 by default and prints the address to open. A --host other \
+        than loopback needs a token (--token, or one is made and printed). With \
+        --index and --every, the server also re-indexes those folders on that \
+        schedule, one writer at a time as `index` does. SIGINT or SIGTERM stops it.
+        """
+    )
+
+    @OptionGroup var database: DatabaseOption
+    @OptionGroup var model: ModelOption
+
+    @Option(name: .long, help: "Address to listen on (default: 127.0.0.1, this computer only).")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Port (0: any free one, printed).")
+    var port = 8080
+
+    @Option(name: .long, help: "Token every client must present (default: none on loopback, a new one otherwise).")
+    var token: String?
+
+    @Option(name: .long, help: "Folder to re-index on the --every schedule; repeatable.")
+    var index: [String] = []
+
+    @Option(name: .long, help: "With --index: run the indexer now and after each interval: 30s, 30m, 6h, 1d.")
+    var every: String?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
+        if let token, token.count < 16 || token.count > 256 || !token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.~".contains($0)) }) {
+            throw ValidationError("--token must be 16 to 256 letters, digits or -_.~")
+        }
+        if index.isEmpty != (every == nil) { throw ValidationError("--index and --every go together.") }
+        if let every {
+            guard let seconds = Interval.seconds(every), IndexingOptions.intervalRange.contains(seconds) else {
+                throw ValidationError("--every takes 1s to 366d, like 30s, 30m, 6h or 1d.")
+            }
+        }
+    }
+
+    func run() throws {
+        try Failure.reporting {
+            let library = PhotoLibrary(database: database.path, model: try model.directory(), prepared: model.prepared)
+            var configuration = GalleryServer.Configuration(host: host, port: port, token: token)
+            if configuration.token == nil, !configuration.isLoopback { configuration.token = GalleryServer.makeToken() }
+
+            let cancellation = CancellationFlag()
+            var indexing: IndexingState?
+            var indexer: Thread?
+            if let every, let interval = Interval.seconds(every) {
+                let state = IndexingState(interval: interval)
+                indexing = state
+                let options = IndexingOptions(roots: index)
+                let thread = Thread {
+                    try? library.indexRepeatedly(options, every: interval, cancellation: cancellation, events: state.handle)
+                }
+                thread.start()
+                indexer = thread
+            }
+            let server = GalleryServer(api: GalleryAPI(library: library, indexing: indexing), configuration: configuration)
+            let token = configuration.token
+            let outcome = Mutex<(any Error)?>(nil)
+            let finished = DispatchSemaphore(value: 0)
+            Task {
+                do {
+                    try await server.run { host, port in
+                        let shown = host.contains(":") ? "[\(host)]" : host
+                        let address = "http://\(shown):\(port)/" + (token.map { "?token=\($0)" } ?? "")
+                        FileHandle.standardOutput.write(Data("photosearch: serving \(address) (Ctrl-C stops it)\n".utf8))
+                    }
+                } catch {
+                    outcome.withLock { $0 = error }
+                }
+                finished.signal()
+            }
+            finished.wait()
+            cancellation.cancel()
+            _ = indexer
+            if let error = outcome.withLock({ $0 }) {
+                throw ServeFailure(message: "cannot serve on \(host):\(port): \(error)")
+            }
+        }
+    }
+}
+
+struct ServeFailure: Error, LocalizedError {
+    let message: String
+    var errorDescription: String? { message }
+}

@@ -1,0 +1,365 @@
+import Foundation
+import Testing
+import Synchronization
+import TestSupport
+
+/// `photosearch serve` as a real child process on 127.0.0.1, spoken to over
+/// real sockets: every route, bad input from strangers, path tricks, the
+/// token, concurrent clients, a re-index while serving, a clean stop.
+@Suite("photosearch serve: the web gallery's API", .serialized)
+struct ServeTests {
+    static let model = CommandRunner.fixture("models/oc-vit-gelu-p16")
+
+    /// An indexed folder of fixture photos and a server on it.
+    final class Gallery {
+        let root: URL
+        let server: ChildProcess
+        let port: Int
+        let address: String
+        var photos: String { root.appendingPathComponent("photos").path }
+        var database: String { root.appendingPathComponent("index.sqlite").path }
+
+        init(arguments: [String] = []) throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-serve-\(UUID().uuidString)")
+            let photos = root.appendingPathComponent("photos")
+            try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+            for (name, source) in [("cat.png", "chelsea.png"), ("rocket.jpg", "rocket.jpg"), ("coffee.jpg", "coffee-portrait.jpg"),
+                                   ("camera.png", "camera.png"), ("astronaut.jpg", "astronaut-progressive.jpg"), ("cat.heic", "coffee.heic")] {
+                try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/" + source), toPath: photos.appendingPathComponent(name).path)
+            }
+            let indexed = try CommandRunner.run(["index", photos.path, "--db", root.appendingPathComponent("index.sqlite").path, "--model", ServeTests.model])
+            precondition(indexed.status == 0, indexed.standardError)
+            server = try ChildProcess(["serve", "--db", root.appendingPathComponent("index.sqlite").path, "--model", ServeTests.model,
+                                       "--port", "0"] + arguments)
+            guard let line = server.waitForLine(where: { $0.hasPrefix("photosearch: serving ") }),
+                  let url = line.split(separator: " ").dropFirst(2).first.map(String.init),
+                  let port = URL(string: url)?.port else {
+                let ended = server.finish()
+                throw TestFailure("the server did not start: \(ended.standardError)")
+            }
+            self.address = url
+            self.port = port
+        }
+
+        func get(_ target: String, headers: [String: String] = [:]) throws -> HTTPAnswer {
+            try HTTPAnswer.request(port: port, method: "GET", target: target, headers: headers)
+        }
+
+        func post(_ target: String, body: [UInt8]) throws -> HTTPAnswer {
+            try HTTPAnswer.request(port: port, method: "POST", target: target, body: body)
+        }
+
+        deinit {
+            server.signal(SIGKILL)
+            _ = server.finish()
+            try? FileManager.default.removeItem(at: root)
+        }
+    }
+
+    struct Results: Decodable {
+        struct Hit: Decodable {
+            let id: Int64
+            let path: String
+            let score: Float
+            let taken_at: String?
+            let width: Int?
+            let height: Int?
+            let thumbnail: String
+            let file: String
+        }
+        let results: [Hit]
+        let took_ms: Double
+    }
+
+    struct ErrorBody: Decodable { let error: String }
+
+    func results(_ answer: HTTPAnswer) throws -> Results {
+        #expect(answer.status == 200, "\(answer.text)")
+        return try JSONDecoder().decode(Results.self, from: Data(answer.body))
+    }
+
+    func error(_ answer: HTTPAnswer) -> String? {
+        #expect(answer.header("content-type") == "application/json; charset=utf-8")
+        return try? JSONDecoder().decode(ErrorBody.self, from: Data(answer.body)).error
+    }
+
+    @Test("status, search, sort, similar, photo, thumbnail, file and search by image answer as the CLI does")
+    func routes() throws {
+        let gallery = try Gallery()
+        struct Status: Decodable {
+            let photos: Int; let failed: Int; let model: String?; let precision: String?
+            struct Run: Decodable { let status: String; let added: Int }
+            let last_run: Run?
+        }
+        let status = try JSONDecoder().decode(Status.self, from: Data(try gallery.get("/api/status").body))
+        #expect(status.photos == 6 && status.failed == 0)
+        #expect(status.model == "oc-vit-gelu-p16" && status.precision == "int8")
+        #expect(status.last_run?.status == "completed" && status.last_run?.added == 6)
+        #expect(try gallery.get("/api/status").text.contains(#""indexing":null"#))
+
+        // The same ranking and scores as the command line.
+        let found = try results(try gallery.get("/api/search?q=a%20cat%20on%20a%20sofa&top=4"))
+        let cli = try CommandRunner.run(["search", "a cat on a sofa", "--top", "4", "--json", "--db", gallery.database, "--model", Self.model])
+        struct Line: Decodable { let path: String; let score: Float }
+        let lines = try cli.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+        #expect(found.results.map(\.path) == lines.map(\.path))
+        #expect(zip(found.results, lines).allSatisfy { abs($0.score - $1.score) < 1e-5 })
+        #expect(found.results.allSatisfy { $0.thumbnail == "/api/photos/\($0.id)/thumbnail" && $0.file == "/api/photos/\($0.id)/file" })
+        #expect(found.results.allSatisfy { $0.width != nil && $0.height != nil })
+
+        // sort=date: the same photos, newest first.
+        let dated = try results(try gallery.get("/api/search?q=a%20cat%20on%20a%20sofa&top=4&sort=date"))
+        #expect(Set(dated.results.map(\.id)) == Set(found.results.map(\.id)))
+        let dates = dated.results.compactMap(\.taken_at)
+        #expect(dates == dates.sorted(by: >))
+
+        // A Unicode query, percent-encoded as a browser sends it.
+        #expect(try gallery.get("/api/search?q=%E6%B5%B7%E8%BE%B9%E7%9A%84%E6%97%A5%E8%90%BD").status == 200)
+
+        // Similar to a photo: itself left out.
+        let first = found.results[0]
+        let similar = try results(try gallery.get("/api/similar/\(first.id)?top=10"))
+        #expect(similar.results.count == 5 && !similar.results.contains { $0.id == first.id })
+
+        // Details, thumbnail, file.
+        struct Photo: Decodable { let id: Int64; let path: String; let size: Int64; let width: Int?; let height: Int? }
+        let details = try JSONDecoder().decode(Photo.self, from: Data(try gallery.get("/api/photos/\(first.id)").body))
+        #expect(details.id == first.id && details.path == first.path)
+        let thumbnail = try gallery.get(first.thumbnail)
+        #expect(thumbnail.status == 200 && thumbnail.header("content-type") == "image/jpeg")
+        #expect(Array(thumbnail.body.prefix(3)) == [0xFF, 0xD8, 0xFF])
+        let file = try gallery.get(first.file)
+        #expect(file.status == 200)
+        #expect(file.body == Array(try Data(contentsOf: URL(fileURLWithPath: first.path))))
+        // HEIF, which browsers cannot show, comes as a JPEG rendering.
+        let all = try results(try gallery.get("/api/search?q=anything&top=10"))
+        let heic = try #require(all.results.first { $0.path.hasSuffix(".heic") })
+        let rendered = try gallery.get(heic.file)
+        #expect(rendered.header("content-type") == "image/jpeg" && Array(rendered.body.prefix(2)) == [0xFF, 0xD8])
+
+        // Search by an uploaded photo: the same photo, indexed, comes first.
+        let upload = Array(try Data(contentsOf: URL(fileURLWithPath: CommandRunner.fixture("photos/chelsea.png"))))
+        let byImage = try results(try gallery.post("/api/search/image?top=3", body: upload))
+        #expect(byImage.results.first?.path == gallery.photos + "/cat.png")
+        #expect((byImage.results.first?.score ?? 0) > 0.999)
+
+        // The page and its assets, with a policy that runs only our own scripts.
+        let page = try gallery.get("/")
+        #expect(page.status == 200 && page.text.contains(#"<script src="/app.js" defer></script>"#))
+        #expect(page.header("content-security-policy")?.contains("script-src 'self'") == true)
+        #expect(try gallery.get("/app.js").header("content-type") == "text/javascript; charset=utf-8")
+        #expect(try gallery.get("/api/status").header("x-content-type-options") == "nosniff")
+    }
+
+    @Test("bad input from strangers: a 400 or 404 with a JSON reason, never a 500, and no path reaches the disk")
+    func badInput() throws {
+        let gallery = try Gallery()
+        let cases: [(String, Int, String)] = [
+            ("/api/search", 400, "the query is empty"),
+            ("/api/search?q=", 400, "the query is empty"),
+            ("/api/search?q=%20%20", 400, "the query is empty"),
+            ("/api/search?q=cat&top=0", 400, "top must be a whole number from 1 to 1000"),
+            ("/api/search?q=cat&top=1001", 400, "top must be a whole number from 1 to 1000"),
+            ("/api/search?q=cat&top=abc", 400, "top must be a whole number from 1 to 1000"),
+            ("/api/search?q=cat&top=99999999999999999999", 400, "top must be a whole number from 1 to 1000"),
+            ("/api/search?q=cat&min_score=2", 400, "min_score must be a number from -1 to 1"),
+            ("/api/search?q=cat&min_score=nan", 400, "min_score must be a number from -1 to 1"),
+            ("/api/search?q=cat&after=2023-13", 400, "invalid date"),
+            ("/api/search?q=cat&before=yesterday", 400, "invalid date"),
+            ("/api/search?q=cat&sort=name", 400, "sort must be score or date"),
+            ("/api/search?q=cat&in=relative/folder", 400, "in must be an absolute folder path"),
+            ("/api/search?q=%22dog%22%20%2B", 400, "malformed query"),
+            ("/api/search?q=%2Fetc%2Fpasswd.jpg", 400, "no such image: /etc/passwd.jpg"),
+            ("/api/search?q=%22x%22%20%2B%202%3A.%2Fsecret.png", 400, "no such image: ./secret.png"),
+            ("/api/photos/999999", 404, "no indexed photo has id 999999"),
+            ("/api/photos/abc", 404, "no photo has id abc"),
+            ("/api/photos/-1", 404, "no photo has id -1"),
+            ("/api/photos/1e3", 404, "no photo has id 1e3"),
+            ("/api/photos/99999999999999999999/file", 404, "no photo has id"),
+            ("/api/photos/..%2F..%2Fetc%2Fpasswd/file", 404, ""),
+            ("/api/photos/%2e%2e/file", 404, ""),
+            ("/api/photos/../../../etc/passwd", 404, ""),
+            ("/../../etc/passwd", 404, ""),
+            ("/api/similar/abc", 404, "no photo has id abc"),
+            ("/api/similar/1?top=5000", 400, "top must be"),
+            ("/api/nothing", 404, "no such page or API route"),
+            ("/etc/passwd", 404, "no such page or API route"),
+        ]
+        for (target, status, message) in cases {
+            let answer = try gallery.get(target)
+            #expect(answer.status == status, "\(target): \(answer.status) \(answer.text)")
+            let reason = error(answer)
+            #expect(reason != nil && (message.isEmpty || reason!.contains(message)), "\(target): \(answer.text)")
+            #expect(!answer.text.contains("root:"), "\(target)")
+        }
+        // Uploads: not an image, nothing, too large.
+        #expect(try gallery.post("/api/search/image", body: Array("not an image".utf8)).status == 400)
+        #expect(try gallery.post("/api/search/image", body: []).status == 400)
+        let tooLarge = try gallery.post("/api/search/image", body: [UInt8](repeating: 0, count: (30 << 20) + 1))
+        #expect(tooLarge.status == 413 && error(tooLarge)?.contains("larger than 30 MB") == true)
+        // A photo deleted since indexing.
+        let all = try results(try gallery.get("/api/search?q=anything&top=10"))
+        let rocket = try #require(all.results.first { $0.path.hasSuffix("rocket.jpg") })
+        try FileManager.default.removeItem(atPath: rocket.path)
+        let gone = try gallery.get(rocket.file)
+        #expect(gone.status == 404 && error(gone) == "\(rocket.path) was indexed but is no longer on disk")
+        // A symbolic link put where a photo was does not lead out of the folders.
+        let coffee = try #require(all.results.first { $0.path.hasSuffix("coffee.jpg") })
+        try FileManager.default.removeItem(atPath: coffee.path)
+        try FileManager.default.createSymbolicLink(atPath: coffee.path, withDestinationPath: "/etc/passwd")
+        let link = try gallery.get(coffee.file)
+        #expect(link.status == 404 && !link.text.contains("root:"))
+        // The server is still there.
+        #expect(try gallery.get("/api/status").status == 200)
+    }
+
+    @Test("with a token: 401 without it; the Bearer header, or the cookie the printed address sets, lets clients in")
+    func token() throws {
+        let token = "0123456789abcdef0123"
+        let gallery = try Gallery(arguments: ["--token", token])
+        #expect(gallery.address == "http://127.0.0.1:\(gallery.port)/?token=\(token)")
+        for target in ["/", "/api/status", "/api/search?q=cat", "/api/photos/1/thumbnail", "/app.js"] {
+            let refused = try gallery.get(target)
+            #expect(refused.status == 401, "\(target)")
+            #expect(error(refused)?.contains("needs its token") == true)
+        }
+        #expect(try gallery.get("/api/status", headers: ["Authorization": "Bearer wrong-token-000000"]).status == 401)
+        #expect(try gallery.get("/api/status", headers: ["Authorization": "Bearer \(token)"]).status == 200)
+        let opened = try gallery.get("/?token=\(token)")
+        #expect(opened.status == 303 && opened.header("location") == "/")
+        let cookie = try #require(opened.header("set-cookie"))
+        #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+        let pair = String(cookie.split(separator: ";")[0])
+        #expect(try gallery.get("/api/search?q=cat", headers: ["Cookie": pair]).status == 200)
+        #expect(try gallery.get("/?token=nope").status == 401)
+    }
+
+    @Test("8 clients × 25 searches at once all succeed with the same answers; a re-index in another process shows without a restart")
+    func concurrencyAndReindex() throws {
+        let gallery = try Gallery()
+        let expected = try results(try gallery.get("/api/search?q=a%20rocket&top=5")).results.map(\.id)
+        let failures = Mutex<[String]>([])
+        let port = gallery.port
+        DispatchQueue.concurrentPerform(iterations: 8) { client in
+            for round in 0..<25 {
+                do {
+                    let answer = try HTTPAnswer.request(port: port, method: "GET", target: "/api/search?q=a%20rocket&top=5")
+                    let ids = try JSONDecoder().decode(Results.self, from: Data(answer.body)).results.map(\.id)
+                    if answer.status != 200 || ids != expected { failures.withLock { $0.append("client \(client) round \(round): \(answer.status)") } }
+                } catch {
+                    failures.withLock { $0.append("client \(client) round \(round): \(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        // A new photo, indexed by another process while the server runs.
+        try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/chelsea-orientation-6.jpg"), toPath: gallery.photos + "/new.jpg")
+        let indexed = try CommandRunner.run(["index", gallery.photos, "--db", gallery.database, "--model", Self.model])
+        #expect(indexed.status == 0)
+        let after = try results(try gallery.get("/api/search?q=anything&top=20"))
+        #expect(after.results.count == 7 && after.results.contains { $0.path == gallery.photos + "/new.jpg" })
+        #expect(try gallery.get("/api/photos/\(after.results.first { $0.path.hasSuffix("new.jpg") }!.id)/thumbnail").status == 200)
+    }
+
+    @Test("SIGTERM and SIGINT stop it cleanly, exit 0")
+    func stops() throws {
+        for signal in [SIGTERM, SIGINT] {
+            let gallery = try Gallery()
+            #expect(try gallery.get("/api/status").status == 200)
+            gallery.server.signal(signal)
+            let ended = gallery.server.finish()
+            #expect(ended.status == 0 && ended.reason == .exit, "\(ended.standardError)")
+        }
+    }
+
+    @Test("a port in use, or a bad option, is one line and a non-zero exit")
+    func startErrors() throws {
+        let gallery = try Gallery()
+        let taken = try CommandRunner.run(["serve", "--db", gallery.database, "--port", "\(gallery.port)"])
+        #expect(taken.status == 1)
+        #expect(taken.standardError.hasPrefix("photosearch: error: cannot serve on 127.0.0.1:\(gallery.port)"), "\(taken.standardError)")
+        let badPort = try CommandRunner.run(["serve", "--port", "70000"])
+        #expect(badPort.status == 64 && badPort.standardError.contains("--port must be between 0 and 65535"))
+        let shortToken = try CommandRunner.run(["serve", "--token", "abc"])
+        #expect(shortToken.status == 64)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One HTTP/1.1 exchange over a plain socket, the request line sent exactly
+/// as given (no client-side normalisation of `..` or escapes).
+struct HTTPAnswer {
+    let status: Int
+    let headers: [(String, String)]
+    let body: [UInt8]
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    static func request(port: Int, method: String, target: String, headers: [String: String] = [:], body: [UInt8] = []) throws -> HTTPAnswer {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw TestFailure("socket: \(errno)") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestFailure("connect: \(errno)") }
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        if method == "POST" { head += "Content-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        let request = Array(head.utf8) + body
+        var sent = 0
+        while sent < request.count {
+            let count = request[sent...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if count <= 0 { break }   // the server may answer (413) and close before reading everything
+            sent += count
+        }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received += buffer[0..<count]
+        }
+        guard let split = received.indices.dropLast(3).first(where: { received[$0..<($0 + 4)].elementsEqual([13, 10, 13, 10]) }) else {
+            throw TestFailure("no HTTP answer: \(String(decoding: received, as: UTF8.self))")
+        }
+        let lines = String(decoding: received[..<split], as: UTF8.self).components(separatedBy: "\r\n")
+        let status = Int(lines[0].split(separator: " ")[1]) ?? 0
+        let fields = lines.dropFirst().compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        var payload = Array(received[(split + 4)...])
+        if fields.contains(where: { $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased() == "chunked" }) {
+            payload = dechunk(payload)
+        }
+        return HTTPAnswer(status: status, headers: fields, body: payload)
+    }
+
+    static func dechunk(_ bytes: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            guard let lineEnd = bytes[index...].firstIndex(of: 13) else { break }
+            let size = Int(String(decoding: bytes[index..<lineEnd], as: UTF8.self).split(separator: ";")[0], radix: 16) ?? 0
+            if size == 0 { break }
+            let start = lineEnd + 2
+            output += bytes[start..<min(bytes.count, start + size)]
+            index = start + size + 2
+        }
+        return output
+    }
+}
