@@ -14,6 +14,7 @@ packages=(
     sqlite3              # the tests read indexes with it, as a second process
     zlib1g-dev
     pkg-config
+    chromium             # headless, for the web gallery's browser test
 )
 
 missing=()

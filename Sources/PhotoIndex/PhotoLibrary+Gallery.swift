@@ -94,8 +94,9 @@ extension PhotoLibrary {
             if !FilePaths.exists(photo.path) { throw .photoGone(path: photo.path) }
             throw .unreadableImage(error)
         }
-        if !database.isReadOnly {
-            _ = try? database.write { db in
+        // Kept when the index can be written (a search opened it read-only).
+        if let writable = try? self.database(create: true), !writable.isReadOnly {
+            _ = try? writable.write { db in
                 try db.execute(sql: "INSERT OR IGNORE INTO thumbnails (photo_id, jpeg) SELECT id, ? FROM photos WHERE id = ?",
                                arguments: [Data(bytes), id])
             }

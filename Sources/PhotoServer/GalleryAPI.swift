@@ -336,7 +336,8 @@ public struct GalleryAPI: Sendable {
     func results(_ hits: [SearchHit], order: PhotoLibrary.Order, since start: UInt64) -> Reply {
         let details = hits.map { hit -> Hit in
             let photo = try? library.photo(id: hit.photoID)
-            return Hit(id: hit.photoID, path: hit.path, score: hit.score, takenAt: hit.takenAt, width: photo?.width,
+            // A camera's date only, as the CLI prints it: a file's time says when it was copied.
+            return Hit(id: hit.photoID, path: hit.path, score: hit.score, takenAt: hit.hasCameraDate ? hit.takenAt : nil, width: photo?.width,
                        height: photo?.height, thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file")
         }
         let ordered = PhotoLibrary.ordered(hits, by: order).map { hit in details.first { $0.id == hit.photoID }! }

@@ -261,6 +261,42 @@ struct ServeTests {
         #expect(try gallery.get("/api/photos/\(after.results.first { $0.path.hasSuffix("new.jpg") }!.id)/thumbnail").status == 200)
     }
 
+    @Test("thumbnails are made while indexing, at most 512 px, upright, and leave with their photo; --sort date orders the CLI too")
+    func thumbnails() throws {
+        let gallery = try Gallery()
+        func sql(_ query: String) throws -> String {
+            try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [gallery.database, query])
+                .standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(try sql("SELECT COUNT(*) FROM thumbnails") == "6")
+        #expect(try sql("SELECT COUNT(*) FROM thumbnails WHERE length(jpeg) > 60000 OR hex(substr(jpeg, 1, 3)) != 'FFD8FF'") == "0")
+        // The EXIF-rotated photo's thumbnail is upright: taller than wide, like the photo turned.
+        try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/chelsea-orientation-6.jpg"), toPath: gallery.photos + "/turned.jpg")
+        #expect(try CommandRunner.run(["index", gallery.photos, "--db", gallery.database, "--model", Self.model]).status == 0)
+        let id = try sql("SELECT id FROM photos WHERE path LIKE '%turned.jpg'")
+        let thumbnail = try gallery.get("/api/photos/\(id)/thumbnail")
+        let size = try #require(JPEGSize.of(thumbnail.body))
+        struct Photo: Decodable { let width: Int; let height: Int }
+        let photo = try JSONDecoder().decode(Photo.self, from: Data(try gallery.get("/api/photos/\(id)").body))
+        #expect(max(size.width, size.height) <= 512)
+        #expect((size.width < size.height) == (photo.width < photo.height))
+        // A deleted photo's thumbnail goes with it.
+        try FileManager.default.removeItem(atPath: gallery.photos + "/turned.jpg")
+        #expect(try CommandRunner.run(["index", gallery.photos, "--db", gallery.database, "--model", Self.model]).status == 0)
+        #expect(try sql("SELECT COUNT(*) FROM thumbnails") == "6")
+        #expect(try gallery.get("/api/photos/\(id)/thumbnail").status == 404)
+        // An index made before thumbnails: made on first request, then kept.
+        _ = try sql("DELETE FROM thumbnails")
+        let first = try results(try gallery.get("/api/search?q=anything&top=1")).results[0]
+        #expect(try gallery.get(first.thumbnail).status == 200)
+        #expect(try sql("SELECT COUNT(*) FROM thumbnails") == "1")
+
+        let sorted = try CommandRunner.run(["search", "anything", "--top", "6", "--sort", "date", "--json", "--db", gallery.database, "--model", Self.model])
+        struct Line: Decodable { let taken_at: String? }
+        let dates = try sorted.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }.compactMap(\.taken_at)
+        #expect(!dates.isEmpty && dates == dates.sorted(by: >))
+    }
+
     @Test("SIGTERM and SIGINT stop it cleanly, exit 0")
     func stops() throws {
         for signal in [SIGTERM, SIGINT] {
@@ -361,5 +397,21 @@ struct HTTPAnswer {
             index = start + size + 2
         }
         return output
+    }
+}
+
+/// A baseline JPEG's size, from its SOF0 segment.
+enum JPEGSize {
+    static func of(_ bytes: [UInt8]) -> (width: Int, height: Int)? {
+        var index = 2
+        while index + 9 < bytes.count, bytes[index] == 0xFF {
+            let marker = bytes[index + 1]
+            let length = Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
+            if marker == 0xC0 || marker == 0xC2 {
+                return (Int(bytes[index + 7]) << 8 | Int(bytes[index + 8]), Int(bytes[index + 5]) << 8 | Int(bytes[index + 6]))
+            }
+            index += 2 + length
+        }
+        return nil
     }
 }

@@ -29,6 +29,9 @@ struct ResultOptions: ParsableArguments {
     @Option(name: .customLong("in"), help: "Only photos under this folder.")
     var folder: String?
 
+    @Option(name: .long, help: "Order of the top results: score (best first) or date (newest first).")
+    var sort: PhotoLibrary.Order = .score
+
     func validate() throws {
         let maximum = PhotoLibrary.SearchOptions.maximumTop
         if !(1...maximum).contains(top) { throw ValidationError("--top must be between 1 and \(maximum).") }
@@ -64,6 +67,7 @@ struct ResultOptions: ParsableArguments {
     }
 
     func print(_ hits: [SearchHit]) throws {
+        let hits = PhotoLibrary.ordered(hits, by: sort)
         var output = ""
         if paths {
             // The file's exact bytes, as xargs -0 and shells need them.
@@ -84,3 +88,5 @@ struct ResultOptions: ParsableArguments {
         Terminal.output(output)
     }
 }
+
+extension PhotoLibrary.Order: ExpressibleByArgument {}
