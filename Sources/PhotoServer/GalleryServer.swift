@@ -105,11 +105,20 @@ public struct GalleryServer: Sendable {
         return logger
     }
 
-    /// The request's query parameters, percent-decoded, the first of each name.
+    /// The request's query parameters as a form encodes them (`+` is a
+    /// space, `%2B` a plus), the first of each name; a pair that is not
+    /// valid percent-encoding is dropped.
     static func parameters(_ request: Request) -> [String: String] {
+        parameters(query: request.uri.query ?? "")
+    }
+
+    static func parameters(query: String) -> [String: String] {
         var parameters: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters where parameters[String(key)] == nil {
-            parameters[String(key)] = String(value)
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decoded(_ text: Substring) -> String? { text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+            guard let key = decoded(parts[0]), let value = decoded(parts.count > 1 ? parts[1] : "") else { continue }
+            if parameters[key] == nil { parameters[key] = value }
         }
         return parameters
     }
@@ -175,8 +184,8 @@ struct TokenCheck<Context: RequestContext>: RouterMiddleware {
     static var cookie: String { "photosearch_token" }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let offered = request.uri.queryParameters["token"], request.uri.path == "/" {
-            guard Self.equal(String(offered), token) else { return GalleryServer.response(.error(401, "wrong token")) }
+        if let offered = GalleryServer.parameters(request)["token"], request.uri.path == "/" {
+            guard Self.equal(offered, token) else { return GalleryServer.response(.error(401, "wrong token")) }
             var headers: HTTPFields = [.location: "/"]
             headers[.setCookie] = "\(Self.cookie)=\(token); Path=/; HttpOnly; SameSite=Strict"
             return Response(status: .seeOther, headers: headers)

@@ -113,6 +113,8 @@ struct ServeTests {
         let dates = dated.results.compactMap(\.taken_at)
         #expect(dates == dates.sorted(by: >))
 
+        // Form encoding, as the page sends it: + is a space.
+        #expect(try results(try gallery.get("/api/search?q=a+cat+on+a+sofa&top=4")).results.map(\.id) == found.results.map(\.id))
         // A Unicode query, percent-encoded as a browser sends it.
         #expect(try gallery.get("/api/search?q=%E6%B5%B7%E8%BE%B9%E7%9A%84%E6%97%A5%E8%90%BD").status == 200)
 
@@ -295,6 +297,31 @@ struct ServeTests {
         struct Line: Decodable { let taken_at: String? }
         let dates = try sorted.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }.compactMap(\.taken_at)
         #expect(!dates.isEmpty && dates == dates.sorted(by: >))
+    }
+
+    @Test("the page in a real browser (headless chromium): /?q=… shows the API's results, in order, as thumbnails")
+    func browser() throws {
+        let gallery = try Gallery()
+        let expected = try results(try gallery.get("/api/search?q=a%20cat%20on%20a%20sofa&top=50")).results.map(\.id)
+        let chromium = URL(fileURLWithPath: "/usr/bin/chromium")
+        #expect(FileManager.default.isExecutableFile(atPath: chromium.path), "chromium is not installed: run scripts/install-dependencies.sh")
+        let page = "http://127.0.0.1:\(gallery.port)/?q=a+cat+on+a+sofa"
+        // --virtual-time-budget: the page's scripts and fetches run to quiet
+        // before the DOM is printed (no sleeping).
+        let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=20000",
+                     "--user-data-dir=" + gallery.root.appendingPathComponent("chromium").path]
+        let dump = try CommandRunner.run(executable: chromium, flags + ["--dump-dom", page])
+        #expect(dump.status == 0, "\(dump.standardError)")
+        let ids = dump.standardOutput.components(separatedBy: "data-id=\"").dropFirst().compactMap { Int64($0.prefix { $0 != "\"" }) }
+        #expect(ids == expected, "\(dump.standardOutput)")
+        #expect(dump.standardOutput.contains("6 photos indexed"))
+        #expect(dump.standardOutput.components(separatedBy: "src=\"/api/photos/").count - 1 >= expected.count)
+        // And a picture of it.
+        let shot = gallery.root.appendingPathComponent("gallery.png").path
+        let screenshot = try CommandRunner.run(executable: chromium, flags + ["--window-size=1280,720", "--screenshot=" + shot, page])
+        #expect(screenshot.status == 0)
+        let png = Array(try Data(contentsOf: URL(fileURLWithPath: shot)))
+        #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] && png.count > 20_000)
     }
 
     @Test("SIGTERM and SIGINT stop it cleanly, exit 0")
