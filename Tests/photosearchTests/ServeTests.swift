@@ -324,6 +324,33 @@ struct ServeTests {
         #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] && png.count > 20_000)
     }
 
+    @Test("--index with --every: the server indexes the folder itself, its progress in /api/status, new photos searchable at once")
+    func scheduledIndexing() throws {
+        let folder = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder.file("photos"), withIntermediateDirectories: true)
+        for name in ["chelsea.png", "rocket.jpg", "camera.png"] {
+            try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/" + name), toPath: folder.file("photos/" + name))
+        }
+        let server = try ChildProcess(["serve", "--db", folder.file("index.sqlite"), "--model", Self.model, "--port", "0",
+                                       "--index", folder.file("photos"), "--every", "1h"])
+        defer { server.signal(SIGKILL); _ = server.finish() }
+        let line = try #require(server.waitForLine { $0.hasPrefix("photosearch: serving ") })
+        let port = try #require(URL(string: String(line.split(separator: " ")[2]))?.port)
+        let summary = server.waitForLine { $0.hasPrefix("photosearch: indexed ") }
+        #expect(summary?.hasPrefix("photosearch: indexed 3 photos: 3 added, 0 updated, 0 removed, 0 failed in ") == true, "\(summary ?? "")")
+        struct Status: Decodable {
+            struct Indexing: Decodable { let state: String; let next_run_at: String? }
+            let photos: Int
+            let indexing: Indexing?
+        }
+        let status = try JSONDecoder().decode(Status.self, from: Data(try HTTPAnswer.request(port: port, method: "GET", target: "/api/status").body))
+        #expect(status.photos == 3 && status.indexing?.state == "waiting" && status.indexing?.next_run_at != nil)
+        let found = try HTTPAnswer.request(port: port, method: "GET", target: "/api/search?q=a+rocket")
+        #expect(found.status == 200 && found.text.contains("rocket.jpg"))
+        // Between its runs, the index's writer lock is free for another indexer.
+        #expect(try CommandRunner.run(["index", folder.file("photos"), "--db", folder.file("index.sqlite"), "--model", Self.model]).status == 0)
+    }
+
     @Test("SIGTERM and SIGINT stop it cleanly, exit 0")
     func stops() throws {
         for signal in [SIGTERM, SIGINT] {

@@ -62,7 +62,26 @@ struct ServeCommand: ParsableCommand {
                 indexing = state
                 let options = IndexingOptions(roots: index)
                 let thread = Thread {
-                    try? library.indexRepeatedly(options, every: interval, cancellation: cancellation, events: state.handle)
+                    do {
+                        try library.indexRepeatedly(options, every: interval, cancellation: cancellation) { event in
+                            state.handle(event)
+                            switch event {
+                            case let .finished(summary):
+                                // One line per run, for logs (and tests) to follow.
+                                var text = "photosearch: indexed \(summary.scanned) photos: \(summary.added) added, \(summary.updated) updated, "
+                                text += "\(summary.removed) removed, \(summary.failed) failed in \(String(format: "%.1f", summary.seconds)) s\n"
+                                FileHandle.standardOutput.write(Data(text.utf8))
+                            case let .runFailed(error):
+                                Terminal.error("photosearch: indexing: \(error.localizedDescription)\n")
+                            default:
+                                break
+                            }
+                        }
+                    } catch {
+                        // What no later run can fix (no model, another model's index): said once, searching goes on.
+                        if let error = error as? PhotoIndexError { state.handle(.runFailed(error)) }
+                        Terminal.error("photosearch: indexing stopped: \(error.localizedDescription)\n")
+                    }
                 }
                 thread.start()
                 indexer = thread
