@@ -42,6 +42,19 @@ extension PhotoLibrary {
         }
     }
 
+    /// Stores `jpeg` as the thumbnail of the first `count` photos (ids from
+    /// 1), as indexing would have; returns their ids.
+    public func insertSyntheticThumbnails(_ jpeg: [UInt8], count: Int) throws(PhotoIndexError) -> [Int64] {
+        let database = try database(create: true)
+        return try database.write { db in
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM photos ORDER BY id LIMIT ?", arguments: [count])
+            for id in ids {
+                try db.execute(sql: "INSERT OR REPLACE INTO thumbnails (photo_id, jpeg) VALUES (?, ?)", arguments: [id, Data(jpeg)])
+            }
+            return ids
+        }
+    }
+
     /// The index file's size, and the bytes of data SQLite keeps in it (rows
     /// and index entries, without page headers, free space or unused pages),
     /// from its `dbstat` table.

@@ -2,6 +2,7 @@ import CLIP
 import Compute
 import Dispatch
 import Foundation
+import Imaging
 @_spi(Benchmarks) import PhotoIndex
 
 /// `photosearch bench search`: synthetic unit vectors in a real index
@@ -19,6 +20,10 @@ public struct SearchBenchmark: Sendable {
         public var commandP95: Double?
         /// The first command, which prepares the text tower.
         public var commandFirst: Double?
+        /// `photosearch serve`: GET /api/search (text encoding included) and a thumbnail.
+        public var serveSearchP50: Double?
+        public var serveSearchP95: Double?
+        public var serveThumbnailP50: Double?
         public var recallAt10: Double
         public var vectorFileSeconds: Double
         /// The index file, and the rows and index entries SQLite keeps in it.
@@ -29,6 +34,7 @@ public struct SearchBenchmark: Sendable {
             case vectors, dim, searchP50 = "search_p50_ms", searchP95 = "search_p95_ms", commandP50 = "cli_p50_ms"
             case commandP95 = "cli_p95_ms", commandFirst = "cli_first_ms", recall = "recall_at_10", vectorFile = "vector_file_seconds"
             case databaseBytes = "database_bytes", bytesPerPhoto = "database_bytes_per_photo", overhead = "database_overhead"
+            case serveSearchP50 = "serve_search_p50_ms", serveSearchP95 = "serve_search_p95_ms", serveThumbnailP50 = "serve_thumbnail_p50_ms"
         }
 
         public func encode(to encoder: Encoder) throws {
@@ -40,6 +46,9 @@ public struct SearchBenchmark: Sendable {
             try container.encode(commandP50.map { Measure.rounded($0, decimals: 1) }, forKey: .commandP50)
             try container.encode(commandP95.map { Measure.rounded($0, decimals: 1) }, forKey: .commandP95)
             try container.encode(commandFirst.map { Measure.rounded($0, decimals: 1) }, forKey: .commandFirst)
+            try container.encode(serveSearchP50.map { Measure.rounded($0, decimals: 2) }, forKey: .serveSearchP50)
+            try container.encode(serveSearchP95.map { Measure.rounded($0, decimals: 2) }, forKey: .serveSearchP95)
+            try container.encode(serveThumbnailP50.map { Measure.rounded($0, decimals: 3) }, forKey: .serveThumbnailP50)
             try container.encode(databaseBytes, forKey: .databaseBytes)
             try container.encode(Measure.rounded(Double(databaseBytes) / Double(max(vectors, 1)), decimals: 1), forKey: .bytesPerPhoto)
             try container.encode(Measure.rounded(Double(databaseBytes) / Double(max(payloadBytes, 1)) - 1, decimals: 3), forKey: .overhead)
@@ -151,13 +160,61 @@ public struct SearchBenchmark: Sendable {
                 if index == 0 { first = time } else { command.append(time) }
             }
         }
+        // Measured before the server's benchmark adds thumbnails.
         let storage = try library.storage()
+        var serve: (search: [Double], thumbnail: [Double]) = ([], [])
+        if let executable {
+            serve = try serveTimes(executable: executable, library: library)
+        }
         return Figures(vectors: vectors, dimension: dimension,
                        searchP50: Measure.percentile(times, 0.5), searchP95: Measure.percentile(times, 0.95),
                        commandP50: command.isEmpty ? nil : Measure.percentile(command, 0.5),
                        commandP95: command.isEmpty ? nil : Measure.percentile(command, 0.95), commandFirst: first,
+                       serveSearchP50: serve.search.isEmpty ? nil : Measure.percentile(serve.search, 0.5),
+                       serveSearchP95: serve.search.isEmpty ? nil : Measure.percentile(serve.search, 0.95),
+                       serveThumbnailP50: serve.thumbnail.isEmpty ? nil : Measure.percentile(serve.thumbnail, 0.5),
                        recallAt10: Double(found) / Double(queries * 10), vectorFileSeconds: buildSeconds,
                        databaseBytes: storage.fileBytes, payloadBytes: storage.payloadBytes)
+    }
+
+    /// Starts `photosearch serve` on the index and times, from a client on
+    /// loopback, text searches (whole requests: encoding the text, searching,
+    /// JSON) and thumbnails (stored ones, as indexing makes them).
+    func serveTimes(executable: String, library: PhotoLibrary) throws -> (search: [Double], thumbnail: [Double]) {
+        let photo = Bitmap(width: 640, height: 427, layout: .rgb,
+                           pixels: (0..<(640 * 427 * 3)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) })
+        let ids = try library.insertSyntheticThumbnails(try Thumbnail.jpeg(photo), count: 100)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: executable)
+        server.arguments = ["serve", "--db", databasePath, "--model", modelPath, "--port", "0"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_CACHE_HOME"] = folder + "/cache"
+        server.environment = environment
+        let output = Pipe()
+        server.standardOutput = output
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        var text = ""
+        while !text.contains("\n") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { throw BenchmarkError.incompleteRun("photosearch serve did not start") }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+              let port = Int(text[range].split(separator: ":")[1]) else {
+            throw BenchmarkError.incompleteRun("photosearch serve printed no address: \(text)")
+        }
+        let captions = ["a+dog+running+on+the+beach+at+sunset", "a+cat+asleep+on+a+sofa", "snowy+mountains",
+                        "birthday+cake+with+candles", "a+red+bicycle+against+a+wall", "city+lights+at+night"]
+        _ = try LoopbackGet.milliseconds(port: port, target: "/api/search?q=warm+up")   // loads the text tower
+        var search: [Double] = []
+        for index in 0..<60 {
+            search.append(try LoopbackGet.milliseconds(port: port, target: "/api/search?top=50&q=" + captions[index % captions.count]))
+        }
+        var thumbnail: [Double] = []
+        for id in ids { thumbnail.append(try LoopbackGet.milliseconds(port: port, target: "/api/photos/\(id)/thumbnail")) }
+        return (search, thumbnail)
     }
 
     /// The exact top 10 rows of `vectors` for each query: queries × vectorsᵀ
@@ -189,5 +246,39 @@ public struct SearchBenchmark: Sendable {
             }
         }
         return truth
+    }
+}
+
+/// One GET on 127.0.0.1, timed from connecting to the last byte of a 200
+/// answer (the server closes the connection after it).
+enum LoopbackGet {
+    static func milliseconds(port: Int, target: String) throws -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw BenchmarkError.incompleteRun("socket failed") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw BenchmarkError.incompleteRun("cannot connect to port \(port)") }
+        let request = Array("GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
+            throw BenchmarkError.incompleteRun("cannot send to port \(port)")
+        }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            answer += buffer[0..<count]
+        }
+        guard answer.starts(with: Array("HTTP/1.1 200".utf8)) else {
+            throw BenchmarkError.incompleteRun("GET \(target): \(String(decoding: answer.prefix(200), as: UTF8.self))")
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
     }
 }

@@ -40,6 +40,10 @@ struct SearchBenchCommand: ParsableCommand {
                 lines += "photosearch search \"text\" (whole command): p50 \(String(format: "%.0f", p50)) ms, p95 \(String(format: "%.0f", p95)) ms"
                 lines += figures.commandFirst.map { "; the first, preparing the text tower: \(String(format: "%.0f", $0)) ms\n" } ?? "\n"
             }
+            if let p50 = figures.serveSearchP50, let p95 = figures.serveSearchP95, let thumbnail = figures.serveThumbnailP50 {
+                lines += "photosearch serve, GET /api/search (top 50, text encoded): p50 \(String(format: "%.1f", p50)) ms, p95 \(String(format: "%.1f", p95)) ms; "
+                lines += "a thumbnail: p50 \(String(format: "%.2f", thumbnail)) ms\n"
+            }
             lines += "index file: \(figures.databaseBytes) bytes, \(figures.databaseBytes / Int64(max(figures.vectors, 1))) per photo, "
             lines += "\(String(format: "%.1f", (Double(figures.databaseBytes) / Double(max(figures.payloadBytes, 1)) - 1) * 100))% over its payload\n"
             lines += "queries for scripts/bench-search-peers.py: \(benchmark.queriesPath); index: \(benchmark.databasePath)\n"
