@@ -45,6 +45,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     case noSuchPhoto(id: Int64)
     /// The photo was indexed, but its file is gone (or unreadable) since.
     case photoGone(path: String)
+    /// The photo's file is no longer what was indexed (edited, replaced, a link).
+    case photoChanged(path: String)
 
     /// What is wrong with a query's syntax.
     public enum QueryProblem: Equatable, Sendable {
@@ -110,6 +112,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             return "no indexed photo has id \(id)"
         case let .photoGone(path):
             return "\(path) was indexed but is no longer on disk"
+        case let .photoChanged(path):
+            return "\(path) has changed since it was indexed; index its folder again"
         }
     }
 

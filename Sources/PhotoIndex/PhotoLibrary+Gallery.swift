@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 import GRDB
 import Imaging
@@ -85,13 +86,13 @@ extension PhotoLibrary {
         if let stored = try database.read({ db in try Data.fetchOne(db, sql: "SELECT jpeg FROM thumbnails WHERE photo_id = ?", arguments: [id]) }) {
             return [UInt8](stored)
         }
-        let photo = try photo(id: id)
+        // Only from the bytes that were indexed (see `file(id:)`).
+        let (photo, original) = try file(id: id)
         let bytes: [UInt8]
         do {
-            let decoded = try ImageDecoder().decode(path: photo.path, minimumShortSide: Thumbnail.longSide)
+            let decoded = try ImageDecoder().decode(bytes: original, path: photo.path, minimumShortSide: Thumbnail.longSide)
             bytes = try Thumbnail.jpeg(decoded.bitmap)
         } catch {
-            if !FilePaths.exists(photo.path) { throw .photoGone(path: photo.path) }
             throw .unreadableImage(error)
         }
         // Kept when the index can be written (a search opened it read-only).
@@ -104,11 +105,21 @@ extension PhotoLibrary {
         return bytes
     }
 
-    /// Photo `id`'s file: its path, checked to still be a regular file.
-    public func file(id: Int64) throws(PhotoIndexError) -> PhotoDetails {
+    /// Photo `id`'s file and its bytes — only while they are the bytes that
+    /// were indexed (the same content hash): a file replaced since, by
+    /// another photo or by a link to a file elsewhere, is not served.
+    public func file(id: Int64) throws(PhotoIndexError) -> (photo: PhotoDetails, bytes: [UInt8]) {
         let photo = try photo(id: id)
+        let database = try database(create: false)
+        let indexedHash = try database.read { db in
+            try String.fetchOne(db, sql: "SELECT content_hash FROM photos WHERE id = ?", arguments: [id])
+        }
         var status = stat()
-        guard stat(photo.path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { throw .photoGone(path: photo.path) }
-        return photo
+        guard stat(photo.path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG,
+              let bytes = try? FileBytes.read(path: photo.path) else { throw .photoGone(path: photo.path) }
+        guard let indexedHash, ContentHash.hex(ContentHash.xxh64(bytes)) == indexedHash else {
+            throw .photoChanged(path: photo.path)
+        }
+        return (photo, bytes)
     }
 }

@@ -303,13 +303,7 @@ public struct GalleryAPI: Sendable {
     public func file(id text: String) -> Reply {
         guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
         do {
-            let photo = try library.file(id: id)
-            let bytes: [UInt8]
-            do {
-                bytes = try FileBytes.read(path: photo.path)
-            } catch {
-                return .error(404, "\(photo.path) was indexed but can no longer be read")
-            }
+            let (photo, bytes) = try library.file(id: id)
             switch ImageFormat.sniff(bytes) {
             case .jpeg?: return Reply(status: 200, contentType: "image/jpeg", body: bytes)
             case .png?: return Reply(status: 200, contentType: "image/png", body: bytes)
@@ -349,7 +343,7 @@ public struct GalleryAPI: Sendable {
     /// the library's one-line message.
     func failure(_ error: PhotoIndexError) -> Reply {
         switch error {
-        case .noSuchPhoto, .photoGone, .photoNotIndexed:
+        case .noSuchPhoto, .photoGone, .photoChanged, .photoNotIndexed:
             return .error(404, error.localizedDescription)
         case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument, .queryCancelsOut, .unreadableImage:
             return .error(400, error.localizedDescription)

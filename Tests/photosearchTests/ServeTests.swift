@@ -211,6 +211,11 @@ struct ServeTests {
         try FileManager.default.createSymbolicLink(atPath: coffee.path, withDestinationPath: "/etc/passwd")
         let link = try gallery.get(coffee.file)
         #expect(link.status == 404 && !link.text.contains("root:"))
+        #expect(error(link) == "\(coffee.path) has changed since it was indexed; index its folder again")
+        // Nor a link to another photo, outside the indexed folders.
+        try FileManager.default.removeItem(atPath: coffee.path)
+        try FileManager.default.createSymbolicLink(atPath: coffee.path, withDestinationPath: CommandRunner.fixture("photos/astronaut-progressive.jpg"))
+        #expect(try gallery.get(coffee.file).status == 404)
         // The server is still there.
         #expect(try gallery.get("/api/status").status == 200)
     }
