@@ -249,6 +249,15 @@ def make_hostile_checkpoints():
     archive(folder / "strided.bin", tensor_pickle(6, 0, [3, 2], [1, 3]), {"0": floats})
     archive(folder / "unknown-storage-type.bin", tensor_pickle(6, 0, [2, 3], [3, 1], b"ComplexFloatStorage"), {"0": floats})
     archive(folder / "other-rebuild.bin", tensor_pickle(6, 0, [2, 3], [3, 1], rebuild=b"_rebuild_from_type_v2"), {"0": floats})
+    # Nesting a million levels deep in a few megabytes: a reader that frees
+    # such values recursively overflows its stack.
+    archive(folder / "deep-tuple.bin", b"\x80\x02}X\x01\x00\x00\x00x)" + b"\x85" * 300_000 + b"s.")   # {"x": ((((…))))}
+    chain = io.BytesIO()
+    chain.write(b"\x80\x02}X\x01\x00\x00\x00w]")                 # {"w": L0 ...
+    for level in range(1, 200_000):
+        chain.write(b"]r" + struct.pack("<I", level) + b"aj" + struct.pack("<I", level))
+    chain.write(b"s.")
+    archive(folder / "deep-list.bin", chain.getvalue())
     whole = (folder / "good.bin").read_bytes()
     (folder / "truncated.bin").write_bytes(whole[: len(whole) // 2])
     # PyTorch's format before 1.6: pickles one after another, the first the magic number.

@@ -44,7 +44,8 @@ def main():
     seed("safetensors", "f16", struct.pack("<Q", len(f16)) + f16 + b"\x00\x3c\x00\xc0")
     # PyTorch archives: the small good and hostile ones scripts/make-chinese-clip-fixtures.py made.
     for archive in sorted((ROOT / "fixtures/models/hostile").glob("*.bin")):
-        seed("pytorch", archive.stem, archive.read_bytes())
+        if archive.stat().st_size <= 65536:   # the deep-nesting ones are megabytes
+            seed("pytorch", archive.stem, archive.read_bytes())
 
     for model, config in [("oc-vit-gelu-p16", "open_clip_config.json"), ("oc-vit-quickgelu-p8", "open_clip_config.json")]:
         seed("configuration", model, b"\x00" + (ROOT / "fixtures/models" / model / config).read_bytes())

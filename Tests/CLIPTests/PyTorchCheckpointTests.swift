@@ -56,6 +56,15 @@ struct PyTorchCheckpointTests {
         #expect(message.contains(reason), "\(message)")
     }
 
+    @Test("values nested hundreds of thousands deep are read and freed without overflowing the stack")
+    func deepNesting() throws {
+        // {"x": 300 000 nested tuples}: read, no tensors in it.
+        let file = try TensorFile(path: hostile("deep-tuple.bin"))
+        #expect(file.tensors.isEmpty)
+        // A 200 000-deep chain of lists, refused at its end.
+        #expect(refusal("deep-list.bin").contains("refused: its pickle sets items on something that is not a dictionary"))
+    }
+
     @Test("a Chinese-CLIP checkpoint in both formats holds the same tensors")
     func formatsAgree() throws {
         let bin = try TensorFile(path: Fixtures.path("models/cn-clip-vit-p8-bin/pytorch_model.bin"))

@@ -30,16 +30,17 @@ enum PyTorchArchive {
         guard pickle.isStored else { throw invalid("data.pkl is compressed") }
         guard pickle.data.count <= maximumPickleSize else { throw invalid("data.pkl is over 64 MB") }
 
-        let root: RestrictedUnpickler.Value
+        var loaded: RestrictedUnpickler.Loaded
         do {
-            root = try RestrictedUnpickler.load(UnsafeRawBufferPointer(rebasing: bytes[pickle.data]))
+            loaded = try RestrictedUnpickler.load(UnsafeRawBufferPointer(rebasing: bytes[pickle.data]))
         } catch let .refused(reason) {
             throw .pickleRefused(path: path, reason: RestrictedUnpickler.Problem.refused(reason).description)
         } catch {
             throw invalid(error.description)
         }
+        defer { RestrictedUnpickler.dismantle(&loaded) }
         var tensors: [String: TensorFile.TensorInfo] = [:]
-        for (name, value) in try stateDictionary(root, invalid) {
+        for (name, value) in try stateDictionary(loaded.root, invalid) {
             guard case let .tensor(tensor) = value else { continue }
             tensors[name] = try locate(tensor, name: name, folder: folder, archive: archive, invalid)
         }

@@ -72,11 +72,53 @@ struct RestrictedUnpickler {
     static let maximumMemo = 1 << 22
     static let maximumStack = 1 << 20
 
+    /// What a pickle describes: its value, and the memo, which may hold
+    /// other values. Give it to `dismantle` when done with it.
+    struct Loaded {
+        var root: Value
+        var memo: [Int: Value]
+    }
+
+    /// Releases values one level at a time, from a work list, instead of
+    /// recursively: a pickle can nest tuples or lists a million deep in a
+    /// few megabytes, and Swift's recursive release of such a chain would
+    /// overflow the stack. Takes every reference the caller holds.
+    static func dismantle(_ values: inout [Value]) {
+        var work = values
+        values = []
+        while let value = work.popLast() {
+            switch value {
+            case let .tuple(items):
+                work += items
+            case let .list(items), let .dictionary(items):
+                work += items.values
+                items.values = []
+            default:
+                break
+            }
+        }
+    }
+
+    static func dismantle(_ loaded: inout Loaded) {
+        var values = [loaded.root] + Array(loaded.memo.values)
+        loaded = Loaded(root: .none, memo: [:])
+        dismantle(&values)
+    }
+
     /// The value the pickle in `bytes` describes.
-    static func load(_ bytes: UnsafeRawBufferPointer) throws(Problem) -> Value {
+    static func load(_ bytes: UnsafeRawBufferPointer) throws(Problem) -> Loaded {
         var position = 0
         var stack: [Value] = []
         var memo: [Int: Value] = [:]
+        var finished = false
+        defer {
+            if !finished {
+                var values = stack + Array(memo.values)
+                stack = []
+                memo = [:]
+                dismantle(&values)
+            }
+        }
 
         func need(_ count: Int) throws(Problem) -> Int {
             guard count >= 0, count <= bytes.count - position else { throw .malformed("it ends in the middle of an opcode") }
@@ -144,8 +186,14 @@ struct RestrictedUnpickler {
             case 0x95: _ = try unsigned(8)                              // FRAME (protocol 4)
             case UInt8(ascii: "."):                                     // STOP
                 let result = try pop()
-                guard stack.isEmpty else { throw .malformed("values are left on its stack at the end") }
-                return result
+                guard stack.isEmpty else {
+                    stack.append(result)
+                    throw .malformed("values are left on its stack at the end")
+                }
+                finished = true
+                let loaded = Loaded(root: result, memo: memo)
+                memo = [:]
+                return loaded
             case UInt8(ascii: "("): try push(.mark)                     // MARK
             case UInt8(ascii: "}"): try push(.dictionary(Items()))      // EMPTY_DICT
             case UInt8(ascii: ")"): try push(.tuple([]))                // EMPTY_TUPLE
