@@ -56,7 +56,9 @@ struct ServeCommand: ParsableCommand {
 
             let cancellation = CancellationFlag()
             var indexing: IndexingState?
-            var indexer: Thread?
+            // Signalled when the indexing thread has ended (after its batch in flight).
+            let indexerDone = DispatchSemaphore(value: 0)
+            var indexerStarted = false
             if let every, let interval = Interval.seconds(every) {
                 let state = IndexingState(interval: interval)
                 indexing = state
@@ -82,9 +84,10 @@ struct ServeCommand: ParsableCommand {
                         if let error = error as? PhotoIndexError { state.handle(.runFailed(error)) }
                         Terminal.error("photosearch: indexing stopped: \(error.localizedDescription)\n")
                     }
+                    indexerDone.signal()
                 }
                 thread.start()
-                indexer = thread
+                indexerStarted = true
             }
             let server = GalleryServer(api: GalleryAPI(library: library, indexing: indexing), configuration: configuration)
             let token = configuration.token
@@ -103,8 +106,9 @@ struct ServeCommand: ParsableCommand {
                 finished.signal()
             }
             finished.wait()
+            // Stop indexing between batches, and let the batch in flight commit.
             cancellation.cancel()
-            _ = indexer
+            if indexerStarted { indexerDone.wait() }
             if let error = outcome.withLock({ $0 }) {
                 throw ServeFailure(message: "cannot serve on \(host):\(port): \(error)")
             }
