@@ -23,3 +23,5 @@ $photosearch search "a cat on a rug" --model "$model" --db "$db" --top 5
 echo
 echo "== photosearch similar fixtures/photos/chelsea.png"
 $photosearch similar fixtures/photos/chelsea.png --db "$db" --top 3
+echo
+echo "== to browse them: $photosearch serve --model $model --db $db   (then open the address it prints)"
