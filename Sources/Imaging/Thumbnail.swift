@@ -10,19 +10,7 @@ public enum Thumbnail {
     /// the source area it covers — with transparency composited on white,
     /// as baseline JPEG.
     public static func jpeg(_ image: Bitmap, longSide: Int = Thumbnail.longSide) throws(ImagingError) -> [UInt8] {
-        try JPEGEncoder.encode(scaled(onWhite(image), longSide: longSide), quality: quality)
-    }
-
-    static func onWhite(_ image: Bitmap) -> Bitmap {
-        guard image.layout == .rgba else { return image }
-        var rgb = [UInt8](repeating: 0, count: image.width * image.height * 3)
-        for index in 0..<(image.width * image.height) {
-            let alpha = Int(image.pixels[index * 4 + 3])
-            for channel in 0..<3 {
-                rgb[index * 3 + channel] = UInt8((Int(image.pixels[index * 4 + channel]) * alpha + 255 * (255 - alpha) + 127) / 255)
-            }
-        }
-        return Bitmap(width: image.width, height: image.height, layout: .rgb, pixels: rgb)
+        try JPEGEncoder.encode(scaled(image.compositedOnWhite(), longSide: longSide), quality: quality)
     }
 
     /// Area-averaging downscale of an RGB bitmap to fit `longSide`; smaller

@@ -42,7 +42,7 @@ public struct ImagePreprocessor: Sendable {
         let filter: ImageResampler.Filter = configuration.interpolation == .bicubic ? .bicubic : .bilinear
 
         if image.layout == .rgba, configuration.transparency == .onWhite {
-            return ImageResampler.resize(Self.compositedOnWhite(image.pixels), width: width, height: height, channels: 3,
+            return ImageResampler.resize(image.compositedOnWhite().pixels, width: width, height: height, channels: 3,
                                          toWidth: outputWidth, height: outputHeight,
                                          columns: left..<(left + size), rows: top..<(top + size), filter: filter)
         }
@@ -92,28 +92,6 @@ public struct ImagePreprocessor: Sendable {
         values.reserveCapacity(valuesPerImage)
         appendPixelValues(image, to: &values)
         return values
-    }
-
-    /// RGBA composited on opaque white, as RGB: Pillow's alpha_composite
-    /// (AlphaComposite.c, 7 bits of precision) over a white background,
-    /// which transformers' convert_to_rgb does.
-    static func compositedOnWhite(_ pixels: [UInt8]) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: pixels.count / 4 * 3)
-        for pixel in 0..<(pixels.count / 4) {
-            let alpha = UInt32(pixels[pixel * 4 + 3])
-            for channel in 0..<3 {
-                let value = UInt32(pixels[pixel * 4 + channel])
-                if alpha == 0 {
-                    output[pixel * 3 + channel] = 255
-                    continue
-                }
-                // outa255 = 255·255 over an opaque background, so
-                // coef1 = alpha·128 and coef2 = (255 − alpha)·128.
-                let blended = value * alpha * 128 + 255 * (255 - alpha) * 128 + (0x80 << 7)
-                output[pixel * 3 + channel] = UInt8((((blended >> 8) + blended) >> 8) >> 7)
-            }
-        }
-        return output
     }
 
     /// RGBA → RGBa (Pillow Convert.c rgbA2rgba: c·a/255 rounded, MULDIV255).
