@@ -44,17 +44,34 @@ extension PhotoLibrary {
 
     /// The indexed photo `id`; `noSuchPhoto` when there is none (or it failed to index).
     public func photo(id: Int64) throws(PhotoIndexError) -> PhotoDetails {
+        guard let details = try indexedPhotos(ids: [id])[id] else { throw .noSuchPhoto(id: id) }
+        return details.photo
+    }
+
+    /// The indexed photos among `ids` (at most 1000), in one query: a
+    /// result list's details.
+    public func photos(ids: [Int64]) throws(PhotoIndexError) -> [Int64: PhotoDetails] {
+        try indexedPhotos(ids: ids).mapValues(\.photo)
+    }
+
+    /// Details and content hash of the indexed photos among `ids`.
+    private func indexedPhotos(ids: [Int64]) throws(PhotoIndexError) -> [Int64: (photo: PhotoDetails, contentHash: String?)] {
+        precondition(ids.count <= 1000, "at most 1000 ids per query")
+        guard !ids.isEmpty else { return [:] }
         let database = try database(create: false)
-        let details = try database.read { db -> PhotoDetails? in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT id, path, size, width, height, taken_at, camera, latitude, longitude
-                FROM photos WHERE id = ? AND state = 'indexed'
-                """, arguments: [id]) else { return nil }
-            return PhotoDetails(id: row["id"], path: row["path"], size: row["size"], width: row["width"], height: row["height"],
-                                takenAt: row["taken_at"], camera: row["camera"], latitude: row["latitude"], longitude: row["longitude"])
+        return try database.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, path, size, width, height, taken_at, camera, latitude, longitude, content_hash
+                FROM photos WHERE state = 'indexed' AND id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ", ")))
+                """, arguments: StatementArguments(ids))
+            var photos: [Int64: (photo: PhotoDetails, contentHash: String?)] = [:]
+            for row in rows {
+                let photo = PhotoDetails(id: row["id"], path: row["path"], size: row["size"], width: row["width"], height: row["height"],
+                                         takenAt: row["taken_at"], camera: row["camera"], latitude: row["latitude"], longitude: row["longitude"])
+                photos[photo.id] = (photo, row["content_hash"])
+            }
+            return photos
         }
-        guard let details else { throw .noSuchPhoto(id: id) }
-        return details
     }
 
     /// The photos most like the indexed photo `id` (itself left out).
@@ -109,11 +126,7 @@ extension PhotoLibrary {
     /// were indexed (the same content hash): a file replaced since, by
     /// another photo or by a link to a file elsewhere, is not served.
     public func file(id: Int64) throws(PhotoIndexError) -> (photo: PhotoDetails, bytes: [UInt8]) {
-        let photo = try photo(id: id)
-        let database = try database(create: false)
-        let indexedHash = try database.read { db in
-            try String.fetchOne(db, sql: "SELECT content_hash FROM photos WHERE id = ?", arguments: [id])
-        }
+        guard let (photo, indexedHash) = try indexedPhotos(ids: [id])[id] else { throw .noSuchPhoto(id: id) }
         var status = stat()
         guard stat(photo.path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG,
               let bytes = try? FileBytes.read(path: photo.path) else { throw .photoGone(path: photo.path) }

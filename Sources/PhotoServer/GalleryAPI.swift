@@ -212,7 +212,7 @@ public struct GalleryAPI: Sendable {
     /// GET /api/search?q=…
     public func search(_ parameters: [String: String]) -> Reply {
         let start = DispatchTime.now().uptimeNanoseconds
-        do {
+        return answering {
             let (options, order) = try options(parameters)
             guard let text = parameters["q"], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 return .error(400, "the query is empty: give q=…")
@@ -229,13 +229,7 @@ public struct GalleryAPI: Sendable {
             guard query.imagePaths.isEmpty else {
                 return .error(400, "a query names an image (\(query.imagePaths[0])); to search by an example photo, send it to POST /api/search/image")
             }
-            return results(try library.search(query, options), order: order, since: start)
-        } catch let refusal as Refusal {
-            return .error(refusal.status, refusal.message)
-        } catch let error as PhotoIndexError {
-            return failure(error)
-        } catch {
-            return .error(500, "\(error)")
+            return try results(try library.search(query, options), order: order, since: start)
         }
     }
 
@@ -243,15 +237,9 @@ public struct GalleryAPI: Sendable {
     public func similar(id text: String, _ parameters: [String: String]) -> Reply {
         let start = DispatchTime.now().uptimeNanoseconds
         guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
-        do {
+        return answering {
             let (options, order) = try options(parameters)
-            return results(try library.similar(toPhoto: id, options), order: order, since: start)
-        } catch let refusal as Refusal {
-            return .error(refusal.status, refusal.message)
-        } catch let error as PhotoIndexError {
-            return failure(error)
-        } catch {
-            return .error(500, "\(error)")
+            return try results(try library.similar(toPhoto: id, options), order: order, since: start)
         }
     }
 
@@ -262,62 +250,69 @@ public struct GalleryAPI: Sendable {
     public func search(image bytes: [UInt8], _ parameters: [String: String]) -> Reply {
         let start = DispatchTime.now().uptimeNanoseconds
         guard !bytes.isEmpty else { return .error(400, "the request has no image: send a JPEG, PNG, WebP or HEIF photo as the body") }
-        do {
+        return answering {
             let (options, order) = try options(parameters)
-            return results(try library.search(image: bytes, options), order: order, since: start)
-        } catch let refusal as Refusal {
-            return .error(refusal.status, refusal.message)
-        } catch let error as PhotoIndexError {
-            if case .unreadableImage = error { return .error(400, "the image sent is not a JPEG, PNG, WebP or HEIF photo photosearch can read") }
-            return failure(error)
-        } catch {
-            return .error(500, "\(error)")
+            let hits: [SearchHit]
+            do {
+                hits = try library.search(image: bytes, options)
+            } catch PhotoIndexError.unreadableImage {
+                return .error(400, "the image sent is not a JPEG, PNG, WebP or HEIF photo photosearch can read")
+            }
+            return try results(hits, order: order, since: start)
         }
     }
 
     /// GET /api/photos/ID
     public func photo(id text: String) -> Reply {
         guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
-        do {
+        return answering {
             let photo = try library.photo(id: id)
             return .json(Photo(id: photo.id, path: photo.path, size: photo.size, width: photo.width, height: photo.height,
                                takenAt: photo.takenAt, camera: photo.camera, latitude: photo.latitude, longitude: photo.longitude,
                                thumbnail: "/api/photos/\(id)/thumbnail", file: "/api/photos/\(id)/file"))
-        } catch {
-            return failure(error)
         }
     }
 
     /// GET /api/photos/ID/thumbnail
     public func thumbnail(id text: String) -> Reply {
         guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
-        do {
-            return Reply(status: 200, contentType: "image/jpeg", body: try library.thumbnail(id: id), maxAge: 3600)
-        } catch {
-            return failure(error)
-        }
+        return answering { Reply(status: 200, contentType: "image/jpeg", body: try library.thumbnail(id: id), maxAge: 3600) }
     }
 
     /// GET /api/photos/ID/file: the original bytes (JPEG, PNG, WebP), or a
     /// JPEG rendering of a HEIF photo, which browsers cannot show.
     public func file(id text: String) -> Reply {
         guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
-        do {
+        return answering {
             let (photo, bytes) = try library.file(id: id)
             switch ImageFormat.sniff(bytes) {
             case .jpeg?: return Reply(status: 200, contentType: "image/jpeg", body: bytes)
             case .png?: return Reply(status: 200, contentType: "image/png", body: bytes)
             case .webp?: return Reply(status: 200, contentType: "image/webp", body: bytes)
             case .heif?:
-                let decoded = try ImageDecoder().decode(bytes: bytes, path: photo.path)
-                return Reply(status: 200, contentType: "image/jpeg", body: try JPEGEncoder.encode(decoded.bitmap, quality: 90))
+                do {
+                    let decoded = try ImageDecoder().decode(bytes: bytes, path: photo.path)
+                    return Reply(status: 200, contentType: "image/jpeg", body: try JPEGEncoder.encode(decoded.bitmap, quality: 90))
+                } catch {
+                    return .error(404, error.localizedDescription)
+                }
             case nil:
                 return .error(404, "\(photo.path) is no longer a photo")
             }
+        }
+    }
+
+    /// A route's answer: its own, or the one its refusal or the library's
+    /// error calls for.
+    func answering(_ body: () throws -> Reply) -> Reply {
+        do {
+            return try body()
+        } catch let refusal as Refusal {
+            return .error(refusal.status, refusal.message)
         } catch let error as PhotoIndexError {
             return failure(error)
         } catch {
-            return .error(404, "\(error.localizedDescription)")
+            return .error(500, "\(error)")
         }
     }
 
@@ -327,14 +322,15 @@ public struct GalleryAPI: Sendable {
         return Int64(text)
     }
 
-    func results(_ hits: [SearchHit], order: PhotoLibrary.Order, since start: UInt64) -> Reply {
-        let details = hits.map { hit -> Hit in
-            let photo = try? library.photo(id: hit.photoID)
+    func results(_ hits: [SearchHit], order: PhotoLibrary.Order, since start: UInt64) throws(PhotoIndexError) -> Reply {
+        // Their dimensions in one query (hits are at most `maximumTop`).
+        let photos = try library.photos(ids: hits.map(\.photoID))
+        let ordered = PhotoLibrary.ordered(hits, by: order).map { hit in
             // A camera's date only, as the CLI prints it: a file's time says when it was copied.
-            return Hit(id: hit.photoID, path: hit.path, score: hit.score, takenAt: hit.hasCameraDate ? hit.takenAt : nil, width: photo?.width,
-                       height: photo?.height, thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file")
+            Hit(id: hit.photoID, path: hit.path, score: hit.score, takenAt: hit.hasCameraDate ? hit.takenAt : nil,
+                width: photos[hit.photoID]?.width, height: photos[hit.photoID]?.height,
+                thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file")
         }
-        let ordered = PhotoLibrary.ordered(hits, by: order).map { hit in details.first { $0.id == hit.photoID }! }
         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return .json(Results(results: ordered, tookMs: (took * 100).rounded() / 100))
     }

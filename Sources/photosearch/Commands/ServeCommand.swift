@@ -58,7 +58,6 @@ struct ServeCommand: ParsableCommand {
             var indexing: IndexingState?
             // Signalled when the indexing thread has ended (after its batch in flight).
             let indexerDone = DispatchSemaphore(value: 0)
-            var indexerStarted = false
             if let every, let interval = Interval.seconds(every) {
                 let state = IndexingState(interval: interval)
                 indexing = state
@@ -87,7 +86,6 @@ struct ServeCommand: ParsableCommand {
                     indexerDone.signal()
                 }
                 thread.start()
-                indexerStarted = true
             }
             let server = GalleryServer(api: GalleryAPI(library: library, indexing: indexing), configuration: configuration)
             let token = configuration.token
@@ -108,7 +106,7 @@ struct ServeCommand: ParsableCommand {
             finished.wait()
             // Stop indexing between batches, and let the batch in flight commit.
             cancellation.cancel()
-            if indexerStarted { indexerDone.wait() }
+            if indexing != nil { indexerDone.wait() }
             if let error = outcome.withLock({ $0 }) {
                 throw ServeFailure(message: "cannot serve on \(host):\(port): \(error)")
             }
