@@ -121,16 +121,9 @@ public struct BertTokenizer: TextTokenizer {
             scalars = decomposed.unicodeScalars.filter { $0.properties.generalCategory != .nonspacingMark }
         }
         if options.lowercase {
-            var lowered: [Unicode.Scalar] = []
-            lowered.reserveCapacity(scalars.count)
-            for scalar in scalars {
-                if scalar.isASCII {
-                    lowered.append(("A"..."Z").contains(scalar) ? Unicode.Scalar(UInt8(scalar.value) | 0x20) : scalar)
-                } else {
-                    lowered += scalar.properties.lowercaseMapping.unicodeScalars
-                }
-            }
-            scalars = lowered
+            var lowered = String.UnicodeScalarView()
+            for scalar in scalars { CharacterClasses.appendLowercased(scalar, to: &lowered) }
+            scalars = Array(lowered)
         }
         return scalars
     }

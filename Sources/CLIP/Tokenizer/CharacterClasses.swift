@@ -18,6 +18,16 @@ enum CharacterClasses {
         contains(UnicodeTables.controlCharacters, scalar.value)
     }
 
+    /// A character's full lowercase mapping, on its own (no context: Σ is σ),
+    /// appended to `output`: Python's and Rust's per-character lowering.
+    static func appendLowercased(_ scalar: Unicode.Scalar, to output: inout String.UnicodeScalarView) {
+        if scalar.isASCII {
+            output.append(("A"..."Z").contains(scalar) ? Unicode.Scalar(UInt8(scalar.value) | 0x20) : scalar)
+        } else {
+            output.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+        }
+    }
+
     /// \p{L}: general category Lu, Ll, Lt, Lm or Lo.
     static func isLetter(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.isASCII {

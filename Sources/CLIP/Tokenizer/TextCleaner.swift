@@ -37,12 +37,10 @@ enum TextCleaner {
         var result = ""
         result.unicodeScalars.reserveCapacity(scalars.count)
         for (index, scalar) in scalars.enumerated() {
-            if scalar.isASCII {
-                result.unicodeScalars.append(Unicode.Scalar(UInt8(scalar.value) | (("A"..."Z").contains(scalar) ? 0x20 : 0)))
-            } else if scalar.value == 0x03A3 {
+            if scalar.value == 0x03A3 {
                 result.unicodeScalars.append(isFinalSigma(scalars, at: index) ? "\u{03C2}" : "\u{03C3}")
             } else {
-                result += scalar.properties.lowercaseMapping
+                CharacterClasses.appendLowercased(scalar, to: &result.unicodeScalars)
             }
         }
         return result
