@@ -25,12 +25,13 @@ struct SearchTests {
     func bruteForce(_ workspace: Workspace, _ query: [Float]) throws -> [(String, Float)] {
         let unit = VectorMath.normalized(query)
         let rows = try workspace.database().read { db in
-            try Row.fetchAll(db, sql: "SELECT p.path, e.vector FROM photos p JOIN embeddings e ON e.photo_id = p.id")
+            try Row.fetchAll(db, sql: "SELECT p.id, p.path, e.vector FROM photos p JOIN embeddings e ON e.photo_id = p.id")
         }
-        return rows.map { row -> (String, Float) in
+        // Equal scores (a photo and its copy) in photo id order, as the searcher ranks them.
+        return rows.map { row -> (id: Int64, path: String, score: Float) in
             let vector = VectorBlob.vector(row["vector"])
-            return (row["path"], zip(unit, vector).reduce(Float(0)) { $0 + $1.0 * $1.1 })
-        }.sorted { $0.1 > $1.1 }
+            return (row["id"], row["path"], zip(unit, vector).reduce(Float(0)) { $0 + $1.0 * $1.1 })
+        }.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.map { ($0.path, $0.score) }
     }
 
     @Test("ranking and scores equal a float32 brute force", arguments: ["a cat", "a rocket launch", "a cup of coffee", "an astronaut"])
