@@ -18,16 +18,13 @@ CI; the outputs are committed. Run after scripts/make-reference-fixtures.py
    the cn_clip wheel, and `reference/cn-clip-vit-p8.json`: what
    transformers computes for photos (through `ChineseCLIPImageProcessor`,
    Pillow backend) and texts (token ids from transformers' `BertTokenizer`).
-3. `models/hostile/*.bin`: PyTorch checkpoints that must be refused (a pickle
-   that calls os.system, a truncated zip, a storage out of range, ...).
+(The hostile checkpoints under `models/hostile/` are made by
+scripts/make-hostile-fixtures.py, which needs only Python's standard library.)
 """
-import io
 import json
 import math
 import os
 import shutil
-import struct
-import zipfile
 from pathlib import Path
 
 import cn_clip
@@ -199,76 +196,9 @@ def make_chinese_clip():
     print(name, document["sensitivity"])
 
 
-def make_hostile_checkpoints():
-    """PyTorch .bin files a careful reader must refuse, each with a reason."""
-    folder = FIXTURES / "models" / "hostile"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-
-    def archive(path, pickle_bytes, storages=None, version=b"3\n"):
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zipped:
-            zipped.writestr("archive/data.pkl", pickle_bytes)
-            zipped.writestr("archive/version", version)
-            for key, data in (storages or {}).items():
-                zipped.writestr(f"archive/data/{key}", data)
-
-    def tensor_pickle(storage_numel, offset, shape, stride, storage_type=b"FloatStorage", rebuild=b"_rebuild_tensor_v2"):
-        """A protocol-2 pickle of {"w": tensor}, written opcode by opcode."""
-        out = io.BytesIO()
-        out.write(b"\x80\x02")                                   # PROTO 2
-        out.write(b"}q\x00")                                     # EMPTY_DICT, BINPUT 0
-        out.write(b"X\x01\x00\x00\x00w")                         # BINUNICODE "w"
-        out.write(b"ctorch._utils\n" + rebuild + b"\n")          # GLOBAL
-        out.write(b"(")                                          # MARK
-        out.write(b"(X\x07\x00\x00\x00storage")                  # MARK, "storage"
-        out.write(b"ctorch\n" + storage_type + b"\n")            # GLOBAL torch.FloatStorage
-        out.write(b"X\x01\x00\x00\x000X\x03\x00\x00\x00cpu")     # key "0", location "cpu"
-        out.write(b"J" + struct.pack("<i", storage_numel))       # BININT numel
-        out.write(b"tQ")                                         # TUPLE, BINPERSID
-        out.write(b"J" + struct.pack("<i", offset))              # storage offset
-        out.write(b"(" + b"".join(b"J" + struct.pack("<i", d) for d in shape) + b"t")
-        out.write(b"(" + b"".join(b"J" + struct.pack("<i", d) for d in stride) + b"t")
-        out.write(b"\x89")                                       # NEWFALSE (requires_grad)
-        out.write(b"ccollections\nOrderedDict\n)R")              # OrderedDict()
-        out.write(b"tR")                                         # TUPLE, REDUCE
-        out.write(b"s.")                                         # SETITEM, STOP
-        return out.getvalue()
-
-    floats = struct.pack("<6f", 1, 2, 3, 4, 5, 6)
-    archive(folder / "good.bin", tensor_pickle(6, 0, [2, 3], [3, 1]), {"0": floats})
-    # The classic: a pickle whose REDUCE calls os.system.
-    marker = "/tmp/photosearch-pickle-ran"
-    archive(folder / "os-system.bin",
-            b"\x80\x02cos\nsystem\nX" + struct.pack("<I", len("touch " + marker)) + ("touch " + marker).encode()
-            + b"\x85R.")
-    archive(folder / "builtins-eval.bin", b"\x80\x02cbuiltins\neval\nX\x0b\x00\x00\x00print('hi')\x85R.")
-    archive(folder / "storage-out-of-range.bin", tensor_pickle(6, 4, [2, 3], [3, 1]), {"0": floats})
-    archive(folder / "storage-too-short.bin", tensor_pickle(60, 0, [2, 3], [3, 1]), {"0": floats})
-    archive(folder / "missing-storage.bin", tensor_pickle(6, 0, [2, 3], [3, 1]), {})
-    archive(folder / "strided.bin", tensor_pickle(6, 0, [3, 2], [1, 3]), {"0": floats})
-    archive(folder / "unknown-storage-type.bin", tensor_pickle(6, 0, [2, 3], [3, 1], b"ComplexFloatStorage"), {"0": floats})
-    archive(folder / "other-rebuild.bin", tensor_pickle(6, 0, [2, 3], [3, 1], rebuild=b"_rebuild_from_type_v2"), {"0": floats})
-    # Nesting a million levels deep in a few megabytes: a reader that frees
-    # such values recursively overflows its stack.
-    archive(folder / "deep-tuple.bin", b"\x80\x02}X\x01\x00\x00\x00x)" + b"\x85" * 300_000 + b"s.")   # {"x": ((((…))))}
-    chain = io.BytesIO()
-    chain.write(b"\x80\x02}X\x01\x00\x00\x00w]")                 # {"w": L0 ...
-    for level in range(1, 200_000):
-        chain.write(b"]r" + struct.pack("<I", level) + b"aj" + struct.pack("<I", level))
-    chain.write(b"s.")
-    archive(folder / "deep-list.bin", chain.getvalue())
-    whole = (folder / "good.bin").read_bytes()
-    (folder / "truncated.bin").write_bytes(whole[: len(whole) // 2])
-    # PyTorch's format before 1.6: pickles one after another, the first the magic number.
-    (folder / "not-a-zip.bin").write_bytes(b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02}q\x00.")
-    print("hostile:", sorted(path.name for path in folder.iterdir()))
-
-
 def main():
     redo_transformers_reference()
     make_chinese_clip()
-    make_hostile_checkpoints()
 
 
 if __name__ == "__main__":

@@ -56,13 +56,55 @@ struct PyTorchCheckpointTests {
         #expect(message.contains(reason), "\(message)")
     }
 
-    @Test("values nested hundreds of thousands deep are read and freed without overflowing the stack")
-    func deepNesting() throws {
-        // {"x": 300 000 nested tuples}: read, no tensors in it.
-        let file = try TensorFile(path: hostile("deep-tuple.bin"))
+    @Test("values nested, shared or multiplied past the limits are refused, in time linear in the pickle", arguments: [
+        // 300 000 nested 1-tuples: freed recursively, they overflowed the stack.
+        ("deep-tuple.bin", "its pickle is malformed: its values nest more than 100 deep"),
+        // The same depth built by appending to lists already inside another.
+        ("deep-list.bin", "its pickle is malformed: it changes a list after putting it inside another value"),
+        // 100 000 memoised chains of 1-tuples: freeing them was quadratic.
+        ("memo-chain.bin", "its pickle is malformed: its values nest more than 100 deep"),
+        // A dictionary holding itself as its "state_dict": unwrapped forever.
+        ("self-reference.bin", "its pickle is malformed: a container is put inside itself"),
+        ("many-containers.bin", "its pickle is malformed: it makes more than 1048576 containers"),
+    ])
+    func limits(file: String, reason: String) {
+        let message = refusal(file)
+        #expect(message == "\(hostile(file)): not a PyTorch checkpoint photosearch can read: \(reason)")
+    }
+
+    @Test("memo entries shared 2^90 ways are read as one object each")
+    func sharedMemo() throws {
+        // t[i] = (t[i-1], t[i-1]) for 90 levels in 700 bytes: a reader that
+        // copies or walks values path by path never finishes this.
+        let file = try TensorFile(path: hostile("shared-memo.bin"))
         #expect(file.tensors.isEmpty)
-        // A 200 000-deep chain of lists, refused at its end.
-        #expect(refusal("deep-list.bin").contains("refused: its pickle sets items on something that is not a dictionary"))
+        let pickle = try #require(Self.pickle(of: hostile("shared-memo.bin")))
+        let root = try pickle.withUnsafeBytes { bytes in try RestrictedUnpickler.load(bytes) }
+        guard case let .dictionary(dictionary) = root, case var .tuple(node) = dictionary.values[1] else {
+            Issue.record("not {\"w\": tuple}")
+            return
+        }
+        #expect(node.depth == 91)
+        var levels = 0
+        while case let .tuple(child) = node.values.first {
+            #expect(node.values.count == 2 && child === node.values[1].node, "both items are one shared tuple")
+            node = child
+            levels += 1
+        }
+        #expect(levels == 90)
+    }
+
+    /// data.pkl of a stored torch.save archive (the fixtures' zips store, never deflate).
+    static func pickle(of path: String) -> Data? {
+        guard let whole = FileManager.default.contents(atPath: path),
+              let range = whole.range(of: Data("archive/data.pkl".utf8)) else { return nil }
+        // Local header: 30 bytes, then the name, then the extra field; sizes at 18 and 26.
+        let header = range.lowerBound - 30
+        func little(_ offset: Int, _ width: Int) -> Int {
+            (0..<width).reduce(0) { $0 | Int(whole[header + offset + $1]) << (8 * $1) }
+        }
+        let size = little(18, 4), start = range.upperBound + little(28, 2)
+        return whole.subdata(in: start..<(start + size))
     }
 
     @Test("a Chinese-CLIP checkpoint in both formats holds the same tensors")

@@ -30,17 +30,16 @@ enum PyTorchArchive {
         guard pickle.isStored else { throw invalid("data.pkl is compressed") }
         guard pickle.data.count <= maximumPickleSize else { throw invalid("data.pkl is over 64 MB") }
 
-        var loaded: RestrictedUnpickler.Loaded
+        let root: RestrictedUnpickler.Value
         do {
-            loaded = try RestrictedUnpickler.load(UnsafeRawBufferPointer(rebasing: bytes[pickle.data]))
+            root = try RestrictedUnpickler.load(UnsafeRawBufferPointer(rebasing: bytes[pickle.data]))
         } catch let .refused(reason) {
             throw .pickleRefused(path: path, reason: RestrictedUnpickler.Problem.refused(reason).description)
         } catch {
             throw invalid(error.description)
         }
-        defer { RestrictedUnpickler.dismantle(&loaded) }
         var tensors: [String: TensorFile.TensorInfo] = [:]
-        for (name, value) in try stateDictionary(loaded.root, invalid) {
+        for (name, value) in try stateDictionary(root, invalid) {
             guard case let .tensor(tensor) = value else { continue }
             tensors[name] = try locate(tensor, name: name, folder: folder, archive: archive, invalid)
         }
@@ -48,18 +47,18 @@ enum PyTorchArchive {
     }
 
     /// The name → value pairs of the state_dict: the pickle's dictionary, or
-    /// its "state_dict" entry (as training checkpoints wrap it).
-    static func stateDictionary(_ root: RestrictedUnpickler.Value, _ invalid: (String) -> CLIPError) throws(CLIPError)
-        -> [(String, RestrictedUnpickler.Value)] {
-        guard case let .dictionary(items) = root else { throw invalid("its pickle is not a dictionary of tensors") }
+    /// its "state_dict" entry (as training checkpoints wrap it; one level).
+    static func stateDictionary(_ root: RestrictedUnpickler.Value, _ invalid: (String) -> CLIPError, unwrapping: Bool = true)
+        throws(CLIPError) -> [(String, RestrictedUnpickler.Value)] {
+        guard case let .dictionary(node) = root else { throw invalid("its pickle is not a dictionary of tensors") }
         var pairs: [(String, RestrictedUnpickler.Value)] = []
-        for index in stride(from: 0, to: items.values.count, by: 2) {
-            guard case let .string(name) = items.values[index] else { throw invalid("a key of its state_dict is not a string") }
-            pairs.append((name, items.values[index + 1]))
+        for index in stride(from: 0, to: node.values.count, by: 2) {
+            guard case let .string(name) = node.values[index] else { throw invalid("a key of its state_dict is not a string") }
+            pairs.append((name, node.values[index + 1]))
         }
-        if !pairs.contains(where: { if case .tensor = $0.1 { return true } else { return false } }),
+        if unwrapping, !pairs.contains(where: { if case .tensor = $0.1 { return true } else { return false } }),
            let inner = pairs.first(where: { $0.0 == "state_dict" })?.1, case .dictionary = inner {
-            return try stateDictionary(inner, invalid)
+            return try stateDictionary(inner, invalid, unwrapping: false)
         }
         return pairs
     }

@@ -8,9 +8,16 @@
 /// this reader only ever builds dictionaries, tuples, numbers, strings and
 /// tensor descriptions.
 ///
-/// Memory is bounded by the pickle's size: each opcode adds at most a few
-/// values, strings are copied from the pickle's own bytes, and the memo and
-/// the stack are limited.
+/// Cost is linear in the pickle's size, whatever it holds. Containers are
+/// shared objects (`Node`), as Python's are: a memo entry fetched a thousand
+/// times is one object referenced a thousand times, never copied, and
+/// nothing walks the value graph. A container is sealed when it is put
+/// inside another, so that its depth is final and no cycle can form; depth
+/// (`maximumDepth`), the containers made (`maximumContainers`), the memo and
+/// the stack are limited. Freeing is therefore linear and recurses at most
+/// `maximumDepth` levels. (A few hundred bytes of shared memo entries once
+/// made freeing exponential; a 300 000-deep chain, recursive freeing
+/// overflow the stack.)
 struct RestrictedUnpickler {
     /// A storage a tensor views: `data/<key>` in the archive.
     struct Storage: Equatable {
@@ -27,28 +34,45 @@ struct RestrictedUnpickler {
         let stride: [Int]
     }
 
-    /// A dictionary or list, shared as Python shares it: the memo and the
-    /// stack hold the same one, and items are added in place.
-    final class Items {
-        var values: [Value] = []
-        init(_ values: [Value] = []) { self.values = values }
+    /// A tuple, list or dictionary, shared as Python shares it: the memo and
+    /// the stack hold the same one, and lists and dictionaries are filled in
+    /// place (until sealed).
+    final class Node {
+        /// Items in order; a dictionary's keys and values alternate (in
+        /// insertion order, as OrderedDict and dict keep them).
+        fileprivate(set) var values: [Value]
+        /// 1 for a container of scalars; one more than its deepest child.
+        fileprivate(set) var depth: Int
+        /// Set once the node is inside another container: it may no longer change.
+        fileprivate(set) var isSealed = false
+
+        fileprivate init(_ values: [Value] = [], depth: Int = 1) {
+            self.values = values
+            self.depth = depth
+        }
     }
 
-    indirect enum Value {
+    enum Value {
         case none
         case bool(Bool)
         case int(Int)
         case float(Double)
         case string(String)
-        case tuple([Value])
-        case list(Items)
-        /// Keys and values alternating, in insertion order (as OrderedDict
-        /// and dict keep them).
-        case dictionary(Items)
+        case tuple(Node)
+        case list(Node)
+        /// Keys and values alternating.
+        case dictionary(Node)
         case global(module: String, name: String)
         case storage(Storage)
         case tensor(Tensor)
         case mark
+
+        var node: Node? {
+            switch self {
+            case let .tuple(node), let .list(node), let .dictionary(node): return node
+            default: return nil
+            }
+        }
     }
 
     enum Problem: Error, CustomStringConvertible {
@@ -69,56 +93,23 @@ struct RestrictedUnpickler {
         "LongStorage", "IntStorage", "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage",
     ]
 
-    static let maximumMemo = 1 << 22
+    /// A state_dict nests about 4 deep (dictionary, tensor arguments, shape
+    /// tuple); a training checkpoint wrapping one, a few more.
+    static let maximumDepth = 100
+    /// Tuples, lists and dictionaries made: a ViT-bigG state_dict makes about
+    /// 10 000; a million costs ~100 MB at most.
+    static let maximumContainers = 1 << 20
+    static let maximumMemo = 1 << 20
     static let maximumStack = 1 << 20
 
-    /// What a pickle describes: its value, and the memo, which may hold
-    /// other values. Give it to `dismantle` when done with it.
-    struct Loaded {
-        var root: Value
-        var memo: [Int: Value]
-    }
-
-    /// Releases values one level at a time, from a work list, instead of
-    /// recursively: a pickle can nest tuples or lists a million deep in a
-    /// few megabytes, and Swift's recursive release of such a chain would
-    /// overflow the stack. Takes every reference the caller holds.
-    static func dismantle(_ values: inout [Value]) {
-        var work = values
-        values = []
-        while let value = work.popLast() {
-            switch value {
-            case let .tuple(items):
-                work += items
-            case let .list(items), let .dictionary(items):
-                work += items.values
-                items.values = []
-            default:
-                break
-            }
-        }
-    }
-
-    static func dismantle(_ loaded: inout Loaded) {
-        var values = [loaded.root] + Array(loaded.memo.values)
-        loaded = Loaded(root: .none, memo: [:])
-        dismantle(&values)
-    }
-
     /// The value the pickle in `bytes` describes.
-    static func load(_ bytes: UnsafeRawBufferPointer) throws(Problem) -> Loaded {
+    static func load(_ bytes: UnsafeRawBufferPointer) throws(Problem) -> Value {
         var position = 0
         var stack: [Value] = []
+        /// Where each open mark is in `stack` (Python's metastack).
+        var marks: [Int] = []
         var memo: [Int: Value] = [:]
-        var finished = false
-        defer {
-            if !finished {
-                var values = stack + Array(memo.values)
-                stack = []
-                memo = [:]
-                dismantle(&values)
-            }
-        }
+        var containers = 0
 
         func need(_ count: Int) throws(Problem) -> Int {
             guard count >= 0, count <= bytes.count - position else { throw .malformed("it ends in the middle of an opcode") }
@@ -136,8 +127,8 @@ struct RestrictedUnpickler {
         func signed32() throws(Problem) -> Int { Int(Int32(truncatingIfNeeded: try unsigned(4))) }
         func line() throws(Problem) -> String {
             var end = position
-            while end < bytes.count, bytes[end] != 0x0A { end += 1 }
-            guard end < bytes.count, end - position <= 256 else { throw .malformed("a global's name is not terminated") }
+            while end < bytes.count, end - position <= 256, bytes[end] != 0x0A { end += 1 }
+            guard end < bytes.count, bytes[end] == 0x0A else { throw .malformed("a global's name is not terminated") }
             let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[position..<end]), as: UTF8.self)
             position = end + 1
             return text
@@ -157,15 +148,50 @@ struct RestrictedUnpickler {
         }
         /// The values above the topmost mark, the mark removed.
         func popToMark() throws(Problem) -> [Value] {
-            guard let mark = stack.lastIndex(where: { if case .mark = $0 { return true } else { return false } }) else {
-                throw .malformed("it has no mark to pop to")
-            }
+            guard let mark = marks.popLast() else { throw .malformed("it has no mark to pop to") }
             let values = Array(stack[(mark + 1)...])
             stack.removeSubrange(mark...)
             return values
         }
+        /// A new container: counted, limited.
+        func container() throws(Problem) -> Node {
+            containers += 1
+            guard containers <= maximumContainers else { throw .malformed("it makes more than \(maximumContainers) containers") }
+            return Node()
+        }
+        /// Puts `children` into `parent`: each is sealed, and the parent's
+        /// depth follows its deepest child.
+        func adopt(_ children: [Value], into parent: Node) throws(Problem) {
+            var depth = parent.depth
+            for child in children {
+                guard let node = child.node else { continue }
+                guard node !== parent else { throw .malformed("a container is put inside itself") }
+                node.isSealed = true
+                depth = max(depth, node.depth + 1)
+            }
+            guard depth <= maximumDepth else { throw .malformed("its values nest more than \(maximumDepth) deep") }
+            parent.depth = depth
+        }
+        func tuple(_ values: [Value]) throws(Problem) -> Value {
+            let node = try container()
+            try adopt(values, into: node)
+            node.values = values
+            return .tuple(node)
+        }
+        /// The list or dictionary on top of the stack, if it may still change.
+        func target(_ kind: String) throws(Problem) -> Node {
+            let node: Node
+            switch (kind, stack.last) {
+            case let ("list", .list(found)?), let ("dictionary", .dictionary(found)?): node = found
+            case ("list", _): throw .refused("appends to something that is not a list")
+            default: throw .refused("sets items on something that is not a dictionary")
+            }
+            guard !node.isSealed else { throw .malformed("it changes a \(kind) after putting it inside another value") }
+            return node
+        }
         func remember(_ index: Int) throws(Problem) {
             guard let top = stack.last else { throw .malformed("it memoises an empty stack") }
+            if case .mark = top { throw .malformed("it memoises a mark") }
             guard index >= 0, memo.count < maximumMemo || memo[index] != nil else { throw .malformed("its memo grows past \(maximumMemo) values") }
             memo[index] = top
         }
@@ -175,8 +201,14 @@ struct RestrictedUnpickler {
         }
         func setItems(_ pairs: [Value]) throws(Problem) {
             guard pairs.count % 2 == 0 else { throw .malformed("a dictionary update has an odd number of values") }
-            guard case let .dictionary(items)? = stack.last else { throw .refused("sets items on something that is not a dictionary") }
-            items.values += pairs
+            let node = try target("dictionary")
+            try adopt(pairs, into: node)
+            node.values += pairs
+        }
+        func append(_ values: [Value]) throws(Problem) {
+            let node = try target("list")
+            try adopt(values, into: node)
+            node.values += values
         }
 
         while true {
@@ -186,18 +218,17 @@ struct RestrictedUnpickler {
             case 0x95: _ = try unsigned(8)                              // FRAME (protocol 4)
             case UInt8(ascii: "."):                                     // STOP
                 let result = try pop()
-                guard stack.isEmpty else {
+                guard stack.isEmpty, marks.isEmpty else {
                     stack.append(result)
                     throw .malformed("values are left on its stack at the end")
                 }
-                finished = true
-                let loaded = Loaded(root: result, memo: memo)
-                memo = [:]
-                return loaded
-            case UInt8(ascii: "("): try push(.mark)                     // MARK
-            case UInt8(ascii: "}"): try push(.dictionary(Items()))      // EMPTY_DICT
-            case UInt8(ascii: ")"): try push(.tuple([]))                // EMPTY_TUPLE
-            case UInt8(ascii: "]"): try push(.list(Items()))            // EMPTY_LIST
+                return result
+            case UInt8(ascii: "("):                                     // MARK
+                marks.append(stack.count)
+                try push(.mark)
+            case UInt8(ascii: "}"): try push(.dictionary(try container()))   // EMPTY_DICT
+            case UInt8(ascii: ")"): try push(try tuple([]))                  // EMPTY_TUPLE
+            case UInt8(ascii: "]"): try push(.list(try container()))         // EMPTY_LIST
             case UInt8(ascii: "N"): try push(.none)                     // NONE
             case 0x88: try push(.bool(true))                            // NEWTRUE
             case 0x89: try push(.bool(false))                           // NEWFALSE
@@ -224,22 +255,16 @@ struct RestrictedUnpickler {
             case 0x94: try remember(memo.count)                         // MEMOIZE
             case UInt8(ascii: "h"): try push(try recall(try byte()))    // BINGET
             case UInt8(ascii: "j"): try push(try recall(try unsigned(4)))            // LONG_BINGET
-            case UInt8(ascii: "t"): try push(.tuple(try popToMark()))   // TUPLE
-            case 0x85: try push(.tuple([try pop()]))                    // TUPLE1
+            case UInt8(ascii: "t"): try push(try tuple(try popToMark()))             // TUPLE
+            case 0x85: try push(try tuple([try pop()]))                 // TUPLE1
             case 0x86:                                                  // TUPLE2
                 let second = try pop(), first = try pop()
-                try push(.tuple([first, second]))
+                try push(try tuple([first, second]))
             case 0x87:                                                  // TUPLE3
                 let third = try pop(), second = try pop(), first = try pop()
-                try push(.tuple([first, second, third]))
-            case UInt8(ascii: "a"):                                     // APPEND
-                let value = try pop()
-                guard case let .list(items)? = stack.last else { throw .refused("appends to something that is not a list") }
-                items.values.append(value)
-            case UInt8(ascii: "e"):                                     // APPENDS
-                let values = try popToMark()
-                guard case let .list(items)? = stack.last else { throw .refused("appends to something that is not a list") }
-                items.values += values
+                try push(try tuple([first, second, third]))
+            case UInt8(ascii: "a"): try append([try pop()])             // APPEND
+            case UInt8(ascii: "e"): try append(try popToMark())         // APPENDS
             case UInt8(ascii: "s"):                                     // SETITEM
                 let value = try pop(), key = try pop()
                 try setItems([key, value])
@@ -259,7 +284,7 @@ struct RestrictedUnpickler {
                 try push(.storage(try Self.storage(try pop())))
             case UInt8(ascii: "R"):                                     // REDUCE
                 let arguments = try pop(), callable = try pop()
-                try push(try Self.call(callable, arguments))
+                try push(try Self.call(callable, arguments, container: container))
             case UInt8(ascii: "b"):                                     // BUILD
                 // Only an OrderedDict's attributes (a state_dict's
                 // `_metadata`), which inference does not need.
@@ -275,7 +300,7 @@ struct RestrictedUnpickler {
 
     /// A persistent id: ("storage", torch.<Type>Storage, key, location, count).
     static func storage(_ id: Value) throws(Problem) -> Storage {
-        guard case let .tuple(items) = id, items.count == 5, case .string("storage") = items[0],
+        guard case let .tuple(node) = id, case let items = node.values, items.count == 5, case .string("storage") = items[0],
               case let .global("torch", type) = items[1], case let .string(key) = items[2],
               case .string = items[3], case let .int(count) = items[4] else {
             throw .refused("names an external object that is not a tensor storage")
@@ -288,12 +313,13 @@ struct RestrictedUnpickler {
 
     /// The two calls a state_dict makes: OrderedDict() and
     /// _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, metadata]).
-    static func call(_ callable: Value, _ arguments: Value) throws(Problem) -> Value {
-        guard case let .tuple(items) = arguments else { throw .malformed("a call's arguments are not a tuple") }
+    static func call(_ callable: Value, _ arguments: Value, container: () throws(Problem) -> Node) throws(Problem) -> Value {
+        guard case let .tuple(node) = arguments else { throw .malformed("a call's arguments are not a tuple") }
+        let items = node.values
         switch callable {
         case .global("collections", "OrderedDict"):
             guard items.isEmpty else { throw .refused("calls OrderedDict with arguments") }
-            return .dictionary(Items())
+            return .dictionary(try container())
         case .global("torch._utils", "_rebuild_tensor_v2"):
             guard items.count == 6 || items.count == 7, case let .storage(storage) = items[0], case let .int(offset) = items[1],
                   case let .tuple(size) = items[2], case let .tuple(stride) = items[3] else {
@@ -307,7 +333,7 @@ struct RestrictedUnpickler {
                 }
                 return result
             }
-            let shape = try integers(size), strides = try integers(stride)
+            let shape = try integers(size.values), strides = try integers(stride.values)
             guard shape.count == strides.count, shape.count <= 8, offset >= 0 else {
                 throw .malformed("a tensor's size and stride do not match")
             }
