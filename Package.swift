@@ -5,6 +5,7 @@ let package = Package(
     name: "photosearch",
     products: [
         .executable(name: "photosearch", targets: ["photosearch"]),
+        .library(name: "FileAccess", targets: ["FileAccess"]),
         .library(name: "Compute", targets: ["Compute"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "CLIP", targets: ["CLIP"]),
@@ -26,10 +27,18 @@ let package = Package(
         // libjpeg-turbo and libpng (Debian's libjpeg-dev, libpng-dev) report
         // errors through longjmp, which cannot cross Swift frames: each decode
         // runs entirely in this small C target, which links them directly.
+        // It also holds the libde265 decoder photosearch gives libheif (a
+        // plugin is a table of C function pointers).
         .target(
             name: "CImageCodecs",
             path: "Sources/CImageCodecs",
-            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("heif"), .linkedLibrary("de265")]
+        ),
+        // Files opened the one safe way (regular files only, never blocking),
+        // and paths as bytes.
+        .target(
+            name: "FileAccess",
+            path: "Sources/FileAccess"
         ),
         // Kernels for each x86-64 level, one table per level (Swift itself
         // targets baseline x86-64); Compute chooses the table at run time.
@@ -40,7 +49,7 @@ let package = Package(
         ),
         .target(
             name: "Compute",
-            dependencies: ["CKernels"],
+            dependencies: ["CKernels", "FileAccess"],
             path: "Sources/Compute"
         ),
         // Files compiled into the executable (the BPE vocabulary), inflated with zlib.
@@ -53,29 +62,29 @@ let package = Package(
         ),
         .target(
             name: "Imaging",
-            dependencies: ["CImageCodecs", "CWebP", "CHeif"],
+            dependencies: ["CImageCodecs", "CWebP", "CHeif", "FileAccess"],
             path: "Sources/Imaging"
         ),
         .target(
             name: "CLIP",
-            dependencies: ["Compute", "CEmbeddedFiles", "Imaging"],
+            dependencies: ["Compute", "CEmbeddedFiles", "FileAccess", "Imaging"],
             path: "Sources/CLIP"
         ),
         .target(
             name: "ModelHub",
-            dependencies: ["CLIP", "Imaging", "CLibcrypto"],
+            dependencies: ["CLIP", "FileAccess", "Imaging", "CLibcrypto"],
             path: "Sources/ModelHub"
         ),
         .target(
             name: "PhotoIndex",
-            dependencies: ["CLIP", "Compute", "Imaging", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CLIP", "Compute", "FileAccess", "Imaging", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Sources/PhotoIndex"
         ),
         // The web gallery: the page and its JSON API (photosearch serve).
         .target(
             name: "PhotoServer",
             dependencies: [
-                "Imaging", "PhotoIndex", .product(name: "Hummingbird", package: "hummingbird"),
+                "FileAccess", "Imaging", "PhotoIndex", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/PhotoServer"
@@ -83,13 +92,13 @@ let package = Package(
         // Benchmarks: programs that print figures (last line JSON), run by `photosearch bench`.
         .target(
             name: "PhotoSearchBenchmarks",
-            dependencies: ["CLIP", "Compute", "Imaging", "PhotoIndex"],
+            dependencies: ["CLIP", "Compute", "FileAccess", "Imaging", "PhotoIndex"],
             path: "Sources/PhotoSearchBenchmarks"
         ),
         .executableTarget(
             name: "photosearch",
             dependencies: [
-                "CLIP", "Compute", "Imaging", "ModelHub", "PhotoIndex", "PhotoSearchBenchmarks", "PhotoServer",
+                "CLIP", "Compute", "FileAccess", "Imaging", "ModelHub", "PhotoIndex", "PhotoSearchBenchmarks", "PhotoServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/photosearch"
@@ -122,13 +131,18 @@ let package = Package(
             path: "Tests/ModelHubTests"
         ),
         .testTarget(
+            name: "FileAccessTests",
+            dependencies: ["FileAccess", "TestSupport"],
+            path: "Tests/FileAccessTests"
+        ),
+        .testTarget(
             name: "ImagingTests",
-            dependencies: ["Imaging", "TestSupport"],
+            dependencies: ["FileAccess", "Imaging", "TestSupport"],
             path: "Tests/ImagingTests"
         ),
         .testTarget(
             name: "PhotoIndexTests",
-            dependencies: ["PhotoIndex", "CLIP", "Compute", "Imaging", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["PhotoIndex", "CLIP", "Compute", "FileAccess", "Imaging", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/PhotoIndexTests"
         ),
         .testTarget(

@@ -7,7 +7,8 @@ packages=(
     libjpeg-dev          # libjpeg-turbo
     libpng-dev
     libwebp-dev
-    libheif-dev          # HEIC through libde265 (pulled in by libheif1)
+    libheif-dev          # HEIC
+    libde265-dev         # HEVC: photosearch gives libheif its own libde265 decoder (HEVCDecoder.c)
     libsqlite3-dev       # GRDB
     libssl-dev           # libcrypto: SHA-256 of downloaded models
     libcurl4-openssl-dev # -lcurl, for the self-contained build (static Swift runtime, FoundationNetworking)

@@ -36,6 +36,18 @@ static void ps_jpeg_emit_message(j_common_ptr cinfo, int level) {
     }
 }
 
+// Refuses a file with more scans than PS_JPEG_MAXIMUM_SCANS (libjpeg-turbo's
+// own advice against scan-bombs: its djpeg -maxscans does the same).
+static void ps_jpeg_progress(j_common_ptr cinfo) {
+    if (cinfo->is_decompressor && ((j_decompress_ptr)cinfo)->input_scan_number > PS_JPEG_MAXIMUM_SCANS) {
+        ps_jpeg_error *error = (ps_jpeg_error *)cinfo->err;
+        if (error->message && error->message_size > 0) {
+            snprintf(error->message, error->message_size, "it has more than %d scans", PS_JPEG_MAXIMUM_SCANS);
+        }
+        longjmp(error->escape, 1);
+    }
+}
+
 // Installs our handlers; setjmp must still be called by the caller itself.
 static struct jpeg_error_mgr *ps_jpeg_error_init(ps_jpeg_error *error, char *message, size_t message_size) {
     struct jpeg_error_mgr *manager = jpeg_std_error(&error->base);
@@ -87,13 +99,36 @@ int ps_jpeg_geometry(const uint8_t *data, size_t size, int scale_denominator, ps
     out->output_height = (int)cinfo.output_height;
     out->channels = 3;
     out->reduction = (int)cinfo.scale_denom;
+    // A progressive JPEG, or one whose first scan does not hold every
+    // component, is decoded through whole-image coefficient buffers
+    // (jdcoefct.c: each component's blocks, rounded up to its sampling
+    // factors, 64 coefficients of 2 bytes each), allocated whatever the
+    // output scale.
+    size_t largest_blocks = 0;
+    int multiple_scans = cinfo.progressive_mode || cinfo.comps_in_scan < cinfo.num_components;
+    for (int component = 0; component < cinfo.num_components; component++) {
+        jpeg_component_info *info = &cinfo.comp_info[component];
+        size_t across = (info->width_in_blocks + info->h_samp_factor - 1) / info->h_samp_factor * info->h_samp_factor;
+        size_t down = (info->height_in_blocks + info->v_samp_factor - 1) / info->v_samp_factor * info->v_samp_factor;
+        if (multiple_scans) out->decoder_bytes += across * down * 64 * sizeof(JCOEF);
+        size_t blocks = (size_t)info->width_in_blocks * info->height_in_blocks;
+        if (blocks > largest_blocks) largest_blocks = blocks;
+    }
+    // Row buffers (upsampling, colour conversion) and libjpeg's tables: a
+    // generous allowance, so that max_memory_to_use never refuses a real photo.
+    out->decoder_bytes += (size_t)cinfo.image_width * (size_t)cinfo.num_components * 128 + (1 << 20);
+    // With Huffman coding every block of a component costs at least one bit
+    // (its DC difference's code), in a baseline scan or a progressive DC
+    // scan. Arithmetic coding has no such bound.
+    out->minimum_data_bytes = cinfo.arith_code ? 0 : (largest_blocks + 7) / 8;
     jpeg_destroy_decompress(&cinfo);
     return PS_CODEC_OK;
 }
 
 int ps_jpeg_decode_into(const uint8_t *data, size_t size, int scale_denominator, uint8_t *pixels, size_t capacity,
-                        char *message, size_t message_size) {
+                        size_t decoder_memory, char *message, size_t message_size) {
     struct jpeg_decompress_struct cinfo;
+    struct jpeg_progress_mgr progress;
     ps_jpeg_error error;
     // volatile: it changes between setjmp and a possible longjmp.
     uint8_t *volatile row = NULL;
@@ -107,6 +142,13 @@ int ps_jpeg_decode_into(const uint8_t *data, size_t size, int scale_denominator,
     }
     int cmyk = 0;
     ps_jpeg_configure(&cinfo, data, size, scale_denominator, &cmyk);
+    memset(&progress, 0, sizeof(progress));
+    progress.progress_monitor = ps_jpeg_progress;
+    cinfo.progress = &progress;
+    // libjpeg-turbo has no backing store: whole-image buffers that would
+    // take it past this are an error (JERR_NO_BACKING_STORE), never an
+    // allocation.
+    cinfo.mem->max_memory_to_use = (long)decoder_memory;
     jpeg_start_decompress(&cinfo);
     size_t width = cinfo.output_width;
     if (width * (size_t)cinfo.output_height * 3 > capacity) {

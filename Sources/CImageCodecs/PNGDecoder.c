@@ -87,7 +87,15 @@ static int ps_png_run(const uint8_t *data, size_t size, int reduction, ps_image_
     size_t r = reduction > 1 && !interlaced ? (size_t)reduction : 1;
     size_t out_width = (width + r - 1) / r, out_height = (height + r - 1) / r;
     if (geometry) {
-        *geometry = (ps_image_geometry){(int)width, (int)height, (int)out_width, (int)out_height, channels, (int)r};
+        *geometry = (ps_image_geometry){(int)width, (int)height, (int)out_width, (int)out_height, channels, (int)r, 0, 0};
+        // Row pointers or one row and its sums, libpng's two rows, zlib.
+        size_t stride = (size_t)width * (size_t)channels;
+        geometry->decoder_bytes = (r == 1 ? sizeof(png_bytep) * (size_t)height : stride * 5) + 2 * stride + (1 << 20);
+        // Deflate expands at most 1032-fold (a 258-byte match in two bits),
+        // so the file must hold at least this much of the filtered rows
+        // (before any transformation: png_read_update_info has not run).
+        size_t raw = (size_t)height * (1 + (size_t)png_get_rowbytes(png, info));
+        geometry->minimum_data_bytes = raw / 1032;
         png_destroy_read_struct(&png, &info, NULL);
         return PS_CODEC_OK;
     }

@@ -1,3 +1,4 @@
+import FileAccess
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -114,22 +115,11 @@ public enum ContentHash {
     /// checkpoint is hashed without being held in memory (mapping it whole
     /// would add all of it to the process's resident size).
     public static func xxh64(contentsOf path: String) throws(ComputeError) -> UInt64 {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .cannotRead(path: path, reason: String(cString: strerror(errno)).lowercased()) }
-        defer { close(descriptor) }
-        _ = posix_fadvise(descriptor, 0, 0, POSIX_FADV_SEQUENTIAL)
-        let chunk = 8 << 20
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 64)
-        defer { buffer.deallocate() }
         var stream = Stream()
-        while true {
-            let count = read(descriptor, buffer, chunk)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .cannotRead(path: path, reason: String(cString: strerror(errno)).lowercased())
-            }
-            if count == 0 { break }
-            stream.update(UnsafeRawBufferPointer(start: buffer, count: count))
+        do {
+            try RegularFile(path: path).forEachChunk { stream.update($0) }
+        } catch {
+            throw .cannotRead(path: path, reason: error.reason)
         }
         return stream.finish()
     }

@@ -1,3 +1,4 @@
+import FileAccess
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,19 +17,19 @@ public final class MappedFile: @unchecked Sendable {
     /// of them will be read).
     public init(path: String, populate: Bool = false) throws(ComputeError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .cannotRead(path: path, reason: String(cString: strerror(errno)).lowercased()) }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw .cannotRead(path: path, reason: String(cString: strerror(errno)).lowercased()) }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { throw .cannotRead(path: path, reason: "it is not a regular file") }
-        let size = Int(status.st_size)
+        let file: RegularFile
+        do {
+            file = try RegularFile(path: path)
+        } catch {
+            throw .cannotRead(path: path, reason: error.reason)
+        }
+        let size = file.size
         guard size > 0 else {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
         let flags = MAP_PRIVATE | (populate ? MAP_POPULATE : 0)
-        guard let mapping = mmap(nil, size, PROT_READ, flags, descriptor, 0), mapping != MAP_FAILED else {
+        guard let mapping = mmap(nil, size, PROT_READ, flags, file.descriptor, 0), mapping != MAP_FAILED else {
             throw .cannotRead(path: path, reason: String(cString: strerror(errno)).lowercased())
         }
         bytes = UnsafeRawBufferPointer(start: mapping, count: size)

@@ -1,4 +1,5 @@
 import CLIP
+import FileAccess
 import Foundation
 import Imaging
 
@@ -73,8 +74,8 @@ public struct ModelStore: Sendable {
         let defaultName = self.defaultName
         return installedNames().map { name -> InstalledModel in
             let folder = path(of: name)
-            let manifest = (try? Data(contentsOf: URL(fileURLWithPath: folder + "/" + Self.manifestName)))
-                .flatMap { try? JSONDecoder().decode(Manifest.self, from: $0) }
+            let manifest = (try? RegularFile.contents(of: folder + "/" + Self.manifestName, limit: 1 << 20))
+                .flatMap { try? JSONDecoder().decode(Manifest.self, from: Data($0)) }
             return InstalledModel(name: name, path: folder, manifest: manifest, bytes: Self.size(of: folder),
                                   isDefault: name == defaultName)
         }
@@ -89,7 +90,9 @@ public struct ModelStore: Sendable {
 
     /// The name the `default` file holds, when that model is installed.
     private var chosenDefault: String? {
-        guard let text = try? String(contentsOfFile: defaultFile, encoding: .utf8) else { return nil }
+        guard let bytes = try? RegularFile.contents(of: defaultFile, limit: 4096), let text = String(validating: bytes, as: UTF8.self) else {
+            return nil
+        }
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
         return name.isEmpty || !FileManager.default.fileExists(atPath: path(of: name)) ? nil : name
     }

@@ -1,4 +1,5 @@
 import Compute
+import FileAccess
 import Foundation
 import GRDB
 import Imaging
@@ -123,14 +124,21 @@ extension PhotoLibrary {
     }
 
     /// Photo `id`'s file and its bytes — only while they are the bytes that
-    /// were indexed (the same content hash): a file replaced since, by
-    /// another photo or by a link to a file elsewhere, is not served.
+    /// were indexed (the same size, checked before reading, and the same
+    /// content hash): a file replaced since, by another photo, by a link to
+    /// a huge file elsewhere or by a FIFO, is not served.
     public func file(id: Int64) throws(PhotoIndexError) -> (photo: PhotoDetails, bytes: [UInt8]) {
         guard let (photo, indexedHash) = try indexedPhotos(ids: [id])[id] else { throw .noSuchPhoto(id: id) }
-        var status = stat()
-        guard stat(photo.path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG,
-              let bytes = try? FileBytes.read(path: photo.path) else { throw .photoGone(path: photo.path) }
-        guard let indexedHash, ContentHash.hex(ContentHash.xxh64(bytes)) == indexedHash else {
+        let file: RegularFile
+        do {
+            file = try RegularFile(path: photo.path)
+        } catch .missing {
+            throw .photoGone(path: photo.path)
+        } catch {
+            throw .photoChanged(path: photo.path)
+        }
+        guard Int64(file.size) == photo.size, let indexedHash, let bytes = try? file.readAll(limit: file.size),
+              ContentHash.hex(ContentHash.xxh64(bytes)) == indexedHash else {
             throw .photoChanged(path: photo.path)
         }
         return (photo, bytes)

@@ -1,4 +1,5 @@
 import CLIP
+import FileAccess
 import Foundation
 import Imaging
 import Synchronization

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Compute
+import FileAccess
 import Foundation
 import Imaging
 

@@ -75,7 +75,7 @@ struct CheckpointTests {
         let directory = try copy("oc-vit-gelu-p16")
         try FileManager.default.removeItem(atPath: directory.file("open_clip_model.safetensors"))
         try FileManager.default.createDirectory(atPath: directory.file("open_clip_model.safetensors"), withIntermediateDirectories: false)
-        #expect(loadError(directory.path) == .cannotRead(path: directory.file("open_clip_model.safetensors"), reason: "it is a folder, not a weights file"))
+        #expect(loadError(directory.path) == .cannotRead(path: directory.file("open_clip_model.safetensors"), reason: "it is a folder, not a regular file"))
     }
 
     @Test("an empty or cut merges.txt is refused, not tokenized differently", arguments: [0, 1000])

@@ -1,6 +1,6 @@
 import Testing
 import TestSupport
-@testable import Imaging
+@testable import FileAccess
 
 @Suite("File names as bytes")
 struct FilePathsTests {

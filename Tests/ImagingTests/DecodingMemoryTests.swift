@@ -71,3 +71,79 @@ struct DecodingMemoryTests {
         withExtendedLifetime(large) {}
     }
 }
+
+/// Photos whose headers claim more than their data can hold, or whose
+/// decoders would allocate far more than their output (fixtures/hostile,
+/// made by scripts/make-hostile-fixtures.py).
+@Suite("Headers that lie about size")
+struct LyingHeaderTests {
+    func refusal(_ name: String) -> String {
+        do {
+            _ = try ImageDecoder().decode(path: FixtureFiles.path("hostile/\(name)"), minimumShortSide: 224)
+            Issue.record("\(name) was decoded")
+            return ""
+        } catch {
+            return error.reason
+        }
+    }
+
+    @Test("data that cannot fill the claimed size is refused before anything is allocated", arguments: [
+        // 421 bytes; a Huffman-coded JPEG spends at least a bit per 8 × 8 block:
+        // 15 000² needs 440 KB. Decoded, it took ~700 MB of coefficient buffers.
+        ("lying-progressive.jpg", "not a valid JPEG file: its 421 bytes cannot hold the 15000 × 15000 pixels its header claims"),
+        // Deflate expands at most 1032-fold: 675 MB of rows need 654 KB.
+        ("lying.png", "not a valid PNG file: its 254 bytes cannot hold the 15000 × 15000 pixels its header claims"),
+    ])
+    func implausible(name: String, reason: String) {
+        #expect(refusal(name) == reason)
+    }
+
+    @Test("a JPEG with more scans than any encoder writes is refused")
+    func scanLimit() {
+        #expect(refusal("many-scans.jpg") == "not a valid JPEG file: it has more than 100 scans")
+    }
+
+    @Test("a progressive JPEG reserves its coefficient buffers, whatever the output scale")
+    func coefficientsReserved() throws {
+        let budget = DecodingBudget(bytes: 64 << 20)
+        let path = FixtureFiles.path("hostile/large-progressive.jpg")
+        do {
+            let photo = try ImageDecoder(budget: budget).decode(path: path, minimumShortSide: 224)
+            // 1/8 scale: 1000 × 1000 RGB is all that is kept.
+            #expect(photo.bitmap.width == 1000 && photo.bitmap.height == 1000)
+            #expect(budget.used == 1000 * 1000 * 3)
+        }
+        // 8 000² in 4:2:0: 1 000 000 luma and 2 × 250 000 chroma blocks of
+        // 128 bytes each, held while it decoded (and the file's bytes).
+        #expect(budget.peak >= 192_000_000 + 187_628)
+        #expect(budget.used == 0)
+    }
+}
+
+/// A decoder that fails half-way must fail every time, never hand back
+/// memory it did not write.
+@Suite("Decoders that fail half-way")
+struct HalfDecodedTests {
+    @Test("a damaged HEIC gives the same answer on every decode")
+    func damagedHEIC() {
+        let path = FixtureFiles.path("hostile/damaged.heic")
+        var answers = Set<String>()
+        for round in 0..<12 {
+            // Leave different leftovers in the heap before each decode.
+            for size in [1 << 20, 3 << 19, 1 << 18] {
+                let noise = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+                noise.initializeMemory(as: UInt8.self, repeating: UInt8(truncatingIfNeeded: round * 37 + size))
+                noise.deallocate()
+            }
+            do {
+                let photo = try ImageDecoder().decode(path: path)
+                answers.insert("decoded: \(photo.bitmap.pixels.hashValue)")
+            } catch {
+                answers.insert("failed: \(error.reason)")
+            }
+        }
+        // libheif's own decoder answered differently each time; libde265
+        // reports the damage, and it is a failure.
+        #expect(answers == ["failed: not a valid HEIF file: decoder plugin generated an error: Unspecified: end_of_sub_stream_one_bit not set to 1 when it should be"])
+    }
+}

@@ -140,7 +140,7 @@ struct BadFileTests {
             _ = try decoder.decode(path: scratch.path)
             Issue.record("a directory decoded")
         } catch {
-            #expect(error.localizedDescription.hasSuffix("it is a directory"))
+            #expect(error.localizedDescription.hasSuffix("it is a folder, not a regular file"))
         }
     }
 

@@ -1,3 +1,4 @@
+import FileAccess
 import Imaging
 import Testing
 @testable import PhotoIndex

@@ -1,7 +1,8 @@
 #ifndef PHOTOSEARCH_CIMAGECODECS_H
 #define PHOTOSEARCH_CIMAGECODECS_H
 
-// Decoders for JPEG (libjpeg-turbo) and PNG (libpng).
+// Decoders for JPEG (libjpeg-turbo) and PNG (libpng), and the HEVC decoder
+// photosearch gives libheif.
 //
 // Both libraries report fatal errors by calling an error handler that must not
 // return; the usual answer is setjmp/longjmp, which cannot cross Swift frames.
@@ -33,7 +34,20 @@ typedef struct {
     int output_height;
     int channels;        // 3 (RGB) or 4 (RGBA, straight alpha)
     int reduction;       // the scale-down factor actually used (1: none)
+    // Memory the library allocates while decoding, besides the output
+    // (a multi-scan JPEG's whole-image coefficient buffers, 128 bytes per
+    // 8 × 8 block: ~700 MB for 15 000 × 15 000 pixels, whatever the scale).
+    size_t decoder_bytes;
+    // The fewest bytes of data that can encode an image this size: a
+    // header claiming more pixels than its data could fill is refused
+    // before anything is allocated. 0 when the format has no such bound.
+    size_t minimum_data_bytes;
 } ps_image_geometry;
+
+/// Most scans a JPEG may have: each one visits every block of the image, so
+/// a small progressive file with thousands of scans costs minutes. Encoders
+/// write at most a few dozen.
+#define PS_JPEG_MAXIMUM_SCANS 100
 
 /// A JPEG's geometry at scale 1/scale_denominator (1, 2, 4 or 8): libjpeg-turbo's
 /// DCT scaling, the output always RGB.
@@ -43,9 +57,11 @@ int ps_jpeg_geometry(const uint8_t *data, size_t size, int scale_denominator, ps
 /// Decodes a JPEG into `pixels` (output_width × output_height × 3 bytes, as
 /// ps_jpeg_geometry said) at that scale, with the accurate integer IDCT and
 /// fancy upsampling (the settings Pillow uses). CMYK and YCCK (Adobe,
-/// inverted) are turned into RGB.
+/// inverted) are turned into RGB. libjpeg's whole-image buffers may take at
+/// most `decoder_memory` bytes (the geometry's decoder_bytes, reserved by the
+/// caller); more, or more than PS_JPEG_MAXIMUM_SCANS scans, is an error.
 int ps_jpeg_decode_into(const uint8_t *data, size_t size, int scale_denominator, uint8_t *pixels, size_t capacity,
-                        char *message, size_t message_size);
+                        size_t decoder_memory, char *message, size_t message_size);
 
 /// Encodes interleaved RGB pixels as a baseline JPEG (4:2:0, `quality` 1-100)
 /// into a malloc'ed buffer the caller frees.
@@ -65,6 +81,11 @@ int ps_png_geometry(const uint8_t *data, size_t size, int reduction, ps_image_ge
 /// never exists at full size in memory.
 int ps_png_decode_into(const uint8_t *data, size_t size, int reduction, uint8_t *pixels, size_t capacity,
                        char *message, size_t message_size);
+
+/// Registers, once per process, photosearch's HEVC decoder with libheif
+/// (HEVCDecoder.c): libde265 with zero-filled planes, and any error or
+/// warning it reports failing the decode. 0 on success.
+int ps_heif_register_strict_hevc_decoder(void);
 
 #ifdef __cplusplus
 }

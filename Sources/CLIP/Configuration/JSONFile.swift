@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 
 /// Reading the JSON a model folder holds (configurations, the safetensors
@@ -16,15 +17,25 @@ enum JSONFile {
         }
     }
 
+    /// The largest model file read whole: configurations are kilobytes,
+    /// a tokenizer.json with a 256 000-piece vocabulary tens of megabytes.
+    static let maximumSize = 256 << 20
+
+    /// The bytes of a model's text file (a configuration, a vocabulary): a
+    /// regular file of at most `maximumSize` bytes.
+    static func contents(of path: String) throws(CLIPError) -> Data {
+        do {
+            return Data(try RegularFile.contents(of: path, limit: maximumSize))
+        } catch .missing {
+            throw .missingFile(path: path)
+        } catch {
+            throw .cannotRead(path: path, reason: error.reason)
+        }
+    }
+
     /// Reads and decodes the file at `path` (a configuration file).
     static func read<T: Decodable>(_ type: T.Type, path: String) throws(CLIPError) -> T {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw .cannotRead(path: path, reason: (error as NSError).localizedFailureReason ?? error.localizedDescription)
-        }
-        return try decode(T.self, from: data) { .invalidConfiguration(path: path, reason: $0) }
+        try decode(T.self, from: try contents(of: path)) { .invalidConfiguration(path: path, reason: $0) }
     }
 
     /// What went wrong in `data`, naming the field ("vision_cfg.layers", "[3]").

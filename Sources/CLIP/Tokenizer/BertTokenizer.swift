@@ -72,12 +72,7 @@ public struct BertTokenizer: TextTokenizer {
 
     /// Reads `vocab.txt` at `path`.
     public init(vocabularyFile path: String, options: Options, contextLength: Int) throws(CLIPError) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw .cannotRead(path: path, reason: "\(error.localizedDescription)")
-        }
+        let data = try JSONFile.contents(of: path)
         guard data.count <= 64 << 20 else { throw .invalidVocabulary(path: path, reason: "over 64 MB") }
         guard let text = String(data: data, encoding: .utf8) else {
             throw .invalidVocabulary(path: path, reason: "it is not UTF-8 text")

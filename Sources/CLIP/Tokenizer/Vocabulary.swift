@@ -67,18 +67,8 @@ struct Vocabulary: Sendable {
 
     /// A transformers CLIPTokenizer's vocab.json and merges.txt.
     static func transformers(vocabularyPath: String, mergesPath: String) throws(CLIPError) -> Vocabulary {
-        let vocabularyData: Data
-        let mergesData: Data
-        do {
-            vocabularyData = try Data(contentsOf: URL(fileURLWithPath: vocabularyPath))
-        } catch {
-            throw .cannotRead(path: vocabularyPath, reason: error.localizedDescription)
-        }
-        do {
-            mergesData = try Data(contentsOf: URL(fileURLWithPath: mergesPath))
-        } catch {
-            throw .cannotRead(path: mergesPath, reason: error.localizedDescription)
-        }
+        let vocabularyData = try JSONFile.contents(of: vocabularyPath)
+        let mergesData = try JSONFile.contents(of: mergesPath)
         let ids = try JSONFile.decode([String: Int].self, from: vocabularyData) { reason in
             .invalidVocabulary(path: vocabularyPath, reason: "not a JSON object of token ids: \(reason)")
         }

@@ -1,4 +1,5 @@
 import Compute
+import FileAccess
 import Foundation
 import Imaging
 import Synchronization
@@ -315,14 +316,15 @@ final class PreparedWeightsFile: Sendable {
     /// The weights path a prepared file's header records, read without
     /// mapping or checking the rest.
     private static func recordedWeightsPath(_ path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        guard let prefix = try? handle.read(upToCount: prefixSize), prefix.count == prefixSize, Array(prefix.prefix(8)) == magic else {
+        guard let file = try? RegularFile(path: path), let prefix = try? file.prefix(prefixSize), prefix.count == prefixSize,
+              Array(prefix.prefix(8)) == magic else {
             return nil
         }
         let length = prefix.withUnsafeBytes { Int(clamping: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))) }
-        guard length <= maximumHeaderSize, let json = try? handle.read(upToCount: length), json.count == length,
-              let header = try? JSONDecoder().decode(PreparedHeader.self, from: json) else { return nil }
+        guard length <= maximumHeaderSize, file.size - prefixSize >= length else { return nil }
+        var json = [UInt8](repeating: 0, count: length)
+        guard let count = try? json.withUnsafeMutableBytes({ buffer in try file.read(into: buffer, at: prefixSize) }), count == length,
+              let header = try? JSONDecoder().decode(PreparedHeader.self, from: Data(json)) else { return nil }
         return header.weights.path
     }
 }

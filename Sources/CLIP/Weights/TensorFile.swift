@@ -1,4 +1,5 @@
 import Compute
+import FileAccess
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -89,26 +90,20 @@ public final class TensorFile: @unchecked Sendable {
 
     public init(path: String) throws(CLIPError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            let code = errno
-            if code == ENOENT { throw .missingFile(path: path) }
-            throw .cannotRead(path: path, reason: String(cString: strerror(code)).lowercased())
+        let file: RegularFile
+        do {
+            file = try RegularFile(path: path)
+        } catch .missing {
+            throw .missingFile(path: path)
+        } catch {
+            throw .cannotRead(path: path, reason: error.reason)
         }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
-            throw .cannotRead(path: path, reason: String(cString: strerror(errno)).lowercased())
-        }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            throw .cannotRead(path: path, reason: (status.st_mode & S_IFMT) == S_IFDIR ? "it is a folder, not a weights file" : "it is not a regular file")
-        }
-        let size = Int(status.st_size)
+        let size = file.size
         guard size >= 8 else {
             if path.hasSuffix(".bin") { throw .invalidPyTorchCheckpoint(path: path, reason: "it is \(size) bytes, too short for a zip archive") }
             throw .truncatedCheckpoint(path: path, reason: "\(size) bytes, shorter than the 8-byte header length")
         }
-        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED else {
+        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, file.descriptor, 0), mapping != MAP_FAILED else {
             throw .cannotRead(path: path, reason: String(cString: strerror(errno)).lowercased())
         }
         base = mapping

@@ -15,6 +15,7 @@ public final class DecodingBudget: Sendable {
 
     private struct State {
         var used = 0
+        var peak = 0
         var waiting: [(bytes: Int, wake: DispatchSemaphore)] = []
     }
 
@@ -32,11 +33,16 @@ public final class DecodingBudget: Sendable {
     }()
 
     /// Waits until `count` bytes can be held; they are released when the
-    /// returned token is.
-    public func reserve(_ count: Int) -> Reservation {
+    /// returned token is. `replacing` is given back first: a decode that
+    /// holds its file's bytes and now needs its pixels too never waits while
+    /// holding part of the budget, so that two such decodes cannot wait for
+    /// each other.
+    public func reserve(_ count: Int, replacing held: Reservation? = nil) -> Reservation {
+        held?.shrink(to: 0)
         let wake: DispatchSemaphore? = state.withLock { state in
             if state.waiting.isEmpty && (state.used + count <= bytes || state.used == 0) {
                 state.used += count
+                state.peak = max(state.peak, state.used)
                 return nil
             }
             let wake = DispatchSemaphore(value: 0)
@@ -54,6 +60,7 @@ public final class DecodingBudget: Sendable {
             while let next = state.waiting.first, state.used + next.bytes <= bytes || state.used == 0 {
                 state.waiting.removeFirst()
                 state.used += next.bytes
+                state.peak = max(state.peak, state.used)
                 woken.append(next.wake)
             }
             return woken
@@ -63,17 +70,34 @@ public final class DecodingBudget: Sendable {
 
     /// Bytes held now (for tests).
     var used: Int { state.withLock { $0.used } }
+    /// The most bytes held at once so far (for tests).
+    var peak: Int { state.withLock { $0.peak } }
 
-    /// Bytes held by a decode; given back when the last reference goes.
+    /// Bytes held by a decode; given back when the last reference goes, or
+    /// in part earlier (`shrink`).
     public final class Reservation: Sendable {
         let budget: DecodingBudget
-        public let bytes: Int
+        private let held: Mutex<Int>
 
         init(budget: DecodingBudget, bytes: Int) {
             self.budget = budget
-            self.bytes = bytes
+            held = Mutex(bytes)
         }
 
-        deinit { budget.release(bytes) }
+        /// The bytes held now.
+        public var bytes: Int { held.withLock { $0 } }
+
+        /// Gives back all but `count` bytes (a decode's working memory once
+        /// it is done, leaving its pixels).
+        public func shrink(to count: Int) {
+            let released = held.withLock { held -> Int in
+                let released = max(held - max(count, 0), 0)
+                held -= released
+                return released
+            }
+            if released > 0 { budget.release(released) }
+        }
+
+        deinit { shrink(to: 0) }
     }
 }

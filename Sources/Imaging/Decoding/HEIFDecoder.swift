@@ -1,9 +1,12 @@
 import CHeif
+import CImageCodecs
 
 /// HEIC/HEIF (and AVIF) primary images through libheif. libheif applies the
 /// container's rotation and mirroring (irot/imir), which are authoritative in
 /// HEIF; an EXIF orientation tag inside a HEIF file is therefore not applied
-/// again.
+/// again. HEVC is decoded by photosearch's own libde265 plugin
+/// (CImageCodecs/HEVCDecoder.c): libheif's leaves a damaged picture's
+/// undecoded parts as uninitialised memory.
 enum HEIFDecoder {
     struct Result {
         var bitmap: Bitmap
@@ -12,7 +15,11 @@ enum HEIFDecoder {
         var reservation: DecodingBudget.Reservation
     }
 
-    static func decode(_ bytes: [UInt8], path: String, maximumPixels: Int, budget: DecodingBudget) throws(ImagingError) -> Result {
+    static func decode(_ bytes: [UInt8], path: String, maximumPixels: Int, budget: DecodingBudget, fileBytes: Int,
+                       holding held: DecodingBudget.Reservation?) throws(ImagingError) -> Result {
+        guard ps_heif_register_strict_hevc_decoder() == 0 else {
+            throw .corrupt(path: path, format: "HEIF", reason: "photosearch's HEVC decoder could not be given to libheif")
+        }
         guard let context = heif_context_alloc() else {
             throw .corrupt(path: path, format: "HEIF", reason: "out of memory")
         }
@@ -36,20 +43,30 @@ enum HEIFDecoder {
             throw .tooLarge(path: path, width: width, height: height, limit: maximumPixels)
         }
         let hasAlpha = heif_image_handle_has_alpha_channel(handle) != 0
-        // libheif's image and our copy of it, both alive for a moment.
-        let reservation = budget.reserve(2 * width * height * (hasAlpha ? 4 : 3))
+        let layout: Bitmap.Layout = hasAlpha ? .rgba : .rgb
+        // libde265's planes (up to 16-bit 4:4:4, 6 bytes a pixel), libheif's
+        // RGB(A) image and our copy of it, alive together for a moment.
+        let reservation = budget.reserve(fileBytes + width * height * (6 + 2 * layout.rawValue), replacing: held)
+        let bitmap = try decodePixels(handle, layout: layout, path: path, maximumPixels: maximumPixels, failure: failure)
+        reservation.shrink(to: bitmap.pixels.count)
+        return Result(bitmap: bitmap, exif: exifBlock(handle), reservation: reservation)
+    }
+
+    /// The primary image as upright RGB(A), copied out of libheif's image
+    /// (released on return).
+    private static func decodePixels(_ handle: OpaquePointer, layout: Bitmap.Layout, path: String, maximumPixels: Int,
+                                     failure: (heif_error) -> ImagingError) throws(ImagingError) -> Bitmap {
         var image: OpaquePointer?
-        error = heif_decode_image(handle, &image, heif_colorspace_RGB,
-                                  hasAlpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB, nil)
+        let error = heif_decode_image(handle, &image, heif_colorspace_RGB,
+                                      layout == .rgba ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB, nil)
         guard error.code == heif_error_Ok, let image else { throw failure(error) }
         defer { heif_image_release(image) }
-
-        let layout: Bitmap.Layout = hasAlpha ? .rgba : .rgb
         let decodedWidth = Int(heif_image_get_width(image, heif_channel_interleaved))
         let decodedHeight = Int(heif_image_get_height(image, heif_channel_interleaved))
         var stride: Int32 = 0
         guard decodedWidth > 0, decodedHeight > 0, decodedWidth * decodedHeight <= maximumPixels,
-              let plane = heif_image_get_plane_readonly(image, heif_channel_interleaved, &stride) else {
+              let plane = heif_image_get_plane_readonly(image, heif_channel_interleaved, &stride),
+              Int(stride) >= decodedWidth * layout.rawValue else {
             throw .corrupt(path: path, format: "HEIF", reason: "decoder returned no pixels")
         }
         let rowBytes = decodedWidth * layout.rawValue
@@ -59,8 +76,7 @@ enum HEIFDecoder {
                 (target.baseAddress! + row * rowBytes).update(from: plane + row * Int(stride), count: rowBytes)
             }
         }
-        let bitmap = Bitmap(width: decodedWidth, height: decodedHeight, layout: layout, pixels: pixels)
-        return Result(bitmap: bitmap, exif: exifBlock(handle), reservation: reservation)
+        return Bitmap(width: decodedWidth, height: decodedHeight, layout: layout, pixels: pixels)
     }
 
     /// The first "Exif" metadata item without its 4-byte header offset prefix

@@ -1,7 +1,16 @@
 import CImageCodecs
+import FileAccess
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// A photo file's bytes, read by `ImageDecoder.read(path:)` and counted in
+/// its decoding budget until decoded or dropped.
+public struct PhotoFile: Sendable {
+    public let path: String
+    public let bytes: [UInt8]
+    let reservation: DecodingBudget.Reservation
+}
 
 /// A photo read from disk: upright pixels and what its metadata said.
 public struct DecodedPhoto: Sendable {
@@ -39,43 +48,92 @@ public struct ImageDecoder: Sendable {
         self.reducingPixels = reducingPixels
     }
 
+    /// The largest photo file read (a 250-megapixel 16-bit PNG is about
+    /// this size); larger ones are refused before they are read.
+    public var maximumFileBytes = 1 << 30
+
+    /// Reads the photo file at `path` for decoding: it must be a regular
+    /// file (never a FIFO or device), start like an image and be at most
+    /// `maximumFileBytes`, all checked before the rest is read. Its bytes
+    /// are counted in the decoding budget until it is decoded or dropped.
+    public func read(path: String) throws(ImagingError) -> PhotoFile {
+        let file: RegularFile
+        do {
+            file = try RegularFile(path: path)
+        } catch {
+            throw .cannotRead(path: path, reason: error.reason)
+        }
+        guard file.size > 0 else { throw .emptyFile(path: path) }
+        do {
+            guard ImageFormat.sniff(try file.prefix(ImageFormat.sniffedBytes)) != nil else { throw ImagingError.unsupportedFormat(path: path) }
+            guard file.size <= maximumFileBytes else { throw FileAccessError.tooLarge(path: path, size: file.size, limit: maximumFileBytes) }
+            let reservation = budget.reserve(file.size)
+            let bytes = try file.readAll(limit: maximumFileBytes)
+            return PhotoFile(path: path, bytes: bytes, reservation: reservation)
+        } catch let error as ImagingError {
+            throw error
+        } catch let error as FileAccessError {
+            throw .cannotRead(path: path, reason: error.reason)
+        } catch {
+            throw .cannotRead(path: path, reason: "\(error)")
+        }
+    }
+
     /// Decodes the file at `path`.
     ///
     /// - Parameter minimumShortSide: when set, a JPEG is decoded at the smallest
     ///   DCT scale (1/8, 1/4, 1/2) whose shorter side is still at least this many
     ///   pixels; nil decodes at full size, as Pillow does.
     public func decode(path: String, minimumShortSide: Int? = nil) throws(ImagingError) -> DecodedPhoto {
-        let bytes = try FileBytes.read(path: path)
-        return try decode(bytes: bytes, path: path, minimumShortSide: minimumShortSide)
+        try decode(try read(path: path), minimumShortSide: minimumShortSide)
     }
 
-    /// Decodes an image held in memory; `path` is only used in error messages.
+    /// Decodes a photo file read by `read(path:)`.
+    public func decode(_ file: PhotoFile, minimumShortSide: Int? = nil) throws(ImagingError) -> DecodedPhoto {
+        try decode(bytes: file.bytes, path: file.path, minimumShortSide: minimumShortSide, holding: file.reservation)
+    }
+
+    /// Decodes an image held in memory (an upload); `path` is only used in
+    /// error messages. The caller bounds the bytes it holds.
     public func decode(bytes: [UInt8], path: String, minimumShortSide: Int? = nil) throws(ImagingError) -> DecodedPhoto {
+        try decode(bytes: bytes, path: path, minimumShortSide: minimumShortSide, holding: nil)
+    }
+
+    /// Each format reserves, once its header is read, what its decode will
+    /// allocate (the bytes themselves included, when `held` counts them),
+    /// and keeps only its pixels' share once done.
+    private func decode(bytes: [UInt8], path: String, minimumShortSide: Int?,
+                        holding held: DecodingBudget.Reservation?) throws(ImagingError) -> DecodedPhoto {
         guard !bytes.isEmpty else { throw .emptyFile(path: path) }
         guard let format = ImageFormat.sniff(bytes) else { throw .unsupportedFormat(path: path) }
+        let fileBytes = held == nil ? 0 : bytes.count
         switch format {
         case .webp:
             let metadata = EXIFLocator.tiffBlock(in: bytes, format: format).map(EXIFReader.parse) ?? PhotoMetadata()
-            var (bitmap, reservation) = try WebPDecoder.decode(bytes, path: path, maximumPixels: maximumPixels, budget: budget)
+            var (bitmap, reservation) = try WebPDecoder.decode(bytes, path: path, maximumPixels: maximumPixels, budget: budget,
+                                                               fileBytes: fileBytes, holding: held)
             let stored = (bitmap.width, bitmap.height)
             if appliesOrientation { bitmap = metadata.orientation.apply(to: bitmap) }
             return DecodedPhoto(bitmap: bitmap, format: format, storedWidth: stored.0, storedHeight: stored.1, metadata: metadata,
                                 reservation: reservation)
         case .heif:
-            let result = try HEIFDecoder.decode(bytes, path: path, maximumPixels: maximumPixels, budget: budget)
+            let result = try HEIFDecoder.decode(bytes, path: path, maximumPixels: maximumPixels, budget: budget,
+                                                fileBytes: fileBytes, holding: held)
             var metadata = result.exif.map { EXIFReader.parse(tiff: $0[...]) } ?? PhotoMetadata()
             // libheif already applied the container's transformations.
             metadata.orientation = .up
             return DecodedPhoto(bitmap: result.bitmap, format: format, storedWidth: result.bitmap.width,
                                 storedHeight: result.bitmap.height, metadata: metadata, reservation: result.reservation)
         case .jpeg, .png:
-            return try decodeWithCodecs(bytes: bytes, format: format, path: path, minimumShortSide: minimumShortSide)
+            return try decodeWithCodecs(bytes: bytes, format: format, path: path, minimumShortSide: minimumShortSide,
+                                        fileBytes: fileBytes, holding: held)
         }
     }
 
     /// JPEG and PNG, through the C shim: the geometry first (nothing
     /// allocated), then the budget, then a decode straight into the array.
-    private func decodeWithCodecs(bytes: [UInt8], format: ImageFormat, path: String, minimumShortSide: Int?) throws(ImagingError) -> DecodedPhoto {
+    private func decodeWithCodecs(bytes: [UInt8], format: ImageFormat, path: String, minimumShortSide: Int?,
+                                  fileBytes: Int, holding held: DecodingBudget.Reservation?) throws(ImagingError) -> DecodedPhoto {
         let metadata = EXIFLocator.tiffBlock(in: bytes, format: format).map(EXIFReader.parse) ?? PhotoMetadata()
         var message = [CChar](repeating: 0, count: 256)
         func failure(_ status: Int32) -> ImagingError {
@@ -112,18 +170,25 @@ public struct ImageDecoder: Sendable {
         guard width.multipliedReportingOverflow(by: height).partialValue <= maximumPixels, width <= maximumPixels, height <= maximumPixels else {
             throw .tooLarge(path: path, width: width, height: height, limit: maximumPixels)
         }
+        guard bytes.count >= Int(geometry.minimum_data_bytes) else {
+            throw .corrupt(path: path, format: format.rawValue,
+                           reason: "its \(bytes.count) bytes cannot hold the \(width) × \(height) pixels its header claims")
+        }
         let layout: Bitmap.Layout = geometry.channels == 4 ? .rgba : .rgb
         let count = Int(geometry.output_width) * Int(geometry.output_height) * layout.rawValue
-        let reservation = budget.reserve(count)
-        var decoded = Int32(PS_CODEC_OK)
-        let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            decoded = bytes.withUnsafeBufferPointer { data in
+        let decoderBytes = Int(geometry.decoder_bytes)
+        let reservation = budget.reserve(fileBytes + decoderBytes + count, replacing: held)
+        // Zeroed first: whatever a decoder leaves unwritten is never
+        // another photo's leftover memory.
+        var pixels = [UInt8](repeating: 0, count: count)
+        let decoded = bytes.withUnsafeBufferPointer { data in
+            pixels.withUnsafeMutableBufferPointer { buffer in
                 format == .jpeg
-                    ? ps_jpeg_decode_into(data.baseAddress, data.count, scale, buffer.baseAddress, count, &message, message.count)
+                    ? ps_jpeg_decode_into(data.baseAddress, data.count, scale, buffer.baseAddress, count, decoderBytes, &message, message.count)
                     : ps_png_decode_into(data.baseAddress, data.count, scale, buffer.baseAddress, count, &message, message.count)
             }
-            initialized = decoded == Int32(PS_CODEC_OK) ? count : 0
         }
+        reservation.shrink(to: count)
         guard decoded == Int32(PS_CODEC_OK) else { throw failure(decoded) }
         var bitmap = Bitmap(width: Int(geometry.output_width), height: Int(geometry.output_height), layout: layout, pixels: pixels)
         if appliesOrientation {

@@ -8,9 +8,12 @@ public enum ImageFormat: String, Sendable, CaseIterable {
     /// Brands of ISO base media files that libheif decodes as still images.
     static let heifBrands: Set<String> = ["heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1", "avif"]
 
+    /// How many leading bytes `sniff` looks at.
+    public static let sniffedBytes = 16
+
     /// Identifies the format from a file's leading bytes, or nil.
     public static func sniff<Bytes: Collection>(_ bytes: Bytes) -> ImageFormat? where Bytes.Element == UInt8 {
-        let head = Array(bytes.prefix(16))
+        let head = Array(bytes.prefix(sniffedBytes))
         if head.count >= 3, head[0] == 0xFF, head[1] == 0xD8, head[2] == 0xFF {
             return .jpeg
         }

@@ -2,8 +2,11 @@ import CWebP
 
 /// Still WebP images through libwebp (lossy, lossless, with or without alpha).
 enum WebPDecoder {
-    static func decode(_ bytes: [UInt8], path: String, maximumPixels: Int,
-                       budget: DecodingBudget) throws(ImagingError) -> (Bitmap, DecodingBudget.Reservation) {
+    /// Reserves, besides the output, what libwebp allocates while decoding:
+    /// a lossless image is decoded whole into 32-bit pixels first; a lossy
+    /// one with alpha keeps a whole alpha plane.
+    static func decode(_ bytes: [UInt8], path: String, maximumPixels: Int, budget: DecodingBudget, fileBytes: Int,
+                       holding held: DecodingBudget.Reservation?) throws(ImagingError) -> (Bitmap, DecodingBudget.Reservation) {
         var features = WebPBitstreamFeatures()
         let status = bytes.withUnsafeBufferPointer { WebPGetFeatures($0.baseAddress, $0.count, &features) }
         guard status == VP8_STATUS_OK else {
@@ -19,7 +22,9 @@ enum WebPDecoder {
         }
         let layout: Bitmap.Layout = features.has_alpha != 0 ? .rgba : .rgb
         let stride = width * layout.rawValue
-        let reservation = budget.reserve(stride * height)
+        let working = width * height * (features.format == 2 ? 4 : features.has_alpha != 0 ? 1 : 0) + (1 << 20)
+        let reservation = budget.reserve(fileBytes + working + stride * height, replacing: held)
+        defer { reservation.shrink(to: stride * height) }
         var pixels = [UInt8](repeating: 0, count: stride * height)
         let decoded = bytes.withUnsafeBufferPointer { data in
             pixels.withUnsafeMutableBufferPointer { output in

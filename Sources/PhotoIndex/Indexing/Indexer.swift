@@ -1,5 +1,6 @@
 import CLIP
 import Compute
+import FileAccess
 import Foundation
 import GRDB
 import Imaging
@@ -396,17 +397,18 @@ final class Indexer: Sendable {
         }
     }
 
-    /// Runs on a decoding thread: read, hash, and either reuse an embedding
-    /// for the same content or decode and preprocess.
+    /// Runs on a decoding thread: read (a regular file that starts like an
+    /// image, checked before the rest is read), hash, and either reuse an
+    /// embedding for the same content or decode and preprocess.
     private func prepare(_ item: WorkItem, shared: SharedWork, decoder: ImageDecoder, modelID: Int64) -> WorkResult {
-        let bytes: [UInt8]
+        let file: PhotoFile
         do {
-            bytes = try FileBytes.read(path: item.file.path)
+            file = try decoder.read(path: item.file.path)
         } catch {
             return .failed(item, reason: error.reason, hash: nil)
         }
-        let hash = ContentHash.hex(ContentHash.xxh64(bytes))
-        let key = ContentKey(hash: hash, size: Int64(bytes.count))
+        let hash = ContentHash.hex(ContentHash.xxh64(file.bytes))
+        let key = ContentKey(hash: hash, size: Int64(file.bytes.count))
         if item.kind == .add, let from = shared.claimMove(key) {
             return .moved(item, from: from, hash: hash)
         }
@@ -419,8 +421,7 @@ final class Indexer: Sendable {
             return .copied(item, from: from, hash: hash)
         }
         do {
-            let photo = try decoder.decode(bytes: bytes, path: item.file.path,
-                                           minimumShortSide: model.configuration.vision.imageSize)
+            let photo = try decoder.decode(file, minimumShortSide: model.configuration.vision.imageSize)
             let swaps = photo.metadata.orientation.swapsDimensions && photo.format != .heif
             let facts = PhotoFacts(hash: hash, size: key.size,
                                    width: swaps ? photo.storedHeight : photo.storedWidth,

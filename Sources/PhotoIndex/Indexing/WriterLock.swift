@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -13,20 +14,28 @@ public final class WriterLock {
     /// Takes the lock without waiting; `writerBusy` if another process has it.
     public init(indexPath: String) throws(PhotoIndexError) {
         path = indexPath + ".lock"
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // Non-blocking, and refused unless a regular file: a FIFO in its
+        // place would otherwise hold the open (or the read below) forever.
+        let descriptor = FilePaths.withFileSystemRepresentation(path) { open($0, O_RDWR | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0o644) }
         guard descriptor >= 0 else {
-            throw .databaseUnavailable(path: indexPath, reason: "cannot create \(path): \(String(cString: strerror(errno)))")
+            throw .databaseUnavailable(path: indexPath, reason: "cannot create \(path): \(systemErrorText(errno))")
+        }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            throw .databaseUnavailable(path: indexPath, reason: "\(path) is not a regular file")
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             var holder: String?
-            if let text = try? String(contentsOfFile: path, encoding: .utf8),
-               let pid = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            var text = [UInt8](repeating: 0, count: 32)
+            let count = text.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
+            if count > 0, let pid = Int(String(decoding: text[..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
                 holder = "process \(pid)"
             }
             close(descriptor)
             if code == EWOULDBLOCK { throw .writerBusy(path: indexPath, holder: holder) }
-            throw .databaseUnavailable(path: indexPath, reason: "cannot lock \(path): \(String(cString: strerror(code)))")
+            throw .databaseUnavailable(path: indexPath, reason: "cannot lock \(path): \(systemErrorText(code))")
         }
         self.descriptor = descriptor
         // Record who holds it, for the busy message.

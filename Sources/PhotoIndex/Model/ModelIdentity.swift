@@ -1,5 +1,6 @@
 import Compute
 import CLIP
+import FileAccess
 import Foundation
 import Imaging
 #if canImport(Glibc)

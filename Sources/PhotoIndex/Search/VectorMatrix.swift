@@ -1,4 +1,5 @@
 import Compute
+import FileAccess
 import Foundation
 import GRDB
 import Imaging
@@ -98,15 +99,12 @@ final class VectorMatrix: @unchecked Sendable {
     /// dimension, or damaged in any way its header and checksum can tell (the
     /// caller rebuilds it).
     convenience init?(path: String, modelChecksum: String, dimension: Int) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, Int(status.st_size) >= Self.headerSize else { return nil }
-        let size = Int(status.st_size)
+        // A FIFO or device in its place is refused, never waited on.
+        guard let file = try? RegularFile(path: path), file.size >= Self.headerSize else { return nil }
+        let size = file.size
         // Populated: every page is read by the checksum anyway, and mapping
         // them in one go costs a fraction of faulting them in one by one.
-        guard let base = mmap(nil, size, PROT_READ, MAP_SHARED | MAP_POPULATE, descriptor, 0), base != MAP_FAILED else { return nil }
+        guard let base = mmap(nil, size, PROT_READ, MAP_SHARED | MAP_POPULATE, file.descriptor, 0), base != MAP_FAILED else { return nil }
         guard Self.isValid(UnsafeRawBufferPointer(start: base, count: size), modelChecksum: modelChecksum, dimension: dimension) else {
             munmap(base, size)
             return nil

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import Imaging
 import GRDB
@@ -40,6 +41,13 @@ final class IndexDatabase: Sendable {
         let path = FilePaths.absolute(path)
         self.path = path
         let manager = FileManager.default
+        // SQLite would wait forever on a FIFO in place of the index or its
+        // journal files (opening one to read, or reading one it opened to write).
+        for file in [path, path + "-wal", path + "-shm"] {
+            if let status = FilePaths.status(file), (status.st_mode & S_IFMT) != S_IFREG {
+                throw .databaseUnavailable(path: path, reason: "\(FilePaths.displayed(file)) is not a regular file")
+            }
+        }
         if !manager.fileExists(atPath: path) {
             guard access == .write else { throw .indexNotFound(path: path) }
             let folder = FilePaths.deletingLastComponent(path)
