@@ -85,6 +85,7 @@ let package = Package(
             name: "PhotoServer",
             dependencies: [
                 "FileAccess", "Imaging", "PhotoIndex", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/PhotoServer"

@@ -1,4 +1,5 @@
 import CLIP
+import FileAccess
 import Foundation
 import Imaging
 
@@ -57,28 +58,30 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     }
 
     public var errorDescription: String? {
+        // Paths for people: bytes that are not UTF-8 as \xNN, as everywhere.
+        func shown(_ path: String) -> String { FilePaths.displayed(path) }
         switch self {
         case let .databaseUnavailable(path, reason):
-            return "cannot open the index \(path): \(reason)"
+            return "cannot open the index \(shown(path)): \(reason)"
         case let .notAnIndex(path):
-            return "\(path) is not a photosearch index"
+            return "\(shown(path)) is not a photosearch index"
         case let .indexNotFound(path):
-            return "no index at \(path); create one with: photosearch index PATH..."
+            return "no index at \(shown(path)); create one with: photosearch index PATH..."
         case let .emptyIndex(path):
-            return "the index \(path) holds no photos yet; add some with: photosearch index PATH..."
+            return "the index \(shown(path)) holds no photos yet; add some with: photosearch index PATH..."
         case let .writerBusy(path, holder):
             let who = holder.map { " (\($0))" } ?? ""
-            return "another photosearch index is already writing to \(path)\(who); try again when it has finished"
+            return "another photosearch index is already writing to \(shown(path))\(who); try again when it has finished"
         case let .diskFull(path):
-            return "the disk holding \(path) is full; the index is unchanged since the last completed batch"
+            return "the disk holding \(shown(path)) is full; the index is unchanged since the last completed batch"
         case let .database(path, reason):
-            return "index \(path): \(reason)"
+            return "index \(shown(path)): \(reason)"
         case .noModel:
             return "no model installed"
         case let .model(error):
             return error.localizedDescription
         case let .cannotReadModel(path, reason):
-            return "cannot read the model's weights \(path): \(reason)"
+            return "cannot read the model's weights \(shown(path)): \(reason)"
         case let .modelMismatch(index, given):
             return "this index was built with model \(index), not \(given); use --model with that model, or re-index with it: photosearch index --replace-model --model DIR PATH..."
         case let .embeddingSizeMismatch(index, given):
@@ -86,7 +89,7 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
         case let .precisionMismatch(index, given):
             return "this index holds embeddings computed in \(index.rawValue), not \(given.rawValue); index with --precision \(index.rawValue), or convert it: photosearch index --replace-model --precision \(given.rawValue) PATH..."
         case let .rootNotFound(path):
-            return "\(path) does not exist (nothing was changed in the index)"
+            return "\(shown(path)) does not exist (nothing was changed in the index)"
         case let .invalidArgument(name, reason):
             return "invalid \(name): \(reason)"
         case .emptyQuery:
@@ -96,10 +99,11 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             case .unterminatedQuote: return "malformed query: a quote is not closed"
             case let .missingTerm(after): return "malformed query: nothing follows \"\(after)\""
             case let .missingOperator(before): return "malformed query: expected + or - before \(before)"
-            case let .invalidWeight(text): return "malformed query: weight \"\(text)\" must be a positive number"
+            case let .invalidWeight(text):
+                return "malformed query: weight \"\(text.prefix(40))\" must be a positive number up to \(Int(SearchQuery.maximumWeight))"
             }
         case let .noSuchImage(path):
-            return "no such image: \(path)"
+            return "no such image: \(shown(path))"
         case let .unreadableImage(error):
             return error.localizedDescription
         case let .invalidDate(text):
@@ -107,13 +111,13 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
         case .queryCancelsOut:
             return "the query's terms cancel each other out"
         case let .photoNotIndexed(path):
-            return "\(path) is not in the index"
+            return "\(shown(path)) is not in the index"
         case let .noSuchPhoto(id):
             return "no indexed photo has id \(id)"
         case let .photoGone(path):
-            return "\(path) was indexed but is no longer on disk"
+            return "\(shown(path)) was indexed but is no longer on disk"
         case let .photoChanged(path):
-            return "\(path) has changed since it was indexed; index its folder again"
+            return "\(shown(path)) has changed since it was indexed; index its folder again"
         }
     }
 

@@ -95,15 +95,21 @@ extension PhotoLibrary {
         return try searcher.search(vector, top: options.top, minimumScore: options.minimumScore, filter: options.filter)
     }
 
+    /// The thumbnail indexing stored for photo `id`, if any: one indexed
+    /// read, cheap enough to answer at once.
+    public func storedThumbnail(id: Int64) throws(PhotoIndexError) -> [UInt8]? {
+        let database = try database(create: false)
+        return try database.read { db in
+            try Data.fetchOne(db, sql: "SELECT jpeg FROM thumbnails WHERE photo_id = ?", arguments: [id]).map { [UInt8]($0) }
+        }
+    }
+
     /// Photo `id`'s thumbnail (JPEG, long side ≤ `Thumbnail.longSide`,
     /// upright): the one indexing stored, or, for a photo indexed before
     /// thumbnails existed, made now from the file and kept when the index
     /// can be written.
     public func thumbnail(id: Int64) throws(PhotoIndexError) -> [UInt8] {
-        let database = try database(create: false)
-        if let stored = try database.read({ db in try Data.fetchOne(db, sql: "SELECT jpeg FROM thumbnails WHERE photo_id = ?", arguments: [id]) }) {
-            return [UInt8](stored)
-        }
+        if let stored = try storedThumbnail(id: id) { return stored }
         // Only from the bytes that were indexed (see `file(id:)`).
         let (photo, original) = try file(id: id)
         let bytes: [UInt8]
@@ -113,12 +119,14 @@ extension PhotoLibrary {
         } catch {
             throw .unreadableImage(error)
         }
-        // Kept when the index can be written (a search opened it read-only).
-        if let writable = try? self.database(create: true), !writable.isReadOnly {
+        // Kept when the index can be written, under the indexer's writer
+        // lock like every write; while an indexer holds it, not kept.
+        if let lock = try? WriterLock(indexPath: databasePath), let writable = try? self.database(create: true), !writable.isReadOnly {
             _ = try? writable.write { db in
                 try db.execute(sql: "INSERT OR IGNORE INTO thumbnails (photo_id, jpeg) SELECT id, ? FROM photos WHERE id = ?",
                                arguments: [Data(bytes), id])
             }
+            withExtendedLifetime(lock) {}
         }
         return bytes
     }

@@ -104,6 +104,20 @@ public final class PhotoLibrary: Sendable {
         return try searcher.search(vector, top: options.top, minimumScore: options.minimumScore, filter: options.filter)
     }
 
+    /// Refuses a model other than the one the index holds, as a search
+    /// would, without loading it (a server checks this before it starts).
+    /// Nothing to check without a model, an index or a vector in it.
+    public func verifyModel() throws(PhotoIndexError) {
+        guard let models else { return }
+        let searcher: PhotoSearcher
+        do {
+            searcher = try self.searcher()
+        } catch .indexNotFound, .emptyIndex {
+            return
+        }
+        try searcher.verify(try models.identity(known: [searcher.model]))
+    }
+
     /// Groups of photos whose embeddings have cosine similarity ≥ `threshold`.
     public func duplicates(threshold: Float) throws(PhotoIndexError) -> [DuplicateGroup] {
         guard threshold > -1, threshold <= 1 else {
@@ -143,7 +157,6 @@ public final class PhotoLibrary: Sendable {
         let identity = try models.identity(embeddingSize: model.embeddingSize, known: known)
         let summary = try Indexer(database: database, model: model, identity: identity)
             .run(options, cancellation: cancellation, events: events)
-        if options.replaceModel { opened.withLock { $0.searcher = nil } }   // the index's model may have changed
         return summary
     }
 
@@ -192,11 +205,14 @@ public final class PhotoLibrary: Sendable {
         }
     }
 
-    /// The search side of the index, made once it holds vectors.
+    /// The search side of the index, made once it holds vectors, and made
+    /// again when the index's model has changed since (another process ran
+    /// `index --replace-model`): a long-running server follows the index.
     func searcher() throws(PhotoIndexError) -> PhotoSearcher {
         let database = try database(create: false)
+        let current = try database.read { db in try ModelRecord.current(db) }
         return try opened.withLock { opened throws(PhotoIndexError) -> PhotoSearcher in
-            if let searcher = opened.searcher { return searcher }
+            if let searcher = opened.searcher, searcher.model == current { return searcher }
             let searcher = try PhotoSearcher(database: database)
             opened.searcher = searcher
             return searcher

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import Imaging
 import PhotoIndex
@@ -131,9 +132,10 @@ public struct GalleryAPI: Sendable {
         let precision: String?
         let indexing: IndexingState.Snapshot?
         let lastRun: LastRun?
+        let busy: Busy?
 
         enum CodingKeys: String, CodingKey {
-            case photos, failed, model, precision, indexing, lastRun = "last_run"
+            case photos, failed, model, precision, indexing, lastRun = "last_run", busy
         }
 
         func encode(to encoder: Encoder) throws {
@@ -144,13 +146,22 @@ public struct GalleryAPI: Sendable {
             try container.encode(precision, forKey: .precision)
             try container.encode(indexing, forKey: .indexing)
             try container.encode(lastRun, forKey: .lastRun)
+            try container.encodeIfPresent(busy, forKey: .busy)
         }
+    }
+
+    /// What the server is doing now: heavy requests running and waiting
+    /// their turn, uploads being received or embedded.
+    public struct Busy: Encodable, Sendable {
+        public var heavy: Int
+        public var waiting: Int
+        public var uploads: Int
     }
 
     // MARK: Routes
 
     /// GET /api/status
-    public func status() -> Reply {
+    public func status(busy: Busy? = nil) -> Reply {
         do {
             let status = try library.status(failureLimit: 0)
             let run = status.lastRun.map {
@@ -158,10 +169,10 @@ public struct GalleryAPI: Sendable {
                                updated: $0.updated, removed: $0.removed, failed: $0.failed)
             }
             return .json(Status(photos: status.indexed, failed: status.failed, model: status.model?.name,
-                                precision: status.model?.precision.rawValue, indexing: indexing?.snapshot(), lastRun: run))
+                                precision: status.model?.precision.rawValue, indexing: indexing?.snapshot(), lastRun: run, busy: busy))
         } catch .indexNotFound {
             // No index yet: the page says how to make one.
-            return .json(Status(photos: 0, failed: 0, model: nil, precision: nil, indexing: indexing?.snapshot(), lastRun: nil))
+            return .json(Status(photos: 0, failed: 0, model: nil, precision: nil, indexing: indexing?.snapshot(), lastRun: nil, busy: busy))
         } catch {
             return failure(error)
         }
@@ -267,9 +278,20 @@ public struct GalleryAPI: Sendable {
         guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
         return answering {
             let photo = try library.photo(id: id)
-            return .json(Photo(id: photo.id, path: photo.path, size: photo.size, width: photo.width, height: photo.height,
+            return .json(Photo(id: photo.id, path: FilePaths.displayed(photo.path), size: photo.size, width: photo.width, height: photo.height,
                                takenAt: photo.takenAt, camera: photo.camera, latitude: photo.latitude, longitude: photo.longitude,
                                thumbnail: "/api/photos/\(id)/thumbnail", file: "/api/photos/\(id)/file"))
+        }
+    }
+
+    /// GET /api/photos/ID/thumbnail when indexing stored one (nil: it must
+    /// be made, a heavy job).
+    public func storedThumbnail(id text: String) -> Reply? {
+        guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
+        do {
+            return try library.storedThumbnail(id: id).map { Reply(status: 200, contentType: "image/jpeg", body: $0, maxAge: 3600) }
+        } catch {
+            return failure(error)
         }
     }
 
@@ -297,7 +319,7 @@ public struct GalleryAPI: Sendable {
                     return .error(404, error.localizedDescription)
                 }
             case nil:
-                return .error(404, "\(photo.path) is no longer a photo")
+                return .error(404, "\(FilePaths.displayed(photo.path)) is no longer a photo")
             }
         }
     }
@@ -312,7 +334,7 @@ public struct GalleryAPI: Sendable {
         } catch let error as PhotoIndexError {
             return failure(error)
         } catch {
-            return .error(500, "\(error)")
+            return .error(503, "the request could not be answered: \(error)")
         }
     }
 
@@ -327,7 +349,7 @@ public struct GalleryAPI: Sendable {
         let photos = try library.photos(ids: hits.map(\.photoID))
         let ordered = PhotoLibrary.ordered(hits, by: order).map { hit in
             // A camera's date only, as the CLI prints it: a file's time says when it was copied.
-            Hit(id: hit.photoID, path: hit.path, score: hit.score, takenAt: hit.hasCameraDate ? hit.takenAt : nil,
+            Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.score, takenAt: hit.hasCameraDate ? hit.takenAt : nil,
                 width: photos[hit.photoID]?.width, height: photos[hit.photoID]?.height,
                 thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file")
         }
@@ -335,20 +357,23 @@ public struct GalleryAPI: Sendable {
         return .json(Results(results: ordered, tookMs: (took * 100).rounded() / 100))
     }
 
-    /// A library error as an HTTP answer: the user's mistakes are 4xx, with
-    /// the library's one-line message.
+    /// A library error as an HTTP answer, never a 500: the client's
+    /// mistakes are 4xx, the index's or the model's state 409 or 503, each
+    /// with the library's one-line message saying what to do.
     func failure(_ error: PhotoIndexError) -> Reply {
         switch error {
-        case .noSuchPhoto, .photoGone, .photoChanged, .photoNotIndexed:
+        case .noSuchPhoto, .photoGone, .photoChanged, .photoNotIndexed, .emptyIndex, .indexNotFound:
             return .error(404, error.localizedDescription)
-        case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument, .queryCancelsOut, .unreadableImage:
+        case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument, .queryCancelsOut, .unreadableImage, .noSuchImage,
+             .rootNotFound:
             return .error(400, error.localizedDescription)
-        case .emptyIndex, .indexNotFound:
-            return .error(404, error.localizedDescription)
-        case .noModel:
+        case .modelMismatch, .embeddingSizeMismatch, .precisionMismatch:
+            // The index was built (or rebuilt meanwhile) with another model.
+            return .error(409, error.localizedDescription)
+        case .model(.nonFiniteEmbedding):
+            return .error(422, "the model cannot embed this query (its result is not a finite vector): \(error.localizedDescription)")
+        case .noModel, .model, .cannotReadModel, .writerBusy, .diskFull, .databaseUnavailable, .notAnIndex, .database:
             return .error(503, error.localizedDescription)
-        default:
-            return .error(500, error.localizedDescription)
         }
     }
 }

@@ -52,6 +52,9 @@ struct SearchQueryTests {
         (#""dog" "cat""#, .malformedQuery(.missingOperator(before: #""cat""#))),
         (#""dog"#, .malformedQuery(.unterminatedQuote)),
         ("0:dog", .malformedQuery(.invalidWeight("0"))),
+        // Finite as a Double, infinite as the Float the vector is summed in.
+        ("1000000000000000000000000000000000000000:cat", .malformedQuery(.invalidWeight("1000000000000000000000000000000000000000"))),
+        ("1000.5:cat", .malformedQuery(.invalidWeight("1000.5"))),
         ("2:", .malformedQuery(.missingTerm(after: "2:"))),
     ])
     func malformed(text: String, error: PhotoIndexError) {

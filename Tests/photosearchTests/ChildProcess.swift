@@ -12,9 +12,16 @@ final class ChildProcess {
     private var buffer = Data()
     private(set) var lines: [String] = []
 
-    init(_ arguments: [String]) throws {
-        process.executableURL = CommandRunner.executable
-        process.arguments = arguments
+    /// `launcher`: a program (and its arguments) that runs photosearch with
+    /// `arguments`, such as prlimit.
+    init(_ arguments: [String], launcher: [String] = []) throws {
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = Array(launcher.dropFirst()) + [CommandRunner.executable.path] + arguments
+        } else {
+            process.executableURL = CommandRunner.executable
+            process.arguments = arguments
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["XDG_CACHE_HOME"] = CommandRunner.cacheHome
         process.environment = environment

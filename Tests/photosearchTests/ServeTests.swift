@@ -19,18 +19,20 @@ struct ServeTests {
         var photos: String { root.appendingPathComponent("photos").path }
         var database: String { root.appendingPathComponent("index.sqlite").path }
 
-        init(arguments: [String] = []) throws {
+        /// `launcher`: a program and its arguments that start photosearch
+        /// (prlimit, to run it with fewer descriptors).
+        init(arguments: [String] = [], launcher: [String] = [], photos extra: [(String, String)] = []) throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-serve-\(UUID().uuidString)")
             let photos = root.appendingPathComponent("photos")
             try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
             for (name, source) in [("cat.png", "chelsea.png"), ("rocket.jpg", "rocket.jpg"), ("coffee.jpg", "coffee-portrait.jpg"),
-                                   ("camera.png", "camera.png"), ("astronaut.jpg", "astronaut-progressive.jpg"), ("cat.heic", "coffee.heic")] {
+                                   ("camera.png", "camera.png"), ("astronaut.jpg", "astronaut-progressive.jpg"), ("cat.heic", "coffee.heic")] + extra {
                 try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/" + source), toPath: photos.appendingPathComponent(name).path)
             }
             let indexed = try CommandRunner.run(["index", photos.path, "--db", root.appendingPathComponent("index.sqlite").path, "--model", ServeTests.model])
             precondition(indexed.status == 0, indexed.standardError)
             server = try ChildProcess(["serve", "--db", root.appendingPathComponent("index.sqlite").path, "--model", ServeTests.model,
-                                       "--port", "0"] + arguments)
+                                       "--port", "0"] + arguments, launcher: launcher)
             guard let line = server.waitForLine(where: { $0.hasPrefix("photosearch: serving ") }),
                   let url = line.split(separator: " ").dropFirst(2).first.map(String.init),
                   let port = URL(string: url)?.port else {
@@ -410,7 +412,10 @@ struct HTTPAnswer {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw TestFailure("connect: \(errno)") }
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        // A Host header given in `headers` replaces the usual one.
+        var head = "\(method) \(target) HTTP/1.1\r\n"
+        if !headers.keys.contains(where: { $0.lowercased() == "host" }) { head += "Host: 127.0.0.1:\(port)\r\n" }
+        head += "Connection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if method == "POST" { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"

@@ -12,6 +12,9 @@ import Imaging
 ///
 ///     "dog" + "beach" - "people"        2:sunset + ./ref.jpg        a red car
 public struct SearchQuery: Sendable, Equatable {
+    /// The largest weight a term may have.
+    public static let maximumWeight = 1000.0
+
     public enum Term: Sendable, Equatable {
         case text(String)
         case image(path: String)
@@ -79,7 +82,11 @@ public struct SearchQuery: Sendable, Equatable {
             if lookahead > index, lookahead < characters.count, characters[lookahead] == ":",
                lookahead + 1 >= characters.count || !characters[lookahead + 1].isNumber {
                 let number = String(characters[index..<lookahead])
-                guard let value = Double(number), value > 0, value.isFinite else { throw .malformedQuery(.invalidWeight(number)) }
+                // Bounded: a weight of 1e39 is a finite Double but infinite as
+                // the Float the query vector is summed in.
+                guard let value = Double(number), value > 0, value <= SearchQuery.maximumWeight else {
+                    throw .malformedQuery(.invalidWeight(number))
+                }
                 weight = value
                 index = lookahead + 1
                 skipSpaces()

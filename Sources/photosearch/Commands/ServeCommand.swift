@@ -29,6 +29,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Token every client must present (default: none on loopback, a new one otherwise).")
     var token: String?
 
+    @Option(name: .long, help: "Seconds a client may take to send a request, or stay idle between requests, before it is disconnected.")
+    var idleTimeout = 30
+
     @Option(name: .long, help: "Folder to re-index on the --every schedule; repeatable.")
     var index: [String] = []
 
@@ -40,6 +43,7 @@ struct ServeCommand: ParsableCommand {
         if let token, token.count < 16 || token.count > 256 || !token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.~".contains($0)) }) {
             throw ValidationError("--token must be 16 to 256 letters, digits or -_.~")
         }
+        guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be between 1 and 3600 seconds.") }
         if index.isEmpty != (every == nil) { throw ValidationError("--index and --every go together.") }
         if let every {
             guard let seconds = Interval.seconds(every), IndexingOptions.intervalRange.contains(seconds) else {
@@ -51,7 +55,10 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         try Failure.reporting {
             let library = PhotoLibrary(database: database.path, model: try model.directory(), prepared: model.prepared)
+            // A model other than the index's would fail every search: say so now.
+            try library.verifyModel()
             var configuration = GalleryServer.Configuration(host: host, port: port, token: token)
+            configuration.limits.idleSeconds = Int64(idleTimeout)
             if configuration.token == nil, !configuration.isLoopback { configuration.token = GalleryServer.makeToken() }
 
             let cancellation = CancellationFlag()

@@ -1,0 +1,117 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What clients can make the server hold or do at once (README: "Limits").
+public struct ServerLimits: Sendable {
+    /// A connection that has not sent a whole request head, or has been
+    /// idle between requests, this long is closed (slow clients that never
+    /// finish their headers otherwise hold a descriptor for ever).
+    public var idleSeconds: Int64 = 30
+    /// An upload's body must have arrived within this many seconds.
+    public var uploadSeconds: Int64 = 60
+    /// Uploads being received or embedded at once; more are 503 at once,
+    /// before their bodies are read (each may hold 30 MB).
+    public var concurrentUploads = 2
+    /// Searches, embeddings, files and thumbnails made at once: one per core,
+    /// on threads of their own, so that cheap routes (status, details,
+    /// stored thumbnails) never wait behind them.
+    public var heavyRunning = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Heavy requests that may wait for a turn; past that, 503.
+    public var heavyWaiting = 64
+    /// Seconds a client is told to wait (Retry-After) when the server is full.
+    public var retryAfterSeconds = 2
+
+    public init() {}
+
+    /// Descriptors kept for the server's own files (the index and its
+    /// journal, SQLite's readers, photos being read, the model).
+    static let reservedDescriptors = 64
+
+    /// Raises the soft limit on open descriptors to the hard one (at most
+    /// 65 536) and returns how many connections may be open at once: what is
+    /// left after the descriptors already open and `reservedDescriptors`,
+    /// at most 1024. Past it the server stops accepting (new clients wait in
+    /// the listen backlog) instead of failing accept(2) with EMFILE, which
+    /// made it spin.
+    static func connectionLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 256 }
+        let wanted = min(limit.rlim_max, 65_536)
+        if limit.rlim_cur < wanted {
+            var raised = limit
+            raised.rlim_cur = wanted
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 32
+        return max(1, min(1024, Int(limit.rlim_cur) - open - reservedDescriptors))
+    }
+}
+
+/// Runs CPU-bound work on threads of its own, a fixed number at a time,
+/// with a bounded line of waiters; `nil` when the line is full (the caller
+/// answers 503).
+final class WorkLimiter: Sendable {
+    let running: Int
+    let waiting: Int
+    private let queue: DispatchQueue
+
+    private struct State {
+        var active = 0
+        var line: [CheckedContinuation<Bool, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    init(name: String, running: Int, waiting: Int) {
+        precondition(running > 0 && waiting >= 0)
+        self.running = running
+        self.waiting = waiting
+        queue = DispatchQueue(label: "photosearch.\(name)", attributes: .concurrent)
+    }
+
+    /// A turn, at once or after waiting in line; false when the line is full.
+    func enter() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let decided: Bool? = state.withLock { state in
+                if state.active < running {
+                    state.active += 1
+                    return true
+                }
+                if state.line.count < waiting {
+                    state.line.append(continuation)
+                    return nil
+                }
+                return false
+            }
+            if let decided { continuation.resume(returning: decided) }
+        }
+    }
+
+    /// Ends a turn, handing it to the first in line.
+    func leave() {
+        let next: CheckedContinuation<Bool, Never>? = state.withLock { state in
+            if state.line.isEmpty {
+                state.active -= 1
+                return nil
+            }
+            return state.line.removeFirst()
+        }
+        next?.resume(returning: true)
+    }
+
+    /// `work` on this limiter's threads in its turn; nil when the line is full.
+    func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T? {
+        guard await enter() else { return nil }
+        defer { leave() }
+        return await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: work()) }
+        }
+    }
+
+    /// Turns taken now, and requests waiting for one.
+    var active: Int { state.withLock { $0.active } }
+    var waitingCount: Int { state.withLock { $0.line.count } }
+}

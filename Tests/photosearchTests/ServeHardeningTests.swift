@@ -1,0 +1,353 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `photosearch serve` against what a stranger can send: pages that rebind
+/// a DNS name to 127.0.0.1, malformed parameters, slow or many clients,
+/// uploads that hold memory, photos swapped for links to huge files, and
+/// an index or model that changes or breaks under it. Each answer is a
+/// JSON error with a 4xx or 503, never a 500, a hang or a spin.
+@Suite("photosearch serve under hostile clients", .serialized)
+struct ServeHardeningTests {
+    typealias Gallery = ServeTests.Gallery
+
+    struct ErrorBody: Decodable { let error: String }
+
+    func reason(_ answer: HTTPAnswer) -> String {
+        (try? JSONDecoder().decode(ErrorBody.self, from: Data(answer.body)).error) ?? "not a JSON error: \(answer.text)"
+    }
+
+    struct Status: Decodable {
+        struct Busy: Decodable { let heavy: Int; let waiting: Int; let uploads: Int }
+        let photos: Int
+        let precision: String?
+        let busy: Busy?
+    }
+
+    func status(_ gallery: Gallery) throws -> Status {
+        try JSONDecoder().decode(Status.self, from: Data(try gallery.get("/api/status").body))
+    }
+
+    @Test("DNS rebinding: without a token only this server's names are a Host, and POSTs from other origins are refused")
+    func rebinding() throws {
+        let gallery = try Gallery()
+        let port = gallery.port
+        for host in ["evil.example", "evil.example:\(port)", "127.0.0.1.evil.example:\(port)", "localhost:1", "[::2]:\(port)"] {
+            let answer = try gallery.get("/api/status", headers: ["Host": host])
+            #expect(answer.status == 421, "\(host): \(answer.status)")
+            #expect(reason(answer).hasPrefix("this server answers only to localhost, 127.0.0.1 or [::1]"), "\(host)")
+            #expect(!answer.text.contains("photos\""), "\(host)")
+        }
+        for host in ["localhost:\(port)", "127.0.0.1:\(port)", "[::1]:\(port)", "LOCALHOST:\(port)", "localhost"] {
+            #expect(try gallery.get("/api/status", headers: ["Host": host]).status == 200, "\(host)")
+        }
+        // A page elsewhere posting an image: refused by its Origin.
+        let foreign = try HTTPAnswer.request(port: port, method: "POST", target: "/api/search/image",
+                                             headers: ["Origin": "http://evil.example"], body: Array("x".utf8))
+        #expect(foreign.status == 403 && reason(foreign).contains("evil.example"))
+        let own = try HTTPAnswer.request(port: port, method: "POST", target: "/api/search/image",
+                                         headers: ["Origin": "http://127.0.0.1:\(port)"], body: Array("x".utf8))
+        #expect(own.status == 400, "\(own.text)")
+    }
+
+    @Test("a parameter that is not valid percent-encoding, or a weight past Float, is a 400 naming it, not a query without it")
+    func malformedParameters() throws {
+        let gallery = try Gallery()
+        let cases: [(String, String)] = [
+            ("/api/search?q=cat&in=/photos/sub%ff", "the parameter in is not valid percent-encoding"),
+            ("/api/search?q=cat&after=2030%ff", "the parameter after is not valid percent-encoding"),
+            ("/api/search?q=cat%", "the parameter q is not valid percent-encoding"),
+            ("/api/similar/1?top=1%zz", "the parameter top is not valid percent-encoding"),
+            ("/api/search?q=1000000000000000000000000000000000000000:cat",
+             "malformed query: weight \"1000000000000000000000000000000000000000\" must be a positive number up to 1000"),
+        ]
+        for (target, message) in cases {
+            let answer = try gallery.get(target)
+            #expect(answer.status == 400 && reason(answer) == message, "\(target): \(answer.status) \(answer.text)")
+        }
+        let cli = try CommandRunner.run(["search", "1000000000000000000000000000000000000000:cat", "--db", gallery.database,
+                                         "--model", ServeTests.model])
+        #expect(cli.status == 64 && cli.standardError.contains("must be a positive number up to 1000"), "\(cli.standardError)")
+    }
+
+    @Test("no 500: another model refuses to start; a query the model cannot embed is 422; a corrupt index is 503")
+    func noServerErrors() throws {
+        let gallery = try Gallery()
+        // Another model than the index's: refused before serving, as `search` does.
+        let other = try CommandRunner.run(["serve", "--db", gallery.database, "--model", CommandRunner.fixture("models/oc-vit-quickgelu-p8"),
+                                           "--port", "0"])
+        #expect(other.status != 0 && other.standardError.contains("this index holds 32-dimensional embeddings"), "\(other.standardError)")
+
+        // A model whose embedding of one word ("dog", token 1929) is NaN
+        // (its probe, "a photo of a cat", passes).
+        let damaged = try TemporaryDirectory()
+        let weights = try nanTokenModel(into: damaged, token: 1929)
+        let index = damaged.file("index.sqlite")
+        #expect(try CommandRunner.run(["index", gallery.photos, "--db", index, "--model", weights]).status == 0)
+        let server = try Gallery.attach(database: index, model: weights)
+        let dog = try server.get("/api/search?q=dog")
+        #expect(dog.status == 422 && reason(dog).hasPrefix("the model cannot embed this query"), "\(dog.text)")
+        #expect(try server.get("/api/search?q=cat").status == 200)
+
+        // The index overwritten with garbage while serving: every route
+        // answers with a JSON reason, none with a 500.
+        var garbage = [UInt8](repeating: 0x5A, count: 64 << 10)
+        garbage[0] = 0
+        try Data(garbage).write(to: URL(fileURLWithPath: gallery.database))
+        try? FileManager.default.removeItem(atPath: gallery.database + ".vectors")
+        for target in ["/api/status", "/api/search?q=cat", "/api/photos/1", "/api/photos/1/thumbnail", "/api/similar/1", "/api/photos/1/file"] {
+            let answer = try gallery.get(target)
+            #expect(answer.status != 500 && !reason(answer).hasPrefix("not a JSON error"), "\(target): \(answer.status) \(answer.text)")
+        }
+        // A server started on it refuses to, saying why.
+        let corrupt = try CommandRunner.run(["serve", "--db", gallery.database, "--model", ServeTests.model, "--port", "0"])
+        #expect(corrupt.status != 0 && corrupt.standardError.contains(gallery.database), "\(corrupt.standardError)")
+    }
+
+    @Test("names that are not UTF-8 are served, and shown in JSON as the CLI shows them")
+    func latin1Names() throws {
+        let gallery = try Gallery()
+        // photos/café.jpg with é as the single Latin-1 byte 0xE9.
+        let name = Array(gallery.photos.utf8) + Array("/caf".utf8) + [0xE9] + Array(".jpg".utf8)
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: CommandRunner.fixture("photos/rocket.jpg"))))
+        let descriptor = (name.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o644) }
+        try #require(descriptor >= 0)
+        #expect(original.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } == original.count)
+        close(descriptor)
+        #expect(try CommandRunner.run(["index", gallery.photos, "--db", gallery.database, "--model", ServeTests.model]).status == 0)
+
+        struct Results: Decodable { struct Hit: Decodable { let id: Int64; let path: String; let file: String }; let results: [Hit] }
+        let found = try JSONDecoder().decode(Results.self, from: Data(try gallery.get("/api/search?q=rocket&top=20").body))
+        let shown = gallery.photos + "/caf\\xe9.jpg"
+        let hit = try #require(found.results.first { $0.path == shown }, "\(found.results.map(\.path))")
+        let file = try gallery.get(hit.file)
+        #expect(file.status == 200 && file.body == original)
+        struct Photo: Decodable { let path: String }
+        #expect(try JSONDecoder().decode(Photo.self, from: Data(try gallery.get("/api/photos/\(hit.id)").body)).path == shown)
+        let cli = try CommandRunner.run(["search", "rocket", "--json", "--top", "20", "--db", gallery.database, "--model", ServeTests.model])
+        #expect(cli.standardOutput.contains("\"path\":\"\(shown.replacingOccurrences(of: "\\", with: "\\\\"))\""), "\(cli.standardOutput)")
+    }
+
+    @Test("uploads beyond two at once are 503 with Retry-After before their bodies are read; cheap routes still answer")
+    func uploadConcurrency() throws {
+        let gallery = try Gallery()
+        // Two uploads that announce 20 MB and send a few bytes, then wait.
+        let held = try (0..<2).map { _ in
+            try RawConnection(port: gallery.port, sending: Array("POST /api/search/image HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 20000000\r\n\r\nabc".utf8))
+        }
+        // Until the server has taken both (its status says so).
+        while try status(gallery).busy?.uploads != 2 {}
+        let third = try gallery.post("/api/search/image", body: Array(try Data(contentsOf: URL(fileURLWithPath: CommandRunner.fixture("photos/chelsea.png")))))
+        #expect(third.status == 503 && third.header("retry-after") == "2", "\(third.status) \(third.text)")
+        #expect(reason(third) == "the server is busy with other requests; try again in a moment")
+        // Status, details and stored thumbnails do not wait for them.
+        #expect(try gallery.get("/api/status").status == 200)
+        #expect(try gallery.get("/api/photos/1").status == 200)
+        #expect(try gallery.get("/api/photos/1/thumbnail").status == 200)
+        held.forEach { $0.close() }
+        while try status(gallery).busy?.uploads != 0 {}
+        let after = try gallery.post("/api/search/image", body: Array(try Data(contentsOf: URL(fileURLWithPath: CommandRunner.fixture("photos/chelsea.png")))))
+        #expect(after.status == 200, "\(after.text)")
+    }
+
+    @Test("a client that never finishes its request head is disconnected after --idle-timeout")
+    func slowClient() throws {
+        let gallery = try Gallery(arguments: ["--idle-timeout", "1"])
+        let slow = try RawConnection(port: gallery.port, sending: Array("GET /api/status HTTP/1.1\r\nHost: 127.0".utf8))
+        // The server closes it: end of stream, and no answer (the guard is 60 s).
+        #expect(slow.readToEnd(guardSeconds: 60) == .closed([]))
+        #expect(try gallery.get("/api/status").status == 200)
+    }
+
+    @Test("out of descriptors, the server stops accepting instead of spinning, and serves again when clients leave")
+    func descriptorExhaustion() throws {
+        let gallery = try Gallery(launcher: ["/usr/bin/prlimit", "--nofile=160:160"])
+        var idle: [RawConnection] = []
+        for _ in 0..<250 { idle.append(try RawConnection(port: gallery.port, sending: [])) }
+        // Every connection the server can hold is held; the rest wait in the
+        // kernel's backlog. A server that accept(2)s into EMFILE spins a core.
+        let before = cpuSeconds(gallery.server.pid)
+        // A measurement window, not a wait for an event.
+        var window = timespec(tv_sec: 1, tv_nsec: 0), left = timespec()
+        while nanosleep(&window, &left) != 0 { window = left }
+        let used = cpuSeconds(gallery.server.pid) - before
+        #expect(used < 0.25, "\(used) s of CPU in 1 s with every descriptor taken")
+        idle.forEach { $0.close() }
+        #expect(try gallery.get("/api/status").status == 200)
+    }
+
+    @Test("a photo replaced by a link to a huge file is refused by its size, without reading it")
+    func linkToHugeFile() throws {
+        let gallery = try Gallery()
+        let huge = gallery.root.appendingPathComponent("huge.bin").path
+        #expect(FileManager.default.createFile(atPath: huge, contents: nil) && truncate(huge, 3 << 30) == 0)
+        struct Results: Decodable { struct Hit: Decodable { let path: String; let file: String }; let results: [Hit] }
+        let found = try JSONDecoder().decode(Results.self, from: Data(try gallery.get("/api/search?q=x&top=10").body))
+        let rocket = try #require(found.results.first { $0.path.hasSuffix("rocket.jpg") })
+        try FileManager.default.removeItem(atPath: rocket.path)
+        try FileManager.default.createSymbolicLink(atPath: rocket.path, withDestinationPath: huge)
+        for _ in 0..<3 {
+            let answer = try gallery.get(rocket.file)
+            #expect(answer.status == 404 && reason(answer).hasSuffix("has changed since it was indexed; index its folder again"))
+        }
+        // Read whole, 3 GB would have passed through the server's memory.
+        #expect(peakResidentBytes(gallery.server.pid) < 400_000_000)
+        // A FIFO in its place is not waited on either.
+        try FileManager.default.removeItem(atPath: rocket.path)
+        #expect(mkfifo(rocket.path, 0o644) == 0)
+        #expect(try gallery.get(rocket.file).status == 404)
+    }
+
+    @Test("a thumbnail made on request is stored only under the writer lock; while an indexer holds it, not at all")
+    func thumbnailWrites() throws {
+        let gallery = try Gallery()
+        func stored() throws -> Int {
+            let answer = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [gallery.database, "SELECT COUNT(*) FROM thumbnails"])
+            return Int(answer.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        // An index from before thumbnails were stored.
+        _ = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [gallery.database, "DELETE FROM thumbnails"])
+        #expect(try stored() == 0)
+        // Another process is indexing: it holds the writer lock.
+        let lock = open(gallery.database + ".lock", O_RDWR | O_CREAT, 0o644)
+        #expect(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
+        #expect(try gallery.get("/api/photos/1/thumbnail").status == 200)
+        #expect(try stored() == 0)
+        flock(lock, LOCK_UN)
+        close(lock)
+        #expect(try gallery.get("/api/photos/2/thumbnail").status == 200)
+        #expect(try stored() == 1)
+    }
+
+    @Test("a running server follows the index when another process replaces its model or precision")
+    func followsTheIndex() throws {
+        let gallery = try Gallery()
+        #expect(try status(gallery).precision == "int8")
+        let before = try gallery.get("/api/search?q=a+cat&top=3")
+        #expect(before.status == 200)
+        let replaced = try CommandRunner.run(["index", gallery.photos, "--db", gallery.database, "--model", ServeTests.model,
+                                              "--precision", "fp32", "--replace-model"])
+        #expect(replaced.status == 0, "\(replaced.standardError)")
+        #expect(try status(gallery).precision == "fp32")
+        struct Results: Decodable { struct Hit: Decodable { let id: Int64 }; let results: [Hit] }
+        let after = try JSONDecoder().decode(Results.self, from: Data(try gallery.get("/api/search?q=a+cat&top=3").body))
+        #expect(after.results.count == 3)
+        // Rebuilt with a model other than the server's: 409, saying what to do.
+        let other = CommandRunner.fixture("models/oc-vit-quickgelu-p8")
+        #expect(try CommandRunner.run(["index", gallery.photos, "--db", gallery.database, "--model", other, "--replace-model"]).status == 0)
+        let mismatch = try gallery.get("/api/search?q=a+cat")
+        #expect(mismatch.status == 409 && reason(mismatch).contains("--replace-model"), "\(mismatch.text)")
+    }
+
+    // MARK: Helpers
+
+    /// A copy of the test model whose token embedding for `token` is NaN.
+    func nanTokenModel(into folder: TemporaryDirectory, token: Int) throws -> String {
+        let model = folder.file("model")
+        try FileManager.default.copyItem(atPath: ServeTests.model, toPath: model)
+        let weights = model + "/open_clip_model.safetensors"
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: weights)))
+        let headerLength = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        struct Entry: Decodable { let shape: [Int]?; let data_offsets: [Int]? }
+        let header = try JSONDecoder().decode([String: Entry].self, from: Data(bytes[8..<(8 + headerLength)]))
+        let entry = try #require(header["token_embedding.weight"])
+        let width = try #require(entry.shape?.last), start = 8 + headerLength + (try #require(entry.data_offsets?.first)) + token * width * 4
+        for offset in stride(from: start, to: start + width * 4, by: 4) {
+            bytes.replaceSubrange(offset..<(offset + 4), with: [0x00, 0x00, 0xC0, 0x7F])
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: weights))
+        return model
+    }
+
+    func cpuSeconds(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // utime and stime, fields 14 and 15 of the line (11 and 12 after the name).
+        return (Double(fields[11]) ?? 0) / 100 + (Double(fields[12]) ?? 0) / 100
+    }
+
+    func peakResidentBytes(_ pid: Int32) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return Int.max }
+        return (Int(line.split(separator: " ")[1]) ?? 0) * 1024
+    }
+}
+
+extension ServeTests.Gallery {
+    /// A server on an index and model of the caller's.
+    static func attach(database: String, model: String) throws -> Attached {
+        try Attached(database: database, model: model)
+    }
+
+    final class Attached {
+        let server: ChildProcess
+        let port: Int
+
+        init(database: String, model: String) throws {
+            server = try ChildProcess(["serve", "--db", database, "--model", model, "--port", "0"])
+            guard let line = server.waitForLine(where: { $0.hasPrefix("photosearch: serving ") }),
+                  let port = line.split(separator: " ").dropFirst(2).first.flatMap({ URL(string: String($0))?.port }) else {
+                throw TestFailure("the server did not start: \(server.finish().standardError)")
+            }
+            self.port = port
+        }
+
+        func get(_ target: String) throws -> HTTPAnswer {
+            try HTTPAnswer.request(port: port, method: "GET", target: target)
+        }
+
+        deinit {
+            server.signal(SIGKILL)
+            _ = server.finish()
+        }
+    }
+}
+
+/// A TCP connection to the server that sends what it is given and keeps
+/// the connection open, for clients that stall.
+final class RawConnection {
+    let descriptor: Int32
+
+    init(port: Int, sending bytes: [UInt8]) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw TestFailure("socket: \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            Glibc.close(descriptor)
+            throw TestFailure("connect: \(errno)")
+        }
+        if !bytes.isEmpty {
+            _ = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+    }
+
+    enum Outcome: Equatable {
+        /// The server closed the connection, after sending these bytes.
+        case closed([UInt8])
+        /// Nothing ended it within the guard: the test fails rather than hangs.
+        case stillOpen
+    }
+
+    /// Reads until the server closes the connection.
+    func readToEnd(guardSeconds: Int) -> Outcome {
+        var timeout = timeval(tv_sec: guardSeconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count == 0 { return .closed(received) }
+            if count < 0 { return errno == EAGAIN || errno == EWOULDBLOCK ? .stillOpen : .closed(received) }
+            received += buffer[0..<count]
+        }
+    }
+
+    func close() { Glibc.close(descriptor) }
+}
