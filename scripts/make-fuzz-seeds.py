@@ -42,7 +42,7 @@ def main():
     f16 = json.dumps({"h": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}}).encode()
     f16 += b" " * (-len(f16) % 8)
     seed("safetensors", "f16", struct.pack("<Q", len(f16)) + f16 + b"\x00\x3c\x00\xc0")
-    # PyTorch archives: the small good and hostile ones scripts/make-chinese-clip-fixtures.py made.
+    # PyTorch archives: the small good and hostile ones scripts/make-hostile-fixtures.py made.
     for archive in sorted((ROOT / "fixtures/models/hostile").glob("*.bin")):
         if archive.stat().st_size <= 65536:   # the deep-nesting ones are megabytes
             seed("pytorch", archive.stem, archive.read_bytes())
@@ -53,6 +53,9 @@ def main():
 
     for photo in ["coffee-64.jpg", "coffee-48.png", "chelsea.webp", "chelsea-orientation-6.jpg", "astronaut-progressive.jpg"]:
         seed("image", photo, (ROOT / "fixtures/photos" / photo).read_bytes())
+    # Headers that lie about their size, a scan bomb, damaged HEVC (scripts/make-hostile-fixtures.py).
+    for photo in ["lying-progressive.jpg", "lying.png", "many-scans.jpg", "damaged.heic"]:
+        seed("image", photo, (ROOT / "fixtures/hostile" / photo).read_bytes())
 
     for index, query in enumerate(['"dog" + "beach" - "people"', "2:sunset + ./ref.jpg", "a well-lit room at dusk",
                                    "0.5:'red car' - 1.5:night", "12:30 lunch", '"it\\"s raining"', "海边的日落 + 2:\"生日蛋糕\""]):
@@ -73,6 +76,15 @@ def main():
         vectors = bytearray((Path(folder) / "index.sqlite.vectors").read_bytes())
         vectors[32:96] = b"fuzz".ljust(64, b"\x00")
         seed("vectors", "two-rows", bytes(vectors))
+
+    # A real prepared-weights file: the fixture model's image tower in int8
+    # (170 KB; its text tower's vocabulary makes that one 2 MB).
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run([ROOT / ".build/debug/photosearch", "embed", "--model", ROOT / "fixtures/models/oc-vit-gelu-p16",
+                        "--image", ROOT / "fixtures/photos/chelsea-48.png"], check=True, capture_output=True,
+                       env={"XDG_CACHE_HOME": folder, "HOME": folder})
+        for prepared in sorted(Path(folder).glob("photosearch/prepared/*")):
+            seed("prepared", "image-int8", prepared.read_bytes())
 
 
 if __name__ == "__main__":

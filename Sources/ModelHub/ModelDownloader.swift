@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import Synchronization
 #if canImport(FoundationNetworking)
@@ -197,21 +198,23 @@ private final class HTTPTransfer: NSObject, URLSessionDataDelegate, Sendable {
     }
 
     /// Foundation's URLSessionConfiguration creates its shared cookie store,
-    /// even for an ephemeral session, in `$XDG_DATA_HOME/<the executable's
-    /// folder name>` ("bin", "release"): a stray folder in the user's data
-    /// directory. Evaluated once before the first session: the store is made
-    /// while XDG_DATA_HOME names a private temporary folder, removed at once.
-    /// (It changes the environment for an instant, before any download
-    /// starts; nothing else in photosearch reads it concurrently.)
+    /// even for an ephemeral session, as an empty folder in the user's data
+    /// directory named after the executable's folder ("bin", "release";
+    /// swift-corelibs-foundation, HTTPCookieStorage.init). Evaluated once
+    /// before the first session: the folder is removed again when it did not
+    /// exist before and is still empty. (It once pointed XDG_DATA_HOME
+    /// elsewhere for an instant, which other threads could have read.)
     static let keepFoundationOutOfDataFolder: Void = {
-        var template = Array("/tmp/photosearch-foundation-XXXXXX".utf8CString)
-        guard let folder = mkdtemp(&template) else { return }
-        let temporary = String(cString: folder)
-        let saved = getenv("XDG_DATA_HOME").map { String(cString: $0) }
-        setenv("XDG_DATA_HOME", temporary, 1)
+        var executableFolder = FilePaths.lastComponent(Bundle.main.bundlePath)
+        if let dot = executableFolder.lastIndex(of: ".") { executableFolder = String(executableFolder[..<dot]) }
+        guard !executableFolder.isEmpty, let support = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask).first else {
+            _ = URLSessionConfiguration.ephemeral
+            return
+        }
+        let folder = support.appendingPathComponent(executableFolder).path
+        let existed = FileManager.default.fileExists(atPath: folder)
         _ = URLSessionConfiguration.ephemeral
-        if let saved { setenv("XDG_DATA_HOME", saved, 1) } else { unsetenv("XDG_DATA_HOME") }
-        try? FileManager.default.removeItem(atPath: temporary)
+        if !existed { _ = FilePaths.withFileSystemRepresentation(folder) { rmdir($0) } }   // only an empty folder goes
     }()
 
     /// "\"…\"" or W/"…" → …, lower-cased, when it is a SHA-256.

@@ -69,6 +69,22 @@ public struct ModelStore: Sendable {
         }
     }
 
+    /// Whether a catalogue model is installed.
+    public enum CatalogueState: Sendable, Equatable {
+        /// Downloaded from the entry's repository under its name.
+        case installed
+        /// Another model (imported, or from elsewhere) has the entry's name.
+        case nameTaken
+        case available
+    }
+
+    /// A catalogue entry's state among `installed` (from `installed()`): a
+    /// model imported under the entry's name is not the entry.
+    public func state(of entry: CatalogueEntry, among installed: [InstalledModel]) -> CatalogueState {
+        guard let model = installed.first(where: { $0.name == entry.name }) else { return .available }
+        return model.manifest?.source == "hub" && model.manifest?.repository == entry.repository ? .installed : .nameTaken
+    }
+
     /// The installed models, by name.
     public func installed() -> [InstalledModel] {
         let defaultName = self.defaultName

@@ -52,9 +52,11 @@ public struct GalleryAPI: Sendable {
         let height: Int?
         let thumbnail: String
         let file: String
+        /// "camera" (EXIF) or "file" (its modification time), as `taken_at` is.
+        let dateSource: String?
 
         enum CodingKeys: String, CodingKey {
-            case id, path, score, takenAt = "taken_at", width, height, thumbnail, file
+            case id, path, score, takenAt = "taken_at", width, height, thumbnail, file, dateSource = "date_source"
         }
 
         // Absent values are written as null, not left out (the API's shape is fixed).
@@ -68,6 +70,7 @@ public struct GalleryAPI: Sendable {
             try container.encode(height, forKey: .height)
             try container.encode(thumbnail, forKey: .thumbnail)
             try container.encode(file, forKey: .file)
+            try container.encode(dateSource, forKey: .dateSource)
         }
     }
 
@@ -348,10 +351,11 @@ public struct GalleryAPI: Sendable {
         // Their dimensions in one query (hits are at most `maximumTop`).
         let photos = try library.photos(ids: hits.map(\.photoID))
         let ordered = PhotoLibrary.ordered(hits, by: order).map { hit in
-            // A camera's date only, as the CLI prints it: a file's time says when it was copied.
-            Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.score, takenAt: hit.hasCameraDate ? hit.takenAt : nil,
+            // The date the filters compare and sort=date orders by, and its source, as the CLI prints them.
+            Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.score, takenAt: hit.takenAt,
                 width: photos[hit.photoID]?.width, height: photos[hit.photoID]?.height,
-                thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file")
+                thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file",
+                dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "camera" : "file")
         }
         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return .json(Results(results: ordered, tookMs: (took * 100).rounded() / 100))

@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 import Imaging
 import Synchronization
@@ -97,6 +98,40 @@ struct PreparedWeightsTests {
         // Written again, whole: the next load is silent.
         _ = try setup.load(precision: .int8)
         #expect(setup.notices().isEmpty)
+    }
+
+    @Test("offsets and lengths near Int.max, under a valid header checksum, are refused without overflowing",
+          arguments: [(Int.max - 7, 8, false), (0, Int.max - 7, false), (Int.max / 2, Int.max / 2 + 1, false), (-8, 16, false),
+                      // No body at all: size minus body start is negative, and minus Int.max overflowed.
+                      (0, Int.max - 7, true)])
+    func offsetsNearIntMax(offset: Int, length: Int, withoutBody: Bool) throws {
+        let setup = try Setup("oc-vit-gelu-p16")
+        _ = try setup.load(.image, precision: .int8)
+        let path = setup.file("image", .int8)
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let headerLength = Int(bytes[8..<16].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        var header = try #require(try JSONSerialization.jsonObject(with: Data(bytes[24..<(24 + headerLength)])) as? [String: Any])
+        var entries = try #require(header["entries"] as? [[String: Any]])
+        // A words entry: its length is only checked to be a positive multiple of 8.
+        let index = try #require(entries.firstIndex { ($0["kind"] as? String) == "words" } ?? entries.indices.first)
+        entries[index]["kind"] = "words"
+        entries[index]["offset"] = offset
+        entries[index]["length"] = length
+        header["entries"] = entries
+        let json = Array(try JSONSerialization.data(withJSONObject: header))
+        try #require(json.count <= 4096 - 24)
+        bytes.replaceSubrange(24..<(24 + headerLength), with: json + [UInt8](repeating: 0x20, count: max(0, headerLength - json.count)))
+        let newLength = max(headerLength, json.count)
+        withUnsafeBytes(of: UInt64(newLength).littleEndian) { bytes.replaceSubrange(8..<16, with: $0) }
+        let checksum = ContentHash.xxh64(Array(bytes[24..<(24 + newLength)]))
+        withUnsafeBytes(of: checksum.littleEndian) { bytes.replaceSubrange(16..<24, with: $0) }
+        if withoutBody { bytes.removeSubrange((24 + newLength)...) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        guard case let .failure(.damaged(reason)) = PreparedWeightsFile.open(path: path, isCurrent: { _ in true }) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(reason.hasSuffix("lies outside the file or has the wrong size"), "\(reason)")
     }
 
     @Test("weights touched but unchanged keep their prepared copy; changed weights are prepared again")

@@ -117,7 +117,7 @@ struct SafetensorsTests {
         #expect(try message(SafetensorsWriter.file(header: negative, data: [])).contains("entry w has an invalid shape [-1]"))
         let huge = #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,18446744073709551621]}}"#
         let text = try message(SafetensorsWriter.file(header: huge, data: []))
-        #expect(text.contains("invalid safetensors header: header: the number 18446744073709551621 at byte 50 is out of range"), "\(text)")
+        #expect(text.contains("invalid safetensors header: header: the number 18446744073709551621 at byte 50 (field w.data_offsets[1]) is out of range"), "\(text)")
         let wrongType = #"{"w":{"dtype":7,"shape":[1],"data_offsets":[0,4]}}"#
         #expect(try message(SafetensorsWriter.file(header: wrongType, data: [0, 0, 0, 0])).contains("field w.dtype is not a string"))
     }

@@ -62,6 +62,16 @@ struct ModelsCommandTests {
         #expect(!hub.server.requests.isEmpty)
     }
 
+    @Test("a model imported under a catalogue name is not that catalogue model")
+    func importedUnderCatalogueName() throws {
+        let home = try Home()
+        #expect(try run(["models", "import", CommandRunner.fixture("models/oc-vit-gelu-p16"), "--name", "openai-vit-b-32"], home).status == 0)
+        let list = try run(["models", "list"], home).standardOutput
+        let row = try #require(list.split(separator: "\n").first { $0.hasPrefix("  openai-vit-b-32 ") })
+        #expect(row.contains("name used by another model") && !row.contains("installed"), "\(row)")
+        #expect(list.contains("* openai-vit-b-32") && list.contains("imported"))
+    }
+
     @Test("import, default, remove; a different model than the index's is refused")
     func importAndMismatch() throws {
         let home = try Home()

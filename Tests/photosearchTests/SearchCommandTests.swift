@@ -48,9 +48,16 @@ struct SearchCommandTests {
         let paths = try search(folder, ["a cat", "--paths", "--top", "2"])
         #expect(paths.standardOutput.split(separator: "\n").count == 2)
         let json = try search(folder, ["a cat", "--json", "--top", "6"])
-        struct Line: Decodable { let path: String; let score: Float; let taken_at: String? }
+        struct Line: Decodable { let path: String; let score: Float; let taken_at: String?; let date_source: String? }
         let lines = try json.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
         #expect(lines.count == 6)
+        // The date the table shows (a camera's, else the file's), and where it comes from.
+        let rows = try search(folder, ["a cat", "--top", "6"]).standardOutput.split(separator: "\n")
+        for (line, row) in zip(lines.prefix(2), rows.prefix(2)) {   // (names with newlines break rows further down)
+            let date = try #require(line.taken_at)
+            #expect(row.contains(String(date.prefix(16)).replacingOccurrences(of: "T", with: " ")), "\(row) vs \(date)")
+            #expect(line.date_source == "camera" || line.date_source == "file")
+        }
         #expect(lines.map(\.score) == lines.map(\.score).sorted(by: >))
         #expect(Array(lines.map(\.path).prefix(2)) == paths.standardOutput.split(separator: "\n").map(String.init))
         let table = try search(folder, ["a cat", "--top", "2"])

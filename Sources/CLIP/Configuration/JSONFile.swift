@@ -11,7 +11,7 @@ enum JSONFile {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let decoding as DecodingError {
-            throw error(describe(decoding, in: data))
+            throw error(describe(decoding, in: data, decoding: T.self))
         } catch let other {
             throw error("\(other)")
         }
@@ -39,10 +39,25 @@ enum JSONFile {
     }
 
     /// What went wrong in `data`, naming the field ("vision_cfg.layers", "[3]").
-    static func describe(_ error: DecodingError, in data: Data) -> String {
+    static func describe<T: Decodable>(_ error: DecodingError, in data: Data, decoding type: T.Type) -> String {
         switch error {
         case let .dataCorrupted(context) where context.codingPath.isEmpty:
-            return JSONSyntax.firstProblem(in: Array(data)) ?? "not valid JSON"
+            let bytes = Array(data)
+            if let problem = JSONSyntax.firstProblem(in: bytes) { return problem }
+            // Valid JSON whose numbers all fit: a fraction where a whole
+            // number belongs, which Swift's decoder does not locate. Find
+            // the one that, made whole, lets the document decode further.
+            for (field, range) in JSONSyntax.fractionalNumbers(in: bytes).prefix(64) {
+                var patched = bytes
+                patched.replaceSubrange(range, with: Array("0".utf8))
+                do {
+                    _ = try JSONDecoder().decode(T.self, from: Data(patched))
+                } catch let DecodingError.dataCorrupted(again) where again.codingPath.isEmpty {
+                    continue
+                } catch {}
+                return "field \(field) is \(String(decoding: bytes[range], as: UTF8.self)), not a whole number"
+            }
+            return "not valid JSON"
         case let .keyNotFound(key, context):
             return "missing field \(path(context.codingPath + [key]))"
         case let .typeMismatch(type, context):

@@ -7,6 +7,10 @@ struct JSONSyntax {
     private let bytes: [UInt8]
     private var offset = 0
     private static let maximumDepth = 512
+    /// Where the scanner is ("vision_cfg", "layers", "[2]"), and the numbers
+    /// with a fraction or an exponent it met, with their field.
+    private var path: [String] = []
+    private var fractions: [(field: String, range: Range<Int>)] = []
 
     private struct Problem: Error {
         let message: String
@@ -23,6 +27,17 @@ struct JSONSyntax {
         } catch {
             return error.message
         }
+    }
+
+    /// The numbers with a fraction or an exponent ("24.5", "1e3") in a valid
+    /// document, with their fields ("vision_cfg.width"): Swift's decoder
+    /// calls a document "not valid JSON" when one of them is where a whole
+    /// number belongs.
+    static func fractionalNumbers(in bytes: [UInt8]) -> [(field: String, range: Range<Int>)] {
+        var scanner = JSONSyntax(bytes: bytes)
+        scanner.skipSpace()
+        guard (try? scanner.value(depth: 0)) != nil else { return [] }
+        return scanner.fractions
     }
 
     private init(bytes: [UInt8]) {
@@ -53,11 +68,14 @@ struct JSONSyntax {
             if current == UInt8(ascii: "}") { offset += 1; return }
             while true {
                 skipSpace()
+                let keyStart = offset + 1
                 try string()
+                path.append(String(decoding: bytes[keyStart..<max(keyStart, offset - 1)], as: UTF8.self))
                 skipSpace()
                 try expect(UInt8(ascii: ":"))
                 skipSpace()
                 try value(depth: depth + 1)
+                path.removeLast()
                 skipSpace()
                 if current == UInt8(ascii: ",") { offset += 1; continue }
                 try expect(UInt8(ascii: "}"))
@@ -67,9 +85,13 @@ struct JSONSyntax {
             offset += 1
             skipSpace()
             if current == UInt8(ascii: "]") { offset += 1; return }
+            var index = 0
             while true {
                 skipSpace()
+                path.append("[\(index)]")
                 try value(depth: depth + 1)
+                path.removeLast()
+                index += 1
                 skipSpace()
                 if current == UInt8(ascii: ",") { offset += 1; continue }
                 try expect(UInt8(ascii: "]"))
@@ -144,7 +166,9 @@ struct JSONSyntax {
         let text = String(decoding: bytes[start..<offset], as: UTF8.self)
         let fits = integral ? Int64(text) != nil : (Double(text)?.isFinite ?? false)
         guard fits else {
-            throw Problem(message: "the number \(text) at byte \(start) is out of range")
+            let field = path.isEmpty ? "" : " (field \(path.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")))"
+            throw Problem(message: "the number \(text) at byte \(start)\(field) is out of range")
         }
+        if !integral { fractions.append((path.joined(separator: ".").replacingOccurrences(of: ".[", with: "["), start..<offset)) }
     }
 }

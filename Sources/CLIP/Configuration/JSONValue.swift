@@ -9,6 +9,8 @@ struct SquareSize: Decodable, Equatable {
         if let value = try? container.decode(Int.self) {
             height = value
             width = value
+        } else if let number = try? container.decode(Double.self) {
+            throw wholeNumberError(number, in: container)
         } else {
             let values = try container.decode([Int].self)
             guard values.count == 2 else {
@@ -29,10 +31,18 @@ enum LayerCount: Decodable, Equatable {
         let container = try decoder.singleValueContainer()
         if let value = try? container.decode(Int.self) {
             self = .transformer(value)
+        } else if let number = try? container.decode(Double.self) {
+            throw wholeNumberError(number, in: container)
         } else {
             self = .resnet(try container.decode([Int].self))
         }
     }
+}
+
+/// Why a number that is not an `Int` cannot be a size or a count.
+func wholeNumberError(_ number: Double, in container: SingleValueDecodingContainer) -> DecodingError {
+    .dataCorruptedError(in: container, debugDescription: number.rounded() == number
+        ? "\(number) is out of range for a whole number" : "\(number) is not a whole number")
 }
 
 /// Any JSON value, for fields we only check for presence or a few known values.

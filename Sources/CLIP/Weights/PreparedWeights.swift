@@ -136,6 +136,21 @@ final class PreparedWeightsFile: Sendable {
     /// Opens and checks the file at `path` for `tower` in `precision` of the
     /// weights file whose identity is `weights`.
     static func open(path: String, tower: String, precision: Precision, weights: WeightsFileIdentity) -> Result<PreparedWeightsFile, Refusal> {
+        let opened = open(path: path) { header in
+            header.format == PreparedHeader.currentFormat && header.layout == preparedLayoutVersion
+                && header.precision == precision && header.tower == tower && header.weights.path == weights.path
+        }
+        guard case let .success(prepared) = opened else { return opened }
+        return prepared.header.weights == weights ? .success(prepared) : .failure(.moved(prepared))
+    }
+
+    /// Maps the file and checks everything in it that can be checked
+    /// without the weights: the header and its checksum, each matrix inside
+    /// the body with its size, each matrix's checksum. `isCurrent` decides,
+    /// from the header, whether the file is worth checking further
+    /// (`stale` otherwise). Every offset is checked with overflow-safe
+    /// arithmetic: the file may have been written by anyone.
+    static func open(path: String, isCurrent: (PreparedHeader) -> Bool) -> Result<PreparedWeightsFile, Refusal> {
         guard FilePaths.exists(path) else { return .failure(.missing) }
         let file: MappedFile
         do {
@@ -156,11 +171,9 @@ final class PreparedWeightsFile: Sendable {
         guard let header = try? JSONDecoder().decode(PreparedHeader.self, from: Data(headerBytes)) else {
             return .failure(.damaged("its header cannot be read"))
         }
-        guard header.format == PreparedHeader.currentFormat, header.layout == preparedLayoutVersion,
-              header.precision == precision, header.tower == tower, header.weights.path == weights.path else {
-            return .failure(.stale)
-        }
+        guard isCurrent(header) else { return .failure(.stale) }
         let bodyStart = aligned(prefixSize + length, to: bodyAlignment)
+        let bodySize = bytes.count - bodyStart   // may be negative: then no matrix fits
         var entries: [String: PreparedHeader.Entry] = [:]
         for entry in header.entries {
             let shaped = entry.outputs > 0 && entry.inputs > 0 && entry.outputs <= 1 << 20 && entry.inputs <= 1 << 20
@@ -170,8 +183,9 @@ final class PreparedWeightsFile: Sendable {
             case .int8: sized = shaped && entry.length == QuantizedMatrix.preparedByteCount(outputs: entry.outputs, inputs: entry.inputs)
             case .words: sized = entry.length > 0 && entry.length % 8 == 0
             }
-            guard sized, entry.offset >= 0, entry.offset % preparedAlignment == 0,
-                  entry.offset <= bytes.count - bodyStart - entry.length, entries[entry.name] == nil else {
+            let (end, overflow) = entry.offset.addingReportingOverflow(entry.length)
+            guard sized, entry.offset >= 0, entry.offset % preparedAlignment == 0, !overflow, end <= bodySize,
+                  entries[entry.name] == nil else {
                 return .failure(.damaged("matrix \(entry.name) lies outside the file or has the wrong size"))
             }
             var absolute = entry
@@ -191,8 +205,7 @@ final class PreparedWeightsFile: Sendable {
         if let name = failures.withLock({ $0.sorted().first }) {
             return .failure(.damaged("matrix \(name) does not match its checksum"))
         }
-        let prepared = PreparedWeightsFile(header: header, file: file, entries: entries)
-        return header.weights == weights ? .success(prepared) : .failure(.moved(prepared))
+        return .success(PreparedWeightsFile(header: header, file: file, entries: entries))
     }
 
     private init(header: PreparedHeader, file: MappedFile, entries: [String: PreparedHeader.Entry]) {
@@ -201,16 +214,21 @@ final class PreparedWeightsFile: Sendable {
         self.entries = entries
     }
 
+    /// The bytes of entry `name` (checked when the file was opened).
+    func bytes(of name: String) -> UnsafeRawBufferPointer? {
+        guard let entry = entries[name] else { return nil }
+        return UnsafeRawBufferPointer(rebasing: file.bytes[entry.offset..<(entry.offset + entry.length)])
+    }
+
     /// The words `name`, if the file has them, valid as long as `owner` lives.
     func words(_ name: String) -> (bytes: UnsafeRawBufferPointer, owner: any AnyObject & Sendable)? {
-        guard let entry = entries[name], entry.kind == .words else { return nil }
-        return (UnsafeRawBufferPointer(rebasing: file.bytes[entry.offset..<(entry.offset + entry.length)]), file)
+        guard entries[name]?.kind == .words, let bytes = bytes(of: name) else { return nil }
+        return (bytes, file)
     }
 
     /// The matrix `name`, if the file has it with this shape and precision.
     func weights(_ name: String, outputs: Int, inputs: Int, precision: Precision) -> Linear.Weights? {
-        guard let entry = entries[name], entry.outputs == outputs, entry.inputs == inputs else { return nil }
-        let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[entry.offset..<(entry.offset + entry.length)])
+        guard let entry = entries[name], entry.outputs == outputs, entry.inputs == inputs, let bytes = bytes(of: name) else { return nil }
         switch (entry.kind, precision) {
         case (.float, .fp32): return PackedMatrix(prepared: bytes, outputs: outputs, inputs: inputs, owner: file).map(Linear.Weights.float)
         case (.int8, .int8): return QuantizedMatrix(prepared: bytes, outputs: outputs, inputs: inputs, owner: file).map(Linear.Weights.int8)
@@ -340,5 +358,23 @@ extension Linear.Weights {
         case let .float(matrix): return matrix
         case let .int8(matrix): return matrix
         }
+    }
+}
+
+/// What the fuzzers reach that the public API does not: a prepared-weights
+/// file's header, bounds and checksums. Imported with `@_spi(Fuzzing) import`.
+@_spi(Fuzzing)
+public enum PreparedFileProbe {
+    /// Opens the file as a model load would, whatever tower, precision and
+    /// weights its header names; when it is accepted, reads the last byte
+    /// of every matrix. Returns the matrices read, or nil when it was refused.
+    public static func open(path: String) -> Int? {
+        guard case let .success(file) = PreparedWeightsFile.open(path: path, isCurrent: { _ in true }) else { return nil }
+        var sum = 0
+        for entry in file.header.entries {
+            guard let bytes = file.bytes(of: entry.name) else { return nil }
+            sum &+= Int(bytes[bytes.count - 1])
+        }
+        return sum == Int.min ? nil : file.header.entries.count
     }
 }

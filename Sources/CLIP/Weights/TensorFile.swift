@@ -192,13 +192,13 @@ public final class TensorFile: @unchecked Sendable {
         do {
             header = try JSONDecoder().decode(Header.self, from: data)
         } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
-            throw .invalidHeader(path: path, reason: JSONSyntax.firstProblem(in: Array(data)).map { "header: " + $0 } ?? "header is not valid JSON")
+            throw .invalidHeader(path: path, reason: "header: " + JSONFile.describe(.dataCorrupted(context), in: data, decoding: Header.self))
         } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
             throw .invalidHeader(path: path, reason: "header is not a JSON object")
         } catch let DecodingError.keyNotFound(_, context) {
             throw .invalidHeader(path: path, reason: "entry \(context.codingPath.first?.stringValue ?? "") lacks dtype, shape or data_offsets")
         } catch let error as DecodingError {
-            throw .invalidHeader(path: path, reason: JSONFile.describe(error, in: data))
+            throw .invalidHeader(path: path, reason: JSONFile.describe(error, in: data, decoding: Header.self))
         } catch {
             throw .invalidHeader(path: path, reason: "\(error)")
         }

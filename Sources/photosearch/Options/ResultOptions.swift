@@ -12,7 +12,7 @@ struct ResultOptions: ParsableArguments {
     @Option(name: .long, help: "Leave out results whose cosine similarity is below this.")
     var minScore: Float?
 
-    @Flag(name: .long, help: "One JSON object per result: path, score, taken_at.")
+    @Flag(name: .long, help: "One JSON object per result: path, score, taken_at, date_source.")
     var json = false
 
     @Flag(name: .long, help: "Only the paths, one per line.")
@@ -56,14 +56,16 @@ struct ResultOptions: ParsableArguments {
     struct HitLine: Encodable {
         let hit: SearchHit
 
-        private enum Keys: String, CodingKey { case path, score, takenAt = "taken_at" }
+        private enum Keys: String, CodingKey { case path, score, takenAt = "taken_at", dateSource = "date_source" }
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
             try container.encode(FilePaths.displayed(hit.path), forKey: .path)
             try container.encode(hit.score, forKey: .score)
-            // Only a camera's date: a file's mtime says when it was copied.
-            try container.encode(hit.hasCameraDate ? hit.takenAt : nil, forKey: .takenAt)
+            // The date the table shows and --after/--before compare, and
+            // where it comes from: a file's time says when it was copied.
+            try container.encode(hit.takenAt, forKey: .takenAt)
+            try container.encode(hit.takenAt == nil ? nil : hit.hasCameraDate ? "camera" : "file", forKey: .dateSource)
         }
     }
 

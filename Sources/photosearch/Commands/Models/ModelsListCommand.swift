@@ -15,7 +15,12 @@ struct ModelsListCommand: ParsableCommand {
         }
         output += "\nAvailable (photosearch models install NAME):\n"
         for entry in ModelCatalogue.entries {
-            let state = installed.contains { $0.name == entry.name } ? "installed" : ByteCount.format(entry.downloadBytes)
+            let state: String
+            switch store.state(of: entry, among: installed) {
+            case .installed: state = "installed"
+            case .nameTaken: state = "name used by another model"
+            case .available: state = ByteCount.format(entry.downloadBytes)
+            }
             let suggested = entry.name == ModelCatalogue.defaultName ? " (suggested)" : ""
             output += "  \(Self.column(entry.name, 24))  \(Self.column(state, 9))  \(entry.summary); \(entry.repository), "
             output += "\(entry.layout.rawValue) layout, \(entry.licence) licence\(suggested)\n"
