@@ -13,6 +13,7 @@ packages=(
     libssl-dev           # libcrypto: SHA-256 of downloaded models
     libcurl4-openssl-dev # -lcurl, for the self-contained build (static Swift runtime, FoundationNetworking)
     sqlite3              # the tests read indexes with it, as a second process
+    time                 # GNU time: the tests read a child's own peak memory from it
     zlib1g-dev
     pkg-config
     chromium             # headless, for the web gallery's browser test

@@ -14,7 +14,7 @@ final class ChildProcess {
 
     /// `launcher`: a program (and its arguments) that runs photosearch with
     /// `arguments`, such as prlimit.
-    init(_ arguments: [String], launcher: [String] = []) throws {
+    init(_ arguments: [String], launcher: [String] = [], environment extra: [String: String] = [:]) throws {
         if let program = launcher.first {
             process.executableURL = URL(fileURLWithPath: program)
             process.arguments = Array(launcher.dropFirst()) + [CommandRunner.executable.path] + arguments
@@ -24,6 +24,7 @@ final class ChildProcess {
         }
         var environment = ProcessInfo.processInfo.environment
         environment["XDG_CACHE_HOME"] = CommandRunner.cacheHome
+        for (key, value) in extra { environment[key] = value }
         process.environment = environment
         process.standardOutput = output
         process.standardError = errors
