@@ -44,8 +44,7 @@ let package = Package(
         // targets baseline x86-64); Compute chooses the table at run time.
         .target(
             name: "CKernels",
-            path: "Sources/CKernels",
-            cSettings: [.unsafeFlags(["-O3"])]
+            path: "Sources/CKernels"
         ),
         .target(
             name: "Compute",

@@ -71,79 +71,29 @@ static void panel_avx2(const float *a, size_t lda, const float *panel, size_t in
     }
 }
 
-// e^x to about one ulp: x = n·ln2 + r with |r| ≤ ln2/2, e^r by Cephes' expf
-// minimax polynomial, 2^n put into the exponent bits. Inputs are clamped to
-// [-87.3, 88.7], where the result is still a normal float.
-static inline __m256 exp_avx2(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(exponent));
-}
-
-// erf(z) = 1 - erfc(|z|) with sign, erfc by the Chebyshev fit of Numerical
-// Recipes (erfcc, fractional error below 1.2e-7 everywhere).
-static inline __m256 erf_avx2(__m256 z) {
-    __m256 sign = _mm256_and_ps(z, _mm256_set1_ps(-0.0f));
-    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
-    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_set1_ps(0.5f), a, _mm256_set1_ps(1.0f)));
-    __m256 p = _mm256_set1_ps(0.17087277f);
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.82215223f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.48851587f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.13520398f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.27886807f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.18628806f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.09678418f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.37409196f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.00002368f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.26551223f));
-    __m256 exponent = _mm256_fnmadd_ps(a, a, p);  // -a² + p
-    __m256 erfc = _mm256_mul_ps(t, exp_avx2(exponent));
-    return _mm256_or_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), erfc), sign);
-}
+// The activations' polynomials (activations.h) for 8 floats.
+typedef __m256 ps_vf;
+typedef int32_t ps_vi __attribute__((__vector_size__(32)));
+#define ps_splat(c) _mm256_set1_ps(c)
+#define ps_vmin _mm256_min_ps
+#define ps_vmax _mm256_max_ps
+#include "activations.h"
 
 void ps_gelu_avx2(float *x, size_t count) {
     size_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        __m256 e = erf_avx2(_mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f)));
-        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(_mm256_set1_ps(1.0f), e)));
-    }
+    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(x + i, ps_gelu(_mm256_loadu_ps(x + i)));
     ps_portable_gelu(x + i, count - i);
 }
 
 void ps_gelu_tanh_avx2(float *x, size_t count) {
     size_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        __m256 cube = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
-        __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.79788456080286536f), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), cube, v));
-        // 1 + tanh(u) = 2 - 2 / (e^{2u} + 1)
-        __m256 e = exp_avx2(_mm256_add_ps(u, u));
-        __m256 onePlusTanh = _mm256_sub_ps(_mm256_set1_ps(2.0f),
-                                           _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
-        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), onePlusTanh));
-    }
+    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(x + i, ps_gelu_tanh(_mm256_loadu_ps(x + i)));
     ps_portable_gelu_tanh(x + i, count - i);
 }
 
 void ps_quick_gelu_avx2(float *x, size_t count) {
     size_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        __m256 e = exp_avx2(_mm256_mul_ps(v, _mm256_set1_ps(-1.702f)));
-        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e)));
-    }
+    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(x + i, ps_quick_gelu(_mm256_loadu_ps(x + i)));
     ps_portable_quick_gelu(x + i, count - i);
 }
 
@@ -470,7 +420,7 @@ void attention_rows_avx2(const float *q, size_t stride, const float *kt, size_t 
         __m256 total = _mm256_setzero_ps();
         for (size_t j = 0; j < most; j += 8) {
             __m256 keep = _mm256_castsi256_ps(lanes_below(visible[r] > j ? visible[r] - j : 0));
-            __m256 e = _mm256_and_ps(keep, exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j), maximum)));
+            __m256 e = _mm256_and_ps(keep, ps_exp(_mm256_sub_ps(_mm256_loadu_ps(s + j), maximum)));
             _mm256_storeu_ps(s + j, e);
             total = _mm256_add_ps(total, e);
         }

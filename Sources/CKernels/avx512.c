@@ -94,76 +94,32 @@ static void linear_packed(const float *a, size_t lda, const float *packed, size_
 
 // MARK: Activations
 
-// e^x to about one ulp, as exp_avx2: x = n·ln2 + r, Cephes' expf polynomial
-// for e^r, 2^n in the exponent bits; x clamped to [-87.3, 88.7].
-static inline __m512 exp512(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512i exponent = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(exponent));
-}
-
-// erf(z) = 1 - erfc(|z|) with sign, erfc by Numerical Recipes' Chebyshev fit
-// (fractional error below 1.2e-7), as erf_avx2.
-static inline __m512 erf512(__m512 z) {
-    __m512 a = _mm512_abs_ps(z);
-    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_set1_ps(0.5f), a, _mm512_set1_ps(1.0f)));
-    __m512 p = _mm512_set1_ps(0.17087277f);
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.82215223f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.48851587f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.13520398f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.27886807f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.18628806f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.09678418f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.37409196f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.00002368f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.26551223f));
-    __m512 erfc = _mm512_mul_ps(t, exp512(_mm512_fnmadd_ps(a, a, p)));
-    __m512 magnitude = _mm512_sub_ps(_mm512_set1_ps(1.0f), erfc);
-    // The sign of z on the magnitude.
-    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(magnitude),
-                                               _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32((int)0x80000000))));
-}
+// The activations' polynomials (activations.h) for 16 floats.
+typedef __m512 ps_vf;
+typedef int32_t ps_vi __attribute__((__vector_size__(64)));
+#define ps_splat(c) _mm512_set1_ps(c)
+#define ps_vmin _mm512_min_ps
+#define ps_vmax _mm512_max_ps
+#include "activations.h"
 
 static void gelu(float *x, size_t count) {
     for (size_t i = 0; i < count; i += 16) {
         __mmask16 m = columns_mask(count - i);
-        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        __m512 e = erf512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)));
-        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+        _mm512_mask_storeu_ps(x + i, m, ps_gelu(_mm512_maskz_loadu_ps(m, x + i)));
     }
 }
 
 static void gelu_tanh(float *x, size_t count) {
     for (size_t i = 0; i < count; i += 16) {
         __mmask16 m = columns_mask(count - i);
-        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        __m512 cube = _mm512_mul_ps(_mm512_mul_ps(v, v), v);
-        __m512 u = _mm512_mul_ps(_mm512_set1_ps(0.79788456080286536f), _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), cube, v));
-        // 1 + tanh(u) = 2 - 2 / (e^{2u} + 1)
-        __m512 e = exp512(_mm512_add_ps(u, u));
-        __m512 onePlusTanh = _mm512_sub_ps(_mm512_set1_ps(2.0f),
-                                           _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), onePlusTanh));
+        _mm512_mask_storeu_ps(x + i, m, ps_gelu_tanh(_mm512_maskz_loadu_ps(m, x + i)));
     }
 }
 
 static void quick_gelu(float *x, size_t count) {
     for (size_t i = 0; i < count; i += 16) {
         __mmask16 m = columns_mask(count - i);
-        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        __m512 e = exp512(_mm512_mul_ps(v, _mm512_set1_ps(-1.702f)));
-        _mm512_mask_storeu_ps(x + i, m, _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+        _mm512_mask_storeu_ps(x + i, m, ps_quick_gelu(_mm512_maskz_loadu_ps(m, x + i)));
     }
 }
 
@@ -278,7 +234,7 @@ void attention_rows(const float *q, size_t stride, const float *kt, size_t kp, c
         __m512 total = _mm512_setzero_ps();
         for (size_t j = 0; j < most; j += 16) {
             __mmask16 m = columns_mask(visible[r] > j ? visible[r] - j : 0);
-            __m512 e = _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_loadu_ps(s + j), maximum)));
+            __m512 e = _mm512_maskz_mov_ps(m, ps_exp(_mm512_sub_ps(_mm512_loadu_ps(s + j), maximum)));
             _mm512_storeu_ps(s + j, e);
             total = _mm512_add_ps(total, e);
         }
