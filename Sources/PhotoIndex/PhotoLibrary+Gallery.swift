@@ -123,8 +123,7 @@ extension PhotoLibrary {
         // lock like every write; while an indexer holds it, not kept.
         if let lock = try? WriterLock(indexPath: databasePath), let writable = try? self.database(create: true), !writable.isReadOnly {
             _ = try? writable.write { db in
-                try db.execute(sql: "INSERT OR IGNORE INTO thumbnails (photo_id, jpeg) SELECT id, ? FROM photos WHERE id = ?",
-                               arguments: [Data(bytes), id])
+                if try PhotoRecord.exists(db, key: id) { try ThumbnailRecord.set(bytes, for: id, db) }
             }
             withExtendedLifetime(lock) {}
         }

@@ -9,86 +9,6 @@ import Synchronization
 import Glibc
 #endif
 
-/// How to run an index.
-public struct IndexingOptions: Sendable {
-    /// Folders (or single files) to index.
-    public var roots: [String]
-    public var excludes: [String] = []
-    /// Threads decoding and preprocessing photos.
-    public var jobs: Int = min(Parallel.cores, IndexingOptions.jobsRange.upperBound)
-    /// Photos per encoder batch, and per committed transaction.
-    public var batchSize: Int = 16
-    public var maximumPixels: Int = ImageDecoder.defaultMaximumPixels
-    /// Drop the embeddings of a different model (or precision) and re-embed everything.
-    public var replaceModel = false
-    /// The encoder's arithmetic (see `Precision`): int8 unless told otherwise.
-    public var precision: Precision = .int8
-    /// Called between the scan and the decoding (tests use it to change files mid-run).
-    var afterScan: (@Sendable () -> Void)?
-
-    public init(roots: [String]) {
-        self.roots = roots
-    }
-
-    /// Decoding threads allowed: each holds a decoded photo in memory.
-    public static let jobsRange = 1...64
-    /// Photos per batch allowed: a batch's pixels are held at once.
-    public static let batchSizeRange = 1...256
-    /// Seconds between runs of `indexRepeatedly`: one second to 366 days.
-    public static let intervalRange = 1.0...(366 * 86400.0)
-
-    /// Refuses thread counts and batch sizes out of range.
-    public func validate() throws(PhotoIndexError) {
-        guard Self.jobsRange.contains(jobs) else {
-            throw .invalidArgument(name: "jobs", reason: "\(jobs) is not between 1 and \(Self.jobsRange.upperBound)")
-        }
-        guard Self.batchSizeRange.contains(batchSize) else {
-            throw .invalidArgument(name: "batch size", reason: "\(batchSize) is not between 1 and \(Self.batchSizeRange.upperBound)")
-        }
-        guard roots.allSatisfy({ !$0.isEmpty }) else {
-            throw .invalidArgument(name: "folder", reason: "an empty path")
-        }
-    }
-}
-
-/// What one run did; also the last line of `photosearch index --json`.
-public struct IndexSummary: Sendable, Equatable, Codable {
-    public var scanned = 0
-    public var added = 0
-    public var updated = 0
-    public var unchanged = 0
-    public var moved = 0
-    public var removed = 0
-    public var failed = 0
-    public var seconds = 0.0
-    /// True when the run was stopped (signal) before it finished.
-    public var interrupted = false
-}
-
-public struct IndexProgress: Sendable, Equatable {
-    public var done: Int
-    public var total: Int
-    public var failed: Int
-    /// Photos decoded and embedded per second since processing began.
-    public var imagesPerSecond: Double
-    public var etaSeconds: Double?
-}
-
-/// What an indexing run reports as it goes.
-public enum IndexEvent: Sendable {
-    /// The scan is over: `files` photos found, `toProcess` of them new or changed.
-    case scanned(files: Int, toProcess: Int)
-    case progress(IndexProgress)
-    /// A photo could not be indexed; it is recorded and tried again once it changes.
-    case failed(path: String, reason: String)
-    case unreadableFolder(path: String, reason: String)
-    /// The run ended, completed or interrupted.
-    case finished(IndexSummary)
-    /// With `PhotoLibrary.indexRepeatedly`: a run could not start (another
-    /// writer) or stopped on an error; the next one comes after the interval.
-    case runFailed(PhotoIndexError)
-}
-
 /// Indexes folders of photos into an `IndexDatabase` with one model.
 ///
 /// A run scans the folders, compares them with the index (size and mtime),
@@ -463,55 +383,41 @@ final class Indexer: Sendable {
                 case .image:
                     preconditionFailure("every image was encoded above")
                 case let .embedded(item, vector, photo):
-                    let id = try upsert(db, item.file, facts: photo, now: now)
-                    try db.execute(sql: "INSERT OR REPLACE INTO embeddings (photo_id, model_id, vector) VALUES (?, ?, ?)",
-                                   arguments: [id, modelID, VectorBlob.data(vector)])
-                    if let thumbnail = photo.thumbnail {
-                        try db.execute(sql: "INSERT OR REPLACE INTO thumbnails (photo_id, jpeg) VALUES (?, ?)",
-                                       arguments: [id, Data(thumbnail)])
-                    } else {
-                        try db.execute(sql: "DELETE FROM thumbnails WHERE photo_id = ?", arguments: [id])
-                    }
+                    let metadata = photo.metadata
+                    var record = PhotoRecord.indexed(
+                        path: item.file.path, size: photo.size, modifiedAt: item.file.modifiedAt, contentHash: photo.hash,
+                        width: photo.width, height: photo.height, takenAt: metadata.takenAt, camera: metadata.camera,
+                        latitude: metadata.latitude, longitude: metadata.longitude, now: now)
+                    let id = try record.save(db)
+                    try EmbeddingRecord(photoID: id, modelID: modelID, vector: VectorBlob.data(vector)).insert(db)
+                    try ThumbnailRecord.set(photo.thumbnail, for: id, db)
                     count(item, into: &counts)
                 case let .copied(item, from, hash):
-                    let id = try Int64.fetchOne(db, sql: """
-                        INSERT INTO photos (path, size, modified_at, content_hash, width, height, taken_at, camera,
-                                            latitude, longitude, state, last_error, updated_at)
-                        SELECT ?, ?, ?, ?, width, height, taken_at, camera, latitude, longitude, 'indexed', NULL, ?
-                        FROM photos WHERE id = ? AND true
-                        ON CONFLICT(path) DO UPDATE SET size = excluded.size, modified_at = excluded.modified_at,
-                            content_hash = excluded.content_hash, width = excluded.width, height = excluded.height,
-                            taken_at = excluded.taken_at, camera = excluded.camera, latitude = excluded.latitude,
-                            longitude = excluded.longitude, state = 'indexed', last_error = NULL, updated_at = excluded.updated_at
-                        RETURNING id
-                        """, arguments: [item.file.path, item.file.size, item.file.modifiedAt, hash, now, from])
-                    if let id {
-                        try db.execute(sql: """
-                            INSERT OR REPLACE INTO embeddings (photo_id, model_id, vector)
-                            SELECT ?, model_id, vector FROM embeddings WHERE photo_id = ? AND model_id = ?
-                            """, arguments: [id, from, modelID])
-                        try db.execute(sql: "INSERT OR REPLACE INTO thumbnails (photo_id, jpeg) SELECT ?, jpeg FROM thumbnails WHERE photo_id = ?",
-                                       arguments: [id, from])
+                    guard let source = try PhotoRecord.fetchOne(db, key: from) else { break }
+                    var record = source.copied(to: item.file.path, size: item.file.size, modifiedAt: item.file.modifiedAt, now: now)
+                    record.contentHash = hash
+                    let id = try record.save(db)
+                    if var embedding = try EmbeddingRecord.fetchOne(db, key: ["photo_id": from, "model_id": modelID]) {
+                        embedding.photoID = id
+                        try embedding.insert(db)
                     }
+                    try ThumbnailRecord.set(try ThumbnailRecord.fetchOne(db, key: from).map { [UInt8]($0.jpeg) }, for: id, db)
                     count(item, into: &counts)
                 case let .moved(item, from, _):
-                    try db.execute(sql: "UPDATE photos SET path = ?, size = ?, modified_at = ?, updated_at = ? WHERE id = ?",
-                                   arguments: [item.file.path, item.file.size, item.file.modifiedAt, now, from])
+                    guard var record = try PhotoRecord.fetchOne(db, key: from) else { break }
+                    record.path = item.file.path
+                    record.size = item.file.size
+                    record.modifiedAt = item.file.modifiedAt
+                    record.updatedAt = now
+                    try record.update(db)
                     counts.moved += 1
                 case let .failed(item, reason, hash):
-                    try db.execute(sql: """
-                        INSERT INTO photos (path, size, modified_at, content_hash, state, last_error, updated_at)
-                        VALUES (?, ?, ?, ?, 'failed', ?, ?)
-                        ON CONFLICT(path) DO UPDATE SET size = excluded.size, modified_at = excluded.modified_at,
-                            content_hash = excluded.content_hash, width = NULL, height = NULL, taken_at = NULL, camera = NULL,
-                            latitude = NULL, longitude = NULL, state = 'failed', last_error = excluded.last_error,
-                            updated_at = excluded.updated_at
-                        """, arguments: [item.file.path, item.file.size, item.file.modifiedAt, hash, reason, now])
+                    var record = PhotoRecord.failed(path: item.file.path, size: item.file.size, modifiedAt: item.file.modifiedAt,
+                                                    contentHash: hash, reason: reason, now: now)
+                    let id = try record.save(db)
                     // A changed file that no longer decodes must not keep its old embedding.
-                    try db.execute(sql: "DELETE FROM embeddings WHERE photo_id = (SELECT id FROM photos WHERE path = ?)",
-                                   arguments: [item.file.path])
-                    try db.execute(sql: "DELETE FROM thumbnails WHERE photo_id = (SELECT id FROM photos WHERE path = ?)",
-                                   arguments: [item.file.path])
+                    _ = try EmbeddingRecord.filter(Column(EmbeddingRecord.CodingKeys.photoID) == id).deleteAll(db)
+                    try ThumbnailRecord.set(nil, for: id, db)
                     counts.failed += 1
                 }
             }
@@ -530,50 +436,6 @@ final class Indexer: Sendable {
         switch item.kind {
         case .add: counts.added += 1
         case .update: counts.updated += 1
-        }
-    }
-
-    private func upsert(_ db: Database, _ file: ScannedFile, facts: PhotoFacts, now: String) throws -> Int64 {
-        let metadata = facts.metadata
-        return try Int64.fetchOne(db, sql: """
-            INSERT INTO photos (path, size, modified_at, content_hash, width, height, taken_at, camera,
-                                latitude, longitude, state, last_error, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'indexed', NULL, ?)
-            ON CONFLICT(path) DO UPDATE SET size = excluded.size, modified_at = excluded.modified_at,
-                content_hash = excluded.content_hash, width = excluded.width, height = excluded.height,
-                taken_at = excluded.taken_at, camera = excluded.camera, latitude = excluded.latitude,
-                longitude = excluded.longitude, state = 'indexed', last_error = NULL, updated_at = excluded.updated_at
-            RETURNING id
-            """, arguments: [file.path, facts.size, file.modifiedAt, facts.hash, facts.width, facts.height,
-                             metadata.takenAt, metadata.camera, metadata.latitude, metadata.longitude, now])!
-    }
-}
-
-/// Embeddings are stored L2-normalised as little-endian float16 BLOBs: half
-/// the bytes of float32 at a cosine of 0.99999+ to it (10 bits of mantissa on
-/// the components of a unit vector).
-public enum VectorBlob {
-    public static func data(_ vector: [Float]) -> Data {
-        let halves = vector.map { Float16($0).bitPattern.littleEndian }
-        return halves.withUnsafeBufferPointer { Data(buffer: $0) }
-    }
-
-    public static func vector(_ data: Data) -> [Float] {
-        data.withUnsafeBytes { raw in
-            (0..<(raw.count / 2)).map { value(raw, at: $0) }
-        }
-    }
-
-    /// Component `index` of a float16 blob (SQLite does not promise aligned blobs).
-    @inline(__always)
-    static func value(_ raw: UnsafeRawBufferPointer, at index: Int) -> Float {
-        Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))))
-    }
-
-    /// A float32 blob, as indexes stored them before v4 of the schema.
-    static func float32Vector(_ data: Data) -> [Float] {
-        data.withUnsafeBytes { raw in
-            (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
         }
     }
 }

@@ -234,17 +234,28 @@ final class IndexDatabase: Sendable {
                 """)
         }
         migrator.registerMigration("v4: embeddings stored as float16") { db in
-            // Half the bytes at a cosine of 0.99999+ to the float32 vector
-            // (see VectorBlob); converted in chunks to bound memory.
+            // Half the bytes at a cosine of 0.99999+ to the float32 vector;
+            // converted in chunks to bound memory. The conversion is written
+            // out here, frozen: what VectorBlob does later must not change
+            // what this migration writes into the indexes it upgrades.
+            func float16Blob(fromFloat32 blob: Data) -> Data {
+                var halves: [UInt16] = []
+                blob.withUnsafeBytes { raw in
+                    for offset in stride(from: 0, to: raw.count - 3, by: 4) {
+                        let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+                        halves.append(Float16(value).bitPattern.littleEndian)
+                    }
+                }
+                return halves.withUnsafeBufferPointer { Data(buffer: $0) }
+            }
             var last: Int64 = 0
             while true {
                 let rows = try Row.fetchAll(db, sql: "SELECT id, vector FROM embeddings WHERE id > ? ORDER BY id LIMIT 2000",
                                             arguments: [last])
                 guard let end = rows.last else { break }
                 for row in rows {
-                    let vector: Data = row["vector"]
                     try db.execute(sql: "UPDATE embeddings SET vector = ? WHERE id = ?",
-                                   arguments: [VectorBlob.data(VectorBlob.float32Vector(vector)), row["id"] as Int64])
+                                   arguments: [float16Blob(fromFloat32: row["vector"]), row["id"] as Int64])
                 }
                 last = end["id"]
             }

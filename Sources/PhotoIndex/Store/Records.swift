@@ -120,6 +120,31 @@ public struct RunRecord: Codable, FetchableRecord, MutablePersistableRecord, Sen
     }
 }
 
+/// One model's vector of one photo: float16, L2-normalised (`VectorBlob`).
+/// Written with INSERT OR REPLACE, which gives a replaced vector a new,
+/// higher row id: search reads the rows added since its matrix was built.
+struct EmbeddingRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
+    static let databaseTableName = "embeddings"
+    static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .replace, update: .replace)
+
+    var photoID: Int64
+    var modelID: Int64
+    var vector: Data
+
+    enum CodingKeys: String, CodingKey { case photoID = "photo_id", modelID = "model_id", vector }
+}
+
+/// A photo's thumbnail (JPEG, long side ≤ `Thumbnail.longSide`).
+struct ThumbnailRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
+    static let databaseTableName = "thumbnails"
+    static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .replace, update: .replace)
+
+    var photoID: Int64
+    var jpeg: Data
+
+    enum CodingKeys: String, CodingKey { case photoID = "photo_id", jpeg }
+}
+
 enum Timestamp {
     static func now() -> String {
         let formatter = ISO8601DateFormatter()

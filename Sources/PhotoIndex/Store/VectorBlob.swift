@@ -1,0 +1,23 @@
+import Foundation
+
+/// Embeddings are stored L2-normalised as little-endian float16 BLOBs: half
+/// the bytes of float32 at a cosine of 0.99999+ to it (10 bits of mantissa on
+/// the components of a unit vector).
+public enum VectorBlob {
+    public static func data(_ vector: [Float]) -> Data {
+        let halves = vector.map { Float16($0).bitPattern.littleEndian }
+        return halves.withUnsafeBufferPointer { Data(buffer: $0) }
+    }
+
+    public static func vector(_ data: Data) -> [Float] {
+        data.withUnsafeBytes { raw in
+            (0..<(raw.count / 2)).map { value(raw, at: $0) }
+        }
+    }
+
+    /// Component `index` of a float16 blob (SQLite does not promise aligned blobs).
+    @inline(__always)
+    static func value(_ raw: UnsafeRawBufferPointer, at index: Int) -> Float {
+        Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))))
+    }
+}
