@@ -89,24 +89,32 @@ let package = Package(
             ],
             path: "Sources/PhotoServer"
         ),
-        // Benchmarks: programs that print figures (last line JSON), run by `photosearch bench`.
-        .target(
-            name: "PhotoSearchBenchmarks",
-            dependencies: ["CLIP", "Compute", "FileAccess", "Imaging", "PhotoIndex"],
-            path: "Sources/PhotoSearchBenchmarks"
-        ),
         .executableTarget(
             name: "photosearch",
             dependencies: [
-                "CLIP", "Compute", "FileAccess", "Imaging", "ModelHub", "PhotoIndex", "PhotoSearchBenchmarks", "PhotoServer",
+                "CLIP", "Compute", "FileAccess", "Imaging", "ModelHub", "PhotoIndex", "PhotoServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/photosearch"
         ),
-        // A real HTTP server on loopback and a fake model hub, for tests.
+        // Benchmarks: programs that print figures (last line JSON), run by
+        // `photosearch-bench`, which is not installed with photosearch.
+        .target(
+            name: "PhotoSearchBenchmarks",
+            dependencies: ["CLIP", "Compute", "FileAccess", "Imaging", "PhotoIndex", "TestSupport"],
+            path: "Sources/PhotoSearchBenchmarks"
+        ),
+        .executableTarget(
+            name: "photosearch-bench",
+            dependencies: ["PhotoSearchBenchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/photosearch-bench"
+        ),
+        // What tests and benchmarks share, shipped in no library: random
+        // models written as checkpoints, synthetic indexes, a loopback HTTP
+        // client and server, a fake model hub, fixture paths.
         .target(
             name: "TestSupport",
-            dependencies: ["CTestSupport"],
+            dependencies: ["CTestSupport", "CLIP", "PhotoIndex", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/TestSupport"
         ),
         // PNGs of any size written row by row, for tests.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Times the peers of `photosearch bench encoder` on the same machine: a
+"""Times the peers of `photosearch-bench encoder` on the same machine: a
 ViT-B/32 CLIP (open_clip "ViT-B-32", random weights), CPU only, all cores, in
 
   - ONNX Runtime, float32 (exported from open_clip with torch.onnx) and with
@@ -8,7 +8,7 @@ ViT-B/32 CLIP (open_clip "ViT-B-32", random weights), CPU only, all cores, in
     model_type=TRANSFORMER), each compiled for the batch size it runs;
   - PyTorch, float32;
 
-and photosearch itself in both precisions (`bench encoder --precision`).
+and photosearch itself in both precisions (`photosearch-bench encoder --precision`).
 
     /tmp/venv/bin/pip install torch==2.15.0 open_clip_torch==3.3.0 onnxruntime==1.32.0 onnx onnxscript \\
         openvino==2026.4.1 nncf==3.4.0
@@ -102,7 +102,8 @@ class OpenVINO:
 
 
 def photosearch_figures(executable, precision, seconds):
-    output = subprocess.run([executable, "bench", "encoder", "--precision", precision, "--seconds", str(seconds)],
+    bench = os.path.join(os.path.dirname(os.path.abspath(executable)), "photosearch-bench")
+    output = subprocess.run([bench, "encoder", "--precision", precision, "--seconds", str(seconds)],
                             capture_output=True, text=True, check=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 

@@ -6,7 +6,7 @@ child processes on the same machine, alternating for --rounds rounds.
     /tmp/venv/bin/pip install rclip==3.3.0 torch open_clip_torch onnx onnxscript safetensors
     /tmp/venv/bin/python scripts/bench-rclip.py --photosearch .build/release/photosearch [--photos 200] [--rounds 3]
 
-The photos and the model come from `photosearch bench index` (run first, in
+The photos and the model come from `photosearch-bench index` (run first, in
 --folder). rclip 3.3 runs a ViT-B/32 through ONNX Runtime from its data
 folder; here that folder ($RCLIP_DATADIR) holds the same weights exported
 with torch.onnx, and rclip's preprocessing is set to 224 px, the model's
@@ -101,7 +101,8 @@ def main():
     args = parser.parse_args()
     photosearch = os.path.abspath(args.photosearch)
     folder = os.path.abspath(args.folder)
-    subprocess.run([photosearch, "bench", "index", "--photos", str(args.photos), "--folder", folder], check=True,
+    bench = os.path.join(os.path.dirname(photosearch), "photosearch-bench")
+    subprocess.run([bench, "index", "--photos", str(args.photos), "--folder", folder, "--photosearch", photosearch], check=True,
                    stdout=subprocess.DEVNULL)
     photos, model = os.path.join(folder, "photos"), os.path.join(folder, "vit-b-32")
     count = len([name for name in os.listdir(photos) if name.endswith(".jpg")])

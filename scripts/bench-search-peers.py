@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Runs the queries of `photosearch bench search` over the same vectors with
+"""Runs the queries of `photosearch-bench search` over the same vectors with
 the peers: sqlite-vec (its vec0 virtual table, brute-force KNN, as a loadable
 extension) and numpy brute force (float32 matrix-vector product + argpartition),
 and prints p50/p95 latency and recall@10 against exact float32; the last line
 is JSON.
 
-    photosearch bench search --vectors 100000 --folder /tmp/bench-search
+    photosearch-bench search --vectors 100000 --folder /tmp/bench-search
     /tmp/venv/bin/pip install sqlite-vec==0.1.9 apsw numpy
     /tmp/venv/bin/python scripts/bench-search-peers.py /tmp/bench-search
 """

@@ -71,22 +71,11 @@ public final class CLIPModel: Sendable {
         }
     }
 
-    /// A model of the given shape with random weights, for benchmarks.
-    public convenience init(randomWeights configuration: ModelConfiguration, seed: UInt64 = 1,
-                            towers: Towers = .both, precision: Precision = .fp32) throws(CLIPError) {
-        try self.init(reader: WeightReader(randomSeed: seed, configuration: configuration, precision: precision), configuration: configuration,
-                      preprocess: PreprocessConfiguration(imageSize: configuration.vision.imageSize),
-                      names: CheckpointNames(layout: configuration.layout, openCLIPTextPrefix: ""),
-                      pooling: .argmax, vocabulary: .standard, wordPieceVocabulary: nil, towers: towers, directory: nil,
-                      configurationPath: "(random weights)", prepared: nil)
-    }
-
-    /// Writes a model of the given shape with random weights as an open_clip
-    /// hub folder (open_clip_config.json + open_clip_model.safetensors, F32),
-    /// holding only `towers`: benchmarks load it as a user's model would be.
-    public static func writeRandomCheckpoint(_ configuration: ModelConfiguration, towers: Towers, to directory: String,
-                                             seed: UInt64 = 1) throws(CLIPError) {
-        let reader = WeightReader(randomSeed: seed, configuration: configuration, precision: .fp32)
+    /// The tensors an open_clip checkpoint of `configuration` holds for
+    /// `towers` (open_clip's names), in the order the towers read them: what
+    /// a writer of checkpoints (the benchmarks' random models) must write.
+    package static func checkpointTensors(_ configuration: ModelConfiguration, towers: Towers) throws(CLIPError) -> [TensorSpecification] {
+        let reader = WeightReader(describingWith: .fp32)
         let names = CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: "")
         if towers.contains(.image) {
             _ = try VisionTower(reader: reader, names: names, configuration: configuration.vision, embeddingSize: configuration.embeddingSize)
@@ -95,7 +84,7 @@ public final class CLIPModel: Sendable {
             _ = try TextTower(reader: reader, names: names, configuration: configuration.text,
                               embeddingSize: configuration.embeddingSize, pooling: .argmax)
         }
-        try CheckpointWriter.write(reader.recorded, configuration: configuration, to: directory)
+        return reader.described
     }
 
     private init(reader: WeightReader, configuration: ModelConfiguration, preprocess: PreprocessConfiguration,

@@ -196,7 +196,7 @@ public final class PhotoLibrary: Sendable {
     /// The index, opened on first use: for writing (created when missing) or
     /// for reading (read-only when it cannot be written). An index opened
     /// read-only is opened again when a job needs to write.
-    func database(create: Bool) throws(PhotoIndexError) -> IndexDatabase {
+    package func database(create: Bool) throws(PhotoIndexError) -> IndexDatabase {
         try opened.withLock { opened throws(PhotoIndexError) -> IndexDatabase in
             if let database = opened.database, !(create && database.isReadOnly) { return database }
             let database = try IndexDatabase(path: databasePath, access: create ? .write : .read)

@@ -2,7 +2,7 @@ import CLIP
 import Compute
 import Dispatch
 
-/// `photosearch bench encoder`: a ViT-B/32-shaped model with random weights
+/// `photosearch-bench encoder`: a ViT-B/32-shaped model with random weights
 /// (throughput does not depend on the values): images per second through the
 /// image tower at several batch sizes, and one text query's latency.
 public struct EncoderBenchmark: Sendable {
@@ -48,8 +48,8 @@ public struct EncoderBenchmark: Sendable {
         self.precision = precision
     }
 
-    public func run(log: (String) -> Void) throws(CLIPError) -> Figures {
-        let model = try CLIPModel(randomWeights: .vitB32, precision: precision)
+    public func run(log: (String) -> Void) throws -> Figures {
+        let model = try RandomModel.load(.vitB32, precision: precision)
         var figures = Figures(imagesPerSecond: [:], textQueryMilliseconds: nil, kernels: Kernels.active.path.rawValue,
                               precision: precision)
         for batch in images ? batches : [] {

@@ -4,8 +4,9 @@ import Foundation
 import Imaging
 import PhotoIndex
 import Synchronization
+import TestSupport
 
-/// `photosearch bench index`: synthetic camera-sized JPEGs indexed end to end
+/// `photosearch-bench index`: synthetic camera-sized JPEGs indexed end to end
 /// by the `photosearch index` command itself (a child process, as a user
 /// runs it) with a ViT-B/32-shaped random model written to disk, in int8 and
 /// in float32: images per second and each run's own peak memory. Plus the
@@ -72,7 +73,7 @@ public struct IndexBenchmark: Sendable {
         let paths = try preparePhotos(sources: sources, log: log)
         if !FileManager.default.fileExists(atPath: modelFolder + "/open_clip_model.safetensors") {
             log("writing a random ViT-B/32 to \(modelFolder)")
-            try CLIPModel.writeRandomCheckpoint(.vitB32, towers: .both, to: modelFolder)
+            try RandomCheckpoint.write(.vitB32, towers: .both, to: modelFolder)
         }
         var environment = ProcessInfo.processInfo.environment
         environment["XDG_CACHE_HOME"] = cacheFolder

@@ -2,7 +2,7 @@ import CLIP
 import Compute
 import Imaging
 
-/// `photosearch bench quality`: how much int8 changes a ViT-B/32-shaped
+/// `photosearch-bench quality`: how much int8 changes a ViT-B/32-shaped
 /// model's answers. One random, input-sensitive model (weights drawn as the
 /// reference fixtures draw them) embeds the same photos and captions in
 /// float32 and in int8; the figures are the cosine between the two
@@ -99,13 +99,13 @@ public struct QualityBenchmark: Sendable {
         ]
     }
 
-    public func run(log: (String) -> Void) throws(CLIPError) -> Figures {
+    public func run(log: (String) -> Void) throws -> Figures {
         let photos = sources.flatMap(Self.variations)
         let captions = Self.captions
         var embeddings: [Precision: (photos: [[Float]], captions: [[Float]])] = [:]
         for precision in [Precision.fp32, .int8] {
             log("embedding \(photos.count) photos and \(captions.count) captions in \(precision.rawValue)")
-            let model = try CLIPModel(randomWeights: .vitB32, seed: 1, precision: precision)
+            let model = try RandomModel.load(.vitB32, seed: 1, precision: precision)
             embeddings[precision] = (model.encode(images: photos).map(VectorMath.normalized),
                                      model.encode(texts: captions).map(VectorMath.normalized))
         }

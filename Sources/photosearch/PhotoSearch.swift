@@ -10,7 +10,7 @@ struct PhotoSearch: ParsableCommand {
         commandName: "photosearch",
         abstract: "Semantic photo search on your own computer.",
         subcommands: [SearchCommand.self, SimilarCommand.self, DuplicatesCommand.self, IndexCommand.self, StatusCommand.self,
-                      ServeCommand.self, ModelsCommand.self, EmbedCommand.self, BenchCommand.self]
+                      ServeCommand.self, ModelsCommand.self, EmbedCommand.self]
     )
 
     /// Checks the environment the kernels are chosen from, then runs the

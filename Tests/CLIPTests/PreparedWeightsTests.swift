@@ -155,8 +155,8 @@ struct PreparedWeightsTests {
         // Other weights of the same shape in the same file: prepared again,
         // and the embeddings are the new weights'.
         let other = try Setup("oc-vit-gelu-p16")
-        try CLIPModel.writeRandomCheckpoint(try CLIPModel(directory: other.model, towers: .text).configuration, towers: .both,
-                                            to: other.model, seed: 77)
+        try RandomCheckpoint.write(try CLIPModel(directory: other.model, towers: .text).configuration, towers: .both,
+                                   to: other.model, seed: 77)
         try FileManager.default.removeItem(atPath: weights)
         try FileManager.default.copyItem(atPath: other.model + "/open_clip_model.safetensors", toPath: weights)
         let changed = try setup.load(.text, precision: .int8)

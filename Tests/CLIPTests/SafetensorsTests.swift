@@ -126,8 +126,8 @@ struct SafetensorsTests {
     func writerRoundTrip() throws {
         let directory = try TemporaryDirectory()
         let name = #"a "quoted" \ name/with/slashes"#
-        let tensors: [(name: String, shape: [Int], values: [Float])] = [(name, [2, 3], [1, 2, 3, 4, 5, -6.5]), ("b", [1], [0.25])]
-        try CheckpointWriter.write(tensors, configuration: .vitB32, to: directory.path)
+        try SafetensorsWriter(tensors: [.init(name: name, shape: [2, 3], values: [1, 2, 3, 4, 5, -6.5]), .init(name: "b", shape: [1], values: [0.25])])
+            .write(to: directory.file("open_clip_model.safetensors"))
         let file = try TensorFile(path: directory.file("open_clip_model.safetensors"))
         #expect(Set(file.tensors.keys) == [name, "b"])
         #expect(file.floats(name) == [1, 2, 3, 4, 5, -6.5])

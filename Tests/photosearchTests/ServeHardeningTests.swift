@@ -133,7 +133,7 @@ struct ServeHardeningTests {
         let gallery = try Gallery()
         // Two uploads that announce 20 MB and send a few bytes, then wait.
         let held = try (0..<2).map { _ in
-            try RawConnection(port: gallery.port, sending: Array("POST /api/search/image HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 20000000\r\n\r\nabc".utf8))
+            try LoopbackConnection(port: gallery.port, sending: Array("POST /api/search/image HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 20000000\r\n\r\nabc".utf8))
         }
         // Until the server has taken both (its status says so).
         while try status(gallery).busy?.uploads != 2 {}
@@ -153,7 +153,7 @@ struct ServeHardeningTests {
     @Test("a client that never finishes its request head is disconnected after --idle-timeout")
     func slowClient() throws {
         let gallery = try Gallery(arguments: ["--idle-timeout", "1"])
-        let slow = try RawConnection(port: gallery.port, sending: Array("GET /api/status HTTP/1.1\r\nHost: 127.0".utf8))
+        let slow = try LoopbackConnection(port: gallery.port, sending: Array("GET /api/status HTTP/1.1\r\nHost: 127.0".utf8))
         // The server closes it: end of stream, and no answer (the guard is 60 s).
         #expect(slow.readToEnd(guardSeconds: 60) == .closed([]))
         #expect(try gallery.get("/api/status").status == 200)
@@ -162,8 +162,8 @@ struct ServeHardeningTests {
     @Test("out of descriptors, the server stops accepting instead of spinning, and serves again when clients leave")
     func descriptorExhaustion() throws {
         let gallery = try Gallery(launcher: ["/usr/bin/prlimit", "--nofile=160:160"])
-        var idle: [RawConnection] = []
-        for _ in 0..<250 { idle.append(try RawConnection(port: gallery.port, sending: [])) }
+        var idle: [LoopbackConnection] = []
+        for _ in 0..<250 { idle.append(try LoopbackConnection(port: gallery.port, sending: [])) }
         // Every connection the server can hold is held; the rest wait in the
         // kernel's backlog. A server that accept(2)s into EMFILE spins a core.
         let before = cpuSeconds(gallery.server.pid)
@@ -302,52 +302,4 @@ extension ServeTests.Gallery {
             _ = server.finish()
         }
     }
-}
-
-/// A TCP connection to the server that sends what it is given and keeps
-/// the connection open, for clients that stall.
-final class RawConnection {
-    let descriptor: Int32
-
-    init(port: Int, sending bytes: [UInt8]) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw TestFailure("socket: \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            Glibc.close(descriptor)
-            throw TestFailure("connect: \(errno)")
-        }
-        if !bytes.isEmpty {
-            _ = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        }
-    }
-
-    enum Outcome: Equatable {
-        /// The server closed the connection, after sending these bytes.
-        case closed([UInt8])
-        /// Nothing ended it within the guard: the test fails rather than hangs.
-        case stillOpen
-    }
-
-    /// Reads until the server closes the connection.
-    func readToEnd(guardSeconds: Int) -> Outcome {
-        var timeout = timeval(tv_sec: guardSeconds, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count == 0 { return .closed(received) }
-            if count < 0 { return errno == EAGAIN || errno == EWOULDBLOCK ? .stillOpen : .closed(received) }
-            received += buffer[0..<count]
-        }
-    }
-
-    func close() { Glibc.close(descriptor) }
 }

@@ -6,11 +6,11 @@ import Imaging
 /// configuration, and remembers which names were asked for so that missing and
 /// unused tensors can be reported together at the end.
 final class WeightReader {
-    /// Where tensors come from: a checkpoint, or a random generator that
-    /// answers every request with values of the requested shape (benchmarks).
+    /// Where tensors come from: a checkpoint, or nothing: a description
+    /// that records every request (name, shape, fan-in) and answers zeros.
     enum Source {
         case file(TensorFile)
-        case random(seed: UInt64)
+        case description
     }
 
     let source: Source
@@ -18,14 +18,11 @@ final class WeightReader {
     let precision: Precision
     private var used: Set<String> = []
     private var missing: [String] = []
-    private var generator = SplitMix64(seed: 0)
     /// While a tower is read with a prepared-weights cache: where its
     /// matrices come from and go to.
     private var preparation: Preparation?
-    /// In random mode, the text tower's depth (it scales two initialisations).
-    private var textLayers = 12
-    /// In random mode, every tensor handed out, for writing a checkpoint.
-    private(set) var recorded: [(name: String, shape: [Int], values: [Float])] = []
+    /// As a description: every tensor asked for, in order.
+    private(set) var described: [TensorSpecification] = []
 
     /// Tensors that checkpoints carry but inference does not use.
     static let ignoredNames: Set<String> = [
@@ -40,18 +37,17 @@ final class WeightReader {
         self.precision = precision
     }
 
-    /// Random weights for a model of `configuration`'s shape (see `randomTensor`).
-    init(randomSeed seed: UInt64, configuration: ModelConfiguration, precision: Precision) {
-        source = .random(seed: seed)
+    /// A reader that only records what the towers ask for (see
+    /// `CLIPModel.checkpointTensors`).
+    init(describingWith precision: Precision) {
+        source = .description
         self.precision = precision
-        generator = SplitMix64(seed: seed)
-        textLayers = configuration.text.transformer.layers
     }
 
     var path: String {
         switch source {
         case let .file(file): return file.path
-        case .random: return "(random weights)"
+        case .description: return "(a description)"
         }
     }
 
@@ -59,9 +55,8 @@ final class WeightReader {
     /// tensor is recorded (see `finish`) and zeros are returned in its place.
     func tensor(_ name: String, shape: [Int], fanIn: Int? = nil) throws(CLIPError) -> [Float] {
         guard case let .file(file) = source else {
-            let values = randomTensor(name, shape: shape, fanIn: fanIn)
-            recorded.append((name, shape, values))
-            return values
+            described.append(TensorSpecification(name: name, shape: shape, fanIn: fanIn))
+            return [Float](repeating: 0, count: shape.reduce(1, *))
         }
         guard let info = file.tensors[name] else {
             missing.append(name)
@@ -279,71 +274,12 @@ final class WeightReader {
             throw .unexpectedTensors(path: file.path, names: unused)
         }
     }
-
-    /// The values open_clip draws for a model it creates without pretrained
-    /// weights (`create_model("ViT-B-32", pretrained=None)`): its own random
-    /// CLIP, input-sensitive (different photos' embeddings have a mean cosine
-    /// near 0.5) and scaled as training starts from. The image tower keeps
-    /// PyTorch's defaults (open_clip leaves its initialisation out): Linear
-    /// and Conv2d weights and Linear biases uniform in ±1/√fan-in, the fused
-    /// attention input projection Xavier-uniform with zero bias, the class
-    /// and positional embeddings and the projection normal with deviation
-    /// 1/√width. The text tower follows open_clip's `init_parameters`:
-    /// token embedding σ 0.02, positions σ 0.01, attention input σ 1/√width,
-    /// output projections σ 1/√width · 1/√(2 · layers), MLP input σ
-    /// 1/√(2 · width), projection σ 1/√width. LayerNorms are 1 and 0.
-    private func randomTensor(_ name: String, shape: [Int], fanIn: Int?) -> [Float] {
-        let count = shape.reduce(1, *)
-        func constant(_ value: Float) -> [Float] { [Float](repeating: value, count: count) }
-        func uniform(_ bound: Float) -> [Float] { (0..<count).map { _ in bound * (2 * generator.nextUnit() - 1) } }
-        func normal(_ deviation: Float) -> [Float] { (0..<count).map { _ in deviation * generator.nextNormal() } }
-        let lowered = name.lowercased()
-        if ["ln_", "norm", "layrnorm", "layernorm"].contains(where: { lowered.contains($0) }) {
-            return constant(name.hasSuffix(".weight") ? 1 : 0)
-        }
-        if name.hasSuffix("in_proj_bias") || name.hasSuffix("out_proj.bias") { return constant(0) }
-        if name.hasSuffix("bias") { return uniform(1 / Float(max(fanIn ?? shape.last ?? 1, 1)).squareRoot()) }
-        let columns = Float(shape.dropFirst().reduce(1, *)), width = Float(shape.last ?? 1)
-        if name.hasPrefix("visual.") {
-            if name.hasSuffix("class_embedding") || name.hasSuffix("positional_embedding") { return normal(1 / width.squareRoot()) }
-            if name == "visual.proj" { return normal(1 / Float(shape[0]).squareRoot()) }
-            if name.hasSuffix("in_proj_weight") { return uniform((6 / (Float(shape[0]) + columns)).squareRoot()) }
-            return uniform(1 / columns.squareRoot())
-        }
-        let residual = 1 / width.squareRoot() / Float(2 * textLayers).squareRoot()
-        if name.hasSuffix("token_embedding.weight") { return normal(0.02) }
-        if name.hasSuffix("positional_embedding") { return normal(0.01) }
-        if name.hasSuffix("in_proj_weight") { return normal(1 / width.squareRoot()) }
-        if name.hasSuffix("out_proj.weight") { return normal(residual) }
-        if name.hasSuffix("c_fc.weight") { return normal(1 / (2 * width).squareRoot()) }
-        if name.hasSuffix("c_proj.weight") { return normal(1 / Float(shape[0]).squareRoot() / Float(2 * textLayers).squareRoot()) }
-        if name.hasSuffix("text_projection") { return normal(1 / Float(shape[0]).squareRoot()) }
-        return uniform(1 / columns.squareRoot())
-    }
 }
 
-/// A small deterministic generator (Steele, Lea, Flood: SplitMix64).
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func nextUnit() -> Float {
-        Float(next() >> 40) / Float(1 << 24)
-    }
-
-    /// Standard normal (Box–Muller, one of the pair).
-    mutating func nextNormal() -> Float {
-        let u = (Double(next() >> 11) + 0.5) / Double(1 << 53), v = Double(next() >> 11) / Double(1 << 53)
-        return Float((-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * v))
-    }
+/// A tensor a checkpoint for some configuration holds: its name, shape, and
+/// for a bias the fan-in of its layer (initialisations scale with it).
+package struct TensorSpecification: Sendable, Equatable {
+    package let name: String
+    package let shape: [Int]
+    package let fanIn: Int?
 }

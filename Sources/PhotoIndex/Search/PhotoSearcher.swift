@@ -25,7 +25,7 @@ public struct SearchHit: Sendable, Equatable {
 /// was written, scored with their float16 vectors from SQLite, which
 /// also drops photos deleted since. The result is exact whenever the true top
 /// K survive the quantised passes, which their candidate counts make near
-/// certain (recall@10 is measured by `bench search`). Filters are applied in
+/// certain (recall@10 is measured by `photosearch-bench search`). Filters are applied in
 /// the first pass, before ranking.
 ///
 /// The matrix is shared by all searches and replaced, never changed: a

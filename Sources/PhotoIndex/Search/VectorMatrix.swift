@@ -33,7 +33,7 @@ import Glibc
 /// Unchecked Sendable: the pointers lead into memory that lives exactly as
 /// long as the object and is never written after `build` returns (a new file
 /// replaces the old one by rename; an old mapping keeps the old inode).
-final class VectorMatrix: @unchecked Sendable {
+package final class VectorMatrix: @unchecked Sendable {
     let dimension: Int
     let rows: Int
     /// Embeddings with a higher id were added after the matrix was built.
@@ -71,7 +71,7 @@ final class VectorMatrix: @unchecked Sendable {
     }
 
     /// The file next to the index.
-    static func path(forIndex indexPath: String) -> String { indexPath + ".vectors" }
+    package static func path(forIndex indexPath: String) -> String { indexPath + ".vectors" }
 
     private init(base: UnsafeMutableRawPointer, size: Int, isFile: Bool, dimension: Int, modelChecksum: String) {
         self.base = base

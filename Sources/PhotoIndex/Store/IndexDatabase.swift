@@ -11,7 +11,7 @@ import GRDB
 /// user's folder or with mode 444 is opened read-only (a `DatabasePool`
 /// without the WAL set-up), and, when even SQLite's shared-memory file cannot
 /// be created next to it, as an immutable file.
-final class IndexDatabase: Sendable {
+package final class IndexDatabase: Sendable {
     enum Access: Sendable {
         /// Indexing: create a missing index, migrate, write.
         case write
@@ -19,7 +19,7 @@ final class IndexDatabase: Sendable {
         case read
     }
 
-    let path: String
+    package let path: String
     let connection: any DatabaseWriter
     /// True when the index was opened for reading only (searches), or could
     /// only be opened so.
@@ -27,7 +27,7 @@ final class IndexDatabase: Sendable {
 
     /// Opens the index at `path`. With `create`, a missing database (and its
     /// folder) is created; otherwise a missing one is `indexNotFound`.
-    convenience init(path: String, create: Bool) throws(PhotoIndexError) {
+    package convenience init(path: String, create: Bool) throws(PhotoIndexError) {
         try self.init(path: path, access: create ? .write : .read, pageLimit: nil)
     }
 
@@ -301,13 +301,13 @@ final class IndexDatabase: Sendable {
     }
 
     /// Runs `body` in a write transaction, translating SQLite errors.
-    func write<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
+    package func write<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
         guard !isReadOnly else { throw .databaseUnavailable(path: path, reason: "it can only be read here (read-only file, folder or medium)") }
         return try translating { try connection.write(body) }
     }
 
     /// Runs `body` on a read-only connection (concurrent with the writer).
-    func read<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
+    package func read<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
         try translating { try connection.read(body) }
     }
 

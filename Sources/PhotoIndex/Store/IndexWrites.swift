@@ -7,14 +7,14 @@ extension PhotoRecord {
     /// Inserts the photo, or updates in place the row that has its path (its
     /// id, and so the rows that point at it, stay). Returns the id.
     @discardableResult
-    mutating func save(_ db: Database) throws -> Int64 {
+    package mutating func save(_ db: Database) throws -> Int64 {
         let saved = try upsertAndFetch(db, onConflict: ["path"])
         id = saved.id
         return saved.id!
     }
 
     /// An indexed photo at `path` with what decoding it found.
-    static func indexed(path: String, size: Int64, modifiedAt: Int64, contentHash: String, width: Int?, height: Int?,
+    package static func indexed(path: String, size: Int64, modifiedAt: Int64, contentHash: String, width: Int?, height: Int?,
                         takenAt: String?, camera: String?, latitude: Double?, longitude: Double?, now: String) -> PhotoRecord {
         PhotoRecord(path: path, size: size, modifiedAt: modifiedAt, contentHash: contentHash, width: width, height: height,
                     takenAt: takenAt, camera: camera, latitude: latitude, longitude: longitude, state: .indexed, lastError: nil,
@@ -43,7 +43,7 @@ extension PhotoRecord {
 
 extension ThumbnailRecord {
     /// Stores `jpeg` as photo `photoID`'s thumbnail, or removes its old one.
-    static func set(_ jpeg: [UInt8]?, for photoID: Int64, _ db: Database) throws {
+    package static func set(_ jpeg: [UInt8]?, for photoID: Int64, _ db: Database) throws {
         if let jpeg {
             try ThumbnailRecord(photoID: photoID, jpeg: Data(jpeg)).insert(db)
         } else {

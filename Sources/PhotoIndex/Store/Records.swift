@@ -77,6 +77,19 @@ public struct ModelRecord: Codable, FetchableRecord, MutablePersistableRecord, S
         case weightsModifiedAt = "weights_modified_at", createdAt = "created_at"
     }
 
+    package init(id: Int64? = nil, name: String, embeddingSize: Int, precision: Precision, checksum: String, weightsPath: String?,
+                 weightsSize: Int64?, weightsModifiedAt: Int64?, createdAt: String) {
+        self.id = id
+        self.name = name
+        self.embeddingSize = embeddingSize
+        self.precision = precision
+        self.checksum = checksum
+        self.weightsPath = weightsPath
+        self.weightsSize = weightsSize
+        self.weightsModifiedAt = weightsModifiedAt
+        self.createdAt = createdAt
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
@@ -123,21 +136,27 @@ public struct RunRecord: Codable, FetchableRecord, MutablePersistableRecord, Sen
 /// One model's vector of one photo: float16, L2-normalised (`VectorBlob`).
 /// Written with INSERT OR REPLACE, which gives a replaced vector a new,
 /// higher row id: search reads the rows added since its matrix was built.
-struct EmbeddingRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
-    static let databaseTableName = "embeddings"
-    static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .replace, update: .replace)
+package struct EmbeddingRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
+    package static let databaseTableName = "embeddings"
+    package static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .replace, update: .replace)
 
-    var photoID: Int64
-    var modelID: Int64
-    var vector: Data
+    package var photoID: Int64
+    package var modelID: Int64
+    package var vector: Data
+
+    package init(photoID: Int64, modelID: Int64, vector: Data) {
+        self.photoID = photoID
+        self.modelID = modelID
+        self.vector = vector
+    }
 
     enum CodingKeys: String, CodingKey { case photoID = "photo_id", modelID = "model_id", vector }
 }
 
 /// A photo's thumbnail (JPEG, long side ≤ `Thumbnail.longSide`).
-struct ThumbnailRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
-    static let databaseTableName = "thumbnails"
-    static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .replace, update: .replace)
+package struct ThumbnailRecord: Codable, FetchableRecord, PersistableRecord, Sendable, Equatable {
+    package static let databaseTableName = "thumbnails"
+    package static let persistenceConflictPolicy = PersistenceConflictPolicy(insert: .replace, update: .replace)
 
     var photoID: Int64
     var jpeg: Data
@@ -145,8 +164,8 @@ struct ThumbnailRecord: Codable, FetchableRecord, PersistableRecord, Sendable, E
     enum CodingKeys: String, CodingKey { case photoID = "photo_id", jpeg }
 }
 
-enum Timestamp {
-    static func now() -> String {
+package enum Timestamp {
+    package static func now() -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: Date())

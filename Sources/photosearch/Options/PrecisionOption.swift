@@ -5,7 +5,7 @@ import Foundation
 extension Precision: ExpressibleByArgument {}
 
 /// --precision, shared by the commands that run the encoder to make
-/// embeddings (index, embed, bench encoder).
+/// embeddings (index, embed).
 struct PrecisionOption: ParsableArguments {
     @Option(name: .long, help: "Arithmetic of the encoder: int8 (the default) or fp32 (default: $PHOTOSEARCH_PRECISION, else int8).")
     var precision: Precision?

@@ -8,6 +8,9 @@ struct SearchBenchCommand: ParsableCommand {
         abstract: "Search synthetic vectors in a real index: p50/p95 of the search and of the whole command, recall@10."
     )
 
+    @Option(name: .long, help: "The photosearch executable to time (default: the one next to this program).")
+    var photosearch: String?
+
     @Option(name: .long, help: "Number of vectors (photos).")
     var vectors = 100_000
 
@@ -27,12 +30,11 @@ struct SearchBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        try Failure.reporting {
+        try benchReporting {
             let folder = self.folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-bench-search-\(vectors)").path
             var benchmark = SearchBenchmark(vectors: vectors, dimension: dim, folder: folder)
             benchmark.queries = queries
-            // The whole command is timed on this very executable.
-            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            let executable = photosearch ?? siblingPhotosearch()
             let figures = try benchmark.run(executable: executable, log: benchLog)
             var lines = "\(figures.vectors) vectors × \(figures.dimension): vector file written in \(String(format: "%.1f", figures.vectorFileSeconds)) s\n"
             lines += "search (4-bit scan, 8-bit re-rank, float16 rescoring): p50 \(String(format: "%.2f", figures.searchP50)) ms, p95 \(String(format: "%.2f", figures.searchP95)) ms, recall@10 \(String(format: "%.3f", figures.recallAt10))\n"
@@ -47,8 +49,8 @@ struct SearchBenchCommand: ParsableCommand {
             lines += "index file: \(figures.databaseBytes) bytes, \(figures.databaseBytes / Int64(max(figures.vectors, 1))) per photo, "
             lines += "\(String(format: "%.1f", (Double(figures.databaseBytes) / Double(max(figures.payloadBytes, 1)) - 1) * 100))% over its payload\n"
             lines += "queries for scripts/bench-search-peers.py: \(benchmark.queriesPath); index: \(benchmark.databasePath)\n"
-            Terminal.output(lines)
-            try JSONLines.print(figures)
+            benchOutput(lines)
+            try benchJSON(figures)
         }
     }
 }

@@ -12,7 +12,7 @@ struct QualityBenchCommand: ParsableCommand {
     var source: [String] = []
 
     func run() throws {
-        try Failure.reporting {
+        try benchReporting {
             let sources = source.isEmpty
                 ? ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "astronaut-progressive.jpg", "camera.png"].map { "fixtures/photos/" + $0 }
                 : source
@@ -25,8 +25,8 @@ struct QualityBenchCommand: ParsableCommand {
             lines += "another order in \(String(format: "%.1f", figures.top10OrderChanged * 100))%, "
             lines += "\(String(format: "%.1f", figures.meanOverlapAt10 * 100))% of the top 10 kept\n"
             lines += "different photos' float32 embeddings: mean cosine \(String(format: "%.3f", figures.meanCrossPhotoCosine))\n"
-            Terminal.output(lines)
-            try JSONLines.print(figures)
+            benchOutput(lines)
+            try benchJSON(figures)
         }
     }
 }

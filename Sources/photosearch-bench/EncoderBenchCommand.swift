@@ -2,6 +2,8 @@ import ArgumentParser
 import CLIP
 import PhotoSearchBenchmarks
 
+extension Precision: ExpressibleByArgument {}
+
 struct EncoderBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encoder",
@@ -20,7 +22,8 @@ struct EncoderBenchCommand: ParsableCommand {
     @Flag(name: .long, inversion: .prefixedNo, help: "Time a text query.")
     var text = true
 
-    @OptionGroup var precision: PrecisionOption
+    @Option(name: .long, help: "Arithmetic of the encoder: int8 or fp32.")
+    var precision: Precision = .int8
 
     func validate() throws {
         guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600].") }
@@ -28,11 +31,11 @@ struct EncoderBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        try Failure.reporting {
+        try benchReporting {
             let benchmark = EncoderBenchmark(batches: batches, seconds: seconds, images: images, text: text,
-                                             precision: try precision.resolved())
-            let figures = try benchmark.run { Terminal.output($0 + "\n") }
-            try JSONLines.print(figures)
+                                             precision: precision)
+            let figures = try benchmark.run { benchOutput($0 + "\n") }
+            try benchJSON(figures)
         }
     }
 }

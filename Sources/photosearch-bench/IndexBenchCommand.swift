@@ -10,6 +10,9 @@ struct IndexBenchCommand: ParsableCommand {
         abstract: "Index synthetic 12 MP JPEGs with a ViT-B/32-shaped random model: images/s, peak memory, decode time."
     )
 
+    @Option(name: .long, help: "The photosearch executable to time (default: the one next to this program).")
+    var photosearch: String?
+
     @Option(name: .long, help: "Number of synthetic photos.")
     var photos = 500
 
@@ -24,13 +27,12 @@ struct IndexBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        try Failure.reporting {
+        try benchReporting {
             let sources = source.isEmpty
                 ? ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "astronaut-progressive.jpg", "camera.png"].map { "fixtures/photos/" + $0 }
                 : source
             let bitmaps = try sources.map { try ImageDecoder().decode(path: $0).bitmap }
-            // The whole command is timed on this very executable.
-            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            let executable = photosearch ?? siblingPhotosearch()
             let figures = try IndexBenchmark(photos: photos, folder: folder).run(sources: bitmaps, executable: executable, log: benchLog)
             let djpeg = figures.djpegEighthMilliseconds.map { String(format: "%.1f ms", $0) } ?? "not installed"
             var lines = "photos: \(figures.photos) × \(String(format: "%.0f", figures.megapixels)) MP JPEG, \(figures.averageFileBytes / 1000) KB average\n"
@@ -41,8 +43,8 @@ struct IndexBenchCommand: ParsableCommand {
             lines += "preparing the model on the first run: \(String(format: "%.1f", figures.prepareSeconds)) s; "
             lines += "int8 encoder alone: \(String(format: "%.2f", figures.encoderOnlyImagesPerSecond)) images/s\n"
             lines += "one photo decoded + preprocessed to 224 px: \(String(format: "%.1f", figures.decodePreprocessMilliseconds)) ms; libjpeg at 1/8 alone: \(String(format: "%.1f", figures.libjpegEighthMilliseconds)) ms; djpeg -scale 1/8: \(djpeg)\n"
-            Terminal.output(lines)
-            try JSONLines.print(figures)
+            benchOutput(lines)
+            try benchJSON(figures)
         }
     }
 }

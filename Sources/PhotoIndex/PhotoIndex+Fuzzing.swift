@@ -1,0 +1,22 @@
+import CLIP
+import Foundation
+import GRDB
+
+/// What the fuzzers reach that the public API does not: the vector file's
+/// header and checksum checks. Imported with `@_spi(Fuzzing) import`.
+@_spi(Fuzzing)
+public enum VectorFileProbe {
+    /// Opens a vector file as a search would (model checksum "fuzz"); when it
+    /// is accepted, reads every row's scales and both quantised copies.
+    /// Returns the rows read, or nil when the file was refused.
+    public static func open(path: String, dimension: Int) -> Int? {
+        guard let matrix = VectorMatrix(path: path, modelChecksum: "fuzz", dimension: dimension) else { return nil }
+        var sum = 0
+        let padded = VectorMatrix.paddedDimension(dimension)
+        for row in 0..<matrix.rows {
+            sum &+= Int(matrix.photoIDs[row]) &+ Int(matrix.scales[row].bitPattern) &+ Int(matrix.scales4[row].bitPattern)
+            sum &+= Int(matrix.vectors[row * dimension + dimension - 1]) &+ Int(matrix.vectors4[row * padded / 2 + padded / 2 - 1])
+        }
+        return sum == Int.min ? nil : matrix.rows
+    }
+}

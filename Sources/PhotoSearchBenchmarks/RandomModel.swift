@@ -1,0 +1,29 @@
+import CLIP
+import Foundation
+import TestSupport
+
+/// Random models for the benchmarks, written once as open_clip checkpoints
+/// (`RandomCheckpoint`) into the temporary folder and loaded as a user's
+/// model is.
+enum RandomModel {
+    /// The folder of a random model of `configuration` holding `towers`,
+    /// drawn from `seed`: written on first use, reused after.
+    static func folder(_ configuration: ModelConfiguration, towers: CLIPModel.Towers, seed: UInt64 = 1) throws -> String {
+        let name = "photosearch-bench-model-\(configuration.embeddingSize)-\(configuration.vision.transformer.width)x"
+            + "\(configuration.vision.transformer.layers)-\(configuration.text.transformer.width)x\(configuration.text.transformer.layers)"
+            + "-\(towers == .both ? "both" : towers == .image ? "image" : "text")-\(seed)"
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
+        if !FileManager.default.fileExists(atPath: folder + "/open_clip_model.safetensors") {
+            let staging = folder + ".tmp-\(getpid())"
+            try RandomCheckpoint.write(configuration, towers: towers, to: staging, seed: seed)
+            try? FileManager.default.removeItem(atPath: folder)
+            try FileManager.default.moveItem(atPath: staging, toPath: folder)
+        }
+        return folder
+    }
+
+    /// That model, loaded in `precision`.
+    static func load(_ configuration: ModelConfiguration, seed: UInt64 = 1, precision: Precision) throws -> CLIPModel {
+        try CLIPModel(directory: try folder(configuration, towers: .both, seed: seed), precision: precision)
+    }
+}

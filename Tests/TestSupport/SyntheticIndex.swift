@@ -1,0 +1,71 @@
+import CLIP
+import Foundation
+import GRDB
+import PhotoIndex
+
+/// Indexes filled with synthetic vectors, as if a model had embedded that
+/// many photos, written through the store's own write path (its `package`
+/// API): benchmarks search 100 000 photos without decoding one.
+public enum SyntheticIndex {
+    /// Creates the index of `library` and fills it with `rows` photos at
+    /// `path(row)` whose embeddings are the rows of `vectors`
+    /// (`rows × dimension`), recorded as made by the library's model (which
+    /// must make `dimension`-d embeddings for searches to use it).
+    public static func insertPhotos(into library: PhotoLibrary, vectors: [Float], dimension: Int, precision: Precision,
+                                    path: (Int) -> String) throws {
+        guard let modelDirectory = library.modelDirectory else { throw PhotoIndexError.noModel }
+        precondition(vectors.count % dimension == 0)
+        let database = try library.database(create: true)
+        let identity = try ModelIdentity.of(directory: try ModelDirectory(path: modelDirectory), embeddingSize: dimension)
+        let modelID = try database.write { db -> Int64 in
+            var model = ModelRecord(id: nil, name: identity.name, embeddingSize: dimension, precision: precision, checksum: identity.checksum,
+                                    weightsPath: identity.weightsPath, weightsSize: identity.weightsSize,
+                                    weightsModifiedAt: identity.weightsModifiedAt, createdAt: Timestamp.now())
+            try model.insert(db)
+            return model.id!
+        }
+        let rows = vectors.count / dimension
+        for start in stride(from: 0, to: rows, by: 20_000) {
+            try database.write { db in
+                for row in start..<min(rows, start + 20_000) {
+                    var photo = PhotoRecord.indexed(path: path(row), size: 1000, modifiedAt: 1_700_000_000_000_000_000, contentHash: "",
+                                                    width: nil, height: nil, takenAt: nil, camera: nil, latitude: nil, longitude: nil,
+                                                    now: "2024-01-01T00:00:00Z")
+                    let id = try photo.save(db)
+                    let blob = VectorBlob.data(Array(vectors[(row * dimension)..<((row + 1) * dimension)]))
+                    try EmbeddingRecord(photoID: id, modelID: modelID, vector: blob).insert(db)
+                }
+            }
+        }
+    }
+
+    /// Stores `jpeg` as the thumbnail of the first `count` photos, as
+    /// indexing would have; returns their ids.
+    public static func insertThumbnails(into library: PhotoLibrary, _ jpeg: [UInt8], count: Int) throws -> [Int64] {
+        try library.database(create: true).write { db in
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM photos ORDER BY id LIMIT ?", arguments: [count])
+            for id in ids { try ThumbnailRecord.set(jpeg, for: id, db) }
+            return ids
+        }
+    }
+
+    /// The index file's size, and the bytes of data SQLite keeps in it (rows
+    /// and index entries, without page headers, free space or unused
+    /// pages), from its `dbstat` table.
+    public static func storage(of path: String) throws -> (fileBytes: Int64, payloadBytes: Int64) {
+        var configuration = Configuration()
+        configuration.readonly = true
+        return try DatabaseQueue(path: path, configuration: configuration).read { db in
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+            let payload = try Int64.fetchOne(db, sql: "SELECT SUM(payload) FROM dbstat") ?? 0
+            return (pages * pageSize, payload)
+        }
+    }
+
+    /// Deletes the index's vector file; the next search writes it again
+    /// from SQLite, as the first search after an index run does.
+    public static func removeVectorFile(of library: PhotoLibrary) {
+        unlink(VectorMatrix.path(forIndex: library.databasePath))
+    }
+}
