@@ -24,6 +24,12 @@ let package = Package(
         .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
         .systemLibrary(name: "CHeif", path: "Sources/CHeif"),
         .systemLibrary(name: "CLibcrypto", path: "Sources/CLibcrypto"),
+        // libcurl, loaded with dlopen by the one command that downloads
+        // (its header from Debian's libcurl4-openssl-dev, nothing linked).
+        .target(
+            name: "CCurl",
+            path: "Sources/CCurl"
+        ),
         // libjpeg-turbo and libpng (Debian's libjpeg-dev, libpng-dev) report
         // errors through longjmp, which cannot cross Swift frames: each decode
         // runs entirely in this small C target, which links them directly.
@@ -71,7 +77,7 @@ let package = Package(
         ),
         .target(
             name: "ModelHub",
-            dependencies: ["CLIP", "FileAccess", "Imaging", "CLibcrypto"],
+            dependencies: ["CCurl", "CLIP", "FileAccess", "Imaging", "CLibcrypto"],
             path: "Sources/ModelHub"
         ),
         .target(

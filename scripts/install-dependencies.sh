@@ -11,7 +11,7 @@ packages=(
     libde265-dev         # HEVC: photosearch gives libheif its own libde265 decoder (HEVCDecoder.c)
     libsqlite3-dev       # GRDB
     libssl-dev           # libcrypto: SHA-256 of downloaded models
-    libcurl4-openssl-dev # -lcurl, for the self-contained build (static Swift runtime, FoundationNetworking)
+    libcurl4-openssl-dev # libcurl: its header to build, its library loaded by `models install` alone
     sqlite3              # the tests read indexes with it, as a second process
     time                 # GNU time: the tests read a child's own peak memory from it
     zlib1g-dev

@@ -1,9 +1,7 @@
+import CCurl
+import Dispatch
 import FileAccess
 import Foundation
-import Synchronization
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Downloads a catalogued model's files from the Hugging Face Hub
 /// (`HUB/REPO/resolve/REVISION/FILE`, redirects followed) into a folder,
@@ -12,7 +10,8 @@ import FoundationNetworking
 /// where it stopped on the next run). A large file is checked against the
 /// SHA-256 the hub announces for it (`X-Linked-Etag`, or an `ETag` that is
 /// a SHA-256) before it is renamed into place. A proxy from the environment
-/// (`HTTPS_PROXY`, `https_proxy`, `http_proxy`) is honoured by libcurl.
+/// (`HTTPS_PROXY`, `https_proxy`, `http_proxy`) is honoured by libcurl,
+/// which is loaded only when a download starts.
 public struct ModelDownloader: Sendable {
     public struct Progress: Sendable {
         public var file: String
@@ -75,13 +74,7 @@ public struct ModelDownloader: Sendable {
         let partial = target + ".incomplete"
         var lastError: ModelHubError?
         for _ in 0..<attempts {
-            let transfer: HTTPTransfer
-            do {
-                transfer = try HTTPTransfer(url: url, partialPath: partial, name: name, progress: progress)
-            } catch {
-                throw .fileSystem(path: partial, reason: error.localizedDescription)
-            }
-            let response = transfer.run()
+            let response = HTTPTransfer(url: url, partialPath: partial, name: name, progress: progress).run()
             switch response.status {
             case .finished:
                 let size = Self.fileSize(partial)
@@ -117,10 +110,10 @@ public struct ModelDownloader: Sendable {
     }
 }
 
-/// One HTTP GET into a partial file, resuming it with a Range request. The
-/// session calls the delegate methods one at a time on its own queue while
-/// `run` waits; the state they share lives in a mutex all the same.
-private final class HTTPTransfer: NSObject, URLSessionDataDelegate, Sendable {
+/// One HTTP GET into a partial file, resuming it with a Range request, over
+/// libcurl (`CCurl`, loaded on first use). libcurl calls the header and body
+/// callbacks on the calling thread while `run` waits in `ps_http_get`.
+private final class HTTPTransfer {
     enum Status {
         case finished
         case httpError(Int)
@@ -137,85 +130,156 @@ private final class HTTPTransfer: NSObject, URLSessionDataDelegate, Sendable {
         var receivedAny: Bool
     }
 
-    private struct State {
-        var handle: FileHandle?
-        var hasher = SHA256()
-        var offset: Int64
-        var received: Int64 = 0
-        var total: Int64?
-        var status: Status = .transportError("no response")
-        var linkedSHA256: String?
-        var commit: String?
-        var receivedAny = false
-        var lastReport = Date.distantPast
-    }
-
     private let url: URL
     private let partialPath: String
     private let name: String
     private let progress: @Sendable (ModelDownloader.Progress) -> Void
-    private let done = DispatchSemaphore(value: 0)
-    private let started = Date()
-    private let state: Mutex<State>
+    private let started = DispatchTime.now()
+    private var handle: FileHandle?
+    private var hasher = SHA256()
+    private var offset: Int64
+    private var received: Int64 = 0
+    private var total: Int64?
+    private var status: Status = .transportError("no response")
+    private var linkedSHA256: String?
+    private var commit: String?
+    private var receivedAny = false
+    private var lastReport: UInt64 = 0
+    /// The response whose headers are arriving: its status, its headers.
+    private var responseCode = 0
+    private var headers: [String: String] = [:]
 
-    init(url: URL, partialPath: String, name: String, progress: @escaping @Sendable (ModelDownloader.Progress) -> Void) throws {
+    init(url: URL, partialPath: String, name: String, progress: @escaping @Sendable (ModelDownloader.Progress) -> Void) {
         self.url = url
         self.partialPath = partialPath
         self.name = name
         self.progress = progress
-        state = Mutex(State(offset: ModelDownloader.fileSize(partialPath)))
-        super.init()
+        offset = ModelDownloader.fileSize(partialPath)
     }
 
     func run() -> Response {
-        HTTPTransfer.keepFoundationOutOfDataFolder
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 60
-        configuration.httpAdditionalHeaders = ["User-Agent": "photosearch"]
-        // No cookies, cache or credentials: a download needs none.
-        configuration.httpCookieStorage = nil
-        configuration.httpCookieAcceptPolicy = .never
-        configuration.httpShouldSetCookies = false
-        configuration.urlCache = nil
-        configuration.urlCredentialStorage = nil
-        let session = URLSession(configuration: configuration, delegate: self, delegateQueue: nil)
-        var request = URLRequest(url: url)
-        let offset = state.withLock { $0.offset }
-        if offset > 0 { request.setValue("bytes=\(offset)-", forHTTPHeaderField: "Range") }
-        session.dataTask(with: request).resume()
-        done.wait()
-        session.finishTasksAndInvalidate()
-        return state.withLock { state in
-            try? state.handle?.close()
-            state.handle = nil
-            var status = state.status
-            if case .finished = status, let total = state.total, state.offset + state.received < total {
-                status = .transportError("the connection closed after \(state.offset + state.received) of \(total) bytes")
+        var callbacks = ps_http_callbacks(
+            context: Unmanaged.passUnretained(self).toOpaque(),
+            header: { context, line, length in
+                Unmanaged<HTTPTransfer>.fromOpaque(context!).takeUnretainedValue()
+                    .header(String(decoding: UnsafeRawBufferPointer(start: line, count: length), as: UTF8.self))
+            },
+            body: { context, data, length in
+                Unmanaged<HTTPTransfer>.fromOpaque(context!).takeUnretainedValue().body(UnsafeRawBufferPointer(start: data, count: length))
+            })
+        var code = 0
+        var message = [CChar](repeating: 0, count: 512)
+        let outcome = withExtendedLifetime(self) {
+            ps_http_get(url.absoluteString, offset, "photosearch", 60, &callbacks, &code, &message, message.count)
+        }
+        try? handle?.close()
+        handle = nil
+        let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        switch Int32(outcome) {
+        case Int32(PS_HTTP_OK), Int32(PS_HTTP_STOPPED):
+            break
+        default:
+            // A transport error; an HTTP error decided from the headers stands.
+            if case .httpError = status {} else { status = .transportError(reason) }
+        }
+        if case .finished = status, let total, offset + received < total {
+            status = .transportError("the connection closed after \(offset + received) of \(total) bytes")
+        }
+        return Response(status: status, expectedSize: total, expectedSHA256: linkedSHA256, commit: commit,
+                        digest: hasher.finalize(), receivedAny: receivedAny)
+    }
+
+    /// One header line of any response (redirects included). Returns
+    /// nonzero to stop the transfer.
+    private func header(_ line: String) -> Int32 {
+        let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.hasPrefix("HTTP/") {
+            // A new response begins.
+            responseCode = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+            headers = [:]
+            return 0
+        }
+        if let colon = text.firstIndex(of: ":") {
+            let field = text[..<colon].lowercased(), value = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[field] = value
+            // The hub answers /resolve/ for large files with a redirect to its
+            // CDN; the redirect carries the file's SHA-256 and size.
+            if field == "x-linked-etag", let sha = Self.sha256(fromTag: value) { linkedSHA256 = sha }
+            if field == "x-linked-size", let size = Int64(value), total == nil { total = size }
+            if field == "x-repo-commit" { commit = value }
+            return 0
+        }
+        guard text.isEmpty, !(300..<400).contains(responseCode) || headers["location"] == nil else { return 0 }
+        // The end of the headers of the response whose body follows.
+        return decide()
+    }
+
+    private func decide() -> Int32 {
+        if linkedSHA256 == nil { linkedSHA256 = Self.sha256(fromTag: headers["etag"]) }
+        let length = headers["content-length"].flatMap(Int64.init)
+        do {
+            switch responseCode {
+            case 206:
+                // Continue the partial file; hash what is already there first.
+                total = total ?? headers["content-range"]?.split(separator: "/").last.flatMap { Int64($0) } ?? length.map { $0 + offset }
+                try hashExisting()
+            case 200:
+                // A full answer (the server ignored Range, or nothing to resume).
+                offset = 0
+                total = total ?? length
+                _ = FileManager.default.createFile(atPath: partialPath, contents: nil)
+            case 416 where offset > 0:
+                // Nothing left to send: the partial file is complete.
+                total = total ?? offset
+                try hashExisting()
+                status = .finished
+                return 1
+            default:
+                status = .httpError(responseCode)
+                return 1
             }
-            return Response(status: status, expectedSize: state.total, expectedSHA256: state.linkedSHA256, commit: state.commit,
-                            digest: state.hasher.finalize(), receivedAny: state.receivedAny)
+            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partialPath))
+            try handle?.seekToEnd()
+            status = .finished
+            return 0
+        } catch {
+            status = .transportError(error.localizedDescription)
+            return 1
         }
     }
 
-    /// Foundation's URLSessionConfiguration creates its shared cookie store,
-    /// even for an ephemeral session, as an empty folder in the user's data
-    /// directory named after the executable's folder ("bin", "release";
-    /// swift-corelibs-foundation, HTTPCookieStorage.init). Evaluated once
-    /// before the first session: the folder is removed again when it did not
-    /// exist before and is still empty. (It once pointed XDG_DATA_HOME
-    /// elsewhere for an instant, which other threads could have read.)
-    static let keepFoundationOutOfDataFolder: Void = {
-        var executableFolder = FilePaths.lastComponent(Bundle.main.bundlePath)
-        if let dot = executableFolder.lastIndex(of: ".") { executableFolder = String(executableFolder[..<dot]) }
-        guard !executableFolder.isEmpty, let support = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask).first else {
-            _ = URLSessionConfiguration.ephemeral
-            return
+    private func hashExisting() throws {
+        guard offset > 0 else { return }
+        let reader = try FileHandle(forReadingFrom: URL(fileURLWithPath: partialPath))
+        defer { try? reader.close() }
+        var hashed: Int64 = 0
+        while hashed < offset, let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty {
+            let usable = chunk.prefix(Int(offset - hashed))
+            usable.withUnsafeBytes { hasher.update($0) }
+            hashed += Int64(usable.count)
         }
-        let folder = support.appendingPathComponent(executableFolder).path
-        let existed = FileManager.default.fileExists(atPath: folder)
-        _ = URLSessionConfiguration.ephemeral
-        if !existed { _ = FilePaths.withFileSystemRepresentation(folder) { rmdir($0) } }   // only an empty folder goes
-    }()
+    }
+
+    /// Body bytes of the final response. Returns nonzero to stop.
+    private func body(_ data: UnsafeRawBufferPointer) -> Int32 {
+        guard let handle else { return 1 }
+        do {
+            try handle.write(contentsOf: Data(data))
+        } catch {
+            status = .transportError("cannot write \(partialPath): \(error.localizedDescription)")
+            return 1
+        }
+        hasher.update(data)
+        received += Int64(data.count)
+        receivedAny = true
+        let now = DispatchTime.now().uptimeNanoseconds
+        let complete = total.map { offset + received >= $0 } ?? false
+        guard now - lastReport > 200_000_000 || complete else { return 0 }
+        lastReport = now
+        let seconds = max(Double(now - started.uptimeNanoseconds) / 1e9, 0.001)
+        progress(.init(file: name, receivedBytes: offset + received, totalBytes: total, bytesPerSecond: Double(received) / seconds))
+        return 0
+    }
 
     /// "\"…\"" or W/"…" → …, lower-cased, when it is a SHA-256.
     private static func sha256(fromTag value: String?) -> String? {
@@ -223,117 +287,5 @@ private final class HTTPTransfer: NSObject, URLSessionDataDelegate, Sendable {
         if tag.hasPrefix("W/") { tag.removeFirst(2) }
         tag = tag.trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
         return tag.count == 64 && tag.allSatisfy(\.isHexDigit) ? tag : nil
-    }
-
-    private static func remember(_ response: HTTPURLResponse, in state: inout State) {
-        if let linked = sha256(fromTag: response.value(forHTTPHeaderField: "X-Linked-Etag")) { state.linkedSHA256 = linked }
-        if let size = response.value(forHTTPHeaderField: "X-Linked-Size").flatMap(Int64.init), state.total == nil { state.total = size }
-        if let repoCommit = response.value(forHTTPHeaderField: "X-Repo-Commit") { state.commit = repoCommit }
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
-        // The hub answers /resolve/ for large files with a redirect to its CDN;
-        // the redirect carries the file's SHA-256 and size.
-        let offset = state.withLock { state in
-            Self.remember(response, in: &state)
-            return state.offset
-        }
-        var next = request
-        if offset > 0 { next.setValue("bytes=\(offset)-", forHTTPHeaderField: "Range") }
-        completionHandler(next)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-        guard let http = response as? HTTPURLResponse else {
-            state.withLock { $0.status = .transportError("not an HTTP response") }
-            completionHandler(.cancel)
-            return
-        }
-        let disposition: URLSession.ResponseDisposition = state.withLock { state in
-            Self.remember(http, in: &state)
-            if state.linkedSHA256 == nil { state.linkedSHA256 = Self.sha256(fromTag: http.value(forHTTPHeaderField: "ETag")) }
-            let length = http.value(forHTTPHeaderField: "Content-Length").flatMap(Int64.init)
-            do {
-                switch http.statusCode {
-                case 206:
-                    // Continue the partial file; hash what is already there first.
-                    state.total = state.total
-                        ?? http.value(forHTTPHeaderField: "Content-Range")?.split(separator: "/").last.flatMap { Int64($0) }
-                        ?? length.map { $0 + state.offset }
-                    try hashExisting(&state)
-                case 200:
-                    // A full answer (the server ignored Range, or nothing to resume).
-                    state.offset = 0
-                    state.total = state.total ?? length
-                    _ = FileManager.default.createFile(atPath: partialPath, contents: nil)
-                case 416 where state.offset > 0:
-                    // Nothing left to send: the partial file is complete.
-                    state.total = state.total ?? state.offset
-                    try hashExisting(&state)
-                    state.status = .finished
-                    return .cancel
-                default:
-                    state.status = .httpError(http.statusCode)
-                    return .cancel
-                }
-                state.handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partialPath))
-                try state.handle?.seekToEnd()
-                state.status = .finished
-                return .allow
-            } catch {
-                state.status = .transportError(error.localizedDescription)
-                return .cancel
-            }
-        }
-        completionHandler(disposition)
-    }
-
-    private func hashExisting(_ state: inout State) throws {
-        guard state.offset > 0 else { return }
-        let reader = try FileHandle(forReadingFrom: URL(fileURLWithPath: partialPath))
-        defer { try? reader.close() }
-        var hashed: Int64 = 0
-        while hashed < state.offset, let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty {
-            let usable = chunk.prefix(Int(state.offset - hashed))
-            usable.withUnsafeBytes { state.hasher.update($0) }
-            hashed += Int64(usable.count)
-        }
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let report: ModelDownloader.Progress? = state.withLock { state in
-            do {
-                try state.handle?.write(contentsOf: data)
-            } catch {
-                state.status = .transportError("cannot write \(partialPath): \(error.localizedDescription)")
-                dataTask.cancel()
-                return nil
-            }
-            data.withUnsafeBytes { state.hasher.update($0) }
-            state.received += Int64(data.count)
-            state.receivedAny = true
-            let now = Date()
-            let complete = state.total.map { state.offset + state.received >= $0 } ?? false
-            guard now.timeIntervalSince(state.lastReport) > 0.2 || complete else { return nil }
-            state.lastReport = now
-            let seconds = max(now.timeIntervalSince(started), 0.001)
-            return .init(file: name, receivedBytes: state.offset + state.received, totalBytes: state.total,
-                         bytesPerSecond: Double(state.received) / seconds)
-        }
-        if let report { progress(report) }
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        if let error {
-            state.withLock { state in
-                if case .finished = state.status {
-                    let message = (error as NSError).localizedDescription
-                    state.status = .transportError(message.isEmpty ? "\(error)" : message)
-                }
-            }
-        }
-        done.signal()
     }
 }
