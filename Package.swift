@@ -22,7 +22,6 @@ let package = Package(
     targets: [
         // C libraries from Debian, one system-library target each.
         .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
-        .systemLibrary(name: "CHeif", path: "Sources/CHeif"),
         .systemLibrary(name: "CLibcrypto", path: "Sources/CLibcrypto"),
         // libcurl, loaded with dlopen by the one command that downloads
         // (its header from Debian's libcurl4-openssl-dev, nothing linked).
@@ -33,12 +32,13 @@ let package = Package(
         // libjpeg-turbo and libpng (Debian's libjpeg-dev, libpng-dev) report
         // errors through longjmp, which cannot cross Swift frames: each decode
         // runs entirely in this small C target, which links them directly.
-        // It also holds the libde265 decoder photosearch gives libheif (a
-        // plugin is a table of C function pointers).
+        // It also holds HEIF decoding: libheif and libde265 loaded with
+        // dlopen on the first HEIF photo, and the libde265 decoder plugin
+        // photosearch gives libheif (a table of C function pointers).
         .target(
             name: "CImageCodecs",
             path: "Sources/CImageCodecs",
-            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("heif"), .linkedLibrary("de265")]
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
         ),
         // Files opened the one safe way (regular files only, never blocking),
         // and paths as bytes.
@@ -67,7 +67,7 @@ let package = Package(
         ),
         .target(
             name: "Imaging",
-            dependencies: ["CImageCodecs", "CWebP", "CHeif", "FileAccess"],
+            dependencies: ["CImageCodecs", "CWebP", "FileAccess"],
             path: "Sources/Imaging"
         ),
         .target(

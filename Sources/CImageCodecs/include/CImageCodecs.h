@@ -1,8 +1,8 @@
 #ifndef PHOTOSEARCH_CIMAGECODECS_H
 #define PHOTOSEARCH_CIMAGECODECS_H
 
-// Decoders for JPEG (libjpeg-turbo) and PNG (libpng), and the HEVC decoder
-// photosearch gives libheif.
+// Decoders for JPEG (libjpeg-turbo), PNG (libpng) and HEIF (libheif and
+// libde265, loaded at run time, with photosearch's own HEVC plugin).
 //
 // Both libraries report fatal errors by calling an error handler that must not
 // return; the usual answer is setjmp/longjmp, which cannot cross Swift frames.
@@ -82,10 +82,31 @@ int ps_png_geometry(const uint8_t *data, size_t size, int reduction, ps_image_ge
 int ps_png_decode_into(const uint8_t *data, size_t size, int reduction, uint8_t *pixels, size_t capacity,
                        char *message, size_t message_size);
 
-/// Registers, once per process, photosearch's HEVC decoder with libheif
-/// (HEVCDecoder.c): libde265 with zero-filled planes, and any error or
-/// warning it reports failing the decode. 0 on success.
-int ps_heif_register_strict_hevc_decoder(void);
+/// A HEIF file being decoded (HEIFDecoder.c): libheif and libde265 are
+/// loaded with dlopen on the first one, and HEVC is decoded by
+/// photosearch's own libde265 plugin (zero-filled planes; any libde265
+/// error or warning fails the decode).
+typedef struct ps_heif ps_heif;
+
+/// Reads the container and the primary image's size (after its rotation),
+/// nothing decoded yet.
+int ps_heif_open(const uint8_t *data, size_t size, ps_heif **out, int *width, int *height, int *has_alpha,
+                 char *message, size_t message_size);
+
+/// Decodes the primary image as interleaved 8-bit RGB or RGBA, rotations
+/// applied (kept inside `heif`); `width` and `height` get its size.
+int ps_heif_decode(ps_heif *heif, int has_alpha, size_t maximum_pixels, int *width, int *height,
+                   char *message, size_t message_size);
+
+/// Copies the decoded image into `pixels` (rows packed, width × height ×
+/// 3 or 4 bytes) and frees libheif's copy.
+int ps_heif_copy(ps_heif *heif, uint8_t *pixels, size_t capacity);
+
+/// The first Exif item's size (with `buffer` NULL), or its bytes copied
+/// into `buffer`; 0 when there is none.
+size_t ps_heif_exif(ps_heif *heif, uint8_t *buffer, size_t capacity);
+
+void ps_heif_close(ps_heif *heif);
 
 #ifdef __cplusplus
 }
