@@ -11,6 +11,8 @@ import Glibc
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer
+    /// fstat(2) of the file that was mapped.
+    public let status: stat
 
     /// Maps the regular file at `path`. With `populate`, every page is read
     /// in now, in one go (cheaper than faulting them in one by one when all
@@ -24,6 +26,7 @@ public final class MappedFile: @unchecked Sendable {
             throw .cannotRead(path: path, reason: error.reason)
         }
         let size = file.size
+        status = file.status
         guard size > 0 else {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return

@@ -1,6 +1,7 @@
 import CLIP
 import Compute
 import Dispatch
+import TestSupport
 
 /// `photosearch-bench encoder`: a ViT-B/32-shaped model with random weights
 /// (throughput does not depend on the values): images per second through the

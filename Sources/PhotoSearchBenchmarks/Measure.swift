@@ -87,35 +87,11 @@ enum Measure {
     }
 
     /// Wall time of a child process run to the end, in milliseconds; nil when
-    /// it cannot start or exits with another status than 0.
+    /// it cannot start or exits with another status than 0. Timed from
+    /// posix_spawn to wait4 on a monotonic clock (Foundation's
+    /// `Process.waitUntilExit` polls a run loop on Linux, which quantised
+    /// the figures).
     static func process(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) -> Double? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        process.standardOutput = FileHandle.nullDevice
-        let start = DispatchTime.now().uptimeNanoseconds
-        guard (try? process.run()) != nil else { return nil }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        child(executable, arguments, environment: environment ?? ProcessInfo.processInfo.environment).map { $0.seconds * 1000 }
     }
-}
-
-/// A small deterministic generator (Steele, Lea, Flood: SplitMix64).
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1).
-    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
 }

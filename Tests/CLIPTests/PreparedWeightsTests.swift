@@ -40,7 +40,8 @@ struct PreparedWeightsTests {
             try CLIPModel(directory: model, towers: towers, precision: precision, prepared: prepared)
         }
 
-        var files: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).sorted() }
+        /// The prepared files (not their verification notes).
+        var files: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).filter { !$0.hasSuffix(".verified") }.sorted() }
 
         func file(_ tower: String, _ precision: Precision) -> String {
             cache + "/" + files.first { $0.hasSuffix("-\(tower)-\(precision.rawValue).prepared") }!
@@ -73,7 +74,7 @@ struct PreparedWeightsTests {
     }
 
     @Test("a damaged, truncated or foreign file is refused, said so, and prepared again",
-          arguments: ["flipped byte", "truncated", "header", "empty", "not ours"])
+          arguments: ["flipped byte", "flipped byte, modification time put back", "truncated", "header", "empty", "not ours"])
     func damaged(kind: String) throws {
         let setup = try Setup("oc-vit-quickgelu-p8")
         let reference = try Fixtures.reference("oc-vit-quickgelu-p8")
@@ -83,12 +84,26 @@ struct PreparedWeightsTests {
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         switch kind {
         case "flipped byte": bytes[bytes.count - 100] ^= 0x10
+        case "flipped byte, modification time put back": break   // written in place below
         case "truncated": bytes.removeLast(4096)
         case "header": bytes[40] ^= 0x01
         case "empty": bytes = []
         default: bytes = Array("not a prepared file at all".utf8)
         }
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        if kind.hasSuffix("put back") {
+            // In place, as a disk fault or a stray write would, its mtime
+            // restored: the verification note (made by the load that
+            // verified it) must not vouch for it.
+            _ = try setup.load(precision: .int8)
+            #expect(FileManager.default.fileExists(atPath: path + ".verified"))
+            let before = try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date
+            let descriptor = open(path, O_WRONLY)
+            #expect(pwrite(descriptor, [bytes[bytes.count - 100] ^ 0x10], 1, off_t(bytes.count - 100)) == 1)
+            close(descriptor)
+            try FileManager.default.setAttributes([.modificationDate: before as Any], ofItemAtPath: path)
+        } else {
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
 
         let again = try Self.embeddings(try setup.load(precision: .int8), reference)
         #expect(again == expected)

@@ -192,18 +192,21 @@ final class PreparedWeightsFile: Sendable {
             absolute.offset += bodyStart
             entries[entry.name] = absolute
         }
-        // Every matrix's checksum, on every core: this reads all of it, which
-        // the first products would do anyway.
-        let list = Array(entries.values)
-        let failures = Mutex<[String]>([])
-        let base = SendablePointer(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        Parallel.run(list.count) { index in
-            let entry = list[index]
-            let hash = ContentHash.xxh64(UnsafeRawBufferPointer(start: base.pointer + entry.offset, count: entry.length))
-            if ContentHash.hex(hash) != entry.checksum { failures.withLock { $0.append(entry.name) } }
-        }
-        if let name = failures.withLock({ $0.sorted().first }) {
-            return .failure(.damaged("matrix \(name) does not match its checksum"))
+        // Every matrix's checksum, on every core, unless this very file was
+        // verified in this boot (`VerificationStamp`).
+        if !VerificationStamp.isCurrent(path: path, status: file.status) {
+            let list = Array(entries.values)
+            let failures = Mutex<[String]>([])
+            let base = SendablePointer(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            Parallel.run(list.count) { index in
+                let entry = list[index]
+                let hash = ContentHash.xxh64(UnsafeRawBufferPointer(start: base.pointer + entry.offset, count: entry.length))
+                if ContentHash.hex(hash) != entry.checksum { failures.withLock { $0.append(entry.name) } }
+            }
+            if let name = failures.withLock({ $0.sorted().first }) {
+                return .failure(.damaged("matrix \(name) does not match its checksum"))
+            }
+            VerificationStamp.record(path: path, status: file.status)
         }
         return .success(PreparedWeightsFile(header: header, file: file, entries: entries))
     }
@@ -326,6 +329,9 @@ final class PreparedWeightsFile: Sendable {
                 unlink(path)
             } else if name.hasSuffix("." + PreparedWeightsCache.fileExtension), let weights = recordedWeightsPath(path),
                       !FilePaths.exists(weights) {
+                unlink(path)
+                VerificationStamp.remove(path: path)
+            } else if name.hasSuffix(".verified"), !FilePaths.exists(String(path.dropLast(".verified".count))) {
                 unlink(path)
             }
         }

@@ -102,17 +102,38 @@ package final class VectorMatrix: @unchecked Sendable {
         // A FIFO or device in its place is refused, never waited on.
         guard let file = try? RegularFile(path: path), file.size >= Self.headerSize else { return nil }
         let size = file.size
-        // Populated: every page is read by the checksum anyway, and mapping
-        // them in one go costs a fraction of faulting them in one by one.
-        guard let base = mmap(nil, size, PROT_READ, MAP_SHARED | MAP_POPULATE, file.descriptor, 0), base != MAP_FAILED else { return nil }
-        guard Self.isValid(UnsafeRawBufferPointer(start: base, count: size), modelChecksum: modelChecksum, dimension: dimension) else {
+        // The whole body is checked, unless this very file was verified in
+        // this boot (`VerificationStamp`): then only the header is, and only
+        // what every search scans (ids, scales, the 4-bit rows) is read in
+        // now; the 8-bit rows of a few hundred candidates fault in as used.
+        let verified = VerificationStamp.isCurrent(path: path, status: file.status)
+        guard let base = mmap(nil, size, PROT_READ, MAP_SHARED | (verified ? 0 : MAP_POPULATE), file.descriptor, 0),
+              base != MAP_FAILED else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: base, count: size)
+        guard Self.isValid(bytes, modelChecksum: modelChecksum, dimension: dimension, checkingBody: !verified) else {
             munmap(base, size)
             return nil
+        }
+        if verified {
+            let layout = Layout(capacity: Int(bytes.loadUnaligned(fromByteOffset: 96, as: UInt64.self)), dimension: dimension)
+            Self.readAhead(base, from: Self.headerSize, to: layout.vectors)
+            Self.readAhead(base, from: layout.vectors4, to: layout.size)
+        } else {
+            VerificationStamp.record(path: path, status: file.status)
         }
         self.init(base: base, size: size, isFile: true, dimension: dimension, modelChecksum: modelChecksum)
     }
 
-    private static func isValid(_ bytes: UnsafeRawBufferPointer, modelChecksum: String, dimension: Int) -> Bool {
+    /// Maps in the pages of `start..<end` in one call (MADV_POPULATE_READ,
+    /// Linux 5.14 on; elsewhere they fault in as read).
+    private static func readAhead(_ base: UnsafeMutableRawPointer, from start: Int, to end: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = start / page * page
+        guard end > first else { return }
+        _ = madvise(base + first, end - first, 22)   // MADV_POPULATE_READ
+    }
+
+    private static func isValid(_ bytes: UnsafeRawBufferPointer, modelChecksum: String, dimension: Int, checkingBody: Bool) -> Bool {
         let header = UnsafeRawBufferPointer(rebasing: bytes[0..<headerSize])
         let rows = header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
         let capacity = header.loadUnaligned(fromByteOffset: 96, as: UInt64.self)
@@ -123,6 +144,7 @@ package final class VectorMatrix: @unchecked Sendable {
               capacity < 1 << 40, rows <= capacity,
               bytes.count == Layout(capacity: Int(capacity), dimension: dimension).size,
               storedChecksum == modelChecksum else { return false }
+        guard checkingBody else { return true }
         let body = UnsafeRawBufferPointer(rebasing: bytes[headerSize...])
         return header.loadUnaligned(fromByteOffset: 104, as: UInt64.self) == ContentHash.blockwise(body)
     }
