@@ -157,6 +157,7 @@ public final class PhotoLibrary: Sendable {
         let identity = try models.identity(embeddingSize: model.embeddingSize, known: known)
         let summary = try Indexer(database: database, model: model, identity: identity)
             .run(options, cancellation: cancellation, events: events)
+        database.checkpoint()
         return summary
     }
 

@@ -54,6 +54,15 @@ struct PhotoLibraryTests {
         #expect(FileManager.default.fileExists(atPath: workspace.databasePath + ".vectors"))
     }
 
+    @Test("an index run leaves its write-ahead log empty: the next process does not read it whole to open the index")
+    func walCheckpointedAfterIndexing() throws {
+        let (workspace, library) = try indexedLibrary()
+        let wal = workspace.databasePath + "-wal"
+        #expect(FileManager.default.fileExists(atPath: wal))   // still open here, so not removed
+        #expect(try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int == 0)
+        #expect(try library.search(SearchQuery.parse("a cat"), .init(top: 3)).count == 3)
+    }
+
     @Test("without a model: text searches say so first, searches by an indexed photo, duplicates and status work")
     func withoutModel() throws {
         let (workspace, _) = try indexedLibrary()

@@ -37,6 +37,7 @@ public enum SyntheticIndex {
                 }
             }
         }
+        database.checkpoint()   // as an index run leaves it
     }
 
     /// Stores `jpeg` as the thumbnail of the first `count` photos, as

@@ -300,6 +300,16 @@ package final class IndexDatabase: Sendable {
         }
     }
 
+    /// Copies the write-ahead log into the database and empties it (best
+    /// effort: not while a reader is in the middle of a transaction). A WAL
+    /// left at tens of megabytes after indexing is read whole by the next
+    /// process to open the index, to rebuild its in-memory index of it: 8 ms
+    /// of every search at 100 000 photos.
+    package func checkpoint() {
+        guard !isReadOnly else { return }
+        _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+    }
+
     /// Runs `body` in a write transaction, translating SQLite errors.
     package func write<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
         guard !isReadOnly else { throw .databaseUnavailable(path: path, reason: "it can only be read here (read-only file, folder or medium)") }
