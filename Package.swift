@@ -22,12 +22,12 @@ let package = Package(
     targets: [
         // C libraries from Debian, one system-library target each.
         .systemLibrary(name: "CWebP", path: "Sources/CWebP"),
-        .systemLibrary(name: "CLibcrypto", path: "Sources/CLibcrypto"),
-        // libcurl, loaded with dlopen by the one command that downloads
-        // (its header from Debian's libcurl4-openssl-dev, nothing linked).
+        // What downloads use, loaded with dlopen by the one command that
+        // downloads: libcurl, and libcrypto's SHA-256 (their headers from
+        // Debian's libcurl4-openssl-dev and libssl-dev, nothing linked).
         .target(
-            name: "CCurl",
-            path: "Sources/CCurl"
+            name: "CDownload",
+            path: "Sources/CDownload"
         ),
         // libjpeg-turbo and libpng (Debian's libjpeg-dev, libpng-dev) report
         // errors through longjmp, which cannot cross Swift frames: each decode
@@ -77,7 +77,7 @@ let package = Package(
         ),
         .target(
             name: "ModelHub",
-            dependencies: ["CCurl", "CLIP", "FileAccess", "Imaging", "CLibcrypto"],
+            dependencies: ["CDownload", "CLIP", "FileAccess", "Imaging"],
             path: "Sources/ModelHub"
         ),
         .target(

@@ -10,7 +10,7 @@ packages=(
     libheif-dev          # HEIC
     libde265-dev         # HEVC: photosearch gives libheif its own libde265 decoder (HEVCDecoder.c)
     libsqlite3-dev       # GRDB
-    libssl-dev           # libcrypto: SHA-256 of downloaded models
+    libssl-dev           # libcrypto: its header to build, its SHA-256 loaded by `models install` alone
     libcurl4-openssl-dev # libcurl: its header to build, its library loaded by `models install` alone
     sqlite3              # the tests read indexes with it, as a second process
     time                 # GNU time: the tests read a child's own peak memory from it

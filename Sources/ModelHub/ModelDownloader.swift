@@ -1,4 +1,4 @@
-import CCurl
+import CDownload
 import Dispatch
 import FileAccess
 import Foundation
@@ -111,7 +111,7 @@ public struct ModelDownloader: Sendable {
 }
 
 /// One HTTP GET into a partial file, resuming it with a Range request, over
-/// libcurl (`CCurl`, loaded on first use). libcurl calls the header and body
+/// libcurl (`CDownload`, loaded on first use). libcurl calls the header and body
 /// callbacks on the calling thread while `run` waits in `ps_http_get`.
 private final class HTTPTransfer {
     enum Status {
@@ -136,7 +136,7 @@ private final class HTTPTransfer {
     private let progress: @Sendable (ModelDownloader.Progress) -> Void
     private let started = DispatchTime.now()
     private var handle: FileHandle?
-    private var hasher = SHA256()
+    private let hasher = SHA256()
     private var offset: Int64
     private var received: Int64 = 0
     private var total: Int64?
@@ -158,6 +158,10 @@ private final class HTTPTransfer {
     }
 
     func run() -> Response {
+        guard let hasher else {
+            return Response(status: .transportError("libcrypto.so.3, which checks downloads, could not be loaded (Debian's package libssl3)"),
+                            expectedSize: nil, expectedSHA256: nil, commit: nil, digest: "", receivedAny: false)
+        }
         var callbacks = ps_http_callbacks(
             context: Unmanaged.passUnretained(self).toOpaque(),
             header: { context, line, length in
@@ -255,7 +259,7 @@ private final class HTTPTransfer {
         var hashed: Int64 = 0
         while hashed < offset, let chunk = try reader.read(upToCount: 1 << 20), !chunk.isEmpty {
             let usable = chunk.prefix(Int(offset - hashed))
-            usable.withUnsafeBytes { hasher.update($0) }
+            usable.withUnsafeBytes { hasher?.update($0) }
             hashed += Int64(usable.count)
         }
     }
@@ -269,7 +273,7 @@ private final class HTTPTransfer {
             status = .transportError("cannot write \(partialPath): \(error.localizedDescription)")
             return 1
         }
-        hasher.update(data)
+        hasher?.update(data)
         received += Int64(data.count)
         receivedAny = true
         let now = DispatchTime.now().uptimeNanoseconds

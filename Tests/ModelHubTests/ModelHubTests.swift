@@ -7,33 +7,33 @@ import CLIP
 
 @Suite("SHA-256")
 struct SHA256Tests {
-    func hex(_ bytes: [UInt8]) -> String {
-        let hasher = SHA256()
+    func hex(_ bytes: [UInt8]) throws -> String {
+        let hasher = try #require(SHA256())
         hasher.update(bytes)
         return hasher.finalize()
     }
 
     @Test("FIPS 180-4 test vectors")
-    func vectors() {
-        #expect(hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+    func vectors() throws {
+        #expect(try hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(try hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(try hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
             == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(hex(Array(repeating: UInt8(ascii: "a"), count: 1_000_000))
+        #expect(try hex(Array(repeating: UInt8(ascii: "a"), count: 1_000_000))
             == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     @Test("fed in pieces of any size, the digest is the same")
-    func incremental() {
+    func incremental() throws {
         let bytes = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        let hasher = SHA256()
+        let hasher = try #require(SHA256())
         var offset = 0
         for size in [1, 63, 64, 65, 1000, 3] + Array(repeating: 500, count: 20) where offset < bytes.count {
             hasher.update(Array(bytes[offset..<min(offset + size, bytes.count)]))
             offset += size
         }
         if offset < bytes.count { hasher.update(Array(bytes[offset...])) }
-        #expect(hasher.finalize() == hex(bytes))
+        #expect(try hasher.finalize() == hex(bytes))
         // The hasher starts over after a digest.
         hasher.update(Array("abc".utf8))
         #expect(hasher.finalize() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

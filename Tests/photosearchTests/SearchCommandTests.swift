@@ -82,6 +82,22 @@ struct SearchCommandTests {
         #expect(similar.standardOutput == folder.photos + "/cat copy.webp\n")   // itself left out
     }
 
+    @Test("a text search loads no library it does not use: not libcurl, libcrypto, libheif or libde265; a HEIF example does load libheif")
+    func librariesLoaded() throws {
+        let folder = try IndexedFolder()
+        let unused = ["libcurl", "libcrypto", "libssl", "libheif", "libde265"]
+        // The dynamic loader names every object it loads, at start or by dlopen.
+        let text = try CommandRunner.run(["search", "a cat", "--db", folder.database, "--model", Self.model, "--paths"],
+                                         environment: ["LD_DEBUG": "files"])
+        #expect(text.status == 0)
+        #expect(text.standardError.contains("file=libsqlite3"))   // the probe sees what is loaded
+        for library in unused { #expect(!text.standardError.contains("file=\(library)"), "\(library) was loaded") }
+        let example = try CommandRunner.run(["search", CommandRunner.fixture("photos/coffee.heic"), "--db", folder.database,
+                                             "--model", Self.model, "--paths"], environment: ["LD_DEBUG": "files"])
+        #expect(example.status == 0)
+        #expect(example.standardError.contains("file=libheif"))
+    }
+
     @Test("duplicates lists the near-identical pair")
     func duplicates() throws {
         let folder = try IndexedFolder()

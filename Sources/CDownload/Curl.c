@@ -1,4 +1,4 @@
-#include "CCurl.h"
+#include "CDownload.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

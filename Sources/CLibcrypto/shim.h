@@ -1,2 +1,0 @@
-// libcrypto (Debian libssl-dev, OpenSSL 3): SHA-256 for downloaded models.
-#include <openssl/evp.h>
