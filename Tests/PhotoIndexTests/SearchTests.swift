@@ -223,7 +223,7 @@ struct SearchTests {
         let workspace = try indexedFixtures()
         let vectors = workspace.databasePath + ".vectors"
         let dead = vectors + ".2147483646-7.tmp", live = vectors + ".1-7.tmp"   // no such pid; init's pid
-        for path in [dead, live] { FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3])) }
+        for path in [dead, live] { _ = FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3])) }
         unlink(vectors)
         _ = try PhotoSearcher(database: try workspace.database()).search([Float](repeating: 1, count: 32), top: 1)
         #expect(!FileManager.default.fileExists(atPath: dead))

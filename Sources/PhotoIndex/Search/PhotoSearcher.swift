@@ -94,7 +94,7 @@ final class PhotoSearcher: Sendable {
 
         var candidates = scan(matrix, query: query, coarse: Self.coarseCandidates(top: top) + excluding.count,
                               capacity: Self.candidates(top: top) + excluding.count, allowed: allowed)
-        var exact = try exactScores(of: candidates.map { matrix.photoIDs[$0.item] }, query: query)
+        var exact = try exactScores(of: candidates.map { matrix.embeddingIDs[$0.item] }, query: query)
         if candidates.count - exact.count > candidates.count / 4 {
             // Many candidates were deleted since the matrix was written: they
             // could crowd out live photos. Write it again and scan once more.
@@ -102,7 +102,7 @@ final class PhotoSearcher: Sendable {
             delta = try vectorsAdded(after: matrix.highestEmbeddingID)
             candidates = scan(matrix, query: query, coarse: Self.coarseCandidates(top: top) + excluding.count,
                               capacity: Self.candidates(top: top) + excluding.count, allowed: allowed)
-            exact = try exactScores(of: candidates.map { matrix.photoIDs[$0.item] }, query: query)
+            exact = try exactScores(of: candidates.map { matrix.embeddingIDs[$0.item] }, query: query)
         }
         for (photoID, vector) in delta where allowed?.contains(photoID) ?? true && vector.count == query.count {
             let score = vector.withUnsafeBufferPointer { v in query.withUnsafeBufferPointer { VectorMath.dot($0, v) } }
@@ -192,18 +192,24 @@ final class PhotoSearcher: Sendable {
         }
     }
 
-    /// Exact float32 scores of these photos' current vectors (photos deleted
-    /// since are simply absent), computed straight from SQLite's blobs.
-    private func exactScores(of photoIDs: [Int64], query: [Float]) throws(PhotoIndexError) -> [Int64: Float] {
-        guard !photoIDs.isEmpty else { return [:] }
+    /// Exact float32 scores, by photo, of these embeddings (rows of the
+    /// embeddings table), computed straight from SQLite's blobs. Embeddings
+    /// deleted or replaced since are simply absent: found by their row id,
+    /// one B-tree lookup each (by photo id it was two, the unique index and
+    /// then the table: twice the pages read in a fresh process).
+    private func exactScores(of embeddingIDs: [Int64], query: [Float]) throws(PhotoIndexError) -> [Int64: Float] {
+        guard !embeddingIDs.isEmpty else { return [:] }
         return try database.read { db in
             var scores: [Int64: Float] = [:]
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT photo_id, vector FROM embeddings WHERE model_id = ? AND photo_id IN (\(photoIDs.map { _ in "?" }.joined(separator: ",")))
-                """, arguments: StatementArguments([model.id] + photoIDs.map { Optional($0) }))
+                SELECT photo_id, model_id, vector FROM embeddings WHERE id IN (\(embeddingIDs.map { _ in "?" }.joined(separator: ",")))
+                """, arguments: StatementArguments(embeddingIDs))
+            // (The model is compared here: in the WHERE clause, SQLite takes
+            // the (model_id, id) index, reading its pages as well.)
             while let row = try rows.next() {
+                guard row[1] as Int64 == model.id else { continue }
                 let photoID: Int64 = row[0]
-                let score = try row.withUnsafeData(atIndex: 1) { blob -> Float? in
+                let score = try row.withUnsafeData(atIndex: 2) { blob -> Float? in
                     guard let blob, blob.count == query.count * 2 else { return nil }
                     return blob.withUnsafeBytes { raw in
                         query.withUnsafeBufferPointer { q in

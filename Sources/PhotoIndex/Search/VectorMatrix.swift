@@ -14,7 +14,8 @@ import Glibc
 /// folder, a full disk). SQLite stays the source of truth: the matrix records
 /// the model and the highest embedding id it holds, rows added since are read
 /// from SQLite, and candidates are rescored from SQLite, so a deleted or
-/// re-embedded photo never shows a stale vector.
+/// re-embedded photo never shows a stale vector (each row keeps its
+/// embedding's id: one lookup in SQLite's table, no index, finds it).
 ///
 /// 8-bit: v is stored as u = round(v / s8) + 127 with s8 = max |v| / 127, so
 /// u lies in [0, 254] and v ≈ s8 · (u − 127). 4-bit: u = round(v / s4) + 8 with
@@ -22,11 +23,11 @@ import Glibc
 /// j of a block: dimension j low, j + 32 high; see Kernels.dotU4), the
 /// dimension padded to a multiple of 64 with zeros (u = 8).
 ///
-/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (4),
+/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (5),
 /// dimension u32, rows u64, highest embedding id i64, model checksum (64
 /// bytes, zero-padded), capacity u64, checksum of everything after the
 /// header u64 (`ContentHash.blockwise`) — then capacity × photo id (i64),
-/// capacity × s8 (f32), capacity × s4 (f32), padding to 64 bytes, capacity × dimension bytes (8-bit), capacity ×
+/// capacity × embedding id (i64), capacity × s8 (f32), capacity × s4 (f32), padding to 64 bytes, capacity × dimension bytes (8-bit), capacity ×
 /// padded dimension / 2 bytes (4-bit); rows ≤ capacity are in use. A file
 /// whose header or checksum does not match is not trusted: it is rebuilt.
 ///
@@ -45,13 +46,15 @@ package final class VectorMatrix: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
     private let size: Int
     let photoIDs: UnsafePointer<Int64>
+    /// Each row's id in the embeddings table.
+    let embeddingIDs: UnsafePointer<Int64>
     let scales: UnsafePointer<Float>
     let vectors: UnsafePointer<UInt8>
     let scales4: UnsafePointer<Float>
     let vectors4: UnsafePointer<UInt8>
 
     static let magic = Array("PSVECU8\0".utf8)
-    static let version: UInt32 = 4
+    static let version: UInt32 = 5
     static let headerSize = 128
 
     /// The dimension of the 4-bit rows: padded to whole 64-dimension blocks.
@@ -59,10 +62,11 @@ package final class VectorMatrix: @unchecked Sendable {
 
     /// Byte offsets of the parts for `capacity` rows.
     private struct Layout {
-        let scales: Int, scales4: Int, vectors: Int, vectors4: Int, size: Int
+        let embeddingIDs: Int, scales: Int, scales4: Int, vectors: Int, vectors4: Int, size: Int
 
         init(capacity: Int, dimension: Int) {
-            scales = headerSize + capacity * 8
+            embeddingIDs = headerSize + capacity * 8
+            scales = embeddingIDs + capacity * 8
             scales4 = scales + capacity * 4
             vectors = (scales4 + capacity * 4 + 63) / 64 * 64
             vectors4 = vectors + capacity * dimension
@@ -85,6 +89,7 @@ package final class VectorMatrix: @unchecked Sendable {
         let capacity = Int(header.loadUnaligned(fromByteOffset: 96, as: UInt64.self))
         let layout = Layout(capacity: capacity, dimension: dimension)
         photoIDs = UnsafePointer(base.advanced(by: Self.headerSize).assumingMemoryBound(to: Int64.self))
+        embeddingIDs = UnsafePointer(base.advanced(by: layout.embeddingIDs).assumingMemoryBound(to: Int64.self))
         scales = UnsafePointer(base.advanced(by: layout.scales).assumingMemoryBound(to: Float.self))
         scales4 = UnsafePointer(base.advanced(by: layout.scales4).assumingMemoryBound(to: Float.self))
         vectors = UnsafePointer(base.advanced(by: layout.vectors).assumingMemoryBound(to: UInt8.self))
@@ -107,8 +112,9 @@ package final class VectorMatrix: @unchecked Sendable {
         // what every search scans (ids, scales, the 4-bit rows) is read in
         // now; the 8-bit rows of a few hundred candidates fault in as used.
         let verified = VerificationStamp.isCurrent(path: path, status: file.status)
-        guard let base = mmap(nil, size, PROT_READ, MAP_SHARED | (verified ? 0 : MAP_POPULATE), file.descriptor, 0),
-              base != MAP_FAILED else { return nil }
+        guard let base = mmap(nil, size, PROT_READ, MAP_SHARED, file.descriptor, 0), base != MAP_FAILED else { return nil }
+        PageMapping.preferHugePages(base, size)
+        if !verified { PageMapping.populate(base, from: 0, to: size) }
         let bytes = UnsafeRawBufferPointer(start: base, count: size)
         guard Self.isValid(bytes, modelChecksum: modelChecksum, dimension: dimension, checkingBody: !verified) else {
             munmap(base, size)
@@ -116,21 +122,12 @@ package final class VectorMatrix: @unchecked Sendable {
         }
         if verified {
             let layout = Layout(capacity: Int(bytes.loadUnaligned(fromByteOffset: 96, as: UInt64.self)), dimension: dimension)
-            Self.readAhead(base, from: Self.headerSize, to: layout.vectors)
-            Self.readAhead(base, from: layout.vectors4, to: layout.size)
+            PageMapping.populate(base, from: Self.headerSize, to: layout.vectors)
+            PageMapping.populate(base, from: layout.vectors4, to: layout.size)
         } else {
             VerificationStamp.record(path: path, status: file.status)
         }
         self.init(base: base, size: size, isFile: true, dimension: dimension, modelChecksum: modelChecksum)
-    }
-
-    /// Maps in the pages of `start..<end` in one call (MADV_POPULATE_READ,
-    /// Linux 5.14 on; elsewhere they fault in as read).
-    private static func readAhead(_ base: UnsafeMutableRawPointer, from start: Int, to end: Int) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let first = start / page * page
-        guard end > first else { return }
-        _ = madvise(base + first, end - first, 22)   // MADV_POPULATE_READ
     }
 
     private static func isValid(_ bytes: UnsafeRawBufferPointer, modelChecksum: String, dimension: Int, checkingBody: Bool) -> Bool {
@@ -168,7 +165,7 @@ package final class VectorMatrix: @unchecked Sendable {
             var quantised = [Int8](repeating: 0, count: dimension)
             let padded = paddedDimension(dimension)
             var quantised4 = [Int8](repeating: 0, count: dimension)
-            let cursor = try Row.fetchCursor(db, sql: "SELECT photo_id, vector FROM embeddings WHERE model_id = ? AND id <= ? ORDER BY id",
+            let cursor = try Row.fetchCursor(db, sql: "SELECT id, photo_id, vector FROM embeddings WHERE model_id = ? AND id <= ? ORDER BY id",
                                              arguments: [model.id, highest])
             while let row = try cursor.next(), rows < capacity {
                 let vector = VectorBlob.vector(row["vector"])
@@ -182,6 +179,7 @@ package final class VectorMatrix: @unchecked Sendable {
                     quantised4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 7, into: $0.baseAddress!) }
                 }
                 base.storeBytes(of: row["photo_id"] as Int64, toByteOffset: headerSize + rows * 8, as: Int64.self)
+                base.storeBytes(of: row["id"] as Int64, toByteOffset: layout.embeddingIDs + rows * 8, as: Int64.self)
                 base.storeBytes(of: scale, toByteOffset: layout.scales + rows * 4, as: Float.self)
                 base.storeBytes(of: scale4, toByteOffset: layout.scales4 + rows * 4, as: Float.self)
                 let stored = base.advanced(by: layout.vectors + rows * dimension).assumingMemoryBound(to: UInt8.self)
@@ -232,6 +230,9 @@ package final class VectorMatrix: @unchecked Sendable {
                 defer { close(descriptor) }
                 if posix_fallocate(descriptor, 0, off_t(size)) == 0,
                    let mapping = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), mapping != MAP_FAILED {
+                    // Written in 2 MiB folios where the file system can
+                    // (searches then map it in 2 MiB pages).
+                    PageMapping.preferHugePages(mapping, size)
                     base = mapping
                     self.temporary = temporary
                     return
