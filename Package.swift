@@ -160,6 +160,11 @@ let package = Package(
             path: "Tests/PhotoIndexTests"
         ),
         .testTarget(
+            name: "PhotoServerTests",
+            dependencies: ["PhotoServer", "PhotoIndex", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            path: "Tests/PhotoServerTests"
+        ),
+        .testTarget(
             name: "photosearchTests",
             dependencies: ["photosearch", "TestSupport"],
             path: "Tests/photosearchTests"

@@ -55,6 +55,7 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
         case missingTerm(after: String)
         case missingOperator(before: String)
         case invalidWeight(String)
+        case tooLong(bytes: Int)
     }
 
     public var errorDescription: String? {
@@ -101,6 +102,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             case let .missingOperator(before): return "malformed query: expected + or - before \(before)"
             case let .invalidWeight(text):
                 return "malformed query: weight \"\(text.prefix(40))\" must be a positive number up to \(Int(SearchQuery.maximumWeight))"
+            case let .tooLong(bytes):
+                return "the query is \(bytes) bytes long, more than \(SearchQuery.maximumBytes)"
             }
         case let .noSuchImage(path):
             return "no such image: \(shown(path))"

@@ -85,10 +85,17 @@ extension PhotoLibrary {
                                    excluding: [stored.photoID])
     }
 
+    /// The largest image `search(image:)` takes: a photo a client sends
+    /// (`serve` refuses a larger body before reading it).
+    public static let maximumImageBytes = 30 << 20
+
     /// The photos most like an image given as bytes (JPEG, PNG, WebP or
     /// HEIF), which is neither stored nor indexed.
     public func search(image bytes: [UInt8], _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
         try options.validate()
+        guard bytes.count <= Self.maximumImageBytes else {
+            throw .invalidArgument(name: "image", reason: "it is larger than \(Self.maximumImageBytes >> 20) MB")
+        }
         guard models != nil else { throw .noModel }
         let searcher = try searcher()
         let vector = try QueryEncoder(searcher: searcher, models: models).vector(forImage: bytes)

@@ -1,11 +1,17 @@
 import FileAccess
 import Foundation
+import Hummingbird
 import Imaging
 import PhotoIndex
 
-/// The JSON API's requests and answers, independent of the HTTP server:
-/// each function takes what a request carries (strings from strangers) and
-/// returns a status and a body, validating everything first.
+/// The JSON API, one function per route: each takes what a request carries
+/// (strings from strangers), validates it, and returns its answer — a
+/// `ResponseEncodable` value, or an `Image` — or throws an `HTTPError` with
+/// the status and the one line that says what to do (`ErrorsAsJSON` writes
+/// it as `{"error":"…"}`). The limits a request is held to are the
+/// library's (`PhotoLibrary.SearchOptions.maximumTop`,
+/// `SearchQuery.maximumBytes`, `PhotoLibrary.maximumImageBytes`): a client
+/// of `serve` may ask what the command line may, no more.
 public struct GalleryAPI: Sendable {
     public let library: PhotoLibrary
     /// What the server's own indexing is doing (nil: it does not index).
@@ -16,29 +22,25 @@ public struct GalleryAPI: Sendable {
         self.indexing = indexing
     }
 
-    /// An answer: a status, a content type and bytes.
-    public struct Reply: Sendable {
-        public var status: Int
-        public var contentType: String
-        public var body: [UInt8]
-        /// How long a browser may cache it (seconds); nil: not at all.
-        public var maxAge: Int?
-
-        static func json<T: Encodable>(_ value: T, status: Int = 200) -> Reply {
-            Reply(status: status, contentType: "application/json; charset=utf-8", body: Array(GalleryAPI.encode(value)))
-        }
-
-        static func error(_ status: Int, _ message: String) -> Reply {
-            json(ErrorBody(error: message), status: status)
-        }
-    }
-
-    struct ErrorBody: Encodable { let error: String }
-
-    static func encode<T: Encodable>(_ value: T) -> Data {
+    /// How answers are written: keys sorted, slashes left as they are.
+    static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)) ?? Data(#"{"error":"cannot encode the answer"}"#.utf8)
+        return encoder
+    }
+
+    /// A photo or thumbnail: its bytes and type, which a browser may cache
+    /// for `maxAge` seconds (nil: not at all).
+    public struct Image: ResponseGenerator, Sendable {
+        public var contentType: String
+        public var bytes: [UInt8]
+        public var maxAge: Int?
+
+        public func response(from request: Request, context: some RequestContext) -> Response {
+            var headers: HTTPFields = [.contentType: contentType]
+            headers[.cacheControl] = maxAge.map { "private, max-age=\($0)" } ?? "no-store"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
     }
 
     // MARK: Answers' shapes
@@ -74,14 +76,14 @@ public struct GalleryAPI: Sendable {
         }
     }
 
-    struct Results: Encodable {
+    struct Results: ResponseEncodable {
         let results: [Hit]
         let tookMs: Double
 
         enum CodingKeys: String, CodingKey { case results, tookMs = "took_ms" }
     }
 
-    struct Photo: Encodable {
+    struct Photo: ResponseEncodable {
         let id: Int64
         let path: String
         let size: Int64
@@ -114,7 +116,7 @@ public struct GalleryAPI: Sendable {
         }
     }
 
-    struct Status: Encodable {
+    struct Status: ResponseEncodable {
         struct LastRun: Encodable {
             let status: String
             let startedAt: String
@@ -164,191 +166,167 @@ public struct GalleryAPI: Sendable {
     // MARK: Routes
 
     /// GET /api/status
-    public func status(busy: Busy? = nil) -> Reply {
+    func status(busy: Busy? = nil) throws(HTTPError) -> Status {
         do {
             let status = try library.status(failureLimit: 0)
             let run = status.lastRun.map {
                 Status.LastRun(status: $0.status.rawValue, startedAt: $0.startedAt, finishedAt: $0.finishedAt, added: $0.added,
                                updated: $0.updated, removed: $0.removed, failed: $0.failed)
             }
-            return .json(Status(photos: status.indexed, failed: status.failed, model: status.model?.name,
-                                precision: status.model?.precision.rawValue, indexing: indexing?.snapshot(), lastRun: run, busy: busy))
+            return Status(photos: status.indexed, failed: status.failed, model: status.model?.name,
+                          precision: status.model?.precision.rawValue, indexing: indexing?.snapshot(), lastRun: run, busy: busy)
         } catch .indexNotFound {
             // No index yet: the page says how to make one.
-            return .json(Status(photos: 0, failed: 0, model: nil, precision: nil, indexing: indexing?.snapshot(), lastRun: nil, busy: busy))
+            return Status(photos: 0, failed: 0, model: nil, precision: nil, indexing: indexing?.snapshot(), lastRun: nil, busy: busy)
         } catch {
-            return failure(error)
+            throw Self.refusal(error)
         }
     }
 
-    /// The most results one request may ask for.
-    public static let maximumTop = 1000
-
-    /// `top`, `min_score`, `after`, `before`, `in`, `sort` from a query string.
-    func options(_ parameters: [String: String]) throws(Refusal) -> (PhotoLibrary.SearchOptions, PhotoLibrary.Order) {
+    /// `top`, `min_score`, `after`, `before`, `in`, `sort` from a query
+    /// string, as numbers and dates; their ranges are the library's to check.
+    func options(_ parameters: [String: String]) throws(HTTPError) -> (PhotoLibrary.SearchOptions, PhotoLibrary.Order) {
         var options = PhotoLibrary.SearchOptions(top: 50)
         if let text = parameters["top"] {
-            guard let top = Int(text), (1...Self.maximumTop).contains(top) else {
-                throw Refusal(400, "top must be a whole number from 1 to \(Self.maximumTop)")
-            }
+            guard let top = Int(text) else { throw HTTPError(.badRequest, message: "top must be a whole number") }
             options.top = top
         }
         if let text = parameters["min_score"] {
-            guard let score = Float(text), score.isFinite, (-1...1).contains(score) else {
-                throw Refusal(400, "min_score must be a number from -1 to 1")
-            }
+            guard let score = Float(text) else { throw HTTPError(.badRequest, message: "min_score must be a number") }
             options.minimumScore = score
         }
         do {
             if let after = parameters["after"], !after.isEmpty { options.filter.after = try SearchFilter.instant(after) }
             if let before = parameters["before"], !before.isEmpty { options.filter.before = try SearchFilter.instant(before) }
         } catch {
-            throw Refusal(400, error.localizedDescription)
+            throw Self.refusal(error)
         }
         if let folder = parameters["in"], !folder.isEmpty {
-            guard folder.hasPrefix("/"), !folder.contains("\0") else { throw Refusal(400, "in must be an absolute folder path") }
+            guard folder.hasPrefix("/"), !folder.contains("\0") else { throw HTTPError(.badRequest, message: "in must be an absolute folder path") }
             options.filter = SearchFilter(after: options.filter.after, before: options.filter.before, folder: folder)
         }
         var order = PhotoLibrary.Order.score
         if let text = parameters["sort"] {
-            guard let value = PhotoLibrary.Order(rawValue: text) else { throw Refusal(400, "sort must be score or date") }
+            guard let value = PhotoLibrary.Order(rawValue: text) else { throw HTTPError(.badRequest, message: "sort must be score or date") }
             order = value
+        }
+        do {
+            try options.validate()
+        } catch {
+            throw Self.refusal(error)
         }
         return (options, order)
     }
 
-    struct Refusal: Error {
-        let status: Int
-        let message: String
-        init(_ status: Int, _ message: String) { self.status = status; self.message = message }
-    }
-
     /// GET /api/search?q=…
-    public func search(_ parameters: [String: String]) -> Reply {
+    func search(_ parameters: [String: String]) throws(HTTPError) -> Results {
         let start = DispatchTime.now().uptimeNanoseconds
-        return answering {
-            let (options, order) = try options(parameters)
-            guard let text = parameters["q"], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-                return .error(400, "the query is empty: give q=…")
-            }
-            guard text.utf8.count <= 2000 else { return .error(400, "the query is longer than 2000 bytes") }
-            // No term from a request may name a file on this computer: every
-            // bare term is text, and image terms are refused (upload instead).
-            let query: SearchQuery
-            do {
-                query = try SearchQuery.parse(text, fileExists: { _ in false })
-            } catch {
-                return .error(400, error.localizedDescription)
-            }
-            guard query.imagePaths.isEmpty else {
-                return .error(400, "a query names an image (\(query.imagePaths[0])); to search by an example photo, send it to POST /api/search/image")
-            }
-            return try results(try library.search(query, options), order: order, since: start)
+        let (options, order) = try options(parameters)
+        guard let text = parameters["q"], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw HTTPError(.badRequest, message: "the query is empty: give q=…")
         }
+        // No term from a request may name a file on this computer: every
+        // bare term is text, and image terms are refused (upload instead).
+        let query: SearchQuery
+        do {
+            query = try SearchQuery.parse(text, fileExists: { _ in false })
+        } catch {
+            throw Self.refusal(error)
+        }
+        guard query.imagePaths.isEmpty else {
+            throw HTTPError(.badRequest, message: "a query names an image (\(query.imagePaths[0])); to search by an example photo, send it to POST /api/search/image")
+        }
+        return try answering { () throws(PhotoIndexError) in try results(try library.search(query, options), order: order, since: start) }
     }
 
     /// GET /api/similar/ID
-    public func similar(id text: String, _ parameters: [String: String]) -> Reply {
+    func similar(id text: String, _ parameters: [String: String]) throws(HTTPError) -> Results {
         let start = DispatchTime.now().uptimeNanoseconds
-        guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
-        return answering {
-            let (options, order) = try options(parameters)
-            return try results(try library.similar(toPhoto: id, options), order: order, since: start)
-        }
+        let id = try Self.photoID(text)
+        let (options, order) = try options(parameters)
+        return try answering { () throws(PhotoIndexError) in try results(try library.similar(toPhoto: id, options), order: order, since: start) }
     }
 
-    /// The largest image POST /api/search/image takes.
-    public static let maximumUpload = 30 << 20
-
     /// POST /api/search/image: the body is the image; it is never stored.
-    public func search(image bytes: [UInt8], _ parameters: [String: String]) -> Reply {
+    func search(image bytes: [UInt8], _ parameters: [String: String]) throws(HTTPError) -> Results {
         let start = DispatchTime.now().uptimeNanoseconds
-        guard !bytes.isEmpty else { return .error(400, "the request has no image: send a JPEG, PNG, WebP or HEIF photo as the body") }
-        return answering {
-            let (options, order) = try options(parameters)
-            let hits: [SearchHit]
-            do {
-                hits = try library.search(image: bytes, options)
-            } catch PhotoIndexError.unreadableImage {
-                return .error(400, "the image sent is not a JPEG, PNG, WebP or HEIF photo photosearch can read")
-            }
-            return try results(hits, order: order, since: start)
+        guard !bytes.isEmpty else { throw HTTPError(.badRequest, message: "the request has no image: send a JPEG, PNG, WebP or HEIF photo as the body") }
+        let (options, order) = try options(parameters)
+        let hits: [SearchHit]
+        do {
+            hits = try library.search(image: bytes, options)
+        } catch .unreadableImage {
+            throw HTTPError(.badRequest, message: "the image sent is not a JPEG, PNG, WebP or HEIF photo photosearch can read")
+        } catch {
+            throw Self.refusal(error)
         }
+        return try answering { () throws(PhotoIndexError) in try results(hits, order: order, since: start) }
     }
 
     /// GET /api/photos/ID
-    public func photo(id text: String) -> Reply {
-        guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
-        return answering {
-            let photo = try library.photo(id: id)
-            return .json(Photo(id: photo.id, path: FilePaths.displayed(photo.path), size: photo.size, width: photo.width, height: photo.height,
-                               takenAt: photo.takenAt, camera: photo.camera, latitude: photo.latitude, longitude: photo.longitude,
-                               thumbnail: "/api/photos/\(id)/thumbnail", file: "/api/photos/\(id)/file"))
-        }
+    func photo(id text: String) throws(HTTPError) -> Photo {
+        let id = try Self.photoID(text)
+        let photo = try answering { () throws(PhotoIndexError) in try library.photo(id: id) }
+        return Photo(id: photo.id, path: FilePaths.displayed(photo.path), size: photo.size, width: photo.width, height: photo.height,
+                     takenAt: photo.takenAt, camera: photo.camera, latitude: photo.latitude, longitude: photo.longitude,
+                     thumbnail: "/api/photos/\(id)/thumbnail", file: "/api/photos/\(id)/file")
     }
 
     /// GET /api/photos/ID/thumbnail when indexing stored one (nil: it must
     /// be made, a heavy job).
-    public func storedThumbnail(id text: String) -> Reply? {
-        guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
-        do {
-            return try library.storedThumbnail(id: id).map { Reply(status: 200, contentType: "image/jpeg", body: $0, maxAge: 3600) }
-        } catch {
-            return failure(error)
+    func storedThumbnail(id text: String) throws(HTTPError) -> Image? {
+        let id = try Self.photoID(text)
+        return try answering { () throws(PhotoIndexError) in
+            try library.storedThumbnail(id: id).map { Image(contentType: "image/jpeg", bytes: $0, maxAge: 3600) }
         }
     }
 
     /// GET /api/photos/ID/thumbnail
-    public func thumbnail(id text: String) -> Reply {
-        guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
-        return answering { Reply(status: 200, contentType: "image/jpeg", body: try library.thumbnail(id: id), maxAge: 3600) }
+    func thumbnail(id text: String) throws(HTTPError) -> Image {
+        let id = try Self.photoID(text)
+        return try answering { () throws(PhotoIndexError) in Image(contentType: "image/jpeg", bytes: try library.thumbnail(id: id), maxAge: 3600) }
     }
 
     /// GET /api/photos/ID/file: the original bytes (JPEG, PNG, WebP), or a
     /// JPEG rendering of a HEIF photo, which browsers cannot show.
-    public func file(id text: String) -> Reply {
-        guard let id = Self.photoID(text) else { return .error(404, "no photo has id \(text)") }
-        return answering {
-            let (photo, bytes) = try library.file(id: id)
-            switch ImageFormat.sniff(bytes) {
-            case .jpeg?: return Reply(status: 200, contentType: "image/jpeg", body: bytes)
-            case .png?: return Reply(status: 200, contentType: "image/png", body: bytes)
-            case .webp?: return Reply(status: 200, contentType: "image/webp", body: bytes)
-            case .heif?:
-                do {
-                    let decoded = try ImageDecoder().decode(bytes: bytes, path: photo.path)
-                    return Reply(status: 200, contentType: "image/jpeg", body: try JPEGEncoder.encode(decoded.bitmap, quality: 90))
-                } catch {
-                    return .error(404, error.localizedDescription)
-                }
-            case nil:
-                return .error(404, "\(FilePaths.displayed(photo.path)) is no longer a photo")
+    func file(id text: String) throws(HTTPError) -> Image {
+        let id = try Self.photoID(text)
+        let (photo, bytes) = try answering { () throws(PhotoIndexError) in try library.file(id: id) }
+        switch ImageFormat.sniff(bytes) {
+        case .jpeg?: return Image(contentType: "image/jpeg", bytes: bytes)
+        case .png?: return Image(contentType: "image/png", bytes: bytes)
+        case .webp?: return Image(contentType: "image/webp", bytes: bytes)
+        case .heif?:
+            do {
+                let decoded = try ImageDecoder().decode(bytes: bytes, path: photo.path)
+                return Image(contentType: "image/jpeg", bytes: try JPEGEncoder.encode(decoded.bitmap, quality: 90))
+            } catch {
+                throw HTTPError(.notFound, message: error.localizedDescription)
             }
+        case nil:
+            throw HTTPError(.notFound, message: "\(FilePaths.displayed(photo.path)) is no longer a photo")
         }
     }
 
-    /// A route's answer: its own, or the one its refusal or the library's
-    /// error calls for.
-    func answering(_ body: () throws -> Reply) -> Reply {
+    /// The library's answer, or the refusal its error calls for.
+    func answering<T>(_ body: () throws(PhotoIndexError) -> T) throws(HTTPError) -> T {
         do {
             return try body()
-        } catch let refusal as Refusal {
-            return .error(refusal.status, refusal.message)
-        } catch let error as PhotoIndexError {
-            return failure(error)
         } catch {
-            return .error(503, "the request could not be answered: \(error)")
+            throw Self.refusal(error)
         }
     }
 
     /// A photo id as a request spells it: digits only, no sign, in range.
-    static func photoID(_ text: String) -> Int64? {
-        guard !text.isEmpty, text.count <= 18, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int64(text)
+    static func photoID(_ text: String) throws(HTTPError) -> Int64 {
+        guard !text.isEmpty, text.count <= 18, text.allSatisfy({ $0.isASCII && $0.isNumber }), let id = Int64(text) else {
+            throw HTTPError(.notFound, message: "no photo has id \(text.prefix(100))")
+        }
+        return id
     }
 
-    func results(_ hits: [SearchHit], order: PhotoLibrary.Order, since start: UInt64) throws(PhotoIndexError) -> Reply {
-        // Their dimensions in one query (hits are at most `maximumTop`).
+    func results(_ hits: [SearchHit], order: PhotoLibrary.Order, since start: UInt64) throws(PhotoIndexError) -> Results {
+        // Their dimensions in one query.
         let photos = try library.photos(ids: hits.map(\.photoID))
         let ordered = PhotoLibrary.ordered(hits, by: order).map { hit in
             // The date the filters compare and sort=date orders by, and its source, as the CLI prints them.
@@ -358,26 +336,30 @@ public struct GalleryAPI: Sendable {
                 dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "camera" : "file")
         }
         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        return .json(Results(results: ordered, tookMs: (took * 100).rounded() / 100))
+        return Results(results: ordered, tookMs: (took * 100).rounded() / 100)
     }
 
-    /// A library error as an HTTP answer, never a 500: the client's
+    /// A library error as an HTTP refusal, never a 500: the client's
     /// mistakes are 4xx, the index's or the model's state 409 or 503, each
     /// with the library's one-line message saying what to do.
-    func failure(_ error: PhotoIndexError) -> Reply {
+    static func refusal(_ error: PhotoIndexError) -> HTTPError {
+        let status: HTTPResponse.Status
+        var message = error.localizedDescription
         switch error {
         case .noSuchPhoto, .photoGone, .photoChanged, .photoNotIndexed, .emptyIndex, .indexNotFound:
-            return .error(404, error.localizedDescription)
+            status = .notFound
         case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument, .queryCancelsOut, .unreadableImage, .noSuchImage,
              .rootNotFound:
-            return .error(400, error.localizedDescription)
+            status = .badRequest
         case .modelMismatch, .embeddingSizeMismatch, .precisionMismatch:
             // The index was built (or rebuilt meanwhile) with another model.
-            return .error(409, error.localizedDescription)
+            status = .conflict
         case .model(.nonFiniteEmbedding):
-            return .error(422, "the model cannot embed this query (its result is not a finite vector): \(error.localizedDescription)")
+            status = .unprocessableContent
+            message = "the model cannot embed this query (its result is not a finite vector): \(message)"
         case .noModel, .model, .cannotReadModel, .writerBusy, .diskFull, .databaseUnavailable, .notAnIndex, .database:
-            return .error(503, error.localizedDescription)
+            status = .serviceUnavailable
         }
+        return HTTPError(status, message: message)
     }
 }

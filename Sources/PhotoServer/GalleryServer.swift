@@ -45,14 +45,15 @@ public struct GalleryServer: Sendable {
         return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 
-    /// Serves until SIGINT or SIGTERM; `listening` gets the address it is bound to
-    /// (the real port when 0 was asked for).
-    public func run(listening: @escaping @Sendable (String, Int) -> Void) async throws {
+    /// The server: the gallery's routes behind its checks, bound to the
+    /// configured address when run; `listening` gets the address it is
+    /// bound to (the real port when 0 was asked for).
+    public func application(listening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) -> some ApplicationProtocol {
         let limits = configuration.limits
         let heavy = WorkLimiter(name: "heavy", running: limits.heavyRunning, waiting: limits.heavyWaiting)
         let uploads = WorkLimiter(name: "uploads", running: limits.concurrentUploads, waiting: 0)
         let boundPort = Mutex(configuration.port)
-        let router = Router()
+        let router = Router(context: GalleryContext.self)
         router.add(middleware: SecurityHeaders())
         router.add(middleware: ErrorsAsJSON())
         if let token = configuration.token {
@@ -61,58 +62,54 @@ public struct GalleryServer: Sendable {
             router.add(middleware: HostCheck(host: configuration.host, port: { boundPort.withLock { $0 } }))
         }
         let api = self.api
-        /// A heavy route's answer, or 503 when every turn is taken.
-        @Sendable func heavily(_ work: @escaping @Sendable () -> GalleryAPI.Reply) async -> Response {
-            guard let reply = await heavy.run(work) else { return Self.busy(limits) }
-            return Self.response(reply)
+        /// A heavy route's answer, made on the limiter's threads in its
+        /// turn; 503 when every turn is taken.
+        @Sendable func heavily<T: Sendable>(_ work: @escaping @Sendable () throws(HTTPError) -> T) async throws(HTTPError) -> T {
+            guard let result = await heavy.run({ Result { () throws(HTTPError) in try work() } }) else { throw Self.busy(limits) }
+            return try result.get()
         }
 
-        router.get("/") { _, _ in Self.asset(GalleryPage.html, "text/html; charset=utf-8") }
-        router.get("/app.js") { _, _ in Self.asset(GalleryPage.script, "text/javascript; charset=utf-8") }
-        router.get("/app.css") { _, _ in Self.asset(GalleryPage.style, "text/css; charset=utf-8") }
+        router.get("/") { _, _ in Asset(text: GalleryPage.html, contentType: "text/html; charset=utf-8") }
+        router.get("/app.js") { _, _ in Asset(text: GalleryPage.script, contentType: "text/javascript; charset=utf-8") }
+        router.get("/app.css") { _, _ in Asset(text: GalleryPage.style, contentType: "text/css; charset=utf-8") }
 
         // Cheap routes (a few indexed SQLite reads) answer inline.
         router.get("/api/status") { _, _ in
-            Self.response(api.status(busy: .init(heavy: heavy.active, waiting: heavy.waitingCount, uploads: uploads.active)))
+            try api.status(busy: .init(heavy: heavy.active, waiting: heavy.waitingCount, uploads: uploads.active))
         }
         router.get("/api/photos/:id") { _, context in
-            Self.response(api.photo(id: context.parameters.get("id") ?? ""))
+            try api.photo(id: context.parameters.get("id") ?? "")
         }
         router.get("/api/photos/:id/thumbnail") { _, context in
             let id = context.parameters.get("id") ?? ""
-            if let stored = api.storedThumbnail(id: id) { return Self.response(stored) }
-            return await heavily { api.thumbnail(id: id) }
+            if let stored = try api.storedThumbnail(id: id) { return stored }
+            return try await heavily { () throws(HTTPError) in try api.thumbnail(id: id) }
         }
         // Heavy ones (encoding a query, scanning vectors, reading a photo) take turns.
         router.get("/api/search") { request, _ in
             let parameters = try Self.parameters(request)
-            return await heavily { api.search(parameters) }
+            return try await heavily { () throws(HTTPError) in try api.search(parameters) }
         }
         router.get("/api/similar/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
             let parameters = try Self.parameters(request)
-            return await heavily { api.similar(id: id, parameters) }
+            return try await heavily { () throws(HTTPError) in try api.similar(id: id, parameters) }
         }
         router.get("/api/photos/:id/file") { _, context in
             let id = context.parameters.get("id") ?? ""
-            return await heavily { api.file(id: id) }
+            return try await heavily { () throws(HTTPError) in try api.file(id: id) }
         }
         router.post("/api/search/image") { request, _ in
             let parameters = try Self.parameters(request)
             // A turn before the body is read: at most `concurrentUploads`
             // bodies are held at once.
-            guard await uploads.enter() else { return Self.busy(limits) }
+            guard await uploads.enter() else { throw Self.busy(limits) }
             defer { uploads.leave() }
-            let bytes: [UInt8]
-            switch try await Self.collect(request.body, limit: GalleryAPI.maximumUpload, seconds: limits.uploadSeconds) {
-            case let .complete(body): bytes = body
-            case .tooLarge: return Self.response(.error(413, "the image is larger than \(GalleryAPI.maximumUpload >> 20) MB"))
-            case .tooSlow: return Self.response(.error(408, "the image did not arrive within \(limits.uploadSeconds) s"))
-            }
-            return await heavily { api.search(image: bytes, parameters) }
+            let bytes = try await Self.collect(request.body, limit: PhotoLibrary.maximumImageBytes, seconds: limits.uploadSeconds)
+            return try await heavily { () throws(HTTPError) in try api.search(image: bytes, parameters) }
         }
 
-        let application = Application(
+        return Application(
             router: router,
             server: .http1(configuration: .init(idleTimeout: .seconds(limits.idleSeconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "photosearch",
@@ -123,7 +120,12 @@ public struct GalleryServer: Sendable {
                 listening(configuration.host, port)
             },
             logger: Self.quietLogger())
-        try await application.runService()
+    }
+
+    /// Serves until SIGINT or SIGTERM; `listening` gets the address it is
+    /// bound to (the real port when 0 was asked for).
+    public func run(listening: @escaping @Sendable (String, Int) -> Void) async throws {
+        try await application(listening: listening).runService()
     }
 
     static func quietLogger() -> Logger {
@@ -133,41 +135,38 @@ public struct GalleryServer: Sendable {
     }
 
     /// 503 with Retry-After: every turn is taken.
-    static func busy(_ limits: ServerLimits) -> Response {
-        var response = response(.error(503, "the server is busy with other requests; try again in a moment"))
-        response.headers[.retryAfter] = "\(limits.retryAfterSeconds)"
-        return response
+    static func busy(_ limits: ServerLimits) -> HTTPError {
+        HTTPError(.serviceUnavailable, headers: [.retryAfter: "\(limits.retryAfterSeconds)"],
+                  message: "the server is busy with other requests; try again in a moment")
     }
 
-    enum Body {
-        case complete([UInt8])
-        case tooLarge
-        case tooSlow
-    }
-
-    /// A request body of at most `limit` bytes that arrives within
-    /// `seconds` (a client that stops sending altogether is closed by the
-    /// idle timeout).
-    static func collect(_ body: RequestBody, limit: Int, seconds: Int64) async throws -> Body {
+    /// A request body of at most `limit` bytes that arrives within `seconds`
+    /// (413 and 408 otherwise; a client that stops sending altogether is
+    /// closed by the idle timeout).
+    static func collect(_ body: RequestBody, limit: Int, seconds: Int64) async throws -> [UInt8] {
         let deadline = ContinuousClock.now + .seconds(seconds)
         var bytes: [UInt8] = []
         for try await buffer in body {
-            guard bytes.count + buffer.readableBytes <= limit else { return .tooLarge }
-            guard ContinuousClock.now <= deadline else { return .tooSlow }
+            guard bytes.count + buffer.readableBytes <= limit else {
+                throw HTTPError(.contentTooLarge, message: "the image is larger than \(limit >> 20) MB")
+            }
+            guard ContinuousClock.now <= deadline else {
+                throw HTTPError(.requestTimeout, message: "the image did not arrive within \(seconds) s")
+            }
             bytes += buffer.readableBytesView
         }
-        return .complete(bytes)
+        return bytes
     }
 
     /// The request's query parameters as a form encodes them (`+` is a
     /// space, `%2B` a plus), the first of each name; a pair that is not
     /// valid percent-encoding is a 400 naming it (dropping it would run the
     /// query without that filter).
-    static func parameters(_ request: Request) throws -> [String: String] {
+    static func parameters(_ request: Request) throws(HTTPError) -> [String: String] {
         try parameters(query: request.uri.query ?? "")
     }
 
-    static func parameters(query: String) throws -> [String: String] {
+    static func parameters(query: String) throws(HTTPError) -> [String: String] {
         var parameters: [String: String] = [:]
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -182,15 +181,28 @@ public struct GalleryServer: Sendable {
         }
         return parameters
     }
+}
 
-    static func response(_ reply: GalleryAPI.Reply) -> Response {
-        var headers: HTTPFields = [.contentType: reply.contentType]
-        headers[.cacheControl] = reply.maxAge.map { "private, max-age=\($0)" } ?? "no-store"
-        return Response(status: .init(code: reply.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
+/// Each request's context: Hummingbird's basic one, writing the API's
+/// answers with `GalleryAPI.encoder()`.
+public struct GalleryContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
     }
 
-    static func asset(_ text: String, _ type: String) -> Response {
-        Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"],
+    public var responseEncoder: JSONEncoder { GalleryAPI.encoder() }
+}
+
+/// The page and its script and style, which the browser checks again each
+/// time (they change with photosearch).
+struct Asset: ResponseGenerator {
+    let text: String
+    let contentType: String
+
+    func response(from request: Request, context: some RequestContext) -> Response {
+        Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache"],
                  body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }
@@ -221,15 +233,15 @@ struct HostCheck<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let authority = request.head.authority else {
-            return GalleryServer.response(.error(400, "the request has no Host header"))
+            throw HTTPError(.badRequest, message: "the request has no Host header")
         }
         guard accepts(authority) else {
-            return GalleryServer.response(.error(421, "this server answers only to localhost, 127.0.0.1 or [::1], not \(authority.prefix(100))"))
+            throw HTTPError(.misdirectedRequest, message: "this server answers only to localhost, 127.0.0.1 or [::1], not \(authority.prefix(100))")
         }
         if request.method != .get, request.method != .head, let origin = request.headers[.origin] {
             let scheme = "http://"
             guard origin.hasPrefix(scheme), accepts(String(origin.dropFirst(scheme.count))) else {
-                return GalleryServer.response(.error(403, "requests from pages on other sites (\(origin.prefix(100))) are refused"))
+                throw HTTPError(.forbidden, message: "requests from pages on other sites (\(origin.prefix(100))) are refused")
             }
         }
         return try await next(request, context)
@@ -237,7 +249,8 @@ struct HostCheck<Context: RequestContext>: RouterMiddleware {
 }
 
 /// Headers on every answer: only the server's own scripts and styles run,
-/// nothing may frame the page, and types are never sniffed.
+/// nothing may frame the page, types are never sniffed, and an answer that
+/// says nothing of caching (the API's JSON) is not cached.
 struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
     static var policy: String {
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
@@ -249,27 +262,36 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
         response.headers[.contentSecurityPolicy] = Self.policy
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         return response
     }
 }
 
-/// Whatever the router or a handler throws becomes a JSON error with its
-/// status (an unknown route: 404), never an empty 500.
+/// Whatever the router, a check or a handler throws becomes a JSON error,
+/// `{"error":"…"}`, with its status and headers (an unknown route: 404),
+/// never an empty 500.
 struct ErrorsAsJSON<Context: RequestContext>: RouterMiddleware {
+    struct Body: Encodable { let error: String }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as HTTPError {
-            let code = Int(error.status.code)
-            let message = code == 404 ? "no such page or API route: \(request.uri.path)" : error.body ?? "\(error.status.reasonPhrase)"
-            return GalleryServer.response(.error(code, message))
+            let message = error.status == .notFound && error.body == nil ? nil : error.body
+            return Self.response(error.status, headers: error.headers, message: message, path: request.uri.path)
         } catch let error as HTTPResponseError {
-            let code = Int(error.status.code)
-            let message = code == 404 ? "no such page or API route: \(request.uri.path)" : "\(error.status.reasonPhrase)"
-            return GalleryServer.response(.error(code, message))
+            return Self.response(error.status, headers: [:], message: nil, path: request.uri.path)
         } catch {
-            return GalleryServer.response(.error(400, "the request could not be read: \(error)"))
+            return Self.response(.badRequest, headers: [:], message: "the request could not be read: \(error)", path: request.uri.path)
         }
+    }
+
+    static func response(_ status: HTTPResponse.Status, headers: HTTPFields, message: String?, path: String) -> Response {
+        let text = message ?? (status == .notFound ? "no such page or API route: \(path)" : status.reasonPhrase)
+        let body = (try? GalleryAPI.encoder().encode(Body(error: text))) ?? Data(#"{"error":"cannot encode the answer"}"#.utf8)
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
 
@@ -282,7 +304,7 @@ struct TokenCheck<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path == "/", let offered = try? GalleryServer.parameters(request)["token"] {
-            guard Self.equal(offered, token) else { return GalleryServer.response(.error(401, "wrong token")) }
+            guard Self.equal(offered, token) else { throw HTTPError(.unauthorized, message: "wrong token") }
             var headers: HTTPFields = [.location: "/"]
             headers[.setCookie] = "\(Self.cookie)=\(token); Path=/; HttpOnly; SameSite=Strict"
             return Response(status: .seeOther, headers: headers)
@@ -290,7 +312,7 @@ struct TokenCheck<Context: RequestContext>: RouterMiddleware {
         let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         let cookie = request.cookies[Self.cookie]?.value
         guard [bearer, cookie].contains(where: { $0.map { Self.equal($0, token) } ?? false }) else {
-            return GalleryServer.response(.error(401, "this server needs its token: open the address it printed, or send Authorization: Bearer TOKEN"))
+            throw HTTPError(.unauthorized, message: "this server needs its token: open the address it printed, or send Authorization: Bearer TOKEN")
         }
         return try await next(request, context)
     }

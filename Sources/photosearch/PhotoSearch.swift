@@ -5,7 +5,7 @@ import Foundation
 import Imaging
 
 @main
-struct PhotoSearch: ParsableCommand {
+struct PhotoSearch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "photosearch",
         abstract: "Semantic photo search on your own computer.",
@@ -17,7 +17,7 @@ struct PhotoSearch: ParsableCommand {
     /// command with its arguments read losslessly: a path that is not UTF-8
     /// keeps its bytes (see `FilePaths`), where `CommandLine.arguments` would
     /// replace them.
-    static func main() {
+    static func main() async {
         do {
             _ = try KernelPath.requested()
         } catch {
@@ -28,6 +28,6 @@ struct PhotoSearch: ParsableCommand {
             FilePaths.string(fromFileSystem: UnsafeBufferPointer(start: CommandLine.unsafeArgv[index]!, count: strlen(CommandLine.unsafeArgv[index]!))
                 .map { UInt8(bitPattern: $0) })
         }
-        main(arguments)
+        await main(arguments)
     }
 }

@@ -12,8 +12,12 @@ import Imaging
 ///
 ///     "dog" + "beach" - "people"        2:sunset + ./ref.jpg        a red car
 public struct SearchQuery: Sendable, Equatable {
-    /// The largest weight a term may have.
+    /// The largest weight a term may have (a weight of 1e39 is infinite as
+    /// a Float).
     public static let maximumWeight = 1000.0
+    /// The longest query, in UTF-8 bytes: far past what a text tower reads
+    /// (77 tokens), short enough that parsing a stranger's stays cheap.
+    public static let maximumBytes = 2000
 
     public enum Term: Sendable, Equatable {
         case text(String)
@@ -47,6 +51,7 @@ public struct SearchQuery: Sendable, Equatable {
 
     /// Parses `text`. `fileExists` decides whether a bare path names a file.
     public static func parse(_ text: String, fileExists: (String) -> Bool = FilePaths.exists) throws(PhotoIndexError) -> SearchQuery {
+        guard text.utf8.count <= maximumBytes else { throw .malformedQuery(.tooLong(bytes: text.utf8.count)) }
         let characters = Array(text)
         var index = 0
         var parts: [Part] = []

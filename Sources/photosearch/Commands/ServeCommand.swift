@@ -4,7 +4,7 @@ import PhotoIndex
 import PhotoServer
 import Synchronization
 
-struct ServeCommand: ParsableCommand {
+struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Search and browse the photos in a web browser.",
@@ -52,8 +52,8 @@ struct ServeCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
-        try Failure.reporting {
+    func run() async throws {
+        try await Failure.reporting {
             let library = PhotoLibrary(database: database.path, model: try model.directory(), prepared: model.prepared)
             // A model other than the index's would fail every search: say so now.
             try library.verifyModel()
@@ -63,60 +63,82 @@ struct ServeCommand: ParsableCommand {
 
             let cancellation = CancellationFlag()
             var indexing: IndexingState?
-            // Signalled when the indexing thread has ended (after its batch in flight).
-            let indexerDone = DispatchSemaphore(value: 0)
+            var indexer: ScheduledIndexing?
             if let every, let interval = Interval.seconds(every) {
                 let state = IndexingState(interval: interval)
                 indexing = state
-                let options = IndexingOptions(roots: index)
-                let thread = Thread {
-                    do {
-                        try library.indexRepeatedly(options, every: interval, cancellation: cancellation) { event in
-                            state.handle(event)
-                            switch event {
-                            case let .finished(summary):
-                                // One line per run, for logs (and tests) to follow.
-                                var text = "photosearch: indexed \(summary.scanned) photos: \(summary.added) added, \(summary.updated) updated, "
-                                text += "\(summary.removed) removed, \(summary.failed) failed in \(String(format: "%.1f", summary.seconds)) s\n"
-                                FileHandle.standardOutput.write(Data(text.utf8))
-                            case let .runFailed(error):
-                                Terminal.error("photosearch: indexing: \(error.localizedDescription)\n")
-                            default:
-                                break
-                            }
-                        }
-                    } catch {
-                        // What no later run can fix (no model, another model's index): said once, searching goes on.
-                        if let error = error as? PhotoIndexError { state.handle(.runFailed(error)) }
-                        Terminal.error("photosearch: indexing stopped: \(error.localizedDescription)\n")
-                    }
-                    indexerDone.signal()
-                }
-                thread.start()
+                indexer = ScheduledIndexing(library: library, options: IndexingOptions(roots: index), interval: interval,
+                                            state: state, cancellation: cancellation)
             }
             let server = GalleryServer(api: GalleryAPI(library: library, indexing: indexing), configuration: configuration)
             let token = configuration.token
-            let outcome = Mutex<(any Error)?>(nil)
-            let finished = DispatchSemaphore(value: 0)
-            Task {
-                do {
-                    try await server.run { host, port in
-                        let shown = host.contains(":") ? "[\(host)]" : host
-                        let address = "http://\(shown):\(port)/" + (token.map { "?token=\($0)" } ?? "")
-                        FileHandle.standardOutput.write(Data("photosearch: serving \(address) (Ctrl-C stops it)\n".utf8))
-                    }
-                } catch {
-                    outcome.withLock { $0 = error }
+            let outcome: (any Error)?
+            do {
+                try await server.run { host, port in
+                    let shown = host.contains(":") ? "[\(host)]" : host
+                    let address = "http://\(shown):\(port)/" + (token.map { "?token=\($0)" } ?? "")
+                    FileHandle.standardOutput.write(Data("photosearch: serving \(address) (Ctrl-C stops it)\n".utf8))
                 }
-                finished.signal()
+                outcome = nil
+            } catch {
+                outcome = error
             }
-            finished.wait()
             // Stop indexing between batches, and let the batch in flight commit.
             cancellation.cancel()
-            if indexing != nil { indexerDone.wait() }
-            if let error = outcome.withLock({ $0 }) {
-                throw ServeFailure(message: "cannot serve on \(host):\(port): \(error)")
+            await indexer?.finished()
+            if let outcome {
+                throw ServeFailure(message: "cannot serve on \(host):\(port): \(outcome)")
             }
+        }
+    }
+}
+
+/// `serve --index … --every …`: the library's scheduled indexing on a thread
+/// of its own (indexing blocks, and must not hold one of the few threads
+/// Swift's tasks share), reported in `state` and, one line per run, on the
+/// standard streams.
+final class ScheduledIndexing: Sendable {
+    private let done = Mutex<(finished: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    init(library: PhotoLibrary, options: IndexingOptions, interval: Double, state: IndexingState, cancellation: CancellationFlag) {
+        let thread = Thread { [self] in
+            do {
+                try library.indexRepeatedly(options, every: interval, cancellation: cancellation) { event in
+                    state.handle(event)
+                    switch event {
+                    case let .finished(summary):
+                        // One line per run, for logs (and tests) to follow.
+                        var text = "photosearch: indexed \(summary.scanned) photos: \(summary.added) added, \(summary.updated) updated, "
+                        text += "\(summary.removed) removed, \(summary.failed) failed in \(String(format: "%.1f", summary.seconds)) s\n"
+                        FileHandle.standardOutput.write(Data(text.utf8))
+                    case let .runFailed(error):
+                        Terminal.error("photosearch: indexing: \(error.localizedDescription)\n")
+                    default:
+                        break
+                    }
+                }
+            } catch {
+                // What no later run can fix (no model, another model's index): said once, searching goes on.
+                if let error = error as? PhotoIndexError { state.handle(.runFailed(error)) }
+                Terminal.error("photosearch: indexing stopped: \(error.localizedDescription)\n")
+            }
+            let waiter = done.withLock { done in
+                done.finished = true
+                return done.waiter
+            }
+            waiter?.resume()
+        }
+        thread.start()
+    }
+
+    /// Returns when the indexing thread has ended (after its batch in flight).
+    func finished() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ended = done.withLock { done in
+                if !done.finished { done.waiter = continuation }
+                return done.finished
+            }
+            if ended { continuation.resume() }
         }
     }
 }

@@ -65,6 +65,16 @@ extension Failure {
             throw exit(error)
         }
     }
+
+    static func reporting<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let code as ExitCode {
+            throw code
+        } catch {
+            throw exit(error)
+        }
+    }
 }
 
 /// Writing to the terminal's streams.

@@ -1,0 +1,204 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import PhotoIndex
+import Testing
+import TestSupport
+@testable import PhotoServer
+
+/// The gallery's routes in process, through Hummingbird's router test
+/// framework (no sockets): what each answers to good and bad input, the
+/// errors' shape, the token. `photosearchTests` runs the same server as a
+/// real process on loopback (signals, slow clients, limits, re-indexing,
+/// a browser).
+@Suite("The gallery API, in process")
+struct GalleryAPITests {
+    static let model = FixtureFiles.path("models/oc-vit-gelu-p16")
+
+    /// Fixture photos indexed with the fixture model, in a folder of their own.
+    final class Indexed: Sendable {
+        let root: String
+        let library: PhotoLibrary
+        var photos: String { root + "/photos" }
+
+        init() throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-api-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: root + "/photos", withIntermediateDirectories: true)
+            for (name, source) in [("cat.png", "chelsea.png"), ("rocket.jpg", "rocket.jpg"), ("coffee.jpg", "coffee-portrait.jpg"),
+                                   ("camera.png", "camera.png"), ("cat.heic", "coffee.heic")] {
+                try FileManager.default.copyItem(atPath: FixtureFiles.path("photos/" + source), toPath: root + "/photos/" + name)
+            }
+            library = PhotoLibrary(database: root + "/index.sqlite", model: GalleryAPITests.model)
+            _ = try library.index(IndexingOptions(roots: [root + "/photos"]))
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: root) }
+    }
+
+    struct Results: Decodable {
+        struct Hit: Decodable { let id: Int64; let path: String; let score: Float; let file: String }
+        let results: [Hit]
+    }
+
+    struct ErrorBody: Decodable { let error: String }
+
+    static func app(_ indexed: Indexed, token: String? = nil) -> some ApplicationProtocol {
+        GalleryServer(api: GalleryAPI(library: indexed.library), configuration: .init(port: 0, token: token)).application()
+    }
+
+    static func error(_ response: TestResponse) -> String? {
+        guard response.headers[.contentType] == "application/json; charset=utf-8" else { return nil }
+        return try? JSONDecoder().decode(ErrorBody.self, from: Data(buffer: response.body)).error
+    }
+
+    @Test("bad input from strangers: a 400 or 404 with a JSON reason, never a 500, and no path reaches the disk")
+    func badInput() async throws {
+        let indexed = try Indexed()
+        let cases: [(String, HTTPResponse.Status, String)] = [
+            ("/api/search", .badRequest, "the query is empty"),
+            ("/api/search?q=", .badRequest, "the query is empty"),
+            ("/api/search?q=%20%20", .badRequest, "the query is empty"),
+            // The library's limits, as the command line has them.
+            ("/api/search?q=cat&top=0", .badRequest, "invalid top: 0 is not between 1 and \(PhotoLibrary.SearchOptions.maximumTop)"),
+            ("/api/search?q=cat&top=\(PhotoLibrary.SearchOptions.maximumTop + 1)", .badRequest, "is not between 1 and"),
+            ("/api/search?q=cat&top=abc", .badRequest, "top must be a whole number"),
+            ("/api/search?q=cat&top=99999999999999999999", .badRequest, "top must be a whole number"),
+            ("/api/search?q=cat&min_score=2", .badRequest, "invalid minimum score"),
+            ("/api/search?q=cat&min_score=nan", .badRequest, "invalid minimum score"),
+            ("/api/search?q=cat&min_score=x", .badRequest, "min_score must be a number"),
+            ("/api/search?q=" + String(repeating: "a", count: SearchQuery.maximumBytes + 1), .badRequest,
+             "more than \(SearchQuery.maximumBytes)"),
+            ("/api/search?q=cat&after=2023-13", .badRequest, "invalid date"),
+            ("/api/search?q=cat&before=yesterday", .badRequest, "invalid date"),
+            ("/api/search?q=cat&sort=name", .badRequest, "sort must be score or date"),
+            ("/api/search?q=cat&in=relative/folder", .badRequest, "in must be an absolute folder path"),
+            ("/api/search?q=cat&top=1%zz", .badRequest, "the parameter top is not valid percent-encoding"),
+            ("/api/search?q=%22dog%22%20%2B", .badRequest, "malformed query"),
+            ("/api/search?q=%2Fetc%2Fpasswd.jpg", .badRequest, "no such image: /etc/passwd.jpg"),
+            ("/api/search?q=%22x%22%20%2B%202%3A.%2Fsecret.png", .badRequest, "no such image: ./secret.png"),
+            ("/api/photos/999999", .notFound, "no indexed photo has id 999999"),
+            ("/api/photos/abc", .notFound, "no photo has id abc"),
+            ("/api/photos/-1", .notFound, "no photo has id -1"),
+            ("/api/photos/1e3", .notFound, "no photo has id 1e3"),
+            ("/api/photos/99999999999999999999/file", .notFound, "no photo has id"),
+            ("/api/photos/..%2F..%2Fetc%2Fpasswd/file", .notFound, ""),
+            ("/api/photos/%2e%2e/file", .notFound, ""),
+            ("/api/similar/abc", .notFound, "no photo has id abc"),
+            ("/api/similar/1?top=0", .badRequest, "invalid top"),
+            ("/api/nothing", .notFound, "no such page or API route: /api/nothing"),
+            ("/etc/passwd", .notFound, "no such page or API route"),
+        ]
+        try await Self.app(indexed).test(.router) { client in
+            for (target, status, message) in cases {
+                try await client.execute(uri: target, method: .get) { response in
+                    #expect(response.status == status, "\(target): \(String(buffer: response.body))")
+                    let reason = Self.error(response)
+                    #expect(reason != nil && (message.isEmpty || reason!.contains(message)), "\(target): \(String(buffer: response.body))")
+                    #expect(response.headers[.cacheControl] == "no-store")
+                    #expect(!String(buffer: response.body).contains("root:"))
+                }
+            }
+            // Uploads: not an image, nothing, over the library's limit.
+            for (body, status, message) in [(ByteBuffer(string: "not an image"), HTTPResponse.Status.badRequest, "not a JPEG, PNG"),
+                                            (ByteBuffer(), .badRequest, "the request has no image"),
+                                            (ByteBuffer(repeating: 0, count: PhotoLibrary.maximumImageBytes + 1), .contentTooLarge,
+                                             "larger than \(PhotoLibrary.maximumImageBytes >> 20) MB")] {
+                try await client.execute(uri: "/api/search/image", method: .post, body: body) { response in
+                    #expect(response.status == status)
+                    #expect(Self.error(response)?.contains(message) == true, "\(String(buffer: response.body))")
+                }
+            }
+        }
+    }
+
+    @Test("the routes answer what the library says: search, similar, photo, thumbnail, file, upload")
+    func routes() async throws {
+        let indexed = try Indexed()
+        let expected = try indexed.library.search(try SearchQuery.parse("a cat on a sofa"), .init(top: 3))
+        try await Self.app(indexed).test(.router) { client in
+            let found = try await client.execute(uri: "/api/search?q=a+cat+on+a+sofa&top=3", method: .get) { response in
+                #expect(response.status == .ok && response.headers[.contentType] == "application/json; charset=utf-8")
+                #expect(response.headers[.cacheControl] == "no-store")
+                #expect(response.headers[.xContentTypeOptions] == "nosniff")
+                // Keys sorted, slashes as they are.
+                #expect(String(buffer: response.body).hasPrefix(#"{"results":[{"date_source":"#))
+                #expect(String(buffer: response.body).contains(#""file":"/api/photos/"#))
+                return try JSONDecoder().decode(Results.self, from: Data(buffer: response.body))
+            }
+            #expect(found.results.map(\.id) == expected.map(\.photoID))
+            #expect(found.results.map(\.score) == expected.map(\.score))
+
+            let first = found.results[0]
+            try await client.execute(uri: "/api/similar/\(first.id)?top=10", method: .get) { response in
+                let similar = try JSONDecoder().decode(Results.self, from: Data(buffer: response.body))
+                #expect(similar.results.count == 4 && !similar.results.contains { $0.id == first.id })
+            }
+            try await client.execute(uri: "/api/photos/\(first.id)/thumbnail", method: .get) { response in
+                #expect(response.status == .ok && response.headers[.contentType] == "image/jpeg")
+                #expect(response.headers[.cacheControl] == "private, max-age=3600")
+                #expect(Array(Data(buffer: response.body).prefix(3)) == [0xFF, 0xD8, 0xFF])
+            }
+            let original = try Data(contentsOf: URL(fileURLWithPath: first.path))
+            try await client.execute(uri: first.file, method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(Data(buffer: response.body) == original)
+            }
+            let upload = ByteBuffer(bytes: try FixtureFiles.bytes("photos/chelsea.png"))
+            try await client.execute(uri: "/api/search/image?top=2", method: .post, body: upload) { response in
+                let byImage = try JSONDecoder().decode(Results.self, from: Data(buffer: response.body))
+                #expect(byImage.results.first?.path == indexed.photos + "/cat.png")
+            }
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.headers[.contentType] == "text/html; charset=utf-8" && response.headers[.cacheControl] == "no-cache")
+                #expect(response.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+            }
+        }
+        // A photo gone since indexing, and a link put in a photo's place.
+        let rocket = indexed.photos + "/rocket.jpg"
+        let id = try #require(try indexed.library.search(try SearchQuery.parse("x"), .init(top: 10)).first { $0.path == rocket }?.photoID)
+        try FileManager.default.removeItem(atPath: rocket)
+        try await Self.app(indexed).test(.router) { client in
+            try await client.execute(uri: "/api/photos/\(id)/file", method: .get) { response in
+                #expect(response.status == .notFound && Self.error(response) == "\(rocket) was indexed but is no longer on disk")
+            }
+            try FileManager.default.createSymbolicLink(atPath: rocket, withDestinationPath: "/etc/passwd")
+            try await client.execute(uri: "/api/photos/\(id)/file", method: .get) { response in
+                #expect(response.status == .notFound && !String(buffer: response.body).contains("root:"))
+            }
+        }
+    }
+
+    @Test("with a token: 401 without it; the Bearer header, or the cookie that opening /?token= sets, lets clients in")
+    func token() async throws {
+        let indexed = try Indexed()
+        let token = "0123456789abcdef0123"
+        try await Self.app(indexed, token: token).test(.router) { client in
+            for target in ["/", "/api/status", "/api/search?q=cat", "/app.js"] {
+                try await client.execute(uri: target, method: .get) { response in
+                    #expect(response.status == .unauthorized, "\(target)")
+                    #expect(Self.error(response)?.contains("needs its token") == true)
+                }
+            }
+            try await client.execute(uri: "/api/status", method: .get, headers: [.authorization: "Bearer wrong-token-0000000"]) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/api/status", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+                #expect(response.status == .ok)
+            }
+            try await client.execute(uri: "/?token=wrong", method: .get) { response in
+                #expect(response.status == .unauthorized && Self.error(response) == "wrong token")
+            }
+            let cookie = try await client.execute(uri: "/?token=\(token)", method: .get) { response in
+                #expect(response.status == .seeOther && response.headers[.location] == "/")
+                return try #require(response.headers[.setCookie])
+            }
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+            let pair = String(cookie.prefix { $0 != ";" })
+            try await client.execute(uri: "/api/status", method: .get, headers: [.cookie: pair]) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+}
