@@ -135,9 +135,9 @@ public enum ContentHash {
             let target = SendableMutablePointer(hashes.baseAddress!)
             let source = SendablePointer(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(bitPattern: 1)!)
             let count = bytes.count
-            let parts = min(blocks, Parallel.cores)
-            Parallel.run(parts) { part in
-                for index in stride(from: part, to: blocks, by: parts) {
+            // Every block is read from memory once: always worth the cores.
+            Parallel.run(Parallel.ranges(of: blocks, work: count, minimumWork: 0)) { _, range in
+                for index in range {
                     let start = index * block
                     let length = min(block, count - start)
                     target.pointer[index] = xxh64(UnsafeRawBufferPointer(start: length > 0 ? source.pointer + start : nil, count: max(length, 0))).littleEndian

@@ -22,13 +22,12 @@ public struct PackedMatrix: PreparedMatrix {
         self.inputs = inputs
         let count = ps_packed_count(outputs, inputs)
         let panels = (outputs + Self.panel - 1) / Self.panel
-        let parts = inputs * outputs < 1 << 16 ? 1 : min(Parallel.cores, panels)
-        let perPart = (panels + parts - 1) / parts
+        let ranges = Parallel.ranges(of: panels, work: inputs * outputs, minimumWork: 1 << 16)
         let source = SendablePointer(weight.baseAddress!)
         storage = ConstantBuffer([Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             let target = SendableMutablePointer(buffer.baseAddress!)
-            Parallel.run(parts) { part in
-                ps_pack_weights(source.pointer, outputs, inputs, target.pointer, part * perPart, perPart)
+            Parallel.run(ranges) { _, range in
+                ps_pack_weights(source.pointer, outputs, inputs, target.pointer, range.lowerBound, range.count)
             }
             initialized = count
         })
@@ -76,17 +75,14 @@ public struct PackedMatrix: PreparedMatrix {
     public func multiply(rows: Int, _ a: UnsafePointer<Float>, lda: Int, into c: UnsafeMutablePointer<Float>, ldc: Int,
                          bias: UnsafePointer<Float>? = nil, accumulate: Bool = false, kernels: Kernels = .active) {
         let inputs = self.inputs, outputs = self.outputs
-        let parts = rows * outputs * inputs < 1 << 17 ? 1 : min(Parallel.cores, panels)
-        let columnsPerPart = (panels + parts - 1) / parts * Self.panel
+        let ranges = Parallel.ranges(of: panels, work: rows * outputs * inputs, minimumWork: 1 << 17)
         let linear = kernels.table.linear_packed!
         let a = SendablePointer(a), c = SendableMutablePointer(c), bias = bias.map(SendablePointer.init)
         storage.withUnsafeBufferPointer { packed in
             let w = SendablePointer(packed.baseAddress!)
-            Parallel.run(parts) { part in
-                let first = part * columnsPerPart
-                guard first < outputs else { return }
-                linear(a.pointer, lda, w.pointer, inputs, c.pointer, ldc, outputs, rows, first, columnsPerPart,
-                       bias?.pointer, accumulate ? 1 : 0)
+            Parallel.run(ranges) { _, range in
+                linear(a.pointer, lda, w.pointer, inputs, c.pointer, ldc, outputs, rows, range.lowerBound * Self.panel,
+                       range.count * Self.panel, bias?.pointer, accumulate ? 1 : 0)
             }
         }
     }

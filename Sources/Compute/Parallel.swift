@@ -14,6 +14,26 @@ public enum Parallel {
             DispatchQueue.concurrentPerform(iterations: parts, execute: body)
         }
     }
+
+    /// How work over `units` (rows, panels, blocks) is split across the
+    /// cores, the one policy every parallel loop follows: contiguous ranges
+    /// of as equal a size as whole units allow, at most one per core and
+    /// never an empty one; a single range when `work` (the loop's cost, in
+    /// the caller's unit: multiply-adds, elements, bytes) is below
+    /// `minimumWork`, the break-even point measured for that loop, under
+    /// which waking a second thread costs more than it saves.
+    public static func ranges(of units: Int, work: Int, minimumWork: Int) -> [Range<Int>] {
+        guard units > 0 else { return [] }
+        let parts = work < minimumWork ? 1 : min(cores, units)
+        let size = (units + parts - 1) / parts
+        return stride(from: 0, to: units, by: size).map { $0..<min(units, $0 + size) }
+    }
+
+    /// Runs `body(part, range)` for each of `ranges` (from `ranges(of:…)`),
+    /// concurrently when there is more than one.
+    public static func run(_ ranges: [Range<Int>], _ body: @Sendable (_ part: Int, _ range: Range<Int>) -> Void) {
+        run(ranges.count) { part in body(part, ranges[part]) }
+    }
 }
 
 /// A pointer handed to the worker threads of `Parallel.run`. Unchecked

@@ -31,8 +31,7 @@ public struct QuantizedMatrix: PreparedMatrix {
         self.inputs = inputs
         padded = ps_q8_padded_inputs(inputs)
         let panels = (outputs + Self.panel - 1) / Self.panel
-        let parts = inputs * outputs < 1 << 16 ? 1 : min(Parallel.cores, panels)
-        let perPart = (panels + parts - 1) / parts
+        let ranges = Parallel.ranges(of: panels, work: inputs * outputs, minimumWork: 1 << 16)
         let source = SendablePointer(weight.baseAddress!)
         var scales = [Float](repeating: 1, count: panels * Self.panel)
         var sums = [Int32](repeating: 0, count: panels * Self.panel)
@@ -42,9 +41,9 @@ public struct QuantizedMatrix: PreparedMatrix {
                 sums.withUnsafeMutableBufferPointer { sums in
                     let target = SendableMutablePointer(buffer.baseAddress!)
                     let scalesTarget = SendableMutablePointer(scales.baseAddress!), sumsTarget = SendableMutablePointer(sums.baseAddress!)
-                    Parallel.run(parts) { part in
+                    Parallel.run(ranges) { _, range in
                         ps_pack_q8(source.pointer, outputs, inputs, target.pointer, scalesTarget.pointer, sumsTarget.pointer,
-                                   part * perPart, perPart)
+                                   range.lowerBound, range.count)
                     }
                 }
             }
@@ -106,15 +105,13 @@ public struct QuantizedMatrix: PreparedMatrix {
         }
         let q = SendableMutablePointer(quantised), s = SendableMutablePointer(rowScales), o = SendableMutablePointer(rowOffsets)
         // Rows quantised on every core when there are enough of them.
-        let quantiseParts = rows * inputs < 1 << 16 ? 1 : min(Parallel.cores, rows)
-        let rowsPerPart = (rows + quantiseParts - 1) / quantiseParts
+        let rowRanges = Parallel.ranges(of: rows, work: rows * inputs, minimumWork: 1 << 16)
         let quantize = kernels.table.quantize_rows!, activateQuantize = kernels.table.activate_quantize_rows!
         let activation = activation?.cValue
         x.values.withUnsafeBufferPointer { input in
             let input = SendablePointer(input.baseAddress!)
-            Parallel.run(quantiseParts) { part in
-                let first = part * rowsPerPart, count = min(rowsPerPart, rows - first)
-                guard count > 0 else { return }
+            Parallel.run(rowRanges) { _, range in
+                let first = range.lowerBound, count = range.count
                 if let activation {
                     activateQuantize(input.pointer + first * inputs, inputs, count, inputs, padded, activation,
                                      q.pointer + first * padded, s.pointer + first, o.pointer + first)
@@ -124,8 +121,7 @@ public struct QuantizedMatrix: PreparedMatrix {
                 }
             }
         }
-        let parts = rows * outputs * inputs < 1 << 18 ? 1 : min(Parallel.cores, panels)
-        let columnsPerPart = (panels + parts - 1) / parts * Self.panel
+        let panelRanges = Parallel.ranges(of: panels, work: rows * outputs * inputs, minimumWork: 1 << 18)
         let linear = kernels.table.linear_q8!
         weights.withUnsafeBufferPointer { w in
             scales.withUnsafeBufferPointer { columnScales in
@@ -135,12 +131,10 @@ public struct QuantizedMatrix: PreparedMatrix {
                             let w = SendablePointer(w.baseAddress!), columnScales = SendablePointer(columnScales.baseAddress!)
                             let columnSums = SendablePointer(columnSums.baseAddress!), c = SendableMutablePointer(output.baseAddress!)
                             let b = bias == nil ? nil : SendablePointer(biasBuffer.baseAddress!)
-                            Parallel.run(parts) { part in
-                                let first = part * columnsPerPart
-                                guard first < outputs else { return }
+                            Parallel.run(panelRanges) { _, range in
                                 linear(q.pointer, s.pointer, o.pointer, rows, padded, w.pointer, columnScales.pointer,
-                                       columnSums.pointer, c.pointer, outputs, outputs, first, columnsPerPart, b?.pointer,
-                                       accumulate ? 1 : 0)
+                                       columnSums.pointer, c.pointer, outputs, outputs, range.lowerBound * Self.panel,
+                                       range.count * Self.panel, b?.pointer, accumulate ? 1 : 0)
                             }
                         }
                     }

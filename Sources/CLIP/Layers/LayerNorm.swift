@@ -11,19 +11,16 @@ struct LayerNorm: Sendable {
         var y = Matrix(uninitialized: x.rows, x.columns)
         let rows = x.rows, width = x.columns, epsilon = self.epsilon
         // On every core, in whole rows.
-        let parts = rows * width < 1 << 15 ? 1 : min(Parallel.cores, rows)
-        let rowsPerPart = (rows + parts - 1) / parts
+        let ranges = Parallel.ranges(of: rows, work: rows * width, minimumWork: 1 << 15)
         x.values.withUnsafeBufferPointer { input in
             y.values.withUnsafeMutableBufferPointer { output in
                 weight.withUnsafeBufferPointer { w in
                     bias.withUnsafeBufferPointer { b in
                         let input = SendablePointer(input.baseAddress!), output = SendableMutablePointer(output.baseAddress!)
                         let w = SendablePointer(w.baseAddress!), b = SendablePointer(b.baseAddress!)
-                        Parallel.run(parts) { part in
-                            let first = part * rowsPerPart, count = min(rowsPerPart, rows - first)
-                            guard count > 0 else { return }
-                            Kernels.active.layerNorm(input.pointer + first * width, into: output.pointer + first * width,
-                                                     rows: count, width: width, weight: w.pointer, bias: b.pointer, epsilon: epsilon)
+                        Parallel.run(ranges) { _, range in
+                            Kernels.active.layerNorm(input.pointer + range.lowerBound * width, into: output.pointer + range.lowerBound * width,
+                                                     rows: range.count, width: width, weight: w.pointer, bias: b.pointer, epsilon: epsilon)
                         }
                     }
                 }

@@ -73,15 +73,12 @@ struct Linear: Sendable {
 
     private static func activate(_ x: inout Matrix, _ activation: Kernels.Activation) {
         let count = x.values.count, columns = x.columns
-        let parts = count < 1 << 16 ? 1 : min(Parallel.cores, x.rows)
-        let rowsPerPart = (x.rows + parts - 1) / parts
+        let ranges = Parallel.ranges(of: x.rows, work: count, minimumWork: 1 << 16)
         let kernels = Kernels.active
         x.values.withUnsafeMutableBufferPointer { buffer in
             let base = SendableMutablePointer(buffer.baseAddress!)
-            Parallel.run(parts) { part in
-                let first = part * rowsPerPart * columns, length = min(rowsPerPart * columns, count - first)
-                guard length > 0 else { return }
-                kernels.activate(activation, base.pointer + first, count: length)
+            Parallel.run(ranges) { _, rows in
+                kernels.activate(activation, base.pointer + rows.lowerBound * columns, count: rows.count * columns)
             }
         }
     }

@@ -248,8 +248,9 @@ final class PhotoSearcher: Sendable {
             query4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
         }
         let offset4 = 8 * query4.reduce(Int32(0)) { $0 + Int32($1) }
-        let parts = rows < 8192 ? 1 : Parallel.cores
-        let chunk = (rows + parts - 1) / parts
+        // Two megabytes of 4-bit rows (8 192 rows of 512) before a second core helps.
+        let ranges = Parallel.ranges(of: rows, work: rows * padded / 2, minimumWork: 2 << 20)
+        let parts = ranges.count
         let heaps = UnsafeMutableBufferPointer<TopK>.allocate(capacity: parts)
         defer { heaps.deallocate() }
         let heapsPointer = SendableMutablePointer(heaps.baseAddress!)
@@ -257,9 +258,9 @@ final class PhotoSearcher: Sendable {
         let photoIDs = SendablePointer(matrix.photoIDs)
         query4.withUnsafeBufferPointer { queryBuffer in
             let queryPointer = SendablePointer(queryBuffer.baseAddress!)
-            Parallel.run(parts) { part in
+            Parallel.run(ranges) { part, range in
                 var heap = TopK(capacity: coarse)
-                let start = part * chunk, end = min(rows, start + chunk)
+                let start = range.lowerBound, end = range.upperBound
                 let block = 4096
                 var dots = [Int32](repeating: 0, count: block)
                 var row = start
