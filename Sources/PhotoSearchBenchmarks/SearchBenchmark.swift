@@ -210,8 +210,7 @@ public struct SearchBenchmark: Sendable {
             if chunk.isEmpty { throw BenchmarkError.incompleteRun("photosearch serve did not start") }
             text += String(decoding: chunk, as: UTF8.self)
         }
-        guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
-              let port = Int(text[range].split(separator: ":")[1]) else {
+        guard let match = text.firstMatch(of: #/127\.0\.0\.1:(\d+)/#), let port = Int(match.1) else {
             throw BenchmarkError.incompleteRun("photosearch serve printed no address: \(text)")
         }
         let captions = ["a+dog+running+on+the+beach+at+sunset", "a+cat+asleep+on+a+sofa", "snowy+mountains",

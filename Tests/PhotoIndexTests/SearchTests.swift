@@ -112,7 +112,8 @@ struct SearchTests {
         #expect(try SearchFilter.instant(text) == instant)
     }
 
-    @Test("invalid dates are refused", arguments: ["yesterday", "2024-13", "2024-06-15T25:00", "24-06-15"])
+    @Test("invalid dates are refused", arguments: ["yesterday", "2024-13", "2024-06-15T25:00", "24-06-15", "2023-02-29", "0000",
+                                                   "٢٠٢٤", "2024-06-15T08:30:05Z", " 2024-06-15T08:30:05x", "2024-6-1"])
     func invalidDates(text: String) {
         #expect(throws: PhotoIndexError.invalidDate(text)) { try SearchFilter.instant(text) }
     }

@@ -1,15 +1,5 @@
 import Compute
 
-/// The arithmetic the matrix products of a model run in.
-public enum Precision: String, Sendable, Codable, CaseIterable {
-    /// float32 weights and activations.
-    case fp32
-    /// int8 weights (per output channel) and activations (per token), int32
-    /// sums rescaled to float; LayerNorm, softmax, GELU and the residual
-    /// stream stay float32.
-    case int8
-}
-
 /// y = x·Wᵀ + b for an nn.Linear weight W (`outputs × inputs`), packed once at
 /// load time: as float32 panels (`PackedMatrix`), or quantised to int8
 /// (`QuantizedMatrix`).

@@ -23,17 +23,11 @@ public struct SearchFilter: Sendable, Equatable {
     /// "2024-06-15" and "2024-06-15T08:30[:00]" (a space works for the T).
     public static func instant(_ text: String) throws(PhotoIndexError) -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "T")
-        let pattern = #"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?)?)?$"#
-        guard let regex = try? NSRegularExpression(pattern: pattern),
-              let match = regex.firstMatch(in: trimmed, range: NSRange(trimmed.startIndex..., in: trimmed)) else {
-            throw .invalidDate(text)
-        }
-        func group(_ index: Int, _ fallback: Int) -> Int {
-            guard let range = Range(match.range(at: index), in: trimmed) else { return fallback }
-            return Int(trimmed[range]) ?? fallback
-        }
-        let (year, month, day) = (group(1, 0), group(2, 1), group(3, 1))
-        let (hour, minute, second) = (group(4, 0), group(5, 0), group(6, 0))
+        let pattern = #/(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?)?)?/#.asciiOnlyDigits()
+        guard let match = trimmed.wholeMatch(of: pattern) else { throw .invalidDate(text) }
+        func number(_ digits: Substring?, _ fallback: Int) -> Int { digits.flatMap { Int($0) } ?? fallback }
+        let (year, month, day) = (number(match.1, 0), number(match.2, 1), number(match.3, 1))
+        let (hour, minute, second) = (number(match.4, 0), number(match.5, 0), number(match.6, 0))
         guard (1...9999).contains(year), (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
               hour < 24, minute < 60, second < 60 else {
             throw .invalidDate(text)
