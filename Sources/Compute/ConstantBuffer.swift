@@ -4,7 +4,9 @@
 /// mapped from a file prepared by an earlier one.
 ///
 /// Unchecked Sendable: the values are never written once the buffer exists,
-/// and `owner`, itself Sendable, outlives every pointer into it.
+/// and `owner`, itself Sendable, outlives every pointer into it (a Mutex
+/// would guard nothing; only the borrowed pointer hides that from the
+/// compiler).
 public struct ConstantBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
     private let array: [Element]
     private let borrowed: UnsafeBufferPointer<Element>?

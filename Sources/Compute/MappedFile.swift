@@ -7,7 +7,8 @@ import Glibc
 /// from the page cache and are shared by every process that maps the file.
 ///
 /// Unchecked Sendable: the mapping is read-only, private to this object and
-/// unmapped only in `deinit`; every stored property is a constant.
+/// unmapped only in `deinit`; every stored property is a constant. (A Mutex
+/// would guard nothing: no thread ever writes these bytes.)
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer
@@ -17,14 +18,20 @@ public final class MappedFile: @unchecked Sendable {
     /// Maps the regular file at `path`. With `populate`, every page is read
     /// in now, in one go (cheaper than faulting them in one by one when all
     /// of them will be read).
-    public init(path: String, populate: Bool = false) throws(ComputeError) {
-        self.path = path
+    public convenience init(path: String, populate: Bool = false) throws(ComputeError) {
         let file: RegularFile
         do {
             file = try RegularFile(path: path)
         } catch {
             throw .cannotRead(path: path, reason: error.reason)
         }
+        try self.init(file, path: path, populate: populate)
+    }
+
+    /// Maps `file`, already opened (the caller reports its own errors for
+    /// opening it); `path` names it in errors.
+    public init(_ file: RegularFile, path: String, populate: Bool = false) throws(ComputeError) {
+        self.path = path
         let size = file.size
         status = file.status
         guard size > 0 else {

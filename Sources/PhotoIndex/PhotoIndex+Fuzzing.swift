@@ -13,9 +13,12 @@ public enum VectorFileProbe {
         guard let matrix = VectorMatrix(path: path, modelChecksum: "fuzz", dimension: dimension) else { return nil }
         var sum = 0
         let padded = VectorMatrix.paddedDimension(dimension)
-        for row in 0..<matrix.rows {
-            sum &+= Int(matrix.photoIDs[row]) &+ Int(matrix.scales[row].bitPattern) &+ Int(matrix.scales4[row].bitPattern)
-            sum &+= Int(matrix.vectors[row * dimension + dimension - 1]) &+ Int(matrix.vectors4[row * padded / 2 + padded / 2 - 1])
+        matrix.withParts { parts in
+            for row in 0..<matrix.rows {
+                sum &+= Int(parts.photoIDs[row]) &+ Int(parts.embeddingIDs[row]) &+ Int(parts.scales[row].bitPattern)
+                sum &+= Int(parts.scales4[row].bitPattern) &+ Int(parts.vectors[row * dimension + dimension - 1])
+                sum &+= Int(parts.vectors4[row * padded / 2 + padded / 2 - 1])
+            }
         }
         return sum == Int.min ? nil : matrix.rows
     }

@@ -1,5 +1,6 @@
 import CLIP
 import Compute
+import FileAccess
 import Foundation
 import GRDB
 import Testing
@@ -207,6 +208,9 @@ struct SearchTests {
         let query = Self.textModel.encode(texts: ["a cup of coffee"])[0]
         _ = try PhotoSearcher(database: try workspace.database()).search(query, top: 3)   // writes the file
         let path = workspace.databasePath + ".vectors"
+        // Written and checked by this process: noted as verified, so that the
+        // next search does not read all of it again.
+        #expect(VerificationStamp.isCurrent(path: path, status: try #require(FilePaths.status(path))))
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         let model = try #require(try workspace.database().currentModel())
         #expect(VectorMatrix(path: path, modelChecksum: model.checksum, dimension: 32) != nil)

@@ -19,9 +19,7 @@ import Glibc
 /// one file per storage; see `RestrictedUnpickler`, which reads the pickle
 /// without running it.
 ///
-/// Unchecked Sendable: the mapping is read-only, private to this object and
-/// unmapped only in `deinit`; every stored property is a constant.
-public final class TensorFile: @unchecked Sendable {
+public final class TensorFile: Sendable {
     /// Element types of the two formats (safetensors' names). Only the
     /// floating ones can be read as weights; the others (a position_ids
     /// buffer, say) are listed so that a checkpoint holding them still opens.
@@ -81,9 +79,10 @@ public final class TensorFile: @unchecked Sendable {
     public let tensors: [String: TensorInfo]
     public let metadata: [String: String]
 
-    private let base: UnsafeMutableRawPointer
-    private let mappedSize: Int
+    /// The whole file, mapped read-only.
+    private let mapping: MappedFile
     private let dataOffset: Int
+    private var base: UnsafeMutableRawPointer { UnsafeMutableRawPointer(mutating: mapping.bytes.baseAddress!) }
 
     /// Largest header accepted (the format's reference reader uses 100 MB).
     static let maximumHeaderSize = 100_000_000
@@ -103,32 +102,29 @@ public final class TensorFile: @unchecked Sendable {
             if path.hasSuffix(".bin") { throw .invalidPyTorchCheckpoint(path: path, reason: "it is \(size) bytes, too short for a zip archive") }
             throw .truncatedCheckpoint(path: path, reason: "\(size) bytes, shorter than the 8-byte header length")
         }
-        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, file.descriptor, 0), mapping != MAP_FAILED else {
-            throw .cannotRead(path: path, reason: String(cString: strerror(errno)).lowercased())
+        do {
+            mapping = try MappedFile(file, path: path)
+        } catch let .cannotRead(_, reason) {
+            throw .cannotRead(path: path, reason: reason)
+        } catch {
+            throw .cannotRead(path: path, reason: error.localizedDescription)
         }
-        base = mapping
-        mappedSize = size
         // A zip archive starts with a local header ("PK\3\4"); a safetensors
         // header length never has those bytes (it would be ~67 MB of JSON
         // starting with a zip signature). A .bin is PyTorch's either way, so
         // that an old or damaged one is reported as such.
-        let bytes = UnsafeRawBufferPointer(start: mapping, count: size)
+        let bytes = mapping.bytes
         if (bytes[0] == 0x50 && bytes[1] == 0x4B && bytes[2] == 0x03 && bytes[3] == 0x04) || path.hasSuffix(".bin") {
             format = .pytorch
             dataOffset = 0
             metadata = [:]
-            do {
-                tensors = try PyTorchArchive.tensors(in: bytes, path: path)
-            } catch {
-                munmap(mapping, size)
-                throw error
-            }
+            tensors = try PyTorchArchive.tensors(in: bytes, path: path)
             return
         }
         format = .safetensors
 
         do {
-            let headerLength = UInt64(littleEndian: mapping.loadUnaligned(as: UInt64.self))
+            let headerLength = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
             guard headerLength <= UInt64(size - 8) else {
                 throw CLIPError.invalidHeader(path: path, reason: "header length \(headerLength) runs past the end of the \(size)-byte file")
             }
@@ -136,19 +132,13 @@ public final class TensorFile: @unchecked Sendable {
                 throw CLIPError.invalidHeader(path: path, reason: "header length \(headerLength) is over the 100 MB limit")
             }
             dataOffset = 8 + Int(headerLength)
-            let header = Data(bytes: mapping + 8, count: Int(headerLength))
+            let header = Data(bytes: bytes.baseAddress! + 8, count: Int(headerLength))
             (tensors, metadata) = try Self.parseHeader(header, path: path, dataSize: size - dataOffset)
         } catch let error as CLIPError {
-            munmap(mapping, size)
             throw error
         } catch {
-            munmap(mapping, size)
             throw .invalidHeader(path: path, reason: "\(error)")
         }
-    }
-
-    deinit {
-        munmap(base, mappedSize)
     }
 
     /// The header as written: one entry per tensor, plus `__metadata__`

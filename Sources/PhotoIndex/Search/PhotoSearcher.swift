@@ -94,7 +94,7 @@ final class PhotoSearcher: Sendable {
 
         var candidates = scan(matrix, query: query, coarse: Self.coarseCandidates(top: top) + excluding.count,
                               capacity: Self.candidates(top: top) + excluding.count, allowed: allowed)
-        var exact = try exactScores(of: candidates.map { matrix.embeddingIDs[$0.item] }, query: query)
+        var exact = try exactScores(of: matrix.embeddingIDs(of: candidates), query: query)
         if candidates.count - exact.count > candidates.count / 4 {
             // Many candidates were deleted since the matrix was written: they
             // could crowd out live photos. Write it again and scan once more.
@@ -102,7 +102,7 @@ final class PhotoSearcher: Sendable {
             delta = try vectorsAdded(after: matrix.highestEmbeddingID)
             candidates = scan(matrix, query: query, coarse: Self.coarseCandidates(top: top) + excluding.count,
                               capacity: Self.candidates(top: top) + excluding.count, allowed: allowed)
-            exact = try exactScores(of: candidates.map { matrix.embeddingIDs[$0.item] }, query: query)
+            exact = try exactScores(of: matrix.embeddingIDs(of: candidates), query: query)
         }
         for (photoID, vector) in delta where allowed?.contains(photoID) ?? true && vector.count == query.count {
             let score = vector.withUnsafeBufferPointer { v in query.withUnsafeBufferPointer { VectorMath.dot($0, v) } }
@@ -254,33 +254,34 @@ final class PhotoSearcher: Sendable {
         let heaps = UnsafeMutableBufferPointer<TopK>.allocate(capacity: parts)
         defer { heaps.deallocate() }
         let heapsPointer = SendableMutablePointer(heaps.baseAddress!)
-        let vectors4 = SendablePointer(matrix.vectors4), scales4 = SendablePointer(matrix.scales4)
-        let photoIDs = SendablePointer(matrix.photoIDs)
-        query4.withUnsafeBufferPointer { queryBuffer in
-            let queryPointer = SendablePointer(queryBuffer.baseAddress!)
-            Parallel.run(ranges) { part, range in
-                var heap = TopK(capacity: coarse)
-                let start = range.lowerBound, end = range.upperBound
-                let block = 4096
-                var dots = [Int32](repeating: 0, count: block)
-                var row = start
-                while row < end {
-                    let count = min(block, end - row)
-                    dots.withUnsafeMutableBufferPointer { out in
-                        kernels.dotU4(query: queryPointer.pointer, rows: vectors4.pointer + row * padded / 2, count: count,
-                                      dimension: padded, into: out.baseAddress!)
-                    }
-                    for offset in 0..<count {
-                        let index = row + offset
-                        let score = Float(dots[offset] - offset4) * scale4 * scales4.pointer[index]
-                        if score > heap.threshold {
-                            if let allowed, !allowed.contains(photoIDs.pointer[index]) { continue }
-                            heap.insert(score, index)
+        matrix.withParts { matrix in
+            let vectors4 = SendablePointer(matrix.vectors4), scales4 = SendablePointer(matrix.scales4)
+            let photoIDs = SendablePointer(matrix.photoIDs)
+            query4.withUnsafeBufferPointer { queryBuffer in
+                let queryPointer = SendablePointer(queryBuffer.baseAddress!)
+                Parallel.run(ranges) { part, range in
+                    var heap = TopK(capacity: coarse)
+                    let block = 4096
+                    var dots = [Int32](repeating: 0, count: block)
+                    var row = range.lowerBound
+                    while row < range.upperBound {
+                        let count = min(block, range.upperBound - row)
+                        dots.withUnsafeMutableBufferPointer { out in
+                            kernels.dotU4(query: queryPointer.pointer, rows: vectors4.pointer + row * padded / 2, count: count,
+                                          dimension: padded, into: out.baseAddress!)
                         }
+                        for offset in 0..<count {
+                            let index = row + offset
+                            let score = Float(dots[offset] - offset4) * scale4 * scales4.pointer[index]
+                            if score > heap.threshold {
+                                if let allowed, !allowed.contains(photoIDs.pointer[index]) { continue }
+                                heap.insert(score, index)
+                            }
+                        }
+                        row += count
                     }
-                    row += count
+                    (heapsPointer.pointer + part).initialize(to: heap)
                 }
-                (heapsPointer.pointer + part).initialize(to: heap)
             }
         }
         var merged = TopK(capacity: coarse)
@@ -296,9 +297,11 @@ final class PhotoSearcher: Sendable {
         let offset8 = 127 * query8.reduce(Int32(0)) { $0 + Int32($1) }
         var refined = TopK(capacity: capacity)
         var dot: Int32 = 0
-        for candidate in merged.sorted() {
-            kernels.dotU8(query: query8, rows: matrix.vectors + candidate.item * dimension, count: 1, dimension: dimension, into: &dot)
-            refined.insert(Float(dot - offset8) * scale8 * matrix.scales[candidate.item], candidate.item)
+        matrix.withParts { matrix in
+            for candidate in merged.sorted() {
+                kernels.dotU8(query: query8, rows: matrix.vectors + candidate.item * dimension, count: 1, dimension: dimension, into: &dot)
+                refined.insert(Float(dot - offset8) * scale8 * matrix.scales[candidate.item], candidate.item)
+            }
         }
         return refined.sorted()
     }

@@ -31,10 +31,11 @@ import Glibc
 /// padded dimension / 2 bytes (4-bit); rows ≤ capacity are in use. A file
 /// whose header or checksum does not match is not trusted: it is rebuilt.
 ///
-/// Unchecked Sendable: the pointers lead into memory that lives exactly as
-/// long as the object and is never written after `build` returns (a new file
-/// replaces the old one by rename; an old mapping keeps the old inode).
-package final class VectorMatrix: @unchecked Sendable {
+/// The bytes are a read-only mapping of the file (`MappedFile`), or, when no
+/// file can be written, an array of their own; they are never written after
+/// `build` returns (a new file replaces the old one by rename, and an old
+/// mapping keeps the old inode).
+package final class VectorMatrix: Sendable {
     let dimension: Int
     let rows: Int
     /// Embeddings with a higher id were added after the matrix was built.
@@ -43,15 +44,36 @@ package final class VectorMatrix: @unchecked Sendable {
     /// Whether the matrix lives in a file others can map (false: in memory).
     let isFile: Bool
 
-    private let base: UnsafeMutableRawPointer
-    private let size: Int
-    let photoIDs: UnsafePointer<Int64>
-    /// Each row's id in the embeddings table.
-    let embeddingIDs: UnsafePointer<Int64>
-    let scales: UnsafePointer<Float>
-    let vectors: UnsafePointer<UInt8>
-    let scales4: UnsafePointer<Float>
-    let vectors4: UnsafePointer<UInt8>
+    private let storage: ConstantBuffer<UInt8>
+    private let layout: Layout
+
+    /// The matrix's parts, valid inside `withParts`' body.
+    struct Parts {
+        let photoIDs: UnsafePointer<Int64>
+        /// Each row's id in the embeddings table.
+        let embeddingIDs: UnsafePointer<Int64>
+        let scales: UnsafePointer<Float>
+        let vectors: UnsafePointer<UInt8>
+        let scales4: UnsafePointer<Float>
+        let vectors4: UnsafePointer<UInt8>
+    }
+
+    /// The embeddings table's ids of these rows.
+    func embeddingIDs(of rows: [(score: Float, item: Int)]) -> [Int64] {
+        withParts { parts in rows.map { parts.embeddingIDs[$0.item] } }
+    }
+
+    func withParts<Result>(_ body: (Parts) throws -> Result) rethrows -> Result {
+        try storage.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!)
+            return try body(Parts(photoIDs: (base + Self.headerSize).assumingMemoryBound(to: Int64.self),
+                                  embeddingIDs: (base + layout.embeddingIDs).assumingMemoryBound(to: Int64.self),
+                                  scales: (base + layout.scales).assumingMemoryBound(to: Float.self),
+                                  vectors: (base + layout.vectors).assumingMemoryBound(to: UInt8.self),
+                                  scales4: (base + layout.scales4).assumingMemoryBound(to: Float.self),
+                                  vectors4: (base + layout.vectors4).assumingMemoryBound(to: UInt8.self)))
+        }
+    }
 
     static let magic = Array("PSVECU8\0".utf8)
     static let version: UInt32 = 5
@@ -61,7 +83,7 @@ package final class VectorMatrix: @unchecked Sendable {
     static func paddedDimension(_ dimension: Int) -> Int { (dimension + 63) / 64 * 64 }
 
     /// Byte offsets of the parts for `capacity` rows.
-    private struct Layout {
+    private struct Layout: Sendable {
         let embeddingIDs: Int, scales: Int, scales4: Int, vectors: Int, vectors4: Int, size: Int
 
         init(capacity: Int, dimension: Int) {
@@ -77,27 +99,17 @@ package final class VectorMatrix: @unchecked Sendable {
     /// The file next to the index.
     package static func path(forIndex indexPath: String) -> String { indexPath + ".vectors" }
 
-    private init(base: UnsafeMutableRawPointer, size: Int, isFile: Bool, dimension: Int, modelChecksum: String) {
-        self.base = base
-        self.size = size
+    /// Over `storage`, whose header `isValid` accepted.
+    private init(storage: ConstantBuffer<UInt8>, isFile: Bool, dimension: Int, modelChecksum: String) {
+        self.storage = storage
         self.isFile = isFile
         self.dimension = dimension
         self.modelChecksum = modelChecksum
-        let header = UnsafeRawBufferPointer(start: base, count: Self.headerSize)
-        rows = Int(header.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
-        highestEmbeddingID = header.loadUnaligned(fromByteOffset: 24, as: Int64.self)
-        let capacity = Int(header.loadUnaligned(fromByteOffset: 96, as: UInt64.self))
-        let layout = Layout(capacity: capacity, dimension: dimension)
-        photoIDs = UnsafePointer(base.advanced(by: Self.headerSize).assumingMemoryBound(to: Int64.self))
-        embeddingIDs = UnsafePointer(base.advanced(by: layout.embeddingIDs).assumingMemoryBound(to: Int64.self))
-        scales = UnsafePointer(base.advanced(by: layout.scales).assumingMemoryBound(to: Float.self))
-        scales4 = UnsafePointer(base.advanced(by: layout.scales4).assumingMemoryBound(to: Float.self))
-        vectors = UnsafePointer(base.advanced(by: layout.vectors).assumingMemoryBound(to: UInt8.self))
-        vectors4 = UnsafePointer(base.advanced(by: layout.vectors4).assumingMemoryBound(to: UInt8.self))
-    }
-
-    deinit {
-        if isFile { munmap(base, size) } else { base.deallocate() }
+        (rows, highestEmbeddingID, layout) = storage.withUnsafeBufferPointer { bytes in
+            let header = UnsafeRawBufferPointer(start: bytes.baseAddress, count: Self.headerSize)
+            return (Int(header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)), header.loadUnaligned(fromByteOffset: 24, as: Int64.self),
+                    Layout(capacity: Int(header.loadUnaligned(fromByteOffset: 96, as: UInt64.self)), dimension: dimension))
+        }
     }
 
     /// Maps the file; nil when it is missing, for another model or
@@ -105,29 +117,31 @@ package final class VectorMatrix: @unchecked Sendable {
     /// caller rebuilds it).
     convenience init?(path: String, modelChecksum: String, dimension: Int) {
         // A FIFO or device in its place is refused, never waited on.
-        guard let file = try? RegularFile(path: path), file.size >= Self.headerSize else { return nil }
-        let size = file.size
-        // The whole body is checked, unless this very file was verified in
-        // this boot (`VerificationStamp`): then only the header is, and only
-        // what every search scans (ids, scales, the 4-bit rows) is read in
-        // now; the 8-bit rows of a few hundred candidates fault in as used.
-        let verified = VerificationStamp.isCurrent(path: path, status: file.status)
-        guard let base = mmap(nil, size, PROT_READ, MAP_SHARED, file.descriptor, 0), base != MAP_FAILED else { return nil }
-        PageMapping.preferHugePages(base, size)
-        if !verified { PageMapping.populate(base, from: 0, to: size) }
-        let bytes = UnsafeRawBufferPointer(start: base, count: size)
-        guard Self.isValid(bytes, modelChecksum: modelChecksum, dimension: dimension, checkingBody: !verified) else {
-            munmap(base, size)
-            return nil
-        }
+        guard let file = try? MappedFile(path: path), file.bytes.count >= Self.headerSize else { return nil }
+        self.init(file: file, path: path, modelChecksum: modelChecksum, dimension: dimension, trusted: false, stamp: nil)
+    }
+
+    /// Over the mapped `file`. The whole body is checked, unless this very
+    /// file was verified in this boot (`VerificationStamp`) or was just
+    /// written by this process (`trusted`; `stamp`: its status after the
+    /// rename, noted as verified): then only the header is, and only what
+    /// every search scans (ids, scales, the 4-bit rows) is read in now; the
+    /// 8-bit rows of a few hundred candidates fault in as used.
+    private convenience init?(file: MappedFile, path: String, modelChecksum: String, dimension: Int, trusted: Bool, stamp written: stat?) {
+        let bytes = file.bytes
+        guard bytes.count >= Self.headerSize else { return nil }
+        let base = UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
+        let verified = trusted || VerificationStamp.isCurrent(path: path, status: file.status)
+        if !verified { PageMapping.populate(base, from: 0, to: bytes.count) }
+        guard Self.isValid(bytes, modelChecksum: modelChecksum, dimension: dimension, checkingBody: !verified) else { return nil }
         if verified {
             let layout = Layout(capacity: Int(bytes.loadUnaligned(fromByteOffset: 96, as: UInt64.self)), dimension: dimension)
             PageMapping.populate(base, from: Self.headerSize, to: layout.vectors)
             PageMapping.populate(base, from: layout.vectors4, to: layout.size)
-        } else {
-            VerificationStamp.record(path: path, status: file.status)
         }
-        self.init(base: base, size: size, isFile: true, dimension: dimension, modelChecksum: modelChecksum)
+        if let status = written ?? (verified ? nil : file.status) { VerificationStamp.record(path: path, status: status) }
+        self.init(storage: ConstantBuffer(borrowing: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: bytes.count, owner: file),
+                  isFile: true, dimension: dimension, modelChecksum: modelChecksum)
     }
 
     private static func isValid(_ bytes: UnsafeRawBufferPointer, modelChecksum: String, dimension: Int, checkingBody: Bool) -> Bool {
@@ -160,66 +174,67 @@ package final class VectorMatrix: @unchecked Sendable {
                                             arguments: [model.id, highest]) ?? 0
             let layout = Layout(capacity: capacity, dimension: dimension)
             let destination = Destination(path: path, size: layout.size)
-            let base = destination.base
-            var rows = 0
-            var quantised = [Int8](repeating: 0, count: dimension)
-            let padded = paddedDimension(dimension)
-            var quantised4 = [Int8](repeating: 0, count: dimension)
             let cursor = try Row.fetchCursor(db, sql: "SELECT id, photo_id, vector FROM embeddings WHERE model_id = ? AND id <= ? ORDER BY id",
                                              arguments: [model.id, highest])
-            while let row = try cursor.next(), rows < capacity {
-                let vector = VectorBlob.vector(row["vector"])
-                // A row of another size or with NaN/∞ (written by an older
-                // version, or damaged) is left out rather than trusted.
-                guard vector.count == dimension, vector.allSatisfy(\.isFinite) else { continue }
-                let scale = vector.withUnsafeBufferPointer { source in
-                    quantised.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
-                }
-                let scale4 = vector.withUnsafeBufferPointer { source in
-                    quantised4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 7, into: $0.baseAddress!) }
-                }
-                base.storeBytes(of: row["photo_id"] as Int64, toByteOffset: headerSize + rows * 8, as: Int64.self)
-                base.storeBytes(of: row["id"] as Int64, toByteOffset: layout.embeddingIDs + rows * 8, as: Int64.self)
-                base.storeBytes(of: scale, toByteOffset: layout.scales + rows * 4, as: Float.self)
-                base.storeBytes(of: scale4, toByteOffset: layout.scales4 + rows * 4, as: Float.self)
-                let stored = base.advanced(by: layout.vectors + rows * dimension).assumingMemoryBound(to: UInt8.self)
-                for index in 0..<dimension { stored[index] = UInt8(Int(quantised[index]) + 127) }
-                let nibbles = base.advanced(by: layout.vectors4 + rows * padded / 2).assumingMemoryBound(to: UInt8.self)
-                for block in 0..<(padded / 64) {
-                    for j in 0..<32 {
-                        let low = block * 64 + j, high = low + 32
-                        let lowValue = low < dimension ? Int(quantised4[low]) + 8 : 8
-                        let highValue = high < dimension ? Int(quantised4[high]) + 8 : 8
-                        nibbles[block * 32 + j] = UInt8(lowValue | highValue << 4)
+            try destination.fill { base throws in
+                var rows = 0
+                var quantised = [Int8](repeating: 0, count: dimension)
+                let padded = paddedDimension(dimension)
+                var quantised4 = [Int8](repeating: 0, count: dimension)
+                while let row = try cursor.next(), rows < capacity {
+                    let vector = VectorBlob.vector(row["vector"])
+                    // A row of another size or with NaN/∞ (written by an older
+                    // version, or damaged) is left out rather than trusted.
+                    guard vector.count == dimension, vector.allSatisfy(\.isFinite) else { continue }
+                    let scale = vector.withUnsafeBufferPointer { source in
+                        quantised.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
                     }
+                    let scale4 = vector.withUnsafeBufferPointer { source in
+                        quantised4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 7, into: $0.baseAddress!) }
+                    }
+                    base.storeBytes(of: row["photo_id"] as Int64, toByteOffset: headerSize + rows * 8, as: Int64.self)
+                    base.storeBytes(of: row["id"] as Int64, toByteOffset: layout.embeddingIDs + rows * 8, as: Int64.self)
+                    base.storeBytes(of: scale, toByteOffset: layout.scales + rows * 4, as: Float.self)
+                    base.storeBytes(of: scale4, toByteOffset: layout.scales4 + rows * 4, as: Float.self)
+                    let stored = base.advanced(by: layout.vectors + rows * dimension).assumingMemoryBound(to: UInt8.self)
+                    for index in 0..<dimension { stored[index] = UInt8(Int(quantised[index]) + 127) }
+                    let nibbles = base.advanced(by: layout.vectors4 + rows * padded / 2).assumingMemoryBound(to: UInt8.self)
+                    for block in 0..<(padded / 64) {
+                        for j in 0..<32 {
+                            let low = block * 64 + j, high = low + 32
+                            let lowValue = low < dimension ? Int(quantised4[low]) + 8 : 8
+                            let highValue = high < dimension ? Int(quantised4[high]) + 8 : 8
+                            nibbles[block * 32 + j] = UInt8(lowValue | highValue << 4)
+                        }
+                    }
+                    rows += 1
                 }
-                rows += 1
+                let header = UnsafeMutableRawBufferPointer(start: base, count: headerSize)
+                header.copyBytes(from: magic)
+                header.storeBytes(of: version.littleEndian, toByteOffset: 8, as: UInt32.self)
+                header.storeBytes(of: UInt32(dimension).littleEndian, toByteOffset: 12, as: UInt32.self)
+                header.storeBytes(of: UInt64(rows).littleEndian, toByteOffset: 16, as: UInt64.self)
+                header.storeBytes(of: highest.littleEndian, toByteOffset: 24, as: Int64.self)
+                let checksum = Array(model.checksum.utf8.prefix(64))
+                UnsafeMutableRawBufferPointer(rebasing: header[32..<(32 + checksum.count)]).copyBytes(from: checksum)
+                header.storeBytes(of: UInt64(capacity).littleEndian, toByteOffset: 96, as: UInt64.self)
+                let body = UnsafeRawBufferPointer(start: base + headerSize, count: layout.size - headerSize)
+                header.storeBytes(of: ContentHash.blockwise(body).littleEndian, toByteOffset: 104, as: UInt64.self)
             }
-            let header = UnsafeMutableRawBufferPointer(start: base, count: headerSize)
-            header.copyBytes(from: magic)
-            header.storeBytes(of: version.littleEndian, toByteOffset: 8, as: UInt32.self)
-            header.storeBytes(of: UInt32(dimension).littleEndian, toByteOffset: 12, as: UInt32.self)
-            header.storeBytes(of: UInt64(rows).littleEndian, toByteOffset: 16, as: UInt64.self)
-            header.storeBytes(of: highest.littleEndian, toByteOffset: 24, as: Int64.self)
-            let checksum = Array(model.checksum.utf8.prefix(64))
-            UnsafeMutableRawBufferPointer(rebasing: header[32..<(32 + checksum.count)]).copyBytes(from: checksum)
-            header.storeBytes(of: UInt64(capacity).littleEndian, toByteOffset: 96, as: UInt64.self)
-            let body = UnsafeRawBufferPointer(start: base + headerSize, count: layout.size - headerSize)
-            header.storeBytes(of: ContentHash.blockwise(body).littleEndian, toByteOffset: 104, as: UInt64.self)
-            let isFile = destination.finish()
-            return VectorMatrix(base: base, size: layout.size, isFile: isFile, dimension: dimension, modelChecksum: model.checksum)
+            return destination.finish(dimension: dimension, modelChecksum: model.checksum)
         }
     }
 
     /// Where a matrix is built: a temporary file, its space reserved up front
     /// (so a full disk fails here, with ENOSPC, not later with SIGBUS on a
-    /// mapped page), mapped and filled in place, then renamed into place; or,
-    /// when any of that fails, memory.
-    private struct Destination {
-        let base: UnsafeMutableRawPointer
-        let temporary: String?
+    /// mapped page), mapped and filled in place, then mapped read-only and
+    /// renamed into place; or, when any of that fails, an array.
+    private final class Destination {
         let path: String
         let size: Int
+        /// The temporary file and its writable mapping, or nil: memory.
+        private var file: (temporary: String, mapping: UnsafeMutableRawPointer)?
+        private var memory: [UInt8] = []
 
         init(path: String, size: Int) {
             self.path = path
@@ -233,24 +248,49 @@ package final class VectorMatrix: @unchecked Sendable {
                     // Written in 2 MiB folios where the file system can
                     // (searches then map it in 2 MiB pages).
                     PageMapping.preferHugePages(mapping, size)
-                    base = mapping
-                    self.temporary = temporary
+                    file = (temporary, mapping)
                     return
                 }
                 unlink(temporary)
             }
-            base = .allocate(byteCount: size, alignment: 64)
-            base.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-            self.temporary = nil
+            memory = [UInt8](repeating: 0, count: size)
         }
 
-        /// Makes the mapping read-only and renames the file into place.
-        /// Returns whether the matrix lives in a mapping (else in memory).
-        func finish() -> Bool {
-            guard let temporary else { return false }
-            mprotect(base, size, PROT_READ)
-            if rename(temporary, path) != 0 { unlink(temporary) }   // the mapping lives on without a name
-            return true
+        /// A build that failed half-way leaves nothing behind.
+        deinit {
+            if let file {
+                munmap(file.mapping, size)
+                unlink(file.temporary)
+            }
+        }
+
+        func fill(_ body: (UnsafeMutableRawPointer) throws -> Void) rethrows {
+            if let file { return try body(file.mapping) }
+            try memory.withUnsafeMutableBytes { try body($0.baseAddress!) }
+        }
+
+        /// The matrix over what was written: the file mapped read-only and
+        /// renamed into place (trusted as written, and noted as verified), or
+        /// the array.
+        func finish(dimension: Int, modelChecksum: String) -> VectorMatrix {
+            if let (temporary, mapping) = file {
+                defer { file = nil }
+                munmap(mapping, size)
+                if let mapped = try? MappedFile(path: temporary) {
+                    let renamed = rename(temporary, path) == 0
+                    if !renamed { unlink(temporary) }   // the mapping lives on without a name
+                    // Its status after the rename (which changes its ctime), if
+                    // the name still leads to it.
+                    let written = renamed ? FilePaths.status(path).flatMap { $0.st_dev == mapped.status.st_dev && $0.st_ino == mapped.status.st_ino ? $0 : nil } : nil
+                    if let matrix = VectorMatrix(file: mapped, path: path, modelChecksum: modelChecksum, dimension: dimension,
+                                                 trusted: true, stamp: written) {
+                        return matrix
+                    }
+                }
+                unlink(temporary)
+                // Mapping it back failed (no descriptor left, say): built again in memory by the next search.
+            }
+            return VectorMatrix(storage: ConstantBuffer(memory), isFile: false, dimension: dimension, modelChecksum: modelChecksum)
         }
     }
 
