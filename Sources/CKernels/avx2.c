@@ -383,9 +383,11 @@ void attention_values_avx2(const float *scores, size_t kp, const float *v, size_
 
 // `mr` (1-4) query rows against the transposed, scaled keys `kt` (width × kp).
 static inline __attribute__((always_inline))
-void attention_rows_avx2(const float *q, size_t stride, const float *kt, size_t kp, const float *v, float *out,
-                         size_t out_stride, size_t keys, size_t width, long causal_first, size_t first_row, float *scores,
-                         const int mr) {
+void attention_rows_avx2(const ps_attention *h, size_t first_row, const int mr) {
+    const float *q = h->q + first_row * h->stride, *kt = h->kt, *v = h->v;
+    float *out = h->out + first_row * h->out_stride, *scores = h->scores;
+    size_t stride = h->stride, kp = h->kp, out_stride = h->out_stride, keys = h->keys, width = h->width;
+    long causal_first = h->causal_first;
     size_t visible[4], most = 0;
     for (int r = 0; r < mr; r++) {
         size_t position = (size_t)causal_first + first_row + (size_t)r + 1;
@@ -431,6 +433,16 @@ void attention_rows_avx2(const float *q, size_t stride, const float *kt, size_t 
     }
 }
 
+// Query rows `first ..< first + rows` of a head, `rows` a constant in each case.
+static inline __attribute__((always_inline)) void attention_group(const void *head, size_t first, int rows) {
+    switch (rows) {
+    case 4: attention_rows_avx2(head, first, 4); break;
+    case 3: attention_rows_avx2(head, first, 3); break;
+    case 2: attention_rows_avx2(head, first, 2); break;
+    default: attention_rows_avx2(head, first, 1); break;
+    }
+}
+
 // One head as a pair of small matrix products (see the AVX-512 level).
 static void attention_head(const float *q, const float *k, const float *v, size_t stride,
                            float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
@@ -444,16 +456,8 @@ static void attention_head(const float *q, const float *k, const float *v, size_
     for (size_t d = 0; d < width; d++) {
         for (size_t j = seen; j < kp; j++) kt[d * kp + j] = 0;
     }
-    for (size_t i = 0; i < queries; i += 4) {
-        const float *qi = q + i * stride;
-        float *oi = out + i * out_stride;
-        switch (queries - i >= 4 ? 4 : queries - i) {
-        case 4: attention_rows_avx2(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 4); break;
-        case 3: attention_rows_avx2(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 3); break;
-        case 2: attention_rows_avx2(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 2); break;
-        default: attention_rows_avx2(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 1); break;
-        }
-    }
+    ps_attention head = {q, kt, v, out, scores, stride, kp, out_stride, keys, width, causal_first};
+    ps_query_groups(queries, attention_group, &head);
 }
 
 // Mean and variance (two passes) in 8 float lanes, the lanes summed in

@@ -66,30 +66,36 @@ static inline int rows_step(size_t left) {
     return left >= 12 ? 12 : left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
 }
 
+// Both linear kernels' tiles: 12, 8, 4, 2 or 1 rows by one or two panels.
+#define PS_TILE_SWITCH(call)                                                                                           \
+    if (t.width > PS_PANEL) {                                                                                          \
+        PS_ROWS_SWITCH(call, 2)                                                                                        \
+    } else {                                                                                                           \
+        PS_ROWS_SWITCH(call, 1)                                                                                        \
+    }
+
+typedef struct {
+    const float *a, *packed, *bias;
+    float *c;
+    size_t lda, inputs, ldc;
+    int accumulate;
+} packed_product;
+
+static inline __attribute__((always_inline)) void packed_tile(const void *args, ps_tile t) {
+    const packed_product *p = args;
+    const float *panel = p->packed + (t.column / PS_PANEL) * p->inputs * PS_PANEL;
+    const float *ar = p->a + t.row * p->lda, *panel_bias = p->bias ? p->bias + t.column : NULL;
+    float *cr = p->c + t.row * p->ldc + t.column;
+    int mr = t.rows;
+#define PS_CALL(m, n) block_f32(ar, p->lda, panel, p->inputs, cr, p->ldc, t.width, panel_bias, p->accumulate, m, n)
+    PS_TILE_SWITCH(PS_CALL)
+#undef PS_CALL
+}
+
 static void linear_packed(const float *a, size_t lda, const float *packed, size_t inputs, float *c, size_t ldc,
                           size_t outputs, size_t rows, size_t first, size_t count, const float *bias, int accumulate) {
-    size_t end = first + count < outputs ? first + count : outputs;
-    for (size_t row = 0; row < rows; row += PS_ROW_CHUNK) {
-        size_t chunk = rows - row < PS_ROW_CHUNK ? rows - row : PS_ROW_CHUNK;
-        for (size_t column = first; column < end; column += 2 * PS_PANEL) {
-            const float *panel = packed + (column / PS_PANEL) * inputs * PS_PANEL;
-            size_t width = end - column < 2 * PS_PANEL ? end - column : 2 * PS_PANEL;
-            const float *panel_bias = bias ? bias + column : NULL;
-            for (size_t i = 0; i < chunk;) {
-                int mr = rows_step(chunk - i);
-                const float *ar = a + (row + i) * lda;
-                float *cr = c + (row + i) * ldc + column;
-#define PS_CALL(m, n) block_f32(ar, lda, panel, inputs, cr, ldc, width, panel_bias, accumulate, m, n)
-                if (width > PS_PANEL) {
-                    PS_ROWS_SWITCH(PS_CALL, 2)
-                } else {
-                    PS_ROWS_SWITCH(PS_CALL, 1)
-                }
-#undef PS_CALL
-                i += (size_t)mr;
-            }
-        }
-    }
+    packed_product product = {a, packed, bias, c, lda, inputs, ldc, accumulate};
+    ps_linear_tiles(rows, outputs, first, count, 2 * PS_PANEL, rows_step, packed_tile, &product);
 }
 
 // MARK: Activations
@@ -203,9 +209,11 @@ static inline void transpose16(__m512 rows[16], __m512 columns[16]) {
 
 // `mr` (1-4) query rows against the transposed, scaled keys `kt` (width × kp).
 static inline __attribute__((always_inline))
-void attention_rows(const float *q, size_t stride, const float *kt, size_t kp, const float *v, float *out,
-                    size_t out_stride, size_t keys, size_t width, long causal_first, size_t first_row, float *scores,
-                    const int mr) {
+void attention_rows(const ps_attention *h, size_t first_row, const int mr) {
+    const float *q = h->q + first_row * h->stride, *kt = h->kt, *v = h->v;
+    float *out = h->out + first_row * h->out_stride, *scores = h->scores;
+    size_t stride = h->stride, kp = h->kp, out_stride = h->out_stride, keys = h->keys, width = h->width;
+    long causal_first = h->causal_first;
     size_t visible[4], most = 0;
     for (int r = 0; r < mr; r++) {
         size_t position = (size_t)causal_first + first_row + (size_t)r + 1;
@@ -249,6 +257,16 @@ void attention_rows(const float *q, size_t stride, const float *kt, size_t kp, c
     }
 }
 
+// Query rows `first ..< first + rows` of a head, `rows` a constant in each case.
+static inline __attribute__((always_inline)) void attention_group(const void *head, size_t first, int rows) {
+    switch (rows) {
+    case 4: attention_rows(head, first, 4); break;
+    case 3: attention_rows(head, first, 3); break;
+    case 2: attention_rows(head, first, 2); break;
+    default: attention_rows(head, first, 1); break;
+    }
+}
+
 // One head as a pair of small matrix products: the keys transposed once
 // (scaled, in 16 × 16 tiles), scores for four queries at a time against up
 // to 64 keys, a vectorised softmax, then P·V four rows by up to 64 columns
@@ -272,16 +290,8 @@ static void attention_head(const float *q, const float *k, const float *v, size_
             for (size_t c = 0; c < 16 && d + c < width; c++) _mm512_storeu_ps(kt + (d + c) * kp + j, columns[c]);
         }
     }
-    for (size_t i = 0; i < queries; i += 4) {
-        const float *qi = q + i * stride;
-        float *oi = out + i * out_stride;
-        switch (queries - i >= 4 ? 4 : queries - i) {
-        case 4: attention_rows(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 4); break;
-        case 3: attention_rows(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 3); break;
-        case 2: attention_rows(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 2); break;
-        default: attention_rows(qi, stride, kt, kp, v, oi, out_stride, keys, width, causal_first, i, scores, 1); break;
-        }
-    }
+    ps_attention head = {q, kt, v, out, scores, stride, kp, out_stride, keys, width, causal_first};
+    ps_query_groups(queries, attention_group, &head);
 }
 
 // MARK: Layer normalisation
@@ -427,31 +437,25 @@ void block_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offs
     }
 }
 
+static inline int rows_step8(size_t left) { return rows_step(left) > 8 ? 8 : rows_step(left); }
+
+static inline __attribute__((always_inline)) void q8_tile(const void *args, ps_tile t) {
+    const ps_q8_product *p = args;
+    const int8_t *panel = p->packed + (t.column / PS_PANEL) * p->padded * PS_PANEL;
+    const uint8_t *qr = p->q + t.row * p->padded;
+    float *cr = p->c + t.row * p->ldc + t.column;
+    int mr = t.rows;
+#define PS_CALL(m, n) block_q8(qr, p->row_scales + t.row, p->row_offsets + t.row, p->padded, panel, p->column_scales + t.column, \
+                               p->column_sums + t.column, cr, p->ldc, t.width, p->bias ? p->bias + t.column : NULL, p->accumulate, m, n)
+    PS_TILE_SWITCH(PS_CALL)
+#undef PS_CALL
+}
+
 static void linear_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t rows, size_t padded,
                       const int8_t *packed, const float *column_scales, const int32_t *column_sums, float *c, size_t ldc,
                       size_t outputs, size_t first, size_t count, const float *bias, int accumulate) {
-    size_t end = first + count < outputs ? first + count : outputs;
-    for (size_t row = 0; row < rows; row += PS_ROW_CHUNK) {
-        size_t chunk = rows - row < PS_ROW_CHUNK ? rows - row : PS_ROW_CHUNK;
-        for (size_t column = first; column < end; column += 2 * PS_PANEL) {
-            const int8_t *panel = packed + (column / PS_PANEL) * padded * PS_PANEL;
-            size_t width = end - column < 2 * PS_PANEL ? end - column : 2 * PS_PANEL;
-            for (size_t i = 0; i < chunk;) {
-                int mr = rows_step(chunk - i) > 8 ? 8 : rows_step(chunk - i);
-                const uint8_t *qr = q + (row + i) * padded;
-                float *cr = c + (row + i) * ldc + column;
-#define PS_CALL(m, n) block_q8(qr, row_scales + row + i, row_offsets + row + i, padded, panel, column_scales + column, \
-                               column_sums + column, cr, ldc, width, bias ? bias + column : NULL, accumulate, m, n)
-                if (width > PS_PANEL) {
-                    PS_ROWS_SWITCH(PS_CALL, 2)
-                } else {
-                    PS_ROWS_SWITCH(PS_CALL, 1)
-                }
-#undef PS_CALL
-                i += (size_t)mr;
-            }
-        }
-    }
+    ps_q8_product product = {q, packed, row_scales, row_offsets, column_scales, column_sums, bias, c, padded, ldc, accumulate};
+    ps_linear_tiles(rows, outputs, first, count, 2 * PS_PANEL, rows_step8, q8_tile, &product);
 }
 
 void ps_avx512_linear_packed(const float *a, size_t lda, const float *packed, size_t inputs, float *c, size_t ldc,

@@ -5,6 +5,20 @@
 
 #include <immintrin.h>
 
+// An int8 product's operands (see ps_kernels.linear_q8), for its tiles.
+typedef struct {
+    const uint8_t *q;
+    const int8_t *packed;
+    const float *row_scales;
+    const int32_t *row_offsets;
+    const float *column_scales;
+    const int32_t *column_sums;
+    const float *bias;
+    float *c;
+    size_t padded, ldc;
+    int accumulate;
+} ps_q8_product;
+
 static inline __mmask16 ps512_columns_mask(size_t width) {
     return width >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << width) - 1);
 }

@@ -71,32 +71,30 @@ void block_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offs
     default: PS_CALL(1, np); break;                                                                                    \
     }
 
+static inline int rows_step6(size_t left) { return left < 6 ? (int)left : 6; }
+
+static inline __attribute__((always_inline)) void q8_tile(const void *args, ps_tile t) {
+    const ps_q8_product *p = args;
+    const int8_t *panel = p->packed + (t.column / PS_PANEL) * p->padded * PS_PANEL;
+    const uint8_t *qr = p->q + t.row * p->padded;
+    float *cr = p->c + t.row * p->ldc + t.column;
+    int mr = t.rows, np = (int)((t.width + PS_PANEL - 1) / PS_PANEL);
+#define PS_CALL(m, n) block_q8(qr, p->row_scales + t.row, p->row_offsets + t.row, p->padded, panel, p->column_scales + t.column, \
+                               p->column_sums + t.column, cr, p->ldc, t.width, p->bias ? p->bias + t.column : NULL, p->accumulate, m, n)
+    switch (np) {
+    case 4: PS_Q8_ROWS(4); break;
+    case 3: PS_Q8_ROWS(3); break;
+    case 2: PS_Q8_ROWS(2); break;
+    default: PS_Q8_ROWS(1); break;
+    }
+#undef PS_CALL
+}
+
 static void linear_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offsets, size_t rows, size_t padded,
                       const int8_t *packed, const float *column_scales, const int32_t *column_sums, float *c, size_t ldc,
                       size_t outputs, size_t first, size_t count, const float *bias, int accumulate) {
-    size_t end = first + count < outputs ? first + count : outputs;
-    for (size_t row = 0; row < rows; row += PS_ROW_CHUNK) {
-        size_t chunk = rows - row < PS_ROW_CHUNK ? rows - row : PS_ROW_CHUNK;
-        for (size_t column = first; column < end; column += 4 * PS_PANEL) {
-            const int8_t *panel = packed + (column / PS_PANEL) * padded * PS_PANEL;
-            size_t width = end - column < 4 * PS_PANEL ? end - column : 4 * PS_PANEL;
-            int np = (int)((width + PS_PANEL - 1) / PS_PANEL);
-            for (size_t i = 0; i < chunk; i += 6) {
-                int mr = chunk - i < 6 ? (int)(chunk - i) : 6;
-                const uint8_t *qr = q + (row + i) * padded;
-                float *cr = c + (row + i) * ldc + column;
-#define PS_CALL(m, n) block_q8(qr, row_scales + row + i, row_offsets + row + i, padded, panel, column_scales + column, \
-                               column_sums + column, cr, ldc, width, bias ? bias + column : NULL, accumulate, m, n)
-                switch (np) {
-                case 4: PS_Q8_ROWS(4); break;
-                case 3: PS_Q8_ROWS(3); break;
-                case 2: PS_Q8_ROWS(2); break;
-                default: PS_Q8_ROWS(1); break;
-                }
-#undef PS_CALL
-            }
-        }
-    }
+    ps_q8_product product = {q, packed, row_scales, row_offsets, column_scales, column_sums, bias, c, padded, ldc, accumulate};
+    ps_linear_tiles(rows, outputs, first, count, 4 * PS_PANEL, rows_step6, q8_tile, &product);
 }
 
 #pragma clang attribute pop

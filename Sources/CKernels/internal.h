@@ -37,6 +37,53 @@ void ps_portable_dot_u8(const int8_t *query, const uint8_t *vectors, size_t rows
 // the weights stream past it once.
 #define PS_ROW_CHUNK 192
 
+// A tile of a linear kernel's output: `rows` rows from `row`, `width`
+// columns from `column` (the first of a panel).
+typedef struct {
+    size_t row, column, width;
+    int rows;
+} ps_tile;
+
+// How every level's linear kernels walk their output C (`rows` × the
+// columns `first ..< first + count`, clamped to `outputs`): rows in chunks of
+// PS_ROW_CHUNK, each chunk's columns in blocks of `block` (whole panels), and
+// each block's rows in tiles of `step(rows left)` rows; `tile(args, t)`
+// computes one. Inline, with `step` and `tile` constant at each call, it
+// compiles into the loops as if written out, the tile's row count a constant
+// in each of its cases.
+static inline __attribute__((always_inline))
+void ps_linear_tiles(size_t rows, size_t outputs, size_t first, size_t count, size_t block, int (*step)(size_t left),
+                     void (*tile)(const void *args, ps_tile t), const void *args) {
+    size_t end = first + count < outputs ? first + count : outputs;
+    for (size_t row = 0; row < rows; row += PS_ROW_CHUNK) {
+        size_t chunk = rows - row < PS_ROW_CHUNK ? rows - row : PS_ROW_CHUNK;
+        for (size_t column = first; column < end; column += block) {
+            size_t width = end - column < block ? end - column : block;
+            for (size_t i = 0; i < chunk;) {
+                ps_tile t = {row + i, column, width, step(chunk - i)};
+                tile(args, t);
+                i += (size_t)t.rows;
+            }
+        }
+    }
+}
+
+// One attention head's operands (see ps_kernels.attention_head), with its
+// keys transposed and scaled (`kt`, width × kp) and room for scores.
+typedef struct {
+    const float *q, *kt, *v;
+    float *out, *scores;
+    size_t stride, kp, out_stride, keys, width;
+    long causal_first;
+} ps_attention;
+
+// Attention's query rows in groups of up to four: `group(args, first, rows)`
+// for each (inline, as `ps_linear_tiles`).
+static inline __attribute__((always_inline))
+void ps_query_groups(size_t queries, void (*group)(const void *args, size_t first, int rows), const void *args) {
+    for (size_t i = 0; i < queries; i += 4) group(args, i, queries - i >= 4 ? 4 : (int)(queries - i));
+}
+
 // The int8 scale for a row of weights: max |x| / 127, 1 for zeros, NaN when
 // a value is not finite (so that damage shows in the output instead of
 // vanishing).

@@ -10,10 +10,6 @@ public struct PackedMatrix: PreparedMatrix {
     public let inputs: Int
     let storage: ConstantBuffer<Float>
 
-    static let panel = Int(PS_PANEL)
-
-    var panels: Int { (outputs + Self.panel - 1) / Self.panel }
-
     /// Packs `weight` (`outputs × inputs`, row-major) straight from wherever
     /// it lives, e.g. a mapped checkpoint; large matrices on every core.
     public init(packing weight: UnsafeBufferPointer<Float>, outputs: Int, inputs: Int) {
@@ -21,7 +17,7 @@ public struct PackedMatrix: PreparedMatrix {
         self.outputs = outputs
         self.inputs = inputs
         let count = ps_packed_count(outputs, inputs)
-        let panels = (outputs + Self.panel - 1) / Self.panel
+        let panels = Self.panels(outputs: outputs)
         let ranges = Parallel.ranges(of: panels, work: inputs * outputs, minimumWork: 1 << 16)
         let source = SendablePointer(weight.baseAddress!)
         storage = ConstantBuffer([Float](unsafeUninitializedCapacity: count) { buffer, initialized in

@@ -25,6 +25,14 @@ public let preparedAlignment = 64
 public let preparedLayoutVersion = Int(PS_LAYOUT_VERSION)
 
 extension PreparedMatrix {
+    /// Outputs per panel of the packed layouts.
+    static var panel: Int { Int(PS_PANEL) }
+
+    /// Panels of `outputs` (the last one padded).
+    static func panels(outputs: Int) -> Int { (outputs + panel - 1) / panel }
+
+    var panels: Int { Self.panels(outputs: outputs) }
+
     /// Bytes a matrix of this shape takes, sections padded to the alignment.
     public static func preparedByteCount(outputs: Int, inputs: Int) -> Int {
         preparedSectionSizes(outputs: outputs, inputs: inputs).reduce(0) { $0 + aligned($1) }

@@ -19,10 +19,6 @@ public struct QuantizedMatrix: PreparedMatrix {
     /// Per output (padded with 0): Σ q, for the VNNI level's offset.
     let sums: ConstantBuffer<Int32>
 
-    static let panel = Int(PS_PANEL)
-
-    var panels: Int { (outputs + Self.panel - 1) / Self.panel }
-
     /// Quantises and packs `weight` (`outputs × inputs`, row-major); large
     /// matrices on every core.
     public init(packing weight: UnsafeBufferPointer<Float>, outputs: Int, inputs: Int) {
@@ -30,7 +26,7 @@ public struct QuantizedMatrix: PreparedMatrix {
         self.outputs = outputs
         self.inputs = inputs
         padded = ps_q8_padded_inputs(inputs)
-        let panels = (outputs + Self.panel - 1) / Self.panel
+        let panels = Self.panels(outputs: outputs)
         let ranges = Parallel.ranges(of: panels, work: inputs * outputs, minimumWork: 1 << 16)
         let source = SendablePointer(weight.baseAddress!)
         var scales = [Float](repeating: 1, count: panels * Self.panel)

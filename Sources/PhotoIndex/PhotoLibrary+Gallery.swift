@@ -8,20 +8,6 @@ import Imaging
 /// their details, thumbnails and files, search by an uploaded image, and
 /// results ordered by date.
 extension PhotoLibrary {
-    /// An indexed photo's details.
-    public struct PhotoDetails: Sendable, Equatable {
-        public var id: Int64
-        public var path: String
-        public var size: Int64
-        public var width: Int?
-        public var height: Int?
-        /// EXIF date taken, else the file's modification time.
-        public var takenAt: String?
-        public var camera: String?
-        public var latitude: Double?
-        public var longitude: Double?
-    }
-
     /// Orders for a result list.
     public enum Order: String, Sendable, CaseIterable {
         /// Best match first (the search's own order).
@@ -44,32 +30,24 @@ extension PhotoLibrary {
     }
 
     /// The indexed photo `id`; `noSuchPhoto` when there is none (or it failed to index).
-    public func photo(id: Int64) throws(PhotoIndexError) -> PhotoDetails {
-        guard let details = try indexedPhotos(ids: [id])[id] else { throw .noSuchPhoto(id: id) }
-        return details.photo
+    public func photo(id: Int64) throws(PhotoIndexError) -> PhotoRecord {
+        guard let photo = try photos(ids: [id])[id] else { throw .noSuchPhoto(id: id) }
+        return photo
     }
 
-    /// The indexed photos among `ids` (at most 1000), in one query: a
-    /// result list's details.
-    public func photos(ids: [Int64]) throws(PhotoIndexError) -> [Int64: PhotoDetails] {
-        try indexedPhotos(ids: ids).mapValues(\.photo)
-    }
-
-    /// Details and content hash of the indexed photos among `ids`.
-    private func indexedPhotos(ids: [Int64]) throws(PhotoIndexError) -> [Int64: (photo: PhotoDetails, contentHash: String?)] {
-        precondition(ids.count <= 1000, "at most 1000 ids per query")
+    /// The indexed photos among `ids`: a result list's details, a thousand
+    /// to a query.
+    public func photos(ids: [Int64]) throws(PhotoIndexError) -> [Int64: PhotoRecord] {
         guard !ids.isEmpty else { return [:] }
         let database = try database(create: false)
         return try database.read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT id, path, size, width, height, taken_at, camera, latitude, longitude, content_hash
-                FROM photos WHERE state = 'indexed' AND id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ", ")))
-                """, arguments: StatementArguments(ids))
-            var photos: [Int64: (photo: PhotoDetails, contentHash: String?)] = [:]
-            for row in rows {
-                let photo = PhotoDetails(id: row["id"], path: row["path"], size: row["size"], width: row["width"], height: row["height"],
-                                         takenAt: row["taken_at"], camera: row["camera"], latitude: row["latitude"], longitude: row["longitude"])
-                photos[photo.id] = (photo, row["content_hash"])
+            var photos: [Int64: PhotoRecord] = [:]
+            for start in stride(from: 0, to: ids.count, by: 1000) {
+                let chunk = Array(ids[start..<min(ids.count, start + 1000)])
+                for photo in try PhotoRecord.filter(chunk.contains(PhotoRecord.Columns.id))
+                    .filter(PhotoRecord.Columns.state == PhotoRecord.State.indexed.rawValue).fetchAll(db) {
+                    if let id = photo.id { photos[id] = photo }
+                }
             }
             return photos
         }
@@ -141,8 +119,8 @@ extension PhotoLibrary {
     /// were indexed (the same size, checked before reading, and the same
     /// content hash): a file replaced since, by another photo, by a link to
     /// a huge file elsewhere or by a FIFO, is not served.
-    public func file(id: Int64) throws(PhotoIndexError) -> (photo: PhotoDetails, bytes: [UInt8]) {
-        guard let (photo, indexedHash) = try indexedPhotos(ids: [id])[id] else { throw .noSuchPhoto(id: id) }
+    public func file(id: Int64) throws(PhotoIndexError) -> (photo: PhotoRecord, bytes: [UInt8]) {
+        let photo = try photo(id: id)
         let file: RegularFile
         do {
             file = try RegularFile(path: photo.path)
@@ -151,7 +129,7 @@ extension PhotoLibrary {
         } catch {
             throw .photoChanged(path: photo.path)
         }
-        guard Int64(file.size) == photo.size, let indexedHash, let bytes = try? file.readAll(limit: file.size),
+        guard Int64(file.size) == photo.size, let indexedHash = photo.contentHash, let bytes = try? file.readAll(limit: file.size),
               ContentHash.hex(ContentHash.xxh64(bytes)) == indexedHash else {
             throw .photoChanged(path: photo.path)
         }

@@ -170,8 +170,8 @@ public struct GalleryAPI: Sendable {
         do {
             let status = try library.status(failureLimit: 0)
             let run = status.lastRun.map {
-                Status.LastRun(status: $0.status.rawValue, startedAt: $0.startedAt, finishedAt: $0.finishedAt, added: $0.added,
-                               updated: $0.updated, removed: $0.removed, failed: $0.failed)
+                Status.LastRun(status: $0.status.rawValue, startedAt: $0.startedAt, finishedAt: $0.finishedAt, added: $0.summary.added,
+                               updated: $0.summary.updated, removed: $0.summary.removed, failed: $0.summary.failed)
             }
             return Status(photos: status.indexed, failed: status.failed, model: status.model?.name,
                           precision: status.model?.precision.rawValue, indexing: indexing?.snapshot(), lastRun: run, busy: busy)
@@ -267,7 +267,7 @@ public struct GalleryAPI: Sendable {
     func photo(id text: String) throws(HTTPError) -> Photo {
         let id = try Self.photoID(text)
         let photo = try answering { () throws(PhotoIndexError) in try library.photo(id: id) }
-        return Photo(id: photo.id, path: FilePaths.displayed(photo.path), size: photo.size, width: photo.width, height: photo.height,
+        return Photo(id: id, path: FilePaths.displayed(photo.path), size: photo.size, width: photo.width, height: photo.height,
                      takenAt: photo.takenAt, camera: photo.camera, latitude: photo.latitude, longitude: photo.longitude,
                      thumbnail: "/api/photos/\(id)/thumbnail", file: "/api/photos/\(id)/file")
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Imaging
 import Foundation
 
 /// `photosearch-bench`: programs that measure photosearch and print their
@@ -45,4 +46,13 @@ func benchReporting(_ body: () throws -> Void) throws {
 func siblingPhotosearch() -> String {
     let own = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     return own.deletingLastPathComponent().appendingPathComponent("photosearch").path
+}
+
+/// The photos a benchmark starts from, decoded: `given`, or five of the
+/// repository's fixtures (run from its root).
+func sourcePhotos(_ given: [String]) throws -> [Bitmap] {
+    let paths = given.isEmpty
+        ? ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "astronaut-progressive.jpg", "camera.png"].map { "fixtures/photos/" + $0 }
+        : given
+    return try paths.map { try ImageDecoder().decode(path: $0).bitmap }
 }

@@ -28,10 +28,7 @@ struct IndexBenchCommand: ParsableCommand {
 
     func run() throws {
         try benchReporting {
-            let sources = source.isEmpty
-                ? ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "astronaut-progressive.jpg", "camera.png"].map { "fixtures/photos/" + $0 }
-                : source
-            let bitmaps = try sources.map { try ImageDecoder().decode(path: $0).bitmap }
+            let bitmaps = try sourcePhotos(source)
             let executable = photosearch ?? siblingPhotosearch()
             let figures = try IndexBenchmark(photos: photos, folder: folder).run(sources: bitmaps, executable: executable, log: benchLog)
             let djpeg = figures.djpegEighthMilliseconds.map { String(format: "%.1f ms", $0) } ?? "not installed"

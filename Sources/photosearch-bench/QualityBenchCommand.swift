@@ -13,10 +13,7 @@ struct QualityBenchCommand: ParsableCommand {
 
     func run() throws {
         try benchReporting {
-            let sources = source.isEmpty
-                ? ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "astronaut-progressive.jpg", "camera.png"].map { "fixtures/photos/" + $0 }
-                : source
-            let bitmaps = try sources.map { try ImageDecoder().decode(path: $0).bitmap }
+            let bitmaps = try sourcePhotos(source)
             let figures = try QualityBenchmark(sources: bitmaps).run(log: benchLog)
             var lines = "\(figures.photos) photos, \(figures.captions) captions; int8 against float32 (\(figures.kernels)):\n"
             lines += "cosine: worst \(String(format: "%.5f", figures.worstCosine)) (photos \(String(format: "%.5f", figures.worstPhotoCosine)), "

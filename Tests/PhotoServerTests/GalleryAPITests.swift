@@ -170,6 +170,26 @@ struct GalleryAPITests {
         }
     }
 
+    @Test("a client may ask for as many results as the command line: 2 500 of 2 500 photos, each with its details")
+    func manyResults() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-api-many-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let library = PhotoLibrary(database: root + "/index.sqlite", model: Self.model)
+        var generator = SplitMix64(seed: 7)
+        let vectors = (0..<(2500 * 32)).map { _ in Float(generator.normal()) }
+        try SyntheticIndex.insertPhotos(into: library, vectors: vectors, dimension: 32, precision: .int8) { "/photos/\($0).jpg" }
+        let app = GalleryServer(api: GalleryAPI(library: library), configuration: .init(port: 0)).application()
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/api/search?q=anything&top=2500", method: .get) { response in
+                #expect(response.status == .ok, "\(String(buffer: response.body).prefix(300))")
+                let found = try JSONDecoder().decode(Results.self, from: Data(buffer: response.body))
+                #expect(found.results.count == 2500)
+                #expect(Set(found.results.map(\.path)).count == 2500)
+            }
+        }
+    }
+
     @Test("with a token: 401 without it; the Bearer header, or the cookie that opening /?token= sets, lets clients in")
     func token() async throws {
         let indexed = try Indexed()

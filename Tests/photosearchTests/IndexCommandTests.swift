@@ -55,6 +55,17 @@ struct IndexCommandTests {
         #expect(status.standardOutput.contains("Photos:   5 indexed, 1 failed"))
         #expect(status.standardOutput.contains("broken.jpg: not a JPEG, PNG, WebP or HEIF image"))
         #expect(status.standardOutput.contains("Model:    oc-vit-gelu-p16, 32-d int8 embeddings"))
+        // The run as the index keeps it: the same summary, its status, its times.
+        struct StatusJSON: Decodable {
+            struct Run: Decodable { let status: String; let started_at: String; let finished_at: String? }
+            let last_run: Run
+        }
+        let json = try CommandRunner.run(["status", "--db", database, "--json"])
+        let lastRun = try #require(json.standardOutput.split(separator: "\n").last.map(String.init))
+        #expect(try JSONDecoder().decode(StatusJSON.self, from: Data(lastRun.utf8)).last_run.status == "completed", "\(lastRun)")
+        struct Nested: Decodable { let last_run: Summary }
+        #expect(try JSONDecoder().decode(Nested.self, from: Data(lastRun.utf8)).last_run == Summary(
+            scanned: 6, added: 5, updated: 0, unchanged: 0, moved: 0, removed: 0, failed: 1, interrupted: false))
     }
 
     @Test("status of a missing index")

@@ -148,14 +148,8 @@ final class Indexer: Sendable {
 
     private func finish(_ run: inout RunRecord, _ summary: IndexSummary, seconds: Double) {
         run.finishedAt = Timestamp.now()
-        run.scanned = summary.scanned
-        run.added = summary.added
-        run.updated = summary.updated
-        run.unchanged = summary.unchanged
-        run.moved = summary.moved
-        run.removed = summary.removed
-        run.failed = summary.failed
-        run.seconds = seconds
+        run.summary = summary
+        run.summary.seconds = seconds
         let record = run
         // Best effort: with a full disk even this may fail, and the run stays
         // "running" until the next run marks it interrupted.

@@ -56,6 +56,12 @@ public struct IndexSummary: Sendable, Equatable, Codable {
     public var seconds = 0.0
     /// True when the run was stopped (signal) before it finished.
     public var interrupted = false
+
+    public init(scanned: Int = 0, added: Int = 0, updated: Int = 0, unchanged: Int = 0, moved: Int = 0, removed: Int = 0,
+                failed: Int = 0, seconds: Double = 0, interrupted: Bool = false) {
+        (self.scanned, self.added, self.updated, self.unchanged) = (scanned, added, updated, unchanged)
+        (self.moved, self.removed, self.failed, self.seconds, self.interrupted) = (moved, removed, failed, seconds, interrupted)
+    }
 }
 
 public struct IndexProgress: Sendable, Equatable {

@@ -101,10 +101,10 @@ public struct ModelRecord: Codable, FetchableRecord, MutablePersistableRecord, S
 }
 
 /// One `photosearch index` run, for status and for resuming after a kill.
-public struct RunRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable, Equatable {
+public struct RunRecord: FetchableRecord, MutablePersistableRecord, Sendable, Equatable {
     public static let databaseTableName = "runs"
 
-    public enum Status: String, Codable, Sendable {
+    public enum Status: String, Codable, Sendable, DatabaseValueConvertible {
         case running, completed, interrupted, failed
     }
 
@@ -113,19 +113,42 @@ public struct RunRecord: Codable, FetchableRecord, MutablePersistableRecord, Sen
     public var finishedAt: String?
     public var status: Status
     public var roots: String
-    public var scanned = 0
-    public var added = 0
-    public var updated = 0
-    public var unchanged = 0
-    public var moved = 0
-    public var removed = 0
-    public var failed = 0
-    public var seconds = 0.0
+    /// What it did (so far, while it runs): kept in the run's own columns,
+    /// its `interrupted` told by `status`.
+    public var summary = IndexSummary()
     public var error: String?
 
-    enum CodingKeys: String, CodingKey {
-        case id, status, roots, scanned, added, updated, unchanged, moved, removed, failed, seconds, error
-        case startedAt = "started_at", finishedAt = "finished_at"
+    public init(startedAt: String, status: Status, roots: String) {
+        self.startedAt = startedAt
+        self.status = status
+        self.roots = roots
+    }
+
+    public init(row: Row) throws {
+        id = row["id"]
+        startedAt = row["started_at"]
+        finishedAt = row["finished_at"]
+        status = row["status"]
+        roots = row["roots"]
+        error = row["error"]
+        summary = IndexSummary(scanned: row["scanned"], added: row["added"], updated: row["updated"], unchanged: row["unchanged"],
+                               moved: row["moved"], removed: row["removed"], failed: row["failed"], seconds: row["seconds"],
+                               interrupted: status == .interrupted)
+    }
+
+    public func encode(to container: inout PersistenceContainer) throws {
+        container["id"] = id
+        container["started_at"] = startedAt
+        container["finished_at"] = finishedAt
+        container["status"] = status
+        container["roots"] = roots
+        container["error"] = error
+        for (column, value) in [("scanned", summary.scanned), ("added", summary.added), ("updated", summary.updated),
+                                ("unchanged", summary.unchanged), ("moved", summary.moved), ("removed", summary.removed),
+                                ("failed", summary.failed)] {
+            container[column] = value
+        }
+        container["seconds"] = summary.seconds
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -40,8 +40,9 @@ struct StatusCommand: ParsableCommand {
             if run.status == .interrupted && run.finishedAt == nil {
                 line += "; its process ended without finishing it (killed?); the next run continues"
             } else if run.status != .running {
-                line += ", \(String(format: "%.1f", run.seconds)) s: \(run.added) added, \(run.updated) updated, "
-                line += "\(run.unchanged) unchanged, \(run.moved) moved, \(run.removed) removed, \(run.failed) failed"
+                let summary = run.summary
+                line += ", \(String(format: "%.1f", summary.seconds)) s: \(summary.added) added, \(summary.updated) updated, "
+                line += "\(summary.unchanged) unchanged, \(summary.moved) moved, \(summary.removed) removed, \(summary.failed) failed"
             }
             lines.append(line)
         } else {
@@ -70,23 +71,17 @@ struct StatusJSON: Encodable {
         let run: RunRecord
 
         private enum Keys: String, CodingKey {
-            case startedAt = "started_at", finishedAt = "finished_at", status, scanned, added, updated, unchanged
-            case moved, removed, failed, seconds
+            case startedAt = "started_at", finishedAt = "finished_at", status
         }
 
+        /// The run's times and status, then its summary's counts (as
+        /// `index --json` writes them).
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
             try container.encode(run.startedAt, forKey: .startedAt)
             try container.encode(run.finishedAt, forKey: .finishedAt)
             try container.encode(run.status.rawValue, forKey: .status)
-            try container.encode(run.scanned, forKey: .scanned)
-            try container.encode(run.added, forKey: .added)
-            try container.encode(run.updated, forKey: .updated)
-            try container.encode(run.unchanged, forKey: .unchanged)
-            try container.encode(run.moved, forKey: .moved)
-            try container.encode(run.removed, forKey: .removed)
-            try container.encode(run.failed, forKey: .failed)
-            try container.encode(run.seconds, forKey: .seconds)
+            try run.summary.encode(to: encoder)
         }
     }
 
