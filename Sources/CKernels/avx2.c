@@ -386,14 +386,8 @@ static inline __attribute__((always_inline))
 void attention_rows_avx2(const ps_attention *h, size_t first_row, const int mr) {
     const float *q = h->q + first_row * h->stride, *kt = h->kt, *v = h->v;
     float *out = h->out + first_row * h->out_stride, *scores = h->scores;
-    size_t stride = h->stride, kp = h->kp, out_stride = h->out_stride, keys = h->keys, width = h->width;
-    long causal_first = h->causal_first;
-    size_t visible[4], most = 0;
-    for (int r = 0; r < mr; r++) {
-        size_t position = (size_t)causal_first + first_row + (size_t)r + 1;
-        visible[r] = causal_first >= 0 && position < keys ? position : keys;
-        most = visible[r] > most ? visible[r] : most;
-    }
+    size_t stride = h->stride, kp = h->kp, out_stride = h->out_stride, width = h->width;
+    size_t visible[4], most = ps_visible_keys(h, first_row, mr, visible);
     for (size_t j = 0; j < most; j += 16) {
         __m256 acc[4][2];
         for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
@@ -462,37 +456,38 @@ static void attention_head(const float *q, const float *k, const float *v, size_
 
 // Mean and variance (two passes) in 8 float lanes, the lanes summed in
 // double precision.
+static inline __attribute__((always_inline))
+void layer_norm_row(const float *in, float *out, size_t width, const float *weight, const float *bias, float epsilon) {
+    __m256 sum = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= width; i += 8) sum = _mm256_add_ps(sum, _mm256_loadu_ps(in + i));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sum);
+    double total = 0;
+    for (int l = 0; l < 8; l++) total += lanes[l];
+    for (size_t t = i; t < width; t++) total += in[t];
+    float mean = (float)(total / (double)width);
+    __m256 centre = _mm256_set1_ps(mean), squares = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= width; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(in + i), centre);
+        squares = _mm256_fmadd_ps(d, d, squares);
+    }
+    _mm256_storeu_ps(lanes, squares);
+    total = 0;
+    for (int l = 0; l < 8; l++) total += lanes[l];
+    for (size_t t = i; t < width; t++) total += (double)(in[t] - mean) * (double)(in[t] - mean);
+    float scale = (float)(1 / sqrt(total / (double)width + (double)epsilon));
+    __m256 inverse = _mm256_set1_ps(scale);
+    for (i = 0; i + 8 <= width; i += 8) {
+        __m256 value = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(in + i), centre), inverse);
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(value, _mm256_loadu_ps(weight + i), _mm256_loadu_ps(bias + i)));
+    }
+    for (; i < width; i++) out[i] = (in[i] - mean) * scale * weight[i] + bias[i];
+}
+
 static void layer_norm(const float *x, float *y, size_t rows, size_t width, const float *weight, const float *bias,
                        float epsilon) {
-    for (size_t r = 0; r < rows; r++) {
-        const float *in = x + r * width;
-        float *out = y + r * width;
-        __m256 sum = _mm256_setzero_ps();
-        size_t i = 0;
-        for (; i + 8 <= width; i += 8) sum = _mm256_add_ps(sum, _mm256_loadu_ps(in + i));
-        float lanes[8];
-        _mm256_storeu_ps(lanes, sum);
-        double total = 0;
-        for (int l = 0; l < 8; l++) total += lanes[l];
-        for (size_t t = i; t < width; t++) total += in[t];
-        float mean = (float)(total / (double)width);
-        __m256 centre = _mm256_set1_ps(mean), squares = _mm256_setzero_ps();
-        for (i = 0; i + 8 <= width; i += 8) {
-            __m256 d = _mm256_sub_ps(_mm256_loadu_ps(in + i), centre);
-            squares = _mm256_fmadd_ps(d, d, squares);
-        }
-        _mm256_storeu_ps(lanes, squares);
-        total = 0;
-        for (int l = 0; l < 8; l++) total += lanes[l];
-        for (size_t t = i; t < width; t++) total += (double)(in[t] - mean) * (double)(in[t] - mean);
-        float scale = (float)(1 / sqrt(total / (double)width + (double)epsilon));
-        __m256 inverse = _mm256_set1_ps(scale);
-        for (i = 0; i + 8 <= width; i += 8) {
-            __m256 value = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(in + i), centre), inverse);
-            _mm256_storeu_ps(out + i, _mm256_fmadd_ps(value, _mm256_loadu_ps(weight + i), _mm256_loadu_ps(bias + i)));
-        }
-        for (; i < width; i++) out[i] = (in[i] - mean) * scale * weight[i] + bias[i];
-    }
+    ps_layer_norm_rows(x, y, rows, width, weight, bias, epsilon, layer_norm_row);
 }
 
 #pragma clang attribute pop

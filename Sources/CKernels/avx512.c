@@ -212,14 +212,8 @@ static inline __attribute__((always_inline))
 void attention_rows(const ps_attention *h, size_t first_row, const int mr) {
     const float *q = h->q + first_row * h->stride, *kt = h->kt, *v = h->v;
     float *out = h->out + first_row * h->out_stride, *scores = h->scores;
-    size_t stride = h->stride, kp = h->kp, out_stride = h->out_stride, keys = h->keys, width = h->width;
-    long causal_first = h->causal_first;
-    size_t visible[4], most = 0;
-    for (int r = 0; r < mr; r++) {
-        size_t position = (size_t)causal_first + first_row + (size_t)r + 1;
-        visible[r] = causal_first >= 0 && position < keys ? position : keys;
-        most = visible[r] > most ? visible[r] : most;
-    }
+    size_t stride = h->stride, kp = h->kp, out_stride = h->out_stride, width = h->width;
+    size_t visible[4], most = ps_visible_keys(h, first_row, mr, visible);
     // Scores, up to 64 keys per pass: each query value broadcast once for
     // four blocks of 16 keys.
     for (size_t j = 0; j < most; j += 64) {
@@ -298,35 +292,36 @@ static void attention_head(const float *q, const float *k, const float *v, size_
 
 // Mean and variance (two passes) in 16 float lanes, the lanes summed in
 // double precision.
+static inline __attribute__((always_inline))
+void layer_norm_row(const float *in, float *out, size_t width, const float *weight, const float *bias, float epsilon) {
+    __m512 sum = _mm512_setzero_ps();
+    for (size_t i = 0; i < width; i += 16) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(columns_mask(width - i), in + i));
+    float lanes[16];
+    _mm512_storeu_ps(lanes, sum);
+    double total = 0;
+    for (int i = 0; i < 16; i++) total += lanes[i];
+    float mean = (float)(total / (double)width);
+    __m512 centre = _mm512_set1_ps(mean), squares = _mm512_setzero_ps();
+    for (size_t i = 0; i < width; i += 16) {
+        __mmask16 m = columns_mask(width - i);
+        __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, in + i), centre);
+        squares = _mm512_fmadd_ps(d, d, squares);
+    }
+    _mm512_storeu_ps(lanes, squares);
+    total = 0;
+    for (int i = 0; i < 16; i++) total += lanes[i];
+    __m512 inverse = _mm512_set1_ps((float)(1 / sqrt(total / (double)width + (double)epsilon)));
+    for (size_t i = 0; i < width; i += 16) {
+        __mmask16 m = columns_mask(width - i);
+        __m512 value = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, in + i), centre), inverse);
+        value = _mm512_fmadd_ps(value, _mm512_maskz_loadu_ps(m, weight + i), _mm512_maskz_loadu_ps(m, bias + i));
+        _mm512_mask_storeu_ps(out + i, m, value);
+    }
+}
+
 static void layer_norm(const float *x, float *y, size_t rows, size_t width, const float *weight, const float *bias,
                        float epsilon) {
-    for (size_t r = 0; r < rows; r++) {
-        const float *in = x + r * width;
-        float *out = y + r * width;
-        __m512 sum = _mm512_setzero_ps();
-        for (size_t i = 0; i < width; i += 16) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(columns_mask(width - i), in + i));
-        float lanes[16];
-        _mm512_storeu_ps(lanes, sum);
-        double total = 0;
-        for (int i = 0; i < 16; i++) total += lanes[i];
-        float mean = (float)(total / (double)width);
-        __m512 centre = _mm512_set1_ps(mean), squares = _mm512_setzero_ps();
-        for (size_t i = 0; i < width; i += 16) {
-            __mmask16 m = columns_mask(width - i);
-            __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, in + i), centre);
-            squares = _mm512_fmadd_ps(d, d, squares);
-        }
-        _mm512_storeu_ps(lanes, squares);
-        total = 0;
-        for (int i = 0; i < 16; i++) total += lanes[i];
-        __m512 inverse = _mm512_set1_ps((float)(1 / sqrt(total / (double)width + (double)epsilon)));
-        for (size_t i = 0; i < width; i += 16) {
-            __mmask16 m = columns_mask(width - i);
-            __m512 value = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, in + i), centre), inverse);
-            value = _mm512_fmadd_ps(value, _mm512_maskz_loadu_ps(m, weight + i), _mm512_maskz_loadu_ps(m, bias + i));
-            _mm512_mask_storeu_ps(out + i, m, value);
-        }
-    }
+    ps_layer_norm_rows(x, y, rows, width, weight, bias, epsilon, layer_norm_row);
 }
 
 // MARK: int8

@@ -77,6 +77,27 @@ typedef struct {
     long causal_first;
 } ps_attention;
 
+// The keys each of `mr` query rows from `first_row` sees (all of them, or
+// when causal those up to its own position), and the most any of them sees.
+static inline size_t ps_visible_keys(const ps_attention *h, size_t first_row, int mr, size_t visible[4]) {
+    size_t most = 0;
+    for (int r = 0; r < mr; r++) {
+        size_t position = (size_t)h->causal_first + first_row + (size_t)r + 1;
+        visible[r] = h->causal_first >= 0 && position < h->keys ? position : h->keys;
+        most = visible[r] > most ? visible[r] : most;
+    }
+    return most;
+}
+
+// LayerNorm over `rows` rows of `width`: `row(in, out, …)` for each (inline,
+// as `ps_linear_tiles`).
+static inline __attribute__((always_inline))
+void ps_layer_norm_rows(const float *x, float *y, size_t rows, size_t width, const float *weight, const float *bias,
+                        float epsilon, void (*row)(const float *in, float *out, size_t width, const float *weight,
+                                                   const float *bias, float epsilon)) {
+    for (size_t r = 0; r < rows; r++) row(x + r * width, y + r * width, width, weight, bias, epsilon);
+}
+
 // Attention's query rows in groups of up to four: `group(args, first, rows)`
 // for each (inline, as `ps_linear_tiles`).
 static inline __attribute__((always_inline))
