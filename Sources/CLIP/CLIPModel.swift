@@ -1,3 +1,4 @@
+import Foundation
 import Imaging
 import Compute
 
@@ -26,6 +27,9 @@ public final class CLIPModel: Sendable {
     /// The text tower's tokenizer (CLIP's BPE, or BERT's WordPiece); nil
     /// without the text tower.
     public let tokenizer: (any TextTokenizer)?
+    /// SigLIP's: how a text–image cosine becomes the probability that they
+    /// match; nil for CLIP models and without the text tower.
+    public let calibration: MatchCalibration?
     let vision: VisionTower?
     let text: AnyTextTower?
 
@@ -43,7 +47,7 @@ public final class CLIPModel: Sendable {
         let vocabulary = directory.vocabularyPaths.map { VocabularySource.transformers(vocabulary: $0.vocabulary, merges: $0.merges) }
         try self.init(reader: WeightReader(file: file, precision: precision), configuration: configuration, preprocess: preprocess,
                       names: names, pooling: pooling, vocabulary: vocabulary ?? .standard,
-                      wordPieceVocabulary: directory.wordPieceVocabularyPath, towers: towers, directory: path,
+                      wordPieceVocabulary: directory.wordPieceVocabularyPath, modelDirectory: directory, towers: towers, directory: path,
                       configurationPath: directory.configurationPath, prepared: prepared)
     }
 
@@ -60,7 +64,7 @@ public final class CLIPModel: Sendable {
         }
         var parts: [(String, Int, Int)] = []
         if towers.contains(.image) {
-            parts.append(("image", configuration.visionParameters, present([names.visionPrefix, "visual_projection."])))
+            parts.append(("image", configuration.visionParameters, present(names.visionPrefixes)))
         }
         if towers.contains(.text) {
             parts.append(("text", configuration.textParameters, present(names.textPrefixes)))
@@ -89,7 +93,7 @@ public final class CLIPModel: Sendable {
 
     private init(reader: WeightReader, configuration: ModelConfiguration, preprocess: PreprocessConfiguration,
                  names: CheckpointNames, pooling: TextPooling, vocabulary: VocabularySource, wordPieceVocabulary: String?,
-                 towers: Towers, directory: String?, configurationPath: String, prepared: PreparedWeightsCache?) throws(CLIPError) {
+                 modelDirectory: ModelDirectory?, towers: Towers, directory: String?, configurationPath: String, prepared: PreparedWeightsCache?) throws(CLIPError) {
         self.configuration = configuration
         self.precision = reader.precision
         self.directory = directory
@@ -100,7 +104,7 @@ public final class CLIPModel: Sendable {
                 try VisionTower(reader: reader, names: names, configuration: configuration.vision,
                                 embeddingSize: configuration.embeddingSize)
             }
-            owned += [names.visionPrefix, "visual_projection."]
+            owned += names.visionPrefixes
         } else {
             vision = nil
         }
@@ -118,9 +122,30 @@ public final class CLIPModel: Sendable {
                                   typeVocabularySize: typeVocabularySize)
             })
             owned += [BertNames.prefix, "text_projection."]
+        } else if towers.contains(.text), case let .siglip(padId) = configuration.text.architecture {
+            guard let modelDirectory else { throw .missingFile(path: (directory ?? ".") + "/tokenizer.json") }
+            let contextLength = configuration.text.contextLength
+            let (tower, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) in
+                let tokenizer = try reader.prepared(key: modelDirectory.gemmaTokenizerKey,
+                                                    decode: { GemmaTokenizer(prepared: $0, owner: $1, contextLength: contextLength, padId: padId) },
+                                                    build: { () throws(CLIPError) in
+                                                        try modelDirectory.gemmaTokenizer(contextLength: contextLength, padId: padId)
+                                                    },
+                                                    words: \.preparedWords)
+                guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
+                    throw .unsupportedArchitecture(path: configurationPath,
+                                                   reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than tokenizer.json's \(tokenizer.vocabularySize)")
+                }
+                let tower = try TextTower(reader: reader, names: names, configuration: configuration.text,
+                                          embeddingSize: configuration.embeddingSize, pooling: pooling)
+                return (tower, tokenizer)
+            }
+            (text, self.tokenizer) = (.clip(tower), tokenizer)
+            owned += names.textPrefixes
         } else if towers.contains(.text) {
             let (tower, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) in
-                let tokenizer = CLIPTokenizer(vocabulary: try reader.vocabulary(key: vocabulary.key, build: vocabulary.load),
+                let tokenizer = CLIPTokenizer(vocabulary: try reader.prepared(key: vocabulary.key, decode: { Vocabulary(prepared: $0, owner: $1) },
+                                                                                build: vocabulary.load, words: \.preparedWords),
                                               contextLength: configuration.text.contextLength)
                 guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
                     throw .unsupportedArchitecture(path: configurationPath,
@@ -134,6 +159,15 @@ public final class CLIPModel: Sendable {
             owned += names.textPrefixes
         } else {
             (text, tokenizer) = (nil, nil)
+        }
+        if towers.contains(.text), case .siglip = configuration.text.architecture {
+            let scale = try reader.tensor("logit_scale", shape: [1])[0], bias = try reader.tensor("logit_bias", shape: [1])[0]
+            guard scale.isFinite, bias.isFinite, scale < 20 else {
+                throw .invalidConfiguration(path: reader.path, reason: "logit_scale \(scale) and logit_bias \(bias) are not a usable calibration")
+            }
+            calibration = MatchCalibration(scale: Float(exp(Double(scale))), bias: bias)
+        } else {
+            calibration = nil
         }
         try reader.finish(ownedPrefixes: towers == .both ? [""] : owned)
     }
@@ -211,6 +245,23 @@ public final class CLIPModel: Sendable {
         guard !tokens.isEmpty else { return [] }
         let result = text.encode(tokens: tokens)
         return (0..<tokens.count).map(result.row)
+    }
+}
+
+/// SigLIP's sigmoid: the probability that a text and an image match is
+/// σ(scale · cos + bias), scale = exp(logit_scale), as the model was trained.
+public struct MatchCalibration: Sendable, Equatable, Codable {
+    public let scale: Float
+    public let bias: Float
+
+    public init(scale: Float, bias: Float) {
+        self.scale = scale
+        self.bias = bias
+    }
+
+    /// The match probability of an L2-normalised text–image cosine.
+    public func probability(cosine: Float) -> Float {
+        Float(1 / (1 + exp(-Double(scale * cosine + bias))))
     }
 }
 

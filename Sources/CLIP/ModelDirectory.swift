@@ -14,6 +14,10 @@ public struct ModelDirectory: Sendable, Equatable {
     public let wordPieceVocabularyPath: String?
     /// tokenizer_config.json, when present.
     public let tokenizerConfigurationPath: String?
+    /// The tokenizers library's tokenizer.json (SigLIP 2's Gemma tokenizer), when present.
+    public let tokenizerFilePath: String?
+    /// A SentencePiece model (SigLIP's spiece.model), when present.
+    public let sentencePiecePath: String?
 
     public static func == (lhs: ModelDirectory, rhs: ModelDirectory) -> Bool {
         lhs.path == rhs.path && lhs.layout == rhs.layout
@@ -69,6 +73,8 @@ public struct ModelDirectory: Sendable, Equatable {
         vocabularyPaths = exists("vocab.json") ? (file("vocab.json"), file("merges.txt")) : nil
         wordPieceVocabularyPath = layout == .transformers && exists("vocab.txt") ? file("vocab.txt") : nil
         tokenizerConfigurationPath = exists("tokenizer_config.json") ? file("tokenizer_config.json") : nil
+        tokenizerFilePath = exists("tokenizer.json") ? file("tokenizer.json") : nil
+        sentencePiecePath = exists("spiece.model") ? file("spiece.model") : nil
     }
 
     /// Every file the model needs, for copying it elsewhere.
@@ -78,6 +84,8 @@ public struct ModelDirectory: Sendable, Equatable {
         if let vocabularyPaths { files += [vocabularyPaths.vocabulary, vocabularyPaths.merges] }
         if let wordPieceVocabularyPath { files.append(wordPieceVocabularyPath) }
         if let tokenizerConfigurationPath { files.append(tokenizerConfigurationPath) }
+        if let tokenizerFilePath { files.append(tokenizerFilePath) }
+        if let sentencePiecePath { files.append(sentencePiecePath) }
         return files
     }
 
@@ -104,26 +112,84 @@ public struct ModelDirectory: Sendable, Equatable {
                     options = try JSONFile.read(TokenizerConfigFile.self, path: tokenizerConfigurationPath).options
                 }
             }
+            if file.isSiglip, tokenizerFilePath == nil {
+                throw sentencePiecePath != nil
+                    ? .unsupportedArchitecture(path: sentencePiecePath!, reason: "SigLIP's SentencePiece tokenizer (spiece.model) is not supported yet; SigLIP 2 models (tokenizer.json) are")
+                    : .missingFile(path: path + "/tokenizer.json")
+            }
             let (model, pooling) = try file.resolve(path: configurationPath, tokenizer: options)
             var preprocess = PreprocessConfiguration(imageSize: model.vision.imageSize)
             if let preprocessorPath {
                 let preprocessor = try JSONFile.read(TransformersPreprocessorFile.self, path: preprocessorPath)
                 preprocess = try preprocessor.resolve(imageSize: model.vision.imageSize, path: preprocessorPath)
             }
-            return (model, preprocess, CheckpointNames(layout: .transformers, openCLIPTextPrefix: ""), pooling)
+            return (model, preprocess, CheckpointNames(layout: .transformers, openCLIPTextPrefix: "", siglip: file.isSiglip), pooling)
         }
     }
 }
 
+extension ModelDirectory {
+    /// Its tokenizer.json tokenizer (SigLIP 2's), framed and cut to
+    /// `contextLength`. SigLIP 2 was trained on lower-cased text, so its
+    /// queries are lower-cased first, as transformers' Siglip2Tokenizer does.
+    func gemmaTokenizer(contextLength: Int, padId: Int?, lowercase: Bool = true) throws(CLIPError) -> GemmaTokenizer {
+        guard let tokenizerFilePath else { throw .missingFile(path: path + "/tokenizer.json") }
+        let file = try JSONFile.decode(TokenizerFile.self, from: try JSONFile.contents(of: tokenizerFilePath)) { reason in
+            .invalidVocabulary(path: tokenizerFilePath, reason: reason)
+        }
+        let configuration = try tokenizerConfigurationPath.map { path throws(CLIPError) in try JSONFile.read(TokenizerConfigFile.self, path: path) }
+        let specials = ["bos_token": configuration?.bosToken?.content ?? "<bos>", "eos_token": configuration?.eosToken?.content ?? "<eos>"]
+        return try file.resolve(path: tokenizerFilePath, lowercase: lowercase, frame: configuration?.frame, specialTokens: specials,
+                                contextLength: contextLength, padId: padId)
+    }
+
+    /// The name of its tokenizer.json tokenizer in a prepared file: the
+    /// files' identities, so that edited files are read again.
+    var gemmaTokenizerKey: String {
+        let files = [tokenizerFilePath, tokenizerConfigurationPath].map { path in
+            path.flatMap { WeightsFileIdentity(path: $0) }.map { "\($0.size)-\($0.modifiedAt)-\($0.changedAt)-\($0.inode)" } ?? "none"
+        }
+        return "tokenizer:tokenizer.json:\(files[0]):tokenizer_config.json:\(files[1]):v\(GemmaTokenizer.preparedVersion)"
+    }
+}
+
 /// tokenizer_config.json: the BERT tokenizer's switches (absent: transformers'
-/// defaults, lower-casing on, accents following it, CJK characters apart).
+/// defaults, lower-casing on, accents following it, CJK characters apart);
+/// for a tokenizer.json, whether transformers frames each text with the
+/// start and end tokens itself (add_bos_token / add_eos_token, which replace
+/// the file's post-processor) and which those tokens are.
 struct TokenizerConfigFile: Decodable {
     var doLowerCase: Bool?
     var tokenizeChineseChars: Bool?
     var stripAccents: Bool?
+    var addBosToken: Bool?
+    var addEosToken: Bool?
+    var bosToken: TokenName?
+    var eosToken: TokenName?
+
+    /// A special token, as a string or as an AddedToken's fields.
+    struct TokenName: Decodable {
+        var content: String
+
+        init(from decoder: Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let text = try? container.decode(String.self) {
+                content = text
+            } else {
+                struct Fields: Decodable { var content: String }
+                content = try container.decode(Fields.self).content
+            }
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case doLowerCase = "do_lower_case", tokenizeChineseChars = "tokenize_chinese_chars", stripAccents = "strip_accents"
+        case addBosToken = "add_bos_token", addEosToken = "add_eos_token", bosToken = "bos_token", eosToken = "eos_token"
+    }
+
+    /// transformers' frame when the file sets either switch (absent ones are off).
+    var frame: (bos: Bool, eos: Bool)? {
+        addBosToken == nil && addEosToken == nil ? nil : (addBosToken ?? false, addEosToken ?? false)
     }
 
     var options: BertTokenizer.Options {

@@ -33,8 +33,10 @@ extension ModelConfiguration {
         try check(vision.tokens, ConfigurationLimits.tokens, "the image tower's token count")
         try check(text.contextLength, ConfigurationLimits.contextLength, "the context length")
         try check(text.vocabularySize, ConfigurationLimits.vocabularySize, "the vocabulary size")
-        if case let .bert(typeVocabularySize, _) = text.architecture {
-            try check(typeVocabularySize, 1...1024, "the text tower's token type count")
+        switch text.architecture {
+        case let .bert(typeVocabularySize, _): try check(typeVocabularySize, 1...1024, "the text tower's token type count")
+        case let .siglip(padId): try check(padId, 0...(text.vocabularySize - 1), "the text tower's padding id")
+        case .clip: break
         }
         for (tower, transformer) in [("image", vision.transformer), ("text", text.transformer)] {
             try check(transformer.width, ConfigurationLimits.width, "the \(tower) tower's width")
@@ -59,17 +61,27 @@ extension ModelConfiguration {
 
     /// The elements the image tower's tensors hold, for a validated configuration.
     var visionParameters: Int {
-        let w = vision.transformer.width, p = vision.patchSize
-        return w * 3 * p * p + w + vision.tokens * w + 2 * w
-            + vision.transformer.layers * Self.blockParameters(vision.transformer) + 2 * w + w * embeddingSize
+        let t = vision.transformer, w = t.width, p = vision.patchSize
+        let stack = w * 3 * p * p + vision.tokens * w + t.layers * Self.blockParameters(t) + 2 * w
+        switch vision.architecture {
+        case .clip:
+            return stack + w + 2 * w + w * embeddingSize
+        case .siglip:
+            // Patch bias; the pooling head: probe, attention, LayerNorm, MLP.
+            return stack + w + w + (3 * w * w + 3 * w) + (w * w + w) + 2 * w + (t.mlpWidth * w + t.mlpWidth) + (w * t.mlpWidth + w)
+        }
     }
 
     /// The elements the text tower's tensors hold, for a validated configuration.
     var textParameters: Int {
         let w = text.transformer.width
-        var types = 0
-        if case let .bert(typeVocabularySize, _) = text.architecture { types = typeVocabularySize }
-        return text.vocabularySize * w + text.contextLength * w + types * w
+        var extra = 0
+        switch text.architecture {
+        case let .bert(typeVocabularySize, _): extra = typeVocabularySize * w
+        case .siglip: extra = embeddingSize
+        case .clip: break
+        }
+        return text.vocabularySize * w + text.contextLength * w + extra
             + text.transformer.layers * Self.blockParameters(text.transformer) + 2 * w + w * embeddingSize
     }
 }

@@ -20,15 +20,28 @@ public struct TransformerConfiguration: Sendable, Equatable {
     public var headWidth: Int { width / heads }
 }
 
+/// Which kind of image tower a model has.
+public enum VisionArchitecture: Sendable, Equatable {
+    /// CLIP's ViT: a class token, LayerNorms before and after the
+    /// transformer, the class token's final state projected.
+    case clip
+    /// SigLIP's ViT: patches with a bias and no class token, no LayerNorm
+    /// before the transformer, a LayerNorm after it, then a multi-head
+    /// attention pooling head (a learned probe attends over the patches,
+    /// then `x + mlp(layernorm(x))`) whose output is the embedding.
+    case siglip
+}
+
 /// The image tower: a ViT over square images cut into square patches.
 public struct VisionConfiguration: Sendable, Equatable {
     public var imageSize: Int
     public var patchSize: Int
     public var transformer: TransformerConfiguration
+    public var architecture: VisionArchitecture = .clip
 
     public var gridSize: Int { imageSize / patchSize }
-    /// Patches plus the class token.
-    public var tokens: Int { gridSize * gridSize + 1 }
+    /// Patches, plus the class token for CLIP.
+    public var tokens: Int { gridSize * gridSize + (architecture == .clip ? 1 : 0) }
 }
 
 /// Which kind of text tower a model has.
@@ -40,6 +53,11 @@ public enum TextArchitecture: Sendable, Equatable {
     /// word + position + token-type embeddings, WordPiece tokens, pooled at
     /// `[CLS]`.
     case bert(typeVocabularySize: Int, tokenizer: BertTokenizer.Options)
+    /// SigLIP's: a bidirectional pre-LayerNorm transformer with no attention
+    /// mask (padding to the context length is attended), a final LayerNorm,
+    /// the last position's state through a linear head with a bias.
+    /// `padId` fills the sequence up to the context length.
+    case siglip(padId: Int)
 }
 
 /// The text tower.

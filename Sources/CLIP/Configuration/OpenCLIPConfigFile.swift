@@ -285,4 +285,6 @@ enum TextPooling: Sendable, Equatable {
     case argmax
     /// The first position holding this id (open_clip "eos", transformers otherwise).
     case firstToken(Int)
+    /// The last position of the sequence padded to the context length (SigLIP).
+    case last
 }

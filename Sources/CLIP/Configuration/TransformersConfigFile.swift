@@ -1,8 +1,10 @@
 import Foundation
 
-/// config.json of a Hugging Face transformers `CLIPModel` or
-/// `ChineseCLIPModel`. Absent fields take transformers' defaults
-/// (models/clip/configuration_clip.py, models/chinese_clip/configuration_chinese_clip.py).
+/// config.json of a Hugging Face transformers `CLIPModel`, `ChineseCLIPModel`
+/// or `SiglipModel` (SigLIP, and SigLIP 2 at a fixed resolution). Absent
+/// fields take transformers' defaults (models/clip/configuration_clip.py,
+/// models/chinese_clip/configuration_chinese_clip.py,
+/// models/siglip/configuration_siglip.py).
 struct TransformersConfigFile: Decodable {
     struct TowerConfig: Decodable {
         var hiddenSize: Int?
@@ -20,6 +22,9 @@ struct TransformersConfigFile: Decodable {
         var vocabSize: Int?
         var eosTokenId: Int?
         var typeVocabSize: Int?
+        var padTokenId: Int?
+        var projectionSize: Int?
+        var visionUseHead: Bool?
 
         enum CodingKeys: String, CodingKey {
             case hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
@@ -28,6 +33,7 @@ struct TransformersConfigFile: Decodable {
             case imageSize = "image_size", patchSize = "patch_size", numChannels = "num_channels"
             case maxPositionEmbeddings = "max_position_embeddings", vocabSize = "vocab_size"
             case eosTokenId = "eos_token_id", typeVocabSize = "type_vocab_size"
+            case padTokenId = "pad_token_id", projectionSize = "projection_size", visionUseHead = "vision_use_head"
         }
     }
 
@@ -45,19 +51,26 @@ struct TransformersConfigFile: Decodable {
     /// Whether it describes a ChineseCLIPModel (a BERT text tower).
     var isChineseCLIP: Bool { modelType == "chinese_clip" || (modelType == nil && architectures == ["ChineseCLIPModel"]) }
 
+    /// Whether it describes a SiglipModel.
+    var isSiglip: Bool { modelType == "siglip" || (modelType == nil && architectures == ["SiglipModel"]) }
+
     /// The configuration; `tokenizer` are the BERT tokenizer's options (from
     /// tokenizer_config.json) for a ChineseCLIPModel.
     func resolve(path: String, tokenizer: BertTokenizer.Options = BertTokenizer.Options()) throws(CLIPError) -> (ModelConfiguration, TextPooling) {
         func unsupported(_ reason: String) -> CLIPError { .unsupportedArchitecture(path: path, reason: reason) }
         func invalid(_ reason: String) -> CLIPError { .invalidConfiguration(path: path, reason: reason) }
         let chinese = isChineseCLIP
-        if let modelType, modelType != "clip", modelType != "chinese_clip" {
-            throw unsupported("model_type \"\(modelType)\" (supported: \"clip\", \"chinese_clip\")")
+        if modelType == "siglip2" || architectures?.contains("Siglip2Model") == true {
+            throw unsupported("Siglip2Model (SigLIP 2 NaFlex, images at their own aspect ratio) is not supported yet; the fixed-resolution SigLIP 2 models (google/siglip2-base-patch16-224 and the like, model_type \"siglip\") are")
         }
-        let expected = chinese ? "ChineseCLIPModel" : "CLIPModel"
+        if let modelType, !["clip", "chinese_clip", "siglip"].contains(modelType) {
+            throw unsupported("model_type \"\(modelType)\" (supported: \"clip\", \"chinese_clip\", \"siglip\")")
+        }
+        let expected = chinese ? "ChineseCLIPModel" : isSiglip ? "SiglipModel" : "CLIPModel"
         if let architectures, !architectures.contains(expected) {
-            throw unsupported("architectures \(architectures) (a model_type \"\(chinese ? "chinese_clip" : "clip")\" must be a \(expected))")
+            throw unsupported("architectures \(architectures) (a model_type \"\(modelType ?? "clip")\" must be a \(expected))")
         }
+        if isSiglip { return try resolveSiglip(path: path) }
         guard let vision = visionConfig, let text = textConfig else {
             throw invalid("text_config and vision_config are required")
         }
@@ -99,6 +112,47 @@ struct TransformersConfigFile: Decodable {
         // transformers' CLIPTextTransformer: eos_token_id 2 marks configs written
         // before PR #24773 and means "argmax of the ids".
         return (model, eos == 2 ? .argmax : .firstToken(eos))
+    }
+
+    /// A SiglipModel: the image embedding is the pooling head's output (the
+    /// vision width), the text head projects to `projection_size`, which
+    /// must be that width.
+    private func resolveSiglip(path: String) throws(CLIPError) -> (ModelConfiguration, TextPooling) {
+        guard let vision = visionConfig, let text = textConfig else {
+            throw .invalidConfiguration(path: path, reason: "text_config and vision_config are required")
+        }
+        if let channels = vision.numChannels, channels != 3 {
+            throw .unsupportedArchitecture(path: path, reason: "vision_config.num_channels \(channels)")
+        }
+        if vision.visionUseHead == false {
+            throw .unsupportedArchitecture(path: path, reason: "vision_config.vision_use_head false (an image tower without its pooling head makes no embedding)")
+        }
+        let imageSize = vision.imageSize ?? SquareSize(224)
+        let patchSize = vision.patchSize ?? SquareSize(16)
+        guard imageSize.height == imageSize.width, patchSize.height == patchSize.width else {
+            throw .unsupportedArchitecture(path: path, reason: "non-square image or patch size")
+        }
+        guard patchSize.width > 0, imageSize.width >= patchSize.width, imageSize.width % patchSize.width == 0 else {
+            throw .invalidConfiguration(path: path, reason: "vision_config.image_size \(imageSize.width) is not a multiple of patch_size \(patchSize.width)")
+        }
+        let defaults = (768, 3072, 12, 12)
+        let visionTransformer = try Self.transformer(vision, defaults: defaults, activation: "gelu_pytorch_tanh", epsilon: 1e-6,
+                                                     field: "vision_config", path: path)
+        let textTransformer = try Self.transformer(text, defaults: defaults, activation: "gelu_pytorch_tanh", epsilon: 1e-6,
+                                                   field: "text_config", path: path)
+        let embeddingSize = visionTransformer.width
+        let projection = text.projectionSize ?? textTransformer.width
+        guard projection == embeddingSize else {
+            throw .invalidConfiguration(path: path, reason: "text_config.projection_size \(projection) differs from the image embedding size (vision_config.hidden_size \(embeddingSize))")
+        }
+        let model = ModelConfiguration(
+            layout: .transformers, embeddingSize: embeddingSize,
+            vision: VisionConfiguration(imageSize: imageSize.width, patchSize: patchSize.width, transformer: visionTransformer,
+                                        architecture: .siglip),
+            text: TextConfiguration(contextLength: text.maxPositionEmbeddings ?? 64, vocabularySize: text.vocabSize ?? 32000,
+                                    transformer: textTransformer, architecture: .siglip(padId: text.padTokenId ?? 1)))
+        try model.validate(path: path)
+        return (model, .last)
     }
 
     private static func transformer(_ tower: TowerConfig, defaults: (Int, Int, Int, Int), activation defaultActivation: String = "quick_gelu",

@@ -35,17 +35,19 @@ struct MergeTable: Sendable {
 
     /// The table over words saved by `words` (mapped from a prepared file,
     /// kept alive by `owner`); nil unless it is a well-formed table whose
-    /// merged ids are below `vocabularySize` (the checksum guards against
-    /// damage; this against a file crafted to send a lookup out of bounds or
-    /// round in circles).
-    init?(words pointer: UnsafePointer<UInt64>, count wordCount: Int, owner: any AnyObject & Sendable, vocabularySize: Int) {
+    /// values' low halves (ids) are below `vocabularySize`, and whose keys
+    /// are pairs of such ids or, with `keyLimit`, below it (the checksum
+    /// guards against damage; this against a file crafted to send a lookup
+    /// out of bounds or round in circles).
+    init?(words pointer: UnsafePointer<UInt64>, count wordCount: Int, owner: any AnyObject & Sendable, vocabularySize: Int,
+          keyLimit: UInt64? = nil) {
         let capacity = wordCount / 2
         guard capacity >= 16, capacity.nonzeroBitCount == 1, wordCount == 2 * capacity else { return nil }
         var used = 0
         for slot in 0..<capacity where pointer[2 * slot] != Self.empty {
-            let value = pointer[2 * slot + 1]
-            guard value & 0xFFFF_FFFF < UInt64(vocabularySize), pointer[2 * slot] >> 32 < UInt64(vocabularySize),
-                  pointer[2 * slot] & 0xFFFF_FFFF < UInt64(vocabularySize) else { return nil }
+            let key = pointer[2 * slot], value = pointer[2 * slot + 1]
+            let keyValid = keyLimit.map { key < $0 } ?? (key >> 32 < UInt64(vocabularySize) && key & 0xFFFF_FFFF < UInt64(vocabularySize))
+            guard value & 0xFFFF_FFFF < UInt64(vocabularySize), keyValid else { return nil }
             used += 1
         }
         guard used <= capacity / 2 else { return nil }

@@ -6,7 +6,8 @@ public protocol TextTokenizer: Sendable {
     /// One more than the largest id it can return.
     var vocabularySize: Int { get }
     /// The ids of `text`, framed by the model's start and end tokens, at
-    /// most `contextLength` of them, unpadded.
+    /// most `contextLength` of them: unpadded, except for towers that read
+    /// whole padded sequences (SigLIP's), which get exactly `contextLength`.
     func tokenize(_ text: String) -> [Int]
 }
 

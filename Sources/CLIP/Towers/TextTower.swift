@@ -1,7 +1,9 @@
 import Compute
 
-/// The causal text transformer (open_clip CLIP.encode_text, transformers
-/// CLIPTextTransformer + text_projection).
+/// The text transformer: CLIP's, causal (open_clip CLIP.encode_text,
+/// transformers CLIPTextTransformer + text_projection), or SigLIP's,
+/// bidirectional over the sequence padded to the context length, its last
+/// position through a head with a bias (transformers SiglipTextTransformer).
 struct TextTower: Sendable {
     let configuration: TextConfiguration
     /// `vocabulary × width`.
@@ -30,7 +32,18 @@ struct TextTower: Sendable {
         }
         transformer = Transformer(blocks: blocks)
         finalNorm = try reader.layerNorm(names.textFinalNorm, width: width, epsilon: configuration.transformer.layerNormEpsilon)
-        projection = try names.projection(reader, name: names.textProjection, width: width, embedding: embeddingSize)
+        if case .siglip = configuration.architecture {
+            projection = try reader.linear(weight: names.textProjection, bias: names.textProjectionBias, inputs: width,
+                                           outputs: embeddingSize, precision: .fp32)
+        } else {
+            projection = try names.projection(reader, name: names.textProjection, width: width, embedding: embeddingSize)
+        }
+    }
+
+    /// The padding id of a tower that reads whole context-length sequences.
+    var padId: Int? {
+        if case let .siglip(padId) = configuration.architecture { return padId }
+        return nil
     }
 
     /// The position whose final state is the sequence's embedding.
@@ -42,6 +55,8 @@ struct TextTower: Sendable {
             return best
         case let .firstToken(id):
             return ids.firstIndex(of: id) ?? 0
+        case .last:
+            return configuration.contextLength - 1
         }
     }
 
@@ -51,8 +66,11 @@ struct TextTower: Sendable {
     /// With causal attention a position never sees the ones after it, so each
     /// sequence only runs up to its pooled position: padding to the context
     /// length would not change the result and would cost up to 10× the time.
+    /// SigLIP's attention is bidirectional and unmasked, so its sequences are
+    /// padded to the context length with its padding id, as it was trained.
     func encode(tokens sequences: [[Int]]) -> Matrix {
         let width = configuration.transformer.width
+        let padId = self.padId
         let pooled = sequences.map(pooledPosition)
         let length = (pooled.max() ?? 0) + 1
         let count = sequences.count
@@ -60,8 +78,8 @@ struct TextTower: Sendable {
         x.values.withUnsafeMutableBufferPointer { target in
             for (sequence, ids) in sequences.enumerated() {
                 precondition(ids.count <= configuration.contextLength)
-                for position in 0..<min(length, ids.count) {
-                    let id = ids[position]
+                for position in 0..<(padId == nil ? min(length, ids.count) : length) {
+                    let id = position < ids.count ? ids[position] : padId!
                     precondition(id >= 0 && id < configuration.vocabularySize, "token id out of range")
                     let out = (sequence * length + position) * width
                     tokenEmbedding.withRow(id) { row in
@@ -72,7 +90,7 @@ struct TextTower: Sendable {
                 }
             }
         }
-        let states = transformer.output(x, sequences: count, tokens: length, causal: true, at: pooled)
+        let states = transformer.output(x, sequences: count, tokens: length, causal: padId == nil, at: pooled)
         return projection(finalNorm(states))
     }
 }

@@ -4,13 +4,22 @@ struct CheckpointNames: Sendable {
     let layout: CheckpointLayout
     /// "" for open_clip's CLIP, "text." for its CustomTextCLIP.
     let openCLIPTextPrefix: String
+    /// transformers' SiglipModel (its towers' own names for the parts CLIP
+    /// does not have, and a few renamed ones).
+    var siglip = false
 
     // MARK: Image tower
 
     var visionPrefix: String { layout == .openCLIP ? "visual." : "vision_model." }
+    /// Prefixes owned by the image tower (for the unused-tensor check).
+    var visionPrefixes: [String] { layout == .openCLIP || siglip ? [visionPrefix] : [visionPrefix, "visual_projection."] }
     var patchEmbedding: String {
         layout == .openCLIP ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight"
     }
+    /// SigLIP's patch convolution has a bias.
+    var patchEmbeddingBias: String { "vision_model.embeddings.patch_embedding.bias" }
+    /// SigLIP's attention pooling head.
+    var poolingHead: String { "vision_model.head" }
     var classEmbedding: String {
         layout == .openCLIP ? "visual.class_embedding" : "vision_model.embeddings.class_embedding"
     }
@@ -27,6 +36,7 @@ struct CheckpointNames: Sendable {
 
     /// Prefixes owned by the text tower (for the unused-tensor check).
     var textPrefixes: [String] {
+        if siglip { return ["text_model."] }
         if layout == .transformers { return ["text_model.", "text_projection."] }
         if !openCLIPTextPrefix.isEmpty { return [openCLIPTextPrefix] }
         return ["token_embedding.", "positional_embedding", "transformer.", "ln_final.", "text_projection"]
@@ -43,8 +53,11 @@ struct CheckpointNames: Sendable {
     var textFinalNorm: String { layout == .openCLIP ? openCLIPTextPrefix + "ln_final" : "text_model.final_layer_norm" }
     /// open_clip: `width × embed` matrix used as x·P; transformers: nn.Linear weight `embed × width`.
     var textProjection: String {
-        layout == .openCLIP ? openCLIPTextPrefix + "text_projection" : "text_projection.weight"
+        if siglip { return "text_model.head.weight" }
+        return layout == .openCLIP ? openCLIPTextPrefix + "text_projection" : "text_projection.weight"
     }
+    /// SigLIP's text head has a bias.
+    var textProjectionBias: String { "text_model.head.bias" }
 
     // MARK: Blocks
 
@@ -93,6 +106,35 @@ struct CheckpointNames: Sendable {
                                                        inputs: config.mlpWidth, outputs: width),
                          activation: config.activation))
         }
+    }
+
+    /// SigLIP's attention pooling head: torch.nn.MultiheadAttention's packed
+    /// `in_proj` (query rows first), whose query is the probe's, computed
+    /// here once.
+    func attentionPooling(_ reader: WeightReader, _ config: TransformerConfiguration) throws(CLIPError) -> AttentionPooling {
+        let width = config.width, base = poolingHead + "."
+        let probe = try reader.vector(base + "probe", count: width)
+        let inWeight = base + "attention.in_proj_weight"
+        let inBias = try reader.tensor(base + "attention.in_proj_bias", shape: [3 * width], fanIn: width)
+        let packed = try reader.tensor(inWeight, shape: [3 * width, width])
+        var query = Array(inBias[0..<width])
+        for row in 0..<width {
+            var sum: Float = 0
+            for column in 0..<width { sum += packed[row * width + column] * probe[column] }
+            query[row] += sum
+        }
+        let keyValue = try reader.linear(key: base + "attention.kv_proj.weight", sources: [(inWeight, [3 * width, width])],
+                                         bias: Array(inBias[width...]), inputs: width, outputs: 2 * width) { Array($0[0][(width * width)...]) }
+        return AttentionPooling(
+            query: query, keyValue: keyValue,
+            outProjection: try reader.linear(weight: base + "attention.out_proj.weight", bias: base + "attention.out_proj.bias",
+                                             inputs: width, outputs: width),
+            norm: try reader.layerNorm(base + "layernorm", width: width, epsilon: config.layerNormEpsilon),
+            mlp: MLP(fc: try reader.linear(weight: base + "mlp.fc1.weight", bias: base + "mlp.fc1.bias", inputs: width, outputs: config.mlpWidth),
+                     projection: try reader.linear(weight: base + "mlp.fc2.weight", bias: base + "mlp.fc2.bias",
+                                                   inputs: config.mlpWidth, outputs: width),
+                     activation: config.activation),
+            heads: config.heads)
     }
 
     /// The final projection as a Linear (`embed × width`), whichever way the

@@ -242,7 +242,8 @@ final class PreparedWeightsFile: Sendable {
     /// What a prepared file holds.
     enum Item {
         case matrix(Linear.Weights)
-        case vocabulary(Vocabulary)
+        /// A tokenizer's tables, made only when the file is written.
+        case words(() -> [UInt64])
     }
 
     /// Writes `items` as a prepared file at `path`: under a temporary name
@@ -259,8 +260,8 @@ final class PreparedWeightsFile: Sendable {
                 if case .float = matrix { entry.kind = .float } else { entry.kind = .int8 }
                 (entry.outputs, entry.inputs, entry.length) = (matrix.prepared.outputs, matrix.prepared.inputs, matrix.prepared.preparedByteCount)
                 words.append([])
-            case let .vocabulary(vocabulary):
-                words.append(vocabulary.preparedWords)
+            case let .words(tableWords):
+                words.append(tableWords())
                 entry.length = words[words.count - 1].count * 8
             }
             entries.append(entry)
@@ -272,7 +273,7 @@ final class PreparedWeightsFile: Sendable {
                 let target = UnsafeMutableRawBufferPointer(rebasing: buffer[entries[index].offset..<(entries[index].offset + entries[index].length)])
                 switch item {
                 case let .matrix(matrix): matrix.prepared.writePrepared(to: target)
-                case .vocabulary: words[index].withUnsafeBytes { target.copyMemory(from: $0) }
+                case .words: words[index].withUnsafeBytes { target.copyMemory(from: $0) }
                 }
                 entries[index].checksum = ContentHash.hex(ContentHash.xxh64(UnsafeRawBufferPointer(target)))
             }

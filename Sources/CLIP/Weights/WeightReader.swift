@@ -132,21 +132,21 @@ final class WeightReader {
         return linear
     }
 
-    /// The tokenizer's vocabulary, from the prepared file under `key` (which
-    /// names its source files and their versions) when it has it, else from
-    /// `build`, to be saved there.
-    func vocabulary(key: String, build: () throws(CLIPError) -> Vocabulary) throws(CLIPError) -> Vocabulary {
-        if let preparation, let (bytes, owner) = preparation.file?.words(key),
-           let vocabulary = Vocabulary(prepared: bytes, owner: owner) {
-            preparation.items.append((key, .vocabulary(vocabulary)))
-            return vocabulary
+    /// A tokenizer's tables, from the prepared file under `key` (which names
+    /// its source files and their versions) when it has them and `decode`
+    /// accepts them, else from `build`, saved there as `words` make them.
+    func prepared<Table>(key: String, decode: (UnsafeRawBufferPointer, any AnyObject & Sendable) -> Table?,
+                         build: () throws(CLIPError) -> Table, words: @escaping (Table) -> [UInt64]) throws(CLIPError) -> Table {
+        if let preparation, let (bytes, owner) = preparation.file?.words(key), let table = decode(bytes, owner) {
+            preparation.items.append((key, .words({ words(table) })))
+            return table
         }
-        let vocabulary = try build()
+        let table = try build()
         if let preparation {
             preparation.complete = false
-            preparation.items.append((key, .vocabulary(vocabulary)))
+            preparation.items.append((key, .words({ words(table) })))
         }
-        return vocabulary
+        return table
     }
 
     /// Checks that the checkpoint has `name` with `shape` and counts it as

@@ -1,0 +1,158 @@
+import Compute
+import Foundation
+import Imaging
+import Testing
+import TestSupport
+@testable import CLIP
+
+/// SigLIP 2 (transformers' SiglipModel with a Gemma tokenizer.json) against
+/// transformers 5.24 and tokenizers 0.23 themselves (scripts/make-siglip-fixtures.py).
+/// Embeddings and token ids of the whole model are compared with the other
+/// fixture models in ReferenceEmbeddingTests; here, the tokenizer stage by
+/// stage, the match probabilities, and what must be refused.
+@Suite("SigLIP 2")
+struct SiglipTests {
+    struct TokenizerReference: Decodable {
+        struct Stage: Decodable {
+            let normalized: String
+            let ids: [Int]
+        }
+
+        struct Text: Decodable {
+            let text: String
+            let siglip2: Stage
+            let gemma: Stage
+        }
+
+        let texts: [Text]
+    }
+
+    struct ProbabilityReference: Decodable {
+        struct Image: Decodable { let file: String; let embedding: [Float] }
+        struct Text: Decodable { let text: String; let embedding: [Float] }
+        let logit_scale: Float
+        let logit_bias: Float
+        let images: [Image]
+        let texts: [Text]
+        let probabilities: [[Float]]
+    }
+
+    static let model = Fixtures.path("models/siglip2-p8")
+
+    static func tokenizerReference() throws -> TokenizerReference {
+        try JSONDecoder().decode(TokenizerReference.self,
+                                 from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("reference/siglip2-p8-tokenizer.json"))))
+    }
+
+    @Test("tokenizer.json as the tokenizers library runs it: byte fallback, added tokens, the <eos> frame; lower-cased as Siglip2Tokenizer does")
+    func tokenizerStages() throws {
+        let directory = try ModelDirectory(path: Self.model)
+        let reference = try Self.tokenizerReference()
+        #expect(reference.texts.count >= 40)
+        for lowercase in [true, false] {
+            let tokenizer = try directory.gemmaTokenizer(contextLength: 64, padId: nil, lowercase: lowercase)
+            for text in reference.texts {
+                let expected = lowercase ? text.siglip2 : text.gemma
+                // Untruncated: the whole text, then the frame.
+                let ids = tokenizer.encode(text.text) + tokenizer.definition.after
+                #expect(ids == expected.ids, "\(lowercase ? "siglip2" : "gemma") ids of \(text.text.debugDescription)")
+                if lowercase, !tokenizer.definition.added.contains(where: { text.text.contains($0.content) }) {
+                    #expect(String(String.UnicodeScalarView(tokenizer.normalize(Array(text.text.unicodeScalars)))) == expected.normalized,
+                            "normalised \(text.text.debugDescription)")
+                }
+            }
+        }
+    }
+
+    @Test("some fixture texts fall back to bytes, and a long text is cut to 64 with <eos> kept")
+    func fixtureCoversByteFallbackAndTruncation() throws {
+        let tokenizer = try ModelDirectory(path: Self.model).gemmaTokenizer(contextLength: 64, padId: 0)
+        let byteIDs = Set(tokenizer.byteIDs!.map(Int.init))
+        let reference = try Self.tokenizerReference()
+        #expect(reference.texts.contains { $0.siglip2.ids.contains(where: byteIDs.contains) })
+        let long = tokenizer.tokenize(String(repeating: "a dog on the beach ", count: 40))
+        #expect(long.count == 64 && long.last == 1 && !long.contains(0))
+        let short = tokenizer.tokenize("a dog")
+        #expect(short.count == 64 && short.suffix(60).allSatisfy { $0 == 0 } && short.contains(1))
+        #expect(tokenizer.tokenize("").prefix(2) == [1, 0])
+    }
+
+    @Test("match probabilities are transformers' sigmoid(logits_per_image)")
+    func probabilities() throws {
+        let reference = try JSONDecoder().decode(ProbabilityReference.self,
+                                                 from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("reference/siglip2-p8.json"))))
+        let model = try CLIPModel(directory: Self.model)
+        let calibration = try #require(model.calibration)
+        #expect(abs(calibration.scale - Float(exp(Double(reference.logit_scale)))) <= 1e-3)
+        #expect(calibration.bias == reference.logit_bias)
+        let decoder = ImageDecoder()
+        let images = try model.encode(images: reference.images.map { try decoder.decode(path: Fixtures.path($0.file)).bitmap })
+        let texts = model.encode(texts: reference.texts.map(\.text))
+        var worst: Float = 0
+        for (row, image) in images.enumerated() {
+            for (column, text) in texts.enumerated() {
+                let cosine = Float(Compare.cosine(image, text))
+                worst = max(worst, abs(calibration.probability(cosine: cosine) - reference.probabilities[row][column]))
+            }
+        }
+        #expect(worst <= 1e-4, "worst probability difference \(worst)")
+        // The fixture must have probabilities away from 0 and 1 for this to test anything.
+        #expect(reference.probabilities.joined().contains { $0 > 0.01 && $0 < 0.99 })
+        // Only a text tower carries it: an image-only model has no calibration.
+        #expect(try CLIPModel(directory: Self.model, towers: .image).calibration == nil)
+    }
+
+    @Test("the prepared tokenizer tokenizes as the one read from tokenizer.json")
+    func preparedTokenizer() throws {
+        let tokenizer = try ModelDirectory(path: Self.model).gemmaTokenizer(contextLength: 64, padId: 0)
+        let words = tokenizer.preparedWords
+        let owner = Owner()
+        let copy = try #require(words.withUnsafeBytes { GemmaTokenizer(prepared: $0, owner: owner, contextLength: 64, padId: 0) })
+        for text in try Self.tokenizerReference().texts {
+            #expect(copy.tokenize(text.text) == tokenizer.tokenize(text.text))
+        }
+        // A damaged table is refused, not trusted.
+        var damaged = words
+        damaged[damaged.count - 1] = UInt64.max - 1
+        damaged[damaged.count - 2] = 12345
+        #expect(damaged.withUnsafeBytes { GemmaTokenizer(prepared: $0, owner: owner, contextLength: 64, padId: 0) } == nil)
+        #expect(words.withUnsafeBytes { GemmaTokenizer(prepared: UnsafeRawBufferPointer(rebasing: $0.dropLast(8)), owner: owner,
+                                                       contextLength: 64, padId: 0) } == nil)
+    }
+
+    @Test("configurations it does not implement are refused by name", arguments: [
+        (#""model_type": "siglip""#, #""model_type": "siglip2""#, "Siglip2Model"),
+        (#""vision_use_head": true"#, #""vision_use_head": false"#, "vision_use_head false"),
+        (#""projection_size": 48"#, #""projection_size": 40"#, "projection_size 40"),
+    ])
+    func refusals(original: String, replacement: String, message: String) throws {
+        let folder = try TemporaryDirectory()
+        for name in ["model.safetensors", "tokenizer.json", "tokenizer_config.json", "preprocessor_config.json"] {
+            try FileManager.default.copyItem(atPath: Self.model + "/" + name, toPath: folder.path + "/" + name)
+        }
+        let configuration = try String(contentsOfFile: Self.model + "/config.json", encoding: .utf8)
+        #expect(configuration.contains(original))
+        try configuration.replacingOccurrences(of: original, with: replacement)
+            .write(toFile: folder.path + "/config.json", atomically: true, encoding: .utf8)
+        do {
+            _ = try CLIPModel(directory: folder.path)
+            Issue.record("a configuration with \(replacement) was accepted")
+        } catch {
+            #expect(error.localizedDescription.contains(message), "\(error.localizedDescription)")
+        }
+    }
+
+    @Test("a SigLIP folder with only spiece.model says that tokenizer is not supported yet")
+    func sentencePieceOnly() throws {
+        let folder = try TemporaryDirectory()
+        for name in ["config.json", "model.safetensors", "preprocessor_config.json"] {
+            try FileManager.default.copyItem(atPath: Self.model + "/" + name, toPath: folder.path + "/" + name)
+        }
+        FileManager.default.createFile(atPath: folder.path + "/spiece.model", contents: Data([0x0a]))
+        #expect(throws: CLIPError.self) { try CLIPModel(directory: folder.path) }
+        do { _ = try CLIPModel(directory: folder.path) } catch { #expect(error.localizedDescription.contains("spiece.model")) }
+    }
+}
+
+/// Keeps borrowed words alive in the tests above (they outlive it anyway).
+private final class Owner: Sendable {}
