@@ -43,15 +43,19 @@ public final class PhotoLibrary: Sendable {
         public var top: Int
         /// Leave out results whose cosine similarity is below this (-1 ... 1).
         public var minimumScore: Float?
+        /// Leave out results less likely than this to match (0 ... 1,
+        /// exclusive): SigLIP models and one-text queries only.
+        public var minimumProbability: Float?
         public var filter: SearchFilter
 
         /// The most results one search returns: its candidates are kept in
         /// memory, and whoever asks (a web request too) must not choose how much.
         public static let maximumTop = 10_000
 
-        public init(top: Int = 10, minimumScore: Float? = nil, filter: SearchFilter = SearchFilter()) {
+        public init(top: Int = 10, minimumScore: Float? = nil, minimumProbability: Float? = nil, filter: SearchFilter = SearchFilter()) {
             self.top = top
             self.minimumScore = minimumScore
+            self.minimumProbability = minimumProbability
             self.filter = filter
         }
 
@@ -63,6 +67,22 @@ public final class PhotoLibrary: Sendable {
             if let minimumScore, !(minimumScore >= -1 && minimumScore <= 1) {
                 throw .invalidArgument(name: "minimum score", reason: "\(minimumScore) is not between -1 and 1")
             }
+            if let minimumProbability, !(minimumProbability > 0 && minimumProbability < 1) {
+                throw .invalidArgument(name: "minimum probability", reason: "\(minimumProbability) is not between 0 and 1 (exclusive)")
+            }
+        }
+
+        /// The score bar, with `minimumProbability` turned into the cosine
+        /// that gives it: σ(scale·cos + bias) ≥ p ⇔ cos ≥ (logit(p) − bias) / scale.
+        func scoreBar(_ calibration: MatchCalibration?) throws(PhotoIndexError) -> Float? {
+            guard let minimumProbability else { return minimumScore }
+            guard let calibration else {
+                throw .invalidArgument(name: "minimum probability",
+                                       reason: "only a SigLIP model's scores are match probabilities, and only for a query of one text")
+            }
+            let p = Double(minimumProbability)
+            let cosine = Float((Foundation.log(p / (1 - p)) - Double(calibration.bias)) / Double(calibration.scale))
+            return max(minimumScore ?? -.infinity, cosine)
         }
     }
 
@@ -74,8 +94,12 @@ public final class PhotoLibrary: Sendable {
         // A text query needs a model whatever the index holds: say so first.
         if !query.texts.isEmpty, models == nil { throw .noModel }
         let searcher = try searcher()
-        let (vector, _) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
-        return try searcher.search(vector, top: options.top, minimumScore: options.minimumScore, filter: options.filter)
+        let (vector, _, calibration) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
+        var hits = try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(calibration), filter: options.filter)
+        if let calibration {
+            for index in hits.indices { hits[index].probability = calibration.probability(cosine: hits[index].score) }
+        }
+        return hits
     }
 
     /// The indexed photos most like the photo at `path`, indexed or not (its
@@ -86,8 +110,8 @@ public final class PhotoLibrary: Sendable {
         guard FilePaths.exists(absolute) else { throw .noSuchImage(path: path) }
         let searcher = try searcher()
         let query = SearchQuery(parts: [.init(term: .image(path: absolute), weight: 1)])
-        let (vector, examples) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
-        return try searcher.search(vector, top: options.top, minimumScore: options.minimumScore, filter: options.filter,
+        let (vector, examples, _) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
+        return try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter,
                                    excluding: examples)
     }
 
@@ -101,7 +125,7 @@ public final class PhotoLibrary: Sendable {
         guard vector.count == searcher.model.embeddingSize else {
             throw .embeddingSizeMismatch(index: searcher.model.embeddingSize, given: vector.count)
         }
-        return try searcher.search(vector, top: options.top, minimumScore: options.minimumScore, filter: options.filter)
+        return try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter)
     }
 
     /// Refuses a model other than the one the index holds, as a search

@@ -49,6 +49,8 @@ public struct GalleryAPI: Sendable {
         let id: Int64
         let path: String
         let score: Float
+        /// SigLIP models, one-text queries: the match probability.
+        let probability: Float?
         let takenAt: String?
         let width: Int?
         let height: Int?
@@ -58,7 +60,7 @@ public struct GalleryAPI: Sendable {
         let dateSource: String?
 
         enum CodingKeys: String, CodingKey {
-            case id, path, score, takenAt = "taken_at", width, height, thumbnail, file, dateSource = "date_source"
+            case id, path, score, probability, takenAt = "taken_at", width, height, thumbnail, file, dateSource = "date_source"
         }
 
         // Absent values are written as null, not left out (the API's shape is fixed).
@@ -67,6 +69,7 @@ public struct GalleryAPI: Sendable {
             try container.encode(id, forKey: .id)
             try container.encode(path, forKey: .path)
             try container.encode(score, forKey: .score)
+            try container.encode(probability, forKey: .probability)
             try container.encode(takenAt, forKey: .takenAt)
             try container.encode(width, forKey: .width)
             try container.encode(height, forKey: .height)
@@ -183,7 +186,7 @@ public struct GalleryAPI: Sendable {
         }
     }
 
-    /// `top`, `min_score`, `after`, `before`, `in`, `sort` from a query
+    /// `top`, `min_score`, `min_probability`, `after`, `before`, `in`, `sort` from a query
     /// string, as numbers and dates; their ranges are the library's to check.
     func options(_ parameters: [String: String]) throws(HTTPError) -> (PhotoLibrary.SearchOptions, PhotoLibrary.Order) {
         var options = PhotoLibrary.SearchOptions(top: 50)
@@ -194,6 +197,10 @@ public struct GalleryAPI: Sendable {
         if let text = parameters["min_score"] {
             guard let score = Float(text) else { throw HTTPError(.badRequest, message: "min_score must be a number") }
             options.minimumScore = score
+        }
+        if let text = parameters["min_probability"], !text.isEmpty {
+            guard let probability = Float(text) else { throw HTTPError(.badRequest, message: "min_probability must be a number") }
+            options.minimumProbability = probability
         }
         do {
             if let after = parameters["after"], !after.isEmpty { options.filter.after = try SearchFilter.instant(after) }
@@ -330,7 +337,7 @@ public struct GalleryAPI: Sendable {
         let photos = try library.photos(ids: hits.map(\.photoID))
         let ordered = PhotoLibrary.ordered(hits, by: order).map { hit in
             // The date the filters compare and sort=date orders by, and its source, as the CLI prints them.
-            Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.score, takenAt: hit.takenAt,
+            Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.score, probability: hit.probability, takenAt: hit.takenAt,
                 width: photos[hit.photoID]?.width, height: photos[hit.photoID]?.height,
                 thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file",
                 dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "camera" : "file")

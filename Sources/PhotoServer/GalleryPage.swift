@@ -61,6 +61,7 @@ enum GalleryPage {
     #grid { list-style: none; margin: 0; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: .6em; }
     #grid li { position: relative; background: #222; border-radius: 6px; overflow: hidden; cursor: pointer; outline: none; }
     #grid li:focus, #grid li.current { box-shadow: 0 0 0 3px #4a90e2; }
+    #grid li.unlikely { opacity: .5; }
     #grid img { display: block; width: 100%; height: 180px; object-fit: cover; }
     #grid .meta { display: flex; justify-content: space-between; font-size: .8em; padding: .25em .5em; color: #bbb; }
     #viewer { position: fixed; inset: 0; z-index: 2; background: rgba(0,0,0,.92); display: flex; flex-direction: column; align-items: center; justify-content: center; padding: 1em; }
@@ -118,6 +119,8 @@ enum GalleryPage {
       grid.textContent = '';
       list.forEach((hit, index) => {
         const item = document.createElement('li');
+        // SigLIP models give match probabilities: the unlikely (< 50 %) are dimmed.
+        if (hit.probability != null && hit.probability < 0.5) item.classList.add('unlikely');
         item.tabIndex = 0;
         item.dataset.id = hit.id;
         const image = document.createElement('img');
@@ -127,7 +130,8 @@ enum GalleryPage {
         const meta = document.createElement('div');
         meta.className = 'meta';
         const score = document.createElement('span');
-        score.textContent = hit.score.toFixed(3);
+        score.textContent = hit.probability != null ? Math.round(hit.probability * 100) + ' %' : hit.score.toFixed(3);
+        if (hit.probability != null) score.title = 'match probability (score ' + hit.score.toFixed(3) + ')';
         const date = document.createElement('span');
         date.textContent = hit.taken_at ? hit.taken_at.slice(0, 10) : '';
         meta.append(score, date);
@@ -137,13 +141,22 @@ enum GalleryPage {
       });
     }
 
+    // With match probabilities (SigLIP models), where the likely matches end.
+    function likelihood(list) {
+      if (list[0].probability == null) return '';
+      const likely = list.filter(hit => hit.probability >= 0.5).length;
+      if (likely === list.length) return '';
+      return likely ? likely + (likely === 1 ? ' likely match' : ' likely matches') + '; dimmed photos are less likely to match.'
+                    : 'No photo is likely to match; these are the closest.';
+    }
+
     async function run(params) {
       if (!params.get('q')) { render([]); say(emptyMessage); return; }
       say('Searching…');
       try {
         const body = await api('/api/search?' + params.toString());
         render(body.results);
-        say(body.results.length ? '' : 'No photos match. Try other words, or fewer filters.');
+        say(body.results.length ? likelihood(body.results) : 'No photos match. Try other words, or fewer filters.');
       } catch (error) {
         render([]);
         say(error.message, true);

@@ -23,14 +23,14 @@ struct GalleryAPITests {
         let library: PhotoLibrary
         var photos: String { root + "/photos" }
 
-        init() throws {
+        init(model: String = GalleryAPITests.model) throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-api-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: root + "/photos", withIntermediateDirectories: true)
             for (name, source) in [("cat.png", "chelsea.png"), ("rocket.jpg", "rocket.jpg"), ("coffee.jpg", "coffee-portrait.jpg"),
                                    ("camera.png", "camera.png"), ("cat.heic", "coffee.heic")] {
                 try FileManager.default.copyItem(atPath: FixtureFiles.path("photos/" + source), toPath: root + "/photos/" + name)
             }
-            library = PhotoLibrary(database: root + "/index.sqlite", model: GalleryAPITests.model)
+            library = PhotoLibrary(database: root + "/index.sqlite", model: model)
             _ = try library.index(IndexingOptions(roots: [root + "/photos"]))
         }
 
@@ -166,6 +166,43 @@ struct GalleryAPITests {
             try FileManager.default.createSymbolicLink(atPath: rocket, withDestinationPath: "/etc/passwd")
             try await client.execute(uri: "/api/photos/\(id)/file", method: .get) { response in
                 #expect(response.status == .notFound && !String(buffer: response.body).contains("root:"))
+            }
+        }
+    }
+
+    struct ProbableResults: Decodable {
+        struct Hit: Decodable { let id: Int64; let score: Float; let probability: Float? }
+        let results: [Hit]
+    }
+
+    @Test("SigLIP 2: a Chinese query answers with match probabilities, min_probability filters by them, similar has none")
+    func probabilities() async throws {
+        let indexed = try Indexed(model: FixtureFiles.path("models/siglip2-p8"))
+        let expected = try indexed.library.search(try SearchQuery.parse("海边的日落"), .init(top: 10))
+        #expect(expected.count == 5 && expected.allSatisfy { $0.probability != nil })
+        let bar = expected[2].probability! * 0.999
+        let query = "q=%E6%B5%B7%E8%BE%B9%E7%9A%84%E6%97%A5%E8%90%BD"
+        try await Self.app(indexed).test(.router) { client in
+            let found = try await client.execute(uri: "/api/search?\(query)", method: .get) { response in
+                #expect(response.status == .ok)
+                return try JSONDecoder().decode(ProbableResults.self, from: Data(buffer: response.body))
+            }
+            #expect(found.results.map(\.id) == expected.map(\.photoID))
+            #expect(found.results.map(\.probability) == expected.map(\.probability))
+            try await client.execute(uri: "/api/search?\(query)&min_probability=\(bar)", method: .get) { response in
+                let filtered = try JSONDecoder().decode(ProbableResults.self, from: Data(buffer: response.body))
+                #expect(filtered.results.map(\.id) == expected.filter { $0.probability! >= bar }.map(\.photoID))
+            }
+            try await client.execute(uri: "/api/similar/\(found.results[0].id)", method: .get) { response in
+                let similar = try JSONDecoder().decode(ProbableResults.self, from: Data(buffer: response.body))
+                #expect(!similar.results.isEmpty && similar.results.allSatisfy { $0.probability == nil })
+                #expect(String(buffer: response.body).contains(#""probability":null"#))
+            }
+            for bad in ["\(query)&min_probability=1.5", "\(query)&min_probability=x", "q=a+%2B+b&min_probability=0.5"] {
+                try await client.execute(uri: "/api/search?\(bad)", method: .get) { response in
+                    #expect(response.status == .badRequest, "\(bad)")
+                    #expect(Self.error(response)?.contains("probability") == true, "\(bad)")
+                }
             }
         }
     }

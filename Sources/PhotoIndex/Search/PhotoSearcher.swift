@@ -13,6 +13,9 @@ public struct SearchHit: Sendable, Equatable {
     public var takenAt: String?
     /// True when `takenAt` comes from EXIF.
     public var hasCameraDate: Bool
+    /// For a SigLIP model and a one-text query: the probability that the
+    /// photo matches the text, as the model was trained to give it.
+    public var probability: Float? = nil
 }
 
 /// Top-K search over an index's vectors, safe to call from many threads at

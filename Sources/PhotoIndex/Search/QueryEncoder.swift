@@ -11,12 +11,16 @@ struct QueryEncoder {
     let searcher: PhotoSearcher
     let models: ModelLoader?
 
-    /// The combined query vector, and the indexed photos the query names
-    /// (search by example usually wants them left out of the results).
-    func vector(for query: SearchQuery) throws(PhotoIndexError) -> (vector: [Float], examplePhotos: Set<Int64>) {
+    /// The combined query vector, the indexed photos the query names
+    /// (search by example usually wants them left out of the results), and
+    /// for a query of one text, the model's calibration (SigLIP's: a score
+    /// is then a match probability).
+    func vector(for query: SearchQuery) throws(PhotoIndexError) -> (vector: [Float], examplePhotos: Set<Int64>, calibration: MatchCalibration?) {
         var textVectors: [[Float]] = []
+        var calibration: MatchCalibration?
         if !query.texts.isEmpty {
             let model = try model(with: .text)
+            if query.parts.count == 1, query.parts[0].weight == 1 { calibration = model.calibration }
             textVectors = model.encode(texts: query.texts)
             guard textVectors.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
                 throw .model(.nonFiniteEmbedding(path: model.directory ?? "", tower: "text"))
@@ -54,7 +58,7 @@ struct QueryEncoder {
         }
         let norm = combined.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
         guard norm > 1e-6 else { throw .queryCancelsOut }
-        return (combined.map { Float(Double($0) / norm) }, examples)
+        return (combined.map { Float(Double($0) / norm) }, examples, calibration)
     }
 
     /// The embedding of an image given as bytes (an upload), L2-normalised.

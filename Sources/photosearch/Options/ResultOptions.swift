@@ -12,7 +12,11 @@ struct ResultOptions: ParsableArguments {
     @Option(name: .long, help: "Leave out results whose cosine similarity is below this.")
     var minScore: Float?
 
-    @Flag(name: .long, help: "One JSON object per result: path, score, taken_at, date_source.")
+    @Option(name: .long, help: ArgumentHelp("Leave out results less likely than this to match (0 to 1).",
+                                            discussion: "SigLIP models only, with a query of one text: their scores are calibrated match probabilities."))
+    var minProbability: Float?
+
+    @Flag(name: .long, help: "One JSON object per result: path, score, probability (SigLIP models), taken_at, date_source.")
     var json = false
 
     @Flag(name: .long, help: "Only the paths, one per line.")
@@ -37,6 +41,9 @@ struct ResultOptions: ParsableArguments {
         let maximum = PhotoLibrary.SearchOptions.maximumTop
         if !(1...maximum).contains(top) { throw ValidationError("--top must be between 1 and \(maximum).") }
         if let minScore, !(minScore >= -1 && minScore <= 1) { throw ValidationError("--min-score must be between -1 and 1.") }
+        if let minProbability, !(minProbability > 0 && minProbability < 1) {
+            throw ValidationError("--min-probability must be between 0 and 1 (exclusive).")
+        }
         if json && paths { throw ValidationError("--json and --paths cannot be used together.") }
         if null && !paths { throw ValidationError("--null goes with --paths.") }
         do {
@@ -49,19 +56,20 @@ struct ResultOptions: ParsableArguments {
     func searchOptions() throws(PhotoIndexError) -> PhotoLibrary.SearchOptions {
         let filter = SearchFilter(after: try after.map(SearchFilter.instant), before: try before.map(SearchFilter.instant),
                                   folder: folder)
-        return PhotoLibrary.SearchOptions(top: top, minimumScore: minScore, filter: filter)
+        return PhotoLibrary.SearchOptions(top: top, minimumScore: minScore, minimumProbability: minProbability, filter: filter)
     }
 
     /// One result of --json.
     struct HitLine: Encodable {
         let hit: SearchHit
 
-        private enum Keys: String, CodingKey { case path, score, takenAt = "taken_at", dateSource = "date_source" }
+        private enum Keys: String, CodingKey { case path, score, probability, takenAt = "taken_at", dateSource = "date_source" }
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
             try container.encode(FilePaths.displayed(hit.path), forKey: .path)
             try container.encode(hit.score, forKey: .score)
+            try container.encodeIfPresent(hit.probability, forKey: .probability)
             // The date the table shows and --after/--before compare, and
             // where it comes from: a file's time says when it was copied.
             try container.encode(hit.takenAt, forKey: .takenAt)
@@ -81,10 +89,13 @@ struct ResultOptions: ParsableArguments {
         } else if json {
             for hit in hits { output += try JSONLines.line(HitLine(hit: hit)) }
         } else {
+            // SigLIP: the match probability beside the score.
+            let probabilities = hits.contains { $0.probability != nil }
             for (rank, hit) in hits.enumerated() {
                 let date = hit.takenAt.map { String($0.prefix(16)).replacingOccurrences(of: "T", with: " ") } ?? "-"
-                output += String(format: "%3d  %.4f  %@  %@\n", rank + 1, hit.score, date.padding(toLength: 16, withPad: " ", startingAt: 0),
-                                 FilePaths.displayed(hit.path))
+                let probability = probabilities ? String(format: "%5.1f%%  ", 100 * Double(hit.probability ?? 0)) : ""
+                output += String(format: "%3d  %.4f  %@%@  %@\n", rank + 1, hit.score, probability,
+                                 date.padding(toLength: 16, withPad: " ", startingAt: 0), FilePaths.displayed(hit.path))
             }
             if hits.isEmpty { Terminal.error("photosearch: no matching photos\n") }
         }
