@@ -30,6 +30,10 @@ void block_f32(const float *a, size_t lda, const float *panel, size_t inputs, fl
     for (size_t k = 0; k < inputs; k++) {
         __m512 b0 = _mm512_loadu_ps(p0 + k * PS_PANEL);
         __m512 b1 = np == 2 ? _mm512_loadu_ps(p1 + k * PS_PANEL) : b0;
+        // Unrolled whatever the optimiser's budget, so that the 24
+        // accumulators live in registers (left to itself, clang kept the
+        // 12-row case in a loop over stack slots: 40% of the AVX2 speed on Zen 4).
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             __m512 x = _mm512_set1_ps(a[(size_t)r * lda + k]);
             acc0[r] = _mm512_fmadd_ps(x, b0, acc0[r]);
@@ -405,6 +409,7 @@ void block_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offs
     for (size_t g = 0; g < padded / PS_Q8_GROUP; g++) {
         __m512i w0 = _mm512_loadu_si512(panel + g * 64);
         __m512i w1 = np == 2 ? _mm512_loadu_si512(p1 + g * 64) : w0;
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             int32_t four;
             memcpy(&four, q + (size_t)r * padded + g * 4, 4);

@@ -44,6 +44,7 @@ void block_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offs
     for (size_t g = 0; g < padded / PS_Q8_GROUP; g++) {
         __m512i w[4];
         for (int p = 0; p < np; p++) w[p] = _mm512_loadu_si512(panel + (size_t)p * panel_bytes + g * 64);
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             int32_t four;
             memcpy(&four, q + (size_t)r * padded + g * 4, 4);

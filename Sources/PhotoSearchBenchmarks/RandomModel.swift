@@ -9,11 +9,12 @@ enum RandomModel {
     /// The folder of a random model of `configuration` holding `towers`,
     /// drawn from `seed`: written on first use, reused after.
     static func folder(_ configuration: ModelConfiguration, towers: CLIPModel.Towers, seed: UInt64 = 1) throws -> String {
-        let name = "photosearch-bench-model-\(configuration.embeddingSize)-\(configuration.vision.transformer.width)x"
+        let name = "photosearch-bench-model-\(configuration.vision.architecture == .siglip ? "siglip-\(configuration.vision.imageSize)-" : "")"
+            + "\(configuration.embeddingSize)-\(configuration.vision.transformer.width)x"
             + "\(configuration.vision.transformer.layers)-\(configuration.text.transformer.width)x\(configuration.text.transformer.layers)"
             + "-\(towers == .both ? "both" : towers == .image ? "image" : "text")-\(seed)"
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
-        if !FileManager.default.fileExists(atPath: folder + "/open_clip_model.safetensors") {
+        if !FileManager.default.fileExists(atPath: folder + "/open_clip_model.safetensors"), !FileManager.default.fileExists(atPath: folder + "/model.safetensors") {
             let staging = folder + ".tmp-\(getpid())"
             try RandomCheckpoint.write(configuration, towers: towers, to: staging, seed: seed)
             try? FileManager.default.removeItem(atPath: folder)
@@ -22,8 +23,10 @@ enum RandomModel {
         return folder
     }
 
-    /// That model, loaded in `precision`.
+    /// That model, loaded in `precision` as the programs load a model: its
+    /// towers prepared once (beside it) and mapped from then on.
     static func load(_ configuration: ModelConfiguration, seed: UInt64 = 1, precision: Precision) throws -> CLIPModel {
-        try CLIPModel(directory: try folder(configuration, towers: .both, seed: seed), precision: precision)
+        let folder = try folder(configuration, towers: .both, seed: seed)
+        return try CLIPModel(directory: folder, precision: precision, prepared: PreparedWeightsCache(directory: folder + "-prepared"))
     }
 }
