@@ -112,7 +112,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "photosearch-bench",
-            dependencies: ["PhotoSearchBenchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["PhotoSearchBenchmarks", "ModelHub", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/photosearch-bench"
         ),
         // What tests and benchmarks share, shipped in no library: random

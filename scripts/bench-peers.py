@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Times the peers of `photosearch-bench encoder` on the same machine: a
-ViT-B/32 CLIP (open_clip "ViT-B-32", random weights), CPU only, all cores, in
+ViT-B/32 CLIP (open_clip "ViT-B-32", random weights; --model vit-b-32, the
+default) or a SigLIP 2 B/16 at 224 px (transformers SiglipModel in the shape
+of google/siglip2-base-patch16-224, random weights; --model
+siglip2-b-16-224, batches 1 and 8), CPU only, all cores, in
 
   - ONNX Runtime, float32 (exported from open_clip with torch.onnx) and with
     its dynamic int8 quantisation (quantize_dynamic, per channel);
@@ -38,6 +41,7 @@ import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 BATCHES = (1, 8, 32)
+SIZE = 224
 
 
 def rate(run, batch, seconds):
@@ -80,7 +84,44 @@ class TextTower(torch.nn.Module):
 
 
 def pixels(batch):
-    return np.random.default_rng(batch).standard_normal((batch, 3, 224, 224), dtype=np.float32)
+    return np.random.default_rng(batch).standard_normal((batch, 3, SIZE, SIZE), dtype=np.float32)
+
+
+class SiglipImageTower(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels):
+        return self.model.vision_model(pixel_values=pixels).pooler_output
+
+
+class SiglipTextTower(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens):
+        return self.model.text_model(input_ids=tokens).pooler_output
+
+
+def siglip2_base_224():
+    """google/siglip2-base-patch16-224's shape with random weights, and a
+    stand-in tokenizer: SigLIP's text tower always reads 64 ids."""
+    from transformers import SiglipConfig, SiglipModel
+    tower = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                 hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6)
+    config = SiglipConfig(vision_config=dict(tower, image_size=224, patch_size=16),
+                          text_config=dict(tower, vocab_size=256000, max_position_embeddings=64, projection_size=768))
+    model = SiglipModel(config).eval()
+
+    def tokenize(texts):
+        ids = torch.zeros((len(texts), 64), dtype=torch.long)
+        for row, text in enumerate(texts):
+            pieces = [1000 + (ord(c) % 200000) for c in text][:63] + [1]
+            ids[row, :len(pieces)] = torch.tensor(pieces)
+        return ids
+    return model, tokenize, SiglipImageTower(model), SiglipTextTower(model)
 
 
 class OpenVINO:
@@ -95,15 +136,16 @@ class OpenVINO:
     def run(self, batch, inputs):
         if batch not in self.compiled:
             shaped = self.model.clone()
-            shaped.reshape({0: [batch, 3, 224, 224]})
+            shaped.reshape({0: [batch, 3, SIZE, SIZE]})
             self.compiled[batch] = self.core.compile_model(
                 shaped, "CPU", {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": self.threads})
         return self.compiled[batch](inputs)
 
 
-def photosearch_figures(executable, precision, seconds):
+def photosearch_figures(executable, precision, seconds, shape):
     bench = os.path.join(os.path.dirname(os.path.abspath(executable)), "photosearch-bench")
-    output = subprocess.run([bench, "encoder", "--precision", precision, "--seconds", str(seconds)],
+    output = subprocess.run([bench, "encoder", "--precision", precision, "--seconds", str(seconds), "--shape", shape,
+                             "--batches", *map(str, BATCHES)],
                             capture_output=True, text=True, check=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -113,21 +155,30 @@ def main():
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--photosearch", help="path to the photosearch executable, to alternate with the peers")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--model", choices=["vit-b-32", "siglip2-b-16-224"], default="vit-b-32")
     args = parser.parse_args()
     threads = os.cpu_count()
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = open_clip.create_model("ViT-B-32", pretrained=None).eval()
-    tokenizer = open_clip.get_tokenizer("ViT-B-32")
+    global BATCHES
+    if args.model == "siglip2-b-16-224":
+        BATCHES = (1, 8)
+        model, tokenizer, image_tower, text_tower = siglip2_base_224()
+        encode_image, encode_text = image_tower, text_tower
+    else:
+        model = open_clip.create_model("ViT-B-32", pretrained=None).eval()
+        tokenizer = open_clip.get_tokenizer("ViT-B-32")
+        image_tower, text_tower = ImageTower(model), TextTower(model)
+        encode_image, encode_text = model.encode_image, model.encode_text
     query = "a dog running on the beach at sunset"
 
     folder = tempfile.mkdtemp()
     image_path, text_path = os.path.join(folder, "image.onnx"), os.path.join(folder, "text.onnx")
     image_int8_path = os.path.join(folder, "image-int8.onnx")
-    torch.onnx.export(ImageTower(model), (torch.randn(1, 3, 224, 224),), image_path,
+    torch.onnx.export(image_tower, (torch.randn(1, 3, SIZE, SIZE),), image_path,
                       input_names=["pixels"], output_names=["embedding"],
                       dynamic_axes={"pixels": {0: "batch"}, "embedding": {0: "batch"}}, dynamo=False)
-    torch.onnx.export(TextTower(model), (tokenizer([query]),), text_path,
+    torch.onnx.export(text_tower, (tokenizer([query]),), text_path,
                       input_names=["tokens"], output_names=["embedding"],
                       dynamic_axes={"tokens": {0: "batch"}, "embedding": {0: "batch"}}, dynamo=False)
     quantize_dynamic(image_path, image_int8_path, weight_type=QuantType.QInt8, per_channel=True)
@@ -151,7 +202,7 @@ def main():
         results = {}
         if args.photosearch:
             for precision in ("fp32", "int8"):
-                for key, value in photosearch_figures(args.photosearch, precision, args.seconds).items():
+                for key, value in photosearch_figures(args.photosearch, precision, args.seconds, args.model).items():
                     if isinstance(value, (int, float)):
                         results[f"photosearch_{precision}_{key}"] = value
         for precision, session in sessions.items():
@@ -169,8 +220,8 @@ def main():
         with torch.inference_mode():
             for batch in BATCHES:
                 inputs = torch.from_numpy(pixels(batch))
-                results[f"pytorch_fp32_images_per_second_b{batch}"] = rate(lambda b: model.encode_image(inputs), batch, args.seconds)
-            results["pytorch_fp32_text_query_ms"] = latency_ms(lambda: model.encode_text(tokenizer([query])), args.seconds)
+                results[f"pytorch_fp32_images_per_second_b{batch}"] = rate(lambda b: encode_image(inputs), batch, args.seconds)
+            results["pytorch_fp32_text_query_ms"] = latency_ms(lambda: encode_text(tokenizer([query])), args.seconds)
         if args.photosearch:
             for batch in BATCHES:
                 best_ort = max(results[f"onnxruntime_fp32_images_per_second_b{batch}"],
@@ -188,7 +239,7 @@ def main():
                 "nncf": nncf.__version__, "open_clip": open_clip.__version__}
     for key, value in medians.items():
         print(f"{key}: {value:.2f}")
-    print(json.dumps({**{k: round(v, 3) for k, v in medians.items()}, "rounds": len(rounds), "threads": threads,
+    print(json.dumps({**{k: round(v, 3) for k, v in medians.items()}, "model": args.model, "rounds": len(rounds), "threads": threads,
                       "versions": versions}))
 
 

@@ -32,6 +32,71 @@ def safetensors(tensors, metadata=None):
     return struct.pack("<Q", len(text)) + text + body
 
 
+def varint(value):
+    out = b""
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out += bytes([byte | (0x80 if value else 0)])
+        if not value:
+            return out
+
+
+def fields(data):
+    """A protobuf message's (number, wire type, raw value) fields."""
+    position, result = 0, []
+    while position < len(data):
+        key, shift = 0, 0
+        while True:
+            byte = data[position]
+            position += 1
+            key |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        number, wire = key >> 3, key & 7
+        start = position
+        if wire == 0:
+            while data[position] & 0x80:
+                position += 1
+            position += 1
+        elif wire == 5:
+            position += 4
+        elif wire == 1:
+            position += 8
+        elif wire == 2:
+            length, shift = 0, 0
+            while True:
+                byte = data[position]
+                position += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if byte < 0x80:
+                    break
+            start = position
+            position += length
+        result.append((number, wire, data[start:position]))
+    return result
+
+
+def message(parts):
+    out = b""
+    for number, wire, value in parts:
+        out += varint(number << 3 | wire) + (varint(len(value)) + value if wire == 2 else value)
+    return out
+
+
+def spiece_seeds():
+    """The fixture's spiece.model whole (its nmt_nfkc character map is 240 kB),
+    and the same pieces with an identity normaliser (2 kB of pieces)."""
+    model = (ROOT / "fixtures/models/siglip-p8/spiece.model").read_bytes()
+    seed("spiece", "siglip-p8-nmt-nfkc", model)
+    parts = fields(model)
+    identity = message([(1, 2, b"identity"), (3, 0, varint(1)), (4, 0, varint(1)), (5, 0, varint(1))])
+    pieces = [part for part in parts if part[0] == 1][:120]
+    rest = [part for part in parts if part[0] == 2]
+    seed("spiece", "identity-120-pieces", message(pieces + rest + [(3, 2, identity)]))
+
+
 def main():
     # Seeds are remade; inputs the fuzzers found (regression-*) are kept.
     for path in CORPUS.glob("*/*"):
@@ -63,6 +128,7 @@ def main():
     for index, text in enumerate(["a photo of a cat", "Crème brûlée &amp; café", "海边的日落", "🐶🏖️ at sunset!!!",
                                   "ΣΊΣΥΦΟΣ final σ", "a " * 100, "<|endoftext|> <start_of_text>"]):
         seed("tokenizer", f"text-{index}", text)
+    spiece_seeds()
 
     # A real vector file (32-d, the fixture model), its model checksum set to
     # the one the fuzzer opens with.

@@ -728,10 +728,33 @@ def write_siglip_tokenizer_reference(folder, tokenizer):
 SIGLIP_V1_SEED = 7  # a seed for which the sensitivity asserts hold
 
 
+def make_byte_fallback_spiece():
+    """A unigram model with byte fallback (as multilingual SentencePiece
+    vocabularies may have): characters it does not know become their UTF-8
+    bytes' <0xXX> pieces. reference/spiece-byte-fallback.json holds
+    sentencepiece's own ids for the texts of the tokenizer references."""
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus()), model_writer=model, vocab_size=800, model_type="unigram",
+        normalization_rule_name="nmt_nfkc", byte_fallback=True, character_coverage=0.98,
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, num_threads=1, minloglevel=2)
+    processor = sentencepiece.SentencePieceProcessor(model_proto=model.getvalue())
+    folder = REFERENCE / "spiece-byte-fallback"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spiece.model").write_bytes(model.getvalue())
+    texts = [entry["text"] for entry in json.loads((REFERENCE / "siglip-p8-tokenizer.json").read_text())["texts"]]
+    cases = [{"text": text, "ids": processor.encode(text)} for text in texts]
+    assert any(any(0 < processor.id_to_piece(i).find("<0x") + 1 for i in case["ids"]) for case in cases), "no byte fallback used"
+    write_json(folder / "ids.json", {"description": "sentencepiece.SentencePieceProcessor(spiece.model).encode(text), "
+                                     "a unigram model with byte_fallback (nmt_nfkc, 800 pieces)",
+                                     "versions": {"sentencepiece": sentencepiece.__version__}, "texts": cases}, indent=1)
+
+
 def main():
     gemma_tokenizer = train_gemma_tokenizer()
     make_siglip2(gemma_tokenizer)
     make_siglip(train_spiece())
+    make_byte_fallback_spiece()
 
 
 if __name__ == "__main__":

@@ -75,18 +75,25 @@ public final class CLIPModel: Sendable {
         }
     }
 
-    /// The tensors an open_clip checkpoint of `configuration` holds for
-    /// `towers` (open_clip's names), in the order the towers read them: what
-    /// a writer of checkpoints (the benchmarks' random models) must write.
+    /// The tensors a checkpoint of `configuration` holds for `towers`
+    /// (open_clip's names for CLIP, transformers' for SigLIP), in the order
+    /// the towers read them: what a writer of checkpoints (the benchmarks'
+    /// random models) must write.
     package static func checkpointTensors(_ configuration: ModelConfiguration, towers: Towers) throws(CLIPError) -> [TensorSpecification] {
         let reader = WeightReader(describingWith: .fp32)
-        let names = CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: "")
+        let siglip = configuration.vision.architecture == .siglip
+        let names = siglip ? CheckpointNames(layout: .transformers, openCLIPTextPrefix: "", siglip: true)
+                           : CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: "")
         if towers.contains(.image) {
             _ = try VisionTower(reader: reader, names: names, configuration: configuration.vision, embeddingSize: configuration.embeddingSize)
         }
         if towers.contains(.text) {
             _ = try TextTower(reader: reader, names: names, configuration: configuration.text,
-                              embeddingSize: configuration.embeddingSize, pooling: .argmax)
+                              embeddingSize: configuration.embeddingSize, pooling: siglip ? .last : .argmax)
+            if siglip {
+                _ = try reader.tensor("logit_scale", shape: [1])
+                _ = try reader.tensor("logit_bias", shape: [1])
+            }
         }
         return reader.described
     }
@@ -125,8 +132,10 @@ public final class CLIPModel: Sendable {
         } else if towers.contains(.text), case let .siglip(padId) = configuration.text.architecture {
             guard let modelDirectory else { throw .missingFile(path: (directory ?? ".") + "/tokenizer.json") }
             let contextLength = configuration.text.contextLength
-            let (tower, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) in
-                let tokenizer = try reader.prepared(key: modelDirectory.gemmaTokenizerKey,
+            let (tower, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) -> (TextTower, any TextTokenizer) in
+                let tokenizer: any TextTokenizer = modelDirectory.tokenizerFilePath == nil
+                    ? try modelDirectory.siglipTokenizer(contextLength: contextLength)
+                    : try reader.prepared(key: modelDirectory.gemmaTokenizerKey,
                                                     decode: { GemmaTokenizer(prepared: $0, owner: $1, contextLength: contextLength, padId: padId) },
                                                     build: { () throws(CLIPError) in
                                                         try modelDirectory.gemmaTokenizer(contextLength: contextLength, padId: padId)
@@ -134,7 +143,7 @@ public final class CLIPModel: Sendable {
                                                     words: \.preparedWords)
                 guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
                     throw .unsupportedArchitecture(path: configurationPath,
-                                                   reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than tokenizer.json's \(tokenizer.vocabularySize)")
+                                                   reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than its tokenizer's \(tokenizer.vocabularySize)")
                 }
                 let tower = try TextTower(reader: reader, names: names, configuration: configuration.text,
                                           embeddingSize: configuration.embeddingSize, pooling: pooling)

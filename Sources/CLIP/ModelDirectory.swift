@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 
 /// A model folder on disk and which of the two public layouts it uses.
@@ -112,10 +113,8 @@ public struct ModelDirectory: Sendable, Equatable {
                     options = try JSONFile.read(TokenizerConfigFile.self, path: tokenizerConfigurationPath).options
                 }
             }
-            if file.isSiglip, tokenizerFilePath == nil {
-                throw sentencePiecePath != nil
-                    ? .unsupportedArchitecture(path: sentencePiecePath!, reason: "SigLIP's SentencePiece tokenizer (spiece.model) is not supported yet; SigLIP 2 models (tokenizer.json) are")
-                    : .missingFile(path: path + "/tokenizer.json")
+            if file.isSiglip, tokenizerFilePath == nil, sentencePiecePath == nil {
+                throw .missingFile(path: path + "/tokenizer.json")
             }
             let (model, pooling) = try file.resolve(path: configurationPath, tokenizer: options)
             var preprocess = PreprocessConfiguration(imageSize: model.vision.imageSize)
@@ -143,6 +142,27 @@ extension ModelDirectory {
                                 contextLength: contextLength, padId: padId)
     }
 
+    /// Its spiece.model tokenizer (SigLIP's), as transformers' SiglipTokenizer
+    /// configures it from tokenizer_config.json.
+    func siglipTokenizer(contextLength: Int) throws(CLIPError) -> SiglipTokenizer {
+        guard let sentencePiecePath else { throw .missingFile(path: path + "/spiece.model") }
+        let bytes: [UInt8]
+        do {
+            bytes = try RegularFile.contents(of: sentencePiecePath, limit: SentencePieceModel.maximumSize)
+        } catch .missing {
+            throw .missingFile(path: sentencePiecePath)
+        } catch {
+            throw .cannotRead(path: sentencePiecePath, reason: error.reason)
+        }
+        let model = try SentencePieceModel(bytes: bytes, path: sentencePiecePath)
+        let configuration = try tokenizerConfigurationPath.map { path throws(CLIPError) in try JSONFile.read(TokenizerConfigFile.self, path: path) }
+        let end = configuration?.eosToken?.content ?? "</s>", unknown = configuration?.unkToken?.content ?? "<unk>"
+        let pad = configuration?.padToken?.content ?? "</s>"
+        return try SiglipTokenizer(model: model, specials: [end, unknown, pad] + (configuration?.additionalSpecialTokens?.map(\.content) ?? []),
+                                   end: end, pad: pad, lowercase: configuration?.doLowerCase ?? true, contextLength: contextLength,
+                                   path: sentencePiecePath)
+    }
+
     /// The name of its tokenizer.json tokenizer in a prepared file: the
     /// files' identities, so that edited files are read again.
     var gemmaTokenizerKey: String {
@@ -166,6 +186,9 @@ struct TokenizerConfigFile: Decodable {
     var addEosToken: Bool?
     var bosToken: TokenName?
     var eosToken: TokenName?
+    var unkToken: TokenName?
+    var padToken: TokenName?
+    var additionalSpecialTokens: [TokenName]?
 
     /// A special token, as a string or as an AddedToken's fields.
     struct TokenName: Decodable {
@@ -185,6 +208,7 @@ struct TokenizerConfigFile: Decodable {
     enum CodingKeys: String, CodingKey {
         case doLowerCase = "do_lower_case", tokenizeChineseChars = "tokenize_chinese_chars", stripAccents = "strip_accents"
         case addBosToken = "add_bos_token", addEosToken = "add_eos_token", bosToken = "bos_token", eosToken = "eos_token"
+        case unkToken = "unk_token", padToken = "pad_token", additionalSpecialTokens = "additional_special_tokens"
     }
 
     /// transformers' frame when the file sets either switch (absent ones are off).

@@ -3,10 +3,31 @@ import Compute
 import Dispatch
 import TestSupport
 
-/// `photosearch-bench encoder`: a ViT-B/32-shaped model with random weights
-/// (throughput does not depend on the values): images per second through the
-/// image tower at several batch sizes, and one text query's latency.
+/// `photosearch-bench encoder`: a model folder the user has, or a model of a
+/// published shape with random weights (throughput does not depend on the
+/// values; ViT-B/32 by default): images per second through the image tower
+/// at several batch sizes, and one text query's latency.
 public struct EncoderBenchmark: Sendable {
+    /// Which model to time.
+    public enum Model: Sendable {
+        /// A model folder.
+        case directory(String)
+        /// Random weights in a named shape (`shapes`).
+        case shape(String)
+    }
+
+    /// The shapes random models can take: ViT-B/32 and SigLIP 2's.
+    public static let shapes: [String: ModelConfiguration] = {
+        var shapes = ["vit-b-32": ModelConfiguration.vitB32]
+        for size in [224, 256, 384, 512] { shapes["siglip2-b-16-\(size)"] = .siglip2(.base, imageSize: size) }
+        for size in [256, 384, 512] {
+            shapes["siglip2-l-16-\(size)"] = .siglip2(.large, imageSize: size)
+            shapes["siglip2-so400m-16-\(size)"] = .siglip2(.so400m, imageSize: size)
+        }
+        for size in [224, 384] { shapes["siglip2-so400m-14-\(size)"] = .siglip2(.so400m, patch: 14, imageSize: size) }
+        return shapes
+    }()
+
     /// The figures; as JSON, `images_per_second_bN` for each batch size N,
     /// `text_query_ms`, and the kernel path that ran.
     public struct Figures: Encodable, Sendable {
@@ -15,6 +36,7 @@ public struct EncoderBenchmark: Sendable {
         public var textQueryMilliseconds: Double?
         public var kernels: String
         public var precision: Precision
+        public var model: String = ""
 
         private struct Key: CodingKey {
             var stringValue: String
@@ -32,6 +54,7 @@ public struct EncoderBenchmark: Sendable {
             if let textQueryMilliseconds { try container.encode(Measure.rounded(textQueryMilliseconds), forKey: Key("text_query_ms")) }
             try container.encode(kernels, forKey: Key("kernels"))
             try container.encode(precision, forKey: Key("precision"))
+            try container.encode(model, forKey: Key("model"))
         }
     }
 
@@ -40,8 +63,10 @@ public struct EncoderBenchmark: Sendable {
     public var images: Bool
     public var text: Bool
     public var precision: Precision
+    public var model: Model
 
-    public init(batches: [Int], seconds: Double, images: Bool, text: Bool, precision: Precision) {
+    public init(batches: [Int], seconds: Double, images: Bool, text: Bool, precision: Precision, model: Model = .shape("vit-b-32")) {
+        self.model = model
         self.batches = batches
         self.seconds = seconds
         self.images = images
@@ -50,9 +75,21 @@ public struct EncoderBenchmark: Sendable {
     }
 
     public func run(log: (String) -> Void) throws -> Figures {
-        let model = try RandomModel.load(.vitB32, precision: precision)
+        let model: CLIPModel, name: String
+        switch self.model {
+        case let .directory(path):
+            model = try CLIPModel(directory: path, precision: precision)
+            name = path
+        case let .shape(shape):
+            guard let configuration = Self.shapes[shape] else {
+                throw BenchmarkError.invalidArgument("unknown shape \(shape) (known: \(Self.shapes.keys.sorted().joined(separator: ", ")))")
+            }
+            log("model: random weights in the shape \(shape)")
+            model = try RandomModel.load(configuration, precision: precision)
+            name = shape
+        }
         var figures = Figures(imagesPerSecond: [:], textQueryMilliseconds: nil, kernels: Kernels.active.path.rawValue,
-                              precision: precision)
+                              precision: precision, model: name)
         for batch in images ? batches : [] {
             let rate = Self.imagesPerSecond(model, batch: batch, seconds: seconds)
             log("image tower, batch \(batch): \(String(format: "%.1f", rate)) images/s")

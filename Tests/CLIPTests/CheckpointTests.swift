@@ -175,9 +175,9 @@ struct CheckpointTests {
     @Test("a transformers model that is not CLIP")
     func otherTransformersModel() throws {
         let directory = try copy("hf-vit-quickgelu-p8")
-        try rewriteConfig(directory, "config.json") { config in config["model_type"] = "siglip" }
+        try rewriteConfig(directory, "config.json") { config in config["model_type"] = "blip" }
         #expect(loadError(directory.path)?.localizedDescription
-            == "\(directory.file("config.json")): unsupported architecture: model_type \"siglip\" (supported: \"clip\", \"chinese_clip\")")
+            == "\(directory.file("config.json")): unsupported architecture: model_type \"blip\" (supported: \"clip\", \"chinese_clip\", \"siglip\")")
     }
 
     @Test("a configuration that is not JSON, or lacks a field")

@@ -142,15 +142,86 @@ struct SiglipTests {
         }
     }
 
-    @Test("a SigLIP folder with only spiece.model says that tokenizer is not supported yet")
-    func sentencePieceOnly() throws {
-        let folder = try TemporaryDirectory()
-        for name in ["config.json", "model.safetensors", "preprocessor_config.json"] {
-            try FileManager.default.copyItem(atPath: Self.model + "/" + name, toPath: folder.path + "/" + name)
+    struct SentencePieceReference: Decodable {
+        struct Text: Decodable {
+            let text: String
+            let model_text: String
+            let spiece_ids: [Int]
+            let ids: [Int]
         }
-        FileManager.default.createFile(atPath: folder.path + "/spiece.model", contents: Data([0x0a]))
-        #expect(throws: CLIPError.self) { try CLIPModel(directory: folder.path) }
-        do { _ = try CLIPModel(directory: folder.path) } catch { #expect(error.localizedDescription.contains("spiece.model")) }
+
+        let texts: [Text]
+    }
+
+    @Test("SigLIP's spiece.model as sentencepiece and transformers' SiglipTokenizer run it: cleaning, nmt_nfkc, Viterbi, special tokens")
+    func sentencePiece() throws {
+        let tokenizer = try ModelDirectory(path: Fixtures.path("models/siglip-p8")).siglipTokenizer(contextLength: 64)
+        let reference = try JSONDecoder().decode(SentencePieceReference.self,
+                                                 from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("reference/siglip-p8-tokenizer.json"))))
+        #expect(reference.texts.count >= 40)
+        for text in reference.texts {
+            // The tokenizer's ids, then </s> unless already last.
+            var ids = tokenizer.encode(text.text)
+            if ids.last != tokenizer.endId { ids.append(tokenizer.endId) }
+            #expect(ids == text.ids, "ids of \(text.text.debugDescription)")
+            if !tokenizer.specials.contains(where: { text.text.contains($0.text) }) {
+                #expect(tokenizer.canonical(text.text) == text.model_text, "cleaned \(text.text.debugDescription)")
+                #expect(tokenizer.model.encode(text.model_text) == text.spiece_ids, "sentencepiece ids of \(text.model_text.debugDescription)")
+            }
+        }
+        // The fixture exercises the character map and unknown characters.
+        #expect(reference.texts.contains { $0.ids.contains(tokenizer.model.unknownId) })
+        #expect(tokenizer.model.charsMap != nil)
+    }
+
+    struct ByteFallbackReference: Decodable {
+        struct Text: Decodable { let text: String; let ids: [Int] }
+        let texts: [Text]
+    }
+
+    @Test("a unigram model with byte fallback: unknown characters become their bytes' pieces, as sentencepiece encodes")
+    func sentencePieceByteFallback() throws {
+        let folder = Fixtures.path("reference/spiece-byte-fallback")
+        let model = try SentencePieceModel(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: folder + "/spiece.model"))), path: folder)
+        let reference = try JSONDecoder().decode(ByteFallbackReference.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/ids.json")))
+        let bytePieces = Set(try #require(model.bytePieces))
+        #expect(reference.texts.contains { $0.ids.contains(where: bytePieces.contains) })
+        for text in reference.texts {
+            #expect(model.encode(text.text) == text.ids, "ids of \(text.text.debugDescription)")
+        }
+    }
+
+    @Test("a damaged or hostile spiece.model is refused with the file's name, never a crash", arguments: [
+        "empty", "truncated", "not protobuf", "huge length", "bad wire type", "no unknown piece", "bpe model",
+    ])
+    func hostileSentencePiece(kind: String) throws {
+        let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("models/siglip-p8/spiece.model"))))
+        var bytes: [UInt8]
+        switch kind {
+        case "empty": bytes = []
+        case "truncated": bytes = Array(good.prefix(good.count / 2))
+        case "not protobuf": bytes = Array("<html>not a model</html>".utf8)
+        case "huge length": bytes = [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]
+        case "bad wire type": bytes = [0x0F, 0x00]
+        case "no unknown piece": bytes = [0x0A, 0x07, 0x0A, 0x01, 0x61, 0x15, 0, 0, 0x80, 0xBF]
+        default:
+            // trainer_spec { model_type: BPE } after the pieces.
+            bytes = good + [0x12, 0x02, 0x18, 0x02]
+        }
+        do {
+            _ = try SentencePieceModel(bytes: bytes, path: "/models/x/spiece.model")
+            Issue.record("\(kind) was accepted")
+        } catch {
+            #expect(error.localizedDescription.contains("/models/x/spiece.model"), "\(error.localizedDescription)")
+        }
+    }
+
+    @Test("the character map's trie is bounds-checked: offsets past its end find nothing")
+    func charsMapBounds() throws {
+        // A trie of one unit whose offset points far outside it.
+        let map = try #require(CharsMap([4, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0x7F, 0x61, 0x00]))
+        #expect(map.longestPrefix(Array("abc".utf8)[...]) == nil)
+        #expect(CharsMap([8, 0, 0, 0, 1, 2]) == nil)
     }
 }
 

@@ -4,7 +4,7 @@
 // scripts/fuzz.sh with -sanitize=fuzzer,address.
 import PackageDescription
 
-let fuzzers = ["safetensors", "pytorch", "configuration", "image", "query", "tokenizer", "vectors", "prepared"]
+let fuzzers = ["safetensors", "pytorch", "configuration", "image", "query", "tokenizer", "vectors", "prepared", "spiece"]
 
 let package = Package(
     name: "PhotoSearchFuzz",

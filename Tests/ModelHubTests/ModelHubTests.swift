@@ -181,6 +181,20 @@ struct ModelInstallTests {
         _ = folder
     }
 
+    @Test("a SigLIP 2 repository installs its tokenizer.json with it and answers Chinese with probabilities")
+    func siglip2() throws {
+        let hub = try FakeHub(repository: "google/siglip2-base-patch16-256", folder: FixtureFiles.path("models/siglip2-p8"))
+        defer { hub.server.stop() }
+        let (folder, store) = try storeFolder()
+        let model = try installer(store, hub: hub.url).install(ModelCatalogue.bestResultsName) { _ in }
+        let files = try FileManager.default.contentsOfDirectory(atPath: model.path).filter { $0 != "photosearch-model.json" }.sorted()
+        #expect(files == ["config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"])
+        let installed = try CLIPModel(directory: model.path)
+        #expect(installed.calibration != nil)
+        #expect(installed.tokenizer?.tokenize("海边的日落").prefix(3) == [688, 1, 0])
+        _ = folder
+    }
+
     @Test("a file missing on the hub (404)")
     func notFound() throws {
         let hub = try hub()

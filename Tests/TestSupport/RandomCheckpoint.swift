@@ -2,9 +2,11 @@ import CLIP
 import Foundation
 
 /// Models with random weights, written as open_clip hub folders
-/// (`open_clip_config.json` + `open_clip_model.safetensors`, F32) and loaded
-/// back as a user's model is: benchmarks and tests get a model of any shape
-/// without shipping weights.
+/// (`open_clip_config.json` + `open_clip_model.safetensors`, F32), or for
+/// SigLIP as transformers folders (config.json, model.safetensors, a
+/// tokenizer.json of the configuration's size), and loaded back as a user's
+/// model is: benchmarks and tests get a model of any shape without shipping
+/// weights.
 public enum RandomCheckpoint {
     /// Writes a model of `configuration`'s shape holding `towers` into
     /// `directory`, its values drawn from `seed` in the order the towers
@@ -17,10 +19,68 @@ public enum RandomCheckpoint {
             writer.tensors.append(.init(name: tensor.name, shape: tensor.shape, values: initialisation.values(tensor, &generator)))
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try writer.write(to: directory + "/open_clip_model.safetensors")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if configuration.vision.architecture == .siglip {
+            try writer.write(to: directory + "/model.safetensors")
+            try SiglipFiles.write(configuration, to: directory)
+            return
+        }
+        try writer.write(to: directory + "/open_clip_model.safetensors")
         try encoder.encode(OpenCLIPConfig(configuration)).write(to: URL(fileURLWithPath: directory + "/open_clip_config.json"))
+    }
+
+    /// A transformers SiglipModel folder's other files: config.json, a
+    /// Gemma-style tokenizer.json of the configuration's vocabulary size
+    /// (special tokens, the 256 byte pieces, printable ASCII and "▁", then
+    /// filler pieces; no merges), tokenizer_config.json, preprocessor_config.json.
+    enum SiglipFiles {
+        static func write(_ configuration: ModelConfiguration, to directory: String) throws {
+            func tower(_ transformer: TransformerConfiguration) -> [String: Any] {
+                ["hidden_size": transformer.width, "num_hidden_layers": transformer.layers, "num_attention_heads": transformer.heads,
+                 "intermediate_size": transformer.mlpWidth, "hidden_act": "gelu_pytorch_tanh", "layer_norm_eps": 1e-6]
+            }
+            var vision = tower(configuration.vision.transformer)
+            vision["image_size"] = configuration.vision.imageSize
+            vision["patch_size"] = configuration.vision.patchSize
+            var text = tower(configuration.text.transformer)
+            text["vocab_size"] = configuration.text.vocabularySize
+            text["max_position_embeddings"] = configuration.text.contextLength
+            text["projection_size"] = configuration.embeddingSize
+            text["pad_token_id"] = 0
+            text["eos_token_id"] = 1
+            let config: [String: Any] = ["architectures": ["SiglipModel"], "model_type": "siglip", "vision_config": vision, "text_config": text]
+            try write(config, to: directory + "/config.json")
+
+            var vocabulary: [String: Int] = [:]
+            for (index, token) in ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"].enumerated() { vocabulary[token] = index }
+            for byte in 0..<256 { vocabulary["<0x" + String(format: "%02X", byte) + ">"] = 5 + byte }
+            for scalar in Array(0x21...0x7E).map({ String(UnicodeScalar(UInt8($0))) }) + ["▁"] { vocabulary[scalar] = vocabulary.count }
+            while vocabulary.count < configuration.text.vocabularySize { vocabulary["▁filler\(vocabulary.count)"] = vocabulary.count }
+            let tokenizer: [String: Any] = [
+                "version": "1.0",
+                "added_tokens": ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"].enumerated().map { index, token in
+                    ["id": index, "content": token, "special": true, "normalized": false, "lstrip": false, "rstrip": false, "single_word": false]
+                },
+                "normalizer": ["type": "Replace", "pattern": ["String": " "], "content": "▁"],
+                "pre_tokenizer": NSNull(),
+                "post_processor": ["type": "TemplateProcessing",
+                                   "single": [["Sequence": ["id": "A", "type_id": 0]], ["SpecialToken": ["id": "<eos>", "type_id": 0]]],
+                                   "special_tokens": ["<eos>": ["id": "<eos>", "ids": [1], "tokens": ["<eos>"]]]],
+                "model": ["type": "BPE", "vocab": vocabulary, "merges": [String](), "byte_fallback": true, "fuse_unk": true,
+                          "unk_token": "<unk>", "dropout": NSNull(), "ignore_merges": false],
+            ]
+            try write(tokenizer, to: directory + "/tokenizer.json")
+            try write(["add_bos_token": false, "add_eos_token": true, "tokenizer_class": "GemmaTokenizer"], to: directory + "/tokenizer_config.json")
+            try write(["image_processor_type": "SiglipImageProcessor", "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
+                       "resample": 2, "rescale_factor": 1.0 / 255,
+                       "size": ["height": configuration.vision.imageSize, "width": configuration.vision.imageSize]],
+                      to: directory + "/preprocessor_config.json")
+        }
+
+        private static func write(_ object: Any, to path: String) throws {
+            try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: URL(fileURLWithPath: path))
+        }
     }
 
     /// The values open_clip draws for a model it creates without pretrained

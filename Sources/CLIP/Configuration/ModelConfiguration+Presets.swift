@@ -9,3 +9,32 @@ extension ModelConfiguration {
         text: TextConfiguration(contextLength: 77, vocabularySize: 49408, transformer: TransformerConfiguration(
             width: 512, layers: 12, heads: 8, mlpWidth: 2048, activation: .quickGelu, layerNormEpsilon: 1e-5)))
 }
+
+extension ModelConfiguration {
+    /// SigLIP 2 at a fixed resolution, as transformers' SiglipModel configures
+    /// google/siglip2-{base,large,so400m}-patch{16,14}-*: Gemma's 256 000
+    /// pieces, 64 positions, GELU (tanh), LayerNorm ε 1e-6. The benchmarks
+    /// build random models of these shapes.
+    public static func siglip2(_ size: SiglipSize, patch: Int = 16, imageSize: Int) -> ModelConfiguration {
+        let (width, layers, heads, mlp) = size.shape
+        let transformer = TransformerConfiguration(width: width, layers: layers, heads: heads, mlpWidth: mlp,
+                                                   activation: .geluTanh, layerNormEpsilon: 1e-6)
+        return ModelConfiguration(
+            layout: .transformers, embeddingSize: width,
+            vision: VisionConfiguration(imageSize: imageSize, patchSize: patch, transformer: transformer, architecture: .siglip),
+            text: TextConfiguration(contextLength: 64, vocabularySize: 256_000, transformer: transformer, architecture: .siglip(padId: 0)))
+    }
+
+    public enum SiglipSize: String, Sendable, CaseIterable {
+        case base, large, so400m
+
+        /// Width, layers, heads, MLP width (the same in both towers).
+        var shape: (Int, Int, Int, Int) {
+            switch self {
+            case .base: return (768, 12, 12, 3072)
+            case .large: return (1024, 24, 16, 4096)
+            case .so400m: return (1152, 27, 16, 4304)
+            }
+        }
+    }
+}

@@ -21,7 +21,8 @@ struct ModelsListCommand: ParsableCommand {
             case .nameTaken: state = "name used by another model"
             case .available: state = ByteCount.format(entry.downloadBytes)
             }
-            let suggested = entry.name == ModelCatalogue.defaultName ? " (suggested)" : ""
+            let suggested = entry.name == ModelCatalogue.defaultName ? " (suggested for speed)"
+                : entry.name == ModelCatalogue.bestResultsName ? " (suggested for the best results)" : ""
             output += "  \(Self.column(entry.name, 24))  \(Self.column(state, 9))  \(entry.summary); \(entry.repository), "
             output += "\(entry.layout.rawValue) layout, \(entry.licence) licence\(suggested)\n"
         }
