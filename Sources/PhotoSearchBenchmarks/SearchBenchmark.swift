@@ -65,6 +65,10 @@ public struct SearchBenchmark: Sendable {
     public var queries = 100
     public var commandRuns = 20
 
+    /// The random text tower's shape (`EncoderBenchmark.shapes`); a SigLIP
+    /// one sets the embedding dimension.
+    public var shape = "vit-b-32"
+
     public init(vectors: Int, dimension: Int, folder: String) {
         self.vectors = vectors
         self.dimension = dimension
@@ -72,7 +76,7 @@ public struct SearchBenchmark: Sendable {
     }
 
     public var databasePath: String { folder + "/index.sqlite" }
-    public var modelPath: String { folder + "/vit-b-32-text" }
+    public var modelPath: String { folder + "/\(shape)-text" }
     /// The queries as float32 rows, for scripts/bench-search-peers.py.
     public var queriesPath: String { folder + "/queries.f32" }
 
@@ -107,10 +111,14 @@ public struct SearchBenchmark: Sendable {
     /// `executable` is the photosearch binary to time as a whole command.
     public func run(executable: String?, log: (String) -> Void) throws -> Figures {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: modelPath + "/open_clip_model.safetensors") {
-            log("writing a random ViT-B/32 text tower to \(modelPath)")
-            var configuration = ModelConfiguration.vitB32
-            configuration.embeddingSize = dimension
+        if !FileManager.default.fileExists(atPath: modelPath + "/open_clip_model.safetensors"),
+           !FileManager.default.fileExists(atPath: modelPath + "/model.safetensors") {
+            guard var configuration = EncoderBenchmark.shapes[shape] else { throw BenchmarkError.invalidArgument("unknown shape \(shape)") }
+            log("writing a random \(shape) text tower to \(modelPath)")
+            if configuration.vision.architecture == .clip { configuration.embeddingSize = dimension }
+            guard configuration.embeddingSize == dimension else {
+                throw BenchmarkError.invalidArgument("\(shape) embeds in \(configuration.embeddingSize) dimensions, not \(dimension)")
+            }
             try RandomCheckpoint.write(configuration, towers: .text, to: modelPath)
         }
         let data = Self.unitVectors(count: vectors, dimension: dimension, seed: 1)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIP
 import Foundation
 import PhotoSearchBenchmarks
 
@@ -23,6 +24,9 @@ struct SearchBenchCommand: ParsableCommand {
     @Option(name: .long, help: "Number of in-process queries.")
     var queries = 100
 
+    @Option(name: .long, help: "The random text tower's shape: vit-b-32, or a SigLIP 2 one (siglip2-b-16-224 …), whose width sets --dim.")
+    var shape = "vit-b-32"
+
     func validate() throws {
         guard (1...10_000_000).contains(vectors) else { throw ValidationError("--vectors must be in 1...10000000.") }
         guard (1...4096).contains(dim) else { throw ValidationError("--dim must be in 1...4096.") }
@@ -32,8 +36,10 @@ struct SearchBenchCommand: ParsableCommand {
     func run() throws {
         try benchReporting {
             let folder = self.folder ?? FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-bench-search-\(vectors)").path
-            var benchmark = SearchBenchmark(vectors: vectors, dimension: dim, folder: folder)
+            let dimension = EncoderBenchmark.shapes[shape].map { $0.vision.architecture == .siglip ? $0.embeddingSize : dim } ?? dim
+            var benchmark = SearchBenchmark(vectors: vectors, dimension: dimension, folder: folder)
             benchmark.queries = queries
+            benchmark.shape = shape
             let executable = photosearch ?? siblingPhotosearch()
             let figures = try benchmark.run(executable: executable, log: benchLog)
             var lines = "\(figures.vectors) vectors × \(figures.dimension): vector file written in \(String(format: "%.1f", figures.vectorFileSeconds)) s\n"
