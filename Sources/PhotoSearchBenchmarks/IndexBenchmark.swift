@@ -56,6 +56,8 @@ public struct IndexBenchmark: Sendable {
     public var width = 4000
     public var height = 3000
     public var quality = 90
+    /// The random model's shape (`EncoderBenchmark.shapes`).
+    public var shape = "vit-b-32"
 
     public init(photos: Int, folder: String) {
         self.photos = photos
@@ -63,7 +65,7 @@ public struct IndexBenchmark: Sendable {
     }
 
     var photoFolder: String { folder + "/photos" }
-    var modelFolder: String { folder + "/vit-b-32" }
+    var modelFolder: String { folder + "/" + shape }
     var cacheFolder: String { folder + "/cache" }
     func databasePath(_ precision: Precision) -> String { folder + "/index-\(precision.rawValue).sqlite" }
 
@@ -71,9 +73,11 @@ public struct IndexBenchmark: Sendable {
     /// in both precisions, and measures.
     public func run(sources: [Bitmap], executable: String, log: (String) -> Void) throws -> Figures {
         let paths = try preparePhotos(sources: sources, log: log)
-        if !FileManager.default.fileExists(atPath: modelFolder + "/open_clip_model.safetensors") {
-            log("writing a random ViT-B/32 to \(modelFolder)")
-            try RandomCheckpoint.write(.vitB32, towers: .both, to: modelFolder)
+        if !FileManager.default.fileExists(atPath: modelFolder + "/open_clip_model.safetensors"),
+           !FileManager.default.fileExists(atPath: modelFolder + "/model.safetensors") {
+            guard let configuration = EncoderBenchmark.shapes[shape] else { throw BenchmarkError.invalidArgument("unknown shape \(shape)") }
+            log("writing a random \(shape) to \(modelFolder)")
+            try RandomCheckpoint.write(configuration, towers: .both, to: modelFolder)
         }
         var environment = ProcessInfo.processInfo.environment
         environment["XDG_CACHE_HOME"] = cacheFolder

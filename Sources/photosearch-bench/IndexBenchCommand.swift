@@ -7,11 +7,14 @@ import PhotoSearchBenchmarks
 struct IndexBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index",
-        abstract: "Index synthetic 12 MP JPEGs with a ViT-B/32-shaped random model: images/s, peak memory, decode time."
+        abstract: "Index synthetic 12 MP JPEGs with a random model (ViT-B/32-shaped unless --shape): images/s, peak memory, decode time."
     )
 
     @Option(name: .long, help: "The photosearch executable to time (default: the one next to this program).")
     var photosearch: String?
+
+    @Option(name: .long, help: "The random model's shape: vit-b-32, or a SigLIP 2 one (siglip2-b-16-224 …).")
+    var shape = "vit-b-32"
 
     @Option(name: .long, help: "Number of synthetic photos.")
     var photos = 500
@@ -30,7 +33,9 @@ struct IndexBenchCommand: ParsableCommand {
         try benchReporting {
             let bitmaps = try sourcePhotos(source)
             let executable = photosearch ?? siblingPhotosearch()
-            let figures = try IndexBenchmark(photos: photos, folder: folder).run(sources: bitmaps, executable: executable, log: benchLog)
+            var benchmark = IndexBenchmark(photos: photos, folder: folder)
+            benchmark.shape = shape
+            let figures = try benchmark.run(sources: bitmaps, executable: executable, log: benchLog)
             let djpeg = figures.djpegEighthMilliseconds.map { String(format: "%.1f ms", $0) } ?? "not installed"
             var lines = "photos: \(figures.photos) × \(String(format: "%.0f", figures.megapixels)) MP JPEG, \(figures.averageFileBytes / 1000) KB average\n"
             for precision in [Precision.int8, .fp32] {

@@ -102,6 +102,26 @@ struct SiglipTests {
         #expect(try CLIPModel(directory: Self.model, towers: .image).calibration == nil)
     }
 
+    @Test("a float16 or bfloat16 token table is read in place, each looked-up row converted exactly")
+    func halfPrecisionTokenTable() throws {
+        let values: [Float] = [1, -2.5, 0.333251953125, 65504, -0, 1e-3, 3.140625, -7]
+        let owner = Owner()
+        for brain in [false, true] {
+            // One byte of offset: the mapped table may be unaligned.
+            var bytes: [UInt8] = [0]
+            for value in values {
+                let bits = brain ? UInt16(value.bitPattern >> 16) : Float16(value).bitPattern
+                bytes += [UInt8(bits & 0xFF), UInt8(bits >> 8)]
+            }
+            let rows = try bytes.withUnsafeBytes { raw in
+                let table = EmbeddingTable(mappedHalves: raw.baseAddress! + 1, brain: brain, owner: owner, rows: 2, width: 4)
+                return (0..<2).map { row in table.withRow(row) { Array(UnsafeBufferPointer(start: $0, count: 4)) } }
+            }
+            let expected = values.map { brain ? Float(bitPattern: $0.bitPattern & 0xFFFF_0000) : Float(Float16($0)) }
+            #expect(rows[0] + rows[1] == expected, "\(brain ? "bf16" : "f16")")
+        }
+    }
+
     @Test("the prepared tokenizer tokenizes as the one read from tokenizer.json")
     func preparedTokenizer() throws {
         let tokenizer = try ModelDirectory(path: Self.model).gemmaTokenizer(contextLength: 64, padId: 0)

@@ -242,6 +242,14 @@ public final class TensorFile: Sendable {
         return UnsafeRawPointer(address).assumingMemoryBound(to: Float.self)
     }
 
+    /// The tensor's bytes inside the mapping and their type, for F32, F16 and
+    /// BF16 tensors (valid as long as this file object lives; possibly
+    /// unaligned).
+    func mappedBytes(_ name: String) -> (UnsafeRawPointer, DType)? {
+        guard let info = tensors[name], info.dtype.isReadable else { return nil }
+        return (UnsafeRawPointer(base + dataOffset + info.range.lowerBound), info.dtype)
+    }
+
     /// "xxh64:" and 16 hex digits over the whole file, as an index records
     /// its model's weights (read in chunks, not through the mapping, which
     /// would keep every page resident); nil when it cannot be read.

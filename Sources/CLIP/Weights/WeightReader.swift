@@ -171,12 +171,18 @@ final class WeightReader {
     }
 
     /// An embedding table (`rows × width`): read in place from the mapped
-    /// file when it is aligned F32, converted otherwise.
+    /// file (F32, F16 or BF16: never converted whole), copied only from a
+    /// description.
     func embeddingTable(_ name: String, rows: Int, width: Int) throws(CLIPError) -> EmbeddingTable {
-        if case let .file(file) = source, let info = file.tensors[name], info.shape == [rows, width],
-           let pointer = file.mappedFloats(name) {
-            used.insert(name)
-            return EmbeddingTable(mapped: pointer, owner: file, rows: rows, width: width)
+        if case let .file(file) = source, let info = file.tensors[name], info.shape == [rows, width] {
+            if let pointer = file.mappedFloats(name) {
+                used.insert(name)
+                return EmbeddingTable(mapped: pointer, owner: file, rows: rows, width: width)
+            }
+            if let (bytes, dtype) = file.mappedBytes(name), dtype == .f16 || dtype == .bf16 {
+                used.insert(name)
+                return EmbeddingTable(mappedHalves: bytes, brain: dtype == .bf16, owner: file, rows: rows, width: width)
+            }
         }
         return EmbeddingTable(values: try tensor(name, shape: [rows, width]), rows: rows, width: width)
     }
