@@ -22,7 +22,8 @@ struct ServeTests {
 
         /// `launcher`: a program and its arguments that start photosearch
         /// (prlimit, to run it with fewer descriptors).
-        init(arguments: [String] = [], launcher: [String] = [], photos extra: [(String, String)] = []) throws {
+        init(arguments: [String] = [], launcher: [String] = [], photos extra: [(String, String)] = [],
+             model: String = ServeTests.model) throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-serve-\(UUID().uuidString)")
             let photos = root.appendingPathComponent("photos")
             try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
@@ -30,9 +31,9 @@ struct ServeTests {
                                    ("camera.png", "camera.png"), ("astronaut.jpg", "astronaut-progressive.jpg"), ("cat.heic", "coffee.heic")] + extra {
                 try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/" + source), toPath: photos.appendingPathComponent(name).path)
             }
-            let indexed = try CommandRunner.run(["index", photos.path, "--db", root.appendingPathComponent("index.sqlite").path, "--model", ServeTests.model])
+            let indexed = try CommandRunner.run(["index", photos.path, "--db", root.appendingPathComponent("index.sqlite").path, "--model", model])
             precondition(indexed.status == 0, indexed.standardError)
-            server = try ChildProcess(["serve", "--db", root.appendingPathComponent("index.sqlite").path, "--model", ServeTests.model,
+            server = try ChildProcess(["serve", "--db", root.appendingPathComponent("index.sqlite").path, "--model", model,
                                        "--port", "0"] + arguments, launcher: launcher)
             guard let line = server.waitForLine(where: { $0.hasPrefix("photosearch: serving ") }),
                   let url = line.split(separator: " ").dropFirst(2).first.map(String.init),
@@ -263,6 +264,33 @@ struct ServeTests {
         #expect(screenshot.status == 0)
         let png = Array(try Data(contentsOf: URL(fileURLWithPath: shot)))
         #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] && png.count > 20_000)
+    }
+
+    struct ProbableResults: Decodable {
+        struct Hit: Decodable { let id: Int64; let probability: Float? }
+        let results: [Hit]
+    }
+
+    @Test("SigLIP 2 in a real browser: a Chinese query's tiles show match probabilities, the unlikely ones dimmed")
+    func browserProbabilities() throws {
+        let gallery = try Gallery(model: CommandRunner.fixture("models/siglip2-p8"))
+        let query = "%E6%B5%B7%E8%BE%B9%E7%9A%84%E6%97%A5%E8%90%BD"
+        let answer = try gallery.get("/api/search?q=\(query)&top=50")
+        let expected = try JSONDecoder().decode(ProbableResults.self, from: Data(answer.body)).results
+        #expect(expected.count == 6 && expected.allSatisfy { $0.probability != nil })
+        let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=20000",
+                     "--user-data-dir=" + gallery.root.appendingPathComponent("chromium").path]
+        let dump = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/chromium"),
+                                         flags + ["--dump-dom", "http://127.0.0.1:\(gallery.port)/?q=\(query)"])
+        #expect(dump.status == 0, "\(dump.standardError)")
+        let tiles = dump.standardOutput.components(separatedBy: "<li ").dropFirst()
+        let ids = tiles.compactMap { tile in tile.components(separatedBy: "data-id=\"").dropFirst().first.flatMap { Int64($0.prefix { $0 != "\"" }) } }
+        #expect(ids == expected.map(\.id), "\(dump.standardOutput)")
+        let dimmed = tiles.filter { $0.contains("unlikely") }.count
+        #expect(dimmed == expected.filter { $0.probability! < 0.5 }.count)
+        for (tile, hit) in zip(tiles, expected) {
+            #expect(tile.contains(">\(Int((hit.probability! * 100).rounded())) %<"), "\(tile)")
+        }
     }
 
     @Test("--index with --every: the server indexes the folder itself, its progress in /api/status, new photos searchable at once")
