@@ -212,7 +212,7 @@ struct SiglipTests {
     }
 
     @Test("a damaged or hostile spiece.model is refused with the file's name, never a crash", arguments: [
-        "empty", "truncated", "not protobuf", "huge length", "bad wire type", "no unknown piece", "bpe model",
+        "empty", "truncated", "not protobuf", "huge length", "bad wire type", "no unknown piece", "bpe model", "huge piece",
     ])
     func hostileSentencePiece(kind: String) throws {
         let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("models/siglip-p8/spiece.model"))))
@@ -224,6 +224,10 @@ struct SiglipTests {
         case "huge length": bytes = [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]
         case "bad wire type": bytes = [0x0F, 0x00]
         case "no unknown piece": bytes = [0x0A, 0x07, 0x0A, 0x01, 0x61, 0x15, 0, 0, 0x80, 0xBF]
+        case "huge piece":
+            // A normal piece of 1 000 bytes after the fixture's pieces.
+            let piece: [UInt8] = [0x0A, 0xE8, 0x07] + [UInt8](repeating: 0x61, count: 1000)
+            bytes = good + [0x0A, 0xEB, 0x07] + piece
         default:
             // trainer_spec { model_type: BPE } after the pieces.
             bytes = good + [0x12, 0x02, 0x18, 0x02]
@@ -233,6 +237,8 @@ struct SiglipTests {
             Issue.record("\(kind) was accepted")
         } catch {
             #expect(error.localizedDescription.contains("/models/x/spiece.model"), "\(error.localizedDescription)")
+            if kind == "huge piece" { #expect(error.localizedDescription.contains("1000 bytes long"), "\(error.localizedDescription)") }
+            if kind == "bpe model" { #expect(error.localizedDescription.contains("only unigram"), "\(error.localizedDescription)") }
         }
     }
 

@@ -34,6 +34,7 @@ struct SentencePieceModel: Sendable {
     let bytePieces: [Int]?
 
     static let spaceSymbol: [UInt8] = Array("\u{2581}".utf8)
+    static let longestAllowedPiece = 256
 
     /// The largest spiece.model read (T5's is 0.8 MB, a 250 000-piece multilingual one ~5 MB).
     static let maximumSize = 64 << 20
@@ -131,6 +132,12 @@ struct SentencePieceModel: Sendable {
             }
             guard [.normal, .userDefined, .unused].contains(type), !text.isEmpty else { continue }
             let bytes = Array(text.utf8)
+            // Segmenting tries every length up to the longest piece at every
+            // position: a file with a huge piece must not make each query cost
+            // its square (trained models stop at 16 characters).
+            guard bytes.count <= Self.longestAllowedPiece else {
+                throw unsupported("piece \(id) is \(bytes.count) bytes long (at most \(Self.longestAllowedPiece))")
+            }
             if ids[bytes] == nil { ids[bytes] = Int32(id) }
             longest = max(longest, bytes.count)
             if type == .userDefined { userDefined.append(bytes) }
