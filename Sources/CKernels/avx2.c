@@ -15,6 +15,7 @@ static inline __attribute__((always_inline))
 void block_avx2(const float *a, size_t lda, const float *panel, size_t inputs,
                 float *c, size_t ldc, size_t width, const float *bias, int accumulate, const int mr) {
     __m256 lo[6], hi[6];
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         lo[r] = _mm256_setzero_ps();
         hi[r] = _mm256_setzero_ps();
@@ -23,6 +24,7 @@ void block_avx2(const float *a, size_t lda, const float *panel, size_t inputs,
     for (size_t k = 0; k < inputs; k++, w += PS_PANEL) {
         __m256 w0 = _mm256_loadu_ps(w);
         __m256 w1 = _mm256_loadu_ps(w + 8);
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             __m256 x = _mm256_broadcast_ss(a + r * lda + k);
             lo[r] = _mm256_fmadd_ps(x, w0, lo[r]);
@@ -32,6 +34,7 @@ void block_avx2(const float *a, size_t lda, const float *panel, size_t inputs,
     if (width == PS_PANEL) {
         __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
         __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             float *target = c + r * ldc;
             __m256 v0 = _mm256_add_ps(lo[r], b0), v1 = _mm256_add_ps(hi[r], b1);
@@ -45,6 +48,7 @@ void block_avx2(const float *a, size_t lda, const float *panel, size_t inputs,
     } else {
         // The last, partial panel: only `width` columns exist in C.
         float sums[6 * PS_PANEL];
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             _mm256_storeu_ps(sums + r * PS_PANEL, lo[r]);
             _mm256_storeu_ps(sums + r * PS_PANEL + 8, hi[r]);
@@ -280,6 +284,7 @@ void block_q8_avx2(const uint8_t *q, const float *row_scales, const int32_t *row
                    const float *bias, int accumulate, const int mr) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i low[4], high[4];
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         low[r] = _mm256_setzero_si256();
         high[r] = _mm256_setzero_si256();
@@ -287,6 +292,7 @@ void block_q8_avx2(const uint8_t *q, const float *row_scales, const int32_t *row
     for (size_t g = 0; g < padded / PS_Q8_GROUP; g++) {
         __m256i w0 = _mm256_loadu_si256((const __m256i *)(panel + g * 64));
         __m256i w1 = _mm256_loadu_si256((const __m256i *)(panel + g * 64 + 32));
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             int32_t four;
             memcpy(&four, q + (size_t)r * padded + g * 4, 4);
@@ -296,6 +302,7 @@ void block_q8_avx2(const uint8_t *q, const float *row_scales, const int32_t *row
             high[r] = _mm256_add_epi32(high[r], _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(w1, a)), ones));
         }
     }
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         float *target = c + (size_t)r * ldc;
         store_q8(low[r], row_offsets[r], column_sums, row_scales[r], column_scales, bias, target, width < 8 ? width : 8,
@@ -363,16 +370,19 @@ void attention_values_avx2(const float *scores, size_t kp, const float *v, size_
                            size_t width, const float *inverse, float *out, size_t out_stride, const int mr) {
     __m256 acc[4][2];
     __m256i masks[2] = {lanes_below(width - column), lanes_below(width > column + 8 ? width - column - 8 : 0)};
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     for (size_t j = 0; j < keys; j++) {
         __m256 v0 = _mm256_maskload_ps(v + j * stride + column, masks[0]);
         __m256 v1 = _mm256_maskload_ps(v + j * stride + column + 8, masks[1]);
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             __m256 p = _mm256_broadcast_ss(scores + (size_t)r * kp + j);
             acc[r][0] = _mm256_fmadd_ps(p, v0, acc[r][0]);
             acc[r][1] = _mm256_fmadd_ps(p, v1, acc[r][1]);
         }
     }
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         __m256 factor = _mm256_set1_ps(inverse[r]);
         float *target = out + (size_t)r * out_stride + column;
@@ -390,21 +400,25 @@ void attention_rows_avx2(const ps_attention *h, size_t first_row, const int mr) 
     size_t visible[4], most = ps_visible_keys(h, first_row, mr, visible);
     for (size_t j = 0; j < most; j += 16) {
         __m256 acc[4][2];
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
         for (size_t d = 0; d < width; d++) {
             __m256 k0 = _mm256_loadu_ps(kt + d * kp + j), k1 = _mm256_loadu_ps(kt + d * kp + j + 8);
+#pragma clang loop unroll(full)
             for (int r = 0; r < mr; r++) {
                 __m256 x = _mm256_broadcast_ss(q + (size_t)r * stride + d);
                 acc[r][0] = _mm256_fmadd_ps(x, k0, acc[r][0]);
                 acc[r][1] = _mm256_fmadd_ps(x, k1, acc[r][1]);
             }
         }
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             _mm256_storeu_ps(scores + (size_t)r * kp + j, acc[r][0]);
             _mm256_storeu_ps(scores + (size_t)r * kp + j + 8, acc[r][1]);
         }
     }
     float inverse[4];
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         float *s = scores + (size_t)r * kp;
         __m256 largest = _mm256_set1_ps(-INFINITY);

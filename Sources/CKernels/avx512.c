@@ -22,6 +22,7 @@ static inline __attribute__((always_inline))
 void block_f32(const float *a, size_t lda, const float *panel, size_t inputs, float *c, size_t ldc,
                size_t width, const float *bias, int accumulate, const int mr, const int np) {
     __m512 acc0[12], acc1[12];
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         acc0[r] = _mm512_setzero_ps();
         acc1[r] = _mm512_setzero_ps();
@@ -43,6 +44,7 @@ void block_f32(const float *a, size_t lda, const float *panel, size_t inputs, fl
     __mmask16 m0 = columns_mask(width), m1 = columns_mask(width > 16 ? width - 16 : 0);
     __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
     __m512 bias1 = bias && np == 2 ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         float *target = c + (size_t)r * ldc;
         __m512 v0 = _mm512_add_ps(acc0[r], bias0);
@@ -142,21 +144,28 @@ void attention_values(const float *scores, size_t kp, const float *v, size_t str
                       size_t width, const float *inverse, float *out, size_t out_stride, const int mr, const int chunks) {
     __m512 acc[4][4];
     __mmask16 masks[4];
+#pragma clang loop unroll(full)
     for (int c = 0; c < chunks; c++) {
         size_t at = column + 16 * (size_t)c;
         masks[c] = columns_mask(width > at ? width - at : 0);
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) acc[r][c] = _mm512_setzero_ps();
     }
     for (size_t j = 0; j < keys; j++) {
         __m512 values[4];
+#pragma clang loop unroll(full)
         for (int c = 0; c < chunks; c++) values[c] = _mm512_maskz_loadu_ps(masks[c], v + j * stride + column + 16 * c);
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             __m512 p = _mm512_set1_ps(scores[(size_t)r * kp + j]);
+#pragma clang loop unroll(full)
             for (int c = 0; c < chunks; c++) acc[r][c] = _mm512_fmadd_ps(p, values[c], acc[r][c]);
         }
     }
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         __m512 factor = _mm512_set1_ps(inverse[r]);
+#pragma clang loop unroll(full)
         for (int c = 0; c < chunks; c++) {
             _mm512_mask_storeu_ps(out + (size_t)r * out_stride + column + 16 * c, masks[c], _mm512_mul_ps(acc[r][c], factor));
         }
@@ -168,18 +177,25 @@ static inline __attribute__((always_inline))
 void attention_scores(const float *q, size_t stride, const float *kt, size_t kp, size_t width, size_t first,
                       float *scores, const int mr, const int nb) {
     __m512 acc[4][4];
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
+#pragma clang loop unroll(full)
         for (int b = 0; b < nb; b++) acc[r][b] = _mm512_setzero_ps();
     }
     for (size_t d = 0; d < width; d++) {
         __m512 keys[4];
+#pragma clang loop unroll(full)
         for (int b = 0; b < nb; b++) keys[b] = _mm512_loadu_ps(kt + d * kp + first + 16 * (size_t)b);
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             __m512 x = _mm512_set1_ps(q[(size_t)r * stride + d]);
+#pragma clang loop unroll(full)
             for (int b = 0; b < nb; b++) acc[r][b] = _mm512_fmadd_ps(x, keys[b], acc[r][b]);
         }
     }
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
+#pragma clang loop unroll(full)
         for (int b = 0; b < nb; b++) _mm512_storeu_ps(scores + (size_t)r * kp + first + 16 * (size_t)b, acc[r][b]);
     }
 }
@@ -229,6 +245,7 @@ void attention_rows(const ps_attention *h, size_t first_row, const int mr) {
     }
     // Softmax over each row's visible keys; the rest become 0.
     float inverse[4];
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         float *s = scores + (size_t)r * kp;
         __m512 largest = _mm512_set1_ps(-INFINITY);
@@ -401,6 +418,7 @@ void block_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offs
               int accumulate, const int mr, const int np) {
     const __m512i ones = _mm512_set1_epi16(1), zero = _mm512_setzero_si512();
     __m512i acc0[8], acc1[8];
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         acc0[r] = _mm512_setzero_si512();
         acc1[r] = _mm512_setzero_si512();
@@ -426,6 +444,7 @@ void block_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offs
     }
     __m512i sums0 = _mm512_maskz_loadu_epi32(columns_mask(width), column_sums);
     __m512i sums1 = np == 2 ? _mm512_maskz_loadu_epi32(columns_mask(width - 16), column_sums + 16) : sums0;
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         float *target = c + (size_t)r * ldc;
         ps512_store_q8(ps512_corrected(acc0[r], row_offsets[r], sums0), row_scales[r], column_scales, bias, target,

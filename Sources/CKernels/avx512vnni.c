@@ -37,24 +37,30 @@ void block_q8(const uint8_t *q, const float *row_scales, const int32_t *row_offs
               const float *column_scales, const int32_t *column_sums, float *c, size_t ldc, size_t width, const float *bias,
               int accumulate, const int mr, const int np) {
     __m512i acc[6][4];
+#pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
+#pragma clang loop unroll(full)
         for (int p = 0; p < np; p++) acc[r][p] = _mm512_setzero_si512();
     }
     const size_t panel_bytes = padded * PS_PANEL;
     for (size_t g = 0; g < padded / PS_Q8_GROUP; g++) {
         __m512i w[4];
+#pragma clang loop unroll(full)
         for (int p = 0; p < np; p++) w[p] = _mm512_loadu_si512(panel + (size_t)p * panel_bytes + g * 64);
 #pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             int32_t four;
             memcpy(&four, q + (size_t)r * padded + g * 4, 4);
             __m512i a = _mm512_set1_epi32(four);
+#pragma clang loop unroll(full)
             for (int p = 0; p < np; p++) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], a, w[p]);
         }
     }
+#pragma clang loop unroll(full)
     for (int p = 0; p < np; p++) {
         size_t first = 16 * (size_t)p, part = width > first ? width - first : 0;
         __m512i sums = _mm512_maskz_loadu_epi32(columns_mask(part), column_sums + first);
+#pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
             ps512_store_q8(ps512_corrected(acc[r][p], row_offsets[r], sums), row_scales[r], column_scales + first,
                            bias ? bias + first : NULL, c + (size_t)r * ldc + first, part < 16 ? part : 16, accumulate);
