@@ -28,7 +28,7 @@ struct TextTower: Sendable {
             // tower: 8% of its products, half of its int8 error on a random
             // ViT-B/32 (bench quality: worst caption cosine 0.9994 → 0.9996).
             blocks.append(try names.block(reader, prefix: names.textBlocks, index: index, configuration.transformer,
-                                          attentionOutput: .fp32))
+                                          attentionOutput: Self.keepsAttentionOutputInFloat(configuration) ? .fp32 : nil))
         }
         transformer = Transformer(blocks: blocks)
         finalNorm = try reader.layerNorm(names.textFinalNorm, width: width, epsilon: configuration.transformer.layerNormEpsilon)
@@ -38,6 +38,14 @@ struct TextTower: Sendable {
         } else {
             projection = try names.projection(reader, name: names.textProjection, width: width, embedding: embeddingSize)
         }
+    }
+
+    /// Whether an int8 tower keeps its attention output projections in
+    /// float32: CLIP's (a query's ten tokens make them cheap), not SigLIP's,
+    /// which reads 64 positions: there they were a quarter of a query's time.
+    static func keepsAttentionOutputInFloat(_ configuration: TextConfiguration) -> Bool {
+        if case .siglip = configuration.architecture { return false }
+        return true
     }
 
     /// The padding id of a tower that reads whole context-length sequences.
