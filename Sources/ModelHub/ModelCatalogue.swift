@@ -57,10 +57,7 @@ public enum ModelCatalogue {
         ("siglip-l-16-256", "google/siglip-large-patch16-256", "SigLIP L/16, 256 px, 1024-d, English", 2_610_000_000),
         ("siglip-l-16-384", "google/siglip-large-patch16-384", "SigLIP L/16, 384 px, 1024-d, English", 2_610_000_000),
         ("siglip-so400m-14-384", "google/siglip-so400m-patch14-384", "SigLIP So400m/14, 384 px, 1152-d, English", 3_510_000_000),
-    ].map { name, repository, summary, bytes in
-        CatalogueEntry(name: name, summary: summary, repository: repository, revision: "main", layout: .transformers,
-                       files: siglipFiles, downloadBytes: bytes, licence: "Apache-2.0")
-    }
+    ].map { google($0, files: siglipFiles) }
 
     /// SigLIP 2 fixed-resolution models: (name, repository, summary, bytes).
     /// Zero-shot ImageNet-1k top-1 from the SigLIP 2 paper (Tschannen et al.,
@@ -79,9 +76,12 @@ public enum ModelCatalogue {
         ("siglip2-so400m-16-256", "google/siglip2-so400m-patch16-256", "SigLIP 2 So400m/16, 256 px, 1152-d, multilingual (83.4%)", 4_550_000_000),
         ("siglip2-so400m-16-384", "google/siglip2-so400m-patch16-384", "SigLIP 2 So400m/16, 384 px, 1152-d, multilingual (84.1%)", 4_550_000_000),
         ("siglip2-so400m-16-512", "google/siglip2-so400m-patch16-512", "SigLIP 2 So400m/16, 512 px, 1152-d, multilingual (84.3%)", 4_550_000_000),
-    ].map { name, repository, summary, bytes in
-        CatalogueEntry(name: name, summary: summary, repository: repository, revision: "main", layout: .transformers,
-                       files: siglip2Files, downloadBytes: bytes, licence: "Apache-2.0")
+    ].map { google($0, files: siglip2Files) }
+
+    /// An entry for one of Google's SigLIP repositories: (name, repository, summary, bytes).
+    private static func google(_ model: (String, String, String, Int64), files: [String]) -> CatalogueEntry {
+        CatalogueEntry(name: model.0, summary: model.2, repository: model.1, revision: "main", layout: .transformers,
+                       files: files, downloadBytes: model.3, licence: "Apache-2.0")
     }
 
     public static let entries: [CatalogueEntry] = [
