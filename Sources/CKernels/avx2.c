@@ -512,6 +512,7 @@ const ps_kernels ps_avx2_kernels = {
     .gelu_tanh = ps_gelu_tanh_avx2,
     .quick_gelu = ps_quick_gelu_avx2,
     .attention_head = attention_head,
+    .attention_head_reduced = attention_head,
     .layer_norm = layer_norm,
     .dot_u8 = ps_dot_u8_avx2,
     .dot_u4 = ps_dot_u4_avx2,

@@ -200,33 +200,6 @@ void attention_scores(const float *q, size_t stride, const float *kt, size_t kp,
     }
 }
 
-// Sixteen rows of 16 floats in, their 16 columns out (unpack within
-// 128-bit lanes, then two rounds of lane shuffles).
-static inline void transpose16(__m512 rows[16], __m512 columns[16]) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(rows[2 * i], rows[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(rows[2 * i], rows[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
-        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
-        // u[4i + c] lane L: column 4L + c of rows 4i ... 4i + 3.
-        u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-    for (int c = 0; c < 4; c++) {
-        __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
-        __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88), v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
-        columns[c] = _mm512_shuffle_f32x4(v0, v2, 0x88);
-        columns[8 + c] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
-        columns[4 + c] = _mm512_shuffle_f32x4(v1, v3, 0x88);
-        columns[12 + c] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
-    }
-}
-
 // `mr` (1-4) query rows against the transposed, scaled keys `kt` (width × kp).
 static inline __attribute__((always_inline))
 void attention_rows(const ps_attention *h, size_t first_row, const int mr) {
@@ -301,7 +274,7 @@ static void attention_head(const float *q, const float *k, const float *v, size_
                 rows[r] = j + r < seen ? _mm512_mul_ps(_mm512_maskz_loadu_ps(m, k + (j + r) * stride + d), factor)
                                        : _mm512_setzero_ps();
             }
-            transpose16(rows, columns);
+            ps512_transpose16(rows, columns);
             for (size_t c = 0; c < 16 && d + c < width; c++) _mm512_storeu_ps(kt + (d + c) * kp + j, columns[c]);
         }
     }
@@ -504,6 +477,7 @@ const ps_kernels ps_avx512_kernels = {
     .gelu_tanh = gelu_tanh,
     .quick_gelu = quick_gelu,
     .attention_head = attention_head,
+    .attention_head_reduced = attention_head,
     .layer_norm = layer_norm,
     .dot_u8 = ps_dot_u8_avx2,
     .dot_u4 = ps_dot_u4_avx2,

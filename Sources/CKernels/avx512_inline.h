@@ -44,4 +44,31 @@ void ps512_store_q8(__m512i sums, float row_scale, const float *column_scales, c
     _mm512_mask_storeu_ps(target, m, value);
 }
 
+// Sixteen rows of 16 floats in, their 16 columns out (unpack within
+// 128-bit lanes, then two rounds of lane shuffles).
+static inline void ps512_transpose16(__m512 rows[16], __m512 columns[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(rows[2 * i], rows[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(rows[2 * i], rows[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        // u[4i + c] lane L: column 4L + c of rows 4i ... 4i + 3.
+        u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+        __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88), v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+        columns[c] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        columns[8 + c] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        columns[4 + c] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        columns[12 + c] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
+
 #endif

@@ -112,6 +112,7 @@ const ps_kernels ps_avx512_vnni_kernels = {
     .gelu_tanh = ps_avx512_gelu_tanh,
     .quick_gelu = ps_avx512_quick_gelu,
     .attention_head = ps_avx512_attention_head,
+    .attention_head_reduced = ps_avx512_attention_head,
     .layer_norm = ps_avx512_layer_norm,
     .dot_u8 = ps_dot_u8_avx2,
     .dot_u4 = ps_dot_u4_avx2,

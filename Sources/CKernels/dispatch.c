@@ -1,6 +1,8 @@
 // The table of each level and the CPU check that says which may run.
 #include "internal.h"
 
+#include <pthread.h>
+
 int ps_cpu_supports(ps_kernel_path path) {
     switch (path) {
     case PS_PATH_PORTABLE:
@@ -17,11 +19,23 @@ int ps_cpu_supports(ps_kernel_path path) {
     case PS_PATH_AVX512_VNNI:
         __builtin_cpu_init();
         return ps_cpu_supports(PS_PATH_AVX512) && __builtin_cpu_supports("avx512vnni");
+    case PS_PATH_AVX512_BF16:
+        __builtin_cpu_init();
+        return ps_cpu_supports(PS_PATH_AVX512_VNNI) && __builtin_cpu_supports("avx512bf16");
 #endif
     default:
         return 0;
     }
 }
+
+#if defined(__x86_64__)
+static ps_kernels bf16_table;
+
+static void fill_bf16_table(void) {
+    bf16_table = ps_avx512_vnni_kernels;
+    bf16_table.attention_head_reduced = ps_avx512bf16_attention_head;
+}
+#endif
 
 const ps_kernels *ps_kernels_of(ps_kernel_path path) {
     switch (path) {
@@ -32,6 +46,12 @@ const ps_kernels *ps_kernels_of(ps_kernel_path path) {
         return &ps_avx512_kernels;
     case PS_PATH_AVX512_VNNI:
         return &ps_avx512_vnni_kernels;
+    case PS_PATH_AVX512_BF16: {
+        // The VNNI table with the bfloat16 attention for int8 towers.
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, fill_bf16_table);
+        return &bf16_table;
+    }
 #endif
     default:
         return &ps_portable_kernels;

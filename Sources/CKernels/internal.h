@@ -14,6 +14,8 @@ extern const ps_kernels ps_portable_kernels;
 extern const ps_kernels ps_avx2_kernels;
 extern const ps_kernels ps_avx512_kernels;
 extern const ps_kernels ps_avx512_vnni_kernels;
+void ps_avx512bf16_attention_head(const float *q, const float *k, const float *v, size_t stride, float *out, size_t out_stride,
+                                  size_t queries, size_t keys, size_t width, float scale, long causal_first, float *scratch);
 #endif
 
 #if defined(__x86_64__)

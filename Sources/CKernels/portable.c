@@ -5,7 +5,10 @@
 #include <string.h>
 
 size_t ps_attention_scratch(size_t keys, size_t width) {
-    return (width + 4) * ((keys + 15) / 16 * 16);
+    // Float keys transposed and four rows of scores; the bfloat16 kernel's
+    // pairs of keys and of values (width rounded up to 16) fit in as much,
+    // and its four rows of query pairs after them.
+    return (width + 20) * ((keys + 15) / 16 * 16) + 2 * width + 8;
 }
 
 size_t ps_packed_count(size_t outputs, size_t inputs) {
@@ -260,6 +263,7 @@ const ps_kernels ps_portable_kernels = {
     .gelu_tanh = ps_portable_gelu_tanh,
     .quick_gelu = ps_portable_quick_gelu,
     .attention_head = attention_head,
+    .attention_head_reduced = attention_head,
     .layer_norm = layer_norm,
     .dot_u8 = ps_portable_dot_u8,
     .dot_u4 = ps_portable_dot_u4,

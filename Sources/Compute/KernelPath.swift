@@ -13,6 +13,9 @@ public enum KernelPath: String, CaseIterable, Sendable, Codable {
     case avx512
     /// AVX-512 with VNNI's int8 dot products (Intel Cascade Lake and later, AMD Zen 4 and later).
     case avx512vnni
+    /// VNNI, and AVX-512 BF16's dot products for int8 towers' attention
+    /// (AMD Zen 4 and later, Intel Sapphire Rapids and later).
+    case avx512bf16
 
     /// The environment variable that forces a path (tests, benchmarks, bug reports).
     public static let environmentVariable = "PHOTOSEARCH_KERNELS"
@@ -23,6 +26,7 @@ public enum KernelPath: String, CaseIterable, Sendable, Codable {
         case .avx2: return PS_PATH_AVX2
         case .avx512: return PS_PATH_AVX512
         case .avx512vnni: return PS_PATH_AVX512_VNNI
+        case .avx512bf16: return PS_PATH_AVX512_BF16
         }
     }
 

@@ -40,11 +40,14 @@ extension Kernels {
     /// floats apart; `causalFirst` ≥ 0 is the position of the first query
     /// under a causal mask, -1 for none. `scratch` holds
     /// `attentionScratchCount(keys:width:)` floats.
+    /// With `reduced`, at the precision an int8 tower can take (bfloat16
+    /// products at the AVX-512 BF16 level; the float32 kernel elsewhere).
     public func attentionHead(queries q: UnsafePointer<Float>, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>,
                               stride: Int, into out: UnsafeMutablePointer<Float>, outputStride: Int,
                               queryCount: Int, keyCount: Int, width: Int, scale: Float, causalFirst: Int,
-                              scratch: UnsafeMutablePointer<Float>) {
-        table.attention_head(q, k, v, stride, out, outputStride, queryCount, keyCount, width, scale, causalFirst, scratch)
+                              scratch: UnsafeMutablePointer<Float>, reduced: Bool = false) {
+        let head = reduced ? table.attention_head_reduced! : table.attention_head!
+        head(q, k, v, stride, out, outputStride, queryCount, keyCount, width, scale, causalFirst, scratch)
     }
 
     /// Floats of scratch `attentionHead` needs for `keys` keys of `width` floats.

@@ -123,6 +123,46 @@ struct KernelComparisonTests {
         }
     }
 
+    @Test("reduced-precision attention (int8 towers') stays within bfloat16's rounding of the portable float32 one",
+          arguments: KernelPath.allCases)
+    func reducedAttention(path: KernelPath) throws {
+        guard let kernels = fastKernels(path) else { return }
+        for (tokens, width) in [(11, 24), (50, 64), (197, 64), (5, 8), (33, 40), (17, 72), (257, 64)] {
+            let stride = 3 * width + 5
+            let rows = randomFloats(tokens * stride, scale: 2, seed: UInt64(19 + tokens))
+            for (queries, firstQuery, causal) in [(tokens, 0, false), (tokens, 0, true), (1, 0, false), (3, tokens - 3, true)] {
+                var results: [[Float]] = []
+                for (table, reduced) in [(portable, false), (kernels, true)] {
+                    var out = [Float](repeating: .nan, count: queries * (width + 3))
+                    var scratch = [Float](repeating: .nan, count: Kernels.attentionScratchCount(keys: tokens, width: width))
+                    rows.withUnsafeBufferPointer { r in
+                        out.withUnsafeMutableBufferPointer { o in
+                            scratch.withUnsafeMutableBufferPointer { s in
+                                table.attentionHead(queries: r.baseAddress! + firstQuery * stride, keys: r.baseAddress! + width,
+                                                    values: r.baseAddress! + 2 * width, stride: stride, into: o.baseAddress!,
+                                                    outputStride: width + 3, queryCount: queries, keyCount: tokens, width: width,
+                                                    scale: 0.2, causalFirst: causal ? firstQuery : -1, scratch: s.baseAddress!,
+                                                    reduced: reduced)
+                            }
+                        }
+                    }
+                    results.append(out)
+                }
+                let label = "\(path.rawValue): tokens \(tokens) width \(width) queries \(queries) from \(firstQuery) causal \(causal)"
+                for row in 0..<queries {
+                    #expect(results[1][(row * (width + 3) + width)..<((row + 1) * (width + 3))].allSatisfy { $0.isNaN }, "\(label)")
+                }
+                let written: ([Float]) -> [Float] = { values in (0..<queries).flatMap { values[($0 * (width + 3))..<($0 * (width + 3) + width)] } }
+                // bfloat16 keeps 8 bits of mantissa: products within a few
+                // parts in a thousand; the float32 levels are exact to 1e-5.
+                let tolerance: Float = path == .avx512bf16 ? 2e-2 : 1e-5
+                let error = worstRelativeError(written(results[1]), written(results[0]))
+                #expect(error < tolerance, "\(label): \(error)")
+                if path == .avx512bf16 { #expect(error > 0, "\(label): bfloat16 gave float32's exact result: is it running?") }
+            }
+        }
+    }
+
     @Test("layer normalisation, ragged widths, in place or not", arguments: fastPaths)
     func layerNorm(path: KernelPath) throws {
         guard let fast = fastKernels(path) else { return }

@@ -20,6 +20,7 @@ enum CPUFlags {
         case .avx2: return all.contains("avx2") && all.contains("fma")
         case .avx512: return has(.avx2) && ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(all.contains)
         case .avx512vnni: return has(.avx512) && all.contains("avx512_vnni")
+        case .avx512bf16: return has(.avx512vnni) && all.contains("avx512_bf16")
         }
     }
 }

@@ -35,9 +35,11 @@ typedef enum ps_kernel_path {
     PS_PATH_AVX512 = 2,
     /// The same with VNNI's vpdpbusd (Cascade Lake, Ice Lake, Zen 4).
     PS_PATH_AVX512_VNNI = 3,
+    /// The same with AVX-512 BF16's vdpbf16ps for int8 towers' attention (Zen 4, Sapphire Rapids).
+    PS_PATH_AVX512_BF16 = 4,
 } ps_kernel_path;
 
-#define PS_PATH_COUNT 4
+#define PS_PATH_COUNT 5
 
 /// The activations between a transformer MLP's two products.
 typedef enum ps_activation {
@@ -77,6 +79,14 @@ typedef struct ps_kernels {
     void (*attention_head)(const float *q, const float *k, const float *v, size_t stride,
                            float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
                            float scale, long causal_first, float *scratch);
+
+    /// attention_head at the precision an int8 tower can take: its two
+    /// products from bfloat16 values with float32 sums where the level has
+    /// AVX-512 BF16 (the softmax stays float32), attention_head itself
+    /// elsewhere. The same arguments and scratch.
+    void (*attention_head_reduced)(const float *q, const float *k, const float *v, size_t stride,
+                                   float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
+                                   float scale, long causal_first, float *scratch);
 
     /// y = (x − mean) / √(variance + epsilon) · weight + bias for each of
     /// `rows` rows of `width` floats (torch.nn.functional.layer_norm: the

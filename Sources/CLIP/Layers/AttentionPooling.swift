@@ -17,6 +17,8 @@ struct AttentionPooling: Sendable {
     let norm: LayerNorm
     let mlp: MLP
     let heads: Int
+    /// The products at reduced precision (an int8 tower's).
+    var reduced = false
 
     var width: Int { outProjection.outputs }
 
@@ -26,7 +28,7 @@ struct AttentionPooling: Sendable {
         let keysAndValues = keyValue(x)                              // rows × 2·width
         var context = Matrix(uninitialized: sequences, width)
         let scale = 1 / Float(headWidth).squareRoot()
-        let kernels = Kernels.active
+        let kernels = Kernels.active, reduced = self.reduced
         query.withUnsafeBufferPointer { queryBuffer in
             keysAndValues.values.withUnsafeBufferPointer { kvBuffer in
                 context.values.withUnsafeMutableBufferPointer { contextBuffer in
@@ -42,7 +44,7 @@ struct AttentionPooling: Sendable {
                                               stride: 2 * width,
                                               into: target.pointer + sequence * width + head * headWidth, outputStride: width,
                                               queryCount: 1, keyCount: tokens, width: headWidth, scale: scale,
-                                              causalFirst: -1, scratch: scratch)
+                                              causalFirst: -1, scratch: scratch, reduced: reduced)
                     }
                 }
             }

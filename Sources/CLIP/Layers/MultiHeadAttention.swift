@@ -8,6 +8,9 @@ struct MultiHeadAttention: Sendable {
     let inProjection: Linear
     let outProjection: Linear
     let heads: Int
+    /// The products at reduced precision (an int8 tower's: see
+    /// `Kernels.attentionHead(reduced:)`).
+    var reduced = false
 
     var width: Int { outProjection.outputs }
 
@@ -26,7 +29,7 @@ struct MultiHeadAttention: Sendable {
         var context = Matrix(uninitialized: outputRows, width)      // every head writes its columns
         let scale = 1 / Float(headWidth).squareRoot()
 
-        let kernels = Kernels.active
+        let kernels = Kernels.active, reduced = self.reduced
         qkv.values.withUnsafeBufferPointer { qkvBuffer in
             context.values.withUnsafeMutableBufferPointer { contextBuffer in
                 let source = SendablePointer(qkvBuffer.baseAddress!)
@@ -45,7 +48,7 @@ struct MultiHeadAttention: Sendable {
                                           stride: 3 * width,
                                           into: target.pointer + outputRow * width + head * headWidth, outputStride: width,
                                           queryCount: queryCount, keyCount: tokens, width: headWidth, scale: scale,
-                                          causalFirst: causal ? firstQuery : -1, scratch: scratch)
+                                          causalFirst: causal ? firstQuery : -1, scratch: scratch, reduced: reduced)
                 }
             }
         }

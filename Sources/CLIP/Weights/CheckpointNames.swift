@@ -78,7 +78,7 @@ struct CheckpointNames: Sendable {
                     inProjection: inProjection,
                     outProjection: try reader.linear(weight: base + "attn.out_proj.weight", bias: base + "attn.out_proj.bias",
                                                      inputs: width, outputs: width, precision: attentionOutput),
-                    heads: config.heads),
+                    heads: config.heads, reduced: reader.precision == .int8),
                 mlpNorm: try reader.layerNorm(base + "ln_2", width: width, epsilon: eps),
                 mlp: MLP(fc: try reader.linear(weight: base + "mlp.c_fc.weight", bias: base + "mlp.c_fc.bias",
                                                inputs: width, outputs: config.mlpWidth),
@@ -98,7 +98,7 @@ struct CheckpointNames: Sendable {
                     inProjection: inProjection,
                     outProjection: try reader.linear(weight: base + "self_attn.out_proj.weight", bias: base + "self_attn.out_proj.bias",
                                                      inputs: width, outputs: width, precision: attentionOutput),
-                    heads: config.heads),
+                    heads: config.heads, reduced: reader.precision == .int8),
                 mlpNorm: try reader.layerNorm(base + "layer_norm2", width: width, epsilon: eps),
                 mlp: MLP(fc: try reader.linear(weight: base + "mlp.fc1.weight", bias: base + "mlp.fc1.bias",
                                                inputs: width, outputs: config.mlpWidth),
@@ -134,7 +134,7 @@ struct CheckpointNames: Sendable {
                      projection: try reader.linear(weight: base + "mlp.fc2.weight", bias: base + "mlp.fc2.bias",
                                                    inputs: config.mlpWidth, outputs: width),
                      activation: config.activation),
-            heads: config.heads)
+            heads: config.heads, reduced: reader.precision == .int8)
     }
 
     /// The final projection as a Linear (`embed × width`), whichever way the
