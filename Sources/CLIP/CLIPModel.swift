@@ -133,14 +133,13 @@ public final class CLIPModel: Sendable {
             guard let modelDirectory else { throw .missingFile(path: (directory ?? ".") + "/tokenizer.json") }
             let contextLength = configuration.text.contextLength
             let (tower, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) -> (TextTower, any TextTokenizer) in
+                // SigLIP 2: tokenizer.json, its tables prepared; SigLIP: spiece.model.
                 let tokenizer: any TextTokenizer = modelDirectory.tokenizerFilePath == nil
                     ? try modelDirectory.siglipTokenizer(contextLength: contextLength)
                     : try reader.prepared(key: modelDirectory.gemmaTokenizerKey,
-                                                    decode: { GemmaTokenizer(prepared: $0, owner: $1, contextLength: contextLength, padId: padId) },
-                                                    build: { () throws(CLIPError) in
-                                                        try modelDirectory.gemmaTokenizer(contextLength: contextLength, padId: padId)
-                                                    },
-                                                    words: \.preparedWords)
+                                          decode: { GemmaTokenizer(prepared: $0, owner: $1, contextLength: contextLength, padId: padId) },
+                                          build: { () throws(CLIPError) in try modelDirectory.gemmaTokenizer(contextLength: contextLength, padId: padId) },
+                                          words: \.preparedWords)
                 guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
                     throw .unsupportedArchitecture(path: configurationPath,
                                                    reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than its tokenizer's \(tokenizer.vocabularySize)")
@@ -153,9 +152,9 @@ public final class CLIPModel: Sendable {
             owned += names.textPrefixes
         } else if towers.contains(.text) {
             let (tower, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) in
-                let tokenizer = CLIPTokenizer(vocabulary: try reader.prepared(key: vocabulary.key, decode: { Vocabulary(prepared: $0, owner: $1) },
-                                                                                build: vocabulary.load, words: \.preparedWords),
-                                              contextLength: configuration.text.contextLength)
+                let words = try reader.prepared(key: vocabulary.key, decode: { Vocabulary(prepared: $0, owner: $1) },
+                                                build: vocabulary.load, words: \.preparedWords)
+                let tokenizer = CLIPTokenizer(vocabulary: words, contextLength: configuration.text.contextLength)
                 guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
                     throw .unsupportedArchitecture(path: configurationPath,
                                                    reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than the CLIP tokenizer's \(tokenizer.vocabularySize)")

@@ -82,7 +82,22 @@ public struct GemmaTokenizer: TextTokenizer {
 
     public var vocabularySize: Int { definition.size }
 
+    /// The added tokens (as scalars) by their first scalar, longest first,
+    /// for each value of `normalized`: a query is checked against the few
+    /// that can start at each position, not all of them (Gemma has thousands).
+    private let addedByFirst: [Bool: [UInt32: [(scalars: [Unicode.Scalar], index: Int)]]]
+
     init(definition: Definition, characters: MergeTable, merges: MergeTable, byteIDs: [Int32]?, contextLength: Int, padId: Int?) {
+        var addedByFirst: [Bool: [UInt32: [(scalars: [Unicode.Scalar], index: Int)]]] = [false: [:], true: [:]]
+        for (index, token) in definition.added.enumerated() {
+            let scalars = Array(token.content.unicodeScalars)
+            guard let first = scalars.first else { continue }
+            addedByFirst[token.normalized, default: [:]][first.value, default: []].append((scalars, index))
+        }
+        for normalized in [false, true] {
+            addedByFirst[normalized] = addedByFirst[normalized]!.mapValues { $0.sorted { $0.scalars.count > $1.scalars.count } }
+        }
+        self.addedByFirst = addedByFirst
         self.definition = definition
         self.characters = characters
         self.merges = merges
@@ -132,31 +147,29 @@ public struct GemmaTokenizer: TextTokenizer {
     /// leftmost match first; `lstrip` / `rstrip` tokens take the white space
     /// beside them along.
     func splitAdded(_ scalars: [Unicode.Scalar], normalized: Bool) -> [Piece] {
-        let candidates = definition.added.filter { $0.normalized == normalized }
-        guard !candidates.isEmpty, !scalars.isEmpty else { return scalars.isEmpty ? [] : [.text(scalars)] }
-        let patterns = candidates.map { Array($0.content.unicodeScalars) }
+        guard let table = addedByFirst[normalized], !table.isEmpty, !scalars.isEmpty else { return scalars.isEmpty ? [] : [.text(scalars)] }
         var pieces: [Piece] = []
         var start = 0, position = 0
         while position < scalars.count {
-            var best: Int?
-            for (index, pattern) in patterns.enumerated() where pattern.count <= scalars.count - position && pattern[0] == scalars[position] {
-                if scalars[position..<(position + pattern.count)].elementsEqual(pattern), best.map({ patterns[$0].count < pattern.count }) ?? true {
-                    best = index
-                }
+            // The longest added token starting here (candidates are longest first).
+            let match = table[scalars[position].value]?.first { candidate in
+                candidate.scalars.count <= scalars.count - position
+                    && scalars[position..<(position + candidate.scalars.count)].elementsEqual(candidate.scalars)
             }
-            guard let best else {
+            guard let match else {
                 position += 1
                 continue
             }
-            var from = position, to = position + patterns[best].count
-            if candidates[best].leftStrip {
+            let token = definition.added[match.index]
+            var from = position, to = position + match.scalars.count
+            if token.leftStrip {
                 while from > start, scalars[from - 1].properties.isWhitespace { from -= 1 }
             }
-            if candidates[best].rightStrip {
+            if token.rightStrip {
                 while to < scalars.count, scalars[to].properties.isWhitespace { to += 1 }
             }
             if from > start { pieces.append(.text(Array(scalars[start..<from]))) }
-            pieces.append(.token(candidates[best].id))
+            pieces.append(.token(token.id))
             start = to
             position = to
         }
