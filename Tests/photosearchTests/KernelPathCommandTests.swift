@@ -24,7 +24,9 @@ struct KernelPathCommandTests {
             .split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
         let avx2 = flags.contains("avx2") && flags.contains("fma")
         let avx512 = avx2 && ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
-        return ["portable"] + (avx2 ? ["avx2"] : []) + (avx512 ? ["avx512"] : []) + (avx512 && flags.contains("avx512_vnni") ? ["avx512vnni"] : [])
+        let vnni = avx512 && flags.contains("avx512_vnni")
+        return ["portable"] + (avx2 ? ["avx2"] : []) + (avx512 ? ["avx512"] : []) + (vnni ? ["avx512vnni"] : [])
+            + (vnni && flags.contains("avx512_bf16") ? ["avx512bf16"] : [])
     }()
 
     @Test("every path the CPU runs embeds like the portable one, end to end", arguments: ["fp32", "int8"])
@@ -40,7 +42,16 @@ struct KernelPathCommandTests {
                 // bits, but an activation a rounding away can quantise one step
                 // apart.
                 let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-                #expect(worst < (precision == "fp32" ? 1e-4 : 1e-2), "\(path) \(precision): \(worst)")
+                if path == "avx512bf16" && precision == "int8" {
+                    // int8 towers' attention products from bfloat16 at this
+                    // level: the embedding moves as a whole a little, element
+                    // by element more than a rounding step.
+                    let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                    let norms = (a.reduce(0.0) { $0 + Double($1 * $1) } * b.reduce(0.0) { $0 + Double($1 * $1) }).squareRoot()
+                    #expect(dot / norms > 0.998, "\(path) \(precision): cosine \(dot / norms)")
+                } else {
+                    #expect(worst < (precision == "fp32" ? 1e-4 : 1e-2), "\(path) \(precision): \(worst)")
+                }
             }
         }
     }
@@ -49,6 +60,6 @@ struct KernelPathCommandTests {
     func refused() throws {
         let unknown = try CommandRunner.run(["status", "--db", "/nonexistent"], environment: ["PHOTOSEARCH_KERNELS": "sse9"])
         #expect(unknown.status == 64)
-        #expect(unknown.standardError == "photosearch: error: PHOTOSEARCH_KERNELS=sse9 is not a kernel path; use one of: portable, avx2, avx512, avx512vnni\n")
+        #expect(unknown.standardError == "photosearch: error: PHOTOSEARCH_KERNELS=sse9 is not a kernel path; use one of: portable, avx2, avx512, avx512vnni, avx512bf16\n")
     }
 }
