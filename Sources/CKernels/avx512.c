@@ -113,6 +113,7 @@ typedef int32_t ps_vi __attribute__((__vector_size__(64)));
 #define ps_vmin _mm512_min_ps
 #define ps_vmax _mm512_max_ps
 #include "activations.h"
+#include "avx512_softmax.h"
 
 static void gelu(float *x, size_t count) {
     for (size_t i = 0; i < count; i += 16) {
@@ -218,24 +219,7 @@ void attention_rows(const ps_attention *h, size_t first_row, const int mr) {
     }
     // Softmax over each row's visible keys; the rest become 0.
     float inverse[4];
-#pragma clang loop unroll(full)
-    for (int r = 0; r < mr; r++) {
-        float *s = scores + (size_t)r * kp;
-        __m512 largest = _mm512_set1_ps(-INFINITY);
-        for (size_t j = 0; j < visible[r]; j += 16) {
-            __mmask16 m = columns_mask(visible[r] - j);
-            largest = _mm512_mask_max_ps(largest, m, largest, _mm512_loadu_ps(s + j));
-        }
-        __m512 maximum = _mm512_set1_ps(_mm512_reduce_max_ps(largest));
-        __m512 total = _mm512_setzero_ps();
-        for (size_t j = 0; j < most; j += 16) {
-            __mmask16 m = columns_mask(visible[r] > j ? visible[r] - j : 0);
-            __m512 e = _mm512_maskz_mov_ps(m, ps_exp(_mm512_sub_ps(_mm512_loadu_ps(s + j), maximum)));
-            _mm512_storeu_ps(s + j, e);
-            total = _mm512_add_ps(total, e);
-        }
-        inverse[r] = 1.0f / _mm512_reduce_add_ps(total);
-    }
+    ps512_softmax_rows(scores, kp, visible, most, mr, inverse);
     for (size_t column = 0; column < width; column += 64) {
         size_t left = width - column;
         if (left > 48) attention_values(scores, kp, v, stride, most, column, width, inverse, out, out_stride, mr, 4);

@@ -9,7 +9,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
-#include <string.h>
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"))), apply_to = function)
 
@@ -26,12 +25,12 @@ static inline __m512i pairs32(const float *x, size_t count, __m512 scale) {
     return (__m512i)_mm512_cvtne2ps_pbh(high, low);
 }
 
+// A head's operands: the shared ones (base.kt unused), the keys and values
+// as bfloat16 pairs (kt, vt), the values' padded width.
 typedef struct {
-    const float *q, *v;
-    float *out, *scores;
+    ps_attention base;
     const uint32_t *kt, *vt;
-    size_t stride, kp, out_stride, keys, width, wp;
-    long causal_first;
+    size_t wp;
 } bf16_head;
 
 // Scores of `mr` query rows (their pairs in `qp`, `pairs` per row) against
@@ -105,24 +104,20 @@ void values_bf16(const uint32_t *pp, size_t kp, const uint32_t *vt, size_t wp, s
 typedef __m512 ps_vf;
 typedef int32_t ps_vi __attribute__((__vector_size__(64)));
 #include "activations.h"
+#include "avx512_softmax.h"
 
 // `mr` (1-4) query rows of a head.
 static inline __attribute__((always_inline)) void rows_bf16(const bf16_head *h, size_t first_row, const int mr) {
-    const float *q = h->q + first_row * h->stride;
-    float *out = h->out + first_row * h->out_stride, *scores = h->scores;
-    size_t kp = h->kp, width = h->width, pairs = (width + 1) / 2;
-    size_t visible[4], most = 0;
-    for (int r = 0; r < mr; r++) {
-        size_t position = (size_t)h->causal_first + first_row + (size_t)r + 1;
-        visible[r] = h->causal_first >= 0 && position < h->keys ? position : h->keys;
-        most = visible[r] > most ? visible[r] : most;
-    }
+    const float *q = h->base.q + first_row * h->base.stride;
+    float *out = h->base.out + first_row * h->base.out_stride, *scores = h->base.scores;
+    size_t kp = h->base.kp, width = h->base.width, pairs = (width + 1) / 2;
+    size_t visible[4], most = ps_visible_keys(&h->base, first_row, mr, visible);
     // The rows' query pairs, after the four rows of scores.
     uint32_t *qp = (uint32_t *)(scores + 4 * kp);
     __m512 one = _mm512_set1_ps(1);
     for (int r = 0; r < mr; r++) {
         for (size_t d = 0; d < width; d += 32) {
-            __m512i pairs32_ = pairs32(q + (size_t)r * h->stride + d, width - d, one);
+            __m512i pairs32_ = pairs32(q + (size_t)r * h->base.stride + d, width - d, one);
             _mm512_mask_storeu_epi32(qp + (size_t)r * pairs + d / 2, ps512_columns_mask(pairs - d / 2), pairs32_);
         }
     }
@@ -133,26 +128,13 @@ static inline __attribute__((always_inline)) void rows_bf16(const bf16_head *h, 
         else if (blocks == 2) scores_bf16(qp, pairs, h->kt, kp, j, scores, mr, 2);
         else scores_bf16(qp, pairs, h->kt, kp, j, scores, mr, 1);
     }
-    // Softmax over each row's visible keys (the rest 0), then the row's
+    // Softmax over each row's visible keys (the rest 0), then each row's
     // probabilities as bfloat16 pairs, in place at its start.
     float inverse[4];
     size_t key_pairs = (most + 1) / 2;
+    ps512_softmax_rows(scores, kp, visible, most, mr, inverse);
     for (int r = 0; r < mr; r++) {
         float *s = scores + (size_t)r * kp;
-        __m512 largest = _mm512_set1_ps(-INFINITY);
-        for (size_t j = 0; j < visible[r]; j += 16) {
-            __mmask16 m = columns_mask(visible[r] - j);
-            largest = _mm512_mask_max_ps(largest, m, largest, _mm512_loadu_ps(s + j));
-        }
-        __m512 maximum = _mm512_set1_ps(_mm512_reduce_max_ps(largest));
-        __m512 total = _mm512_setzero_ps();
-        for (size_t j = 0; j < most; j += 16) {
-            __mmask16 m = columns_mask(visible[r] > j ? visible[r] - j : 0);
-            __m512 e = _mm512_maskz_mov_ps(m, ps_exp(_mm512_sub_ps(_mm512_loadu_ps(s + j), maximum)));
-            _mm512_storeu_ps(s + j, e);
-            total = _mm512_add_ps(total, e);
-        }
-        inverse[r] = 1.0f / _mm512_reduce_add_ps(total);
         // In place, front to back: chunk j's pairs land below chunk j's floats.
         for (size_t j = 0; j < most; j += 32) {
             __m512i probabilities = pairs32(s + j, most - j, one);
@@ -162,10 +144,10 @@ static inline __attribute__((always_inline)) void rows_bf16(const bf16_head *h, 
     const uint32_t *pp = (const uint32_t *)scores;
     for (size_t column = 0; column < width; column += 64) {
         size_t left = width - column;
-        if (left > 48) values_bf16(pp, kp, h->vt, h->wp, key_pairs, column, width, inverse, out, h->out_stride, mr, 4);
-        else if (left > 32) values_bf16(pp, kp, h->vt, h->wp, key_pairs, column, width, inverse, out, h->out_stride, mr, 3);
-        else if (left > 16) values_bf16(pp, kp, h->vt, h->wp, key_pairs, column, width, inverse, out, h->out_stride, mr, 2);
-        else values_bf16(pp, kp, h->vt, h->wp, key_pairs, column, width, inverse, out, h->out_stride, mr, 1);
+        if (left > 48) values_bf16(pp, kp, h->vt, h->wp, key_pairs, column, width, inverse, out, h->base.out_stride, mr, 4);
+        else if (left > 32) values_bf16(pp, kp, h->vt, h->wp, key_pairs, column, width, inverse, out, h->base.out_stride, mr, 3);
+        else if (left > 16) values_bf16(pp, kp, h->vt, h->wp, key_pairs, column, width, inverse, out, h->base.out_stride, mr, 2);
+        else values_bf16(pp, kp, h->vt, h->wp, key_pairs, column, width, inverse, out, h->base.out_stride, mr, 1);
     }
 }
 
@@ -213,7 +195,7 @@ void ps_avx512bf16_attention_head(const float *q, const float *k, const float *v
             _mm512_storeu_si512(vt + j * wp + c, _mm512_permutexvar_epi16(interleave, both));
         }
     }
-    bf16_head head = {q, v, out, scores, kt, vt, stride, kp, out_stride, keys, width, wp, causal_first};
+    bf16_head head = {{q, NULL, v, out, scores, stride, kp, out_stride, keys, width, causal_first}, kt, vt, wp};
     ps_query_groups(queries, group_bf16, &head);
 }
 
