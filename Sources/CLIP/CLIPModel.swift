@@ -129,35 +129,32 @@ public final class CLIPModel: Sendable {
                                   typeVocabularySize: typeVocabularySize)
             })
             owned += [BertNames.prefix, "text_projection."]
-        } else if towers.contains(.text), case let .siglip(padId) = configuration.text.architecture {
-            guard let modelDirectory else { throw .missingFile(path: (directory ?? ".") + "/tokenizer.json") }
-            let contextLength = configuration.text.contextLength
-            let (tower, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) -> (TextTower, any TextTokenizer) in
-                // SigLIP 2: tokenizer.json, its tables prepared; SigLIP: spiece.model.
-                let tokenizer: any TextTokenizer = modelDirectory.tokenizerFilePath == nil
-                    ? try modelDirectory.siglipTokenizer(contextLength: contextLength)
-                    : try reader.prepared(key: modelDirectory.gemmaTokenizerKey,
-                                          decode: { GemmaTokenizer(prepared: $0, owner: $1, contextLength: contextLength, padId: padId) },
-                                          build: { () throws(CLIPError) in try modelDirectory.gemmaTokenizer(contextLength: contextLength, padId: padId) },
-                                          words: \.preparedWords)
-                guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
-                    throw .unsupportedArchitecture(path: configurationPath,
-                                                   reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than its tokenizer's \(tokenizer.vocabularySize)")
-                }
-                let tower = try TextTower(reader: reader, names: names, configuration: configuration.text,
-                                          embeddingSize: configuration.embeddingSize, pooling: pooling)
-                return (tower, tokenizer)
-            }
-            (text, self.tokenizer) = (.clip(tower), tokenizer)
-            owned += names.textPrefixes
         } else if towers.contains(.text) {
-            let (tower, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) in
-                let words = try reader.prepared(key: vocabulary.key, decode: { Vocabulary(prepared: $0, owner: $1) },
-                                                build: vocabulary.load, words: \.preparedWords)
-                let tokenizer = CLIPTokenizer(vocabulary: words, contextLength: configuration.text.contextLength)
+            let contextLength = configuration.text.contextLength
+            // The tokenizer (its tables prepared where it has large ones) and
+            // how a refusal names it.
+            func textTokenizer() throws(CLIPError) -> (any TextTokenizer, String) {
+                guard case let .siglip(padId) = configuration.text.architecture else {
+                    let words = try reader.prepared(key: vocabulary.key, decode: { Vocabulary(prepared: $0, owner: $1) },
+                                                    build: vocabulary.load, words: \.preparedWords)
+                    return (CLIPTokenizer(vocabulary: words, contextLength: contextLength), "the CLIP tokenizer's")
+                }
+                // SigLIP 2: tokenizer.json; SigLIP: spiece.model.
+                guard let modelDirectory else { throw .missingFile(path: (directory ?? ".") + "/tokenizer.json") }
+                guard modelDirectory.tokenizerFilePath != nil else {
+                    return (try modelDirectory.siglipTokenizer(contextLength: contextLength), "its tokenizer's")
+                }
+                let tokenizer = try reader.prepared(key: modelDirectory.gemmaTokenizerKey,
+                                                    decode: { GemmaTokenizer(prepared: $0, owner: $1, contextLength: contextLength, padId: padId) },
+                                                    build: { () throws(CLIPError) in try modelDirectory.gemmaTokenizer(contextLength: contextLength, padId: padId) },
+                                                    words: \.preparedWords)
+                return (tokenizer, "its tokenizer's")
+            }
+            let (tower, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) -> (TextTower, any TextTokenizer) in
+                let (tokenizer, named) = try textTokenizer()
                 guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
                     throw .unsupportedArchitecture(path: configurationPath,
-                                                   reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than the CLIP tokenizer's \(tokenizer.vocabularySize)")
+                                                   reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than \(named) \(tokenizer.vocabularySize)")
                 }
                 let tower = try TextTower(reader: reader, names: names, configuration: configuration.text,
                                           embeddingSize: configuration.embeddingSize, pooling: pooling)
