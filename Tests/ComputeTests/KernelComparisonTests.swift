@@ -85,40 +85,49 @@ struct KernelComparisonTests {
         }
     }
 
+    /// One attention head of `table` over `rows` (q, k, v side by side,
+    /// `3 · width + 5` apart), its output rows `width + 3` apart (NaN where
+    /// nothing was to be written), and those rows' written columns.
+    func attentionHead(_ table: Kernels, reduced: Bool = false, rows: [Float], tokens: Int, width: Int, queries: Int,
+                       firstQuery: Int, causal: Bool) -> (out: [Float], written: [Float]) {
+        let stride = 3 * width + 5
+        var out = [Float](repeating: .nan, count: queries * (width + 3))
+        var scratch = [Float](repeating: .nan, count: Kernels.attentionScratchCount(keys: tokens, width: width))
+        rows.withUnsafeBufferPointer { r in
+            out.withUnsafeMutableBufferPointer { o in
+                scratch.withUnsafeMutableBufferPointer { s in
+                    table.attentionHead(queries: r.baseAddress! + firstQuery * stride, keys: r.baseAddress! + width,
+                                        values: r.baseAddress! + 2 * width, stride: stride, into: o.baseAddress!,
+                                        outputStride: width + 3, queryCount: queries, keyCount: tokens, width: width,
+                                        scale: 0.2, causalFirst: causal ? firstQuery : -1, scratch: s.baseAddress!, reduced: reduced)
+                }
+            }
+        }
+        return (out, (0..<queries).flatMap { out[($0 * (width + 3))..<($0 * (width + 3) + width)] })
+    }
+
+    /// Only the rows' `width` columns are written; the 3 between stay untouched.
+    func expectGapsUntouched(_ out: [Float], queries: Int, width: Int, _ label: String) {
+        for row in 0..<queries {
+            #expect(out[(row * (width + 3) + width)..<((row + 1) * (width + 3))].allSatisfy { $0.isNaN }, "\(label)")
+        }
+    }
+
     @Test("attention heads, causal and not, one query or all, ragged widths and key counts", arguments: fastPaths)
     func attention(path: KernelPath) throws {
         guard let fast = fastKernels(path) else { return }
         // ViT-B/32's 50 tokens of 64, a text tower's 77, and ragged shapes
         // that leave partial key blocks, query blocks and column chunks.
         for (tokens, width) in [(11, 24), (50, 64), (77, 64), (5, 8), (33, 40), (17, 72)] {
-            let stride = 3 * width + 5
-            let rows = randomFloats(tokens * stride, scale: 2, seed: UInt64(9 + tokens))
+            let rows = randomFloats(tokens * (3 * width + 5), scale: 2, seed: UInt64(9 + tokens))
             let cases = [(tokens, 0, false), (tokens, 0, true), (1, min(7, tokens - 1), true), (1, 0, false),
                          (tokens - 2, 2, true), (3, tokens - 3, true)]
             for (queries, firstQuery, causal) in cases {
-                var results: [[Float]] = []
-                for kernels in [portable, fast] {
-                    var out = [Float](repeating: .nan, count: queries * (width + 3))
-                    var scratch = [Float](repeating: .nan, count: Kernels.attentionScratchCount(keys: tokens, width: width))
-                    rows.withUnsafeBufferPointer { r in
-                        out.withUnsafeMutableBufferPointer { o in
-                            scratch.withUnsafeMutableBufferPointer { s in
-                                kernels.attentionHead(queries: r.baseAddress! + firstQuery * stride, keys: r.baseAddress! + width,
-                                                      values: r.baseAddress! + 2 * width, stride: stride, into: o.baseAddress!,
-                                                      outputStride: width + 3, queryCount: queries, keyCount: tokens, width: width,
-                                                      scale: 0.2, causalFirst: causal ? firstQuery : -1, scratch: s.baseAddress!)
-                            }
-                        }
-                    }
-                    results.append(out)
-                }
+                let reference = attentionHead(portable, rows: rows, tokens: tokens, width: width, queries: queries, firstQuery: firstQuery, causal: causal)
+                let result = attentionHead(fast, rows: rows, tokens: tokens, width: width, queries: queries, firstQuery: firstQuery, causal: causal)
                 let label = "tokens \(tokens) width \(width) queries \(queries) from \(firstQuery) causal \(causal)"
-                // Only the rows' `width` columns are written; the 3 between stay untouched.
-                for row in 0..<queries {
-                    #expect(results[1][(row * (width + 3) + width)..<((row + 1) * (width + 3))].allSatisfy { $0.isNaN }, "\(label)")
-                }
-                let written: ([Float]) -> [Float] = { values in (0..<queries).flatMap { values[($0 * (width + 3))..<($0 * (width + 3) + width)] } }
-                #expect(worstRelativeError(written(results[1]), written(results[0])) < 1e-5, "\(label)")
+                expectGapsUntouched(result.out, queries: queries, width: width, label)
+                #expect(worstRelativeError(result.written, reference.written) < 1e-5, "\(label)")
             }
         }
     }
@@ -128,35 +137,17 @@ struct KernelComparisonTests {
     func reducedAttention(path: KernelPath) throws {
         guard let kernels = fastKernels(path) else { return }
         for (tokens, width) in [(11, 24), (50, 64), (197, 64), (5, 8), (33, 40), (17, 72), (257, 64)] {
-            let stride = 3 * width + 5
-            let rows = randomFloats(tokens * stride, scale: 2, seed: UInt64(19 + tokens))
+            let rows = randomFloats(tokens * (3 * width + 5), scale: 2, seed: UInt64(19 + tokens))
             for (queries, firstQuery, causal) in [(tokens, 0, false), (tokens, 0, true), (1, 0, false), (3, tokens - 3, true)] {
-                var results: [[Float]] = []
-                for (table, reduced) in [(portable, false), (kernels, true)] {
-                    var out = [Float](repeating: .nan, count: queries * (width + 3))
-                    var scratch = [Float](repeating: .nan, count: Kernels.attentionScratchCount(keys: tokens, width: width))
-                    rows.withUnsafeBufferPointer { r in
-                        out.withUnsafeMutableBufferPointer { o in
-                            scratch.withUnsafeMutableBufferPointer { s in
-                                table.attentionHead(queries: r.baseAddress! + firstQuery * stride, keys: r.baseAddress! + width,
-                                                    values: r.baseAddress! + 2 * width, stride: stride, into: o.baseAddress!,
-                                                    outputStride: width + 3, queryCount: queries, keyCount: tokens, width: width,
-                                                    scale: 0.2, causalFirst: causal ? firstQuery : -1, scratch: s.baseAddress!,
-                                                    reduced: reduced)
-                            }
-                        }
-                    }
-                    results.append(out)
-                }
+                let reference = attentionHead(portable, rows: rows, tokens: tokens, width: width, queries: queries, firstQuery: firstQuery, causal: causal)
+                let result = attentionHead(kernels, reduced: true, rows: rows, tokens: tokens, width: width, queries: queries,
+                                           firstQuery: firstQuery, causal: causal)
                 let label = "\(path.rawValue): tokens \(tokens) width \(width) queries \(queries) from \(firstQuery) causal \(causal)"
-                for row in 0..<queries {
-                    #expect(results[1][(row * (width + 3) + width)..<((row + 1) * (width + 3))].allSatisfy { $0.isNaN }, "\(label)")
-                }
-                let written: ([Float]) -> [Float] = { values in (0..<queries).flatMap { values[($0 * (width + 3))..<($0 * (width + 3) + width)] } }
+                expectGapsUntouched(result.out, queries: queries, width: width, label)
                 // bfloat16 keeps 8 bits of mantissa: products within a few
                 // parts in a thousand; the float32 levels are exact to 1e-5.
                 let tolerance: Float = path == .avx512bf16 ? 2e-2 : 1e-5
-                let error = worstRelativeError(written(results[1]), written(results[0]))
+                let error = worstRelativeError(result.written, reference.written)
                 #expect(error < tolerance, "\(label): \(error)")
                 if path == .avx512bf16 { #expect(error > 0, "\(label): bfloat16 gave float32's exact result: is it running?") }
             }
