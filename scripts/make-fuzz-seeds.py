@@ -41,39 +41,34 @@ def varint(value):
             return out
 
 
+def read_varint(data, position):
+    """The varint at `position`, and the position after it."""
+    value, shift = 0, 0
+    while True:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, position
+
+
 def fields(data):
     """A protobuf message's (number, wire type, raw value) fields."""
     position, result = 0, []
     while position < len(data):
-        key, shift = 0, 0
-        while True:
-            byte = data[position]
-            position += 1
-            key |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
+        key, position = read_varint(data, position)
         number, wire = key >> 3, key & 7
         start = position
         if wire == 0:
-            while data[position] & 0x80:
-                position += 1
-            position += 1
+            _, position = read_varint(data, position)
         elif wire == 5:
             position += 4
         elif wire == 1:
             position += 8
         elif wire == 2:
-            length, shift = 0, 0
-            while True:
-                byte = data[position]
-                position += 1
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if byte < 0x80:
-                    break
-            start = position
-            position += length
+            length, start = read_varint(data, position)
+            position = start + length
         result.append((number, wire, data[start:position]))
     return result
 
