@@ -81,9 +81,7 @@ public struct EncoderBenchmark: Sendable {
             model = try CLIPModel(directory: path, precision: precision)
             name = path
         case let .shape(shape):
-            guard let configuration = Self.shapes[shape] else {
-                throw BenchmarkError.invalidArgument("unknown shape \(shape) (known: \(Self.shapes.keys.sorted().joined(separator: ", ")))")
-            }
+            let configuration = try RandomModel.configuration(shape: shape)
             log("model: random weights in the shape \(shape)")
             model = try RandomModel.load(configuration, precision: precision)
             name = shape

@@ -73,9 +73,8 @@ public struct IndexBenchmark: Sendable {
     /// in both precisions, and measures.
     public func run(sources: [Bitmap], executable: String, log: (String) -> Void) throws -> Figures {
         let paths = try preparePhotos(sources: sources, log: log)
-        if !FileManager.default.fileExists(atPath: modelFolder + "/open_clip_model.safetensors"),
-           !FileManager.default.fileExists(atPath: modelFolder + "/model.safetensors") {
-            guard let configuration = EncoderBenchmark.shapes[shape] else { throw BenchmarkError.invalidArgument("unknown shape \(shape)") }
+        if !RandomModel.isWritten(modelFolder) {
+            let configuration = try RandomModel.configuration(shape: shape)
             log("writing a random \(shape) to \(modelFolder)")
             try RandomCheckpoint.write(configuration, towers: .both, to: modelFolder)
         }

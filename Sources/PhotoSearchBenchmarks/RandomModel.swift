@@ -6,6 +6,19 @@ import TestSupport
 /// (`RandomCheckpoint`) into the temporary folder and loaded as a user's
 /// model is.
 enum RandomModel {
+    /// The configuration of a named shape (`EncoderBenchmark.shapes`).
+    static func configuration(shape: String) throws -> ModelConfiguration {
+        guard let configuration = EncoderBenchmark.shapes[shape] else {
+            throw BenchmarkError.invalidArgument("unknown shape \(shape) (known: \(EncoderBenchmark.shapes.keys.sorted().joined(separator: ", ")))")
+        }
+        return configuration
+    }
+
+    /// Whether `folder` holds a written model (its weights, in either layout).
+    static func isWritten(_ folder: String) -> Bool {
+        ["open_clip_model.safetensors", "model.safetensors"].contains { FileManager.default.fileExists(atPath: folder + "/" + $0) }
+    }
+
     /// The folder of a random model of `configuration` holding `towers`,
     /// drawn from `seed`: written on first use, reused after.
     static func folder(_ configuration: ModelConfiguration, towers: CLIPModel.Towers, seed: UInt64 = 1) throws -> String {
@@ -14,7 +27,7 @@ enum RandomModel {
             + "\(configuration.vision.transformer.layers)-\(configuration.text.transformer.width)x\(configuration.text.transformer.layers)"
             + "-\(towers == .both ? "both" : towers == .image ? "image" : "text")-\(seed)"
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
-        if !FileManager.default.fileExists(atPath: folder + "/open_clip_model.safetensors"), !FileManager.default.fileExists(atPath: folder + "/model.safetensors") {
+        if !isWritten(folder) {
             let staging = folder + ".tmp-\(getpid())"
             try RandomCheckpoint.write(configuration, towers: towers, to: staging, seed: seed)
             try? FileManager.default.removeItem(atPath: folder)

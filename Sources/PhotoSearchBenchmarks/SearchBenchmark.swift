@@ -111,9 +111,8 @@ public struct SearchBenchmark: Sendable {
     /// `executable` is the photosearch binary to time as a whole command.
     public func run(executable: String?, log: (String) -> Void) throws -> Figures {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: modelPath + "/open_clip_model.safetensors"),
-           !FileManager.default.fileExists(atPath: modelPath + "/model.safetensors") {
-            guard var configuration = EncoderBenchmark.shapes[shape] else { throw BenchmarkError.invalidArgument("unknown shape \(shape)") }
+        if !RandomModel.isWritten(modelPath) {
+            var configuration = try RandomModel.configuration(shape: shape)
             log("writing a random \(shape) text tower to \(modelPath)")
             if configuration.vision.architecture == .clip { configuration.embeddingSize = dimension }
             guard configuration.embeddingSize == dimension else {
