@@ -21,11 +21,20 @@ CI; the outputs are committed. Run after scripts/make-reference-fixtures.py
    `SiglipTokenizer`), F16 weights; `reference/siglip-p8.json` and
    `reference/siglip-p8-tokenizer.json`.
 
-No open_clip SigLIP 2 fixture: open_clip 3.3.0 builds the SigLIP vision tower
-from a registered timm model name only (`timm_model_name`, e.g.
-vit_base_patch16_siglip_224, ViT-B at full size) and passes nothing else from
-the config to timm, so a small one needs either a timm `local-dir:` model
-config outside open_clip's format or registering a model in code.
+3. `models/oc-siglip2-p8`: SigLIP 2 in open_clip's hub layout, as
+   timm/ViT-B-16-SigLIP2-256 has it (open_clip_config.json naming a timm
+   `vit_*_siglip_*` image tower with `timm_pool: "map"`, a text tower with
+   `no_causal_mask`, `pool_type: "last"`, `proj_bias`, and the Hugging Face
+   tokenizer with `clean: "canonicalize"`; open_clip_model.safetensors;
+   siglip2-p8's tokenizer files). open_clip builds the image tower from a
+   registered timm name only and passes nothing else from the config to timm,
+   so this script registers a small one, `test_vit_siglip` (timm's own
+   VisionTransformer with the SigLIP arguments, as timm registers test_vit
+   for its tests), which photosearch's table of timm towers also names.
+   `reference/oc-siglip2-p8.json`: what open_clip computes, the model loaded
+   through `local-dir:` and the texts through open_clip's HFTokenizer.
+
+Run one part with its folder name as argument (e.g. `oc-siglip2-p8`).
 """
 import io
 import json
@@ -141,7 +150,7 @@ def sensitive_init_(name, tensor):
     weights 1±0.1, biases and embeddings ±0.1 (uniform)."""
     with torch.no_grad():
         lowered = name.lower()
-        is_norm = any(key in lowered for key in ("layernorm", "layer_norm", "layrnorm", "norm"))
+        is_norm = any(key in lowered for key in ("layernorm", "layer_norm", "layrnorm", "norm", ".ln_", "ln_final"))
         if is_norm and name.endswith("weight"):
             tensor.uniform_(0.9, 1.1)
         elif name.endswith("bias") or tensor.dim() == 1 or "embedding" in lowered:
@@ -750,11 +759,130 @@ def make_byte_fallback_spiece():
                                      "versions": {"sentencepiece": sentencepiece.__version__}, "texts": cases}, indent=1)
 
 
+# --------------------------------------------------------------------------
+# SigLIP 2 in open_clip's layout
+
+# The image tower photosearch knows as "test_vit_siglip": SigLIP's arguments
+# (no class token, attention-pool "map" head, timm's default exact GELU and
+# LayerNorm eps 1e-6) at a test size.
+TEST_VIT_SIGLIP = dict(img_size=48, patch_size=8, embed_dim=64, depth=2, num_heads=2, mlp_ratio=3,
+                       class_token=False, global_pool="map")
+
+
+def register_test_vit_siglip():
+    import timm
+    from timm.models import register_model
+    from timm.models.vision_transformer import VisionTransformer
+    if "test_vit_siglip" in timm.list_models("test_vit_siglip"):
+        return
+
+    @register_model
+    def test_vit_siglip(pretrained=False, **kwargs):
+        assert not pretrained
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")}
+        return VisionTransformer(**dict(TEST_VIT_SIGLIP, **kwargs))
+
+
+def make_open_clip_siglip2():
+    import open_clip
+    from safetensors.torch import save_file
+    register_test_vit_siglip()
+    name = "oc-siglip2-p8"
+    folder = fresh(MODELS / name)
+    for file in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]:
+        shutil.copy(MODELS / "siglip2-p8" / file, folder / file)
+    vocab_size = Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab_size(with_added_tokens=True)
+    model_cfg = {
+        "embed_dim": 64,
+        "init_logit_bias": -10,
+        "custom_text": True,
+        "vision_cfg": {"image_size": 48, "timm_model_name": "test_vit_siglip", "timm_model_pretrained": False,
+                       "timm_pool": "map", "timm_proj": "none"},
+        "text_cfg": {"context_length": CONTEXT, "vocab_size": vocab_size, "hf_tokenizer_name": "timm/ViT-B-16-SigLIP2-256",
+                     "tokenizer_kwargs": {"clean": "canonicalize"}, "width": 32, "heads": 4, "layers": 2,
+                     "no_causal_mask": True, "proj_bias": True, "pool_type": "last",
+                     "norm_kwargs": {"eps": 1e-6}, "act_kwargs": {"approximate": "tanh"}},
+    }
+    config = {"model_cfg": model_cfg,
+              "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "interpolation": "bicubic",
+                                 "resize_mode": "squash"}}
+    write_json(folder / "open_clip_config.json", config)
+    torch.manual_seed(6)  # a seed for which the sensitivity asserts hold
+    model = open_clip.create_model("local-dir:" + str(folder))
+    for parameter_name, parameter in model.named_parameters():
+        if parameter_name.endswith("pos_embed"):
+            with torch.no_grad():
+                parameter.uniform_(-0.1, 0.1)
+        else:
+            sensitive_init_(parameter_name, parameter)
+    with torch.no_grad():
+        model.logit_scale.fill_(LOGIT_SCALE)
+        model.logit_bias.fill_(LOGIT_BIAS)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
+    os.chmod(folder / "open_clip_model.safetensors", 0o644)
+
+    # Everything from here on as a user of the hub folder gets it.
+    model, _, preprocess = open_clip.create_model_and_transforms("local-dir:" + str(folder))
+    model.eval()
+    assert type(model).__name__ == "CustomTextCLIP" and model.text.attn_mask is None and model.text.pool_type == "last"
+    tokenizer = open_clip.tokenizer.HFTokenizer(str(folder), context_length=CONTEXT, clean="canonicalize")
+    clean = open_clip.tokenizer.get_clean_fn("canonicalize")
+    names = SQUARES + LARGE_PHOTOS
+    with torch.no_grad():
+        pixels = torch.stack([preprocess(open_photo(photo)) for photo in names])
+        images = model.encode_image(pixels)
+        ids = tokenizer(TEXTS)
+        texts = model.encode_text(ids)
+        for i, text in enumerate(TEXTS):
+            assert torch.allclose(model.encode_text(tokenizer([text]))[0], texts[i], atol=1e-5), text
+        probabilities = torch.sigmoid(F_normalize(images) @ F_normalize(texts).T * model.logit_scale.exp() + model.logit_bias)
+        bilinear = open_clip.image_transform(48, is_train=False, mean=(0.5,) * 3, std=(0.5,) * 3,
+                                             interpolation="bilinear", resize_mode="squash")
+        other = model.encode_image(bilinear(open_photo("chelsea.png")).unsqueeze(0))[0]
+        lowered_only = model.encode_text(tokenizer.tokenizer([t.lower() for t in TEXTS], return_tensors="pt", max_length=CONTEXT,
+                                                             padding="max_length", truncation=True).input_ids)
+    pairs = photo_pairs(names, images)
+    ordinary = [1, 2, 3, 4, 5, 17]
+    text_pairs = [cosine(texts[i], texts[j]) for a, i in enumerate(ordinary) for j in ordinary[a + 1:]]
+    other_resample = cosine(other, images[names.index("chelsea.png")])
+    assert max(pairs) < 0.9 and max(text_pairs) < 0.9, (max(pairs), max(text_pairs))
+    assert other_resample < 0.999, other_resample
+    document = {
+        "model": name, "layout": "open_clip", "directory": str(folder.relative_to(FIXTURES)),
+        "versions": dict(VERSIONS, open_clip=open_clip.__version__, timm=__import__("timm").__version__),
+        "dtype": "F32",
+        "preprocessing": "open_clip create_model_and_transforms('local-dir:' + folder): Resize((48, 48)) with "
+                         "Pillow BICUBIC (resize_mode squash), convert('RGB'), ToTensor, Normalize(0.5, 0.5)",
+        "tokenization": f"open_clip HFTokenizer(folder, context_length={CONTEXT}, clean='canonicalize') "
+                        f"(the config's tokenizer_kwargs): open_clip's canonicalize cleaning (ftfy, HTML "
+                        f"unescape, '_' to space, ASCII punctuation removed, lower-cased, whitespace collapsed), "
+                        f"then AutoTokenizer (GemmaTokenizer from tokenizer.json: <eos> appended), padded with "
+                        f"<pad> to {CONTEXT}; pooled at the last position without a mask",
+        "logit_scale": model.logit_scale.item(), "logit_bias": model.logit_bias.item(),
+        "images": [{"file": f"photos/{photo}", "embedding": images[i].tolist()} for i, photo in enumerate(names)],
+        "texts": [{"text": text, "model_text": clean(text), "ids": ids[i].tolist(), "embedding": texts[i].tolist()}
+                  for i, text in enumerate(TEXTS)],
+        "probabilities": probabilities.tolist(),
+        "sensitivity": {
+            "max_cosine_between_photos": max(pairs),
+            "max_cosine_between_texts": max(text_pairs),
+            "cosine_bilinear_instead_of_bicubic": other_resample,
+            "min_cosine_lowercased_instead_of_canonicalized": min(cosine(a, b) for a, b in zip(texts, lowered_only)),
+        },
+    }
+    write_json(REFERENCE / f"{name}.json", document, indent=1)
+    print(name, document["sensitivity"])
+
+
 def main():
-    gemma_tokenizer = train_gemma_tokenizer()
-    make_siglip2(gemma_tokenizer)
-    make_siglip(train_spiece())
-    make_byte_fallback_spiece()
+    parts = set(sys.argv[1:]) or {"siglip2-p8", "siglip-p8", "oc-siglip2-p8"}
+    if "siglip2-p8" in parts:
+        make_siglip2(train_gemma_tokenizer())
+    if "siglip-p8" in parts:
+        make_siglip(train_spiece())
+        make_byte_fallback_spiece()
+    if "oc-siglip2-p8" in parts:
+        make_open_clip_siglip2()
 
 
 if __name__ == "__main__":

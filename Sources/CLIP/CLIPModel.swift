@@ -101,10 +101,10 @@ public final class CLIPModel: Sendable {
     private init(reader: WeightReader, configuration: ModelConfiguration, preprocess: PreprocessConfiguration,
                  names: CheckpointNames, pooling: TextPooling, vocabulary: VocabularySource, wordPieceVocabulary: String?,
                  modelDirectory: ModelDirectory?, towers: Towers, directory: String?, configurationPath: String, prepared: PreparedWeightsCache?) throws(CLIPError) {
-        self.configuration = configuration
         self.precision = reader.precision
         self.directory = directory
         preprocessor = ImagePreprocessor(configuration: preprocess)
+        var resolved = configuration
         var owned: [String] = []
         if towers.contains(.image) {
             vision = try reader.reading(tower: "image", cache: prepared) { () throws(CLIPError) in
@@ -141,13 +141,25 @@ public final class CLIPModel: Sendable {
                 }
                 // SigLIP 2: tokenizer.json; SigLIP: spiece.model.
                 guard let modelDirectory else { throw .missingFile(path: (directory ?? ".") + "/tokenizer.json") }
-                guard modelDirectory.tokenizerFilePath != nil else {
+                guard let tokenizerFile = modelDirectory.tokenizerFilePath else {
                     return (try modelDirectory.siglipTokenizer(contextLength: contextLength), "its tokenizer's")
                 }
-                let tokenizer = try reader.prepared(key: modelDirectory.gemmaTokenizerKey,
-                                                    decode: { GemmaTokenizer(prepared: $0, owner: $1, contextLength: contextLength, padId: padId) },
-                                                    build: { () throws(CLIPError) in try modelDirectory.gemmaTokenizer(contextLength: contextLength, padId: padId) },
-                                                    words: \.preparedWords)
+                // open_clip cleans texts its own way before the tokenizer
+                // (its SigLIP configurations' clean="canonicalize", the
+                // only one they use) and pads with the tokenizer's pad_token.
+                let openCLIP = names.layout == .openCLIP
+                var tokenizer = try reader.prepared(
+                    key: modelDirectory.gemmaTokenizerKey(lowercase: !openCLIP),
+                    decode: { GemmaTokenizer(prepared: $0, owner: $1, contextLength: contextLength, padId: padId) },
+                    build: { () throws(CLIPError) in try modelDirectory.gemmaTokenizer(contextLength: contextLength, padId: padId, lowercase: !openCLIP) },
+                    words: \.preparedWords)
+                if openCLIP { tokenizer.cleaning = .canonicalize }
+                if padId == nil {
+                    guard let pad = tokenizer.definition.padToken else {
+                        throw .invalidVocabulary(path: tokenizerFile, reason: "it has no pad_token to fill queries to \(contextLength) positions")
+                    }
+                    tokenizer.padId = pad
+                }
                 return (tokenizer, "its tokenizer's")
             }
             let (tower, tokenizer) = try reader.reading(tower: "text", cache: prepared) { () throws(CLIPError) -> (TextTower, any TextTokenizer) in
@@ -156,17 +168,23 @@ public final class CLIPModel: Sendable {
                     throw .unsupportedArchitecture(path: configurationPath,
                                                    reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than \(named) \(tokenizer.vocabularySize)")
                 }
-                let tower = try TextTower(reader: reader, names: names, configuration: configuration.text,
+                // A padding id left to the tokenizer is now known.
+                var textConfiguration = configuration.text
+                if case .siglip(nil) = textConfiguration.architecture, let gemma = tokenizer as? GemmaTokenizer {
+                    textConfiguration.architecture = .siglip(padId: gemma.padId)
+                }
+                let tower = try TextTower(reader: reader, names: names, configuration: textConfiguration,
                                           embeddingSize: configuration.embeddingSize, pooling: pooling)
                 return (tower, tokenizer)
             }
+            resolved.text = tower.configuration
             (text, self.tokenizer) = (.clip(tower), tokenizer)
             owned += names.textPrefixes
         } else {
             (text, tokenizer) = (nil, nil)
         }
         if towers.contains(.text), case .siglip = configuration.text.architecture {
-            let scale = try reader.tensor("logit_scale", shape: [1])[0], bias = try reader.tensor("logit_bias", shape: [1])[0]
+            let scale = try reader.vector("logit_scale", count: 1)[0], bias = try reader.vector("logit_bias", count: 1)[0]
             guard scale.isFinite, bias.isFinite, scale < 20 else {
                 throw .invalidConfiguration(path: reader.path, reason: "logit_scale \(scale) and logit_bias \(bias) are not a usable calibration")
             }
@@ -175,6 +193,7 @@ public final class CLIPModel: Sendable {
             calibration = nil
         }
         try reader.finish(ownedPrefixes: towers == .both ? [""] : owned)
+        self.configuration = resolved
     }
 
     public var embeddingSize: Int { configuration.embeddingSize }

@@ -103,7 +103,11 @@ public struct ModelDirectory: Sendable, Equatable {
         case .openCLIP:
             let file = try JSONFile.read(OpenCLIPConfigFile.self, path: configurationPath)
             let (model, preprocess, textPrefix, pooling) = try file.resolve(path: configurationPath)
-            return (model, preprocess, CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: textPrefix), pooling)
+            let siglip = model.vision.architecture == .siglip
+            if siglip, tokenizerFilePath == nil {
+                throw .missingFile(path: path + "/tokenizer.json")
+            }
+            return (model, preprocess, CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: textPrefix, siglip: siglip), pooling)
         case .transformers:
             let file = try JSONFile.read(TransformersConfigFile.self, path: configurationPath)
             var options = BertTokenizer.Options()
@@ -129,15 +133,18 @@ public struct ModelDirectory: Sendable, Equatable {
 
 extension ModelDirectory {
     /// Its tokenizer.json tokenizer (SigLIP 2's), framed and cut to
-    /// `contextLength`. SigLIP 2 was trained on lower-cased text, so its
-    /// queries are lower-cased first, as transformers' Siglip2Tokenizer does.
+    /// `contextLength`. SigLIP 2 was trained on lower-cased text: in
+    /// transformers' layout its queries are lower-cased first, as
+    /// transformers' Siglip2Tokenizer does (`lowercase`); open_clip cleans
+    /// them itself before the tokenizer (see `GemmaTokenizer.Cleaning`).
     func gemmaTokenizer(contextLength: Int, padId: Int?, lowercase: Bool = true) throws(CLIPError) -> GemmaTokenizer {
         guard let tokenizerFilePath else { throw .missingFile(path: path + "/tokenizer.json") }
         let file = try JSONFile.decode(TokenizerFile.self, from: try JSONFile.contents(of: tokenizerFilePath)) { reason in
             .invalidVocabulary(path: tokenizerFilePath, reason: reason)
         }
         let configuration = try tokenizerConfigurationPath.map { path throws(CLIPError) in try JSONFile.read(TokenizerConfigFile.self, path: path) }
-        let specials = ["bos_token": configuration?.bosToken?.content ?? "<bos>", "eos_token": configuration?.eosToken?.content ?? "<eos>"]
+        let specials = ["bos_token": configuration?.bosToken?.content ?? "<bos>", "eos_token": configuration?.eosToken?.content ?? "<eos>",
+                        "pad_token": configuration?.padToken?.content ?? "<pad>"]
         return try file.resolve(path: tokenizerFilePath, lowercase: lowercase, frame: configuration?.frame, specialTokens: specials,
                                 contextLength: contextLength, padId: padId)
     }
@@ -164,12 +171,13 @@ extension ModelDirectory {
     }
 
     /// The name of its tokenizer.json tokenizer in a prepared file: the
-    /// files' identities, so that edited files are read again.
-    var gemmaTokenizerKey: String {
+    /// files' identities, so that edited files are read again, and whether
+    /// it lower-cases.
+    func gemmaTokenizerKey(lowercase: Bool) -> String {
         let files = [tokenizerFilePath, tokenizerConfigurationPath].map { path in
             path.flatMap { WeightsFileIdentity(path: $0) }.map { "\($0.size)-\($0.modifiedAt)-\($0.changedAt)-\($0.inode)" } ?? "none"
         }
-        return "tokenizer:tokenizer.json:\(files[0]):tokenizer_config.json:\(files[1]):v\(GemmaTokenizer.preparedVersion)"
+        return "tokenizer:tokenizer.json:\(files[0]):tokenizer_config.json:\(files[1]):lowercase:\(lowercase):v\(GemmaTokenizer.preparedVersion)"
     }
 }
 

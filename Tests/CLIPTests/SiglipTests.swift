@@ -77,11 +77,12 @@ struct SiglipTests {
         #expect(tokenizer.tokenize("").prefix(2) == [1, 0])
     }
 
-    @Test("match probabilities are transformers' sigmoid(logits_per_image)")
-    func probabilities() throws {
+    @Test("match probabilities are transformers' sigmoid(logits_per_image) and open_clip's sigmoid(logits)",
+          arguments: ["siglip2-p8", "oc-siglip2-p8"])
+    func probabilities(fixture: String) throws {
         let reference = try JSONDecoder().decode(ProbabilityReference.self,
-                                                 from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("reference/siglip2-p8.json"))))
-        let model = try CLIPModel(directory: Self.model)
+                                                 from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("reference/\(fixture).json"))))
+        let model = try CLIPModel(directory: Fixtures.path("models/" + fixture))
         let calibration = try #require(model.calibration)
         #expect(abs(calibration.scale - Float(exp(Double(reference.logit_scale)))) <= 1e-3)
         #expect(calibration.bias == reference.logit_bias)
@@ -99,7 +100,65 @@ struct SiglipTests {
         // The fixture must have probabilities away from 0 and 1 for this to test anything.
         #expect(reference.probabilities.joined().contains { $0 > 0.01 && $0 < 0.99 })
         // Only a text tower carries it: an image-only model has no calibration.
-        #expect(try CLIPModel(directory: Self.model, towers: .image).calibration == nil)
+        #expect(try CLIPModel(directory: Fixtures.path("models/" + fixture), towers: .image).calibration == nil)
+    }
+
+    struct CleanedText: Decodable {
+        struct Text: Decodable { let text: String; let model_text: String }
+        let texts: [Text]
+    }
+
+    @Test("open_clip's canonicalize cleaning, as its HFTokenizer applies it before the tokenizer")
+    func canonicalize() throws {
+        let reference = try JSONDecoder().decode(CleanedText.self,
+                                                 from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("reference/oc-siglip2-p8.json"))))
+        for text in reference.texts {
+            #expect(TextCleaner.canonicalize(text.text) == text.model_text, "\(text.text.debugDescription)")
+        }
+        // The fixture's texts exercise each step: punctuation, case, width, whitespace.
+        #expect(reference.texts.contains { $0.text.contains(",") && $0.text.lowercased() != $0.text })
+        #expect(TextCleaner.canonicalize("  Snake_case, \"quoted\" &amp; <b>bold</b>!  ") == "snake case quoted bboldb")  // open_clip 3.3.0 gives the same
+        #expect(TextCleaner.canonicalize("ΣΊΣΥΦΟΣ ＡＢＣ") == "σίσυφος abc")         // and this
+    }
+
+    @Test("open_clip SigLIP configurations it does not implement are refused by name", arguments: [
+        (#""timm_model_name": "test_vit_siglip""#, #""timm_model_name": "vit_base_patch16_siglip_gap_224""#,
+         "vision_cfg.timm_model_name \"vit_base_patch16_siglip_gap_224\" (supported timm image towers: SigLIP's vit_base_patch16_siglip_224"),
+        (#""timm_pool": "map""#, #""timm_pool": "avg""#, "vision_cfg.timm_pool \"avg\""),
+        (#""timm_proj": "none""#, #""timm_proj": "linear""#, "vision_cfg.timm_proj \"linear\""),
+        (#""image_size": 48"#, #""image_size": 64"#, "vision_cfg.image_size 64x64 differs from test_vit_siglip's 48"),
+        (#""embed_dim": 64"#, #""embed_dim": 32"#, "embed_dim 32 differs from the width of test_vit_siglip (64)"),
+        (#""clean": "canonicalize""#, #""clean": "lower""#, "text_cfg.tokenizer_kwargs.clean \"lower\""),
+        (#""pool_type": "last""#, #""pool_type": "argmax""#, "text_cfg.pool_type \"argmax\" with a SigLIP image tower"),
+        (#""no_causal_mask": true"#, #""no_causal_mask": false"#, "a SigLIP text tower with a causal mask"),
+        (#""proj_bias": true"#, #""proj_bias": false"#, "a SigLIP text head without a bias"),
+    ])
+    func openCLIPRefusals(original: String, replacement: String, message: String) throws {
+        let source = Fixtures.path("models/oc-siglip2-p8")
+        let folder = try TemporaryDirectory()
+        for name in ["open_clip_model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: folder.path + "/" + name)
+        }
+        let configuration = try String(contentsOfFile: source + "/open_clip_config.json", encoding: .utf8)
+        #expect(configuration.contains(original))
+        try configuration.replacingOccurrences(of: original, with: replacement)
+            .write(toFile: folder.path + "/open_clip_config.json", atomically: true, encoding: .utf8)
+        do {
+            _ = try CLIPModel(directory: folder.path)
+            Issue.record("a configuration with \(replacement) was accepted")
+        } catch {
+            #expect(error.localizedDescription.contains(message), "\(error.localizedDescription)")
+        }
+    }
+
+    @Test("an open_clip SigLIP folder without tokenizer.json is refused by the missing file's name")
+    func openCLIPWithoutTokenizer() throws {
+        let source = Fixtures.path("models/oc-siglip2-p8")
+        let folder = try TemporaryDirectory()
+        for name in ["open_clip_model.safetensors", "open_clip_config.json"] {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: folder.path + "/" + name)
+        }
+        #expect(throws: CLIPError.missingFile(path: folder.path + "/tokenizer.json")) { try CLIPModel(directory: folder.path) }
     }
 
     @Test("a float16 or bfloat16 token table is read in place, each looked-up row converted exactly")

@@ -35,7 +35,8 @@ extension ModelConfiguration {
         try check(text.vocabularySize, ConfigurationLimits.vocabularySize, "the vocabulary size")
         switch text.architecture {
         case let .bert(typeVocabularySize, _): try check(typeVocabularySize, 1...1024, "the text tower's token type count")
-        case let .siglip(padId): try check(padId, 0...(text.vocabularySize - 1), "the text tower's padding id")
+        case let .siglip(padId?): try check(padId, 0...(text.vocabularySize - 1), "the text tower's padding id")
+        case .siglip(nil): break
         case .clip: break
         }
         for (tower, transformer) in [("image", vision.transformer), ("text", text.transformer)] {

@@ -56,8 +56,10 @@ public enum TextArchitecture: Sendable, Equatable {
     /// SigLIP's: a bidirectional pre-LayerNorm transformer with no attention
     /// mask (padding to the context length is attended), a final LayerNorm,
     /// the last position's state through a linear head with a bias.
-    /// `padId` fills the sequence up to the context length.
-    case siglip(padId: Int)
+    /// `padId` fills the sequence up to the context length; nil until the
+    /// tokenizer is read when it is the tokenizer's own pad_token (open_clip
+    /// pads with the Hugging Face tokenizer's).
+    case siglip(padId: Int?)
 }
 
 /// The text tower.

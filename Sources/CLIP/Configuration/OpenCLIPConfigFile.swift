@@ -2,7 +2,10 @@ import Foundation
 
 /// open_clip_config.json, as open_clip's `push_to_hf_hub` writes it. Absent
 /// fields take open_clip's defaults (open_clip/model.py CLIPVisionCfg,
-/// CLIPTextCfg; open_clip/transform.py PreprocessCfg).
+/// CLIPTextCfg; open_clip/transform.py PreprocessCfg). Two kinds of model:
+/// CLIP (open_clip's own ViT and causal text transformer), and SigLIP (a
+/// timm image tower named by `timm_model_name`, see `TimmVisionTowers`,
+/// and a bidirectional text transformer with the Hugging Face tokenizer).
 struct OpenCLIPConfigFile: Decodable {
     struct ModelConfig: Decodable {
         var embedDim: Int
@@ -29,6 +32,9 @@ struct OpenCLIPConfigFile: Decodable {
         var posEmbedType: String?          // default "learnable"
         var actKwargs: [String: LooseJSON]?
         var normKwargs: [String: LooseJSON]?
+        var timmModelName: String?
+        var timmPool: String?              // default "avg"
+        var timmProj: String?              // default "linear"
         /// Fields that select a tower photosearch does not implement.
         var unsupported: [String: LooseJSON]
 
@@ -41,11 +47,12 @@ struct OpenCLIPConfigFile: Decodable {
             case lsInitValue = "ls_init_value", blockType = "block_type", qkNorm = "qk_norm"
             case scaledCosineAttn = "scaled_cosine_attn", scaleHeads = "scale_heads"
             case scaleAttnInner = "scale_attn_inner", scaleAttn = "scale_attn", scaleFc = "scale_fc"
+            case timmPool = "timm_pool", timmProj = "timm_proj", timmModelPretrained = "timm_model_pretrained"
         }
 
         static let unsupportedKeys: [CodingKeys] = [
-            .timmModelName, .attentionalPool, .lsInitValue, .qkNorm, .scaledCosineAttn,
-            .scaleHeads, .scaleAttnInner, .scaleAttn, .scaleFc,
+            .attentionalPool, .lsInitValue, .qkNorm, .scaledCosineAttn,
+            .scaleHeads, .scaleAttnInner, .scaleAttn, .scaleFc, .timmModelPretrained,
         ]
 
         init(from decoder: Decoder) throws {
@@ -61,6 +68,9 @@ struct OpenCLIPConfigFile: Decodable {
             posEmbedType = try container.decodeIfPresent(String.self, forKey: .posEmbedType)
             actKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .actKwargs)
             normKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .normKwargs)
+            timmModelName = try container.decodeIfPresent(String.self, forKey: .timmModelName)
+            timmPool = try container.decodeIfPresent(String.self, forKey: .timmPool)
+            timmProj = try container.decodeIfPresent(String.self, forKey: .timmProj)
             unsupported = try OpenCLIPConfigFile.unsupportedFields(container, keys: Self.unsupportedKeys, blockType: .blockType)
         }
     }
@@ -76,6 +86,12 @@ struct OpenCLIPConfigFile: Decodable {
         var eosId: Int?                    // default 2, used by pool_type "eos"
         var actKwargs: [String: LooseJSON]?
         var normKwargs: [String: LooseJSON]?
+        var noCausalMask: Bool?
+        var projBias: Bool?
+        var hfTokenizerName: String?
+        /// tokenizer_kwargs.clean (default "whitespace" for a Hugging Face
+        /// tokenizer, "lower" for open_clip's own).
+        var clean: String?
         var unsupported: [String: LooseJSON]
 
         enum CodingKeys: String, CodingKey {
@@ -91,7 +107,7 @@ struct OpenCLIPConfigFile: Decodable {
         }
 
         static let unsupportedKeys: [CodingKeys] = [
-            .hfModelName, .hfTokenizerName, .lsInitValue, .embedCls, .noCausalMask, .projBias,
+            .hfModelName, .lsInitValue, .embedCls,
             .qkNorm, .scaledCosineAttn, .scaleHeads, .scaleAttnInner, .scaleAttn, .scaleFc,
         ]
 
@@ -107,13 +123,16 @@ struct OpenCLIPConfigFile: Decodable {
             eosId = try container.decodeIfPresent(Int.self, forKey: .eosId)
             actKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .actKwargs)
             normKwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .normKwargs)
+            noCausalMask = try container.decodeIfPresent(Bool.self, forKey: .noCausalMask)
+            projBias = try container.decodeIfPresent(Bool.self, forKey: .projBias)
+            hfTokenizerName = try container.decodeIfPresent(String.self, forKey: .hfTokenizerName)
             var unsupported = try OpenCLIPConfigFile.unsupportedFields(container, keys: Self.unsupportedKeys, blockType: .blockType)
             if let projType = try container.decodeIfPresent(String.self, forKey: .projType), projType != "linear" {
                 unsupported["proj_type"] = .string(projType)
             }
-            if let kwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .tokenizerKwargs),
-               let clean = kwargs["clean"], clean != .string("lower") {
-                unsupported["tokenizer_kwargs.clean"] = clean
+            if let kwargs = try container.decodeIfPresent([String: LooseJSON].self, forKey: .tokenizerKwargs), let value = kwargs["clean"] {
+                guard case let .string(clean) = value else { throw DecodingError.dataCorruptedError(forKey: .tokenizerKwargs, in: container, debugDescription: "clean must be a string") }
+                self.clean = clean
             }
             self.unsupported = unsupported
         }
@@ -170,6 +189,17 @@ struct OpenCLIPConfigFile: Decodable {
         if let (key, _) = text.unsupported.sorted(by: { $0.key < $1.key }).first {
             throw unsupported("text_cfg.\(key) is set")
         }
+        if let name = vision.timmModelName {
+            return try resolveSiglip(timmModelName: name, path: path)
+        }
+        // Fields of open_clip's SigLIP configurations, not of its CLIP.
+        for (key, value) in [("timm_pool", vision.timmPool), ("timm_proj", vision.timmProj)] where value != nil {
+            throw unsupported("vision_cfg.\(key) is set without a timm_model_name")
+        }
+        if text.hfTokenizerName?.isEmpty == false { throw unsupported("text_cfg.hf_tokenizer_name is set") }
+        if text.noCausalMask == true { throw unsupported("text_cfg.no_causal_mask is set") }
+        if text.projBias == true { throw unsupported("text_cfg.proj_bias is set") }
+        if let clean = text.clean, clean != "lower" { throw unsupported("text_cfg.tokenizer_kwargs.clean \"\(clean)\"") }
         if vision.noLnPre == true {
             throw unsupported("vision_cfg.no_ln_pre is set")
         }
@@ -188,7 +218,6 @@ struct OpenCLIPConfigFile: Decodable {
 
         let quickGelu = modelCfg.quickGelu ?? false
         let visionActivation = try Self.activation(quickGelu: quickGelu, kwargs: vision.actKwargs, field: "vision_cfg", path: path)
-        let textActivation = try Self.activation(quickGelu: quickGelu, kwargs: text.actKwargs, field: "text_cfg", path: path)
 
         let imageSize = vision.imageSize ?? SquareSize(224)
         let patchSize = vision.patchSize ?? SquareSize(16)
@@ -203,11 +232,6 @@ struct OpenCLIPConfigFile: Decodable {
         guard patchSize.width > 0, imageSize.width >= patchSize.width, imageSize.width % patchSize.width == 0 else {
             throw invalid("vision_cfg.image_size \(imageSize.width) is not a multiple of patch_size \(patchSize.width)")
         }
-        let textWidth = text.width ?? 512
-        let textHeads = text.heads ?? 8
-        guard textHeads > 0, textWidth > 0, textWidth % textHeads == 0 else {
-            throw invalid("text_cfg.width \(textWidth) is not a multiple of heads \(textHeads)")
-        }
         guard modelCfg.embedDim > 0 else { throw invalid("embed_dim must be positive") }
 
         let visionTransformer = TransformerConfiguration(
@@ -215,23 +239,88 @@ struct OpenCLIPConfigFile: Decodable {
             mlpWidth: try TransformerConfiguration.mlpWidth(width: visionWidth, ratio: vision.mlpRatio ?? 4.0, field: "vision_cfg", path: path),
             activation: visionActivation,
             layerNormEpsilon: try Self.epsilon(vision.normKwargs, field: "vision_cfg", path: path))
-        let textTransformer = TransformerConfiguration(
-            width: textWidth, layers: text.layers ?? 12, heads: textHeads,
-            mlpWidth: try TransformerConfiguration.mlpWidth(width: textWidth, ratio: text.mlpRatio ?? 4.0, field: "text_cfg", path: path),
-            activation: textActivation,
-            layerNormEpsilon: try Self.epsilon(text.normKwargs, field: "text_cfg", path: path))
-        guard visionTransformer.layers > 0, textTransformer.layers > 0 else { throw invalid("layers must be positive") }
-
         let model = ModelConfiguration(
             layout: .openCLIP, embeddingSize: modelCfg.embedDim,
             vision: VisionConfiguration(imageSize: imageSize.width, patchSize: patchSize.width, transformer: visionTransformer),
-            text: TextConfiguration(contextLength: text.contextLength ?? 77, vocabularySize: text.vocabSize ?? 49408,
-                                    transformer: textTransformer))
-
+            text: try textConfiguration(defaultVocabularySize: 49408, architecture: .clip, path: path))
+        guard visionTransformer.layers > 0 else { throw invalid("layers must be positive") }
         try model.validate(path: path)
+        return (model, try preprocessConfiguration(imageSize: imageSize.width, path: path), modelCfg.customText == true ? "text." : "", textPooling)
+    }
 
+    /// open_clip's SigLIP (CustomTextCLIP, as timm/ViT-B-16-SigLIP2-256 and
+    /// the other timm/*SigLIP* hub repositories configure it): the timm
+    /// image tower with its attention pooling as the embedding, and a
+    /// bidirectional text tower pooled at the last position through a
+    /// linear head with a bias, over the Hugging Face tokenizer's ids
+    /// cleaned with "canonicalize".
+    private func resolveSiglip(timmModelName name: String, path: String) throws(CLIPError) -> (ModelConfiguration, PreprocessConfiguration, textPrefix: String, textPooling: TextPooling) {
+        let vision = modelCfg.visionCfg
+        let text = modelCfg.textCfg
+        func unsupported(_ reason: String) -> CLIPError { .unsupportedArchitecture(path: path, reason: reason) }
+        guard let tower = TimmVisionTowers.siglip[name] else {
+            throw unsupported("vision_cfg.timm_model_name \"\(name)\" (supported timm image towers: SigLIP's \(TimmVisionTowers.siglip.keys.filter { $0.hasPrefix("vit_") }.sorted().joined(separator: ", ")))")
+        }
+        if vision.timmPool != "map" {
+            throw unsupported("vision_cfg.timm_pool \"\(vision.timmPool ?? "avg")\" (a SigLIP tower needs its attention pooling, \"map\")")
+        }
+        if let projection = vision.timmProj, projection != "none" {
+            throw unsupported("vision_cfg.timm_proj \"\(projection)\" (only \"none\": the pooled state is the embedding)")
+        }
+        if vision.timmProj == nil {
+            throw unsupported("vision_cfg.timm_proj \"linear\" (the default; only \"none\": the pooled state is the embedding)")
+        }
+        // open_clip passes nothing else of vision_cfg to timm (layers, width…
+        // are ignored, as there), but preprocesses at image_size.
+        if let size = vision.imageSize, size.height != tower.imageSize || size.width != tower.imageSize {
+            throw .invalidConfiguration(path: path, reason: "vision_cfg.image_size \(size.height)x\(size.width) differs from \(name)'s \(tower.imageSize)")
+        }
+        guard modelCfg.customText == true else { throw unsupported("a SigLIP configuration without custom_text") }
+        guard text.noCausalMask == true else { throw unsupported("a SigLIP text tower with a causal mask (text_cfg.no_causal_mask is not set)") }
+        guard text.projBias == true else { throw unsupported("a SigLIP text head without a bias (text_cfg.proj_bias is not set)") }
+        guard text.poolType == "last" else {
+            throw unsupported("text_cfg.pool_type \"\(text.poolType ?? "argmax")\" with a SigLIP image tower (only \"last\")")
+        }
+        guard text.hfTokenizerName?.isEmpty == false else { throw unsupported("a SigLIP text tower without text_cfg.hf_tokenizer_name") }
+        guard text.clean == "canonicalize" else {
+            throw unsupported("text_cfg.tokenizer_kwargs.clean \"\(text.clean ?? "whitespace")\" (SigLIP's is \"canonicalize\")")
+        }
+        guard modelCfg.embedDim == tower.width else {
+            throw .invalidConfiguration(path: path, reason: "embed_dim \(modelCfg.embedDim) differs from the width of \(name) (\(tower.width)), its embedding with timm_proj \"none\"")
+        }
+        let model = ModelConfiguration(
+            layout: .openCLIP, embeddingSize: modelCfg.embedDim,
+            vision: VisionConfiguration(imageSize: tower.imageSize, patchSize: tower.patchSize, transformer: tower.transformer,
+                                        architecture: .siglip),
+            text: try textConfiguration(defaultVocabularySize: 49408, architecture: .siglip(padId: nil), path: path))
+        try model.validate(path: path)
+        return (model, try preprocessConfiguration(imageSize: tower.imageSize, path: path), "text.", .last)
+    }
+
+    /// The text tower (open_clip's TextTransformer) as configured.
+    private func textConfiguration(defaultVocabularySize: Int, architecture: TextArchitecture, path: String) throws(CLIPError) -> TextConfiguration {
+        let text = modelCfg.textCfg
+        let textWidth = text.width ?? 512
+        let textHeads = text.heads ?? 8
+        guard textHeads > 0, textWidth > 0, textWidth % textHeads == 0 else {
+            throw .invalidConfiguration(path: path, reason: "text_cfg.width \(textWidth) is not a multiple of heads \(textHeads)")
+        }
+        let transformer = TransformerConfiguration(
+            width: textWidth, layers: text.layers ?? 12, heads: textHeads,
+            mlpWidth: try TransformerConfiguration.mlpWidth(width: textWidth, ratio: text.mlpRatio ?? 4.0, field: "text_cfg", path: path),
+            activation: try Self.activation(quickGelu: modelCfg.quickGelu ?? false, kwargs: text.actKwargs, field: "text_cfg", path: path),
+            layerNormEpsilon: try Self.epsilon(text.normKwargs, field: "text_cfg", path: path))
+        guard transformer.layers > 0 else { throw .invalidConfiguration(path: path, reason: "layers must be positive") }
+        return TextConfiguration(contextLength: text.contextLength ?? 77, vocabularySize: text.vocabSize ?? defaultVocabularySize,
+                                 transformer: transformer, architecture: architecture)
+    }
+
+    /// preprocess_cfg, for a model whose input is `imageSize` square.
+    private func preprocessConfiguration(imageSize: Int, path: String) throws(CLIPError) -> PreprocessConfiguration {
+        func invalid(_ reason: String) -> CLIPError { .invalidConfiguration(path: path, reason: reason) }
+        func unsupported(_ reason: String) -> CLIPError { .unsupportedArchitecture(path: path, reason: reason) }
         let preprocessCfg = self.preprocessCfg ?? PreprocessConfig()
-        var preprocess = PreprocessConfiguration(imageSize: imageSize.width)
+        var preprocess = PreprocessConfiguration(imageSize: imageSize)
         if let mean = preprocessCfg.mean {
             guard mean.count == 3 || mean.count == 1 else { throw invalid("preprocess_cfg.mean must have 1 or 3 values") }
             preprocess.mean = mean.count == 3 ? mean : Array(repeating: mean[0], count: 3)
@@ -250,7 +339,7 @@ struct OpenCLIPConfigFile: Decodable {
         case "squash": preprocess.resizeMode = .squash
         case let other: throw unsupported("preprocess_cfg.resize_mode \"\(other)\" (supported: shortest, squash)")
         }
-        return (model, preprocess, modelCfg.customText == true ? "text." : "", textPooling)
+        return preprocess
     }
 
     private static func activation(quickGelu: Bool, kwargs: [String: LooseJSON]?, field: String, path: String) throws(CLIPError) -> Activation {

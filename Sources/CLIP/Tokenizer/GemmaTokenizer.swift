@@ -55,6 +55,9 @@ public struct GemmaTokenizer: TextTokenizer {
         var unknownId: Int?
         var fuseUnknown: Bool
         var size: Int
+        /// The id of tokenizer_config.json's pad_token, when it has one
+        /// (what the Hugging Face tokenizer pads with).
+        var padToken: Int?
 
         /// Whether every pattern it matches is non-empty (a prepared file
         /// is checked against this too).
@@ -78,7 +81,16 @@ public struct GemmaTokenizer: TextTokenizer {
     public let contextLength: Int
     /// Fills each sequence up to the context length (SigLIP's towers read
     /// whole padded sequences); nil to leave them unpadded.
-    let padId: Int?
+    var padId: Int?
+    /// What is done to a text before anything else.
+    var cleaning = Cleaning.none
+
+    enum Cleaning: Sendable {
+        case none
+        /// open_clip's "canonicalize" (its HFTokenizer with clean="canonicalize",
+        /// as its SigLIP configurations ask): see `TextCleaner.canonicalize`.
+        case canonicalize
+    }
 
     public var vocabularySize: Int { definition.size }
 
@@ -109,7 +121,7 @@ public struct GemmaTokenizer: TextTokenizer {
     /// The ids of `text` framed, cut to the context length with the frame
     /// kept, and padded to it (with a padding id).
     public func tokenize(_ text: String) -> [Int] {
-        var ids = encode(text)
+        var ids = encode(cleaning == .canonicalize ? TextCleaner.canonicalize(text) : text)
         let room = contextLength - definition.before.count - definition.after.count
         if ids.count > room { ids.removeLast(ids.count - room) }
         ids = definition.before + ids + definition.after
@@ -354,7 +366,7 @@ private struct MergeHeap {
 }
 
 extension GemmaTokenizer {
-    static let preparedVersion: UInt64 = 1
+    static let preparedVersion: UInt64 = 2
 
     /// The tokenizer as words for a prepared file, read back in place by
     /// `init(prepared:…)`: version, the definition's JSON length, whether
@@ -390,6 +402,7 @@ extension GemmaTokenizer {
               definition.isWellFormed, definition.size > 0, definition.size < 1 << 31,
               (definition.before + definition.after + definition.added.map(\.id)).allSatisfy({ $0 >= 0 && $0 < definition.size }),
               definition.unknownId.map({ $0 >= 0 && $0 < definition.size }) ?? true,
+              definition.padToken.map({ $0 >= 0 && $0 < definition.size }) ?? true,
               definition.before.count + definition.after.count < contextLength else { return nil }
         let byteWords = words + 5 + jsonWords
         let byteIDs = (0..<256).map { Int32(bitPattern: UInt32(truncatingIfNeeded: byteWords[$0])) }

@@ -2,7 +2,7 @@ import Foundation
 
 /// open_clip's text cleaning for its "lower" mode (open_clip/tokenizer.py
 /// `_clean_lower`): ftfy.fix_text, html.unescape twice, strip, collapse
-/// whitespace, lowercase.
+/// whitespace, lowercase; and for its "canonicalize" mode.
 ///
 /// Of ftfy.fix_text, every deterministic step is reproduced (entity decoding,
 /// C1 controls as Windows-1252, Latin ligatures, character width, curly
@@ -11,11 +11,32 @@ import Foundation
 /// Unicode, which is what a search box produces, passes through it unchanged.
 enum TextCleaner {
     static func clean(_ text: String) -> String {
-        var scalars = Array(fixText(text).unicodeScalars)
-        scalars = HTMLEntities.pythonUnescape(HTMLEntities.pythonUnescape(scalars))
-        // str.split() then " ".join(...): runs of whitespace become one space,
-        // none at either end (this also does basic_clean's strip()).
-        var collapsed = String.UnicodeScalarView()
+        pythonLowercased(collapsingWhitespace(basicClean(text)))
+    }
+
+    /// open_clip's "canonicalize" mode (`_clean_canonicalize`, the cleaning
+    /// of its SigLIP models, after big_vision): basic_clean, then "_" as a
+    /// space, ASCII punctuation (Python's string.punctuation) removed,
+    /// lowercase, whitespace collapsed.
+    static func canonicalize(_ text: String) -> String {
+        let kept = basicClean(text).compactMap { scalar -> Unicode.Scalar? in
+            if scalar == "_" { return " " }
+            return scalar.isASCIIPunctuation ? nil : scalar
+        }
+        return pythonLowercased(collapsingWhitespace(kept))
+    }
+
+    /// ftfy.fix_text, then html.unescape twice (basic_clean; its strip()
+    /// is done by the whitespace collapsing that always follows).
+    private static func basicClean(_ text: String) -> [Unicode.Scalar] {
+        HTMLEntities.pythonUnescape(HTMLEntities.pythonUnescape(Array(fixText(text).unicodeScalars)))
+    }
+
+    /// str.split() then " ".join(...): runs of whitespace become one space,
+    /// none at either end.
+    private static func collapsingWhitespace(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        var collapsed: [Unicode.Scalar] = []
+        collapsed.reserveCapacity(scalars.count)
         var pendingSpace = false
         for scalar in scalars {
             if CharacterClasses.isPythonWhitespace(scalar) {
@@ -26,7 +47,7 @@ enum TextCleaner {
                 collapsed.append(scalar)
             }
         }
-        return pythonLowercased(Array(collapsed))
+        return collapsed
     }
 
     /// Python's str.lower(): each character's full lowercase mapping, and
@@ -147,5 +168,16 @@ enum TextCleaner {
             index += 1
         }
         return result
+    }
+}
+
+private extension Unicode.Scalar {
+    /// Whether it is in Python's string.punctuation: every printable ASCII
+    /// character that is neither a letter, a digit nor a space.
+    var isASCIIPunctuation: Bool {
+        switch value {
+        case 0x21...0x2F, 0x3A...0x40, 0x5B...0x60, 0x7B...0x7E: return true
+        default: return false
+        }
     }
 }

@@ -170,8 +170,10 @@ struct TokenizerFile: Decodable {
         }
         guard before.count + after.count < contextLength else { throw invalid("its special tokens fill the \(contextLength) positions") }
         guard (before + after).allSatisfy({ $0 < size }) else { throw invalid("a special token's id is outside the vocabulary") }
+        let padToken = specialTokens["pad_token"].flatMap { idsByContent[$0] ?? model.vocab[$0] }
         let definition = GemmaTokenizer.Definition(normalizations: steps, split: split, added: added, before: before, after: after,
-                                                   unknownId: unknownId, fuseUnknown: model.fuseUnk ?? false, size: size)
+                                                   unknownId: unknownId, fuseUnknown: model.fuseUnk ?? false, size: size,
+                                                   padToken: padToken.flatMap { $0 < size ? $0 : nil })
         if let padId, padId >= size { throw invalid("the padding id \(padId) is outside its \(size) pieces") }
         return GemmaTokenizer(definition: definition, characters: MergeTable(characters), merges: MergeTable(merges),
                               byteIDs: byteIDs, contextLength: contextLength, padId: padId)

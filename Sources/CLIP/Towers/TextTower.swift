@@ -28,6 +28,7 @@ struct TextTower: Sendable {
             // tower: 8% of its products, half of its int8 error on a random
             // ViT-B/32 (bench quality: worst caption cosine 0.9994 → 0.9996).
             blocks.append(try names.block(reader, prefix: names.textBlocks, index: index, configuration.transformer,
+                                          style: names.textBlockStyle,
                                           attentionOutput: Self.keepsAttentionOutputInFloat(configuration) ? .fp32 : nil))
         }
         transformer = Transformer(blocks: blocks)
@@ -48,7 +49,14 @@ struct TextTower: Sendable {
         return true
     }
 
-    /// The padding id of a tower that reads whole context-length sequences.
+    /// Whether it reads whole context-length sequences, bidirectionally (SigLIP's).
+    var readsPaddedSequences: Bool {
+        if case .siglip = configuration.architecture { return true }
+        return false
+    }
+
+    /// The id that pads a shorter sequence (CLIPModel resolves a SigLIP
+    /// tower's before building it).
     var padId: Int? {
         if case let .siglip(padId) = configuration.architecture { return padId }
         return nil
@@ -78,7 +86,7 @@ struct TextTower: Sendable {
     /// padded to the context length with its padding id, as it was trained.
     func encode(tokens sequences: [[Int]]) -> Matrix {
         let width = configuration.transformer.width
-        let padId = self.padId
+        let padded = readsPaddedSequences, padId = self.padId
         let pooled = sequences.map(pooledPosition)
         let length = (pooled.max() ?? 0) + 1
         let count = sequences.count
@@ -86,8 +94,8 @@ struct TextTower: Sendable {
         x.values.withUnsafeMutableBufferPointer { target in
             for (sequence, ids) in sequences.enumerated() {
                 precondition(ids.count <= configuration.contextLength)
-                for position in 0..<(padId == nil ? min(length, ids.count) : length) {
-                    let id = position < ids.count ? ids[position] : padId!
+                for position in 0..<(padded ? length : min(length, ids.count)) {
+                    guard let id = position < ids.count ? ids[position] : padId else { preconditionFailure("no padding id") }
                     precondition(id >= 0 && id < configuration.vocabularySize, "token id out of range")
                     let out = (sequence * length + position) * width
                     tokenEmbedding.withRow(id) { row in
@@ -98,7 +106,7 @@ struct TextTower: Sendable {
                 }
             }
         }
-        let states = transformer.output(x, sequences: count, tokens: length, causal: padId == nil, at: pooled)
+        let states = transformer.output(x, sequences: count, tokens: length, causal: !padded, at: pooled)
         return projection(finalNorm(states))
     }
 }

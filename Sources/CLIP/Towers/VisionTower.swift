@@ -38,11 +38,13 @@ struct VisionTower: Sendable {
         patchEmbedding = try reader.linear(key: names.patchEmbedding, sources: [(names.patchEmbedding, [width, 3, patch, patch])],
                                            bias: patchBias, inputs: 3 * patch * patch, outputs: width) { $0[0] }
         classEmbedding = siglip ? nil : try reader.vector(names.classEmbedding, count: width)
-        positionalEmbedding = try reader.tensor(names.visionPositionalEmbedding, shape: [configuration.tokens, width])
+        positionalEmbedding = try reader.tensor(names.visionPositionalEmbedding,
+                                                shape: names.visionPositionalEmbeddingShape(tokens: configuration.tokens, width: width))
         preNorm = siglip ? nil : try reader.layerNorm(names.visionPreNorm, width: width, epsilon: eps)
         var blocks: [TransformerBlock] = []
         for index in 0..<configuration.transformer.layers {
-            blocks.append(try names.block(reader, prefix: names.visionBlocks, index: index, configuration.transformer))
+            blocks.append(try names.block(reader, prefix: names.visionBlocks, index: index, configuration.transformer,
+                                          style: names.visionBlockStyle))
         }
         transformer = Transformer(blocks: blocks)
         let postNorm = try reader.layerNorm(names.visionPostNorm, width: width, epsilon: eps)

@@ -4,9 +4,25 @@ struct CheckpointNames: Sendable {
     let layout: CheckpointLayout
     /// "" for open_clip's CLIP, "text." for its CustomTextCLIP.
     let openCLIPTextPrefix: String
-    /// transformers' SiglipModel (its towers' own names for the parts CLIP
-    /// does not have, and a few renamed ones).
+    /// SigLIP: transformers' SiglipModel (its towers' own names for the
+    /// parts CLIP does not have, and a few renamed ones), or open_clip's
+    /// CustomTextCLIP with a timm image tower (`visual.trunk.`, timm's names).
     var siglip = false
+
+    /// How a layout names the parts of a transformer block.
+    enum BlockStyle {
+        /// open_clip's ResidualAttentionBlock: ln_1, attn.in_proj_*, ln_2, mlp.c_fc.
+        case openCLIP
+        /// transformers' encoder layers: layer_norm1, self_attn.{q,k,v}_proj, mlp.fc1.
+        case transformers
+        /// timm's Block: norm1, attn.qkv, attn.proj, norm2, mlp.fc1.
+        case timm
+    }
+
+    /// open_clip's SigLIP: the image tower is timm's.
+    private var timm: Bool { layout == .openCLIP && siglip }
+    var visionBlockStyle: BlockStyle { timm ? .timm : layout == .openCLIP ? .openCLIP : .transformers }
+    var textBlockStyle: BlockStyle { layout == .openCLIP ? .openCLIP : .transformers }
 
     // MARK: Image tower
 
@@ -14,21 +30,34 @@ struct CheckpointNames: Sendable {
     /// Prefixes owned by the image tower (for the unused-tensor check).
     var visionPrefixes: [String] { layout == .openCLIP || siglip ? [visionPrefix] : [visionPrefix, "visual_projection."] }
     var patchEmbedding: String {
-        layout == .openCLIP ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight"
+        if timm { return "visual.trunk.patch_embed.proj.weight" }
+        return layout == .openCLIP ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight"
     }
     /// SigLIP's patch convolution has a bias.
-    var patchEmbeddingBias: String { "vision_model.embeddings.patch_embedding.bias" }
+    var patchEmbeddingBias: String { timm ? "visual.trunk.patch_embed.proj.bias" : "vision_model.embeddings.patch_embedding.bias" }
     /// SigLIP's attention pooling head.
-    var poolingHead: String { "vision_model.head" }
+    var poolingHead: String { timm ? "visual.trunk.attn_pool" : "vision_model.head" }
     var classEmbedding: String {
         layout == .openCLIP ? "visual.class_embedding" : "vision_model.embeddings.class_embedding"
     }
     var visionPositionalEmbedding: String {
-        layout == .openCLIP ? "visual.positional_embedding" : "vision_model.embeddings.position_embedding.weight"
+        if timm { return "visual.trunk.pos_embed" }
+        return layout == .openCLIP ? "visual.positional_embedding" : "vision_model.embeddings.position_embedding.weight"
+    }
+    /// The position embedding's shape for `tokens` tokens (timm keeps a
+    /// batch dimension of 1).
+    func visionPositionalEmbeddingShape(tokens: Int, width: Int) -> [Int] {
+        timm ? [1, tokens, width] : [tokens, width]
     }
     var visionPreNorm: String { layout == .openCLIP ? "visual.ln_pre" : "vision_model.pre_layrnorm" }
-    var visionPostNorm: String { layout == .openCLIP ? "visual.ln_post" : "vision_model.post_layernorm" }
-    var visionBlocks: String { layout == .openCLIP ? "visual.transformer.resblocks" : "vision_model.encoder.layers" }
+    var visionPostNorm: String {
+        if timm { return "visual.trunk.norm" }
+        return layout == .openCLIP ? "visual.ln_post" : "vision_model.post_layernorm"
+    }
+    var visionBlocks: String {
+        if timm { return "visual.trunk.blocks" }
+        return layout == .openCLIP ? "visual.transformer.resblocks" : "vision_model.encoder.layers"
+    }
     /// open_clip: `width × embed` matrix used as x·P; transformers: nn.Linear weight `embed × width`.
     var visionProjection: String { layout == .openCLIP ? "visual.proj" : "visual_projection.weight" }
 
@@ -53,36 +82,40 @@ struct CheckpointNames: Sendable {
     var textFinalNorm: String { layout == .openCLIP ? openCLIPTextPrefix + "ln_final" : "text_model.final_layer_norm" }
     /// open_clip: `width × embed` matrix used as x·P; transformers: nn.Linear weight `embed × width`.
     var textProjection: String {
-        if siglip { return "text_model.head.weight" }
+        if siglip { return layout == .openCLIP ? openCLIPTextPrefix + "text_projection.weight" : "text_model.head.weight" }
         return layout == .openCLIP ? openCLIPTextPrefix + "text_projection" : "text_projection.weight"
     }
-    /// SigLIP's text head has a bias.
-    var textProjectionBias: String { "text_model.head.bias" }
+    /// SigLIP's text head has a bias (open_clip's proj_bias).
+    var textProjectionBias: String { layout == .openCLIP ? openCLIPTextPrefix + "text_projection.bias" : "text_model.head.bias" }
 
     // MARK: Blocks
 
-    /// Reads block `index` of the stack whose blocks live under `prefix`;
-    /// `attentionOutput` overrides the precision of the attention's output
-    /// projection.
-    func block(_ reader: WeightReader, prefix: String, index: Int, _ config: TransformerConfiguration,
+    /// Reads block `index` of the stack whose blocks live under `prefix`,
+    /// named in `style`; `attentionOutput` overrides the precision of the
+    /// attention's output projection.
+    func block(_ reader: WeightReader, prefix: String, index: Int, _ config: TransformerConfiguration, style: BlockStyle,
                attentionOutput: Precision? = nil) throws(CLIPError) -> TransformerBlock {
         let width = config.width, eps = config.layerNormEpsilon
         let base = "\(prefix).\(index)."
-        switch layout {
-        case .openCLIP:
-            let inProjection = try reader.linear(weight: base + "attn.in_proj_weight", bias: base + "attn.in_proj_bias",
+        switch style {
+        case .openCLIP, .timm:
+            // Both pack q, k and v into one matrix, query rows first.
+            let names = style == .timm
+                ? (norm1: "norm1", inWeight: "attn.qkv.weight", inBias: "attn.qkv.bias", out: "attn.proj", norm2: "norm2", fc: "mlp.fc1", projection: "mlp.fc2")
+                : (norm1: "ln_1", inWeight: "attn.in_proj_weight", inBias: "attn.in_proj_bias", out: "attn.out_proj", norm2: "ln_2", fc: "mlp.c_fc", projection: "mlp.c_proj")
+            let inProjection = try reader.linear(weight: base + names.inWeight, bias: base + names.inBias,
                                                  inputs: width, outputs: 3 * width)
             return TransformerBlock(
-                attentionNorm: try reader.layerNorm(base + "ln_1", width: width, epsilon: eps),
+                attentionNorm: try reader.layerNorm(base + names.norm1, width: width, epsilon: eps),
                 attention: MultiHeadAttention(
                     inProjection: inProjection,
-                    outProjection: try reader.linear(weight: base + "attn.out_proj.weight", bias: base + "attn.out_proj.bias",
+                    outProjection: try reader.linear(weight: base + names.out + ".weight", bias: base + names.out + ".bias",
                                                      inputs: width, outputs: width, precision: attentionOutput),
                     heads: config.heads, reduced: reader.precision == .int8),
-                mlpNorm: try reader.layerNorm(base + "ln_2", width: width, epsilon: eps),
-                mlp: MLP(fc: try reader.linear(weight: base + "mlp.c_fc.weight", bias: base + "mlp.c_fc.bias",
+                mlpNorm: try reader.layerNorm(base + names.norm2, width: width, epsilon: eps),
+                mlp: MLP(fc: try reader.linear(weight: base + names.fc + ".weight", bias: base + names.fc + ".bias",
                                                inputs: width, outputs: config.mlpWidth),
-                         projection: try reader.linear(weight: base + "mlp.c_proj.weight", bias: base + "mlp.c_proj.bias",
+                         projection: try reader.linear(weight: base + names.projection + ".weight", bias: base + names.projection + ".bias",
                                                        inputs: config.mlpWidth, outputs: width),
                          activation: config.activation))
         case .transformers:
@@ -108,28 +141,36 @@ struct CheckpointNames: Sendable {
         }
     }
 
-    /// SigLIP's attention pooling head: torch.nn.MultiheadAttention's packed
-    /// `in_proj` (query rows first), whose query is the probe's, computed
-    /// here once.
+    /// SigLIP's attention pooling head, whose query is the probe's, computed
+    /// here once: transformers' torch.nn.MultiheadAttention with a packed
+    /// `in_proj` (query rows first), or timm's AttentionPoolLatent (`latent`,
+    /// `q`, and `kv` with the key rows first).
     func attentionPooling(_ reader: WeightReader, _ config: TransformerConfiguration) throws(CLIPError) -> AttentionPooling {
         let width = config.width, base = poolingHead + "."
-        let probe = try reader.vector(base + "probe", count: width)
-        let inWeight = base + "attention.in_proj_weight"
-        let inBias = try reader.tensor(base + "attention.in_proj_bias", shape: [3 * width], fanIn: width)
-        let packed = try reader.tensor(inWeight, shape: [3 * width, width])
-        var query = Array(inBias[0..<width])
+        let names = timm
+            ? (probe: "latent", query: "q.weight", queryRows: width, keyValue: "kv.weight", out: "proj", norm: "norm")
+            : (probe: "probe", query: "attention.in_proj_weight", queryRows: 3 * width, keyValue: "attention.in_proj_weight",
+               out: "attention.out_proj", norm: "layernorm")
+        let probe = try reader.vector(base + names.probe, count: width)
+        // The biases of the query rows, then of the key and value rows.
+        let biases = timm
+            ? try reader.tensor(base + "q.bias", shape: [width], fanIn: width) + reader.tensor(base + "kv.bias", shape: [2 * width], fanIn: width)
+            : try reader.tensor(base + "attention.in_proj_bias", shape: [3 * width], fanIn: width)
+        let queryWeight = try reader.tensor(base + names.query, shape: [names.queryRows, width])
+        var query = Array(biases[0..<width])
         for row in 0..<width {
             var sum: Float = 0
-            for column in 0..<width { sum += packed[row * width + column] * probe[column] }
+            for column in 0..<width { sum += queryWeight[row * width + column] * probe[column] }
             query[row] += sum
         }
-        let keyValue = try reader.linear(key: base + "attention.kv_proj.weight", sources: [(inWeight, [3 * width, width])],
-                                         bias: Array(inBias[width...]), inputs: width, outputs: 2 * width) { Array($0[0][(width * width)...]) }
+        let keyValueRows = timm ? 2 * width : 3 * width
+        let keyValue = try reader.linear(key: base + "attention.kv_proj.weight", sources: [(base + names.keyValue, [keyValueRows, width])],
+                                         bias: Array(biases[width...]), inputs: width, outputs: 2 * width) { Array($0[0].suffix(2 * width * width)) }
         return AttentionPooling(
             query: query, keyValue: keyValue,
-            outProjection: try reader.linear(weight: base + "attention.out_proj.weight", bias: base + "attention.out_proj.bias",
+            outProjection: try reader.linear(weight: base + names.out + ".weight", bias: base + names.out + ".bias",
                                              inputs: width, outputs: width),
-            norm: try reader.layerNorm(base + "layernorm", width: width, epsilon: config.layerNormEpsilon),
+            norm: try reader.layerNorm(base + names.norm, width: width, epsilon: config.layerNormEpsilon),
             mlp: MLP(fc: try reader.linear(weight: base + "mlp.fc1.weight", bias: base + "mlp.fc1.bias", inputs: width, outputs: config.mlpWidth),
                      projection: try reader.linear(weight: base + "mlp.fc2.weight", bias: base + "mlp.fc2.bias",
                                                    inputs: config.mlpWidth, outputs: width),

@@ -71,10 +71,11 @@ final class WeightReader {
     }
 
     /// A vector of `count` values; also accepts `[1, count]` and `[1, 1, count]`
-    /// (open_clip's class embedding is 1-D, some exporters keep leading ones).
+    /// (open_clip's class embedding is 1-D, some exporters keep leading ones),
+    /// and a scalar (shape `[]`, open_clip's logit_scale) for one value.
     func vector(_ name: String, count: Int) throws(CLIPError) -> [Float] {
-        if case let .file(file) = source, let info = file.tensors[name], info.shape != [count], info.shape.last == count,
-           info.shape.dropLast().allSatisfy({ $0 == 1 }), info.dtype.isReadable {
+        if case let .file(file) = source, let info = file.tensors[name], info.shape != [count], info.dtype.isReadable,
+           info.shape.isEmpty ? count == 1 : info.shape.last == count && info.shape.dropLast().allSatisfy({ $0 == 1 }) {
             used.insert(name)
             return file.floats(name)!
         }
