@@ -131,7 +131,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ComputeTests",
-            dependencies: ["Compute", "TestSupport"],
+            dependencies: ["CKernels", "Compute", "TestSupport"],
             path: "Tests/ComputeTests"
         ),
         .testTarget(

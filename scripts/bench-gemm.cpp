@@ -147,11 +147,14 @@ int main(int argc, char **argv) {
     std::string level;
     const ps_kernels *kernels = our_kernels(level);
     Pool pool(threads);
+    // Rows: ViT-B/32 at batch 8 (8 × 50 tokens) unless given, e.g. 1568 for
+    // SigLIP 2 B/16 at 224 px (8 × 196 patches) or 64 for its text tower.
+    const int m = argc > 2 ? atoi(argv[2]) : 400;
     const Shape shapes[] = {
-        {"attention in (q, k, v)", 400, 768, 2304},
-        {"attention out", 400, 768, 768},
-        {"mlp fc", 400, 768, 3072},
-        {"mlp proj", 400, 3072, 768},
+        {"attention in (q, k, v)", m, 768, 2304},
+        {"attention out", m, 768, 768},
+        {"mlp fc", m, 768, 3072},
+        {"mlp proj", m, 3072, 768},
     };
     dnnl::engine engine(dnnl::engine::kind::cpu, 0);
     dnnl::stream stream(engine);

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -6,13 +7,24 @@ public enum Parallel {
     /// The cores this process may run on (its CPU affinity), counted once.
     public static let cores: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// Runs `body(0..<parts)`, concurrently when there is more than one part.
+    /// Runs `body(0..<parts)`, concurrently when there is more than one part:
+    /// on the kernels' worker pool (threads that stay awake ~100 µs between
+    /// loops, see ps_parallel_run), or through libdispatch when the pool is
+    /// busy with another thread's loop or this is a loop inside one.
     public static func run(_ parts: Int, _ body: @Sendable (Int) -> Void) {
-        if parts <= 1 {
-            body(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: parts, execute: body)
+        guard parts > 1 else {
+            if parts == 1 { body(0) }
+            return
         }
+        let ran = withoutActuallyEscaping(body) { escaping in
+            var task = escaping
+            return withUnsafeMutablePointer(to: &task) { pointer in
+                ps_parallel_run(Int32(clamping: cores), parts, { context, part in
+                    context!.assumingMemoryBound(to: (@Sendable (Int) -> Void).self).pointee(part)
+                }, pointer) == 0
+            }
+        }
+        if !ran { DispatchQueue.concurrentPerform(iterations: parts, execute: body) }
     }
 
     /// How work over `units` (rows, panels, blocks) is split across the

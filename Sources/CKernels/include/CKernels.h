@@ -184,6 +184,14 @@ void ps_pack_q8(const float *weight, size_t outputs, size_t inputs, int8_t *pack
 /// they are all zero); a NaN or infinity becomes 0. Returns the scale.
 float ps_quantize(const float *values, size_t count, int limit, int8_t *out);
 
+/// Runs task(context, part) for every part in 0 ..< parts on the calling
+/// thread and up to threads − 1 pool workers (started on first use; between
+/// jobs they spin about 100 µs, then sleep), and returns 0 when all are done.
+/// Returns −1 without running anything when another job is under way, when
+/// called from inside a task, or for more than 65 535 parts: the caller then
+/// runs the parts some other way.
+int ps_parallel_run(int threads, size_t parts, void (*task)(void *context, size_t part), void *context);
+
 #ifdef __cplusplus
 }
 #endif
