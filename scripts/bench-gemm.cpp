@@ -59,7 +59,7 @@ template <typename Body> static double time_per_call(Body body, double seconds) 
 }
 
 static const ps_kernels *our_kernels(std::string &name) {
-    const char *names[] = {"portable", "avx2", "avx512", "avx512vnni"};
+    const char *names[PS_PATH_COUNT] = {"portable", "avx2", "avx512", "avx512vnni", "avx512bf16"};
     const char *forced = getenv("PHOTOSEARCH_KERNELS");
     int best = 0;
     for (int path = 0; path < PS_PATH_COUNT; path++) {
