@@ -65,6 +65,12 @@ let package = Package(
             cSettings: [.headerSearchPath("files")],
             linkerSettings: [.linkedLibrary("z")]
         ),
+        // Offline reverse geocoding from GeoNames, built in.
+        .target(
+            name: "Places",
+            dependencies: ["CEmbeddedFiles"],
+            path: "Sources/Places"
+        ),
         .target(
             name: "Imaging",
             dependencies: ["CImageCodecs", "CWebP", "FileAccess"],
@@ -107,7 +113,7 @@ let package = Package(
         // `photosearch-bench`, which is not installed with photosearch.
         .target(
             name: "PhotoSearchBenchmarks",
-            dependencies: ["CLIP", "Compute", "FileAccess", "Imaging", "PhotoIndex", "TestSupport"],
+            dependencies: ["CLIP", "Compute", "FileAccess", "Imaging", "PhotoIndex", "Places", "TestSupport"],
             path: "Sources/PhotoSearchBenchmarks"
         ),
         .executableTarget(
@@ -128,6 +134,11 @@ let package = Package(
             name: "CTestSupport",
             path: "Tests/CTestSupport",
             linkerSettings: [.linkedLibrary("png16")]
+        ),
+        .testTarget(
+            name: "PlacesTests",
+            dependencies: ["Places"],
+            path: "Tests/PlacesTests"
         ),
         .testTarget(
             name: "ComputeTests",

@@ -1,24 +1,26 @@
-// The gzip file is pulled in by the assembler (.incbin searches the header
-// search path, set to files/ in Package.swift) rather than as a Swift array
-// literal, which takes minutes to compile. SwiftPM does not see this
+// The gzip files are pulled in by the assembler (.incbin searches the header
+// search path, set to files/ in Package.swift) rather than as Swift array
+// literals, which take minutes to compile. SwiftPM does not see this
 // dependency: touch this file after changing files/.
 #include "CEmbeddedFiles.h"
 
 #include <stdlib.h>
 #include <zlib.h>
 
-__asm__(".section .rodata.ps_bpe_vocabulary,\"a\",@progbits\n"
-        "ps_bpe_vocabulary_start:\n"
-        ".incbin \"bpe_simple_vocab_16e6.txt.gz\"\n"
-        "ps_bpe_vocabulary_end:\n"
-        ".previous\n");
+#define PS_EMBED(symbol, file)                                                                                        \
+    __asm__(".section .rodata." #symbol ",\"a\",@progbits\n" #symbol "_start:\n"                                       \
+            ".incbin \"" file "\"\n" #symbol "_end:\n"                                                                \
+            ".previous\n");                                                                                           \
+    extern const unsigned char symbol##_start[], symbol##_end[];
 
-extern const unsigned char ps_bpe_vocabulary_start[], ps_bpe_vocabulary_end[];
+PS_EMBED(ps_bpe_vocabulary_gz, "bpe_simple_vocab_16e6.txt.gz")
+PS_EMBED(ps_places_gz, "places.bin.gz")
 
-unsigned char *ps_bpe_vocabulary(size_t *length) {
+// A gzip member between `start` and `end`, decompressed into a new buffer.
+static unsigned char *inflated(const unsigned char *start, const unsigned char *end, size_t *length) {
     z_stream stream = {0};
-    stream.next_in = (unsigned char *)ps_bpe_vocabulary_start;
-    stream.avail_in = (unsigned)(ps_bpe_vocabulary_end - ps_bpe_vocabulary_start);
+    stream.next_in = (unsigned char *)start;
+    stream.avail_in = (unsigned)(end - start);
     if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) return NULL;   // 16: gzip framing
     size_t capacity = 2 << 20, used = 0;
     unsigned char *text = malloc(capacity);
@@ -39,4 +41,12 @@ unsigned char *ps_bpe_vocabulary(size_t *length) {
     if (status != Z_STREAM_END) { free(text); return NULL; }
     *length = used;
     return text;
+}
+
+unsigned char *ps_bpe_vocabulary(size_t *length) {
+    return inflated(ps_bpe_vocabulary_gz_start, ps_bpe_vocabulary_gz_end, length);
+}
+
+unsigned char *ps_places(size_t *length) {
+    return inflated(ps_places_gz_start, ps_places_gz_end, length);
 }

@@ -14,6 +14,11 @@ extern "C" {
 /// new buffer the caller frees with free(); NULL if memory runs out.
 unsigned char *ps_bpe_vocabulary(size_t *length);
 
+/// The places for reverse geocoding (GeoNames cities1000; the format is in
+/// scripts/make-places.py), decompressed into a new buffer the caller frees
+/// with free(); NULL if memory runs out.
+unsigned char *ps_places(size_t *length);
+
 #ifdef __cplusplus
 }
 #endif
