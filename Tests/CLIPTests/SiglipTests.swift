@@ -134,15 +134,23 @@ struct SiglipTests {
         (#""proj_bias": true"#, #""proj_bias": false"#, "a SigLIP text head without a bias"),
     ])
     func openCLIPRefusals(original: String, replacement: String, message: String) throws {
-        let source = Fixtures.path("models/oc-siglip2-p8")
+        try Self.expectRefusal(of: Fixtures.path("models/oc-siglip2-p8"), configuration: "open_clip_config.json",
+                               files: ["open_clip_model.safetensors", "tokenizer.json", "tokenizer_config.json"],
+                               replacing: original, with: replacement, message: message)
+    }
+
+    /// A copy of the model folder `source` (`files`, and `configuration`
+    /// with `original` replaced) must be refused with `message`.
+    static func expectRefusal(of source: String, configuration name: String, files: [String], replacing original: String,
+                              with replacement: String, message: String) throws {
         let folder = try TemporaryDirectory()
-        for name in ["open_clip_model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
-            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: folder.path + "/" + name)
+        for file in files {
+            try FileManager.default.copyItem(atPath: source + "/" + file, toPath: folder.path + "/" + file)
         }
-        let configuration = try String(contentsOfFile: source + "/open_clip_config.json", encoding: .utf8)
+        let configuration = try String(contentsOfFile: source + "/" + name, encoding: .utf8)
         #expect(configuration.contains(original))
         try configuration.replacingOccurrences(of: original, with: replacement)
-            .write(toFile: folder.path + "/open_clip_config.json", atomically: true, encoding: .utf8)
+            .write(toFile: folder.path + "/" + name, atomically: true, encoding: .utf8)
         do {
             _ = try CLIPModel(directory: folder.path)
             Issue.record("a configuration with \(replacement) was accepted")
@@ -205,20 +213,9 @@ struct SiglipTests {
         (#""projection_size": 48"#, #""projection_size": 40"#, "projection_size 40"),
     ])
     func refusals(original: String, replacement: String, message: String) throws {
-        let folder = try TemporaryDirectory()
-        for name in ["model.safetensors", "tokenizer.json", "tokenizer_config.json", "preprocessor_config.json"] {
-            try FileManager.default.copyItem(atPath: Self.model + "/" + name, toPath: folder.path + "/" + name)
-        }
-        let configuration = try String(contentsOfFile: Self.model + "/config.json", encoding: .utf8)
-        #expect(configuration.contains(original))
-        try configuration.replacingOccurrences(of: original, with: replacement)
-            .write(toFile: folder.path + "/config.json", atomically: true, encoding: .utf8)
-        do {
-            _ = try CLIPModel(directory: folder.path)
-            Issue.record("a configuration with \(replacement) was accepted")
-        } catch {
-            #expect(error.localizedDescription.contains(message), "\(error.localizedDescription)")
-        }
+        try Self.expectRefusal(of: Self.model, configuration: "config.json",
+                               files: ["model.safetensors", "tokenizer.json", "tokenizer_config.json", "preprocessor_config.json"],
+                               replacing: original, with: replacement, message: message)
     }
 
     struct SentencePieceReference: Decodable {
