@@ -44,8 +44,73 @@ struct TIFFBuilder {
     }
 }
 
+extension TIFFBuilder {
+    /// IFD0 with only a GPS IFD holding these entries' references and
+    /// rationals (nil: the tag is absent).
+    static func gps(latitudeRef: String?, latitude: [(Int, Int)]?, longitudeRef: String?, longitude: [(Int, Int)]?,
+                    altitude: (Int, Int)? = nil) -> [UInt8] {
+        var builder = TIFFBuilder()
+        // IFD0: 1 entry (2 + 12 + 4 = 18 bytes) at 8 → the GPS IFD at 26.
+        var entries: [(Int, Int, Int, Int)] = []
+        let count = [latitudeRef != nil, latitude != nil, longitudeRef != nil, longitude != nil, altitude != nil].filter { $0 }.count
+        var dataAt = 26 + 2 + 12 * count + 4
+        var data: [(Int, Int)] = []
+        if let latitudeRef { entries.append((1, 2, 2, Int(Character(latitudeRef).asciiValue!))) }
+        if let latitude { entries.append((2, 5, 3, dataAt)); dataAt += 24; data += latitude }
+        if let longitudeRef { entries.append((3, 2, 2, Int(Character(longitudeRef).asciiValue!))) }
+        if let longitude { entries.append((4, 5, 3, dataAt)); dataAt += 24; data += longitude }
+        if let altitude { entries.append((6, 5, 1, dataAt)); data.append(altitude) }
+        builder.ifd([(0x8825, 4, 1, 26)])
+        builder.ifd(entries)
+        for (numerator, denominator) in data { builder.u32(numerator); builder.u32(denominator) }
+        return builder.bytes
+    }
+}
+
 @Suite("EXIF metadata")
 struct EXIFTests {
+    @Test("GPS as cameras write it: hemispheres, 0/0 minutes and seconds, altitude alone, null island")
+    func gpsEdgeCases() {
+        func position(_ block: [UInt8]) -> (Double, Double)? {
+            let metadata = EXIFReader.parse(tiff: block[...])
+            guard let latitude = metadata.latitude, let longitude = metadata.longitude else { return nil }
+            return (latitude, longitude)
+        }
+        func close(_ found: (Double, Double)?, _ expected: (Double, Double)) -> Bool {
+            guard let found else { return false }
+            return abs(found.0 - expected.0) < 1e-9 && abs(found.1 - expected.1) < 1e-9
+        }
+        let lisbon = [(38, 1), (43, 1), (2_040, 100)], westward = [(9, 1), (8, 1), (2_400, 100)]
+        // South and west (upper and lower case), north and east.
+        #expect(close(position(TIFFBuilder.gps(latitudeRef: "N", latitude: lisbon, longitudeRef: "W", longitude: westward)),
+                      (38 + 43 / 60.0 + 20.4 / 3600, -(9 + 8 / 60.0 + 24 / 3600.0))))
+        #expect(close(position(TIFFBuilder.gps(latitudeRef: "s", latitude: lisbon, longitudeRef: "w", longitude: westward)),
+                      (-(38 + 43 / 60.0 + 20.4 / 3600), -(9 + 8 / 60.0 + 24 / 3600.0))))
+        // No reference: read as north and east.
+        #expect(close(position(TIFFBuilder.gps(latitudeRef: nil, latitude: lisbon, longitudeRef: nil, longitude: westward)),
+                      (38 + 43 / 60.0 + 20.4 / 3600, 9 + 8 / 60.0 + 24 / 3600.0)))
+        // 0/0 seconds and minutes (no sub-minute fix) are 0.
+        #expect(close(position(TIFFBuilder.gps(latitudeRef: "N", latitude: [(51, 1), (30, 1), (0, 0)], longitudeRef: "W",
+                                               longitude: [(0, 1), (7, 1), (0, 0)])), (51.5, -7 / 60.0)))
+        #expect(close(position(TIFFBuilder.gps(latitudeRef: "N", latitude: [(51, 1), (0, 0), (0, 0)], longitudeRef: "E",
+                                               longitude: [(7, 1), (0, 0), (0, 0)])), (51, 7)))
+        // A zero denominator under the degrees, or under a non-zero numerator: no position.
+        #expect(position(TIFFBuilder.gps(latitudeRef: "N", latitude: [(51, 0), (30, 1), (0, 1)], longitudeRef: "E",
+                                         longitude: [(7, 1), (0, 1), (0, 1)])) == nil)
+        #expect(position(TIFFBuilder.gps(latitudeRef: "N", latitude: [(51, 1), (30, 0), (0, 1)], longitudeRef: "E",
+                                         longitude: [(7, 1), (0, 1), (0, 1)])) == nil)
+        // Altitude alone, or one coordinate alone: no position.
+        #expect(position(TIFFBuilder.gps(latitudeRef: nil, latitude: nil, longitudeRef: nil, longitude: nil, altitude: (120, 1))) == nil)
+        #expect(position(TIFFBuilder.gps(latitudeRef: "N", latitude: lisbon, longitudeRef: nil, longitude: nil)) == nil)
+        // (0, 0) from a phone without a fix: no position; a real place on the equator or the meridian is kept.
+        let zero = [(0, 1), (0, 1), (0, 1)]
+        #expect(position(TIFFBuilder.gps(latitudeRef: "N", latitude: zero, longitudeRef: "E", longitude: zero)) == nil)
+        #expect(close(position(TIFFBuilder.gps(latitudeRef: "N", latitude: zero, longitudeRef: "E", longitude: [(32, 1), (34, 1), (0, 1)])),
+                      (0, 32 + 34 / 60.0)))
+        // Out of range: no position.
+        #expect(position(TIFFBuilder.gps(latitudeRef: "N", latitude: [(91, 1), (0, 1), (0, 1)], longitudeRef: "E", longitude: zero)) == nil)
+    }
+
     @Test("date taken, camera, GPS and orientation")
     func fields() {
         let metadata = EXIFReader.parse(tiff: TIFFBuilder.sample()[...])

@@ -50,9 +50,11 @@ enum EXIFReader {
 
         if let pointer = ifd0[Tag.gpsIFD].flatMap(reader.integer) {
             let gps = reader.entries(at: pointer)
+            // (0, 0) is where broken phones put photos they have no fix
+            // for ("null island", in the Gulf of Guinea): no position.
             if let latitude = gps[Tag.gpsLatitude].flatMap(reader.degrees),
                let longitude = gps[Tag.gpsLongitude].flatMap(reader.degrees),
-               abs(latitude) <= 90, abs(longitude) <= 180 {
+               abs(latitude) <= 90, abs(longitude) <= 180, latitude != 0 || longitude != 0 {
                 let south = gps[Tag.gpsLatitudeRef].flatMap(reader.ascii)?.uppercased() == "S"
                 let west = gps[Tag.gpsLongitudeRef].flatMap(reader.ascii)?.uppercased() == "W"
                 metadata.latitude = south ? -latitude : latitude
@@ -172,14 +174,22 @@ enum EXIFReader {
         }
 
         /// Degrees from three RATIONALs (degrees, minutes, seconds).
+        /// Degrees, minutes, seconds as three rationals. Cameras without
+        /// sub-minute precision write 0/0 seconds (some 0/0 minutes): read
+        /// as 0. A zero denominator anywhere else (in the degrees, or under
+        /// a non-zero numerator) is no position.
         func degrees(_ entry: Entry) -> Double? {
             guard entry.type == 5, entry.count == 3 else { return nil }
             var parts: [Double] = []
             for index in 0..<3 {
                 guard let numerator = read32(entry.valueOffset + index * 8),
-                      let denominator = read32(entry.valueOffset + index * 8 + 4),
-                      denominator != 0 else { return nil }
-                parts.append(Double(numerator) / Double(denominator))
+                      let denominator = read32(entry.valueOffset + index * 8 + 4) else { return nil }
+                if denominator == 0 {
+                    guard index > 0, numerator == 0 else { return nil }
+                    parts.append(0)
+                } else {
+                    parts.append(Double(numerator) / Double(denominator))
+                }
             }
             return parts[0] + parts[1] / 60 + parts[2] / 3600
         }
