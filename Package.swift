@@ -137,7 +137,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PlacesTests",
-            dependencies: ["Places"],
+            dependencies: ["Places", "TestSupport"],
             path: "Tests/PlacesTests"
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import Places
+import TestSupport
 
 /// Offline reverse geocoding: loading the built-in places (decompressing,
 /// checking, building the k-d tree) and looking up positions.
@@ -32,7 +33,7 @@ public struct PlacesBenchmark {
         var directory: PlaceDirectory?
         let load = try Measure.milliseconds { directory = try PlaceDirectory.builtIn() }
         guard let directory else { throw PlacesError.unavailable }
-        var generator = SplitMix(seed: 42)
+        var generator = SplitMix64(seed: 42)
         let near: [(Double, Double)] = (0..<lookups).map { _ in
             let place = directory.place(Int(generator.next() % UInt64(directory.count)))
             return (max(-90, min(90, place.latitude + generator.uniform(-0.1, 0.1))),
@@ -54,20 +55,8 @@ public struct PlacesBenchmark {
     }
 }
 
-/// SplitMix64: the same positions on every run.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func uniform(_ low: Double, _ high: Double) -> Double {
-        low + (high - low) * Double(next() >> 11) / Double(1 << 53)
-    }
+private extension SplitMix64 {
+    /// Uniform in (low, high).
+    mutating func uniform(_ low: Double, _ high: Double) -> Double { low + (high - low) * uniform() }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Places
 
 /// The built-in places against a brute-force great-circle search over the
@@ -63,15 +64,9 @@ struct PlaceDirectoryTests {
     @Test("10 000 random points: the tree's nearest is the brute-force nearest (great-circle)")
     func randomPoints() throws {
         let directory = try Self.directory.get()
-        var seed = UInt64(0x5EED)
-        func uniform() -> Double {
-            // SplitMix64: the same points on every run.
-            seed &+= 0x9E37_79B9_7F4A_7C15
-            var z = seed
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-        }
+        // The same points on every run.
+        var generator = SplitMix64(seed: 0x5EED)
+        func uniform() -> Double { generator.uniform() }
         var checked = 0
         // Uniform on the sphere, and a third of them near places (where ties are close).
         for index in 0..<10_000 {
