@@ -242,7 +242,7 @@ struct OpenCLIPConfigFile: Decodable {
         let model = ModelConfiguration(
             layout: .openCLIP, embeddingSize: modelCfg.embedDim,
             vision: VisionConfiguration(imageSize: imageSize.width, patchSize: patchSize.width, transformer: visionTransformer),
-            text: try textConfiguration(defaultVocabularySize: 49408, architecture: .clip, path: path))
+            text: try textConfiguration(architecture: .clip, path: path))
         guard visionTransformer.layers > 0 else { throw invalid("layers must be positive") }
         try model.validate(path: path)
         return (model, try preprocessConfiguration(imageSize: imageSize.width, path: path), modelCfg.customText == true ? "text." : "", textPooling)
@@ -264,11 +264,8 @@ struct OpenCLIPConfigFile: Decodable {
         if vision.timmPool != "map" {
             throw unsupported("vision_cfg.timm_pool \"\(vision.timmPool ?? "avg")\" (a SigLIP tower needs its attention pooling, \"map\")")
         }
-        if let projection = vision.timmProj, projection != "none" {
-            throw unsupported("vision_cfg.timm_proj \"\(projection)\" (only \"none\": the pooled state is the embedding)")
-        }
-        if vision.timmProj == nil {
-            throw unsupported("vision_cfg.timm_proj \"linear\" (the default; only \"none\": the pooled state is the embedding)")
+        if vision.timmProj != "none" {
+            throw unsupported("vision_cfg.timm_proj \"\(vision.timmProj ?? "linear")\" (only \"none\": the pooled state is the embedding)")
         }
         // open_clip passes nothing else of vision_cfg to timm (layers, width…
         // are ignored, as there), but preprocesses at image_size.
@@ -292,13 +289,13 @@ struct OpenCLIPConfigFile: Decodable {
             layout: .openCLIP, embeddingSize: modelCfg.embedDim,
             vision: VisionConfiguration(imageSize: tower.imageSize, patchSize: tower.patchSize, transformer: tower.transformer,
                                         architecture: .siglip),
-            text: try textConfiguration(defaultVocabularySize: 49408, architecture: .siglip(padId: nil), path: path))
+            text: try textConfiguration(architecture: .siglip(padId: nil), path: path))
         try model.validate(path: path)
         return (model, try preprocessConfiguration(imageSize: tower.imageSize, path: path), "text.", .last)
     }
 
     /// The text tower (open_clip's TextTransformer) as configured.
-    private func textConfiguration(defaultVocabularySize: Int, architecture: TextArchitecture, path: String) throws(CLIPError) -> TextConfiguration {
+    private func textConfiguration(architecture: TextArchitecture, path: String) throws(CLIPError) -> TextConfiguration {
         let text = modelCfg.textCfg
         let textWidth = text.width ?? 512
         let textHeads = text.heads ?? 8
@@ -311,7 +308,7 @@ struct OpenCLIPConfigFile: Decodable {
             activation: try Self.activation(quickGelu: modelCfg.quickGelu ?? false, kwargs: text.actKwargs, field: "text_cfg", path: path),
             layerNormEpsilon: try Self.epsilon(text.normKwargs, field: "text_cfg", path: path))
         guard transformer.layers > 0 else { throw .invalidConfiguration(path: path, reason: "layers must be positive") }
-        return TextConfiguration(contextLength: text.contextLength ?? 77, vocabularySize: text.vocabSize ?? defaultVocabularySize,
+        return TextConfiguration(contextLength: text.contextLength ?? 77, vocabularySize: text.vocabSize ?? 49408,
                                  transformer: transformer, architecture: architecture)
     }
 

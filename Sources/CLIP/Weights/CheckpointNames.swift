@@ -148,9 +148,9 @@ struct CheckpointNames: Sendable {
     func attentionPooling(_ reader: WeightReader, _ config: TransformerConfiguration) throws(CLIPError) -> AttentionPooling {
         let width = config.width, base = poolingHead + "."
         let names = timm
-            ? (probe: "latent", query: "q.weight", queryRows: width, keyValue: "kv.weight", out: "proj", norm: "norm")
+            ? (probe: "latent", query: "q.weight", queryRows: width, keyValue: "kv.weight", keyValueRows: 2 * width, out: "proj", norm: "norm")
             : (probe: "probe", query: "attention.in_proj_weight", queryRows: 3 * width, keyValue: "attention.in_proj_weight",
-               out: "attention.out_proj", norm: "layernorm")
+               keyValueRows: 3 * width, out: "attention.out_proj", norm: "layernorm")
         let probe = try reader.vector(base + names.probe, count: width)
         // The biases of the query rows, then of the key and value rows.
         let biases = timm
@@ -163,8 +163,7 @@ struct CheckpointNames: Sendable {
             for column in 0..<width { sum += queryWeight[row * width + column] * probe[column] }
             query[row] += sum
         }
-        let keyValueRows = timm ? 2 * width : 3 * width
-        let keyValue = try reader.linear(key: base + "attention.kv_proj.weight", sources: [(base + names.keyValue, [keyValueRows, width])],
+        let keyValue = try reader.linear(key: base + "attention.kv_proj.weight", sources: [(base + names.keyValue, [names.keyValueRows, width])],
                                          bias: Array(biases[width...]), inputs: width, outputs: 2 * width) { Array($0[0].suffix(2 * width * width)) }
         return AttentionPooling(
             query: query, keyValue: keyValue,
