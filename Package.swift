@@ -88,7 +88,7 @@ let package = Package(
         ),
         .target(
             name: "PhotoIndex",
-            dependencies: ["CLIP", "Compute", "FileAccess", "Imaging", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CLIP", "Compute", "FileAccess", "Imaging", "Places", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Sources/PhotoIndex"
         ),
         // The web gallery: the page and its JSON API (photosearch serve).
@@ -167,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhotoIndexTests",
-            dependencies: ["PhotoIndex", "CLIP", "Compute", "FileAccess", "Imaging", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["PhotoIndex", "CLIP", "Compute", "FileAccess", "Imaging", "Places", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/PhotoIndexTests"
         ),
         .testTarget(

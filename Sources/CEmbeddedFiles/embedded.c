@@ -50,3 +50,17 @@ unsigned char *ps_bpe_vocabulary(size_t *length) {
 unsigned char *ps_places(size_t *length) {
     return inflated(ps_places_gz_start, ps_places_gz_end, length);
 }
+
+int ps_places_prefix(unsigned char *out, size_t count) {
+    z_stream stream = {0};
+    stream.next_in = (unsigned char *)ps_places_gz_start;
+    stream.avail_in = (unsigned)(ps_places_gz_end - ps_places_gz_start);
+    if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) return -1;
+    stream.next_out = out;
+    stream.avail_out = (unsigned)count;
+    int status = Z_OK;
+    while (status == Z_OK && stream.avail_out > 0) status = inflate(&stream, Z_NO_FLUSH);
+    int filled = stream.avail_out == 0;
+    inflateEnd(&stream);
+    return filled ? 0 : -1;
+}

@@ -15,6 +15,10 @@ public struct IndexStatus: Sendable {
     public var failures: [Failure]
     public var model: ModelRecord?
     public var embeddings: Int
+    /// Indexed photos with a GPS position, and those of them whose place is
+    /// known (the rest are farther than 100 km from any, or not derived yet).
+    public var withPosition: Int
+    public var withPlace: Int
     public var databaseBytes: Int64
     /// The last run; one recorded as running whose process is gone (killed,
     /// or the machine stopped) is reported as interrupted.
@@ -33,11 +37,15 @@ public struct IndexStatus: Sendable {
                 """, arguments: [failureLimit]).map { Failure(path: $0["path"], reason: $0["last_error"]) }
             let model = try ModelRecord.current(db)
             let embeddings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings") ?? 0
+            let positions = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*), COUNT(place_id) FROM photos WHERE state = 'indexed' AND latitude IS NOT NULL AND longitude IS NOT NULL
+                """)
             var lastRun = try RunRecord.fetchOne(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT 1")
             let writer = WriterLock.holder(indexPath: database.path)
             if lastRun?.status == .running, writer == nil { lastRun?.status = .interrupted }
             return IndexStatus(path: database.path, indexed: indexed, failed: failed, failures: failures, model: model,
-                               embeddings: embeddings, databaseBytes: database.sizeOnDisk, lastRun: lastRun, writer: writer)
+                               embeddings: embeddings, withPosition: positions?[0] ?? 0, withPlace: positions?[1] ?? 0,
+                               databaseBytes: database.sizeOnDisk, lastRun: lastRun, writer: writer)
         }
     }
 }

@@ -28,6 +28,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
 
     // Indexing.
     case rootNotFound(path: String)
+    /// The built-in place data cannot be read.
+    case places(reason: String)
 
     /// A number or option outside what photosearch accepts (from a command
     /// line or a web request alike).
@@ -40,6 +42,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     /// An example photo in a query cannot be decoded.
     case unreadableImage(ImagingError)
     case invalidDate(String)
+    /// No photo in the index was taken in a place of this name.
+    case unknownPlace(String)
     case queryCancelsOut
     case photoNotIndexed(path: String)
     /// No indexed photo has this id.
@@ -56,6 +60,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
         case missingOperator(before: String)
         case invalidWeight(String)
         case tooLong(bytes: Int)
+        /// Only filters (`in:Lisbon`), nothing to look for.
+        case onlyFilters(String)
     }
 
     public var errorDescription: String? {
@@ -91,6 +97,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             return "this index holds embeddings computed in \(index.rawValue), not \(given.rawValue); index with --precision \(index.rawValue), or convert it: photosearch index --replace-model --precision \(given.rawValue) PATH..."
         case let .rootNotFound(path):
             return "\(shown(path)) does not exist (nothing was changed in the index)"
+        case let .places(reason):
+            return "photos' places cannot be derived: \(reason)"
         case let .invalidArgument(name, reason):
             return "invalid \(name): \(reason)"
         case .emptyQuery:
@@ -104,6 +112,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
                 return "malformed query: weight \"\(text.prefix(40))\" must be a positive number up to \(Int(SearchQuery.maximumWeight))"
             case let .tooLong(bytes):
                 return "the query is \(bytes) bytes long, more than \(SearchQuery.maximumBytes)"
+            case let .onlyFilters(filter):
+                return "the query only filters (\(filter.prefix(60))): add what to look for, e.g. \"beach\" \(filter.prefix(60))"
             }
         case let .noSuchImage(path):
             return "no such image: \(shown(path))"
@@ -111,6 +121,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             return error.localizedDescription
         case let .invalidDate(text):
             return "invalid date \"\(text)\"; use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]"
+        case let .unknownPlace(name):
+            return "no photo in the index was taken in a place named \"\(name.prefix(100))\" (photosearch places lists where they were)"
         case .queryCancelsOut:
             return "the query's terms cancel each other out"
         case let .photoNotIndexed(path):
@@ -128,7 +140,7 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     /// to the state of files.
     public var isUsageError: Bool {
         switch self {
-        case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument: return true
+        case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument, .unknownPlace: return true
         default: return false
         }
     }

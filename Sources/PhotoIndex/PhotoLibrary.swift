@@ -95,7 +95,9 @@ public final class PhotoLibrary: Sendable {
         if !query.texts.isEmpty, models == nil { throw .noModel }
         let searcher = try searcher()
         let (vector, _, calibration) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
-        var hits = try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(calibration), filter: options.filter)
+        var filter = options.filter
+        filter.places += query.places
+        var hits = try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(calibration), filter: filter)
         if let calibration {
             for index in hits.indices { hits[index].probability = calibration.probability(cosine: hits[index].score) }
         }

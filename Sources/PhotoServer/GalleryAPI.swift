@@ -356,7 +356,7 @@ public struct GalleryAPI: Sendable {
         case .noSuchPhoto, .photoGone, .photoChanged, .photoNotIndexed, .emptyIndex, .indexNotFound:
             status = .notFound
         case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument, .queryCancelsOut, .unreadableImage, .noSuchImage,
-             .rootNotFound:
+             .rootNotFound, .unknownPlace:
             status = .badRequest
         case .modelMismatch, .embeddingSizeMismatch, .precisionMismatch:
             // The index was built (or rebuilt meanwhile) with another model.
@@ -364,7 +364,7 @@ public struct GalleryAPI: Sendable {
         case .model(.nonFiniteEmbedding):
             status = .unprocessableContent
             message = "the model cannot embed this query (its result is not a finite vector): \(message)"
-        case .noModel, .model, .cannotReadModel, .writerBusy, .diskFull, .databaseUnavailable, .notAnIndex, .database:
+        case .noModel, .model, .cannotReadModel, .writerBusy, .diskFull, .databaseUnavailable, .notAnIndex, .database, .places:
             status = .serviceUnavailable
         }
         return HTTPError(status, message: message)

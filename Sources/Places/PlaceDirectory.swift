@@ -177,7 +177,7 @@ public final class PlaceDirectory: Sendable {
         self.countryCodes = countryCodes
         self.alternates = alternates
         self.text = text
-        let vectors = (0..<placeCount).map { Self.unitVector(latitude: Double(latitudes[$0]), longitude: Double(longitudes[$0])) }
+        let vectors = (0..<placeCount).map { Self.unitVector(latitude: Self.degrees(latitudes[$0]), longitude: Self.degrees(longitudes[$0])) }
         var tree = (0..<placeCount).map(Int32.init)
         KDTree.build(&tree, vectors: vectors)
         self.tree = tree
@@ -190,7 +190,7 @@ public final class PlaceDirectory: Sendable {
         let country = Int(placeCountries[id])
         return Place(id: id, name: string(at: nameOffsets[id]), region: region == UInt32.max ? nil : string(at: regionNames[Int(region)]),
                      countryCode: countryCodes[country], country: string(at: countryNames[country]),
-                     latitude: Double(latitudes[id]), longitude: Double(longitudes[id]), population: Int(populations[id]))
+                     latitude: Self.degrees(latitudes[id]), longitude: Self.degrees(longitudes[id]), population: Int(populations[id]))
     }
 
     /// The alternate names kept for place `id` (東京 and 东京 for Tokyo).
@@ -224,6 +224,19 @@ public final class PlaceDirectory: Sendable {
         let distance = Self.kilometres(chordSquared: best.distance)
         guard distance <= limit else { return nil }
         return NearestPlace(place: place(Int(tree[best.index])), distanceKilometres: distance)
+    }
+
+    /// A stored coordinate (float32) as GeoNames wrote it, to 5 decimals
+    /// (1 m), not as 38.71666717529297.
+    private static func degrees(_ value: Float) -> Double {
+        (Double(value) * 1e5).rounded() / 1e5
+    }
+
+    /// Great-circle distance between two positions in degrees.
+    public static func distanceKilometres(from a: (latitude: Double, longitude: Double),
+                                          to b: (latitude: Double, longitude: Double)) -> Double {
+        let chord = unitVector(latitude: a.latitude, longitude: a.longitude) - unitVector(latitude: b.latitude, longitude: b.longitude)
+        return kilometres(chordSquared: (chord * chord).sum())
     }
 
     /// Great-circle distance of a squared chord of the unit sphere.

@@ -9,7 +9,7 @@ struct PhotoSearch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "photosearch",
         abstract: "Semantic photo search on your own computer.",
-        subcommands: [SearchCommand.self, SimilarCommand.self, DuplicatesCommand.self, IndexCommand.self, StatusCommand.self,
+        subcommands: [SearchCommand.self, SimilarCommand.self, DuplicatesCommand.self, IndexCommand.self, StatusCommand.self, PlacesCommand.self,
                       ServeCommand.self, ModelsCommand.self, EmbedCommand.self]
     )
 

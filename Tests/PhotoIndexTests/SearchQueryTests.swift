@@ -35,6 +35,26 @@ struct SearchQueryTests {
         #expect(try parse("12:30 lunch") == [.init(term: .text("12:30 lunch"), weight: 1)])
     }
 
+    @Test("in:NAME is a place filter anywhere between terms, quoted or bare, several allowed")
+    func placeFilters() throws {
+        func query(_ text: String) throws -> SearchQuery { try SearchQuery.parse(text) { _ in false } }
+        #expect(try query("beach in:Portugal") == SearchQuery(parts: [.init(term: .text("beach"), weight: 1)], places: ["Portugal"]))
+        #expect(try query(#""beach" in:Portugal"#) == SearchQuery(parts: [.init(term: .text("beach"), weight: 1)], places: ["Portugal"]))
+        #expect(try query(#"in:"New York" street at night"#)
+            == SearchQuery(parts: [.init(term: .text("street at night"), weight: 1)], places: ["New York"]))
+        #expect(try query(#"dog in:東京 + cat in:'São Paulo' - rain"#) == SearchQuery(parts: [
+            .init(term: .text("dog"), weight: 1), .init(term: .text("cat"), weight: 1), .init(term: .text("rain"), weight: -1),
+        ], places: ["東京", "São Paulo"]))
+        #expect(try query("IN:Lisbon tram") == SearchQuery(parts: [.init(term: .text("tram"), weight: 1)], places: ["Lisbon"]))
+        // Not a filter: "in" inside a word, or "in:" with nothing after it.
+        #expect(try query("within:reach").places == [])
+        #expect(try query("a walk in: the park").places == [])
+        #expect(throws: PhotoIndexError.malformedQuery(.onlyFilters("in:Japan"))) { try query("in:Japan") }
+        #expect(throws: PhotoIndexError.malformedQuery(.missingTerm(after: "in:"))) { try query(#"beach in:"""#) }
+        #expect(throws: PhotoIndexError.malformedQuery(.missingTerm(after: "+"))) { try query("beach + in:Lisbon") }
+        #expect(throws: PhotoIndexError.malformedQuery(.unterminatedQuote)) { try query(#"beach in:"Lisbon"#) }
+    }
+
     @Test("image terms: an image extension, or a path to an existing file")
     func images() throws {
         #expect(try parse("/photos/a.png") == [.init(term: .image(path: "/photos/a.png"), weight: 1)])

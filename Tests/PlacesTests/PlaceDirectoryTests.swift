@@ -156,4 +156,31 @@ struct PlaceDirectoryTests {
         // The undamaged copy reads.
         #expect(try bytes.withUnsafeBytes { try PlaceDirectory(data: $0) }.count > 0)
     }
+
+    @Test("names are compared folded: case, accents, letters without decompositions, width, punctuation and apostrophes")
+    func searchKeys() {
+        let cases: [(String, String)] = [
+            ("São Paulo", "sao paulo"), ("SAO-PAULO", "sao paulo"), ("  Île-de-France ", "ile de france"), ("Łódź", "lodz"),
+            ("Straße", "strasse"), ("Ærø", "aero"), ("İstanbul", "istanbul"), ("St. John's", "st johns"), ("Oʻahu", "oahu"),
+            ("東京", "東京"), ("ＴＯＫＹＯ", "tokyo"), ("Москва", "москва"), ("Αθήνα", "αθηνα"), ("- ,", ""), ("", ""),
+        ]
+        for (name, key) in cases { #expect(PlaceDirectory.searchKey(name) == key, "\(name)") }
+    }
+
+    @Test("a place's search keys: its names, its region's and its country's (name and code)")
+    func keysOfAPlace() throws {
+        let directory = try PlaceDirectory.builtIn()
+        let lisbon = try #require(directory.nearest(latitude: 38.71667, longitude: -9.13333)).place
+        let keys = directory.searchKeys(of: lisbon.id)
+        #expect(keys.first { $0.key == "lisbon" }?.kind == .place)
+        #expect(keys.first { $0.key == "lisboa" }?.kind == .place)
+        #expect(keys.first { $0.key == "portugal" }?.kind == .country)
+        #expect(keys.first { $0.key == "pt" }?.kind == .country)
+        #expect(Set(keys.map(\.key)).count == keys.count)
+    }
+
+    @Test("the data version read from the header alone is the loaded data's")
+    func headerVersion() throws {
+        #expect(try PlaceDirectory.builtInDataVersion() == (try PlaceDirectory.builtIn()).dataVersion)
+    }
 }

@@ -19,6 +19,10 @@ unsigned char *ps_bpe_vocabulary(size_t *length);
 /// with free(); NULL if memory runs out.
 unsigned char *ps_places(size_t *length);
 
+/// The first `count` bytes of the places, decompressed into `out` (the
+/// header, without inflating the rest): 0, or -1 if there are fewer.
+int ps_places_prefix(unsigned char *out, size_t count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,7 +18,8 @@ import Glibc
 /// transaction. A queue of fixed capacity between the two bounds memory. A
 /// file whose content the index already holds (moved, renamed or copied) keeps
 /// that embedding without being decoded. Files gone from disk are removed at
-/// the end of a complete run.
+/// the end of a complete run, and the photos' places are derived from their
+/// positions (`PlaceAssignment`).
 final class Indexer: Sendable {
     let database: IndexDatabase
     let model: CLIPModel
@@ -132,6 +133,7 @@ final class Indexer: Sendable {
         do {
             try process(scan: scan, roots: roots, modelID: modelID, options: options, cancellation: cancellation,
                         summary: &summary, started: started, events: events)
+            if !cancellation.isCancelled { try PlaceAssignment.update(database, cancellation: cancellation) }
         } catch {
             run.status = .failed
             run.error = error.localizedDescription

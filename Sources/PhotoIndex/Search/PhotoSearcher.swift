@@ -1,6 +1,7 @@
 import Compute
 import Foundation
 import GRDB
+import Places
 import Synchronization
 
 /// One search result.
@@ -16,6 +17,8 @@ public struct SearchHit: Sendable, Equatable {
     /// For a SigLIP model and a one-text query: the probability that the
     /// photo matches the text, as the model was trained to give it.
     public var probability: Float? = nil
+    /// Where it was taken, when its position is near a known place.
+    public var place: PhotoPlace? = nil
 }
 
 /// Top-K search over an index's vectors, safe to call from many threads at
@@ -130,9 +133,11 @@ final class PhotoSearcher: Sendable {
         guard !ranked.isEmpty else { return [] }
         let rows = try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, path, taken_at,
-                       strftime('%Y-%m-%dT%H:%M:%S', modified_at / 1000000000, 'unixepoch', 'localtime') AS modified
-                FROM photos WHERE id IN (\(ranked.map { _ in "?" }.joined(separator: ",")))
+                SELECT p.id, p.path, p.taken_at,
+                       strftime('%Y-%m-%dT%H:%M:%S', p.modified_at / 1000000000, 'unixepoch', 'localtime') AS modified,
+                       \(PhotoPlace.columns)
+                FROM photos p LEFT JOIN places pl ON pl.id = p.place_id
+                WHERE p.id IN (\(ranked.map { _ in "?" }.joined(separator: ",")))
                 """, arguments: StatementArguments(ranked.map(\.key)))
         }
         var byID: [Int64: Row] = [:]
@@ -141,7 +146,7 @@ final class PhotoSearcher: Sendable {
             guard let row = byID[entry.key] else { return nil }
             let taken: String? = row["taken_at"]
             return SearchHit(photoID: entry.key, path: row["path"], score: entry.value,
-                             takenAt: taken ?? row["modified"], hasCameraDate: taken != nil)
+                             takenAt: taken ?? row["modified"], hasCameraDate: taken != nil, place: PhotoPlace(row: row))
         }
     }
 
@@ -228,11 +233,35 @@ final class PhotoSearcher: Sendable {
         }
     }
 
-    private func allowedPhotos(_ filter: SearchFilter) throws(PhotoIndexError) -> Set<Int64>? {
+    /// The photos a filter lets through, or nil for every photo. A place
+    /// name no photo was taken in is an error, not an empty result: it is
+    /// more often a typo than a question.
+    func allowedPhotos(_ filter: SearchFilter) throws(PhotoIndexError) -> Set<Int64>? {
         guard !filter.isEmpty else { return nil }
+        guard filter.places.count <= SearchFilter.maximumPlaces else {
+            throw .invalidArgument(name: "place", reason: "\(filter.places.count) place names, more than \(SearchFilter.maximumPlaces)")
+        }
         let (clause, arguments) = filter.sql()
         return try database.read { db in
-            Set(try Int64.fetchAll(db, sql: "SELECT id FROM photos WHERE \(clause)", arguments: StatementArguments(arguments)))
+            for name in filter.places {
+                guard !PlaceDirectory.searchKey(name).isEmpty else {
+                    throw PhotoIndexError.invalidArgument(name: "place", reason: "\"\(name.prefix(60))\" has no letters or digits")
+                }
+                let known = try Bool.fetchOne(db, sql: """
+                    SELECT EXISTS (SELECT 1 FROM place_names n JOIN photos p ON p.place_id = n.place_id WHERE n.key = ?)
+                    """, arguments: [PlaceDirectory.searchKey(name)]) ?? false
+                if !known { throw PhotoIndexError.unknownPlace(name) }
+            }
+            guard let near = filter.near else {
+                return Set(try Int64.fetchAll(db, sql: "SELECT id FROM photos WHERE \(clause)", arguments: StatementArguments(arguments)))
+            }
+            var allowed = Set<Int64>()
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, latitude, longitude FROM photos WHERE \(clause)",
+                                           arguments: StatementArguments(arguments))
+            while let row = try rows.next() {
+                if near.contains(latitude: row[1], longitude: row[2]) { allowed.insert(row[0]) }
+            }
+            return allowed
         }
     }
 

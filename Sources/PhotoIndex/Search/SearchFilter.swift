@@ -1,6 +1,8 @@
 import FileAccess
 import Foundation
+import GRDB
 import Imaging
+import Places
 
 /// Restrictions applied before ranking, so that the top K all satisfy them.
 public struct SearchFilter: Sendable, Equatable {
@@ -10,14 +12,81 @@ public struct SearchFilter: Sendable, Equatable {
     public var before: String?
     /// Only photos under this folder (absolute path).
     public var folder: String?
+    /// Only photos taken in a place of one of these names: a city, region or
+    /// country, by any of its names, case and accents aside ("lisboa",
+    /// "Lisbon", "Portugal", "PT", "東京").
+    public var places: [String]
+    /// Only photos taken within a distance of a position.
+    public var near: Circle?
 
-    public init(after: String? = nil, before: String? = nil, folder: String? = nil) {
+    /// A position and a radius on the Earth's surface.
+    public struct Circle: Sendable, Equatable {
+        public var latitude: Double
+        public var longitude: Double
+        public var radiusKilometres: Double
+
+        /// `--near` without a radius: a town and its surroundings.
+        public static let defaultRadiusKilometres = 10.0
+        /// Half the Earth's circumference: every point is within it.
+        public static let maximumRadiusKilometres = Double.pi * PlaceDirectory.earthRadiusKilometres
+
+        /// Refuses a position or radius out of range.
+        public init(latitude: Double, longitude: Double, radiusKilometres: Double = defaultRadiusKilometres) throws(PhotoIndexError) {
+            guard latitude >= -90, latitude <= 90 else {
+                throw .invalidArgument(name: "position", reason: "latitude \(latitude) is not between -90 and 90")
+            }
+            guard longitude >= -180, longitude <= 180 else {
+                throw .invalidArgument(name: "position", reason: "longitude \(longitude) is not between -180 and 180")
+            }
+            guard radiusKilometres > 0, radiusKilometres <= Self.maximumRadiusKilometres else {
+                throw .invalidArgument(name: "radius", reason: "\(radiusKilometres) km is not more than 0 and at most \(Int(Self.maximumRadiusKilometres)) km")
+            }
+            self.latitude = latitude
+            self.longitude = longitude
+            self.radiusKilometres = radiusKilometres
+        }
+
+        /// "LAT,LON" or "LAT,LON,KM" in decimal degrees ("38.7223,-9.1393,5").
+        public init(parsing text: String) throws(PhotoIndexError) {
+            let fields = text.split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            let numbers = fields.map { field -> Double? in
+                // Digits, sign, point, exponent only: no "nan", "inf" or hex.
+                guard !field.isEmpty, field.count <= 32,
+                      field.allSatisfy({ $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) }) else { return nil }
+                return Double(field)
+            }
+            guard (2...3).contains(fields.count), numbers.allSatisfy({ $0?.isFinite ?? false }) else {
+                throw .invalidArgument(name: "position", reason: "\"\(text.prefix(60))\" is not LAT,LON or LAT,LON,KM in decimal degrees and kilometres")
+            }
+            try self.init(latitude: numbers[0]!, longitude: numbers[1]!,
+                          radiusKilometres: numbers.count == 3 ? numbers[2]! : Self.defaultRadiusKilometres)
+        }
+
+        /// Whether a position lies within the circle (great-circle distance).
+        func contains(latitude: Double, longitude: Double) -> Bool {
+            PlaceDirectory.distanceKilometres(from: (self.latitude, self.longitude), to: (latitude, longitude)) <= radiusKilometres
+        }
+
+        /// The latitudes the circle spans, for an index-friendly first cut.
+        var latitudeRange: ClosedRange<Double> {
+            let degrees = radiusKilometres / PlaceDirectory.earthRadiusKilometres * 180 / .pi
+            return max(-90, latitude - degrees)...min(90, latitude + degrees)
+        }
+    }
+
+    public init(after: String? = nil, before: String? = nil, folder: String? = nil, places: [String] = [], near: Circle? = nil) {
         self.after = after
         self.before = before
         self.folder = folder.map { FilePaths.absolute($0) }
+        self.places = places
+        self.near = near
     }
 
-    public var isEmpty: Bool { after == nil && before == nil && folder == nil }
+    public var isEmpty: Bool { after == nil && before == nil && folder == nil && places.isEmpty && near == nil }
+
+    /// The most place names one search may give (each is an index lookup).
+    public static let maximumPlaces = 50
 
     /// "2024" → "2024-01-01T00:00:00", "2024-06" → "2024-06-01T00:00:00",
     /// "2024-06-15" and "2024-06-15T08:30[:00]" (a space works for the T).
@@ -46,9 +115,11 @@ public struct SearchFilter: Sendable, Equatable {
 
     /// The WHERE clause and arguments selecting allowed photos. A photo's
     /// date is its EXIF date taken, else its file's modification time (local).
-    func sql() -> (clause: String, arguments: [String]) {
+    /// Place names match by `PlaceDirectory.searchKey`; a position's circle
+    /// is cut here to its latitudes, the rest is `near.contains`'s.
+    func sql() -> (clause: String, arguments: [any DatabaseValueConvertible]) {
         var conditions = ["state = 'indexed'"]
-        var arguments: [String] = []
+        var arguments: [any DatabaseValueConvertible] = []
         let date = "COALESCE(substr(taken_at, 1, 19), strftime('%Y-%m-%dT%H:%M:%S', modified_at / 1000000000, 'unixepoch', 'localtime'))"
         if let after {
             conditions.append("\(date) >= ?")
@@ -62,6 +133,15 @@ public struct SearchFilter: Sendable, Equatable {
             let prefix = folder == "/" ? "/" : folder + "/"
             conditions.append("substr(path, 1, \(prefix.unicodeScalars.count)) = ?")
             arguments.append(prefix)
+        }
+        if !places.isEmpty {
+            let keys = Array(Set(places.map(PlaceDirectory.searchKey)))
+            conditions.append("place_id IN (SELECT place_id FROM place_names WHERE key IN (\(keys.map { _ in "?" }.joined(separator: ","))))")
+            arguments += keys
+        }
+        if let near {
+            conditions.append("latitude BETWEEN ? AND ? AND longitude IS NOT NULL")
+            arguments += [near.latitudeRange.lowerBound, near.latitudeRange.upperBound]
         }
         return (conditions.joined(separator: " AND "), arguments)
     }

@@ -10,7 +10,11 @@ import Imaging
 /// photo file (an image extension, or a path to an existing file), text
 /// otherwise. Hyphens inside words ("well-lit") are text.
 ///
+/// `in:NAME` (or `in:"New York"`) anywhere, outside the terms, is a place
+/// filter (`SearchFilter.places`); several are alternatives.
+///
 ///     "dog" + "beach" - "people"        2:sunset + ./ref.jpg        a red car
+///     beach in:Portugal                 "old town" in:"Santiago de Compostela"
 public struct SearchQuery: Sendable, Equatable {
     /// The largest weight a term may have (a weight of 1e39 is infinite as
     /// a Float).
@@ -36,9 +40,12 @@ public struct SearchQuery: Sendable, Equatable {
     }
 
     public var parts: [Part]
+    /// The names of `in:` filters, as typed.
+    public var places: [String]
 
-    public init(parts: [Part]) {
+    public init(parts: [Part], places: [String] = []) {
         self.parts = parts
+        self.places = places
     }
 
     public var texts: [String] {
@@ -55,10 +62,35 @@ public struct SearchQuery: Sendable, Equatable {
         let characters = Array(text)
         var index = 0
         var parts: [Part] = []
+        var places: [String] = []
         var sign = 1.0
         var pendingOperator: String?
 
         func skipSpaces() { while index < characters.count, characters[index].isWhitespace { index += 1 } }
+        /// Whether an `in:` filter starts at `position`: "in:" (any case)
+        /// followed by a name.
+        func filterStarts(at position: Int) -> Bool {
+            position + 3 < characters.count && String(characters[position..<position + 3]).lowercased() == "in:"
+                && !characters[position + 3].isWhitespace
+        }
+        /// Reads quoted text after its opening quote at `index`.
+        func quoted() throws(PhotoIndexError) -> String {
+            let quote = characters[index]
+            index += 1
+            var value = ""
+            while index < characters.count {
+                let character = characters[index]
+                if character == "\\", index + 1 < characters.count, characters[index + 1] == quote {
+                    value.append(quote)
+                    index += 2
+                    continue
+                }
+                index += 1
+                if character == quote { return value }
+                value.append(character)
+            }
+            throw .malformedQuery(.unterminatedQuote)
+        }
 
         skipSpaces()
         guard index < characters.count else { throw .emptyQuery }
@@ -67,6 +99,22 @@ public struct SearchQuery: Sendable, Equatable {
             if index >= characters.count {
                 if let pendingOperator { throw .malformedQuery(.missingTerm(after: pendingOperator)) }
                 break
+            }
+            // A filter stands between terms, with no operator.
+            if filterStarts(at: index) {
+                if let pendingOperator { throw .malformedQuery(.missingTerm(after: pendingOperator)) }
+                index += 3
+                let name: String
+                if characters[index] == "\"" || characters[index] == "'" {
+                    name = try quoted()
+                } else {
+                    let start = index
+                    while index < characters.count, !characters[index].isWhitespace { index += 1 }
+                    name = String(characters[start..<index])
+                }
+                guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw .malformedQuery(.missingTerm(after: "in:")) }
+                places.append(name)
+                continue
             }
             // An operator may start a term.
             if characters[index] == "+" || characters[index] == "-" {
@@ -100,26 +148,7 @@ public struct SearchQuery: Sendable, Equatable {
             // The term: quoted text, or a bare run up to the next operator.
             let term: Term
             if characters[index] == "\"" || characters[index] == "'" {
-                let quote = characters[index]
-                index += 1
-                var value = ""
-                var closed = false
-                while index < characters.count {
-                    let character = characters[index]
-                    if character == "\\", index + 1 < characters.count, characters[index + 1] == quote {
-                        value.append(quote)
-                        index += 2
-                        continue
-                    }
-                    index += 1
-                    if character == quote {
-                        closed = true
-                        break
-                    }
-                    value.append(character)
-                }
-                guard closed else { throw .malformedQuery(.unterminatedQuote) }
-                term = .text(value)
+                term = .text(try quoted())
             } else {
                 var end = index
                 while end < characters.count {
@@ -127,7 +156,7 @@ public struct SearchQuery: Sendable, Equatable {
                         var next = end
                         while next < characters.count, characters[next].isWhitespace { next += 1 }
                         if next >= characters.count || characters[next] == "+" || characters[next] == "-"
-                            || characters[next] == "\"" || characters[next] == "'" { break }
+                            || characters[next] == "\"" || characters[next] == "'" || filterStarts(at: next) { break }
                         end = next
                         continue
                     }
@@ -144,8 +173,11 @@ public struct SearchQuery: Sendable, Equatable {
             sign = 1
             pendingOperator = nil
         }
-        guard !parts.isEmpty else { throw .emptyQuery }
-        return SearchQuery(parts: parts)
+        guard !parts.isEmpty else {
+            if let place = places.first { throw .malformedQuery(.onlyFilters("in:" + place)) }
+            throw .emptyQuery
+        }
+        return SearchQuery(parts: parts, places: places)
     }
 
     static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp", "heic", "heif"]

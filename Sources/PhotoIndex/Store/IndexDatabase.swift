@@ -273,6 +273,39 @@ package final class IndexDatabase: Sendable {
                 )
                 """)
         }
+        migrator.registerMigration("v6: places") { db in
+            // The places the index's photos were taken in, each with every
+            // name a filter may give it (folded: `PlaceDirectory.searchKey`),
+            // copied from the built-in data, whose ids they keep: a search
+            // matches names here without loading that data. A photo's place
+            // is derived after indexing (`PlaceAssignment`), for photos
+            // indexed before this migration too, and again when the data or
+            // the folding changes (`stamp`).
+            try db.execute(sql: """
+                CREATE TABLE places (
+                    id INTEGER PRIMARY KEY,
+                    stamp INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    region TEXT,
+                    country_code TEXT NOT NULL,
+                    country TEXT NOT NULL,
+                    latitude REAL NOT NULL,
+                    longitude REAL NOT NULL,
+                    population INTEGER NOT NULL
+                );
+                CREATE TABLE place_names (
+                    key TEXT NOT NULL,
+                    place_id INTEGER NOT NULL REFERENCES places(id) ON DELETE CASCADE,
+                    kind TEXT NOT NULL CHECK (kind IN ('place', 'region', 'country')),
+                    PRIMARY KEY (key, place_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX place_names_by_place ON place_names(place_id);
+                ALTER TABLE photos ADD COLUMN place_id INTEGER REFERENCES places(id) ON DELETE SET NULL;
+                ALTER TABLE photos ADD COLUMN place_distance REAL;
+                ALTER TABLE photos ADD COLUMN place_stamp INTEGER;
+                CREATE INDEX photos_by_place ON photos(place_id);
+                """)
+        }
         return migrator
     }
 

@@ -29,6 +29,14 @@ public struct PhotoRecord: Codable, FetchableRecord, MutablePersistableRecord, S
     public var lastError: String?
     /// When this row was last written, ISO 8601 UTC.
     public var updatedAt: String
+    /// The place the photo was taken in (a row of `places`), derived from
+    /// its position by `PlaceAssignment`: nil until then, and for a position
+    /// farther than `PlaceDirectory.maximumDistanceKilometres` from any place.
+    public var placeID: Int64? = nil
+    /// Kilometres from the position to the place.
+    public var placeDistance: Double? = nil
+    /// The `PlaceAssignment.stamp` the place was derived with; nil until it was.
+    public var placeStamp: Int? = nil
 
     public enum Columns {
         public static let id = Column(CodingKeys.id)
@@ -45,6 +53,7 @@ public struct PhotoRecord: Codable, FetchableRecord, MutablePersistableRecord, S
         case id, path, size, width, height, camera, latitude, longitude, state
         case modifiedAt = "modified_at", contentHash = "content_hash", takenAt = "taken_at"
         case lastError = "last_error", updatedAt = "updated_at"
+        case placeID = "place_id", placeDistance = "place_distance", placeStamp = "place_stamp"
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -30,6 +30,12 @@ struct StatusCommand: ParsableCommand {
         var lines: [String] = []
         lines.append("Index:    \(status.path) (\(ByteCount.format(status.databaseBytes)))")
         lines.append("Photos:   \(status.indexed) indexed, \(status.failed) failed")
+        if status.withPosition > 0 {
+            let far = status.withPosition - status.withPlace
+            lines.append("Places:   \(status.withPlace) photos with a known place"
+                         + (far > 0 ? ", \(far) with a position farther than 100 km from any place (or not derived yet)" : "")
+                         + "; \(status.indexed - status.withPosition) without a position")
+        }
         if let model = status.model {
             lines.append("Model:    \(model.name), \(model.embeddingSize)-d \(model.precision.rawValue) embeddings, \(model.checksum)")
         } else {
@@ -98,7 +104,7 @@ struct StatusJSON: Encodable {
 
     private enum Keys: String, CodingKey {
         case database, databaseBytes = "database_bytes", indexed, failed, embeddings, model, lastRun = "last_run", failures
-        case writerProcess = "writer_process"
+        case writerProcess = "writer_process", withPosition = "with_position", withPlace = "with_place"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -108,6 +114,8 @@ struct StatusJSON: Encodable {
         try container.encode(status.indexed, forKey: .indexed)
         try container.encode(status.failed, forKey: .failed)
         try container.encode(status.embeddings, forKey: .embeddings)
+        try container.encode(status.withPosition, forKey: .withPosition)
+        try container.encode(status.withPlace, forKey: .withPlace)
         try container.encode(status.model.map { Model(name: $0.name, embeddingSize: $0.embeddingSize, precision: $0.precision.rawValue,
                                                        checksum: $0.checksum) },
                              forKey: .model)

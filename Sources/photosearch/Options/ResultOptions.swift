@@ -16,7 +16,7 @@ struct ResultOptions: ParsableArguments {
                                             discussion: "SigLIP models only, with a query of one text: their scores are calibrated match probabilities."))
     var minProbability: Float?
 
-    @Flag(name: .long, help: "One JSON object per result: path, score, probability (SigLIP models), taken_at, date_source.")
+    @Flag(name: .long, help: "One JSON object per result: path, score, probability (SigLIP models), taken_at, date_source, place (name, region, country_code, country, distance_km).")
     var json = false
 
     @Flag(name: .long, help: "Only the paths, one per line.")
@@ -33,6 +33,14 @@ struct ResultOptions: ParsableArguments {
 
     @Option(name: .customLong("in"), help: "Only photos under this folder.")
     var folder: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only photos taken in this place: a city, region or country, by any of its names (repeat for several).",
+                                            discussion: "Case and accents do not matter; an ambiguous name (Paris) matches every place of that name: photosearch places NAME lists them. The query term in:NAME does the same."))
+    var place: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Only photos taken within RADIUS km (default 10) of a position: LAT,LON[,RADIUS].",
+                                            valueName: "lat,lon[,km]"))
+    var near: String?
 
     @Option(name: .long, help: "Order of the top results: score (best first) or date (newest first).")
     var sort: PhotoLibrary.Order = .score
@@ -55,7 +63,7 @@ struct ResultOptions: ParsableArguments {
 
     func searchOptions() throws(PhotoIndexError) -> PhotoLibrary.SearchOptions {
         let filter = SearchFilter(after: try after.map(SearchFilter.instant), before: try before.map(SearchFilter.instant),
-                                  folder: folder)
+                                  folder: folder, places: place, near: try near.map(SearchFilter.Circle.init(parsing:)))
         return PhotoLibrary.SearchOptions(top: top, minimumScore: minScore, minimumProbability: minProbability, filter: filter)
     }
 
@@ -63,7 +71,7 @@ struct ResultOptions: ParsableArguments {
     struct HitLine: Encodable {
         let hit: SearchHit
 
-        private enum Keys: String, CodingKey { case path, score, probability, takenAt = "taken_at", dateSource = "date_source" }
+        private enum Keys: String, CodingKey { case path, score, probability, takenAt = "taken_at", dateSource = "date_source", place }
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
@@ -74,6 +82,7 @@ struct ResultOptions: ParsableArguments {
             // where it comes from: a file's time says when it was copied.
             try container.encode(hit.takenAt, forKey: .takenAt)
             try container.encode(hit.takenAt == nil ? nil : hit.hasCameraDate ? "camera" : "file", forKey: .dateSource)
+            try container.encode(hit.place, forKey: .place)
         }
     }
 
@@ -91,15 +100,24 @@ struct ResultOptions: ParsableArguments {
         } else {
             // SigLIP: the match probability beside the score.
             let probabilities = hits.contains { $0.probability != nil }
+            // Where each was taken ("Lisbon, PT"), when any has a place.
+            let places = hits.map { hit in hit.place.map { Self.shortened($0.name, to: 22) + ", " + $0.countryCode } ?? "-" }
+            let placeWidth = hits.contains { $0.place != nil } ? places.map(\.count).max()! : 0
             for (rank, hit) in hits.enumerated() {
                 let date = hit.takenAt.map { String($0.prefix(16)).replacingOccurrences(of: "T", with: " ") } ?? "-"
                 let probability = probabilities ? String(format: "%5.1f%%  ", 100 * Double(hit.probability ?? 0)) : ""
-                output += String(format: "%3d  %.4f  %@%@  %@\n", rank + 1, hit.score, probability,
-                                 date.padding(toLength: 16, withPad: " ", startingAt: 0), FilePaths.displayed(hit.path))
+                let place = placeWidth > 0 ? places[rank] + String(repeating: " ", count: placeWidth - places[rank].count + 2) : ""
+                output += String(format: "%3d  %.4f  %@%@  %@%@\n", rank + 1, hit.score, probability,
+                                 date.padding(toLength: 16, withPad: " ", startingAt: 0), place, FilePaths.displayed(hit.path))
             }
             if hits.isEmpty { Terminal.error("photosearch: no matching photos\n") }
         }
         Terminal.output(output)
+    }
+
+    /// `text` cut to `length` characters, the cut marked with "…".
+    static func shortened(_ text: String, to length: Int) -> String {
+        text.count <= length ? text : String(text.prefix(length - 1)) + "…"
     }
 }
 
