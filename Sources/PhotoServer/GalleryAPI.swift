@@ -58,9 +58,11 @@ public struct GalleryAPI: Sendable {
         let file: String
         /// "camera" (EXIF) or "file" (its modification time), as `taken_at` is.
         let dateSource: String?
+        /// Where it was taken: name, region, country_code, country, distance_km.
+        let place: PhotoPlace?
 
         enum CodingKeys: String, CodingKey {
-            case id, path, score, probability, takenAt = "taken_at", width, height, thumbnail, file, dateSource = "date_source"
+            case id, path, score, probability, takenAt = "taken_at", width, height, thumbnail, file, dateSource = "date_source", place
         }
 
         // Absent values are written as null, not left out (the API's shape is fixed).
@@ -76,6 +78,7 @@ public struct GalleryAPI: Sendable {
             try container.encode(thumbnail, forKey: .thumbnail)
             try container.encode(file, forKey: .file)
             try container.encode(dateSource, forKey: .dateSource)
+            try container.encode(place, forKey: .place)
         }
     }
 
@@ -96,11 +99,12 @@ public struct GalleryAPI: Sendable {
         let camera: String?
         let latitude: Double?
         let longitude: Double?
+        let place: PhotoPlace?
         let thumbnail: String
         let file: String
 
         enum CodingKeys: String, CodingKey {
-            case id, path, size, width, height, takenAt = "taken_at", camera, latitude, longitude, thumbnail, file
+            case id, path, size, width, height, takenAt = "taken_at", camera, latitude, longitude, place, thumbnail, file
         }
 
         func encode(to encoder: Encoder) throws {
@@ -114,6 +118,7 @@ public struct GalleryAPI: Sendable {
             try container.encode(camera, forKey: .camera)
             try container.encode(latitude, forKey: .latitude)
             try container.encode(longitude, forKey: .longitude)
+            try container.encode(place, forKey: .place)
             try container.encode(thumbnail, forKey: .thumbnail)
             try container.encode(file, forKey: .file)
         }
@@ -186,9 +191,10 @@ public struct GalleryAPI: Sendable {
         }
     }
 
-    /// `top`, `min_score`, `min_probability`, `after`, `before`, `in`, `sort` from a query
-    /// string, as numbers and dates; their ranges are the library's to check.
-    func options(_ parameters: [String: String]) throws(HTTPError) -> (PhotoLibrary.SearchOptions, PhotoLibrary.Order) {
+    /// `top`, `min_score`, `min_probability`, `after`, `before`, `in`,
+    /// `place` (repeatable), `near`, `sort` from a query string, as numbers,
+    /// dates and positions; their ranges are the library's to check.
+    func options(_ parameters: QueryParameters) throws(HTTPError) -> (PhotoLibrary.SearchOptions, PhotoLibrary.Order) {
         var options = PhotoLibrary.SearchOptions(top: 50)
         if let text = parameters["top"] {
             guard let top = Int(text) else { throw HTTPError(.badRequest, message: "top must be a whole number") }
@@ -212,6 +218,14 @@ public struct GalleryAPI: Sendable {
             guard folder.hasPrefix("/"), !folder.contains("\0") else { throw HTTPError(.badRequest, message: "in must be an absolute folder path") }
             options.filter = SearchFilter(after: options.filter.after, before: options.filter.before, folder: folder)
         }
+        options.filter.places = parameters.all("place").filter { !$0.isEmpty }
+        if let near = parameters["near"], !near.isEmpty {
+            do {
+                options.filter.near = try SearchFilter.Circle(parsing: near)
+            } catch {
+                throw Self.refusal(error)
+            }
+        }
         var order = PhotoLibrary.Order.score
         if let text = parameters["sort"] {
             guard let value = PhotoLibrary.Order(rawValue: text) else { throw HTTPError(.badRequest, message: "sort must be score or date") }
@@ -226,7 +240,7 @@ public struct GalleryAPI: Sendable {
     }
 
     /// GET /api/search?q=…
-    func search(_ parameters: [String: String]) throws(HTTPError) -> Results {
+    func search(_ parameters: QueryParameters) throws(HTTPError) -> Results {
         let start = DispatchTime.now().uptimeNanoseconds
         let (options, order) = try options(parameters)
         guard let text = parameters["q"], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
@@ -247,7 +261,7 @@ public struct GalleryAPI: Sendable {
     }
 
     /// GET /api/similar/ID
-    func similar(id text: String, _ parameters: [String: String]) throws(HTTPError) -> Results {
+    func similar(id text: String, _ parameters: QueryParameters) throws(HTTPError) -> Results {
         let start = DispatchTime.now().uptimeNanoseconds
         let id = try Self.photoID(text)
         let (options, order) = try options(parameters)
@@ -255,7 +269,7 @@ public struct GalleryAPI: Sendable {
     }
 
     /// POST /api/search/image: the body is the image; it is never stored.
-    func search(image bytes: [UInt8], _ parameters: [String: String]) throws(HTTPError) -> Results {
+    func search(image bytes: [UInt8], _ parameters: QueryParameters) throws(HTTPError) -> Results {
         let start = DispatchTime.now().uptimeNanoseconds
         guard !bytes.isEmpty else { throw HTTPError(.badRequest, message: "the request has no image: send a JPEG, PNG, WebP or HEIF photo as the body") }
         let (options, order) = try options(parameters)
@@ -273,10 +287,65 @@ public struct GalleryAPI: Sendable {
     /// GET /api/photos/ID
     func photo(id text: String) throws(HTTPError) -> Photo {
         let id = try Self.photoID(text)
-        let photo = try answering { () throws(PhotoIndexError) in try library.photo(id: id) }
+        let (photo, place) = try answering { () throws(PhotoIndexError) in
+            (try library.photo(id: id), try library.places(ofPhotos: [id])[id])
+        }
         return Photo(id: id, path: FilePaths.displayed(photo.path), size: photo.size, width: photo.width, height: photo.height,
-                     takenAt: photo.takenAt, camera: photo.camera, latitude: photo.latitude, longitude: photo.longitude,
+                     takenAt: photo.takenAt, camera: photo.camera, latitude: photo.latitude, longitude: photo.longitude, place: place,
                      thumbnail: "/api/photos/\(id)/thumbnail", file: "/api/photos/\(id)/file")
+    }
+
+    struct Places: ResponseEncodable {
+        struct Place: Encodable {
+            let name: String
+            let region: String?
+            let countryCode: String
+            let country: String
+            let latitude: Double
+            let longitude: Double
+            let photos: Int
+            let matchedAs: String?
+
+            enum CodingKeys: String, CodingKey {
+                case name, region, countryCode = "country_code", country, latitude, longitude, photos, matchedAs = "matched_as"
+            }
+
+            func encode(to encoder: Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(name, forKey: .name)
+                try container.encode(region, forKey: .region)
+                try container.encode(countryCode, forKey: .countryCode)
+                try container.encode(country, forKey: .country)
+                try container.encode(latitude, forKey: .latitude)
+                try container.encode(longitude, forKey: .longitude)
+                try container.encode(photos, forKey: .photos)
+                try container.encode(matchedAs, forKey: .matchedAs)
+            }
+        }
+
+        let places: [Place]
+    }
+
+    /// GET /api/places[?name=…]: where the photos were taken, most
+    /// photographed first (`photosearch places`); with a name, the places a
+    /// `place=` filter of that name matches.
+    func places(_ parameters: QueryParameters) throws(HTTPError) -> Places {
+        let name = parameters["name"].flatMap { $0.isEmpty ? nil : $0 }
+        if let name, name.utf8.count > SearchQuery.maximumBytes {
+            throw HTTPError(.badRequest, message: "the name is longer than \(SearchQuery.maximumBytes) bytes")
+        }
+        let places: [PlaceCount]
+        do {
+            places = try library.places(named: name)
+        } catch .indexNotFound, .emptyIndex {
+            places = []
+        } catch {
+            throw Self.refusal(error)
+        }
+        return Places(places: places.map {
+            Places.Place(name: $0.name, region: $0.region, countryCode: $0.countryCode, country: $0.country, latitude: $0.latitude,
+                         longitude: $0.longitude, photos: $0.photos, matchedAs: $0.matchedAs?.rawValue)
+        })
     }
 
     /// GET /api/photos/ID/thumbnail when indexing stored one (nil: it must
@@ -340,7 +409,7 @@ public struct GalleryAPI: Sendable {
             Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.score, probability: hit.probability, takenAt: hit.takenAt,
                 width: photos[hit.photoID]?.width, height: photos[hit.photoID]?.height,
                 thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file",
-                dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "camera" : "file")
+                dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "camera" : "file", place: hit.place)
         }
         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return Results(results: ordered, tookMs: (took * 100).rounded() / 100)

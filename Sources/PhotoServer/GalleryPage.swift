@@ -25,6 +25,10 @@ enum GalleryPage {
         <label>after <input id="after" placeholder="YYYY[-MM[-DD]]" size="11"></label>
         <label>before <input id="before" placeholder="YYYY[-MM[-DD]]" size="11"></label>
         <label>in folder <input id="in" placeholder="/home/me/Pictures/2024" size="28"></label>
+        <label>place <input id="place" list="place-names" placeholder="Lisbon, Portugal, 東京…" size="16"></label>
+        <label>near <input id="near" placeholder="lat,lon[,km]" size="16"></label>
+        <datalist id="place-names"></datalist>
+        <button type="button" id="show-places">Places</button>
         <label>order <select id="sort"><option value="score">best match</option><option value="date">newest first</option></select></label>
       </details>
       <p id="status" role="status">…</p>
@@ -32,6 +36,7 @@ enum GalleryPage {
     <main>
       <p id="message" hidden></p>
       <ol id="grid"></ol>
+      <section id="places" hidden></section>
     </main>
     <div id="viewer" hidden>
       <button id="close" aria-label="Close">×</button>
@@ -71,12 +76,18 @@ enum GalleryPage {
     #details dt { color: #888; }
     #close { position: absolute; top: .5em; right: .8em; font-size: 1.5em; }
     body.dragging main { outline: 3px dashed #4a90e2; }
+    #filters button { padding: .1em .6em; font-size: .95em; }
+    #places h2 { font-size: 1em; margin: 1em 0 .3em; color: #ddd; }
+    #places ul { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: .4em; }
+    #places button { font-size: .9em; padding: .2em .6em; }
+    #places .count { color: #999; margin-left: .4em; }
     """
 
     static let script = """
     'use strict';
     const $ = (id) => document.getElementById(id);
-    const fields = ['q', 'after', 'before', 'in', 'sort'];
+    const fields = ['q', 'after', 'before', 'in', 'place', 'near', 'sort'];
+    const filterFields = ['after', 'before', 'in', 'place', 'near'];
     let results = [];
     let current = -1;
     let shown = null;
@@ -93,7 +104,7 @@ enum GalleryPage {
     function formFromURL() {
       const params = new URLSearchParams(location.search);
       for (const name of fields) $(name).value = params.get(name) || (name === 'sort' ? 'score' : '');
-      if (params.get('after') || params.get('before') || params.get('in')) $('filters').open = true;
+      if (filterFields.some(name => params.get(name))) $('filters').open = true;
       return params;
     }
 
@@ -115,6 +126,7 @@ enum GalleryPage {
     function render(list) {
       results = list;
       current = -1;
+      $('places').hidden = true;
       const grid = $('grid');
       grid.textContent = '';
       list.forEach((hit, index) => {
@@ -123,6 +135,7 @@ enum GalleryPage {
         if (hit.probability != null && hit.probability < 0.5) item.classList.add('unlikely');
         item.tabIndex = 0;
         item.dataset.id = hit.id;
+        if (hit.place) item.title = placeText(hit.place);
         const image = document.createElement('img');
         image.loading = 'lazy';
         image.src = hit.thumbnail;
@@ -150,8 +163,20 @@ enum GalleryPage {
                     : 'No photo is likely to match; these are the closest.';
     }
 
+    // "Lisbon, Portugal": the region only when it is not the place's own name.
+    function placeText(place) {
+      const parts = [place.name];
+      if (place.region && place.region !== place.name) parts.push(place.region);
+      parts.push(place.country);
+      return parts.join(', ');
+    }
+
     async function run(params) {
-      if (!params.get('q')) { render([]); say(emptyMessage); return; }
+      if (!params.get('q')) {
+        render([]);
+        say(params.get('place') || params.get('near') ? 'Type what you are looking for there.' : emptyMessage);
+        return;
+      }
       say('Searching…');
       try {
         const body = await api('/api/search?' + params.toString());
@@ -195,6 +220,8 @@ enum GalleryPage {
         const photo = await api('/api/photos/' + hit.id);
         const rows = [['path', photo.path], ['date', photo.taken_at || '—'], ['camera', photo.camera || '—'],
           ['size', (photo.width && photo.height) ? photo.width + ' × ' + photo.height : '—'],
+          ['place', photo.place ? placeText(photo.place) + (photo.place.distance_km >= 1 ? ' (' + photo.place.distance_km.toFixed(0) + ' km away)' : '')
+                                : (photo.latitude != null ? 'more than 100 km from any town' : '—')],
           ['GPS', photo.latitude != null ? photo.latitude.toFixed(5) + ', ' + photo.longitude.toFixed(5) : '—']];
         for (const [name, value] of rows) {
           const dt = document.createElement('dt'); dt.textContent = name;
@@ -237,6 +264,67 @@ enum GalleryPage {
       } catch (error) { render([]); say(error.message, true); }
     }
 
+    // Where the photos were taken, by country; a place fills the filter.
+    async function showPlaces() {
+      say('');
+      let body;
+      try { body = await api('/api/places'); } catch (error) { say(error.message, true); return; }
+      render([]);
+      const section = $('places');
+      section.textContent = '';
+      section.hidden = false;
+      if (!body.places.length) { say('No photo has a known place yet (places come from photos\' GPS positions).'); return; }
+      const countries = new Map();
+      for (const place of body.places) {
+        if (!countries.has(place.country)) countries.set(place.country, []);
+        countries.get(place.country).push(place);
+      }
+      const total = (list) => list.reduce((sum, place) => sum + place.photos, 0);
+      for (const [country, list] of [...countries].sort((a, b) => total(b[1]) - total(a[1]))) {
+        const heading = document.createElement('h2');
+        heading.append(placeButton(country, country), count(total(list)));
+        const items = document.createElement('ul');
+        for (const place of list) {
+          const item = document.createElement('li');
+          item.append(placeButton(place.name + (place.region && place.region !== place.name ? ', ' + place.region : ''), place.name),
+                      count(place.photos));
+          items.append(item);
+        }
+        section.append(heading, items);
+      }
+    }
+
+    function count(number) {
+      const span = document.createElement('span');
+      span.className = 'count';
+      span.textContent = number;
+      return span;
+    }
+
+    function placeButton(label, name) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = label;
+      button.addEventListener('click', () => {
+        $('place').value = name;
+        $('filters').open = true;
+        if ($('q').value.trim()) { $('search').requestSubmit(); } else { $('places').hidden = true; say('Type what you are looking for in ' + name + '.'); $('q').focus(); }
+      });
+      return button;
+    }
+
+    // The place filter suggests the names of the places photos were taken in.
+    async function suggestPlaces() {
+      try {
+        const body = await api('/api/places');
+        const list = $('place-names');
+        list.textContent = '';
+        const names = new Set();
+        for (const place of body.places) { names.add(place.country); names.add(place.name); }
+        for (const name of names) { const option = document.createElement('option'); option.value = name; list.append(option); }
+      } catch (error) { /* suggestions are a convenience */ }
+    }
+
     function columns() {
       const items = $('grid').children;
       if (items.length < 2) return 1;
@@ -249,6 +337,7 @@ enum GalleryPage {
     document.addEventListener('DOMContentLoaded', async () => {
       await refreshStatus();
       setInterval(refreshStatus, 5000);
+      suggestPlaces();
       run(formFromURL());
       $('search').addEventListener('submit', (event) => {
         event.preventDefault();
@@ -256,7 +345,8 @@ enum GalleryPage {
         history.pushState(null, '', params.toString() ? '/?' + params.toString() : '/');
         run(params);
       });
-      for (const name of ['after', 'before', 'in', 'sort']) $(name).addEventListener('change', () => $('search').requestSubmit());
+      for (const name of [...filterFields, 'sort']) $(name).addEventListener('change', () => $('search').requestSubmit());
+      $('show-places').addEventListener('click', showPlaces);
       window.addEventListener('popstate', () => run(formFromURL()));
       $('file').addEventListener('change', (event) => byExample(event.target.files[0]));
       $('close').addEventListener('click', close);

@@ -77,6 +77,9 @@ public struct GalleryServer: Sendable {
         router.get("/api/status") { _, _ in
             try api.status(busy: .init(heavy: heavy.active, waiting: heavy.waitingCount, uploads: uploads.active))
         }
+        router.get("/api/places") { request, _ in
+            try api.places(try Self.parameters(request))
+        }
         router.get("/api/photos/:id") { _, context in
             try api.photo(id: context.parameters.get("id") ?? "")
         }
@@ -159,15 +162,14 @@ public struct GalleryServer: Sendable {
     }
 
     /// The request's query parameters as a form encodes them (`+` is a
-    /// space, `%2B` a plus), the first of each name; a pair that is not
-    /// valid percent-encoding is a 400 naming it (dropping it would run the
-    /// query without that filter).
-    static func parameters(_ request: Request) throws(HTTPError) -> [String: String] {
+    /// space, `%2B` a plus); a pair that is not valid percent-encoding is a
+    /// 400 naming it (dropping it would run the query without that filter).
+    static func parameters(_ request: Request) throws(HTTPError) -> QueryParameters {
         try parameters(query: request.uri.query ?? "")
     }
 
-    static func parameters(query: String) throws(HTTPError) -> [String: String] {
-        var parameters: [String: String] = [:]
+    static func parameters(query: String) throws(HTTPError) -> QueryParameters {
+        var parameters = QueryParameters()
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decoded(_ text: Substring) -> String? { text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
@@ -177,10 +179,26 @@ public struct GalleryServer: Sendable {
             guard let value = decoded(parts.count > 1 ? parts[1] : "") else {
                 throw HTTPError(.badRequest, message: "the parameter \(key) is not valid percent-encoding")
             }
-            if parameters[key] == nil { parameters[key] = value }
+            parameters.values[key, default: []].append(value)
         }
         return parameters
     }
+}
+
+/// A request's query parameters: the first value of a name, or all of a
+/// repeatable one (`place=Lisbon&place=Porto`).
+struct QueryParameters: Sendable, ExpressibleByDictionaryLiteral {
+    fileprivate(set) var values: [String: [String]] = [:]
+
+    init() {}
+
+    init(dictionaryLiteral elements: (String, String)...) {
+        for (key, value) in elements { values[key, default: []].append(value) }
+    }
+
+    subscript(name: String) -> String? { values[name]?.first }
+
+    func all(_ name: String) -> [String] { values[name] ?? [] }
 }
 
 /// Each request's context: Hummingbird's basic one, writing the API's

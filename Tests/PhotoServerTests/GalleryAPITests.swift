@@ -170,6 +170,86 @@ struct GalleryAPITests {
         }
     }
 
+    struct PlacedResults: Decodable {
+        struct Place: Decodable, Equatable { let name: String; let region: String?; let country_code: String; let country: String }
+        struct Hit: Decodable { let id: Int64; let path: String; let place: Place? }
+        let results: [Hit]
+    }
+
+    @Test("places: place= (repeatable), near= and in: filter searches and similar; results, photo details and /api/places show places")
+    func places() async throws {
+        let indexed = try Indexed()
+        for name in ["lisbon.jpg", "porto.jpg", "tokyo.jpg", "são paulo.jpg", "atlantic.jpg"] {
+            try FileManager.default.copyItem(atPath: FixtureFiles.path("photos/places/" + name), toPath: indexed.photos + "/" + name)
+        }
+        _ = try indexed.library.index(IndexingOptions(roots: [indexed.photos]))
+        @Sendable func names(_ body: ByteBuffer) throws -> Set<String> {
+            Set(try JSONDecoder().decode(PlacedResults.self, from: Data(buffer: body)).results.map { String($0.path.split(separator: "/").last!) })
+        }
+        try await Self.app(indexed).test(.router) { client in
+            for (uri, expected) in [
+                ("/api/search?q=a+photo&place=Lisboa", ["lisbon.jpg"]),
+                ("/api/search?q=a+photo&place=portugal&place=%E6%9D%B1%E4%BA%AC", ["lisbon.jpg", "porto.jpg", "tokyo.jpg"]),
+                ("/api/search?q=a+photo+in%3A%22S%C3%A3o+Paulo%22", ["são paulo.jpg"]),
+                ("/api/search?q=a+photo+in%3APortugal&after=2019-06-14", ["porto.jpg"]),
+                ("/api/search?q=a+photo&near=41.15,-8.61,5", ["porto.jpg"]),
+                ("/api/search?q=a+photo&near=0.5,-30,1", ["atlantic.jpg"]),
+            ] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .ok, "\(uri): \(String(buffer: response.body))")
+                    let found = try names(response.body)
+                    #expect(found == Set(expected), "\(uri)")
+                }
+            }
+            let tokyo = try await client.execute(uri: "/api/search?q=a+photo&place=Japan", method: .get) { response in
+                try JSONDecoder().decode(PlacedResults.self, from: Data(buffer: response.body)).results[0]
+            }
+            #expect(tokyo.place == .init(name: "Tokyo", region: "Tokyo", country_code: "JP", country: "Japan"))
+            try await client.execute(uri: "/api/similar/\(tokyo.id)?place=PT", method: .get) { response in
+                let found = try names(response.body)
+                #expect(found == ["lisbon.jpg", "porto.jpg"])
+            }
+            try await client.execute(uri: "/api/photos/\(tokyo.id)", method: .get) { response in
+                struct Photo: Decodable { let place: PlacedResults.Place?; let latitude: Double? }
+                let photo = try JSONDecoder().decode(Photo.self, from: Data(buffer: response.body))
+                #expect(photo.place?.name == "Tokyo" && photo.latitude != nil)
+                #expect(String(buffer: response.body).contains(#""distance_km":"#))
+            }
+            struct Places: Decodable {
+                struct Place: Decodable { let name: String; let country_code: String; let photos: Int; let matched_as: String? }
+                let places: [Place]
+            }
+            try await client.execute(uri: "/api/places", method: .get) { response in
+                let places = try JSONDecoder().decode(Places.self, from: Data(buffer: response.body)).places
+                #expect(Set(places.map(\.name)) == ["Lisbon", "Porto", "Tokyo", "São Paulo"])
+                #expect(places.allSatisfy { $0.photos == 1 && $0.matched_as == nil })
+            }
+            try await client.execute(uri: "/api/places?name=PORTUGAL", method: .get) { response in
+                let places = try JSONDecoder().decode(Places.self, from: Data(buffer: response.body)).places
+                #expect(Set(places.map(\.name)) == ["Lisbon", "Porto"] && places.allSatisfy { $0.matched_as == "country" })
+            }
+            // Refusals: 400 with the reason.
+            for (uri, message) in [
+                ("/api/search?q=a+photo&place=Atlantis", #"no photo in the index was taken in a place named "Atlantis""#),
+                ("/api/search?q=a+photo&near=91,0", "latitude 91.0 is not between -90 and 90"),
+                ("/api/search?q=a+photo&near=1,2,1e9", "is not more than 0 and at most"),
+                ("/api/search?q=in%3ALisbon", "the query only filters"),
+                ("/api/search?q=a+photo&" + (0..<51).map { "place=p\($0)" }.joined(separator: "&"), "51 place names, more than 50"),
+                ("/api/places?name=-", "has no letters or digits"),
+                ("/api/places?name=Atlantis", ""),
+            ] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    if message.isEmpty {
+                        #expect(response.status == .ok && String(buffer: response.body) == #"{"places":[]}"#)
+                    } else {
+                        #expect(response.status == .badRequest, "\(uri)")
+                        #expect(Self.error(response)?.contains(message) == true, "\(uri): \(String(buffer: response.body))")
+                    }
+                }
+            }
+        }
+    }
+
     struct ProbableResults: Decodable {
         struct Hit: Decodable { let id: Int64; let score: Float; let probability: Float? }
         let results: [Hit]
