@@ -273,7 +273,7 @@ enum GalleryPage {
       const section = $('places');
       section.textContent = '';
       section.hidden = false;
-      if (!body.places.length) { say('No photo has a known place yet (places come from photos\' GPS positions).'); return; }
+      if (!body.places.length) { say('No photo has a known place yet (places come from the GPS positions in photos).'); return; }
       const countries = new Map();
       for (const place of body.places) {
         if (!countries.has(place.country)) countries.set(place.country, []);

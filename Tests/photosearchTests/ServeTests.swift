@@ -266,6 +266,28 @@ struct ServeTests {
         #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] && png.count > 20_000)
     }
 
+    @Test("places in a real browser: /?q=…&place=… shows only photos taken there, each tile titled with its place; the filter suggests places")
+    func browserPlaces() throws {
+        let gallery = try Gallery(photos: [("lisbon.jpg", "places/lisbon.jpg"), ("porto.jpg", "places/porto.jpg"),
+                                           ("tokyo.jpg", "places/tokyo.jpg")])
+        let expected = try results(try gallery.get("/api/search?q=a%20photo&place=Portugal&top=50")).results.map(\.id)
+        #expect(expected.count == 2)
+        let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=20000",
+                     "--user-data-dir=" + gallery.root.appendingPathComponent("chromium").path]
+        let dump = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/chromium"),
+                                         flags + ["--dump-dom", "http://127.0.0.1:\(gallery.port)/?q=a+photo&place=Portugal"])
+        #expect(dump.status == 0, "\(dump.standardError)")
+        let tiles = dump.standardOutput.components(separatedBy: "<li ").dropFirst()
+        let ids = tiles.compactMap { tile in tile.components(separatedBy: "data-id=\"").dropFirst().first.flatMap { Int64($0.prefix { $0 != "\"" }) } }
+        #expect(ids == expected, "\(dump.standardOutput)")
+        #expect(tiles.allSatisfy { $0.contains(#"title="Lisbon, Portugal""#) || $0.contains(#"title="Porto, Portugal""#) })
+        // The filter is open and filled in; its suggestions are the places photos were taken in.
+        #expect(dump.standardOutput.contains(#"<details id="filters" open"#))
+        for name in ["Portugal", "Lisbon", "Porto", "Japan", "Tokyo"] {
+            #expect(dump.standardOutput.contains(#"<option value="\#(name)">"#), "\(name)")
+        }
+    }
+
     struct ProbableResults: Decodable {
         struct Hit: Decodable { let id: Int64; let probability: Float? }
         let results: [Hit]
