@@ -32,6 +32,28 @@ extension PlaceDirectory {
     /// letters and digits turned into single spaces. Scripts without case
     /// (東京) pass unchanged.
     public static func searchKey(_ name: String) -> String {
+        // Most names are ASCII: folded here byte by byte, as the general
+        // path would fold them, without decomposing.
+        if name.utf8.allSatisfy({ $0 < 0x80 }) {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(name.utf8.count)
+            var pendingSpace = false
+            for byte in name.utf8 {
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    if pendingSpace { bytes.append(0x20); pendingSpace = false }
+                    bytes.append(byte)
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                    if pendingSpace { bytes.append(0x20); pendingSpace = false }
+                    bytes.append(byte + 32)
+                case UInt8(ascii: "'"), UInt8(ascii: "`"):
+                    continue
+                default:
+                    pendingSpace = !bytes.isEmpty
+                }
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
         var key = ""
         var pendingSpace = false
         for scalar in name.decomposedStringWithCompatibilityMapping.unicodeScalars {

@@ -156,6 +156,7 @@ struct PlaceTests {
         try workspace.database().write { db in
             try db.execute(sql: """
                 DROP INDEX photos_by_place;
+                DROP INDEX photos_by_position;
                 ALTER TABLE photos DROP COLUMN place_id;
                 ALTER TABLE photos DROP COLUMN place_distance;
                 ALTER TABLE photos DROP COLUMN place_stamp;

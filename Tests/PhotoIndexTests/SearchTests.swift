@@ -29,10 +29,11 @@ struct SearchTests {
             try Row.fetchAll(db, sql: "SELECT p.id, p.path, e.vector FROM photos p JOIN embeddings e ON e.photo_id = p.id")
         }
         // Equal scores (a photo and its copy) in photo id order, as the searcher ranks them.
-        return rows.map { row -> (id: Int64, path: String, score: Float) in
+        let scored = rows.map { row -> (id: Int64, path: String, score: Float) in
             let vector = VectorBlob.vector(row["vector"])
             return (row["id"], row["path"], zip(unit, vector).reduce(Float(0)) { $0 + $1.0 * $1.1 })
-        }.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.map { ($0.path, $0.score) }
+        }
+        return scored.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }.map { ($0.path, $0.score) }
     }
 
     @Test("ranking and scores equal a float32 brute force", arguments: ["a cat", "a rocket launch", "a cup of coffee", "an astronaut"])

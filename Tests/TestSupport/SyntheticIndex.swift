@@ -11,8 +11,11 @@ public enum SyntheticIndex {
     /// `path(row)` whose embeddings are the rows of `vectors`
     /// (`rows × dimension`), recorded as made by the library's model (which
     /// must make `dimension`-d embeddings for searches to use it).
+    /// `position(row)`: the photo's GPS position, if it has one (its place
+    /// is derived by `derivePlaces`, as an index run's end does).
     public static func insertPhotos(into library: PhotoLibrary, vectors: [Float], dimension: Int, precision: Precision,
-                                    path: (Int) -> String) throws {
+                                    path: (Int) -> String,
+                                    position: (Int) -> (latitude: Double, longitude: Double)? = { _ in nil }) throws {
         guard let modelDirectory = library.modelDirectory else { throw PhotoIndexError.noModel }
         precondition(vectors.count % dimension == 0)
         let database = try library.database(create: true)
@@ -28,9 +31,10 @@ public enum SyntheticIndex {
         for start in stride(from: 0, to: rows, by: 20_000) {
             try database.write { db in
                 for row in start..<min(rows, start + 20_000) {
+                    let place = position(row)
                     var photo = PhotoRecord.indexed(path: path(row), size: 1000, modifiedAt: 1_700_000_000_000_000_000, contentHash: "",
-                                                    width: nil, height: nil, takenAt: nil, camera: nil, latitude: nil, longitude: nil,
-                                                    now: "2024-01-01T00:00:00Z")
+                                                    width: nil, height: nil, takenAt: nil, camera: nil, latitude: place?.latitude,
+                                                    longitude: place?.longitude, now: "2024-01-01T00:00:00Z")
                     let id = try photo.save(db)
                     let blob = VectorBlob.data(Array(vectors[(row * dimension)..<((row + 1) * dimension)]))
                     try EmbeddingRecord(photoID: id, modelID: modelID, vector: blob).insert(db)
@@ -38,6 +42,22 @@ public enum SyntheticIndex {
             }
         }
         database.checkpoint()   // as an index run leaves it
+    }
+
+    /// Derives the places of the photos' positions, as each index run
+    /// does at its end; returns how many photos it looked up.
+    @discardableResult
+    public static func derivePlaces(in library: PhotoLibrary) throws -> Int {
+        try PlaceAssignment.update(try library.database(create: true))
+    }
+
+    /// Forgets every derived place, as an index made before places were
+    /// derived, or from other data, has none.
+    public static func forgetPlaces(in library: PhotoLibrary) throws {
+        try library.database(create: true).write { db in
+            try db.execute(sql: "UPDATE photos SET place_stamp = NULL, place_id = NULL, place_distance = NULL")
+            try db.execute(sql: "DELETE FROM places")
+        }
     }
 
     /// Stores `jpeg` as the thumbnail of the first `count` photos, as

@@ -236,7 +236,7 @@ final class PhotoSearcher: Sendable {
     /// The photos a filter lets through, or nil for every photo. A place
     /// name no photo was taken in is an error, not an empty result: it is
     /// more often a typo than a question.
-    func allowedPhotos(_ filter: SearchFilter) throws(PhotoIndexError) -> Set<Int64>? {
+    func allowedPhotos(_ filter: SearchFilter) throws(PhotoIndexError) -> PhotoSet? {
         guard !filter.isEmpty else { return nil }
         guard filter.places.count <= SearchFilter.maximumPlaces else {
             throw .invalidArgument(name: "place", reason: "\(filter.places.count) place names, more than \(SearchFilter.maximumPlaces)")
@@ -252,14 +252,16 @@ final class PhotoSearcher: Sendable {
                     """, arguments: [PlaceDirectory.searchKey(name)]) ?? false
                 if !known { throw PhotoIndexError.unknownPlace(name) }
             }
-            guard let near = filter.near else {
-                return Set(try Int64.fetchAll(db, sql: "SELECT id FROM photos WHERE \(clause)", arguments: StatementArguments(arguments)))
-            }
-            var allowed = Set<Int64>()
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, latitude, longitude FROM photos WHERE \(clause)",
-                                           arguments: StatementArguments(arguments))
-            while let row = try rows.next() {
-                if near.contains(latitude: row[1], longitude: row[2]) { allowed.insert(row[0]) }
+            var allowed = PhotoSet()
+            if let near = filter.near {
+                let rows = try Row.fetchCursor(db, sql: "SELECT id, latitude, longitude FROM photos WHERE \(clause)",
+                                               arguments: StatementArguments(arguments))
+                while let row = try rows.next() {
+                    if near.contains(latitude: row[1], longitude: row[2]) { allowed.insert(row[0]) }
+                }
+            } else {
+                let ids = try Int64.fetchCursor(db, sql: "SELECT id FROM photos WHERE \(clause)", arguments: StatementArguments(arguments))
+                while let id = try ids.next() { allowed.insert(id) }
             }
             return allowed
         }
@@ -269,7 +271,7 @@ final class PhotoSearcher: Sendable {
 
     /// The best `capacity` rows of the matrix for `query`: the best `coarse`
     /// by the 4-bit rows (every core), then re-ranked by the 8-bit rows.
-    func scan(_ matrix: VectorMatrix, query: [Float], coarse: Int, capacity: Int, allowed: Set<Int64>?) -> [(score: Float, item: Int)] {
+    func scan(_ matrix: VectorMatrix, query: [Float], coarse: Int, capacity: Int, allowed: PhotoSet?) -> [(score: Float, item: Int)] {
         let dimension = matrix.dimension, rows = matrix.rows
         guard rows > 0 else { return [] }
         let kernels = Kernels.active
