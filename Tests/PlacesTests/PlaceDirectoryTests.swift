@@ -139,7 +139,7 @@ struct PlaceDirectoryTests {
         #expect(directory.nearest(latitude: point.latitude, longitude: point.longitude, within: nearest.distanceKilometres - 0.001) == nil)
     }
 
-    @Test("damaged data is refused with a reason, never trusted", arguments: ["truncated", "magic", "format", "count", "offset", "country"])
+    @Test("damaged data is refused with a reason, never trusted", arguments: ["truncated", "magic", "format", "count", "offset", "country", "country name"])
     func damagedData(damage: String) throws {
         let bytes = try #require(PlaceDirectory.builtInBytes())
         var data = bytes
@@ -148,9 +148,17 @@ struct PlaceDirectoryTests {
         case "magic": data[0] = UInt8(ascii: "X")
         case "format": data[8] = 9
         case "count": data[24] &+= 1                                      // places: one more than there is room for
-        case "offset": withUnsafeBytes(of: UInt32.max.littleEndian) { data.replaceSubrange((8 + 28)..<(8 + 32), with: $0) }
+        case "offset":                                                      // the first country's name
+            let header = PlaceDirectory.headerBytes
+            withUnsafeBytes(of: UInt32.max.littleEndian) { data.replaceSubrange(header..<(header + 4), with: $0) }
+        case "country name":                                                // the first country alternate's country
+            func field(_ index: Int) -> Int {
+                (0..<4).reduce(0) { $0 | Int(data[8 + 4 * index + $1]) << (8 * $1) }
+            }
+            let section = PlaceDirectory.headerBytes + field(2) * 8 + field(3) * 8 + field(4) * 24 + field(5) * 8
+            withUnsafeBytes(of: UInt32(field(2)).littleEndian) { data.replaceSubrange(section..<(section + 4), with: $0) }
         default:                                                            // the first country's code
-            data[8 + 28 + 4] = UInt8(ascii: "a")
+            data[PlaceDirectory.headerBytes + 4] = UInt8(ascii: "a")
         }
         #expect(throws: PlacesError.self) { try data.withUnsafeBytes { try PlaceDirectory(data: $0) } }
         // The undamaged copy reads.
@@ -176,6 +184,9 @@ struct PlaceDirectoryTests {
         #expect(keys.first { $0.key == "lisboa" }?.kind == .place)
         #expect(keys.first { $0.key == "portugal" }?.kind == .country)
         #expect(keys.first { $0.key == "pt" }?.kind == .country)
+        #expect(keys.first { $0.key == "葡萄牙" }?.kind == .country)                    // CLDR: Chinese
+        #expect(keys.first { $0.key == "portugalia" }?.kind == .country)                // Polish
+        #expect(directory.countryAlternateNames(of: lisbon.id).contains("ポルトガル"))
         #expect(Set(keys.map(\.key)).count == keys.count)
     }
 

@@ -52,6 +52,8 @@ struct PlacesCommandTests {
         #expect(try names(["a photo", "--place", "東京", "--place", "SAO PAULO"]) == ["tokyo.jpg", "são paulo.jpg"])
         #expect(try names(["a photo", "--place", "Île-de-France"]) == ["paris-france.jpg"])
         #expect(try names(["a photo in:Portugal"]) == ["lisbon.jpg", "porto.jpg"])
+        #expect(try names(["海边 in:葡萄牙"]) == ["lisbon.jpg", "porto.jpg"])         // a country's name in Chinese (CLDR)
+        #expect(try names(["a photo", "--place", "USA", "--place", "Brasil"]) == ["paris-texas.jpg", "são paulo.jpg"])
         #expect(try names([#""a photo" in:"São Paulo""#]) == ["são paulo.jpg"])
         #expect(try names(["a photo in:Japan", "--after", "2023"]) == ["tokyo.jpg"])
         #expect(try names(["a photo in:Japan", "--before", "2023"]) == [])
