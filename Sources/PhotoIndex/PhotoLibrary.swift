@@ -144,12 +144,14 @@ public final class PhotoLibrary: Sendable {
         try searcher.verify(try models.identity(known: [searcher.model]))
     }
 
-    /// Groups of photos whose embeddings have cosine similarity ≥ `threshold`.
-    public func duplicates(threshold: Float) throws(PhotoIndexError) -> [DuplicateGroup] {
+    /// Groups of photos whose embeddings have cosine similarity ≥ `threshold`:
+    /// from 20 000 photos and a threshold of 0.9, pairs are looked for among
+    /// nearby vectors only (`DuplicateFinder`); `exact` compares all pairs.
+    public func duplicates(threshold: Float, exact: Bool = false) throws(PhotoIndexError) -> [DuplicateGroup] {
         guard threshold > -1, threshold <= 1 else {
             throw .invalidArgument(name: "threshold", reason: "\(threshold) is not in (-1, 1]")
         }
-        return try DuplicateFinder(searcher: try searcher()).groups(threshold: threshold)
+        return try DuplicateFinder(searcher: try searcher()).groups(threshold: threshold, exact: exact)
     }
 
     /// What the index holds and how its last run went.

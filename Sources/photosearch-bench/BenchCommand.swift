@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "photosearch-bench",
         abstract: "Measure photosearch's speed and quality; the last line of output is JSON.",
-        subcommands: [EncoderBenchCommand.self, IndexBenchCommand.self, SearchBenchCommand.self, QualityBenchCommand.self,
+        subcommands: [EncoderBenchCommand.self, IndexBenchCommand.self, SearchBenchCommand.self, DuplicatesBenchCommand.self, QualityBenchCommand.self,
                       PlacesBenchCommand.self]
     )
 }

@@ -1,0 +1,175 @@
+import Compute
+import Foundation
+import PhotoIndex
+import TestSupport
+
+/// `photosearch-bench duplicates`: `photosearch duplicates` on synthetic
+/// vectors clustered as photo embeddings are (events, and bursts of
+/// near-identical shots within them), in a real index: the time of the
+/// partitioned search and, up to a size, of the exact all-pairs one, and how
+/// many of the exact method's duplicate pairs the partitioned one finds.
+public struct DuplicatesBenchmark: Sendable {
+    public struct Figures: Encodable, Sendable {
+        public var vectors: Int
+        public var threshold: Float
+        public var seconds: Double
+        public var exactSeconds: Double?
+        public var groups: Int
+        public var exactGroups: Int?
+        /// Photo pairs put in one group.
+        public var pairs: Int
+        public var exactPairs: Int?
+        /// pairs / exactPairs (the partition only ever misses links).
+        public var recall: Double?
+        /// Without the exact method: of the pairs ≥ threshold that involve
+        /// `sampledPhotos` random photos (found by brute force against all),
+        /// the share the partitioned result groups together.
+        public var sampledPhotos: Int?
+        public var sampledPairs: Int?
+        public var sampledRecall: Double?
+        public var peakResidentMegabytes: Double
+
+        enum CodingKeys: String, CodingKey {
+            case vectors, threshold, seconds, groups, pairs, recall
+            case exactSeconds = "exact_seconds", exactGroups = "exact_groups", exactPairs = "exact_pairs"
+            case peakResidentMegabytes = "peak_rss_mb", sampledPhotos = "sampled_photos", sampledPairs = "sampled_pairs"
+            case sampledRecall = "sampled_recall"
+        }
+    }
+
+    public var vectors: Int
+    public var dimension = 512
+    public var threshold: Float = 0.95
+    /// The exact method is timed up to this many vectors (it grows as n²).
+    public var exactUpTo = 100_000
+    public var folder: String
+
+    public init(vectors: Int, folder: String) {
+        self.vectors = vectors
+        self.folder = folder
+    }
+
+    /// Unit vectors in clusters of ~200 (events: cosine ~0.6 to their
+    /// centre), 30 % of them near-copies of an earlier one of their cluster
+    /// (bursts: cosine 0.93–0.99 to it, many pairs near the threshold).
+    static func clustered(count: Int, dimension: Int, seed: UInt64) -> [Float] {
+        var generator = SplitMix64(seed: seed)
+        func gaussian() -> Float {
+            Float((-2 * log(generator.uniform())).squareRoot() * cos(2 * .pi * generator.uniform()))
+        }
+        func unit(_ vector: inout ArraySlice<Float>) {
+            let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            for index in vector.indices { vector[index] /= norm }
+        }
+        let clusters = max(1, count / 200)
+        var centres = [Float](repeating: 0, count: clusters * dimension)
+        for index in centres.indices { centres[index] = gaussian() }
+        var values = [Float](repeating: 0, count: count * dimension)
+        let scale = 1 / Float(dimension).squareRoot()
+        for row in 0..<count {
+            let cluster = Int(generator.next() % UInt64(clusters))
+            let burst = row > 0 && generator.uniform() < 0.3
+            // A burst copies a recent row (a shot just before).
+            let source = burst ? max(0, row - 1 - Int(generator.next() % 50)) : -1
+            let spread: Float = burst ? Float(0.14 + 0.26 * generator.uniform()) : 1.3
+            for k in 0..<dimension {
+                let base = burst ? values[source * dimension + k] : centres[cluster * dimension + k] * scale
+                values[row * dimension + k] = base + spread * scale * gaussian()
+            }
+            var slice = values[(row * dimension)..<((row + 1) * dimension)]
+            unit(&slice)
+            values.replaceSubrange((row * dimension)..<((row + 1) * dimension), with: slice)
+        }
+        return values
+    }
+
+    /// Pairs ≥ threshold of `sample` random photos with any photo, by brute
+    /// force over the vectors as the index holds them (float16, normalised),
+    /// and how many of them `groups` puts together.
+    func sampledRecall(_ groups: [DuplicateGroup], sample: Int) -> (pairs: Int, found: Int) {
+        var vectors = Self.clustered(count: vectors, dimension: dimension, seed: 11)
+        for row in 0..<self.vectors {
+            var norm: Float = 0
+            for k in 0..<dimension {
+                let value = Float(Float16(vectors[row * dimension + k]))
+                vectors[row * dimension + k] = value
+                norm += value * value
+            }
+            for k in 0..<dimension { vectors[row * dimension + k] /= norm.squareRoot() }
+        }
+        var group = [String: Int]()
+        for (index, members) in groups.enumerated() { for path in members.paths { group[path] = index } }
+        var generator = SplitMix64(seed: 77)
+        let rows = (0..<sample).map { _ in Int(generator.next() % UInt64(self.vectors)) }
+        var queries = [Float](repeating: 0, count: sample * dimension)
+        for (index, row) in rows.enumerated() {
+            for k in 0..<dimension { queries[index * dimension + k] = vectors[row * dimension + k] }
+        }
+        let products = PackedMatrix(weight: vectors, outputs: self.vectors, inputs: dimension)
+        var scores = [Float](repeating: 0, count: 64 * self.vectors)
+        var total = 0, found = 0
+        for start in stride(from: 0, to: sample, by: 64) {
+            let count = min(64, sample - start)
+            queries.withUnsafeBufferPointer { q in
+                scores.withUnsafeMutableBufferPointer { s in
+                    products.multiply(rows: count, q.baseAddress! + start * dimension, lda: dimension, into: s.baseAddress!, ldc: self.vectors)
+                }
+            }
+            for offset in 0..<count {
+                let row = rows[start + offset]
+                for other in 0..<self.vectors where other != row && scores[offset * self.vectors + other] >= threshold {
+                    total += 1
+                    let a = group[SearchBenchmark.photoPath(row)], b = group[SearchBenchmark.photoPath(other)]
+                    if a != nil && a == b { found += 1 }
+                }
+            }
+        }
+        return (total, found)
+    }
+
+    public func run(log: (String) -> Void) throws -> Figures {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let modelPath = folder + "/vit-b-32-text"
+        if !RandomModel.isWritten(modelPath) {
+            log("writing a random vit-b-32 text tower to \(modelPath)")
+            var configuration = try RandomModel.configuration(shape: "vit-b-32")
+            configuration.embeddingSize = dimension
+            try RandomCheckpoint.write(configuration, towers: .text, to: modelPath)
+        }
+        let databasePath = folder + "/duplicates-\(vectors)x\(dimension).sqlite"
+        let marker = databasePath + ".done"
+        if !FileManager.default.fileExists(atPath: marker) {
+            log("writing \(vectors) clustered vectors into \(databasePath)")
+            for suffix in ["", "-wal", "-shm", ".vectors", ".lock"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
+            try SyntheticIndex.insertPhotos(into: PhotoLibrary(database: databasePath, model: modelPath),
+                                            vectors: Self.clustered(count: vectors, dimension: dimension, seed: 11),
+                                            dimension: dimension, precision: .int8, path: SearchBenchmark.photoPath)
+            _ = FileManager.default.createFile(atPath: marker, contents: nil)
+        }
+        let library = PhotoLibrary(database: databasePath, model: nil)
+        func pairs(_ groups: [DuplicateGroup]) -> Int { groups.reduce(0) { $0 + $1.paths.count * ($1.paths.count - 1) / 2 } }
+        var groups: [DuplicateGroup] = []
+        let seconds = try Measure.milliseconds { groups = try library.duplicates(threshold: threshold) } / 1000
+        log("partitioned: \(String(format: "%.2f", seconds)) s, \(groups.count) groups")
+        var figures = Figures(vectors: vectors, threshold: threshold, seconds: Measure.rounded(seconds, decimals: 3), exactSeconds: nil,
+                              groups: groups.count, exactGroups: nil, pairs: pairs(groups), exactPairs: nil, recall: nil,
+                              peakResidentMegabytes: 0)
+        if vectors <= exactUpTo {
+            var exact: [DuplicateGroup] = []
+            let exactSeconds = try Measure.milliseconds { exact = try library.duplicates(threshold: threshold, exact: true) } / 1000
+            figures.exactSeconds = Measure.rounded(exactSeconds, decimals: 3)
+            figures.exactGroups = exact.count
+            figures.exactPairs = pairs(exact)
+            figures.recall = Measure.rounded(Double(figures.pairs) / Double(max(1, pairs(exact))), decimals: 5)
+        }
+        figures.peakResidentMegabytes = Measure.rounded(Measure.peakResidentMegabytes(), decimals: 0)
+        if vectors > exactUpTo {
+            log("sampled recall: brute force for 2 000 photos against all")
+            let (total, found) = sampledRecall(groups, sample: 2000)
+            figures.sampledPhotos = 2000
+            figures.sampledPairs = total
+            figures.sampledRecall = Measure.rounded(Double(found) / Double(max(1, total)), decimals: 5)
+        }
+        return figures
+    }
+}

@@ -1,0 +1,98 @@
+import Compute
+import Foundation
+import Testing
+import TestSupport
+@testable import PhotoIndex
+
+/// Duplicates among many photos: pairs looked for among nearby vectors
+/// (cells of a spherical k-means) must be the pairs all-pairs finds.
+@Suite("Duplicates: the partitioned search against all pairs")
+struct DuplicateFinderTests {
+    /// Clusters of unit vectors, a third of them near-copies (cosine 0.9 to
+    /// 0.99) of an earlier one: many pairs around a 0.95 threshold.
+    static func clustered(count: Int, dimension: Int, seed: UInt64) -> [Float] {
+        var generator = SplitMix64(seed: seed)
+        func gaussian() -> Float { Float((-2 * log(generator.uniform())).squareRoot() * cos(2 * .pi * generator.uniform())) }
+        let clusters = max(1, count / 100)
+        let centres = (0..<(clusters * dimension)).map { _ in gaussian() }
+        var values = [Float](repeating: 0, count: count * dimension)
+        for row in 0..<count {
+            let cluster = Int(generator.next() % UInt64(clusters))
+            let copy = row > 0 && generator.uniform() < 0.35
+            let source = copy ? max(0, row - 1 - Int(generator.next() % 30)) : 0
+            let spread = copy ? Float(0.1 + 0.4 * generator.uniform()) : 1.2
+            var norm: Float = 0
+            for k in 0..<dimension {
+                let base = copy ? values[source * dimension + k] : centres[cluster * dimension + k] / Float(dimension).squareRoot()
+                values[row * dimension + k] = base + spread * gaussian() / Float(dimension).squareRoot()
+                norm += values[row * dimension + k] * values[row * dimension + k]
+            }
+            for k in 0..<dimension { values[row * dimension + k] /= norm.squareRoot() }
+        }
+        return values
+    }
+
+    func groups(_ vectors: [Float], dimension: Int, threshold: Float, exact: Bool) -> ([[Int]], [Float]) {
+        let count = vectors.count / dimension
+        var links = Links(count: count)
+        vectors.withUnsafeBufferPointer { v in
+            if exact {
+                DuplicateFinder.allPairs(v, count: count, dimension: dimension, threshold: threshold, links: &links)
+            } else {
+                DuplicateFinder.nearbyPairs(v, count: count, dimension: dimension, threshold: threshold, probes: DuplicateFinder.probes,
+                                            links: &links)
+            }
+        }
+        let groups = links.groups()
+        return (groups, groups.map { links.weakest(of: $0[0]) })
+    }
+
+    @Test("the partition finds every group all pairs find, with the same weakest link", arguments: [0.9, 0.95, 0.98] as [Float])
+    func sameGroups(threshold: Float) {
+        let dimension = 64
+        let vectors = Self.clustered(count: 6000, dimension: dimension, seed: 3)
+        let exact = groups(vectors, dimension: dimension, threshold: threshold, exact: true)
+        let nearby = groups(vectors, dimension: dimension, threshold: threshold, exact: false)
+        #expect(exact.0.count > 300, "the data must have duplicates to find")
+        #expect(nearby.0 == exact.0)
+        for (a, b) in zip(nearby.1, exact.1) { #expect(abs(a - b) < 1e-5) }
+    }
+
+    @Test("cells: each vector's first cell is the centroid it is most similar to, and training is deterministic")
+    func cells() {
+        let dimension = 32, count = 3000
+        let vectors = Self.clustered(count: count, dimension: dimension, seed: 9)
+        let (cells, again) = vectors.withUnsafeBufferPointer { v in
+            (VectorCells(training: v, rows: count, dimension: dimension, cells: VectorCells.cellCount(vectors: count), sampleSize: 1000),
+             VectorCells(training: v, rows: count, dimension: dimension, cells: VectorCells.cellCount(vectors: count), sampleSize: 1000))
+        }
+        #expect(cells.count == VectorCells.cellCount(vectors: count) && cells.centroids == again.centroids)
+        let nearest = vectors.withUnsafeBufferPointer { cells.nearest($0, rows: count, probes: 3) }
+        for row in stride(from: 0, to: count, by: 7) {
+            var scores: [(Int, Float)] = []
+            for cell in 0..<cells.count {
+                var dot: Float = 0
+                for k in 0..<dimension { dot += vectors[row * dimension + k] * cells.centroids[cell * dimension + k] }
+                scores.append((cell, dot))
+            }
+            let best = scores.max { $0.1 < $1.1 }!
+            let chosen = scores[Int(nearest[row * 3])].1
+            #expect(abs(chosen - best.1) < 1e-4, "row \(row)")
+            #expect(Set(nearest[(row * 3)..<(row * 3 + 3)]).count == 3)
+        }
+    }
+
+    @Test("through the library: 20 000+ photos take the partitioned path; --exact gives the same groups")
+    func library() throws {
+        let workspace = try Workspace()
+        let dimension = 48, count = DuplicateFinder.partitionFrom + 500
+        let library = PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath)
+        try SyntheticIndex.insertPhotos(into: library, vectors: Self.clustered(count: count, dimension: dimension, seed: 5),
+                                        dimension: dimension, precision: .int8, path: { String(format: "/photos/%06d.jpg", $0) })
+        let partitioned = try library.duplicates(threshold: 0.95)
+        let exact = try library.duplicates(threshold: 0.95, exact: true)
+        #expect(partitioned.count > 1000)
+        #expect(partitioned.map(\.paths) == exact.map(\.paths))
+        for (a, b) in zip(partitioned, exact) { #expect(abs(a.similarity - b.similarity) < 1e-5) }
+    }
+}
