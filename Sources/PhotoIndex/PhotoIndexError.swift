@@ -44,6 +44,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     case invalidDate(String)
     /// No photo in the index was taken in a place of this name.
     case unknownPlace(String)
+    /// No indexed photo lies under this folder.
+    case noPhotosInFolder(path: String)
     case queryCancelsOut
     case photoNotIndexed(path: String)
     /// No indexed photo has this id.
@@ -121,6 +123,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             return error.localizedDescription
         case let .invalidDate(text):
             return "invalid date \"\(text)\"; use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]"
+        case let .noPhotosInFolder(path):
+            return "no indexed photo is under \(shown(path)) (photosearch status shows what the index holds)"
         case let .unknownPlace(name):
             return "no photo in the index was taken in a place named \"\(name.prefix(100))\" (photosearch places lists where they were)"
         case .queryCancelsOut:
@@ -140,7 +144,7 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     /// to the state of files.
     public var isUsageError: Bool {
         switch self {
-        case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument, .unknownPlace: return true
+        case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument, .unknownPlace, .noPhotosInFolder: return true
         default: return false
         }
     }

@@ -70,6 +70,9 @@ public final class PhotoLibrary: Sendable {
             if let minimumProbability, !(minimumProbability > 0 && minimumProbability < 1) {
                 throw .invalidArgument(name: "minimum probability", reason: "\(minimumProbability) is not between 0 and 1 (exclusive)")
             }
+            if let after = filter.after, let before = filter.before, after >= before {
+                throw .invalidArgument(name: "dates", reason: "after \(after) is not before \(before), so no photo can match")
+            }
         }
 
         /// The score bar, with `minimumProbability` turned into the cosine

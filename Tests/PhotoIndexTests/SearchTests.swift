@@ -100,7 +100,10 @@ struct SearchTests {
         #expect(try names(SearchFilter(before: try SearchFilter.instant("2024-05-17T09:41"))) == ["rocket.jpg", "cat.png"])
         #expect(try names(SearchFilter(after: try SearchFilter.instant("2019-01"), before: try SearchFilter.instant("2020"))) == ["rocket.jpg"])
         #expect(try names(SearchFilter(folder: workspace.photos + "/Été 2019")) == ["rocket.jpg", "cat.png"])
-        #expect(try names(SearchFilter(folder: workspace.photos + "/Été")) == [])
+        // "Été" is a prefix of "Été 2019", not a folder holding photos: said, not an empty result.
+        #expect(throws: PhotoIndexError.noPhotosInFolder(path: workspace.photos + "/Été")) {
+            try names(SearchFilter(folder: workspace.photos + "/Été"))
+        }
         // The top K all satisfy the filter even when better matches do not.
         #expect(try searcher.search(query, top: 1, filter: SearchFilter(folder: workspace.photos + "/phone")).map(\.path)
             == [workspace.photos + "/phone/coffee.heic"])

@@ -115,6 +115,11 @@ struct SearchCommandTests {
             (["search", "cat", "--db", folder.root.path + "/none.sqlite", "--model", Self.model], 1,
              "photosearch: error: no index at \(folder.root.path)/none.sqlite; create one with: photosearch index PATH...\n"),
             (["search", "nothere.jpg", "--db", folder.database, "--model", Self.model], 1, "photosearch: error: no such image: nothere.jpg\n"),
+            // A folder nothing was indexed under says so, rather than "no matching photos".
+            (["search", "cat", "--in", "/nonexistent", "--db", folder.database, "--model", Self.model], 64,
+             "photosearch: error: no indexed photo is under /nonexistent (photosearch status shows what the index holds)\n"),
+            (["similar", folder.photos + "/cat.png", "--in", folder.photos + "/ca", "--db", folder.database], 64,
+             "photosearch: error: no indexed photo is under \(folder.photos)/ca (photosearch status shows what the index holds)\n"),
         ]
         for (arguments, status, message) in cases {
             let result = try CommandRunner.run(arguments)

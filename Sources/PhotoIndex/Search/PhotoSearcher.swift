@@ -263,6 +263,14 @@ final class PhotoSearcher: Sendable {
         }
         let (clause, arguments) = filter.sql()
         return try database.read { db in
+            if let folder = filter.folder {
+                // A range of the path index: paths under "/a/b/" sort from
+                // "/a/b/" up to "/a/b0" ("0" follows "/").
+                let prefix = folder == "/" ? "/" : folder + "/"
+                let any = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM photos WHERE path >= ? AND path < ? AND state = 'indexed')",
+                                            arguments: [prefix, String(prefix.dropLast()) + "0"]) ?? false
+                if !any { throw PhotoIndexError.noPhotosInFolder(path: folder) }
+            }
             for name in filter.places {
                 guard !PlaceDirectory.searchKey(name).isEmpty else {
                     throw PhotoIndexError.invalidArgument(name: "place", reason: "\"\(name.prefix(60))\" has no letters or digits")

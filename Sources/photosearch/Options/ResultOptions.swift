@@ -55,7 +55,7 @@ struct ResultOptions: ParsableArguments {
         if json && paths { throw ValidationError("--json and --paths cannot be used together.") }
         if null && !paths { throw ValidationError("--null goes with --paths.") }
         do {
-            _ = try searchOptions()
+            try searchOptions().validate()
         } catch {
             throw ValidationError(error.localizedDescription + ".")
         }
