@@ -50,21 +50,11 @@ extension PhotoLibrary {
         }
     }
 
-    /// Where each of these indexed photos was taken, for those with a place.
-    public func places(ofPhotos ids: [Int64]) throws(PhotoIndexError) -> [Int64: PhotoPlace] {
-        guard !ids.isEmpty else { return [:] }
-        let database = try database(create: false)
-        return try database.read { db in
-            var places: [Int64: PhotoPlace] = [:]
-            for start in stride(from: 0, to: ids.count, by: 1000) {
-                let chunk = Array(ids[start..<min(ids.count, start + 1000)])
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT p.id, \(PhotoPlace.columns) FROM photos p JOIN places pl ON pl.id = p.place_id
-                    WHERE p.id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))
-                    """, arguments: StatementArguments(chunk))
-                for row in rows { places[row["id"]] = PhotoPlace(row: row) }
-            }
-            return places
+    /// Where the indexed photo `id` was taken, if it has a place.
+    public func place(ofPhoto id: Int64) throws(PhotoIndexError) -> PhotoPlace? {
+        try database(create: false).read { db in
+            try Row.fetchOne(db, sql: "SELECT \(PhotoPlace.columns) FROM photos p JOIN places pl ON pl.id = p.place_id WHERE p.id = ?",
+                             arguments: [id]).flatMap(PhotoPlace.init(row:))
         }
     }
 }

@@ -288,7 +288,7 @@ public struct GalleryAPI: Sendable {
     func photo(id text: String) throws(HTTPError) -> Photo {
         let id = try Self.photoID(text)
         let (photo, place) = try answering { () throws(PhotoIndexError) in
-            (try library.photo(id: id), try library.places(ofPhotos: [id])[id])
+            (try library.photo(id: id), try library.place(ofPhoto: id))
         }
         return Photo(id: id, path: FilePaths.displayed(photo.path), size: photo.size, width: photo.width, height: photo.height,
                      takenAt: photo.takenAt, camera: photo.camera, latitude: photo.latitude, longitude: photo.longitude, place: place,

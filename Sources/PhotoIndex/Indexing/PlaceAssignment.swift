@@ -23,6 +23,10 @@ package enum PlaceAssignment {
         }
     }
 
+    /// The photos whose place is to be derived, for a stamp given as the
+    /// one argument: a position, and no place derived with that stamp.
+    private static let stale = "latitude IS NOT NULL AND longitude IS NOT NULL AND (place_stamp IS NULL OR place_stamp != ?)"
+
     /// Brings every photo's place up to date. Returns how many photos were
     /// given one (or found to be too far from any).
     @discardableResult
@@ -30,8 +34,7 @@ package enum PlaceAssignment {
         let stamp = try stamp()
         let (stalePhotos, stalePlaces) = try database.read { db in
             (try Bool.fetchOne(db, sql: """
-                SELECT EXISTS (SELECT 1 FROM photos WHERE latitude IS NOT NULL AND longitude IS NOT NULL
-                               AND (place_stamp IS NULL OR place_stamp != ?))
+                SELECT EXISTS (SELECT 1 FROM photos WHERE \(stale))
                 """, arguments: [stamp]) ?? false,
              try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM places WHERE stamp != ?)", arguments: [stamp]) ?? false)
         }
@@ -61,8 +64,7 @@ package enum PlaceAssignment {
         // go on meanwhile (WAL).
         return try database.write { db in
             let positions = try Row.fetchAll(db, sql: """
-                SELECT id, latitude, longitude FROM photos
-                WHERE latitude IS NOT NULL AND longitude IS NOT NULL AND (place_stamp IS NULL OR place_stamp != ?)
+                SELECT id, latitude, longitude FROM photos WHERE \(stale)
                 """, arguments: [stamp]).map { (id: $0[0] as Int64, latitude: $0[1] as Double, longitude: $0[2] as Double) }
             let found = positions.map { directory.nearest(latitude: $0.latitude, longitude: $0.longitude) }
             // Places new to the index, with every name they can be found by.

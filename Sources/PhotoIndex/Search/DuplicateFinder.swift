@@ -16,7 +16,7 @@ public struct DuplicateGroup: Sendable, Equatable {
 /// products (`PackedMatrix`): n²·d, 55 s at 100 000 photos. Above, the
 /// vectors are partitioned into cells (`VectorCells`, ~2·√n of them) and
 /// each vector is compared only with the members of its `probes` nearest
-/// cells: n·(k + probes·n/k)·d, a second at 100 000. Pairs are confirmed by
+/// cells: n·(k + probes·n/k)·d, 3 s at 100 000. Pairs are confirmed by
 /// the same exact products; a pair is missed only when neither vector's
 /// nearest cells hold the other, which for near-identical photos is rare
 /// (`photosearch-bench duplicates` measures the share found).

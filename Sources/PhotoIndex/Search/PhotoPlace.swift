@@ -1,10 +1,9 @@
 import Foundation
 import GRDB
-import Places
 
 /// Where a photo was taken: the nearest populated place to its GPS position
 /// (GeoNames, built in; see `PlaceAssignment`).
-public struct PhotoPlace: Sendable, Equatable, Codable, CustomStringConvertible {
+public struct PhotoPlace: Sendable, Equatable, Codable {
     public var name: String
     /// Its admin-1 region (state, province, prefecture…), when known.
     public var region: String?
@@ -30,15 +29,7 @@ public struct PhotoPlace: Sendable, Equatable, Codable, CustomStringConvertible 
         try container.encode((distanceKilometres * 1000).rounded() / 1000, forKey: .distanceKilometres)
     }
 
-    /// "Lisbon, Lisbon, Portugal" reads twice: "Lisbon, Portugal".
-    public var description: String {
-        var parts = [name]
-        if let region, PlaceDirectory.searchKey(region) != PlaceDirectory.searchKey(name) { parts.append(region) }
-        parts.append(country)
-        return parts.joined(separator: ", ")
-    }
-
-    /// The columns `init(row:prefix:)` reads, from `places` aliased `pl`
+    /// The columns `init(row:)` reads, from `places` aliased `pl`
     /// joined to `photos` aliased `p`.
     static let columns = "pl.name AS place_name, pl.region AS place_region, pl.country_code AS place_country_code, "
         + "pl.country AS place_country, p.place_distance AS place_distance"
