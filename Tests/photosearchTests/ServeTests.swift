@@ -49,6 +49,15 @@ struct ServeTests {
             try HTTPAnswer.request(port: port, method: "GET", target: target, headers: headers)
         }
 
+        /// Headless Chromium on the page at `target` with `options`
+        /// (`--dump-dom`, `--screenshot=…`); --virtual-time-budget runs the
+        /// page's scripts and fetches to quiet first (no sleeping).
+        func browser(_ target: String, _ options: [String]) throws -> CommandRunner.Result {
+            let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=20000",
+                         "--user-data-dir=" + root.appendingPathComponent("chromium").path]
+            return try CommandRunner.run(executable: ServeTests.chromium, flags + options + ["http://127.0.0.1:\(port)" + target])
+        }
+
         func post(_ target: String, body: [UInt8]) throws -> HTTPAnswer {
             try HTTPAnswer.request(port: port, method: "POST", target: target, body: body)
         }
@@ -58,6 +67,14 @@ struct ServeTests {
             _ = server.finish()
             try? FileManager.default.removeItem(at: root)
         }
+    }
+
+    static let chromium = URL(fileURLWithPath: "/usr/bin/chromium")
+
+    /// The result tiles of a dumped page (`<li …>` onwards each) and their photo ids.
+    static func tiles(_ dom: String) -> (tiles: [Substring], ids: [Int64]) {
+        let tiles = Array(dom.components(separatedBy: "<li ").dropFirst().map { Substring($0) })
+        return (tiles, tiles.compactMap { tile in tile.components(separatedBy: "data-id=\"").dropFirst().first.flatMap { Int64($0.prefix { $0 != "\"" }) } })
     }
 
     struct Results: Decodable {
@@ -245,14 +262,9 @@ struct ServeTests {
     func browser() throws {
         let gallery = try Gallery()
         let expected = try results(try gallery.get("/api/search?q=a%20cat%20on%20a%20sofa&top=50")).results.map(\.id)
-        let chromium = URL(fileURLWithPath: "/usr/bin/chromium")
-        #expect(FileManager.default.isExecutableFile(atPath: chromium.path), "chromium is not installed: run scripts/install-dependencies.sh")
-        let page = "http://127.0.0.1:\(gallery.port)/?q=a+cat+on+a+sofa"
-        // --virtual-time-budget: the page's scripts and fetches run to quiet
-        // before the DOM is printed (no sleeping).
-        let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=20000",
-                     "--user-data-dir=" + gallery.root.appendingPathComponent("chromium").path]
-        let dump = try CommandRunner.run(executable: chromium, flags + ["--dump-dom", page])
+        #expect(FileManager.default.isExecutableFile(atPath: Self.chromium.path), "chromium is not installed: run scripts/install-dependencies.sh")
+        let page = "/?q=a+cat+on+a+sofa"
+        let dump = try gallery.browser(page, ["--dump-dom"])
         #expect(dump.status == 0, "\(dump.standardError)")
         let ids = dump.standardOutput.components(separatedBy: "data-id=\"").dropFirst().compactMap { Int64($0.prefix { $0 != "\"" }) }
         #expect(ids == expected, "\(dump.standardOutput)")
@@ -260,7 +272,7 @@ struct ServeTests {
         #expect(dump.standardOutput.components(separatedBy: "src=\"/api/photos/").count - 1 >= expected.count)
         // And a picture of it.
         let shot = gallery.root.appendingPathComponent("gallery.png").path
-        let screenshot = try CommandRunner.run(executable: chromium, flags + ["--window-size=1280,720", "--screenshot=" + shot, page])
+        let screenshot = try gallery.browser(page, ["--window-size=1280,720", "--screenshot=" + shot])
         #expect(screenshot.status == 0)
         let png = Array(try Data(contentsOf: URL(fileURLWithPath: shot)))
         #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] && png.count > 20_000)
@@ -272,13 +284,9 @@ struct ServeTests {
                                            ("tokyo.jpg", "places/tokyo.jpg")])
         let expected = try results(try gallery.get("/api/search?q=a%20photo&place=Portugal&top=50")).results.map(\.id)
         #expect(expected.count == 2)
-        let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=20000",
-                     "--user-data-dir=" + gallery.root.appendingPathComponent("chromium").path]
-        let dump = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/chromium"),
-                                         flags + ["--dump-dom", "http://127.0.0.1:\(gallery.port)/?q=a+photo&place=Portugal"])
+        let dump = try gallery.browser("/?q=a+photo&place=Portugal", ["--dump-dom"])
         #expect(dump.status == 0, "\(dump.standardError)")
-        let tiles = dump.standardOutput.components(separatedBy: "<li ").dropFirst()
-        let ids = tiles.compactMap { tile in tile.components(separatedBy: "data-id=\"").dropFirst().first.flatMap { Int64($0.prefix { $0 != "\"" }) } }
+        let (tiles, ids) = Self.tiles(dump.standardOutput)
         #expect(ids == expected, "\(dump.standardOutput)")
         #expect(tiles.allSatisfy { $0.contains(#"title="Lisbon, Portugal""#) || $0.contains(#"title="Porto, Portugal""#) })
         // The filter is open and filled in; its suggestions are the places photos were taken in.
@@ -300,13 +308,9 @@ struct ServeTests {
         let answer = try gallery.get("/api/search?q=\(query)&top=50")
         let expected = try JSONDecoder().decode(ProbableResults.self, from: Data(answer.body)).results
         #expect(expected.count == 6 && expected.allSatisfy { $0.probability != nil })
-        let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=20000",
-                     "--user-data-dir=" + gallery.root.appendingPathComponent("chromium").path]
-        let dump = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/chromium"),
-                                         flags + ["--dump-dom", "http://127.0.0.1:\(gallery.port)/?q=\(query)"])
+        let dump = try gallery.browser("/?q=\(query)", ["--dump-dom"])
         #expect(dump.status == 0, "\(dump.standardError)")
-        let tiles = dump.standardOutput.components(separatedBy: "<li ").dropFirst()
-        let ids = tiles.compactMap { tile in tile.components(separatedBy: "data-id=\"").dropFirst().first.flatMap { Int64($0.prefix { $0 != "\"" }) } }
+        let (tiles, ids) = Self.tiles(dump.standardOutput)
         #expect(ids == expected.map(\.id), "\(dump.standardOutput)")
         let dimmed = tiles.filter { $0.contains("unlikely") }.count
         #expect(dimmed == expected.filter { $0.probability! < 0.5 }.count)
