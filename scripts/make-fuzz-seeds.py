@@ -4,6 +4,7 @@ fixtures (Python's standard library only; run from the repository root, after
 `swift build`, which it uses to make a real vector file). Not run by CI: its
 small outputs are committed."""
 import json
+import os
 import struct
 import subprocess
 import tempfile
@@ -137,6 +138,18 @@ def main():
         vectors = bytearray((Path(folder) / "index.sqlite.vectors").read_bytes())
         vectors[32:96] = b"fuzz".ljust(64, b"\x00")
         seed("vectors", "two-rows", bytes(vectors))
+
+    # A partitioned one: eight photos in two cells (PHOTOSEARCH_PARTITION_FROM).
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "index.sqlite"
+        photos = sorted((ROOT / "fixtures/photos/places").glob("*.jpg"))[:8]
+        subprocess.run([binary, "index", *photos, "--db", database, "--model", model], check=True, capture_output=True)
+        subprocess.run([binary, "search", "x", "--db", database, "--model", model], check=True, capture_output=True,
+                       env={**os.environ, "PHOTOSEARCH_PARTITION_FROM": "1"})
+        vectors = bytearray((Path(folder) / "index.sqlite.vectors").read_bytes())
+        assert int.from_bytes(vectors[112:116], "little") == 2, "not partitioned"
+        vectors[32:96] = b"fuzz".ljust(64, b"\x00")
+        seed("vectors", "eight-rows-two-cells", bytes(vectors))
 
     # A real prepared-weights file: the fixture model's image tower in int8
     # (170 KB; its text tower's vocabulary makes that one 2 MB).

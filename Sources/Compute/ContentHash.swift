@@ -128,7 +128,18 @@ public enum ContentHash {
     /// of the little-endian XXH64s of its consecutive 1 MiB blocks (the last
     /// one shorter). Used where a file is checked each time it is opened.
     public static func blockwise(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        let block = 1 << 20
+        combined(blockHashes(bytes))
+    }
+
+    /// The bytes a `blockHashes` block covers: a part of a larger buffer
+    /// hashed on its own must start at a multiple of it.
+    public static let hashBlock = 1 << 20
+
+    /// The hashes of each `hashBlock` bytes (the last block may be shorter),
+    /// on every core: `blockwise` of a large file can be computed a part at
+    /// a time, so that the whole never needs to be mapped in at once.
+    public static func blockHashes(_ bytes: UnsafeRawBufferPointer) -> [UInt64] {
+        let block = hashBlock
         let blocks = max(1, (bytes.count + block - 1) / block)
         var hashes = [UInt64](repeating: 0, count: blocks)
         hashes.withUnsafeMutableBufferPointer { hashes in
@@ -144,7 +155,12 @@ public enum ContentHash {
                 }
             }
         }
-        return hashes.withUnsafeBytes { xxh64($0) }
+        return hashes
+    }
+
+    /// `blockwise`'s result from the block hashes of all the bytes, in order.
+    public static func combined(_ blockHashes: [UInt64]) -> UInt64 {
+        blockHashes.withUnsafeBytes { xxh64($0) }
     }
 
     public static func xxh64(_ bytes: [UInt8]) -> UInt64 {

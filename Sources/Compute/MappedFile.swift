@@ -76,4 +76,16 @@ public enum PageMapping {
         guard end > first else { return }
         _ = madvise(base + first, end - first, 22)   // MADV_POPULATE_READ
     }
+
+    /// Unmaps the pages of bytes `start..<end` (whole pages within them) of
+    /// a read-only mapping of a file from this process: they no longer count
+    /// in its memory, and are read again from the page cache if used. What
+    /// checks a file larger than the memory a search may hold does this
+    /// behind itself.
+    public static func release(_ base: UnsafeMutableRawPointer, from start: Int, to end: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard last > first else { return }
+        _ = madvise(base + first, last - first, MADV_DONTNEED)
+    }
 }

@@ -25,6 +25,23 @@ public struct IndexStatus: Sendable {
     public var lastRun: RunRecord?
     /// The process indexing now, if any.
     public var writer: Int32?
+    /// The vector file searches scan (nil: none yet; the next search writes it).
+    public var vectorFile: VectorFile?
+
+    /// The layout of the vector file searches scan.
+    public struct VectorFile: Sendable, Equatable {
+        public var rows: Int
+        /// The cells it is partitioned into; 0: a search scans every row.
+        public var cells: Int
+        /// The cells a search scans by default.
+        public var probes: Int
+        /// Embeddings added since it was written (searched exhaustively
+        /// until it is written again).
+        public var newer: Int
+    }
+
+    /// The vector file's cells, if it is partitioned.
+    public var vectorCells: Int? { vectorFile.flatMap { $0.cells > 0 ? $0.cells : nil } }
 
     /// Reads the status of the index at `database` (a read transaction; safe
     /// while an indexer writes).
@@ -43,9 +60,16 @@ public struct IndexStatus: Sendable {
             var lastRun = try RunRecord.fetchOne(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT 1")
             let writer = WriterLock.holder(indexPath: database.path)
             if lastRun?.status == .running, writer == nil { lastRun?.status = .interrupted }
+            var vectorFile: VectorFile?
+            if let model, let summary = VectorMatrix.summary(path: VectorMatrix.path(forIndex: database.path)) {
+                let newer = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND id > ?",
+                                             arguments: [model.id, summary.highestEmbeddingID]) ?? 0
+                vectorFile = VectorFile(rows: summary.rows, cells: summary.cells,
+                                        probes: summary.cells > 0 ? Partitioning.probes(cells: summary.cells) : 0, newer: newer)
+            }
             return IndexStatus(path: database.path, indexed: indexed, failed: failed, failures: failures, model: model,
                                embeddings: embeddings, withPosition: positions?[0] ?? 0, withPlace: positions?[1] ?? 0,
-                               databaseBytes: database.sizeOnDisk, lastRun: lastRun, writer: writer)
+                               databaseBytes: database.sizeOnDisk, lastRun: lastRun, writer: writer, vectorFile: vectorFile)
         }
     }
 }

@@ -1,4 +1,5 @@
 import CLIP
+import Compute
 import Foundation
 import GRDB
 
@@ -7,7 +8,8 @@ import GRDB
 @_spi(Fuzzing)
 public enum VectorFileProbe {
     /// Opens a vector file as a search would (model checksum "fuzz"); when it
-    /// is accepted, reads every row's scales and both quantised copies.
+    /// is accepted, reads every row's scales and both quantised copies, and
+    /// of a partitioned one, finds the cells nearest a query and reads their rows.
     /// Returns the rows read, or nil when the file was refused.
     public static func open(path: String, dimension: Int) -> Int? {
         guard let matrix = VectorMatrix(path: path, modelChecksum: "fuzz", dimension: dimension) else { return nil }
@@ -18,6 +20,14 @@ public enum VectorFileProbe {
                 sum &+= Int(parts.photoIDs[row]) &+ Int(parts.embeddingIDs[row]) &+ Int(parts.scales[row].bitPattern)
                 sum &+= Int(parts.scales4[row].bitPattern) &+ Int(parts.vectors[row * dimension + dimension - 1])
                 sum &+= Int(parts.vectors4[row * padded / 2 + padded / 2 - 1])
+            }
+        }
+        if matrix.cellCount > 0 {
+            let query = VectorMath.normalized((0..<dimension).map { Float($0 % 7) - 3 })
+            for cells in matrix.nearestCells(to: query, count: 3) {
+                matrix.withParts { parts in
+                    for row in cells { sum &+= Int(parts.photoIDs[row]) &+ Int(parts.vectors4[row * padded / 2]) }
+                }
             }
         }
         return sum == Int.min ? nil : matrix.rows

@@ -60,7 +60,7 @@ extension PhotoLibrary {
         let searcher = try searcher()
         guard let stored = try searcher.storedVector(path: path) else { throw .noSuchPhoto(id: id) }
         return try searcher.search(stored.vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter,
-                                   excluding: [stored.photoID])
+                                   excluding: [stored.photoID], probes: options.probes)
     }
 
     /// The largest image `search(image:)` takes: a photo a client sends
@@ -77,7 +77,8 @@ extension PhotoLibrary {
         guard models != nil else { throw .noModel }
         let searcher = try searcher()
         let vector = try QueryEncoder(searcher: searcher, models: models).vector(forImage: bytes)
-        return try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter)
+        return try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter,
+                                   probes: options.probes)
     }
 
     /// The thumbnail indexing stored for photo `id`, if any: one indexed

@@ -47,13 +47,21 @@ public final class PhotoLibrary: Sendable {
         /// exclusive): SigLIP models and one-text queries only.
         public var minimumProbability: Float?
         public var filter: SearchFilter
+        /// The cells of a partitioned index a search scans (1 ...
+        /// `maximumProbes`; more: slower, finds more of the true best); nil:
+        /// the standard choice. Without a partition, every photo is scanned.
+        public var probes: Int?
+
+        public static let maximumProbes = 1 << 20
 
         /// The most results one search returns: its candidates are kept in
         /// memory, and whoever asks (a web request too) must not choose how much.
         public static let maximumTop = 10_000
 
-        public init(top: Int = 10, minimumScore: Float? = nil, minimumProbability: Float? = nil, filter: SearchFilter = SearchFilter()) {
+        public init(top: Int = 10, minimumScore: Float? = nil, minimumProbability: Float? = nil, filter: SearchFilter = SearchFilter(),
+                    probes: Int? = nil) {
             self.top = top
+            self.probes = probes
             self.minimumScore = minimumScore
             self.minimumProbability = minimumProbability
             self.filter = filter
@@ -63,6 +71,9 @@ public final class PhotoLibrary: Sendable {
         public func validate() throws(PhotoIndexError) {
             guard (1...Self.maximumTop).contains(top) else {
                 throw .invalidArgument(name: "top", reason: "\(top) is not between 1 and \(Self.maximumTop)")
+            }
+            if let probes, !(1...Self.maximumProbes).contains(probes) {
+                throw .invalidArgument(name: "probes", reason: "\(probes) is not between 1 and \(Self.maximumProbes)")
             }
             if let minimumScore, !(minimumScore >= -1 && minimumScore <= 1) {
                 throw .invalidArgument(name: "minimum score", reason: "\(minimumScore) is not between -1 and 1")
@@ -100,7 +111,8 @@ public final class PhotoLibrary: Sendable {
         let (vector, _, calibration) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
         var filter = options.filter
         filter.places += query.places
-        var hits = try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(calibration), filter: filter)
+        var hits = try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(calibration), filter: filter,
+                                       probes: options.probes)
         if let calibration {
             for index in hits.indices { hits[index].probability = calibration.probability(cosine: hits[index].score) }
         }
@@ -117,7 +129,7 @@ public final class PhotoLibrary: Sendable {
         let query = SearchQuery(parts: [.init(term: .image(path: absolute), weight: 1)])
         let (vector, examples, _) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
         return try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter,
-                                   excluding: examples)
+                                   excluding: examples, probes: options.probes)
     }
 
     /// The photos nearest to an embedding in the index's space (normalised here).
@@ -130,7 +142,8 @@ public final class PhotoLibrary: Sendable {
         guard vector.count == searcher.model.embeddingSize else {
             throw .embeddingSizeMismatch(index: searcher.model.embeddingSize, given: vector.count)
         }
-        return try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter)
+        return try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter,
+                                   probes: options.probes)
     }
 
     /// Refuses a model other than the one the index holds, as a search
@@ -189,6 +202,11 @@ public final class PhotoLibrary: Sendable {
         let summary = try Indexer(database: database, model: model, identity: identity)
             .run(options, cancellation: cancellation, events: events)
         database.checkpoint()
+        if !cancellation.isCancelled, summary.added + summary.updated > 0 {
+            // A vector file the run left far behind is written again here,
+            // not by the next search (which does it if this fails).
+            try? PhotoSearcher(database: database).refreshStaleFile()
+        }
         return summary
     }
 

@@ -26,6 +26,13 @@ public struct SearchBenchmark: Sendable {
         public var serveSearchP95: Double?
         public var serveThumbnailP50: Double?
         public var recallAt10: Double
+        /// The search at other probe counts (a partitioned index only).
+        public var probeSettings: [ProbeSetting] = []
+        /// The partition's cells (0: every search scans every vector).
+        public var cells: Int
+        public var data: String
+        /// Of one whole `photosearch search` command (cold: its own process).
+        public var commandPeakResidentMegabytes: Double?
         public var vectorFileSeconds: Double
         /// The index file, and the rows and index entries SQLite keeps in it.
         public var databaseBytes: Int64
@@ -36,12 +43,17 @@ public struct SearchBenchmark: Sendable {
             case commandP95 = "cli_p95_ms", commandFirst = "cli_first_ms", recall = "recall_at_10", vectorFile = "vector_file_seconds"
             case databaseBytes = "database_bytes", bytesPerPhoto = "database_bytes_per_photo", overhead = "database_overhead"
             case serveSearchP50 = "serve_search_p50_ms", serveSearchP95 = "serve_search_p95_ms", serveThumbnailP50 = "serve_thumbnail_p50_ms"
+            case probeSettings = "probes", cells, data, commandPeak = "cli_peak_rss_mb"
         }
 
         public func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
             try container.encode(vectors, forKey: .vectors)
             try container.encode(dimension, forKey: .dim)
+            try container.encode(data, forKey: .data)
+            try container.encode(cells, forKey: .cells)
+            try container.encode(probeSettings, forKey: .probeSettings)
+            try container.encode(commandPeakResidentMegabytes.map { Measure.rounded($0, decimals: 0) }, forKey: .commandPeak)
             try container.encode(Measure.rounded(searchP50, decimals: 3), forKey: .searchP50)
             try container.encode(Measure.rounded(searchP95, decimals: 3), forKey: .searchP95)
             try container.encode(commandP50.map { Measure.rounded($0, decimals: 1) }, forKey: .commandP50)
@@ -58,8 +70,29 @@ public struct SearchBenchmark: Sendable {
         }
     }
 
+    /// One probe count's figures.
+    public struct ProbeSetting: Encodable, Sendable {
+        public var probes: Int
+        public var searchP50: Double
+        public var searchP95: Double
+        public var recallAt10: Double
+
+        enum CodingKeys: String, CodingKey {
+            case probes, searchP50 = "search_p50_ms", searchP95 = "search_p95_ms", recallAt10 = "recall_at_10"
+        }
+    }
+
+    /// What the vectors look like: `clustered` (`ClusteredVectors`, as real
+    /// embeddings are) or `uniform` (random directions).
+    public enum DataKind: String, Sendable, CaseIterable {
+        case clustered, uniform
+    }
+
     public var vectors: Int
     public var dimension: Int
+    public var data = DataKind.clustered
+    /// Probe counts measured besides the standard choice.
+    public var probes: [Int] = []
     /// Kept between runs: the index, the model and the queries.
     public var folder: String
     public var queries = 100
@@ -82,29 +115,67 @@ public struct SearchBenchmark: Sendable {
 
     static func photoPath(_ row: Int) -> String { String(format: "/photos/%07d.jpg", row) }
 
-    /// Deterministic unit vectors (Gaussian directions), on every core.
-    static func unitVectors(count: Int, dimension: Int, seed: UInt64) -> [Float] {
-        var values = [Float](repeating: 0, count: count * dimension)
-        let parts = 16
-        let chunk = (count + parts - 1) / parts
-        values.withUnsafeMutableBufferPointer { buffer in
-            let base = SendableMutablePointer(buffer.baseAddress!)
-            Parallel.run(parts) { part in
-                var generator = SplitMix64(seed: seed &+ UInt64(part) &* 0x9E37_79B9_7F4A_7C15)
-                for row in min(count, part * chunk)..<min(count, (part + 1) * chunk) {
-                    var norm = 0.0
-                    let vector = base.pointer + row * dimension
-                    for k in 0..<dimension {
-                        let value = (-2 * log(generator.uniform())).squareRoot() * cos(2 * .pi * generator.uniform())
-                        vector[k] = Float(value)
-                        norm += value * value
-                    }
-                    let inverse = Float(1 / norm.squareRoot())
-                    for k in 0..<dimension { vector[k] *= inverse }
+    /// Row and query vectors of the kind asked for, a block at a time.
+    struct Source: Sendable {
+        let kind: DataKind
+        let dimension: Int
+        let clustered: ClusteredVectors?
+
+        init(kind: DataKind, count: Int, dimension: Int) {
+            self.kind = kind
+            self.dimension = dimension
+            clustered = kind == .clustered ? ClusteredVectors(count: count, dimension: dimension, seed: 1) : nil
+        }
+
+        func rows(_ range: Range<Int>, into target: UnsafeMutablePointer<Float>) {
+            if let clustered { return clustered.rows(range, into: target) }
+            let base = SendableMutablePointer(target), dimension = dimension
+            Parallel.run(Parallel.ranges(of: range.count, work: range.count * dimension, minimumWork: 1 << 16)) { _, part in
+                for offset in part {
+                    SearchBenchmark.unitVector(seed: 1 &+ UInt64(range.lowerBound + offset) &* 0x9E37_79B9_7F4A_7C15,
+                                               dimension: dimension, into: base.pointer + offset * dimension)
                 }
             }
         }
+
+        func queries(_ count: Int) -> [Float] {
+            var values = [Float](repeating: 0, count: count * dimension)
+            values.withUnsafeMutableBufferPointer { buffer in
+                for query in 0..<count {
+                    if let clustered {
+                        clustered.query(query, into: buffer.baseAddress! + query * dimension)
+                    } else {
+                        SearchBenchmark.unitVector(seed: 99 &+ UInt64(query) &* 0xD1B5_4A32_D192_ED03, dimension: dimension,
+                                                   into: buffer.baseAddress! + query * dimension)
+                    }
+                }
+            }
+            return values
+        }
+    }
+
+    /// `count` deterministic unit vectors (rows).
+    static func unitVectors(count: Int, dimension: Int, seed: UInt64) -> [Float] {
+        var values = [Float](repeating: 0, count: count * dimension)
+        values.withUnsafeMutableBufferPointer { buffer in
+            for row in 0..<count {
+                unitVector(seed: seed &+ UInt64(row) &* 0x9E37_79B9_7F4A_7C15, dimension: dimension, into: buffer.baseAddress! + row * dimension)
+            }
+        }
         return values
+    }
+
+    /// A deterministic unit vector (a Gaussian direction).
+    static func unitVector(seed: UInt64, dimension: Int, into vector: UnsafeMutablePointer<Float>) {
+        var generator = SplitMix64(seed: seed)
+        var norm = 0.0
+        for k in 0..<dimension {
+            let value = generator.normal()
+            vector[k] = Float(value)
+            norm += value * value
+        }
+        let inverse = Float(1 / norm.squareRoot())
+        for k in 0..<dimension { vector[k] *= inverse }
     }
 
     /// Writes what is missing (the model folder, the index) and measures;
@@ -120,13 +191,17 @@ public struct SearchBenchmark: Sendable {
             }
             try RandomCheckpoint.write(configuration, towers: .text, to: modelPath)
         }
-        let data = Self.unitVectors(count: vectors, dimension: dimension, seed: 1)
-        let marker = folder + "/index-\(vectors)x\(dimension).done"
+        let source = Source(kind: data, count: vectors, dimension: dimension)
+        let marker = folder + "/index-\(data.rawValue)-\(vectors)x\(dimension).done"
         if !FileManager.default.fileExists(atPath: marker) {
-            log("writing \(vectors) vectors of \(dimension) dimensions into \(databasePath)")
+            log("writing \(vectors) \(data.rawValue) vectors of \(dimension) dimensions into \(databasePath)")
             for suffix in ["", "-wal", "-shm", ".vectors", ".lock"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
-            try SyntheticIndex.insertPhotos(into: PhotoLibrary(database: databasePath, model: modelPath), vectors: data,
-                                            dimension: dimension, precision: .int8, path: Self.photoPath)
+            try? FileManager.default.removeItem(atPath: folder + "/index-done")
+            for other in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where other.hasSuffix(".done") {
+                try? FileManager.default.removeItem(atPath: folder + "/" + other)
+            }
+            try SyntheticIndex.insertPhotos(into: PhotoLibrary(database: databasePath, model: modelPath), rows: vectors, dimension: dimension,
+                                            precision: .int8, path: Self.photoPath) { range, target in source.rows(range, into: target) }
             _ = FileManager.default.createFile(atPath: marker, contents: nil)
         }
 
@@ -135,30 +210,52 @@ public struct SearchBenchmark: Sendable {
         // cold, as a user's shell does.
         var times: [Double] = []
         var found = 0
+        var settings: [ProbeSetting] = []
         let buildSeconds: Double
+        let cells: Int
         do {
             let library = PhotoLibrary(database: databasePath, model: modelPath)
             // The vector file written afresh, as the first search after an
             // index run writes it (that search's own time is a few ms of it).
             SyntheticIndex.removeVectorFile(of: library)
+            log("writing the vector file")
             let buildStart = DispatchTime.now().uptimeNanoseconds
             _ = try library.search(vector: [Float](repeating: 1, count: dimension), PhotoLibrary.SearchOptions(top: 1))
             buildSeconds = Measure.seconds(since: buildStart)
+            cells = try library.status().vectorCells ?? 0
+            log("written in \(String(format: "%.1f", buildSeconds)) s, \(cells) cells; exact top 10 of \(queries) queries")
 
-            let queryData = Self.unitVectors(count: queries, dimension: dimension, seed: 99)
+            let queryData = source.queries(queries)
             try queryData.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: queriesPath))
-            let truth = Self.exactTop10(queries: queryData, vectors: data, dimension: dimension)
-            for query in 0..<queries {
-                let vector = Array(queryData[(query * dimension)..<((query + 1) * dimension)])
-                var results: [SearchHit] = []
-                times.append(try Measure.milliseconds { results = try library.search(vector: vector, PhotoLibrary.SearchOptions(top: 10)) })
-                let expected = Set(truth[query].map(Self.photoPath))
-                found += results.filter { expected.contains($0.path) }.count
+            let truth = Self.exactTop10(queries: queryData, rows: vectors, dimension: dimension, source: source)
+            func measure(probes: Int?) throws -> (times: [Double], found: Int) {
+                var times: [Double] = [], found = 0
+                for query in 0..<queries {
+                    let vector = Array(queryData[(query * dimension)..<((query + 1) * dimension)])
+                    var results: [SearchHit] = []
+                    times.append(try Measure.milliseconds {
+                        results = try library.search(vector: vector, PhotoLibrary.SearchOptions(top: 10, probes: probes))
+                    })
+                    let expected = Set(truth[query].map(Self.photoPath))
+                    found += results.filter { expected.contains($0.path) }.count
+                }
+                return (times, found)
+            }
+            (times, found) = try measure(probes: nil)
+            if cells > 0 {
+                for count in probes {
+                    let (times, found) = try measure(probes: count)
+                    settings.append(ProbeSetting(probes: count, searchP50: Measure.rounded(Measure.percentile(times, 0.5), decimals: 3),
+                                                 searchP95: Measure.rounded(Measure.percentile(times, 0.95), decimals: 3),
+                                                 recallAt10: Measure.rounded(Double(found) / Double(queries * 10), decimals: 4)))
+                    log("probes \(count): p50 \(settings.last!.searchP50) ms, recall@10 \(settings.last!.recallAt10)")
+                }
             }
         }
 
         var command: [Double] = []
         var first: Double?
+        var peak: Double?
         if let executable {
             // The command's own cache folder, emptied: the first run prepares
             // the text tower there, as a user's first search does.
@@ -170,10 +267,11 @@ public struct SearchBenchmark: Sendable {
                             "birthday cake with candles", "a red bicycle against a wall", "city lights at night"]
             for index in 0...commandRuns {
                 let arguments = ["search", captions[index % captions.count], "--db", databasePath, "--model", modelPath, "--paths"]
-                guard let time = Measure.process(executable, arguments, environment: environment) else {
+                guard let usage = Measure.child(executable, arguments, environment: environment) else {
                     throw BenchmarkError.incompleteRun("\(executable) \(arguments.joined(separator: " ")) failed")
                 }
-                if index == 0 { first = time } else { command.append(time) }
+                if index == 0 { first = usage.seconds * 1000 } else { command.append(usage.seconds * 1000) }
+                peak = max(peak ?? 0, usage.peakResidentMegabytes)
             }
         }
         // Measured before the server's benchmark adds thumbnails.
@@ -189,7 +287,8 @@ public struct SearchBenchmark: Sendable {
                        serveSearchP50: serve.search.isEmpty ? nil : Measure.percentile(serve.search, 0.5),
                        serveSearchP95: serve.search.isEmpty ? nil : Measure.percentile(serve.search, 0.95),
                        serveThumbnailP50: serve.thumbnail.isEmpty ? nil : Measure.percentile(serve.thumbnail, 0.5),
-                       recallAt10: Double(found) / Double(queries * 10), vectorFileSeconds: buildSeconds,
+                       recallAt10: Double(found) / Double(queries * 10), probeSettings: settings, cells: cells, data: data.rawValue,
+                       commandPeakResidentMegabytes: peak, vectorFileSeconds: buildSeconds,
                        databaseBytes: storage.fileBytes, payloadBytes: storage.payloadBytes)
     }
 
@@ -232,35 +331,36 @@ public struct SearchBenchmark: Sendable {
         return (search, thumbnail)
     }
 
-    /// The exact top 10 rows of `vectors` for each query: queries × vectorsᵀ
-    /// in float32, in blocks of queries to bound memory.
-    static func exactTop10(queries: [Float], vectors: [Float], dimension: Int) -> [[Int]] {
-        let count = vectors.count / dimension, queryCount = queries.count / dimension
-        let products = PackedMatrix(weight: vectors, outputs: count, inputs: dimension)
-        var truth: [[Int]] = []
-        let block = 16
-        var scores = [Float](repeating: 0, count: block * count)
-        for first in stride(from: 0, to: queryCount, by: block) {
-            let rows = min(block, queryCount - first)
+    /// The exact top 10 rows for each query: queries × rowsᵀ in float32, the
+    /// rows made a block at a time.
+    static func exactTop10(queries: [Float], rows count: Int, dimension: Int, source: Source) -> [[Int]] {
+        let queryCount = queries.count / dimension
+        var best = [[(index: Int, score: Float)]](repeating: [], count: queryCount)
+        let block = 65_536
+        var rows = [Float](repeating: 0, count: block * dimension)
+        var scores = [Float](repeating: 0, count: block * queryCount)
+        for first in stride(from: 0, to: count, by: block) {
+            let blockRows = min(block, count - first)
+            rows.withUnsafeMutableBufferPointer { source.rows(first..<(first + blockRows), into: $0.baseAddress!) }
+            let products = PackedMatrix(weight: blockRows == block ? rows : Array(rows.prefix(blockRows * dimension)),
+                                        outputs: blockRows, inputs: dimension)
             queries.withUnsafeBufferPointer { q in
                 scores.withUnsafeMutableBufferPointer { s in
-                    products.multiply(rows: rows, q.baseAddress! + first * dimension, lda: dimension, into: s.baseAddress!, ldc: count)
+                    products.multiply(rows: queryCount, q.baseAddress!, lda: dimension, into: s.baseAddress!, ldc: blockRows)
                 }
             }
-            for row in 0..<rows {
+            for query in 0..<queryCount {
                 // The best ten, kept sorted by insertion.
-                var best: [(index: Int, score: Float)] = []
-                for index in 0..<count {
-                    let score = scores[row * count + index]
-                    guard best.count < 10 || score > best[9].score else { continue }
-                    let at = best.firstIndex { score > $0.score } ?? best.count
-                    best.insert((index, score), at: at)
-                    if best.count > 10 { best.removeLast() }
+                for offset in 0..<blockRows {
+                    let score = scores[query * blockRows + offset]
+                    guard best[query].count < 10 || score > best[query][9].score else { continue }
+                    let at = best[query].firstIndex { score > $0.score } ?? best[query].count
+                    best[query].insert((first + offset, score), at: at)
+                    if best[query].count > 10 { best[query].removeLast() }
                 }
-                truth.append(best.map(\.index))
             }
         }
-        return truth
+        return best.map { $0.map(\.index) }
     }
 }
 

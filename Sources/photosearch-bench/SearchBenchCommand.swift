@@ -24,6 +24,12 @@ struct SearchBenchCommand: ParsableCommand {
     @Option(name: .long, help: "Number of in-process queries.")
     var queries = 100
 
+    @Option(name: .long, help: "The vectors: clustered (topics, events and photos, as real embeddings are) or uniform (random directions).")
+    var data = "clustered"
+
+    @Option(name: .long, help: "Probe counts to measure besides the standard one, comma-separated (a partitioned index; e.g. 16,32,64).")
+    var probes = ""
+
     @Option(name: .long, help: "The random text tower's shape: vit-b-32, or a SigLIP 2 one (siglip2-b-16-224 …), whose width sets --dim.")
     var shape = "vit-b-32"
 
@@ -31,6 +37,14 @@ struct SearchBenchCommand: ParsableCommand {
         guard (1...10_000_000).contains(vectors) else { throw ValidationError("--vectors must be in 1...10000000.") }
         guard (1...4096).contains(dim) else { throw ValidationError("--dim must be in 1...4096.") }
         guard (1...100_000).contains(queries) else { throw ValidationError("--queries must be in 1...100000.") }
+        guard SearchBenchmark.DataKind(rawValue: data) != nil else { throw ValidationError("--data must be clustered or uniform.") }
+        guard probeCounts != nil else { throw ValidationError("--probes must be positive whole numbers separated by commas.") }
+    }
+
+    var probeCounts: [Int]? {
+        let parts = probes.split(separator: ",")
+        let counts = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { (1...1 << 20).contains($0) }
+        return counts.count == parts.count ? counts : nil
     }
 
     func run() throws {
@@ -40,10 +54,19 @@ struct SearchBenchCommand: ParsableCommand {
             var benchmark = SearchBenchmark(vectors: vectors, dimension: dimension, folder: folder)
             benchmark.queries = queries
             benchmark.shape = shape
+            benchmark.data = SearchBenchmark.DataKind(rawValue: data)!
+            benchmark.probes = probeCounts ?? []
             let executable = photosearch ?? siblingPhotosearch()
             let figures = try benchmark.run(executable: executable, log: benchLog)
-            var lines = "\(figures.vectors) vectors × \(figures.dimension): vector file written in \(String(format: "%.1f", figures.vectorFileSeconds)) s\n"
+            var lines = "\(figures.vectors) \(figures.data) vectors × \(figures.dimension): vector file written in \(String(format: "%.1f", figures.vectorFileSeconds)) s"
+            lines += figures.cells > 0 ? ", partitioned into \(figures.cells) cells\n" : ", not partitioned\n"
             lines += "search (4-bit scan, 8-bit re-rank, float16 rescoring): p50 \(String(format: "%.2f", figures.searchP50)) ms, p95 \(String(format: "%.2f", figures.searchP95)) ms, recall@10 \(String(format: "%.3f", figures.recallAt10))\n"
+            for setting in figures.probeSettings {
+                lines += "  \(setting.probes) probes: p50 \(String(format: "%.2f", setting.searchP50)) ms, p95 \(String(format: "%.2f", setting.searchP95)) ms, recall@10 \(String(format: "%.3f", setting.recallAt10))\n"
+            }
+            if let peak = figures.commandPeakResidentMegabytes {
+                lines += "photosearch search: peak resident memory \(String(format: "%.0f", peak)) MB\n"
+            }
             if let p50 = figures.commandP50, let p95 = figures.commandP95 {
                 lines += "photosearch search \"text\" (whole command): p50 \(String(format: "%.0f", p50)) ms, p95 \(String(format: "%.0f", p95)) ms"
                 lines += figures.commandFirst.map { "; the first, preparing the text tower: \(String(format: "%.0f", $0)) ms\n" } ?? "\n"

@@ -16,27 +16,49 @@ public enum SyntheticIndex {
     public static func insertPhotos(into library: PhotoLibrary, vectors: [Float], dimension: Int, precision: Precision,
                                     path: (Int) -> String,
                                     position: (Int) -> (latitude: Double, longitude: Double)? = { _ in nil }) throws {
-        guard let modelDirectory = library.modelDirectory else { throw PhotoIndexError.noModel }
         precondition(vectors.count % dimension == 0)
+        try insertPhotos(into: library, rows: vectors.count / dimension, dimension: dimension, precision: precision, path: path,
+                         position: position) { range, target in
+            vectors.withUnsafeBufferPointer { source in
+                target.update(from: source.baseAddress! + range.lowerBound * dimension, count: range.count * dimension)
+            }
+        }
+    }
+
+    /// The same for `rows` photos (added to those there are, when the
+    /// index is of the same model) whose vectors `vectors(range, target)`
+    /// writes a block at a time (range.count × dimension values): ten
+    /// million of them need not be in memory at once.
+    public static func insertPhotos(into library: PhotoLibrary, rows: Int, dimension: Int, precision: Precision,
+                                    path: (Int) -> String,
+                                    position: (Int) -> (latitude: Double, longitude: Double)? = { _ in nil },
+                                    vectors: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) throws {
+        guard let modelDirectory = library.modelDirectory else { throw PhotoIndexError.noModel }
         let database = try library.database(create: true)
         let identity = try ModelIdentity.of(directory: try ModelDirectory(path: modelDirectory), embeddingSize: dimension)
         let modelID = try database.write { db -> Int64 in
+            // Photos added to an index of this model are its model's.
+            if let current = try ModelRecord.current(db), current.checksum == identity.checksum, let id = current.id { return id }
             var model = ModelRecord(id: nil, name: identity.name, embeddingSize: dimension, precision: precision, checksum: identity.checksum,
                                     weightsPath: identity.weightsPath, weightsSize: identity.weightsSize,
                                     weightsModifiedAt: identity.weightsModifiedAt, createdAt: Timestamp.now())
             try model.insert(db)
             return model.id!
         }
-        let rows = vectors.count / dimension
-        for start in stride(from: 0, to: rows, by: 20_000) {
+        let block = 20_000
+        var values = [Float](repeating: 0, count: block * dimension)
+        for start in stride(from: 0, to: rows, by: block) {
+            let range = start..<min(rows, start + block)
+            values.withUnsafeMutableBufferPointer { vectors(range, $0.baseAddress!) }
             try database.write { db in
-                for row in start..<min(rows, start + 20_000) {
+                for row in range {
                     let place = position(row)
                     var photo = PhotoRecord.indexed(path: path(row), size: 1000, modifiedAt: 1_700_000_000_000_000_000, contentHash: "",
                                                     width: nil, height: nil, takenAt: nil, camera: nil, latitude: place?.latitude,
                                                     longitude: place?.longitude, now: "2024-01-01T00:00:00Z")
                     let id = try photo.save(db)
-                    let blob = VectorBlob.data(Array(vectors[(row * dimension)..<((row + 1) * dimension)]))
+                    let offset = (row - start) * dimension
+                    let blob = VectorBlob.data(Array(values[offset..<(offset + dimension)]))
                     try EmbeddingRecord(photoID: id, modelID: modelID, vector: blob).insert(db)
                 }
             }

@@ -25,14 +25,18 @@ public struct SearchHit: Sendable, Equatable {
 /// once.
 ///
 /// First pass: the 4-bit rows of the `VectorMatrix`, scanned on every core,
-/// keeping the best few hundred rows in a heap per core (approximate). Second
+/// keeping the best few hundred rows in a heap per core (approximate): all
+/// of them, or, in a partitioned matrix, those of the cells whose centroids
+/// are nearest the query (approximate again: a true match in a cell not
+/// probed is missed; `probes` trades recall for time). Second
 /// pass: those rows scored again from their 8-bit copies (approximate).
 /// Third pass: the best of them, plus every embedding added since the matrix
 /// was written, scored with their float16 vectors from SQLite, which
 /// also drops photos deleted since. The result is exact whenever the true top
 /// K survive the quantised passes, which their candidate counts make near
 /// certain (recall@10 is measured by `photosearch-bench search`). Filters are applied in
-/// the first pass, before ranking.
+/// the first pass, before ranking; a filter that leaves too few photos in
+/// the probed cells to rank scans every photo it allows instead.
 ///
 /// The matrix is shared by all searches and replaced, never changed: a
 /// search holds the matrix it started with while a newer one is built.
@@ -42,10 +46,13 @@ final class PhotoSearcher: Sendable {
     private let cached = Mutex<VectorMatrix?>(nil)
     /// Held while the vector file is written, so that one thread writes it.
     private let building = Mutex(())
+    /// When the matrix is partitioned, and into how many cells.
+    let partitioning: Partitioning
 
     /// Opens the search side of an index; `emptyIndex` when it has no vectors.
-    init(database: IndexDatabase) throws(PhotoIndexError) {
+    init(database: IndexDatabase, partitioning: Partitioning = .fromEnvironment()) throws(PhotoIndexError) {
         self.database = database
+        self.partitioning = partitioning
         let found = try database.read { db -> (ModelRecord?, Bool) in
             let model = try ModelRecord.current(db)
             let any = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM embeddings)") ?? false
@@ -82,12 +89,15 @@ final class PhotoSearcher: Sendable {
     static func candidates(top: Int) -> Int { max(4 * top, 64) }
 
     /// When more vectors than this were added since the matrix was written,
-    /// it is written again (they are otherwise read from SQLite every search).
-    static func rebuildThreshold(rows: Int) -> Int { max(2000, rows / 20) }
+    /// it is written again (they are otherwise read from SQLite every search:
+    /// 10 000 cost a search ~10 ms).
+    static func rebuildThreshold(rows: Int) -> Int { max(2000, min(rows / 20, 10_000)) }
 
-    /// The `top` photos most similar to `query` (L2-normalised internally).
+    /// The `top` photos most similar to `query` (L2-normalised internally);
+    /// `probes`: the cells of a partitioned matrix to scan (nil: the
+    /// standard choice, `Partitioning.probes`).
     func search(_ query: [Float], top: Int, minimumScore: Float? = nil, filter: SearchFilter = SearchFilter(),
-                excluding: Set<Int64> = []) throws(PhotoIndexError) -> [SearchHit] {
+                excluding: Set<Int64> = [], probes: Int? = nil) throws(PhotoIndexError) -> [SearchHit] {
         precondition(query.count == model.embeddingSize, "query dimension differs from the index's")
         let query = VectorMath.normalized(query)
         var matrix = try currentMatrix()
@@ -99,7 +109,7 @@ final class PhotoSearcher: Sendable {
         let allowed = try allowedPhotos(filter)
 
         var candidates = scan(matrix, query: query, coarse: Self.coarseCandidates(top: top) + excluding.count,
-                              capacity: Self.candidates(top: top) + excluding.count, allowed: allowed)
+                              capacity: Self.candidates(top: top) + excluding.count, allowed: allowed, probes: probes)
         var exact = try exactScores(of: matrix.embeddingIDs(of: candidates), query: query)
         if candidates.count - exact.count > candidates.count / 4 {
             // Many candidates were deleted since the matrix was written: they
@@ -107,7 +117,7 @@ final class PhotoSearcher: Sendable {
             matrix = try rebuildMatrix(replacing: matrix)
             delta = try vectorsAdded(after: matrix.highestEmbeddingID)
             candidates = scan(matrix, query: query, coarse: Self.coarseCandidates(top: top) + excluding.count,
-                              capacity: Self.candidates(top: top) + excluding.count, allowed: allowed)
+                              capacity: Self.candidates(top: top) + excluding.count, allowed: allowed, probes: probes)
             exact = try exactScores(of: matrix.embeddingIDs(of: candidates), query: query)
         }
         for (photoID, vector) in delta where allowed?.contains(photoID) ?? true && vector.count == query.count {
@@ -178,37 +188,67 @@ final class PhotoSearcher: Sendable {
         if let matrix = cached.withLock({ $0 }) { return matrix }
         return try building.withLock { _ throws(PhotoIndexError) -> VectorMatrix in
             if let matrix = cached.withLock({ $0 }) { return matrix }   // another thread just loaded it
-            let path = VectorMatrix.path(forIndex: database.path)
-            if let existing = VectorMatrix(path: path, modelChecksum: model.checksum, dimension: model.embeddingSize) {
-                // Rows added since are read from SQLite on every search (an
-                // index range, cheap to count). Rows deleted or replaced since
-                // are caught when they crowd the candidates (see `search`).
-                let newer = try database.read { db in
-                    try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND id > ?",
-                                     arguments: [model.id, existing.highestEmbeddingID]) ?? 0
-                }
-                if newer <= Self.rebuildThreshold(rows: existing.rows) {
-                    cached.withLock { $0 = existing }
-                    return existing
-                }
+            let (existing, current) = try fileOnDisk()
+            if let existing, current {
+                cached.withLock { $0 = existing }
+                return existing
             }
-            return try writeMatrix()
+            return try writeMatrix(previous: existing)
         }
     }
 
-    /// A matrix newer than `stale`: written now, unless another thread
-    /// already replaced `stale` meanwhile (nil: written now, whatever).
+    /// The vector file as it is on disk, if it is for this model and sound,
+    /// and whether it is current: not too far behind the index. (Rows added
+    /// since are read from SQLite on every search, an index range, cheap to
+    /// count; rows deleted or replaced since are caught when they crowd the
+    /// candidates, see `search`.)
+    private func fileOnDisk() throws(PhotoIndexError) -> (matrix: VectorMatrix?, current: Bool) {
+        let path = VectorMatrix.path(forIndex: database.path)
+        guard let existing = VectorMatrix(path: path, modelChecksum: model.checksum, dimension: model.embeddingSize) else { return (nil, false) }
+        let newer = try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND id > ?",
+                             arguments: [model.id, existing.highestEmbeddingID]) ?? 0
+        }
+        return (existing, newer <= Self.rebuildThreshold(rows: existing.rows))
+    }
+
+    /// A matrix newer than `stale`: the file on disk if another process
+    /// (an index run) wrote a current one since, else written now, unless
+    /// another thread already replaced `stale` meanwhile (nil: written now,
+    /// whatever).
     func rebuildMatrix(replacing stale: VectorMatrix? = nil) throws(PhotoIndexError) -> VectorMatrix {
         try building.withLock { _ throws(PhotoIndexError) -> VectorMatrix in
-            if let stale, let matrix = cached.withLock({ $0 }), matrix !== stale { return matrix }
-            return try writeMatrix()
+            let current = cached.withLock { $0 }
+            if let stale, let current, current !== stale { return current }
+            if let stale {
+                let (onDisk, isCurrent) = try fileOnDisk()
+                if let onDisk, isCurrent, onDisk.highestEmbeddingID > stale.highestEmbeddingID {
+                    cached.withLock { $0 = onDisk }
+                    return onDisk
+                }
+            }
+            return try writeMatrix(previous: current)
+        }
+    }
+
+    /// At the end of an index run: the vector file written again if the run
+    /// left it too far behind, so that the next search need not (at ten
+    /// million photos that is a minute). An index no search has written a
+    /// file for yet gets none: the first search writes it.
+    func refreshStaleFile() throws(PhotoIndexError) {
+        try building.withLock { _ throws(PhotoIndexError) in
+            let (existing, current) = try fileOnDisk()
+            guard let existing, !current else { return }
+            _ = try writeMatrix(previous: existing)
         }
     }
 
     /// Builds the matrix (into the vector file, or in memory when that cannot
-    /// be written) and makes it the shared one. Called with `building` held.
-    private func writeMatrix() throws(PhotoIndexError) -> VectorMatrix {
-        let built = try VectorMatrix.build(database: database, model: model, path: VectorMatrix.path(forIndex: database.path))
+    /// be written) and makes it the shared one, keeping the cells of
+    /// `previous`. Called with `building` held.
+    private func writeMatrix(previous: VectorMatrix?) throws(PhotoIndexError) -> VectorMatrix {
+        let built = try VectorMatrix.build(database: database, model: model, path: VectorMatrix.path(forIndex: database.path),
+                                           partitioning: partitioning, previous: previous)
         cached.withLock { $0 = built }
         return built
     }
@@ -298,59 +338,33 @@ final class PhotoSearcher: Sendable {
     // MARK: Scanning
 
     /// The best `capacity` rows of the matrix for `query`: the best `coarse`
-    /// by the 4-bit rows (every core), then re-ranked by the 8-bit rows.
-    func scan(_ matrix: VectorMatrix, query: [Float], coarse: Int, capacity: Int, allowed: PhotoSet?) -> [(score: Float, item: Int)] {
-        let dimension = matrix.dimension, rows = matrix.rows
+    /// by the 4-bit rows (every core) of every row, or of the `probes`
+    /// cells nearest the query, then re-ranked by the 8-bit rows. With a
+    /// filter that allows few photos (or too few in the probed cells), every
+    /// row is checked against it first and only its photos are scored.
+    func scan(_ matrix: VectorMatrix, query: [Float], coarse: Int, capacity: Int, allowed: PhotoSet?,
+              probes: Int? = nil) -> [(score: Float, item: Int)] {
+        let rows = matrix.rows
         guard rows > 0 else { return [] }
-        let kernels = Kernels.active
-        let padded = VectorMatrix.paddedDimension(dimension)
-        // 4-bit rows are u = v/s4 + 8: q·v = s_q · s4 · (Σ q·u − 8 · Σ q).
-        var query4 = [Int8](repeating: 0, count: padded)
-        let scale4 = query.withUnsafeBufferPointer { source in
-            query4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
-        }
-        let offset4 = 8 * query4.reduce(Int32(0)) { $0 + Int32($1) }
-        // Two megabytes of 4-bit rows (8 192 rows of 512) before a second core helps.
-        let ranges = Parallel.ranges(of: rows, work: rows * padded / 2, minimumWork: 2 << 20)
-        let parts = ranges.count
-        let heaps = UnsafeMutableBufferPointer<TopK>.allocate(capacity: parts)
-        defer { heaps.deallocate() }
-        let heapsPointer = SendableMutablePointer(heaps.baseAddress!)
-        matrix.withParts { matrix in
-            let vectors4 = SendablePointer(matrix.vectors4), scales4 = SendablePointer(matrix.scales4)
-            let photoIDs = SendablePointer(matrix.photoIDs)
-            query4.withUnsafeBufferPointer { queryBuffer in
-                let queryPointer = SendablePointer(queryBuffer.baseAddress!)
-                Parallel.run(ranges) { part, range in
-                    var heap = TopK(capacity: coarse)
-                    let block = 4096
-                    var dots = [Int32](repeating: 0, count: block)
-                    var row = range.lowerBound
-                    while row < range.upperBound {
-                        let count = min(block, range.upperBound - row)
-                        dots.withUnsafeMutableBufferPointer { out in
-                            kernels.dotU4(query: queryPointer.pointer, rows: vectors4.pointer + row * padded / 2, count: count,
-                                          dimension: padded, into: out.baseAddress!)
-                        }
-                        for offset in 0..<count {
-                            let index = row + offset
-                            let score = Float(dots[offset] - offset4) * scale4 * scales4.pointer[index]
-                            if score > heap.threshold {
-                                if let allowed, !allowed.contains(photoIDs.pointer[index]) { continue }
-                                heap.insert(score, index)
-                            }
-                        }
-                        row += count
-                    }
-                    (heapsPointer.pointer + part).initialize(to: heap)
+        var merged: TopK
+        if matrix.cellCount > 0 {
+            let cells = matrix.nearestCells(to: query, count: min(matrix.cellCount, max(1, probes ?? Partitioning.probes(cells: matrix.cellCount))))
+            let scanned = cells.reduce(0) { $0 + $1.count }
+            if let allowed, allowed.count * scanned / rows < coarse {
+                merged = coarseScan(matrix, query: query, segments: [0..<rows], coarse: coarse, allowed: allowed, checkingFirst: true)
+            } else {
+                merged = coarseScan(matrix, query: query, segments: cells, coarse: coarse, allowed: allowed, checkingFirst: false)
+                // The filter's photos are elsewhere: not enough of them in these cells to rank.
+                if let allowed, merged.count < coarse {
+                    merged = coarseScan(matrix, query: query, segments: [0..<rows], coarse: coarse, allowed: allowed, checkingFirst: true)
                 }
             }
+        } else {
+            merged = coarseScan(matrix, query: query, segments: [0..<rows], coarse: coarse, allowed: allowed,
+                                checkingFirst: allowed.map { $0.count < rows / 32 } ?? false)
         }
-        var merged = TopK(capacity: coarse)
-        for part in 0..<parts {
-            merged.merge(heaps[part])
-            (heaps.baseAddress! + part).deinitialize(count: 1)
-        }
+        let kernels = Kernels.active
+        let dimension = matrix.dimension
         // 8-bit rows are u = v/s8 + 127, the query in [-63, 63] (see dotU8).
         var query8 = [Int8](repeating: 0, count: dimension)
         let scale8 = query.withUnsafeBufferPointer { source in
@@ -366,5 +380,83 @@ final class PhotoSearcher: Sendable {
             }
         }
         return refined.sorted()
+    }
+
+    /// The best `coarse` of the rows in `segments` by their 4-bit rows, on
+    /// every core. `checkingFirst`: each row's photo is looked up in
+    /// `allowed` before it is scored (for filters that allow few), else after
+    /// (only rows that would enter the best are looked up).
+    private func coarseScan(_ matrix: VectorMatrix, query: [Float], segments: [Range<Int>], coarse: Int, allowed: PhotoSet?,
+                            checkingFirst: Bool) -> TopK {
+        let kernels = Kernels.active
+        let padded = VectorMatrix.paddedDimension(matrix.dimension)
+        // 4-bit rows are u = v/s4 + 8: q·v = s_q · s4 · (Σ q·u − 8 · Σ q).
+        var query4 = [Int8](repeating: 0, count: padded)
+        let scale4 = query.withUnsafeBufferPointer { source in
+            query4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
+        }
+        let offset4 = 8 * query4.reduce(Int32(0)) { $0 + Int32($1) }
+        // The segments' rows numbered one after another, split across the
+        // cores: two megabytes of 4-bit rows (8 192 rows of 512) before a
+        // second core helps.
+        let total = segments.reduce(0) { $0 + $1.count }
+        let ranges = Parallel.ranges(of: total, work: total * padded / 2, minimumWork: 2 << 20)
+        let parts = ranges.count
+        let heaps = UnsafeMutableBufferPointer<TopK>.allocate(capacity: parts)
+        defer { heaps.deallocate() }
+        let heapsPointer = SendableMutablePointer(heaps.baseAddress!)
+        matrix.withParts { matrix in
+            let vectors4 = SendablePointer(matrix.vectors4), scales4 = SendablePointer(matrix.scales4)
+            let photoIDs = SendablePointer(matrix.photoIDs)
+            query4.withUnsafeBufferPointer { queryBuffer in
+                let queryPointer = SendablePointer(queryBuffer.baseAddress!)
+                Parallel.run(ranges) { part, numbered in
+                    var heap = TopK(capacity: coarse)
+                    let block = 4096
+                    var dots = [Int32](repeating: 0, count: block)
+                    var first = 0   // the number of the segment's first row
+                    for segment in segments {
+                        defer { first += segment.count }
+                        let from = max(numbered.lowerBound, first), to = min(numbered.upperBound, first + segment.count)
+                        guard from < to else { continue }
+                        var row = segment.lowerBound + from - first
+                        let end = segment.lowerBound + to - first
+                        while row < end {
+                            let count = min(block, end - row)
+                            if checkingFirst, let allowed {
+                                for index in row..<(row + count) where allowed.contains(photoIDs.pointer[index]) {
+                                    var dot: Int32 = 0
+                                    kernels.dotU4(query: queryPointer.pointer, rows: vectors4.pointer + index * padded / 2, count: 1,
+                                                  dimension: padded, into: &dot)
+                                    heap.insert(Float(dot - offset4) * scale4 * scales4.pointer[index], index)
+                                }
+                                row += count
+                                continue
+                            }
+                            dots.withUnsafeMutableBufferPointer { out in
+                                kernels.dotU4(query: queryPointer.pointer, rows: vectors4.pointer + row * padded / 2, count: count,
+                                              dimension: padded, into: out.baseAddress!)
+                            }
+                            for offset in 0..<count {
+                                let index = row + offset
+                                let score = Float(dots[offset] - offset4) * scale4 * scales4.pointer[index]
+                                if score > heap.threshold {
+                                    if let allowed, !allowed.contains(photoIDs.pointer[index]) { continue }
+                                    heap.insert(score, index)
+                                }
+                            }
+                            row += count
+                        }
+                    }
+                    (heapsPointer.pointer + part).initialize(to: heap)
+                }
+            }
+        }
+        var merged = TopK(capacity: coarse)
+        for part in 0..<parts {
+            merged.merge(heaps[part])
+            (heaps.baseAddress! + part).deinitialize(count: 1)
+        }
+        return merged
     }
 }

@@ -19,6 +19,9 @@ struct TopK {
     /// then the smallest kept after the last selection.
     private(set) var threshold: Float = -.infinity
 
+    /// How many are kept: fewer than `capacity` only when fewer were seen.
+    var count: Int { min(entries.count, capacity) }
+
     init(capacity: Int) {
         self.capacity = capacity
         entries.reserveCapacity(2 * capacity)

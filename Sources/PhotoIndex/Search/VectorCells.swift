@@ -19,6 +19,14 @@ struct VectorCells {
         max(1, min(vectors / 8, Int((2 * Double(vectors).squareRoot()).rounded())))
     }
 
+    /// Over centroids found before (count × dimension, unit rows).
+    init(centroids: [Float], dimension: Int) {
+        precondition(dimension > 0 && centroids.count % dimension == 0 && !centroids.isEmpty)
+        self.dimension = dimension
+        count = centroids.count / dimension
+        self.centroids = centroids
+    }
+
     /// Trains `cells` centroids on a sample of the rows of `vectors`
     /// (`rows` × `dimension`, unit rows): spherical k-means from distinct
     /// random rows, `iterations` rounds of assigning and averaging; a cell

@@ -23,13 +23,23 @@ import Glibc
 /// j of a block: dimension j low, j + 32 high; see Kernels.dotU4), the
 /// dimension padded to a multiple of 64 with zeros (u = 8).
 ///
-/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (5),
+/// Large matrices are partitioned (IVF): `Partitioning` gives them cells,
+/// each a unit centroid found by spherical k-means, and their rows are
+/// stored cell by cell, so that a search scores the centroids and scans only
+/// the rows of the cells nearest the query. A rebuild keeps the centroids
+/// and each surviving row's cell, and assigns only the rows added since.
+///
+/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (6),
 /// dimension u32, rows u64, highest embedding id i64, model checksum (64
 /// bytes, zero-padded), capacity u64, checksum of everything after the
-/// header u64 (`ContentHash.blockwise`) — then capacity × photo id (i64),
-/// capacity × embedding id (i64), capacity × s8 (f32), capacity × s4 (f32), padding to 64 bytes, capacity × dimension bytes (8-bit), capacity ×
-/// padded dimension / 2 bytes (4-bit); rows ≤ capacity are in use. A file
-/// whose header or checksum does not match is not trusted: it is rebuilt.
+/// header u64 (`ContentHash.blockwise`), cells u32 (0: not partitioned) —
+/// then capacity × photo id (i64), capacity × embedding id (i64), capacity ×
+/// s8 (f32), capacity × s4 (f32), (cells + 1) × first row of each cell (u64;
+/// the last is `rows`), cells × dimension centroid values (f32), padding to
+/// 64 bytes, capacity × dimension bytes (8-bit), capacity × padded dimension
+/// / 2 bytes (4-bit); rows ≤ capacity are in use (all of them when
+/// partitioned). A file whose header, cell table or checksum does not match
+/// is not trusted: it is rebuilt.
 ///
 /// The bytes are a read-only mapping of the file (`MappedFile`), or, when no
 /// file can be written, an array of their own; they are never written after
@@ -43,6 +53,8 @@ package final class VectorMatrix: Sendable {
     let modelChecksum: String
     /// Whether the matrix lives in a file others can map (false: in memory).
     let isFile: Bool
+    /// The partition's cells; 0 when every search scans every row.
+    let cellCount: Int
 
     private let storage: ConstantBuffer<UInt8>
     private let layout: Layout
@@ -56,6 +68,11 @@ package final class VectorMatrix: Sendable {
         let vectors: UnsafePointer<UInt8>
         let scales4: UnsafePointer<Float>
         let vectors4: UnsafePointer<UInt8>
+        /// cellCount + 1 row numbers: cell c holds rows cellStarts[c] ..<
+        /// cellStarts[c + 1] (checked when the matrix was opened).
+        let cellStarts: UnsafePointer<UInt64>
+        /// cellCount × dimension: the cells' unit centroids.
+        let centroids: UnsafePointer<Float>
     }
 
     /// The embeddings table's ids of these rows.
@@ -71,28 +88,68 @@ package final class VectorMatrix: Sendable {
                                   scales: (base + layout.scales).assumingMemoryBound(to: Float.self),
                                   vectors: (base + layout.vectors).assumingMemoryBound(to: UInt8.self),
                                   scales4: (base + layout.scales4).assumingMemoryBound(to: Float.self),
-                                  vectors4: (base + layout.vectors4).assumingMemoryBound(to: UInt8.self)))
+                                  vectors4: (base + layout.vectors4).assumingMemoryBound(to: UInt8.self),
+                                  cellStarts: (base + layout.cellStarts).assumingMemoryBound(to: UInt64.self),
+                                  centroids: (base + layout.centroids).assumingMemoryBound(to: Float.self)))
+        }
+    }
+
+    /// The rows of the `count` cells whose centroids are most similar to
+    /// `query` (a unit vector), in file order.
+    func nearestCells(to query: [Float], count: Int) -> [Range<Int>] {
+        withParts { parts in
+            var scores = [(cell: Int, score: Float)]()
+            scores.reserveCapacity(cellCount)
+            query.withUnsafeBufferPointer { q in
+                for cell in 0..<cellCount {
+                    let centroid = UnsafeBufferPointer(start: parts.centroids + cell * dimension, count: dimension)
+                    scores.append((cell, VectorMath.dot(q, centroid)))
+                }
+            }
+            // NaN (a damaged centroid) ranks last.
+            let best = scores.sorted { ($0.score.isNaN ? -.infinity : $0.score) > ($1.score.isNaN ? -.infinity : $1.score) }.prefix(count)
+            return best.map { $0.cell }.sorted().map { Int(parts.cellStarts[$0])..<Int(parts.cellStarts[$0 + 1]) }
         }
     }
 
     static let magic = Array("PSVECU8\0".utf8)
-    static let version: UInt32 = 5
+    static let version: UInt32 = 6
     static let headerSize = 128
 
     /// The dimension of the 4-bit rows: padded to whole 64-dimension blocks.
     static func paddedDimension(_ dimension: Int) -> Int { (dimension + 63) / 64 * 64 }
 
-    /// Byte offsets of the parts for `capacity` rows.
+    /// Byte offsets of the parts for `capacity` rows in `cells` cells.
     private struct Layout: Sendable {
-        let embeddingIDs: Int, scales: Int, scales4: Int, vectors: Int, vectors4: Int, size: Int
+        let embeddingIDs: Int, scales: Int, scales4: Int, cellStarts: Int, centroids: Int, vectors: Int, vectors4: Int, size: Int
 
-        init(capacity: Int, dimension: Int) {
+        init(capacity: Int, dimension: Int, cells: Int) {
             embeddingIDs = headerSize + capacity * 8
             scales = embeddingIDs + capacity * 8
             scales4 = scales + capacity * 4
-            vectors = (scales4 + capacity * 4 + 63) / 64 * 64
+            cellStarts = scales4 + capacity * 4
+            centroids = cellStarts + (cells == 0 ? 0 : (cells + 1) * 8)
+            vectors = (centroids + cells * dimension * 4 + 63) / 64 * 64
             vectors4 = vectors + capacity * dimension
             size = vectors4 + capacity * paddedDimension(dimension) / 2
+        }
+
+        init(header: UnsafeRawBufferPointer, dimension: Int) {
+            self.init(capacity: Int(header.loadUnaligned(fromByteOffset: 96, as: UInt64.self)), dimension: dimension,
+                      cells: Int(header.loadUnaligned(fromByteOffset: 112, as: UInt32.self)))
+        }
+    }
+
+    /// What the header of the vector file at `path` says, read without the
+    /// rest (for `status`); nil when there is none or it is not one this
+    /// version writes.
+    static func summary(path: String) -> (rows: Int, cells: Int, highestEmbeddingID: Int64)? {
+        guard let header = try? RegularFile(path: path).prefix(headerSize), header.count == headerSize,
+              Array(header[0..<8]) == magic else { return nil }
+        return header.withUnsafeBytes { header in
+            guard header.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == version else { return nil }
+            return (Int(header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)), Int(header.loadUnaligned(fromByteOffset: 112, as: UInt32.self)),
+                    header.loadUnaligned(fromByteOffset: 24, as: Int64.self))
         }
     }
 
@@ -105,10 +162,10 @@ package final class VectorMatrix: Sendable {
         self.isFile = isFile
         self.dimension = dimension
         self.modelChecksum = modelChecksum
-        (rows, highestEmbeddingID, layout) = storage.withUnsafeBufferPointer { bytes in
+        (rows, highestEmbeddingID, cellCount, layout) = storage.withUnsafeBufferPointer { bytes in
             let header = UnsafeRawBufferPointer(start: bytes.baseAddress, count: Self.headerSize)
             return (Int(header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)), header.loadUnaligned(fromByteOffset: 24, as: Int64.self),
-                    Layout(capacity: Int(header.loadUnaligned(fromByteOffset: 96, as: UInt64.self)), dimension: dimension))
+                    Int(header.loadUnaligned(fromByteOffset: 112, as: UInt32.self)), Layout(header: header, dimension: dimension))
         }
     }
 
@@ -124,81 +181,128 @@ package final class VectorMatrix: Sendable {
     /// Over the mapped `file`. The whole body is checked, unless this very
     /// file was verified in this boot (`VerificationStamp`) or was just
     /// written by this process (`trusted`; `stamp`: its status after the
-    /// rename, noted as verified): then only the header is, and only what
-    /// every search scans (ids, scales, the 4-bit rows) is read in now; the
-    /// 8-bit rows of a few hundred candidates fault in as used.
+    /// rename, noted as verified): then only the header and the cell table
+    /// are. The body is checked a part at a time, each part's pages released
+    /// after it, so that checking a file of ten million rows does not hold
+    /// all of it. Then only what searches scan is read in: every row's ids,
+    /// scales and 4-bit rows when every search scans them all, the cell
+    /// table and centroids of a partitioned matrix (the rows of the cells a
+    /// search probes, and the 8-bit rows of its few hundred candidates, fault
+    /// in as used).
     private convenience init?(file: MappedFile, path: String, modelChecksum: String, dimension: Int, trusted: Bool, stamp written: stat?) {
         let bytes = file.bytes
         guard bytes.count >= Self.headerSize else { return nil }
         let base = UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
         let verified = trusted || VerificationStamp.isCurrent(path: path, status: file.status)
-        if !verified { PageMapping.populate(base, from: 0, to: bytes.count) }
-        guard Self.isValid(bytes, modelChecksum: modelChecksum, dimension: dimension, checkingBody: !verified) else { return nil }
-        if verified {
-            let layout = Layout(capacity: Int(bytes.loadUnaligned(fromByteOffset: 96, as: UInt64.self)), dimension: dimension)
+        guard Self.isValid(bytes, modelChecksum: modelChecksum, dimension: dimension),
+              verified || Self.checksumMatches(bytes, base: base) else { return nil }
+        let layout = Layout(header: UnsafeRawBufferPointer(rebasing: bytes[0..<Self.headerSize]), dimension: dimension)
+        if bytes.loadUnaligned(fromByteOffset: 112, as: UInt32.self) == 0 {
             PageMapping.populate(base, from: Self.headerSize, to: layout.vectors)
             PageMapping.populate(base, from: layout.vectors4, to: layout.size)
+        } else {
+            PageMapping.populate(base, from: layout.cellStarts, to: layout.vectors)
         }
         if let status = written ?? (verified ? nil : file.status) { VerificationStamp.record(path: path, status: status) }
         self.init(storage: ConstantBuffer(borrowing: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: bytes.count, owner: file),
                   isFile: true, dimension: dimension, modelChecksum: modelChecksum)
     }
 
-    private static func isValid(_ bytes: UnsafeRawBufferPointer, modelChecksum: String, dimension: Int, checkingBody: Bool) -> Bool {
+    /// The header's fields and the cell table: what every open checks.
+    private static func isValid(_ bytes: UnsafeRawBufferPointer, modelChecksum: String, dimension: Int) -> Bool {
         let header = UnsafeRawBufferPointer(rebasing: bytes[0..<headerSize])
         let rows = header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
         let capacity = header.loadUnaligned(fromByteOffset: 96, as: UInt64.self)
+        let cells = UInt64(header.loadUnaligned(fromByteOffset: 112, as: UInt32.self))
         let storedChecksum = String(decoding: header[32..<96].prefix { $0 != 0 }, as: UTF8.self)
         guard Array(header[0..<8]) == magic,
               header.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == version,
               Int(header.loadUnaligned(fromByteOffset: 12, as: UInt32.self)) == dimension,
-              capacity < 1 << 40, rows <= capacity,
-              bytes.count == Layout(capacity: Int(capacity), dimension: dimension).size,
+              capacity < 1 << 40, rows <= capacity, cells <= capacity, cells == 0 || rows == capacity,
+              bytes.count == Layout(header: header, dimension: dimension).size,
               storedChecksum == modelChecksum else { return false }
-        guard checkingBody else { return true }
-        let body = UnsafeRawBufferPointer(rebasing: bytes[headerSize...])
-        return header.loadUnaligned(fromByteOffset: 104, as: UInt64.self) == ContentHash.blockwise(body)
+        guard cells > 0 else { return true }
+        // Each cell's rows lie within the matrix, in order, and cover it.
+        let starts = Layout(header: header, dimension: dimension).cellStarts
+        var previous: UInt64 = 0
+        for cell in 0...Int(cells) {
+            let start = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: starts + cell * 8, as: UInt64.self))
+            guard start >= previous, start <= rows, cell > 0 || start == 0 else { return false }
+            previous = start
+        }
+        return previous == rows
+    }
+
+    /// Whether the body's checksum is the header's, read a part at a time.
+    private static func checksumMatches(_ bytes: UnsafeRawBufferPointer, base: UnsafeMutableRawPointer) -> Bool {
+        let part = 256 * ContentHash.hashBlock
+        var hashes: [UInt64] = []
+        for start in stride(from: headerSize, to: max(bytes.count, headerSize + 1), by: part) {
+            let end = min(bytes.count, start + part)
+            PageMapping.populate(base, from: start, to: end)
+            hashes += ContentHash.blockHashes(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            PageMapping.release(base, from: start, to: end)
+        }
+        return bytes.loadUnaligned(fromByteOffset: 104, as: UInt64.self) == ContentHash.combined(hashes)
     }
 
     // MARK: Building
 
     /// Builds the matrix from every finite embedding of `model` in one read
     /// transaction: into a new file at `path` (written under a temporary name
-    /// and renamed) when it can be, else in memory.
-    static func build(database: IndexDatabase, model: ModelRecord, path: String) throws(PhotoIndexError) -> VectorMatrix {
+    /// and renamed) when it can be, else in memory. Partitioned when
+    /// `partitioning` says so for its size, keeping the cells of `previous`
+    /// (the matrix it replaces) when it has as many.
+    static func build(database: IndexDatabase, model: ModelRecord, path: String, partitioning: Partitioning,
+                      previous: VectorMatrix?) throws(PhotoIndexError) -> VectorMatrix {
         let dimension = model.embeddingSize
         removeStaleTemporaryFiles(of: path)
         return try database.read { db -> VectorMatrix in
             let highest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM embeddings WHERE model_id = ?", arguments: [model.id]) ?? 0
-            let capacity = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND id <= ?",
-                                            arguments: [model.id, highest]) ?? 0
-            let layout = Layout(capacity: capacity, dimension: dimension)
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM embeddings WHERE model_id = ? AND id <= ? ORDER BY id",
+                                         arguments: [model.id, highest])
+            let cells = partitioning.cells(rows: ids.count)
+            let partition = cells == 0 ? nil
+                : try CellAssignment(db, model: model, embeddingIDs: ids, cells: cells, previous: previous)
+            // Rows in cell order, and the row each embedding goes to.
+            var slots: [Int]? = nil, starts: [UInt64] = []
+            if let partition {
+                var counts = [Int](repeating: 0, count: partition.cells + 1)
+                for cell in partition.cellOfRow where cell >= 0 { counts[Int(cell) + 1] += 1 }
+                for cell in 0..<partition.cells { counts[cell + 1] += counts[cell] }
+                starts = counts.map { UInt64($0) }
+                var next = counts
+                slots = partition.cellOfRow.map { cell in
+                    guard cell >= 0 else { return -1 }
+                    defer { next[Int(cell)] += 1 }
+                    return next[Int(cell)]
+                }
+            }
+            let cellCount = partition?.cells ?? 0
+            let capacity = partition.map { _ in Int(starts[cellCount]) } ?? ids.count
+            let layout = Layout(capacity: capacity, dimension: dimension, cells: cellCount)
             let destination = Destination(path: path, size: layout.size)
             let cursor = try Row.fetchCursor(db, sql: "SELECT id, photo_id, vector FROM embeddings WHERE model_id = ? AND id <= ? ORDER BY id",
                                              arguments: [model.id, highest])
             try destination.fill { base throws in
-                var rows = 0
+                var rows = 0, index = 0
                 var quantised = [Int8](repeating: 0, count: dimension)
                 let padded = paddedDimension(dimension)
                 var quantised4 = [Int8](repeating: 0, count: dimension)
-                while let row = try cursor.next(), rows < capacity {
-                    let vector = VectorBlob.vector(row["vector"])
-                    // A row of another size or with NaN/∞ (written by an older
-                    // version, or damaged) is left out rather than trusted.
-                    guard vector.count == dimension, vector.allSatisfy(\.isFinite) else { continue }
+                func write(slot: Int, photoID: Int64, embeddingID: Int64, vector: [Float]) {
                     let scale = vector.withUnsafeBufferPointer { source in
                         quantised.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
                     }
                     let scale4 = vector.withUnsafeBufferPointer { source in
                         quantised4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 7, into: $0.baseAddress!) }
                     }
-                    base.storeBytes(of: row["photo_id"] as Int64, toByteOffset: headerSize + rows * 8, as: Int64.self)
-                    base.storeBytes(of: row["id"] as Int64, toByteOffset: layout.embeddingIDs + rows * 8, as: Int64.self)
-                    base.storeBytes(of: scale, toByteOffset: layout.scales + rows * 4, as: Float.self)
-                    base.storeBytes(of: scale4, toByteOffset: layout.scales4 + rows * 4, as: Float.self)
-                    let stored = base.advanced(by: layout.vectors + rows * dimension).assumingMemoryBound(to: UInt8.self)
+                    base.storeBytes(of: photoID, toByteOffset: headerSize + slot * 8, as: Int64.self)
+                    base.storeBytes(of: embeddingID, toByteOffset: layout.embeddingIDs + slot * 8, as: Int64.self)
+                    base.storeBytes(of: scale, toByteOffset: layout.scales + slot * 4, as: Float.self)
+                    base.storeBytes(of: scale4, toByteOffset: layout.scales4 + slot * 4, as: Float.self)
+                    let stored = base.advanced(by: layout.vectors + slot * dimension).assumingMemoryBound(to: UInt8.self)
                     for index in 0..<dimension { stored[index] = UInt8(Int(quantised[index]) + 127) }
-                    let nibbles = base.advanced(by: layout.vectors4 + rows * padded / 2).assumingMemoryBound(to: UInt8.self)
+                    let nibbles = base.advanced(by: layout.vectors4 + slot * padded / 2).assumingMemoryBound(to: UInt8.self)
                     for block in 0..<(padded / 64) {
                         for j in 0..<32 {
                             let low = block * 64 + j, high = low + 32
@@ -207,7 +311,40 @@ package final class VectorMatrix: Sendable {
                             nibbles[block * 32 + j] = UInt8(lowValue | highValue << 4)
                         }
                     }
-                    rows += 1
+                }
+                while let row = try cursor.next(), index < ids.count {
+                    // The same rows as `ids`, in the same order (one transaction).
+                    let embeddingID: Int64 = row["id"]
+                    while index < ids.count && ids[index] < embeddingID { index += 1 }
+                    guard index < ids.count, ids[index] == embeddingID else { continue }
+                    defer { index += 1 }
+                    let vector = VectorBlob.vector(row["vector"])
+                    // A row of another size or with NaN/∞ (written by an older
+                    // version, or damaged) is left out rather than trusted.
+                    let valid = vector.count == dimension && vector.allSatisfy(\.isFinite)
+                    if let slots {
+                        guard slots[index] >= 0 else { continue }
+                        // (A slot whose vector went bad since it was assigned
+                        // cannot be: one transaction. Were it so, a zero row
+                        // of no photo stands in, which rescoring drops.)
+                        write(slot: slots[index], photoID: valid ? row["photo_id"] : 0, embeddingID: valid ? embeddingID : 0,
+                              vector: valid ? vector : [Float](repeating: 0, count: dimension))
+                        rows += 1
+                    } else if valid, rows < capacity {
+                        write(slot: rows, photoID: row["photo_id"], embeddingID: embeddingID, vector: vector)
+                        rows += 1
+                    }
+                }
+                if let partition {
+                    // Every slot was written: the cursor reads the rows
+                    // `ids` were read from, in one transaction.
+                    precondition(rows == capacity, "a partitioned matrix's rows were not all written")
+                    for (cell, start) in starts.enumerated() {
+                        base.storeBytes(of: start.littleEndian, toByteOffset: layout.cellStarts + cell * 8, as: UInt64.self)
+                    }
+                    partition.centroids.withUnsafeBytes { source in
+                        UnsafeMutableRawBufferPointer(start: base + layout.centroids, count: source.count).copyMemory(from: source)
+                    }
                 }
                 let header = UnsafeMutableRawBufferPointer(start: base, count: headerSize)
                 header.copyBytes(from: magic)
@@ -218,6 +355,7 @@ package final class VectorMatrix: Sendable {
                 let checksum = Array(model.checksum.utf8.prefix(64))
                 UnsafeMutableRawBufferPointer(rebasing: header[32..<(32 + checksum.count)]).copyBytes(from: checksum)
                 header.storeBytes(of: UInt64(capacity).littleEndian, toByteOffset: 96, as: UInt64.self)
+                header.storeBytes(of: UInt32(cellCount).littleEndian, toByteOffset: 112, as: UInt32.self)
                 let body = UnsafeRawBufferPointer(start: base + headerSize, count: layout.size - headerSize)
                 header.storeBytes(of: ContentHash.blockwise(body).littleEndian, toByteOffset: 104, as: UInt64.self)
             }

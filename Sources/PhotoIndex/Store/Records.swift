@@ -104,7 +104,7 @@ public struct ModelRecord: Codable, FetchableRecord, MutablePersistableRecord, S
     }
 
     /// The model whose vectors the index holds (an index holds one model's).
-    static func current(_ db: Database) throws -> ModelRecord? {
+    package static func current(_ db: Database) throws -> ModelRecord? {
         try ModelRecord.order(Column(CodingKeys.id).desc).fetchOne(db)
     }
 }

@@ -41,6 +41,15 @@ struct StatusCommand: ParsableCommand {
         } else {
             lines.append("Model:    none yet")
         }
+        if let file = status.vectorFile {
+            var line = "Vectors:  \(file.rows) in the search file, "
+            line += file.cells > 0 ? "partitioned into \(file.cells) cells (a search scans the \(file.probes) nearest the query)"
+                : "not partitioned (a search scans every vector)"
+            if file.newer > 0 { line += "; \(file.newer) added since, scanned whole by every search until the file is written again" }
+            lines.append(line)
+        } else if status.embeddings > 0 {
+            lines.append("Vectors:  no search file yet (the next search writes it)")
+        }
         if let run = status.lastRun {
             var line = "Last run: \(run.status.rawValue)\(status.writer.map { " (process \($0))" } ?? ""), started \(run.startedAt)"
             if run.status == .interrupted && run.finishedAt == nil {
@@ -104,7 +113,21 @@ struct StatusJSON: Encodable {
 
     private enum Keys: String, CodingKey {
         case database, databaseBytes = "database_bytes", indexed, failed, embeddings, model, lastRun = "last_run", failures
-        case writerProcess = "writer_process", withPosition = "with_position", withPlace = "with_place"
+        case writerProcess = "writer_process", withPosition = "with_position", withPlace = "with_place", vectorFile = "vector_file"
+    }
+
+    struct VectorFile: Encodable {
+        let file: IndexStatus.VectorFile
+
+        private enum Keys: String, CodingKey { case rows, cells, probes, newer }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(file.rows, forKey: .rows)
+            try container.encode(file.cells, forKey: .cells)
+            try container.encode(file.cells > 0 ? file.probes : nil, forKey: .probes)
+            try container.encode(file.newer, forKey: .newer)
+        }
     }
 
     func encode(to encoder: Encoder) throws {
@@ -122,5 +145,6 @@ struct StatusJSON: Encodable {
         try container.encode(status.lastRun.map(Run.init), forKey: .lastRun)
         try container.encode(status.failures.map { Failed(path: FilePaths.displayed($0.path), error: $0.reason) }, forKey: .failures)
         try container.encode(status.writer, forKey: .writerProcess)
+        try container.encode(status.vectorFile.map(VectorFile.init), forKey: .vectorFile)
     }
 }

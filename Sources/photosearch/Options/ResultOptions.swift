@@ -42,6 +42,10 @@ struct ResultOptions: ParsableArguments {
                                             valueName: "lat,lon[,km]"))
     var near: String?
 
+    @Option(name: .long, help: ArgumentHelp("In a partitioned index (large libraries; photosearch status says), how many of its cells to scan.",
+                                            discussion: "More finds more of the true best matches, more slowly; the default is status's figure."))
+    var probes: Int?
+
     @Option(name: .long, help: "Order of the top results: score (best first) or date (newest first).")
     var sort: PhotoLibrary.Order = .score
 
@@ -54,6 +58,8 @@ struct ResultOptions: ParsableArguments {
         }
         if json && paths { throw ValidationError("--json and --paths cannot be used together.") }
         if null && !paths { throw ValidationError("--null goes with --paths.") }
+        let maximumProbes = PhotoLibrary.SearchOptions.maximumProbes
+        if let probes, !(1...maximumProbes).contains(probes) { throw ValidationError("--probes must be between 1 and \(maximumProbes).") }
         do {
             try searchOptions().validate()
         } catch {
@@ -64,7 +70,8 @@ struct ResultOptions: ParsableArguments {
     func searchOptions() throws(PhotoIndexError) -> PhotoLibrary.SearchOptions {
         let filter = SearchFilter(after: try after.map(SearchFilter.instant), before: try before.map(SearchFilter.instant),
                                   folder: folder, places: place, near: try near.map(SearchFilter.Circle.init(parsing:)))
-        return PhotoLibrary.SearchOptions(top: top, minimumScore: minScore, minimumProbability: minProbability, filter: filter)
+        return PhotoLibrary.SearchOptions(top: top, minimumScore: minScore, minimumProbability: minProbability, filter: filter,
+                                          probes: probes)
     }
 
     /// One result of --json.
