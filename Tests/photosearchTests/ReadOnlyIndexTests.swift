@@ -59,8 +59,13 @@ struct ReadOnlyIndexTests {
         return files
     }
 
-    @Test("a read-only index answers search, similar, duplicates and status exactly as a writable one")
-    func readOnlyIndex() throws {
+    /// Searches as they run on a small library, and on the partitioned
+    /// vector file of a large one (a partition from 1 photo: every cell is
+    /// probed by default at this size, so the results are the same).
+    static let layouts: [[String: String]] = [[:], ["PHOTOSEARCH_PARTITION_FROM": "1"]]
+
+    @Test("a read-only index answers search, similar, duplicates and status exactly as a writable one", arguments: layouts)
+    func readOnlyIndex(layout: [String: String]) throws {
         let index = try Indexed()
         let commands: [[String]] = [
             ["search", "a cat", "--json", "--model", Self.model],
@@ -73,7 +78,7 @@ struct ReadOnlyIndexTests {
         try index.readOnly()
         let before = try Self.snapshot(index.indexFolder)
         for (command, output) in zip(commands, expected) {
-            let result = try OtherUser.run(command + ["--db", index.database])
+            let result = try OtherUser.run(command + ["--db", index.database], environment: layout)
             #expect(result.status == 0, "\(command): \(result.standardError)")
             #expect(result.standardOutput == output, "\(command)")
         }
@@ -90,8 +95,8 @@ struct ReadOnlyIndexTests {
         #expect(writing.standardError.hasPrefix("photosearch: error: "), "\(writing.standardError)")
     }
 
-    @Test("with no room for the vector file, searches run from memory and give the same results")
-    func noRoom() throws {
+    @Test("with no room for the vector file, searches run from memory and give the same results", arguments: layouts)
+    func noRoom(layout: [String: String]) throws {
         // 600 photos: a vector file of ~50 KB, more than the 40 KB a file may
         // grow to below (RLIMIT_FSIZE, as `ulimit -f`: writes beyond it fail
         // with EFBIG, as they would with ENOSPC on a full disk).
@@ -99,12 +104,16 @@ struct ReadOnlyIndexTests {
         let search = ["search", "a rocket", "--json", "--top", "20", "--db", index.database, "--model", Self.model]
         let limited = try CommandRunner.run(executable: URL(fileURLWithPath: "/bin/bash"), [
             "-c", "trap '' XFSZ; ulimit -f 40; exec \"$0\" \"$@\"", CommandRunner.executable.path,
-        ] + search)
+        ] + search, environment: layout)
         #expect(limited.status == 0, "\(limited.standardError)")
         #expect(!FileManager.default.fileExists(atPath: index.database + ".vectors"))
-        let unlimited = try CommandRunner.run(search)
+        let unlimited = try CommandRunner.run(search, environment: layout)
         #expect(unlimited.status == 0)
         #expect(FileManager.default.fileExists(atPath: index.database + ".vectors"))
+        // The layout asked for is the one written.
+        let status = try CommandRunner.run(["status", "--json", "--db", index.database]).standardOutput
+        #expect(status.contains(layout.isEmpty ? #""vector_file":{"cells":0,"newer":0,"probes":null,"rows":600}"#
+                                               : #""vector_file":{"cells":16,"newer":0,"probes":16,"rows":600}"#), "\(status)")
         #expect(limited.standardOutput == unlimited.standardOutput)
         #expect(limited.standardOutput.split(separator: "\n").count == 20)
     }
