@@ -192,7 +192,7 @@ public struct GalleryAPI: Sendable {
     }
 
     /// `top`, `min_score`, `min_probability`, `after`, `before`, `in`,
-    /// `place` (repeatable), `near`, `sort` from a query string, as numbers,
+    /// `place` (repeatable), `near`, `probes`, `sort` from a query string, as numbers,
     /// dates and positions; their ranges are the library's to check.
     func options(_ parameters: QueryParameters) throws(HTTPError) -> (PhotoLibrary.SearchOptions, PhotoLibrary.Order) {
         var options = PhotoLibrary.SearchOptions(top: 50)
@@ -207,6 +207,10 @@ public struct GalleryAPI: Sendable {
         if let text = parameters["min_probability"], !text.isEmpty {
             guard let probability = Float(text) else { throw HTTPError(.badRequest, message: "min_probability must be a number") }
             options.minimumProbability = probability
+        }
+        if let text = parameters["probes"], !text.isEmpty {
+            guard let probes = Int(text) else { throw HTTPError(.badRequest, message: "probes must be a whole number") }
+            options.probes = probes
         }
         do {
             if let after = parameters["after"], !after.isEmpty { options.filter.after = try SearchFilter.instant(after) }
