@@ -14,19 +14,36 @@ public struct LoopbackError: Error, CustomStringConvertible {
 public final class LoopbackConnection {
     public let descriptor: Int32
 
-    public init(port: Int, sending bytes: [UInt8] = []) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    /// `host`: 127.0.0.1 unless given, an IPv4 address or an IPv6 one
+    /// (bracketed or not).
+    public init(host: String = "127.0.0.1", port: Int, sending bytes: [UInt8] = []) throws {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        let ipv6 = bare.contains(":")
+        descriptor = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw LoopbackError("socket: \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        var connected: Int32 = -1
+        if ipv6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = in_port_t(UInt16(port).bigEndian)
+            if inet_pton(AF_INET6, bare, &address.sin6_addr) == 1 {
+                connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                }
+            }
+        } else {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            if inet_pton(AF_INET, bare, &address.sin_addr) == 1 {
+                connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+            }
         }
         guard connected == 0 else {
             Glibc.close(descriptor)
-            throw LoopbackError("cannot connect to port \(port): \(errno)")
+            throw LoopbackError("cannot connect to \(host) port \(port): \(errno)")
         }
         send(bytes)
     }
@@ -87,15 +104,17 @@ public struct HTTPAnswer {
     }
 
     /// A Host header given in `headers` replaces the usual `127.0.0.1:port`.
-    public static func request(port: Int, method: String, target: String, headers: [String: String] = [:],
+    /// `host`: the address to connect to (and the usual Host), 127.0.0.1
+    /// unless given.
+    public static func request(host: String = "127.0.0.1", port: Int, method: String, target: String, headers: [String: String] = [:],
                                body: [UInt8] = []) throws -> HTTPAnswer {
         var head = "\(method) \(target) HTTP/1.1\r\n"
-        if !headers.keys.contains(where: { $0.lowercased() == "host" }) { head += "Host: 127.0.0.1:\(port)\r\n" }
+        if !headers.keys.contains(where: { $0.lowercased() == "host" }) { head += "Host: \(host):\(port)\r\n" }
         head += "Connection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if method == "POST" { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
-        let connection = try LoopbackConnection(port: port, sending: Array(head.utf8) + body)
+        let connection = try LoopbackConnection(host: host, port: port, sending: Array(head.utf8) + body)
         guard case let .closed(received) = connection.readToEnd() else { throw LoopbackError("no answer") }
         guard let split = received.indices.dropLast(3).first(where: { received[$0..<($0 + 4)].elementsEqual([13, 10, 13, 10]) }) else {
             throw LoopbackError("no HTTP answer: \(String(decoding: received.prefix(200), as: UTF8.self))")

@@ -195,6 +195,41 @@ struct ServeTests {
         #expect(try gallery.get("/?token=nope").status == 401)
     }
 
+    @Test("--host 0.0.0.0 or ::: it prints this computer's addresses (hostname -I's), loopback last, and each one serves the page",
+          arguments: ["0.0.0.0", "::"])
+    func everyInterface(host: String) throws {
+        let gallery = try Gallery(arguments: ["--host", host])
+        var lines = [try #require(gallery.server.lines.last)]
+        while lines.last?.hasSuffix("(this computer)") != true {
+            lines.append(try #require(gallery.server.waitForLine { _ in true }, "\(lines)"))
+        }
+        let token = try #require(gallery.address.split(separator: "=").last.map(String.init))
+        #expect(token.count == 32, "a token is made for a server other devices reach")
+        let addresses = try lines.enumerated().map { index, line in
+            let prefix = index == 0 ? "photosearch: serving " : "photosearch: also "
+            #expect(line.hasPrefix(prefix), "\(line)")
+            let url = try #require(URL(string: String(line.dropFirst(prefix.count).split(separator: " ")[0])))
+            #expect(url.port == gallery.port && url.query == "token=\(token)" && url.path == "/", "\(line)")
+            return try #require(url.host(percentEncoded: false))
+        }
+        #expect(addresses.last == (host == "::" && Self.bindsIPv6Only ? "::1" : "127.0.0.1"))
+        // hostname(1) -I: every address of every interface but loopback and link-local IPv6 ones.
+        let listed = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/hostname"), ["-I"])
+        let expected = listed.standardOutput.split(whereSeparator: \.isWhitespace).map(String.init)
+            .filter { host == "::" ? ($0.contains(":") || !Self.bindsIPv6Only) : !$0.contains(":") }
+        #expect(Set(addresses.dropLast()) == Set(expected) && addresses.count == expected.count + 1, "\(lines) against \(expected)")
+        for address in addresses {
+            let bracketed = address.contains(":") ? "[\(address)]" : address
+            let answer = try HTTPAnswer.request(host: bracketed, port: gallery.port, method: "GET", target: "/api/status",
+                                                headers: ["Authorization": "Bearer \(token)"])
+            #expect(answer.status == 200, "\(address): \(answer.text)")
+        }
+    }
+
+    static var bindsIPv6Only: Bool {
+        (try? String(contentsOfFile: "/proc/sys/net/ipv6/bindv6only", encoding: .utf8))?.hasPrefix("1") == true
+    }
+
     @Test("8 clients × 25 searches at once all succeed with the same answers; a re-index in another process shows without a restart")
     func concurrencyAndReindex() throws {
         let gallery = try Gallery()

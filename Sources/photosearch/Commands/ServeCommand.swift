@@ -10,7 +10,8 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Search and browse the photos in a web browser.",
         discussion: """
         Serves the gallery page and its JSON API (README: "The web gallery") on \
-        127.0.0.1:8080 by default and prints the address to open. A --host other \
+        127.0.0.1:8080 by default and prints the address to open (on --host 0.0.0.0 \
+        or ::, every address of this computer's network interfaces). A --host other \
         than loopback needs a token (--token, or one is made and printed). With \
         --index and --every, the server also re-indexes those folders on that \
         schedule, one writer at a time as `index` does. SIGINT or SIGTERM stops it.
@@ -75,9 +76,14 @@ struct ServeCommand: AsyncParsableCommand {
             let outcome: (any Error)?
             do {
                 try await server.run { host, port in
-                    let shown = host.contains(":") ? "[\(host)]" : host
-                    let address = "http://\(shown):\(port)/" + (token.map { "?token=\($0)" } ?? "")
-                    FileHandle.standardOutput.write(Data("photosearch: serving \(address) (Ctrl-C stops it)\n".utf8))
+                    // On 0.0.0.0 or ::, the addresses other devices can open.
+                    let addresses = ServerAddresses.reachable(listeningOn: host).map { address in
+                        "http://\(address.host):\(port)/" + (token.map { "?token=\($0)" } ?? "")
+                            + (address.isLoopback && ServerAddresses.isWildcard(host) ? " (this computer)" : "")
+                    }
+                    let lines = ["photosearch: serving \(addresses[0]) (Ctrl-C stops it)"]
+                        + addresses.dropFirst().map { "photosearch: also \($0)" }
+                    FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
                 }
                 outcome = nil
             } catch {
