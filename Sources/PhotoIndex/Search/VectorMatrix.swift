@@ -286,32 +286,7 @@ package final class VectorMatrix: Sendable {
                                              arguments: [model.id, highest])
             try destination.fill { base throws in
                 var rows = 0, index = 0
-                var quantised = [Int8](repeating: 0, count: dimension)
-                let padded = paddedDimension(dimension)
-                var quantised4 = [Int8](repeating: 0, count: dimension)
-                func write(slot: Int, photoID: Int64, embeddingID: Int64, vector: [Float]) {
-                    let scale = vector.withUnsafeBufferPointer { source in
-                        quantised.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
-                    }
-                    let scale4 = vector.withUnsafeBufferPointer { source in
-                        quantised4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 7, into: $0.baseAddress!) }
-                    }
-                    base.storeBytes(of: photoID, toByteOffset: headerSize + slot * 8, as: Int64.self)
-                    base.storeBytes(of: embeddingID, toByteOffset: layout.embeddingIDs + slot * 8, as: Int64.self)
-                    base.storeBytes(of: scale, toByteOffset: layout.scales + slot * 4, as: Float.self)
-                    base.storeBytes(of: scale4, toByteOffset: layout.scales4 + slot * 4, as: Float.self)
-                    let stored = base.advanced(by: layout.vectors + slot * dimension).assumingMemoryBound(to: UInt8.self)
-                    for index in 0..<dimension { stored[index] = UInt8(Int(quantised[index]) + 127) }
-                    let nibbles = base.advanced(by: layout.vectors4 + slot * padded / 2).assumingMemoryBound(to: UInt8.self)
-                    for block in 0..<(padded / 64) {
-                        for j in 0..<32 {
-                            let low = block * 64 + j, high = low + 32
-                            let lowValue = low < dimension ? Int(quantised4[low]) + 8 : 8
-                            let highValue = high < dimension ? Int(quantised4[high]) + 8 : 8
-                            nibbles[block * 32 + j] = UInt8(lowValue | highValue << 4)
-                        }
-                    }
-                }
+                let writer = RowWriter(base: base, layout: layout, capacity: capacity, dimension: dimension, cells: max(1, cellCount))
                 while let row = try cursor.next(), index < ids.count {
                     // The same rows as `ids`, in the same order (one transaction).
                     let embeddingID: Int64 = row["id"]
@@ -322,19 +297,20 @@ package final class VectorMatrix: Sendable {
                     // A row of another size or with NaN/∞ (written by an older
                     // version, or damaged) is left out rather than trusted.
                     let valid = vector.count == dimension && vector.allSatisfy(\.isFinite)
-                    if let slots {
+                    if let slots, let partition {
                         guard slots[index] >= 0 else { continue }
                         // (A slot whose vector went bad since it was assigned
                         // cannot be: one transaction. Were it so, a zero row
                         // of no photo stands in, which rescoring drops.)
-                        write(slot: slots[index], photoID: valid ? row["photo_id"] : 0, embeddingID: valid ? embeddingID : 0,
-                              vector: valid ? vector : [Float](repeating: 0, count: dimension))
+                        writer.add(cell: Int(partition.cellOfRow[index]), slot: slots[index], photoID: valid ? row["photo_id"] : 0,
+                                   embeddingID: valid ? embeddingID : 0, vector: valid ? vector : [Float](repeating: 0, count: dimension))
                         rows += 1
                     } else if valid, rows < capacity {
-                        write(slot: rows, photoID: row["photo_id"], embeddingID: embeddingID, vector: vector)
+                        writer.add(cell: 0, slot: rows, photoID: row["photo_id"], embeddingID: embeddingID, vector: vector)
                         rows += 1
                     }
                 }
+                writer.finish()
                 if let partition {
                     // Every slot was written: the cursor reads the rows
                     // `ids` were read from, in one transaction.
@@ -360,6 +336,107 @@ package final class VectorMatrix: Sendable {
                 header.storeBytes(of: ContentHash.blockwise(body).littleEndian, toByteOffset: 104, as: UInt64.self)
             }
             return destination.finish(dimension: dimension, modelChecksum: model.checksum)
+        }
+    }
+
+    /// Writes the rows of a matrix being built. A partitioned matrix's rows
+    /// arrive in embedding order and go to their cells, all over the file:
+    /// written a row at a time through the mapping, a page that writeback
+    /// cleaned between two of its rows faults again, and at ten million rows
+    /// (8 GB, more than the kernel lets stay dirty) nearly every row faulted
+    /// on each of its sections. So a cell's rows (whose slots follow one
+    /// another in arrival order) wait here, a batch at a time, and go out as
+    /// one run per section; the 24 bytes a row of ids and scales are kept in
+    /// memory and copied at the end. An unpartitioned matrix is one cell.
+    private final class RowWriter {
+        let base: UnsafeMutableRawPointer
+        let layout: Layout
+        let dimension: Int, packed: Int, batch: Int
+        let photoIDs: UnsafeMutableBufferPointer<Int64>, embeddingIDs: UnsafeMutableBufferPointer<Int64>
+        let scales: UnsafeMutableBufferPointer<Float>, scales4: UnsafeMutableBufferPointer<Float>
+        /// cells × batch rows of 8-bit and 4-bit codes.
+        let codes8: UnsafeMutableBufferPointer<UInt8>, codes4: UnsafeMutableBufferPointer<UInt8>
+        /// Each cell's first waiting slot, and how many wait.
+        var firstSlot: [Int], waiting: [Int]
+        var quantised: [Int8], quantised4: [Int8]
+
+        init(base: UnsafeMutableRawPointer, layout: Layout, capacity: Int, dimension: Int, cells: Int) {
+            self.base = base
+            self.layout = layout
+            self.dimension = dimension
+            packed = paddedDimension(dimension) / 2
+            // At most 64 MB waiting, runs of at least 16 rows.
+            batch = max(16, min(1024, (64 << 20) / cells / (dimension + packed)))
+            photoIDs = .allocate(capacity: capacity)
+            embeddingIDs = .allocate(capacity: capacity)
+            scales = .allocate(capacity: capacity)
+            scales4 = .allocate(capacity: capacity)
+            // Slots no row fills (an unpartitioned matrix's unusable rows) stay zero.
+            for buffer in [photoIDs, embeddingIDs] { buffer.initialize(repeating: 0) }
+            for buffer in [scales, scales4] { buffer.initialize(repeating: 0) }
+            codes8 = .allocate(capacity: cells * batch * dimension)
+            codes4 = .allocate(capacity: cells * batch * packed)
+            firstSlot = [Int](repeating: 0, count: cells)
+            waiting = [Int](repeating: 0, count: cells)
+            quantised = [Int8](repeating: 0, count: dimension)
+            quantised4 = [Int8](repeating: 0, count: dimension)
+        }
+
+        deinit {
+            for buffer in [photoIDs, embeddingIDs] { buffer.deallocate() }
+            for buffer in [scales, scales4] { buffer.deallocate() }
+            for buffer in [codes8, codes4] { buffer.deallocate() }
+        }
+
+        /// `slot`: the one after the cell's last (its first, for a cell's first row).
+        func add(cell: Int, slot: Int, photoID: Int64, embeddingID: Int64, vector: [Float]) {
+            if waiting[cell] == 0 { firstSlot[cell] = slot }
+            precondition(slot == firstSlot[cell] + waiting[cell], "a cell's rows arrive in slot order")
+            photoIDs[slot] = photoID
+            embeddingIDs[slot] = embeddingID
+            let (dimension, packed) = (dimension, packed)
+            scales[slot] = vector.withUnsafeBufferPointer { source in
+                quantised.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
+            }
+            scales4[slot] = vector.withUnsafeBufferPointer { source in
+                quantised4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 7, into: $0.baseAddress!) }
+            }
+            let position = cell * batch + waiting[cell]
+            let stored = codes8.baseAddress! + position * dimension
+            for index in 0..<dimension { stored[index] = UInt8(Int(quantised[index]) + 127) }
+            // Two components a byte: those 32 apart in each block of 64 (the
+            // scan's layout), padding as zero (8).
+            let nibbles = codes4.baseAddress! + position * packed
+            for block in 0..<(packed / 32) {
+                for j in 0..<32 {
+                    let low = block * 64 + j, high = low + 32
+                    let lowValue = low < dimension ? Int(quantised4[low]) + 8 : 8
+                    let highValue = high < dimension ? Int(quantised4[high]) + 8 : 8
+                    nibbles[block * 32 + j] = UInt8(lowValue | highValue << 4)
+                }
+            }
+            waiting[cell] += 1
+            if waiting[cell] == batch { flush(cell) }
+        }
+
+        private func flush(_ cell: Int) {
+            let count = waiting[cell], first = firstSlot[cell]
+            guard count > 0 else { return }
+            (base + layout.vectors + first * dimension)
+                .copyMemory(from: codes8.baseAddress! + cell * batch * dimension, byteCount: count * dimension)
+            (base + layout.vectors4 + first * packed)
+                .copyMemory(from: codes4.baseAddress! + cell * batch * packed, byteCount: count * packed)
+            waiting[cell] = 0
+        }
+
+        /// The waiting rows, and every row's ids and scales.
+        func finish() {
+            for cell in waiting.indices { flush(cell) }
+            let rows = photoIDs.count
+            (base + headerSize).copyMemory(from: photoIDs.baseAddress!, byteCount: rows * 8)
+            (base + layout.embeddingIDs).copyMemory(from: embeddingIDs.baseAddress!, byteCount: rows * 8)
+            (base + layout.scales).copyMemory(from: scales.baseAddress!, byteCount: rows * 4)
+            (base + layout.scales4).copyMemory(from: scales4.baseAddress!, byteCount: rows * 4)
         }
     }
 
