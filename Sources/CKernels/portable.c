@@ -31,21 +31,48 @@ void ps_pack_weights(const float *weight, size_t outputs, size_t inputs, float *
 }
 
 float ps_quantize(const float *values, size_t count, int limit, int8_t *out) {
+    // Branch-free, so that the compiler vectorises both loops (an index
+    // build quantises every vector twice): x − x is 0 exactly when x is
+    // finite, and adding then subtracting 1.5·2^23 rounds to the nearest
+    // integer, ties to even, as nearbyintf does, for |x| < 2^22.
     float largest = 0;
     for (size_t i = 0; i < count; i++) {
         float magnitude = fabsf(values[i]);
-        if (isfinite(magnitude) && magnitude > largest) largest = magnitude;
+        float usable = values[i] - values[i] == 0.0f ? magnitude : 0.0f;
+        largest = usable > largest ? usable : largest;
     }
     float scale = largest > 0 ? largest / (float)limit : 1.0f;
     float inverse = 1.0f / scale;
+    float bound = (float)limit;
     for (size_t i = 0; i < count; i++) {
-        if (!isfinite(values[i])) { out[i] = 0; continue; }
-        float q = nearbyintf(values[i] * inverse);
-        if (q > limit) q = (float)limit;
-        if (q < -limit) q = (float)-limit;
-        out[i] = (int8_t)q;
+        float x = values[i] - values[i] == 0.0f ? values[i] * inverse : 0.0f;
+        x = x > bound ? bound : x;
+        x = x < -bound ? -bound : x;
+        out[i] = (int8_t)((x + 12582912.0f) - 12582912.0f);
     }
     return scale;
+}
+
+void ps_halves_to_floats(const uint8_t *halves, size_t count, float *out) {
+    // Exact for every value: the exponent rebiased (15 → 127), infinities
+    // and NaNs kept so, subnormal halves normalised by one subtraction.
+    // Branch-free, so that it vectorises.
+    for (size_t i = 0; i < count; i++) {
+        uint32_t h = (uint32_t)halves[2 * i] | (uint32_t)halves[2 * i + 1] << 8;
+        uint32_t magnitude = (h & 0x7FFFu) << 13;
+        uint32_t exponent = magnitude & (0x7C00u << 13);
+        uint32_t normal = magnitude + ((127u - 15u) << 23);
+        uint32_t special = normal + ((128u - 16u) << 23);        // infinity or NaN
+        float sub;
+        uint32_t subnormalBits = magnitude + (113u << 23);
+        memcpy(&sub, &subnormalBits, 4);
+        sub -= 6.103515625e-05f;                                  // 2^-14, exactly: (113 << 23) as a float
+        uint32_t subnormal;
+        memcpy(&subnormal, &sub, 4);
+        uint32_t bits = exponent == (0x7C00u << 13) ? special : (exponent == 0 ? subnormal : normal);
+        bits |= (h & 0x8000u) << 16;
+        memcpy(&out[i], &bits, 4);
+    }
 }
 
 // MARK: int8 packing

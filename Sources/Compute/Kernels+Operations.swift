@@ -96,6 +96,16 @@ public enum VectorMath {
         return sum
     }
 
+    /// The float16 values in `bytes` (little-endian, unaligned), exactly as
+    /// `Float(Float16(bitPattern:))` gives them, a vector at a time.
+    public static func floats(fromHalves bytes: UnsafeRawBufferPointer) -> [Float] {
+        let count = bytes.count / 2
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { ps_halves_to_floats(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count, buffer.baseAddress!) }
+            initialized = count
+        }
+    }
+
     /// Quantises `values` to integers in [-limit, limit] with one scale,
     /// round(x / scale) with scale = max |x| / limit over the finite values
     /// (1 for all zeros); NaN and infinities become 0. Returns the scale.

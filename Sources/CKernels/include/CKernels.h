@@ -184,6 +184,10 @@ void ps_pack_q8(const float *weight, size_t outputs, size_t inputs, int8_t *pack
 /// they are all zero); a NaN or infinity becomes 0. Returns the scale.
 float ps_quantize(const float *values, size_t count, int limit, int8_t *out);
 
+/// `count` IEEE half-precision values (two bytes each, little-endian, no
+/// alignment needed) as floats, exactly.
+void ps_halves_to_floats(const uint8_t *halves, size_t count, float *out);
+
 /// Runs task(context, part) for every part in 0 ..< parts on the calling
 /// thread and up to threads − 1 pool workers (started on first use; between
 /// jobs they spin about 100 µs, then sleep), and returns 0 when all are done.

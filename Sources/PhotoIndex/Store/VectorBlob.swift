@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 
 /// Embeddings are stored L2-normalised as little-endian float16 BLOBs: half
@@ -10,9 +11,7 @@ public enum VectorBlob {
     }
 
     public static func vector(_ data: Data) -> [Float] {
-        data.withUnsafeBytes { raw in
-            (0..<(raw.count / 2)).map { value(raw, at: $0) }
-        }
+        data.withUnsafeBytes { VectorMath.floats(fromHalves: $0) }
     }
 
     /// Component `index` of a float16 blob (SQLite does not promise aligned blobs).
