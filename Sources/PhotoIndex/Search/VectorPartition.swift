@@ -32,10 +32,11 @@ package struct Partitioning: Sendable, Equatable {
     }
 
     /// The cells a search scans when it does not say: a thirty-second of
-    /// them, at least 16 — 3 % of the rows at a million, 3 % at ten million.
-    /// On clustered data (`photosearch-bench search`, AMD Zen 2) that found
+    /// them, at least 16 (16 of 512 at a million rows, 64 of 2 048 at ten
+    /// million). On clustered data (`photosearch-bench search`) that found
     /// 99.7 % of the true ten best at a million rows and 98.7 % at ten
-    /// million in 9.5 ms; twice the cells there found 99.3 % in 17 ms.
+    /// million, in 7.9–9.5 ms on an AMD Zen 2; twice the cells there found
+    /// 99.3 % in 17 ms.
     static func probes(cells: Int) -> Int { min(cells, max(16, cells / 32)) }
 }
 
