@@ -141,16 +141,12 @@ final class PhotoSearcher: Sendable {
             var rows: [Float] = []
             let cursor = try Row.fetchCursor(db, sql: "SELECT photo_id, vector FROM embeddings WHERE model_id = ? ORDER BY photo_id",
                                              arguments: [model.id])
-            var vector = [Float](repeating: 0, count: dimension)
             while let row = try cursor.next() {
-                let complete = try row.withUnsafeData(atIndex: 1) { blob -> Bool in
-                    guard let blob, blob.count == dimension * 2 else { return false }
-                    blob.withUnsafeBytes { raw in
-                        for index in 0..<dimension { vector[index] = VectorBlob.value(raw, at: index) }
-                    }
-                    return true
+                let read = try row.withUnsafeData(atIndex: 1) { blob -> [Float]? in
+                    guard let blob, blob.count == dimension * 2 else { return nil }
+                    return blob.withUnsafeBytes { VectorMath.floats(fromHalves: $0) }
                 }
-                guard complete else { continue }
+                guard let vector = read else { continue }
                 ids.append(row[0])
                 rows += VectorMath.normalized(vector)
             }
@@ -279,13 +275,8 @@ final class PhotoSearcher: Sendable {
                 let photoID: Int64 = row[0]
                 let score = try row.withUnsafeData(atIndex: 2) { blob -> Float? in
                     guard let blob, blob.count == query.count * 2 else { return nil }
-                    return blob.withUnsafeBytes { raw in
-                        query.withUnsafeBufferPointer { q in
-                            var sum: Float = 0
-                            for index in 0..<q.count { sum += q[index] * VectorBlob.value(raw, at: index) }
-                            return sum
-                        }
-                    }
+                    let vector = blob.withUnsafeBytes { VectorMath.floats(fromHalves: $0) }
+                    return query.withUnsafeBufferPointer { q in vector.withUnsafeBufferPointer { VectorMath.dot(q, $0) } }
                 }
                 if let score, score.isFinite { scores[photoID] = score }
             }

@@ -13,10 +13,4 @@ public enum VectorBlob {
     public static func vector(_ data: Data) -> [Float] {
         data.withUnsafeBytes { VectorMath.floats(fromHalves: $0) }
     }
-
-    /// Component `index` of a float16 blob (SQLite does not promise aligned blobs).
-    @inline(__always)
-    static func value(_ raw: UnsafeRawBufferPointer, at index: Int) -> Float {
-        Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))))
-    }
 }
