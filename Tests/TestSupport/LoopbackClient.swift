@@ -18,30 +18,18 @@ public final class LoopbackConnection {
     /// (bracketed or not).
     public init(host: String = "127.0.0.1", port: Int, sending bytes: [UInt8] = []) throws {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        let ipv6 = bare.contains(":")
-        descriptor = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw LoopbackError("socket: \(errno)") }
-        var connected: Int32 = -1
-        if ipv6 {
-            var address = sockaddr_in6()
-            address.sin6_family = sa_family_t(AF_INET6)
-            address.sin6_port = in_port_t(UInt16(port).bigEndian)
-            if inet_pton(AF_INET6, bare, &address.sin6_addr) == 1 {
-                connected = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-                }
-            }
-        } else {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            if inet_pton(AF_INET, bare, &address.sin_addr) == 1 {
-                connected = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-            }
+        // A numeric address only: never a name lookup.
+        var hints = addrinfo()
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(bare, String(port), &hints, &found) == 0, let address = found?.pointee else {
+            throw LoopbackError("not a numeric address: \(host)")
         }
-        guard connected == 0 else {
+        defer { freeaddrinfo(found) }
+        descriptor = socket(address.ai_family, address.ai_socktype, address.ai_protocol)
+        guard descriptor >= 0 else { throw LoopbackError("socket: \(errno)") }
+        guard connect(descriptor, address.ai_addr, address.ai_addrlen) == 0 else {
             Glibc.close(descriptor)
             throw LoopbackError("cannot connect to \(host) port \(port): \(errno)")
         }
