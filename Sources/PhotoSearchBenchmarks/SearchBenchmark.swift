@@ -96,6 +96,8 @@ public struct SearchBenchmark: Sendable {
     /// Kept between runs: the index, the model and the queries.
     public var folder: String
     public var queries = 100
+    /// Search the vector file already there (written by an earlier run) instead of writing it afresh.
+    public var keepVectorFile = false
     public var commandRuns = 20
 
     /// The random text tower's shape (`EncoderBenchmark.shapes`); a SigLIP
@@ -217,8 +219,8 @@ public struct SearchBenchmark: Sendable {
             let library = PhotoLibrary(database: databasePath, model: modelPath)
             // The vector file written afresh, as the first search after an
             // index run writes it (that search's own time is a few ms of it).
-            SyntheticIndex.removeVectorFile(of: library)
-            log("writing the vector file")
+            if !keepVectorFile { SyntheticIndex.removeVectorFile(of: library) }
+            log(keepVectorFile ? "opening the vector file (written if missing or stale)" : "writing the vector file")
             let buildStart = DispatchTime.now().uptimeNanoseconds
             _ = try library.search(vector: [Float](repeating: 1, count: dimension), PhotoLibrary.SearchOptions(top: 1))
             buildSeconds = Measure.seconds(since: buildStart)

@@ -30,6 +30,12 @@ struct SearchBenchCommand: ParsableCommand {
     @Option(name: .long, help: "Probe counts to measure besides the standard one, comma-separated (a partitioned index; e.g. 16,32,64).")
     var probes = ""
 
+    @Flag(name: .long, help: "Search the vector file already in --folder instead of writing and timing it afresh (minutes at 10 M).")
+    var keepVectorFile = false
+
+    @Flag(name: .long, help: "Time only the in-process searches: no whole commands, no server.")
+    var inProcess = false
+
     @Option(name: .long, help: "The random text tower's shape: vit-b-32, or a SigLIP 2 one (siglip2-b-16-224 …), whose width sets --dim.")
     var shape = "vit-b-32"
 
@@ -56,9 +62,11 @@ struct SearchBenchCommand: ParsableCommand {
             benchmark.shape = shape
             benchmark.data = SearchBenchmark.DataKind(rawValue: data)!
             benchmark.probes = probeCounts ?? []
-            let executable = photosearch ?? siblingPhotosearch()
+            benchmark.keepVectorFile = keepVectorFile
+            let executable = inProcess ? nil : photosearch ?? siblingPhotosearch()
             let figures = try benchmark.run(executable: executable, log: benchLog)
-            var lines = "\(figures.vectors) \(figures.data) vectors × \(figures.dimension): vector file written in \(String(format: "%.1f", figures.vectorFileSeconds)) s"
+            var lines = "\(figures.vectors) \(figures.data) vectors × \(figures.dimension): vector file "
+            lines += keepVectorFile ? "kept (opened in \(String(format: "%.1f", figures.vectorFileSeconds)) s)" : "written in \(String(format: "%.1f", figures.vectorFileSeconds)) s"
             lines += figures.cells > 0 ? ", partitioned into \(figures.cells) cells\n" : ", not partitioned\n"
             lines += "search (4-bit scan, 8-bit re-rank, float16 rescoring): p50 \(String(format: "%.2f", figures.searchP50)) ms, p95 \(String(format: "%.2f", figures.searchP95)) ms, recall@10 \(String(format: "%.3f", figures.recallAt10))\n"
             for setting in figures.probeSettings {
