@@ -7,7 +7,8 @@ the last line is JSON.
 Peers:
 - FAISS IndexIVFPQFastScan (4-bit PQ, 2 dimensions per code, the layout
   FAISS scans with SIMD shuffles) refined by an 8-bit scalar-quantised copy
-  (IndexRefine: photosearch re-ranks with 8-bit rows too), at several nprobe;
+  (IndexRefine; photosearch rescores its candidates from float16 rows), at
+  several nprobe;
   nlist ≈ 4·√n (FAISS's guideline), trained on 64 vectors per list;
 - FAISS IndexHNSWFlat (M 32, efConstruction 40) at several efSearch, up to
   --hnsw-up-to vectors (its float32 copy and graph do not fit ten million
@@ -66,6 +67,9 @@ def main():
     parser.add_argument("--brute-up-to", type=int, default=1_000_000)
     parser.add_argument("--nprobe", default="8,16,32,64,128")
     parser.add_argument("--ef", default="16,32,64,128")
+    parser.add_argument("--keep-ivfpq", action="store_true",
+                        help="write the built IVF-PQ index into the folder (faiss-ivfpq.index) and read it from there "
+                             "next time instead of building it again (50 minutes at ten million)")
     arguments = parser.parse_args()
     folder = Path(arguments.folder)
     index_path = folder / "index.sqlite"
@@ -96,25 +100,36 @@ def main():
 
     # IVF-PQ fast scan + 8-bit refine.
     nlist = 2 ** int(math.log2(4 * math.sqrt(count)))
-    quantizer = faiss.IndexFlatIP(dim)
-    ivf = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, dim // 2, 4, faiss.METRIC_INNER_PRODUCT)
-    refine = faiss.IndexRefine(ivf, faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT))
-    generator = np.random.default_rng(1)
-    train_size = min(count, 64 * nlist)
-    sample_ids = np.sort(generator.choice(count, train_size, replace=False))
-    sample, seen = [], 0
-    for block in batches(index_path, dim):
-        wanted = sample_ids[(sample_ids >= seen) & (sample_ids < seen + len(block))] - seen
-        sample.append(block[wanted])
-        seen += len(block)
-    start = time.perf_counter()
-    refine.train(np.concatenate(sample))
-    for block in batches(index_path, dim):
-        refine.add(block)
-    results["faiss_ivfpq_build_seconds"] = round(time.perf_counter() - start, 1)
+    kept = folder / "faiss-ivfpq.index"
+    if arguments.keep_ivfpq and kept.exists():
+        refine = faiss.downcast_index(faiss.read_index(str(kept)))
+        ivf = faiss.downcast_index(refine.base_index)
+        assert ivf.ntotal == count and ivf.nlist == nlist, f"{kept} is not for these vectors"
+        print(f"read {kept}")
+        results["faiss_ivfpq_build_seconds"] = None
+    else:
+        quantizer = faiss.IndexFlatIP(dim)
+        ivf = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, dim // 2, 4, faiss.METRIC_INNER_PRODUCT)
+        refine = faiss.IndexRefine(ivf, faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT))
+        generator = np.random.default_rng(1)
+        train_size = min(count, 64 * nlist)
+        sample_ids = np.sort(generator.choice(count, train_size, replace=False))
+        sample, seen = [], 0
+        for block in batches(index_path, dim):
+            wanted = sample_ids[(sample_ids >= seen) & (sample_ids < seen + len(block))] - seen
+            sample.append(block[wanted])
+            seen += len(block)
+        start = time.perf_counter()
+        refine.train(np.concatenate(sample))
+        for block in batches(index_path, dim):
+            refine.add(block)
+        results["faiss_ivfpq_build_seconds"] = round(time.perf_counter() - start, 1)
+        if arguments.keep_ivfpq:
+            faiss.write_index(refine, str(kept))
     results["faiss_ivfpq_nlist"] = nlist
     results["faiss_ivfpq_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"IVF{nlist},PQ{dim // 2}x4fs + SQ8 refine: built in {results['faiss_ivfpq_build_seconds']} s")
+    if results["faiss_ivfpq_build_seconds"] is not None:
+        print(f"IVF{nlist},PQ{dim // 2}x4fs + SQ8 refine: built in {results['faiss_ivfpq_build_seconds']} s")
     refine.k_factor = 10
     settings = []
     for nprobe in [int(p) for p in arguments.nprobe.split(",")]:

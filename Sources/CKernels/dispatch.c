@@ -11,7 +11,7 @@ int ps_cpu_supports(ps_kernel_path path) {
     // __builtin_cpu_supports also checks that the OS saves the YMM/ZMM state.
     case PS_PATH_AVX2:
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     case PS_PATH_AVX512:
         __builtin_cpu_init();
         return ps_cpu_supports(PS_PATH_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")

@@ -24,7 +24,8 @@ void ps_avx512bf16_attention_head(const float *q, const float *k, const float *v
 void ps_gelu_avx2(float *x, size_t count);
 void ps_gelu_tanh_avx2(float *x, size_t count);
 void ps_quick_gelu_avx2(float *x, size_t count);
-void ps_dot_u8_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+void ps_dot_halves_avx2(const float *query, const uint8_t *halves, const int64_t *rows, size_t count, size_t dimension,
+                        float *out);
 void ps_dot_u4_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
 #endif
 
@@ -33,7 +34,8 @@ void ps_portable_gelu(float *x, size_t count);
 void ps_portable_gelu_tanh(float *x, size_t count);
 void ps_portable_quick_gelu(float *x, size_t count);
 void ps_portable_dot_u4(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
-void ps_portable_dot_u8(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+void ps_portable_dot_halves(const float *query, const uint8_t *halves, const int64_t *rows, size_t count, size_t dimension,
+                            float *out);
 
 // Rows of A handled per pass over the panels: A's chunk stays in cache while
 // the weights stream past it once.

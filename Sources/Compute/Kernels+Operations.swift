@@ -61,11 +61,13 @@ extension Kernels {
         table.layer_norm(x, y, rows, width, weight, bias, epsilon)
     }
 
-    /// out[i] = query · row i, exactly, for `rows` rows of unsigned bytes
-    /// (query in [-63, 63]).
-    public func dotU8(query: UnsafePointer<Int8>, rows vectors: UnsafePointer<UInt8>, count rows: Int, dimension: Int,
-                      into out: UnsafeMutablePointer<Int32>) {
-        table.dot_u8(query, vectors, rows, dimension, out)
+    /// out[i] = `query` · float16 row rows[i] (row n: the `query.count`
+    /// little-endian halves at `halves` + 2 · query.count · n), summed in
+    /// this level's order (for ranking; see `ps_kernels.dot_halves`).
+    public func dotHalves(_ query: UnsafeBufferPointer<Float>, halves: UnsafeRawPointer, rows: UnsafeBufferPointer<Int64>,
+                          into out: UnsafeMutablePointer<Float>) {
+        guard rows.count > 0, let base = query.baseAddress else { return }
+        table.dot_halves(base, halves.assumingMemoryBound(to: UInt8.self), rows.baseAddress!, rows.count, query.count, out)
     }
 
     /// The same for rows of 4-bit values packed two per byte in blocks of 64
@@ -104,6 +106,13 @@ public enum VectorMath {
             if count > 0 { ps_halves_to_floats(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count, buffer.baseAddress!) }
             initialized = count
         }
+    }
+
+    /// The float16 values in `bytes` (as `floats(fromHalves:)`) into `out`,
+    /// which has room for `bytes.count / 2`.
+    public static func decodeHalves(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<Float>) {
+        guard bytes.count >= 2 else { return }
+        ps_halves_to_floats(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count / 2, out)
     }
 
     /// Quantises `values` to integers in [-limit, limit] with one scale,

@@ -8,7 +8,7 @@ import GRDB
 @_spi(Fuzzing)
 public enum VectorFileProbe {
     /// Opens a vector file as a search would (model checksum "fuzz"); when it
-    /// is accepted, reads every row's scales and both quantised copies, and
+    /// is accepted, reads every row's scale, 4-bit codes and float16 vector, and
     /// of a partitioned one, finds the cells nearest a query and reads their rows.
     /// Returns the rows read, or nil when the file was refused.
     public static func open(path: String, dimension: Int) -> Int? {
@@ -17,8 +17,8 @@ public enum VectorFileProbe {
         let padded = VectorMatrix.paddedDimension(dimension)
         matrix.withParts { parts in
             for row in 0..<matrix.rows {
-                sum &+= Int(parts.photoIDs[row]) &+ Int(parts.embeddingIDs[row]) &+ Int(parts.scales[row].bitPattern)
-                sum &+= Int(parts.scales4[row].bitPattern) &+ Int(parts.vectors[row * dimension + dimension - 1])
+                sum &+= Int(parts.photoIDs[row]) &+ Int(parts.embeddingIDs[row])
+                sum &+= Int(parts.scales4[row].bitPattern) &+ Int(parts.halves.load(fromByteOffset: (row + 1) * 2 * dimension - 1, as: UInt8.self))
                 sum &+= Int(parts.vectors4[row * padded / 2 + padded / 2 - 1])
             }
         }

@@ -68,7 +68,7 @@ struct SearchBenchCommand: ParsableCommand {
             var lines = "\(figures.vectors) \(figures.data) vectors × \(figures.dimension): vector file "
             lines += keepVectorFile ? "kept (opened in \(String(format: "%.1f", figures.vectorFileSeconds)) s)" : "written in \(String(format: "%.1f", figures.vectorFileSeconds)) s"
             lines += figures.cells > 0 ? ", partitioned into \(figures.cells) cells\n" : ", not partitioned\n"
-            lines += "search (4-bit scan, 8-bit re-rank, float16 rescoring): p50 \(String(format: "%.2f", figures.searchP50)) ms, p95 \(String(format: "%.2f", figures.searchP95)) ms, recall@10 \(String(format: "%.3f", figures.recallAt10))\n"
+            lines += "search (4-bit scan, float16 rescoring): p50 \(String(format: "%.2f", figures.searchP50)) ms, p95 \(String(format: "%.2f", figures.searchP95)) ms, recall@10 \(String(format: "%.3f", figures.recallAt10))\n"
             for setting in figures.probeSettings {
                 lines += "  \(setting.probes) probes: p50 \(String(format: "%.2f", setting.searchP50)) ms, p95 \(String(format: "%.2f", setting.searchP95)) ms, recall@10 \(String(format: "%.3f", setting.recallAt10))\n"
             }

@@ -179,20 +179,17 @@ struct KernelComparisonTests {
         }
     }
 
-    @Test("quantised vector scans are exact", arguments: fastPaths)
+    @Test("4-bit vector scans are exact", arguments: fastPaths)
     func quantisedDots(path: KernelPath) throws {
         guard let fast = fastKernels(path) else { return }
         var generator = SplitMix64(seed: 5)
         for dimension in [64, 128, 512, 768] {
             let rows = 37   // not a multiple of the 4-row blocks
-            let vectors8 = (0..<(rows * dimension)).map { _ in UInt8(truncatingIfNeeded: generator.next()) % 255 }
-            let query8 = (0..<dimension).map { _ in Int8(Int(generator.next() % 127) - 63) }
             let vectors4 = (0..<(rows * dimension / 2)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
             let query4 = (0..<dimension).map { _ in Int8(Int(generator.next() % 255) - 127) }
             // The exact sums, written out.
-            var expected8 = [Int32](repeating: 0, count: rows), expected4 = [Int32](repeating: 0, count: rows)
+            var expected4 = [Int32](repeating: 0, count: rows)
             for row in 0..<rows {
-                for k in 0..<dimension { expected8[row] += Int32(query8[k]) * Int32(vectors8[row * dimension + k]) }
                 for block in 0..<(dimension / 64) {
                     for j in 0..<32 {
                         let byte = vectors4[row * dimension / 2 + block * 32 + j]
@@ -201,11 +198,43 @@ struct KernelComparisonTests {
                 }
             }
             for kernels in [portable, fast] {
-                var out8 = [Int32](repeating: 0, count: rows), out4 = [Int32](repeating: 0, count: rows)
-                kernels.dotU8(query: query8, rows: vectors8, count: rows, dimension: dimension, into: &out8)
+                var out4 = [Int32](repeating: 0, count: rows)
                 kernels.dotU4(query: query4, rows: vectors4, count: rows, dimension: dimension, into: &out4)
-                #expect(out8 == expected8, "\(kernels.path) u8 \(dimension)")
                 #expect(out4 == expected4, "\(kernels.path) u4 \(dimension)")
+            }
+        }
+    }
+
+    @Test("float16 rows picked by number (unaligned, ragged dimensions) score within float rounding of exact sums",
+          arguments: fastPaths)
+    func halfDots(path: KernelPath) throws {
+        guard let fast = fastKernels(path) else { return }
+        var generator = SplitMix64(seed: 11)
+        for dimension in [512, 768, 100, 17, 1] {
+            let stored = 41
+            let values = (0..<(stored * dimension)).map { _ in Float(Double(generator.next() % 20001) / 10000 - 1) }
+            // One byte first: the rows start unaligned.
+            var bytes: [UInt8] = [0x77]
+            for value in values { bytes += withUnsafeBytes(of: Float16(value).bitPattern.littleEndian, Array.init) }
+            let query = (0..<dimension).map { _ in Float(Double(generator.next() % 20001) / 10000 - 1) }
+            let picked: [Int64] = [40, 0, 7, 7, 39, 12, 3, 25, 1]   // out of order, one twice, first and last
+            var expected = [Double](repeating: 0, count: picked.count)
+            for (index, row) in picked.enumerated() {
+                for k in 0..<dimension {
+                    expected[index] += Double(query[k]) * Double(Float(Float16(values[Int(row) * dimension + k])))
+                }
+            }
+            for kernels in [portable, fast] {
+                var out = [Float](repeating: .nan, count: picked.count + 1)
+                bytes.withUnsafeBytes { raw in
+                    query.withUnsafeBufferPointer { q in
+                        picked.withUnsafeBufferPointer { kernels.dotHalves(q, halves: raw.baseAddress! + 1, rows: $0, into: &out) }
+                    }
+                }
+                #expect(out[picked.count].isNaN, "\(kernels.path) wrote past the rows")
+                for index in picked.indices {
+                    #expect(abs(Double(out[index]) - expected[index]) < 1e-6 * Double(dimension), "\(kernels.path) \(dimension) row \(picked[index])")
+                }
             }
         }
     }

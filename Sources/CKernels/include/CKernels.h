@@ -127,11 +127,13 @@ typedef struct ps_kernels {
                       float *c, size_t ldc, size_t outputs, size_t first, size_t count,
                       const float *bias, int accumulate);
 
-    /// out[i] = Σₖ query[k] · vectors[i·dimension + k] for `rows` vectors of
-    /// unsigned bytes, exactly, in 32-bit integers. The query must lie in
-    /// [-63, 63] so that pairwise 16-bit sums (vpmaddubsw) cannot saturate:
-    /// 2 · 255 · 63 < 32768.
-    void (*dot_u8)(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+    /// out[r] = Σₖ query[k] · half(rows[r], k) for `count` rows of float16
+    /// vectors: row n is the `dimension` little-endian IEEE halves at
+    /// halves + 2 · dimension · n (no alignment needed). For ranking: the
+    /// sums' order, and so their rounding, is the level's (F16C and FMA from
+    /// AVX2 on); the next rows are prefetched while one is summed.
+    void (*dot_halves)(const float *query, const uint8_t *halves, const int64_t *rows, size_t count, size_t dimension,
+                       float *out);
 
     /// The same for 4-bit vectors: each row holds `dimension` / 2 bytes
     /// (dimension a multiple of 64), block b of 32 bytes carrying dimension

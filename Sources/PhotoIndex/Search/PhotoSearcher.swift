@@ -28,13 +28,14 @@ public struct SearchHit: Sendable, Equatable {
 /// keeping the best few hundred rows in a heap per core (approximate): all
 /// of them, or, in a partitioned matrix, those of the cells whose centroids
 /// are nearest the query (approximate again: a true match in a cell not
-/// probed is missed; `probes` trades recall for time). Second
-/// pass: those rows scored again from their 8-bit copies (approximate).
-/// Third pass: the best of them, plus every embedding added since the matrix
-/// was written, scored with their float16 vectors from SQLite, which
-/// also drops photos deleted since. The result is exact whenever the true top
-/// K survive the quantised passes, which their candidate counts make near
-/// certain (recall@10 is measured by `photosearch-bench search`). Filters are applied in
+/// probed is missed; `probes` trades recall for time). Second pass: those
+/// rows scored exactly from the float16 vectors the matrix keeps beside the
+/// 4-bit rows (the very values SQLite holds), the best of them kept while
+/// SQLite still has their embeddings (which drops photos deleted or
+/// re-embedded since), and every embedding added since the matrix was
+/// written scored from SQLite. The result is exact whenever the true top K
+/// survive the 4-bit pass, which its candidate count makes near certain
+/// (recall@10 is measured by `photosearch-bench search`). Filters are applied in
 /// the first pass, before ranking; a filter that leaves too few photos in
 /// the probed cells to rank scans every photo it allows instead.
 ///
@@ -83,8 +84,8 @@ final class PhotoSearcher: Sendable {
         }
     }
 
-    /// How many 4-bit candidates get an 8-bit score, and how many of those an
-    /// exact one, for a top-K query.
+    /// How many 4-bit candidates get an exact score, and how many of the best
+    /// of those are checked against SQLite, for a top-K query.
     static func coarseCandidates(top: Int) -> Int { max(40 * top, 400) }
     static func candidates(top: Int) -> Int { max(4 * top, 64) }
 
@@ -110,15 +111,16 @@ final class PhotoSearcher: Sendable {
 
         var candidates = scan(matrix, query: query, coarse: Self.coarseCandidates(top: top) + excluding.count,
                               capacity: Self.candidates(top: top) + excluding.count, allowed: allowed, probes: probes)
-        var exact = try exactScores(of: matrix.embeddingIDs(of: candidates), query: query)
-        if candidates.count - exact.count > candidates.count / 4 {
+        let needed = top + excluding.count
+        var (exact, gone) = try liveScores(of: candidates, in: matrix, needed: needed)
+        if gone.checked > 0, gone.count > gone.checked / 4 {
             // Many candidates were deleted since the matrix was written: they
             // could crowd out live photos. Write it again and scan once more.
             matrix = try rebuildMatrix(replacing: matrix)
             delta = try vectorsAdded(after: matrix.highestEmbeddingID)
             candidates = scan(matrix, query: query, coarse: Self.coarseCandidates(top: top) + excluding.count,
                               capacity: Self.candidates(top: top) + excluding.count, allowed: allowed, probes: probes)
-            exact = try exactScores(of: matrix.embeddingIDs(of: candidates), query: query)
+            (exact, gone) = try liveScores(of: candidates, in: matrix, needed: needed)
         }
         for (photoID, vector) in delta where allowed?.contains(photoID) ?? true && vector.count == query.count {
             let score = vector.withUnsafeBufferPointer { v in query.withUnsafeBufferPointer { VectorMath.dot($0, v) } }
@@ -158,13 +160,14 @@ final class PhotoSearcher: Sendable {
     func describe(_ ranked: [(key: Int64, value: Float)]) throws(PhotoIndexError) -> [SearchHit] {
         guard !ranked.isEmpty else { return [] }
         let rows = try database.read { db in
-            try Row.fetchAll(db, sql: """
+            // Cached: compiling it took longer than running it.
+            try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT p.id, p.path, p.taken_at,
                        strftime('%Y-%m-%dT%H:%M:%S', p.modified_at / 1000000000, 'unixepoch', 'localtime') AS modified,
                        \(PhotoPlace.columns)
                 FROM photos p LEFT JOIN places pl ON pl.id = p.place_id
                 WHERE p.id IN (\(ranked.map { _ in "?" }.joined(separator: ",")))
-                """, arguments: StatementArguments(ranked.map(\.key)))
+                """), arguments: StatementArguments(ranked.map(\.key)))
         }
         var byID: [Int64: Row] = [:]
         for row in rows { byID[row["id"]] = row }
@@ -256,32 +259,43 @@ final class PhotoSearcher: Sendable {
         }
     }
 
-    /// Exact float32 scores, by photo, of these embeddings (rows of the
-    /// embeddings table), computed straight from SQLite's blobs. Embeddings
-    /// deleted or replaced since are simply absent: found by their row id,
-    /// one B-tree lookup each (by photo id it was two, the unique index and
-    /// then the table: twice the pages read in a fresh process).
-    private func exactScores(of embeddingIDs: [Int64], query: [Float]) throws(PhotoIndexError) -> [Int64: Float] {
-        guard !embeddingIDs.isEmpty else { return [:] }
-        return try database.read { db in
-            var scores: [Int64: Float] = [:]
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT photo_id, model_id, vector FROM embeddings WHERE id IN (\(embeddingIDs.map { _ in "?" }.joined(separator: ",")))
-                """, arguments: StatementArguments(embeddingIDs))
-            // (The model is compared here: in the WHERE clause, SQLite takes
-            // the (model_id, id) index, reading its pages as well.)
-            while let row = try rows.next() {
-                guard row[1] as Int64 == model.id else { continue }
-                let photoID: Int64 = row[0]
-                let score = try row.withUnsafeData(atIndex: 2) { blob -> Float? in
-                    guard let blob, blob.count == query.count * 2 else { return nil }
-                    let vector = blob.withUnsafeBytes { VectorMath.floats(fromHalves: $0) }
-                    return query.withUnsafeBufferPointer { q in vector.withUnsafeBufferPointer { VectorMath.dot(q, $0) } }
-                }
-                if let score, score.isFinite { scores[photoID] = score }
-            }
-            return scores
+    /// The exact scores, by photo, of the candidates (best first) whose
+    /// embeddings SQLite still has: one whose row was deleted or replaced
+    /// since the matrix was written is left out. The best `needed` (and any
+    /// tied with the last) are checked; only when one of them is gone are
+    /// all the others too. With
+    /// how many were checked and how many of those were gone (many: the
+    /// matrix is stale). Looked up in the `(model_id, id)` index (covering:
+    /// SQLite's plan takes it), whose pages are a few bytes a row; the
+    /// table's, a kilobyte a row, were where a search at ten million photos
+    /// spent most of its time.
+    private func liveScores(of candidates: [(score: Float, item: Int)], in matrix: VectorMatrix,
+                            needed: Int) throws(PhotoIndexError) -> ([Int64: Float], gone: (count: Int, checked: Int)) {
+        let (embeddingIDs, photoIDs) = matrix.withParts { parts in
+            (candidates.map { parts.embeddingIDs[$0.item] }, candidates.map { parts.photoIDs[$0.item] })
         }
+        func live(_ ids: ArraySlice<Int64>) throws(PhotoIndexError) -> Set<Int64> {
+            guard !ids.isEmpty else { return [] }
+            return try database.read { db in
+                let statement = try db.cachedStatement(sql: """
+                    SELECT id FROM embeddings WHERE model_id = ? AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
+                    """)
+                return try Set(Int64.fetchAll(statement, arguments: StatementArguments([model.id] + Array(ids))))
+            }
+        }
+        // (And those tied with the last of them: ties rank by photo id, later.)
+        var checked = min(needed, candidates.count)
+        while checked > 0, checked < candidates.count, candidates[checked].score == candidates[checked - 1].score { checked += 1 }
+        var found = try live(embeddingIDs[..<checked])
+        if found.count < checked {
+            found.formUnion(try live(embeddingIDs[checked...]))
+            checked = candidates.count
+        }
+        var scores: [Int64: Float] = [:]
+        for (index, candidate) in candidates.enumerated() where found.contains(embeddingIDs[index]) && candidate.score.isFinite {
+            scores[photoIDs[index]] = candidate.score
+        }
+        return (scores, (checked - found.count, checked))
     }
 
     /// The photos a filter lets through, or nil for every photo. A place
@@ -330,7 +344,8 @@ final class PhotoSearcher: Sendable {
 
     /// The best `capacity` rows of the matrix for `query`: the best `coarse`
     /// by the 4-bit rows (every core) of every row, or of the `probes`
-    /// cells nearest the query, then re-ranked by the 8-bit rows. With a
+    /// cells nearest the query, then ranked by their exact scores (float16
+    /// rows, summed left to right as `VectorMath.dot`), best first. With a
     /// filter that allows few photos (or too few in the probed cells), every
     /// row is checked against it first and only its photos are scored.
     func scan(_ matrix: VectorMatrix, query: [Float], coarse: Int, capacity: Int, allowed: PhotoSet?,
@@ -354,23 +369,31 @@ final class PhotoSearcher: Sendable {
             merged = coarseScan(matrix, query: query, segments: [0..<rows], coarse: coarse, allowed: allowed,
                                 checkingFirst: allowed.map { $0.count < rows / 32 } ?? false)
         }
-        let kernels = Kernels.active
         let dimension = matrix.dimension
-        // 8-bit rows are u = v/s8 + 127, the query in [-63, 63] (see dotU8).
-        var query8 = [Int8](repeating: 0, count: dimension)
-        let scale8 = query.withUnsafeBufferPointer { source in
-            query8.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 63, into: $0.baseAddress!) }
-        }
-        let offset8 = 127 * query8.reduce(Int32(0)) { $0 + Int32($1) }
+        // Ranked by the float16 rows in the kernels' vector sums (a row's
+        // serial sum waits on each addition: 400 of them were a third of a
+        // search), then the best given their scores as `VectorMath.dot`
+        // sums them, the scores every other path gives, on every CPU.
+        let kernels = Kernels.active
+        let candidates = merged.sorted().map { Int64($0.item) }
+        var ranking = [Float](repeating: 0, count: candidates.count)
         var refined = TopK(capacity: capacity)
-        var dot: Int32 = 0
+        var vector = [Float](repeating: 0, count: dimension)
+        var exact: [(score: Float, item: Int)] = []
         matrix.withParts { matrix in
-            for candidate in merged.sorted() {
-                kernels.dotU8(query: query8, rows: matrix.vectors + candidate.item * dimension, count: 1, dimension: dimension, into: &dot)
-                refined.insert(Float(dot - offset8) * scale8 * matrix.scales[candidate.item], candidate.item)
+            query.withUnsafeBufferPointer { query in
+                candidates.withUnsafeBufferPointer { kernels.dotHalves(query, halves: matrix.halves, rows: $0, into: &ranking) }
+                for (index, row) in candidates.enumerated() { refined.insert(ranking[index], Int(row)) }
+                vector.withUnsafeMutableBufferPointer { vector in
+                    for candidate in refined.sorted() {
+                        VectorMath.decodeHalves(UnsafeRawBufferPointer(start: matrix.halves + candidate.item * 2 * dimension, count: 2 * dimension),
+                                                into: vector.baseAddress!)
+                        exact.append((VectorMath.dot(query, UnsafeBufferPointer(vector)), candidate.item))
+                    }
+                }
             }
         }
-        return refined.sorted()
+        return exact.sorted { $0.score > $1.score || ($0.score == $1.score && $0.item < $1.item) }
     }
 
     /// The best `coarse` of the rows in `segments` by their 4-bit rows, on

@@ -7,21 +7,24 @@ import Imaging
 import Glibc
 #endif
 
-/// The index's vectors as two contiguous quantised matrices with a scale per
-/// row: a 4-bit one that every search scans whole, and an 8-bit one that
-/// refines the 4-bit pass's candidates. Kept in `<index>.vectors` and
-/// memory-mapped, or in memory when that file cannot be written (a read-only
-/// folder, a full disk). SQLite stays the source of truth: the matrix records
-/// the model and the highest embedding id it holds, rows added since are read
-/// from SQLite, and candidates are rescored from SQLite, so a deleted or
-/// re-embedded photo never shows a stale vector (each row keeps its
-/// embedding's id: one lookup in SQLite's table, no index, finds it).
+/// The index's vectors as two contiguous matrices: a 4-bit one (a scale per
+/// row) that searches scan, and the float16 vectors themselves, byte for byte
+/// as SQLite holds them, that score the 4-bit pass's candidates exactly.
+/// Kept in `<index>.vectors` and memory-mapped, or in memory when that file
+/// cannot be written (a read-only folder, a full disk). SQLite stays the
+/// source of truth: the matrix records the model and the highest embedding
+/// id it holds, rows added since are read from SQLite, and a candidate counts
+/// only while SQLite still has its embedding (each row keeps its embedding's
+/// id, looked up in the small `(model_id, id)` index, not the table of
+/// vectors), so a deleted or re-embedded photo never shows a stale vector.
+/// (Until version 6 the file held 8-bit rows, and candidates were rescored
+/// from SQLite's table: at ten million photos those lookups, in pages of a
+/// 12 GB file, cost more than the scan.)
 ///
-/// 8-bit: v is stored as u = round(v / s8) + 127 with s8 = max |v| / 127, so
-/// u lies in [0, 254] and v ≈ s8 · (u − 127). 4-bit: u = round(v / s4) + 8 with
-/// s4 = max |v| / 7, in [1, 15], two per byte in blocks of 64 dimensions (byte
-/// j of a block: dimension j low, j + 32 high; see Kernels.dotU4), the
-/// dimension padded to a multiple of 64 with zeros (u = 8).
+/// 4-bit: u = round(v / s4) + 8 with s4 = max |v| / 7, in [1, 15], two per
+/// byte in blocks of 64 dimensions (byte j of a block: dimension j low,
+/// j + 32 high; see Kernels.dotU4), the dimension padded to a multiple of 64
+/// with zeros (u = 8).
 ///
 /// Large matrices are partitioned (IVF): `Partitioning` gives them cells,
 /// each a unit centroid found by spherical k-means, and their rows are
@@ -29,15 +32,15 @@ import Glibc
 /// the rows of the cells nearest the query. A rebuild keeps the centroids
 /// and each surviving row's cell, and assigns only the rows added since.
 ///
-/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (6),
+/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (7),
 /// dimension u32, rows u64, highest embedding id i64, model checksum (64
 /// bytes, zero-padded), capacity u64, checksum of everything after the
 /// header u64 (`ContentHash.blockwise`), cells u32 (0: not partitioned) —
 /// then capacity × photo id (i64), capacity × embedding id (i64), capacity ×
-/// s8 (f32), capacity × s4 (f32), (cells + 1) × first row of each cell (u64;
-/// the last is `rows`), cells × dimension centroid values (f32), padding to
-/// 64 bytes, capacity × dimension bytes (8-bit), capacity × padded dimension
-/// / 2 bytes (4-bit); rows ≤ capacity are in use (all of them when
+/// s4 (f32), (cells + 1) × first row of each cell (u64; the last is `rows`),
+/// cells × dimension centroid values (f16), padding to 64 bytes, capacity ×
+/// dimension float16 values, capacity × padded dimension / 2 bytes (4-bit);
+/// rows ≤ capacity are in use (all of them when
 /// partitioned). A file whose header, cell table or checksum does not match
 /// is not trusted: it is rebuilt.
 ///
@@ -64,20 +67,16 @@ package final class VectorMatrix: Sendable {
         let photoIDs: UnsafePointer<Int64>
         /// Each row's id in the embeddings table.
         let embeddingIDs: UnsafePointer<Int64>
-        let scales: UnsafePointer<Float>
-        let vectors: UnsafePointer<UInt8>
+        /// Each row's float16 vector (little-endian), `dimension` values.
+        let halves: UnsafeRawPointer
         let scales4: UnsafePointer<Float>
         let vectors4: UnsafePointer<UInt8>
         /// cellCount + 1 row numbers: cell c holds rows cellStarts[c] ..<
         /// cellStarts[c + 1] (checked when the matrix was opened).
         let cellStarts: UnsafePointer<UInt64>
-        /// cellCount × dimension: the cells' unit centroids.
-        let centroids: UnsafePointer<Float>
-    }
-
-    /// The embeddings table's ids of these rows.
-    func embeddingIDs(of rows: [(score: Float, item: Int)]) -> [Int64] {
-        withParts { parts in rows.map { parts.embeddingIDs[$0.item] } }
+        /// cellCount × dimension float16 values (little-endian): the cells'
+        /// unit centroids (half the bytes a search reads to rank them).
+        let centroids: UnsafeRawPointer
     }
 
     func withParts<Result>(_ body: (Parts) throws -> Result) rethrows -> Result {
@@ -85,12 +84,11 @@ package final class VectorMatrix: Sendable {
             let base = UnsafeRawPointer(bytes.baseAddress!)
             return try body(Parts(photoIDs: (base + Self.headerSize).assumingMemoryBound(to: Int64.self),
                                   embeddingIDs: (base + layout.embeddingIDs).assumingMemoryBound(to: Int64.self),
-                                  scales: (base + layout.scales).assumingMemoryBound(to: Float.self),
-                                  vectors: (base + layout.vectors).assumingMemoryBound(to: UInt8.self),
+                                  halves: base + layout.halves,
                                   scales4: (base + layout.scales4).assumingMemoryBound(to: Float.self),
                                   vectors4: (base + layout.vectors4).assumingMemoryBound(to: UInt8.self),
                                   cellStarts: (base + layout.cellStarts).assumingMemoryBound(to: UInt64.self),
-                                  centroids: (base + layout.centroids).assumingMemoryBound(to: Float.self)))
+                                  centroids: base + layout.centroids))
         }
     }
 
@@ -98,22 +96,20 @@ package final class VectorMatrix: Sendable {
     /// `query` (a unit vector), in file order.
     func nearestCells(to query: [Float], count: Int) -> [Range<Int>] {
         withParts { parts in
-            var scores = [(cell: Int, score: Float)]()
-            scores.reserveCapacity(cellCount)
+            var dots = [Float](repeating: 0, count: cellCount)
+            let cells = (0..<Int64(cellCount)).map { $0 }
             query.withUnsafeBufferPointer { q in
-                for cell in 0..<cellCount {
-                    let centroid = UnsafeBufferPointer(start: parts.centroids + cell * dimension, count: dimension)
-                    scores.append((cell, VectorMath.dot(q, centroid)))
-                }
+                cells.withUnsafeBufferPointer { Kernels.active.dotHalves(q, halves: parts.centroids, rows: $0, into: &dots) }
             }
-            // NaN (a damaged centroid) ranks last.
-            let best = scores.sorted { ($0.score.isNaN ? -.infinity : $0.score) > ($1.score.isNaN ? -.infinity : $1.score) }.prefix(count)
-            return best.map { $0.cell }.sorted().map { Int(parts.cellStarts[$0])..<Int(parts.cellStarts[$0 + 1]) }
+            // The best `count`; NaN (a damaged centroid) ranks last.
+            var best = TopK(capacity: count)
+            for (cell, score) in dots.enumerated() { best.insert(score.isNaN ? -.greatestFiniteMagnitude : score, cell) }
+            return best.sorted().map(\.item).sorted().map { Int(parts.cellStarts[$0])..<Int(parts.cellStarts[$0 + 1]) }
         }
     }
 
     static let magic = Array("PSVECU8\0".utf8)
-    static let version: UInt32 = 6
+    static let version: UInt32 = 7
     static let headerSize = 128
 
     /// The dimension of the 4-bit rows: padded to whole 64-dimension blocks.
@@ -121,16 +117,15 @@ package final class VectorMatrix: Sendable {
 
     /// Byte offsets of the parts for `capacity` rows in `cells` cells.
     private struct Layout: Sendable {
-        let embeddingIDs: Int, scales: Int, scales4: Int, cellStarts: Int, centroids: Int, vectors: Int, vectors4: Int, size: Int
+        let embeddingIDs: Int, scales4: Int, cellStarts: Int, centroids: Int, halves: Int, vectors4: Int, size: Int
 
         init(capacity: Int, dimension: Int, cells: Int) {
             embeddingIDs = headerSize + capacity * 8
-            scales = embeddingIDs + capacity * 8
-            scales4 = scales + capacity * 4
+            scales4 = embeddingIDs + capacity * 8
             cellStarts = scales4 + capacity * 4
             centroids = cellStarts + (cells == 0 ? 0 : (cells + 1) * 8)
-            vectors = (centroids + cells * dimension * 4 + 63) / 64 * 64
-            vectors4 = vectors + capacity * dimension
+            halves = (centroids + cells * dimension * 2 + 63) / 64 * 64
+            vectors4 = halves + capacity * dimension * 2
             size = vectors4 + capacity * paddedDimension(dimension) / 2
         }
 
@@ -187,8 +182,8 @@ package final class VectorMatrix: Sendable {
     /// all of it. Then only what searches scan is read in: every row's ids,
     /// scales and 4-bit rows when every search scans them all, the cell
     /// table and centroids of a partitioned matrix (the rows of the cells a
-    /// search probes, and the 8-bit rows of its few hundred candidates, fault
-    /// in as used).
+    /// search probes, and the float16 rows of its few hundred candidates,
+    /// fault in as used).
     private convenience init?(file: MappedFile, path: String, modelChecksum: String, dimension: Int, trusted: Bool, stamp written: stat?) {
         let bytes = file.bytes
         guard bytes.count >= Self.headerSize else { return nil }
@@ -198,10 +193,10 @@ package final class VectorMatrix: Sendable {
               verified || Self.checksumMatches(bytes, base: base) else { return nil }
         let layout = Layout(header: UnsafeRawBufferPointer(rebasing: bytes[0..<Self.headerSize]), dimension: dimension)
         if bytes.loadUnaligned(fromByteOffset: 112, as: UInt32.self) == 0 {
-            PageMapping.populate(base, from: Self.headerSize, to: layout.vectors)
+            PageMapping.populate(base, from: Self.headerSize, to: layout.halves)
             PageMapping.populate(base, from: layout.vectors4, to: layout.size)
         } else {
-            PageMapping.populate(base, from: layout.cellStarts, to: layout.vectors)
+            PageMapping.populate(base, from: layout.cellStarts, to: layout.halves)
         }
         if let status = written ?? (verified ? nil : file.status) { VerificationStamp.record(path: path, status: status) }
         self.init(storage: ConstantBuffer(borrowing: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: bytes.count, owner: file),
@@ -293,20 +288,22 @@ package final class VectorMatrix: Sendable {
                     while index < ids.count && ids[index] < embeddingID { index += 1 }
                     guard index < ids.count, ids[index] == embeddingID else { continue }
                     defer { index += 1 }
-                    let vector = VectorBlob.vector(row["vector"])
+                    let blob: Data = row["vector"]
+                    let vector = VectorBlob.vector(blob)
                     // A row of another size or with NaN/∞ (written by an older
                     // version, or damaged) is left out rather than trusted.
-                    let valid = vector.count == dimension && vector.allSatisfy(\.isFinite)
+                    let valid = blob.count == 2 * dimension && vector.allSatisfy(\.isFinite)
                     if let slots, let partition {
                         guard slots[index] >= 0 else { continue }
                         // (A slot whose vector went bad since it was assigned
                         // cannot be: one transaction. Were it so, a zero row
-                        // of no photo stands in, which rescoring drops.)
+                        // of no photo stands in, which the live check drops.)
                         writer.add(cell: Int(partition.cellOfRow[index]), slot: slots[index], photoID: valid ? row["photo_id"] : 0,
-                                   embeddingID: valid ? embeddingID : 0, vector: valid ? vector : [Float](repeating: 0, count: dimension))
+                                   embeddingID: valid ? embeddingID : 0, vector: valid ? vector : [Float](repeating: 0, count: dimension),
+                                   halves: valid ? blob : Data(count: 2 * dimension))
                         rows += 1
                     } else if valid, rows < capacity {
-                        writer.add(cell: 0, slot: rows, photoID: row["photo_id"], embeddingID: embeddingID, vector: vector)
+                        writer.add(cell: 0, slot: rows, photoID: row["photo_id"], embeddingID: embeddingID, vector: vector, halves: blob)
                         rows += 1
                     }
                 }
@@ -318,7 +315,8 @@ package final class VectorMatrix: Sendable {
                     for (cell, start) in starts.enumerated() {
                         base.storeBytes(of: start.littleEndian, toByteOffset: layout.cellStarts + cell * 8, as: UInt64.self)
                     }
-                    partition.centroids.withUnsafeBytes { source in
+                    let centroids = VectorBlob.data(partition.centroids)
+                    centroids.withUnsafeBytes { source in
                         UnsafeMutableRawBufferPointer(start: base + layout.centroids, count: source.count).copyMemory(from: source)
                     }
                 }
@@ -346,19 +344,19 @@ package final class VectorMatrix: Sendable {
     /// (8 GB, more than the kernel lets stay dirty) nearly every row faulted
     /// on each of its sections. So a cell's rows (whose slots follow one
     /// another in arrival order) wait here, a batch at a time, and go out as
-    /// one run per section; the 24 bytes a row of ids and scales are kept in
+    /// one run per section; the 20 bytes a row of ids and scale are kept in
     /// memory and copied at the end. An unpartitioned matrix is one cell.
     private final class RowWriter {
         let base: UnsafeMutableRawPointer
         let layout: Layout
         let dimension: Int, packed: Int, batch: Int
         let photoIDs: UnsafeMutableBufferPointer<Int64>, embeddingIDs: UnsafeMutableBufferPointer<Int64>
-        let scales: UnsafeMutableBufferPointer<Float>, scales4: UnsafeMutableBufferPointer<Float>
-        /// cells × batch rows of 8-bit and 4-bit codes.
-        let codes8: UnsafeMutableBufferPointer<UInt8>, codes4: UnsafeMutableBufferPointer<UInt8>
+        let scales4: UnsafeMutableBufferPointer<Float>
+        /// cells × batch rows of float16 values and of 4-bit codes.
+        let halves: UnsafeMutableBufferPointer<UInt8>, codes4: UnsafeMutableBufferPointer<UInt8>
         /// Each cell's first waiting slot, and how many wait.
         var firstSlot: [Int], waiting: [Int]
-        var quantised: [Int8], quantised4: [Int8]
+        var quantised4: [Int8]
 
         init(base: UnsafeMutableRawPointer, layout: Layout, capacity: Int, dimension: Int, cells: Int) {
             self.base = base
@@ -366,44 +364,40 @@ package final class VectorMatrix: Sendable {
             self.dimension = dimension
             packed = paddedDimension(dimension) / 2
             // At most 64 MB waiting, runs of at least 16 rows.
-            batch = max(16, min(1024, (64 << 20) / cells / (dimension + packed)))
+            batch = max(16, min(1024, (64 << 20) / cells / (2 * dimension + packed)))
             photoIDs = .allocate(capacity: capacity)
             embeddingIDs = .allocate(capacity: capacity)
-            scales = .allocate(capacity: capacity)
             scales4 = .allocate(capacity: capacity)
             // Slots no row fills (an unpartitioned matrix's unusable rows) stay zero.
             for buffer in [photoIDs, embeddingIDs] { buffer.initialize(repeating: 0) }
-            for buffer in [scales, scales4] { buffer.initialize(repeating: 0) }
-            codes8 = .allocate(capacity: cells * batch * dimension)
+            scales4.initialize(repeating: 0)
+            halves = .allocate(capacity: cells * batch * 2 * dimension)
             codes4 = .allocate(capacity: cells * batch * packed)
             firstSlot = [Int](repeating: 0, count: cells)
             waiting = [Int](repeating: 0, count: cells)
-            quantised = [Int8](repeating: 0, count: dimension)
             quantised4 = [Int8](repeating: 0, count: dimension)
         }
 
         deinit {
             for buffer in [photoIDs, embeddingIDs] { buffer.deallocate() }
-            for buffer in [scales, scales4] { buffer.deallocate() }
-            for buffer in [codes8, codes4] { buffer.deallocate() }
+            scales4.deallocate()
+            for buffer in [halves, codes4] { buffer.deallocate() }
         }
 
-        /// `slot`: the one after the cell's last (its first, for a cell's first row).
-        func add(cell: Int, slot: Int, photoID: Int64, embeddingID: Int64, vector: [Float]) {
+        /// `slot`: the one after the cell's last (its first, for a cell's
+        /// first row); `halves`: `vector` as stored, 2 × dimension bytes.
+        func add(cell: Int, slot: Int, photoID: Int64, embeddingID: Int64, vector: [Float], halves source: Data) {
             if waiting[cell] == 0 { firstSlot[cell] = slot }
             precondition(slot == firstSlot[cell] + waiting[cell], "a cell's rows arrive in slot order")
+            precondition(source.count == 2 * dimension, "a row's float16 vector has the matrix's dimension")
             photoIDs[slot] = photoID
             embeddingIDs[slot] = embeddingID
             let (dimension, packed) = (dimension, packed)
-            scales[slot] = vector.withUnsafeBufferPointer { source in
-                quantised.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 127, into: $0.baseAddress!) }
-            }
             scales4[slot] = vector.withUnsafeBufferPointer { source in
                 quantised4.withUnsafeMutableBufferPointer { VectorMath.quantize(source, limit: 7, into: $0.baseAddress!) }
             }
             let position = cell * batch + waiting[cell]
-            let stored = codes8.baseAddress! + position * dimension
-            for index in 0..<dimension { stored[index] = UInt8(Int(quantised[index]) + 127) }
+            source.withUnsafeBytes { UnsafeMutableRawPointer(halves.baseAddress! + position * 2 * dimension).copyMemory(from: $0.baseAddress!, byteCount: 2 * dimension) }
             // Two components a byte: those 32 apart in each block of 64 (the
             // scan's layout), padding as zero (8).
             let nibbles = codes4.baseAddress! + position * packed
@@ -422,20 +416,19 @@ package final class VectorMatrix: Sendable {
         private func flush(_ cell: Int) {
             let count = waiting[cell], first = firstSlot[cell]
             guard count > 0 else { return }
-            (base + layout.vectors + first * dimension)
-                .copyMemory(from: codes8.baseAddress! + cell * batch * dimension, byteCount: count * dimension)
+            (base + layout.halves + first * 2 * dimension)
+                .copyMemory(from: halves.baseAddress! + cell * batch * 2 * dimension, byteCount: count * 2 * dimension)
             (base + layout.vectors4 + first * packed)
                 .copyMemory(from: codes4.baseAddress! + cell * batch * packed, byteCount: count * packed)
             waiting[cell] = 0
         }
 
-        /// The waiting rows, and every row's ids and scales.
+        /// The waiting rows, and every row's ids and scale.
         func finish() {
             for cell in waiting.indices { flush(cell) }
             let rows = photoIDs.count
             (base + headerSize).copyMemory(from: photoIDs.baseAddress!, byteCount: rows * 8)
             (base + layout.embeddingIDs).copyMemory(from: embeddingIDs.baseAddress!, byteCount: rows * 8)
-            (base + layout.scales).copyMemory(from: scales.baseAddress!, byteCount: rows * 4)
             (base + layout.scales4).copyMemory(from: scales4.baseAddress!, byteCount: rows * 4)
         }
     }

@@ -62,7 +62,8 @@ struct CellAssignment {
         let partition: VectorCells
         if let previous, previous.cellCount == wanted, previous.dimension == dimension, previous.modelChecksum == model.checksum {
             partition = previous.withParts { parts in
-                VectorCells(centroids: Array(UnsafeBufferPointer(start: parts.centroids, count: wanted * dimension)), dimension: dimension)
+                VectorCells(centroids: VectorMath.floats(fromHalves: UnsafeRawBufferPointer(start: parts.centroids, count: wanted * dimension * 2)),
+                            dimension: dimension)
             }
             // The old rows' cells, by embedding id, joined with `ids` (both sorted).
             var known: [(id: Int64, cell: Int32)] = []
