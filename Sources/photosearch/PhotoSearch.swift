@@ -6,9 +6,13 @@ import Imaging
 
 @main
 struct PhotoSearch: AsyncParsableCommand {
+    /// What `photosearch --version` prints after the name.
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "photosearch",
         abstract: "Semantic photo search on your own computer.",
+        version: "photosearch \(version)",
         subcommands: [SearchCommand.self, SimilarCommand.self, DuplicatesCommand.self, IndexCommand.self, StatusCommand.self, PlacesCommand.self,
                       ServeCommand.self, ModelsCommand.self, EmbedCommand.self]
     )
@@ -28,6 +32,35 @@ struct PhotoSearch: AsyncParsableCommand {
             FilePaths.string(fromFileSystem: UnsafeBufferPointer(start: CommandLine.unsafeArgv[index]!, count: strlen(CommandLine.unsafeArgv[index]!))
                 .map { UInt8(bitPattern: $0) })
         }
-        await main(arguments)
+        await run(arguments)
+    }
+
+    /// Parses and runs a command line. Everything that goes wrong leaves in
+    /// one style, the library's errors and a mistyped command line alike:
+    /// "photosearch: error: …" on standard error (the latter followed by
+    /// the command's usage) and a non-zero exit status (64 for usage);
+    /// help and the version go to standard output with status 0.
+    static func run(_ arguments: [String]) async -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+            Foundation.exit(0)
+        } catch {
+            let code = exitCode(for: error)
+            let text = fullMessage(for: error)
+            if code == .success {
+                Terminal.output(text.isEmpty || text.hasSuffix("\n") ? text : text + "\n")
+            } else if !text.isEmpty {
+                // ArgumentParser's "Error: …", then its usage lines.
+                let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                let first = lines[0].hasPrefix("Error: ") ? "photosearch: error: " + lines[0].dropFirst("Error: ".count) : String(lines[0])
+                Terminal.error(([first] + lines.dropFirst().map(String.init)).joined(separator: "\n") + (text.hasSuffix("\n") ? "" : "\n"))
+            }
+            Foundation.exit(code.rawValue)
+        }
     }
 }

@@ -6,27 +6,54 @@ struct BadInputCommandTests {
     static let model = CommandRunner.fixture("models/oc-vit-gelu-p16")
 
     @Test("out-of-range options", arguments: [
-        (["search", "cat", "--top", "100000000"], "Error: --top must be between 1 and 10000."),
-        (["search", "cat", "--top", "4611686018427387904"], "Error: --top must be between 1 and 10000."),
-        (["similar", "x.jpg", "--top", "0"], "Error: --top must be between 1 and 10000."),
-        (["search", "cat", "--min-score", "nan"], "Error: --min-score must be between -1 and 1."),
-        (["search", "cat", "--after", "2023-02-30"], "Error: invalid date \"2023-02-30\"; use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]."),
-        (["search", "cat", "--before", "2023-13"], "Error: invalid date \"2023-13\"; use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]."),
+        (["search", "cat", "--top", "100000000"], "photosearch: error: --top must be between 1 and 10000."),
+        (["search", "cat", "--top", "4611686018427387904"], "photosearch: error: --top must be between 1 and 10000."),
+        (["similar", "x.jpg", "--top", "0"], "photosearch: error: --top must be between 1 and 10000."),
+        (["search", "cat", "--min-score", "nan"], "photosearch: error: --min-score must be between -1 and 1."),
+        (["search", "cat", "--after", "2023-02-30"], "photosearch: error: invalid date \"2023-02-30\"; use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]."),
+        (["search", "cat", "--before", "2023-13"], "photosearch: error: invalid date \"2023-13\"; use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]."),
         (["search", "cat", "--after", "2025", "--before", "2024"],
-         "Error: invalid dates: after 2025-01-01T00:00:00 is not before 2024-01-01T00:00:00, so no photo can match."),
+         "photosearch: error: invalid dates: after 2025-01-01T00:00:00 is not before 2024-01-01T00:00:00, so no photo can match."),
         (["similar", "x.jpg", "--after", "2024-06", "--before", "2024-06"],
-         "Error: invalid dates: after 2024-06-01T00:00:00 is not before 2024-06-01T00:00:00, so no photo can match."),
-        (["index", "/tmp", "--jobs", "100000"], "Error: --jobs must be between 1 and 64."),
-        (["index", "/tmp", "--batch-size", "1000000"], "Error: --batch-size must be between 1 and 256."),
-        (["index", "/tmp", "--every", "1e300d"], "Error: --every must be between 1s and 366d."),
-        (["index", "/tmp", "--every", "0.1s"], "Error: --every must be between 1s and 366d."),
-        (["duplicates", "--threshold", "nan"], "Error: --threshold must be in (-1, 1]."),
+         "photosearch: error: invalid dates: after 2024-06-01T00:00:00 is not before 2024-06-01T00:00:00, so no photo can match."),
+        (["index", "/tmp", "--jobs", "100000"], "photosearch: error: --jobs must be between 1 and 64."),
+        (["index", "/tmp", "--batch-size", "1000000"], "photosearch: error: --batch-size must be between 1 and 256."),
+        (["index", "/tmp", "--every", "1e300d"], "photosearch: error: --every must be between 1s and 366d."),
+        (["index", "/tmp", "--every", "0.1s"], "photosearch: error: --every must be between 1s and 366d."),
+        (["duplicates", "--threshold", "nan"], "photosearch: error: --threshold must be in (-1, 1]."),
     ])
     func refused(arguments: [String], message: String) throws {
         let result = try CommandRunner.run(arguments + ["--db", "/nonexistent/index.sqlite"])
         #expect(result.status == 64)
         #expect(result.standardError.hasPrefix(message + "\n"), "\(result.standardError)")
         #expect(result.standardOutput.isEmpty)
+    }
+
+    @Test("a mistyped command line: the same error style as every other error, then the usage; exit 64")
+    func mistyped() throws {
+        for (arguments, usage) in [(["search"], "Usage: photosearch search [<options>] <query>"),
+                                   (["search", "cat", "--topp", "3"], "Usage: photosearch search [<options>] <query>"),
+                                   (["serach", "cat"], "Usage: photosearch <subcommand>")] {
+            let result = try CommandRunner.run(arguments)
+            let lines = result.standardError.split(separator: "\n").map(String.init)
+            #expect(result.status == 64, "\(arguments)")
+            #expect(lines.first?.hasPrefix("photosearch: error: ") == true, "\(result.standardError)")
+            #expect(lines.dropFirst().contains(usage), "\(result.standardError)")
+            #expect(result.standardOutput.isEmpty)
+        }
+        let missing = try CommandRunner.run(["search"])
+        #expect(missing.standardError.hasPrefix("photosearch: error: Missing expected argument '<query>'\n"))
+    }
+
+    @Test("--version: the name and version on standard output, exit 0; --help too")
+    func version() throws {
+        let result = try CommandRunner.run(["--version"])
+        #expect(result.status == 0)
+        #expect(result.standardOutput == "photosearch 0.1.0\n")
+        #expect(result.standardError.isEmpty)
+        let help = try CommandRunner.run(["search", "--help"])
+        #expect(help.status == 0 && help.standardError.isEmpty)
+        #expect(help.standardOutput.hasPrefix("OVERVIEW: "), "\(help.standardOutput.prefix(200))")
     }
 
     @Test("a leap day is a date")
