@@ -120,4 +120,62 @@ public enum ModelCatalogue {
     public static func entry(named name: String) -> CatalogueEntry? {
         entries.first { $0.name == name }
     }
+
+    /// The model a mistyped `name` most likely meant, among `installed`
+    /// names and the catalogue's (whose Hugging Face repository names count
+    /// as theirs too: "siglip2-base-patch16-224" means siglip2-b-16-224).
+    public static func suggestion(for name: String, installed: [String] = []) -> String? {
+        var aliases: [String: String] = [:]
+        for entry in entries {
+            aliases[entry.name] = entry.name
+            aliases[String(entry.repository.split(separator: "/").last ?? "")] = entry.name
+        }
+        for name in installed { aliases[name] = name }
+        let names = installed + entries.map(\.name) + entries.map { String($0.repository.split(separator: "/").last ?? "") }
+        return nearest(to: name, among: names).flatMap { aliases[$0] }
+    }
+
+    /// The name in `names` a mistyped `name` most likely meant: one that
+    /// differs only in case, else the nearest by edits (insertions,
+    /// deletions, substitutions, swaps of neighbours) when few enough for a
+    /// typo (2, or a quarter of the name), else the shortest that contains
+    /// it (a name of four or more characters: "vit-b-32" for
+    /// "openai-vit-b-32"); nil when none is close.
+    public static func nearest(to name: String, among names: [String]) -> String? {
+        let typed = Array(name.lowercased())
+        guard !typed.isEmpty, typed.count <= 200 else { return nil }
+        if let same = names.first(where: { $0.lowercased() == name.lowercased() }) { return same }
+        let limit = max(2, typed.count / 4)
+        var best: (name: String, distance: Int)?
+        for candidate in names {
+            let distance = editDistance(typed, Array(candidate.lowercased()), limit: limit)
+            if distance <= limit, distance < best?.distance ?? .max { best = (candidate, distance) }
+        }
+        if let best { return best.name }
+        guard typed.count >= 4 else { return nil }
+        return names.filter { $0.lowercased().contains(name.lowercased()) }.min { $0.count < $1.count || ($0.count == $1.count && $0 < $1) }
+    }
+
+    /// Optimal string alignment distance, or limit + 1 once it must exceed `limit`.
+    static func editDistance(_ a: [Character], _ b: [Character], limit: Int) -> Int {
+        guard abs(a.count - b.count) <= limit else { return limit + 1 }
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var previous2 = [Int](repeating: 0, count: b.count + 1)
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            var smallest = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                var value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { value = min(value, previous2[j - 2] + 1) }
+                current[j] = value
+                smallest = min(smallest, value)
+            }
+            if smallest > limit { return limit + 1 }
+            (previous2, previous, current) = (previous, current, previous2)
+        }
+        return previous[b.count]
+    }
 }

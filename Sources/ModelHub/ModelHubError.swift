@@ -3,7 +3,10 @@ import Foundation
 /// Everything that can go wrong installing, importing or choosing a model.
 public enum ModelHubError: LocalizedError, Equatable, Sendable {
     case noModelInstalled
-    case unknownModel(name: String)
+    /// Not in the catalogue; `nearest`: the catalogue's name closest to it, if any is close.
+    case unknownModel(name: String, nearest: String? = nil)
+    /// Neither an installed model, a catalogue name nor a folder.
+    case noSuchModel(name: String, nearest: String?)
     case notInstalled(name: String)
     case alreadyInstalled(name: String)
     /// A model of that name is installed, but not the catalogue's download.
@@ -21,8 +24,10 @@ public enum ModelHubError: LocalizedError, Equatable, Sendable {
         switch self {
         case .noModelInstalled:
             return "no model installed"
-        case let .unknownModel(name):
-            return "no model called \(name) in the catalogue; see: photosearch models list"
+        case let .unknownModel(name, nearest):
+            return "no model called \(name) in the catalogue\(nearest.map { " (did you mean \($0)?)" } ?? ""); see: photosearch models list"
+        case let .noSuchModel(name, nearest):
+            return "no model called \(name) is installed, and no folder has that name\(nearest.map { " (did you mean \($0)?)" } ?? ""); see: photosearch models list"
         case let .notInstalled(name):
             return "model \(name) is not installed; see: photosearch models list"
         case let .alreadyInstalled(name):

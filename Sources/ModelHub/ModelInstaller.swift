@@ -19,7 +19,9 @@ public struct ModelInstaller: Sendable {
 
     @discardableResult
     public func install(_ name: String, progress: @escaping @Sendable (ModelDownloader.Progress) -> Void) throws(ModelHubError) -> ModelStore.InstalledModel {
-        guard let entry = ModelCatalogue.entry(named: name) else { throw .unknownModel(name: name) }
+        guard let entry = ModelCatalogue.entry(named: name) else {
+            throw .unknownModel(name: name, nearest: ModelCatalogue.suggestion(for: name))
+        }
         if let existing = store.installed().first(where: { $0.name == name }) {
             // The catalogue's download, or something else that took its name?
             let downloaded = existing.manifest?.source == "hub" && existing.manifest?.repository == entry.repository

@@ -155,7 +155,7 @@ public struct ModelStore: Sendable {
                 if ModelCatalogue.entry(named: requested) != nil {
                     throw .notInstalled(name: requested)
                 }
-                return requested      // let the loader report the missing folder
+                throw .noSuchModel(name: requested, nearest: ModelCatalogue.suggestion(for: requested, installed: installedNames()))
             }
             return path(of: requested)
         }

@@ -23,7 +23,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     /// The model's weights file cannot be read to identify it.
     case cannotReadModel(path: String, reason: String)
     case modelMismatch(index: String, given: String)
-    case embeddingSizeMismatch(index: Int, given: Int)
+    /// `indexModel`: the name of the model the index was built with.
+    case embeddingSizeMismatch(index: Int, given: Int, indexModel: String)
     case precisionMismatch(index: Precision, given: Precision)
 
     // Indexing.
@@ -93,8 +94,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             return "cannot read the model's weights \(shown(path)): \(reason)"
         case let .modelMismatch(index, given):
             return "this index was built with model \(index), not \(given); use --model with that model, or re-index with it: photosearch index --replace-model --model DIR PATH..."
-        case let .embeddingSizeMismatch(index, given):
-            return "this index holds \(index)-dimensional embeddings but the model makes \(given)-dimensional ones; use the index's model, or re-index with this one: photosearch index --replace-model --model DIR PATH..."
+        case let .embeddingSizeMismatch(index, given, indexModel):
+            return "this index holds \(index)-dimensional embeddings from model \(indexModel), but the model given makes \(given)-dimensional ones; use --model with \(indexModel), or re-index with this one: photosearch index --replace-model --model DIR PATH..."
         case let .precisionMismatch(index, given):
             return "this index holds embeddings computed in \(index.rawValue), not \(given.rawValue); index with --precision \(index.rawValue), or convert it: photosearch index --replace-model --precision \(given.rawValue) PATH..."
         case let .rootNotFound(path):

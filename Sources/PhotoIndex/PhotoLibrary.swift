@@ -140,7 +140,7 @@ public final class PhotoLibrary: Sendable {
         }
         let searcher = try searcher()
         guard vector.count == searcher.model.embeddingSize else {
-            throw .embeddingSizeMismatch(index: searcher.model.embeddingSize, given: vector.count)
+            throw .embeddingSizeMismatch(index: searcher.model.embeddingSize, given: vector.count, indexModel: searcher.model.name)
         }
         return try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter,
                                    probes: options.probes)

@@ -232,6 +232,12 @@ struct ModelInstallTests {
         #expect(throws: ModelHubError.unknownModel(name: "vit-z-99")) {
             try installer(store, hub: "http://127.0.0.1:9").install("vit-z-99") { _ in }
         }
+        // A typo gets the catalogue's nearest name.
+        #expect(throws: ModelHubError.unknownModel(name: "openai-vit-b-23", nearest: "openai-vit-b-32")) {
+            try installer(store, hub: "http://127.0.0.1:9").install("openai-vit-b-23") { _ in }
+        }
+        #expect(ModelHubError.unknownModel(name: "openai-vit-b-23", nearest: "openai-vit-b-32").localizedDescription
+                == "no model called openai-vit-b-23 in the catalogue (did you mean openai-vit-b-32?); see: photosearch models list")
         _ = folder
     }
 }

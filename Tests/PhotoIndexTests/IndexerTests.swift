@@ -185,7 +185,7 @@ struct IndexerTests {
         let other = try CLIPModel(directory: Fixture.path("models/hf-vit-quickgelu-p8"), towers: .image)
         let identity = try Fixture.identity(other, path: Fixture.path("models/hf-vit-quickgelu-p8"))
         let indexer = Indexer(database: try workspace.database(), model: other, identity: identity)
-        #expect(throws: PhotoIndexError.embeddingSizeMismatch(index: 32, given: 24)) {
+        #expect(throws: PhotoIndexError.embeddingSizeMismatch(index: 32, given: 24, indexModel: "oc-vit-gelu-p16")) {
             try indexer.run(IndexingOptions(roots: [workspace.photos]))
         }
         var options = IndexingOptions(roots: [workspace.photos])

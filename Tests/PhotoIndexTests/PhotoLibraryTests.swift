@@ -131,7 +131,7 @@ struct PhotoLibraryTests {
         // The lock is free again; a model of another size can never index here.
         let other = PhotoLibrary(database: workspace.databasePath, model: Fixture.path("models/hf-vit-quickgelu-p8"))
         let never = CancellationFlag()
-        #expect(throws: PhotoIndexError.embeddingSizeMismatch(index: 32, given: 24)) {
+        #expect(throws: PhotoIndexError.embeddingSizeMismatch(index: 32, given: 24, indexModel: "oc-vit-gelu-p16")) {
             try other.indexRepeatedly(IndexingOptions(roots: [workspace.photos]), every: 3600, cancellation: never) { event in
                 if case .runFailed = event { never.cancel() }     // a test bug, not an hour's wait
             }
@@ -141,7 +141,7 @@ struct PhotoLibraryTests {
     @Test("a search by vector checks its dimension")
     func vectorDimension() throws {
         let (workspace, library) = try indexedLibrary()
-        #expect(throws: PhotoIndexError.embeddingSizeMismatch(index: 32, given: 3)) { try library.search(vector: [1, 0, 0]) }
+        #expect(throws: PhotoIndexError.embeddingSizeMismatch(index: 32, given: 3, indexModel: "oc-vit-gelu-p16")) { try library.search(vector: [1, 0, 0]) }
         let hits = try library.search(vector: [Float](repeating: 1, count: 32), .init(top: 4))
         #expect(hits.count == 4 && hits.map(\.score) == hits.map(\.score).sorted(by: >))
         withExtendedLifetime(workspace) {}

@@ -29,6 +29,24 @@ struct ModelsCommandTests {
         }
     }
 
+    @Test("a mistyped model name: said, with the nearest installed or catalogue name; exit 2")
+    func mistypedName() throws {
+        let home = try Home()
+        let imported = try run(["models", "import", CommandRunner.fixture("models/oc-vit-gelu-p16"), "--name", "family-photos"], home)
+        #expect(imported.status == 0, "\(imported.standardError)")
+        for (name, nearest) in [("openai-vit-b-23", " (did you mean openai-vit-b-32?)"), ("family-photo", " (did you mean family-photos?)"),
+                                ("FAMILY-PHOTOS", " (did you mean family-photos?)"), ("siglip2-base-patch16-224", " (did you mean siglip2-b-16-224?)"),
+                                ("siglip2-b-16-22", " (did you mean siglip2-b-16-224?)"), ("vit-l-14", " (did you mean laion-vit-l-14?)"),
+                                ("zzz", "")] {
+            let result = try run(["search", "a cat", "--model", name, "--db", "/nonexistent/index.sqlite"], home)
+            #expect(result.status == 2, "\(name)")
+            #expect(result.standardError == "photosearch: error: no model called \(name) is installed, and no folder has that name\(nearest); see: photosearch models list\n")
+        }
+        let install = try run(["models", "install", "openai-vit-b-23"], home)
+        #expect(install.status != 0)
+        #expect(install.standardError == "photosearch: error: no model called openai-vit-b-23 in the catalogue (did you mean openai-vit-b-32?); see: photosearch models list\n")
+    }
+
     @Test("install from the hub, then index and search with the default model, offline")
     func installThenUse() throws {
         let home = try Home()

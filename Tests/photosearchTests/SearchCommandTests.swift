@@ -136,7 +136,7 @@ struct SearchCommandTests {
         // Another model.
         let other = try CommandRunner.run(["search", "cat", "--db", folder.database, "--model", CommandRunner.fixture("models/oc-vit-quickgelu-p8")])
         #expect(other.status == 1)
-        #expect(other.standardError.hasPrefix("photosearch: error: this index holds 32-dimensional embeddings but the model makes 24-dimensional ones"))
+        #expect(other.standardError == "photosearch: error: this index holds 32-dimensional embeddings from model oc-vit-gelu-p16, but the model given makes 24-dimensional ones; use --model with oc-vit-gelu-p16, or re-index with this one: photosearch index --replace-model --model DIR PATH...\n", "\(other.standardError)")
         // An empty index.
         let empty = folder.root.appendingPathComponent("empty").path
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)

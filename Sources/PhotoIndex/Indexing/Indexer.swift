@@ -174,7 +174,7 @@ final class Indexer: Sendable {
             if let other = models.first {
                 guard replace else {
                     if other.embeddingSize != identity.embeddingSize {
-                        throw PhotoIndexError.embeddingSizeMismatch(index: other.embeddingSize, given: identity.embeddingSize)
+                        throw PhotoIndexError.embeddingSizeMismatch(index: other.embeddingSize, given: identity.embeddingSize, indexModel: other.name)
                     }
                     if other.checksum == identity.checksum {
                         throw PhotoIndexError.precisionMismatch(index: other.precision, given: model.precision)

@@ -66,7 +66,7 @@ final class PhotoSearcher: Sendable {
     /// Refuses a model other than the one the index was built with.
     func verify(_ identity: ModelIdentity) throws(PhotoIndexError) {
         guard identity.embeddingSize == model.embeddingSize else {
-            throw .embeddingSizeMismatch(index: model.embeddingSize, given: identity.embeddingSize)
+            throw .embeddingSizeMismatch(index: model.embeddingSize, given: identity.embeddingSize, indexModel: model.name)
         }
         guard identity.checksum == model.checksum else {
             throw .modelMismatch(index: "\(model.name) (\(model.checksum))", given: "\(identity.name) (\(identity.checksum))")
