@@ -194,19 +194,24 @@ public final class PhotoLibrary: Sendable {
         let model = try models.model(with: .image, precision: options.precision)
         try models.checkTextTower(precision: options.precision)
         let database = try database(create: true)
-        let lock = try WriterLock(indexPath: database.path)
-        defer { withExtendedLifetime(lock) {} }
-        database.compactIfNeeded()
-        let known = try database.currentModel().map { [$0] } ?? []
-        let identity = try models.identity(embeddingSize: model.embeddingSize, known: known)
-        let summary = try Indexer(database: database, model: model, identity: identity)
-            .run(options, cancellation: cancellation, events: events)
-        database.checkpoint()
-        if !cancellation.isCancelled, summary.added + summary.updated > 0 {
-            // A vector file the run left far behind is written again here,
-            // not by the next search (which does it if this fails).
-            try? PhotoSearcher(database: database).refreshStaleFile()
-        }
+        let summary = try { () throws(PhotoIndexError) -> IndexSummary in
+            let lock = try WriterLock(indexPath: database.path)
+            defer { withExtendedLifetime(lock) {} }
+            database.compactIfNeeded()
+            let known = try database.currentModel().map { [$0] } ?? []
+            let identity = try models.identity(embeddingSize: model.embeddingSize, known: known)
+            let summary = try Indexer(database: database, model: model, identity: identity)
+                .run(options, cancellation: cancellation, events: events)
+            database.checkpoint()
+            if !cancellation.isCancelled, summary.added + summary.updated > 0 {
+                // A vector file the run left far behind is written again here,
+                // not by the next search (which does it if this fails).
+                try? PhotoSearcher(database: database).refreshStaleFile()
+            }
+            return summary
+        }()
+        // Once the writer lock is free: another indexer may start as soon as it is said.
+        events(.finished(summary))
         return summary
     }
 

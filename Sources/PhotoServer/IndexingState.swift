@@ -40,7 +40,7 @@ public final class IndexingState: Sendable {
                 state.failed = progress.failed
             case .failed:
                 state.failed += 1
-            case .unreadableFolder:
+            case .unreadableFolder, .noPhotos:
                 break
             case .finished:
                 state.state = "waiting"

@@ -68,6 +68,31 @@ struct IndexCommandTests {
             scanned: 6, added: 5, updated: 0, unchanged: 0, moved: 0, removed: 0, failed: 1, interrupted: false))
     }
 
+    @Test("a folder without photos says why nothing was indexed, in words and in --json; exit 0")
+    func noPhotos() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-nophotos-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let empty = root.appendingPathComponent("empty"), other = root.appendingPathComponent("other")
+        for folder in [empty, other, other.appendingPathComponent("deeper")] {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        }
+        for name in ["notes.txt", "deeper/clip.mp4", "deeper/raw.CR2", ".hidden.jpg.txt"] {
+            try Data("x".utf8).write(to: other.appendingPathComponent(name))
+        }
+        let database = root.appendingPathComponent("index.sqlite").path
+        let skipped = "(hidden files and folders, and --exclude matches, are skipped)"
+        for (folder, found) in [(empty, "no other file either"), (other, "3 files of other kinds")] {
+            let result = try CommandRunner.run(["index", folder.path, "--db", database, "--model", model])
+            #expect(result.status == 0)
+            #expect(result.standardError == "photosearch: no photos found: photosearch indexes .jpg, .jpeg, .png, .webp, .heic and .heif files, "
+                    + "and found \(found) \(skipped)\n0 photos: 0 added, 0 updated, 0 unchanged, 0 moved, 0 removed, 0 failed in 0.0 s\n",
+                    "\(result.standardError)")
+        }
+        let json = try CommandRunner.run(["index", other.path, "--db", database, "--model", model, "--json"])
+        let lines = json.standardOutput.split(separator: "\n").map(String.init)
+        #expect(lines.contains("{\"event\":\"no_photos\",\"other_files\":3}"), "\(json.standardOutput)")
+    }
+
     @Test("status of a missing index")
     func statusWithoutIndex() throws {
         let result = try CommandRunner.run(["status", "--db", "/nonexistent/index.sqlite"])

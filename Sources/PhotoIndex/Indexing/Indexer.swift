@@ -119,6 +119,7 @@ final class Indexer: Sendable {
         let roots = options.roots.map { FilePaths.absolute($0) }
         let scan = try PhotoScanner(excludes: options.excludes).scan(roots: roots)
         for folder in scan.unreadableFolders { events(.unreadableFolder(path: folder.path, reason: folder.reason)) }
+        if scan.files.isEmpty { events(.noPhotos(otherFiles: scan.otherFiles)) }
 
         var run = RunRecord(startedAt: Timestamp.now(), status: .running, roots: roots.joined(separator: "\n"))
         try database.write { db in
@@ -144,7 +145,6 @@ final class Indexer: Sendable {
         summary.interrupted = cancellation.isCancelled
         run.status = summary.interrupted ? .interrupted : .completed
         finish(&run, summary, seconds: summary.seconds)
-        events(.finished(summary))
         return summary
     }
 

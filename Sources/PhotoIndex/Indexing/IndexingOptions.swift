@@ -81,7 +81,10 @@ public enum IndexEvent: Sendable {
     /// A photo could not be indexed; it is recorded and tried again once it changes.
     case failed(path: String, reason: String)
     case unreadableFolder(path: String, reason: String)
-    /// The run ended, completed or interrupted.
+    /// The scan found no photo at all; `otherFiles` files of other kinds
+    /// were there (hidden and excluded ones not counted).
+    case noPhotos(otherFiles: Int)
+    /// The run ended, completed or interrupted, and the index is free for another writer.
     case finished(IndexSummary)
     /// With `PhotoLibrary.indexRepeatedly`: a run could not start (another
     /// writer) or stopped on an error; the next one comes after the interval.

@@ -19,6 +19,9 @@ public struct ScanResult: Sendable {
     /// Folders that could not be read, with the reason. Photos the index
     /// holds under them are kept: they were not seen, not necessarily gone.
     public var unreadableFolders: [(path: String, reason: String)] = []
+    /// Files seen that are not photos (by their extension; hidden and
+    /// excluded ones not counted): why a folder gave no photos.
+    public var otherFiles = 0
 }
 
 /// Walks folders for photos: .jpg .jpeg .png .webp .heic .heif in any case;
@@ -101,6 +104,8 @@ public struct PhotoScanner: Sendable {
                 walk(path, status: child, visited: &visited, into: &result)
             case S_IFREG where Self.isPhotoName(name):
                 result.files.append(ScannedFile(path: path, size: Int64(child.st_size), modifiedAt: Self.nanoseconds(child)))
+            case S_IFREG:
+                result.otherFiles += 1
             default:
                 break
             }

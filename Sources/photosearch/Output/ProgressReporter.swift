@@ -36,6 +36,8 @@ final class ProgressReporter {
             note("failed: \(FilePaths.displayed(path)): \(reason)")
         case let .unreadableFolder(path, reason):
             note("cannot read folder \(FilePaths.displayed(path)): \(reason)")
+        case let .noPhotos(otherFiles):
+            note(Self.noPhotos(otherFiles: otherFiles))
         case let .finished(summary):
             clearLine()
             var text = "\(summary.scanned) photos: \(summary.added) added, \(summary.updated) updated, \(summary.unchanged) unchanged, "
@@ -45,6 +47,13 @@ final class ProgressReporter {
         case let .runFailed(error):
             note(error.localizedDescription)
         }
+    }
+
+    /// Why a run indexed nothing: what photosearch reads, and what it found instead.
+    static func noPhotos(otherFiles: Int) -> String {
+        let found = otherFiles == 0 ? "no other file either" : otherFiles == 1 ? "1 file of another kind" : "\(otherFiles) files of other kinds"
+        return "no photos found: photosearch indexes .jpg, .jpeg, .png, .webp, .heic and .heif files, and found \(found) "
+            + "(hidden files and folders, and --exclude matches, are skipped)"
     }
 
     /// A message on its own line on standard error.
@@ -73,6 +82,7 @@ enum EventLine: Encodable {
     case scan(files: Int, toProcess: Int)
     case progress(IndexProgress)
     case failed(event: String, path: String, error: String)
+    case noPhotos(otherFiles: Int)
     case summary(IndexSummary)
 
     init?(_ event: IndexEvent) {
@@ -81,6 +91,7 @@ enum EventLine: Encodable {
         case let .progress(progress): self = .progress(progress)
         case let .failed(path, reason): self = .failed(event: "failed", path: FilePaths.displayed(path), error: reason)
         case let .unreadableFolder(path, reason): self = .failed(event: "unreadable_folder", path: FilePaths.displayed(path), error: reason)
+        case let .noPhotos(otherFiles): self = .noPhotos(otherFiles: otherFiles)
         case let .finished(summary): self = .summary(summary)
         case .runFailed: return nil
         }
@@ -88,7 +99,7 @@ enum EventLine: Encodable {
 
     private enum Keys: String, CodingKey {
         case event, files, toProcess = "to_process", done, total, failed, imagesPerSecond = "images_per_second"
-        case etaSeconds = "eta_seconds", path, error
+        case etaSeconds = "eta_seconds", path, error, otherFiles = "other_files"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -115,6 +126,9 @@ enum EventLine: Encodable {
             try container.encode(event, forKey: .event)
             try container.encode(path, forKey: .path)
             try container.encode(error, forKey: .error)
+        case let .noPhotos(otherFiles):
+            try container.encode("no_photos", forKey: .event)
+            try container.encode(otherFiles, forKey: .otherFiles)
         case .summary:
             break
         }
