@@ -8,9 +8,19 @@ public struct IndexStatus: Sendable {
         public var reason: String
     }
 
+    /// A folder (or photo) an index run was given, and its photos.
+    public struct Folder: Sendable, Equatable {
+        public var path: String
+        public var indexed: Int
+        public var failed: Int
+    }
+
     public var path: String
     public var indexed: Int
     public var failed: Int
+    /// The folders index runs were given that hold indexed or failed
+    /// photos, by path (at most `folderLimit`).
+    public var folders: [Folder]
     /// Up to `failureLimit` failed photos, most recent first.
     public var failures: [Failure]
     public var model: ModelRecord?
@@ -45,7 +55,7 @@ public struct IndexStatus: Sendable {
 
     /// Reads the status of the index at `database` (a read transaction; safe
     /// while an indexer writes).
-    static func read(_ database: IndexDatabase, failureLimit: Int = 20) throws(PhotoIndexError) -> IndexStatus {
+    static func read(_ database: IndexDatabase, failureLimit: Int = 20, folderLimit: Int = 100) throws(PhotoIndexError) -> IndexStatus {
         try database.read { db in
             let indexed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE state = 'indexed'") ?? 0
             let failed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE state = 'failed'") ?? 0
@@ -67,7 +77,30 @@ public struct IndexStatus: Sendable {
                 vectorFile = VectorFile(rows: summary.rows, cells: summary.cells,
                                         probes: summary.cells > 0 ? Partitioning.probes(cells: summary.cells) : 0, newer: newer)
             }
-            return IndexStatus(path: database.path, indexed: indexed, failed: failed, failures: failures, model: model,
+            // Each distinct set of roots once (a scheduled run repeats its own).
+            var roots = Set<String>()
+            for joined in try String.fetchAll(db, sql: "SELECT DISTINCT roots FROM runs") {
+                for root in joined.split(separator: "\n") where !root.isEmpty { roots.insert(String(root)) }
+            }
+            var folders: [Folder] = []
+            for root in roots.sorted() {
+                // A range of the path index: paths under "/a/b/" sort from "/a/b/" up to "/a/b0"; or the root itself, a photo.
+                let prefix = root == "/" ? "/" : root + "/"
+                let counts = try Row.fetchAll(db, sql: """
+                    SELECT state, COUNT(*) FROM photos WHERE (path >= ? AND path < ?) OR path = ? GROUP BY state
+                    """, arguments: [prefix, String(prefix.dropLast()) + "0", root])
+                var folder = Folder(path: root, indexed: 0, failed: 0)
+                for row in counts {
+                    switch row[0] as String? {
+                    case "indexed": folder.indexed = row[1]
+                    case "failed": folder.failed = row[1]
+                    default: break
+                    }
+                }
+                if folder.indexed + folder.failed > 0 { folders.append(folder) }
+                if folders.count == folderLimit { break }
+            }
+            return IndexStatus(path: database.path, indexed: indexed, failed: failed, folders: folders, failures: failures, model: model,
                                embeddings: embeddings, withPosition: positions?[0] ?? 0, withPlace: positions?[1] ?? 0,
                                databaseBytes: database.sizeOnDisk, lastRun: lastRun, writer: writer, vectorFile: vectorFile)
         }

@@ -30,6 +30,9 @@ struct StatusCommand: ParsableCommand {
         var lines: [String] = []
         lines.append("Index:    \(status.path) (\(ByteCount.format(status.databaseBytes)))")
         lines.append("Photos:   \(status.indexed) indexed, \(status.failed) failed")
+        for (index, folder) in status.folders.enumerated() {
+            lines.append((index == 0 ? "Folders:  " : "          ") + "\(FilePaths.displayed(folder.path)): \(folder.indexed) indexed, \(folder.failed) failed")
+        }
         if status.withPosition > 0 {
             let far = status.withPosition - status.withPlace
             lines.append("Places:   \(status.withPlace) photos with a known place"
@@ -100,6 +103,12 @@ struct StatusJSON: Encodable {
         }
     }
 
+    struct Folder: Encodable {
+        let path: String
+        let indexed: Int
+        let failed: Int
+    }
+
     struct Failed: Encodable {
         let path: String
         let error: String
@@ -112,7 +121,7 @@ struct StatusJSON: Encodable {
     }
 
     private enum Keys: String, CodingKey {
-        case database, databaseBytes = "database_bytes", indexed, failed, embeddings, model, lastRun = "last_run", failures
+        case database, databaseBytes = "database_bytes", indexed, failed, folders, embeddings, model, lastRun = "last_run", failures
         case writerProcess = "writer_process", withPosition = "with_position", withPlace = "with_place", vectorFile = "vector_file"
     }
 
@@ -136,6 +145,8 @@ struct StatusJSON: Encodable {
         try container.encode(status.databaseBytes, forKey: .databaseBytes)
         try container.encode(status.indexed, forKey: .indexed)
         try container.encode(status.failed, forKey: .failed)
+        try container.encode(status.folders.map { Folder(path: FilePaths.displayed($0.path), indexed: $0.indexed, failed: $0.failed) },
+                             forKey: .folders)
         try container.encode(status.embeddings, forKey: .embeddings)
         try container.encode(status.withPosition, forKey: .withPosition)
         try container.encode(status.withPlace, forKey: .withPlace)
