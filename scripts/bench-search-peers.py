@@ -102,7 +102,10 @@ def main():
     nlist = 2 ** int(math.log2(4 * math.sqrt(count)))
     kept = folder / "faiss-ivfpq.index"
     if arguments.keep_ivfpq and kept.exists():
-        refine = faiss.downcast_index(faiss.read_index(str(kept)))
+        # (The wrapper read_index returns owns the index: kept in a variable
+        # while the downcast ones are used, or the index is freed under them.)
+        loaded = faiss.read_index(str(kept))
+        refine = faiss.downcast_index(loaded)
         ivf = faiss.downcast_index(refine.base_index)
         assert ivf.ntotal == count and ivf.nlist == nlist, f"{kept} is not for these vectors"
         print(f"read {kept}")
@@ -138,7 +141,8 @@ def main():
         settings.append({"nprobe": nprobe, "p50_ms": round(p50, 3), "p95_ms": round(p95, 3), "recall_at_10": recall})
         print(f"  nprobe {nprobe}: p50 {p50:.2f} ms, p95 {p95:.2f} ms, recall@10 {recall:.3f}")
     results["faiss_ivfpq"] = settings
-    del refine, ivf, quantizer
+    del refine, ivf
+    quantizer = loaded = None   # whichever of the two this run made: freed before HNSW
 
     if count <= arguments.hnsw_up_to:
         hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
