@@ -84,11 +84,11 @@ public struct IndexStatus: Sendable {
             }
             var folders: [Folder] = []
             for root in roots.sorted() {
-                // A range of the path index: paths under "/a/b/" sort from "/a/b/" up to "/a/b0"; or the root itself, a photo.
-                let prefix = root == "/" ? "/" : root + "/"
+                // The photos under it, or the root itself (a photo).
+                let range = SearchFilter.paths(under: root)
                 let counts = try Row.fetchAll(db, sql: """
                     SELECT state, COUNT(*) FROM photos WHERE (path >= ? AND path < ?) OR path = ? GROUP BY state
-                    """, arguments: [prefix, String(prefix.dropLast()) + "0", root])
+                    """, arguments: [range.from, range.before, root])
                 var folder = Folder(path: root, indexed: 0, failed: 0)
                 for row in counts {
                     switch row[0] as String? {

@@ -263,9 +263,8 @@ final class PhotoSearcher: Sendable {
     /// embeddings SQLite still has: one whose row was deleted or replaced
     /// since the matrix was written is left out. The best `needed` (and any
     /// tied with the last) are checked; only when one of them is gone are
-    /// all the others too. With
-    /// how many were checked and how many of those were gone (many: the
-    /// matrix is stale). Looked up in the `(model_id, id)` index (covering:
+    /// all the others too. With how many were checked and how many of those
+    /// were gone (many: the matrix is stale). Looked up in the `(model_id, id)` index (covering:
     /// SQLite's plan takes it), whose pages are a few bytes a row; the
     /// table's, a kilobyte a row, were where a search at ten million photos
     /// spent most of its time.
@@ -309,11 +308,9 @@ final class PhotoSearcher: Sendable {
         let (clause, arguments) = filter.sql()
         return try database.read { db in
             if let folder = filter.folder {
-                // A range of the path index: paths under "/a/b/" sort from
-                // "/a/b/" up to "/a/b0" ("0" follows "/").
-                let prefix = folder == "/" ? "/" : folder + "/"
+                let range = SearchFilter.paths(under: folder)
                 let any = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM photos WHERE path >= ? AND path < ? AND state = 'indexed')",
-                                            arguments: [prefix, String(prefix.dropLast()) + "0"]) ?? false
+                                            arguments: [range.from, range.before]) ?? false
                 if !any { throw PhotoIndexError.noPhotosInFolder(path: folder) }
             }
             for name in filter.places {

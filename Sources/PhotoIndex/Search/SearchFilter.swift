@@ -83,6 +83,13 @@ public struct SearchFilter: Sendable, Equatable {
         self.near = near
     }
 
+    /// The paths under `folder` (absolute) as a range of the path index:
+    /// those under "/a/b/" sort from "/a/b/" up to "/a/b0" ("0" follows "/").
+    static func paths(under folder: String) -> (from: String, before: String) {
+        let prefix = folder == "/" ? "/" : folder + "/"
+        return (prefix, String(prefix.dropLast()) + "0")
+    }
+
     public var isEmpty: Bool { after == nil && before == nil && folder == nil && places.isEmpty && near == nil }
 
     /// The most place names one search may give (each is an index lookup).
@@ -130,7 +137,7 @@ public struct SearchFilter: Sendable, Equatable {
             arguments.append(before)
         }
         if let folder {
-            let prefix = folder == "/" ? "/" : folder + "/"
+            let prefix = Self.paths(under: folder).from
             conditions.append("substr(path, 1, \(prefix.unicodeScalars.count)) = ?")
             arguments.append(prefix)
         }

@@ -35,8 +35,8 @@ package struct Partitioning: Sendable, Equatable {
     /// them, at least 16 (16 of 512 at a million rows, 64 of 2 048 at ten
     /// million). On clustered data (`photosearch-bench search`) that found
     /// 99.7 % of the true ten best at a million rows and 98.7 % at ten
-    /// million, in 7.9–9.5 ms on an AMD Zen 2; twice the cells there found
-    /// 99.3 % in 17 ms.
+    /// million, in 5.4–5.6 ms on an AMD Zen 2 (vector file v7; twice the
+    /// cells found 99.3 % in 17 ms with v6).
     static func probes(cells: Int) -> Int { min(cells, max(16, cells / 32)) }
 }
 
