@@ -33,18 +33,51 @@ struct DuplicateFinderTests {
     }
 
     func groups(_ vectors: [Float], dimension: Int, threshold: Float, exact: Bool) -> ([[Int]], [Float]) {
-        let count = vectors.count / dimension
-        var links = Links(count: count)
-        vectors.withUnsafeBufferPointer { v in
-            if exact {
-                DuplicateFinder.allPairs(v, count: count, dimension: dimension, threshold: threshold, links: &links)
-            } else {
-                DuplicateFinder.nearbyPairs(v, count: count, dimension: dimension, threshold: threshold, probes: DuplicateFinder.probes,
-                                            links: &links)
-            }
+        let rows = HalfRows(floats: vectors, dimension: dimension)
+        var links = Links(count: rows.count)
+        if exact {
+            DuplicateFinder.allPairs(rows, threshold: threshold, links: &links)
+        } else {
+            DuplicateFinder.nearbyPairs(rows, threshold: threshold, probes: DuplicateFinder.probes, links: &links)
         }
         let groups = links.groups()
         return (groups, groups.map { links.weakest(of: $0[0]) })
+    }
+
+    @Test("all pairs, in tiles across their edges (4 500 rows: two column tiles, 18 row tiles), link what a double loop links")
+    func allPairsTiles() {
+        let dimension = 16, threshold: Float = 0.9
+        let vectors = Self.clustered(count: 4500, dimension: dimension, seed: 21)
+        let rows = HalfRows(floats: vectors, dimension: dimension)
+        let unit = rows.decoded(0..<rows.count)
+        var expected = Links(count: rows.count)
+        var pairs = 0
+        for i in 0..<rows.count {
+            for j in (i + 1)..<rows.count {
+                var dot: Float = 0
+                for k in 0..<dimension { dot += unit[i * dimension + k] * unit[j * dimension + k] }
+                if dot >= threshold { expected.link(i, j, dot); pairs += 1 }
+            }
+        }
+        var links = Links(count: rows.count)
+        DuplicateFinder.allPairs(rows, threshold: threshold, links: &links)
+        let groups = links.groups()
+        #expect(pairs > 1000 && groups.contains { $0.contains { $0 >= 4096 } && $0.contains { $0 < 4096 } },
+                "pairs must straddle the tiles' edges")
+        #expect(groups == expected.groups())
+        for group in groups { #expect(abs(links.weakest(of: group[0]) - expected.weakest(of: group[0])) < 1e-5) }
+    }
+
+    @Test("float16 rows decode to the unit vectors of what the index stores")
+    func halfRows() {
+        let vectors: [Float] = [3, 4, 0, 0, 0.1, 0.2, 0.3, -0.4]
+        let rows = HalfRows(floats: vectors, dimension: 4)
+        #expect(rows.count == 2)
+        let unit = rows.decoded([1, 0])
+        #expect(Array(unit[4..<8]) == [0.6, 0.8, 0, 0])
+        let second = vectors[4..<8].map { Float(Float16($0)) }
+        let norm = second.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        for k in 0..<4 { #expect(abs(unit[k] - second[k] / norm) < 1e-6) }
     }
 
     @Test("the partition finds every group all pairs find, with the same weakest link", arguments: [0.9, 0.95, 0.98] as [Float])

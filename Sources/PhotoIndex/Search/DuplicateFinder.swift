@@ -11,8 +11,10 @@ public struct DuplicateGroup: Sendable, Equatable {
 /// Groups of near-identical photos: every pair whose vectors have cosine ≥
 /// threshold is linked, and linked photos form a group (union-find).
 ///
-/// Up to `partitionFrom` photos, or with `exact`, or for a threshold below
-/// `partitionThreshold`, all pairs are compared, as blocks of matrix
+/// The vectors are read as SQLite holds them, float16 (`HalfRows`: 10 GB
+/// at ten million photos of 512), and decoded to unit float32 a tile at a
+/// time. Up to `partitionFrom` photos, or with `exact`, or for a threshold
+/// below `partitionThreshold`, all pairs are compared, as tiles of matrix
 /// products (`PackedMatrix`): n²·d, 55 s at 100 000 photos. Above, the
 /// vectors are partitioned into cells (`VectorCells`, ~2·√n of them) and
 /// each vector is compared only with the members of its `probes` nearest
@@ -28,16 +30,14 @@ struct DuplicateFinder {
     static let probes = 6
 
     func groups(threshold: Float, exact: Bool = false) throws(PhotoIndexError) -> [DuplicateGroup] {
-        let (ids, matrix) = try searcher.allUnitVectors()
-        let count = ids.count, dimension = searcher.model.embeddingSize
+        let (ids, rows) = try searcher.allVectors()
+        let count = ids.count
         guard count > 1 else { return [] }
         var links = Links(count: count)
-        matrix.withUnsafeBufferPointer { vectors in
-            if exact || count < Self.partitionFrom || threshold < Self.partitionThreshold {
-                Self.allPairs(vectors, count: count, dimension: dimension, threshold: threshold, links: &links)
-            } else {
-                Self.nearbyPairs(vectors, count: count, dimension: dimension, threshold: threshold, probes: Self.probes, links: &links)
-            }
+        if exact || count < Self.partitionFrom || threshold < Self.partitionThreshold {
+            Self.allPairs(rows, threshold: threshold, links: &links)
+        } else {
+            Self.nearbyPairs(rows, threshold: threshold, probes: Self.probes, links: &links)
         }
         let members = links.groups()
         var pathByID: [Int64: String] = [:]
@@ -53,57 +53,80 @@ struct DuplicateFinder {
         }.sorted { $0.paths.first ?? "" < $1.paths.first ?? "" }
     }
 
-    /// Every pair, in blocks of 256 rows against all.
-    static func allPairs(_ vectors: UnsafeBufferPointer<Float>, count: Int, dimension: Int, threshold: Float, links: inout Links) {
-        let block = 256
-        var similarities = [Float](repeating: 0, count: block * count)
-        let products = PackedMatrix(packing: vectors, outputs: count, inputs: dimension)
-        for start in stride(from: 0, to: count, by: block) {
-            let rows = min(block, count - start)
-            // similarities[r][c] = ⟨v_start+r, v_c⟩; only c > start + r matters.
-            similarities.withUnsafeMutableBufferPointer { s in
-                products.multiply(rows: rows, vectors.baseAddress! + start * dimension, lda: dimension, into: s.baseAddress!, ldc: count)
+    /// Every pair: tiles of 256 rows against 4 096 columns, each decoded
+    /// when it is used, so that memory stays a few megabytes at any count.
+    static func allPairs(_ rows: HalfRows, threshold: Float, links: inout Links) {
+        let count = rows.count, dimension = rows.dimension
+        let (tileRows, tileColumns) = (256, 4096)
+        var rowValues = [Float](repeating: 0, count: tileRows * dimension)
+        var similarities = [Float](repeating: 0, count: tileRows * tileColumns)
+        for columnStart in stride(from: 0, to: count, by: tileColumns) {
+            let columns = columnStart..<min(count, columnStart + tileColumns)
+            let products = rows.decoded(columns).withUnsafeBufferPointer {
+                PackedMatrix(packing: $0, outputs: columns.count, inputs: dimension)
             }
-            for r in 0..<rows {
-                let i = start + r
-                for j in (i + 1)..<count where similarities[r * count + j] >= threshold {
-                    links.link(i, j, similarities[r * count + j])
+            // Pairs i < j with j in this tile: i below its end.
+            for rowStart in stride(from: 0, to: columns.upperBound - 1, by: tileRows) {
+                let tile = rowStart..<min(columns.upperBound - 1, rowStart + tileRows)
+                rowValues.withUnsafeMutableBufferPointer { values in
+                    rows.decode(tile, into: values.baseAddress!)
+                    similarities.withUnsafeMutableBufferPointer { s in
+                        products.multiply(rows: tile.count, values.baseAddress!, lda: dimension, into: s.baseAddress!, ldc: columns.count)
+                    }
+                }
+                for i in tile {
+                    let row = (i - rowStart) * columns.count
+                    for j in max(i + 1, columns.lowerBound)..<columns.upperBound where similarities[row + j - columns.lowerBound] >= threshold {
+                        links.link(i, j, similarities[row + j - columns.lowerBound])
+                    }
                 }
             }
         }
     }
 
-    /// Each vector against the members of its `probes` nearest cells.
-    static func nearbyPairs(_ vectors: UnsafeBufferPointer<Float>, count: Int, dimension: Int, threshold: Float, probes: Int,
-                            links: inout Links) {
-        let cells = VectorCells(training: vectors, rows: count, dimension: dimension, cells: VectorCells.cellCount(vectors: count))
+    /// Each vector against the members of its `probes` nearest cells, the
+    /// rows decoded a block or a cell at a time.
+    static func nearbyPairs(_ rows: HalfRows, threshold: Float, probes: Int, links: inout Links) {
+        let count = rows.count, dimension = rows.dimension
+        let cells = VectorCells(rows: count, dimension: dimension, cells: VectorCells.cellCount(vectors: count)) { sample, target in
+            rows.decode(sample, into: target)
+        }
         let probes = min(probes, cells.count)
-        let nearest = cells.nearest(vectors, rows: count, probes: probes)
+        var nearest = [Int32]()
+        nearest.reserveCapacity(count * probes)
+        var block = [Float](repeating: 0, count: 16_384 * dimension)
+        for start in stride(from: 0, to: count, by: 16_384) {
+            let range = start..<min(count, start + 16_384)
+            block.withUnsafeMutableBufferPointer { block in
+                rows.decode(range, into: block.baseAddress!)
+                nearest += cells.nearest(UnsafeBufferPointer(rebasing: block[0..<(range.count * dimension)]), rows: range.count, probes: probes)
+            }
+        }
         // Members (by nearest cell) and queries (by any of the probed
         // cells) of each cell, as offsets into one list each.
-        func grouped(_ cellOf: (Int) -> [Int32]) -> (starts: [Int], items: [Int32]) {
+        func grouped(width: Int) -> (starts: [Int], items: [Int32]) {
             var starts = [Int](repeating: 0, count: cells.count + 1)
-            for item in 0..<count { for cell in cellOf(item) { starts[Int(cell) + 1] += 1 } }
+            for item in 0..<count { for probe in 0..<width { starts[Int(nearest[item * probes + probe]) + 1] += 1 } }
             for cell in 0..<cells.count { starts[cell + 1] += starts[cell] }
             var next = starts
             var items = [Int32](repeating: 0, count: starts[cells.count])
             for item in 0..<count {
-                for cell in cellOf(item) {
-                    items[next[Int(cell)]] = Int32(item)
-                    next[Int(cell)] += 1
+                for probe in 0..<width {
+                    let cell = Int(nearest[item * probes + probe])
+                    items[next[cell]] = Int32(item)
+                    next[cell] += 1
                 }
             }
             return (starts, items)
         }
-        let members = grouped { [nearest[$0 * probes]] }
-        let queries = grouped { Array(nearest[($0 * probes)..<(($0 + 1) * probes)]) }
+        let members = grouped(width: 1)
+        let queries = grouped(width: probes)
 
         var memberRows: [Float] = [], queryRows: [Float] = [], scores: [Float] = []
         for cell in 0..<cells.count {
             let inCell = members.items[members.starts[cell]..<members.starts[cell + 1]]
             guard !inCell.isEmpty else { continue }
-            memberRows.removeAll(keepingCapacity: true)
-            for member in inCell { memberRows += vectors[(Int(member) * dimension)..<((Int(member) + 1) * dimension)] }
+            memberRows = rows.decoded(inCell.lazy.map { Int($0) })
             let products = memberRows.withUnsafeBufferPointer { PackedMatrix(packing: $0, outputs: inCell.count, inputs: dimension) }
             let asking = queries.items[queries.starts[cell]..<queries.starts[cell + 1]]
             // Queries in blocks that keep the scores within ~16 MB.
@@ -111,13 +134,13 @@ struct DuplicateFinder {
             var start = asking.startIndex
             while start < asking.endIndex {
                 let end = min(start + block, asking.endIndex)
-                queryRows.removeAll(keepingCapacity: true)
-                for query in asking[start..<end] { queryRows += vectors[(Int(query) * dimension)..<((Int(query) + 1) * dimension)] }
-                let rows = end - start
-                if scores.count < rows * inCell.count { scores = [Float](repeating: 0, count: rows * inCell.count) }
-                queryRows.withUnsafeBufferPointer { q in
+                let rowCount = end - start
+                if queryRows.count < rowCount * dimension { queryRows = [Float](repeating: 0, count: rowCount * dimension) }
+                if scores.count < rowCount * inCell.count { scores = [Float](repeating: 0, count: rowCount * inCell.count) }
+                queryRows.withUnsafeMutableBufferPointer { q in
+                    rows.decode(asking[start..<end].lazy.map { Int($0) }, into: q.baseAddress!)
                     scores.withUnsafeMutableBufferPointer { s in
-                        products.multiply(rows: rows, q.baseAddress!, lda: dimension, into: s.baseAddress!, ldc: inCell.count)
+                        products.multiply(rows: rowCount, q.baseAddress!, lda: dimension, into: s.baseAddress!, ldc: inCell.count)
                     }
                 }
                 for (row, query) in asking[start..<end].enumerated() {

@@ -132,28 +132,31 @@ final class PhotoSearcher: Sendable {
         return try describe(ranked)
     }
 
-    /// Every indexed photo's vector, L2-normalised, as rows of one matrix
-    /// (photo order), for all-pairs work (duplicates): a million vectors of
-    /// 512 in 2 GB, where an array each took half as much again. A blob of
+    /// Every indexed photo's vector as SQLite holds it (float16), in photo
+    /// order, for all-pairs work (duplicates): ten million vectors of 512 in
+    /// 10 GB, reserved at once (growing the array would copy it). A blob of
     /// the wrong size (a damaged row) is left out.
-    func allUnitVectors() throws(PhotoIndexError) -> (photoIDs: [Int64], rows: [Float]) {
+    func allVectors() throws(PhotoIndexError) -> (photoIDs: [Int64], rows: HalfRows) {
         let dimension = model.embeddingSize
-        return try database.read { db in
+        let (ids, bytes) = try database.read { db in
+            let expected = try Int.fetchOne(db, sql: "SELECT count(*) FROM embeddings WHERE model_id = ?", arguments: [model.id]) ?? 0
             var ids: [Int64] = []
-            var rows: [Float] = []
+            var bytes: [UInt8] = []
+            ids.reserveCapacity(expected)
+            bytes.reserveCapacity(expected * dimension * 2)
             let cursor = try Row.fetchCursor(db, sql: "SELECT photo_id, vector FROM embeddings WHERE model_id = ? ORDER BY photo_id",
                                              arguments: [model.id])
             while let row = try cursor.next() {
-                let read = try row.withUnsafeData(atIndex: 1) { blob -> [Float]? in
-                    guard let blob, blob.count == dimension * 2 else { return nil }
-                    return blob.withUnsafeBytes { VectorMath.floats(fromHalves: $0) }
+                let usable = try row.withUnsafeData(atIndex: 1) { blob -> Bool in
+                    guard let blob, blob.count == dimension * 2 else { return false }
+                    blob.withUnsafeBytes { bytes.append(contentsOf: $0) }
+                    return true
                 }
-                guard let vector = read else { continue }
-                ids.append(row[0])
-                rows += VectorMath.normalized(vector)
+                if usable { ids.append(row[0]) }
             }
-            return (ids, rows)
+            return (ids, bytes)
         }
+        return (ids, HalfRows(bytes: bytes, dimension: dimension))
     }
 
     /// Paths and dates for photo ids, in the given order.

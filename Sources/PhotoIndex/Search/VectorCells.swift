@@ -28,11 +28,23 @@ struct VectorCells {
     }
 
     /// Trains `cells` centroids on a sample of the rows of `vectors`
-    /// (`rows` × `dimension`, unit rows): spherical k-means from distinct
-    /// random rows, `iterations` rounds of assigning and averaging; a cell
-    /// left empty restarts from a random row. Deterministic for a seed.
+    /// (`rows` × `dimension`, unit rows): see the initialiser below.
     init(training vectors: UnsafeBufferPointer<Float>, rows: Int, dimension: Int, cells: Int, iterations: Int = 8,
          sampleSize: Int = 20_000, seed: UInt64 = 1) {
+        self.init(rows: rows, dimension: dimension, cells: cells, iterations: iterations, sampleSize: sampleSize, seed: seed) { sample, target in
+            for (row, source) in sample.enumerated() {
+                (target + row * dimension).update(from: vectors.baseAddress! + source * dimension, count: dimension)
+            }
+        }
+    }
+
+    /// Trains `cells` centroids on a sample of `rows` unit rows, which
+    /// `decode(sample, target)` writes (sample.count × dimension): spherical
+    /// k-means from distinct random rows, `iterations` rounds of assigning
+    /// and averaging; a cell left empty restarts from a random row.
+    /// Deterministic for a seed.
+    init(rows: Int, dimension: Int, cells: Int, iterations: Int = 8, sampleSize: Int = 20_000, seed: UInt64 = 1,
+         decode: ([Int], UnsafeMutablePointer<Float>) -> Void) {
         precondition(rows > 0 && cells > 0 && cells <= rows)
         self.dimension = dimension
         count = cells
@@ -43,11 +55,8 @@ struct VectorCells {
         for index in 0..<sampled {
             order.swapAt(index, index + Int(generator.next() % UInt64(rows - index)))
         }
-        let sample = Array(order.prefix(sampled))
         var sampleRows = [Float](repeating: 0, count: sampled * dimension)
-        for (row, source) in sample.enumerated() {
-            for k in 0..<dimension { sampleRows[row * dimension + k] = vectors[source * dimension + k] }
-        }
+        sampleRows.withUnsafeMutableBufferPointer { decode(Array(order.prefix(sampled)), $0.baseAddress!) }
         var centroids = [Float](repeating: 0, count: cells * dimension)
         for cell in 0..<cells {
             for k in 0..<dimension { centroids[cell * dimension + k] = sampleRows[cell * dimension + k] }
@@ -95,18 +104,26 @@ struct VectorCells {
             scores.withUnsafeMutableBufferPointer { s in
                 products.multiply(rows: blockRows, vectors.baseAddress! + start * dimension, lda: dimension, into: s.baseAddress!, ldc: cells)
             }
-            for row in 0..<blockRows {
-                // The best `probes`, kept sorted by insertion (probes is small).
-                var best: [(cell: Int32, score: Float)] = []
-                best.reserveCapacity(probes + 1)
-                for cell in 0..<cells {
-                    let score = scores[row * cells + cell]
-                    guard best.count < probes || score > best[probes - 1].score else { continue }
-                    let at = best.firstIndex { score > $0.score } ?? best.count
-                    best.insert((Int32(cell), score), at: at)
-                    if best.count > probes { best.removeLast() }
+            scores.withUnsafeBufferPointer { s in
+                let scores = SendablePointer(s.baseAddress!)
+                result.withUnsafeMutableBufferPointer { r in
+                    let result = SendableMutablePointer(r.baseAddress! + start * probes)
+                    Parallel.run(Parallel.ranges(of: blockRows, work: blockRows * cells, minimumWork: 1 << 16)) { _, rows in
+                        for row in rows {
+                            // The best `probes`, kept sorted by insertion (probes is small).
+                            var best: [(cell: Int32, score: Float)] = []
+                            best.reserveCapacity(probes + 1)
+                            for cell in 0..<cells {
+                                let score = scores.pointer[row * cells + cell]
+                                guard best.count < probes || score > best[probes - 1].score else { continue }
+                                let at = best.firstIndex { score > $0.score } ?? best.count
+                                best.insert((Int32(cell), score), at: at)
+                                if best.count > probes { best.removeLast() }
+                            }
+                            for (index, entry) in best.enumerated() { result.pointer[row * probes + index] = entry.cell }
+                        }
+                    }
                 }
-                for (index, entry) in best.enumerated() { result[(start + row) * probes + index] = entry.cell }
             }
         }
         return result
