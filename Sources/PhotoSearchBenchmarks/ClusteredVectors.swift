@@ -17,15 +17,19 @@ struct ClusteredVectors: Sendable {
     let dimension: Int
     let seed: UInt64
     let events: Int
+    /// The share of rows that are near-copies of a row shortly before them
+    /// (bursts of shots: cosine 0.93–0.99 to it), for `duplicates`.
+    let bursts: Double
     /// events × dimension, unit rows.
     private let centres: [Float]
 
     static let topics = 256
 
-    init(count: Int, dimension: Int, seed: UInt64) {
+    init(count: Int, dimension: Int, seed: UInt64, bursts: Double = 0) {
         self.count = count
         self.dimension = dimension
         self.seed = seed
+        self.bursts = bursts
         events = max(1, count / 200)
         var topics = [Float](repeating: 0, count: Self.topics * dimension)
         var generator = SplitMix64(seed: seed)
@@ -49,6 +53,19 @@ struct ClusteredVectors: Sendable {
 
     /// Row `row` into `target` (dimension values, unit length).
     func row(_ row: Int, into target: UnsafeMutablePointer<Float>) {
+        if bursts > 0, row > 0 {
+            // A near-copy of one of the 50 rows before (itself computed from
+            // its number, a near-copy in turn with probability `bursts`).
+            var generator = SplitMix64(seed: seed ^ 0xB0B0_0B0B &+ UInt64(row) &* 0x9E37_79B9_7F4A_7C15)
+            if generator.uniform() < bursts {
+                self.row(max(0, row - 1 - Int(generator.next() % 50)), into: target)
+                let source = Array(UnsafeBufferPointer(start: target, count: dimension))
+                source.withUnsafeBufferPointer {
+                    Self.mix($0, spread: Float(0.14 + 0.26 * generator.uniform()), generator: &generator, into: target, dimension: dimension)
+                }
+                return
+            }
+        }
         var generator = SplitMix64(seed: seed &+ 0x5151 &+ UInt64(row) &* 0xD1B5_4A32_D192_ED03)
         let event = Int(generator.next() % UInt64(events))
         centres.withUnsafeBufferPointer { centres in

@@ -49,75 +49,54 @@ public struct DuplicatesBenchmark: Sendable {
         self.folder = folder
     }
 
-    /// Unit vectors in clusters of ~200 (events: cosine ~0.6 to their
-    /// centre), 30 % of them near-copies of an earlier one of their cluster
-    /// (bursts: cosine 0.93–0.99 to it, many pairs near the threshold).
-    static func clustered(count: Int, dimension: Int, seed: UInt64) -> [Float] {
-        var generator = SplitMix64(seed: seed)
-        func gaussian() -> Float {
-            Float((-2 * log(generator.uniform())).squareRoot() * cos(2 * .pi * generator.uniform()))
-        }
-        func unit(_ vector: inout ArraySlice<Float>) {
-            let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            for index in vector.indices { vector[index] /= norm }
-        }
-        let clusters = max(1, count / 200)
-        var centres = [Float](repeating: 0, count: clusters * dimension)
-        for index in centres.indices { centres[index] = gaussian() }
-        var values = [Float](repeating: 0, count: count * dimension)
-        let scale = 1 / Float(dimension).squareRoot()
-        for row in 0..<count {
-            let cluster = Int(generator.next() % UInt64(clusters))
-            let burst = row > 0 && generator.uniform() < 0.3
-            // A burst copies a recent row (a shot just before).
-            let source = burst ? max(0, row - 1 - Int(generator.next() % 50)) : -1
-            let spread: Float = burst ? Float(0.14 + 0.26 * generator.uniform()) : 1.3
-            for k in 0..<dimension {
-                let base = burst ? values[source * dimension + k] : centres[cluster * dimension + k] * scale
-                values[row * dimension + k] = base + spread * scale * gaussian()
-            }
-            var slice = values[(row * dimension)..<((row + 1) * dimension)]
-            unit(&slice)
-            values.replaceSubrange((row * dimension)..<((row + 1) * dimension), with: slice)
-        }
-        return values
-    }
+    /// The synthetic library: `ClusteredVectors` (events of ~200 photos)
+    /// with 30 % of the rows near-copies of a shot just before (bursts:
+    /// cosine 0.93–0.99 to it, many pairs near the threshold). Each row is
+    /// computed from its number, so ten million are written and checked a
+    /// block at a time.
+    var source: ClusteredVectors { ClusteredVectors(count: vectors, dimension: dimension, seed: 11, bursts: 0.3) }
 
     /// Pairs ≥ threshold of `sample` random photos with any photo, by brute
     /// force over the vectors as the index holds them (float16, normalised),
     /// and how many of them `groups` puts together.
     func sampledRecall(_ groups: [DuplicateGroup], sample: Int) -> (pairs: Int, found: Int) {
-        var vectors = Self.clustered(count: vectors, dimension: dimension, seed: 11)
-        for row in 0..<self.vectors {
-            var norm: Float = 0
-            for k in 0..<dimension {
-                let value = Float(Float16(vectors[row * dimension + k]))
-                vectors[row * dimension + k] = value
-                norm += value * value
+        let source = self.source, dimension = self.dimension
+        // Rows as the index holds them: float16, then normalised.
+        func stored(_ range: Range<Int>, into target: UnsafeMutablePointer<Float>) {
+            source.rows(range, into: target)
+            for row in 0..<range.count {
+                var norm: Float = 0
+                for k in 0..<dimension {
+                    let value = Float(Float16(target[row * dimension + k]))
+                    target[row * dimension + k] = value
+                    norm += value * value
+                }
+                for k in 0..<dimension { target[row * dimension + k] /= norm.squareRoot() }
             }
-            for k in 0..<dimension { vectors[row * dimension + k] /= norm.squareRoot() }
         }
         var group = [String: Int]()
         for (index, members) in groups.enumerated() { for path in members.paths { group[path] = index } }
         var generator = SplitMix64(seed: 77)
-        let rows = (0..<sample).map { _ in Int(generator.next() % UInt64(self.vectors)) }
+        let sampled = (0..<sample).map { _ in Int(generator.next() % UInt64(vectors)) }
         var queries = [Float](repeating: 0, count: sample * dimension)
-        for (index, row) in rows.enumerated() {
-            for k in 0..<dimension { queries[index * dimension + k] = vectors[row * dimension + k] }
+        for (index, row) in sampled.enumerated() {
+            queries.withUnsafeMutableBufferPointer { stored(row..<(row + 1), into: $0.baseAddress! + index * dimension) }
         }
-        let products = PackedMatrix(weight: vectors, outputs: self.vectors, inputs: dimension)
-        var scores = [Float](repeating: 0, count: 64 * self.vectors)
+        let products = PackedMatrix(weight: queries, outputs: sample, inputs: dimension)
+        let block = 8192
+        var rows = [Float](repeating: 0, count: block * dimension)
+        var scores = [Float](repeating: 0, count: block * sample)
         var total = 0, found = 0
-        for start in stride(from: 0, to: sample, by: 64) {
-            let count = min(64, sample - start)
-            queries.withUnsafeBufferPointer { q in
+        for start in stride(from: 0, to: vectors, by: block) {
+            let range = start..<min(vectors, start + block)
+            rows.withUnsafeMutableBufferPointer { r in
+                stored(range, into: r.baseAddress!)
                 scores.withUnsafeMutableBufferPointer { s in
-                    products.multiply(rows: count, q.baseAddress! + start * dimension, lda: dimension, into: s.baseAddress!, ldc: self.vectors)
+                    products.multiply(rows: range.count, r.baseAddress!, lda: dimension, into: s.baseAddress!, ldc: sample)
                 }
             }
-            for offset in 0..<count {
-                let row = rows[start + offset]
-                for other in 0..<self.vectors where other != row && scores[offset * self.vectors + other] >= threshold {
+            for other in range {
+                for (index, row) in sampled.enumerated() where other != row && scores[(other - start) * sample + index] >= threshold {
                     total += 1
                     let a = group[SearchBenchmark.photoPath(row)], b = group[SearchBenchmark.photoPath(other)]
                     if a != nil && a == b { found += 1 }
@@ -136,14 +115,15 @@ public struct DuplicatesBenchmark: Sendable {
             configuration.embeddingSize = dimension
             try RandomCheckpoint.write(configuration, towers: .text, to: modelPath)
         }
-        let databasePath = folder + "/duplicates-\(vectors)x\(dimension).sqlite"
+        let databasePath = folder + "/duplicates-v2-\(vectors)x\(dimension).sqlite"
         let marker = databasePath + ".done"
         if !FileManager.default.fileExists(atPath: marker) {
             log("writing \(vectors) clustered vectors into \(databasePath)")
             for suffix in ["", "-wal", "-shm", ".vectors", ".lock"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
-            try SyntheticIndex.insertPhotos(into: PhotoLibrary(database: databasePath, model: modelPath),
-                                            vectors: Self.clustered(count: vectors, dimension: dimension, seed: 11),
-                                            dimension: dimension, precision: .int8, path: SearchBenchmark.photoPath)
+            let source = self.source
+            try SyntheticIndex.insertPhotos(into: PhotoLibrary(database: databasePath, model: modelPath), rows: vectors,
+                                            dimension: dimension, precision: .int8,
+                                            path: SearchBenchmark.photoPath) { range, target in source.rows(range, into: target) }
             _ = FileManager.default.createFile(atPath: marker, contents: nil)
         }
         let library = PhotoLibrary(database: databasePath, model: nil)
