@@ -118,6 +118,83 @@ struct ReadOnlyIndexTests {
         #expect(limited.standardOutput.split(separator: "\n").count == 20)
     }
 
+    /// A library (built with the toolchain's clang into `folder`) whose
+    /// rename(2) kills its process with SIGKILL when the target ends in
+    /// ".vectors".
+    static func killBeforeRenaming(_ folder: URL) throws -> String {
+        let source = folder.appendingPathComponent("kill-before-rename.c").path, library = folder.appendingPathComponent("kill-before-rename.so").path
+        try """
+            #define _GNU_SOURCE
+            #include <dlfcn.h>
+            #include <signal.h>
+            #include <string.h>
+            #include <unistd.h>
+            int rename(const char *from, const char *to) {
+                size_t length = strlen(to);
+                if (length >= 8 && strcmp(to + length - 8, ".vectors") == 0) kill(getpid(), SIGKILL);
+                int (*next)(const char *, const char *) = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+                return next(from, to);
+            }
+            """.write(toFile: source, atomically: true, encoding: .utf8)
+        let built = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/env"), ["clang", "-shared", "-fPIC", "-O1", "-o", library, source])
+        #expect(built.status == 0, "\(built.standardError)")
+        return library
+    }
+
+    @Test("a search killed while it rewrites the vector file leaves the old one in place; the next search clears its remains",
+          arguments: layouts)
+    func killedRebuild(layout: [String: String]) throws {
+        // 600 copies of one photo and 300 of another, the example searched with.
+        let index = try Indexed(count: 600)
+        let others = try makePhotoFolder(count: 300, fixture: "photos/astronaut-progressive.jpg")
+        defer { try? FileManager.default.removeItem(at: others) }
+        var added: [String] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: others.appendingPathComponent("photos").path) {
+            try FileManager.default.moveItem(atPath: others.appendingPathComponent("photos/" + name).path, toPath: index.photos + "/astronaut-" + name)
+            added.append(index.photos + "/astronaut-" + name)
+        }
+        let example = others.appendingPathComponent("example.jpg").path
+        try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/astronaut-progressive.jpg"), toPath: example)
+        let reindex = ["index", index.photos, "--db", index.database, "--model", Self.model]
+        #expect(try CommandRunner.run(reindex).status == 0)
+        let search = ["similar", example, "--json", "--top", "20", "--db", index.database, "--model", Self.model]
+        let first = try CommandRunner.run(search, environment: layout)
+        #expect(first.status == 0, "\(first.standardError)")
+        #expect(first.standardOutput.split(separator: "\n").allSatisfy { $0.contains("/astronaut-photo-") })
+        let vectors = index.database + ".vectors"
+        let old = try Data(contentsOf: URL(fileURLWithPath: vectors))
+        // Those 300 deleted: the next search finds its best candidates gone
+        // and writes the file again, for 600 rows (~50 KB).
+        for path in added { try FileManager.default.removeItem(atPath: path) }
+        #expect(try CommandRunner.run(reindex).status == 0)
+        // kill -9 at the worst moment: the new file written in full, just
+        // before it is renamed over the old one (rename(2) interposed by a
+        // preloaded library that sends the process SIGKILL: no handler, no
+        // clean-up).
+        let shim = try Self.killBeforeRenaming(index.root)
+        let killed = try CommandRunner.run(executable: URL(fileURLWithPath: "/bin/bash"), [
+            "-c", "ulimit -c 0; LD_PRELOAD=\"$0\" \"$1\" \"${@:2}\"; exit $?", shim, CommandRunner.executable.path,
+        ] + search, environment: layout)
+        #expect(killed.status == 128 + SIGKILL, "\(killed.standardError)")
+        let remains = try FileManager.default.contentsOfDirectory(atPath: index.indexFolder).filter { $0.hasSuffix(".tmp") }
+        #expect(remains.count == 1, "the kill left the new file under its temporary name: \(remains)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: vectors)) == old, "the old file is untouched")
+        // The next search rewrites it, removes the dead process's file and
+        // answers as a search on a file written from scratch does.
+        let next = try CommandRunner.run(search, environment: layout)
+        #expect(next.status == 0, "\(next.standardError)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: index.indexFolder).filter { $0.hasSuffix(".tmp") }.isEmpty)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: vectors)) != old)
+        try FileManager.default.removeItem(atPath: vectors)
+        let fresh = try CommandRunner.run(search, environment: layout)
+        #expect(next.standardOutput == fresh.standardOutput)
+        #expect(next.standardOutput.split(separator: "\n").count == 20)
+        #expect(!next.standardOutput.contains("/astronaut-"))
+        let status = try CommandRunner.run(["status", "--json", "--db", index.database]).standardOutput
+        #expect(status.contains(layout.isEmpty ? #""vector_file":{"cells":0,"newer":0,"probes":null,"rows":600}"#
+                                               : #""vector_file":{"cells":16,"newer":0,"probes":16,"rows":600}"#), "\(status)")
+    }
+
     @Test("a photo its indexer may not read is recorded as failed, for that reason, and the others indexed")
     func unreadablePhoto() throws {
         // A folder and an index everyone may write; one photo nobody but its owner may read.
