@@ -413,7 +413,7 @@ public struct GalleryAPI: Sendable {
             Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.score, probability: hit.probability, takenAt: hit.takenAt,
                 width: photos[hit.photoID]?.width, height: photos[hit.photoID]?.height,
                 thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file",
-                dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "camera" : "file", place: hit.place)
+                dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "exif" : "file", place: hit.place)
         }
         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return Results(results: ordered, tookMs: (took * 100).rounded() / 100)

@@ -88,7 +88,7 @@ struct ResultOptions: ParsableArguments {
             // The date the table shows and --after/--before compare, and
             // where it comes from: a file's time says when it was copied.
             try container.encode(hit.takenAt, forKey: .takenAt)
-            try container.encode(hit.takenAt == nil ? nil : hit.hasCameraDate ? "camera" : "file", forKey: .dateSource)
+            try container.encode(hit.takenAt == nil ? nil : hit.hasCameraDate ? "exif" : "file", forKey: .dateSource)
             try container.encode(hit.place, forKey: .place)
         }
     }
