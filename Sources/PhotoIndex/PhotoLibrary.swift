@@ -160,14 +160,27 @@ public final class PhotoLibrary: Sendable {
         try searcher.verify(try models.identity(known: [searcher.model]))
     }
 
-    /// Groups of photos whose embeddings have cosine similarity ≥ `threshold`:
-    /// from 20 000 photos and a threshold of 0.9, pairs are looked for among
-    /// nearby vectors only (`DuplicateFinder`); `exact` compares all pairs.
-    public func duplicates(threshold: Float, exact: Bool = false) throws(PhotoIndexError) -> [DuplicateGroup] {
+    /// Groups of photos (all of them, or those under `folder`) in which any
+    /// two have embeddings of cosine similarity ≥ `threshold`: from 20 000
+    /// photos and a threshold of 0.9, pairs are looked for among nearby
+    /// vectors only (`DuplicateFinder`); `exact` compares all pairs.
+    public func duplicates(threshold: Float, exact: Bool = false, in folder: String? = nil) throws(PhotoIndexError) -> [DuplicateGroup] {
         guard threshold > -1, threshold <= 1 else {
             throw .invalidArgument(name: "threshold", reason: "\(threshold) is not in (-1, 1]")
         }
-        return try DuplicateFinder(searcher: try searcher()).groups(threshold: threshold, exact: exact)
+        return try DuplicateFinder(searcher: try searcher()).groups(threshold: threshold, exact: exact,
+                                                                    under: folder.map { FilePaths.absolute($0) })
+    }
+
+    /// `duplicates`, and the photo pairs it linked (by photo id) before
+    /// grouping them: what `photosearch-bench duplicates` compares between
+    /// the methods.
+    package func duplicatesAndLinks(threshold: Float, exact: Bool = false) throws(PhotoIndexError)
+        -> (groups: [DuplicateGroup], links: [(Int64, Int64)]) {
+        let finder = DuplicateFinder(searcher: try searcher())
+        var (ids, links) = try finder.links(threshold: threshold, exact: exact)
+        let pairs = links.pairs.map { (ids[$0.0], ids[$0.1]) }
+        return (try finder.groups(ids, &links), pairs)
     }
 
     /// What the index holds and how its last run went.

@@ -16,14 +16,14 @@ public struct DuplicatesBenchmark: Sendable {
         public var exactSeconds: Double?
         public var groups: Int
         public var exactGroups: Int?
-        /// Photo pairs put in one group.
+        /// Photo pairs linked (at least `threshold` alike), before grouping.
         public var pairs: Int
         public var exactPairs: Int?
-        /// pairs / exactPairs (the partition only ever misses links).
+        /// The share of the exact method's links the partition finds.
         public var recall: Double?
         /// Without the exact method: of the pairs ≥ threshold that involve
         /// `sampledPhotos` random photos (found by brute force against all),
-        /// the share the partitioned result groups together.
+        /// the share the partitioned method links.
         public var sampledPhotos: Int?
         public var sampledPairs: Int?
         public var sampledRecall: Double?
@@ -58,8 +58,8 @@ public struct DuplicatesBenchmark: Sendable {
 
     /// Pairs ≥ threshold of `sample` random photos with any photo, by brute
     /// force over the vectors as the index holds them (float16, normalised),
-    /// and how many of them `groups` puts together.
-    func sampledRecall(_ groups: [DuplicateGroup], sample: Int) -> (pairs: Int, found: Int) {
+    /// and how many of them `linked(row, row)` says were found.
+    func sampledRecall(sample: Int = 2000, linked: (Int, Int) -> Bool) -> (pairs: Int, found: Int) {
         let source = self.source, dimension = self.dimension
         // Rows as the index holds them: float16, then normalised.
         func stored(_ range: Range<Int>, into target: UnsafeMutablePointer<Float>) {
@@ -74,8 +74,6 @@ public struct DuplicatesBenchmark: Sendable {
                 for k in 0..<dimension { target[row * dimension + k] /= norm.squareRoot() }
             }
         }
-        var group = [String: Int]()
-        for (index, members) in groups.enumerated() { for path in members.paths { group[path] = index } }
         var generator = SplitMix64(seed: 77)
         let sampled = (0..<sample).map { _ in Int(generator.next() % UInt64(vectors)) }
         var queries = [Float](repeating: 0, count: sample * dimension)
@@ -98,8 +96,7 @@ public struct DuplicatesBenchmark: Sendable {
             for other in range {
                 for (index, row) in sampled.enumerated() where other != row && scores[(other - start) * sample + index] >= threshold {
                     total += 1
-                    let a = group[SearchBenchmark.photoPath(row)], b = group[SearchBenchmark.photoPath(other)]
-                    if a != nil && a == b { found += 1 }
+                    if linked(row, other) { found += 1 }
                 }
             }
         }
@@ -127,25 +124,36 @@ public struct DuplicatesBenchmark: Sendable {
             _ = FileManager.default.createFile(atPath: marker, contents: nil)
         }
         let library = PhotoLibrary(database: databasePath, model: nil)
-        func pairs(_ groups: [DuplicateGroup]) -> Int { groups.reduce(0) { $0 + $1.paths.count * ($1.paths.count - 1) / 2 } }
+        func key(_ a: Int64, _ b: Int64) -> UInt64 { UInt64(min(a, b)) << 32 | UInt64(max(a, b)) }
         var groups: [DuplicateGroup] = []
-        let seconds = try Measure.milliseconds { groups = try library.duplicates(threshold: threshold) } / 1000
-        log("partitioned: \(String(format: "%.2f", seconds)) s, \(groups.count) groups")
+        var links = Set<UInt64>()
+        let seconds = try Measure.milliseconds {
+            let found = try library.duplicatesAndLinks(threshold: threshold)
+            groups = found.groups
+            links = Set(found.links.map { key($0.0, $0.1) })
+        } / 1000
+        log("partitioned: \(String(format: "%.2f", seconds)) s, \(groups.count) groups, \(links.count) linked pairs")
+        // Photo ids are rows + 1 (a fresh table): a group's first two photos are linked.
+        if let group = groups.first {
+            let rows = group.paths.prefix(2).map { Int64($0.dropFirst("/photos/".count).prefix(7))! }
+            precondition(links.contains(key(rows[0] + 1, rows[1] + 1)), "photo ids are not rows + 1")
+        }
         var figures = Figures(vectors: vectors, threshold: threshold, seconds: Measure.rounded(seconds, decimals: 3), exactSeconds: nil,
-                              groups: groups.count, exactGroups: nil, pairs: pairs(groups), exactPairs: nil, recall: nil,
+                              groups: groups.count, exactGroups: nil, pairs: links.count, exactPairs: nil, recall: nil,
                               peakResidentMegabytes: 0)
         if vectors <= exactUpTo {
-            var exact: [DuplicateGroup] = []
-            let exactSeconds = try Measure.milliseconds { exact = try library.duplicates(threshold: threshold, exact: true) } / 1000
+            var exact: (groups: [DuplicateGroup], links: [(Int64, Int64)]) = ([], [])
+            let exactSeconds = try Measure.milliseconds { exact = try library.duplicatesAndLinks(threshold: threshold, exact: true) } / 1000
             figures.exactSeconds = Measure.rounded(exactSeconds, decimals: 3)
-            figures.exactGroups = exact.count
-            figures.exactPairs = pairs(exact)
-            figures.recall = Measure.rounded(Double(figures.pairs) / Double(max(1, pairs(exact))), decimals: 5)
+            figures.exactGroups = exact.groups.count
+            figures.exactPairs = exact.links.count
+            let found = exact.links.filter { links.contains(key($0.0, $0.1)) }.count
+            figures.recall = Measure.rounded(Double(found) / Double(max(1, exact.links.count)), decimals: 5)
         }
         figures.peakResidentMegabytes = Measure.rounded(Measure.peakResidentMegabytes(), decimals: 0)
         if vectors > exactUpTo {
             log("sampled recall: brute force for 2 000 photos against all")
-            let (total, found) = sampledRecall(groups, sample: 2000)
+            let (total, found) = sampledRecall { a, b in links.contains(key(Int64(a + 1), Int64(b + 1))) }
             figures.sampledPhotos = 2000
             figures.sampledPairs = total
             figures.sampledRecall = Measure.rounded(Double(found) / Double(max(1, total)), decimals: 5)

@@ -32,12 +32,12 @@ struct DuplicatesBenchCommand: ParsableCommand {
             benchmark.threshold = threshold
             benchmark.exactUpTo = exactUpTo
             let figures = try benchmark.run(log: { benchOutput($0 + "\n") })
-            var text = "\(figures.vectors) vectors, threshold \(figures.threshold): partitioned \(figures.seconds) s, \(figures.groups) groups, \(figures.pairs) pairs\n"
+            var text = "\(figures.vectors) vectors, threshold \(figures.threshold): partitioned \(figures.seconds) s, \(figures.groups) groups, \(figures.pairs) linked pairs\n"
             if let exact = figures.exactSeconds, let pairs = figures.exactPairs, let recall = figures.recall {
-                text += "exact: \(exact) s, \(figures.exactGroups ?? 0) groups, \(pairs) pairs; the partition found \(recall * 100) % of them\n"
+                text += "exact: \(exact) s, \(figures.exactGroups ?? 0) groups, \(pairs) linked pairs; the partition found \(recall * 100) % of them\n"
             }
             if let pairs = figures.sampledPairs, let recall = figures.sampledRecall {
-                text += "sampled: of the \(pairs) pairs of \(figures.sampledPhotos ?? 0) random photos (brute force), \(recall * 100) % grouped together\n"
+                text += "sampled: of the \(pairs) pairs of \(figures.sampledPhotos ?? 0) random photos (brute force), \(recall * 100) % linked\n"
             }
             benchOutput(text + "peak RSS \(figures.peakResidentMegabytes) MB\n\n")
             try benchJSON(figures)

@@ -41,7 +41,7 @@ struct DuplicateFinderTests {
             DuplicateFinder.nearbyPairs(rows, threshold: threshold, probes: DuplicateFinder.probes, links: &links)
         }
         let groups = links.groups()
-        return (groups, groups.map { links.weakest(of: $0[0]) })
+        return (groups.map(\.members), groups.map(\.similarity))
     }
 
     @Test("all pairs, in tiles across their edges (4 500 rows: two column tiles, 18 row tiles), link what a double loop links")
@@ -61,11 +61,30 @@ struct DuplicateFinderTests {
         }
         var links = Links(count: rows.count)
         DuplicateFinder.allPairs(rows, threshold: threshold, links: &links)
-        let groups = links.groups()
-        #expect(pairs > 1000 && groups.contains { $0.contains { $0 >= 4096 } && $0.contains { $0 < 4096 } },
+        let groups = links.groups(), expectedGroups = expected.groups()
+        #expect(pairs > 1000 && groups.contains { $0.members.contains { $0 >= 4096 } && $0.members.contains { $0 < 4096 } },
                 "pairs must straddle the tiles' edges")
-        #expect(groups == expected.groups())
-        for group in groups { #expect(abs(links.weakest(of: group[0]) - expected.weakest(of: group[0])) < 1e-5) }
+        #expect(groups.map(\.members) == expectedGroups.map(\.members))
+        for (group, other) in zip(groups, expectedGroups) { #expect(abs(group.similarity - other.similarity) < 1e-5) }
+    }
+
+    @Test("a chain is not a group: every two photos of a group are linked, the best-connected photo first")
+    func chains() {
+        // 0–1–2–3 a chain (each like the next), 4 and 5 like each other and
+        // 0; 6–7–8 all alike; 9 alone.
+        var links = Links(count: 10)
+        for (a, b, similarity) in [(0, 1, 0.97), (1, 2, 0.96), (2, 3, 0.99), (4, 5, 0.98), (0, 4, 0.955), (0, 5, 0.96),
+                                   (6, 7, 0.99), (7, 8, 0.98), (6, 8, 0.97)] as [(Int, Int, Float)] {
+            links.link(a, b, similarity)
+            links.link(b, a, similarity)   // found from both ends: once
+        }
+        let groups = links.groups()
+        // 0 has the most links (1, 4, 5): with 5 (0.96) and 4 (linked to 5),
+        // not 1 (not linked to 4); then 1–2 and 2–3 tie on links, 2 has
+        // the higher sum: with 3 (0.99); 1 is left alone.
+        #expect(groups.map(\.members) == [[0, 4, 5], [2, 3], [6, 7, 8]])
+        #expect(groups.map(\.similarity) == [0.955, 0.99, 0.97])
+        #expect(links.similarity(5, 0) == 0.96 && links.similarity(1, 3) == nil)
     }
 
     @Test("float16 rows decode to the unit vectors of what the index stores")

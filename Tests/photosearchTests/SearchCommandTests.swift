@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("photosearch search, similar, duplicates")
 struct SearchCommandTests {
@@ -56,7 +57,7 @@ struct SearchCommandTests {
         for (line, row) in zip(lines.prefix(2), rows.prefix(2)) {   // (names with newlines break rows further down)
             let date = try #require(line.taken_at)
             #expect(row.contains(String(date.prefix(16)).replacingOccurrences(of: "T", with: " ")), "\(row) vs \(date)")
-            #expect(line.date_source == "camera" || line.date_source == "file")
+            #expect(line.date_source == "exif" || line.date_source == "file")
         }
         #expect(lines.map(\.score) == lines.map(\.score).sorted(by: >))
         #expect(Array(lines.map(\.path).prefix(2)) == paths.standardOutput.split(separator: "\n").map(String.init))
@@ -104,6 +105,55 @@ struct SearchCommandTests {
         let result = try CommandRunner.run(["duplicates", "--db", folder.database, "--json", "--threshold", "0.99"])
         #expect(result.status == 0)
         #expect(result.standardOutput.contains("\"paths\":[\"\(folder.photos)/cat copy.webp\",\"\(folder.photos)/cat.png\"]"))
+    }
+
+    @Test("duplicates: sizes, dates and byte-identical copies in the table and JSON; --paths, --null, --in")
+    func duplicatesOutput() throws {
+        let root = try TemporaryDirectory()
+        let photos = root.file("photos")
+        for (name, source) in [("a/cat.png", "chelsea.png"), ("a/cat again.png", "chelsea.png"), ("b/cat.webp", "chelsea.webp"),
+                               ("b/rocket.jpg", "rocket.jpg")] {
+            try FileManager.default.createDirectory(atPath: photos + "/" + String(name.prefix(1)), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/" + source), toPath: photos + "/" + name)
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_704_803_880)], ofItemAtPath: photos + "/" + name)
+        }
+        let database = root.file("index.sqlite")
+        #expect(try CommandRunner.run(["index", photos, "--db", database, "--model", Self.model]).status == 0)
+        func duplicates(_ arguments: [String]) throws -> CommandRunner.Result {
+            try CommandRunner.run(["duplicates", "--db", database, "--threshold", "0.99"] + arguments, environment: ["TZ": "UTC"])
+        }
+        let json = try duplicates(["--json"])
+        #expect(json.status == 0)
+        struct Group: Decodable { let similarity: Float }
+        let similarity = try JSONDecoder().decode(Group.self, from: Data(json.standardOutput.utf8)).similarity
+        #expect(similarity >= 0.99 && similarity < 1)
+        let (first, second, webp) = (photos + "/a/cat again.png", photos + "/a/cat.png", photos + "/b/cat.webp")
+        func photo(_ path: String, size: Int, identicalTo: String?) -> String {
+            #"{"date_source":"file","height":300,"identical_to":\#(identicalTo.map { "\"\($0)\"" } ?? "null"),"path":"\#(path)","size":\#(size),"taken_at":"2024-01-09T12:38:00","width":451}"#
+        }
+        #expect(json.standardOutput == #"{"group":1,"paths":["\#(first)","\#(second)","\#(webp)"],"photos":["#
+                + [photo(first, size: 240_512, identicalTo: nil), photo(second, size: 240_512, identicalTo: first),
+                   photo(webp, size: 29_230, identicalTo: nil)].joined(separator: ",") + #"],"similarity":\#(similarity)}"# + "\n")
+        let table = try duplicates([])
+        #expect(table.standardOutput == String(format: "group 1: 3 photos, every two ≥ %.4f alike\n", similarity) + """
+              451×300  240.5 KB  2024-01-09 12:38 (file)  \(first)
+              451×300  240.5 KB  2024-01-09 12:38 (file)  \(second)  (same bytes as \(first))
+              451×300   29.2 KB  2024-01-09 12:38 (file)  \(webp)
+
+            """)
+        #expect(try duplicates(["--paths"]).standardOutput == "\(first)\n\(second)\n\(webp)\n")
+        #expect(try duplicates(["--paths", "--null"]).standardOutput == "\(first)\0\(second)\0\(webp)\0\0")
+        #expect(try duplicates(["--paths", "--in", photos + "/a"]).standardOutput == "\(first)\n\(second)\n")
+        let none = try duplicates(["--in", photos + "/b"])
+        #expect(none.status == 0 && none.standardOutput.isEmpty)
+        #expect(none.standardError == "photosearch: no duplicates at similarity ≥ 0.99\n")
+        let nowhere = try duplicates(["--in", root.file("elsewhere")])
+        #expect(nowhere.status == 64)
+        #expect(nowhere.standardError == "photosearch: error: no indexed photo is under \(root.file("elsewhere")) (photosearch status shows what the index holds)\n")
+        for (arguments, message) in [(["--json", "--paths"], "--json and --paths cannot be used together."), (["--null"], "--null goes with --paths.")] {
+            let refused = try duplicates(arguments)
+            #expect(refused.status == 64 && refused.standardError.hasPrefix("photosearch: error: \(message)\n"), "\(refused.standardError)")
+        }
     }
 
     @Test("errors: one line each and a non-zero exit")

@@ -1,15 +1,39 @@
 import Compute
 import Foundation
 
-/// A group of near-identical photos.
+/// A group of near-identical photos: every two of them at least as similar
+/// as the threshold asked for.
 public struct DuplicateGroup: Sendable, Equatable {
-    public var paths: [String]
-    /// The lowest similarity among the links that formed the group.
+    /// By path.
+    public var photos: [DuplicatePhoto]
+    /// The lowest similarity between two photos of the group.
     public var similarity: Float
+
+    public var paths: [String] { photos.map(\.path) }
+}
+
+/// A photo of a `DuplicateGroup`, with what tells copies apart.
+public struct DuplicatePhoto: Sendable, Equatable {
+    public var path: String
+    /// Bytes.
+    public var size: Int64
+    public var width: Int?
+    public var height: Int?
+    /// EXIF date taken, else the file's modification time (local),
+    /// "YYYY-MM-DDTHH:MM:SS", as search results give it.
+    public var takenAt: String?
+    /// True when `takenAt` comes from EXIF.
+    public var hasCameraDate: Bool
+    /// The path of the first photo of the group with the very same bytes
+    /// (content hash and size), if this one is not that first one.
+    public var identicalTo: String?
 }
 
 /// Groups of near-identical photos: every pair whose vectors have cosine ≥
-/// threshold is linked, and linked photos form a group (union-find).
+/// threshold is linked, and each set of linked photos (union-find) is
+/// split into groups in which every two photos are linked (`Links.groups`):
+/// a burst of shots in which each resembles the next, but the first not the
+/// last, is not one group.
 ///
 /// The vectors are read as SQLite holds them, float16 (`HalfRows`: 10 GB
 /// at ten million photos of 512), and decoded to unit float32 a tile at a
@@ -29,28 +53,51 @@ struct DuplicateFinder {
     static let partitionThreshold: Float = 0.9
     static let probes = 6
 
-    func groups(threshold: Float, exact: Bool = false) throws(PhotoIndexError) -> [DuplicateGroup] {
-        let (ids, rows) = try searcher.allVectors()
-        let count = ids.count
-        guard count > 1 else { return [] }
-        var links = Links(count: count)
-        if exact || count < Self.partitionFrom || threshold < Self.partitionThreshold {
+    /// Every pair of photos at least `threshold` alike that the method
+    /// finds, as positions in `photoIDs`.
+    func links(threshold: Float, exact: Bool = false, under folder: String? = nil) throws(PhotoIndexError) -> (photoIDs: [Int64], links: Links) {
+        let (ids, rows) = try searcher.allVectors(under: folder)
+        var links = Links(count: ids.count)
+        if ids.count < 2 {
+        } else if exact || ids.count < Self.partitionFrom || threshold < Self.partitionThreshold {
             Self.allPairs(rows, threshold: threshold, links: &links)
         } else {
             Self.nearbyPairs(rows, threshold: threshold, probes: Self.probes, links: &links)
         }
-        let members = links.groups()
-        var pathByID: [Int64: String] = [:]
-        let grouped = members.flatMap { $0 }.map { ids[$0] }
+        return (ids, links)
+    }
+
+    func groups(threshold: Float, exact: Bool = false, under folder: String? = nil) throws(PhotoIndexError) -> [DuplicateGroup] {
+        var (ids, links) = try self.links(threshold: threshold, exact: exact, under: folder)
+        return try groups(ids, &links)
+    }
+
+    /// The groups `links` form, described.
+    func groups(_ ids: [Int64], _ links: inout Links) throws(PhotoIndexError) -> [DuplicateGroup] {
+        let groups = links.groups()
+        var photoByID: [Int64: DuplicatePhoto] = [:]
+        var hashByID: [Int64: String] = [:]
+        let grouped = groups.flatMap(\.members).map { ids[$0] }
         for chunk in stride(from: 0, to: grouped.count, by: 500) {
-            let slice = grouped[chunk..<min(chunk + 500, grouped.count)]
-            for result in try searcher.describe(slice.map { (key: $0, value: Float(0)) }) {
-                pathByID[result.photoID] = result.path
+            for (id, photo, hash) in try searcher.describeFiles(Array(grouped[chunk..<min(chunk + 500, grouped.count)])) {
+                photoByID[id] = photo
+                hashByID[id] = hash
             }
         }
-        return members.map { items in
-            DuplicateGroup(paths: items.compactMap { pathByID[ids[$0]] }.sorted(), similarity: links.weakest(of: items[0]))
-        }.sorted { $0.paths.first ?? "" < $1.paths.first ?? "" }
+        return groups.compactMap { group -> DuplicateGroup? in
+            let members = group.members.map { ids[$0] }.filter { photoByID[$0] != nil }.sorted { photoByID[$0]!.path < photoByID[$1]!.path }
+            guard members.count > 1 else { return nil }
+            var firstWithContent: [String: String] = [:]
+            let photos = members.map { id -> DuplicatePhoto in
+                var photo = photoByID[id]!
+                if let hash = hashByID[id] {
+                    let key = hash + "/\(photo.size)"
+                    if let first = firstWithContent[key] { photo.identicalTo = first } else { firstWithContent[key] = photo.path }
+                }
+                return photo
+            }
+            return DuplicateGroup(photos: photos, similarity: group.similarity)
+        }.sorted { $0.photos[0].path < $1.photos[0].path }
     }
 
     /// Every pair: tiles of 256 rows against 4 096 columns, each decoded
@@ -155,14 +202,15 @@ struct DuplicateFinder {
     }
 }
 
-/// Union-find over items, with the weakest link of each group.
+/// The links found between items (each pair once, with its similarity),
+/// the sets they connect (union-find), and those sets split into groups of
+/// items all linked to each other.
 struct Links {
     private var parent: [Int]
-    private var weakestLink: [Float]
+    private var links: [UInt64: Float] = [:]
 
     init(count: Int) {
         parent = Array(0..<count)
-        weakestLink = [Float](repeating: 1, count: count)
     }
 
     mutating func root(_ item: Int) -> Int {
@@ -174,22 +222,129 @@ struct Links {
         return item
     }
 
+    private static func key(_ a: Int, _ b: Int) -> UInt64 { UInt64(min(a, b)) << 32 | UInt64(max(a, b)) }
+
     mutating func link(_ a: Int, _ b: Int, _ similarity: Float) {
+        guard a != b else { return }
+        links[Self.key(a, b)] = similarity
         let (x, y) = (root(a), root(b))
-        if x != y {
-            parent[x] = y
-            weakestLink[y] = min(weakestLink[x], weakestLink[y], similarity)
-        } else {
-            weakestLink[x] = min(weakestLink[x], similarity)
+        if x != y { parent[x] = y }
+    }
+
+    func similarity(_ a: Int, _ b: Int) -> Float? { links[Self.key(a, b)] }
+
+    /// Every link, as (lower item, higher item).
+    var pairs: [(Int, Int)] { links.keys.map { (Int($0 >> 32), Int($0 & 0xFFFF_FFFF)) } }
+
+    /// The groups, each in item order, in the order of their first items.
+    /// Within each connected set, greedily: the centre is the item with the
+    /// most links to items not yet grouped (ties: the higher sum of their
+    /// similarities, then the lower item); its group grows by the linked
+    /// item, among those linked to every member so far, with the most links
+    /// to the others still eligible (ties: the more similar to the centre,
+    /// then the lower item); again with the items left. Every two items of
+    /// a group are linked; `similarity` is the lowest of their links. Items
+    /// left alone are in no group. O(links · degree) at worst, with a heap
+    /// of centres whose stale entries are skipped.
+    mutating func groups() -> [(members: [Int], similarity: Float)] {
+        var neighbours: [Int: [(item: Int, similarity: Float)]] = [:]
+        for (key, value) in links {
+            let (a, b) = (Int(key >> 32), Int(key & 0xFFFF_FFFF))
+            neighbours[a, default: []].append((b, value))
+            neighbours[b, default: []].append((a, value))
+        }
+        var sets: [Int: [Int]] = [:]
+        for item in neighbours.keys.sorted() { sets[root(item), default: []].append(item) }
+        var result: [(members: [Int], similarity: Float)] = []
+        for set in sets.values {
+            // Each item's links to ungrouped items, and their sum.
+            var weight: [Int: (count: Int, sum: Float)] = [:]
+            var centres = CentreHeap()
+            for item in set {
+                let links = neighbours[item]!
+                weight[item] = (links.count, links.reduce(0) { $0 + $1.similarity })
+                centres.push(item, weight[item]!)
+            }
+            var grouped = Set<Int>()
+            while let centre = centres.pop(where: { item, entry in
+                !grouped.contains(item) && weight[item]!.count == entry.count && weight[item]!.sum == entry.sum && entry.count > 0
+            }) {
+                var eligible = neighbours[centre]!.filter { !grouped.contains($0.item) }
+                // Links among the eligible items, kept as items leave.
+                let eligibleSet = Set(eligible.map(\.item))
+                var among: [Int: Int] = [:]
+                for candidate in eligible {
+                    among[candidate.item] = neighbours[candidate.item]!.reduce(0) { $0 + (eligibleSet.contains($1.item) ? 1 : 0) }
+                }
+                var members = [centre], lowest: Float = 1
+                while let pick = eligible.indices.max(by: { x, y in
+                    let (a, b) = (eligible[x], eligible[y])
+                    return (among[a.item]!, a.similarity, -a.item) < (among[b.item]!, b.similarity, -b.item)
+                }) {
+                    let item = eligible[pick].item
+                    for member in members { lowest = min(lowest, similarity(item, member)!) }
+                    members.append(item)
+                    let (kept, dropped) = (eligible.filter { $0.item != item && similarity($0.item, item) != nil },
+                                           eligible.filter { $0.item != item && similarity($0.item, item) == nil })
+                    eligible = kept
+                    for leaving in dropped.map(\.item) + [item] {
+                        for neighbour in neighbours[leaving]! where among[neighbour.item] != nil { among[neighbour.item]! -= 1 }
+                    }
+                }
+                for member in members {
+                    grouped.insert(member)
+                    // Its neighbours lose a link to an ungrouped item.
+                    for neighbour in neighbours[member]! where !grouped.contains(neighbour.item) {
+                        weight[neighbour.item]!.count -= 1
+                        weight[neighbour.item]!.sum -= neighbour.similarity
+                        centres.push(neighbour.item, weight[neighbour.item]!)
+                    }
+                }
+                result.append((members.sorted(), lowest))
+            }
+        }
+        return result.sorted { $0.members[0] < $1.members[0] }
+    }
+}
+
+/// A max-heap of candidate centres by (links, sum of similarities, lower
+/// item first); an item pushed again leaves its older entries stale, which
+/// `pop` skips.
+private struct CentreHeap {
+    private var entries: [(item: Int, count: Int, sum: Float)] = []
+
+    private static func above(_ a: (item: Int, count: Int, sum: Float), _ b: (item: Int, count: Int, sum: Float)) -> Bool {
+        (a.count, a.sum, -a.item) > (b.count, b.sum, -b.item)
+    }
+
+    mutating func push(_ item: Int, _ weight: (count: Int, sum: Float)) {
+        entries.append((item, weight.count, weight.sum))
+        var child = entries.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard Self.above(entries[child], entries[parent]) else { break }
+            entries.swapAt(child, parent)
+            child = parent
         }
     }
 
-    mutating func weakest(of item: Int) -> Float { weakestLink[root(item)] }
-
-    /// The groups of more than one item, each in item order.
-    mutating func groups() -> [[Int]] {
-        var members: [Int: [Int]] = [:]
-        for item in 0..<parent.count { members[root(item), default: []].append(item) }
-        return members.values.filter { $0.count > 1 }.sorted { $0[0] < $1[0] }
+    /// The best entry `current` accepts, dropping those before it.
+    mutating func pop(where current: (Int, (count: Int, sum: Float)) -> Bool) -> Int? {
+        while let top = entries.first {
+            entries.swapAt(0, entries.count - 1)
+            entries.removeLast()
+            var parent = 0
+            while true {
+                let (left, right) = (2 * parent + 1, 2 * parent + 2)
+                var best = parent
+                if left < entries.count, Self.above(entries[left], entries[best]) { best = left }
+                if right < entries.count, Self.above(entries[right], entries[best]) { best = right }
+                if best == parent { break }
+                entries.swapAt(parent, best)
+                parent = best
+            }
+            if current(top.item, (top.count, top.sum)) { return top.item }
+        }
+        return nil
     }
 }

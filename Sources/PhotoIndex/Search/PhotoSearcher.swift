@@ -132,20 +132,26 @@ final class PhotoSearcher: Sendable {
         return try describe(ranked)
     }
 
-    /// Every indexed photo's vector as SQLite holds it (float16), in photo
-    /// order, for all-pairs work (duplicates): ten million vectors of 512 in
-    /// 10 GB, reserved at once (growing the array would copy it). A blob of
-    /// the wrong size (a damaged row) is left out.
-    func allVectors() throws(PhotoIndexError) -> (photoIDs: [Int64], rows: HalfRows) {
+    /// Every indexed photo's vector as SQLite holds it (float16), or those
+    /// of the photos under `folder` (absolute), in photo order, for
+    /// all-pairs work (duplicates): ten million vectors of 512 in 10 GB,
+    /// reserved at once (growing the array would copy it). A blob of the
+    /// wrong size (a damaged row) is left out.
+    func allVectors(under folder: String? = nil) throws(PhotoIndexError) -> (photoIDs: [Int64], rows: HalfRows) {
         let dimension = model.embeddingSize
+        var (from, arguments): (String, StatementArguments) = ("embeddings e WHERE e.model_id = ?", [model.id])
+        if let folder {
+            let range = SearchFilter.paths(under: folder)
+            from = "embeddings e JOIN photos p ON p.id = e.photo_id WHERE e.model_id = ? AND p.path >= ? AND p.path < ?"
+            arguments = [model.id, range.from, range.before]
+        }
         let (ids, bytes) = try database.read { db in
-            let expected = try Int.fetchOne(db, sql: "SELECT count(*) FROM embeddings WHERE model_id = ?", arguments: [model.id]) ?? 0
+            let expected = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(from)", arguments: arguments) ?? 0
             var ids: [Int64] = []
             var bytes: [UInt8] = []
             ids.reserveCapacity(expected)
             bytes.reserveCapacity(expected * dimension * 2)
-            let cursor = try Row.fetchCursor(db, sql: "SELECT photo_id, vector FROM embeddings WHERE model_id = ? ORDER BY photo_id",
-                                             arguments: [model.id])
+            let cursor = try Row.fetchCursor(db, sql: "SELECT e.photo_id, e.vector FROM \(from) ORDER BY e.photo_id", arguments: arguments)
             while let row = try cursor.next() {
                 let usable = try row.withUnsafeData(atIndex: 1) { blob -> Bool in
                     guard let blob, blob.count == dimension * 2 else { return false }
@@ -156,7 +162,26 @@ final class PhotoSearcher: Sendable {
             }
             return (ids, bytes)
         }
+        if let folder, ids.isEmpty { throw .noPhotosInFolder(path: folder) }
         return (ids, HalfRows(bytes: bytes, dimension: dimension))
+    }
+
+    /// What tells copies apart, for photo ids (those still indexed), with
+    /// each one's content hash.
+    func describeFiles(_ ids: [Int64]) throws(PhotoIndexError) -> [(id: Int64, photo: DuplicatePhoto, contentHash: String?)] {
+        guard !ids.isEmpty else { return [] }
+        return try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, path, size, width, height, taken_at, content_hash,
+                       strftime('%Y-%m-%dT%H:%M:%S', modified_at / 1000000000, 'unixepoch', 'localtime') AS modified
+                FROM photos WHERE state = 'indexed' AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
+                """, arguments: StatementArguments(ids)).map { row in
+                let taken: String? = row["taken_at"]
+                return (row["id"], DuplicatePhoto(path: row["path"], size: row["size"], width: row["width"], height: row["height"],
+                                                  takenAt: taken ?? row["modified"], hasCameraDate: taken != nil, identicalTo: nil),
+                        row["content_hash"])
+            }
+        }
     }
 
     /// Paths and dates for photo ids, in the given order.
