@@ -56,13 +56,15 @@ public struct GalleryAPI: Sendable {
         let height: Int?
         let thumbnail: String
         let file: String
-        /// "camera" (EXIF) or "file" (its modification time), as `taken_at` is.
+        /// "exif" or "file" (its modification time), as `taken_at` is.
         let dateSource: String?
         /// Where it was taken: name, region, country_code, country, distance_km.
         let place: PhotoPlace?
+        /// The other indexed files with the same bytes, shown as this one.
+        let copies: [String]
 
         enum CodingKeys: String, CodingKey {
-            case id, path, score, probability, takenAt = "taken_at", width, height, thumbnail, file, dateSource = "date_source", place
+            case id, path, score, probability, takenAt = "taken_at", width, height, thumbnail, file, dateSource = "date_source", place, copies
         }
 
         // Absent values are written as null, not left out (the API's shape is fixed).
@@ -79,6 +81,7 @@ public struct GalleryAPI: Sendable {
             try container.encode(file, forKey: .file)
             try container.encode(dateSource, forKey: .dateSource)
             try container.encode(place, forKey: .place)
+            try container.encode(copies, forKey: .copies)
         }
     }
 
@@ -413,7 +416,8 @@ public struct GalleryAPI: Sendable {
             Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.score, probability: hit.probability, takenAt: hit.takenAt,
                 width: photos[hit.photoID]?.width, height: photos[hit.photoID]?.height,
                 thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file",
-                dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "exif" : "file", place: hit.place)
+                dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "exif" : "file", place: hit.place,
+                copies: hit.copies.map(FilePaths.displayed))
         }
         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         return Results(results: ordered, tookMs: (took * 100).rounded() / 100)

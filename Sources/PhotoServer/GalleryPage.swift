@@ -223,6 +223,7 @@ enum GalleryPage {
           ['place', photo.place ? placeText(photo.place) + (photo.place.distance_km >= 1 ? ' (' + photo.place.distance_km.toFixed(0) + ' km away)' : '')
                                 : (photo.latitude != null ? 'more than 100 km from any town' : '—')],
           ['GPS', photo.latitude != null ? photo.latitude.toFixed(5) + ', ' + photo.longitude.toFixed(5) : '—']];
+        if (hit.copies && hit.copies.length) rows.push(['copies', (hit.copies.length + 1) + ' files with these bytes; also ' + hit.copies.join(', ')]);
         for (const [name, value] of rows) {
           const dt = document.createElement('dt'); dt.textContent = name;
           const dd = document.createElement('dd'); dd.textContent = value;

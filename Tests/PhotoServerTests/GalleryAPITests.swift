@@ -126,7 +126,7 @@ struct GalleryAPITests {
                 #expect(response.headers[.cacheControl] == "no-store")
                 #expect(response.headers[.xContentTypeOptions] == "nosniff")
                 // Keys sorted, slashes as they are.
-                #expect(String(buffer: response.body).hasPrefix(#"{"results":[{"date_source":"#))
+                #expect(String(buffer: response.body).hasPrefix(#"{"results":[{"copies":[],"date_source":"#))
                 #expect(String(buffer: response.body).contains(#""file":"/api/photos/"#))
                 return try JSONDecoder().decode(Results.self, from: Data(buffer: response.body))
             }

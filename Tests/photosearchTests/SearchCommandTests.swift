@@ -150,6 +150,21 @@ struct SearchCommandTests {
         let nowhere = try duplicates(["--in", root.file("elsewhere")])
         #expect(nowhere.status == 64)
         #expect(nowhere.standardError == "photosearch: error: no indexed photo is under \(root.file("elsewhere")) (photosearch status shows what the index holds)\n")
+        // A search shows the two files with the same bytes once, as "2 copies".
+        let example = root.file("example.png")
+        try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/chelsea.png"), toPath: example)
+        let search = ["search", example, "--db", database, "--model", Self.model]
+        let found = try CommandRunner.run(search, environment: ["TZ": "UTC"])
+        let lines = found.standardOutput.split(separator: "\n")
+        #expect(lines.count == 3, "four photos, two of them the same bytes: \(found.standardOutput)")
+        #expect(lines[0].hasPrefix("  1  0.9999  2024-01-09 12:38  \(photos)/a/cat") && lines[0].hasSuffix(".png  (2 copies)"),
+                "the same vector, as float16: \(lines[0])")
+        #expect(lines[1].hasSuffix("  \(webp)") && !lines[1].contains("copies") && lines[2].hasSuffix("/b/rocket.jpg"))
+        let shown = lines[0].contains(first) ? first : second, other = shown == first ? second : first
+        let asJSON = try CommandRunner.run(search + ["--json"]).standardOutput.split(separator: "\n")
+        #expect(asJSON.count == 3 && asJSON[0].hasPrefix(#"{"copies":["\#(other)"],"date_source":"file","#) && asJSON[0].contains(#""path":"\#(shown)""#))
+        #expect(asJSON[1].hasPrefix(#"{"copies":[],"#))
+        #expect(try CommandRunner.run(search + ["--paths"]).standardOutput == "\(shown)\n\(webp)\n\(photos)/b/rocket.jpg\n")
         for (arguments, message) in [(["--json", "--paths"], "--json and --paths cannot be used together."), (["--null"], "--null goes with --paths.")] {
             let refused = try duplicates(arguments)
             #expect(refused.status == 64 && refused.standardError.hasPrefix("photosearch: error: \(message)\n"), "\(refused.standardError)")

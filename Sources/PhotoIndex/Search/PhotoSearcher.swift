@@ -19,6 +19,11 @@ public struct SearchHit: Sendable, Equatable {
     public var probability: Float? = nil
     /// Where it was taken, when its position is near a known place.
     public var place: PhotoPlace? = nil
+    /// The other indexed files with the very same bytes (content hash and
+    /// size), by path: a result stands for all its copies, shown once.
+    public var copies: [String] = []
+    /// Content hash and size, which copies share.
+    var content: String? = nil
 }
 
 /// Top-K search over an index's vectors, safe to call from many threads at
@@ -126,10 +131,43 @@ final class PhotoSearcher: Sendable {
             let score = vector.withUnsafeBufferPointer { v in query.withUnsafeBufferPointer { VectorMath.dot($0, v) } }
             if score.isFinite { exact[photoID] = score }
         }
-        var ranked = exact.filter { !excluding.contains($0.key) && $0.value >= (minimumScore ?? -.infinity) }
+        let ranked = exact.filter { !excluding.contains($0.key) && $0.value >= (minimumScore ?? -.infinity) }
             .sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
-        if ranked.count > top { ranked.removeLast(ranked.count - top) }
-        return try describe(ranked)
+        return try withCopies(ranked, top: top)
+    }
+
+    /// The best `top` of `ranked` described, byte-identical copies shown
+    /// once (the best-ranked, with the paths of all its copies, ranked or
+    /// not): described `top` at a time until `top` distinct photos are
+    /// found or `ranked` runs out.
+    private func withCopies(_ ranked: [(key: Int64, value: Float)], top: Int) throws(PhotoIndexError) -> [SearchHit] {
+        var hits: [SearchHit] = []
+        var shown = Set<String>()
+        var next = 0
+        while hits.count < top, next < ranked.count {
+            let chunk = Array(ranked[next..<min(ranked.count, next + top - hits.count)])
+            next += chunk.count
+            for hit in try describe(chunk) where hit.content.map({ shown.insert($0).inserted }) ?? true {
+                hits.append(hit)
+            }
+        }
+        let contents = hits.compactMap(\.content)
+        guard !contents.isEmpty else { return hits }
+        let copies = try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT path, content_hash || '/' || size AS content FROM photos
+                WHERE state = 'indexed' AND content_hash || '/' || size IN (\(contents.map { _ in "?" }.joined(separator: ",")))
+                  AND content_hash IN (\(contents.map { _ in "?" }.joined(separator: ",")))
+                ORDER BY path
+                """, arguments: StatementArguments(contents + contents.map { String($0.prefix { $0 != "/" }) }))
+        }
+        var pathsByContent: [String: [String]] = [:]
+        for row in copies { pathsByContent[row["content"], default: []].append(row["path"]) }
+        for index in hits.indices {
+            guard let content = hits[index].content else { continue }
+            hits[index].copies = (pathsByContent[content] ?? []).filter { $0 != hits[index].path }
+        }
+        return hits
     }
 
     /// Every indexed photo's vector as SQLite holds it (float16), or those
@@ -190,7 +228,7 @@ final class PhotoSearcher: Sendable {
         let rows = try database.read { db in
             // Cached: compiling it took longer than running it.
             try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT p.id, p.path, p.taken_at,
+                SELECT p.id, p.path, p.taken_at, NULLIF(p.content_hash, '') || '/' || p.size AS content,
                        strftime('%Y-%m-%dT%H:%M:%S', p.modified_at / 1000000000, 'unixepoch', 'localtime') AS modified,
                        \(PhotoPlace.columns)
                 FROM photos p LEFT JOIN places pl ON pl.id = p.place_id
@@ -203,7 +241,8 @@ final class PhotoSearcher: Sendable {
             guard let row = byID[entry.key] else { return nil }
             let taken: String? = row["taken_at"]
             return SearchHit(photoID: entry.key, path: row["path"], score: entry.value,
-                             takenAt: taken ?? row["modified"], hasCameraDate: taken != nil, place: PhotoPlace(row: row))
+                             takenAt: taken ?? row["modified"], hasCameraDate: taken != nil, place: PhotoPlace(row: row),
+                             content: row["content"])
         }
     }
 

@@ -16,7 +16,7 @@ struct ResultOptions: ParsableArguments {
                                             discussion: "SigLIP models only, with a query of one text: their scores are calibrated match probabilities."))
     var minProbability: Float?
 
-    @Flag(name: .long, help: "One JSON object per result: path, score, probability (SigLIP models), taken_at, date_source, place (name, region, country_code, country, distance_km).")
+    @Flag(name: .long, help: "One JSON object per result: path, score, probability (SigLIP models), taken_at, date_source, place (name, region, country_code, country, distance_km), copies (other files with the same bytes).")
     var json = false
 
     @Flag(name: .long, help: "Only the paths, one per line.")
@@ -78,7 +78,7 @@ struct ResultOptions: ParsableArguments {
     struct HitLine: Encodable {
         let hit: SearchHit
 
-        private enum Keys: String, CodingKey { case path, score, probability, takenAt = "taken_at", dateSource = "date_source", place }
+        private enum Keys: String, CodingKey { case path, score, probability, takenAt = "taken_at", dateSource = "date_source", place, copies }
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
@@ -90,6 +90,8 @@ struct ResultOptions: ParsableArguments {
             try container.encode(hit.takenAt, forKey: .takenAt)
             try container.encode(hit.takenAt == nil ? nil : hit.hasCameraDate ? "exif" : "file", forKey: .dateSource)
             try container.encode(hit.place, forKey: .place)
+            // The other files with the same bytes, which this result stands for.
+            try container.encode(hit.copies.map(FilePaths.displayed), forKey: .copies)
         }
     }
 
@@ -114,8 +116,9 @@ struct ResultOptions: ParsableArguments {
                 let date = hit.takenAt.map { String($0.prefix(16)).replacingOccurrences(of: "T", with: " ") } ?? "-"
                 let probability = probabilities ? String(format: "%5.1f%%  ", 100 * Double(hit.probability ?? 0)) : ""
                 let place = placeWidth > 0 ? places[rank] + String(repeating: " ", count: placeWidth - places[rank].count + 2) : ""
-                output += String(format: "%3d  %.4f  %@%@  %@%@\n", rank + 1, hit.score, probability,
-                                 date.padding(toLength: 16, withPad: " ", startingAt: 0), place, FilePaths.displayed(hit.path))
+                let copies = hit.copies.isEmpty ? "" : "  (\(hit.copies.count + 1) copies)"
+                output += String(format: "%3d  %.4f  %@%@  %@%@%@\n", rank + 1, hit.score, probability,
+                                 date.padding(toLength: 16, withPad: " ", startingAt: 0), place, FilePaths.displayed(hit.path), copies)
             }
             if hits.isEmpty { Terminal.error("photosearch: no matching photos\n") }
         }
