@@ -63,8 +63,6 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
         case missingOperator(before: String)
         case invalidWeight(String)
         case tooLong(bytes: Int)
-        /// Only filters (`in:Lisbon`), nothing to look for.
-        case onlyFilters(String)
     }
 
     public var errorDescription: String? {
@@ -115,8 +113,6 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
                 return "malformed query: weight \"\(text.prefix(40))\" must be a positive number up to \(Int(SearchQuery.maximumWeight))"
             case let .tooLong(bytes):
                 return "the query is \(bytes) bytes long, more than \(SearchQuery.maximumBytes)"
-            case let .onlyFilters(filter):
-                return "the query only filters (\(filter.prefix(60))): add what to look for, e.g. \"beach\" \(filter.prefix(60))"
             }
         case let .noSuchImage(path):
             return "no such image: \(shown(path))"

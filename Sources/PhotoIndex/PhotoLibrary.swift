@@ -108,9 +108,15 @@ public final class PhotoLibrary: Sendable {
         // A text query needs a model whatever the index holds: say so first.
         if !query.texts.isEmpty, models == nil { throw .noModel }
         let searcher = try searcher()
+        let filter = query.filter(adding: options.filter)
+        guard !query.parts.isEmpty else {
+            // Filters alone: the photos they let through, newest first.
+            if options.minimumScore != nil || options.minimumProbability != nil {
+                throw .invalidArgument(name: "minimum score", reason: "a query of filters alone ranks nothing")
+            }
+            return try searcher.browse(filter, top: options.top)
+        }
         let (vector, _, calibration) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
-        var filter = options.filter
-        filter.places += query.places
         var hits = try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(calibration), filter: filter,
                                        probes: options.probes)
         if let calibration {

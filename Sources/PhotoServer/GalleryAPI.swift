@@ -48,7 +48,8 @@ public struct GalleryAPI: Sendable {
     struct Hit: Encodable {
         let id: Int64
         let path: String
-        let score: Float
+        /// Null for a query of filters alone, which ranks nothing.
+        let score: Float?
         /// SigLIP models, one-text queries: the match probability.
         let probability: Float?
         let takenAt: String?
@@ -195,7 +196,7 @@ public struct GalleryAPI: Sendable {
     }
 
     /// `top`, `min_score`, `min_probability`, `after`, `before`, `in`,
-    /// `place` (repeatable), `near`, `probes`, `sort` from a query string, as numbers,
+    /// `place`, `name` and `camera` (repeatable), `near`, `probes`, `sort` from a query string, as numbers,
     /// dates and positions; their ranges are the library's to check.
     func options(_ parameters: QueryParameters) throws(HTTPError) -> (PhotoLibrary.SearchOptions, PhotoLibrary.Order) {
         var options = PhotoLibrary.SearchOptions(top: 50)
@@ -226,6 +227,8 @@ public struct GalleryAPI: Sendable {
             options.filter = SearchFilter(after: options.filter.after, before: options.filter.before, folder: folder)
         }
         options.filter.places = parameters.all("place").filter { !$0.isEmpty }
+        options.filter.names = parameters.all("name").filter { !$0.isEmpty }
+        options.filter.cameras = parameters.all("camera").filter { !$0.isEmpty }
         if let near = parameters["near"], !near.isEmpty {
             do {
                 options.filter.near = try SearchFilter.Circle(parsing: near)
@@ -413,7 +416,7 @@ public struct GalleryAPI: Sendable {
         let photos = try library.photos(ids: hits.map(\.photoID))
         let ordered = PhotoLibrary.ordered(hits, by: order).map { hit in
             // The date the filters compare and sort=date orders by, and its source, as the CLI prints them.
-            Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.score, probability: hit.probability, takenAt: hit.takenAt,
+            Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.ranked ? hit.score : nil, probability: hit.probability, takenAt: hit.takenAt,
                 width: photos[hit.photoID]?.width, height: photos[hit.photoID]?.height,
                 thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file",
                 dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "exif" : "file", place: hit.place,

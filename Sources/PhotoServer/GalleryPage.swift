@@ -16,7 +16,7 @@ enum GalleryPage {
     <body>
     <header>
       <form id="search" autocomplete="off">
-        <input id="q" name="q" type="search" placeholder="Describe a photo — a dog on the beach at sunset, 海边的日落   (press / to type)" aria-label="Search">
+        <input id="q" name="q" type="search" placeholder="Describe a photo — a dog on the beach at sunset, 海边的日落 — or name:IMG_10*   (press / to type)" aria-label="Search">
         <button type="submit">Search</button>
         <label class="pick">or an example photo <input id="file" type="file" accept="image/jpeg,image/png,image/webp,image/heic,image/heif"></label>
       </form>
@@ -27,6 +27,7 @@ enum GalleryPage {
         <label>in folder <input id="in" placeholder="/home/me/Pictures/2024" size="28"></label>
         <label>place <input id="place" list="place-names" placeholder="Lisbon, Portugal, 東京…" size="16"></label>
         <label>near <input id="near" placeholder="lat,lon[,km]" size="16"></label>
+        <label>camera <input id="camera" placeholder="iPhone 12" size="12"></label>
         <datalist id="place-names"></datalist>
         <button type="button" id="show-places">Places</button>
         <label>order <select id="sort"><option value="score">best match</option><option value="date">newest first</option></select></label>
@@ -86,8 +87,8 @@ enum GalleryPage {
     static let script = """
     'use strict';
     const $ = (id) => document.getElementById(id);
-    const fields = ['q', 'after', 'before', 'in', 'place', 'near', 'sort'];
-    const filterFields = ['after', 'before', 'in', 'place', 'near'];
+    const fields = ['q', 'after', 'before', 'in', 'place', 'near', 'camera', 'sort'];
+    const filterFields = ['after', 'before', 'in', 'place', 'near', 'camera'];
     let results = [];
     let current = -1;
     let shown = null;
@@ -143,7 +144,8 @@ enum GalleryPage {
         const meta = document.createElement('div');
         meta.className = 'meta';
         const score = document.createElement('span');
-        score.textContent = hit.probability != null ? Math.round(hit.probability * 100) + ' %' : hit.score.toFixed(3);
+        // A query of filters alone (name:IMG_10*) ranks nothing: no score.
+        score.textContent = hit.probability != null ? Math.round(hit.probability * 100) + ' %' : hit.score != null ? hit.score.toFixed(3) : '';
         if (hit.probability != null) score.title = 'match probability (score ' + hit.score.toFixed(3) + ')';
         const date = document.createElement('span');
         date.textContent = hit.taken_at ? hit.taken_at.slice(0, 10) : '';

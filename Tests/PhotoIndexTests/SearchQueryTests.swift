@@ -49,7 +49,8 @@ struct SearchQueryTests {
         // Not a filter: "in" inside a word, or "in:" with nothing after it.
         #expect(try query("within:reach").places == [])
         #expect(try query("a walk in: the park").places == [])
-        #expect(throws: PhotoIndexError.malformedQuery(.onlyFilters("in:Japan"))) { try query("in:Japan") }
+        // Filters alone: a list of what they let through.
+        #expect(try query("in:Japan") == SearchQuery(parts: [], places: ["Japan"]))
         #expect(throws: PhotoIndexError.malformedQuery(.missingTerm(after: "in:"))) { try query(#"beach in:"""#) }
         #expect(throws: PhotoIndexError.malformedQuery(.missingTerm(after: "+"))) { try query("beach + in:Lisbon") }
         #expect(throws: PhotoIndexError.malformedQuery(.unterminatedQuote)) { try query(#"beach in:"Lisbon"#) }
@@ -60,7 +61,24 @@ struct SearchQueryTests {
         #expect(try parse("/photos/a.png") == [.init(term: .image(path: "/photos/a.png"), weight: 1)])
         #expect(try parse("/photos/b") == [.init(term: .image(path: "/photos/b"), weight: 1)])
         #expect(try parse(#""/photos/a.png""#) == [.init(term: .text("/photos/a.png"), weight: 1)])   // quoted: text
-        #expect(throws: PhotoIndexError.noSuchImage(path: "missing.jpg")) { try parse("missing.jpg") }
+        #expect(throws: PhotoIndexError.noSuchImage(path: "./missing.jpg")) { try parse("./missing.jpg") }
+        #expect(throws: PhotoIndexError.noSuchImage(path: "missing.jpg")) { try parse("dog + missing.jpg") }
+    }
+
+    @Test("name: and camera: filters; a file name alone that is no file here is a name filter")
+    func nameAndCameraFilters() throws {
+        func query(_ text: String) throws -> SearchQuery { try SearchQuery.parse(text) { $0 == "here.jpg" } }
+        #expect(try query("name:IMG_10* sunset camera:'iPhone 12'")
+            == SearchQuery(parts: [.init(term: .text("sunset"), weight: 1)], names: ["IMG_10*"], cameras: ["iPhone 12"]))
+        #expect(try query("NAME:a Camera:Canon name:b") == SearchQuery(parts: [], names: ["a", "b"], cameras: ["Canon"]))
+        #expect(try query("IMG_1049.jpg") == SearchQuery(parts: [], names: ["IMG_1049.jpg"]))
+        #expect(try query("here.jpg") == SearchQuery(parts: [.init(term: .image(path: FilePaths.absolute("here.jpg")), weight: 1)]))
+        #expect(try query("filename:x").names == [])
+        #expect(throws: PhotoIndexError.malformedQuery(.missingTerm(after: "camera:"))) { try query(#"camera:"""#) }
+        #expect(throws: PhotoIndexError.malformedQuery(.missingTerm(after: "-"))) { try query("dog - name:x") }
+        // The filter as SQL sees a name: after the last "/", ASCII letters lower-cased.
+        #expect(SearchFilter.asciiLowercased("IMG_É.JPG") == "img_É.jpg")
+        #expect(SearchFilter.isGlob("IMG_10*") && SearchFilter.isGlob("a?.jpg") && !SearchFilter.isGlob("IMG_1049"))
     }
 
     @Test("malformed queries", arguments: [

@@ -121,7 +121,6 @@ struct PlacesCommandTests {
         (["a photo", "--near", "1,2,0"], "0.0 km is not more than 0"),
         (["a photo", "--near", "nan,1"], #""nan,1" is not LAT,LON or LAT,LON,KM"#),
         (["a photo", "--near", "1;2"], #""1;2" is not LAT,LON"#),
-        (["in:Lisbon"], "the query only filters (in:Lisbon)"),
         ([#"a photo in:"Lisbon"#], "a quote is not closed"),
     ])
     func refused(arguments: [String], message: String) throws {

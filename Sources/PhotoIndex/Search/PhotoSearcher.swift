@@ -24,6 +24,9 @@ public struct SearchHit: Sendable, Equatable {
     public var copies: [String] = []
     /// Content hash and size, which copies share.
     var content: String? = nil
+    /// False for a query of filters alone, which ranks nothing: `score` is
+    /// then 0, and the photos come newest first.
+    public var ranked = true
 }
 
 /// Top-K search over an index's vectors, safe to call from many threads at
@@ -134,6 +137,25 @@ final class PhotoSearcher: Sendable {
         let ranked = exact.filter { !excluding.contains($0.key) && $0.value >= (minimumScore ?? -.infinity) }
             .sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
         return try withCopies(ranked, top: top)
+    }
+
+    /// The photos `filter` lets through, newest first (by the date the
+    /// filters compare), at most `top`: what a query of filters alone gives.
+    func browse(_ filter: SearchFilter, top: Int) throws(PhotoIndexError) -> [SearchHit] {
+        let allowed = try allowedPhotos(filter)
+        let (clause, arguments) = filter.sql()
+        let newest = try database.read { db in
+            let ids = try Int64.fetchCursor(db, sql: "SELECT id FROM photos WHERE \(clause) ORDER BY \(SearchFilter.date) DESC, id DESC",
+                                            arguments: StatementArguments(arguments))
+            var newest: [(key: Int64, value: Float)] = []
+            while let id = try ids.next() {
+                if allowed?.contains(id) ?? true { newest.append((id, 0)) }
+            }
+            return newest
+        }
+        var hits = try withCopies(newest, top: top)
+        for index in hits.indices { hits[index].ranked = false }
+        return hits
     }
 
     /// The best `top` of `ranked` described, byte-identical copies shown
@@ -369,8 +391,12 @@ final class PhotoSearcher: Sendable {
     /// more often a typo than a question.
     func allowedPhotos(_ filter: SearchFilter) throws(PhotoIndexError) -> PhotoSet? {
         guard !filter.isEmpty else { return nil }
-        guard filter.places.count <= SearchFilter.maximumPlaces else {
-            throw .invalidArgument(name: "place", reason: "\(filter.places.count) place names, more than \(SearchFilter.maximumPlaces)")
+        for (name, values) in [("place", filter.places), ("name", filter.names), ("camera", filter.cameras)]
+        where values.count > SearchFilter.maximumPlaces {
+            throw .invalidArgument(name: name, reason: "\(values.count) \(name) names, more than \(SearchFilter.maximumPlaces)")
+        }
+        for (name, values) in [("name", filter.names), ("camera", filter.cameras)] where values.contains(where: \.isEmpty) {
+            throw .invalidArgument(name: name, reason: "it is empty")
         }
         let (clause, arguments) = filter.sql()
         return try database.read { db in

@@ -18,6 +18,13 @@ public struct SearchFilter: Sendable, Equatable {
     public var places: [String]
     /// Only photos taken within a distance of a position.
     public var near: Circle?
+    /// Only photos whose file name (the path's last part) matches one of
+    /// these: a glob when it holds `*`, `?` or `[` ("IMG_10*.jpg"), else a
+    /// part of the name ("IMG_1049"); ASCII letters in any case.
+    public var names: [String] = []
+    /// Only photos from a camera whose make and model (as EXIF gives them,
+    /// "Apple iPhone 12") hold one of these, ASCII letters in any case.
+    public var cameras: [String] = []
 
     /// A position and a radius on the Earth's surface.
     public struct Circle: Sendable, Equatable {
@@ -75,7 +82,10 @@ public struct SearchFilter: Sendable, Equatable {
         }
     }
 
-    public init(after: String? = nil, before: String? = nil, folder: String? = nil, places: [String] = [], near: Circle? = nil) {
+    public init(after: String? = nil, before: String? = nil, folder: String? = nil, places: [String] = [], near: Circle? = nil,
+                names: [String] = [], cameras: [String] = []) {
+        self.names = names
+        self.cameras = cameras
         self.after = after
         self.before = before
         self.folder = folder.map { FilePaths.absolute($0) }
@@ -90,10 +100,29 @@ public struct SearchFilter: Sendable, Equatable {
         return (prefix, String(prefix.dropLast()) + "0")
     }
 
-    public var isEmpty: Bool { after == nil && before == nil && folder == nil && places.isEmpty && near == nil }
+    public var isEmpty: Bool {
+        after == nil && before == nil && folder == nil && places.isEmpty && near == nil && names.isEmpty && cameras.isEmpty
+    }
 
-    /// The most place names one search may give (each is an index lookup).
+    /// The most place names one search may give (each is an index lookup),
+    /// and as many file names and cameras.
     public static let maximumPlaces = 50
+
+    /// A photo's date in SQL, as results show it: its EXIF date taken, else
+    /// its file's modification time (local).
+    static let date = "COALESCE(substr(taken_at, 1, 19), strftime('%Y-%m-%dT%H:%M:%S', modified_at / 1000000000, 'unixepoch', 'localtime'))"
+
+    /// A photo's file name in SQL: the path after its last "/" (rtrim
+    /// strips every character that is not a "/" from the end).
+    static let fileName = "substr(path, length(rtrim(path, replace(path, '/', ''))) + 1)"
+
+    /// `text` with its ASCII letters lower-cased, as SQLite's lower() does.
+    static func asciiLowercased(_ text: String) -> String {
+        String(decoding: text.utf8.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
+    }
+
+    /// Whether a name pattern is a glob.
+    static func isGlob(_ pattern: String) -> Bool { pattern.contains { "*?[".contains($0) } }
 
     /// "2024" → "2024-01-01T00:00:00", "2024-06" → "2024-06-01T00:00:00",
     /// "2024-06-15" and "2024-06-15T08:30[:00]" (a space works for the T).
@@ -127,7 +156,7 @@ public struct SearchFilter: Sendable, Equatable {
     func sql() -> (clause: String, arguments: [any DatabaseValueConvertible]) {
         var conditions = ["state = 'indexed'"]
         var arguments: [any DatabaseValueConvertible] = []
-        let date = "COALESCE(substr(taken_at, 1, 19), strftime('%Y-%m-%dT%H:%M:%S', modified_at / 1000000000, 'unixepoch', 'localtime'))"
+        let date = Self.date
         if let after {
             conditions.append("\(date) >= ?")
             arguments.append(after)
@@ -149,6 +178,15 @@ public struct SearchFilter: Sendable, Equatable {
         if let near {
             conditions.append("latitude BETWEEN ? AND ? AND longitude IS NOT NULL")
             arguments += [near.latitudeRange.lowerBound, near.latitudeRange.upperBound]
+        }
+        if !names.isEmpty {
+            let tests = names.map { Self.isGlob($0) ? "lower(\(Self.fileName)) GLOB ?" : "instr(lower(\(Self.fileName)), ?) > 0" }
+            conditions.append("(" + tests.joined(separator: " OR ") + ")")
+            arguments += names.map(Self.asciiLowercased)
+        }
+        if !cameras.isEmpty {
+            conditions.append("(" + cameras.map { _ in "instr(lower(camera), ?) > 0" }.joined(separator: " OR ") + ")")
+            arguments += cameras.map(Self.asciiLowercased)
         }
         return (conditions.joined(separator: " AND "), arguments)
     }

@@ -11,10 +11,16 @@ import Imaging
 /// otherwise. Hyphens inside words ("well-lit") are text.
 ///
 /// `in:NAME` (or `in:"New York"`) anywhere, outside the terms, is a place
-/// filter (`SearchFilter.places`); several are alternatives.
+/// filter (`SearchFilter.places`), `name:PATTERN` a file-name filter
+/// (`SearchFilter.names`), `camera:TEXT` a camera filter; several of a kind
+/// are alternatives. A query of filters alone ranks nothing: it lists the
+/// photos they let through, newest first. So does a bare file name with an
+/// image extension that names no file, alone: `IMG_1049.jpg` is
+/// `name:IMG_1049.jpg`.
 ///
 ///     "dog" + "beach" - "people"        2:sunset + ./ref.jpg        a red car
 ///     beach in:Portugal                 "old town" in:"Santiago de Compostela"
+///     name:IMG_10*                      sunset camera:"iPhone 12"
 public struct SearchQuery: Sendable, Equatable {
     /// The largest weight a term may have (a weight of 1e39 is infinite as
     /// a Float).
@@ -42,11 +48,29 @@ public struct SearchQuery: Sendable, Equatable {
     public var parts: [Part]
     /// The names of `in:` filters, as typed.
     public var places: [String]
+    /// The patterns of `name:` filters.
+    public var names: [String]
+    /// The texts of `camera:` filters.
+    public var cameras: [String]
 
-    public init(parts: [Part], places: [String] = []) {
+    public init(parts: [Part], places: [String] = [], names: [String] = [], cameras: [String] = []) {
         self.parts = parts
         self.places = places
+        self.names = names
+        self.cameras = cameras
     }
+
+    /// The filters the query holds, added to `filter`.
+    public func filter(adding filter: SearchFilter) -> SearchFilter {
+        var filter = filter
+        filter.places += places
+        filter.names += names
+        filter.cameras += cameras
+        return filter
+    }
+
+    /// The filter keywords, lower-case.
+    static let filterKeywords = ["in:", "name:", "camera:"]
 
     public var texts: [String] {
         parts.compactMap { if case let .text(text) = $0.term { return text } else { return nil } }
@@ -62,17 +86,21 @@ public struct SearchQuery: Sendable, Equatable {
         let characters = Array(text)
         var index = 0
         var parts: [Part] = []
-        var places: [String] = []
+        var places: [String] = [], names: [String] = [], cameras: [String] = []
         var sign = 1.0
         var pendingOperator: String?
 
         func skipSpaces() { while index < characters.count, characters[index].isWhitespace { index += 1 } }
-        /// Whether an `in:` filter starts at `position`: "in:" (any case)
-        /// followed by a name.
-        func filterStarts(at position: Int) -> Bool {
-            position + 3 < characters.count && String(characters[position..<position + 3]).lowercased() == "in:"
-                && !characters[position + 3].isWhitespace
+        /// The filter keyword ("in:", "name:", "camera:", any case) that
+        /// starts at `position`, followed by a value, if one does.
+        func filterKeyword(at position: Int) -> String? {
+            SearchQuery.filterKeywords.first { keyword in
+                position + keyword.count < characters.count
+                    && String(characters[position..<position + keyword.count]).lowercased() == keyword
+                    && !characters[position + keyword.count].isWhitespace
+            }
         }
+        func filterStarts(at position: Int) -> Bool { filterKeyword(at: position) != nil }
         /// Reads quoted text after its opening quote at `index`.
         func quoted() throws(PhotoIndexError) -> String {
             let quote = characters[index]
@@ -101,9 +129,9 @@ public struct SearchQuery: Sendable, Equatable {
                 break
             }
             // A filter stands between terms, with no operator.
-            if filterStarts(at: index) {
+            if let keyword = filterKeyword(at: index) {
                 if let pendingOperator { throw .malformedQuery(.missingTerm(after: pendingOperator)) }
-                index += 3
+                index += keyword.count
                 let name: String
                 if characters[index] == "\"" || characters[index] == "'" {
                     name = try quoted()
@@ -112,8 +140,12 @@ public struct SearchQuery: Sendable, Equatable {
                     while index < characters.count, !characters[index].isWhitespace { index += 1 }
                     name = String(characters[start..<index])
                 }
-                guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw .malformedQuery(.missingTerm(after: "in:")) }
-                places.append(name)
+                guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw .malformedQuery(.missingTerm(after: keyword)) }
+                switch keyword {
+                case "in:": places.append(name)
+                case "name:": names.append(name)
+                default: cameras.append(name)
+                }
                 continue
             }
             // An operator may start a term.
@@ -164,6 +196,12 @@ public struct SearchQuery: Sendable, Equatable {
                 }
                 let bare = String(characters[index..<end])
                 index = end
+                // A photo's file name alone, not a file here: the photos named so.
+                if parts.isEmpty, pendingOperator == nil, !bare.contains("/"), !bare.contains(" "),
+                   imageExtensions.contains(FilePaths.pathExtension(bare).lowercased()), !fileExists(bare) {
+                    names.append(bare)
+                    continue
+                }
                 term = try classify(bare, fileExists: fileExists)
             }
             if case let .text(value) = term, value.trimmingCharacters(in: .whitespaces).isEmpty {
@@ -173,11 +211,8 @@ public struct SearchQuery: Sendable, Equatable {
             sign = 1
             pendingOperator = nil
         }
-        guard !parts.isEmpty else {
-            if let place = places.first { throw .malformedQuery(.onlyFilters("in:" + place)) }
-            throw .emptyQuery
-        }
-        return SearchQuery(parts: parts, places: places)
+        guard !parts.isEmpty || !places.isEmpty || !names.isEmpty || !cameras.isEmpty else { throw .emptyQuery }
+        return SearchQuery(parts: parts, places: places, names: names, cameras: cameras)
     }
 
     static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp", "heic", "heif"]

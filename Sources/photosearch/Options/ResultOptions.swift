@@ -38,6 +38,16 @@ struct ResultOptions: ParsableArguments {
                                             discussion: "Case and accents do not matter; an ambiguous name (Paris) matches every place of that name: photosearch places NAME lists them. The query term in:NAME does the same."))
     var place: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Only photos whose file name matches: a glob (IMG_10*.jpg) or a part of the name (repeat for several).",
+                                            discussion: "ASCII letters in any case. The query term name:PATTERN does the same; a query of filters alone lists the photos they let through, newest first.",
+                                            valueName: "pattern"))
+    var name: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Only photos from a camera whose make and model hold this text (repeat for several).",
+                                            discussion: "As EXIF gives them (\"Apple iPhone 12\"), ASCII letters in any case. The query term camera:TEXT does the same.",
+                                            valueName: "text"))
+    var camera: [String] = []
+
     @Option(name: .long, help: ArgumentHelp("Only photos taken within RADIUS km (default 10) of a position: LAT,LON[,RADIUS].",
                                             valueName: "lat,lon[,km]"))
     var near: String?
@@ -69,7 +79,8 @@ struct ResultOptions: ParsableArguments {
 
     func searchOptions() throws(PhotoIndexError) -> PhotoLibrary.SearchOptions {
         let filter = SearchFilter(after: try after.map(SearchFilter.instant), before: try before.map(SearchFilter.instant),
-                                  folder: folder, places: place, near: try near.map(SearchFilter.Circle.init(parsing:)))
+                                  folder: folder, places: place, near: try near.map(SearchFilter.Circle.init(parsing:)),
+                                  names: name, cameras: camera)
         return PhotoLibrary.SearchOptions(top: top, minimumScore: minScore, minimumProbability: minProbability, filter: filter,
                                           probes: probes)
     }
@@ -83,7 +94,8 @@ struct ResultOptions: ParsableArguments {
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
             try container.encode(FilePaths.displayed(hit.path), forKey: .path)
-            try container.encode(hit.score, forKey: .score)
+            // A query of filters alone ranks nothing.
+            try container.encode(hit.ranked ? hit.score : nil, forKey: .score)
             try container.encodeIfPresent(hit.probability, forKey: .probability)
             // The date the table shows and --after/--before compare, and
             // where it comes from: a file's time says when it was copied.
@@ -117,7 +129,8 @@ struct ResultOptions: ParsableArguments {
                 let probability = probabilities ? String(format: "%5.1f%%  ", 100 * Double(hit.probability ?? 0)) : ""
                 let place = placeWidth > 0 ? places[rank] + String(repeating: " ", count: placeWidth - places[rank].count + 2) : ""
                 let copies = hit.copies.isEmpty ? "" : "  (\(hit.copies.count + 1) copies)"
-                output += String(format: "%3d  %.4f  %@%@  %@%@%@\n", rank + 1, hit.score, probability,
+                let score = hit.ranked ? String(format: "%.4f", hit.score) : "     -"
+                output += String(format: "%3d  %@  %@%@  %@%@%@\n", rank + 1, score, probability,
                                  date.padding(toLength: 16, withPad: " ", startingAt: 0), place, FilePaths.displayed(hit.path), copies)
             }
             if hits.isEmpty { Terminal.error("photosearch: no matching photos\n") }
