@@ -17,6 +17,8 @@ packages=(
     zlib1g-dev
     pkg-config
     chromium             # headless, for the web gallery's browser test
+    zsh                  # the completion tests run each shell's script
+    fish
 )
 
 missing=()

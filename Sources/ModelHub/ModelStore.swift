@@ -60,7 +60,7 @@ public struct ModelStore: Sendable {
     }
 
     /// The installed models' names, sorted.
-    func installedNames() -> [String] {
+    public func installedNames() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         return names.sorted().filter { name in
             var isDirectory: ObjCBool = false

@@ -21,7 +21,7 @@ struct DuplicatesCommand: ParsableCommand {
     @Option(name: .long, help: "Cosine similarity at or above which two photos count as duplicates.")
     var threshold: Float = 0.95
 
-    @Option(name: .customLong("in"), help: "Only photos under this folder.")
+    @Option(name: .customLong("in"), help: "Only photos under this folder.", completion: .directory)
     var folder: String?
 
     @Flag(name: .long, help: "One JSON object per group: group, similarity, paths, and photos (path, width, height, size, taken_at, date_source, identical_to).")

@@ -18,7 +18,7 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var model: ModelOption
     @OptionGroup var precision: PrecisionOption
 
-    @Option(name: .long, help: "An image file to embed; repeat for several.")
+    @Option(name: .long, help: "An image file to embed; repeat for several.", completion: Completions.photos)
     var image: [String] = []
 
     @Option(name: .long, help: "A text to embed; repeat for several.")

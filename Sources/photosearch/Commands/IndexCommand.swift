@@ -15,7 +15,7 @@ struct IndexCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Folders or photo files to index.")
+    @Argument(help: "Folders or photo files to index.", completion: .file())
     var paths: [String]
 
     @OptionGroup var database: DatabaseOption

@@ -13,7 +13,7 @@ struct SearchCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "What to look for.")
+    @Argument(help: "What to look for.", completion: Completions.photos)
     var query: String
 
     @OptionGroup var database: DatabaseOption

@@ -33,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a client may take to send a request, or stay idle between requests, before it is disconnected.")
     var idleTimeout = 30
 
-    @Option(name: .long, help: "Folder to re-index on the --every schedule; repeatable.")
+    @Option(name: .long, help: "Folder to re-index on the --every schedule; repeatable.", completion: .directory)
     var index: [String] = []
 
     @Option(name: .long, help: "With --index: run the indexer now and after each interval: 30s, 30m, 6h, 1d.")

@@ -7,7 +7,7 @@ struct SimilarCommand: ParsableCommand {
         abstract: "Find the indexed photos most like a photo (indexed or not)."
     )
 
-    @Argument(help: "A photo file.")
+    @Argument(help: "A photo file.", completion: Completions.photos)
     var photo: String
 
     @OptionGroup var database: DatabaseOption

@@ -5,7 +5,7 @@ import ModelHub
 
 /// --model, shared by every command that may run the encoder.
 struct ModelOption: ParsableArguments {
-    @Option(name: .long, help: "Model: an installed model's name or a model folder (default: $PHOTOSEARCH_MODEL, else the default installed model).")
+    @Option(name: .long, help: "Model: an installed model's name or a model folder (default: $PHOTOSEARCH_MODEL, else the default installed model).", completion: Completions.models)
     var model: String?
 
     /// The model folder, or nil when none is installed (the library says so,

@@ -31,7 +31,7 @@ struct ResultOptions: ParsableArguments {
     @Option(name: .long, help: "Only photos taken before this date.")
     var before: String?
 
-    @Option(name: .customLong("in"), help: "Only photos under this folder.")
+    @Option(name: .customLong("in"), help: "Only photos under this folder.", completion: .directory)
     var folder: String?
 
     @Option(name: .long, help: ArgumentHelp("Only photos taken in this place: a city, region or country, by any of its names (repeat for several).",

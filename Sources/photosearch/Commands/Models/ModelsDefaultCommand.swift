@@ -4,7 +4,7 @@ import ModelHub
 struct ModelsDefaultCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "default", abstract: "Choose the model used when no --model is given.")
 
-    @Argument(help: "The installed model's name.")
+    @Argument(help: "The installed model's name.", completion: Completions.installedModels)
     var name: String
 
     func run() throws {

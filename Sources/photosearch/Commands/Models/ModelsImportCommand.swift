@@ -6,7 +6,7 @@ struct ModelsImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Copy a model folder you already have (open_clip or transformers layout) into the store, after checking it works.")
 
-    @Argument(help: "The model folder.")
+    @Argument(help: "The model folder.", completion: .directory)
     var directory: String
 
     @Option(name: .long, help: "Name to install it under (default: the folder's name).")

@@ -6,7 +6,7 @@ struct ModelsInstallCommand: ParsableCommand {
         commandName: "install",
         abstract: "Download a model from the Hugging Face Hub (resumable, checksummed).")
 
-    @Argument(help: "A model name from 'photosearch models list'.")
+    @Argument(help: "A model name from 'photosearch models list'.", completion: Completions.catalogue)
     var name: String
 
     func run() throws {

@@ -4,7 +4,7 @@ import ModelHub
 struct ModelsRemoveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "remove", abstract: "Delete an installed model.")
 
-    @Argument(help: "The installed model's name.")
+    @Argument(help: "The installed model's name.", completion: Completions.installedModels)
     var name: String
 
     func run() throws {
