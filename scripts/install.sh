@@ -14,16 +14,14 @@ prefix=${1:-$HOME/.local}
 cd "$(dirname "$0")/.."
 scratch=${PHOTOSEARCH_INSTALL_SCRATCH:-.build-install}
 
-# The man page first: swift-argument-parser's plugin builds the tool its own
-# way; the static build after it relinks the binary we install.
-swift package --scratch-path "$scratch" generate-manual >/dev/null
 swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product photosearch
 
 install -d "$prefix/bin" "$prefix/share/man/man1" "$prefix/share/bash-completion/completions" \
     "$prefix/share/zsh/site-functions" "$prefix/share/fish/vendor_completions.d"
 install -m 0755 "$scratch/release/photosearch" "$prefix/bin/photosearch"
 strip "$prefix/bin/photosearch"
-install -m 0644 "$scratch/plugins/GenerateManual/outputs/photosearch/photosearch.1" "$prefix/share/man/man1/photosearch.1"
+# The man page from the commands' own help, with defaults, exit statuses and examples.
+"$prefix/bin/photosearch" --generate-manual >"$prefix/share/man/man1/photosearch.1"
 "$prefix/bin/photosearch" --generate-completion-script bash >"$prefix/share/bash-completion/completions/photosearch"
 "$prefix/bin/photosearch" --generate-completion-script zsh >"$prefix/share/zsh/site-functions/_photosearch"
 "$prefix/bin/photosearch" --generate-completion-script fish >"$prefix/share/fish/vendor_completions.d/photosearch.fish"

@@ -41,6 +41,16 @@ struct PhotoSearch: AsyncParsableCommand {
     /// the command's usage) and a non-zero exit status (64 for usage);
     /// help and the version go to standard output with status 0.
     static func run(_ arguments: [String]) async -> Never {
+        // The man page (scripts/install.sh installs it), not in --help.
+        if arguments == ["--generate-manual"] {
+            do {
+                Terminal.output(try Manual.page())
+                Foundation.exit(0)
+            } catch {
+                Terminal.error("photosearch: error: \(error.localizedDescription)\n")
+                Foundation.exit(ExitStatus.failure)
+            }
+        }
         do {
             var command = try parseAsRoot(arguments)
             if var command = command as? AsyncParsableCommand {

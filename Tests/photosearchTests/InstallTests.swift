@@ -39,6 +39,7 @@ struct InstallTests {
         let fish = try String(contentsOfFile: prefix.path + "/share/fish/vendor_completions.d/photosearch.fish", encoding: .utf8)
         #expect(fish.contains("complete -c 'photosearch'"))
         let manual = try String(contentsOfFile: prefix.path + "/share/man/man1/photosearch.1", encoding: .utf8)
-        #expect(manual.contains(".Dt PHOTOSEARCH 1") && manual.contains("Semantic photo search on your own computer."))
+        #expect(manual.contains(".Dt PHOTOSEARCH 1") && manual.contains("Semantic photo search on your own computer.")
+                && manual.contains(".Sh EXIT STATUS"))
     }
 }
