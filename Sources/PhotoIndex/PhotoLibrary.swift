@@ -114,7 +114,9 @@ public final class PhotoLibrary: Sendable {
             if options.minimumScore != nil || options.minimumProbability != nil {
                 throw .invalidArgument(name: "minimum score", reason: "a query of filters alone ranks nothing")
             }
-            return try searcher.browse(filter, top: options.top)
+            let hits = try searcher.browse(filter, top: options.top)
+            if hits.isEmpty, let name = query.fileName { throw .noSuchImage(path: name) }
+            return hits
         }
         let (vector, _, calibration) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
         var hits = try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(calibration), filter: filter,

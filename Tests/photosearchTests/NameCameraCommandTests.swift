@@ -31,7 +31,7 @@ struct NameCameraCommandTests {
         #expect(try names(["name:*o.jpg"]) == ["tokyo.jpg", "são paulo.jpg", "porto.jpg"])
         // A file name alone that is no file here: the photos named so.
         #expect(try names(["lisbon.jpg"]) == ["lisbon.jpg"])
-        #expect(try names(["rocket.jpg", "--camera", "fixture"]) == [])
+        #expect(try names(["rocket.jpg"]) == ["rocket.jpg"])
         // With a text: ranked among the photos the filters let through.
         #expect(Set(try names(["a photo", "--name", "paris", "--name", "tokyo"])) == ["paris-france.jpg", "paris-texas.jpg", "tokyo.jpg"])
         #expect(try names(["a photo camera:nikon"]) == [])
@@ -52,6 +52,8 @@ struct NameCameraCommandTests {
             (["a photo", "--camera", ""], "photosearch: error: invalid camera: it is empty\n"),
             (["dog - name:x"], "photosearch: error: malformed query: nothing follows \"-\"\n"),
             (["./missing.jpg"], "photosearch: error: no such image: ./missing.jpg\n"),
+            // A file name no file has and no indexed photo has: a mistyped example.
+            (["rocket.jpg", "--camera", "fixture"], "photosearch: error: no such image: rocket.jpg\n"),
         ] {
             let result = try search(arguments)
             #expect(result.standardError == message, "\(arguments)")

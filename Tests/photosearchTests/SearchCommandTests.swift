@@ -119,6 +119,15 @@ struct SearchCommandTests {
         }
         let database = root.file("index.sqlite")
         #expect(try CommandRunner.run(["index", photos, "--db", database, "--model", Self.model]).status == 0)
+        // status: the run's start in local time with its offset; JSON in UTC.
+        let status = try CommandRunner.run(["status", "--db", database], environment: ["TZ": "Asia/Kolkata"]).standardOutput
+        let statusJSON = try CommandRunner.run(["status", "--db", database, "--json"], environment: ["TZ": "Asia/Kolkata"]).standardOutput
+        let utc = try #require(statusJSON.firstMatch(of: /"started_at":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"/)?.1)
+        let local = try #require(status.firstMatch(of: /started (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+05:30,/)?.1, "\(status)")
+        let parsed = try #require(ISO8601DateFormatter().date(from: String(utc)))
+        let shifted = ISO8601DateFormatter.string(from: parsed.addingTimeInterval(5.5 * 3600), timeZone: TimeZone(identifier: "UTC")!,
+                                                  formatOptions: [.withFullDate, .withDashSeparatorInDate, .withSpaceBetweenDateAndTime, .withFullTime])
+        #expect(shifted.hasPrefix(String(local)), "\(shifted) against \(local)")
         func duplicates(_ arguments: [String]) throws -> CommandRunner.Result {
             try CommandRunner.run(["duplicates", "--db", database, "--threshold", "0.99"] + arguments, environment: ["TZ": "UTC"])
         }

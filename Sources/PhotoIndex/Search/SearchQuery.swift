@@ -52,6 +52,10 @@ public struct SearchQuery: Sendable, Equatable {
     public var names: [String]
     /// The texts of `camera:` filters.
     public var cameras: [String]
+    /// A bare file name taken as a `name:` filter (it names no file here):
+    /// if no indexed photo is named so either, it was likely a mistyped
+    /// example photo, and a search says "no such image".
+    public var fileName: String? = nil
 
     public init(parts: [Part], places: [String] = [], names: [String] = [], cameras: [String] = []) {
         self.parts = parts
@@ -87,6 +91,7 @@ public struct SearchQuery: Sendable, Equatable {
         var index = 0
         var parts: [Part] = []
         var places: [String] = [], names: [String] = [], cameras: [String] = []
+        var fileName: String?
         var sign = 1.0
         var pendingOperator: String?
 
@@ -200,6 +205,7 @@ public struct SearchQuery: Sendable, Equatable {
                 if parts.isEmpty, pendingOperator == nil, !bare.contains("/"), !bare.contains(" "),
                    imageExtensions.contains(FilePaths.pathExtension(bare).lowercased()), !fileExists(bare) {
                     names.append(bare)
+                    fileName = bare
                     continue
                 }
                 term = try classify(bare, fileExists: fileExists)
@@ -212,7 +218,9 @@ public struct SearchQuery: Sendable, Equatable {
             pendingOperator = nil
         }
         guard !parts.isEmpty || !places.isEmpty || !names.isEmpty || !cameras.isEmpty else { throw .emptyQuery }
-        return SearchQuery(parts: parts, places: places, names: names, cameras: cameras)
+        var query = SearchQuery(parts: parts, places: places, names: names, cameras: cameras)
+        query.fileName = fileName
+        return query
     }
 
     static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp", "heic", "heif"]

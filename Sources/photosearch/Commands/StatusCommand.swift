@@ -15,6 +15,19 @@ struct StatusCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
+    /// A time the index records (ISO 8601, UTC, "…Z", as JSON gives it) in
+    /// local time with its offset, as people read times: "2026-12-06
+    /// 12:27:12 +05:30". Unreadable: as recorded.
+    static func localTime(_ recorded: String) -> String {
+        let parser = ISO8601DateFormatter()
+        guard let date = parser.date(from: recorded) else { return recorded }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone.current
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss xxx"
+        return formatter.string(from: date)
+    }
+
     func run() throws {
         try Failure.reporting {
             let status = try PhotoLibrary(database: database.path, model: nil).status()
@@ -54,7 +67,7 @@ struct StatusCommand: ParsableCommand {
             lines.append("Vectors:  no search file yet (the next search writes it)")
         }
         if let run = status.lastRun {
-            var line = "Last run: \(run.status.rawValue)\(status.writer.map { " (process \($0))" } ?? ""), started \(run.startedAt)"
+            var line = "Last run: \(run.status.rawValue)\(status.writer.map { " (process \($0))" } ?? ""), started \(Self.localTime(run.startedAt))"
             if run.status == .interrupted && run.finishedAt == nil {
                 line += "; its process ended without finishing it (killed?); the next run continues"
             } else if run.status != .running {
