@@ -99,7 +99,9 @@ public struct GalleryAPI: Sendable {
         let size: Int64
         let width: Int?
         let height: Int?
+        /// As search results give it: EXIF, else the file's time.
         let takenAt: String?
+        let dateSource: String
         let camera: String?
         let latitude: Double?
         let longitude: Double?
@@ -108,7 +110,7 @@ public struct GalleryAPI: Sendable {
         let file: String
 
         enum CodingKeys: String, CodingKey {
-            case id, path, size, width, height, takenAt = "taken_at", camera, latitude, longitude, place, thumbnail, file
+            case id, path, size, width, height, takenAt = "taken_at", dateSource = "date_source", camera, latitude, longitude, place, thumbnail, file
         }
 
         func encode(to encoder: Encoder) throws {
@@ -119,6 +121,7 @@ public struct GalleryAPI: Sendable {
             try container.encode(width, forKey: .width)
             try container.encode(height, forKey: .height)
             try container.encode(takenAt, forKey: .takenAt)
+            try container.encode(dateSource, forKey: .dateSource)
             try container.encode(camera, forKey: .camera)
             try container.encode(latitude, forKey: .latitude)
             try container.encode(longitude, forKey: .longitude)
@@ -301,7 +304,7 @@ public struct GalleryAPI: Sendable {
             (try library.photo(id: id), try library.place(ofPhoto: id))
         }
         return Photo(id: id, path: FilePaths.displayed(photo.path), size: photo.size, width: photo.width, height: photo.height,
-                     takenAt: photo.takenAt, camera: photo.camera, latitude: photo.latitude, longitude: photo.longitude, place: place,
+                     takenAt: photo.date.value, dateSource: photo.date.fromEXIF ? "exif" : "file", camera: photo.camera, latitude: photo.latitude, longitude: photo.longitude, place: place,
                      thumbnail: "/api/photos/\(id)/thumbnail", file: "/api/photos/\(id)/file")
     }
 

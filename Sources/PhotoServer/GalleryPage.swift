@@ -220,7 +220,7 @@ enum GalleryPage {
       details.textContent = '';
       try {
         const photo = await api('/api/photos/' + hit.id);
-        const rows = [['path', photo.path], ['date', photo.taken_at || '—'], ['camera', photo.camera || '—'],
+        const rows = [['path', photo.path], ['date', photo.taken_at ? photo.taken_at.replace('T', ' ') + (photo.date_source === 'file' ? ' (file time: the photo has no date)' : '') : '—'], ['camera', photo.camera || '—'],
           ['size', (photo.width && photo.height) ? photo.width + ' × ' + photo.height : '—'],
           ['place', photo.place ? placeText(photo.place) + (photo.place.distance_km >= 1 ? ' (' + photo.place.distance_km.toFixed(0) + ' km away)' : '')
                                 : (photo.latitude != null ? 'more than 100 km from any town' : '—')],

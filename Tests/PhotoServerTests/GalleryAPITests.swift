@@ -223,6 +223,20 @@ struct GalleryAPITests {
                 let photo = try JSONDecoder().decode(Photo.self, from: Data(buffer: response.body))
                 #expect(photo.place?.name == "Tokyo" && photo.latitude != nil)
                 #expect(String(buffer: response.body).contains(#""distance_km":"#))
+                #expect(String(buffer: response.body).contains(#""taken_at":"2023-04-02T08:30:00""#)
+                        && String(buffer: response.body).contains(#""date_source":"exif""#))
+            }
+            // One date everywhere: a photo without an EXIF date has its file's
+            // time, marked so, in results and in its details alike.
+            struct Dated: Decodable { let id: Int64; let taken_at: String?; let date_source: String? }
+            struct DatedResults: Decodable { let results: [Dated] }
+            let undated = try await client.execute(uri: "/api/search?q=a+photo&top=50", method: .get) { response in
+                try JSONDecoder().decode(DatedResults.self, from: Data(buffer: response.body)).results.first { $0.date_source == "file" }
+            }
+            let fileDated = try #require(undated)
+            try await client.execute(uri: "/api/photos/\(fileDated.id)", method: .get) { response in
+                let photo = try JSONDecoder().decode(Dated.self, from: Data(buffer: response.body))
+                #expect(photo.taken_at != nil && photo.taken_at == fileDated.taken_at && photo.date_source == "file")
             }
             struct Places: Decodable {
                 struct Place: Decodable { let name: String; let country_code: String; let photos: Int; let matched_as: String? }

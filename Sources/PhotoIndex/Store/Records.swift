@@ -56,6 +56,18 @@ public struct PhotoRecord: Codable, FetchableRecord, MutablePersistableRecord, S
         case placeID = "place_id", placeDistance = "place_distance", placeStamp = "place_stamp"
     }
 
+    /// The photo's date as every result gives it (`SearchFilter.date`):
+    /// its EXIF date taken, else its file's modification time in local
+    /// time, "YYYY-MM-DDTHH:MM:SS"; and whether it came from EXIF.
+    public var date: (value: String, fromEXIF: Bool) {
+        if let takenAt { return (takenAt, true) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone.current
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        return (formatter.string(from: Date(timeIntervalSince1970: Double(modifiedAt / 1_000_000_000))), false)
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
