@@ -71,9 +71,13 @@ struct SearchQueryTests {
         #expect(try query("name:IMG_10* sunset camera:'iPhone 12'")
             == SearchQuery(parts: [.init(term: .text("sunset"), weight: 1)], names: ["IMG_10*"], cameras: ["iPhone 12"]))
         #expect(try query("NAME:a Camera:Canon name:b") == SearchQuery(parts: [], names: ["a", "b"], cameras: ["Canon"]))
-        var named = SearchQuery(parts: [], names: ["IMG_1049.jpg"])
+        var named = SearchQuery(parts: [], names: ["[I]MG_1049.jpg"])
         named.fileName = "IMG_1049.jpg"
         #expect(try query("IMG_1049.jpg") == named)
+        #expect(SearchQuery.exactName("a*b?[c].jpg") == "[a][*]b[?][[]c].jpg")
+        // With another term, or a weight, it was meant as an example photo.
+        #expect(throws: PhotoIndexError.noSuchImage(path: "IMG_1.jpg")) { try query("IMG_1.jpg + dog") }
+        #expect(throws: PhotoIndexError.noSuchImage(path: "IMG_1.jpg")) { try query("2:IMG_1.jpg") }
         #expect(try query("here.jpg") == SearchQuery(parts: [.init(term: .image(path: FilePaths.absolute("here.jpg")), weight: 1)]))
         #expect(try query("filename:x").names == [])
         #expect(throws: PhotoIndexError.malformedQuery(.missingTerm(after: "camera:"))) { try query(#"camera:"""#) }

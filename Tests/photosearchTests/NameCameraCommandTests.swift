@@ -50,6 +50,9 @@ struct NameCameraCommandTests {
         for (arguments, message) in [
             (["name:lisbon", "--min-score", "0.2"], "photosearch: error: invalid minimum score: a query of filters alone ranks nothing\n"),
             (["a photo", "--camera", ""], "photosearch: error: invalid camera: it is empty\n"),
+            (["a photo", "--name", String(repeating: "a", count: 300)],
+             "photosearch: error: invalid name: \"\(String(repeating: "a", count: 40))…\" is 300 bytes long, more than 255\n"),
+            (["name:" + String(repeating: "*a", count: 17)], "photosearch: error: invalid name: \"\(String(repeating: "*a", count: 17).prefix(40))\" has more than 16 wildcards\n"),
             (["dog - name:x"], "photosearch: error: malformed query: nothing follows \"-\"\n"),
             (["./missing.jpg"], "photosearch: error: no such image: ./missing.jpg\n"),
             // A file name no file has and no indexed photo has: a mistyped example.

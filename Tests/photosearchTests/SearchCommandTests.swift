@@ -151,7 +151,7 @@ struct SearchCommandTests {
 
             """)
         #expect(try duplicates(["--paths"]).standardOutput == "\(first)\n\(second)\n\(webp)\n")
-        #expect(try duplicates(["--paths", "--null"]).standardOutput == "\(first)\0\(second)\0\(webp)\0\0")
+        #expect(try duplicates(["--paths", "--null"]).standardOutput == "\(first)\0\(second)\0\(webp)\0")
         #expect(try duplicates(["--paths", "--in", photos + "/a"]).standardOutput == "\(first)\n\(second)\n")
         let none = try duplicates(["--in", photos + "/b"])
         #expect(none.status == 0 && none.standardOutput.isEmpty)

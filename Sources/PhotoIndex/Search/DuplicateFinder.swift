@@ -50,6 +50,10 @@ struct DuplicateFinder {
     let searcher: PhotoSearcher
 
     static let partitionFrom = 20_000
+    /// The most photos all pairs are compared among (`exact`, or a threshold
+    /// below `partitionThreshold`): 200 000 take about 4 minutes, a million
+    /// an hour and a half.
+    static let allPairsLimit = 200_000
     static let partitionThreshold: Float = 0.9
     static let probes = 6
 
@@ -57,6 +61,14 @@ struct DuplicateFinder {
     /// finds, as positions in `photoIDs`.
     func links(threshold: Float, exact: Bool = false, under folder: String? = nil) throws(PhotoIndexError) -> (photoIDs: [Int64], links: Links) {
         let (ids, rows) = try searcher.allVectors(under: folder)
+        if ids.count > Self.allPairsLimit {
+            let narrow = "narrow the photos with --in, up to \(Self.allPairsLimit)"
+            if exact { throw .invalidArgument(name: "exact", reason: "comparing all pairs of \(ids.count) photos would take hours; \(narrow)") }
+            if threshold < Self.partitionThreshold {
+                throw .invalidArgument(name: "threshold", reason: "below \(Self.partitionThreshold), all pairs of \(ids.count) photos are compared, "
+                                       + "which would take hours; use \(Self.partitionThreshold) or more, or \(narrow)")
+            }
+        }
         var links = Links(count: ids.count)
         if ids.count < 2 {
         } else if exact || ids.count < Self.partitionFrom || threshold < Self.partitionThreshold {
@@ -253,16 +265,18 @@ struct Links {
             neighbours[a, default: []].append((b, value))
             neighbours[b, default: []].append((a, value))
         }
+        // In item order: the dictionary's order changes from run to run.
+        for item in neighbours.keys { neighbours[item]!.sort { $0.item < $1.item } }
         var sets: [Int: [Int]] = [:]
         for item in neighbours.keys.sorted() { sets[root(item), default: []].append(item) }
         var result: [(members: [Int], similarity: Float)] = []
         for set in sets.values {
             // Each item's links to ungrouped items, and their sum.
-            var weight: [Int: (count: Int, sum: Float)] = [:]
+            var weight: [Int: (count: Int, sum: Double)] = [:]
             var centres = CentreHeap()
             for item in set {
                 let links = neighbours[item]!
-                weight[item] = (links.count, links.reduce(0) { $0 + $1.similarity })
+                weight[item] = (links.count, links.reduce(0) { $0 + Double($1.similarity) })
                 centres.push(item, weight[item]!)
             }
             var grouped = Set<Int>()
@@ -284,22 +298,27 @@ struct Links {
                     let item = eligible[pick].item
                     for member in members { lowest = min(lowest, similarity(item, member)!) }
                     members.append(item)
-                    let (kept, dropped) = (eligible.filter { $0.item != item && similarity($0.item, item) != nil },
-                                           eligible.filter { $0.item != item && similarity($0.item, item) == nil })
+                    var kept: [(item: Int, similarity: Float)] = [], leaving = [item]
+                    for candidate in eligible where candidate.item != item {
+                        if similarity(candidate.item, item) != nil { kept.append(candidate) } else { leaving.append(candidate.item) }
+                    }
                     eligible = kept
-                    for leaving in dropped.map(\.item) + [item] {
+                    for leaving in leaving {
                         for neighbour in neighbours[leaving]! where among[neighbour.item] != nil { among[neighbour.item]! -= 1 }
                     }
                 }
+                // The members' other neighbours lose links to ungrouped
+                // items: each is pushed again once, with its new weight.
+                grouped.formUnion(members)
+                var touched = Set<Int>()
                 for member in members {
-                    grouped.insert(member)
-                    // Its neighbours lose a link to an ungrouped item.
                     for neighbour in neighbours[member]! where !grouped.contains(neighbour.item) {
                         weight[neighbour.item]!.count -= 1
-                        weight[neighbour.item]!.sum -= neighbour.similarity
-                        centres.push(neighbour.item, weight[neighbour.item]!)
+                        weight[neighbour.item]!.sum -= Double(neighbour.similarity)
+                        touched.insert(neighbour.item)
                     }
                 }
+                for item in touched.sorted() { centres.push(item, weight[item]!) }
                 result.append((members.sorted(), lowest))
             }
         }
@@ -311,13 +330,13 @@ struct Links {
 /// item first); an item pushed again leaves its older entries stale, which
 /// `pop` skips.
 private struct CentreHeap {
-    private var entries: [(item: Int, count: Int, sum: Float)] = []
+    private var entries: [(item: Int, count: Int, sum: Double)] = []
 
-    private static func above(_ a: (item: Int, count: Int, sum: Float), _ b: (item: Int, count: Int, sum: Float)) -> Bool {
+    private static func above(_ a: (item: Int, count: Int, sum: Double), _ b: (item: Int, count: Int, sum: Double)) -> Bool {
         (a.count, a.sum, -a.item) > (b.count, b.sum, -b.item)
     }
 
-    mutating func push(_ item: Int, _ weight: (count: Int, sum: Float)) {
+    mutating func push(_ item: Int, _ weight: (count: Int, sum: Double)) {
         entries.append((item, weight.count, weight.sum))
         var child = entries.count - 1
         while child > 0 {
@@ -329,7 +348,7 @@ private struct CentreHeap {
     }
 
     /// The best entry `current` accepts, dropping those before it.
-    mutating func pop(where current: (Int, (count: Int, sum: Float)) -> Bool) -> Int? {
+    mutating func pop(where current: (Int, (count: Int, sum: Double)) -> Bool) -> Int? {
         while let top = entries.first {
             entries.swapAt(0, entries.count - 1)
             entries.removeLast()

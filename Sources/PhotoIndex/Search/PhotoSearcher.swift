@@ -142,20 +142,30 @@ final class PhotoSearcher: Sendable {
     /// The photos `filter` lets through, newest first (by the date the
     /// filters compare), at most `top`: what a query of filters alone gives.
     func browse(_ filter: SearchFilter, top: Int) throws(PhotoIndexError) -> [SearchHit] {
-        let allowed = try allowedPhotos(filter)
+        try check(filter)
+        // A position is tested here, after SQL's cut to its latitudes.
+        let allowed = filter.near == nil ? nil : try allowedPhotos(filter)
         let (clause, arguments) = filter.sql()
-        let newest = try database.read { db in
-            let ids = try Int64.fetchCursor(db, sql: "SELECT id FROM photos WHERE \(clause) ORDER BY \(SearchFilter.date) DESC, id DESC",
-                                            arguments: StatementArguments(arguments))
-            var newest: [(key: Int64, value: Float)] = []
-            while let id = try ids.next() {
-                if allowed?.contains(id) ?? true { newest.append((id, 0)) }
+        // The newest 2·top (more when copies collapsed below top).
+        var limit = 2 * top
+        while true {
+            let newest = try database.read { db in
+                let ids = try Int64.fetchCursor(db, sql: """
+                    SELECT id FROM photos WHERE \(clause) ORDER BY \(SearchFilter.date) DESC, id DESC\(allowed == nil ? " LIMIT \(limit)" : "")
+                    """, arguments: StatementArguments(arguments))
+                var newest: [(key: Int64, value: Float)] = []
+                while let id = try ids.next() {
+                    if allowed?.contains(id) ?? true { newest.append((id, 0)) }
+                }
+                return newest
             }
-            return newest
+            var hits = try withCopies(newest, top: top)
+            if hits.count >= top || allowed != nil || newest.count < limit {
+                for index in hits.indices { hits[index].ranked = false }
+                return hits
+            }
+            limit *= 4
         }
-        var hits = try withCopies(newest, top: top)
-        for index in hits.indices { hits[index].ranked = false }
-        return hits
     }
 
     /// The best `top` of `ranked` described, byte-identical copies shown
@@ -167,7 +177,8 @@ final class PhotoSearcher: Sendable {
         var shown = Set<String>()
         var next = 0
         while hits.count < top, next < ranked.count {
-            let chunk = Array(ranked[next..<min(ranked.count, next + top - hits.count)])
+            // All `top` at first; then as many again, and more, while copies collapse.
+            let chunk = Array(ranked[next..<min(ranked.count, next + max(top - hits.count, next))])
             next += chunk.count
             for hit in try describe(chunk) where hit.content.map({ shown.insert($0).inserted }) ?? true {
                 hits.append(hit)
@@ -232,7 +243,7 @@ final class PhotoSearcher: Sendable {
         guard !ids.isEmpty else { return [] }
         return try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, path, size, width, height, taken_at, content_hash,
+                SELECT id, path, size, width, height, taken_at, NULLIF(content_hash, '') AS content_hash,
                        strftime('%Y-%m-%dT%H:%M:%S', modified_at / 1000000000, 'unixepoch', 'localtime') AS modified
                 FROM photos WHERE state = 'indexed' AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
                 """, arguments: StatementArguments(ids)).map { row in
@@ -244,12 +255,18 @@ final class PhotoSearcher: Sendable {
         }
     }
 
+    /// A statement with `count` values in a list: cached (compiling it took
+    /// longer than running it) for the few short lists searches repeat, not
+    /// for every length a stranger's `top` could ask for.
+    static func statement(_ db: Database, for count: Int, sql: String) throws -> Statement {
+        count <= 128 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+    }
+
     /// Paths and dates for photo ids, in the given order.
     func describe(_ ranked: [(key: Int64, value: Float)]) throws(PhotoIndexError) -> [SearchHit] {
         guard !ranked.isEmpty else { return [] }
         let rows = try database.read { db in
-            // Cached: compiling it took longer than running it.
-            try Row.fetchAll(db.cachedStatement(sql: """
+            try Row.fetchAll(Self.statement(db, for: ranked.count, sql: """
                 SELECT p.id, p.path, p.taken_at, NULLIF(p.content_hash, '') || '/' || p.size AS content,
                        strftime('%Y-%m-%dT%H:%M:%S', p.modified_at / 1000000000, 'unixepoch', 'localtime') AS modified,
                        \(PhotoPlace.columns)
@@ -365,7 +382,7 @@ final class PhotoSearcher: Sendable {
         func live(_ ids: ArraySlice<Int64>) throws(PhotoIndexError) -> Set<Int64> {
             guard !ids.isEmpty else { return [] }
             return try database.read { db in
-                let statement = try db.cachedStatement(sql: """
+                let statement = try Self.statement(db, for: ids.count, sql: """
                     SELECT id FROM embeddings WHERE model_id = ? AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
                     """)
                 return try Set(Int64.fetchAll(statement, arguments: StatementArguments([model.id] + Array(ids))))
@@ -391,15 +408,42 @@ final class PhotoSearcher: Sendable {
     /// more often a typo than a question.
     func allowedPhotos(_ filter: SearchFilter) throws(PhotoIndexError) -> PhotoSet? {
         guard !filter.isEmpty else { return nil }
+        try check(filter)
+        let (clause, arguments) = filter.sql()
+        return try database.read { db in
+            var allowed = PhotoSet()
+            if let near = filter.near {
+                let rows = try Row.fetchCursor(db, sql: "SELECT id, latitude, longitude FROM photos WHERE \(clause)",
+                                               arguments: StatementArguments(arguments))
+                while let row = try rows.next() {
+                    if near.contains(latitude: row[1], longitude: row[2]) { allowed.insert(row[0]) }
+                }
+            } else {
+                let ids = try Int64.fetchCursor(db, sql: "SELECT id FROM photos WHERE \(clause)", arguments: StatementArguments(arguments))
+                while let id = try ids.next() { allowed.insert(id) }
+            }
+            return allowed
+        }
+    }
+
+    /// Refuses a filter that is malformed, too large for one request, or
+    /// names a folder or place the index has no photo in.
+    func check(_ filter: SearchFilter) throws(PhotoIndexError) {
         for (name, values) in [("place", filter.places), ("name", filter.names), ("camera", filter.cameras)]
         where values.count > SearchFilter.maximumPlaces {
             throw .invalidArgument(name: name, reason: "\(values.count) \(name) names, more than \(SearchFilter.maximumPlaces)")
         }
-        for (name, values) in [("name", filter.names), ("camera", filter.cameras)] where values.contains(where: \.isEmpty) {
-            throw .invalidArgument(name: name, reason: "it is empty")
+        for (name, values) in [("name", filter.names), ("camera", filter.cameras)] {
+            if values.contains(where: \.isEmpty) { throw .invalidArgument(name: name, reason: "it is empty") }
+            // A file name is at most 255 bytes; a pattern's cost grows with its wildcards.
+            if let long = values.first(where: { $0.utf8.count > 255 }) {
+                throw .invalidArgument(name: name, reason: "\"\(long.prefix(40))…\" is \(long.utf8.count) bytes long, more than 255")
+            }
+            if let wild = values.first(where: { pattern in pattern.filter { "*?[".contains($0) }.count > 16 }) {
+                throw .invalidArgument(name: name, reason: "\"\(wild.prefix(40))\" has more than 16 wildcards")
+            }
         }
-        let (clause, arguments) = filter.sql()
-        return try database.read { db in
+        try database.read { db in
             if let folder = filter.folder {
                 let range = SearchFilter.paths(under: folder)
                 let any = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM photos WHERE path >= ? AND path < ? AND state = 'indexed')",
@@ -415,18 +459,6 @@ final class PhotoSearcher: Sendable {
                     """, arguments: [PlaceDirectory.searchKey(name)]) ?? false
                 if !known { throw PhotoIndexError.unknownPlace(name) }
             }
-            var allowed = PhotoSet()
-            if let near = filter.near {
-                let rows = try Row.fetchCursor(db, sql: "SELECT id, latitude, longitude FROM photos WHERE \(clause)",
-                                               arguments: StatementArguments(arguments))
-                while let row = try rows.next() {
-                    if near.contains(latitude: row[1], longitude: row[2]) { allowed.insert(row[0]) }
-                }
-            } else {
-                let ids = try Int64.fetchCursor(db, sql: "SELECT id FROM photos WHERE \(clause)", arguments: StatementArguments(arguments))
-                while let id = try ids.next() { allowed.insert(id) }
-            }
-            return allowed
         }
     }
 

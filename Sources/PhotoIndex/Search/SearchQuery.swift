@@ -201,10 +201,10 @@ public struct SearchQuery: Sendable, Equatable {
                 }
                 let bare = String(characters[index..<end])
                 index = end
-                // A photo's file name alone, not a file here: the photos named so.
-                if parts.isEmpty, pendingOperator == nil, !bare.contains("/"), !bare.contains(" "),
+                // A photo's file name, not a file here, as the first term
+                // (kept only if it stays alone): the photos named so.
+                if parts.isEmpty, pendingOperator == nil, weight == 1, fileName == nil, !bare.contains("/"), !bare.contains(" "),
                    imageExtensions.contains(FilePaths.pathExtension(bare).lowercased()), !fileExists(bare) {
-                    names.append(bare)
                     fileName = bare
                     continue
                 }
@@ -217,6 +217,11 @@ public struct SearchQuery: Sendable, Equatable {
             sign = 1
             pendingOperator = nil
         }
+        if let fileName {
+            // With other terms it was meant as an example photo.
+            guard parts.isEmpty else { throw .noSuchImage(path: fileName) }
+            names.append(exactName(fileName))
+        }
         guard !parts.isEmpty || !places.isEmpty || !names.isEmpty || !cameras.isEmpty else { throw .emptyQuery }
         var query = SearchQuery(parts: parts, places: places, names: names, cameras: cameras)
         query.fileName = fileName
@@ -224,6 +229,17 @@ public struct SearchQuery: Sendable, Equatable {
     }
 
     static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
+
+    /// A `name:` glob matching exactly `name` (ASCII letters in any case):
+    /// its wildcards bracketed, and its first character too, so that it is
+    /// a glob even without any.
+    static func exactName(_ name: String) -> String {
+        var pattern = ""
+        for (index, character) in name.enumerated() {
+            pattern += index == 0 || "*?[".contains(character) ? "[\(character)]" : String(character)
+        }
+        return pattern
+    }
 
     private static func classify(_ bare: String, fileExists: (String) -> Bool) throws(PhotoIndexError) -> Term {
         let expanded = bare.hasPrefix("~/") ? NSHomeDirectory() + bare.dropFirst(1) : bare

@@ -30,7 +30,7 @@ struct DuplicatesCommand: ParsableCommand {
     @Flag(name: .long, help: "Only the paths: one per line, an empty line between groups.")
     var paths = false
 
-    @Flag(name: .long, help: "With --paths: each path ends in a NUL byte, each group in one more (for xargs -0).")
+    @Flag(name: .long, help: "With --paths: each path ends in a NUL byte instead of a newline, and groups are not separated (for xargs -0; --json keeps them apart).")
     var null = false
 
     @Flag(name: .long, help: ArgumentHelp("Compare every pair of photos (slow for large libraries).",
@@ -80,7 +80,6 @@ struct DuplicatesCommand: ParsableCommand {
                 for (index, group) in groups.enumerated() {
                     if index > 0 && !null { bytes.append(end) }
                     for path in group.paths { bytes += FilePaths.fileSystemBytes(path) + [end] }
-                    if null { bytes.append(end) }
                 }
                 Terminal.output(bytes: bytes)
                 return

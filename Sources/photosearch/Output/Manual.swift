@@ -156,7 +156,7 @@ enum Manual {
         ("Combine texts and an example photo, and open the results:",
          "photosearch search '\"beach\" + 2:~/Pictures/ref/sunset.jpg - \"people\"' --paths --null | xargs -0 eog"),
         ("Filter by date, folder, place, file name and camera:",
-         "photosearch search 'tram on a hill in:Lisboa' --after 2019 --before 2020-07\nphotosearch search name:IMG_10* --camera iphone"),
+         "photosearch search 'tram on a hill in:Lisboa' --after 2019 --before 2020-07\nphotosearch search 'name:IMG_10*' --camera iphone"),
         ("Photos like one, near-identical photos, what the index holds:",
          "photosearch similar ~/Pictures/2023/06/IMG_4411.HEIC --in ~/Pictures/2024\nphotosearch duplicates --threshold 0.97 --paths\nphotosearch status"),
         ("Browse in a web browser, re-indexing every six hours:", "photosearch serve --index ~/Pictures --every 6h"),
