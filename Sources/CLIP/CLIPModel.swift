@@ -27,6 +27,20 @@ public final class CLIPModel: Sendable {
     /// The text tower's tokenizer (CLIP's BPE, or BERT's WordPiece); nil
     /// without the text tower.
     public let tokenizer: (any TextTokenizer)?
+
+    /// The languages the text tower answers, by family: CLIP's BPE towers
+    /// English; Chinese-CLIP's BERT Chinese and English; SigLIP 2's Gemma
+    /// tokenizer many; SigLIP's SentencePiece English, but for the
+    /// multilingual tower's 250 000 pieces (the English ones have 32 000).
+    /// Nil without a text tower.
+    public var queryLanguages: QueryLanguages? {
+        guard let tokenizer else { return nil }
+        switch configuration.text.architecture {
+        case .clip: return .english
+        case .bert: return .chineseAndEnglish
+        case .siglip: return tokenizer is GemmaTokenizer || configuration.text.vocabularySize > 100_000 ? .multilingual : .english
+        }
+    }
     /// SigLIP's: how a text–image cosine becomes the probability that they
     /// match; nil for CLIP models and without the text tower.
     public let calibration: MatchCalibration?

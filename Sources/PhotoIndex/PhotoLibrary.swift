@@ -154,6 +154,21 @@ public final class PhotoLibrary: Sendable {
                                    probes: options.probes)
     }
 
+    /// The languages the model answers queries in, `QueryLanguages`' raw
+    /// value ("english", "chinese-english", "multilingual"; its text tower
+    /// loaded, as the first text search would), or nil without a model or
+    /// an index.
+    public func queryLanguages() throws(PhotoIndexError) -> String? {
+        guard let models else { return nil }
+        let searcher: PhotoSearcher
+        do {
+            searcher = try self.searcher()
+        } catch .indexNotFound, .emptyIndex {
+            return nil
+        }
+        return try models.model(with: .text, precision: searcher.model.precision).queryLanguages?.rawValue
+    }
+
     /// Refuses a model other than the one the index holds, as a search
     /// would, without loading it (a server checks this before it starts).
     /// Nothing to check without a model, an index or a vector in it.

@@ -153,9 +153,11 @@ public struct GalleryAPI: Sendable {
         let indexing: IndexingState.Snapshot?
         let lastRun: LastRun?
         let busy: Busy?
+        /// What the model answers: english, chinese-english, multilingual.
+        var queryLanguages: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case photos, failed, model, precision, indexing, lastRun = "last_run", busy
+            case photos, failed, model, precision, indexing, lastRun = "last_run", busy, queryLanguages = "query_languages"
         }
 
         func encode(to encoder: Encoder) throws {
@@ -167,6 +169,7 @@ public struct GalleryAPI: Sendable {
             try container.encode(indexing, forKey: .indexing)
             try container.encode(lastRun, forKey: .lastRun)
             try container.encodeIfPresent(busy, forKey: .busy)
+            try container.encode(queryLanguages, forKey: .queryLanguages)
         }
     }
 
@@ -188,8 +191,10 @@ public struct GalleryAPI: Sendable {
                 Status.LastRun(status: $0.status.rawValue, startedAt: $0.startedAt, finishedAt: $0.finishedAt, added: $0.summary.added,
                                updated: $0.summary.updated, removed: $0.summary.removed, failed: $0.summary.failed)
             }
+            // (Unknown when the model cannot be loaded: searches say why.)
             return Status(photos: status.indexed, failed: status.failed, model: status.model?.name,
-                          precision: status.model?.precision.rawValue, indexing: indexing?.snapshot(), lastRun: run, busy: busy)
+                          precision: status.model?.precision.rawValue, indexing: indexing?.snapshot(), lastRun: run, busy: busy,
+                          queryLanguages: try? library.queryLanguages())
         } catch .indexNotFound {
             // No index yet: the page says how to make one.
             return Status(photos: 0, failed: 0, model: nil, precision: nil, indexing: indexing?.snapshot(), lastRun: nil, busy: busy)

@@ -16,7 +16,7 @@ enum GalleryPage {
     <body>
     <header>
       <form id="search" autocomplete="off">
-        <input id="q" name="q" type="search" placeholder="Describe a photo — a dog on the beach at sunset, 海边的日落 — or name:IMG_10*   (press / to type)" aria-label="Search">
+        <input id="q" name="q" type="search" placeholder="Describe a photo — a dog on the beach at sunset — or name:IMG_10*   (press / to type)" aria-label="Search">
         <button type="submit">Search</button>
         <label class="pick">or an example photo <input id="file" type="file" accept="image/jpeg,image/png,image/webp,image/heic,image/heif"></label>
       </form>
@@ -200,6 +200,11 @@ enum GalleryPage {
         if (status.indexing && status.indexing.state === 'indexing') text += ' · indexing ' + status.indexing.done + '/' + status.indexing.total;
         if (status.indexing && status.indexing.state === 'failed') text += ' · indexing failed: ' + status.indexing.error;
         $('status').textContent = text;
+        // Examples in the languages the model answers.
+        const examples = {'chinese-english': 'a dog on the beach at sunset, 海边的日落',
+                          'multilingual': 'a dog on the beach at sunset, 海边的日落, Hund am Strand'};
+        $('q').placeholder = 'Describe a photo — ' + (examples[status.query_languages] || 'a dog on the beach at sunset')
+          + ' — or name:IMG_10*   (press / to type)';
         emptyMessage = status.photos ? 'Type what you are looking for, or drop a photo here to find similar ones.'
           : (status.model ? 'The index is empty: run  photosearch index ~/Pictures  and the photos appear here.'
                           : 'There is no index yet: run  photosearch index ~/Pictures  first.');

@@ -63,6 +63,19 @@ struct PhotoLibraryTests {
         #expect(try library.search(SearchQuery.parse("a cat"), .init(top: 3)).count == 3)
     }
 
+    @Test("the languages a model answers, by family: CLIP English, Chinese-CLIP Chinese and English, SigLIP 2 many, SigLIP English",
+          arguments: [("oc-vit-gelu-p16", "english"), ("cn-clip-vit-p8", "chinese-english"), ("siglip2-p8", "multilingual"),
+                      ("oc-siglip2-p8", "multilingual"), ("siglip-p8", "english")])
+    func queryLanguages(model: String, languages: String) throws {
+        let workspace = try Workspace()
+        #expect(FileManager.default.createFile(atPath: workspace.photos + "/cat.png", contents: Data(try Fixture.bytes("photos/chelsea-64.png"))))
+        let library = PhotoLibrary(database: workspace.databasePath, model: Fixture.path("models/" + model))
+        #expect(try library.queryLanguages() == nil, "no index yet")
+        _ = try library.index(IndexingOptions(roots: [workspace.photos]))
+        #expect(try library.queryLanguages() == languages)
+        #expect(try PhotoLibrary(database: workspace.databasePath, model: nil).queryLanguages() == nil)
+    }
+
     @Test("without a model: text searches say so first, searches by an indexed photo, duplicates and status work")
     func withoutModel() throws {
         let (workspace, _) = try indexedLibrary()

@@ -304,6 +304,8 @@ struct ServeTests {
         let ids = dump.standardOutput.components(separatedBy: "data-id=\"").dropFirst().compactMap { Int64($0.prefix { $0 != "\"" }) }
         #expect(ids == expected, "\(dump.standardOutput)")
         #expect(dump.standardOutput.contains("6 photos indexed"))
+        // An English-only model: the box suggests English alone.
+        #expect(dump.standardOutput.contains(#"placeholder="Describe a photo — a dog on the beach at sunset — or name:IMG_10*"#))
         #expect(dump.standardOutput.components(separatedBy: "src=\"/api/photos/").count - 1 >= expected.count)
         // And a picture of it.
         let shot = gallery.root.appendingPathComponent("gallery.png").path
@@ -347,6 +349,8 @@ struct ServeTests {
         #expect(dump.status == 0, "\(dump.standardError)")
         let (tiles, ids) = Self.tiles(dump.standardOutput)
         #expect(ids == expected.map(\.id), "\(dump.standardOutput)")
+        // A multilingual model: the box suggests Chinese and German too.
+        #expect(dump.standardOutput.contains(#"placeholder="Describe a photo — a dog on the beach at sunset, 海边的日落, Hund am Strand — "#))
         let dimmed = tiles.filter { $0.contains("unlikely") }.count
         #expect(dimmed == expected.filter { $0.probability! < 0.5 }.count)
         for (tile, hit) in zip(tiles, expected) {

@@ -62,6 +62,18 @@ public enum TextArchitecture: Sendable, Equatable {
     case siglip(padId: Int?)
 }
 
+/// The languages a text tower was trained to answer, as its family
+/// documents them.
+public enum QueryLanguages: String, Sendable {
+    /// CLIP's BPE towers, SigLIP's English ones.
+    case english
+    /// Chinese-CLIP's (RoBERTa-wwm): Chinese, and English.
+    case chineseAndEnglish = "chinese-english"
+    /// SigLIP 2's Gemma tokenizer (256 000 pieces) and the multilingual
+    /// SigLIP's (250 000): many languages.
+    case multilingual
+}
+
 /// The text tower.
 public struct TextConfiguration: Sendable, Equatable {
     /// Most tokens a text may have (BERT: its position embeddings).
