@@ -127,6 +127,17 @@ public final class PhotoLibrary: Sendable {
         return hits
     }
 
+    /// The photos `options.filter` lets through (all of them without one),
+    /// newest first by the date results show, `options.top` of them after
+    /// `cursor` (the last of the page before): a timeline to browse.
+    public func timeline(_ options: SearchOptions = SearchOptions(), after cursor: TimelineCursor? = nil) throws(PhotoIndexError) -> [SearchHit] {
+        try options.validate()
+        if options.minimumScore != nil || options.minimumProbability != nil {
+            throw .invalidArgument(name: "minimum score", reason: "a timeline ranks nothing")
+        }
+        return try searcher().browse(options.filter, top: options.top, before: cursor)
+    }
+
     /// The indexed photos most like the photo at `path`, indexed or not (its
     /// stored vector is used when it is indexed); the photo itself is left out.
     public func similar(to path: String, _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {

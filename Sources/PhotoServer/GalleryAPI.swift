@@ -89,8 +89,18 @@ public struct GalleryAPI: Sendable {
     struct Results: ResponseEncodable {
         let results: [Hit]
         let tookMs: Double
+        /// A timeline's: the `cursor` of the next page, nil after the last.
+        var next: String? = nil
+        var isTimeline = false
 
-        enum CodingKeys: String, CodingKey { case results, tookMs = "took_ms" }
+        enum CodingKeys: String, CodingKey { case results, tookMs = "took_ms", next }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(results, forKey: .results)
+            try container.encode(tookMs, forKey: .tookMs)
+            if isTimeline { try container.encode(next, forKey: .next) }
+        }
     }
 
     struct Photo: ResponseEncodable {
@@ -276,6 +286,28 @@ public struct GalleryAPI: Sendable {
             throw HTTPError(.badRequest, message: "a query names an image (\(query.imagePaths[0])); to search by an example photo, send it to POST /api/search/image")
         }
         return try answering { () throws(PhotoIndexError) in try results(try library.search(query, options), order: order, since: start) }
+    }
+
+    /// GET /api/timeline?cursor=…: every photo the filters let through,
+    /// newest first, a page of `top` at a time; `next` is the next page's
+    /// cursor.
+    func timeline(_ parameters: QueryParameters) throws(HTTPError) -> Results {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (options, _) = try options(parameters)
+        var cursor: TimelineCursor?
+        if let text = parameters["cursor"], !text.isEmpty {
+            guard let parsed = TimelineCursor(text: text) else {
+                throw HTTPError(.badRequest, message: "cursor must be the next value of a timeline page")
+            }
+            cursor = parsed
+        }
+        return try answering { () throws(PhotoIndexError) in
+            let hits = try library.timeline(options, after: cursor)
+            var page = try results(hits, order: .score, since: start)
+            page.isTimeline = true
+            page.next = hits.count == options.top ? hits.last.map { TimelineCursor(after: $0).text } : nil
+            return page
+        }
     }
 
     /// GET /api/similar/ID

@@ -37,6 +37,7 @@ enum GalleryPage {
     <main>
       <p id="message" hidden></p>
       <ol id="grid"></ol>
+      <div id="more" aria-hidden="true"></div>
       <section id="places" hidden></section>
     </main>
     <div id="viewer" hidden>
@@ -67,6 +68,8 @@ enum GalleryPage {
     #grid { list-style: none; margin: 0; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: .6em; }
     #grid li { position: relative; background: #222; border-radius: 6px; overflow: hidden; cursor: pointer; outline: none; }
     #grid li:focus, #grid li.current { box-shadow: 0 0 0 3px #4a90e2; }
+    #more { height: 1px; }
+    #grid li.month { grid-column: 1 / -1; background: none; cursor: default; font-weight: 600; padding: .6em 0 0; }
     #grid li.unlikely { opacity: .5; }
     #grid img { display: block; width: 100%; height: 180px; object-fit: cover; }
     #grid .meta { display: flex; justify-content: space-between; font-size: .8em; padding: .25em .5em; color: #bbb; }
@@ -124,13 +127,33 @@ enum GalleryPage {
       return body;
     }
 
-    function render(list) {
-      results = list;
-      current = -1;
-      $('places').hidden = true;
+    const months = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+    // The tiles of `list`; a timeline's under a heading per month; `append`
+    // adds a timeline's next page below the last.
+    function render(list, timeline, append) {
       const grid = $('grid');
-      grid.textContent = '';
-      list.forEach((hit, index) => {
+      const start = append ? results.length : 0;
+      let month = append && start ? (results[start - 1].taken_at || '').slice(0, 7) : null;
+      if (append) {
+        results = results.concat(list);
+      } else {
+        results = list;
+        current = -1;
+        grid.textContent = '';
+      }
+      $('places').hidden = true;
+      list.forEach((hit, offset) => {
+        const index = start + offset;
+        const itsMonth = (hit.taken_at || '').slice(0, 7);
+        if (timeline && itsMonth !== month) {
+          month = itsMonth;
+          const heading = document.createElement('li');
+          heading.className = 'month';
+          heading.setAttribute('role', 'heading');
+          heading.textContent = itsMonth ? months[Number(itsMonth.slice(5, 7)) - 1] + ' ' + itsMonth.slice(0, 4) : 'Undated';
+          grid.append(heading);
+        }
         const item = document.createElement('li');
         // SigLIP models give match probabilities: the unlikely (< 50 %) are dimmed.
         if (hit.probability != null && hit.probability < 0.5) item.classList.add('unlikely');
@@ -173,12 +196,42 @@ enum GalleryPage {
       return parts.join(', ');
     }
 
-    async function run(params) {
-      if (!params.get('q')) {
-        render([]);
-        say(params.get('place') || params.get('near') ? 'Type what you are looking for there.' : emptyMessage);
+    // Without a query: the timeline, newest first, a page at a time as
+    // the end of the grid scrolls into view.
+    let nextPage = null, timelineQuery = null, loadingPage = false;
+    async function timeline(params, append) {
+      if (!append) {
+        timelineQuery = new URLSearchParams(params);
+        for (const name of ['q', 'sort']) timelineQuery.delete(name);
+        nextPage = null;
+      } else if (!nextPage || loadingPage) {
         return;
       }
+      const query = new URLSearchParams(timelineQuery);
+      if (append) query.set('cursor', nextPage);
+      loadingPage = true;
+      try {
+        const body = await api('/api/timeline?' + query.toString());
+        nextPage = body.next;
+        render(body.results, true, append);
+        if (!append) say(body.results.length ? '' : emptyMessage);
+      } catch (error) {
+        if (!append) render([]);
+        say(error.message, true);
+      } finally {
+        loadingPage = false;
+      }
+      // Still in view (a tall window, a short page): the observer, which
+      // speaks only when that changes, would not ask again.
+      if (nextPage && $('more').getBoundingClientRect().top < window.innerHeight + 600) timeline(null, true);
+    }
+
+    async function run(params) {
+      if (!params.get('q')) {
+        await timeline(params, false);
+        return;
+      }
+      nextPage = null;
       say('Searching…');
       try {
         const body = await api('/api/search?' + params.toString());
@@ -244,7 +297,7 @@ enum GalleryPage {
     function close() { $('viewer').hidden = true; shown = null; }
 
     function select(index) {
-      const items = $('grid').children;
+      const items = $('grid').querySelectorAll('li[data-id]');
       if (!items.length) return;
       current = Math.max(0, Math.min(items.length - 1, index));
       for (const item of items) item.classList.remove('current');
@@ -356,6 +409,9 @@ enum GalleryPage {
       for (const name of [...filterFields, 'sort']) $(name).addEventListener('change', () => $('search').requestSubmit());
       $('show-places').addEventListener('click', showPlaces);
       window.addEventListener('popstate', () => run(formFromURL()));
+      new IntersectionObserver(entries => {
+        if (entries.some(entry => entry.isIntersecting)) timeline(null, true);
+      }, {rootMargin: '600px'}).observe($('more'));
       $('file').addEventListener('change', (event) => byExample(event.target.files[0]));
       $('close').addEventListener('click', close);
       $('similar').addEventListener('click', () => shown && similar(shown.id));

@@ -93,6 +93,10 @@ public struct GalleryServer: Sendable {
             let parameters = try Self.parameters(request)
             return try await heavily { () throws(HTTPError) in try api.search(parameters) }
         }
+        router.get("/api/timeline") { request, _ in
+            let parameters = try Self.parameters(request)
+            return try await heavily { () throws(HTTPError) in try api.timeline(parameters) }
+        }
         router.get("/api/similar/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
             let parameters = try Self.parameters(request)

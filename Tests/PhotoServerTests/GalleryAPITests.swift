@@ -277,6 +277,58 @@ struct GalleryAPITests {
         let results: [Hit]
     }
 
+    @Test("timeline: every photo newest first (the date results show, ties by id), in pages a cursor continues, with the filters")
+    func timeline() async throws {
+        let indexed = try Indexed()
+        for name in ["lisbon.jpg", "porto.jpg", "tokyo.jpg", "são paulo.jpg", "atlantic.jpg"] {
+            try FileManager.default.copyItem(atPath: FixtureFiles.path("photos/places/" + name), toPath: indexed.photos + "/" + name)
+        }
+        _ = try indexed.library.index(IndexingOptions(roots: [indexed.photos]))
+        struct Page: Decodable {
+            struct Hit: Decodable { let id: Int64; let path: String; let taken_at: String; let score: Float? }
+            let results: [Hit]
+            let next: String?
+        }
+        try await Self.app(indexed).test(.router) { client in
+            func page(_ uri: String) async throws -> Page {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .ok, "\(uri): \(String(buffer: response.body))")
+                    return try JSONDecoder().decode(Page.self, from: Data(buffer: response.body))
+                }
+            }
+            let all = try await page("/api/timeline")
+            #expect(all.results.count == 10 && all.next == nil && all.results.allSatisfy { $0.score == nil })
+            // Newest first by the date each photo's details give, ties by id.
+            var dated: [(date: String, id: Int64)] = []
+            for hit in all.results {
+                let details = try await client.execute(uri: "/api/photos/\(hit.id)", method: .get) { response in
+                    try JSONDecoder().decode(Page.Hit.self, from: Data(buffer: response.body))
+                }
+                dated.append((String(details.taken_at.prefix(19)), hit.id))
+            }
+            #expect(all.results.map(\.id) == dated.sorted { $0.date > $1.date || ($0.date == $1.date && $0.id > $1.id) }.map(\.id))
+            // Pages of 3 continue each other to the end.
+            var paged: [Int64] = [], uri = "/api/timeline?top=3", pages = 0
+            while true {
+                let next = try await page(uri)
+                paged += next.results.map(\.id)
+                pages += 1
+                guard let cursor = next.next else { break }
+                #expect(next.results.count == 3)
+                uri = "/api/timeline?top=3&cursor=" + cursor
+            }
+            #expect(paged == all.results.map(\.id) && pages == 4)
+            let portugal = try await page("/api/timeline?place=Portugal")
+            #expect(portugal.results.map { String($0.path.split(separator: "/").last!) } == ["porto.jpg", "lisbon.jpg"])
+            for (uri, message) in [("/api/timeline?cursor=yesterday", "cursor must be"), ("/api/timeline?min_score=0.2", "ranks nothing"),
+                                   ("/api/timeline?cursor=2024-13-01T00:00:00_5", "cursor must be")] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .badRequest && Self.error(response)?.contains(message) == true, "\(uri): \(String(buffer: response.body))")
+                }
+            }
+        }
+    }
+
     @Test("SigLIP 2: a Chinese query answers with match probabilities, min_probability filters by them, similar has none")
     func probabilities() async throws {
         let indexed = try Indexed(model: FixtureFiles.path("models/siglip2-p8"))

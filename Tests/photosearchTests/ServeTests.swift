@@ -22,14 +22,23 @@ struct ServeTests {
 
         /// `launcher`: a program and its arguments that start photosearch
         /// (prlimit, to run it with fewer descriptors).
+        /// `copies`: that many more photos, distinct JPEGs (one fixture with
+        /// a unique comment each).
         init(arguments: [String] = [], launcher: [String] = [], photos extra: [(String, String)] = [],
-             model: String = ServeTests.model) throws {
+             model: String = ServeTests.model, copies: Int = 0) throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-serve-\(UUID().uuidString)")
             let photos = root.appendingPathComponent("photos")
             try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
             for (name, source) in [("cat.png", "chelsea.png"), ("rocket.jpg", "rocket.jpg"), ("coffee.jpg", "coffee-portrait.jpg"),
                                    ("camera.png", "camera.png"), ("astronaut.jpg", "astronaut-progressive.jpg"), ("cat.heic", "coffee.heic")] + extra {
                 try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/" + source), toPath: photos.appendingPathComponent(name).path)
+            }
+            if copies > 0 {
+                let folder = try makePhotoFolder(count: copies)
+                defer { try? FileManager.default.removeItem(at: folder) }
+                for name in try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("photos").path) {
+                    try FileManager.default.moveItem(at: folder.appendingPathComponent("photos/" + name), to: photos.appendingPathComponent(name))
+                }
             }
             let indexed = try CommandRunner.run(["index", photos.path, "--db", root.appendingPathComponent("index.sqlite").path, "--model", model])
             precondition(indexed.status == 0, indexed.standardError)
@@ -331,6 +340,42 @@ struct ServeTests {
         for name in ["Portugal", "Lisbon", "Porto", "Japan", "Tokyo"] {
             #expect(dump.standardOutput.contains(#"<option value="\#(name)">"#), "\(name)")
         }
+    }
+
+    @Test("the start page in a real browser is the timeline: every photo newest first under its month, with the filters in the address")
+    func browserTimeline() throws {
+        let gallery = try Gallery(photos: [("lisbon.jpg", "places/lisbon.jpg"), ("porto.jpg", "places/porto.jpg"),
+                                           ("tokyo.jpg", "places/tokyo.jpg")])
+        struct Page: Decodable { struct Hit: Decodable { let id: Int64; let taken_at: String }; let results: [Hit] }
+        let names = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+        for (page, api) in [("/", "/api/timeline"), ("/?place=Portugal", "/api/timeline?place=Portugal")] {
+            let expected = try JSONDecoder().decode(Page.self, from: Data(try gallery.get(api).body)).results
+            let dump = try gallery.browser(page, ["--dump-dom"])
+            #expect(dump.status == 0, "\(dump.standardError)")
+            #expect(Self.tiles(dump.standardOutput).ids == expected.map(\.id), "\(dump.standardOutput)")
+            // A heading where the month changes.
+            var months: [String] = []
+            for hit in expected {
+                let month = names[Int(hit.taken_at.dropFirst(5).prefix(2))! - 1] + " " + hit.taken_at.prefix(4)
+                if months.last != month { months.append(month) }
+            }
+            let headings = dump.standardOutput.matches(of: /<li class="month" role="heading">([^<]*)<\/li>/).map { String($0.1) }
+            #expect(headings == months, "\(page)")
+            #expect(page == "/" ? headings.suffix(2) == ["April 2023", "June 2019"] && expected.count > 3 : headings == ["June 2019"] && expected.count == 2)
+        }
+    }
+
+    @Test("the timeline loads its next page when the end of the grid comes into view (a window taller than 50 tiles)")
+    func browserTimelinePages() throws {
+        let gallery = try Gallery(copies: 70)
+        struct Page: Decodable { struct Hit: Decodable { let id: Int64 }; let results: [Hit] }
+        let expected = try JSONDecoder().decode(Page.self, from: Data(try gallery.get("/api/timeline?top=200").body)).results.map(\.id)
+        #expect(expected.count == 76)
+        let short = try gallery.browser("/", ["--window-size=1280,700", "--dump-dom"])
+        #expect(Self.tiles(short.standardOutput).ids == Array(expected.prefix(50)), "one page while its end is out of view")
+        let tall = try gallery.browser("/", ["--window-size=1280,40000", "--dump-dom"])
+        #expect(tall.status == 0, "\(tall.standardError)")
+        #expect(Self.tiles(tall.standardOutput).ids == expected, "\(Self.tiles(tall.standardOutput).ids.count) tiles")
     }
 
     struct ProbableResults: Decodable {

@@ -29,6 +29,34 @@ public struct SearchHit: Sendable, Equatable {
     public var ranked = true
 }
 
+/// Where a timeline page ended: the date (as `SearchFilter.date` gives
+/// it, "YYYY-MM-DDTHH:MM:SS") and id of its last photo; the next page
+/// starts after it.
+public struct TimelineCursor: Sendable, Equatable {
+    public var date: String
+    public var photoID: Int64
+
+    public init(date: String, photoID: Int64) {
+        self.date = date
+        self.photoID = photoID
+    }
+
+    /// After `hit`, the last of a page.
+    public init(after hit: SearchHit) {
+        self.init(date: String((hit.takenAt ?? "").prefix(19)), photoID: hit.photoID)
+    }
+
+    /// "DATE_ID", as a URL carries it.
+    public var text: String { "\(date)_\(photoID)" }
+
+    /// From `text`'s form; nil when it is not one.
+    public init?(text: String) {
+        guard let underscore = text.lastIndex(of: "_"), let id = Int64(text[text.index(after: underscore)...]), id > 0,
+              (try? SearchFilter.instant(String(text[..<underscore]))) == String(text[..<underscore]) else { return nil }
+        self.init(date: String(text[..<underscore]), photoID: id)
+    }
+}
+
 /// Top-K search over an index's vectors, safe to call from many threads at
 /// once.
 ///
@@ -141,11 +169,16 @@ final class PhotoSearcher: Sendable {
 
     /// The photos `filter` lets through, newest first (by the date the
     /// filters compare), at most `top`: what a query of filters alone gives.
-    func browse(_ filter: SearchFilter, top: Int) throws(PhotoIndexError) -> [SearchHit] {
+    func browse(_ filter: SearchFilter, top: Int, before cursor: TimelineCursor? = nil) throws(PhotoIndexError) -> [SearchHit] {
         try check(filter)
         // A position is tested here, after SQL's cut to its latitudes.
         let allowed = filter.near == nil ? nil : try allowedPhotos(filter)
-        let (clause, arguments) = filter.sql()
+        var (clause, arguments) = filter.sql()
+        if let cursor {
+            // Older than the last photo shown (ties by id, as the order).
+            clause += " AND (\(SearchFilter.date) < ? OR (\(SearchFilter.date) = ? AND id < ?))"
+            arguments += [cursor.date, cursor.date, cursor.photoID]
+        }
         // The newest 2·top (more when copies collapsed below top).
         var limit = 2 * top
         while true {
