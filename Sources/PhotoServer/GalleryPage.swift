@@ -102,6 +102,16 @@ enum GalleryPage {
         const value = $(name).value.trim();
         if (value && !(name === 'sort' && value === 'score')) params.set(name, value);
       }
+      // Photos like one, with no text typed since: a filter changed keeps them.
+      const similar = new URLSearchParams(location.search).get('similar');
+      if (similar && !params.get('q')) params.set('similar', similar);
+      return params;
+    }
+
+    // The filters on screen, for a request: everything but the query and the order.
+    function filtersFromForm() {
+      const params = paramsFromForm();
+      for (const name of ['q', 'sort', 'similar']) params.delete(name);
       return params;
     }
 
@@ -227,6 +237,10 @@ enum GalleryPage {
     }
 
     async function run(params) {
+      if (params.get('similar') && !params.get('q')) {
+        await similar(params.get('similar'), params);
+        return;
+      }
       if (!params.get('q')) {
         await timeline(params, false);
         return;
@@ -305,23 +319,47 @@ enum GalleryPage {
       items[current].focus();
     }
 
-    async function similar(id) {
+    // "Similar photos": a new address (/?similar=ID and the filters), so
+    // that Back returns to what was shown before.
+    function showSimilar(id) {
       close();
-      say('Finding similar photos…');
-      try {
-        const body = await api('/api/similar/' + id + '?top=50');
-        render(body.results);
-        say(body.results.length ? '' : 'No similar photos.');
-      } catch (error) { say(error.message, true); }
+      $('q').value = '';
+      const params = filtersFromForm();
+      params.set('similar', id);
+      history.pushState(null, '', '/?' + params.toString());
+      run(params);
     }
 
+    async function similar(id, params) {
+      nextPage = null;
+      say('Finding similar photos…');
+      const query = new URLSearchParams(params);
+      for (const name of ['q', 'similar']) query.delete(name);
+      query.set('top', '50');
+      try {
+        const body = await api('/api/similar/' + encodeURIComponent(id) + '?' + query.toString());
+        render(body.results);
+        say(body.results.length ? '' : 'No similar photos.');
+      } catch (error) { render([]); say(error.message, true); }
+    }
+
+    // A photo dropped or picked, with the filters on screen. It is sent,
+    // not stored: the address keeps the filters only, and says nothing a
+    // bookmark could bring back.
     async function byExample(file) {
       if (!file) return;
+      close();
+      nextPage = null;
+      $('q').value = '';
+      const filters = filtersFromForm();
+      history.pushState(null, '', filters.toString() ? '/?' + filters.toString() : '/');
       say('Searching by ' + file.name + '…');
+      filters.set('top', '50');
       try {
-        const body = await api('/api/search/image?top=50', { method: 'POST', body: file });
+        const body = await api('/api/search/image?' + filters.toString(), { method: 'POST', body: file });
         render(body.results);
-        say(body.results.length ? '' : 'No photos match.');
+        say((body.results.length ? 'Photos like ' + file.name : 'No photos match ' + file.name)
+            + ' (a dropped photo is not kept: this search cannot be bookmarked).');
       } catch (error) { render([]); say(error.message, true); }
     }
 
@@ -414,7 +452,7 @@ enum GalleryPage {
       }, {rootMargin: '600px'}).observe($('more'));
       $('file').addEventListener('change', (event) => byExample(event.target.files[0]));
       $('close').addEventListener('click', close);
-      $('similar').addEventListener('click', () => shown && similar(shown.id));
+      $('similar').addEventListener('click', () => shown && showSimilar(shown.id));
       document.addEventListener('dragover', (event) => { event.preventDefault(); document.body.classList.add('dragging'); });
       document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
       document.addEventListener('drop', (event) => {

@@ -363,6 +363,14 @@ struct ServeTests {
             #expect(headings == months, "\(page)")
             #expect(page == "/" ? headings.suffix(2) == ["April 2023", "June 2019"] && expected.count > 3 : headings == ["June 2019"] && expected.count == 2)
         }
+        // Photos like one have an address of their own, with the filters on screen.
+        let all = try JSONDecoder().decode(Page.self, from: Data(try gallery.get("/api/timeline").body)).results
+        let tokyo = all[all.count - 3].id   // April 2023, before June 2019's two
+        let similar = try JSONDecoder().decode(Page.self, from: Data(try gallery.get("/api/similar/\(tokyo)?place=Portugal&top=50").body)).results
+        #expect(similar.count == 2)
+        let dump = try gallery.browser("/?similar=\(tokyo)&place=Portugal", ["--dump-dom"])
+        #expect(Self.tiles(dump.standardOutput).ids == similar.map(\.id), "\(dump.standardOutput)")
+        #expect(dump.standardOutput.matches(of: /<li class="month"/).isEmpty, "ranked, not a timeline")
     }
 
     @Test("the timeline loads its next page when the end of the grid comes into view (a window taller than 50 tiles)")
