@@ -42,9 +42,11 @@ enum GalleryPage {
     </main>
     <div id="viewer" hidden>
       <button id="close" aria-label="Close">×</button>
+      <button id="previous" aria-label="Previous photo">‹</button>
+      <button id="next" aria-label="Next photo">›</button>
       <img id="large" alt="">
       <dl id="details"></dl>
-      <button id="similar">Similar photos</button>
+      <p id="actions"><button id="similar">Similar photos</button> <a id="download" download>Download</a></p>
     </div>
     </body>
     </html>
@@ -79,6 +81,10 @@ enum GalleryPage {
     #details { display: grid; grid-template-columns: auto auto; gap: .1em 1em; font-size: .9em; color: #ccc; max-width: 90vw; word-break: break-all; }
     #details dt { color: #888; }
     #close { position: absolute; top: .5em; right: .8em; font-size: 1.5em; }
+    #previous, #next { position: absolute; top: 45%; font-size: 2em; }
+    #previous { left: .4em; } #next { right: .4em; }
+    #previous[disabled], #next[disabled] { visibility: hidden; }
+    #download { color: #9cf; margin-left: 1em; }
     body.dragging main { outline: 3px dashed #4a90e2; }
     #filters button { padding: .1em .6em; font-size: .95em; }
     #places h2 { font-size: 1em; margin: 1em 0 .3em; color: #ddd; }
@@ -236,7 +242,25 @@ enum GalleryPage {
       if (nextPage && $('more').getBoundingClientRect().top < window.innerHeight + 600) timeline(null, true);
     }
 
+    // What the address asks for: the results (run again only when more
+    // than the photo shown changed), and that photo large, if any.
+    let shownKey = null;
     async function run(params) {
+      const photo = params.get('photo');
+      const key = new URLSearchParams(params);
+      key.delete('photo');
+      if (key.toString() !== shownKey) {
+        shownKey = key.toString();
+        hideViewer();
+        await show(key);
+      }
+      if (!photo) { hideViewer(); return; }
+      const index = results.findIndex(hit => String(hit.id) === photo);
+      if (index >= 0) { select(index); await showPhoto(results[index], index, 'none'); }
+      else await showPhoto({id: photo, file: '/api/photos/' + encodeURIComponent(photo) + '/file', path: ''}, -1, 'none');
+    }
+
+    async function show(params) {
       if (params.get('similar') && !params.get('q')) {
         await similar(params.get('similar'), params);
         return;
@@ -280,19 +304,49 @@ enum GalleryPage {
       }
     }
 
-    async function open(index) {
+    // "Tue 9 Jan 2024, 12:38" from "2024-01-09T12:38:00[+01:00]": the
+    // time as the camera or the file gave it, no zone conversion.
+    function humanDate(text) {
+      const match = /^(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2}):(\\d{2})/.exec(text || '');
+      if (!match) return text || '—';
+      const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+      const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][new Date(Date.UTC(year, month - 1, day)).getUTCDay()];
+      return weekday + ' ' + day + ' ' + months[month - 1].slice(0, 3) + ' ' + year + ', ' + match[4] + ':' + match[5];
+    }
+
+    // The address with the photo shown, or without one.
+    function addressWith(photo) {
+      const params = new URLSearchParams(location.search);
+      if (photo) params.set('photo', photo); else params.delete('photo');
+      return params.toString() ? '/?' + params.toString() : '/';
+    }
+
+    // Shows result `index` large. Opening from the grid adds a history
+    // entry (Back closes it); moving to the previous or next replaces it.
+    async function open(index, history_ = 'push') {
       const hit = results[index];
       if (!hit) return;
       select(index);
+      await showPhoto(hit, index, history_);
+    }
+
+    async function showPhoto(hit, index, history_) {
+      if (history_ === 'push' && $('viewer').hidden) history.pushState({viewer: true}, '', addressWith(hit.id));
+      else if (history_ !== 'none') history.replaceState(history.state, '', addressWith(hit.id));
       shown = hit;
+      current = index;
       $('large').src = hit.file;
       $('large').alt = hit.path;
+      $('download').href = hit.file;
+      $('download').setAttribute('download', (hit.path || '').split('/').pop());
+      $('previous').disabled = !(index > 0);
+      $('next').disabled = !(index >= 0 && index < results.length - 1);
       $('viewer').hidden = false;
       const details = $('details');
       details.textContent = '';
       try {
         const photo = await api('/api/photos/' + hit.id);
-        const rows = [['path', photo.path], ['date', photo.taken_at ? photo.taken_at.replace('T', ' ') + (photo.date_source === 'file' ? ' (file time: the photo has no date)' : '') : '—'], ['camera', photo.camera || '—'],
+        const rows = [['path', photo.path], ['date', photo.taken_at ? humanDate(photo.taken_at) + (photo.date_source === 'file' ? ' (file time: the photo has no date)' : '') : '—'], ['camera', photo.camera || '—'],
           ['size', (photo.width && photo.height) ? photo.width + ' × ' + photo.height : '—'],
           ['place', photo.place ? placeText(photo.place) + (photo.place.distance_km >= 1 ? ' (' + photo.place.distance_km.toFixed(0) + ' km away)' : '')
                                 : (photo.latitude != null ? 'more than 100 km from any town' : '—')],
@@ -308,7 +362,16 @@ enum GalleryPage {
       }
     }
 
-    function close() { $('viewer').hidden = true; shown = null; }
+    // Closing goes Back when opening added the entry; else it drops the
+    // photo from the address.
+    function close() {
+      if ($('viewer').hidden) return;
+      if (history.state && history.state.viewer) { history.back(); return; }
+      hideViewer();
+      history.replaceState(null, '', addressWith(null));
+    }
+
+    function hideViewer() { $('viewer').hidden = true; shown = null; }
 
     function select(index) {
       const items = $('grid').querySelectorAll('li[data-id]');
@@ -322,7 +385,7 @@ enum GalleryPage {
     // "Similar photos": a new address (/?similar=ID and the filters), so
     // that Back returns to what was shown before.
     function showSimilar(id) {
-      close();
+      hideViewer();
       $('q').value = '';
       const params = filtersFromForm();
       params.set('similar', id);
@@ -348,7 +411,7 @@ enum GalleryPage {
     // bookmark could bring back.
     async function byExample(file) {
       if (!file) return;
-      close();
+      hideViewer();
       nextPage = null;
       $('q').value = '';
       const filters = filtersFromForm();
@@ -442,6 +505,7 @@ enum GalleryPage {
         event.preventDefault();
         const params = paramsFromForm();
         history.pushState(null, '', params.toString() ? '/?' + params.toString() : '/');
+        shownKey = null;   // the same query again: run it again
         run(params);
       });
       for (const name of [...filterFields, 'sort']) $(name).addEventListener('change', () => $('search').requestSubmit());
@@ -452,6 +516,18 @@ enum GalleryPage {
       }, {rootMargin: '600px'}).observe($('more'));
       $('file').addEventListener('change', (event) => byExample(event.target.files[0]));
       $('close').addEventListener('click', close);
+      $('previous').addEventListener('click', () => open(current - 1, 'replace'));
+      $('next').addEventListener('click', () => open(current + 1, 'replace'));
+      // A click beside the photo closes it; a swipe moves to the next or previous.
+      $('viewer').addEventListener('click', (event) => { if (event.target === $('viewer')) close(); });
+      let touchX = null;
+      $('viewer').addEventListener('touchstart', (event) => { touchX = event.touches[0].clientX; }, {passive: true});
+      $('viewer').addEventListener('touchend', (event) => {
+        if (touchX == null) return;
+        const dx = event.changedTouches[0].clientX - touchX;
+        touchX = null;
+        if (Math.abs(dx) > 50) open(current + (dx < 0 ? 1 : -1), 'replace');
+      });
       $('similar').addEventListener('click', () => shown && showSimilar(shown.id));
       document.addEventListener('dragover', (event) => { event.preventDefault(); document.body.classList.add('dragging'); });
       document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));

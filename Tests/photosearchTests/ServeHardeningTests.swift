@@ -109,7 +109,11 @@ struct ServeHardeningTests {
         let gallery = try Gallery()
         // photos/café.jpg with é as the single Latin-1 byte 0xE9.
         let name = Array(gallery.photos.utf8) + Array("/caf".utf8) + [0xE9] + Array(".jpg".utf8)
-        let original = Array(try Data(contentsOf: URL(fileURLWithPath: CommandRunner.fixture("photos/rocket.jpg"))))
+        // rocket.jpg with a comment segment: not the same bytes as the gallery's copy
+        // (which a search would show it as).
+        let rocket = Array(try Data(contentsOf: URL(fileURLWithPath: CommandRunner.fixture("photos/rocket.jpg"))))
+        let comment = Array("café".utf8)
+        let original = Array(rocket[0..<2]) + [0xFF, 0xFE, 0, UInt8(comment.count + 2)] + comment + Array(rocket[2...])
         let descriptor = (name.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o644) }
         try #require(descriptor >= 0)
         #expect(original.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } == original.count)

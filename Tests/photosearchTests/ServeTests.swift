@@ -340,6 +340,17 @@ struct ServeTests {
         for name in ["Portugal", "Lisbon", "Porto", "Japan", "Tokyo"] {
             #expect(dump.standardOutput.contains(#"<option value="\#(name)">"#), "\(name)")
         }
+        // A photo in the address opens large over its results: a human date,
+        // download, and previous/next where there are some.
+        struct Named: Decodable { struct Hit: Decodable { let id: Int64; let path: String }; let results: [Hit] }
+        let named = try JSONDecoder().decode(Named.self, from: Data(try gallery.get("/api/search?q=a%20photo&place=Portugal&top=50").body)).results
+        let porto = try #require(named.firstIndex { $0.path.hasSuffix("/porto.jpg") })
+        let viewer = try gallery.browser("/?q=a+photo&place=Portugal&photo=\(named[porto].id)", ["--dump-dom"]).standardOutput
+        #expect(viewer.contains(#"<div id="viewer">"#), "open, not hidden")
+        #expect(viewer.contains(#"<img id="large" alt="\#(gallery.photos)/porto.jpg" src="/api/photos/\#(named[porto].id)/file">"#), "\(viewer)")
+        #expect(viewer.contains(#"<a id="download" download="porto.jpg" href="/api/photos/\#(named[porto].id)/file">"#))
+        #expect(viewer.contains("<dd>Sat 15 Jun 2019, 18:02</dd>"))
+        #expect(viewer.contains(porto == 0 ? #"<button id="previous" aria-label="Previous photo" disabled="">"# : #"<button id="next" aria-label="Next photo" disabled="">"#))
     }
 
     @Test("the start page in a real browser is the timeline: every photo newest first under its month, with the filters in the address")
