@@ -91,6 +91,18 @@ enum GalleryPage {
     #places ul { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: .4em; }
     #places button { font-size: .9em; padding: .2em .6em; }
     #places .count { color: #999; margin-left: .4em; }
+    /* Phones: three columns of small tiles, a header that scrolls away, the
+       viewer over everything, edge to edge. */
+    @media (max-width: 600px) {
+      header { position: static; padding: .4em .5em; }
+      main { padding: .4em; }
+      #grid { grid-template-columns: repeat(3, 1fr); gap: .25em; }
+      #grid img { height: 28vw; }
+      #grid .meta { font-size: .65em; padding: .1em .25em; }
+      #viewer { z-index: 10; padding: 0; background: #000; }
+      #large { max-width: 100vw; max-height: 78vh; }
+      #details { font-size: .8em; }
+    }
     """
 
     static let script = """
@@ -540,14 +552,20 @@ enum GalleryPage {
         const typing = ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement.tagName);
         if (event.key === 'Escape') { if (!$('viewer').hidden) close(); else if (typing) document.activeElement.blur(); return; }
         if (typing) return;
-        if (event.key === '/') { event.preventDefault(); $('q').focus(); $('q').select(); return; }
+        // (Not while a photo is open: the box is behind it.)
+        if (event.key === '/' && $('viewer').hidden) { event.preventDefault(); $('q').focus(); $('q').select(); return; }
         const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns(), ArrowUp: -columns() };
         if (event.key in moves) {
           event.preventDefault();
           const next = current < 0 ? 0 : current + moves[event.key];
           if ($('viewer').hidden) select(next); else open(Math.max(0, Math.min(results.length - 1, next)));
-        } else if (event.key === 'Enter' && current >= 0 && $('viewer').hidden) {
-          open(current);
+        } else if (event.key === 'Enter' && $('viewer').hidden) {
+          // The tile Tab reached, else the one the arrows chose.
+          const focused = document.activeElement.closest && document.activeElement.closest('li[data-id]');
+          const tiles = [...$('grid').querySelectorAll('li[data-id]')];
+          if (!focused && document.activeElement !== document.body) return;   // a button's own Enter
+          const index = focused ? tiles.indexOf(focused) : current;
+          if (index >= 0) { event.preventDefault(); open(index); }
         }
       });
     });

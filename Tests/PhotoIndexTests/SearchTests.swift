@@ -74,7 +74,8 @@ struct SearchTests {
         let workspace = try indexedFixtures()
         let query = Self.textModel.encode(texts: ["a grey photograph"])[0]
         _ = try PhotoSearcher(database: try workspace.database()).search(query, top: 3)   // writes the vector file
-        try workspace.copy("photos/camera.png", to: "chelsea.png")
+        // (Bytes of its own: a copy of another photo is shown as that photo.)
+        _ = try workspace.add("chelsea.png", try Fixture.uniqueJPEG("photos/rocket.jpg", tag: "re-embedded"))
         touch(workspace.photos + "/chelsea.png", secondsAgo: 20)
         _ = try workspace.run()
         let results = try PhotoSearcher(database: try workspace.database()).search(query, top: 10)
