@@ -100,7 +100,8 @@ enum GalleryPage {
       #grid img { height: 28vw; }
       #grid .meta { font-size: .65em; padding: .1em .25em; }
       #viewer { z-index: 10; padding: 0; background: #000; }
-      #large { max-width: 100vw; max-height: 78vh; }
+      #large { width: 100vw; max-height: 70vh; }
+      #previous, #next { top: auto; bottom: .5em; }
       #details { font-size: .8em; }
     }
     """
@@ -268,7 +269,7 @@ enum GalleryPage {
       }
       if (!photo) { hideViewer(); return; }
       const index = results.findIndex(hit => String(hit.id) === photo);
-      if (index >= 0) { select(index); await showPhoto(results[index], index, 'none'); }
+      if (index >= 0) { select(index, false); await showPhoto(results[index], index, 'none'); }
       else await showPhoto({id: photo, file: '/api/photos/' + encodeURIComponent(photo) + '/file', path: ''}, -1, 'none');
     }
 
@@ -338,7 +339,7 @@ enum GalleryPage {
     async function open(index, history_ = 'push') {
       const hit = results[index];
       if (!hit) return;
-      select(index);
+      select(index, false);
       await showPhoto(hit, index, history_);
     }
 
@@ -385,13 +386,15 @@ enum GalleryPage {
 
     function hideViewer() { $('viewer').hidden = true; shown = null; }
 
-    function select(index) {
+    // Marks tile `index` as the current one; `scroll` brings it into view
+    // (not behind an open photo).
+    function select(index, scroll = true) {
       const items = $('grid').querySelectorAll('li[data-id]');
       if (!items.length) return;
       current = Math.max(0, Math.min(items.length - 1, index));
       for (const item of items) item.classList.remove('current');
       items[current].classList.add('current');
-      items[current].focus();
+      items[current].focus({preventScroll: !scroll});
     }
 
     // "Similar photos": a new address (/?similar=ID and the filters), so
