@@ -41,26 +41,24 @@ struct CompletionTests {
                 _photosearch "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
                 printf '%s\n' "${COMPREPLY[@]}"
                 """#.write(toFile: root.file("complete.bash"), atomically: true, encoding: .utf8)
-            // zsh: an interactive zsh in a pseudo-terminal, Tab pressed after
-            // the line, with compadd wrapped to print what it is given.
+            // zsh: an interactive zsh in a pseudo-terminal, with compadd
+            // wrapped to print what it is given. The line is typed with ^T,
+            // bound to a widget that completes and then prints a marker:
+            // nothing more is typed until completion is over (input pending
+            // while completing cuts it short).
             try #"""
                 zmodload zsh/zpty
                 zpty z zsh -f -i
                 zpty -w z "PROMPT=''; fpath=($1 \$fpath); autoload -U compinit; compinit -u -D"
                 zpty -w z 'compadd() { builtin compadd -O __hits "$@"; print -l -- "<hit>"${^__hits}; builtin compadd "$@" }'
                 zpty -w z 'zstyle ":completion:*" list-prompt ""; zstyle ":completion:*" menu no'
-                zpty -w z 'print -- "<ready>"'
+                zpty -w z 'finish() { zle complete-word; print -rn -- "<e""nd>" }; zle -N finish; bindkey "^T" finish'
+                # Ready when the output says so (its echo reads <rea""dy>):
+                # nothing is typed ahead of the set-up.
+                zpty -w z 'print -- "<rea""dy>"'
                 zpty -r z line '*<ready>*'
-                zpty -n -w z "$2"$'\t'
-                # The first candidate before typing on: input pending while
-                # completing can cut completion short.
-                zpty -r z out '*<hit>*'
-                # A marker its echo cannot show: the line typed holds <do""ne>.
-                zpty -w z $'\C-u''print -- "<do""ne>"'
-                while zpty -r z line; do
-                  [[ $line == *"<done>"* ]] && break
-                  out+="$line"
-                done
+                zpty -n -w z "$2"$'\x14'
+                zpty -r z out '*<end>*'
                 print -r -- "$out" | grep -o '<hit>[^<]*' | sed 's/<hit>//' | tr -d '\r' | sort -u
                 zpty -d z
                 """#.write(toFile: root.file("complete.zsh"), atomically: true, encoding: .utf8)
