@@ -29,6 +29,24 @@ extension PhotoLibrary {
         }.map(\.element)
     }
 
+    /// The months photos were taken in ("YYYY-MM", by the date results
+    /// show), newest first, with how many: what a date filter can choose
+    /// from. Empty without an index.
+    public func months() throws(PhotoIndexError) -> [(month: String, photos: Int)] {
+        let database: IndexDatabase
+        do {
+            database = try self.database(create: false)
+        } catch .indexNotFound {
+            return []
+        }
+        return try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT substr(\(SearchFilter.date), 1, 7) AS month, COUNT(*) AS photos FROM photos
+                WHERE state = 'indexed' GROUP BY month ORDER BY month DESC
+                """).compactMap { row in (row["month"] as String?).map { ($0, row["photos"]) } }
+        }
+    }
+
     /// The indexed photo `id`; `noSuchPhoto` when there is none (or it failed to index).
     public func photo(id: Int64) throws(PhotoIndexError) -> PhotoRecord {
         guard let photo = try photos(ids: [id])[id] else { throw .noSuchPhoto(id: id) }
@@ -59,8 +77,8 @@ extension PhotoLibrary {
         let path = try photo(id: id).path
         let searcher = try searcher()
         guard let stored = try searcher.storedVector(path: path) else { throw .noSuchPhoto(id: id) }
-        return try searcher.search(stored.vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter,
-                                   excluding: [stored.photoID], probes: options.probes)
+        return options.page(try searcher.search(stored.vector, top: options.reach, minimumScore: try options.scoreBar(nil),
+                                                filter: options.filter, excluding: [stored.photoID], probes: options.probes))
     }
 
     /// The largest image `search(image:)` takes: a photo a client sends
@@ -77,8 +95,8 @@ extension PhotoLibrary {
         guard models != nil else { throw .noModel }
         let searcher = try searcher()
         let vector = try QueryEncoder(searcher: searcher, models: models).vector(forImage: bytes)
-        return try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter,
-                                   probes: options.probes)
+        return options.page(try searcher.search(vector, top: options.reach, minimumScore: try options.scoreBar(nil), filter: options.filter,
+                                                probes: options.probes))
     }
 
     /// The thumbnail indexing stored for photo `id`, if any: one indexed

@@ -51,6 +51,12 @@ public final class PhotoLibrary: Sendable {
         /// `maximumProbes`; more: slower, finds more of the true best); nil:
         /// the standard choice. Without a partition, every photo is scanned.
         public var probes: Int?
+        /// The results to pass over before the `top` returned: the next
+        /// page of a search is `offset: top` (`offset + top` ≤ `maximumTop`).
+        public var offset = 0
+
+        /// How far down the ranking a search looks.
+        public var reach: Int { offset + top }
 
         public static let maximumProbes = 1 << 20
 
@@ -71,6 +77,9 @@ public final class PhotoLibrary: Sendable {
         public func validate() throws(PhotoIndexError) {
             guard (1...Self.maximumTop).contains(top) else {
                 throw .invalidArgument(name: "top", reason: "\(top) is not between 1 and \(Self.maximumTop)")
+            }
+            guard offset >= 0, offset <= Self.maximumTop - top else {
+                throw .invalidArgument(name: "offset", reason: "\(offset) is not between 0 and \(Self.maximumTop - top) (\(Self.maximumTop) results at most)")
             }
             if let probes, !(1...Self.maximumProbes).contains(probes) {
                 throw .invalidArgument(name: "probes", reason: "\(probes) is not between 1 and \(Self.maximumProbes)")
@@ -98,6 +107,24 @@ public final class PhotoLibrary: Sendable {
             let cosine = Float((Foundation.log(p / (1 - p)) - Double(calibration.bias)) / Double(calibration.scale))
             return max(minimumScore ?? -.infinity, cosine)
         }
+
+        /// The page asked for of the best `reach` results.
+        func page(_ hits: [SearchHit]) -> [SearchHit] { Array(hits.dropFirst(offset)) }
+    }
+
+    /// How far below the best match a text query's result may score before
+    /// it counts as a weaker match (`SearchHit.weaker`): ln(100)/100. CLIP
+    /// models compare a text with photos at a temperature of 100 (the
+    /// ceiling their trained logit scale reaches), so at this distance the
+    /// model rates a photo a hundred times less likely than the best to be
+    /// the one described. SigLIP models, whose scores are probabilities,
+    /// count a result below 50 % as weaker instead.
+    public static let weakerMargin = Float(Foundation.log(100.0) / 100)
+
+    /// The photos the filters of `query` and `options` let through (the
+    /// whole index without any): what a search ranks.
+    public func count(_ query: SearchQuery = SearchQuery(parts: []), _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> Int {
+        try searcher().count(query.filter(adding: options.filter))
     }
 
     // MARK: Searching
@@ -114,17 +141,23 @@ public final class PhotoLibrary: Sendable {
             if options.minimumScore != nil || options.minimumProbability != nil {
                 throw .invalidArgument(name: "minimum score", reason: "a query of filters alone ranks nothing")
             }
-            let hits = try searcher.browse(filter, top: options.top)
+            let hits = try searcher.browse(filter, top: options.reach)
             if hits.isEmpty, let name = query.fileName { throw .noSuchImage(path: name) }
-            return hits
+            return options.page(hits)
         }
         let (vector, _, calibration) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
-        var hits = try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(calibration), filter: filter,
+        var hits = try searcher.search(vector, top: options.reach, minimumScore: try options.scoreBar(calibration), filter: filter,
                                        probes: options.probes)
         if let calibration {
-            for index in hits.indices { hits[index].probability = calibration.probability(cosine: hits[index].score) }
+            for index in hits.indices {
+                hits[index].probability = calibration.probability(cosine: hits[index].score)
+                hits[index].weaker = hits[index].probability! < 0.5
+            }
+        } else if query.imagePaths.isEmpty, let best = hits.first?.score {
+            // (Judged against the best of all, not of this page.)
+            for index in hits.indices { hits[index].weaker = hits[index].score < best - Self.weakerMargin }
         }
-        return hits
+        return options.page(hits)
     }
 
     /// The photos `options.filter` lets through (all of them without one),
@@ -135,6 +168,7 @@ public final class PhotoLibrary: Sendable {
         if options.minimumScore != nil || options.minimumProbability != nil {
             throw .invalidArgument(name: "minimum score", reason: "a timeline ranks nothing")
         }
+        if options.offset != 0 { throw .invalidArgument(name: "offset", reason: "a timeline's pages follow its cursor") }
         return try searcher().browse(options.filter, top: options.top, before: cursor)
     }
 
@@ -147,8 +181,8 @@ public final class PhotoLibrary: Sendable {
         let searcher = try searcher()
         let query = SearchQuery(parts: [.init(term: .image(path: absolute), weight: 1)])
         let (vector, examples, _) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
-        return try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter,
-                                   excluding: examples, probes: options.probes)
+        return options.page(try searcher.search(vector, top: options.reach, minimumScore: try options.scoreBar(nil), filter: options.filter,
+                                                excluding: examples, probes: options.probes))
     }
 
     /// The photos nearest to an embedding in the index's space (normalised here).
@@ -161,8 +195,8 @@ public final class PhotoLibrary: Sendable {
         guard vector.count == searcher.model.embeddingSize else {
             throw .embeddingSizeMismatch(index: searcher.model.embeddingSize, given: vector.count, indexModel: searcher.model.name)
         }
-        return try searcher.search(vector, top: options.top, minimumScore: try options.scoreBar(nil), filter: options.filter,
-                                   probes: options.probes)
+        return options.page(try searcher.search(vector, top: options.reach, minimumScore: try options.scoreBar(nil), filter: options.filter,
+                                                probes: options.probes))
     }
 
     /// The languages the model answers queries in, `QueryLanguages`' raw

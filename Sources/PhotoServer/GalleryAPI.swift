@@ -52,6 +52,8 @@ public struct GalleryAPI: Sendable {
         let score: Float?
         /// SigLIP models, one-text queries: the match probability.
         let probability: Float?
+        /// Well below the best match (`PhotoLibrary.weakerMargin`).
+        let weaker: Bool
         let takenAt: String?
         let width: Int?
         let height: Int?
@@ -65,7 +67,7 @@ public struct GalleryAPI: Sendable {
         let copies: [String]
 
         enum CodingKeys: String, CodingKey {
-            case id, path, score, probability, takenAt = "taken_at", width, height, thumbnail, file, dateSource = "date_source", place, copies
+            case id, path, score, probability, weaker, takenAt = "taken_at", width, height, thumbnail, file, dateSource = "date_source", place, copies
         }
 
         // Absent values are written as null, not left out (the API's shape is fixed).
@@ -75,6 +77,7 @@ public struct GalleryAPI: Sendable {
             try container.encode(path, forKey: .path)
             try container.encode(score, forKey: .score)
             try container.encode(probability, forKey: .probability)
+            try container.encode(weaker, forKey: .weaker)
             try container.encode(takenAt, forKey: .takenAt)
             try container.encode(width, forKey: .width)
             try container.encode(height, forKey: .height)
@@ -87,19 +90,29 @@ public struct GalleryAPI: Sendable {
     }
 
     struct Results: ResponseEncodable {
+        /// Where the next page starts: a timeline's `cursor`, or a search's
+        /// `offset`.
+        enum Next { case cursor(String), offset(Int) }
+
         let results: [Hit]
         let tookMs: Double
-        /// A timeline's: the `cursor` of the next page, nil after the last.
-        var next: String? = nil
-        var isTimeline = false
+        /// The photos the filters let through: what was searched.
+        var total = 0
+        /// nil after the last page.
+        var next: Next? = nil
 
-        enum CodingKeys: String, CodingKey { case results, tookMs = "took_ms", next }
+        enum CodingKeys: String, CodingKey { case results, total, next, tookMs = "took_ms" }
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(results, forKey: .results)
+            try container.encode(total, forKey: .total)
+            switch next {
+            case let .cursor(text)?: try container.encode(text, forKey: .next)
+            case let .offset(offset)?: try container.encode(offset, forKey: .next)
+            case nil: try container.encodeNil(forKey: .next)
+            }
             try container.encode(tookMs, forKey: .tookMs)
-            if isTimeline { try container.encode(next, forKey: .next) }
         }
     }
 
@@ -230,6 +243,10 @@ public struct GalleryAPI: Sendable {
             guard let probability = Float(text) else { throw HTTPError(.badRequest, message: "min_probability must be a number") }
             options.minimumProbability = probability
         }
+        if let text = parameters["offset"], !text.isEmpty {
+            guard let offset = Int(text) else { throw HTTPError(.badRequest, message: "offset must be a whole number") }
+            options.offset = offset
+        }
         if let text = parameters["probes"], !text.isEmpty {
             guard let probes = Int(text) else { throw HTTPError(.badRequest, message: "probes must be a whole number") }
             options.probes = probes
@@ -285,7 +302,9 @@ public struct GalleryAPI: Sendable {
         guard query.imagePaths.isEmpty else {
             throw HTTPError(.badRequest, message: "a query names an image (\(query.imagePaths[0])); to search by an example photo, send it to POST /api/search/image")
         }
-        return try answering { () throws(PhotoIndexError) in try results(try library.search(query, options), order: order, since: start) }
+        return try answering { () throws(PhotoIndexError) in
+            try results(try library.search(query, options), order: order, options: options, total: try library.count(query, options), since: start)
+        }
     }
 
     /// GET /api/timeline?cursor=…: every photo the filters let through,
@@ -303,9 +322,8 @@ public struct GalleryAPI: Sendable {
         }
         return try answering { () throws(PhotoIndexError) in
             let hits = try library.timeline(options, after: cursor)
-            var page = try results(hits, order: .score, since: start)
-            page.isTimeline = true
-            page.next = hits.count == options.top ? hits.last.map { TimelineCursor(after: $0).text } : nil
+            var page = try results(hits, order: .score, options: options, total: try library.count(SearchQuery(parts: []), options), since: start)
+            page.next = hits.count == options.top ? hits.last.map { .cursor(TimelineCursor(after: $0).text) } : nil
             return page
         }
     }
@@ -315,7 +333,10 @@ public struct GalleryAPI: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let id = try Self.photoID(text)
         let (options, order) = try options(parameters)
-        return try answering { () throws(PhotoIndexError) in try results(try library.similar(toPhoto: id, options), order: order, since: start) }
+        return try answering { () throws(PhotoIndexError) in
+            try results(try library.similar(toPhoto: id, options), order: order, options: options,
+                        total: try library.count(SearchQuery(parts: []), options) - 1, since: start)
+        }
     }
 
     /// POST /api/search/image: the body is the image; it is never stored.
@@ -331,7 +352,9 @@ public struct GalleryAPI: Sendable {
         } catch {
             throw Self.refusal(error)
         }
-        return try answering { () throws(PhotoIndexError) in try results(hits, order: order, since: start) }
+        return try answering { () throws(PhotoIndexError) in
+            try results(hits, order: order, options: options, total: try library.count(SearchQuery(parts: []), options), since: start)
+        }
     }
 
     /// GET /api/photos/ID
@@ -374,6 +397,17 @@ public struct GalleryAPI: Sendable {
         }
 
         let places: [Place]
+    }
+
+    struct Months: ResponseEncodable {
+        struct Month: Encodable { let month: String; let photos: Int }
+        let months: [Month]
+    }
+
+    /// GET /api/months: the months photos were taken in, newest first,
+    /// with their counts (the page's date choosers).
+    func months() throws(HTTPError) -> Months {
+        Months(months: try answering { () throws(PhotoIndexError) in try library.months() }.map { Months.Month(month: $0.month, photos: $0.photos) })
     }
 
     /// GET /api/places[?name=…]: where the photos were taken, most
@@ -451,19 +485,26 @@ public struct GalleryAPI: Sendable {
         return id
     }
 
-    func results(_ hits: [SearchHit], order: PhotoLibrary.Order, since start: UInt64) throws(PhotoIndexError) -> Results {
+    /// A page of results; `next` is the following page's offset when this
+    /// one is full, photos are left, and a search's order is by score (`sort=date` orders
+    /// one page, which later pages would not continue).
+    func results(_ hits: [SearchHit], order: PhotoLibrary.Order, options: PhotoLibrary.SearchOptions, total: Int,
+                 since start: UInt64) throws(PhotoIndexError) -> Results {
         // Their dimensions in one query.
         let photos = try library.photos(ids: hits.map(\.photoID))
         let ordered = PhotoLibrary.ordered(hits, by: order).map { hit in
             // The date the filters compare and sort=date orders by, and its source, as the CLI prints them.
-            Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.ranked ? hit.score : nil, probability: hit.probability, takenAt: hit.takenAt,
+            Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.ranked ? hit.score : nil, probability: hit.probability,
+                weaker: hit.weaker, takenAt: hit.takenAt,
                 width: photos[hit.photoID]?.width, height: photos[hit.photoID]?.height,
                 thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file",
                 dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "exif" : "file", place: hit.place,
                 copies: hit.copies.map(FilePaths.displayed))
         }
         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        return Results(results: ordered, tookMs: (took * 100).rounded() / 100)
+        let more = hits.count == options.top && options.reach < total && order == .score
+            && options.reach + options.top <= PhotoLibrary.SearchOptions.maximumTop
+        return Results(results: ordered, tookMs: (took * 100).rounded() / 100, total: total, next: more ? .offset(options.reach) : nil)
     }
 
     /// A library error as an HTTP refusal, never a 500: the client's

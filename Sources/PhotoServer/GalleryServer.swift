@@ -80,6 +80,9 @@ public struct GalleryServer: Sendable {
         router.get("/api/places") { request, _ in
             try api.places(try Self.parameters(request))
         }
+        router.get("/api/months") { _, _ in
+            try api.months()
+        }
         router.get("/api/photos/:id") { _, context in
             try api.photo(id: context.parameters.get("id") ?? "")
         }

@@ -126,7 +126,8 @@ struct GalleryAPITests {
                 #expect(response.headers[.cacheControl] == "no-store")
                 #expect(response.headers[.xContentTypeOptions] == "nosniff")
                 // Keys sorted, slashes as they are.
-                #expect(String(buffer: response.body).hasPrefix(#"{"results":[{"copies":[],"date_source":"#))
+                #expect(String(buffer: response.body).hasPrefix(#"{"next":3,"results":[{"copies":[],"date_source":"#))
+                #expect(String(buffer: response.body).hasSuffix(#","total":5}"#))
                 #expect(String(buffer: response.body).contains(#""file":"/api/photos/"#))
                 return try JSONDecoder().decode(Results.self, from: Data(buffer: response.body))
             }
@@ -379,6 +380,87 @@ struct GalleryAPITests {
                 #expect(Set(found.results.map(\.path)).count == 2500)
             }
         }
+    }
+
+    @Test("search pages: offset continues the ranking exactly, next says where, total counts what the filters let through, weaker is judged against the best of all")
+    func searchPages() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-api-pages-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let library = PhotoLibrary(database: root + "/index.sqlite", model: Self.model)
+        var generator = SplitMix64(seed: 11)
+        let vectors = (0..<(600 * 32)).map { _ in Float(generator.normal()) }
+        try SyntheticIndex.insertPhotos(into: library, vectors: vectors, dimension: 32, precision: .int8) { "/photos/\($0 % 3)/\($0).jpg" }
+        struct Page: Decodable {
+            struct Hit: Decodable { let id: Int64; let score: Float; let weaker: Bool }
+            let results: [Hit]
+            let next: Int?
+            let total: Int
+        }
+        let app = GalleryServer(api: GalleryAPI(library: library), configuration: .init(port: 0)).application()
+        try await app.test(.router) { client in
+            func page(_ uri: String) async throws -> Page {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .ok, "\(uri): \(String(buffer: response.body).prefix(300))")
+                    return try JSONDecoder().decode(Page.self, from: Data(buffer: response.body))
+                }
+            }
+            let all = try await page("/api/search?q=a+dog&top=600")
+            #expect(all.results.count == 600 && all.total == 600 && all.next == nil)
+            let best = all.results[0].score
+            #expect(all.results.allSatisfy { $0.weaker == ($0.score < best - PhotoLibrary.weakerMargin) })
+            #expect(all.results.contains { $0.weaker } && all.results.contains { !$0.weaker }, "both kinds, or the rule is untested")
+            var paged: [Page.Hit] = [], uri = "/api/search?q=a+dog&top=250", offsets: [Int] = []
+            while true {
+                let next = try await page(uri)
+                paged += next.results
+                guard let offset = next.next else { break }
+                offsets.append(offset)
+                uri = "/api/search?q=a+dog&top=250&offset=\(offset)"
+            }
+            #expect(offsets == [250, 500])
+            #expect(paged.map(\.id) == all.results.map(\.id) && paged.map(\.weaker) == all.results.map(\.weaker))
+            // A filter: the total is what it lets through.
+            let folder = try await page("/api/search?q=a+dog&in=/photos/1&top=10")
+            #expect(folder.total == 200 && folder.next == 10)
+            // sort=date orders one page: no next.
+            #expect(try await page("/api/search?q=a+dog&top=10&sort=date").next == nil)
+            // Similar: the others.
+            let like = try await page("/api/similar/\(all.results[0].id)?top=10&offset=590")
+            #expect(like.total == 599 && like.results.count == 9 && like.next == nil && like.results.allSatisfy { !$0.weaker })
+            for (uri, message) in [("/api/search?q=a+dog&offset=-1", "offset"), ("/api/search?q=a+dog&top=10&offset=9991", "between 0 and 9990"),
+                                   ("/api/search?q=a+dog&offset=x", "offset must be a whole number"),
+                                   ("/api/timeline?offset=10", "cursor")] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .badRequest && Self.error(response)?.contains(message) == true, "\(uri): \(String(buffer: response.body))")
+                }
+            }
+        }
+    }
+
+    @Test("months: the months photos were taken in, newest first, with their counts")
+    func months() async throws {
+        let indexed = try Indexed()
+        for name in ["lisbon.jpg", "porto.jpg", "tokyo.jpg"] {
+            try FileManager.default.copyItem(atPath: FixtureFiles.path("photos/places/" + name), toPath: indexed.photos + "/" + name)
+        }
+        _ = try indexed.library.index(IndexingOptions(roots: [indexed.photos]))
+        struct Months: Decodable { struct Month: Decodable, Equatable { let month: String; let photos: Int }; let months: [Month] }
+        // What the timeline gives, counted by month.
+        let timeline = try indexed.library.timeline(.init(top: 100))
+        var counts: [String: Int] = [:]
+        for hit in timeline { counts[String(hit.takenAt!.prefix(7)), default: 0] += 1 }
+        let expected = counts.sorted { $0.key > $1.key }.map { Months.Month(month: $0.key, photos: $0.value) }
+        try await Self.app(indexed).test(.router) { client in
+            try await client.execute(uri: "/api/months", method: .get) { response in
+                let months = try JSONDecoder().decode(Months.self, from: Data(buffer: response.body)).months
+                #expect(months == expected)
+                #expect(months.contains(Months.Month(month: "2019-06", photos: 2)))
+            }
+        }
+        // No index yet: none.
+        let empty = PhotoLibrary(database: indexed.root + "/none.sqlite", model: nil)
+        #expect(try empty.months().isEmpty)
     }
 
     @Test("with a token: 401 without it; the Bearer header, or the cookie that opening /?token= sets, lets clients in")

@@ -17,6 +17,10 @@ public struct SearchHit: Sendable, Equatable {
     /// For a SigLIP model and a one-text query: the probability that the
     /// photo matches the text, as the model was trained to give it.
     public var probability: Float? = nil
+    /// A text query's result well below the best
+    /// (`PhotoLibrary.weakerMargin`), or, with a probability, below 50 %:
+    /// one to show after the good matches, or not at all.
+    public var weaker = false
     /// Where it was taken, when its position is near a known place.
     public var place: PhotoPlace? = nil
     /// The other indexed files with the very same bytes (content hash and
@@ -198,6 +202,16 @@ final class PhotoSearcher: Sendable {
                 return hits
             }
             limit *= 4
+        }
+    }
+
+    /// How many photos `filter` lets through (all indexed photos without one).
+    func count(_ filter: SearchFilter) throws(PhotoIndexError) -> Int {
+        if filter.near != nil { return try allowedPhotos(filter)?.count ?? 0 }
+        try check(filter)
+        let (clause, arguments) = filter.sql()
+        return try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE \(clause)", arguments: StatementArguments(arguments)) ?? 0
         }
     }
 
