@@ -22,8 +22,9 @@ enum GalleryPage {
       </form>
       <details id="filters">
         <summary>Filters</summary>
-        <label>after <input id="after" placeholder="YYYY[-MM[-DD]]" size="11"></label>
-        <label>before <input id="before" placeholder="YYYY[-MM[-DD]]" size="11"></label>
+        <label>after <input id="after" list="dates" placeholder="YYYY[-MM[-DD]]" size="11"></label>
+        <label>before <input id="before" list="dates" placeholder="YYYY[-MM[-DD]]" size="11"></label>
+        <datalist id="dates"></datalist>
         <label>in folder <input id="in" placeholder="/home/me/Pictures/2024" size="28"></label>
         <label>place <input id="place" list="place-names" placeholder="Lisbon, Portugal, 東京…" size="16"></label>
         <label>near <input id="near" placeholder="lat,lon[,km]" size="16"></label>
@@ -36,6 +37,7 @@ enum GalleryPage {
     </header>
     <main>
       <p id="message" hidden></p>
+      <p id="count" role="status" hidden></p>
       <ol id="grid"></ol>
       <div id="more" aria-hidden="true"></div>
       <section id="places" hidden></section>
@@ -72,11 +74,18 @@ enum GalleryPage {
     #grid li:focus, #grid li.current { box-shadow: 0 0 0 3px #4a90e2; }
     #more { height: 1px; }
     #grid li.month { grid-column: 1 / -1; background: none; cursor: default; font-weight: 600; padding: .6em 0 0; }
-    #grid li.unlikely { opacity: .5; }
+    #grid li.weaker { opacity: .6; }
+    #grid li.fold { grid-column: 1 / -1; background: none; cursor: default; padding: .4em 0; }
+    #count { margin: 0 0 .6em; font-size: .9em; color: #aaa; }
+    #message button { margin-left: .6em; }
     #grid img { display: block; width: 100%; height: 180px; object-fit: cover; }
     #grid .meta { display: flex; justify-content: space-between; font-size: .8em; padding: .25em .5em; color: #bbb; }
     #viewer { position: fixed; inset: 0; z-index: 2; background: rgba(0,0,0,.92); display: flex; flex-direction: column; align-items: center; justify-content: center; padding: 1em; }
     #viewer[hidden] { display: none; }
+    /* A swipe across an open photo moves to the next: not the browser's
+       swipe-back, nor a scroll of the page behind. */
+    html:has(#viewer:not([hidden])) { overscroll-behavior: none; }
+    #viewer { touch-action: pan-y pinch-zoom; overscroll-behavior: contain; }
     #large { max-width: 96vw; max-height: 72vh; object-fit: contain; }
     #details { display: grid; grid-template-columns: auto auto; gap: .1em 1em; font-size: .9em; color: #ccc; max-width: 90vw; word-break: break-all; }
     #details dt { color: #888; }
@@ -85,6 +94,7 @@ enum GalleryPage {
     #previous { left: .4em; } #next { right: .4em; }
     #previous[disabled], #next[disabled] { visibility: hidden; }
     #download { color: #9cf; margin-left: 1em; }
+    button:focus-visible, input:focus-visible, select:focus-visible, summary:focus-visible, a:focus-visible { outline: 2px solid #4a90e2; outline-offset: 2px; }
     body.dragging main { outline: 3px dashed #4a90e2; }
     #filters button { padding: .1em .6em; font-size: .95em; }
     #places h2 { font-size: 1em; margin: 1em 0 .3em; color: #ddd; }
@@ -158,8 +168,112 @@ enum GalleryPage {
 
     const months = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
+    // What the grid shows, a page at a time: `source` is the request for
+    // the first page ({url, options, param (offset or cursor), timeline,
+    // ranked}); `next` the following page's, null after the last. Weaker
+    // matches (well below the best; see the README) wait in `held` behind
+    // "show weaker matches" until asked for, unless no result is better.
+    let listing = null;
+    async function list(source) {
+      listing = Object.assign({next: null, first: true, loading: false, held: [], folded: true, total: 0}, source);
+      $('places').hidden = true;
+      await more(listing);
+    }
+
+    async function more(source = listing) {
+      if (!source || source !== listing || source.loading || (!source.first && source.next == null) || (source.held.length && source.folded)) return;
+      const append = !source.first;
+      let url = source.url;
+      if (append) url += (url.includes('?') ? '&' : '?') + source.param + '=' + encodeURIComponent(source.next);
+      source.loading = true;
+      if (!append) say(source.waiting);
+      try {
+        const body = await api(url, source.options);
+        if (source !== listing) return;   // a newer request replaced it
+        source.next = body.next;
+        source.total = body.total;
+        let shown = body.results;
+        if (source.folded) {
+          // Nothing good at all: show the closest, unfolded.
+          if (!append && shown.length && shown[0].weaker) source.folded = false;
+          const weaker = shown.findIndex(hit => hit.weaker);
+          if (source.folded && weaker >= 0) { source.held = shown.slice(weaker); shown = shown.slice(0, weaker); }
+        }
+        render(shown, source.timeline, append);
+        if (source.held.length) fold();
+        source.first = false;
+        say(body.results.length || append ? '' : source.empty);
+        summarise();
+      } catch (error) {
+        if (source !== listing) return;
+        if (!append) render([]);
+        failed(error, () => { source.loading = false; more(source); });
+      } finally {
+        source.loading = false;
+      }
+      // Still in view (a tall window, a short page): the observer, which
+      // speaks only when that changes, would not ask again.
+      if (source === listing && source.next != null && !(source.held.length && source.folded)
+          && $('more').getBoundingClientRect().top < window.innerHeight + 600) more(source);
+    }
+
+    // Whether the grid has further results to load (not folded away).
+    function moreToCome() { return !!listing && listing.next != null && !(listing.held.length && listing.folded); }
+
+    // The "show weaker matches" button after the good ones.
+    function fold() {
+      if ($('unfold')) return;
+      const item = document.createElement('li');
+      item.className = 'fold';
+      const button = document.createElement('button');
+      button.id = 'unfold';
+      button.type = 'button';
+      button.textContent = 'Show weaker matches';
+      button.addEventListener('click', unfold);
+      item.append(button);
+      $('grid').append(item);
+    }
+
+    function unfold() {
+      if (!listing || !listing.folded) return;
+      const focusNext = document.activeElement === $('unfold');
+      listing.folded = false;
+      const item = $('unfold').parentElement;
+      item.className = 'month';
+      item.setAttribute('role', 'heading');
+      item.textContent = 'Weaker matches';
+      const start = results.length;
+      render(listing.held, false, true);
+      listing.held = [];
+      summarise();
+      if (focusNext) select(start);
+      more(listing);
+    }
+
+    // The count above the grid.
+    function summarise() {
+      const source = listing, line = $('count');
+      if (!source || !results.length) { line.hidden = true; return; }
+      const of = source.total.toLocaleString('en') + (source.total === 1 ? ' photo' : ' photos');
+      let text;
+      if (source.timeline) {
+        text = of + (source.filtered ? ' match the filters' : '') + ', newest first';
+      } else if (!source.ranked) {
+        text = results.length + (source.next != null ? '+' : '') + ' of ' + of + ', most alike first';
+      } else {
+        const likely = results[0].probability != null;
+        const good = results.filter(hit => !hit.weaker).length;
+        const noun = likely ? (good === 1 ? ' likely match' : ' likely matches') : (good === 1 ? ' good match' : ' good matches');
+        if (!good) text = (likely ? 'No photo is likely to match' : 'No photo matches well') + '; the closest of ' + of + ' first';
+        else text = good + (source.next != null && !source.held.length && !results.some(hit => hit.weaker) ? '+' : '') + noun + ' among ' + of
+          + (source.held.length ? '; weaker ones are folded below' : '');
+      }
+      line.textContent = text;
+      line.hidden = false;
+    }
+
     // The tiles of `list`; a timeline's under a heading per month; `append`
-    // adds a timeline's next page below the last.
+    // adds the next page below the last.
     function render(list, timeline, append) {
       const grid = $('grid');
       const start = append ? results.length : 0;
@@ -170,8 +284,8 @@ enum GalleryPage {
         results = list;
         current = -1;
         grid.textContent = '';
+        summarise();
       }
-      $('places').hidden = true;
       list.forEach((hit, offset) => {
         const index = start + offset;
         const itsMonth = (hit.taken_at || '').slice(0, 7);
@@ -184,8 +298,7 @@ enum GalleryPage {
           grid.append(heading);
         }
         const item = document.createElement('li');
-        // SigLIP models give match probabilities: the unlikely (< 50 %) are dimmed.
-        if (hit.probability != null && hit.probability < 0.5) item.classList.add('unlikely');
+        if (hit.weaker) item.classList.add('weaker');
         item.tabIndex = 0;
         item.dataset.id = hit.id;
         if (hit.place) item.title = placeText(hit.place);
@@ -208,51 +321,12 @@ enum GalleryPage {
       });
     }
 
-    // With match probabilities (SigLIP models), where the likely matches end.
-    function likelihood(list) {
-      if (list[0].probability == null) return '';
-      const likely = list.filter(hit => hit.probability >= 0.5).length;
-      if (likely === list.length) return '';
-      return likely ? likely + (likely === 1 ? ' likely match' : ' likely matches') + '; dimmed photos are less likely to match.'
-                    : 'No photo is likely to match; these are the closest.';
-    }
-
     // "Lisbon, Portugal": the region only when it is not the place's own name.
     function placeText(place) {
       const parts = [place.name];
       if (place.region && place.region !== place.name) parts.push(place.region);
       parts.push(place.country);
       return parts.join(', ');
-    }
-
-    // Without a query: the timeline, newest first, a page at a time as
-    // the end of the grid scrolls into view.
-    let nextPage = null, timelineQuery = null, loadingPage = false;
-    async function timeline(params, append) {
-      if (!append) {
-        timelineQuery = new URLSearchParams(params);
-        for (const name of ['q', 'sort']) timelineQuery.delete(name);
-        nextPage = null;
-      } else if (!nextPage || loadingPage) {
-        return;
-      }
-      const query = new URLSearchParams(timelineQuery);
-      if (append) query.set('cursor', nextPage);
-      loadingPage = true;
-      try {
-        const body = await api('/api/timeline?' + query.toString());
-        nextPage = body.next;
-        render(body.results, true, append);
-        if (!append) say(body.results.length ? '' : emptyMessage);
-      } catch (error) {
-        if (!append) render([]);
-        say(error.message, true);
-      } finally {
-        loadingPage = false;
-      }
-      // Still in view (a tall window, a short page): the observer, which
-      // speaks only when that changes, would not ask again.
-      if (nextPage && $('more').getBoundingClientRect().top < window.innerHeight + 600) timeline(null, true);
     }
 
     // What the address asks for: the results (run again only when more
@@ -268,29 +342,49 @@ enum GalleryPage {
         await show(key);
       }
       if (!photo) { hideViewer(); return; }
+      // A weaker match folded away: unfolded, as the person who shared the address saw it.
+      if (listing && listing.folded && listing.held.some(hit => String(hit.id) === photo)) unfold();
       const index = results.findIndex(hit => String(hit.id) === photo);
       if (index >= 0) { select(index, false); await showPhoto(results[index], index, 'none'); }
       else await showPhoto({id: photo, file: '/api/photos/' + encodeURIComponent(photo) + '/file', path: ''}, -1, 'none');
     }
 
+    // The filters and the order of `params` for a request, without the query.
+    function requestFilters(params) {
+      const query = new URLSearchParams(params);
+      for (const name of ['q', 'similar']) query.delete(name);
+      return query;
+    }
+
     async function show(params) {
+      const filters = requestFilters(params);
       if (params.get('similar') && !params.get('q')) {
-        await similar(params.get('similar'), params);
+        await list({url: '/api/similar/' + encodeURIComponent(params.get('similar')) + '?' + filters.toString(), param: 'offset',
+                    waiting: 'Finding similar photos…', empty: 'No similar photos.'});
         return;
       }
       if (!params.get('q')) {
-        await timeline(params, false);
+        filters.delete('sort');
+        await list({url: '/api/timeline?' + filters.toString(), param: 'cursor', timeline: true, filtered: filters.toString() !== '',
+                    empty: filters.toString() ? 'No photos match the filters.' : emptyMessage});
         return;
       }
-      nextPage = null;
-      say('Searching…');
-      try {
-        const body = await api('/api/search?' + params.toString());
-        render(body.results);
-        say(body.results.length ? likelihood(body.results) : 'No photos match. Try other words, or fewer filters.');
-      } catch (error) {
-        render([]);
-        say(error.message, true);
+      await list({url: '/api/search?' + params.toString(), param: 'offset', ranked: true, waiting: 'Searching…',
+                  empty: 'No photos match. Try other words, or fewer filters.'});
+    }
+
+    // A request that failed: what happened, in words, and a way to try again.
+    function failed(error, retry) {
+      const message = $('message');
+      const offline = error instanceof TypeError;   // fetch's own: no answer at all
+      say(offline ? 'The photosearch server did not answer: it may have stopped, or this computer is offline.' : error.message, true);
+      if (retry) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.id = 'retry';
+        button.textContent = 'Try again';
+        button.addEventListener('click', () => { say(''); retry(); });
+        message.append(' ', button);
       }
     }
 
@@ -313,7 +407,8 @@ enum GalleryPage {
           : (status.model ? 'The index is empty: run  photosearch index ~/Pictures  and the photos appear here.'
                           : 'There is no index yet: run  photosearch index ~/Pictures  first.');
       } catch (error) {
-        $('status').textContent = 'Status unavailable: ' + error.message;
+        $('status').textContent = error instanceof TypeError ? 'The photosearch server does not answer: it may have stopped.'
+                                                             : 'Status unavailable: ' + error.message;
       }
     }
 
@@ -337,6 +432,8 @@ enum GalleryPage {
     // Shows result `index` large. Opening from the grid adds a history
     // entry (Back closes it); moving to the previous or next replaces it.
     async function open(index, history_ = 'push') {
+      // Past the last loaded: the next page first.
+      if (index === results.length && moreToCome()) await more();
       const hit = results[index];
       if (!hit) return;
       select(index, false);
@@ -352,9 +449,14 @@ enum GalleryPage {
       $('large').alt = hit.path;
       $('download').href = hit.file;
       $('download').setAttribute('download', (hit.path || '').split('/').pop());
+      if ($('viewer').hidden) {
+        // Keys and Tab stay in the viewer; it hands focus back on closing.
+        $('viewer').hidden = false;
+        for (const part of ['header', 'main']) document.querySelector(part).inert = true;
+        $('close').focus();
+      }
       $('previous').disabled = !(index > 0);
-      $('next').disabled = !(index >= 0 && index < results.length - 1);
-      $('viewer').hidden = false;
+      $('next').disabled = !(index >= 0 && (index < results.length - 1 || moreToCome()));
       const details = $('details');
       details.textContent = '';
       try {
@@ -384,7 +486,14 @@ enum GalleryPage {
       history.replaceState(null, '', addressWith(null));
     }
 
-    function hideViewer() { $('viewer').hidden = true; shown = null; }
+    function hideViewer() {
+      if ($('viewer').hidden) return;
+      $('viewer').hidden = true;
+      shown = null;
+      for (const part of ['header', 'main']) document.querySelector(part).inert = false;
+      const tiles = $('grid').querySelectorAll('li[data-id]');
+      if (tiles[current]) tiles[current].focus({preventScroll: true});
+    }
 
     // Marks tile `index` as the current one; `scroll` brings it into view
     // (not behind an open photo).
@@ -408,37 +517,19 @@ enum GalleryPage {
       run(params);
     }
 
-    async function similar(id, params) {
-      nextPage = null;
-      say('Finding similar photos…');
-      const query = new URLSearchParams(params);
-      for (const name of ['q', 'similar']) query.delete(name);
-      query.set('top', '50');
-      try {
-        const body = await api('/api/similar/' + encodeURIComponent(id) + '?' + query.toString());
-        render(body.results);
-        say(body.results.length ? '' : 'No similar photos.');
-      } catch (error) { render([]); say(error.message, true); }
-    }
-
     // A photo dropped or picked, with the filters on screen. It is sent,
     // not stored: the address keeps the filters only, and says nothing a
     // bookmark could bring back.
     async function byExample(file) {
       if (!file) return;
       hideViewer();
-      nextPage = null;
       $('q').value = '';
       const filters = filtersFromForm();
       history.pushState(null, '', filters.toString() ? '/?' + filters.toString() : '/');
-      say('Searching by ' + file.name + '…');
-      filters.set('top', '50');
-      try {
-        const body = await api('/api/search/image?' + filters.toString(), { method: 'POST', body: file });
-        render(body.results);
-        say((body.results.length ? 'Photos like ' + file.name : 'No photos match ' + file.name)
-            + ' (a dropped photo is not kept: this search cannot be bookmarked).');
-      } catch (error) { render([]); say(error.message, true); }
+      shownKey = null;
+      await list({url: '/api/search/image?' + filters.toString(), options: {method: 'POST', body: file}, param: 'offset',
+                  waiting: 'Searching by ' + file.name + '…', empty: 'No photos match ' + file.name + '.'});
+      if (results.length) say('Photos like ' + file.name + ' (a dropped photo is not kept: this search cannot be bookmarked).');
     }
 
     // Where the photos were taken, by country; a place fills the filter.
@@ -447,6 +538,8 @@ enum GalleryPage {
       let body;
       try { body = await api('/api/places'); } catch (error) { say(error.message, true); return; }
       render([]);
+      listing = null;
+      summarise();
       const section = $('places');
       section.textContent = '';
       section.hidden = false;
@@ -490,6 +583,24 @@ enum GalleryPage {
       return button;
     }
 
+    // The date filters offer the years and months photos were taken in.
+    async function suggestDates() {
+      try {
+        const body = await api('/api/months');
+        const list = $('dates');
+        list.textContent = '';
+        const years = new Map();
+        for (const {month, photos} of body.months) years.set(month.slice(0, 4), (years.get(month.slice(0, 4)) || 0) + photos);
+        const option = (value, label) => { const item = document.createElement('option'); item.value = value; item.label = label; list.append(item); };
+        const photos = (count) => count + (count === 1 ? ' photo' : ' photos');
+        for (const [year, count] of years) {
+          option(year, year + ' · ' + photos(count));
+          for (const {month, photos: inMonth} of body.months.filter(entry => entry.month.startsWith(year)))
+            option(month, months[Number(month.slice(5, 7)) - 1] + ' ' + year + ' · ' + photos(inMonth));
+        }
+      } catch (error) { /* suggestions are a convenience */ }
+    }
+
     // The place filter suggests the names of the places photos were taken in.
     async function suggestPlaces() {
       try {
@@ -502,19 +613,16 @@ enum GalleryPage {
       } catch (error) { /* suggestions are a convenience */ }
     }
 
+    // The grid's columns, as its style lays them out (month headings span a row).
     function columns() {
-      const items = $('grid').children;
-      if (items.length < 2) return 1;
-      const top = items[0].offsetTop;
-      let count = 0;
-      for (const item of items) { if (item.offsetTop !== top) break; count++; }
-      return count;
+      return getComputedStyle($('grid')).gridTemplateColumns.split(' ').filter(Boolean).length || 1;
     }
 
     document.addEventListener('DOMContentLoaded', async () => {
       await refreshStatus();
       setInterval(refreshStatus, 5000);
       suggestPlaces();
+      suggestDates();
       run(formFromURL());
       $('search').addEventListener('submit', (event) => {
         event.preventDefault();
@@ -527,7 +635,7 @@ enum GalleryPage {
       $('show-places').addEventListener('click', showPlaces);
       window.addEventListener('popstate', () => run(formFromURL()));
       new IntersectionObserver(entries => {
-        if (entries.some(entry => entry.isIntersecting)) timeline(null, true);
+        if (entries.some(entry => entry.isIntersecting)) more();
       }, {rootMargin: '600px'}).observe($('more'));
       $('file').addEventListener('change', (event) => byExample(event.target.files[0]));
       $('close').addEventListener('click', close);
@@ -541,7 +649,8 @@ enum GalleryPage {
         if (touchX == null) return;
         const dx = event.changedTouches[0].clientX - touchX;
         touchX = null;
-        if (Math.abs(dx) > 50) open(current + (dx < 0 ? 1 : -1), 'replace');
+        // (A swipe is not a tap: no click may follow it onto the backdrop.)
+        if (Math.abs(dx) > 50) { event.preventDefault(); open(current + (dx < 0 ? 1 : -1), 'replace'); }
       });
       $('similar').addEventListener('click', () => shown && showSimilar(shown.id));
       document.addEventListener('dragover', (event) => { event.preventDefault(); document.body.classList.add('dragging'); });
@@ -554,6 +663,16 @@ enum GalleryPage {
       document.addEventListener('keydown', (event) => {
         const typing = ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement.tagName);
         if (event.key === 'Escape') { if (!$('viewer').hidden) close(); else if (typing) document.activeElement.blur(); return; }
+        if (event.key === 'Tab' && !$('viewer').hidden) {
+          // Round the viewer's controls: the page behind is inert, and past
+          // the last one focus would leave for the browser's own.
+          const controls = [...$('viewer').querySelectorAll('button, a[href]')].filter(control => !control.disabled);
+          const at = controls.indexOf(document.activeElement);
+          const to = event.shiftKey ? (at <= 0 ? controls.length - 1 : at - 1) : (at + 1) % controls.length;
+          event.preventDefault();
+          controls[to].focus();
+          return;
+        }
         if (typing) return;
         // (Not while a photo is open: the box is behind it.)
         if (event.key === '/' && $('viewer').hidden) { event.preventDefault(); $('q').focus(); $('q').select(); return; }
@@ -561,7 +680,7 @@ enum GalleryPage {
         if (event.key in moves) {
           event.preventDefault();
           const next = current < 0 ? 0 : current + moves[event.key];
-          if ($('viewer').hidden) select(next); else open(Math.max(0, Math.min(results.length - 1, next)));
+          if ($('viewer').hidden) select(next); else open(Math.max(0, Math.min(results.length - (moreToCome() ? 0 : 1), next)), 'replace');
         } else if (event.key === 'Enter' && $('viewer').hidden) {
           // The tile Tab reached, else the one the arrows chose.
           const focused = document.activeElement.closest && document.activeElement.closest('li[data-id]');

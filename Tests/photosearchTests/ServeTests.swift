@@ -82,7 +82,7 @@ struct ServeTests {
 
     /// The result tiles of a dumped page (`<li …>` onwards each) and their photo ids.
     static func tiles(_ dom: String) -> (tiles: [Substring], ids: [Int64]) {
-        let tiles = Array(dom.components(separatedBy: "<li ").dropFirst().map { Substring($0) })
+        let tiles = Array(dom.components(separatedBy: "<li ").dropFirst().filter { $0.contains("data-id=") && !$0.hasPrefix("class=\"month\"") && !$0.hasPrefix("class=\"fold\"") }.map { Substring($0) })
         return (tiles, tiles.compactMap { tile in tile.components(separatedBy: "data-id=\"").dropFirst().first.flatMap { Int64($0.prefix { $0 != "\"" }) } })
     }
 
@@ -91,6 +91,7 @@ struct ServeTests {
             let id: Int64
             let path: String
             let score: Float
+            let weaker: Bool
             let taken_at: String?
             let width: Int?
             let height: Int?
@@ -102,6 +103,13 @@ struct ServeTests {
     }
 
     struct ErrorBody: Decodable { let error: String }
+
+    /// The results a page shows before "show weaker matches": those before
+    /// the first weaker one, or all when even the best is weaker.
+    static func shownFirst<Hit>(_ hits: [Hit], weaker: (Hit) -> Bool) -> [Hit] {
+        guard let first = hits.first, !weaker(first) else { return hits }
+        return Array(hits.prefix { !weaker($0) })
+    }
 
     func results(_ answer: HTTPAnswer) throws -> Results {
         #expect(answer.status == 200, "\(answer.text)")
@@ -305,7 +313,7 @@ struct ServeTests {
     @Test("the page in a real browser (headless chromium): /?q=… shows the API's results, in order, as thumbnails")
     func browser() throws {
         let gallery = try Gallery()
-        let expected = try results(try gallery.get("/api/search?q=a%20cat%20on%20a%20sofa&top=50")).results.map(\.id)
+        let expected = Self.shownFirst(try results(try gallery.get("/api/search?q=a%20cat%20on%20a%20sofa&top=50")).results) { $0.weaker }.map(\.id)
         #expect(FileManager.default.isExecutableFile(atPath: Self.chromium.path), "chromium is not installed: run scripts/install-dependencies.sh")
         let page = "/?q=a+cat+on+a+sofa"
         let dump = try gallery.browser(page, ["--dump-dom"])
@@ -328,8 +336,8 @@ struct ServeTests {
     func browserPlaces() throws {
         let gallery = try Gallery(photos: [("lisbon.jpg", "places/lisbon.jpg"), ("porto.jpg", "places/porto.jpg"),
                                            ("tokyo.jpg", "places/tokyo.jpg")])
-        let expected = try results(try gallery.get("/api/search?q=a%20photo&place=Portugal&top=50")).results.map(\.id)
-        #expect(expected.count == 2)
+        let expected = Self.shownFirst(try results(try gallery.get("/api/search?q=a%20photo&place=Portugal&top=50")).results) { $0.weaker }.map(\.id)
+        #expect(!expected.isEmpty)
         let dump = try gallery.browser("/?q=a+photo&place=Portugal", ["--dump-dom"])
         #expect(dump.status == 0, "\(dump.standardError)")
         let (tiles, ids) = Self.tiles(dump.standardOutput)
@@ -398,26 +406,30 @@ struct ServeTests {
     }
 
     struct ProbableResults: Decodable {
-        struct Hit: Decodable { let id: Int64; let probability: Float? }
+        struct Hit: Decodable { let id: Int64; let probability: Float?; let weaker: Bool }
         let results: [Hit]
     }
 
-    @Test("SigLIP 2 in a real browser: a Chinese query's tiles show match probabilities, the unlikely ones dimmed")
+    @Test("SigLIP 2 in a real browser: a Chinese query's tiles show match probabilities; below 50 % they are weaker matches")
     func browserProbabilities() throws {
         let gallery = try Gallery(model: CommandRunner.fixture("models/siglip2-p8"))
         let query = "%E6%B5%B7%E8%BE%B9%E7%9A%84%E6%97%A5%E8%90%BD"
         let answer = try gallery.get("/api/search?q=\(query)&top=50")
         let expected = try JSONDecoder().decode(ProbableResults.self, from: Data(answer.body)).results
         #expect(expected.count == 6 && expected.allSatisfy { $0.probability != nil })
+        #expect(expected.allSatisfy { $0.weaker == ($0.probability! < 0.5) })
+        let shown = Self.shownFirst(expected) { $0.weaker }
         let dump = try gallery.browser("/?q=\(query)", ["--dump-dom"])
         #expect(dump.status == 0, "\(dump.standardError)")
         let (tiles, ids) = Self.tiles(dump.standardOutput)
-        #expect(ids == expected.map(\.id), "\(dump.standardOutput)")
+        #expect(ids == shown.map(\.id), "\(dump.standardOutput)")
         // A multilingual model: the box suggests Chinese and German too.
         #expect(dump.standardOutput.contains(#"placeholder="Describe a photo — a dog on the beach at sunset, 海边的日落, Hund am Strand — "#))
-        let dimmed = tiles.filter { $0.contains("unlikely") }.count
-        #expect(dimmed == expected.filter { $0.probability! < 0.5 }.count)
-        for (tile, hit) in zip(tiles, expected) {
+        #expect(tiles.filter { $0.contains(#"class="weaker""#) }.count == shown.filter(\.weaker).count)
+        let likely = expected.filter { !$0.weaker }.count
+        #expect(dump.standardOutput.contains(likely == 0 ? ">No photo is likely to match; the closest of 6 photos first</p>"
+                                                        : ">\(likely) likely match\(likely == 1 ? "" : "es") among 6 photos"), "\(dump.standardOutput)")
+        for (tile, hit) in zip(tiles, shown) {
             #expect(tile.contains(">\(Int((hit.probability! * 100).rounded())) %<"), "\(tile)")
         }
     }

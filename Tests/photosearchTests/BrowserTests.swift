@@ -1,0 +1,295 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The gallery page in a real headless Chromium, driven as a person uses it
+/// (`Browser`: key presses, clicks, touches, scrolling, the Back button),
+/// against a real `photosearch serve` on loopback. Every expectation is the
+/// API's own answer for the same request.
+@Suite("the gallery, driven in Chromium", .serialized)
+struct BrowserTests {
+    typealias Gallery = ServeTests.Gallery
+
+    struct Page: Decodable {
+        struct Hit: Decodable { let id: Int64; let path: String; let weaker: Bool; let taken_at: String? }
+        let results: [Hit]
+        let total: Int
+    }
+
+    static let places = [("lisbon.jpg", "places/lisbon.jpg"), ("porto.jpg", "places/porto.jpg"), ("tokyo.jpg", "places/tokyo.jpg")]
+
+    func page(_ gallery: Gallery, _ target: String) throws -> Page {
+        let answer = try gallery.get(target)
+        try #require(answer.status == 200, "\(target): \(answer.text)")
+        return try JSONDecoder().decode(Page.self, from: Data(answer.body))
+    }
+
+    static let tiles = "[...document.querySelectorAll('#grid li[data-id]')].map(tile => tile.dataset.id)"
+    static let focusedTile = "document.activeElement.dataset.id || ''"
+
+    func ids(_ browser: Browser) throws -> [Int64] { try browser.strings(Self.tiles).compactMap { Int64($0) } }
+
+    /// Waits until the grid shows exactly `expected`, then returns what it shows.
+    @discardableResult
+    func waitForTiles(_ browser: Browser, _ expected: [Int64]) throws -> [Int64] {
+        _ = try? browser.wait(for: "\(Self.tiles).join(',') === \(Browser.quoted(expected.map(String.init).joined(separator: ",")))")
+        return try ids(browser)
+    }
+
+    @Test("search results: the weaker matches folded behind a button, the count above, endless scrolling past 50 once unfolded")
+    func weakerAndEndless() throws {
+        let gallery = try Gallery(copies: 70)
+        let browser = try Browser(width: 1280, height: 700)
+        let all = try page(gallery, "/api/search?q=a%20photo&top=200")
+        let good = all.results.prefix { !$0.weaker }.map(\.id)
+        // The fixture must give both kinds, and more than a page in all.
+        try #require(!good.isEmpty && good.count < all.results.count && all.results.count == 76 && all.total == 76)
+        #expect(all.results.dropFirst(good.count).allSatisfy { $0.weaker }, "weaker ones come after the good ones")
+
+        try browser.open("http://127.0.0.1:\(gallery.port)/?q=a+photo")
+        #expect(try waitForTiles(browser, good) == good)
+        #expect(try browser.string("document.getElementById('count').textContent")
+                == "\(good.count) good match\(good.count == 1 ? "" : "es") among 76 photos; weaker ones are folded below")
+        // Scrolling to the end does not unfold them.
+        try browser.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        #expect(try browser.string("document.getElementById('unfold').textContent") == "Show weaker matches")
+        #expect(try ids(browser) == good)
+
+        try browser.click("#unfold")
+        // The first page's 50, then the rest as the end of the grid comes into view.
+        #expect(try waitForTiles(browser, all.results.prefix(50).map(\.id)) == all.results.prefix(50).map(\.id))
+        try browser.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        #expect(try waitForTiles(browser, all.results.map(\.id)) == all.results.map(\.id))
+        #expect(try browser.strings("[...document.querySelectorAll('#grid li.month')].map(item => item.textContent)") == ["Weaker matches"])
+        #expect(try browser.number("document.querySelectorAll('#grid li.weaker').length") == all.results.count - good.count)
+
+        // Photos like one: ranked by likeness, no fold; 50, then the rest on scrolling.
+        let like = try page(gallery, "/api/similar/\(good[0])?top=200")
+        #expect(like.results.count == 75)
+        try browser.open("http://127.0.0.1:\(gallery.port)/?similar=\(good[0])")
+        #expect(try waitForTiles(browser, like.results.prefix(50).map(\.id)) == like.results.prefix(50).map(\.id))
+        #expect(try browser.string("document.getElementById('count').textContent") == "50+ of 75 photos, most alike first")
+        try browser.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        #expect(try waitForTiles(browser, like.results.map(\.id)) == like.results.map(\.id))
+        #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
+    }
+
+    @Test("keyboard only: Tab reaches a tile with a visible focus, Enter opens it, arrows move, Tab stays in the viewer, Escape returns to the tile, / types a search")
+    func keyboard() throws {
+        let gallery = try Gallery(photos: Self.places)
+        let browser = try Browser()
+        let timeline = try page(gallery, "/api/timeline").results.map(\.id)
+        try browser.open("http://127.0.0.1:\(gallery.port)/")
+        #expect(try waitForTiles(browser, timeline) == timeline)
+
+        // Every control on the way is one Tab further, with a visible focus.
+        var reached: [String] = []
+        for _ in 0..<12 where try browser.string(Self.focusedTile).isEmpty {
+            try browser.press("Tab")
+            reached.append(try browser.string("document.activeElement.id || document.activeElement.tagName"))
+            #expect(try browser.string("""
+                (() => { const style = getComputedStyle(document.activeElement);
+                         return style.outlineStyle !== 'none' || style.boxShadow !== 'none' ? 'visible' : 'invisible'; })()
+                """) == "visible", "\(reached.last ?? "")")
+        }
+        #expect(reached == ["q", "BUTTON", "file", "SUMMARY", "LI"], "the box, Search, the example photo, the filters, the first tile")
+        #expect(try browser.string(Self.focusedTile) == String(timeline[0]), "\(reached)")
+
+        try browser.press("Enter")
+        try browser.wait(for: "!document.getElementById('viewer').hidden")
+        #expect(try browser.address == "/?photo=\(timeline[0])")
+        #expect(try browser.string("document.activeElement.id") == "close", "focus moves into the viewer")
+        try browser.press("ArrowRight")
+        try browser.wait(for: "location.search === '?photo=\(timeline[1])'")
+        #expect(try browser.string("document.getElementById('large').getAttribute('src')") == "/api/photos/\(timeline[1])/file")
+        try browser.press("ArrowLeft")
+        try browser.wait(for: "location.search === '?photo=\(timeline[0])'")
+        // Tab goes round the viewer's controls, never to the page behind it.
+        var inViewer: Set<String> = []
+        for _ in 0..<8 {
+            try browser.press("Tab")
+            #expect(try browser.string("document.getElementById('viewer').contains(document.activeElement) ? 'in' : document.activeElement.outerHTML.slice(0, 80)") == "in")
+            inViewer.insert(try browser.string("document.activeElement.id"))
+        }
+        #expect(inViewer.isSuperset(of: ["close", "next", "similar", "download"]), "\(inViewer)")
+        // "/" does nothing while a photo is open (the box is behind it).
+        try browser.press("/")
+        #expect(try browser.string("document.activeElement.id") != "q")
+        try browser.press("Escape")
+        try browser.wait(for: "document.getElementById('viewer').hidden && location.search === ''")
+        #expect(try browser.string(Self.focusedTile) == String(timeline[0]), "focus back on the tile")
+        // Arrows walk the grid; Enter opens the one chosen.
+        try browser.press("ArrowRight")
+        try browser.press("ArrowRight")
+        #expect(try browser.string(Self.focusedTile) == String(timeline[2]))
+        try browser.press("Enter")
+        try browser.wait(for: "location.search === '?photo=\(timeline[2])'")
+        try browser.press("Escape")
+        try browser.wait(for: "document.getElementById('viewer').hidden")
+
+        // "/" types a search; Enter runs it and puts it in the address.
+        try browser.press("/")
+        #expect(try browser.string("document.activeElement.id") == "q")
+        try browser.type("a photo")
+        try browser.press("Enter")
+        try browser.wait(for: "location.search === '?q=a+photo'")
+        let found = try page(gallery, "/api/search?q=a%20photo")
+        let good = found.results.prefix { !$0.weaker }.map(\.id)
+        #expect(try waitForTiles(browser, good) == good)
+        // The fold's button by keyboard too.
+        try #require(good.count < found.results.count, "the fixture gives weaker matches")
+        for _ in 0..<40 where try browser.string("document.activeElement.id") != "unfold" { try browser.press("Tab") }
+        try browser.press("Enter")
+        #expect(try waitForTiles(browser, found.results.map(\.id)) == found.results.map(\.id))
+        #expect(try browser.string(Self.focusedTile) == String(found.results[good.count].id), "focus on the first weaker match")
+        #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
+    }
+
+    @Test("the viewer in the browser's history: Back closes it, previous/next buttons, a click beside the photo closes it, download, a human date and the place")
+    func viewerHistory() throws {
+        let gallery = try Gallery(photos: Self.places)
+        let browser = try Browser()
+        let timeline = try page(gallery, "/api/timeline").results
+        let shown = timeline.map(\.id)
+        try browser.open("http://127.0.0.1:\(gallery.port)/")
+        #expect(try waitForTiles(browser, shown) == shown)
+        let lisbon = try #require(timeline.firstIndex { $0.path.hasSuffix("/lisbon.jpg") })
+
+        try browser.click("#grid li[data-id='\(shown[lisbon])']")
+        try browser.wait(for: "location.search === '?photo=\(shown[lisbon])'")
+        try browser.wait(for: "document.querySelectorAll('#details dd').length >= 6")
+        let details = try browser.strings("[...document.querySelectorAll('#details dd')].map(dd => dd.textContent)")
+        #expect(details[1] == "Wed 12 Jun 2019, 10:15", "\(details)")
+        #expect(details.contains { $0.hasPrefix("Lisbon") && $0.contains("Portugal") }, "\(details)")
+        #expect(try browser.string("document.getElementById('download').getAttribute('download')") == "lisbon.jpg")
+        #expect(try browser.string("document.getElementById('download').getAttribute('href')") == "/api/photos/\(shown[lisbon])/file")
+
+        // Back closes it, and the page under it is as it was.
+        try browser.back()
+        try browser.wait(for: "document.getElementById('viewer').hidden && location.search === ''")
+        #expect(try ids(browser) == shown)
+
+        // The buttons move; they replace the entry, so one Back still closes.
+        try browser.click("#grid li[data-id='\(shown[0])']")
+        try browser.wait(for: "location.search === '?photo=\(shown[0])'")
+        #expect(try browser.evaluate("document.getElementById('previous').disabled") as? Bool == true)
+        try browser.click("#next")
+        try browser.wait(for: "location.search === '?photo=\(shown[1])'")
+        try browser.click("#previous")
+        try browser.wait(for: "location.search === '?photo=\(shown[0])'")
+        try browser.back()
+        try browser.wait(for: "document.getElementById('viewer').hidden && location.search === ''")
+
+        // A click beside the photo (the dark backdrop) closes it.
+        try browser.click("#grid li[data-id='\(shown[1])']")
+        try browser.wait(for: "location.search === '?photo=\(shown[1])'")
+        try browser.click(x: 10, y: 790)   // (the window is 1280 × 800)
+        try browser.wait(for: "document.getElementById('viewer').hidden && location.search === ''")
+        #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
+    }
+
+    @Test("Similar photos keep the filters on screen, get an address of their own, and Back returns through the photo to the filtered page")
+    func similarWithFiltersAndBack() throws {
+        let gallery = try Gallery(photos: Self.places)
+        let browser = try Browser()
+        let portugal = try page(gallery, "/api/timeline?place=Portugal").results.map(\.id)
+        #expect(portugal.count == 2)
+        try browser.open("http://127.0.0.1:\(gallery.port)/?place=Portugal")
+        #expect(try waitForTiles(browser, portugal) == portugal)
+        #expect(try browser.string("document.getElementById('count').textContent") == "2 photos match the filters, newest first")
+
+        try browser.click("#grid li[data-id='\(portugal[0])']")
+        try browser.wait(for: "location.search === '?place=Portugal&photo=\(portugal[0])'")
+        try browser.wait(for: "document.querySelectorAll('#details dd').length >= 6")   // (as it moves what is below)
+        try browser.click("#similar")
+        try browser.wait(for: "location.search === '?place=Portugal&similar=\(portugal[0])'")
+        let like = try page(gallery, "/api/similar/\(portugal[0])?place=Portugal").results.map(\.id)
+        #expect(like == [portugal[1]])
+        #expect(try waitForTiles(browser, like) == like)
+        #expect(try browser.string("document.getElementById('q').value").isEmpty)
+        #expect(try browser.string("document.getElementById('place').value") == "Portugal")
+
+        // A filter changed keeps the photos-like-this view.
+        try browser.click("#place")
+        try browser.evaluate("document.getElementById('place').select()")
+        try browser.press("Backspace")
+        try browser.press("Enter")
+        try browser.wait(for: "location.search === '?similar=\(portugal[0])'")
+        let unfiltered = try page(gallery, "/api/similar/\(portugal[0])").results.map(\.id)
+        #expect(try waitForTiles(browser, unfiltered) == unfiltered)
+
+        try browser.back()
+        try browser.wait(for: "location.search === '?place=Portugal&similar=\(portugal[0])'")
+        #expect(try waitForTiles(browser, like) == like)
+        try browser.back()
+        try browser.wait(for: "location.search === '?place=Portugal&photo=\(portugal[0])' && !document.getElementById('viewer').hidden")
+        try browser.back()
+        try browser.wait(for: "location.search === '?place=Portugal' && document.getElementById('viewer').hidden")
+        #expect(try waitForTiles(browser, portugal) == portugal)
+        #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
+    }
+
+    @Test("a phone (390 × 844, touch): three columns, a header that scrolls away, a full-screen viewer, swipes move between photos")
+    func phone() throws {
+        let gallery = try Gallery(copies: 30)
+        let browser = try Browser(width: 390, height: 844, phone: true)
+        let timeline = try page(gallery, "/api/timeline").results.map(\.id)
+        try browser.open("http://127.0.0.1:\(gallery.port)/")
+        #expect(try waitForTiles(browser, timeline) == timeline)
+        #expect(try browser.number("getComputedStyle(document.getElementById('grid')).gridTemplateColumns.split(' ').length") == 3)
+        #expect(try browser.number("Math.round(document.querySelector('#grid li[data-id]').getBoundingClientRect().width)") < 130)
+        try browser.evaluate("window.scrollTo(0, 600)")
+        try browser.wait(for: "window.scrollY > 0")
+        #expect(try browser.number("Math.round(document.querySelector('header').getBoundingClientRect().bottom)") <= 0, "the header scrolled away")
+
+        try browser.tap("#grid li[data-id='\(timeline[1])']")
+        try browser.wait(for: "location.search === '?photo=\(timeline[1])'")
+        #expect(try browser.strings("(() => { const box = document.getElementById('viewer').getBoundingClientRect(); return [box.left, box.top, box.width, box.height].map(String); })()")
+                == ["0", "0", "390", "844"])
+        // Nothing of the grid shows through.
+        for (x, y) in [(20, 20), (195, 400), (370, 830)] {
+            #expect(try browser.string("document.getElementById('viewer').contains(document.elementFromPoint(\(x), \(y))) ? 'viewer' : 'page'") == "viewer")
+        }
+        try browser.swipe(from: (320, 400), to: (60, 400))
+        try browser.wait(for: "location.search === '?photo=\(timeline[2])'")
+        try browser.swipe(from: (60, 400), to: (320, 400))
+        try browser.wait(for: "location.search === '?photo=\(timeline[1])'")
+        try browser.back()
+        try browser.wait(for: "document.getElementById('viewer').hidden")
+        #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
+    }
+
+    @Test("the date filters offer the months photos were taken in; a stopped server is said in words, with a way to try again")
+    func datesAndStoppedServer() throws {
+        let gallery = try Gallery(photos: Self.places)
+        let browser = try Browser()
+        struct Months: Decodable { struct Month: Decodable { let month: String; let photos: Int }; let months: [Month] }
+        let months = try JSONDecoder().decode(Months.self, from: Data(try gallery.get("/api/months").body)).months
+        #expect(months.map(\.month) == months.map(\.month).sorted(by: >) && months.reduce(0) { $0 + $1.photos } == 9)
+        try browser.open("http://127.0.0.1:\(gallery.port)/")
+        try browser.wait(for: "document.querySelectorAll('#dates option').length")
+        let offered = try browser.strings("[...document.querySelectorAll('#dates option')].map(option => option.value)")
+        #expect(Set(offered) == Set(months.map(\.month) + months.map { String($0.month.prefix(4)) }), "\(offered)")
+        #expect(try browser.string("document.querySelector('#dates option[value=\"2019-06\"]').label") == "June 2019 · 2 photos")
+        #expect(try browser.string("document.getElementById('after').getAttribute('list')") == "dates")
+
+        // Choosing one filters at once.
+        try browser.evaluate("document.getElementById('after').value = '2019-06'; document.getElementById('after').dispatchEvent(new Event('change'))")
+        try browser.wait(for: "location.search === '?after=2019-06'")
+        let after = try page(gallery, "/api/timeline?after=2019-06").results.map(\.id)
+        #expect(try waitForTiles(browser, after) == after)
+
+        gallery.server.signal(SIGKILL)
+        _ = gallery.server.finish()
+        try browser.click("#q")
+        try browser.type("a rocket")
+        try browser.press("Enter")
+        try browser.wait(for: "document.getElementById('retry')")
+        #expect(try browser.string("document.getElementById('message').textContent")
+                == "The photosearch server did not answer: it may have stopped, or this computer is offline. Try again")
+        #expect(try browser.string("document.getElementById('message').className") == "error")
+        try browser.click("#retry")
+        try browser.wait(for: "document.getElementById('retry')")
+        #expect(try browser.string("document.getElementById('message').textContent").hasPrefix("The photosearch server did not answer"))
+    }
+}
