@@ -174,9 +174,15 @@ final class PhotoSearcher: Sendable {
     /// The photos `filter` lets through, newest first (by the date the
     /// filters compare), at most `top`: what a query of filters alone gives.
     func browse(_ filter: SearchFilter, top: Int, before cursor: TimelineCursor? = nil) throws(PhotoIndexError) -> [SearchHit] {
-        try check(filter)
-        // A position is tested here, after SQL's cut to its latitudes.
-        let allowed = filter.near == nil ? nil : try allowedPhotos(filter)
+        // A position is tested here, after SQL's cut to its latitudes
+        // (allowedPhotos checks the filter too).
+        let allowed: PhotoSet?
+        if filter.near != nil {
+            allowed = try allowedPhotos(filter)
+        } else {
+            try check(filter)
+            allowed = nil
+        }
         var (clause, arguments) = filter.sql()
         if let cursor {
             // Older than the last photo shown (ties by id, as the order).
