@@ -491,9 +491,12 @@ static void layer_norm(const float *x, float *y, size_t rows, size_t width, cons
     ps_layer_norm_rows(x, y, rows, width, weight, bias, epsilon, layer_norm_row);
 }
 
+#include "depthwise.h"
+
 #pragma clang attribute pop
 
 const ps_kernels ps_avx2_kernels = {
+    .depthwise_convolution = depthwise_convolution,
     .linear_packed = linear_packed,
     .gelu = ps_gelu_avx2,
     .gelu_tanh = ps_gelu_tanh_avx2,

@@ -453,9 +453,19 @@ void ps_avx512_layer_norm(const float *x, float *y, size_t rows, size_t width, c
     layer_norm(x, y, rows, width, weight, bias, epsilon);
 }
 
+#include "depthwise.h"
+
+void ps_avx512_depthwise_convolution(const float *in, size_t height, size_t width, size_t channels, const float *weight,
+                                     const float *bias, size_t kernel, size_t stride, size_t padding, float *out,
+                                     size_t out_height, size_t out_width, size_t first_row, size_t row_count) {
+    depthwise_convolution(in, height, width, channels, weight, bias, kernel, stride, padding, out, out_height, out_width,
+                          first_row, row_count);
+}
+
 #pragma clang attribute pop
 
 const ps_kernels ps_avx512_kernels = {
+    .depthwise_convolution = depthwise_convolution,
     .linear_packed = linear_packed,
     .gelu = gelu,
     .gelu_tanh = gelu_tanh,

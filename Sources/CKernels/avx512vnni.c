@@ -119,6 +119,7 @@ const ps_kernels ps_avx512_vnni_kernels = {
     .quantize_rows = ps_avx512_quantize_rows_u8,
     .activate_quantize_rows = ps_avx512_activate_quantize_rows_u8,
     .linear_q8 = linear_q8,
+    .depthwise_convolution = ps_avx512_depthwise_convolution,
 };
 
 #endif

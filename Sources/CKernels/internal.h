@@ -24,6 +24,9 @@ void ps_avx512bf16_attention_head(const float *q, const float *k, const float *v
 void ps_gelu_avx2(float *x, size_t count);
 void ps_gelu_tanh_avx2(float *x, size_t count);
 void ps_quick_gelu_avx2(float *x, size_t count);
+void ps_avx512_depthwise_convolution(const float *in, size_t height, size_t width, size_t channels, const float *weight,
+                                     const float *bias, size_t kernel, size_t stride, size_t padding, float *out,
+                                     size_t out_height, size_t out_width, size_t first_row, size_t row_count);
 void ps_dot_halves_avx2(const float *query, const uint8_t *halves, const int64_t *rows, size_t count, size_t dimension,
                         float *out);
 void ps_dot_u4_avx2(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);

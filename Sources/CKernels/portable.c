@@ -312,7 +312,10 @@ void ps_portable_dot_u4(const int8_t *query, const uint8_t *vectors, size_t rows
     }
 }
 
+#include "depthwise.h"
+
 const ps_kernels ps_portable_kernels = {
+    .depthwise_convolution = depthwise_convolution,
     .linear_packed = linear_packed,
     .gelu = ps_portable_gelu,
     .gelu_tanh = ps_portable_gelu_tanh,

@@ -61,6 +61,17 @@ extension Kernels {
         table.layer_norm(x, y, rows, width, weight, bias, epsilon)
     }
 
+    /// A depthwise convolution of channels-last images (see
+    /// `ps_kernels.depthwise_convolution`): output rows `rows` of
+    /// images × outHeight, each `outWidth` pixels of `channels` floats;
+    /// `weight` is kernel × kernel × channels.
+    public func depthwiseConvolution(_ input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
+                                     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, kernel: Int, stride: Int, padding: Int,
+                                     into out: UnsafeMutablePointer<Float>, outHeight: Int, outWidth: Int, rows: Range<Int>) {
+        table.depthwise_convolution(input, height, width, channels, weight, bias, kernel, stride, padding, out, outHeight, outWidth,
+                                    rows.lowerBound, rows.count)
+    }
+
     /// out[i] = `query` · float16 row rows[i] (row n: the `query.count`
     /// little-endian halves at `halves` + 2 · query.count · n), summed in
     /// this level's order (for ranking; see `ps_kernels.dot_halves`).

@@ -179,6 +179,54 @@ struct KernelComparisonTests {
         }
     }
 
+    /// A depthwise convolution in double precision (zero padding, channels last).
+    func depthwiseReference(_ x: [Float], height: Int, width: Int, channels: Int, weight: [Float], bias: [Float],
+                            kernel: Int, stride: Int, padding: Int) -> (values: [Float], height: Int, width: Int) {
+        let outHeight = (height + 2 * padding - kernel) / stride + 1, outWidth = (width + 2 * padding - kernel) / stride + 1
+        var y = [Float](repeating: 0, count: 2 * outHeight * outWidth * channels)
+        for image in 0..<2 {
+            for oy in 0..<outHeight {
+                for ox in 0..<outWidth {
+                    for c in 0..<channels {
+                        var sum = Double(bias[c])
+                        for i in 0..<kernel {
+                            for j in 0..<kernel {
+                                let iy = oy * stride + i - padding, ix = ox * stride + j - padding
+                                guard (0..<height).contains(iy), (0..<width).contains(ix) else { continue }
+                                sum += Double(weight[(i * kernel + j) * channels + c]) * Double(x[((image * height + iy) * width + ix) * channels + c])
+                            }
+                        }
+                        y[((image * outHeight + oy) * outWidth + ox) * channels + c] = Float(sum)
+                    }
+                }
+            }
+        }
+        return (y, outHeight, outWidth)
+    }
+
+    @Test("depthwise convolutions (3 × 3 and 7 × 7, strides 1 and 2, ragged channel counts) equal double-precision sums",
+          arguments: [KernelPath.portable] + fastPaths)
+    func depthwise(path: KernelPath) throws {
+        guard let kernels = path == .portable ? portable : fastKernels(path) else { return }
+        for (kernel, stride, channels, height, width) in [(3, 1, 1, 5, 4), (3, 2, 17, 9, 8), (7, 1, 16, 8, 11), (7, 2, 64, 15, 14),
+                                                           (3, 1, 40, 7, 7), (1, 1, 5, 3, 3)] {
+            let padding = kernel / 2
+            let x = randomFloats(2 * height * width * channels, scale: 2, seed: UInt64(channels))
+            let weight = randomFloats(kernel * kernel * channels, scale: 0.5, seed: 7), bias = randomFloats(channels, seed: 8)
+            let expected = depthwiseReference(x, height: height, width: width, channels: channels, weight: weight, bias: bias,
+                                              kernel: kernel, stride: stride, padding: padding)
+            var y = [Float](repeating: .nan, count: expected.values.count)
+            // Two calls of half the rows each: a core's share.
+            let rows = 2 * expected.height, half = rows / 2
+            for part in [0..<half, half..<rows] {
+                kernels.depthwiseConvolution(x, height: height, width: width, channels: channels, weight: weight, bias: bias,
+                                             kernel: kernel, stride: stride, padding: padding, into: &y,
+                                             outHeight: expected.height, outWidth: expected.width, rows: part)
+            }
+            #expect(worstRelativeError(y, expected.values) < 1e-5, "\(path) kernel \(kernel) stride \(stride) channels \(channels)")
+        }
+    }
+
     @Test("4-bit vector scans are exact", arguments: fastPaths)
     func quantisedDots(path: KernelPath) throws {
         guard let fast = fastKernels(path) else { return }

@@ -140,6 +140,19 @@ typedef struct ps_kernels {
     /// 64b + j in the low nibble of byte j and 64b + 32 + j in the high one. The
     /// query may use the whole int8 range (2 · 15 · 127 < 32768).
     void (*dot_u4)(const int8_t *query, const uint8_t *vectors, size_t rows, size_t dimension, int32_t *out);
+
+    /// A depthwise convolution over images stored channels-last (NHWC):
+    ///   out[n, y, x, c] = bias[c] + Σ_{i,j < kernel} weight[i, j, c] ·
+    ///                     in[n, y·stride + i − padding, x·stride + j − padding, c]
+    /// with zeros outside the image, for output rows `first_row ..<
+    /// first_row + row_count` of n · out_height (an image's rows follow each
+    /// other). `weight` is kernel × kernel × channels (channels innermost),
+    /// `bias` has `channels` values or is NULL. Each value sums its terms in
+    /// one order (bias, then i, then j); levels differ only in rounding
+    /// (fused multiply-adds).
+    void (*depthwise_convolution)(const float *in, size_t height, size_t width, size_t channels,
+                                  const float *weight, const float *bias, size_t kernel, size_t stride, size_t padding,
+                                  float *out, size_t out_height, size_t out_width, size_t first_row, size_t row_count);
 } ps_kernels;
 
 /// Whether this CPU can run `path` (CPUID feature bits, and the operating
