@@ -70,6 +70,12 @@ final class WeightReader {
         return file.floats(name)!
     }
 
+    /// Marks `name` as read without reading it, when the checkpoint has it
+    /// (BatchNorm's `num_batches_tracked`, a training counter).
+    func skip(_ name: String) {
+        if case let .file(file) = source, file.tensors[name] != nil { used.insert(name) }
+    }
+
     /// A vector of `count` values; also accepts `[1, count]` and `[1, 1, count]`
     /// (open_clip's class embedding is 1-D, some exporters keep leading ones),
     /// and a scalar (shape `[]`, open_clip's logit_scale) for one value.

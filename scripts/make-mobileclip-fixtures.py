@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Makes the MobileCLIP 2 fixtures (issue 20) with open_clip and timm
+themselves: fixtures/models/oc-mobileclip2-t (a test-size MobileCLIP2 in
+open_clip's hub layout) and fixtures/reference/oc-mobileclip2-t.json (its
+embeddings of photos and texts, and the pixels open_clip fed it).
+
+    /tmp/venv/bin/pip install torch==2.15.0 open_clip_torch==3.3.0 timm==1.0.31 pillow numpy
+    /tmp/venv/bin/python scripts/make-mobileclip-fixtures.py
+
+MobileCLIP2-S0's open_clip config names timm's "fastvit_mci0" and nothing of
+its shape; timm's model function fixes it. This script registers a tower of
+the same kind at a test size, "test_fastvit_mci" (fastvit_mci0's arguments:
+RepMixer stages, squeeze-excite downsamples in the last two, a RepCPE and
+attention in the last stage, GELU after the large-kernel downsamples; one
+block a stage and widths 8-64), which photosearch knows by that name.
+
+The weights are random and input-sensitive, and so are the BatchNorm running
+statistics and layer scales: checkpoints store the training (unfused) form,
+and a wrong fusion at load must not pass.
+"""
+import importlib.util
+import json
+import os
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("siglip_fixtures", ROOT / "scripts" / "make-siglip-fixtures.py")
+base = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(base)
+
+NAME = "oc-mobileclip2-t"
+IMAGE_SIZE = 64
+TEST_FASTVIT_MCI = dict(layers=(1, 1, 1, 1), embed_dims=(8, 16, 32, 64), mlp_ratios=(3, 3, 3, 3),
+                        se_downsamples=(False, False, True, True), token_mixers=("repmixer", "repmixer", "repmixer", "attention"),
+                        lkc_use_act=True)
+SQUARES = ["astronaut-64.png", "coffee-64.png", "chelsea-64.png"]
+
+
+def register_test_fastvit_mci():
+    import timm
+    from timm.models import register_model
+    from timm.models.fastvit import FastVit, RepConditionalPosEnc
+    if "test_fastvit_mci" in timm.list_models("test_fastvit_mci"):
+        return
+
+    @register_model
+    def test_fastvit_mci(pretrained=False, **kwargs):
+        assert not pretrained
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")}
+        pos_embs = (None, None, None, partial(RepConditionalPosEnc, spatial_shape=(7, 7)))
+        return FastVit(**dict(TEST_FASTVIT_MCI, pos_embs=pos_embs, **kwargs))
+
+
+def randomise_(model):
+    """Every parameter and BatchNorm statistic random: convolutions and
+    matrices normal with std 2/sqrt(fan_in) (sensitive_init_), BatchNorm
+    weights 0.5-1.5, biases ±0.1, running means ±0.2, variances 0.5-2, layer
+    scales 0.3-1 (so that every branch counts)."""
+    torch.manual_seed(int(os.environ.get("SEED", "2")))
+    with torch.no_grad():
+        for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+            if name.endswith("num_batches_tracked") or name == "logit_scale" or name.endswith("attn_mask"):
+                continue
+            if name.endswith("gamma"):
+                tensor.uniform_(0.3, 1.0)
+            elif name.startswith("visual.") and name.endswith("running_mean"):
+                tensor.uniform_(-0.2, 0.2)
+            elif name.startswith("visual.") and name.endswith("running_var"):
+                tensor.uniform_(0.5, 2.0)
+            elif name.startswith("visual.") and tensor.dim() == 1 and name.endswith("weight"):
+                tensor.uniform_(0.5, 1.5)
+            else:
+                base.sensitive_init_(name, tensor)
+
+
+def main():
+    import open_clip
+    import timm
+    from safetensors.torch import save_file
+    register_test_fastvit_mci()
+    folder = base.fresh(base.MODELS / NAME)
+    model_cfg = {
+        "embed_dim": 32,
+        "vision_cfg": {"timm_model_name": "test_fastvit_mci", "timm_model_pretrained": False, "timm_pool": "avg",
+                       "timm_proj": None, "timm_drop": 0.0, "timm_drop_path": 0.0, "image_size": IMAGE_SIZE},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2, "no_causal_mask": True},
+        "custom_text": True,
+    }
+    config = {"model_cfg": model_cfg,
+              "preprocess_cfg": {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "interpolation": "bilinear",
+                                 "resize_mode": "shortest"}}
+    base.write_json(folder / "open_clip_config.json", config)
+    model = open_clip.create_model("local-dir:" + str(folder))
+    randomise_(model)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
+    os.chmod(folder / "open_clip_model.safetensors", 0o644)
+
+    # As a user of the hub folder gets it.
+    model, _, preprocess = open_clip.create_model_and_transforms("local-dir:" + str(folder))
+    model.eval()
+    assert type(model.visual).__name__ == "TimmModel" and model.text.attn_mask is None
+    tokenizer = open_clip.get_tokenizer("local-dir:" + str(folder))
+    names = SQUARES + base.LARGE_PHOTOS
+    texts_in = base.CHINESE_CLIP_TEXTS
+    with torch.no_grad():
+        pixels = torch.stack([preprocess(base.open_photo(photo)) for photo in names])
+        images = model.encode_image(pixels)
+        ids = tokenizer(texts_in)
+        texts = model.encode_text(ids)
+        # The fused (inference) form timm makes gives the same embeddings.
+        fused = timm.utils.model.reparameterize_model(model.visual.trunk)
+        fused_images = fused(pixels)
+        worst = ((fused_images - images).abs().max() / images.abs().max()).item()
+        assert worst < 1e-5, worst
+    pairs = base.photo_pairs(names, images)
+    assert max(pairs) < 0.9, max(pairs)
+    text_pairs = [base.cosine(texts[i], texts[j]) for i in range(1, 6) for j in range(i + 1, 6)]
+    assert max(text_pairs) < 0.9, max(text_pairs)
+    document = {
+        "model": NAME, "layout": "open_clip", "directory": str(folder.relative_to(base.FIXTURES)),
+        "versions": dict(torch=torch.__version__, open_clip=open_clip.__version__, timm=timm.__version__,
+                         python=sys.version.split()[0]),
+        "dtype": "F32",
+        "preprocessing": f"open_clip create_model_and_transforms('local-dir:' + folder): Resize({IMAGE_SIZE}) (shortest "
+                         f"side, Pillow BILINEAR), CenterCrop({IMAGE_SIZE}), convert('RGB'), ToTensor, Normalize(0, 1)",
+        "tokenization": "open_clip get_tokenizer: SimpleTokenizer (CLIP BPE), zero-padded to 77; the text tower "
+                        "attends to every position (no causal mask, no padding mask) and pools at argmax(ids)",
+        "logit_scale": model.logit_scale.item(),
+        "images": [{"file": f"photos/{photo}", "embedding": images[i].tolist()} for i, photo in enumerate(names)],
+        "pixels": {"file": f"photos/{SQUARES[0]}", "values": pixels[0].flatten().tolist()},
+        "texts": [{"text": text, "ids": ids[i].tolist(), "embedding": texts[i].tolist()} for i, text in enumerate(texts_in)],
+        "sensitivity": {"max_cosine_between_photos": max(pairs), "max_cosine_between_texts": max(text_pairs)},
+    }
+    base.write_json(base.REFERENCE / f"{NAME}.json", document, indent=1)
+    print(NAME, document["sensitivity"], os.path.getsize(folder / "open_clip_model.safetensors"))
+
+
+if __name__ == "__main__":
+    main()
