@@ -44,7 +44,7 @@ public final class CLIPModel: Sendable {
     /// SigLIP's: how a text–image cosine becomes the probability that they
     /// match; nil for CLIP models and without the text tower.
     public let calibration: MatchCalibration?
-    let vision: VisionTower?
+    let vision: AnyVisionTower?
     let text: AnyTextTower?
 
     /// Loads `towers` from the model directory at `path`, checking every
@@ -99,7 +99,7 @@ public final class CLIPModel: Sendable {
         let names = siglip ? CheckpointNames(layout: .transformers, openCLIPTextPrefix: "", siglip: true)
                            : CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: "")
         if towers.contains(.image) {
-            _ = try VisionTower(reader: reader, names: names, configuration: configuration.vision, embeddingSize: configuration.embeddingSize)
+            _ = try AnyVisionTower(reader: reader, names: names, configuration: configuration.vision, embeddingSize: configuration.embeddingSize)
         }
         if towers.contains(.text) {
             _ = try TextTower(reader: reader, names: names, configuration: configuration.text,
@@ -122,8 +122,8 @@ public final class CLIPModel: Sendable {
         var owned: [String] = []
         if towers.contains(.image) {
             vision = try reader.reading(tower: "image", cache: prepared) { () throws(CLIPError) in
-                try VisionTower(reader: reader, names: names, configuration: configuration.vision,
-                                embeddingSize: configuration.embeddingSize)
+                try AnyVisionTower(reader: reader, names: names, configuration: configuration.vision,
+                                   embeddingSize: configuration.embeddingSize)
             }
             owned += names.visionPrefixes
         } else {
@@ -317,6 +317,38 @@ public struct MatchCalibration: Sendable, Equatable, Codable {
     /// The match probability of an L2-normalised text–image cosine.
     public func probability(cosine: Float) -> Float {
         Float(1 / (1 + exp(-Double(scale * cosine + bias))))
+    }
+}
+
+/// The kinds of image tower.
+enum AnyVisionTower: Sendable {
+    case vit(VisionTower)
+    case fastvit(FastViTTower, configuration: VisionConfiguration)
+
+    init(reader: WeightReader, names: CheckpointNames, configuration: VisionConfiguration, embeddingSize: Int) throws(CLIPError) {
+        if case let .fastvit(name) = configuration.architecture {
+            guard let shape = FastViTTower.Shape.known[name] else {
+                throw .unsupportedArchitecture(path: reader.path, reason: "timm image tower \"\(name)\"")
+            }
+            self = .fastvit(try FastViTTower(reader: reader, prefix: names.visionPrefix + "trunk.", shape: shape, embeddingSize: embeddingSize),
+                            configuration: configuration)
+        } else {
+            self = .vit(try VisionTower(reader: reader, names: names, configuration: configuration, embeddingSize: embeddingSize))
+        }
+    }
+
+    var configuration: VisionConfiguration {
+        switch self {
+        case let .vit(tower): return tower.configuration
+        case let .fastvit(_, configuration): return configuration
+        }
+    }
+
+    func encode(pixels: [Float], count: Int) -> Matrix {
+        switch self {
+        case let .vit(tower): return tower.encode(pixels: pixels, count: count)
+        case let .fastvit(tower, configuration): return tower.encode(pixels: pixels, count: count, size: configuration.imageSize)
+        }
     }
 }
 

@@ -67,6 +67,10 @@ extension ModelConfiguration {
         switch vision.architecture {
         case .clip:
             return stack + w + 2 * w + w * embeddingSize
+        case .fastvit:
+            // Its shape is photosearch's own table, not the file's to
+            // choose: nothing absurd to guard against.
+            return 0
         case .siglip:
             // Patch bias; the pooling head: probe, attention, LayerNorm, MLP.
             return stack + w + w + (3 * w * w + 3 * w) + (w * w + w) + 2 * w + (t.mlpWidth * w + t.mlpWidth) + (w * t.mlpWidth + w)

@@ -30,9 +30,15 @@ public enum VisionArchitecture: Sendable, Equatable {
     /// attention pooling head (a learned probe attends over the patches,
     /// then `x + mlp(layernorm(x))`) whose output is the embedding.
     case siglip
+    /// timm's FastViT MCi (MobileCLIP 2), by timm's name (see
+    /// `FastViTTower.Shape.known`): convolutions and, in the last stage,
+    /// attention; the mean of the final features through a linear head.
+    /// `patchSize` is its stride (32) and `transformer` its attention stage.
+    case fastvit(String)
 }
 
-/// The image tower: a ViT over square images cut into square patches.
+/// The image tower: a ViT over square images cut into square patches, or
+/// (FastViT) a convolutional tower whose final grid has the same shape.
 public struct VisionConfiguration: Sendable, Equatable {
     public var imageSize: Int
     public var patchSize: Int
@@ -81,6 +87,11 @@ public struct TextConfiguration: Sendable, Equatable {
     public var vocabularySize: Int
     public var transformer: TransformerConfiguration
     public var architecture: TextArchitecture = .clip
+    /// A CLIP tower without the causal mask (open_clip's no_causal_mask,
+    /// MobileCLIP 2 S0/S2): every position attends to every other, padding
+    /// included, so sequences are always padded to the context length (with
+    /// 0, as open_clip's tokenizer pads).
+    public var bidirectional = false
 }
 
 /// Which checkpoint naming scheme a model directory uses.

@@ -190,6 +190,7 @@ struct OpenCLIPConfigFile: Decodable {
             throw unsupported("text_cfg.\(key) is set")
         }
         if let name = vision.timmModelName {
+            if FastViTTower.Shape.known[name] != nil { return try resolveFastViT(timmModelName: name, path: path) }
             return try resolveSiglip(timmModelName: name, path: path)
         }
         // Fields of open_clip's SigLIP configurations, not of its CLIP.
@@ -292,6 +293,49 @@ struct OpenCLIPConfigFile: Decodable {
             text: try textConfiguration(architecture: .siglip(padId: nil), path: path))
         try model.validate(path: path)
         return (model, try preprocessConfiguration(imageSize: tower.imageSize, path: path), "text.", .last)
+    }
+
+    /// open_clip's MobileCLIP 2 (CustomTextCLIP, as the timm/MobileCLIP2-*
+    /// hub repositories and open_clip's MobileCLIP2-S0/S2 configure it): a
+    /// timm FastViT MCi tower whose classifier head (timm_proj null, global
+    /// mean) is the projection, and open_clip's CLIP text tower, without
+    /// its causal mask where no_causal_mask says so, over CLIP's BPE.
+    private func resolveFastViT(timmModelName name: String, path: String) throws(CLIPError) -> (ModelConfiguration, PreprocessConfiguration, textPrefix: String, textPooling: TextPooling) {
+        let vision = modelCfg.visionCfg
+        let text = modelCfg.textCfg
+        func unsupported(_ reason: String) -> CLIPError { .unsupportedArchitecture(path: path, reason: reason) }
+        let shape = FastViTTower.Shape.known[name]!
+        if let pool = vision.timmPool, pool != "avg" {
+            throw unsupported("vision_cfg.timm_pool \"\(pool)\" with \(name) (only \"avg\")")
+        }
+        if let projection = vision.timmProj, projection != "none" {
+            throw unsupported("vision_cfg.timm_proj \"\(projection)\" with \(name) (only null: timm's head is the projection)")
+        }
+        let size = vision.imageSize ?? SquareSize(256)
+        guard size.height == size.width, size.width >= 32, size.width % 32 == 0 else {
+            throw .invalidConfiguration(path: path, reason: "vision_cfg.image_size \(size.height)x\(size.width) is not a square multiple of 32, \(name)'s stride")
+        }
+        guard modelCfg.customText == true else { throw unsupported("a MobileCLIP 2 configuration without custom_text") }
+        if text.hfTokenizerName?.isEmpty == false {
+            throw unsupported("text_cfg.hf_tokenizer_name is set (Hugging Face's CLIP tokenizer pads differently; only open_clip's own is supported)")
+        }
+        if text.projBias == true { throw unsupported("text_cfg.proj_bias is set") }
+        if let clean = text.clean, clean != "lower" { throw unsupported("text_cfg.tokenizer_kwargs.clean \"\(clean)\"") }
+        guard (text.poolType ?? "argmax") == "argmax" else {
+            throw unsupported("text_cfg.pool_type \"\(text.poolType!)\" with \(name) (only \"argmax\")")
+        }
+        guard modelCfg.embedDim > 0 else { throw .invalidConfiguration(path: path, reason: "embed_dim must be positive") }
+        let last = shape.widths.last!
+        let attention = TransformerConfiguration(width: last, layers: shape.layers.last!, heads: last / 32, mlpWidth: last * shape.mlpRatio,
+                                                 activation: .gelu, layerNormEpsilon: 1e-5)
+        var textConfiguration = try textConfiguration(architecture: .clip, path: path)
+        textConfiguration.bidirectional = text.noCausalMask == true
+        let model = ModelConfiguration(
+            layout: .openCLIP, embeddingSize: modelCfg.embedDim,
+            vision: VisionConfiguration(imageSize: size.width, patchSize: 32, transformer: attention, architecture: .fastvit(name)),
+            text: textConfiguration)
+        try model.validate(path: path)
+        return (model, try preprocessConfiguration(imageSize: size.width, path: path), "text.", .argmax)
     }
 
     /// The text tower (open_clip's TextTransformer) as configured.

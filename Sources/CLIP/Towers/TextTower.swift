@@ -52,14 +52,14 @@ struct TextTower: Sendable {
     /// Whether it reads whole context-length sequences, bidirectionally (SigLIP's).
     var readsPaddedSequences: Bool {
         if case .siglip = configuration.architecture { return true }
-        return false
+        return configuration.bidirectional
     }
 
     /// The id that pads a shorter sequence (CLIPModel resolves a SigLIP
     /// tower's before building it).
     var padId: Int? {
         if case let .siglip(padId) = configuration.architecture { return padId }
-        return nil
+        return configuration.bidirectional ? 0 : nil
     }
 
     /// The position whose final state is the sequence's embedding.
