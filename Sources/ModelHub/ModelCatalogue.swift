@@ -1,9 +1,9 @@
 import CLIP
 
 /// Published models photosearch can install: CLIP ViT image towers with CLIP
-/// text towers, in either checkpoint layout, Chinese-CLIP (BERT text towers)
-/// and SigLIP 2 (transformers' SiglipModel, a multilingual Gemma tokenizer),
-/// from the Hugging Face Hub.
+/// text towers, in either checkpoint layout, Chinese-CLIP (BERT text towers),
+/// SigLIP 2 (transformers' SiglipModel, a multilingual Gemma tokenizer) and
+/// MobileCLIP 2 (open_clip's, FastViT image towers), from the Hugging Face Hub.
 public struct CatalogueEntry: Sendable, Equatable {
     public var name: String
     public var summary: String
@@ -78,6 +78,18 @@ public enum ModelCatalogue {
         ("siglip2-so400m-16-512", "google/siglip2-so400m-patch16-512", "SigLIP 2 So400m/16, 512 px, 1152-d, multilingual (84.3%)", 4_550_000_000),
     ].map { google($0, files: siglip2Files) }
 
+    /// Apple's MobileCLIP 2 (2025) in open_clip's hub layout, as timm
+    /// publishes it: FastViT MCi image towers built for phones, a CLIP text
+    /// tower without its causal mask. Zero-shot ImageNet-1k top-1 from the
+    /// MobileCLIP 2 paper (Faghri et al., Apple, 2025).
+    private static let mobileCLIP2: [CatalogueEntry] = [
+        ("mobileclip2-s0", "timm/MobileCLIP2-S0-OpenCLIP", "MobileCLIP 2 S0, 256 px, 512-d, English (ImageNet 0-shot 71.5%; fastest)", 300_000_000),
+        ("mobileclip2-s2", "timm/MobileCLIP2-S2-OpenCLIP", "MobileCLIP 2 S2, 256 px, 512-d, English (77.2%)", 400_000_000),
+    ].map { model in
+        CatalogueEntry(name: model.0, summary: model.2, repository: model.1, revision: "main", layout: .openCLIP,
+                       files: openCLIPFiles, downloadBytes: model.3, licence: "apple-amlr")
+    }
+
     /// An entry for one of Google's SigLIP repositories: (name, repository, summary, bytes).
     private static func google(_ model: (String, String, String, Int64), files: [String]) -> CatalogueEntry {
         CatalogueEntry(name: model.0, summary: model.2, repository: model.1, revision: "main", layout: .transformers,
@@ -115,7 +127,7 @@ public enum ModelCatalogue {
         CatalogueEntry(name: "chinese-clip-vit-h-14", summary: "Chinese-CLIP ViT-H/14, 224 px, 1024-d (RoBERTa-wwm-large text tower)",
                        repository: "OFA-Sys/chinese-clip-vit-huge-patch14", revision: "main", layout: .transformers,
                        files: chineseCLIPFiles, fallbacks: pytorchFallback, downloadBytes: 3_890_000_000, licence: "MIT"),
-    ] + siglip2 + siglip
+    ] + siglip2 + mobileCLIP2 + siglip
 
     public static func entry(named name: String) -> CatalogueEntry? {
         entries.first { $0.name == name }

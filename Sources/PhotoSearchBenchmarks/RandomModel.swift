@@ -22,7 +22,9 @@ enum RandomModel {
     /// The folder of a random model of `configuration` holding `towers`,
     /// drawn from `seed`: written on first use, reused after.
     static func folder(_ configuration: ModelConfiguration, towers: CLIPModel.Towers, seed: UInt64 = 1) throws -> String {
-        let name = "photosearch-bench-model-\(configuration.vision.architecture == .siglip ? "siglip-\(configuration.vision.imageSize)-" : "")"
+        var family = configuration.vision.architecture == .siglip ? "siglip-\(configuration.vision.imageSize)-" : ""
+        if case let .fastvit(tower) = configuration.vision.architecture { family = tower + "-" }
+        let name = "photosearch-bench-model-\(family)"
             + "\(configuration.embeddingSize)-\(configuration.vision.transformer.width)x"
             + "\(configuration.vision.transformer.layers)-\(configuration.text.transformer.width)x\(configuration.text.transformer.layers)"
             + "-\(towers == .both ? "both" : towers == .image ? "image" : "text")-\(seed)"

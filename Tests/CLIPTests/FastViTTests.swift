@@ -2,6 +2,7 @@ import Compute
 import Imaging
 import Foundation
 import Testing
+import TestSupport
 @testable import CLIP
 
 /// MobileCLIP 2's image tower (timm FastViT MCi) against open_clip 3.3.0 and
@@ -85,6 +86,53 @@ struct FastViTTests {
             b += Double(y) * Double(y)
         }
         return dot / (a.squareRoot() * b.squareRoot())
+    }
+
+    @Test("MobileCLIP2-S0 at full size reads exactly the tensors open_clip's MobileCLIP2-S0 holds, with their shapes")
+    func fullSizeTensors() throws {
+        // open_clip.create_model('MobileCLIP2-S0').state_dict(): name, shape, dtype.
+        let listed = try String(contentsOfFile: Fixtures.path("reference/mobileclip2-s0-keys.txt"), encoding: .utf8)
+            .split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: "\t") }
+        let expected = Dictionary(uniqueKeysWithValues: listed.map { fields in
+            (String(fields[0]), fields[1].filter { $0.isNumber || $0 == "," }.split(separator: ",").map { Int($0)! })
+        }).filter { !$0.key.hasSuffix("num_batches_tracked") && $0.key != "logit_scale" }
+        let described = try CLIPModel.checkpointTensors(.mobileCLIP2("fastvit_mci0"), towers: .both)
+        #expect(described.count == expected.count)
+        #expect(Dictionary(uniqueKeysWithValues: described.map { ($0.name, $0.shape) }) == expected)
+    }
+
+    @Test("a random MobileCLIP2-S0 image tower written as open_clip's hub folder loads, and embeds a 256 px photo in 512 finite values")
+    func randomFullSize() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-mobileclip2-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try RandomCheckpoint.write(.mobileCLIP2("fastvit_mci0"), towers: .image, to: folder)
+        let model = try CLIPModel(directory: folder, towers: .image, precision: .int8)
+        #expect(model.configuration.vision.imageSize == 256 && model.preprocessor.configuration.mean == [0, 0, 0])
+        let embedding = model.encode(images: [try ImageDecoder().decode(path: Fixtures.path("photos/rocket.jpg")).bitmap])[0]
+        #expect(embedding.count == 512 && embedding.allSatisfy(\.isFinite) && embedding.contains { $0 != 0 })
+    }
+
+    @Test("configurations it does not implement are refused by name: fastvit_mci3, a Hugging Face tokenizer, another pooling, a size off the stride")
+    func refusals() throws {
+        let config = try String(contentsOfFile: Self.folder + "/open_clip_config.json", encoding: .utf8)
+        for (from, to, message) in [
+            (#""timm_model_name": "test_fastvit_mci""#, #""timm_model_name": "fastvit_mci3""#, "\"fastvit_mci3\" (supported timm image towers: MobileCLIP 2"),
+            (#""no_causal_mask": true"#, #""no_causal_mask": true, "hf_tokenizer_name": "timm/MobileCLIP2-S0-OpenCLIP""#, "text_cfg.hf_tokenizer_name is set"),
+            (#""timm_pool": "avg""#, #""timm_pool": "token""#, "vision_cfg.timm_pool \"token\" with test_fastvit_mci (only \"avg\")"),
+            (#""image_size": 64"#, #""image_size": 80"#, "vision_cfg.image_size 80x80 is not a square multiple of 32"),
+        ] {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-fastvit-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Self.folder + "/open_clip_model.safetensors", toPath: folder + "/open_clip_model.safetensors")
+            #expect(config.contains(from), "\(from)")
+            try config.replacingOccurrences(of: from, with: to).write(toFile: folder + "/open_clip_config.json", atomically: true, encoding: .utf8)
+            #expect {
+                _ = try CLIPModel(directory: folder)
+            } throws: { error in
+                "\(error)".replacingOccurrences(of: "\\\"", with: "\"").contains(message)
+            }
+        }
     }
 
     @Test("timm's make_divisible(v, 8) for the downsampling squeeze-excite widths")

@@ -27,6 +27,20 @@ public enum RandomCheckpoint {
             return
         }
         try writer.write(to: directory + "/open_clip_model.safetensors")
+        if case let .fastvit(tower) = configuration.vision.architecture {
+            // As open_clip's MobileCLIP2-S0.json, and its preprocess_cfg.
+            let config: [String: Any] = [
+                "model_cfg": ["embed_dim": configuration.embeddingSize, "custom_text": true,
+                              "vision_cfg": ["timm_model_name": tower, "timm_model_pretrained": false, "timm_pool": "avg",
+                                             "timm_proj": NSNull(), "image_size": configuration.vision.imageSize],
+                              "text_cfg": ["context_length": configuration.text.contextLength, "vocab_size": configuration.text.vocabularySize,
+                                           "width": configuration.text.transformer.width, "heads": configuration.text.transformer.heads,
+                                           "layers": configuration.text.transformer.layers, "no_causal_mask": configuration.text.bidirectional]],
+                "preprocess_cfg": ["mean": [0, 0, 0], "std": [1, 1, 1], "interpolation": "bilinear", "resize_mode": "shortest"],
+            ]
+            try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: URL(fileURLWithPath: directory + "/open_clip_config.json"))
+            return
+        }
         try encoder.encode(OpenCLIPConfig(configuration)).write(to: URL(fileURLWithPath: directory + "/open_clip_config.json"))
     }
 
@@ -104,6 +118,10 @@ public enum RandomCheckpoint {
             func uniform(_ bound: Float) -> [Float] { (0..<count).map { _ in bound * (2 * generator.unitFloat() - 1) } }
             func normal(_ deviation: Float) -> [Float] { (0..<count).map { _ in deviation * generator.normalFloat() } }
             let lowered = name.lowercased()
+            // FastViT's BatchNorms as fresh ones, layer scales at 1.
+            if name.hasSuffix("running_var") || name.hasSuffix(".gamma") { return constant(1) }
+            if name.hasSuffix("running_mean") { return constant(0) }
+            if name.contains(".bn.") || name.contains(".identity.") { return constant(name.hasSuffix(".weight") ? 1 : 0) }
             if ["ln_", "norm", "layrnorm", "layernorm"].contains(where: { lowered.contains($0) }) {
                 return constant(name.hasSuffix(".weight") ? 1 : 0)
             }

@@ -11,6 +11,25 @@ extension ModelConfiguration {
 }
 
 extension ModelConfiguration {
+    /// MobileCLIP 2 as open_clip configures MobileCLIP2-S0 (`fastvit_mci0`)
+    /// and -S2 (`fastvit_mci2`): 256 px, a 512-d embedding, the CLIP text
+    /// tower (512 wide, 12 layers, 8 heads, exact GELU) without its causal
+    /// mask. The benchmarks build random models of these shapes.
+    public static func mobileCLIP2(_ tower: String) -> ModelConfiguration {
+        let shape = FastViTTower.Shape.known[tower]!, last = shape.widths.last!
+        var text = TextConfiguration(contextLength: 77, vocabularySize: 49408, transformer: TransformerConfiguration(
+            width: 512, layers: 12, heads: 8, mlpWidth: 2048, activation: .gelu, layerNormEpsilon: 1e-5))
+        text.bidirectional = true
+        return ModelConfiguration(
+            layout: .openCLIP, embeddingSize: 512,
+            vision: VisionConfiguration(imageSize: 256, patchSize: 32, transformer: TransformerConfiguration(
+                width: last, layers: shape.layers.last!, heads: last / 32, mlpWidth: last * shape.mlpRatio, activation: .gelu,
+                layerNormEpsilon: 1e-5), architecture: .fastvit(tower)),
+            text: text)
+    }
+}
+
+extension ModelConfiguration {
     /// SigLIP 2 at a fixed resolution, as transformers' SiglipModel configures
     /// google/siglip2-{base,large,so400m}-patch{16,14}-*: Gemma's 256 000
     /// pieces, 64 positions, GELU (tanh), LayerNorm ε 1e-6. The benchmarks

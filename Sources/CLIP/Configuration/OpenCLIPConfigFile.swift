@@ -260,7 +260,8 @@ struct OpenCLIPConfigFile: Decodable {
         let text = modelCfg.textCfg
         func unsupported(_ reason: String) -> CLIPError { .unsupportedArchitecture(path: path, reason: reason) }
         guard let tower = TimmVisionTowers.siglip[name] else {
-            throw unsupported("vision_cfg.timm_model_name \"\(name)\" (supported timm image towers: SigLIP's \(TimmVisionTowers.siglip.keys.filter { $0.hasPrefix("vit_") }.sorted().joined(separator: ", ")))")
+            let fastViTs = FastViTTower.Shape.known.keys.filter { $0.hasPrefix("fastvit_") }.sorted().joined(separator: ", ")
+            throw unsupported("vision_cfg.timm_model_name \"\(name)\" (supported timm image towers: MobileCLIP 2's \(fastViTs); SigLIP's \(TimmVisionTowers.siglip.keys.filter { $0.hasPrefix("vit_") }.sorted().joined(separator: ", ")))")
         }
         if vision.timmPool != "map" {
             throw unsupported("vision_cfg.timm_pool \"\(vision.timmPool ?? "avg")\" (a SigLIP tower needs its attention pooling, \"map\")")
