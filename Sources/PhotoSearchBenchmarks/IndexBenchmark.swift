@@ -27,6 +27,8 @@ public struct IndexBenchmark: Sendable {
         public var decodePreprocessMilliseconds: Double
         public var libjpegEighthMilliseconds: Double
         public var djpegEighthMilliseconds: Double?
+        /// The side the model's preprocessing gives a photo.
+        public var imageSize = 0
 
         private enum Keys: String, CodingKey {
             case photos, imagesPerSecond = "images_per_second", imagesPerSecondFloat = "images_per_second_fp32"
@@ -129,13 +131,15 @@ public struct IndexBenchmark: Sendable {
             }
         }
         let bytes = paths.compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? NSNumber }.map(\.intValue)
-        return Figures(photos: paths.count, megapixels: Double(width * height) / 1e6,
+        var figures = Figures(photos: paths.count, megapixels: Double(width * height) / 1e6,
                        averageFileBytes: bytes.reduce(0, +) / max(bytes.count, 1),
                        imagesPerSecond: rates, peakResidentMegabytes: peaks, prepareSeconds: prepare,
                        encoderOnlyImagesPerSecond: 16 / encoderSeconds,
                        decodePreprocessMilliseconds: Measure.median(ours),
                        libjpegEighthMilliseconds: Measure.median(libjpeg),
                        djpegEighthMilliseconds: djpeg.isEmpty ? nil : Measure.median(djpeg))
+        figures.imageSize = size
+        return figures
     }
 
     /// The JPEG paths, generating any that are missing: each a source photo

@@ -13,7 +13,7 @@ struct IndexBenchCommand: ParsableCommand {
     @Option(name: .long, help: "The photosearch executable to time (default: the one next to this program).")
     var photosearch: String?
 
-    @Option(name: .long, help: "The random model's shape: vit-b-32, or a SigLIP 2 one (siglip2-b-16-224 …).")
+    @Option(name: .long, help: "The random model's shape: vit-b-32, mobileclip2-s0, mobileclip2-s2, or a SigLIP 2 one (siglip2-b-16-224 …).")
     var shape = "vit-b-32"
 
     @Option(name: .long, help: "Number of synthetic photos.")
@@ -44,7 +44,7 @@ struct IndexBenchCommand: ParsableCommand {
             }
             lines += "preparing the model on the first run: \(String(format: "%.1f", figures.prepareSeconds)) s; "
             lines += "int8 encoder alone: \(String(format: "%.2f", figures.encoderOnlyImagesPerSecond)) images/s\n"
-            lines += "one photo decoded + preprocessed to 224 px: \(String(format: "%.1f", figures.decodePreprocessMilliseconds)) ms; libjpeg at 1/8 alone: \(String(format: "%.1f", figures.libjpegEighthMilliseconds)) ms; djpeg -scale 1/8: \(djpeg)\n"
+            lines += "one photo decoded + preprocessed to \(figures.imageSize) px: \(String(format: "%.1f", figures.decodePreprocessMilliseconds)) ms; libjpeg at 1/8 alone: \(String(format: "%.1f", figures.libjpegEighthMilliseconds)) ms; djpeg -scale 1/8: \(djpeg)\n"
             benchOutput(lines)
             try benchJSON(figures)
         }

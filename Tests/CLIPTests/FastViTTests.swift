@@ -53,7 +53,7 @@ struct FastViTTests {
         let reference = try reference()
         let float = try tower(.fp32).0.encode(pixels: reference.pixels.values, count: 1, size: 64).values
         let quantised = try tower(.int8).0.encode(pixels: reference.pixels.values, count: 1, size: 64).values
-        let cosine = Self.cosine(float, quantised)
+        let cosine = Compare.cosine(float, quantised)
         #expect(cosine >= 0.995, "\(cosine)")
     }
 
@@ -71,21 +71,11 @@ struct FastViTTests {
         for image in try reference().images {
             let pixels = model.preprocessor.pixelValues(try ImageDecoder().decode(path: Fixtures.path(image.file)).bitmap)
             let exact = float.encode(pixels: pixels, count: 1, size: 64).values
-            worst.everywhere = min(worst.everywhere, Self.cosine(exact, everywhere.encode(pixels: pixels, count: 1, size: 64).values))
-            worst.chosen = min(worst.chosen, Self.cosine(exact, chosen.encode(pixels: pixels, count: 1, size: 64).values))
+            worst.everywhere = min(worst.everywhere, Compare.cosine(exact, everywhere.encode(pixels: pixels, count: 1, size: 64).values))
+            worst.chosen = min(worst.chosen, Compare.cosine(exact, chosen.encode(pixels: pixels, count: 1, size: 64).values))
         }
         #expect(worst.everywhere < 0.995 && worst.chosen >= 0.995, "\(worst)")
         #expect(FastViTTower.int8Layers == [.mlpIn, .mlpOut, .attention, .head])
-    }
-
-    static func cosine(_ x: [Float], _ y: [Float]) -> Double {
-        var dot = 0.0, a = 0.0, b = 0.0
-        for (x, y) in zip(x, y) {
-            dot += Double(x) * Double(y)
-            a += Double(x) * Double(x)
-            b += Double(y) * Double(y)
-        }
-        return dot / (a.squareRoot() * b.squareRoot())
     }
 
     @Test("MobileCLIP2-S0 at full size reads exactly the tensors open_clip's MobileCLIP2-S0 holds, with their shapes")
