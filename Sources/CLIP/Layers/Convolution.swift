@@ -23,6 +23,20 @@ struct FeatureMaps {
     }
 
     /// From `images` × 3 × size × size floats, NCHW (the preprocessor's).
+    /// Each image's mean over its pixels: images × channels.
+    func channelMeans() -> Matrix {
+        var means = Matrix(zeros: images, channels)
+        for image in 0..<images {
+            var sums = [Double](repeating: 0, count: channels)
+            for pixel in 0..<pixels {
+                let row = (image * pixels + pixel) * channels
+                for c in 0..<channels { sums[c] += Double(values.values[row + c]) }
+            }
+            for c in 0..<channels { means.values[image * channels + c] = Float(sums[c] / Double(pixels)) }
+        }
+        return means
+    }
+
     init(pixels: [Float], images: Int, size: Int) {
         var values = Matrix(uninitialized: images * size * size, 3)
         for image in 0..<images {
@@ -136,11 +150,12 @@ struct DepthwiseConvolution: Sendable {
     let weight: [Float]
     let bias: [Float]
 
-    init(_ folded: FoldedConvolution, stride: Int) {
-        precondition(folded.inputsPerGroup == 1)
+    /// `folded`'s outputs are the input channels times `multiplier` (1 or 2).
+    init(_ folded: FoldedConvolution, stride: Int, multiplier: Int = 1) {
+        precondition(folded.inputsPerGroup == 1 && (multiplier == 1 || multiplier == 2))
         let outputs = folded.outputs, k = folded.kernel
-        channels = outputs
-        multiplier = 1
+        channels = outputs / multiplier
+        self.multiplier = multiplier
         kernel = k
         self.stride = stride
         padding = ((stride - 1) + (k - 1)) / 2
@@ -150,23 +165,6 @@ struct DepthwiseConvolution: Sendable {
         }
         self.weight = weight
         bias = folded.bias
-    }
-
-    init(_ folded: FoldedConvolution, stride: Int, multiplier: Int) {
-        self.init(folded, stride: stride)
-        precondition(multiplier == 1 || multiplier == 2)
-        self = DepthwiseConvolution(channels: channels / multiplier, multiplier: multiplier, kernel: kernel, stride: stride,
-                                    padding: padding, weight: weight, bias: bias)
-    }
-
-    private init(channels: Int, multiplier: Int, kernel: Int, stride: Int, padding: Int, weight: [Float], bias: [Float]) {
-        self.channels = channels
-        self.multiplier = multiplier
-        self.kernel = kernel
-        self.stride = stride
-        self.padding = padding
-        self.weight = weight
-        self.bias = bias
     }
 
     func callAsFunction(_ x: FeatureMaps) -> FeatureMaps {
@@ -277,14 +275,9 @@ struct SqueezeExcite: Sendable {
     }
 
     func callAsFunction(_ x: inout FeatureMaps) {
-        let pixels = x.pixels
+        let pixels = x.pixels, allMeans = x.channelMeans()
         for image in 0..<x.images {
-            var mean = [Double](repeating: 0, count: channels)
-            for pixel in 0..<pixels {
-                let row = (image * pixels + pixel) * channels
-                for c in 0..<channels { mean[c] += Double(x.values.values[row + c]) }
-            }
-            let means = mean.map { Float($0 / Double(pixels)) }
+            let means = allMeans.row(image)
             var hidden = [Float](repeating: 0, count: reduced)
             for r in 0..<reduced {
                 var sum = bias1[r]

@@ -61,7 +61,8 @@ struct Linear: Sendable {
         }
     }
 
-    private static func activate(_ x: inout Matrix, _ activation: Kernels.Activation) {
+    /// Applies `activation` to every value of `x` in place, on every core.
+    static func activate(_ x: inout Matrix, _ activation: Kernels.Activation) {
         let count = x.values.count, columns = x.columns
         let ranges = Parallel.ranges(of: x.rows, work: count, minimumWork: 1 << 16)
         let kernels = Kernels.active

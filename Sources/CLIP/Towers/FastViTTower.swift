@@ -120,8 +120,11 @@ struct FastViTTower: Sendable {
         func pointwise(_ folded: FoldedConvolution, _ kind: LayerKind) -> Linear {
             Linear(weight: folded.weight, bias: folded.bias, inputs: folded.inputsPerGroup, outputs: folded.outputs, precision: precisionOf(kind))
         }
-        func linear(_ name: String, inputs: Int, outputs: Int, scale: [Float]? = nil, kind: LayerKind) throws(CLIPError) -> Linear {
-            var weight = try reader.tensor(prefix + name + ".weight", shape: [outputs, inputs, 1, 1])
+        /// `name`'s weight (a 1 × 1 convolution's, or with `matrix` a
+        /// Linear's) and bias, each output times `scale` (a layer scale).
+        func linear(_ name: String, inputs: Int, outputs: Int, scale: [Float]? = nil, matrix: Bool = false,
+                    kind: LayerKind) throws(CLIPError) -> Linear {
+            var weight = try reader.tensor(prefix + name + ".weight", shape: matrix ? [outputs, inputs] : [outputs, inputs, 1, 1])
             var bias = try reader.tensor(prefix + name + ".bias", shape: [outputs])
             if let scale {
                 for o in 0..<outputs {
@@ -180,17 +183,9 @@ struct FastViTTower: Sendable {
                     let (scale, shift) = try FoldedConvolution.batchNorm(reader, prefix + name + ".norm", channels: width)
                     let qkv = try reader.linear(weight: prefix + name + ".token_mixer.qkv.weight", bias: nil, inputs: width, outputs: 3 * width,
                                                 precision: precisionOf(.attention))
-                    var projection = try reader.tensor(prefix + name + ".token_mixer.proj.weight", shape: [width, width])
-                    var bias = try reader.tensor(prefix + name + ".token_mixer.proj.bias", shape: [width])
-                    let gamma1 = try gamma(name + ".layer_scale_1.gamma", width: width)
-                    for o in 0..<width {
-                        for i in 0..<width { projection[o * width + i] *= gamma1[o] }
-                        bias[o] *= gamma1[o]
-                    }
-                    let attention = MultiHeadAttention(
-                        inProjection: qkv,
-                        outProjection: Linear(weight: projection, bias: bias, inputs: width, outputs: width, precision: precisionOf(.attention)),
-                        heads: width / 32)
+                    let projection = try linear(name + ".token_mixer.proj", inputs: width, outputs: width,
+                                                scale: try gamma(name + ".layer_scale_1.gamma", width: width), matrix: true, kind: .attention)
+                    let attention = MultiHeadAttention(inProjection: qkv, outProjection: projection, heads: width / 32)
                     blocks.append(.attention(scale: scale, shift: shift, attention: attention,
                                              mlp: try mlp(name + ".mlp", width: width, gamma: try gamma(name + ".layer_scale_2.gamma", width: width))))
                 } else {
@@ -265,28 +260,8 @@ struct FastViTTower: Sendable {
         x = final(x)
         finalSqueeze(&x)
         Self.gelu(&x)
-        // The global mean of each image's pixels.
-        let channels = x.channels, pixels = x.pixels
-        var pooled = Matrix(zeros: count, channels)
-        for image in 0..<count {
-            var sums = [Double](repeating: 0, count: channels)
-            for pixel in 0..<pixels {
-                let row = (image * pixels + pixel) * channels
-                for c in 0..<channels { sums[c] += Double(x.values.values[row + c]) }
-            }
-            for c in 0..<channels { pooled.values[image * channels + c] = Float(sums[c] / Double(pixels)) }
-        }
-        return head(pooled)
+        return head(x.channelMeans())
     }
 
-    private static func gelu(_ x: inout FeatureMaps) {
-        let count = x.values.values.count
-        let kernels = Kernels.active
-        x.values.values.withUnsafeMutableBufferPointer { buffer in
-            let base = SendableMutablePointer(buffer.baseAddress!)
-            Parallel.run(Parallel.ranges(of: count, work: count, minimumWork: 1 << 16)) { _, range in
-                kernels.gelu(base.pointer + range.lowerBound, count: range.count)
-            }
-        }
-    }
+    private static func gelu(_ x: inout FeatureMaps) { Linear.activate(&x.values, .gelu) }
 }
