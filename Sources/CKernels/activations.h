@@ -36,24 +36,30 @@ static inline ps_vf ps_exp(ps_vf x) {
     return p * (ps_vf)exponent;
 }
 
-// erf(z) = 1 - erfc(|z|) with the sign of z, erfc by the Chebyshev fit of
-// Numerical Recipes (erfcc, fractional error below 1.2e-7 everywhere).
+// erf(z) = z·P(z²)/Q(z²) for |z| < 3.92, a rational least-maximum-error fit
+// (scripts/fit-erf.py; 1.6e-8 in double precision, within 4e-7 of erf once
+// evaluated in float32), and ±1 beyond, where erf is within 3e-8 of it (so
+// that GELU of a large negative x is 0, as with libm). Eleven multiply-adds
+// and one division: a quarter of the cost of erfc through e^x, which made
+// GELU a sixth of MobileCLIP's image tower.
 static inline ps_vf ps_erf(ps_vf z) {
-    ps_vf a = __builtin_elementwise_abs(z);
-    ps_vf t = ps_splat(1.0f) / ps_fma(ps_splat(0.5f), a, ps_splat(1.0f));
-    ps_vf p = ps_splat(0.17087277f);
-    p = ps_fma(p, t, ps_splat(-0.82215223f));
-    p = ps_fma(p, t, ps_splat(1.48851587f));
-    p = ps_fma(p, t, ps_splat(-1.13520398f));
-    p = ps_fma(p, t, ps_splat(0.27886807f));
-    p = ps_fma(p, t, ps_splat(-0.18628806f));
-    p = ps_fma(p, t, ps_splat(0.09678418f));
-    p = ps_fma(p, t, ps_splat(0.37409196f));
-    p = ps_fma(p, t, ps_splat(1.00002368f));
-    p = ps_fma(p, t, ps_splat(-1.26551223f));
-    ps_vf erfc = t * ps_exp(ps_fnma(a, a, p));   // e^(-a² + p)
-    ps_vf magnitude = ps_splat(1.0f) - erfc;
-    return (ps_vf)((ps_vi)magnitude | ((ps_vi)z & (int)0x80000000));
+    ps_vf a = ps_vmin(__builtin_elementwise_abs(z), ps_splat(3.92f));   // NaN becomes 3.92
+    ps_vf u = a * a;
+    ps_vf p = ps_splat(2.034691988e-06f);
+    p = ps_fma(p, u, ps_splat(2.874760539e-04f));
+    p = ps_fma(p, u, ps_splat(3.868323052e-03f));
+    p = ps_fma(p, u, ps_splat(5.306047201e-02f));
+    p = ps_fma(p, u, ps_splat(1.927643865e-01f));
+    p = ps_fma(p, u, ps_splat(1.128378987e+00f));
+    ps_vf q = ps_splat(3.807001849e-05f);
+    q = ps_fma(q, u, ps_splat(1.188107650e-03f));
+    q = ps_fma(q, u, ps_splat(1.517229527e-02f));
+    q = ps_fma(q, u, ps_splat(1.150847003e-01f));
+    q = ps_fma(q, u, ps_splat(5.041646361e-01f));
+    q = ps_fma(q, u, ps_splat(1.0f));
+    ps_vi beyond = (ps_vi)(a >= ps_splat(3.92f));
+    ps_vi magnitude = ((ps_vi)((a * p) / q) & ~beyond) | ((ps_vi)ps_splat(1.0f) & beyond);
+    return (ps_vf)(magnitude | ((ps_vi)z & (int)0x80000000));
 }
 
 // GELU: x/2 · (1 + erf(x/√2)).

@@ -79,8 +79,9 @@ struct KernelComparisonTests {
             var viaPortable = inputs, viaFast = inputs
             viaPortable.withUnsafeMutableBufferPointer { activation(portable)($0.baseAddress!, $0.count) }
             viaFast.withUnsafeMutableBufferPointer { activation(fast)($0.baseAddress!, $0.count) }
-            // libm against polynomial fits of exp and erf (about 1e-7 relative each).
-            #expect(worstRelativeError(viaFast, viaPortable) < 1e-6, "\(name)")
+            // libm against fits of exp (about 1e-7 relative) and erf (4e-7
+            // absolute; x/2 times that in GELU, up to 1e-6 near x = -5.5).
+            #expect(worstRelativeError(viaFast, viaPortable) < 2e-6, "\(name)")
             #expect(viaFast.allSatisfy { $0.isFinite }, "\(name)")
         }
     }
