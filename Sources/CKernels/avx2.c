@@ -491,6 +491,8 @@ static void layer_norm(const float *x, float *y, size_t rows, size_t width, cons
     ps_layer_norm_rows(x, y, rows, width, weight, bias, epsilon, layer_norm_row);
 }
 
+#define PS_DW_LANES 8
+#define PS_DW_PIXELS 6   // 7 weights, 6 sums and an input in registers
 #include "depthwise.h"
 
 #pragma clang attribute pop

@@ -453,6 +453,8 @@ void ps_avx512_layer_norm(const float *x, float *y, size_t rows, size_t width, c
     layer_norm(x, y, rows, width, weight, bias, epsilon);
 }
 
+#define PS_DW_LANES 16
+#define PS_DW_PIXELS 8   // 7 weights, 8 sums and an input in registers
 #include "depthwise.h"
 
 void ps_avx512_depthwise_convolution(const float *in, size_t height, size_t width, size_t channels, const float *weight,

@@ -209,8 +209,16 @@ struct KernelComparisonTests {
           arguments: [KernelPath.portable] + fastPaths)
     func depthwise(path: KernelPath) throws {
         guard let kernels = path == .portable ? portable : fastKernels(path) else { return }
+        // The fast path (3 × 3 and 7 × 7, strides 1 and 2: runs of 4, 6 or 8
+        // output pixels, the last overlapping the one before, in registers of
+        // 4, 8 or 16 channels, the rest pixel by pixel) meets images shorter
+        // and narrower than the kernel, ragged channels, and rows of exactly
+        // one run.
         for (kernel, stride, channels, height, width) in [(3, 1, 1, 5, 4), (3, 2, 17, 9, 8), (7, 1, 16, 8, 11), (7, 2, 64, 15, 14),
-                                                           (3, 1, 40, 7, 7), (1, 1, 5, 3, 3)] {
+                                                           (3, 1, 40, 7, 7), (1, 1, 5, 3, 3),
+                                                           (7, 1, 40, 9, 23), (3, 1, 20, 5, 13), (7, 1, 16, 4, 20),
+                                                           (3, 1, 48, 3, 8), (3, 1, 36, 2, 10), (7, 2, 24, 6, 30), (3, 2, 20, 7, 17),
+                                                           (7, 1, 32, 5, 6)] {
             let padding = kernel / 2
             let x = randomFloats(2 * height * width * channels, scale: 2, seed: UInt64(channels))
             let weight = randomFloats(kernel * kernel * channels, scale: 0.5, seed: 7), bias = randomFloats(channels, seed: 8)
