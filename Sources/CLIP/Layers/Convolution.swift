@@ -169,18 +169,7 @@ struct DepthwiseConvolution: Sendable {
 
     func callAsFunction(_ x: FeatureMaps) -> FeatureMaps {
         precondition(x.channels == channels)
-        var input = x.values
-        if multiplier == 2 {
-            var doubled = Matrix(uninitialized: input.rows, 2 * channels)
-            for row in 0..<input.rows {
-                for c in 0..<channels {
-                    let value = input.values[row * channels + c]
-                    doubled.values[row * 2 * channels + 2 * c] = value
-                    doubled.values[row * 2 * channels + 2 * c + 1] = value
-                }
-            }
-            input = doubled
-        }
+        let input = multiplier == 2 ? Self.doubled(x.values) : x.values
         let outputChannels = channels * multiplier
         let outHeight = (x.height + 2 * padding - kernel) / stride + 1, outWidth = (x.width + 2 * padding - kernel) / stride + 1
         var out = Matrix(uninitialized: x.images * outHeight * outWidth, outputChannels)
@@ -205,6 +194,27 @@ struct DepthwiseConvolution: Sendable {
             }
         }
         return FeatureMaps(out, images: x.images, height: outHeight, width: outWidth)
+    }
+
+    /// Each channel of every pixel twice, side by side, on every core.
+    private static func doubled(_ x: Matrix) -> Matrix {
+        let channels = x.columns
+        var doubled = Matrix(uninitialized: x.rows, 2 * channels)
+        x.values.withUnsafeBufferPointer { source in
+            doubled.values.withUnsafeMutableBufferPointer { target in
+                let (from, to) = (SendablePointer(source.baseAddress!), SendableMutablePointer(target.baseAddress!))
+                Parallel.run(Parallel.ranges(of: x.rows, work: x.values.count, minimumWork: 1 << 16)) { _, rows in
+                    for row in rows {
+                        let input = from.pointer + row * channels, output = to.pointer + row * 2 * channels
+                        for c in 0..<channels {
+                            output[2 * c] = input[c]
+                            output[2 * c + 1] = input[c]
+                        }
+                    }
+                }
+            }
+        }
+        return doubled
     }
 }
 
@@ -235,20 +245,30 @@ struct DenseConvolution: Sendable {
     func callAsFunction(_ x: FeatureMaps) -> FeatureMaps {
         precondition(x.channels == inputs)
         let outHeight = (x.height + 2 * padding - kernel) / stride + 1, outWidth = (x.width + 2 * padding - kernel) / stride + 1
+        // im2col on every core, a band of output rows each; taps in the
+        // padding stay zero.
         var patches = Matrix(zeros: x.images * outHeight * outWidth, kernel * kernel * inputs)
-        for image in 0..<x.images {
-            for oy in 0..<outHeight {
-                for ox in 0..<outWidth {
-                    let row = (image * outHeight + oy) * outWidth + ox
-                    for ky in 0..<kernel {
-                        let iy = oy * stride + ky - padding
-                        guard iy >= 0, iy < x.height else { continue }
-                        for kx in 0..<kernel {
-                            let ix = ox * stride + kx - padding
-                            guard ix >= 0, ix < x.width else { continue }
-                            let from = ((image * x.height + iy) * x.width + ix) * inputs
-                            let to = row * patches.columns + (ky * kernel + kx) * inputs
-                            for c in 0..<inputs { patches.values[to + c] = x.values.values[from + c] }
+        let (kernel, stride, padding, inputs, height, width) = (kernel, stride, padding, inputs, x.height, x.width)
+        let columns = patches.columns
+        x.values.values.withUnsafeBufferPointer { source in
+            patches.values.withUnsafeMutableBufferPointer { target in
+                let (from, to) = (SendablePointer(source.baseAddress!), SendableMutablePointer(target.baseAddress!))
+                let bands = x.images * outHeight
+                Parallel.run(Parallel.ranges(of: bands, work: bands * outWidth * columns, minimumWork: 1 << 16)) { _, range in
+                    for band in range {
+                        let image = band / outHeight, oy = band % outHeight
+                        for ox in 0..<outWidth {
+                            let row = to.pointer + (band * outWidth + ox) * columns
+                            for ky in 0..<kernel {
+                                let iy = oy * stride + ky - padding
+                                guard iy >= 0, iy < height else { continue }
+                                for kx in 0..<kernel {
+                                    let ix = ox * stride + kx - padding
+                                    guard ix >= 0, ix < width else { continue }
+                                    (row + (ky * kernel + kx) * inputs)
+                                        .update(from: from.pointer + ((image * height + iy) * width + ix) * inputs, count: inputs)
+                                }
+                            }
                         }
                     }
                 }
