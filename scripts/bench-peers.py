@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """Times the peers of `photosearch-bench encoder` on the same machine: a
 ViT-B/32 CLIP (open_clip "ViT-B-32", random weights; --model vit-b-32, the
-default) or a SigLIP 2 B/16 at 224 px (transformers SiglipModel in the shape
+default), a SigLIP 2 B/16 at 224 px (transformers SiglipModel in the shape
 of google/siglip2-base-patch16-224, random weights; --model
-siglip2-b-16-224, batches 1 and 8), CPU only, all cores, in
+siglip2-b-16-224, batches 1 and 8) or MobileCLIP 2 S0 or S2 at 256 px
+(open_clip "MobileCLIP2-S0"/"-S2", random weights, in the inference form
+timm's reparameterize_model folds them into, as photosearch runs them;
+--model mobileclip2-s0|mobileclip2-s2, batches 1 and 8), CPU only, all
+cores, in
 
   - ONNX Runtime, float32 (exported from open_clip with torch.onnx) and with
     its dynamic int8 quantisation (quantize_dynamic, per channel);
   - OpenVINO, float32 and int8 (NNCF post-training quantisation,
-    model_type=TRANSFORMER), each compiled for the batch size it runs;
+    model_type=TRANSFORMER for the transformers, the default for
+    MobileCLIP's convolutions), each compiled for the batch size it runs;
   - PyTorch, float32;
 
 and photosearch itself in both precisions (`photosearch-bench encoder --precision`).
@@ -155,16 +160,26 @@ def main():
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--photosearch", help="path to the photosearch executable, to alternate with the peers")
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--model", choices=["vit-b-32", "siglip2-b-16-224"], default="vit-b-32")
+    parser.add_argument("--model", choices=["vit-b-32", "siglip2-b-16-224", "mobileclip2-s0", "mobileclip2-s2"],
+                        default="vit-b-32")
     args = parser.parse_args()
     threads = os.cpu_count()
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    global BATCHES
+    global BATCHES, SIZE
+    quantisation = {"model_type": nncf.ModelType.TRANSFORMER}
     if args.model == "siglip2-b-16-224":
         BATCHES = (1, 8)
         model, tokenizer, image_tower, text_tower = siglip2_base_224()
         encode_image, encode_text = image_tower, text_tower
+    elif args.model.startswith("mobileclip2-"):
+        from timm.utils.model import reparameterize_model
+        BATCHES, SIZE, quantisation = (1, 8), 256, {}
+        name = "MobileCLIP2-" + args.model.split("-")[1].upper()
+        model = reparameterize_model(open_clip.create_model(name, pretrained=None).eval())
+        tokenizer = open_clip.get_tokenizer(name)
+        image_tower, text_tower = ImageTower(model), TextTower(model)
+        encode_image, encode_text = model.encode_image, model.encode_text
     else:
         model = open_clip.create_model("ViT-B-32", pretrained=None).eval()
         tokenizer = open_clip.get_tokenizer("ViT-B-32")
@@ -194,7 +209,7 @@ def main():
     calibration = nncf.Dataset([pixels(1) + 0.01 * index for index in range(64)])
     openvino = {
         "fp32": OpenVINO(image_model, threads),
-        "int8": OpenVINO(nncf.quantize(image_model, calibration, model_type=nncf.ModelType.TRANSFORMER, subset_size=64), threads),
+        "int8": OpenVINO(nncf.quantize(image_model, calibration, subset_size=64, **quantisation), threads),
     }
 
     rounds = []
