@@ -136,6 +136,19 @@ struct FoldedConvolution {
     }
 }
 
+/// The window of a convolution with an odd kernel, padded as timm pads them
+/// (`get_padding`: ((stride − 1) + (kernel − 1)) / 2 on every side).
+struct ConvolutionWindow: Sendable {
+    let kernel: Int
+    let stride: Int
+    var padding: Int { ((stride - 1) + (kernel - 1)) / 2 }
+
+    /// The output's height and width for `x`.
+    func outputSize(of x: FeatureMaps) -> (height: Int, width: Int) {
+        ((x.height + 2 * padding - kernel) / stride + 1, (x.width + 2 * padding - kernel) / stride + 1)
+    }
+}
+
 /// A depthwise convolution (groups = input channels) with a bias, run by
 /// `Kernels.depthwiseConvolution` on every core. A channel multiplier of 2
 /// (timm's downsampling convolutions: output o reads input o / 2) runs as a
@@ -143,9 +156,7 @@ struct FoldedConvolution {
 struct DepthwiseConvolution: Sendable {
     let channels: Int
     let multiplier: Int
-    let kernel: Int
-    let stride: Int
-    let padding: Int
+    let window: ConvolutionWindow
     /// kernel × kernel × channels·multiplier, channels innermost.
     let weight: [Float]
     let bias: [Float]
@@ -156,9 +167,7 @@ struct DepthwiseConvolution: Sendable {
         let outputs = folded.outputs, k = folded.kernel
         channels = outputs / multiplier
         self.multiplier = multiplier
-        kernel = k
-        self.stride = stride
-        padding = ((stride - 1) + (k - 1)) / 2
+        window = ConvolutionWindow(kernel: k, stride: stride)
         var weight = [Float](repeating: 0, count: k * k * outputs)
         for o in 0..<outputs {
             for tap in 0..<k * k { weight[tap * outputs + o] = folded.weight[o * k * k + tap] }
@@ -171,11 +180,11 @@ struct DepthwiseConvolution: Sendable {
         precondition(x.channels == channels)
         let input = multiplier == 2 ? Self.doubled(x.values) : x.values
         let outputChannels = channels * multiplier
-        let outHeight = (x.height + 2 * padding - kernel) / stride + 1, outWidth = (x.width + 2 * padding - kernel) / stride + 1
+        let (outHeight, outWidth) = window.outputSize(of: x)
         var out = Matrix(uninitialized: x.images * outHeight * outWidth, outputChannels)
         let rows = x.images * outHeight
         let kernels = Kernels.active
-        let (kernel, stride, padding, height, width) = (kernel, stride, padding, x.height, x.width)
+        let (kernel, stride, padding, height, width) = (window.kernel, window.stride, window.padding, x.height, x.width)
         input.values.withUnsafeBufferPointer { source in
             weight.withUnsafeBufferPointer { weight in
                 bias.withUnsafeBufferPointer { bias in
@@ -222,17 +231,13 @@ struct DepthwiseConvolution: Sendable {
 /// output pixel's k × k × inputs patch, ordered (y, x, channel).
 struct DenseConvolution: Sendable {
     let inputs: Int
-    let kernel: Int
-    let stride: Int
-    let padding: Int
+    let window: ConvolutionWindow
     let linear: Linear
 
     init(_ folded: FoldedConvolution, stride: Int, precision: Precision) {
         let k = folded.kernel, inputs = folded.inputsPerGroup, outputs = folded.outputs
         self.inputs = inputs
-        kernel = k
-        self.stride = stride
-        padding = ((stride - 1) + (k - 1)) / 2
+        window = ConvolutionWindow(kernel: k, stride: stride)
         var weight = [Float](repeating: 0, count: outputs * k * k * inputs)
         for o in 0..<outputs {
             for i in 0..<inputs {
@@ -244,11 +249,11 @@ struct DenseConvolution: Sendable {
 
     func callAsFunction(_ x: FeatureMaps) -> FeatureMaps {
         precondition(x.channels == inputs)
-        let outHeight = (x.height + 2 * padding - kernel) / stride + 1, outWidth = (x.width + 2 * padding - kernel) / stride + 1
+        let (outHeight, outWidth) = window.outputSize(of: x)
+        let (kernel, stride, padding, inputs, height, width) = (window.kernel, window.stride, window.padding, inputs, x.height, x.width)
         // im2col on every core, a band of output rows each; taps in the
         // padding stay zero.
         var patches = Matrix(zeros: x.images * outHeight * outWidth, kernel * kernel * inputs)
-        let (kernel, stride, padding, inputs, height, width) = (kernel, stride, padding, inputs, x.height, x.width)
         let columns = patches.columns
         x.values.values.withUnsafeBufferPointer { source in
             patches.values.withUnsafeMutableBufferPointer { target in
