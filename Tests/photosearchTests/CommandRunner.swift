@@ -9,6 +9,8 @@ struct CommandRunner {
         var standardError: String
         /// Standard output as it was written, byte for byte.
         var standardOutputBytes: [UInt8] = []
+        /// `.uncaughtSignal` when a signal ended it; `status` is then the signal's number.
+        var reason: Process.TerminationReason = .exit
     }
 
     /// The executable next to the test bundle in the build folder.
@@ -59,7 +61,7 @@ struct CommandRunner {
         return Result(status: process.terminationStatus,
                       standardOutput: String(decoding: outputData, as: UTF8.self),
                       standardError: String(decoding: errorData, as: UTF8.self),
-                      standardOutputBytes: Array(outputData))
+                      standardOutputBytes: Array(outputData), reason: process.terminationReason)
     }
 }
 

@@ -68,7 +68,7 @@ struct CrashPropertyTests {
         let folder = try Folder()
         var generator = SplitMix64(seed: 2026)
         for _ in 0..<30 { try folder.jpeg(&generator).write(to: URL(fileURLWithPath: folder.photos + "/p\(folder.next).jpg")) }
-        var kills = 0, fullDisks = 0
+        var kills = 0, killRounds = 0, fullDisks = 0
         for round in 0..<20 {
             // Churn: add, delete, move, rewrite.
             var files = folder.files()
@@ -100,14 +100,29 @@ struct CrashPropertyTests {
                 #expect([0, 1, 74].contains(full.status), "round \(round): \(full.standardError)")
                 if full.status != 0 { fullDisks += 1 }
             } else {
-                // kill -9 after a random number of events (the child cannot run ahead: see ChildProcess).
-                let child = try ChildProcess(arguments)
-                let events = Int(generator.next() % 6)
-                var seen = 0
-                let stopped = child.waitForLine { _ in seen += 1; return seen > events } != nil
-                child.signal(SIGKILL)
-                let end = child.finish()
-                if stopped && end.reason == .uncaughtSignal { kills += 1 }
+                // kill -9 at a random write of this run: an output line, or a
+                // database, journal or WAL write, perhaps inside a transaction.
+                // A first pass on a copy of the index counts the run's writes.
+                let copy = folder.root.appendingPathComponent("count-\(round)")
+                try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+                for name in try FileManager.default.contentsOfDirectory(atPath: folder.root.path) where name.hasPrefix("index.sqlite") {
+                    try FileManager.default.copyItem(atPath: folder.root.appendingPathComponent(name).path, toPath: copy.appendingPathComponent(name).path)
+                }
+                let tally = copy.appendingPathComponent("writes").path
+                var counting = arguments
+                counting[counting.firstIndex(of: "--db")! + 1] = copy.appendingPathComponent("index.sqlite").path
+                let counted = try CommandRunner.run(counting, environment: ["LD_PRELOAD": FaultInjection.library, "PHOTOSEARCH_COUNT_WRITES": tally])
+                #expect(counted.status == 0, "round \(round): \(counted.standardError)")
+                let writes = Int(try String(contentsOfFile: tally, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+                try FileManager.default.removeItem(at: copy)
+                // Runs doing the same work differ by a few writes (1 % seen),
+                // so the last tenth is left out: every such run is killed.
+                let killAt = 1 + Int(generator.next() % UInt64(max(writes - max(8, writes / 10), 1)))
+                let killed = try CommandRunner.run(arguments, environment: ["LD_PRELOAD": FaultInjection.library, "PHOTOSEARCH_KILL_AT_WRITE": "\(killAt)"])
+                #expect(killed.reason == .uncaughtSignal && killed.status == SIGKILL,
+                        "round \(round): not killed at write \(killAt) of \(writes): \(killed.standardError)")
+                killRounds += 1
+                if killed.reason == .uncaughtSignal && killed.status == SIGKILL { kills += 1 }
             }
             try checkSound(folder.database, round: round)
 
@@ -125,7 +140,7 @@ struct CrashPropertyTests {
             #expect(try everything(folder.database, count: onDisk.count) == everything(clean, count: onDisk.count), "round \(round)")
         }
         // The rounds did what they claim.
-        #expect(kills >= 8, "\(kills) runs killed mid-way")
+        #expect(killRounds >= 14 && kills == killRounds, "\(kills) of \(killRounds) runs killed mid-way")
         #expect(fullDisks >= 2, "\(fullDisks) runs stopped by a full disk")
     }
 }

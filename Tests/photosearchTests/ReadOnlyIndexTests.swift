@@ -118,29 +118,6 @@ struct ReadOnlyIndexTests {
         #expect(limited.standardOutput.split(separator: "\n").count == 20)
     }
 
-    /// A library (built with the toolchain's clang into `folder`) whose
-    /// rename(2) kills its process with SIGKILL when the target ends in
-    /// ".vectors".
-    static func killBeforeRenaming(_ folder: URL) throws -> String {
-        let source = folder.appendingPathComponent("kill-before-rename.c").path, library = folder.appendingPathComponent("kill-before-rename.so").path
-        try """
-            #define _GNU_SOURCE
-            #include <dlfcn.h>
-            #include <signal.h>
-            #include <string.h>
-            #include <unistd.h>
-            int rename(const char *from, const char *to) {
-                size_t length = strlen(to);
-                if (length >= 8 && strcmp(to + length - 8, ".vectors") == 0) kill(getpid(), SIGKILL);
-                int (*next)(const char *, const char *) = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
-                return next(from, to);
-            }
-            """.write(toFile: source, atomically: true, encoding: .utf8)
-        let built = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/env"), ["clang", "-shared", "-fPIC", "-O1", "-o", library, source])
-        #expect(built.status == 0, "\(built.standardError)")
-        return library
-    }
-
     @Test("a search killed while it rewrites the vector file leaves the old one in place; the next search clears its remains",
           arguments: layouts)
     func killedRebuild(layout: [String: String]) throws {
@@ -171,11 +148,10 @@ struct ReadOnlyIndexTests {
         // before it is renamed over the old one (rename(2) interposed by a
         // preloaded library that sends the process SIGKILL: no handler, no
         // clean-up).
-        let shim = try Self.killBeforeRenaming(index.root)
-        let killed = try CommandRunner.run(executable: URL(fileURLWithPath: "/bin/bash"), [
-            "-c", "ulimit -c 0; LD_PRELOAD=\"$0\" \"$1\" \"${@:2}\"; exit $?", shim, CommandRunner.executable.path,
-        ] + search, environment: layout)
-        #expect(killed.status == 128 + SIGKILL, "\(killed.standardError)")
+        let killed = try CommandRunner.run(search, environment: layout.merging([
+            "LD_PRELOAD": FaultInjection.library, "PHOTOSEARCH_KILL_BEFORE_RENAME": ".vectors",
+        ]) { $1 })
+        #expect(killed.reason == .uncaughtSignal && killed.status == SIGKILL, "\(killed.standardError)")
         let remains = try FileManager.default.contentsOfDirectory(atPath: index.indexFolder).filter { $0.hasSuffix(".tmp") }
         #expect(remains.count == 1, "the kill left the new file under its temporary name: \(remains)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: vectors)) == old, "the old file is untouched")
