@@ -14,6 +14,17 @@ RepMixer stages, squeeze-excite downsamples in the last two, a RepCPE and
 attention in the last stage, GELU after the large-kernel downsamples; one
 block a stage and widths 8-64), which photosearch knows by that name.
 
+`--keys` lists the tensors of open_clip's full-size MobileCLIP2-S0, -B and
+-L-14 (fixtures/reference/*-keys.txt). `--vit` makes the two ViT members the same way, oc-mobileclip2-b-t and
+oc-mobileclip2-l-t: MobileCLIP2-B's "vit_base_mci_224" (timm's
+VisionTransformer over a convolutional stem of three patchify convolutions,
+4x4/4 and 2x2/2 with BatchNorm and GELU, then 2x2/2 with a bias; position
+embeddings on the patches only, no_embed_class) registered at a test size as
+"test_vit_mci", with MobileCLIP2-B's causal text tower; and MobileCLIP2-L-14's
+"vit_large_patch14_clip_224" (CLIP's ViT in timm: a class token, norm_pre,
+LayerNorm eps 1e-5, exact GELU, a head with a bias) as "test_vit_clip", with
+its bidirectional text tower and OpenAI mean/std, bicubic.
+
 The weights are random and input-sensitive, and so are the BatchNorm running
 statistics and layer scales: checkpoints store the training (unfused) form,
 and a wrong fusion at load must not pass.
@@ -58,6 +69,60 @@ def register_test_fastvit_mci():
         return FastVit(**dict(TEST_FASTVIT_MCI, pos_embs=pos_embs, **kwargs))
 
 
+TEST_VIT_MCI = dict(channels=(16, 16, 64), stride=(4, 2, 2), kernel_size=(4, 2, 2), padding=0)
+TEST_VIT_CLIP = dict(patch_size=8, embed_dim=64, depth=2, num_heads=2, pre_norm=True)
+
+
+def register_test_vits():
+    import timm
+    from timm.layers import LayerNorm
+    from timm.models import register_model
+    from timm.models.vision_transformer import _create_vision_transformer
+    from timm.models.vision_transformer_hybrid import ConvStem, _create_vision_transformer_hybrid
+    if "test_vit_mci" in timm.list_models("test_vit_mci"):
+        return
+
+    def clean(kwargs):
+        return {k: v for k, v in kwargs.items() if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")}
+
+    @register_model
+    def test_vit_mci(pretrained=False, **kwargs):
+        assert not pretrained
+        backbone = ConvStem(act_layer=torch.nn.GELU, **TEST_VIT_MCI)
+        return _create_vision_transformer_hybrid(
+            "vit_base_mci_224", backbone=backbone, embed_args=dict(proj=False), pretrained=False,
+            **dict(dict(embed_dim=64, depth=2, num_heads=2, no_embed_class=True, img_size=64), **clean(kwargs)))
+
+    @register_model
+    def test_vit_clip(pretrained=False, **kwargs):
+        assert not pretrained
+        return _create_vision_transformer(
+            "vit_large_patch14_clip_224", pretrained=False,
+            **dict(dict(TEST_VIT_CLIP, norm_layer=partial(LayerNorm, eps=1e-5), img_size=48), **clean(kwargs)))
+
+
+def randomise_vit_(model):
+    """The ViT members: BatchNorm weights 0.5-1.5, running means ±0.2,
+    variances 0.5-2 (a wrong fusion cannot pass); everything else as the
+    CLIP fixtures (sensitive_init_: matrices 2/sqrt(fan_in), LayerNorm
+    1±0.1, biases, class token and positions ±0.1)."""
+    torch.manual_seed(int(os.environ.get("SEED", "3")))
+    with torch.no_grad():
+        for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+            if name.endswith("num_batches_tracked") or name == "logit_scale" or name.endswith("attn_mask"):
+                continue
+            if ".bn." in name and name.endswith("running_mean"):
+                tensor.uniform_(-0.2, 0.2)
+            elif ".bn." in name and name.endswith("running_var"):
+                tensor.uniform_(0.5, 2.0)
+            elif ".bn." in name and name.endswith("weight"):
+                tensor.uniform_(0.5, 1.5)
+            elif name.endswith("cls_token") or name.endswith("pos_embed"):
+                tensor.uniform_(-0.1, 0.1)
+            else:
+                base.sensitive_init_(name, tensor)
+
+
 def randomise_(model):
     """Every parameter and BatchNorm statistic random: convolutions and
     matrices normal with std 2/sqrt(fan_in) (sensitive_init_), BatchNorm
@@ -85,66 +150,103 @@ def randomise_(model):
                 base.sensitive_init_(name, tensor)
 
 
-def main():
+VARIANTS = {
+    # name: (timm tower, image size, timm_pool, text no_causal_mask, mean/std, interpolation)
+    NAME: ("test_fastvit_mci", IMAGE_SIZE, "avg", True, "zero", "bilinear"),
+    "oc-mobileclip2-b-t": ("test_vit_mci", 64, "token", False, "zero", "bilinear"),
+    "oc-mobileclip2-l-t": ("test_vit_clip", 48, "token", True, "openai", "bicubic"),
+}
+
+
+def make(name):
     import open_clip
     import timm
     from safetensors.torch import save_file
     register_test_fastvit_mci()
-    folder = base.fresh(base.MODELS / NAME)
+    register_test_vits()
+    tower, size, pool, bidirectional, statistics, interpolation = VARIANTS[name]
+    folder = base.fresh(base.MODELS / name)
     model_cfg = {
         "embed_dim": 32,
-        "vision_cfg": {"timm_model_name": "test_fastvit_mci", "timm_model_pretrained": False, "timm_pool": "avg",
-                       "timm_proj": None, "timm_drop": 0.0, "timm_drop_path": 0.0, "image_size": IMAGE_SIZE},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2, "no_causal_mask": True},
+        "vision_cfg": {"timm_model_name": tower, "timm_model_pretrained": False, "timm_pool": pool,
+                       "timm_proj": None, "timm_drop": 0.0, "timm_drop_path": 0.0, "image_size": size},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2, "no_causal_mask": bidirectional},
         "custom_text": True,
     }
+    mean, std = ([0.0, 0.0, 0.0], [1.0, 1.0, 1.0]) if statistics == "zero" else (list(open_clip.OPENAI_DATASET_MEAN), list(open_clip.OPENAI_DATASET_STD))
     config = {"model_cfg": model_cfg,
-              "preprocess_cfg": {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "interpolation": "bilinear",
-                                 "resize_mode": "shortest"}}
+              "preprocess_cfg": {"mean": mean, "std": std, "interpolation": interpolation, "resize_mode": "shortest"}}
     base.write_json(folder / "open_clip_config.json", config)
     model = open_clip.create_model("local-dir:" + str(folder))
-    randomise_(model)
+    (randomise_ if tower == "test_fastvit_mci" else randomise_vit_)(model)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
     os.chmod(folder / "open_clip_model.safetensors", 0o644)
 
     # As a user of the hub folder gets it.
     model, _, preprocess = open_clip.create_model_and_transforms("local-dir:" + str(folder))
     model.eval()
-    assert type(model.visual).__name__ == "TimmModel" and model.text.attn_mask is None
+    assert type(model.visual).__name__ == "TimmModel" and (model.text.attn_mask is None) == bidirectional
     tokenizer = open_clip.get_tokenizer("local-dir:" + str(folder))
-    names = SQUARES + base.LARGE_PHOTOS
+    squares = SQUARES if size == 64 else base.SQUARES
+    names = squares + base.LARGE_PHOTOS
     texts_in = base.CHINESE_CLIP_TEXTS
     with torch.no_grad():
         pixels = torch.stack([preprocess(base.open_photo(photo)) for photo in names])
         images = model.encode_image(pixels)
         ids = tokenizer(texts_in)
         texts = model.encode_text(ids)
-        # The fused (inference) form timm makes gives the same embeddings.
-        fused = timm.utils.model.reparameterize_model(model.visual.trunk)
-        fused_images = fused(pixels)
-        worst = ((fused_images - images).abs().max() / images.abs().max()).item()
-        assert worst < 1e-5, worst
+        if tower == "test_fastvit_mci":
+            # The fused (inference) form timm makes gives the same embeddings.
+            fused = timm.utils.model.reparameterize_model(model.visual.trunk)
+            fused_images = fused(pixels)
+            worst = ((fused_images - images).abs().max() / images.abs().max()).item()
+            assert worst < 1e-5, worst
     pairs = base.photo_pairs(names, images)
     assert max(pairs) < 0.9, max(pairs)
     text_pairs = [base.cosine(texts[i], texts[j]) for i in range(1, 6) for j in range(i + 1, 6)]
     assert max(text_pairs) < 0.9, max(text_pairs)
+    filters = {"bilinear": "BILINEAR", "bicubic": "BICUBIC"}[interpolation]
+    normalise = "Normalize(0, 1)" if statistics == "zero" else "Normalize(OPENAI_DATASET_MEAN, OPENAI_DATASET_STD)"
     document = {
-        "model": NAME, "layout": "open_clip", "directory": str(folder.relative_to(base.FIXTURES)),
+        "model": name, "layout": "open_clip", "directory": str(folder.relative_to(base.FIXTURES)),
         "versions": dict(torch=torch.__version__, open_clip=open_clip.__version__, timm=timm.__version__,
                          python=sys.version.split()[0]),
         "dtype": "F32",
-        "preprocessing": f"open_clip create_model_and_transforms('local-dir:' + folder): Resize({IMAGE_SIZE}) (shortest "
-                         f"side, Pillow BILINEAR), CenterCrop({IMAGE_SIZE}), convert('RGB'), ToTensor, Normalize(0, 1)",
-        "tokenization": "open_clip get_tokenizer: SimpleTokenizer (CLIP BPE), zero-padded to 77; the text tower "
-                        "attends to every position (no causal mask, no padding mask) and pools at argmax(ids)",
+        "preprocessing": f"open_clip create_model_and_transforms('local-dir:' + folder): Resize({size}) (shortest "
+                         f"side, Pillow {filters}), CenterCrop({size}), convert('RGB'), ToTensor, {normalise}",
+        "tokenization": "open_clip get_tokenizer: SimpleTokenizer (CLIP BPE), zero-padded to 77; "
+                        + ("the text tower attends to every position (no causal mask, no padding mask) and pools at argmax(ids)"
+                           if bidirectional else "a causal text tower pooled at argmax(ids)"),
         "logit_scale": model.logit_scale.item(),
         "images": [{"file": f"photos/{photo}", "embedding": images[i].tolist()} for i, photo in enumerate(names)],
-        "pixels": {"file": f"photos/{SQUARES[0]}", "values": pixels[0].flatten().tolist()},
-        "texts": [{"text": text, "ids": ids[i].tolist(), "embedding": texts[i].tolist()} for i, text in enumerate(texts_in)],
+        "pixels": {"file": f"photos/{squares[0]}", "values": pixels[0].flatten().tolist()},
+        # A causal tower's embedding does not depend on the padding: the ids
+        # up to the end-of-text token, as the CLIP fixtures keep them.
+        "texts": [{"text": text, "ids": ids[i].tolist() if bidirectional else ids[i][:int(ids[i].argmax()) + 1].tolist(),
+                   "embedding": texts[i].tolist()} for i, text in enumerate(texts_in)],
         "sensitivity": {"max_cosine_between_photos": max(pairs), "max_cosine_between_texts": max(text_pairs)},
     }
-    base.write_json(base.REFERENCE / f"{NAME}.json", document, indent=1)
-    print(NAME, document["sensitivity"], os.path.getsize(folder / "open_clip_model.safetensors"))
+    base.write_json(base.REFERENCE / f"{name}.json", document, indent=1)
+    print(name, document["sensitivity"], os.path.getsize(folder / "open_clip_model.safetensors"))
+
+
+def write_keys(model_name):
+    """fixtures/reference/<name>-keys.txt: the tensors open_clip's own
+    configuration of a full-size model holds (random, never saved)."""
+    import open_clip
+    model = open_clip.create_model(model_name, pretrained=None)
+    lines = [f"# open_clip.create_model('{model_name}', pretrained=None) state_dict (open_clip {open_clip.__version__})"]
+    lines += [f"{k}\t{tuple(v.shape)}\t{v.dtype}" for k, v in model.state_dict().items()]
+    (base.REFERENCE / f"{model_name.lower()}-keys.txt").write_text("\n".join(lines) + "\n")
+
+
+def main():
+    if "--keys" in sys.argv:
+        for model_name in ("MobileCLIP2-S0", "MobileCLIP2-B", "MobileCLIP2-L-14"):
+            write_keys(model_name)
+        return
+    for name in (["oc-mobileclip2-b-t", "oc-mobileclip2-l-t"] if "--vit" in sys.argv else [NAME]):
+        make(name)
 
 
 if __name__ == "__main__":

@@ -96,11 +96,16 @@ public final class CLIPModel: Sendable {
     package static func checkpointTensors(_ configuration: ModelConfiguration, towers: Towers) throws(CLIPError) -> [TensorSpecification] {
         let reader = WeightReader(describingWith: .fp32)
         let siglip = configuration.vision.architecture == .siglip
-        // (open_clip's MobileCLIP 2 is a CustomTextCLIP: its text tower under "text.".)
-        let customText: Bool
-        if case .fastvit = configuration.vision.architecture { customText = true } else { customText = false }
-        let names = siglip ? CheckpointNames(layout: .transformers, openCLIPTextPrefix: "", siglip: true)
+        // (open_clip's MobileCLIP 2 is a CustomTextCLIP: its text tower under "text.", its image tower timm's.)
+        var customText = false, timm = false
+        switch configuration.vision.architecture {
+        case .fastvit: customText = true
+        case .timm: customText = true; timm = true
+        case .clip, .siglip: break
+        }
+        var names = siglip ? CheckpointNames(layout: .transformers, openCLIPTextPrefix: "", siglip: true)
                            : CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: customText ? "text." : "")
+        names.timmClassToken = timm
         if towers.contains(.image) {
             _ = try AnyVisionTower(reader: reader, names: names, configuration: configuration.vision, embeddingSize: configuration.embeddingSize)
         }

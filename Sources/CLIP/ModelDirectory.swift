@@ -107,7 +107,9 @@ public struct ModelDirectory: Sendable, Equatable {
             if siglip, tokenizerFilePath == nil {
                 throw .missingFile(path: path + "/tokenizer.json")
             }
-            return (model, preprocess, CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: textPrefix, siglip: siglip), pooling)
+            var names = CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: textPrefix, siglip: siglip)
+            if case .timm = model.vision.architecture { names.timmClassToken = true }
+            return (model, preprocess, names, pooling)
         case .transformers:
             let file = try JSONFile.read(TransformersConfigFile.self, path: configurationPath)
             var options = BertTokenizer.Options()

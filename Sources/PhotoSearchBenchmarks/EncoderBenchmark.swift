@@ -19,7 +19,9 @@ public struct EncoderBenchmark: Sendable {
     /// The shapes random models can take: ViT-B/32 and SigLIP 2's.
     public static let shapes: [String: ModelConfiguration] = {
         var shapes = ["vit-b-32": ModelConfiguration.vitB32,
-                      "mobileclip2-s0": ModelConfiguration.mobileCLIP2("fastvit_mci0"), "mobileclip2-s2": ModelConfiguration.mobileCLIP2("fastvit_mci2")]
+                      "mobileclip2-s0": ModelConfiguration.mobileCLIP2("fastvit_mci0"), "mobileclip2-s2": ModelConfiguration.mobileCLIP2("fastvit_mci2"),
+                      "mobileclip2-b": ModelConfiguration.mobileCLIP2("vit_base_mci_224"),
+                      "mobileclip2-l-14": ModelConfiguration.mobileCLIP2("vit_large_patch14_clip_224")]
         for size in [224, 256, 384, 512] { shapes["siglip2-b-16-\(size)"] = .siglip2(.base, imageSize: size) }
         for size in [256, 384, 512] {
             shapes["siglip2-l-16-\(size)"] = .siglip2(.large, imageSize: size)

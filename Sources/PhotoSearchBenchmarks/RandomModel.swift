@@ -24,6 +24,7 @@ enum RandomModel {
     static func folder(_ configuration: ModelConfiguration, towers: CLIPModel.Towers, seed: UInt64 = 1) throws -> String {
         var family = configuration.vision.architecture == .siglip ? "siglip-\(configuration.vision.imageSize)-" : ""
         if case let .fastvit(tower) = configuration.vision.architecture { family = tower + "-" }
+        if case let .timm(tower) = configuration.vision.architecture { family = tower + "-" }
         let name = "photosearch-bench-model-\(family)"
             + "\(configuration.embeddingSize)-\(configuration.vision.transformer.width)x"
             + "\(configuration.vision.transformer.layers)-\(configuration.text.transformer.width)x\(configuration.text.transformer.layers)"

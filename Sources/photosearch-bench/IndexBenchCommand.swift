@@ -13,7 +13,7 @@ struct IndexBenchCommand: ParsableCommand {
     @Option(name: .long, help: "The photosearch executable to time (default: the one next to this program).")
     var photosearch: String?
 
-    @Option(name: .long, help: "The random model's shape: vit-b-32, mobileclip2-s0, mobileclip2-s2, or a SigLIP 2 one (siglip2-b-16-224 …).")
+    @Option(name: .long, help: "The random model's shape: vit-b-32, mobileclip2-s0, -s2, -b, -l-14, or a SigLIP 2 one (siglip2-b-16-224 …).")
     var shape = "vit-b-32"
 
     @Option(name: .long, help: "Number of synthetic photos.")

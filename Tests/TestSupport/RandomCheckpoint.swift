@@ -27,11 +27,17 @@ public enum RandomCheckpoint {
             return
         }
         try writer.write(to: directory + "/open_clip_model.safetensors")
-        if case let .fastvit(tower) = configuration.vision.architecture {
-            // As open_clip's MobileCLIP2-S0.json, and its preprocess_cfg.
+        var timm: (tower: String, pool: String)?
+        switch configuration.vision.architecture {
+        case let .fastvit(tower): timm = (tower, "avg")
+        case let .timm(tower): timm = (tower, "token")
+        case .clip, .siglip: break
+        }
+        if let (tower, pool) = timm {
+            // As open_clip's MobileCLIP2-*.json, and its preprocess_cfg.
             let config: [String: Any] = [
                 "model_cfg": ["embed_dim": configuration.embeddingSize, "custom_text": true,
-                              "vision_cfg": ["timm_model_name": tower, "timm_model_pretrained": false, "timm_pool": "avg",
+                              "vision_cfg": ["timm_model_name": tower, "timm_model_pretrained": false, "timm_pool": pool,
                                              "timm_proj": NSNull(), "image_size": configuration.vision.imageSize],
                               "text_cfg": ["context_length": configuration.text.contextLength, "vocab_size": configuration.text.vocabularySize,
                                            "width": configuration.text.transformer.width, "heads": configuration.text.transformer.heads,

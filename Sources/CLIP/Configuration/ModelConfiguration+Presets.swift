@@ -15,7 +15,22 @@ extension ModelConfiguration {
     /// and -S2 (`fastvit_mci2`): 256 px, a 512-d embedding, the CLIP text
     /// tower (512 wide, 12 layers, 8 heads, exact GELU) without its causal
     /// mask. The benchmarks build random models of these shapes.
+    /// MobileCLIP2-B (`vit_base_mci_224`): 224 px, a 512-d embedding, the
+    /// same text tower with its causal mask; -L-14
+    /// (`vit_large_patch14_clip_224`): 768-d, a 768-wide bidirectional text tower.
     public static func mobileCLIP2(_ tower: String) -> ModelConfiguration {
+        if let vit = TimmVisionTowers.classToken[tower] {
+            let large = vit.width > 768
+            var text = TextConfiguration(contextLength: 77, vocabularySize: 49408, transformer: TransformerConfiguration(
+                width: large ? 768 : 512, layers: 12, heads: large ? 12 : 8, mlpWidth: large ? 3072 : 2048, activation: .gelu,
+                layerNormEpsilon: 1e-5))
+            text.bidirectional = large
+            return ModelConfiguration(
+                layout: .openCLIP, embeddingSize: large ? 768 : 512,
+                vision: VisionConfiguration(imageSize: vit.imageSize, patchSize: vit.patchSize, transformer: vit.transformer,
+                                            architecture: .timm(tower)),
+                text: text)
+        }
         let shape = FastViTTower.Shape.known[tower]!, last = shape.widths.last!
         var text = TextConfiguration(contextLength: 77, vocabularySize: 49408, transformer: TransformerConfiguration(
             width: 512, layers: 12, heads: 8, mlpWidth: 2048, activation: .gelu, layerNormEpsilon: 1e-5))

@@ -67,7 +67,7 @@ extension ModelConfiguration {
         switch vision.architecture {
         case .clip:
             return stack + w + 2 * w + w * embeddingSize
-        case .fastvit:
+        case .fastvit, .timm:
             // Its shape is photosearch's own table, not the file's to
             // choose: nothing absurd to guard against.
             return 0

@@ -35,6 +35,18 @@ public enum VisionArchitecture: Sendable, Equatable {
     /// attention; the mean of the final features through a linear head.
     /// `patchSize` is its stride (32) and `transformer` its attention stage.
     case fastvit(String)
+    /// timm's ViT with a class token and a classifier head as the
+    /// projection, by timm's name (see `TimmVisionTowers.classToken`):
+    /// MobileCLIP2-B's, over a convolutional stem, and MobileCLIP2-L-14's.
+    case timm(String)
+
+    /// Whether a class token comes first in the sequence.
+    var hasClassToken: Bool {
+        switch self {
+        case .clip, .timm: return true
+        case .siglip, .fastvit: return false
+        }
+    }
 }
 
 /// The image tower: a ViT over square images cut into square patches, or
@@ -46,8 +58,8 @@ public struct VisionConfiguration: Sendable, Equatable {
     public var architecture: VisionArchitecture = .clip
 
     public var gridSize: Int { imageSize / patchSize }
-    /// Patches, plus the class token for CLIP.
-    public var tokens: Int { gridSize * gridSize + (architecture == .clip ? 1 : 0) }
+    /// Patches, plus the class token for CLIP and timm's class-token ViTs.
+    public var tokens: Int { gridSize * gridSize + (architecture.hasClassToken ? 1 : 0) }
 }
 
 /// Which kind of text tower a model has.

@@ -190,7 +190,9 @@ struct OpenCLIPConfigFile: Decodable {
             throw unsupported("text_cfg.\(key) is set")
         }
         if let name = vision.timmModelName {
-            if FastViTTower.Shape.known[name] != nil { return try resolveFastViT(timmModelName: name, path: path) }
+            if FastViTTower.Shape.known[name] != nil || TimmVisionTowers.classToken[name] != nil {
+                return try resolveMobileCLIP(timmModelName: name, path: path)
+            }
             return try resolveSiglip(timmModelName: name, path: path)
         }
         // Fields of open_clip's SigLIP configurations, not of its CLIP.
@@ -260,7 +262,8 @@ struct OpenCLIPConfigFile: Decodable {
         let text = modelCfg.textCfg
         func unsupported(_ reason: String) -> CLIPError { .unsupportedArchitecture(path: path, reason: reason) }
         guard let tower = TimmVisionTowers.siglip[name] else {
-            let fastViTs = FastViTTower.Shape.known.keys.filter { $0.hasPrefix("fastvit_") }.sorted().joined(separator: ", ")
+            let fastViTs = (FastViTTower.Shape.known.keys.filter { $0.hasPrefix("fastvit_") }
+                + TimmVisionTowers.classToken.keys.filter { $0.hasPrefix("vit_") }).sorted().joined(separator: ", ")
             throw unsupported("vision_cfg.timm_model_name \"\(name)\" (supported timm image towers: MobileCLIP 2's \(fastViTs); SigLIP's \(TimmVisionTowers.siglip.keys.filter { $0.hasPrefix("vit_") }.sorted().joined(separator: ", ")))")
         }
         if vision.timmPool != "map" {
@@ -297,24 +300,46 @@ struct OpenCLIPConfigFile: Decodable {
     }
 
     /// open_clip's MobileCLIP 2 (CustomTextCLIP, as the timm/MobileCLIP2-*
-    /// hub repositories and open_clip's MobileCLIP2-S0/S2 configure it): a
-    /// timm FastViT MCi tower whose classifier head (timm_proj null, global
-    /// mean) is the projection, and open_clip's CLIP text tower, without
-    /// its causal mask where no_causal_mask says so, over CLIP's BPE.
-    private func resolveFastViT(timmModelName name: String, path: String) throws(CLIPError) -> (ModelConfiguration, PreprocessConfiguration, textPrefix: String, textPooling: TextPooling) {
+    /// hub repositories and open_clip's MobileCLIP2-* configure it): a timm
+    /// image tower whose classifier head (timm_proj null) is the
+    /// projection, over the global mean of a FastViT MCi's features
+    /// (S0, S2) or a ViT's class token (B, L-14), and open_clip's CLIP text
+    /// tower, without its causal mask where no_causal_mask says so, over
+    /// CLIP's BPE.
+    private func resolveMobileCLIP(timmModelName name: String, path: String) throws(CLIPError) -> (ModelConfiguration, PreprocessConfiguration, textPrefix: String, textPooling: TextPooling) {
         let vision = modelCfg.visionCfg
         let text = modelCfg.textCfg
         func unsupported(_ reason: String) -> CLIPError { .unsupportedArchitecture(path: path, reason: reason) }
-        let shape = FastViTTower.Shape.known[name]!
-        if let pool = vision.timmPool, pool != "avg" {
-            throw unsupported("vision_cfg.timm_pool \"\(pool)\" with \(name) (only \"avg\")")
-        }
-        if let projection = vision.timmProj, projection != "none" {
-            throw unsupported("vision_cfg.timm_proj \"\(projection)\" with \(name) (only null: timm's head is the projection)")
-        }
-        let size = vision.imageSize ?? SquareSize(256)
-        guard size.height == size.width, size.width >= 32, size.width % 32 == 0 else {
-            throw .invalidConfiguration(path: path, reason: "vision_cfg.image_size \(size.height)x\(size.width) is not a square multiple of 32, \(name)'s stride")
+        let visionConfiguration: VisionConfiguration
+        if let tower = TimmVisionTowers.classToken[name] {
+            if vision.timmPool != "token" {
+                throw unsupported("vision_cfg.timm_pool \"\(vision.timmPool ?? "avg")\" with \(name) (only \"token\")")
+            }
+            if let projection = vision.timmProj {
+                throw unsupported("vision_cfg.timm_proj \"\(projection)\" with \(name) (only null: timm's head is the projection)")
+            }
+            // timm fixes the ViT's position embeddings for its own size.
+            if let size = vision.imageSize, size.height != tower.imageSize || size.width != tower.imageSize {
+                throw .invalidConfiguration(path: path, reason: "vision_cfg.image_size \(size.height)x\(size.width) differs from \(name)'s \(tower.imageSize)")
+            }
+            visionConfiguration = VisionConfiguration(imageSize: tower.imageSize, patchSize: tower.patchSize, transformer: tower.transformer,
+                                                      architecture: .timm(name))
+        } else {
+            let shape = FastViTTower.Shape.known[name]!
+            if let pool = vision.timmPool, pool != "avg" {
+                throw unsupported("vision_cfg.timm_pool \"\(pool)\" with \(name) (only \"avg\")")
+            }
+            if let projection = vision.timmProj, projection != "none" {
+                throw unsupported("vision_cfg.timm_proj \"\(projection)\" with \(name) (only null: timm's head is the projection)")
+            }
+            let size = vision.imageSize ?? SquareSize(256)
+            guard size.height == size.width, size.width >= 32, size.width % 32 == 0 else {
+                throw .invalidConfiguration(path: path, reason: "vision_cfg.image_size \(size.height)x\(size.width) is not a square multiple of 32, \(name)'s stride")
+            }
+            let last = shape.widths.last!
+            let attention = TransformerConfiguration(width: last, layers: shape.layers.last!, heads: last / 32, mlpWidth: last * shape.mlpRatio,
+                                                     activation: .gelu, layerNormEpsilon: 1e-5)
+            visionConfiguration = VisionConfiguration(imageSize: size.width, patchSize: 32, transformer: attention, architecture: .fastvit(name))
         }
         guard modelCfg.customText == true else { throw unsupported("a MobileCLIP 2 configuration without custom_text") }
         if text.hfTokenizerName?.isEmpty == false {
@@ -326,17 +351,13 @@ struct OpenCLIPConfigFile: Decodable {
             throw unsupported("text_cfg.pool_type \"\(text.poolType!)\" with \(name) (only \"argmax\")")
         }
         guard modelCfg.embedDim > 0 else { throw .invalidConfiguration(path: path, reason: "embed_dim must be positive") }
-        let last = shape.widths.last!
-        let attention = TransformerConfiguration(width: last, layers: shape.layers.last!, heads: last / 32, mlpWidth: last * shape.mlpRatio,
-                                                 activation: .gelu, layerNormEpsilon: 1e-5)
         var textConfiguration = try textConfiguration(architecture: .clip, path: path)
         textConfiguration.bidirectional = text.noCausalMask == true
         let model = ModelConfiguration(
             layout: .openCLIP, embeddingSize: modelCfg.embedDim,
-            vision: VisionConfiguration(imageSize: size.width, patchSize: 32, transformer: attention, architecture: .fastvit(name)),
-            text: textConfiguration)
+            vision: visionConfiguration, text: textConfiguration)
         try model.validate(path: path)
-        return (model, try preprocessConfiguration(imageSize: size.width, path: path), "text.", .argmax)
+        return (model, try preprocessConfiguration(imageSize: visionConfiguration.imageSize, path: path), "text.", .argmax)
     }
 
     /// The text tower (open_clip's TextTransformer) as configured.

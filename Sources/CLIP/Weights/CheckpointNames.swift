@@ -8,6 +8,9 @@ struct CheckpointNames: Sendable {
     /// parts CLIP does not have, and a few renamed ones), or open_clip's
     /// CustomTextCLIP with a timm image tower (`visual.trunk.`, timm's names).
     var siglip = false
+    /// open_clip's MobileCLIP2-B and -L-14: a timm ViT with a class token
+    /// (`visual.trunk.`, timm's names), its classifier head the projection.
+    var timmClassToken = false
 
     /// How a layout names the parts of a transformer block.
     enum BlockStyle {
@@ -19,8 +22,8 @@ struct CheckpointNames: Sendable {
         case timm
     }
 
-    /// open_clip's SigLIP: the image tower is timm's.
-    private var timm: Bool { layout == .openCLIP && siglip }
+    /// open_clip's SigLIP and class-token ViTs: the image tower is timm's.
+    private var timm: Bool { layout == .openCLIP && (siglip || timmClassToken) }
     var visionBlockStyle: BlockStyle { timm ? .timm : layout == .openCLIP ? .openCLIP : .transformers }
     var textBlockStyle: BlockStyle { layout == .openCLIP ? .openCLIP : .transformers }
 
@@ -38,8 +41,13 @@ struct CheckpointNames: Sendable {
     /// SigLIP's attention pooling head.
     var poolingHead: String { timm ? "visual.trunk.attn_pool" : "vision_model.head" }
     var classEmbedding: String {
-        layout == .openCLIP ? "visual.class_embedding" : "vision_model.embeddings.class_embedding"
+        if timm { return "visual.trunk.cls_token" }
+        return layout == .openCLIP ? "visual.class_embedding" : "vision_model.embeddings.class_embedding"
     }
+    /// timm keeps the class token's batch and sequence dimensions of 1.
+    func classEmbeddingShape(width: Int) -> [Int] { timm ? [1, 1, width] : [width] }
+    /// timm's ConvStem (MobileCLIP2-B): convolution `index`, `conv` and `bn`.
+    func convolutionalStem(_ index: Int) -> String { "visual.trunk.patch_embed.backbone.\(index)" }
     var visionPositionalEmbedding: String {
         if timm { return "visual.trunk.pos_embed" }
         return layout == .openCLIP ? "visual.positional_embedding" : "vision_model.embeddings.position_embedding.weight"
@@ -49,7 +57,10 @@ struct CheckpointNames: Sendable {
     func visionPositionalEmbeddingShape(tokens: Int, width: Int) -> [Int] {
         timm ? [1, tokens, width] : [tokens, width]
     }
-    var visionPreNorm: String { layout == .openCLIP ? "visual.ln_pre" : "vision_model.pre_layrnorm" }
+    var visionPreNorm: String {
+        if timm { return "visual.trunk.norm_pre" }
+        return layout == .openCLIP ? "visual.ln_pre" : "vision_model.pre_layrnorm"
+    }
     var visionPostNorm: String {
         if timm { return "visual.trunk.norm" }
         return layout == .openCLIP ? "visual.ln_post" : "vision_model.post_layernorm"
@@ -60,6 +71,14 @@ struct CheckpointNames: Sendable {
     }
     /// open_clip: `width × embed` matrix used as x·P; transformers: nn.Linear weight `embed × width`.
     var visionProjection: String { layout == .openCLIP ? "visual.proj" : "visual_projection.weight" }
+
+    /// The image tower's projection: timm's classifier head (an nn.Linear
+    /// with a bias) for its class-token ViTs, else as `projection` reads it.
+    func visionProjection(_ reader: WeightReader, width: Int, embedding: Int) throws(CLIPError) -> Linear {
+        guard timm else { return try projection(reader, name: visionProjection, width: width, embedding: embedding) }
+        return try reader.linear(weight: "visual.trunk.head.weight", bias: "visual.trunk.head.bias", inputs: width, outputs: embedding,
+                                 precision: .fp32)
+    }
 
     // MARK: Text tower
 
