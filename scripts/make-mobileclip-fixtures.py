@@ -14,8 +14,11 @@ RepMixer stages, squeeze-excite downsamples in the last two, a RepCPE and
 attention in the last stage, GELU after the large-kernel downsamples; one
 block a stage and widths 8-64), which photosearch knows by that name.
 
-`--keys` lists the tensors of open_clip's full-size MobileCLIP2-S0, -B and
--L-14 (fixtures/reference/*-keys.txt). `--vit` makes the two ViT members the same way, oc-mobileclip2-b-t and
+`--keys` lists the tensors of open_clip's full-size MobileCLIP2-S0, -S3, -B
+and -L-14 (fixtures/reference/*-keys.txt). `--s3` makes oc-mobileclip2-s3-t:
+fastvit_mci3's kind at a test size ("test_fastvit_mci3": five stages,
+LayerNorm2d before attention in the last two, no stem scale branch) at
+128 px, with 128 px squares of the photos. `--vit` makes the two ViT members the same way, oc-mobileclip2-b-t and
 oc-mobileclip2-l-t: MobileCLIP2-B's "vit_base_mci_224" (timm's
 VisionTransformer over a convolutional stem of three patchify convolutions,
 4x4/4 and 2x2/2 with BatchNorm and GELU, then 2x2/2 with a bias; position
@@ -54,12 +57,30 @@ SQUARES = ["astronaut-64.png", "coffee-64.png", "chelsea-64.png"]
 GAIN = float(os.environ.get("GAIN", "1.4"))
 
 
+TEST_FASTVIT_MCI3 = dict(layers=(1, 1, 1, 1, 1), embed_dims=(8, 16, 32, 64, 128), mlp_ratios=(4, 4, 4, 4, 4),
+                         se_downsamples=(False,) * 5, downsamples=(False, True, True, True, True),
+                         token_mixers=("repmixer", "repmixer", "repmixer", "attention", "attention"),
+                         lkc_use_act=True, stem_use_scale_branch=False)
+
+
 def register_test_fastvit_mci():
     import timm
+    from timm.layers import LayerNorm2d
     from timm.models import register_model
     from timm.models.fastvit import FastVit, RepConditionalPosEnc
     if "test_fastvit_mci" in timm.list_models("test_fastvit_mci"):
         return
+
+    @register_model
+    def test_fastvit_mci3(pretrained=False, **kwargs):
+        """fastvit_mci3's arguments at a test size: five stages, attention
+        (after LayerNorm2d) and a RepCPE in the last two, no squeeze-excite
+        in the downsamplings, no stem scale branch."""
+        assert not pretrained
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")}
+        cpe = partial(RepConditionalPosEnc, spatial_shape=(7, 7))
+        return FastVit(**dict(TEST_FASTVIT_MCI3, pos_embs=(None, None, None, cpe, cpe),
+                              norm_layer=partial(LayerNorm2d, eps=1e-5), **kwargs))
 
     @register_model
     def test_fastvit_mci(pretrained=False, **kwargs):
@@ -123,7 +144,7 @@ def randomise_vit_(model):
                 base.sensitive_init_(name, tensor)
 
 
-def randomise_(model):
+def randomise_(model, gain=GAIN):
     """Every parameter and BatchNorm statistic random: convolutions and
     matrices normal with std 2/sqrt(fan_in) (sensitive_init_), BatchNorm
     weights 0.5-1.5, biases ±0.1, running means ±0.2, variances 0.5-2, layer
@@ -145,7 +166,7 @@ def randomise_(model):
                 # Gain 1.4, not sensitive_init_'s 2: at 2 a deep random
                 # convolutional tower is chaotic (float32 rounding alone
                 # moves its embedding by 1e-4), which no trained one is.
-                tensor.normal_(0, GAIN / math.sqrt(int(np.prod(tensor.shape[1:]))))
+                tensor.normal_(0, gain / math.sqrt(int(np.prod(tensor.shape[1:]))))
             else:
                 base.sensitive_init_(name, tensor)
 
@@ -155,7 +176,25 @@ VARIANTS = {
     NAME: ("test_fastvit_mci", IMAGE_SIZE, "avg", True, "zero", "bilinear"),
     "oc-mobileclip2-b-t": ("test_vit_mci", 64, "token", False, "zero", "bilinear"),
     "oc-mobileclip2-l-t": ("test_vit_clip", 48, "token", True, "openai", "bicubic"),
+    "oc-mobileclip2-s3-t": ("test_fastvit_mci3", 128, "avg", True, "openai", "bilinear"),
 }
+
+
+def write_squares(size):
+    """fixtures/photos/{astronaut,coffee,chelsea}-<size>.png as
+    make-reference-fixtures.py makes the 64 and 48 px ones: the centre square,
+    Lanczos-resized, so that preprocessing at that size is the identity."""
+    import skimage
+    from PIL import Image
+    data_dir = Path(skimage.__file__).parent / "data"
+    for name in ("astronaut", "coffee", "chelsea"):
+        target = base.PHOTOS / f"{name}-{size}.png"
+        if target.exists():
+            continue
+        image = Image.open(data_dir / f"{name}.png").convert("RGB")
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS).save(target)
 
 
 def make(name):
@@ -178,7 +217,15 @@ def make(name):
               "preprocess_cfg": {"mean": mean, "std": std, "interpolation": interpolation, "resize_mode": "shortest"}}
     base.write_json(folder / "open_clip_config.json", config)
     model = open_clip.create_model("local-dir:" + str(folder))
-    (randomise_ if tower == "test_fastvit_mci" else randomise_vit_)(model)
+    if tower == "test_fastvit_mci3":
+        # Five stages at 1.4 are chaotic enough that PyTorch's own float32
+        # and float64 embeddings differ by 3e-4; at 1.0 by 1e-6, with
+        # photos still at cosine 0.86 at most.
+        randomise_(model, gain=float(os.environ.get("GAIN", "1.0")))
+    elif tower.startswith("test_fastvit_mci"):
+        randomise_(model)
+    else:
+        randomise_vit_(model)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
     os.chmod(folder / "open_clip_model.safetensors", 0o644)
 
@@ -187,7 +234,9 @@ def make(name):
     model.eval()
     assert type(model.visual).__name__ == "TimmModel" and (model.text.attn_mask is None) == bidirectional
     tokenizer = open_clip.get_tokenizer("local-dir:" + str(folder))
-    squares = SQUARES if size == 64 else base.SQUARES
+    if size == 128:
+        write_squares(128)
+    squares = {64: SQUARES, 128: [f"{n}-128.png" for n in ("astronaut", "coffee", "chelsea")]}.get(size, base.SQUARES)
     names = squares + base.LARGE_PHOTOS
     texts_in = base.CHINESE_CLIP_TEXTS
     with torch.no_grad():
@@ -195,7 +244,7 @@ def make(name):
         images = model.encode_image(pixels)
         ids = tokenizer(texts_in)
         texts = model.encode_text(ids)
-        if tower == "test_fastvit_mci":
+        if tower.startswith("test_fastvit_mci"):
             # The fused (inference) form timm makes gives the same embeddings.
             fused = timm.utils.model.reparameterize_model(model.visual.trunk)
             fused_images = fused(pixels)
@@ -242,8 +291,11 @@ def write_keys(model_name):
 
 def main():
     if "--keys" in sys.argv:
-        for model_name in ("MobileCLIP2-S0", "MobileCLIP2-B", "MobileCLIP2-L-14"):
+        for model_name in ("MobileCLIP2-S0", "MobileCLIP2-S3", "MobileCLIP2-B", "MobileCLIP2-L-14"):
             write_keys(model_name)
+        return
+    if "--s3" in sys.argv:
+        make("oc-mobileclip2-s3-t")
         return
     for name in (["oc-mobileclip2-b-t", "oc-mobileclip2-l-t"] if "--vit" in sys.argv else [NAME]):
         make(name)

@@ -79,7 +79,7 @@ public enum ModelCatalogue {
     ].map { google($0, files: siglip2Files) }
 
     /// Apple's MobileCLIP 2 (2025) in open_clip's hub layout, as timm
-    /// publishes it: FastViT MCi image towers built for phones (S0, S2), a
+    /// publishes it: FastViT MCi image towers built for phones (S0 … S4), a
     /// ViT-B/16 over a convolutional stem (B) and timm's CLIP ViT-L/14
     /// (L-14), CLIP text towers (without the causal mask but for B).
     /// Zero-shot ImageNet-1k top-1 from the MobileCLIP 2 paper (Faghri et
@@ -88,6 +88,8 @@ public enum ModelCatalogue {
         ("mobileclip2-s0", "timm/MobileCLIP2-S0-OpenCLIP", "MobileCLIP 2 S0, 256 px, 512-d, English (ImageNet 0-shot 71.5%; fastest)", 300_000_000),
         ("mobileclip2-s2", "timm/MobileCLIP2-S2-OpenCLIP", "MobileCLIP 2 S2, 256 px, 512-d, English (77.2%)", 400_000_000),
         ("mobileclip2-b", "timm/MobileCLIP2-B-OpenCLIP", "MobileCLIP 2 B (ViT-B/16), 224 px, 512-d, English (79.4%)", 600_000_000),
+        ("mobileclip2-s3", "timm/MobileCLIP2-S3-OpenCLIP", "MobileCLIP 2 S3, 256 px, 768-d, English (80.7%)", 1_000_000_000),
+        ("mobileclip2-s4", "timm/MobileCLIP2-S4-OpenCLIP", "MobileCLIP 2 S4, 256 px, 768-d, English (81.9%)", 1_780_000_000),
         ("mobileclip2-l-14", "timm/MobileCLIP2-L-14-OpenCLIP", "MobileCLIP 2 L/14, 224 px, 768-d, English (81.9%)", 1_710_000_000),
     ].map { model in
         CatalogueEntry(name: model.0, summary: model.2, repository: model.1, revision: "main", layout: .openCLIP,

@@ -20,6 +20,7 @@ public struct EncoderBenchmark: Sendable {
     public static let shapes: [String: ModelConfiguration] = {
         var shapes = ["vit-b-32": ModelConfiguration.vitB32,
                       "mobileclip2-s0": ModelConfiguration.mobileCLIP2("fastvit_mci0"), "mobileclip2-s2": ModelConfiguration.mobileCLIP2("fastvit_mci2"),
+                      "mobileclip2-s3": ModelConfiguration.mobileCLIP2("fastvit_mci3"), "mobileclip2-s4": ModelConfiguration.mobileCLIP2("fastvit_mci4"),
                       "mobileclip2-b": ModelConfiguration.mobileCLIP2("vit_base_mci_224"),
                       "mobileclip2-l-14": ModelConfiguration.mobileCLIP2("vit_large_patch14_clip_224")]
         for size in [224, 256, 384, 512] { shapes["siglip2-b-16-\(size)"] = .siglip2(.base, imageSize: size) }

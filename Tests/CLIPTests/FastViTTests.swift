@@ -78,15 +78,16 @@ struct FastViTTests {
         #expect(FastViTTower.int8Layers == [.mlpIn, .mlpOut, .attention, .head])
     }
 
-    @Test("MobileCLIP2-S0 at full size reads exactly the tensors open_clip's MobileCLIP2-S0 holds, with their shapes")
-    func fullSizeTensors() throws {
+    @Test("MobileCLIP2-S0 and -S3 at full size read exactly the tensors open_clip's configurations hold, with their shapes",
+          arguments: [("s0", "fastvit_mci0"), ("s3", "fastvit_mci3")])
+    func fullSizeTensors(listing: String, tower: String) throws {
         // open_clip.create_model('MobileCLIP2-S0').state_dict(): name, shape, dtype.
-        let listed = try String(contentsOfFile: Fixtures.path("reference/mobileclip2-s0-keys.txt"), encoding: .utf8)
+        let listed = try String(contentsOfFile: Fixtures.path("reference/mobileclip2-\(listing)-keys.txt"), encoding: .utf8)
             .split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: "\t") }
         let expected = Dictionary(uniqueKeysWithValues: listed.map { fields in
             (String(fields[0]), fields[1].filter { $0.isNumber || $0 == "," }.split(separator: ",").map { Int($0)! })
         }).filter { !$0.key.hasSuffix("num_batches_tracked") && $0.key != "logit_scale" }
-        let described = try CLIPModel.checkpointTensors(.mobileCLIP2("fastvit_mci0"), towers: .both)
+        let described = try CLIPModel.checkpointTensors(.mobileCLIP2(tower), towers: .both)
         #expect(described.count == expected.count)
         #expect(Dictionary(uniqueKeysWithValues: described.map { ($0.name, $0.shape) }) == expected)
     }
@@ -102,11 +103,11 @@ struct FastViTTests {
         #expect(embedding.count == 512 && embedding.allSatisfy(\.isFinite) && embedding.contains { $0 != 0 })
     }
 
-    @Test("configurations it does not implement are refused by name: fastvit_mci3, a Hugging Face tokenizer, another pooling, a size off the stride")
+    @Test("configurations it does not implement are refused by name: fastvit_sa12, a Hugging Face tokenizer, another pooling, a size off the stride")
     func refusals() throws {
         let config = try String(contentsOfFile: Self.folder + "/open_clip_config.json", encoding: .utf8)
         for (from, to, message) in [
-            (#""timm_model_name": "test_fastvit_mci""#, #""timm_model_name": "fastvit_mci3""#, "\"fastvit_mci3\" (supported timm image towers: MobileCLIP 2"),
+            (#""timm_model_name": "test_fastvit_mci""#, #""timm_model_name": "fastvit_sa12""#, "\"fastvit_sa12\" (supported timm image towers: MobileCLIP 2"),
             (#""no_causal_mask": true"#, #""no_causal_mask": true, "hf_tokenizer_name": "timm/MobileCLIP2-S0-OpenCLIP""#, "text_cfg.hf_tokenizer_name is set"),
             (#""timm_pool": "avg""#, #""timm_pool": "token""#, "vision_cfg.timm_pool \"token\" with test_fastvit_mci (only \"avg\")"),
             (#""image_size": 64"#, #""image_size": 80"#, "vision_cfg.image_size 80x80 is not a square multiple of 32"),

@@ -37,7 +37,7 @@ enum Fixtures {
         return reference
     }
 
-    static let models = ["oc-vit-gelu-p16", "hf-vit-quickgelu-p8", "oc-vit-quickgelu-p8", "cn-clip-vit-p8", "cn-clip-vit-p8-bin", "siglip2-p8", "siglip-p8", "oc-siglip2-p8", "oc-mobileclip2-t", "oc-mobileclip2-b-t", "oc-mobileclip2-l-t"]
+    static let models = ["oc-vit-gelu-p16", "hf-vit-quickgelu-p8", "oc-vit-quickgelu-p8", "cn-clip-vit-p8", "cn-clip-vit-p8-bin", "siglip2-p8", "siglip-p8", "oc-siglip2-p8", "oc-mobileclip2-t", "oc-mobileclip2-s3-t", "oc-mobileclip2-b-t", "oc-mobileclip2-l-t"]
 }
 
 /// Comparisons with the tolerances the acceptance criteria state.

@@ -123,7 +123,7 @@ struct SiglipTests {
 
     @Test("open_clip SigLIP configurations it does not implement are refused by name", arguments: [
         (#""timm_model_name": "test_vit_siglip""#, #""timm_model_name": "vit_base_patch16_siglip_gap_224""#,
-         "vision_cfg.timm_model_name \"vit_base_patch16_siglip_gap_224\" (supported timm image towers: MobileCLIP 2's fastvit_mci0, fastvit_mci1, fastvit_mci2, vit_base_mci_224, vit_large_patch14_clip_224; SigLIP's vit_base_patch16_siglip_224"),
+         "vision_cfg.timm_model_name \"vit_base_patch16_siglip_gap_224\" (supported timm image towers: MobileCLIP 2's fastvit_mci0, fastvit_mci1, fastvit_mci2, fastvit_mci3, fastvit_mci4, vit_base_mci_224, vit_large_patch14_clip_224; SigLIP's vit_base_patch16_siglip_224"),
         (#""timm_pool": "map""#, #""timm_pool": "avg""#, "vision_cfg.timm_pool \"avg\""),
         (#""timm_proj": "none""#, #""timm_proj": "linear""#, "vision_cfg.timm_proj \"linear\""),
         (#""image_size": 48"#, #""image_size": 64"#, "vision_cfg.image_size 64x64 differs from test_vit_siglip's 48"),

@@ -31,13 +31,15 @@ extension ModelConfiguration {
                                             architecture: .timm(tower)),
                 text: text)
         }
-        let shape = FastViTTower.Shape.known[tower]!, last = shape.widths.last!
+        // S3 and S4 (five stages): a 768-d embedding, a 768-wide text tower.
+        let shape = FastViTTower.Shape.known[tower]!, last = shape.widths.last!, large = shape.widths.count > 4
         var text = TextConfiguration(contextLength: 77, vocabularySize: 49408, transformer: TransformerConfiguration(
-            width: 512, layers: 12, heads: 8, mlpWidth: 2048, activation: .gelu, layerNormEpsilon: 1e-5))
+            width: large ? 768 : 512, layers: 12, heads: large ? 12 : 8, mlpWidth: large ? 3072 : 2048, activation: .gelu,
+            layerNormEpsilon: 1e-5))
         text.bidirectional = true
         return ModelConfiguration(
-            layout: .openCLIP, embeddingSize: 512,
-            vision: VisionConfiguration(imageSize: 256, patchSize: 32, transformer: TransformerConfiguration(
+            layout: .openCLIP, embeddingSize: large ? 768 : 512,
+            vision: VisionConfiguration(imageSize: 256, patchSize: shape.stride, transformer: TransformerConfiguration(
                 width: last, layers: shape.layers.last!, heads: last / 32, mlpWidth: last * shape.mlpRatio, activation: .gelu,
                 layerNormEpsilon: 1e-5), architecture: .fastvit(tower)),
             text: text)

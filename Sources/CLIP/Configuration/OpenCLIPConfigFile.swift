@@ -332,14 +332,14 @@ struct OpenCLIPConfigFile: Decodable {
             if let projection = vision.timmProj, projection != "none" {
                 throw unsupported("vision_cfg.timm_proj \"\(projection)\" with \(name) (only null: timm's head is the projection)")
             }
-            let size = vision.imageSize ?? SquareSize(256)
-            guard size.height == size.width, size.width >= 32, size.width % 32 == 0 else {
-                throw .invalidConfiguration(path: path, reason: "vision_cfg.image_size \(size.height)x\(size.width) is not a square multiple of 32, \(name)'s stride")
+            let size = vision.imageSize ?? SquareSize(256), stride = shape.stride
+            guard size.height == size.width, size.width >= stride, size.width % stride == 0 else {
+                throw .invalidConfiguration(path: path, reason: "vision_cfg.image_size \(size.height)x\(size.width) is not a square multiple of \(stride), \(name)'s stride")
             }
             let last = shape.widths.last!
             let attention = TransformerConfiguration(width: last, layers: shape.layers.last!, heads: last / 32, mlpWidth: last * shape.mlpRatio,
                                                      activation: .gelu, layerNormEpsilon: 1e-5)
-            visionConfiguration = VisionConfiguration(imageSize: size.width, patchSize: 32, transformer: attention, architecture: .fastvit(name))
+            visionConfiguration = VisionConfiguration(imageSize: size.width, patchSize: stride, transformer: attention, architecture: .fastvit(name))
         }
         guard modelCfg.customText == true else { throw unsupported("a MobileCLIP 2 configuration without custom_text") }
         if text.hfTokenizerName?.isEmpty == false {

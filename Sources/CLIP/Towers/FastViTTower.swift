@@ -25,14 +25,23 @@ struct FastViTTower: Sendable {
         /// The first attention stage (with a position encoding); those
         /// before it are RepMixer stages.
         var firstAttentionStage: Int
+        /// Whether the stem's 3 × 3 MobileOne blocks have a 1 × 1 scale
+        /// branch (timm's stem_use_scale_branch; not in mci3/mci4).
+        var stemScaleBranch = true
+        /// The attention blocks' norm_layer: BatchNorm (folded to a scale
+        /// and shift) or, in mci3/mci4, LayerNorm2d (ε 1e-5) over the channels.
+        var attentionLayerNorm = false
 
         var features: Int { 2 * widths.last! }
+        /// The stem halves the size twice, each later stage once.
+        var stride: Int { 4 << (widths.count - 1) }
 
         /// timm's names: fastvit_mci0/1/2 (MobileCLIP2-S0, the MobileCLIP
-        /// S1 tower, MobileCLIP2-S2); "test_fastvit_mci" is the test-size
-        /// tower scripts/make-mobileclip-fixtures.py registers with timm.
-        /// mci3/mci4 (a fifth stage, LayerNorm before attention, no stem
-        /// scale branch) are not here, and are refused by name.
+        /// S1 tower, MobileCLIP2-S2), fastvit_mci3/4 (MobileCLIP2-S3/S4: a
+        /// fifth stage, attention in the last two, LayerNorm before it, no
+        /// stem scale branch, no squeeze-excite in the downsamplings);
+        /// "test_fastvit_mci" and "test_fastvit_mci3" are the test-size
+        /// towers scripts/make-mobileclip-fixtures.py registers with timm.
         static let known: [String: Shape] = [
             "fastvit_mci0": Shape(layers: [2, 6, 10, 2], widths: [64, 128, 256, 512], mlpRatio: 3,
                                   squeezedDownsamples: [false, false, true, true], firstAttentionStage: 3),
@@ -42,6 +51,15 @@ struct FastViTTower: Sendable {
                                   squeezedDownsamples: [false, false, true, true], firstAttentionStage: 3),
             "test_fastvit_mci": Shape(layers: [1, 1, 1, 1], widths: [8, 16, 32, 64], mlpRatio: 3,
                                       squeezedDownsamples: [false, false, true, true], firstAttentionStage: 3),
+            "fastvit_mci3": Shape(layers: [2, 12, 24, 4, 2], widths: [96, 192, 384, 768, 1536], mlpRatio: 4,
+                                  squeezedDownsamples: [false, false, false, false, false], firstAttentionStage: 3,
+                                  stemScaleBranch: false, attentionLayerNorm: true),
+            "fastvit_mci4": Shape(layers: [2, 12, 24, 4, 4], widths: [128, 256, 512, 1024, 2048], mlpRatio: 4,
+                                  squeezedDownsamples: [false, false, false, false, false], firstAttentionStage: 3,
+                                  stemScaleBranch: false, attentionLayerNorm: true),
+            "test_fastvit_mci3": Shape(layers: [1, 1, 1, 1, 1], widths: [8, 16, 32, 64, 128], mlpRatio: 4,
+                                       squeezedDownsamples: [false, false, false, false, false], firstAttentionStage: 3,
+                                       stemScaleBranch: false, attentionLayerNorm: true),
         ]
     }
 
@@ -62,8 +80,30 @@ struct FastViTTower: Sendable {
         /// x + γ·(mixer(x) − norm(x)) folded into one depthwise 3 × 3
         /// convolution (residual included), then the MLP.
         case repMixer(mixer: DepthwiseConvolution, mlp: ConvMLP)
-        /// x + γ₁·attention(BatchNorm(x)) (γ₁ in the output projection), then the MLP.
-        case attention(scale: [Float], shift: [Float], attention: MultiHeadAttention, mlp: ConvMLP)
+        /// x + γ₁·attention(norm(x)) (γ₁ in the output projection), then the MLP.
+        case attention(norm: AttentionNorm, attention: MultiHeadAttention, mlp: ConvMLP)
+    }
+
+    /// What normalises an attention block's input.
+    enum AttentionNorm: Sendable {
+        /// BatchNorm, folded to a per-channel scale and shift.
+        case batch(scale: [Float], shift: [Float])
+        /// LayerNorm2d: each pixel over its channels (a row here).
+        case layer(LayerNorm)
+
+        func callAsFunction(_ x: Matrix) -> Matrix {
+            switch self {
+            case let .layer(norm):
+                return norm(x)
+            case let .batch(scale, shift):
+                var normed = x
+                let channels = x.columns
+                for row in 0..<normed.rows {
+                    for c in 0..<channels { normed.values[row * channels + c] = normed.values[row * channels + c] * scale[c] + shift[c] }
+                }
+                return normed
+            }
+        }
     }
 
     struct Downsample: Sendable {
@@ -110,10 +150,11 @@ struct FastViTTower: Sendable {
         for stage in 1..<shape.widths.count where shape.widths[stage] != 2 * shape.widths[stage - 1] {
             throw .invalidConfiguration(path: reader.path, reason: "FastViT stage \(stage) does not double its width")
         }
-        func mobileOne(_ name: String, outputs: Int, inputsPerGroup: Int, kernel: Int, identity: Bool) throws(CLIPError) -> FoldedConvolution {
+        func mobileOne(_ name: String, outputs: Int, inputsPerGroup: Int, kernel: Int, identity: Bool,
+                       scaleBranch: Bool = true) throws(CLIPError) -> FoldedConvolution {
             var folded = FoldedConvolution(outputs: outputs, inputsPerGroup: inputsPerGroup, kernel: kernel)
             try folded.add(reader, convolution: prefix + name + ".conv_kxk.0", kernel: kernel)
-            if kernel > 1 { try folded.add(reader, convolution: prefix + name + ".conv_scale", kernel: 1) }
+            if kernel > 1, scaleBranch { try folded.add(reader, convolution: prefix + name + ".conv_scale", kernel: 1) }
             if identity { try folded.add(reader, identity: prefix + name + ".identity") }
             return folded
         }
@@ -147,9 +188,11 @@ struct FastViTTower: Sendable {
         }
 
         let first = shape.widths[0]
-        stem = (DenseConvolution(try mobileOne("stem.0", outputs: first, inputsPerGroup: 3, kernel: 3, identity: false), stride: 2,
-                                 precision: .fp32),
-                DepthwiseConvolution(try mobileOne("stem.1", outputs: first, inputsPerGroup: 1, kernel: 3, identity: false), stride: 2),
+        let scaleBranch = shape.stemScaleBranch
+        stem = (DenseConvolution(try mobileOne("stem.0", outputs: first, inputsPerGroup: 3, kernel: 3, identity: false, scaleBranch: scaleBranch),
+                                 stride: 2, precision: .fp32),
+                DepthwiseConvolution(try mobileOne("stem.1", outputs: first, inputsPerGroup: 1, kernel: 3, identity: false, scaleBranch: scaleBranch),
+                                     stride: 2),
                 pointwise(try mobileOne("stem.2", outputs: first, inputsPerGroup: first, kernel: 1, identity: true), .stem))
 
         var stages: [Stage] = []
@@ -180,13 +223,19 @@ struct FastViTTower: Sendable {
             for block in 0..<shape.layers[index] {
                 let name = name + ".blocks.\(block)"
                 if attention {
-                    let (scale, shift) = try FoldedConvolution.batchNorm(reader, prefix + name + ".norm", channels: width)
+                    let norm: AttentionNorm
+                    if shape.attentionLayerNorm {
+                        norm = .layer(try reader.layerNorm(prefix + name + ".norm", width: width, epsilon: 1e-5))
+                    } else {
+                        let (scale, shift) = try FoldedConvolution.batchNorm(reader, prefix + name + ".norm", channels: width)
+                        norm = .batch(scale: scale, shift: shift)
+                    }
                     let qkv = try reader.linear(weight: prefix + name + ".token_mixer.qkv.weight", bias: nil, inputs: width, outputs: 3 * width,
                                                 precision: precisionOf(.attention))
                     let projection = try linear(name + ".token_mixer.proj", inputs: width, outputs: width,
                                                 scale: try gamma(name + ".layer_scale_1.gamma", width: width), matrix: true, kind: .attention)
                     let attention = MultiHeadAttention(inProjection: qkv, outProjection: projection, heads: width / 32)
-                    blocks.append(.attention(scale: scale, shift: shift, attention: attention,
+                    blocks.append(.attention(norm: norm, attention: attention,
                                              mlp: try mlp(name + ".mlp", width: width, gamma: try gamma(name + ".layer_scale_2.gamma", width: width))))
                 } else {
                     let mixer = try mobileOne(name + ".token_mixer.mixer", outputs: width, inputsPerGroup: 1, kernel: 3, identity: true)
@@ -246,13 +295,8 @@ struct FastViTTower: Sendable {
                 case let .repMixer(mixer, mlp):
                     x = mixer(x)
                     mlp.apply(addingTo: &x)
-                case let .attention(scale, shift, attention, mlp):
-                    var normed = x.values
-                    let channels = x.channels
-                    for row in 0..<normed.rows {
-                        for c in 0..<channels { normed.values[row * channels + c] = normed.values[row * channels + c] * scale[c] + shift[c] }
-                    }
-                    attention.apply(normed, sequences: x.images, tokens: x.pixels, causal: false, addingTo: &x.values)
+                case let .attention(norm, attention, mlp):
+                    attention.apply(norm(x.values), sequences: x.images, tokens: x.pixels, causal: false, addingTo: &x.values)
                     mlp.apply(addingTo: &x)
                 }
             }
