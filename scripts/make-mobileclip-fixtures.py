@@ -14,7 +14,8 @@ RepMixer stages, squeeze-excite downsamples in the last two, a RepCPE and
 attention in the last stage, GELU after the large-kernel downsamples; one
 block a stage and widths 8-64), which photosearch knows by that name.
 
-`--keys` lists the tensors of open_clip's full-size MobileCLIP2-S0, -S3, -B
+`--hf-tokenizer` writes the reference for oc-mobileclip2-t configured with
+hf_tokenizer_name (fixtures/reference/oc-mobileclip2-t-hf*). `--keys` lists the tensors of open_clip's full-size MobileCLIP2-S0, -S3, -B
 and -L-14 (fixtures/reference/*-keys.txt). `--s3` makes oc-mobileclip2-s3-t:
 fastvit_mci3's kind at a test size ("test_fastvit_mci3": five stages,
 LayerNorm2d before attention in the last two, no stem scale branch) at
@@ -289,7 +290,98 @@ def write_keys(model_name):
     (base.REFERENCE / f"{model_name.lower()}-keys.txt").write_text("\n".join(lines) + "\n")
 
 
+def make_hf_tokenizer_reference():
+    """fixtures/reference/oc-mobileclip2-t-hf/: oc-mobileclip2-t's
+    configuration naming hf_tokenizer_name (as the timm/MobileCLIP2-*-OpenCLIP
+    uploads may: open_clip's push_to_hf_hub --hf-tokenizer-self) and the
+    tokenizer_config.json of the Hugging Face CLIP tokenizer open_clip
+    uploads beside it; and oc-mobileclip2-t-hf.json, the ids and embeddings
+    open_clip's HFTokenizer path gives. The tokenizer is built offline from
+    open_clip's own BPE tables, as openai/clip-vit-large-patch14's is."""
+    import shutil
+    import tempfile
+    import open_clip
+    from open_clip.tokenizer import SimpleTokenizer
+    from transformers import CLIPTokenizerFast
+    register_test_fastvit_mci()
+    scratch = Path(tempfile.mkdtemp())
+    hf = scratch / "hf"
+    hf.mkdir()
+    simple = SimpleTokenizer()
+    # The same table; Hugging Face's CLIP names the two special tokens as OpenAI did.
+    renamed = {"<start_of_text>": "<|startoftext|>", "<end_of_text>": "<|endoftext|>"}
+    vocabulary = {renamed.get(token, token): index for token, index in simple.encoder.items()}
+    assert vocabulary["<|startoftext|>"] == 49406 and vocabulary["<|endoftext|>"] == 49407
+    (hf / "vocab.json").write_text(json.dumps(vocabulary, ensure_ascii=False))
+    merges = sorted(simple.bpe_ranks.items(), key=lambda item: item[1])
+    (hf / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(pair) for pair, _ in merges) + "\n")
+    # transformers' CLIPConverter, with the tokenizers library (transformers
+    # 5 converts no slow tokenizer without sentencepiece).
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    bpe = Tokenizer(models.BPE(vocab=vocabulary, merges=[pair for pair, _ in merges], unk_token="<|endoftext|>",
+                               end_of_word_suffix="</w>", continuing_subword_prefix="", fuse_unk=False))
+    bpe.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()])
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""), behavior="removed", invert=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    bpe.decoder = decoders.ByteLevel()
+    bpe.post_processor = processors.RobertaProcessing(("<|endoftext|>", 49407), ("<|startoftext|>", 49406),
+                                                      add_prefix_space=False, trim_offsets=False)
+    CLIPTokenizerFast(tokenizer_object=bpe, bos_token="<|startoftext|>", eos_token="<|endoftext|>", unk_token="<|endoftext|>",
+                      pad_token="<|endoftext|>").save_pretrained(str(hf))
+    model_folder = scratch / "model"
+    model_folder.mkdir()
+    source = base.MODELS / NAME
+    shutil.copy(source / "open_clip_model.safetensors", model_folder / "open_clip_model.safetensors")
+    config = json.loads((source / "open_clip_config.json").read_text())
+    # A local folder's tokenizer is always its own files (open_clip's
+    # get_tokenizer with local-dir:), whatever hf_tokenizer_name names.
+    config["model_cfg"]["text_cfg"]["hf_tokenizer_name"] = "timm/MobileCLIP2-S0-OpenCLIP"
+    (model_folder / "open_clip_config.json").write_text(json.dumps(config))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(hf / name, model_folder / name)
+    model, _, _ = open_clip.create_model_and_transforms("local-dir:" + str(model_folder))
+    model.eval()
+    tokenizer = open_clip.get_tokenizer("local-dir:" + str(model_folder))
+    assert type(tokenizer).__name__ == "HFTokenizer", type(tokenizer)
+    texts_in = base.TEXTS
+    ids = tokenizer(texts_in)
+    own = simple(texts_in)
+    # Padded with the tokenizer's pad_token; the pieces are open_clip's own
+    # but where lowercasing differs (the tokenizers library has no final
+    # sigma: "ΣΊΣΥΦΟΣ" ends in σ, not ς).
+    pad = tokenizer.tokenizer.pad_token_id
+    differing = []
+    for text, mine, theirs in zip(texts_in, ids.tolist(), own.tolist()):
+        end = theirs.index(49407) + 1
+        assert all(i == pad for i in mine[mine.index(49407) + 1:]), mine
+        if mine[:end] != theirs[:end]:
+            differing.append(text)
+    with torch.no_grad():
+        texts = model.encode_text(ids)
+        zero_padded = model.encode_text(own)
+    out = base.fresh(base.REFERENCE / "oc-mobileclip2-t-hf")
+    base.write_json(out / "open_clip_config.json", config)
+    shutil.copy(hf / "tokenizer_config.json", out / "tokenizer_config.json")
+    document = {
+        "model": NAME + " with hf_tokenizer_name", "layout": "open_clip", "directory": f"models/{NAME}",
+        "versions": dict(torch=torch.__version__, open_clip=open_clip.__version__, python=sys.version.split()[0]),
+        "tokenization": "open_clip get_tokenizer with text_cfg.hf_tokenizer_name: HFTokenizer (clean 'whitespace'), "
+                        f"padding='max_length' to 77 with the tokenizer's pad_token (id {pad})",
+        "pad_id": pad,
+        "texts": [{"text": text, "ids": ids[i].tolist(), "embedding": texts[i].tolist()} for i, text in enumerate(texts_in)],
+        "min_cosine_against_zero_padding": min(base.cosine(texts[i], zero_padded[i]) for i in range(len(texts_in))),
+        "texts_whose_pieces_differ_from_open_clip_own_tokenizer": differing,
+    }
+    base.write_json(base.REFERENCE / "oc-mobileclip2-t-hf.json", document, indent=1)
+    shutil.rmtree(scratch)
+    print("hf tokenizer: pad", pad, "min cosine against zero padding", document["min_cosine_against_zero_padding"])
+
+
 def main():
+    if "--hf-tokenizer" in sys.argv:
+        make_hf_tokenizer_reference()
+        return
     if "--keys" in sys.argv:
         for model_name in ("MobileCLIP2-S0", "MobileCLIP2-S3", "MobileCLIP2-B", "MobileCLIP2-L-14"):
             write_keys(model_name)

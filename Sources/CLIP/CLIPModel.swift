@@ -159,7 +159,9 @@ public final class CLIPModel: Sendable {
                 guard case let .siglip(padId) = configuration.text.architecture else {
                     let words = try reader.prepared(key: vocabulary.key, decode: { Vocabulary(prepared: $0, owner: $1) },
                                                     build: vocabulary.load, words: \.preparedWords)
-                    return (CLIPTokenizer(vocabulary: words, contextLength: contextLength), "the CLIP tokenizer's")
+                    var tokenizer = CLIPTokenizer(vocabulary: words, contextLength: contextLength)
+                    if configuration.text.huggingFaceTokenizer { tokenizer.cleaning = .huggingFace }
+                    return (tokenizer, "the CLIP tokenizer's")
                 }
                 // SigLIP 2: tokenizer.json; SigLIP: spiece.model.
                 guard let modelDirectory else { throw .missingFile(path: (directory ?? ".") + "/tokenizer.json") }

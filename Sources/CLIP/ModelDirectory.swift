@@ -109,7 +109,13 @@ public struct ModelDirectory: Sendable, Equatable {
             }
             var names = CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: textPrefix, siglip: siglip)
             if case .timm = model.vision.architecture { names.timmClassToken = true }
-            return (model, preprocess, names, pooling)
+            var resolved = model
+            if case .clip = model.text.architecture, file.modelCfg.textCfg.hfTokenizerName?.isEmpty == false {
+                // (Only a tower without the causal mask reads the padding.)
+                resolved.text.huggingFaceTokenizer = true
+                if model.text.bidirectional { resolved.text.padId = try huggingFacePadId() }
+            }
+            return (resolved, preprocess, names, pooling)
         case .transformers:
             let file = try JSONFile.read(TransformersConfigFile.self, path: configurationPath)
             var options = BertTokenizer.Options()
@@ -134,6 +140,28 @@ public struct ModelDirectory: Sendable, Equatable {
 }
 
 extension ModelDirectory {
+    /// The id a Hugging Face CLIP tokenizer pads with, from its
+    /// tokenizer_config.json: its pad_token, one of CLIP's two special
+    /// tokens (the vocabulary's last two ids) or "!" (its first). open_clip
+    /// uploads openai/clip-vit-large-patch14's beside its CLIP models, which
+    /// pads with <|endoftext|>.
+    func huggingFacePadId() throws(CLIPError) -> Int {
+        guard let tokenizerConfigurationPath else { throw .missingFile(path: path + "/tokenizer_config.json") }
+        let configuration = try JSONFile.read(TokenizerConfigFile.self, path: tokenizerConfigurationPath)
+        if let kind = configuration.tokenizerClass, !["CLIPTokenizer", "CLIPTokenizerFast"].contains(kind) {
+            throw .unsupportedArchitecture(path: tokenizerConfigurationPath, reason: "tokenizer_class \"\(kind)\" (only CLIP's BPE tokenizer)")
+        }
+        switch configuration.padToken?.content {
+        case "<|endoftext|>": return 49407
+        case "<|startoftext|>": return 49406
+        case "!": return 0   // the first byte piece, what open_clip's own tokenizer's zeros stand for
+        case let other?:
+            throw .unsupportedArchitecture(path: tokenizerConfigurationPath, reason: "pad_token \"\(other)\" (only <|endoftext|>, <|startoftext|> or !)")
+        case nil:
+            throw .invalidVocabulary(path: tokenizerConfigurationPath, reason: "it has no pad_token to fill queries to the context length")
+        }
+    }
+
     /// Its tokenizer.json tokenizer (SigLIP 2's), framed and cut to
     /// `contextLength`. SigLIP 2 was trained on lower-cased text: in
     /// transformers' layout its queries are lower-cased first, as
@@ -199,6 +227,7 @@ struct TokenizerConfigFile: Decodable {
     var unkToken: TokenName?
     var padToken: TokenName?
     var additionalSpecialTokens: [TokenName]?
+    var tokenizerClass: String?
 
     /// A special token, as a string or as an AddedToken's fields.
     struct TokenName: Decodable {
@@ -219,6 +248,7 @@ struct TokenizerConfigFile: Decodable {
         case doLowerCase = "do_lower_case", tokenizeChineseChars = "tokenize_chinese_chars", stripAccents = "strip_accents"
         case addBosToken = "add_bos_token", addEosToken = "add_eos_token", bosToken = "bos_token", eosToken = "eos_token"
         case unkToken = "unk_token", padToken = "pad_token", additionalSpecialTokens = "additional_special_tokens"
+        case tokenizerClass = "tokenizer_class"
     }
 
     /// transformers' frame when the file sets either switch (absent ones are off).

@@ -82,6 +82,9 @@ public enum ModelCatalogue {
     /// publishes it: FastViT MCi image towers built for phones (S0 … S4), a
     /// ViT-B/16 over a convolutional stem (B) and timm's CLIP ViT-L/14
     /// (L-14), CLIP text towers (without the causal mask but for B).
+    /// tokenizer_config.json too: open_clip's upload carries one (CLIP's
+    /// Hugging Face tokenizer), whose pad_token a configuration naming
+    /// hf_tokenizer_name pads with.
     /// Zero-shot ImageNet-1k top-1 from the MobileCLIP 2 paper (Faghri et
     /// al., Apple, TMLR 2025) as Apple's model cards (apple/MobileCLIP2-*) list it.
     private static let mobileCLIP2: [CatalogueEntry] = [
@@ -93,7 +96,7 @@ public enum ModelCatalogue {
         ("mobileclip2-l-14", "timm/MobileCLIP2-L-14-OpenCLIP", "MobileCLIP 2 L/14, 224 px, 768-d, English (81.9%)", 1_710_000_000),
     ].map { model in
         CatalogueEntry(name: model.0, summary: model.2, repository: model.1, revision: "main", layout: .openCLIP,
-                       files: openCLIPFiles, downloadBytes: model.3, licence: "apple-amlr")
+                       files: openCLIPFiles + ["tokenizer_config.json"], downloadBytes: model.3, licence: "apple-amlr")
     }
 
     /// An entry for one of Google's SigLIP repositories: (name, repository, summary, bytes).

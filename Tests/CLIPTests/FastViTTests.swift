@@ -103,12 +103,13 @@ struct FastViTTests {
         #expect(embedding.count == 512 && embedding.allSatisfy(\.isFinite) && embedding.contains { $0 != 0 })
     }
 
-    @Test("configurations it does not implement are refused by name: fastvit_sa12, a Hugging Face tokenizer, another pooling, a size off the stride")
+    @Test("configurations it does not implement are refused by name: fastvit_sa12, a Hugging Face tokenizer without its files, another pooling, a size off the stride")
     func refusals() throws {
         let config = try String(contentsOfFile: Self.folder + "/open_clip_config.json", encoding: .utf8)
         for (from, to, message) in [
             (#""timm_model_name": "test_fastvit_mci""#, #""timm_model_name": "fastvit_sa12""#, "\"fastvit_sa12\" (supported timm image towers: MobileCLIP 2"),
-            (#""no_causal_mask": true"#, #""no_causal_mask": true, "hf_tokenizer_name": "timm/MobileCLIP2-S0-OpenCLIP""#, "text_cfg.hf_tokenizer_name is set"),
+            // A Hugging Face tokenizer pads with its pad_token: without its tokenizer_config.json, it is unknown.
+            (#""no_causal_mask": true"#, #""no_causal_mask": true, "hf_tokenizer_name": "timm/MobileCLIP2-S0-OpenCLIP""#, "tokenizer_config.json"),
             (#""timm_pool": "avg""#, #""timm_pool": "token""#, "vision_cfg.timm_pool \"token\" with test_fastvit_mci (only \"avg\")"),
             (#""image_size": 64"#, #""image_size": 80"#, "vision_cfg.image_size 80x80 is not a square multiple of 32"),
         ] {
@@ -123,6 +124,64 @@ struct FastViTTests {
             } throws: { error in
                 "\(error)".replacingOccurrences(of: "\\\"", with: "\"").contains(message)
             }
+        }
+    }
+
+    /// oc-mobileclip2-t's weights in a folder whose configuration names
+    /// hf_tokenizer_name, with the tokenizer_config.json open_clip uploads
+    /// beside it (`replacing` edits that file).
+    func huggingFaceTokenizerFolder(replacing: (String, String)? = nil) throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-mobileclip-hf-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.folder + "/open_clip_model.safetensors", toPath: folder + "/open_clip_model.safetensors")
+        let source = Fixtures.path("reference/oc-mobileclip2-t-hf")
+        try FileManager.default.copyItem(atPath: source + "/open_clip_config.json", toPath: folder + "/open_clip_config.json")
+        var tokenizerConfiguration = try String(contentsOfFile: source + "/tokenizer_config.json", encoding: .utf8)
+        if let (from, to) = replacing {
+            #expect(tokenizerConfiguration.contains(from))
+            tokenizerConfiguration = tokenizerConfiguration.replacingOccurrences(of: from, with: to)
+        }
+        try tokenizerConfiguration.write(toFile: folder + "/tokenizer_config.json", atomically: true, encoding: .utf8)
+        return folder
+    }
+
+    @Test("with hf_tokenizer_name, ids padded with the Hugging Face tokenizer's pad_token and text embeddings equal open_clip's HFTokenizer path")
+    func huggingFaceTokenizer() throws {
+        struct Reference: Decodable {
+            struct Text: Decodable { let text: String; let ids: [Int]; let embedding: [Float] }
+            let padId: Int
+            let texts: [Text]
+            let minCosineAgainstZeroPadding: Double
+            enum CodingKeys: String, CodingKey { case padId = "pad_id", texts, minCosineAgainstZeroPadding = "min_cosine_against_zero_padding" }
+        }
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("reference/oc-mobileclip2-t-hf.json"))))
+        // The padding matters: open_clip's own zeros give other embeddings.
+        #expect(reference.padId == 49407 && reference.minCosineAgainstZeroPadding < 0.99)
+        let folder = try huggingFaceTokenizerFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let model = try CLIPModel(directory: folder, towers: .text, precision: .fp32)
+        guard case let .clip(tower)? = model.text else { Issue.record("not a CLIP text tower"); return }
+        #expect(tower.padId == 49407)
+        for text in reference.texts {
+            let ids = model.tokenizer?.tokenize(text.text) ?? []
+            #expect(ids + [Int](repeating: 49407, count: 77 - ids.count) == text.ids, "\(text.text.debugDescription)")
+        }
+        let embeddings = model.encode(texts: reference.texts.map(\.text))
+        for (text, embedding) in zip(reference.texts, embeddings) {
+            #expect(Compare.maxRelativeDifference(embedding, text.embedding) <= 1e-4, "\(text.text.debugDescription)")
+        }
+    }
+
+    @Test("a Hugging Face tokenizer that is not CLIP's, or pads with another token, is refused by name",
+          arguments: [(#""tokenizer_class": "CLIPTokenizer""#, #""tokenizer_class": "BertTokenizer""#, "tokenizer_class \"BertTokenizer\""),
+                      (#""pad_token": "<|endoftext|>""#, #""pad_token": "<pad>""#, "pad_token \"<pad>\"")])
+    func huggingFaceTokenizerRefusals(from: String, to: String, message: String) throws {
+        let folder = try huggingFaceTokenizerFolder(replacing: (from, to))
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect {
+            _ = try CLIPModel(directory: folder, towers: .text)
+        } throws: { error in
+            "\(error)".replacingOccurrences(of: "\\\"", with: "\"").contains(message)
         }
     }
 

@@ -100,10 +100,20 @@ public struct TextConfiguration: Sendable, Equatable {
     public var transformer: TransformerConfiguration
     public var architecture: TextArchitecture = .clip
     /// A CLIP tower without the causal mask (open_clip's no_causal_mask,
-    /// MobileCLIP 2 S0/S2): every position attends to every other, padding
-    /// included, so sequences are always padded to the context length (with
-    /// 0, as open_clip's tokenizer pads).
+    /// MobileCLIP 2): every position attends to every other, padding
+    /// included, so sequences are always padded to the context length with
+    /// `padId`.
     public var bidirectional = false
+    /// What pads a bidirectional CLIP tower's sequences: 0, as open_clip's
+    /// own tokenizer pads, or, where the configuration names a Hugging Face
+    /// tokenizer (hf_tokenizer_name), that tokenizer's pad_token
+    /// (CLIP's: <|endoftext|>, 49407).
+    public var padId = 0
+    /// Tokenized as open_clip does when the configuration names
+    /// hf_tokenizer_name: with CLIP's Hugging Face tokenizer, whose
+    /// normaliser lowercases character by character (and whose pad_token
+    /// is `padId`).
+    public var huggingFaceTokenizer = false
 }
 
 /// Which checkpoint naming scheme a model directory uses.

@@ -342,11 +342,16 @@ struct OpenCLIPConfigFile: Decodable {
             visionConfiguration = VisionConfiguration(imageSize: size.width, patchSize: stride, transformer: attention, architecture: .fastvit(name))
         }
         guard modelCfg.customText == true else { throw unsupported("a MobileCLIP 2 configuration without custom_text") }
-        if text.hfTokenizerName?.isEmpty == false {
-            throw unsupported("text_cfg.hf_tokenizer_name is set (Hugging Face's CLIP tokenizer pads differently; only open_clip's own is supported)")
-        }
+        // With hf_tokenizer_name, open_clip tokenizes with that Hugging Face
+        // tokenizer (the hub repositories name themselves, and carry
+        // CLIP's): the same pieces as its own BPE, whose normaliser
+        // lowercases after "whitespace" cleaning, padded with its pad_token
+        // (ModelDirectory reads it). Its default cleaning is "whitespace".
+        let huggingFace = text.hfTokenizerName?.isEmpty == false
         if text.projBias == true { throw unsupported("text_cfg.proj_bias is set") }
-        if let clean = text.clean, clean != "lower" { throw unsupported("text_cfg.tokenizer_kwargs.clean \"\(clean)\"") }
+        if let clean = text.clean, clean != "lower", !(huggingFace && clean == "whitespace") {
+            throw unsupported("text_cfg.tokenizer_kwargs.clean \"\(clean)\"")
+        }
         guard (text.poolType ?? "argmax") == "argmax" else {
             throw unsupported("text_cfg.pool_type \"\(text.poolType!)\" with \(name) (only \"argmax\")")
         }

@@ -6,6 +6,17 @@ public struct CLIPTokenizer: Sendable {
     let preTokenizer: PreTokenizer
     let encoder: BytePairEncoder
     public let contextLength: Int
+    /// How text is cleaned before the pieces are found.
+    var cleaning = Cleaning.openCLIP
+
+    enum Cleaning: Sendable {
+        /// open_clip's SimpleTokenizer ("lower"): Python's str.lower().
+        case openCLIP
+        /// open_clip's HFTokenizer over CLIP's Hugging Face tokenizer
+        /// ("whitespace" cleaning, then the tokenizer's normaliser: NFC and
+        /// a lowercasing without Python's final sigma).
+        case huggingFace
+    }
 
     init(vocabulary: Vocabulary, contextLength: Int) {
         self.vocabulary = vocabulary
@@ -28,7 +39,8 @@ public struct CLIPTokenizer: Sendable {
     public func encode(_ text: String) -> [Int] {
         var ids: [Int] = []
         let special = [vocabulary.startOfText.lowercased(): vocabulary.startId, vocabulary.endOfText.lowercased(): vocabulary.endId]
-        for word in preTokenizer.split(TextCleaner.clean(text)) {
+        let cleaned = cleaning == .openCLIP ? TextCleaner.clean(text) : TextCleaner.cleanForHuggingFaceCLIP(text)
+        for word in preTokenizer.split(cleaned) {
             if let id = special[word] {
                 ids.append(id)
                 continue

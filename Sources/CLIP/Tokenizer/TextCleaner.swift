@@ -14,6 +14,18 @@ enum TextCleaner {
         pythonLowercased(collapsingWhitespace(basicClean(text)))
     }
 
+    /// open_clip's "whitespace" mode (basic_clean, whitespace collapsed),
+    /// then what CLIP's Hugging Face tokenizer's normaliser does: NFC,
+    /// whitespace runs as one space, each character lowercased on its own
+    /// (the tokenizers library's Lowercase: Σ is always σ, never Python's
+    /// final ς).
+    static func cleanForHuggingFaceCLIP(_ text: String) -> String {
+        let composed = String(String.UnicodeScalarView(collapsingWhitespace(basicClean(text)))).precomposedStringWithCanonicalMapping
+        var result = String.UnicodeScalarView()
+        for scalar in composed.unicodeScalars { CharacterClasses.appendLowercased(scalar, to: &result) }
+        return String(result)
+    }
+
     /// open_clip's "canonicalize" mode (`_clean_canonicalize`, the cleaning
     /// of its SigLIP models, after big_vision): basic_clean, then "_" as a
     /// space, ASCII punctuation (Python's string.punctuation) removed,

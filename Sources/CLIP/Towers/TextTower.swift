@@ -59,7 +59,7 @@ struct TextTower: Sendable {
     /// tower's before building it).
     var padId: Int? {
         if case let .siglip(padId) = configuration.architecture { return padId }
-        return configuration.bidirectional ? 0 : nil
+        return configuration.bidirectional ? configuration.padId : nil
     }
 
     /// The position whose final state is the sequence's embedding.
