@@ -6,9 +6,10 @@
 // the whole loop, when the caller finished every part before the worker
 // woke.
 //
-// One job at a time: `ps_parallel_run` returns -1 without running anything
-// when another thread's job is under way, or when called from inside a job,
-// and the caller runs the parts some other way.
+// One job at a time: `ps_parallel_run` returns without running anything,
+// -1 when another thread's job is under way (the caller runs the parts some
+// other way), -2 when called from inside a job (one of the job's threads:
+// the caller runs the parts itself, one after another).
 //
 // A job's parts are claimed through `ticket` (the job's number in the high
 // 32 bits, its part count in the next 16, the next part in the low 16) by
@@ -114,7 +115,8 @@ static int start_workers(int threads) {
 }
 
 int ps_parallel_run(int threads, size_t parts, void (*task)(void *context, size_t part), void *context) {
-    if (in_job || parts > 0xFFFF) return -1;
+    if (in_job) return -2;
+    if (parts > 0xFFFF) return -1;
     int expected = 0;
     if (!atomic_compare_exchange_strong_explicit(&pool.busy, &expected, 1, memory_order_acquire, memory_order_relaxed))
         return -1;

@@ -354,10 +354,49 @@ enum AnyVisionTower: Sendable {
         }
     }
 
+    /// Embeddings of `count` images. Several run side by side, a share
+    /// of them on each core with every loop inside on that core alone: no
+    /// core waits for another between layers, and a share's activations
+    /// stay in its core's caches from layer to layer. A FastViT takes its
+    /// share one image at a time (an image's maps are megabytes, its
+    /// weights fewer); a ViT as one batch (its weights outweigh an image's
+    /// tokens, and are read once for the share).
     func encode(pixels: [Float], count: Int) -> Matrix {
+        let shares = min(count, Parallel.cores)
+        guard shares > 1 else { return encodeShare(pixels: pixels, count: count) }
+        let plane = pixels.count / count
+        var output: [Matrix?] = Array(repeating: nil, count: shares)
+        output.withUnsafeMutableBufferPointer { results in
+            let results = SendableMutablePointer(results.baseAddress!)
+            Parallel.run(shares) { share in
+                let images = Parallel.ranges(of: count, work: count, minimumWork: 0)[share]
+                let slice = Array(pixels[images.lowerBound * plane..<images.upperBound * plane])
+                (results.pointer + share).initialize(to: encodeShare(pixels: slice, count: images.count))
+            }
+        }
+        var joined = Matrix(uninitialized: count, output[0]!.columns)
+        var row = 0
+        for part in output {
+            joined.values.replaceSubrange(row * joined.columns..<(row + part!.rows) * joined.columns, with: part!.values)
+            row += part!.rows
+        }
+        return joined
+    }
+
+    /// A share of the images: on the calling thread's core inside
+    /// `encode`'s loop, on every core when it is the whole batch.
+    private func encodeShare(pixels: [Float], count: Int) -> Matrix {
         switch self {
-        case let .vit(tower): return tower.encode(pixels: pixels, count: count)
-        case let .fastvit(tower, configuration): return tower.encode(pixels: pixels, count: count, size: configuration.imageSize)
+        case let .vit(tower):
+            return tower.encode(pixels: pixels, count: count)
+        case let .fastvit(tower, configuration):
+            guard count > 1 else { return tower.encode(pixels: pixels, count: count, size: configuration.imageSize) }
+            let plane = pixels.count / count
+            var rows: [Float] = []
+            for image in 0..<count {
+                rows += tower.encode(pixels: Array(pixels[image * plane..<(image + 1) * plane]), count: 1, size: configuration.imageSize).values
+            }
+            return Matrix(rows: count, columns: rows.count / count, values: rows)
         }
     }
 }

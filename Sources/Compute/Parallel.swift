@@ -10,21 +10,27 @@ public enum Parallel {
     /// Runs `body(0..<parts)`, concurrently when there is more than one part:
     /// on the kernels' worker pool (threads that stay awake ~100 µs between
     /// loops, see ps_parallel_run), or through libdispatch when the pool is
-    /// busy with another thread's loop or this is a loop inside one.
+    /// busy with another thread's loop. A loop inside one runs its parts one
+    /// after another on the thread that asks: every core already has a part
+    /// of the outer loop.
     public static func run(_ parts: Int, _ body: @Sendable (Int) -> Void) {
         guard parts > 1 else {
             if parts == 1 { body(0) }
             return
         }
-        let ran = withoutActuallyEscaping(body) { escaping in
+        let status = withoutActuallyEscaping(body) { escaping in
             var task = escaping
             return withUnsafeMutablePointer(to: &task) { pointer in
                 ps_parallel_run(Int32(clamping: cores), parts, { context, part in
                     context!.assumingMemoryBound(to: (@Sendable (Int) -> Void).self).pointee(part)
-                }, pointer) == 0
+                }, pointer)
             }
         }
-        if !ran { DispatchQueue.concurrentPerform(iterations: parts, execute: body) }
+        switch status {
+        case 0: break
+        case -2: for part in 0..<parts { body(part) }
+        default: DispatchQueue.concurrentPerform(iterations: parts, execute: body)
+        }
     }
 
     /// How work over `units` (rows, panels, blocks) is split across the

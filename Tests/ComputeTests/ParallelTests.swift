@@ -1,4 +1,5 @@
 import CKernels
+import Glibc
 import Compute
 import Synchronization
 import Testing
@@ -67,7 +68,7 @@ struct WorkerPoolTests {
         }
     }
 
-    @Test("the pool itself runs a job when free, and refuses one from inside a job or past 65 535 parts")
+    @Test("the pool itself runs a job when free, and refuses one from inside a job (-2) or past 65 535 parts (-1)")
     func poolRunsAndRefuses() {
         final class Job {
             let parts: Int
@@ -97,9 +98,28 @@ struct WorkerPoolTests {
             }
             #expect(result == 0)
             #expect(Array(job.seen) == [Int](repeating: 1, count: job.parts))
-            #expect(job.nested == [-1])
+            #expect(job.nested == [-2])
         }
         #expect(ps_parallel_run(2, 65_536, task, nil) == -1)
+    }
+
+    @Test("a loop inside a loop runs its parts one after another on the thread of the outer part")
+    func nestedLoopsRunInline() {
+        let outer = 2, inner = 5
+        let threads = UnsafeMutableBufferPointer<UInt>.allocate(capacity: outer * (inner + 1))
+        defer { threads.deallocate() }
+        threads.initialize(repeating: 0)
+        let target = SendableMutablePointer(threads.baseAddress!)
+        Parallel.run(outer) { part in
+            target.pointer[part * (inner + 1)] = UInt(pthread_self())
+            Parallel.run(inner) { innerPart in
+                target.pointer[part * (inner + 1) + 1 + innerPart] = UInt(pthread_self())
+            }
+        }
+        for part in 0..<outer {
+            let row = Array(threads[part * (inner + 1)..<(part + 1) * (inner + 1)])
+            #expect(row.allSatisfy { $0 == row[0] && $0 != 0 }, "\(row)")
+        }
     }
 
     @Test("each part's writes are visible to the caller when run returns")
