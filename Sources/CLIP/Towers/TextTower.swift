@@ -82,13 +82,15 @@ struct TextTower: Sendable {
     /// With causal attention a position never sees the ones after it, so each
     /// sequence only runs up to its pooled position: padding to the context
     /// length would not change the result and would cost up to 10× the time.
-    /// SigLIP's attention is bidirectional and unmasked, so its sequences are
-    /// padded to the context length with its padding id, as it was trained.
+    /// SigLIP's and MobileCLIP's attention is bidirectional and unmasked, so
+    /// their sequences are padded to the context length with the padding
+    /// id, as they were trained: every position, the padding's too, changes
+    /// every state.
     func encode(tokens sequences: [[Int]]) -> Matrix {
         let width = configuration.transformer.width
         let padded = readsPaddedSequences, padId = self.padId
         let pooled = sequences.map(pooledPosition)
-        let length = (pooled.max() ?? 0) + 1
+        let length = padded ? configuration.contextLength : (pooled.max() ?? 0) + 1
         let count = sequences.count
         var x = Matrix(zeros: count * length, width)
         x.values.withUnsafeMutableBufferPointer { target in
