@@ -12,18 +12,9 @@ import TestSupport
 /// checkpoints have, and folded at load.
 @Suite("MobileCLIP 2: the FastViT MCi image tower")
 struct FastViTTests {
-    struct Reference: Decodable {
-        struct Pixels: Decodable { let file: String; let values: [Float] }
-        struct Image: Decodable { let file: String; let embedding: [Float] }
-        let pixels: Pixels
-        let images: [Image]
-    }
-
     static let folder = Fixtures.path("models/oc-mobileclip2-t")
 
-    func reference() throws -> Reference {
-        try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("reference/oc-mobileclip2-t.json"))))
-    }
+    func reference() throws -> Fixtures.TowerReference { try Fixtures.towerReference("oc-mobileclip2-t") }
 
     func tower(_ precision: Precision) throws -> (FastViTTower, WeightReader) {
         let reader = WeightReader(file: try TensorFile(path: Self.folder + "/open_clip_model.safetensors"), precision: precision)
@@ -81,12 +72,7 @@ struct FastViTTests {
     @Test("MobileCLIP2-S0 and -S3 at full size read exactly the tensors open_clip's configurations hold, with their shapes",
           arguments: [("s0", "fastvit_mci0"), ("s3", "fastvit_mci3")])
     func fullSizeTensors(listing: String, tower: String) throws {
-        // open_clip.create_model('MobileCLIP2-S0').state_dict(): name, shape, dtype.
-        let listed = try String(contentsOfFile: Fixtures.path("reference/mobileclip2-\(listing)-keys.txt"), encoding: .utf8)
-            .split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: "\t") }
-        let expected = Dictionary(uniqueKeysWithValues: listed.map { fields in
-            (String(fields[0]), fields[1].filter { $0.isNumber || $0 == "," }.split(separator: ",").map { Int($0)! })
-        }).filter { !$0.key.hasSuffix("num_batches_tracked") && $0.key != "logit_scale" }
+        let expected = try Fixtures.tensorListing("mobileclip2-\(listing)")
         let described = try CLIPModel.checkpointTensors(.mobileCLIP2(tower), towers: .both)
         #expect(described.count == expected.count)
         #expect(Dictionary(uniqueKeysWithValues: described.map { ($0.name, $0.shape) }) == expected)
@@ -105,26 +91,13 @@ struct FastViTTests {
 
     @Test("configurations it does not implement are refused by name: fastvit_sa12, a Hugging Face tokenizer without its files, another pooling, a size off the stride")
     func refusals() throws {
-        let config = try String(contentsOfFile: Self.folder + "/open_clip_config.json", encoding: .utf8)
-        for (from, to, message) in [
+        try Fixtures.expectRefusals("oc-mobileclip2-t", [
             (#""timm_model_name": "test_fastvit_mci""#, #""timm_model_name": "fastvit_sa12""#, "\"fastvit_sa12\" (supported timm image towers: MobileCLIP 2"),
             // A Hugging Face tokenizer pads with its pad_token: without its tokenizer_config.json, it is unknown.
             (#""no_causal_mask": true"#, #""no_causal_mask": true, "hf_tokenizer_name": "timm/MobileCLIP2-S0-OpenCLIP""#, "tokenizer_config.json"),
             (#""timm_pool": "avg""#, #""timm_pool": "token""#, "vision_cfg.timm_pool \"token\" with test_fastvit_mci (only \"avg\")"),
             (#""image_size": 64"#, #""image_size": 80"#, "vision_cfg.image_size 80x80 is not a square multiple of 32"),
-        ] {
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-fastvit-\(UUID().uuidString)").path
-            defer { try? FileManager.default.removeItem(atPath: folder) }
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: Self.folder + "/open_clip_model.safetensors", toPath: folder + "/open_clip_model.safetensors")
-            #expect(config.contains(from), "\(from)")
-            try config.replacingOccurrences(of: from, with: to).write(toFile: folder + "/open_clip_config.json", atomically: true, encoding: .utf8)
-            #expect {
-                _ = try CLIPModel(directory: folder)
-            } throws: { error in
-                "\(error)".replacingOccurrences(of: "\\\"", with: "\"").contains(message)
-            }
-        }
+        ])
     }
 
     /// oc-mobileclip2-t's weights in a folder whose configuration names

@@ -1,5 +1,7 @@
 import Foundation
 import TestSupport
+import Testing
+@testable import CLIP
 
 /// Paths into the repository's fixtures/ folder and the reference files the
 /// fixture script wrote (scripts/make-reference-fixtures.py).
@@ -35,6 +37,52 @@ enum Fixtures {
         var reference = try JSONDecoder().decode(Reference.self, from: data)
         if model != file { reference.directory = "models/\(model)" }
         return reference
+    }
+
+    /// A fixture's image embeddings with the pixels open_clip fed its tower
+    /// for one photo (the MobileCLIP fixtures).
+    struct TowerReference: Decodable {
+        struct Pixels: Decodable { let file: String; let values: [Float] }
+        struct Image: Decodable { let file: String; let embedding: [Float] }
+        let pixels: Pixels
+        let images: [Image]
+    }
+
+    static func towerReference(_ model: String) throws -> TowerReference {
+        try JSONDecoder().decode(TowerReference.self, from: Data(contentsOf: URL(fileURLWithPath: path("reference/\(model).json"))))
+    }
+
+    /// reference/<listing>-keys.txt (scripts/make-mobileclip-fixtures.py
+    /// --keys): the tensors open_clip's own full-size model holds, by name,
+    /// with their shapes; its step counters and logit scale left out.
+    static func tensorListing(_ listing: String) throws -> [String: [Int]] {
+        let lines = try String(contentsOfFile: path("reference/\(listing)-keys.txt"), encoding: .utf8)
+            .split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: "\t") }
+        return Dictionary(uniqueKeysWithValues: lines.map { fields in
+            (String(fields[0]), fields[1].filter { $0.isNumber || $0 == "," }.split(separator: ",").map { Int($0)! })
+        }).filter { !$0.key.hasSuffix("num_batches_tracked") && $0.key != "logit_scale" }
+    }
+
+    /// For each (from, to, message): `model`'s weights beside its
+    /// open_clip_config.json with `from` replaced by `to` must be refused
+    /// with an error that says `message`.
+    static func expectRefusals(_ model: String, _ cases: [(String, String, String)],
+                               sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let source = path("models/\(model)")
+        let config = try String(contentsOfFile: source + "/open_clip_config.json", encoding: .utf8)
+        for (from, to, message) in cases {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-refused-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: source + "/open_clip_model.safetensors", toPath: folder + "/open_clip_model.safetensors")
+            #expect(config.contains(from), "\(from)", sourceLocation: sourceLocation)
+            try config.replacingOccurrences(of: from, with: to).write(toFile: folder + "/open_clip_config.json", atomically: true, encoding: .utf8)
+            #expect(sourceLocation: sourceLocation) {
+                _ = try CLIPModel(directory: folder)
+            } throws: { error in
+                "\(error)".replacingOccurrences(of: "\\\"", with: "\"").contains(message)
+            }
+        }
     }
 
     static let models = ["oc-vit-gelu-p16", "hf-vit-quickgelu-p8", "oc-vit-quickgelu-p8", "cn-clip-vit-p8", "cn-clip-vit-p8-bin", "siglip2-p8", "siglip-p8", "oc-siglip2-p8", "oc-mobileclip2-t", "oc-mobileclip2-s3-t", "oc-mobileclip2-b-t", "oc-mobileclip2-l-t"]

@@ -19,30 +19,25 @@ extension ModelConfiguration {
     /// same text tower with its causal mask; -L-14
     /// (`vit_large_patch14_clip_224`): 768-d, a 768-wide bidirectional text tower.
     public static func mobileCLIP2(_ tower: String) -> ModelConfiguration {
-        if let vit = TimmVisionTowers.classToken[tower] {
-            let large = vit.width > 768
+        // The large members (S3, S4, L-14): a 768-d embedding, a 768-wide text tower.
+        func model(large: Bool, bidirectional: Bool, vision: VisionConfiguration) -> ModelConfiguration {
             var text = TextConfiguration(contextLength: 77, vocabularySize: 49408, transformer: TransformerConfiguration(
                 width: large ? 768 : 512, layers: 12, heads: large ? 12 : 8, mlpWidth: large ? 3072 : 2048, activation: .gelu,
                 layerNormEpsilon: 1e-5))
-            text.bidirectional = large
-            return ModelConfiguration(
-                layout: .openCLIP, embeddingSize: large ? 768 : 512,
-                vision: VisionConfiguration(imageSize: vit.imageSize, patchSize: vit.patchSize, transformer: vit.transformer,
-                                            architecture: .timm(tower)),
-                text: text)
+            text.bidirectional = bidirectional
+            return ModelConfiguration(layout: .openCLIP, embeddingSize: large ? 768 : 512, vision: vision, text: text)
         }
-        // S3 and S4 (five stages): a 768-d embedding, a 768-wide text tower.
-        let shape = FastViTTower.Shape.known[tower]!, last = shape.widths.last!, large = shape.widths.count > 4
-        var text = TextConfiguration(contextLength: 77, vocabularySize: 49408, transformer: TransformerConfiguration(
-            width: large ? 768 : 512, layers: 12, heads: large ? 12 : 8, mlpWidth: large ? 3072 : 2048, activation: .gelu,
-            layerNormEpsilon: 1e-5))
-        text.bidirectional = true
-        return ModelConfiguration(
-            layout: .openCLIP, embeddingSize: large ? 768 : 512,
-            vision: VisionConfiguration(imageSize: 256, patchSize: shape.stride, transformer: TransformerConfiguration(
-                width: last, layers: shape.layers.last!, heads: last / 32, mlpWidth: last * shape.mlpRatio, activation: .gelu,
-                layerNormEpsilon: 1e-5), architecture: .fastvit(tower)),
-            text: text)
+        if let vit = TimmVisionTowers.classToken[tower] {
+            let large = vit.width > 768
+            return model(large: large, bidirectional: large,
+                         vision: VisionConfiguration(imageSize: vit.imageSize, patchSize: vit.patchSize, transformer: vit.transformer,
+                                                     architecture: .timm(tower)))
+        }
+        let shape = FastViTTower.Shape.known[tower]!, last = shape.widths.last!
+        return model(large: shape.widths.count > 4, bidirectional: true,
+                     vision: VisionConfiguration(imageSize: 256, patchSize: shape.stride, transformer: TransformerConfiguration(
+                         width: last, layers: shape.layers.last!, heads: last / 32, mlpWidth: last * shape.mlpRatio, activation: .gelu,
+                         layerNormEpsilon: 1e-5), architecture: .fastvit(tower)))
     }
 }
 

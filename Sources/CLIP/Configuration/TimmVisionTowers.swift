@@ -19,10 +19,11 @@ enum TimmVisionTowers {
         var heads: Int
         var mlpWidth: Int
         var activation: Activation
+        var layerNormEpsilon: Float = 1e-6
 
         var transformer: TransformerConfiguration {
             TransformerConfiguration(width: width, layers: layers, heads: heads, mlpWidth: mlpWidth,
-                                     activation: activation, layerNormEpsilon: 1e-6)
+                                     activation: activation, layerNormEpsilon: layerNormEpsilon)
         }
     }
 
@@ -70,14 +71,9 @@ extension TimmVisionTowers {
             case convolutional(kernels: [Int], channels: [Int])
         }
 
-        var imageSize: Int
-        /// The side of the pixels one token covers.
-        var patchSize: Int
-        var width: Int
-        var layers: Int
-        var heads: Int
-        var mlpWidth: Int
-        var layerNormEpsilon: Float
+        /// Its size and transformer; `patchSize` is the side of the pixels
+        /// one token covers, the activation timm's default exact GELU.
+        var shape: Tower
         var stem: Stem
         /// timm's `no_embed_class` false: the class token has a position
         /// embedding too (row 0); true (MobileCLIP2-B): positions are added
@@ -86,30 +82,34 @@ extension TimmVisionTowers {
         /// timm's `pre_norm` (`norm_pre`, CLIP's ln_pre).
         var preNorm: Bool
 
-        var transformer: TransformerConfiguration {
-            TransformerConfiguration(width: width, layers: layers, heads: heads, mlpWidth: mlpWidth,
-                                     activation: .gelu, layerNormEpsilon: layerNormEpsilon)
-        }
+        var imageSize: Int { shape.imageSize }
+        var patchSize: Int { shape.patchSize }
+        var width: Int { shape.width }
+        var transformer: TransformerConfiguration { shape.transformer }
     }
 
     static let classToken: [String: ClassTokenTower] = [
         // timm/models/vision_transformer_hybrid.py: ConvStem(channels
         // (192, 192, 768), stride = kernel (4, 2, 2), padding 0, GELU),
         // embed 768, depth 12, 12 heads, no_embed_class; LayerNorm ε 1e-6.
-        "vit_base_mci_224": ClassTokenTower(imageSize: 224, patchSize: 16, width: 768, layers: 12, heads: 12, mlpWidth: 3072,
-                                            layerNormEpsilon: 1e-6, stem: .convolutional(kernels: [4, 2, 2], channels: [192, 192, 768]),
-                                            classPosition: false, preNorm: false),
+        "vit_base_mci_224": ClassTokenTower(
+            shape: Tower(imageSize: 224, patchSize: 16, width: 768, layers: 12, heads: 12, mlpWidth: 3072, activation: .gelu),
+            stem: .convolutional(kernels: [4, 2, 2], channels: [192, 192, 768]), classPosition: false, preNorm: false),
         // timm/models/vision_transformer.py: patch 14, embed 1024, depth 24,
         // 16 heads, pre_norm, LayerNorm ε 1e-5 (and so no patch bias).
-        "vit_large_patch14_clip_224": ClassTokenTower(imageSize: 224, patchSize: 14, width: 1024, layers: 24, heads: 16, mlpWidth: 4096,
-                                                      layerNormEpsilon: 1e-5, stem: .patch, classPosition: true, preNorm: true),
+        "vit_large_patch14_clip_224": ClassTokenTower(
+            shape: Tower(imageSize: 224, patchSize: 14, width: 1024, layers: 24, heads: 16, mlpWidth: 4096, activation: .gelu,
+                         layerNormEpsilon: 1e-5),
+            stem: .patch, classPosition: true, preNorm: true),
         // Test sizes of both, as scripts/make-mobileclip-fixtures.py
         // registers them with timm to make fixtures/models/oc-mobileclip2-b-t
         // and -l-t with open_clip.
-        "test_vit_mci": ClassTokenTower(imageSize: 64, patchSize: 16, width: 64, layers: 2, heads: 2, mlpWidth: 256,
-                                        layerNormEpsilon: 1e-6, stem: .convolutional(kernels: [4, 2, 2], channels: [16, 16, 64]),
-                                        classPosition: false, preNorm: false),
-        "test_vit_clip": ClassTokenTower(imageSize: 48, patchSize: 8, width: 64, layers: 2, heads: 2, mlpWidth: 256,
-                                         layerNormEpsilon: 1e-5, stem: .patch, classPosition: true, preNorm: true),
+        "test_vit_mci": ClassTokenTower(
+            shape: Tower(imageSize: 64, patchSize: 16, width: 64, layers: 2, heads: 2, mlpWidth: 256, activation: .gelu),
+            stem: .convolutional(kernels: [4, 2, 2], channels: [16, 16, 64]), classPosition: false, preNorm: false),
+        "test_vit_clip": ClassTokenTower(
+            shape: Tower(imageSize: 48, patchSize: 8, width: 64, layers: 2, heads: 2, mlpWidth: 256, activation: .gelu,
+                         layerNormEpsilon: 1e-5),
+            stem: .patch, classPosition: true, preNorm: true),
     ]
 }
