@@ -97,15 +97,13 @@ public final class CLIPModel: Sendable {
         let reader = WeightReader(describingWith: .fp32)
         let siglip = configuration.vision.architecture == .siglip
         // (open_clip's MobileCLIP 2 is a CustomTextCLIP: its text tower under "text.", its image tower timm's.)
-        var customText = false, timm = false
+        let customText: Bool
         switch configuration.vision.architecture {
-        case .fastvit: customText = true
-        case .timm: customText = true; timm = true
-        case .clip, .siglip: break
+        case .fastvit, .timm: customText = true
+        case .clip, .siglip: customText = false
         }
-        var names = siglip ? CheckpointNames(layout: .transformers, openCLIPTextPrefix: "", siglip: true)
-                           : CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: customText ? "text." : "")
-        names.timmClassToken = timm
+        let names = siglip ? CheckpointNames(layout: .transformers, openCLIPTextPrefix: "", siglip: true)
+                           : CheckpointNames(openCLIPTextPrefix: customText ? "text." : "", vision: configuration.vision.architecture)
         if towers.contains(.image) {
             _ = try AnyVisionTower(reader: reader, names: names, configuration: configuration.vision, embeddingSize: configuration.embeddingSize)
         }
@@ -362,14 +360,13 @@ enum AnyVisionTower: Sendable {
     /// weights fewer); a ViT as one batch (its weights outweigh an image's
     /// tokens, and are read once for the share).
     func encode(pixels: [Float], count: Int) -> Matrix {
-        let shares = min(count, Parallel.cores)
-        guard shares > 1 else { return encodeShare(pixels: pixels, count: count) }
+        let shares = Parallel.ranges(of: count, work: count, minimumWork: 0)
+        guard shares.count > 1 else { return encodeShare(pixels: pixels, count: count) }
         let plane = pixels.count / count
-        var output: [Matrix?] = Array(repeating: nil, count: shares)
+        var output: [Matrix?] = Array(repeating: nil, count: shares.count)
         output.withUnsafeMutableBufferPointer { results in
             let results = SendableMutablePointer(results.baseAddress!)
-            Parallel.run(shares) { share in
-                let images = Parallel.ranges(of: count, work: count, minimumWork: 0)[share]
+            Parallel.run(shares) { share, images in
                 let slice = Array(pixels[images.lowerBound * plane..<images.upperBound * plane])
                 (results.pointer + share).initialize(to: encodeShare(pixels: slice, count: images.count))
             }

@@ -107,8 +107,7 @@ public struct ModelDirectory: Sendable, Equatable {
             if siglip, tokenizerFilePath == nil {
                 throw .missingFile(path: path + "/tokenizer.json")
             }
-            var names = CheckpointNames(layout: .openCLIP, openCLIPTextPrefix: textPrefix, siglip: siglip)
-            if case .timm = model.vision.architecture { names.timmClassToken = true }
+            let names = CheckpointNames(openCLIPTextPrefix: textPrefix, vision: model.vision.architecture)
             var resolved = model
             if case .clip = model.text.architecture, file.modelCfg.textCfg.hfTokenizerName?.isEmpty == false {
                 // (Only a tower without the causal mask reads the padding.)

@@ -204,39 +204,23 @@ struct VisionTower: Sendable {
             stemGrid /= layer.kernel
         }
         var x: Matrix
-        if let classEmbedding, !classPosition {
-            // timm's no_embed_class: positions on the patches, then the class token.
+        if let classEmbedding {
+            // The class token first, plus position row 0 when it has one
+            // (CLIP's); with timm's no_embed_class the positions are the
+            // patches' alone. Then each patch plus its position.
+            let patchPositions = classPosition ? 1 : 0
             x = Matrix(uninitialized: count * tokens, width)
             x.values.withUnsafeMutableBufferPointer { target in
                 embedded.values.withUnsafeBufferPointer { patchRows in
                     for image in 0..<count {
-                        for index in 0..<width { target[image * tokens * width + index] = classEmbedding[index] }
-                        for token in 1..<tokens {
-                            let out = (image * tokens + token) * width, from = (image * (tokens - 1) + token - 1) * width
-                            let position = (token - 1) * width
-                            for index in 0..<width { target[out + index] = patchRows[from + index] + positionalEmbedding[position + index] }
+                        let first = image * tokens * width
+                        for index in 0..<width {
+                            target[first + index] = classPosition ? classEmbedding[index] + positionalEmbedding[index] : classEmbedding[index]
                         }
-                    }
-                }
-            }
-        } else if let classEmbedding {
-            x = Matrix(uninitialized: count * tokens, width)
-            x.values.withUnsafeMutableBufferPointer { target in
-                embedded.values.withUnsafeBufferPointer { patchRows in
-                    for image in 0..<count {
-                        for token in 0..<tokens {
-                            let out = (image * tokens + token) * width
-                            let position = token * width
-                            if token == 0 {
-                                for index in 0..<width {
-                                    target[out + index] = classEmbedding[index] + positionalEmbedding[position + index]
-                                }
-                            } else {
-                                let from = (image * (tokens - 1) + token - 1) * width
-                                for index in 0..<width {
-                                    target[out + index] = patchRows[from + index] + positionalEmbedding[position + index]
-                                }
-                            }
+                        for patch in 0..<(tokens - 1) {
+                            let out = first + (patch + 1) * width, from = (image * (tokens - 1) + patch) * width
+                            let position = (patch + patchPositions) * width
+                            for index in 0..<width { target[out + index] = patchRows[from + index] + positionalEmbedding[position + index] }
                         }
                     }
                 }

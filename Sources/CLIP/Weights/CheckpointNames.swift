@@ -7,10 +7,25 @@ struct CheckpointNames: Sendable {
     /// SigLIP: transformers' SiglipModel (its towers' own names for the
     /// parts CLIP does not have, and a few renamed ones), or open_clip's
     /// CustomTextCLIP with a timm image tower (`visual.trunk.`, timm's names).
-    var siglip = false
+    let siglip: Bool
     /// open_clip's MobileCLIP2-B and -L-14: a timm ViT with a class token
     /// (`visual.trunk.`, timm's names), its classifier head the projection.
-    var timmClassToken = false
+    let timmClassToken: Bool
+
+    init(layout: CheckpointLayout, openCLIPTextPrefix: String, siglip: Bool = false, timmClassToken: Bool = false) {
+        self.layout = layout
+        self.openCLIPTextPrefix = openCLIPTextPrefix
+        self.siglip = siglip
+        self.timmClassToken = timmClassToken
+    }
+
+    /// open_clip's names for a model whose image tower is `vision`: timm's
+    /// under `visual.trunk.` for SigLIP's and the class-token ViTs.
+    init(openCLIPTextPrefix: String, vision: VisionArchitecture) {
+        var timm = false
+        if case .timm = vision { timm = true }
+        self.init(layout: .openCLIP, openCLIPTextPrefix: openCLIPTextPrefix, siglip: vision == .siglip, timmClassToken: timm)
+    }
 
     /// How a layout names the parts of a transformer block.
     enum BlockStyle {
