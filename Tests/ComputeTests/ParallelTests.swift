@@ -1,7 +1,9 @@
 import CKernels
 import Glibc
 import Compute
+import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite("Parallel: how loops are split across the cores")
@@ -68,39 +70,84 @@ struct WorkerPoolTests {
         }
     }
 
-    @Test("the pool itself runs a job when free, and refuses one from inside a job (-2) or past 65 535 parts (-1)")
-    func poolRunsAndRefuses() {
-        final class Job {
-            let parts: Int
-            /// One slot per part: each written by its own part only.
-            let seen: UnsafeMutableBufferPointer<Int>
-            var nested: [Int32] = []
-            init(parts: Int) {
-                self.parts = parts
-                seen = .allocate(capacity: parts)
+    /// The pool is one per process and the other tests share it, so what it
+    /// does when free or busy is checked in a process of its own: a small C
+    /// program built with the toolchain's clang from the pool's own source.
+    @Test("the pool runs a job when free, and refuses one while another thread's is under way (-1), from inside a job (-2) or past 65 535 parts (-1)")
+    func poolRunsAndRefuses() throws {
+        let folder = try TemporaryDirectory()
+        let program = """
+            #include "CKernels.h"
+            #include <pthread.h>
+            #include <stdatomic.h>
+            #include <stdio.h>
+
+            static int seen[40];
+            static int nested = 99, refused = 99;
+            static atomic_int tried;
+
+            static void nothing(void *context, size_t part) { (void)context, (void)part; }
+
+            static void task(void *context, size_t part) {
+                (void)context;
+                seen[part]++;
+                if (part == 0) nested = ps_parallel_run(2, 2, nothing, NULL);
             }
-            deinit { seen.deallocate() }
-        }
-        let task: @convention(c) (UnsafeMutableRawPointer?, Int) -> Void = { context, part in
-            let job = Unmanaged<Job>.fromOpaque(context!).takeUnretainedValue()
-            // `nested` is touched by part 0 only.
-            job.seen[part] += 1
-            if part == 0 { job.nested.append(ps_parallel_run(2, 2, { _, _ in }, nil)) }
-        }
-        let job = Job(parts: 40)
-        withExtendedLifetime(job) {
-            // Other tests may be using the pool at this moment: try until it is free.
-            var result: Int32 = -1
-            for _ in 0..<10_000 where result != 0 {
-                job.seen.initialize(repeating: 0)
-                job.nested = []
-                result = ps_parallel_run(2, job.parts, task, Unmanaged.passUnretained(job).toOpaque())
+
+            // Part 0 holds the job open until the main thread has asked for the pool.
+            static void holding(void *context, size_t part) {
+                (void)context;
+                if (part == 0) while (!atomic_load(&tried)) {}
             }
-            #expect(result == 0)
-            #expect(Array(job.seen) == [Int](repeating: 1, count: job.parts))
-            #expect(job.nested == [-2])
-        }
-        #expect(ps_parallel_run(2, 65_536, task, nil) == -1)
+
+            // Another thread's job: it asks until the pool is its own.
+            static void *other(void *result) {
+                int status;
+                while ((status = ps_parallel_run(2, 2, holding, NULL)) == -1) {}
+                *(int *)result = status;
+                return NULL;
+            }
+
+            int main(void) {
+                int first = ps_parallel_run(2, 40, task, NULL);
+                printf("run %d seen", first);
+                for (int part = 0; part < 40; part++) printf(" %d", seen[part]);
+                printf(" nested %d", nested);
+                printf(" oversized %d", ps_parallel_run(2, 65536, task, NULL));
+                int held = 99;
+                pthread_t thread;
+                pthread_create(&thread, NULL, other, &held);
+                // Ask until the other thread's job holds the pool (until then the pool runs ours).
+                while ((refused = ps_parallel_run(2, 2, nothing, NULL)) == 0) {}
+                atomic_store(&tried, 1);
+                pthread_join(thread, NULL);
+                printf(" busy %d held %d\\n", refused, held);
+                return 0;
+            }
+            """
+        try program.write(toFile: folder.file("pool.c"), atomically: true, encoding: .utf8)
+        let kernels = FixtureFiles.root.deletingLastPathComponent().appendingPathComponent("Sources/CKernels").path
+        let built = try Self.run("/usr/bin/env", ["clang", "-O1", "-pthread", "-I", kernels + "/include",
+                                                  "-o", folder.file("pool"), folder.file("pool.c"), kernels + "/parallel.c"])
+        #expect(built.status == 0, "the pool program did not build: \(built.output)")
+        let ran = try Self.run(folder.file("pool"), [])
+        #expect(ran.status == 0)
+        let ones = [String](repeating: "1", count: 40).joined(separator: " ")
+        #expect(ran.output == "run 0 seen \(ones) nested -2 oversized -1 busy -1 held 0\n")
+    }
+
+    /// Runs a program to its end; its status and what it wrote, both streams together.
+    private static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
     }
 
     @Test("a loop inside a loop runs its parts one after another on the thread of the outer part")
