@@ -21,9 +21,12 @@ public struct SearchBenchmark: Sendable {
         public var commandP95: Double?
         /// The first command, which prepares the text tower.
         public var commandFirst: Double?
-        /// `photosearch serve`: GET /api/search (text encoding included) and a thumbnail.
+        /// `photosearch serve`: GET /api/search of a text not asked before
+        /// (encoding included), its next page (the text remembered), and a
+        /// thumbnail.
         public var serveSearchP50: Double?
         public var serveSearchP95: Double?
+        public var serveNextPageP50: Double?
         public var serveThumbnailP50: Double?
         public var recallAt10: Double
         /// The search at other probe counts (a partitioned index only).
@@ -43,6 +46,7 @@ public struct SearchBenchmark: Sendable {
             case commandP95 = "cli_p95_ms", commandFirst = "cli_first_ms", recall = "recall_at_10", vectorFile = "vector_file_seconds"
             case databaseBytes = "database_bytes", bytesPerPhoto = "database_bytes_per_photo", overhead = "database_overhead"
             case serveSearchP50 = "serve_search_p50_ms", serveSearchP95 = "serve_search_p95_ms", serveThumbnailP50 = "serve_thumbnail_p50_ms"
+            case serveNextPageP50 = "serve_next_page_p50_ms"
             case probeSettings = "probes", cells, data, commandPeak = "cli_peak_rss_mb"
         }
 
@@ -61,6 +65,7 @@ public struct SearchBenchmark: Sendable {
             try container.encode(commandFirst.map { Measure.rounded($0, decimals: 1) }, forKey: .commandFirst)
             try container.encode(serveSearchP50.map { Measure.rounded($0, decimals: 2) }, forKey: .serveSearchP50)
             try container.encode(serveSearchP95.map { Measure.rounded($0, decimals: 2) }, forKey: .serveSearchP95)
+            try container.encode(serveNextPageP50.map { Measure.rounded($0, decimals: 2) }, forKey: .serveNextPageP50)
             try container.encode(serveThumbnailP50.map { Measure.rounded($0, decimals: 3) }, forKey: .serveThumbnailP50)
             try container.encode(databaseBytes, forKey: .databaseBytes)
             try container.encode(Measure.rounded(Double(databaseBytes) / Double(max(vectors, 1)), decimals: 1), forKey: .bytesPerPhoto)
@@ -278,7 +283,7 @@ public struct SearchBenchmark: Sendable {
         }
         // Measured before the server's benchmark adds thumbnails.
         let storage = try SyntheticIndex.storage(of: databasePath)
-        var serve: (search: [Double], thumbnail: [Double]) = ([], [])
+        var serve: (search: [Double], nextPage: [Double], thumbnail: [Double]) = ([], [], [])
         if let executable {
             serve = try serveTimes(executable: executable, library: PhotoLibrary(database: databasePath, model: modelPath))
         }
@@ -288,6 +293,7 @@ public struct SearchBenchmark: Sendable {
                        commandP95: command.isEmpty ? nil : Measure.percentile(command, 0.95), commandFirst: first,
                        serveSearchP50: serve.search.isEmpty ? nil : Measure.percentile(serve.search, 0.5),
                        serveSearchP95: serve.search.isEmpty ? nil : Measure.percentile(serve.search, 0.95),
+                       serveNextPageP50: serve.nextPage.isEmpty ? nil : Measure.percentile(serve.nextPage, 0.5),
                        serveThumbnailP50: serve.thumbnail.isEmpty ? nil : Measure.percentile(serve.thumbnail, 0.5),
                        recallAt10: Double(found) / Double(queries * 10), probeSettings: settings, cells: cells, data: data.rawValue,
                        commandPeakResidentMegabytes: peak, vectorFileSeconds: buildSeconds,
@@ -295,9 +301,11 @@ public struct SearchBenchmark: Sendable {
     }
 
     /// Starts `photosearch serve` on the index and times, from a client on
-    /// loopback, text searches (whole requests: encoding the text, searching,
-    /// JSON) and thumbnails (stored ones, as indexing makes them).
-    func serveTimes(executable: String, library: PhotoLibrary) throws -> (search: [Double], thumbnail: [Double]) {
+    /// loopback, text searches (whole requests: encoding a text not asked
+    /// before, searching, JSON), the next page of each (the server remembers
+    /// the text's embedding) and thumbnails (stored ones, as indexing makes
+    /// them).
+    func serveTimes(executable: String, library: PhotoLibrary) throws -> (search: [Double], nextPage: [Double], thumbnail: [Double]) {
         let photo = Bitmap(width: 640, height: 427, layout: .rgb,
                            pixels: (0..<(640 * 427 * 3)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) })
         let ids = try SyntheticIndex.insertThumbnails(into: library, try Thumbnail.jpeg(photo), count: 100)
@@ -324,13 +332,14 @@ public struct SearchBenchmark: Sendable {
         let captions = ["a+dog+running+on+the+beach+at+sunset", "a+cat+asleep+on+a+sofa", "snowy+mountains",
                         "birthday+cake+with+candles", "a+red+bicycle+against+a+wall", "city+lights+at+night"]
         _ = try Self.timedGet(port: port, target: "/api/search?q=warm+up")   // loads the text tower
-        var search: [Double] = []
-        for index in 0..<60 {
-            search.append(try Self.timedGet(port: port, target: "/api/search?top=50&q=" + captions[index % captions.count]))
-        }
+        // Each text new to the server: a caption and a number.
+        let texts = (0..<60).map { captions[$0 % captions.count] + "+\($0 / captions.count)" }
+        var search: [Double] = [], nextPage: [Double] = []
+        for text in texts { search.append(try Self.timedGet(port: port, target: "/api/search?top=50&q=" + text)) }
+        for text in texts { nextPage.append(try Self.timedGet(port: port, target: "/api/search?top=50&offset=50&q=" + text)) }
         var thumbnail: [Double] = []
         for id in ids { thumbnail.append(try Self.timedGet(port: port, target: "/api/photos/\(id)/thumbnail")) }
-        return (search, thumbnail)
+        return (search, nextPage, thumbnail)
     }
 
     /// The exact top 10 rows for each query: queries × rowsᵀ in float32, the

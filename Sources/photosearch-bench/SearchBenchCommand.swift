@@ -79,8 +79,10 @@ struct SearchBenchCommand: ParsableCommand {
                 lines += "photosearch search \"text\" (whole command): p50 \(String(format: "%.0f", p50)) ms, p95 \(String(format: "%.0f", p95)) ms"
                 lines += figures.commandFirst.map { "; the first, preparing the text tower: \(String(format: "%.0f", $0)) ms\n" } ?? "\n"
             }
-            if let p50 = figures.serveSearchP50, let p95 = figures.serveSearchP95, let thumbnail = figures.serveThumbnailP50 {
-                lines += "photosearch serve, GET /api/search (top 50, text encoded): p50 \(String(format: "%.1f", p50)) ms, p95 \(String(format: "%.1f", p95)) ms; "
+            if let p50 = figures.serveSearchP50, let p95 = figures.serveSearchP95, let next = figures.serveNextPageP50,
+               let thumbnail = figures.serveThumbnailP50 {
+                lines += "photosearch serve, GET /api/search (top 50, a new text encoded): p50 \(String(format: "%.1f", p50)) ms, "
+                lines += "p95 \(String(format: "%.1f", p95)) ms; its next page (the text remembered): p50 \(String(format: "%.1f", next)) ms; "
                 lines += "a thumbnail: p50 \(String(format: "%.2f", thumbnail)) ms\n"
             }
             lines += "index file: \(figures.databaseBytes) bytes, \(figures.databaseBytes / Int64(max(figures.vectors, 1))) per photo, "

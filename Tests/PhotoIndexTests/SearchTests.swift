@@ -240,4 +240,51 @@ struct SearchTests {
         #expect(FileManager.default.fileExists(atPath: live))
         #expect(FileManager.default.fileExists(atPath: vectors))
     }
+
+    @Test("a text asked again (another page, other filters, or written alike) is not encoded again, and scores the same")
+    func textsAreRemembered() throws {
+        let workspace = try indexedFixtures()
+        let library = PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath)
+        func scores(_ text: String, _ options: PhotoLibrary.SearchOptions) throws -> [String: Float] {
+            Dictionary(uniqueKeysWithValues: try library.search(try SearchQuery.parse(text), options).map { ($0.path, $0.score) })
+        }
+        let first = try scores("a cat", .init(top: 4))
+        #expect(library.models!.textEncodings == (1, 1))
+        var second = PhotoLibrary.SearchOptions(top: 4)
+        second.offset = 4
+        let page = try scores("a cat", second)
+        #expect(Set(page.keys).isDisjoint(with: first.keys) && page.count == 4)
+        // CLIP's tokenizer lower-cases and trims: the same tokens, the same entry.
+        #expect(try scores("  A CAT ", .init(top: 4)) == first)
+        #expect(try scores("a cat", .init(top: 10, filter: SearchFilter(folder: workspace.photos))).count == 10)
+        #expect(library.models!.textEncodings == (1, 1))
+        // A query of two texts encodes only the one not seen.
+        _ = try scores("a cat + a rocket launch", .init(top: 4))
+        #expect(library.models!.textEncodings == (2, 2))
+        _ = try scores("a rocket launch", .init(top: 4))
+        #expect(library.models!.textEncodings == (2, 2))
+        // A remembered vector is the one a fresh process makes.
+        let fresh = PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath)
+        #expect(Dictionary(uniqueKeysWithValues: try fresh.search(try SearchQuery.parse("a cat"), .init(top: 4)).map { ($0.path, $0.score) })
+            == first)
+    }
+
+    @Test("remembered text embeddings: the least recently used goes first past the limit; a vector that is not finite is not kept")
+    func recentTextEmbeddings() {
+        var recent = RecentTextEmbeddings(capacity: 2)
+        let a = RecentTextEmbeddings.Key(precision: .int8, tokens: [1, 2]), b = RecentTextEmbeddings.Key(precision: .int8, tokens: [3])
+        let c = RecentTextEmbeddings.Key(precision: .int8, tokens: [4]), a32 = RecentTextEmbeddings.Key(precision: .fp32, tokens: [1, 2])
+        recent.remember([1], for: a)
+        recent.remember([2], for: b)
+        #expect(recent.vector(for: a) == [1])
+        recent.remember([3], for: c)
+        #expect(recent.vector(for: b) == nil && recent.vector(for: a) == [1] && recent.vector(for: c) == [3])
+        #expect(recent.vector(for: a32) == nil)
+        recent.remember([.nan], for: a32)
+        #expect(recent.vector(for: a32) == nil && recent.count == 2 && recent.encoded == 4)
+        // Remembering a key again replaces its vector and forgets nothing else.
+        recent.remember([5], for: c)
+        #expect(recent.vector(for: c) == [5] && recent.vector(for: a) == [1])
+    }
+
 }

@@ -17,10 +17,37 @@ final class ModelLoader: Sendable {
     }
 
     private let loaded = Mutex(Loaded())
+    /// Kept apart from `loaded`: a text is encoded outside any lock.
+    private let recentTexts: Mutex<RecentTextEmbeddings>
 
-    init(directory: String, prepared: PreparedWeightsCache?) {
+    init(directory: String, prepared: PreparedWeightsCache?, rememberedTexts: Int = 256) {
         self.directory = directory
         self.prepared = prepared
+        recentTexts = Mutex(RecentTextEmbeddings(capacity: rememberedTexts))
+    }
+
+    /// The embeddings of `texts` by `model` (this loader's text tower in
+    /// `precision`): those made before are remembered (`RecentTextEmbeddings`),
+    /// the others encoded together in one batch.
+    func embeddings(of texts: [String], by model: CLIPModel, precision: Precision) -> [[Float]] {
+        guard let tokenizer = model.tokenizer else { preconditionFailure("the text tower was not loaded") }
+        let keys = texts.map { RecentTextEmbeddings.Key(precision: precision, tokens: tokenizer.tokenize($0)) }
+        var vectors = recentTexts.withLock { recent in keys.map { recent.vector(for: $0) } }
+        let missing = vectors.indices.filter { vectors[$0] == nil }
+        guard !missing.isEmpty else { return vectors.map { $0! } }
+        let encoded = model.encode(tokens: missing.map { keys[$0].tokens })
+        recentTexts.withLock { recent in
+            for (index, vector) in zip(missing, encoded) {
+                vectors[index] = vector
+                recent.remember(vector, for: keys[index])
+            }
+        }
+        return vectors.map { $0! }
+    }
+
+    /// How many texts were encoded, and how many embeddings are remembered.
+    var textEncodings: (encoded: Int, remembered: Int) {
+        recentTexts.withLock { ($0.encoded, $0.count) }
     }
 
     /// A model holding `tower` (`.image` or `.text`) in `precision`, loaded once.

@@ -6,7 +6,8 @@ import Imaging
 /// embedding times its signed weight, summed and normalised again. An example
 /// photo already in the index uses its stored vector; any other image is
 /// decoded and embedded. Towers are loaded only when a term needs them, and
-/// the model is checked against the index's before its first use.
+/// the model is checked against the index's before its first use; texts
+/// embedded before are remembered (`RecentTextEmbeddings`).
 struct QueryEncoder {
     let searcher: PhotoSearcher
     let models: ModelLoader?
@@ -19,9 +20,10 @@ struct QueryEncoder {
         var textVectors: [[Float]] = []
         var calibration: MatchCalibration?
         if !query.texts.isEmpty {
+            guard let models else { throw .noModel }
             let model = try model(with: .text)
             if query.parts.count == 1, query.parts[0].weight == 1 { calibration = model.calibration }
-            textVectors = model.encode(texts: query.texts)
+            textVectors = models.embeddings(of: query.texts, by: model, precision: searcher.model.precision)
             guard textVectors.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
                 throw .model(.nonFiniteEmbedding(path: model.directory ?? "", tower: "text"))
             }
