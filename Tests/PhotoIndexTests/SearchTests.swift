@@ -287,4 +287,23 @@ struct SearchTests {
         #expect(recent.vector(for: c) == [5] && recent.vector(for: a) == [1])
     }
 
+    @Test("the count of photos a search can find leaves out failed ones, with or without filters, in an index made before v7 too")
+    func countLeavesOutFailedPhotos() throws {
+        let workspace = try indexedFixtures()
+        try workspace.add("sub/broken.jpg", [0xFF, 0xD8, 0xFF, 0xE0, 0, 16] + [UInt8](repeating: 7, count: 64))
+        try workspace.add("sub/empty.png", [])
+        try workspace.copy("photos/rocket.jpg", to: "sub/rocket.jpg")
+        _ = try workspace.run()
+        let library = PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath)
+        #expect(try workspace.count("SELECT COUNT(*) FROM photos WHERE state = 'failed'") == 2)
+        #expect(try library.count() == 11)
+        #expect(try library.count(SearchQuery(parts: []), .init(filter: SearchFilter(folder: workspace.photos + "/sub"))) == 1)
+        // An index from before v7: the index is made again when it is next opened to write.
+        try workspace.database().write { db in
+            try db.execute(sql: "DROP INDEX photos_failed; DELETE FROM grdb_migrations WHERE identifier = 'v7: failed photos listed apart'")
+        }
+        _ = try workspace.run()
+        #expect(try workspace.count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'photos_failed'") == 1)
+        #expect(try PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath).count() == 11)
+    }
 }

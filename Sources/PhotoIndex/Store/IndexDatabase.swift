@@ -316,6 +316,14 @@ package final class IndexDatabase: Sendable {
                 CREATE INDEX photos_by_position ON photos(latitude, longitude, state) WHERE latitude IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v7: failed photos listed apart") { db in
+            // Every gallery search and page says how many photos the
+            // filters let through; without filters, counting the indexed
+            // rows one by one took 8 ms at 100 000 photos. SQLite counts a
+            // whole table from its pages (0.4 ms), and the few failed photos
+            // from this index (`PhotoSearcher.count`).
+            try db.execute(sql: "CREATE INDEX photos_failed ON photos(id) WHERE state = 'failed'")
+        }
         return migrator
     }
 
