@@ -129,6 +129,15 @@ struct ChineseSearchTests {
         // The table shows it as a percentage.
         let table = try CommandRunner.run(["search", text, "--db", database, "--model", model])
         #expect(table.standardOutput.contains("%"), "\(table.standardOutput)")
+        // Below 50 % a result is a weaker match; when all are, standard error says so.
+        for query in queries {
+            let found = try lines([query])
+            let result = try CommandRunner.run(["search", query, "--db", database, "--model", model])
+            let said = result.standardError == "photosearch: no photo matches well (all below 50%); these are the closest\n"
+            #expect(said == found.allSatisfy { $0.probability! < 0.5 }, "\(query): \(result.standardError)")
+            #expect(result.standardOutput.contains("-- weaker matches --")
+                == (found[0].probability! >= 0.5 && found.contains { $0.probability! < 0.5 }), "\(query)")
+        }
 
         // Not for combined queries or search by example: they have no calibrated probability.
         #expect(try lines(["日落 + 海边"]).allSatisfy { $0.probability == nil })

@@ -37,7 +37,7 @@ struct NameCameraCommandTests {
         #expect(try names(["a photo camera:nikon"]) == [])
         // The table has no score for a list, and JSON says null.
         let table = try search(["name:lisbon"])
-        #expect(table.standardOutput == "  1       -  2019-06-12 10:15  Lisbon, PT  \(library.photos)/lisbon.jpg\n", "\(table.standardError)")
+        #expect(table.standardOutput == "  1        -  2019-06-12 10:15  Lisbon, PT  \(library.photos)/lisbon.jpg\n", "\(table.standardError)")
         let json = try search(["name:lisbon", "--json"])
         #expect(json.standardOutput.hasPrefix(#"{"copies":[],"date_source":"exif","path":"\#(library.photos)/lisbon.jpg","place":{"#))
         #expect(json.standardOutput.contains(#""score":null"#))

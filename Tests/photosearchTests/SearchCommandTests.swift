@@ -63,10 +63,34 @@ struct SearchCommandTests {
         #expect(Array(lines.map(\.path).prefix(2)) == paths.standardOutput.split(separator: "\n").map(String.init))
         let table = try search(folder, ["a cat", "--top", "2"])
         let first = try #require(table.standardOutput.split(separator: "\n").first)
-        #expect(first.hasPrefix("  1  0."))
+        #expect(first.hasPrefix("  1   0."))
         #expect(first.hasSuffix(lines[0].path))
         let threshold = try search(folder, ["a cat", "--json", "--min-score", String(lines[2].score)])
         #expect(threshold.standardOutput.split(separator: "\n").count == 3)
+    }
+
+    @Test("weaker matches: marked in JSON, below a rule in the table, one by one with --sort date; none for search by example")
+    func weakerMatches() throws {
+        let folder = try IndexedFolder()
+        struct Line: Decodable { let path: String; let score: Float; let weaker: Bool }
+        let json = try search(folder, ["a cat", "--json", "--top", "6"])
+        let lines = try json.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+        // The gallery's rule: more than ln(100)/100 below the best.
+        #expect(lines.map(\.weaker) == lines.map { $0.score < lines[0].score - Float(log(100.0) / 100) })
+        // The fixture gives both kinds (else the rule below would test nothing).
+        let strong = lines.filter { !$0.weaker }.count
+        #expect(strong >= 1 && strong < lines.count, "\(lines)")
+        // (The two best have no newline in their names: rows are lines up to the rule.)
+        let table = try search(folder, ["a cat", "--top", "6"]).standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(table[strong] == "     -- weaker matches --")
+        #expect(table.filter { $0.contains("weaker") }.count == 1)
+        #expect(table[strong + 1].hasPrefix(String(format: "%3d  ", strong + 1)))
+        let dated = try search(folder, ["a cat", "--top", "6", "--sort", "date"]).standardOutput
+        #expect(!dated.contains("-- weaker matches --"))
+        #expect(dated.components(separatedBy: "  (weaker)").count - 1 == lines.count - strong)
+        let example = try search(folder, [folder.photos + "/cat.png", "--json", "--top", "6"])
+        #expect(try example.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+            .allSatisfy { !$0.weaker })
     }
 
     @Test("search by example, weights and exclusion")
@@ -166,7 +190,7 @@ struct SearchCommandTests {
         let found = try CommandRunner.run(search, environment: ["TZ": "UTC"])
         let lines = found.standardOutput.split(separator: "\n")
         #expect(lines.count == 3, "four photos, two of them the same bytes: \(found.standardOutput)")
-        #expect(lines[0].hasPrefix("  1  0.9999  2024-01-09 12:38  \(photos)/a/cat") && lines[0].hasSuffix(".png  (2 copies)"),
+        #expect(lines[0].hasPrefix("  1   0.9999  2024-01-09 12:38  \(photos)/a/cat") && lines[0].hasSuffix(".png  (2 copies)"),
                 "the same vector, as float16: \(lines[0])")
         #expect(lines[1].hasSuffix("  \(webp)") && !lines[1].contains("copies") && lines[2].hasSuffix("/b/rocket.jpg"))
         let shown = lines[0].contains(first) ? first : second, other = shown == first ? second : first

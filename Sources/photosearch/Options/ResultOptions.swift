@@ -89,7 +89,7 @@ struct ResultOptions: ParsableArguments {
     struct HitLine: Encodable {
         let hit: SearchHit
 
-        private enum Keys: String, CodingKey { case path, score, probability, takenAt = "taken_at", dateSource = "date_source", place, copies }
+        private enum Keys: String, CodingKey { case path, score, probability, weaker, takenAt = "taken_at", dateSource = "date_source", place, copies }
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
@@ -97,6 +97,8 @@ struct ResultOptions: ParsableArguments {
             // A query of filters alone ranks nothing.
             try container.encode(hit.ranked ? hit.score : nil, forKey: .score)
             try container.encodeIfPresent(hit.probability, forKey: .probability)
+            // As the gallery folds them (`SearchHit.weaker`).
+            try container.encode(hit.weaker, forKey: .weaker)
             // The date the table shows and --after/--before compare, and
             // where it comes from: a file's time says when it was copied.
             try container.encode(hit.takenAt, forKey: .takenAt)
@@ -124,16 +126,24 @@ struct ResultOptions: ParsableArguments {
             // Where each was taken ("Lisbon, PT"), when any has a place.
             let places = hits.map { hit in hit.place.map { Self.shortened($0.name, to: 22) + ", " + $0.countryCode } ?? "-" }
             let placeWidth = hits.contains { $0.place != nil } ? places.map(\.count).max()! : 0
+            // Weaker matches (`SearchHit.weaker`) below a rule, as the
+            // gallery folds them (said on standard error when all are);
+            // marked one by one in date order, where they are not together.
+            let byScore = sort == .score
             for (rank, hit) in hits.enumerated() {
+                if byScore, hit.weaker, rank > 0, !hits[rank - 1].weaker { output += "     -- weaker matches --\n" }
                 let date = hit.takenAt.map { String($0.prefix(16)).replacingOccurrences(of: "T", with: " ") } ?? "-"
                 let probability = probabilities ? String(format: "%5.1f%%  ", 100 * Double(hit.probability ?? 0)) : ""
                 let place = placeWidth > 0 ? places[rank] + String(repeating: " ", count: placeWidth - places[rank].count + 2) : ""
-                let copies = hit.copies.isEmpty ? "" : "  (\(hit.copies.count + 1) copies)"
-                let score = hit.ranked ? String(format: "%.4f", hit.score) : "     -"
+                let copies = (hit.copies.isEmpty ? "" : "  (\(hit.copies.count + 1) copies)") + (!byScore && hit.weaker ? "  (weaker)" : "")
+                let score = hit.ranked ? String(format: "% .4f", hit.score) : "      -"   // a sign column: negative scores stay aligned
                 output += String(format: "%3d  %@  %@%@  %@%@%@\n", rank + 1, score, probability,
                                  date.padding(toLength: 16, withPad: " ", startingAt: 0), place, FilePaths.displayed(hit.path), copies)
             }
             if hits.isEmpty { Terminal.error("photosearch: no matching photos\n") }
+            if let first = hits.first, hits.allSatisfy(\.weaker) {
+                Terminal.error("photosearch: no photo matches well\(first.probability == nil ? "" : " (all below 50%)"); these are the closest\n")
+            }
         }
         Terminal.output(output)
     }
