@@ -29,6 +29,10 @@ struct NameCameraCommandTests {
         #expect(try names(["--camera", "gps", "name:paris"]) == ["paris-france.jpg", "paris-texas.jpg"])
         #expect(try names(["name:PARIS-*.jpg name:porto"]) == ["paris-france.jpg", "paris-texas.jpg", "porto.jpg"])
         #expect(try names(["name:*o.jpg"]) == ["tokyo.jpg", "são paulo.jpg", "porto.jpg"])
+        // A name typed composed or decomposed finds a file named either way ("são paulo.jpg" is composed here).
+        for typed in ["name:s\u{E3}o", "name:sa\u{303}o", "name:*a\u{303}o*.jpg", "--name=S\u{E3}O"] {
+            #expect(try names(typed.hasPrefix("--") ? ["a photo", typed] : [typed]) == ["são paulo.jpg"], "\(Array(typed.unicodeScalars))")
+        }
         // A file name alone that is no file here: the photos named so.
         #expect(try names(["lisbon.jpg"]) == ["lisbon.jpg"])
         #expect(try names(["rocket.jpg"]) == ["rocket.jpg"])

@@ -121,6 +121,15 @@ public struct SearchFilter: Sendable, Equatable {
         String(decoding: text.utf8.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
+    /// `text` composed (NFC, as keyboards type "ã") and, when its bytes
+    /// differ, decomposed (NFD, "a" + U+0303, as macOS names files): a name
+    /// typed in one form finds a file named in the other. (Swift's String
+    /// equality treats the two as equal; SQLite compares bytes.)
+    static func unicodeForms(of text: String) -> [String] {
+        let composed = text.precomposedStringWithCanonicalMapping, decomposed = text.decomposedStringWithCanonicalMapping
+        return Array(composed.utf8) == Array(decomposed.utf8) ? [composed] : [composed, decomposed]
+    }
+
     /// Whether a name pattern is a glob.
     static func isGlob(_ pattern: String) -> Bool { pattern.contains { "*?[".contains($0) } }
 
@@ -180,9 +189,14 @@ public struct SearchFilter: Sendable, Equatable {
             arguments += [near.latitudeRange.lowerBound, near.latitudeRange.upperBound]
         }
         if !names.isEmpty {
-            let tests = names.map { Self.isGlob($0) ? "lower(\(Self.fileName)) GLOB ?" : "instr(lower(\(Self.fileName)), ?) > 0" }
+            var tests: [String] = []
+            for name in names {
+                for form in Self.unicodeForms(of: Self.asciiLowercased(name)) {
+                    tests.append(Self.isGlob(name) ? "lower(\(Self.fileName)) GLOB ?" : "instr(lower(\(Self.fileName)), ?) > 0")
+                    arguments.append(form)
+                }
+            }
             conditions.append("(" + tests.joined(separator: " OR ") + ")")
-            arguments += names.map(Self.asciiLowercased)
         }
         if !cameras.isEmpty {
             conditions.append("(" + cameras.map { _ in "instr(lower(camera), ?) > 0" }.joined(separator: " OR ") + ")")
