@@ -359,16 +359,26 @@ void attention_values_avx2(const float *scores, size_t kp, const float *v, size_
     __m256i masks[2] = {lanes_below(width - column), lanes_below(width > column + 8 ? width - column - 8 : 0)};
 #pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    for (size_t j = 0; j < keys; j++) {
-        __m256 v0 = _mm256_maskload_ps(v + j * stride + column, masks[0]);
-        __m256 v1 = _mm256_maskload_ps(v + j * stride + column + 8, masks[1]);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < mr; r++) {
-            __m256 p = _mm256_broadcast_ss(scores + (size_t)r * kp + j);
-            acc[r][0] = _mm256_fmadd_ps(p, v0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(p, v1, acc[r][1]);
-        }
+    // A whole block of 16 columns (every block of a 64-wide head) needs no
+    // masks: masked loads cost twice a plain one, and the masks, spilled,
+    // were made again at every key.
+#define PS_VALUES_LOOP(load0, load1)                                           \
+    for (size_t j = 0; j < keys; j++) {                                        \
+        __m256 v0 = load0, v1 = load1;                                         \
+        _Pragma("clang loop unroll(full)")                                     \
+        for (int r = 0; r < mr; r++) {                                         \
+            __m256 p = _mm256_broadcast_ss(scores + (size_t)r * kp + j);      \
+            acc[r][0] = _mm256_fmadd_ps(p, v0, acc[r][0]);                     \
+            acc[r][1] = _mm256_fmadd_ps(p, v1, acc[r][1]);                     \
+        }                                                                      \
     }
+    if (width - column >= 16) {
+        PS_VALUES_LOOP(_mm256_loadu_ps(v + j * stride + column), _mm256_loadu_ps(v + j * stride + column + 8))
+    } else {
+        PS_VALUES_LOOP(_mm256_maskload_ps(v + j * stride + column, masks[0]),
+                       _mm256_maskload_ps(v + j * stride + column + 8, masks[1]))
+    }
+#undef PS_VALUES_LOOP
 #pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         __m256 factor = _mm256_set1_ps(inverse[r]);
