@@ -447,7 +447,9 @@ final class PhotoSearcher: Sendable {
                 let statement = try Self.statement(db, for: ids.count, sql: """
                     SELECT id FROM embeddings WHERE model_id = ? AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
                     """)
-                return try Set(Int64.fetchAll(statement, arguments: StatementArguments([model.id] + Array(ids))))
+                var arguments: StatementArguments = [model.id]
+                arguments += StatementArguments(Array(ids))
+                return try Set(Int64.fetchAll(statement, arguments: arguments))
             }
         }
         // (And those tied with the last of them: ties rank by photo id, later.)
