@@ -97,9 +97,9 @@ public struct GalleryAPI: Sendable {
         let results: [Hit]
         let tookMs: Double
         /// The photos the filters let through: what was searched.
-        var total = 0
+        let total: Int
         /// nil after the last page.
-        var next: Next? = nil
+        let next: Next?
 
         enum CodingKeys: String, CodingKey { case results, total, next, tookMs = "took_ms" }
 
@@ -322,9 +322,8 @@ public struct GalleryAPI: Sendable {
         }
         return try answering { () throws(PhotoIndexError) in
             let hits = try library.timeline(options, after: cursor)
-            var page = try results(hits, order: .score, options: options, total: try library.count(SearchQuery(parts: []), options), since: start)
-            page.next = hits.count == options.top ? hits.last.map { .cursor(TimelineCursor(after: $0).text) } : nil
-            return page
+            return try results(hits, order: .score, options: options, total: try library.count(SearchQuery(parts: []), options),
+                               next: hits.count == options.top ? hits.last.map { .cursor(TimelineCursor(after: $0).text) } : nil, since: start)
         }
     }
 
@@ -485,11 +484,12 @@ public struct GalleryAPI: Sendable {
         return id
     }
 
-    /// A page of results; `next` is the following page's offset when this
-    /// one is full, photos are left, and a search's order is by score (`sort=date` orders
-    /// one page, which later pages would not continue).
+    /// A page of results. `next` is the following page's: a timeline's
+    /// cursor, given; by default a search's offset, when this page is full,
+    /// photos are left, and the order is by score (`sort=date` orders one
+    /// page, which later pages would not continue).
     func results(_ hits: [SearchHit], order: PhotoLibrary.Order, options: PhotoLibrary.SearchOptions, total: Int,
-                 since start: UInt64) throws(PhotoIndexError) -> Results {
+                 next: Results.Next?? = nil, since start: UInt64) throws(PhotoIndexError) -> Results {
         // Their dimensions in one query.
         let photos = try library.photos(ids: hits.map(\.photoID))
         let ordered = PhotoLibrary.ordered(hits, by: order).map { hit in
@@ -504,7 +504,7 @@ public struct GalleryAPI: Sendable {
         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         let more = hits.count == options.top && options.reach < total && order == .score
             && options.reach + options.top <= PhotoLibrary.SearchOptions.maximumTop
-        return Results(results: ordered, tookMs: (took * 100).rounded() / 100, total: total, next: more ? .offset(options.reach) : nil)
+        return Results(results: ordered, tookMs: (took * 100).rounded() / 100, total: total, next: next ?? (more ? .offset(options.reach) : nil))
     }
 
     /// A library error as an HTTP refusal, never a 500: the client's
