@@ -306,7 +306,7 @@ final class PhotoSearcher: Sendable {
         return try database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, path, size, width, height, taken_at, NULLIF(content_hash, '') AS content_hash,
-                       strftime('%Y-%m-%dT%H:%M:%S', modified_at / 1000000000, 'unixepoch', 'localtime') AS modified
+                       \(SearchFilter.fileDate("modified_at")) AS modified
                 FROM photos WHERE state = 'indexed' AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
                 """, arguments: StatementArguments(ids)).map { row in
                 let taken: String? = row["taken_at"]
@@ -330,7 +330,7 @@ final class PhotoSearcher: Sendable {
         let rows = try database.read { db in
             try Row.fetchAll(Self.statement(db, for: ranked.count, sql: """
                 SELECT p.id, p.path, p.taken_at, NULLIF(p.content_hash, '') || '/' || p.size AS content,
-                       strftime('%Y-%m-%dT%H:%M:%S', p.modified_at / 1000000000, 'unixepoch', 'localtime') AS modified,
+                       \(SearchFilter.fileDate("p.modified_at")) AS modified,
                        \(PhotoPlace.columns)
                 FROM photos p LEFT JOIN places pl ON pl.id = p.place_id
                 WHERE p.id IN (\(ranked.map { _ in "?" }.joined(separator: ",")))

@@ -110,7 +110,13 @@ public struct SearchFilter: Sendable, Equatable {
 
     /// A photo's date in SQL, as results show it: its EXIF date taken, else
     /// its file's modification time (local).
-    static let date = "COALESCE(substr(taken_at, 1, 19), strftime('%Y-%m-%dT%H:%M:%S', modified_at / 1000000000, 'unixepoch', 'localtime'))"
+    static let date = "COALESCE(substr(taken_at, 1, 19), \(fileDate("modified_at")))"
+
+    /// A file's modification time (`column`, nanoseconds since 1970) in SQL,
+    /// local, "YYYY-MM-DDTHH:MM:SS": a photo's date when it has no EXIF one.
+    static func fileDate(_ column: String) -> String {
+        "strftime('%Y-%m-%dT%H:%M:%S', \(column) / 1000000000, 'unixepoch', 'localtime')"
+    }
 
     /// A photo's file name in SQL: the path after its last "/" (rtrim
     /// strips every character that is not a "/" from the end).
