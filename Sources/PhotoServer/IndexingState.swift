@@ -44,19 +44,12 @@ public final class IndexingState: Sendable {
                 break
             case .finished:
                 state.state = "waiting"
-                state.nextRunAt = Self.timestamp(Date().addingTimeInterval(interval))
+                state.nextRunAt = LocalTimestamp.string(from: Date().addingTimeInterval(interval))
             case let .runFailed(error):
                 state.state = "failed"
                 state.error = error.localizedDescription
-                state.nextRunAt = Self.timestamp(Date().addingTimeInterval(interval))
+                state.nextRunAt = LocalTimestamp.string(from: Date().addingTimeInterval(interval))
             }
         }
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-        return formatter.string(from: date)
     }
 }

@@ -61,11 +61,7 @@ public struct PhotoRecord: Codable, FetchableRecord, MutablePersistableRecord, S
     /// time, "YYYY-MM-DDTHH:MM:SS"; and whether it came from EXIF.
     public var date: (value: String, fromEXIF: Bool) {
         if let takenAt { return (takenAt, true) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone.current
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-        return (formatter.string(from: Date(timeIntervalSince1970: Double(modifiedAt / 1_000_000_000))), false)
+        return (LocalTimestamp.string(from: Date(timeIntervalSince1970: Double(modifiedAt / 1_000_000_000))), false)
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
@@ -213,5 +209,17 @@ package enum Timestamp {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: Date())
+    }
+}
+
+/// A time as photosearch shows the dates it has no EXIF for, and the times
+/// it plans: local, "YYYY-MM-DDTHH:MM:SS" (in SQL: `SearchFilter.fileDate`).
+public enum LocalTimestamp {
+    public static func string(from date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone.current
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        return formatter.string(from: date)
     }
 }
