@@ -287,7 +287,7 @@ struct SearchTests {
         #expect(recent.vector(for: c) == [5] && recent.vector(for: a) == [1])
     }
 
-    @Test("the count of photos a search can find leaves out failed ones, with or without filters, in an index made before v7 too")
+    @Test("the count of photos a search can find leaves out failed ones, with or without filters, in an index made before v7 too (unchanged by searching)")
     func countLeavesOutFailedPhotos() throws {
         let workspace = try indexedFixtures()
         try workspace.add("sub/broken.jpg", [0xFF, 0xD8, 0xFF, 0xE0, 0, 16] + [UInt8](repeating: 7, count: 64))
@@ -298,12 +298,45 @@ struct SearchTests {
         #expect(try workspace.count("SELECT COUNT(*) FROM photos WHERE state = 'failed'") == 2)
         #expect(try library.count() == 11)
         #expect(try library.count(SearchQuery(parts: []), .init(filter: SearchFilter(folder: workspace.photos + "/sub"))) == 1)
-        // An index from before v7: the index is made again when it is next opened to write.
+        // An index from before v7 is searched and counted (row by row) as it
+        // is, on a medium nobody may write to too; its next index run adds
+        // the index.
         try workspace.database().write { db in
             try db.execute(sql: "DROP INDEX photos_failed; DELETE FROM grdb_migrations WHERE identifier = 'v7: failed photos listed apart'")
         }
+        let before = PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath)
+        #expect(try before.count() == 11)
+        #expect(try before.search(try SearchQuery.parse("a cat"), .init(top: 20)).count == 10)   // the two rocket.jpg are one result
+        // (Read without the index's own opening, which would upgrade it.)
+        #expect(try DatabaseQueue(path: workspace.databasePath).read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master WHERE name = 'photos_failed'")
+        } == 0)
         _ = try workspace.run()
         #expect(try workspace.count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'photos_failed'") == 1)
         #expect(try PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath).count() == 11)
+    }
+
+    @Test("name: finds a file named composed or decomposed, typed either way, capitals, brackets and compatibility characters included")
+    func nameForms() throws {
+        let workspace = try Workspace()
+        try workspace.copy("photos/chelsea.png", to: "E\u{301}lodie.png")                  // decomposed, as macOS names files
+        try workspace.copy("photos/camera.png", to: "s\u{E3}o.png")                        // composed
+        try workspace.copy("photos/rocket.jpg", to: "apple.jpg")
+        try workspace.copy("photos/coffee-64.png", to: "\u{212B}ngstr\u{F6}m.png")         // the Ångström sign, which both forms replace
+        _ = try workspace.run()
+        let library = PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath)
+        func names(_ filter: String) throws -> [String] {
+            try library.search(try SearchQuery.parse("a photo " + filter, fileExists: { _ in false }), .init(top: 10))
+                .map { String(($0.path as NSString).lastPathComponent.unicodeScalars.map { $0.escaped(asASCII: true) }.joined()) }
+        }
+        let elodie = #"E\u{0301}lodie.png"#, sao = #"s\u{00E3}o.png"#, angstrom = #"\u{212B}ngstr\u{00F6}m.png"#
+        #expect(try names("name:\u{C9}lodie") == [elodie])           // typed composed, with a capital
+        #expect(try names("name:E\u{301}LODIE") == [elodie])
+        #expect(try names("name:sa\u{303}o") == [sao])
+        #expect(try names("name:S\u{E3}O.png") == [sao])
+        #expect(try names("name:s[\u{E3}]o*") == [sao])
+        #expect(try names("name:[\u{E3}]*") == [])                     // not "[a" + U+0303 + "]": no "apple.jpg"
+        #expect(try names("name:\u{212B}ngstr") == [angstrom])        // as typed
+        #expect(try names("name:\u{C5}ngstr") == [])                  // Å is another letter to a file system
     }
 }

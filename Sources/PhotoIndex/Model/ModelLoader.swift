@@ -26,12 +26,12 @@ final class ModelLoader: Sendable {
         recentTexts = Mutex(RecentTextEmbeddings(capacity: rememberedTexts))
     }
 
-    /// The embeddings of `texts` by `model` (this loader's text tower in
-    /// `precision`): those made before are remembered (`RecentTextEmbeddings`),
-    /// the others encoded together in one batch.
-    func embeddings(of texts: [String], by model: CLIPModel, precision: Precision) -> [[Float]] {
+    /// The embeddings of `texts` by `model` (this loader's text tower, in
+    /// its precision): those made before are remembered
+    /// (`RecentTextEmbeddings`), the others encoded together in one batch.
+    func embeddings(of texts: [String], by model: CLIPModel) -> [[Float]] {
         guard let tokenizer = model.tokenizer else { preconditionFailure("the text tower was not loaded") }
-        let keys = texts.map { RecentTextEmbeddings.Key(precision: precision, tokens: tokenizer.tokenize($0)) }
+        let keys = texts.map { RecentTextEmbeddings.Key(precision: model.precision, tokens: tokenizer.tokenize($0)) }
         var vectors = recentTexts.withLock { recent in keys.map { recent.vector(for: $0) } }
         let missing = vectors.indices.filter { vectors[$0] == nil }
         guard !missing.isEmpty else { return vectors.map { $0! } }

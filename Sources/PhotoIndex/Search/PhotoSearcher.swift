@@ -217,7 +217,8 @@ final class PhotoSearcher: Sendable {
         try check(filter)
         let (clause, arguments) = filter.sql()
         return try database.read { db in
-            guard filter.isEmpty else {
+            // (An index made before v7, read where it cannot be upgraded, lacks photos_failed.)
+            guard filter.isEmpty, try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_failed')") == true else {
                 return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE \(clause)", arguments: StatementArguments(arguments)) ?? 0
             }
             // Every photo but the failed ones, without reading each row: a

@@ -23,7 +23,7 @@ struct QueryEncoder {
             guard let models else { throw .noModel }
             let model = try model(with: .text)
             if query.parts.count == 1, query.parts[0].weight == 1 { calibration = model.calibration }
-            textVectors = models.embeddings(of: query.texts, by: model, precision: searcher.model.precision)
+            textVectors = models.embeddings(of: query.texts, by: model)
             guard textVectors.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
                 throw .model(.nonFiniteEmbedding(path: model.directory ?? "", tower: "text"))
             }

@@ -127,13 +127,20 @@ public struct SearchFilter: Sendable, Equatable {
         String(decoding: text.utf8.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
-    /// `text` composed (NFC, as keyboards type "ã") and, when its bytes
-    /// differ, decomposed (NFD, "a" + U+0303, as macOS names files): a name
-    /// typed in one form finds a file named in the other. (Swift's String
-    /// equality treats the two as equal; SQLite compares bytes.)
+    /// A name pattern as typed, composed (NFC, as keyboards type "ã") and
+    /// decomposed (NFD, "a" + U+0303, as macOS names files), each once: a
+    /// name typed in one form finds a file named in another. As typed only
+    /// for a glob whose brackets hold other than ASCII: decomposed, "[ã]"
+    /// would be "[a" + U+0303 + "]", which matches "a". (Swift's String
+    /// equality treats the forms as equal; SQLite compares bytes.)
     static func unicodeForms(of text: String) -> [String] {
-        let composed = text.precomposedStringWithCanonicalMapping, decomposed = text.decomposedStringWithCanonicalMapping
-        return Array(composed.utf8) == Array(decomposed.utf8) ? [composed] : [composed, decomposed]
+        if isGlob(text), text.contains("["), !text.unicodeScalars.allSatisfy(\.isASCII) { return [text] }
+        var forms: [String] = []
+        for form in [text, text.precomposedStringWithCanonicalMapping, text.decomposedStringWithCanonicalMapping]
+        where !forms.contains(where: { Array($0.utf8) == Array(form.utf8) }) {
+            forms.append(form)
+        }
+        return forms
     }
 
     /// Whether a name pattern is a glob.
@@ -197,7 +204,7 @@ public struct SearchFilter: Sendable, Equatable {
         if !names.isEmpty {
             var tests: [String] = []
             for name in names {
-                for form in Self.unicodeForms(of: Self.asciiLowercased(name)) {
+                for form in Self.unicodeForms(of: name).map(Self.asciiLowercased) {
                     tests.append(Self.isGlob(name) ? "lower(\(Self.fileName)) GLOB ?" : "instr(lower(\(Self.fileName)), ?) > 0")
                     arguments.append(form)
                 }

@@ -101,7 +101,7 @@ package final class IndexDatabase: Sendable {
             readOnly.readonly = true
             if let connection = try? openReadOnly(path: path, configuration: readOnly) {
                 try checkIsIndex(connection, path: path)
-                if try connection.read({ db in try migrator.hasCompletedMigrations(db) }) { return (connection, true) }
+                if try connection.read({ db in try readable(db) }) { return (connection, true) }
             }
         }
         do {
@@ -114,7 +114,7 @@ package final class IndexDatabase: Sendable {
             configuration.readonly = true
             let connection = try openReadOnly(path: path, configuration: configuration)
             try checkIsIndex(connection, path: path)
-            guard try connection.read({ db in try migrator.hasCompletedMigrations(db) }) else {
+            guard try connection.read({ db in try readable(db) }) else {
                 throw PhotoIndexError.databaseUnavailable(
                     path: path, reason: "it was made by an older photosearch and must be upgraded by a photosearch index run that can write to it")
             }
@@ -156,6 +156,17 @@ package final class IndexDatabase: Sendable {
             return !tables.isEmpty && !tables.contains("grdb_migrations")
         }
         if foreign { throw PhotoIndexError.notAnIndex(path: path) }
+    }
+
+    /// Migrations a search can do without: an index that lacks only these
+    /// (made before them, on a medium this process cannot write) is still
+    /// searched, a little slower.
+    static let optionalMigrations: Set<String> = ["v7: failed photos listed apart"]
+
+    /// Whether this version can read the index as it is: every migration
+    /// but optional ones applied.
+    private static func readable(_ db: Database) throws -> Bool {
+        Set(migrator.migrations).subtracting(try migrator.appliedIdentifiers(db)).isSubset(of: optionalMigrations)
     }
 
     static var migrator: DatabaseMigrator {
@@ -321,7 +332,8 @@ package final class IndexDatabase: Sendable {
             // filters let through; without filters, counting the indexed
             // rows one by one took 8 ms at 100 000 photos. SQLite counts a
             // whole table from its pages (0.4 ms), and the few failed photos
-            // from this index (`PhotoSearcher.count`).
+            // from this index (`PhotoSearcher.count`). Optional: an index
+            // without it, which could not be written, is counted row by row.
             try db.execute(sql: "CREATE INDEX photos_failed ON photos(id) WHERE state = 'failed'")
         }
         return migrator
