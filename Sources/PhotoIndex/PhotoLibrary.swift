@@ -122,9 +122,11 @@ public final class PhotoLibrary: Sendable {
     public static let weakerMargin = Float(Foundation.log(100.0) / 100)
 
     /// The photos the filters of `query` and `options` let through (the
-    /// whole index without any): what a search ranks.
-    public func count(_ query: SearchQuery = SearchQuery(parts: []), _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> Int {
-        try searcher().count(query.filter(adding: options.filter))
+    /// whole index without any): what a search ranks; `excluding` a photo
+    /// (the one `similar(toPhoto:)` starts from, which it leaves out).
+    public func count(_ query: SearchQuery = SearchQuery(parts: []), _ options: SearchOptions = SearchOptions(),
+                      excluding photoID: Int64? = nil) throws(PhotoIndexError) -> Int {
+        try searcher().count(query.filter(adding: options.filter), excluding: photoID)
     }
 
     // MARK: Searching

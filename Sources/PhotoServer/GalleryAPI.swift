@@ -334,7 +334,7 @@ public struct GalleryAPI: Sendable {
         let (options, order) = try options(parameters)
         return try answering { () throws(PhotoIndexError) in
             try results(try library.similar(toPhoto: id, options), order: order, options: options,
-                        total: try library.count(SearchQuery(parts: []), options) - 1, since: start)
+                        total: try library.count(SearchQuery(parts: []), options, excluding: id), since: start)
         }
     }
 

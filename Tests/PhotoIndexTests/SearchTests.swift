@@ -298,6 +298,13 @@ struct SearchTests {
         #expect(try workspace.count("SELECT COUNT(*) FROM photos WHERE state = 'failed'") == 2)
         #expect(try library.count() == 11)
         #expect(try library.count(SearchQuery(parts: []), .init(filter: SearchFilter(folder: workspace.photos + "/sub"))) == 1)
+        // similar's total: its photo left out only when the filters let it through.
+        let sub = SearchFilter(folder: workspace.photos + "/sub")
+        let rocket = try #require(try workspace.photo(workspace.photos + "/sub/rocket.jpg")?.id)
+        let cat = try #require(try workspace.photo(workspace.photos + "/chelsea.png")?.id)
+        #expect(try library.count(excluding: rocket) == 10)
+        #expect(try library.count(SearchQuery(parts: []), .init(filter: sub), excluding: rocket) == 0)
+        #expect(try library.count(SearchQuery(parts: []), .init(filter: sub), excluding: cat) == 1)
         // An index from before v7 is searched and counted (row by row) as it
         // is, on a medium nobody may write to too; its next index run adds
         // the index.

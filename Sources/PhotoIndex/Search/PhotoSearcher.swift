@@ -211,15 +211,27 @@ final class PhotoSearcher: Sendable {
         }
     }
 
-    /// How many photos `filter` lets through (all indexed photos without one).
-    func count(_ filter: SearchFilter) throws(PhotoIndexError) -> Int {
-        if filter.near != nil { return try allowedPhotos(filter)?.count ?? 0 }
+    /// How many photos `filter` lets through (all indexed photos without
+    /// one), `excluded` (the photo `similar` starts from) left out.
+    func count(_ filter: SearchFilter, excluding excluded: Int64? = nil) throws(PhotoIndexError) -> Int {
+        if filter.near != nil {
+            let allowed = try allowedPhotos(filter)
+            return (allowed?.count ?? 0) - (excluded.map { allowed?.contains($0) == true ? 1 : 0 } ?? 0)
+        }
         try check(filter)
         let (clause, arguments) = filter.sql()
         return try database.read { db in
+            let passing: Int
+            if let excluded {
+                let found = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM photos WHERE id = ? AND \(clause))",
+                                              arguments: StatementArguments([excluded] + arguments))
+                passing = found == true ? 1 : 0
+            } else {
+                passing = 0
+            }
             // (An index made before v7, read where it cannot be upgraded, lacks photos_failed.)
             guard filter.isEmpty, try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_failed')") == true else {
-                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE \(clause)", arguments: StatementArguments(arguments)) ?? 0
+                return (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE \(clause)", arguments: StatementArguments(arguments)) ?? 0) - passing
             }
             // Every photo but the failed ones, without reading each row: a
             // bare COUNT(*) counts a table from its pages, and the failed
@@ -227,7 +239,7 @@ final class PhotoSearcher: Sendable {
             // query reads every row).
             let all = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos") ?? 0
             let failed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos INDEXED BY photos_failed WHERE state = 'failed'") ?? 0
-            return all - failed
+            return all - failed - passing
         }
     }
 
