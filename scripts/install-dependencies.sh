@@ -19,6 +19,7 @@ packages=(
     chromium             # headless, for the web gallery's browser test
     zsh                  # the completion tests run each shell's script
     fish
+    tzdata               # the date tests run in zones whose clocks change
 )
 
 missing=()

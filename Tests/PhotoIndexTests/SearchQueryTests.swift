@@ -1,4 +1,5 @@
 import FileAccess
+import Foundation
 import Imaging
 import Testing
 @testable import PhotoIndex
@@ -109,5 +110,30 @@ struct SearchQueryTests {
     func doubleSlash() throws {
         #expect(try parse("//\u{FFFD}") == [.init(term: .text("//\u{FFFD}"), weight: 1)])
         #expect(try SearchQuery.parse("//é") { _ in true }.parts == [.init(term: .image(path: "/é"), weight: 1)])
+    }
+
+    @Test("a date bound read as UTC: seconds since 1970, proleptic Gregorian, as Foundation counts them; other text is no bound")
+    func utcSeconds() throws {
+        #expect(SearchFilter.utcSeconds("1970-01-01T00:00:00") == 0)
+        #expect(SearchFilter.utcSeconds("1969-12-31T23:59:59") == -1)
+        #expect(SearchFilter.utcSeconds("2000-03-01T00:00:00") == 951_868_800)
+        #expect(SearchFilter.utcSeconds("2023-11-05T01:30:00") == 1_699_147_800)
+        #expect(SearchFilter.utcSeconds("0001-01-01T00:00:00") == -62_135_596_800)
+        #expect(SearchFilter.utcSeconds("9999-12-31T23:59:59") == 253_402_300_799)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = try #require(TimeZone(identifier: "UTC"))
+        var day = try #require(calendar.date(from: DateComponents(year: 1890, month: 1, day: 1, hour: 13, minute: 7, second: 9)))
+        while calendar.component(.year, from: day) < 2110 {
+            let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: day)
+            let text = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!, parts.second!)
+            #expect(SearchFilter.utcSeconds(text) == Int64(day.timeIntervalSince1970), "\(text)")
+            day = day.addingTimeInterval(5 * 86_400 + 3_601)
+        }
+        for text in ["2023-11-05", "2023-11-05T01:30", "2023-11-05 01:30:00", "2023-13-01T00:00:00", "2023-11-00T00:00:00", "+023-11-05T01:30:00"] {
+            #expect(SearchFilter.utcSeconds(text) == nil, "\(text)")
+        }
+        // Past what 64-bit nanoseconds reach, every file time is rendered and compared.
+        #expect(!SearchFilter.dateCondition("9999-12-31T23:59:59", atLeast: true).0.contains("modified_at >= ?"))
+        #expect(SearchFilter.dateCondition("2023-11-05T01:30:00", atLeast: true).0.contains("modified_at >= ?"))
     }
 }

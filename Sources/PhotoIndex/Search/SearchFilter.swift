@@ -162,6 +162,61 @@ public struct SearchFilter: Sendable, Equatable {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, minute, second)
     }
 
+    /// `date >= bound` (`atLeast`) or `date < bound` in SQL, with its
+    /// arguments, without rendering every file time in local time (1.4 µs a
+    /// row: 140 ms at 100 000 photos without EXIF dates). Read as UTC, a
+    /// bound is within 14 hours of the instant any time zone means by it, so
+    /// a file time more than a day past it is past it in every zone, and one
+    /// more than a day before it is before it; only those between are
+    /// rendered and compared as before.
+    static func dateCondition(_ bound: String, atLeast: Bool) -> (String, [any DatabaseValueConvertible]) {
+        let comparison = atLeast ? ">=" : "<"
+        guard let seconds = utcSeconds(bound) else { return ("\(date) \(comparison) ?", [bound]) }
+        var arms = "WHEN taken_at IS NOT NULL THEN substr(taken_at, 1, 19) \(comparison) ?"
+        var arguments: [any DatabaseValueConvertible] = [bound]
+        let day: Int64 = 86_400, nanoseconds: Int64 = 1_000_000_000
+        // (Past the years a 64-bit count of nanoseconds reaches, every file time is rendered.)
+        let (later, laterOverflows) = (seconds + day).multipliedReportingOverflow(by: nanoseconds)
+        if !laterOverflows {
+            arms += " WHEN modified_at >= ? THEN \(atLeast ? 1 : 0)"
+            arguments.append(later)
+        }
+        let (earlier, earlierOverflows) = (seconds - day).multipliedReportingOverflow(by: nanoseconds)
+        if !earlierOverflows {
+            arms += " WHEN modified_at < ? THEN \(atLeast ? 0 : 1)"
+            arguments.append(earlier)
+        }
+        arguments.append(bound)
+        return ("(CASE \(arms) ELSE \(fileDate("modified_at")) \(comparison) ? END)", arguments)
+    }
+
+    /// Seconds since 1970 of "YYYY-MM-DDTHH:MM:SS" read as UTC (proleptic
+    /// Gregorian); nil for any other text.
+    static func utcSeconds(_ text: String) -> Int64? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 19, [4, 7].allSatisfy({ bytes[$0] == UInt8(ascii: "-") }), bytes[10] == UInt8(ascii: "T"),
+              [13, 16].allSatisfy({ bytes[$0] == UInt8(ascii: ":") }) else { return nil }
+        func number(_ range: Range<Int>) -> Int64? {
+            var value: Int64 = 0
+            for byte in bytes[range] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int64(byte - 48)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+              (1...12).contains(month), (1...31).contains(day) else { return nil }
+        // Days from 1970-01-01 to the date (the civil-from-days inverse, with March as month 0).
+        let shifted = month <= 2 ? year - 1 : year
+        let era = (shifted >= 0 ? shifted : shifted - 399) / 400
+        let yearOfEra = shifted - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return days * 86_400 + hour * 3_600 + minute * 60 + second
+    }
+
     /// Days in a month of the proleptic Gregorian calendar (EXIF's).
     static func daysIn(month: Int, year: Int) -> Int {
         switch month {
@@ -178,14 +233,11 @@ public struct SearchFilter: Sendable, Equatable {
     func sql() -> (clause: String, arguments: [any DatabaseValueConvertible]) {
         var conditions = ["state = 'indexed'"]
         var arguments: [any DatabaseValueConvertible] = []
-        let date = Self.date
-        if let after {
-            conditions.append("\(date) >= ?")
-            arguments.append(after)
-        }
-        if let before {
-            conditions.append("\(date) < ?")
-            arguments.append(before)
+        for (bound, atLeast) in [(after, true), (before, false)] {
+            guard let bound else { continue }
+            let (condition, values) = Self.dateCondition(bound, atLeast: atLeast)
+            conditions.append(condition)
+            arguments += values
         }
         if let folder {
             let prefix = Self.paths(under: folder).from
