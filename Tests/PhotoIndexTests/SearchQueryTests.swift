@@ -129,11 +129,17 @@ struct SearchQueryTests {
             #expect(SearchFilter.utcSeconds(text) == Int64(day.timeIntervalSince1970), "\(text)")
             day = day.addingTimeInterval(5 * 86_400 + 3_601)
         }
-        for text in ["2023-11-05", "2023-11-05T01:30", "2023-11-05 01:30:00", "2023-13-01T00:00:00", "2023-11-00T00:00:00", "+023-11-05T01:30:00"] {
+        for text in ["2023-11-05", "2023-11-05T01:30", "2023-11-05 01:30:00", "2023-13-01T00:00:00", "2023-11-00T00:00:00", "+023-11-05T01:30:00",
+                     "2023-02-29T00:00:00", "2023-02-30T00:00:00", "2024-06-15T99:00:00", "2024-06-15T24:00:00"] {
             #expect(SearchFilter.utcSeconds(text) == nil, "\(text)")
         }
         // Past what 64-bit nanoseconds reach, every file time is rendered and compared.
         #expect(!SearchFilter.dateCondition("9999-12-31T23:59:59", atLeast: true).0.contains("modified_at >= ?"))
         #expect(SearchFilter.dateCondition("2023-11-05T01:30:00", atLeast: true).0.contains("modified_at >= ?"))
+        #expect(SearchFilter.utcSeconds("2024-02-29T00:00:00") == 1_709_164_800)
+        // A folder's range of paths: appended to, never cut (U+0600 joins a following "/" into one Character).
+        #expect(SearchFilter.paths(under: "/x/\u{600}") == ("/x/\u{600}/", "/x/\u{600}0"))
+        #expect(SearchFilter.paths(under: "/") == ("/", "0"))
+        #expect(SearchFilter.paths(under: "/a/b") == ("/a/b/", "/a/b0"))
     }
 }

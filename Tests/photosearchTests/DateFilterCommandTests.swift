@@ -15,19 +15,33 @@ struct DateFilterCommandTests {
           arguments: ["America/New_York", "Pacific/Kiritimati", "Etc/GMT+12", "UTC"])
     func fileTimesAroundBound(zone: String) throws {
         try #require(FileManager.default.fileExists(atPath: "/usr/share/zoneinfo/" + zone), "tzdata is not installed")
-        let timeZone = try #require(TimeZone(identifier: zone))
+        try check(tz: zone, timeZone: try #require(TimeZone(identifier: zone)))
+    }
+
+    /// A POSIX TZ may put local time up to 24:59:59 from UTC (the sign is
+    /// west-positive): past the 14 hours of any zone file.
+    @Test("the same with the farthest offsets a POSIX TZ may give", arguments: [("XXX-24:30", 88_200), ("XXX+24:59:59", -89_999)])
+    func farthestOffsets(tz: String, secondsEast: Int) throws {
+        try check(tz: tz, timeZone: try #require(TimeZone(identifier: "UTC")), shift: secondsEast)
+    }
+
+    /// Files with times around a bound, indexed and filtered under `tz`;
+    /// what each option keeps against the times rendered in `timeZone`
+    /// after adding `shift` seconds.
+    func check(tz zone: String, timeZone: TimeZone, shift: Int = 0) throws {
         let folder = try TemporaryDirectory()
         let photos = folder.path + "/photos", database = folder.path + "/index.sqlite"
         try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
         // 01:30 on 5 November 2023 comes twice in New York: in summer time, then an hour later in winter time.
         let bound = "2023-11-05T01:30:00", boundAsUTC = 1_699_147_800
         let hour = 3_600
-        let offsets = [-26 * hour, -25 * hour, -14 * hour - 1, -14 * hour, -12 * hour, -5 * hour - 1, -5 * hour, -4 * hour - 1, -4 * hour,
-                       -hour, -1, 0, 1, hour, 4 * hour, 5 * hour, 6 * hour, 12 * hour, 12 * hour + 1, 14 * hour, 25 * hour, 26 * hour]
+        let offsets = [-26 * hour, -25 * hour - 1, -25 * hour, -24 * hour - 1800, -14 * hour - 1, -14 * hour, -12 * hour, -5 * hour - 1,
+                       -5 * hour, -4 * hour - 1, -4 * hour, -hour, -1, 0, 1, hour, 4 * hour, 5 * hour, 6 * hour, 12 * hour, 12 * hour + 1,
+                       14 * hour, 24 * hour + 1800, 25 * hour, 25 * hour + 1, 26 * hour]
         var times: [String: Date] = [:]
         for (index, offset) in offsets.enumerated() {
             let name = "\(index).png"
-            try LargePNG.write(photos + "/" + name, width: 8, height: 8, value: UInt8(index * 11))
+            try LargePNG.write(photos + "/" + name, width: 8, height: 8, value: UInt8(index * 9))
             let time = Date(timeIntervalSince1970: Double(boundAsUTC + offset))
             try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: photos + "/" + name)
             times[name] = time
@@ -40,7 +54,7 @@ struct DateFilterCommandTests {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = timeZone
         formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-        let later = Set(times.filter { formatter.string(from: $0.value) >= bound }.keys)
+        let later = Set(times.filter { formatter.string(from: $0.value.addingTimeInterval(Double(shift))) >= bound }.keys)
         // Both sides hold files within the margin the SQL leaves to rendering.
         #expect(later.count > 2 && later.count < offsets.count - 2, "\(later)")
         func kept(_ option: String) throws -> Set<String> {

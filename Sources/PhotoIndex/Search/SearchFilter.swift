@@ -96,8 +96,9 @@ public struct SearchFilter: Sendable, Equatable {
     /// The paths under `folder` (absolute) as a range of the path index:
     /// those under "/a/b/" sort from "/a/b/" up to "/a/b0" ("0" follows "/").
     static func paths(under folder: String) -> (from: String, before: String) {
-        let prefix = folder == "/" ? "/" : folder + "/"
-        return (prefix, String(prefix.dropLast()) + "0")
+        // (Appended, not cut: a folder ending in a prepending character, as
+        // U+0600, would join the "/" into one Character.)
+        folder == "/" ? ("/", "0") : (folder + "/", folder + "0")
     }
 
     public var isEmpty: Bool {
@@ -165,16 +166,18 @@ public struct SearchFilter: Sendable, Equatable {
     /// `date >= bound` (`atLeast`) or `date < bound` in SQL, with its
     /// arguments, without rendering every file time in local time (1.4 µs a
     /// row: 140 ms at 100 000 photos without EXIF dates). Read as UTC, a
-    /// bound is within 14 hours of the instant any time zone means by it, so
-    /// a file time more than a day past it is past it in every zone, and one
-    /// more than a day before it is before it; only those between are
-    /// rendered and compared as before.
+    /// bound is within 25 hours of the instant any time zone means by it
+    /// (zone files stay within 14; a POSIX TZ may say up to 24:59:59), so a
+    /// file time more than two days past it is past it in every zone, and
+    /// one more than two days before it is before it; only those between
+    /// are rendered and compared as before.
     static func dateCondition(_ bound: String, atLeast: Bool) -> (String, [any DatabaseValueConvertible]) {
         let comparison = atLeast ? ">=" : "<"
         guard let seconds = utcSeconds(bound) else { return ("\(date) \(comparison) ?", [bound]) }
-        var arms = "WHEN taken_at IS NOT NULL THEN substr(taken_at, 1, 19) \(comparison) ?"
+        // (COALESCE's first argument: NULL for a NULL or empty blob too.)
+        var arms = "WHEN substr(taken_at, 1, 19) IS NOT NULL THEN substr(taken_at, 1, 19) \(comparison) ?"
         var arguments: [any DatabaseValueConvertible] = [bound]
-        let day: Int64 = 86_400, nanoseconds: Int64 = 1_000_000_000
+        let day: Int64 = 2 * 86_400, nanoseconds: Int64 = 1_000_000_000
         // (Past the years a 64-bit count of nanoseconds reaches, every file time is rendered.)
         let (later, laterOverflows) = (seconds + day).multipliedReportingOverflow(by: nanoseconds)
         if !laterOverflows {
@@ -191,10 +194,11 @@ public struct SearchFilter: Sendable, Equatable {
     }
 
     /// Seconds since 1970 of "YYYY-MM-DDTHH:MM:SS" read as UTC (proleptic
-    /// Gregorian); nil for any other text.
+    /// Gregorian); nil for any other text, or a time that does not exist
+    /// ("2023-02-30", "T24:00"), which compares as text unlike its instant.
     static func utcSeconds(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
-        guard bytes.count == 19, [4, 7].allSatisfy({ bytes[$0] == UInt8(ascii: "-") }), bytes[10] == UInt8(ascii: "T"),
+        guard (try? instant(text)) == text, bytes.count == 19, [4, 7].allSatisfy({ bytes[$0] == UInt8(ascii: "-") }), bytes[10] == UInt8(ascii: "T"),
               [13, 16].allSatisfy({ bytes[$0] == UInt8(ascii: ":") }) else { return nil }
         func number(_ range: Range<Int>) -> Int64? {
             var value: Int64 = 0
