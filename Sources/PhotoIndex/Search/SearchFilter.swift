@@ -197,20 +197,12 @@ public struct SearchFilter: Sendable, Equatable {
     /// Gregorian); nil for any other text, or a time that does not exist
     /// ("2023-02-30", "T24:00"), which compares as text unlike its instant.
     static func utcSeconds(_ text: String) -> Int64? {
+        // `instant` gives back only a real time, in exactly this layout of ASCII digits.
+        guard (try? instant(text)) == text else { return nil }
         let bytes = Array(text.utf8)
-        guard (try? instant(text)) == text, bytes.count == 19, [4, 7].allSatisfy({ bytes[$0] == UInt8(ascii: "-") }), bytes[10] == UInt8(ascii: "T"),
-              [13, 16].allSatisfy({ bytes[$0] == UInt8(ascii: ":") }) else { return nil }
-        func number(_ range: Range<Int>) -> Int64? {
-            var value: Int64 = 0
-            for byte in bytes[range] {
-                guard (48...57).contains(byte) else { return nil }
-                value = value * 10 + Int64(byte - 48)
-            }
-            return value
-        }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              (1...12).contains(month), (1...31).contains(day) else { return nil }
+        func number(_ range: Range<Int>) -> Int64 { bytes[range].reduce(0) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) } }
+        let (year, month, day) = (number(0..<4), number(5..<7), number(8..<10))
+        let (hour, minute, second) = (number(11..<13), number(14..<16), number(17..<19))
         // Days from 1970-01-01 to the date (the civil-from-days inverse, with March as month 0).
         let shifted = month <= 2 ? year - 1 : year
         let era = (shifted >= 0 ? shifted : shifted - 399) / 400
