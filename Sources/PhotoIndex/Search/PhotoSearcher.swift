@@ -221,14 +221,11 @@ final class PhotoSearcher: Sendable {
         try check(filter)
         let (clause, arguments) = filter.sql()
         return try database.read { db in
-            let passing: Int
-            if let excluded {
-                let found = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM photos WHERE id = ? AND \(clause))",
-                                              arguments: StatementArguments([excluded] + arguments))
-                passing = found == true ? 1 : 0
-            } else {
-                passing = 0
-            }
+            // The excluded photo, counted below when the filter lets it through.
+            let passing = try excluded.map { excluded in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM photos WHERE id = ? AND \(clause))",
+                                  arguments: StatementArguments([excluded] + arguments)) == true ? 1 : 0
+            } ?? 0
             // (An index made before v7, read where it cannot be upgraded, lacks photos_failed.)
             guard filter.isEmpty, try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_failed')") == true else {
                 return (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE \(clause)", arguments: StatementArguments(arguments)) ?? 0) - passing
