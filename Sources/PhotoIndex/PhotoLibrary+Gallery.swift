@@ -73,12 +73,22 @@ extension PhotoLibrary {
 
     /// The photos most like the indexed photo `id` (itself left out).
     public func similar(toPhoto id: Int64, _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
+        try similar(toPhoto: id, options, counting: false).hits
+    }
+
+    /// `similar(toPhoto:)`, with the photos the filters let through, itself left out.
+    public func similarPage(toPhoto id: Int64, _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> SearchPage {
+        try similar(toPhoto: id, options, counting: true)
+    }
+
+    private func similar(toPhoto id: Int64, _ options: SearchOptions, counting: Bool) throws(PhotoIndexError) -> SearchPage {
         try options.validate()
         let path = try photo(id: id).path
         let searcher = try searcher()
         guard let stored = try searcher.storedVector(path: path) else { throw .noSuchPhoto(id: id) }
-        return options.page(try searcher.search(stored.vector, top: options.reach, minimumScore: try options.scoreBar(nil),
-                                                filter: options.filter, excluding: [stored.photoID], probes: options.probes))
+        let ranking = try searcher.rank(stored.vector, top: options.reach, minimumScore: try options.scoreBar(nil),
+                                        filter: options.filter, excluding: [stored.photoID], probes: options.probes)
+        return try page(ranking, options, counting: counting, searcher: searcher, excluding: stored.photoID)
     }
 
     /// The largest image `search(image:)` takes: a photo a client sends
@@ -88,6 +98,15 @@ extension PhotoLibrary {
     /// The photos most like an image given as bytes (JPEG, PNG, WebP or
     /// HEIF), which is neither stored nor indexed.
     public func search(image bytes: [UInt8], _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
+        try search(image: bytes, options, counting: false).hits
+    }
+
+    /// `search(image:)`, with the photos the filters let through.
+    public func searchPage(image bytes: [UInt8], _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> SearchPage {
+        try search(image: bytes, options, counting: true)
+    }
+
+    private func search(image bytes: [UInt8], _ options: SearchOptions, counting: Bool) throws(PhotoIndexError) -> SearchPage {
         try options.validate()
         guard bytes.count <= Self.maximumImageBytes else {
             throw .invalidArgument(name: "image", reason: "it is larger than \(Self.maximumImageBytes >> 20) MB")
@@ -95,8 +114,8 @@ extension PhotoLibrary {
         guard models != nil else { throw .noModel }
         let searcher = try searcher()
         let vector = try QueryEncoder(searcher: searcher, models: models).vector(forImage: bytes)
-        return options.page(try searcher.search(vector, top: options.reach, minimumScore: try options.scoreBar(nil), filter: options.filter,
-                                                probes: options.probes))
+        return try page(try searcher.rank(vector, top: options.reach, minimumScore: try options.scoreBar(nil), filter: options.filter,
+                                          probes: options.probes), options, counting: counting, searcher: searcher)
     }
 
     /// The thumbnail indexing stored for photo `id`, if any: one indexed

@@ -131,8 +131,27 @@ public final class PhotoLibrary: Sendable {
 
     // MARK: Searching
 
+    /// One page of results, and `total`: the photos the filters let
+    /// through, what was searched (as `count` gives it).
+    public struct SearchPage: Sendable {
+        public var hits: [SearchHit]
+        public let total: Int
+    }
+
     /// The photos that best match `query`, best first.
     public func search(_ query: SearchQuery, _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> [SearchHit] {
+        try search(query, options, counting: false).hits
+    }
+
+    /// `search`, with the photos the filters let through. A filtered search
+    /// counts them from the set it searched: counting apart would read every
+    /// row again.
+    public func searchPage(_ query: SearchQuery, _ options: SearchOptions = SearchOptions()) throws(PhotoIndexError) -> SearchPage {
+        try search(query, options, counting: true)
+    }
+
+    /// (`total` is 0 unless `counting`.)
+    private func search(_ query: SearchQuery, _ options: SearchOptions, counting: Bool) throws(PhotoIndexError) -> SearchPage {
         try options.validate()
         // A text query needs a model whatever the index holds: say so first.
         if !query.texts.isEmpty, models == nil { throw .noModel }
@@ -145,21 +164,31 @@ public final class PhotoLibrary: Sendable {
             }
             let hits = try searcher.browse(filter, top: options.reach)
             if hits.isEmpty, let name = query.fileName { throw .noSuchImage(path: name) }
-            return options.page(hits)
+            return SearchPage(hits: options.page(hits), total: counting ? try searcher.count(filter) : 0)
         }
         let (vector, _, calibration) = try QueryEncoder(searcher: searcher, models: models).vector(for: query)
-        var hits = try searcher.search(vector, top: options.reach, minimumScore: try options.scoreBar(calibration), filter: filter,
-                                       probes: options.probes)
+        var ranking = try searcher.rank(vector, top: options.reach, minimumScore: try options.scoreBar(calibration), filter: filter,
+                                        probes: options.probes)
         if let calibration {
-            for index in hits.indices {
-                hits[index].probability = calibration.probability(cosine: hits[index].score)
-                hits[index].weaker = hits[index].probability! < 0.5
+            for index in ranking.hits.indices {
+                ranking.hits[index].probability = calibration.probability(cosine: ranking.hits[index].score)
+                ranking.hits[index].weaker = ranking.hits[index].probability! < 0.5
             }
-        } else if query.imagePaths.isEmpty, let best = hits.first?.score {
+        } else if query.imagePaths.isEmpty, let best = ranking.hits.first?.score {
             // (Judged against the best of all, not of this page.)
-            for index in hits.indices { hits[index].weaker = hits[index].score < best - Self.weakerMargin }
+            for index in ranking.hits.indices { ranking.hits[index].weaker = ranking.hits[index].score < best - Self.weakerMargin }
         }
-        return options.page(hits)
+        return try page(ranking, options, counting: counting, searcher: searcher)
+    }
+
+    /// `options`' page of `ranking`, with its total when `counting` (0 otherwise).
+    func page(_ ranking: PhotoSearcher.Ranking, _ options: SearchOptions, counting: Bool, searcher: PhotoSearcher,
+              excluding photoID: Int64? = nil) throws(PhotoIndexError) -> SearchPage {
+        var total = 0
+        if counting {
+            if let passing = ranking.passing { total = passing } else { total = try searcher.count(SearchFilter(), excluding: photoID) }
+        }
+        return SearchPage(hits: options.page(ranking.hits), total: total)
     }
 
     /// The photos `options.filter` lets through (all of them without one),

@@ -303,7 +303,8 @@ public struct GalleryAPI: Sendable {
             throw HTTPError(.badRequest, message: "a query names an image (\(query.imagePaths[0])); to search by an example photo, send it to POST /api/search/image")
         }
         return try answering { () throws(PhotoIndexError) in
-            try results(try library.search(query, options), order: order, options: options, total: try library.count(query, options), since: start)
+            let page = try library.searchPage(query, options)
+            return try results(page.hits, order: order, options: options, total: page.total, since: start)
         }
     }
 
@@ -333,8 +334,8 @@ public struct GalleryAPI: Sendable {
         let id = try Self.photoID(text)
         let (options, order) = try options(parameters)
         return try answering { () throws(PhotoIndexError) in
-            try results(try library.similar(toPhoto: id, options), order: order, options: options,
-                        total: try library.count(SearchQuery(parts: []), options, excluding: id), since: start)
+            let page = try library.similarPage(toPhoto: id, options)
+            return try results(page.hits, order: order, options: options, total: page.total, since: start)
         }
     }
 
@@ -343,16 +344,16 @@ public struct GalleryAPI: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         guard !bytes.isEmpty else { throw HTTPError(.badRequest, message: "the request has no image: send a JPEG, PNG, WebP or HEIF photo as the body") }
         let (options, order) = try options(parameters)
-        let hits: [SearchHit]
+        let page: PhotoLibrary.SearchPage
         do {
-            hits = try library.search(image: bytes, options)
+            page = try library.searchPage(image: bytes, options)
         } catch .unreadableImage {
             throw HTTPError(.badRequest, message: "the image sent is not a JPEG, PNG, WebP or HEIF photo photosearch can read")
         } catch {
             throw Self.refusal(error)
         }
         return try answering { () throws(PhotoIndexError) in
-            try results(hits, order: order, options: options, total: try library.count(SearchQuery(parts: []), options), since: start)
+            try results(page.hits, order: order, options: options, total: page.total, since: start)
         }
     }
 

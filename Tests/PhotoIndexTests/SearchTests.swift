@@ -323,6 +323,40 @@ struct SearchTests {
         #expect(try PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath).count() == 11)
     }
 
+    @Test("a page's total, counted from the set a filtered search ranked, is count's for every kind of filter; similar's leaves its photo out only when let through")
+    func pageTotalsAreCounts() throws {
+        let workspace = try indexedFixtures()
+        for name in ["lisbon.jpg", "porto.jpg", "tokyo.jpg"] { try workspace.copy("photos/places/" + name, to: "sub/" + name) }
+        try workspace.add("sub/broken.jpg", [0xFF, 0xD8, 0xFF, 0xE0, 0, 16] + [UInt8](repeating: 7, count: 64))
+        _ = try workspace.run()
+        let library = PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath)
+        let lisbon = try #require(try workspace.photo(workspace.photos + "/sub/lisbon.jpg")?.id)
+        let cat = try #require(try workspace.photo(workspace.photos + "/chelsea.png")?.id)
+        let filters: [SearchFilter] = [
+            SearchFilter(), SearchFilter(folder: workspace.photos + "/sub"), SearchFilter(names: ["chelsea*"]),
+            SearchFilter(names: ["o"]), SearchFilter(after: "2000"), SearchFilter(before: "2000"),
+            SearchFilter(places: ["Lisbon", "Tokyo"]), SearchFilter(near: try SearchFilter.Circle(latitude: 38.7, longitude: -9.1, radiusKilometres: 400)),
+            SearchFilter(folder: workspace.photos + "/sub", names: ["*.jpg"], cameras: ["nothing"]),
+        ]
+        var totals: [Int] = []
+        for filter in filters {
+            let options = PhotoLibrary.SearchOptions(top: 3, filter: filter)
+            let page = try library.searchPage(try SearchQuery.parse("a cat"), options)
+            #expect(page.total == (try library.count(SearchQuery(parts: []), options)), "\(filter)")
+            #expect(page.hits.map(\.path) == (try library.search(try SearchQuery.parse("a cat"), options)).map(\.path))
+            for id in [lisbon, cat] {
+                let similar = try library.similarPage(toPhoto: id, options)
+                #expect(similar.total == (try library.count(SearchQuery(parts: []), options, excluding: id)), "\(filter) \(id)")
+                #expect(similar.hits.map(\.path) == (try library.similar(toPhoto: id, options)).map(\.path))
+            }
+            let image = try library.searchPage(image: Array(try Data(contentsOf: URL(fileURLWithPath: FixtureFiles.path("photos/rocket.jpg")))), options)
+            #expect(image.total == page.total)
+            totals.append(page.total)
+        }
+        // Each kind of filter was tested on a count it changes (the broken file is never counted).
+        #expect(totals == [13, 3, 3, 9, 13, 0, 2, 2, 0], "\(totals)")
+    }
+
     @Test("name: finds a file named composed or decomposed, typed either way, capitals, brackets and compatibility characters included")
     func nameForms() throws {
         let workspace = try Workspace()

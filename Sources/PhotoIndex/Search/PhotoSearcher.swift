@@ -139,6 +139,21 @@ final class PhotoSearcher: Sendable {
     /// standard choice, `Partitioning.probes`).
     func search(_ query: [Float], top: Int, minimumScore: Float? = nil, filter: SearchFilter = SearchFilter(),
                 excluding: Set<Int64> = [], probes: Int? = nil) throws(PhotoIndexError) -> [SearchHit] {
+        try rank(query, top: top, minimumScore: minimumScore, filter: filter, excluding: excluding, probes: probes).hits
+    }
+
+    /// A search's hits, and how many photos its filter let through
+    /// (`excluding` left out), counted from the set it searched: what
+    /// `count` would give, without reading every row again (48 ms at
+    /// 100 000 photos for a `name:` filter); nil without a filter.
+    struct Ranking {
+        var hits: [SearchHit]
+        let passing: Int?
+    }
+
+    /// `search`, with the photos its filter let through.
+    func rank(_ query: [Float], top: Int, minimumScore: Float? = nil, filter: SearchFilter = SearchFilter(),
+              excluding: Set<Int64> = [], probes: Int? = nil) throws(PhotoIndexError) -> Ranking {
         precondition(query.count == model.embeddingSize, "query dimension differs from the index's")
         let query = VectorMath.normalized(query)
         var matrix = try currentMatrix()
@@ -168,7 +183,8 @@ final class PhotoSearcher: Sendable {
         }
         let ranked = exact.filter { !excluding.contains($0.key) && $0.value >= (minimumScore ?? -.infinity) }
             .sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
-        return try withCopies(ranked, top: top)
+        return Ranking(hits: try withCopies(ranked, top: top),
+                       passing: allowed.map { allowed in allowed.count - excluding.count(where: allowed.contains) })
     }
 
     /// The photos `filter` lets through, newest first (by the date the
