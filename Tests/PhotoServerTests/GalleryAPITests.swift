@@ -322,7 +322,8 @@ struct GalleryAPITests {
             let portugal = try await page("/api/timeline?place=Portugal")
             #expect(portugal.results.map { String($0.path.split(separator: "/").last!) } == ["porto.jpg", "lisbon.jpg"])
             for (uri, message) in [("/api/timeline?cursor=yesterday", "cursor must be"), ("/api/timeline?min_score=0.2", "ranks nothing"),
-                                   ("/api/timeline?cursor=2024-13-01T00:00:00_5", "cursor must be")] {
+                                   ("/api/timeline?cursor=2024-12-01T00:00:00.000_5", "cursor must be"),
+                                   ("/api/timeline?cursor=2024%0A_5", "cursor must be"), ("/api/timeline?cursor=2024_0", "cursor must be")] {
                 try await client.execute(uri: uri, method: .get) { response in
                     #expect(response.status == .badRequest && Self.error(response)?.contains(message) == true, "\(uri): \(String(buffer: response.body))")
                 }

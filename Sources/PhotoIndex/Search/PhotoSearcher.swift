@@ -53,11 +53,14 @@ public struct TimelineCursor: Sendable, Equatable {
     /// "DATE_ID", as a URL carries it.
     public var text: String { "\(date)_\(photoID)" }
 
-    /// From `text`'s form; nil when it is not one.
+    /// From `text`'s form; nil when it is not one. The date is what a page
+    /// showed, at most 19 characters: an instant as our indexer writes
+    /// them, or whatever else an index holds (it is only compared).
     public init?(text: String) {
-        guard let underscore = text.lastIndex(of: "_"), let id = Int64(text[text.index(after: underscore)...]), id > 0,
-              (try? SearchFilter.instant(String(text[..<underscore]))) == String(text[..<underscore]) else { return nil }
-        self.init(date: String(text[..<underscore]), photoID: id)
+        guard let underscore = text.lastIndex(of: "_"), let id = Int64(text[text.index(after: underscore)...]), id > 0 else { return nil }
+        let date = String(text[..<underscore])
+        guard date.count <= 19, !date.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return nil }
+        self.init(date: date, photoID: id)
     }
 }
 
@@ -199,31 +202,129 @@ final class PhotoSearcher: Sendable {
             try check(filter)
             allowed = nil
         }
-        var (clause, arguments) = filter.sql()
-        if let cursor {
-            // Older than the last photo shown (ties by id, as the order).
-            clause += " AND (\(SearchFilter.date) < ? OR (\(SearchFilter.date) = ? AND id < ?))"
-            arguments += [cursor.date, cursor.date, cursor.photoID]
-        }
         // The newest 2·top (more when copies collapsed below top).
         var limit = 2 * top
         while true {
-            let newest = try database.read { db in
-                let ids = try Int64.fetchCursor(db, sql: """
-                    SELECT id FROM photos WHERE \(clause) ORDER BY \(SearchFilter.date) DESC, id DESC\(allowed == nil ? " LIMIT \(limit)" : "")
-                    """, arguments: StatementArguments(arguments))
-                var newest: [(key: Int64, value: Float)] = []
-                while let id = try ids.next() {
-                    if allowed?.contains(id) ?? true { newest.append((id, 0)) }
-                }
-                return newest
-            }
+            let (newest, more) = try newest(limit, filter, before: cursor, allowed: allowed)
             var hits = try withCopies(newest, top: top)
-            if hits.count >= top || allowed != nil || newest.count < limit {
+            if hits.count >= top || !more {
                 for index in hits.indices { hits[index].ranked = false }
                 return hits
             }
             limit *= 4
+        }
+    }
+
+    /// How far a photo's `SearchFilter.time` may be from the date results
+    /// show for it (`SearchFilter.date`), read as UTC: a file's local time
+    /// is within 25 hours of UTC (zone files stay within 14; a POSIX TZ may
+    /// say 24:59:59), and an EXIF day past its month's end ("02-31") is
+    /// read as up to three days later.
+    static let timeMargin: Int64 = 4 * 86_400
+
+    /// The `limit` newest photos `filter` (and `allowed`) lets through
+    /// after `cursor`, by the date results show, ties by higher id, and
+    /// whether there are more. Walks the index of `SearchFilter.time` from
+    /// the newest (index schema v8), rendering the dates of the photos it
+    /// reads only, and stops where no photo further on can be newer than
+    /// the ones kept: a timeline page at 100 000 photos no longer renders
+    /// and sorts every date. An index made before v8 is sorted whole.
+    private func newest(_ limit: Int, _ filter: SearchFilter, before cursor: TimelineCursor?,
+                        allowed: PhotoSet?) throws(PhotoIndexError) -> (photos: [(key: Int64, value: Float)], more: Bool) {
+        try database.read { db in
+            // Newest first, as SQLite orders text (bytes), ties by id.
+            func newer(_ a: (id: Int64, date: [UInt8]), _ b: (id: Int64, date: [UInt8])) -> Bool {
+                a.date == b.date ? a.id > b.id : b.date.lexicographicallyPrecedes(a.date)
+            }
+            let last = cursor.map { (id: $0.photoID, date: Array($0.date.utf8)) }
+            var kept: [(id: Int64, date: [UInt8])] = []
+            func keep(_ rows: RowCursor) throws {
+                while let row = try rows.next() {
+                    let id: Int64 = row[0]
+                    guard allowed?.contains(id) ?? true else { continue }
+                    // (An EXIF date an index holds as a blob is a blob; its bytes, whatever they are.)
+                    switch (row[1] as DatabaseValue).storage {
+                    case let .string(text): kept.append((id, Array(text.utf8)))
+                    case let .blob(bytes): kept.append((id, Array(bytes)))
+                    default: kept.append((id, []))
+                    }
+                }
+            }
+            // Older than the last photo shown, in SQL (ties by id, as the order).
+            func older(_ sql: (clause: String, arguments: [any DatabaseValueConvertible])) -> (String, StatementArguments) {
+                guard let cursor else { return (sql.clause, StatementArguments(sql.arguments)) }
+                return (sql.clause + " AND (\(SearchFilter.date) < ? OR (\(SearchFilter.date) = ? AND id < ?))",
+                        StatementArguments(sql.arguments + [cursor.date, cursor.date, cursor.photoID]))
+            }
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_by_time')") == true else {
+                let (clause, arguments) = older(filter.sql())
+                try keep(try Row.fetchCursor(db, sql: """
+                    SELECT id, \(SearchFilter.date) FROM photos WHERE \(clause)
+                    ORDER BY \(SearchFilter.date) DESC, id DESC\(allowed == nil ? " LIMIT \(limit + 1)" : "")
+                    """, arguments: arguments))
+                return (kept.prefix(limit).map { ($0.id, 0) }, kept.count > limit)
+            }
+            // Photos whose EXIF date SQLite does not read have no time: all are candidates.
+            let (clause, arguments) = older(filter.sql())
+            try keep(try Row.fetchCursor(db, sql: "SELECT id, \(SearchFilter.date) FROM photos WHERE \(clause) AND \(SearchFilter.time) IS NULL",
+                                         arguments: arguments))
+            kept.sort(by: newer)
+            // A folder holding an eighth of the photos or more is read in
+            // time order, its paths tested on the way; a smaller one from
+            // the path index and sorted (a walk until its photos come would
+            // cost more than sorting them all).
+            var walk = filter.sql(folderByRange: false)
+            if let folder = filter.folder {
+                let range = SearchFilter.paths(under: folder)
+                let all = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos") ?? 0
+                let inside = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT 1 FROM photos WHERE path >= ? AND path < ? LIMIT ?)",
+                                              arguments: [range.from, range.before, all / 8 + 1]) ?? 0
+                if inside <= all / 8 { walk = filter.sql() }
+            }
+            if let cursor, let seconds = SearchFilter.utcSeconds(cursor.date) {
+                // Past this, a photo is newer than the cursor.
+                walk.clause += " AND \(SearchFilter.time) <= ?"
+                walk.arguments.append(seconds + Self.timeMargin)
+            }
+            // A photo without an EXIF date shows its file's time, rendered
+            // in local time once per distinct second (files copied together
+            // share one), not in SQL for every row.
+            let render = try db.makeStatement(sql: "SELECT \(SearchFilter.fileDate("?"))")
+            var rendered: [Int64: [UInt8]] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT id, \(SearchFilter.time), substr(taken_at, 1, 19) FROM photos
+                WHERE \(walk.clause) AND \(SearchFilter.time) IS NOT NULL ORDER BY \(SearchFilter.time) DESC
+                """, arguments: StatementArguments(walk.arguments))
+            // The (limit + 1)th newest kept so far, as UTC seconds: a photo
+            // whose time is a margin below it cannot be newer.
+            var bound: Int64?
+            var capacity = 2 * (limit + 1)
+            while let row = try rows.next() {
+                let time: Int64 = row[1]
+                if let bound, time + Self.timeMargin < bound { break }
+                let id: Int64 = row[0]
+                guard allowed?.contains(id) ?? true else { continue }
+                let date: [UInt8]
+                if let taken = row[2] as String? {
+                    date = Array(taken.utf8)
+                } else if let known = rendered[time] {
+                    date = known
+                } else {
+                    date = Array((try String.fetchOne(render, arguments: [time * 1_000_000_000]) ?? "").utf8)
+                    rendered[time] = date
+                }
+                if let last, !newer(last, (id, date)) { continue }
+                kept.append((id, date))
+                if kept.count >= capacity {
+                    kept.sort(by: newer)
+                    kept.removeLast(kept.count - (limit + 1))
+                    bound = SearchFilter.utcSeconds(String(decoding: kept[limit].date, as: UTF8.self))
+                    // (Photos of one time do not stop the walk: sort less often.)
+                    capacity = min(2 * capacity, max(65_536, 2 * (limit + 1)))
+                }
+            }
+            kept.sort(by: newer)
+            return (kept.prefix(limit).map { ($0.id, 0) }, kept.count > limit)
         }
     }
 

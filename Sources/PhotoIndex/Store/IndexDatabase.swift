@@ -161,7 +161,7 @@ package final class IndexDatabase: Sendable {
     /// Migrations a search can do without: an index that lacks only these
     /// (made before them, on a medium this process cannot write) is still
     /// searched, a little slower.
-    static let optionalMigrations: Set<String> = ["v7: failed photos listed apart"]
+    static let optionalMigrations: Set<String> = ["v7: failed photos listed apart", "v8: photos in time order"]
 
     /// Whether this version can read the index as it is: every migration
     /// but optional ones applied.
@@ -335,6 +335,15 @@ package final class IndexDatabase: Sendable {
             // from this index (`PhotoSearcher.count`). Optional: an index
             // without it, which could not be written, is counted row by row.
             try db.execute(sql: "CREATE INDEX photos_failed ON photos(id) WHERE state = 'failed'")
+        }
+        migrator.registerMigration("v8: photos in time order") { db in
+            // A timeline page (the gallery's first) sorted every photo by
+            // the date results show, rendering it from the file's time for
+            // the photos without an EXIF date: 178 ms at 100 000 photos,
+            // 387 for the next page. In time order, a page reads a few more
+            // photos than it shows (`PhotoSearcher.newest`). Optional: an
+            // index without it, which could not be written, is sorted whole.
+            try db.execute(sql: "CREATE INDEX photos_by_time ON photos(\(SearchFilter.time)) WHERE state = 'indexed'")
         }
         return migrator
     }

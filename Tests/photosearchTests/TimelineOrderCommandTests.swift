@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A timeline (a query of filters alone, `GET /api/timeline`) lists photos
+/// newest first by the date results show: EXIF's, else the file's time in
+/// local time. Since index schema v8 it walks an index of a time that is
+/// the same in every zone (`SearchFilter.time`) and stops once no photo
+/// further on can be newer (`PhotoSearcher.newest`): its order must be the
+/// one sorting every rendered date gives (the way of an index made before
+/// v8), in any zone, across a clock change, with EXIF dates that SQLite
+/// reads late ("02-31") or not at all.
+@Suite("Timelines in time order")
+struct TimelineOrderCommandTests {
+    static let model = CommandRunner.fixture("models/oc-vit-gelu-p16")
+
+    @Test("the newest photos, and every page of a timeline, are those sorting all rendered dates gives",
+          arguments: ["America/New_York", "UTC", "XXX-24:30", "XXX+24:59:59"])
+    func order(zone: String) throws {
+        if !zone.hasPrefix("XXX") {
+            try #require(FileManager.default.fileExists(atPath: "/usr/share/zoneinfo/" + zone), "tzdata is not installed")
+        }
+        let folder = try TemporaryDirectory()
+        let photos = folder.path + "/photos", database = folder.path + "/index.sqlite", before = folder.path + "/before-v8.sqlite"
+        try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
+        // 05:00 UTC on 5 November 2023 is 01:00 in New York, whose clocks
+        // go back from 02:00 to 01:00 an hour later: local dates run
+        // backwards there. Three files share a second; some are a day or
+        // more apart, some years; some sit around the end of February 2023;
+        // many within a day of each other, so that a page's last photo and
+        // the next ones are within the margin a walk must keep reading.
+        let clockChange = 1_699_160_400, hour = 3_600, day = 86_400, february28 = 1_677_585_600
+        var times = (0...12).map { clockChange + $0 * 600 } + (-15...15).map { clockChange + $0 * 2 * hour + 60 }
+        times += [clockChange + 1800, clockChange + 1800, clockChange - day, clockChange - 25 * hour, clockChange + 26 * hour,
+                  clockChange + 365 * day, clockChange - 365 * day, clockChange + 7 * hour + 7]
+        times += (0...5).map { february28 + $0 * day }
+        for (index, time) in times.enumerated() {
+            let path = photos + "/\(index).png"
+            try LargePNG.write(path, width: 8, height: 8, value: UInt8(index * 4))
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: Double(time))], ofItemAtPath: path)
+        }
+        // EXIF dates in and around the repeated hour, one past February's
+        // end (SQLite reads it as 3 March), and ones SQLite does not read
+        // as dates in our layout: those have no time in the index.
+        let taken = ["130": "2023-11-05T01:30:00", "131": "2023-11-05T01:45:00+02:00", "132": "2023-02-31T12:00:00", "133": "junk",
+                     "134": "2023-11-05 01:20:00", "135": "2460253.5", "136": "", "137": "2023-11-06T00:00:00",
+                     "138": "2023-11-04T20:00:00", "139": "2023-11-05T14:00:00"]
+            // Among the files' times: with local times a day ahead, a file
+            // read after a photo of this kind (an earlier time) may be newer.
+            .merging((0..<31).map { ("\(140 + $0)", Self.text(clockChange + ($0 - 15) * 2 * hour + 60 + $0 * 300)) }) { a, _ in a }
+        for name in taken.keys {
+            try LargePNG.write(photos + "/\(name).png", width: 8, height: 8, value: UInt8((Int(name)! - 130) * 4 + 2))
+        }
+        let environment = ["TZ": zone]
+        let indexed = try CommandRunner.run(["index", photos, "--db", database, "--model", Self.model], environment: environment)
+        try #require(indexed.status == 0, "\(indexed.standardError)")
+        let updates = taken.map { "UPDATE photos SET taken_at = '\($0.value)' WHERE path LIKE '%/\($0.key).png';" }.joined()
+        try sql(database, updates)
+        // The same index as an index from before v8, which sorts every date.
+        try FileManager.default.copyItem(atPath: database, toPath: before)
+        try sql(before, "DROP INDEX photos_by_time; DELETE FROM grdb_migrations WHERE identifier = 'v8: photos in time order';")
+        #expect(try sql(database, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'photos_by_time'") == "1")
+
+        func newest(_ index: String, top: Int) throws -> [String] {
+            let result = try CommandRunner.run(["search", "name:*.png", "--top", "\(top)", "--paths", "--db", index, "--model", Self.model],
+                                               environment: environment)
+            #expect(result.status == 0, "\(result.standardError)")
+            return result.standardOutput.split(separator: "\n").map { String($0.split(separator: "/").last!) }
+        }
+        let all = try newest(before, top: 100)
+        #expect(all.count == times.count + taken.count)
+        // New York's clock change matters to the order: by file time alone it would differ.
+        let fileTimes = all.compactMap { Int($0.dropLast(4)).flatMap { $0 < times.count ? times[$0] : nil } }
+        #expect((zone == "America/New_York") == (fileTimes != fileTimes.sorted(by: >)), "\(zone): \(all)")
+        #expect(try newest(database, top: 100) == all, "\(zone)")
+        for top in [1, 2, 3, 5, 8, 13, 21] {
+            #expect(try newest(database, top: top) == Array(all.prefix(top)), "\(zone), top \(top)")
+        }
+
+        // Every page of the timeline, two photos at a time, through the cursor.
+        let server = try ChildProcess(["serve", "--db", database, "--model", Self.model, "--port", "0"], environment: environment)
+        defer {
+            server.signal(SIGKILL)
+            _ = server.finish()
+        }
+        guard let line = server.waitForLine(where: { $0.hasPrefix("photosearch: serving ") }),
+              let port = line.split(separator: " ").dropFirst(2).first.flatMap({ URL(string: String($0))?.port }) else {
+            throw TestFailure("the server did not start: \(server.finish().standardError)")
+        }
+        struct Page: Decodable {
+            struct Hit: Decodable { let path: String }
+            let results: [Hit]
+            let next: String?
+        }
+        var paged: [String] = [], target = "/api/timeline?top=2"
+        while paged.count <= all.count {
+            let answer = try HTTPAnswer.request(port: port, method: "GET", target: target)
+            try #require(answer.status == 200, "\(target): \(answer.text)")
+            let page = try JSONDecoder().decode(Page.self, from: Data(answer.body))
+            paged += page.results.map { String($0.path.split(separator: "/").last!) }
+            guard let next = page.next else { break }
+            target = "/api/timeline?top=2&cursor=" + next.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        }
+        #expect(paged == all, "\(zone)")
+    }
+
+    /// "YYYY-MM-DDTHH:MM:SS" of `seconds` since 1970, in UTC.
+    static func text(_ seconds: Int) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        return formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
+    }
+
+    /// Runs sqlite3 on `database`; its output, trimmed.
+    @discardableResult
+    func sql(_ database: String, _ statements: String) throws -> String {
+        let result = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [database, statements])
+        try #require(result.status == 0, "\(result.standardError)")
+        return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
