@@ -59,7 +59,9 @@ public struct TimelineCursor: Sendable, Equatable {
     public init?(text: String) {
         guard let underscore = text.lastIndex(of: "_"), let id = Int64(text[text.index(after: underscore)...]), id > 0 else { return nil }
         let date = String(text[..<underscore])
-        guard date.count <= 19, !date.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return nil }
+        guard date.unicodeScalars.count <= 19, !date.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            return nil
+        }
         self.init(date: date, photoID: id)
     }
 }
@@ -217,9 +219,10 @@ final class PhotoSearcher: Sendable {
 
     /// How far a photo's `SearchFilter.time` may be from the date results
     /// show for it (`SearchFilter.date`), read as UTC: a file's local time
-    /// is within 25 hours of UTC (zone files stay within 14; a POSIX TZ may
-    /// say 24:59:59), and an EXIF day past its month's end ("02-31") is
-    /// read as up to three days later.
+    /// is within 26 hours of UTC (RFC 8536 keeps a zone's offsets within
+    /// -24:59:59 and +25:59:59, tzdata's within 16 hours, and glibc a POSIX
+    /// TZ within 24:59:59 and its summer hour), and an EXIF day past its
+    /// month's end ("02-31") is read as up to three days later.
     static let timeMargin: Int64 = 4 * 86_400
 
     /// The `limit` newest photos `filter` (and `allowed`) lets through
@@ -232,24 +235,28 @@ final class PhotoSearcher: Sendable {
     private func newest(_ limit: Int, _ filter: SearchFilter, before cursor: TimelineCursor?,
                         allowed: PhotoSet?) throws(PhotoIndexError) -> (photos: [(key: Int64, value: Float)], more: Bool) {
         try database.read { db in
-            // Newest first, as SQLite orders text (bytes), ties by id.
-            func newer(_ a: (id: Int64, date: [UInt8]), _ b: (id: Int64, date: [UInt8])) -> Bool {
-                a.date == b.date ? a.id > b.id : b.date.lexicographicallyPrecedes(a.date)
+            // Newest first as SQLite orders dates: NULL, then text, then
+            // blobs, each by its bytes (BINARY), ties by higher id.
+            typealias Dated = (id: Int64, kind: UInt8, date: [UInt8])
+            func newer(_ a: Dated, _ b: Dated) -> Bool {
+                if a.kind != b.kind { return a.kind > b.kind }
+                return a.date == b.date ? a.id > b.id : b.date.lexicographicallyPrecedes(a.date)
             }
-            let last = cursor.map { (id: $0.photoID, date: Array($0.date.utf8)) }
-            var kept: [(id: Int64, date: [UInt8])] = []
+            let text: UInt8 = 1
+            let last = cursor.map { Dated($0.photoID, text, Array($0.date.utf8)) }
+            var kept: [Dated] = []
+            /// Rows of id, typeof(date), CAST(date AS BLOB): the bytes as
+            /// SQLite holds them (GRDB's strings would mend invalid UTF-8).
             func keep(_ rows: RowCursor) throws {
                 while let row = try rows.next() {
                     let id: Int64 = row[0]
                     guard allowed?.contains(id) ?? true else { continue }
-                    // (An EXIF date an index holds as a blob is a blob; its bytes, whatever they are.)
-                    switch (row[1] as DatabaseValue).storage {
-                    case let .string(text): kept.append((id, Array(text.utf8)))
-                    case let .blob(bytes): kept.append((id, Array(bytes)))
-                    default: kept.append((id, []))
-                    }
+                    let kind: UInt8 = switch row[1] as String? { case "text": text; case "blob": 2; default: 0 }
+                    let bytes: Data? = row[2]
+                    kept.append((id, kind, bytes.map(Array.init) ?? []))
                 }
             }
+            let dated = "id, typeof(\(SearchFilter.date)), CAST(\(SearchFilter.date) AS BLOB)"
             // Older than the last photo shown, in SQL (ties by id, as the order).
             func older(_ sql: (clause: String, arguments: [any DatabaseValueConvertible])) -> (String, StatementArguments) {
                 guard let cursor else { return (sql.clause, StatementArguments(sql.arguments)) }
@@ -259,14 +266,14 @@ final class PhotoSearcher: Sendable {
             guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_by_time')") == true else {
                 let (clause, arguments) = older(filter.sql())
                 try keep(try Row.fetchCursor(db, sql: """
-                    SELECT id, \(SearchFilter.date) FROM photos WHERE \(clause)
+                    SELECT \(dated) FROM photos WHERE \(clause)
                     ORDER BY \(SearchFilter.date) DESC, id DESC\(allowed == nil ? " LIMIT \(limit + 1)" : "")
                     """, arguments: arguments))
                 return (kept.prefix(limit).map { ($0.id, 0) }, kept.count > limit)
             }
             // Photos whose EXIF date SQLite does not read have no time: all are candidates.
             let (clause, arguments) = older(filter.sql())
-            try keep(try Row.fetchCursor(db, sql: "SELECT id, \(SearchFilter.date) FROM photos WHERE \(clause) AND \(SearchFilter.time) IS NULL",
+            try keep(try Row.fetchCursor(db, sql: "SELECT \(dated) FROM photos WHERE \(clause) AND \(SearchFilter.time) IS NULL",
                                          arguments: arguments))
             kept.sort(by: newer)
             // A folder holding an eighth of the photos or more is read in
@@ -304,6 +311,8 @@ final class PhotoSearcher: Sendable {
                 if let bound, time + Self.timeMargin < bound { break }
                 let id: Int64 = row[0]
                 guard allowed?.contains(id) ?? true else { continue }
+                // (A time comes from an integer file time, or from an EXIF
+                // text SQLite read as a date: ASCII.)
                 let date: [UInt8]
                 if let taken = row[2] as String? {
                     date = Array(taken.utf8)
@@ -313,8 +322,8 @@ final class PhotoSearcher: Sendable {
                     date = Array((try String.fetchOne(render, arguments: [time * 1_000_000_000]) ?? "").utf8)
                     rendered[time] = date
                 }
-                if let last, !newer(last, (id, date)) { continue }
-                kept.append((id, date))
+                if let last, !newer(last, (id, text, date)) { continue }
+                kept.append((id, text, date))
                 if kept.count >= capacity {
                     kept.sort(by: newer)
                     kept.removeLast(kept.count - (limit + 1))

@@ -115,13 +115,14 @@ public struct SearchFilter: Sendable, Equatable {
 
     /// A photo's time in SQL, for ordering: its EXIF date read as UTC
     /// seconds (NULL when it is not a date in that layout that SQLite
-    /// reads), else its file's modification time in seconds. Within
+    /// reads), else its file's modification time in seconds (NULL when an
+    /// index holds it as other than an integer). Within
     /// `PhotoSearcher.timeMargin` of `date`, and unlike it the same in
     /// every time zone, so index schema v8 keeps photos in its order
-    /// (`photos_by_time`, an index on this very text: change one, change
-    /// both).
+    /// (`photos_by_time`, an index on this very text: changing it needs a
+    /// migration that builds that index again).
     static let time = """
-        (CASE WHEN taken_at IS NULL THEN modified_at / 1000000000 \
+        (CASE WHEN taken_at IS NULL AND typeof(modified_at) = 'integer' THEN modified_at / 1000000000 \
         WHEN substr(taken_at, 5, 1) = '-' AND substr(taken_at, 11, 1) = 'T' THEN unixepoch(substr(taken_at, 1, 19)) END)
         """
 
