@@ -115,6 +115,18 @@ struct TimelineOrderCommandTests {
         // (Except the photo without any date, whose file time no file can
         // have: it sorts last, and no cursor reaches past a date.)
         #expect(paged == all.filter { $0 != "173.png" } && all.last == "173.png", "\(zone)")
+
+        // The months, which the server reads from the C library for most
+        // file times: SQLite's own rendering of every date, in the same zone.
+        struct Months: Decodable { struct Month: Decodable { let month: String; let photos: Int }; let months: [Month] }
+        let answer = try HTTPAnswer.request(port: port, method: "GET", target: "/api/months")
+        let months = try JSONDecoder().decode(Months.self, from: Data(answer.body)).months.map { "\($0.month)|\($0.photos)" }
+        let rendered = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [before, """
+            SELECT substr(COALESCE(substr(taken_at, 1, 19), strftime('%Y-%m-%dT%H:%M:%S', modified_at / 1000000000, 'unixepoch', 'localtime')), 1, 7)
+            AS month, COUNT(*) FROM photos WHERE state = 'indexed' GROUP BY month HAVING month IS NOT NULL ORDER BY month DESC
+            """], environment: environment)
+        #expect(months == rendered.standardOutput.split(separator: "\n").map(String.init), "\(zone)")
+        #expect(months.count >= 6, "\(months)")
     }
 
     /// "YYYY-MM-DDTHH:MM:SS" of `seconds` since 1970, in UTC.
