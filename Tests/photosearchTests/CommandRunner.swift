@@ -38,6 +38,14 @@ struct CommandRunner {
         try run(executable: executable, arguments, environment: environment)
     }
 
+    /// Runs sqlite3 on `database`, a process of its own as a user's would
+    /// be; its standard output, trimmed. A failure throws sqlite3's message.
+    static func sqlite(_ database: String, _ sql: String, environment: [String: String] = [:]) throws -> String {
+        let result = try run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [database, sql], environment: environment)
+        guard result.status == 0 else { throw TestFailure("sqlite3 \(database) \"\(sql.prefix(80))\": \(result.standardError)") }
+        return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Runs `executable` (photosearch, or a program that starts it) with `arguments`.
     static func run(executable: URL, _ arguments: [String], environment: [String: String] = [:],
                     currentDirectory: String? = nil) throws -> Result {

@@ -40,11 +40,6 @@ struct CrashPropertyTests {
     }
 
 
-    func sqlite(_ database: String, _ sql: String) throws -> String {
-        let result = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [database, sql])
-        return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     /// Every photo with its score for one query, sorted: the index's whole content as search sees it.
     func everything(_ database: String, count: Int) throws -> [String] {
         let result = try CommandRunner.run(["search", "a rocket on the launch pad", "--json", "--top", "\(max(count, 1))",
@@ -55,12 +50,12 @@ struct CrashPropertyTests {
 
     /// The invariants that hold after any run, killed or not.
     func checkSound(_ database: String, round: Int) throws {
-        #expect(try sqlite(database, "PRAGMA integrity_check") == "ok", "round \(round)")
-        #expect(try sqlite(database, "SELECT COUNT(*) = COUNT(DISTINCT path) FROM photos") == "1", "round \(round): one row per file")
-        #expect(try sqlite(database, """
+        #expect(try CommandRunner.sqlite(database, "PRAGMA integrity_check") == "ok", "round \(round)")
+        #expect(try CommandRunner.sqlite(database, "SELECT COUNT(*) = COUNT(DISTINCT path) FROM photos") == "1", "round \(round): one row per file")
+        #expect(try CommandRunner.sqlite(database, """
             SELECT COUNT(*) FROM photos p WHERE p.state = 'indexed' AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id)
             """) == "0", "round \(round): an indexed photo without its vector")
-        #expect(try sqlite(database, "SELECT COUNT(*) FROM photos WHERE state = 'failed'") == "0", "round \(round)")
+        #expect(try CommandRunner.sqlite(database, "SELECT COUNT(*) FROM photos WHERE state = 'failed'") == "0", "round \(round)")
     }
 
     @Test("20 rounds of churn, each indexed with a kill -9 or a full disk at a random point, then completed")
@@ -131,7 +126,7 @@ struct CrashPropertyTests {
             #expect(complete.status == 0, "round \(round): \(complete.standardError)")
             try checkSound(folder.database, round: round)
             let onDisk = folder.files()
-            let indexed = try sqlite(folder.database, "SELECT path FROM photos ORDER BY path").split(separator: "\n").map(String.init)
+            let indexed = try CommandRunner.sqlite(folder.database, "SELECT path FROM photos ORDER BY path").split(separator: "\n").map(String.init)
             #expect(indexed == onDisk, "round \(round): the index is not the folder")
 
             // The same searches as an index built from scratch.

@@ -22,19 +22,6 @@ struct IndexCommandTests {
 
     func isSummary(_ line: String) -> Bool { event(line) == nil && (try? summary(line)) != nil }
 
-    /// Runs sqlite3 on the index (a separate reader, as a user would).
-    func query(_ database: String, _ sql: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [database, sql]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     @Test("--json prints NDJSON events and a summary last; status reads the index")
     func jsonAndStatus() throws {
         let folder = try makePhotoFolder(count: 5)
@@ -145,9 +132,9 @@ struct IndexCommandTests {
         child.signal(SIGKILL)
         let killed = child.finish()
         #expect(killed.reason == .uncaughtSignal)
-        let committed = Int(try query(database, "SELECT COUNT(*) FROM photos")) ?? -1
+        let committed = Int(try CommandRunner.sqlite(database, "SELECT COUNT(*) FROM photos")) ?? -1
         #expect(committed > 0 && committed < count, "the kill landed mid-run")
-        #expect(try query(database, "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == "running")
+        #expect(try CommandRunner.sqlite(database, "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == "running")
         // status tells the dead run from a live one.
         let status = try CommandRunner.run(["status", "--db", database])
         #expect(status.standardOutput.contains("Last run: interrupted, started "), "\(status.standardOutput)")
@@ -157,10 +144,10 @@ struct IndexCommandTests {
         #expect(rerun.status == 0)
         let resumed = try summary(rerun.standardOutput.split(separator: "\n").last.map(String.init) ?? "")
         #expect(resumed.unchanged == committed && resumed.added == count - committed && resumed.failed == 0)
-        #expect(try query(database, "SELECT COUNT(*), COUNT(DISTINCT path) FROM photos") == "\(count)|\(count)")
-        #expect(try query(database, "SELECT COUNT(*) FROM embeddings") == "\(count)")
-        #expect(try query(database, "PRAGMA integrity_check") == "ok")
-        #expect(try query(database, "SELECT group_concat(status) FROM runs ORDER BY id") == "interrupted,completed")
+        #expect(try CommandRunner.sqlite(database, "SELECT COUNT(*), COUNT(DISTINCT path) FROM photos") == "\(count)|\(count)")
+        #expect(try CommandRunner.sqlite(database, "SELECT COUNT(*) FROM embeddings") == "\(count)")
+        #expect(try CommandRunner.sqlite(database, "PRAGMA integrity_check") == "ok")
+        #expect(try CommandRunner.sqlite(database, "SELECT group_concat(status) FROM runs ORDER BY id") == "interrupted,completed")
     }
 
     @Test("a second indexer on the same index exits at once with status 75")
@@ -215,9 +202,9 @@ struct IndexCommandTests {
         #expect(end.reason == .exit && end.status == 0)
         let interrupted = try #require(try line.map(summary))
         #expect(interrupted.interrupted && interrupted.added < count)
-        #expect(try query(database, "SELECT COUNT(*) FROM photos") == "\(interrupted.added)")
-        #expect(try query(database, "SELECT COUNT(*) FROM embeddings") == "\(interrupted.added)")
-        #expect(try query(database, "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == "interrupted")
-        #expect(try query(database, "PRAGMA integrity_check") == "ok")
+        #expect(try CommandRunner.sqlite(database, "SELECT COUNT(*) FROM photos") == "\(interrupted.added)")
+        #expect(try CommandRunner.sqlite(database, "SELECT COUNT(*) FROM embeddings") == "\(interrupted.added)")
+        #expect(try CommandRunner.sqlite(database, "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == "interrupted")
+        #expect(try CommandRunner.sqlite(database, "PRAGMA integrity_check") == "ok")
     }
 }

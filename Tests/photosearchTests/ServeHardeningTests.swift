@@ -206,11 +206,10 @@ struct ServeHardeningTests {
     func thumbnailWrites() throws {
         let gallery = try Gallery()
         func stored() throws -> Int {
-            let answer = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [gallery.database, "SELECT COUNT(*) FROM thumbnails"])
-            return Int(answer.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            Int(try CommandRunner.sqlite(gallery.database, "SELECT COUNT(*) FROM thumbnails")) ?? -1
         }
         // An index from before thumbnails were stored.
-        _ = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [gallery.database, "DELETE FROM thumbnails"])
+        _ = try CommandRunner.sqlite(gallery.database, "DELETE FROM thumbnails")
         #expect(try stored() == 0)
         // Another process is indexing: it holds the writer lock.
         let lock = open(gallery.database + ".lock", O_RDWR | O_CREAT, 0o644)

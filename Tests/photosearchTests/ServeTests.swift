@@ -277,10 +277,7 @@ struct ServeTests {
     @Test("thumbnails are made while indexing, at most 512 px, upright, and leave with their photo; --sort date orders the CLI too")
     func thumbnails() throws {
         let gallery = try Gallery()
-        func sql(_ query: String) throws -> String {
-            try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [gallery.database, query])
-                .standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        func sql(_ query: String) throws -> String { try CommandRunner.sqlite(gallery.database, query) }
         #expect(try sql("SELECT COUNT(*) FROM thumbnails") == "6")
         #expect(try sql("SELECT COUNT(*) FROM thumbnails WHERE length(jpeg) > 60000 OR hex(substr(jpeg, 1, 3)) != 'FFD8FF'") == "0")
         // The EXIF-rotated photo's thumbnail is upright: taller than wide, like the photo turned.

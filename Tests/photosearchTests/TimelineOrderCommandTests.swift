@@ -55,7 +55,7 @@ struct TimelineOrderCommandTests {
         let indexed = try CommandRunner.run(["index", photos, "--db", database, "--model", Self.model], environment: environment)
         try #require(indexed.status == 0, "\(indexed.standardError)")
         let updates = taken.map { "UPDATE photos SET taken_at = '\($0.value)' WHERE path LIKE '%/\($0.key).png';" }.joined()
-        try sql(database, updates)
+        _ = try CommandRunner.sqlite(database, updates)
         // Values no indexer writes, which an index may hold all the same:
         // a file time too large for an integer, or not whole, and EXIF
         // dates as blobs (SQLite orders blobs after all text).
@@ -66,11 +66,11 @@ struct TimelineOrderCommandTests {
         }
         let more = try CommandRunner.run(["index", photos, "--db", database, "--model", Self.model], environment: environment)
         try #require(more.status == 0, "\(more.standardError)")
-        try sql(database, odd.map { "UPDATE photos SET \($0.value) WHERE path LIKE '%/\($0.key).png';" }.joined())
+        _ = try CommandRunner.sqlite(database, odd.map { "UPDATE photos SET \($0.value) WHERE path LIKE '%/\($0.key).png';" }.joined())
         // The same index as an index from before v8, which sorts every date.
         try FileManager.default.copyItem(atPath: database, toPath: before)
-        try sql(before, "DROP INDEX photos_by_time; DELETE FROM grdb_migrations WHERE identifier = 'v8: photos in time order';")
-        #expect(try sql(database, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'photos_by_time'") == "1")
+        _ = try CommandRunner.sqlite(before, "DROP INDEX photos_by_time; DELETE FROM grdb_migrations WHERE identifier = 'v8: photos in time order';")
+        #expect(try CommandRunner.sqlite(database, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'photos_by_time'") == "1")
 
         func newest(_ index: String, top: Int) throws -> [String] {
             let result = try CommandRunner.run(["search", "name:*.png", "--top", "\(top)", "--paths", "--db", index, "--model", Self.model],
@@ -116,16 +116,16 @@ struct TimelineOrderCommandTests {
         // have: it sorts last, and no cursor reaches past a date.)
         #expect(paged == all.filter { $0 != "173.png" } && all.last == "173.png", "\(zone)")
 
-        // The months, which the server reads from the C library for most
-        // file times: SQLite's own rendering of every date, in the same zone.
+        // The months: SQLite's own rendering of every date, in the same
+        // zone (a guard for any faster way of counting them).
         struct Months: Decodable { struct Month: Decodable { let month: String; let photos: Int }; let months: [Month] }
         let answer = try HTTPAnswer.request(port: port, method: "GET", target: "/api/months")
         let months = try JSONDecoder().decode(Months.self, from: Data(answer.body)).months.map { "\($0.month)|\($0.photos)" }
-        let rendered = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [before, """
+        let rendered = try CommandRunner.sqlite(before, """
             SELECT substr(COALESCE(substr(taken_at, 1, 19), strftime('%Y-%m-%dT%H:%M:%S', modified_at / 1000000000, 'unixepoch', 'localtime')), 1, 7)
             AS month, COUNT(*) FROM photos WHERE state = 'indexed' GROUP BY month HAVING month IS NOT NULL ORDER BY month DESC
-            """], environment: environment)
-        #expect(months == rendered.standardOutput.split(separator: "\n").map(String.init), "\(zone)")
+            """, environment: environment)
+        #expect(months == rendered.split(separator: "\n").map(String.init), "\(zone)")
         #expect(months.count >= 6, "\(months)")
     }
 
@@ -136,13 +136,5 @@ struct TimelineOrderCommandTests {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
         return formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
-    }
-
-    /// Runs sqlite3 on `database`; its output, trimmed.
-    @discardableResult
-    func sql(_ database: String, _ statements: String) throws -> String {
-        let result = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/sqlite3"), [database, statements])
-        try #require(result.status == 0, "\(result.standardError)")
-        return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
