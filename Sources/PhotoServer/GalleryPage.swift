@@ -214,8 +214,11 @@ enum GalleryPage {
       // Still in view (a tall window, a short page): the observer, which
       // speaks only when that changes, would not ask again.
       if (source === listing && source.next != null && !(source.held.length && source.folded)
-          && $('more').getBoundingClientRect().top < window.innerHeight + 600) more(source);
+          && nearEnd()) more(source);
     }
+
+    // Whether the end of the grid is within 600 px of the window, as laid out now.
+    function nearEnd() { return $('more').getBoundingClientRect().top < window.innerHeight + 600; }
 
     // Whether the grid has further results to load (not folded away).
     function moreToCome() { return !!listing && listing.next != null && !(listing.held.length && listing.folded); }
@@ -634,8 +637,10 @@ enum GalleryPage {
       for (const name of [...filterFields, 'sort']) $(name).addEventListener('change', () => $('search').requestSubmit());
       $('show-places').addEventListener('click', showPlaces);
       window.addEventListener('popstate', () => run(formFromURL()));
+      // (An entry can be older than the last page: one measured while the
+      // grid was still empty arrives after the first page has filled it.)
       new IntersectionObserver(entries => {
-        if (entries.some(entry => entry.isIntersecting)) more();
+        if (entries.some(entry => entry.isIntersecting) && nearEnd()) more();
       }, {rootMargin: '600px'}).observe($('more'));
       $('file').addEventListener('change', (event) => byExample(event.target.files[0]));
       $('close').addEventListener('click', close);
