@@ -355,7 +355,7 @@ static inline float horizontal_sum(__m256 v) {
 static inline __attribute__((always_inline))
 void attention_values_avx2(const float *scores, size_t kp, const float *v, size_t stride, size_t keys, size_t column,
                            size_t width, const float *inverse, float *out, size_t out_stride, const int mr) {
-    __m256 acc[4][2];
+    __m256 acc[6][2];
     __m256i masks[2] = {lanes_below(width - column), lanes_below(width > column + 8 ? width - column - 8 : 0)};
 #pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
@@ -388,15 +388,17 @@ void attention_values_avx2(const float *scores, size_t kp, const float *v, size_
     }
 }
 
-// `mr` (1-4) query rows against the transposed, scaled keys `kt` (width × kp).
+// `mr` (1-6) query rows against the transposed, scaled keys `kt` (width × kp):
+// twelve sums in flight, as many as the two FMA pipes need to hide their
+// latency (four rows kept them 80 % busy at best).
 static inline __attribute__((always_inline))
 void attention_rows_avx2(const ps_attention *h, size_t first_row, const int mr) {
     const float *q = h->q + first_row * h->stride, *kt = h->kt, *v = h->v;
     float *out = h->out + first_row * h->out_stride, *scores = h->scores;
     size_t stride = h->stride, kp = h->kp, out_stride = h->out_stride, width = h->width;
-    size_t visible[4], most = ps_visible_keys(h, first_row, mr, visible);
+    size_t visible[6], most = ps_visible_keys(h, first_row, mr, visible);
     for (size_t j = 0; j < most; j += 16) {
-        __m256 acc[4][2];
+        __m256 acc[6][2];
 #pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
         for (size_t d = 0; d < width; d++) {
@@ -414,7 +416,7 @@ void attention_rows_avx2(const ps_attention *h, size_t first_row, const int mr) 
             _mm256_storeu_ps(scores + (size_t)r * kp + j + 8, acc[r][1]);
         }
     }
-    float inverse[4];
+    float inverse[6];
 #pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         float *s = scores + (size_t)r * kp;
@@ -441,6 +443,8 @@ void attention_rows_avx2(const ps_attention *h, size_t first_row, const int mr) 
 // Query rows `first ..< first + rows` of a head, `rows` a constant in each case.
 static inline __attribute__((always_inline)) void attention_group(const void *head, size_t first, int rows) {
     switch (rows) {
+    case 6: attention_rows_avx2(head, first, 6); break;
+    case 5: attention_rows_avx2(head, first, 5); break;
     case 4: attention_rows_avx2(head, first, 4); break;
     case 3: attention_rows_avx2(head, first, 3); break;
     case 2: attention_rows_avx2(head, first, 2); break;
@@ -453,7 +457,7 @@ static void attention_head(const float *q, const float *k, const float *v, size_
                            float *out, size_t out_stride, size_t queries, size_t keys, size_t width,
                            float scale, long causal_first, float *scratch) {
     size_t seen = causal_first >= 0 && (size_t)causal_first + queries < keys ? (size_t)causal_first + queries : keys;
-    size_t kp = (keys + 15) / 16 * 16;
+    size_t kp = ps_attention_key_stride(keys);
     float *kt = scratch, *scores = scratch + width * kp;
     for (size_t j = 0; j < seen; j++) {
         for (size_t d = 0; d < width; d++) kt[d * kp + j] = scale * k[j * stride + d];
@@ -462,7 +466,7 @@ static void attention_head(const float *q, const float *k, const float *v, size_
         for (size_t j = seen; j < kp; j++) kt[d * kp + j] = 0;
     }
     ps_attention head = {q, kt, v, out, scores, stride, kp, out_stride, keys, width, causal_first};
-    ps_query_groups(queries, attention_group, &head);
+    for (size_t i = 0; i < queries; i += 6) attention_group(&head, i, queries - i >= 6 ? 6 : (int)(queries - i));
 }
 
 // Mean and variance (two passes) in 8 float lanes, the lanes summed in

@@ -75,6 +75,16 @@ void ps_linear_tiles(size_t rows, size_t outputs, size_t first, size_t count, si
     }
 }
 
+// The floats from one transposed key dimension to the next: the keys
+// rounded up to 16, and 16 more when that makes an even number of 64-byte
+// lines. A head's 64 dimensions at a multiple of 128 bytes apart share a
+// few of the L1 cache's 64 sets (at 1 024 keys, 4 KiB apart, all in one),
+// and evict each other; an odd number of lines spreads them over all.
+static inline size_t ps_attention_key_stride(size_t keys) {
+    size_t kp = (keys + 15) / 16 * 16;
+    return kp / 16 % 2 ? kp : kp + 16;
+}
+
 // One attention head's operands (see ps_kernels.attention_head), with its
 // keys transposed and scaled (`kt`, width × kp) and room for scores.
 typedef struct {
@@ -86,7 +96,7 @@ typedef struct {
 
 // The keys each of `mr` query rows from `first_row` sees (all of them, or
 // when causal those up to its own position), and the most any of them sees.
-static inline size_t ps_visible_keys(const ps_attention *h, size_t first_row, int mr, size_t visible[4]) {
+static inline size_t ps_visible_keys(const ps_attention *h, size_t first_row, int mr, size_t visible[]) {
     size_t most = 0;
     for (int r = 0; r < mr; r++) {
         size_t position = (size_t)h->causal_first + first_row + (size_t)r + 1;

@@ -5,10 +5,10 @@
 #include <string.h>
 
 size_t ps_attention_scratch(size_t keys, size_t width) {
-    // Float keys transposed and four rows of scores; the bfloat16 kernel's
+    // Float keys transposed and up to six rows of scores; the bfloat16 kernel's
     // pairs of keys and of values (width rounded up to 16) fit in as much,
     // and its four rows of query pairs after them.
-    return (width + 20) * ((keys + 15) / 16 * 16) + 2 * width + 8;
+    return (width + 20) * ps_attention_key_stride(keys) + 2 * width + 8;
 }
 
 size_t ps_packed_count(size_t outputs, size_t inputs) {

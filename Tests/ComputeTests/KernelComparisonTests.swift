@@ -117,9 +117,10 @@ struct KernelComparisonTests {
     @Test("attention heads, causal and not, one query or all, ragged widths and key counts", arguments: fastPaths)
     func attention(path: KernelPath) throws {
         guard let fast = fastKernels(path) else { return }
-        // ViT-B/32's 50 tokens of 64, a text tower's 77, and ragged shapes
+        // ViT-B/32's 50 tokens of 64, a text tower's 77, SigLIP 2 B/16's 256
+        // at 256 px (keys padded a block further apart), and ragged shapes
         // that leave partial key blocks, query blocks and column chunks.
-        for (tokens, width) in [(11, 24), (50, 64), (77, 64), (5, 8), (33, 40), (17, 72)] {
+        for (tokens, width) in [(11, 24), (50, 64), (77, 64), (256, 64), (5, 8), (33, 40), (17, 72)] {
             let rows = randomFloats(tokens * (3 * width + 5), scale: 2, seed: UInt64(9 + tokens))
             let cases = [(tokens, 0, false), (tokens, 0, true), (1, min(7, tokens - 1), true), (1, 0, false),
                          (tokens - 2, 2, true), (3, tokens - 3, true)]

@@ -163,8 +163,8 @@ int ps_cpu_supports(ps_kernel_path path);
 const ps_kernels *ps_kernels_of(ps_kernel_path path);
 
 /// Floats of scratch an attention_head call needs for `keys` keys of
-/// `width` floats (at every level: the keys transposed, and four rows of
-/// scores, padded to 16 keys).
+/// `width` floats (at every level: the keys transposed, and up to six rows
+/// of scores, padded to 16 keys or more).
 size_t ps_attention_scratch(size_t keys, size_t width);
 
 /// Floats needed to pack an `outputs × inputs` weight matrix.
