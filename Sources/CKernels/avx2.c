@@ -351,19 +351,26 @@ static inline float horizontal_sum(__m256 v) {
     return _mm_cvtss_f32(x);
 }
 
-// P·V for `mr` rows and 16 columns from `column`: out_r = inverse_r · Σ_j p_rj v_j.
+// P·V for `mr` rows and 16 columns from `column`, over keys `from ..< to`:
+// out_r = inverse_r · Σ_j p_rj v_j. A pass over part of the keys carries its
+// sums in `partial` (mr × 16 floats): they start there unless `first`, and
+// end there unless `last`, when they are scaled into `out`.
 static inline __attribute__((always_inline))
-void attention_values_avx2(const float *scores, size_t kp, const float *v, size_t stride, size_t keys, size_t column,
-                           size_t width, const float *inverse, float *out, size_t out_stride, const int mr) {
+void attention_values_avx2(const float *scores, size_t kp, const float *v, size_t stride, size_t from, size_t to,
+                           size_t column, size_t width, const float *inverse, float *out, size_t out_stride,
+                           float *partial, int first, int last, const int mr) {
     __m256 acc[6][2];
     __m256i masks[2] = {lanes_below(width - column), lanes_below(width > column + 8 ? width - column - 8 : 0)};
 #pragma clang loop unroll(full)
-    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int r = 0; r < mr; r++) {
+        acc[r][0] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(partial + 16 * r);
+        acc[r][1] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(partial + 16 * r + 8);
+    }
     // A whole block of 16 columns (every block of a 64-wide head) needs no
     // masks: masked loads cost twice a plain one, and the masks, spilled,
     // were made again at every key.
 #define PS_VALUES_LOOP(load0, load1)                                           \
-    for (size_t j = 0; j < keys; j++) {                                        \
+    for (size_t j = from; j < to; j++) {                                       \
         __m256 v0 = load0, v1 = load1;                                         \
         _Pragma("clang loop unroll(full)")                                     \
         for (int r = 0; r < mr; r++) {                                         \
@@ -381,6 +388,11 @@ void attention_values_avx2(const float *scores, size_t kp, const float *v, size_
 #undef PS_VALUES_LOOP
 #pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
+        if (!last) {
+            _mm256_storeu_ps(partial + 16 * r, acc[r][0]);
+            _mm256_storeu_ps(partial + 16 * r + 8, acc[r][1]);
+            continue;
+        }
         __m256 factor = _mm256_set1_ps(inverse[r]);
         float *target = out + (size_t)r * out_stride + column;
         _mm256_maskstore_ps(target, masks[0], _mm256_mul_ps(acc[r][0], factor));
@@ -388,35 +400,36 @@ void attention_values_avx2(const float *scores, size_t kp, const float *v, size_
     }
 }
 
-// `mr` (1-6) query rows against the transposed, scaled keys `kt` (width × kp):
-// twelve sums in flight, as many as the two FMA pipes need to hide their
-// latency (four rows kept them 80 % busy at best).
+// Scores of `mr` (1-6) query rows against keys `j ..< j + 16` of the
+// transposed, scaled keys `kt` (width × kp): twelve sums in flight, as many
+// as the two FMA pipes need to hide their latency (four rows kept them 80 %
+// busy at best).
 static inline __attribute__((always_inline))
-void attention_rows_avx2(const ps_attention *h, size_t first_row, const int mr) {
-    const float *q = h->q + first_row * h->stride, *kt = h->kt, *v = h->v;
-    float *out = h->out + first_row * h->out_stride, *scores = h->scores;
-    size_t stride = h->stride, kp = h->kp, out_stride = h->out_stride, width = h->width;
-    size_t visible[6], most = ps_visible_keys(h, first_row, mr, visible);
-    for (size_t j = 0; j < most; j += 16) {
-        __m256 acc[6][2];
+void attention_scores_avx2(const float *q, size_t stride, const float *kt, size_t kp, size_t width, size_t j,
+                           float *scores, const int mr) {
+    __m256 acc[6][2];
 #pragma clang loop unroll(full)
-        for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-        for (size_t d = 0; d < width; d++) {
-            __m256 k0 = _mm256_loadu_ps(kt + d * kp + j), k1 = _mm256_loadu_ps(kt + d * kp + j + 8);
-#pragma clang loop unroll(full)
-            for (int r = 0; r < mr; r++) {
-                __m256 x = _mm256_broadcast_ss(q + (size_t)r * stride + d);
-                acc[r][0] = _mm256_fmadd_ps(x, k0, acc[r][0]);
-                acc[r][1] = _mm256_fmadd_ps(x, k1, acc[r][1]);
-            }
-        }
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (size_t d = 0; d < width; d++) {
+        __m256 k0 = _mm256_loadu_ps(kt + d * kp + j), k1 = _mm256_loadu_ps(kt + d * kp + j + 8);
 #pragma clang loop unroll(full)
         for (int r = 0; r < mr; r++) {
-            _mm256_storeu_ps(scores + (size_t)r * kp + j, acc[r][0]);
-            _mm256_storeu_ps(scores + (size_t)r * kp + j + 8, acc[r][1]);
+            __m256 x = _mm256_broadcast_ss(q + (size_t)r * stride + d);
+            acc[r][0] = _mm256_fmadd_ps(x, k0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, k1, acc[r][1]);
         }
     }
-    float inverse[6];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < mr; r++) {
+        _mm256_storeu_ps(scores + (size_t)r * kp + j, acc[r][0]);
+        _mm256_storeu_ps(scores + (size_t)r * kp + j + 8, acc[r][1]);
+    }
+}
+
+// Scores → probabilities in place, each row over the keys it sees, zero
+// beyond them up to `most`; `inverse` gets 1 / each row's sum.
+static inline __attribute__((always_inline))
+void attention_softmax_avx2(float *scores, size_t kp, const size_t *visible, size_t most, float *inverse, const int mr) {
 #pragma clang loop unroll(full)
     for (int r = 0; r < mr; r++) {
         float *s = scores + (size_t)r * kp;
@@ -435,8 +448,51 @@ void attention_rows_avx2(const ps_attention *h, size_t first_row, const int mr) 
         }
         inverse[r] = 1.0f / horizontal_sum(total);
     }
+}
+
+// `mr` (1-6) query rows from `first_row`.
+static inline __attribute__((always_inline))
+void attention_rows_avx2(const ps_attention *h, size_t first_row, const int mr) {
+    const float *q = h->q + first_row * h->stride;
+    float *out = h->out + first_row * h->out_stride;
+    size_t visible[6], most = ps_visible_keys(h, first_row, mr, visible);
+    for (size_t j = 0; j < most; j += 16) attention_scores_avx2(q, h->stride, h->kt, h->kp, h->width, j, h->scores, mr);
+    float inverse[6];
+    attention_softmax_avx2(h->scores, h->kp, visible, most, inverse, mr);
+    for (size_t column = 0; column < h->width; column += 16)
+        attention_values_avx2(h->scores, h->kp, h->v, h->stride, 0, most, column, h->width, inverse, out,
+                              h->out_stride, NULL, 1, 1, mr);
+}
+
+// Twelve query rows from `first_row` as two tiles of six that share each
+// block of keys and of values while it is in the L1 cache: a head's keys
+// and values are read from L2 (or beyond: at 1 024 keys both together
+// outgrow the 512 KiB L2 of a Zen 2) once for twelve rows instead of six.
+static void attention_twelve_avx2(const ps_attention *h, size_t first_row) {
+    const float *q = h->q + first_row * h->stride;
+    float *out = h->out + first_row * h->out_stride, *scores = h->scores;
+    size_t kp = h->kp, stride = h->stride, width = h->width;
+    size_t visible[12];
+    size_t most = ps_visible_keys(h, first_row, 6, visible), also = ps_visible_keys(h, first_row + 6, 6, visible + 6);
+    most = also > most ? also : most;
+    for (size_t j = 0; j < most; j += 16) {
+        attention_scores_avx2(q, stride, h->kt, kp, width, j, scores, 6);
+        attention_scores_avx2(q + 6 * stride, stride, h->kt, kp, width, j, scores + 6 * kp, 6);
+    }
+    float inverse[12];
+    attention_softmax_avx2(scores, kp, visible, most, inverse, 6);
+    attention_softmax_avx2(scores + 6 * kp, kp, visible + 6, most, inverse + 6, 6);
+    // 128 keys of a 16-column block are 8 KiB of values.
+    float partial[2][6 * 16];
     for (size_t column = 0; column < width; column += 16) {
-        attention_values_avx2(scores, kp, v, stride, most, column, width, inverse, out, out_stride, mr);
+        for (size_t from = 0; from < most; from += 128) {
+            size_t to = most - from > 128 ? from + 128 : most;
+            int first = from == 0, last = to == most;
+            attention_values_avx2(scores, kp, h->v, stride, from, to, column, width, inverse, out, h->out_stride,
+                                  partial[0], first, last, 6);
+            attention_values_avx2(scores + 6 * kp, kp, h->v, stride, from, to, column, width, inverse + 6,
+                                  out + 6 * h->out_stride, h->out_stride, partial[1], first, last, 6);
+        }
     }
 }
 
@@ -466,7 +522,9 @@ static void attention_head(const float *q, const float *k, const float *v, size_
         for (size_t j = seen; j < kp; j++) kt[d * kp + j] = 0;
     }
     ps_attention head = {q, kt, v, out, scores, stride, kp, out_stride, keys, width, causal_first};
-    for (size_t i = 0; i < queries; i += 6) attention_group(&head, i, queries - i >= 6 ? 6 : (int)(queries - i));
+    size_t i = 0;
+    for (; i + 12 <= queries; i += 12) attention_twelve_avx2(&head, i);
+    for (; i < queries; i += 6) attention_group(&head, i, queries - i >= 6 ? 6 : (int)(queries - i));
 }
 
 // Mean and variance (two passes) in 8 float lanes, the lanes summed in
