@@ -83,6 +83,49 @@ struct SearchTests {
         #expect(results.map(\.path) == expected.map(\.0))
     }
 
+    @Test("a date filter holding few photos reads the time index (its range, and the photos without a time); a wide one every row; both let through what comparing every rendered date does")
+    func dateFiltersByTimeIndex() throws {
+        let workspace = try Workspace()
+        // Twelve photos by file time, one in the spring of each year from 2013.
+        for year in 0..<12 {
+            let path = try workspace.copy("photos/rocket.jpg", to: "years/\(2013 + year).jpg")
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: Double(1_364_000_000 + year * 31_557_600))],
+                                                  ofItemAtPath: path)
+        }
+        _ = try workspace.run()
+        // EXIF dates: one SQLite reads late (3 March), and texts it does not read as dates, which have no time.
+        let queue = try DatabaseQueue(path: workspace.databasePath)
+        try queue.write { db in
+            for (year, taken) in [(2014, "2023-02-31T12:00:00"), (2015, "junk"), (2016, "2023-06-01 10:00:00"), (2017, "")] {
+                try db.execute(sql: "UPDATE photos SET taken_at = ? WHERE path LIKE ?", arguments: [taken, "%/\(year).jpg"])
+            }
+        }
+        try queue.close()
+        let database = try workspace.database()
+        try database.read { db in
+            func instant(_ text: String) throws -> String { try SearchFilter.instant(text) }
+            for (filter, parts) in [(SearchFilter(after: try instant("2023-03"), before: try instant("2023-04")), 2),
+                                    (SearchFilter(after: try instant("2023-02-28"), before: try instant("2023-03-01")), 2),
+                                    (SearchFilter(after: try instant("2024")), 2), (SearchFilter(before: try instant("2014")), 2),
+                                    (SearchFilter(after: try instant("2023-05-31T23:00")), 2),
+                                    (SearchFilter(after: try instant("2015"), before: try instant("2022")), 1),
+                                    (SearchFilter(before: try instant("2021")), 1)] {
+                let found = try PhotoSearcher.parts(filter, db)
+                #expect(found.count == parts, "\(filter)")
+                var ids: [Int64] = []
+                for part in found { ids += try Int64.fetchAll(db, sql: "SELECT id \(part.sql)", arguments: part.arguments) }
+                #expect(Set(ids).count == ids.count, "each photo once")
+                var conditions = ["state = 'indexed'"], bounds: [String] = []
+                if let after = filter.after { conditions.append("\(SearchFilter.date) >= ?"); bounds.append(after) }
+                if let before = filter.before { conditions.append("\(SearchFilter.date) < ?"); bounds.append(before) }
+                let rendered = try Int64.fetchAll(db, sql: "SELECT id FROM photos WHERE \(conditions.joined(separator: " AND "))",
+                                                  arguments: StatementArguments(bounds))
+                #expect(Set(ids) == Set(rendered), "\(filter)")
+                #expect(!rendered.isEmpty || filter.before == "2014-01-01T00:00:00", "\(filter)")
+            }
+        }
+    }
+
     @Test("filters apply before ranking: dates (EXIF, else mtime) and folders")
     func filters() throws {
         let workspace = try Workspace()

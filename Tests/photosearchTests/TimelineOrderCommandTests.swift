@@ -87,6 +87,23 @@ struct TimelineOrderCommandTests {
         for top in [1, 2, 3, 5, 8, 13, 21] {
             #expect(try newest(database, top: top) == Array(all.prefix(top)), "\(zone), top \(top)")
         }
+        // Date filters: their ranges of times seek the walk, and one
+        // holding under a quarter of the photos (around February's end, or
+        // a year away) is read from the time index; they let through what
+        // comparing every rendered date does, in the same order.
+        func filtered(_ index: String, _ bounds: [String]) throws -> [String] {
+            let result = try CommandRunner.run(["search", "name:*.png", "--top", "1000", "--paths", "--db", index, "--model", Self.model] + bounds,
+                                               environment: environment)
+            #expect(result.status == 0, "\(result.standardError)")
+            return result.standardOutput.split(separator: "\n").map { String($0.split(separator: "/").last!) }
+        }
+        for bounds in [["--after", "2023-02-28", "--before", "2023-03-01"], ["--after", "2023-03-01T12:00", "--before", "2023-03-03"],
+                       ["--after", "2023-11-05T01:00", "--before", "2023-11-05T02:00"], ["--after", "2023-11-06"],
+                       ["--before", "2023-11-04T20:00"], ["--after", "2024-06"], ["--before", "2023-01"]] {
+            let expected = try filtered(before, bounds)
+            #expect(try filtered(database, bounds) == expected, "\(zone) \(bounds)")
+            #expect(!expected.isEmpty || bounds == ["--before", "2023-01"], "\(zone) \(bounds)")
+        }
 
         // Every page of the timeline, two photos at a time, through the cursor.
         let server = try ChildProcess(["serve", "--db", database, "--model", Self.model, "--port", "0"], environment: environment)

@@ -288,6 +288,11 @@ final class PhotoSearcher: Sendable {
                                               arguments: [range.from, range.before, all / 8 + 1]) ?? 0
                 if inside <= all / 8 { walk = filter.sql() }
             }
+            // Outside its dates' range of times, no photo passes a date filter.
+            if let range = filter.timeRange {
+                if let from = range.from { walk.clause += " AND \(SearchFilter.time) >= ?"; walk.arguments.append(from) }
+                if let before = range.before { walk.clause += " AND \(SearchFilter.time) < ?"; walk.arguments.append(before) }
+            }
             if let cursor, let seconds = SearchFilter.utcSeconds(cursor.date) {
                 // Past this, a photo is newer than the cursor.
                 walk.clause += " AND \(SearchFilter.time) <= ?"
@@ -354,7 +359,11 @@ final class PhotoSearcher: Sendable {
             } ?? 0
             // (An index made before v7, read where it cannot be upgraded, lacks photos_failed.)
             guard filter.isEmpty, try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_failed')") == true else {
-                return (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE \(clause)", arguments: StatementArguments(arguments)) ?? 0) - passing
+                var total = 0
+                for part in try Self.parts(filter, db) {
+                    total += try Int.fetchOne(db, sql: "SELECT COUNT(*) \(part.sql)", arguments: part.arguments) ?? 0
+                }
+                return total - passing
             }
             // Every photo but the failed ones, without reading each row: a
             // bare COUNT(*) counts a table from its pages, and the failed
@@ -609,21 +618,50 @@ final class PhotoSearcher: Sendable {
     func allowedPhotos(_ filter: SearchFilter) throws(PhotoIndexError) -> PhotoSet? {
         guard !filter.isEmpty else { return nil }
         try check(filter)
-        let (clause, arguments) = filter.sql()
         return try database.read { db in
             var allowed = PhotoSet()
-            if let near = filter.near {
-                let rows = try Row.fetchCursor(db, sql: "SELECT id, latitude, longitude FROM photos WHERE \(clause)",
-                                               arguments: StatementArguments(arguments))
-                while let row = try rows.next() {
-                    if near.contains(latitude: row[1], longitude: row[2]) { allowed.insert(row[0]) }
+            for part in try Self.parts(filter, db) {
+                if let near = filter.near {
+                    let rows = try Row.fetchCursor(db, sql: "SELECT id, latitude, longitude \(part.sql)", arguments: part.arguments)
+                    while let row = try rows.next() {
+                        if near.contains(latitude: row[1], longitude: row[2]) { allowed.insert(row[0]) }
+                    }
+                } else {
+                    let ids = try Int64.fetchCursor(db, sql: "SELECT id \(part.sql)", arguments: part.arguments)
+                    while let id = try ids.next() { allowed.insert(id) }
                 }
-            } else {
-                let ids = try Int64.fetchCursor(db, sql: "SELECT id FROM photos WHERE \(clause)", arguments: StatementArguments(arguments))
-                while let id = try ids.next() { allowed.insert(id) }
             }
             return allowed
         }
+    }
+
+    /// The photos `filter` lets through as "FROM photos WHERE …" parts
+    /// whose rows together are those photos, each once. One part reads
+    /// every row; with date bounds whose range of times
+    /// (`SearchFilter.timeRange`) holds under a quarter of the photos, two
+    /// read the time index instead (index schema v8): that range, and the
+    /// photos without a time (EXIF dates SQLite does not read). At 100 000
+    /// photos, finding a month's photos among all the rows took 42 ms.
+    static func parts(_ filter: SearchFilter, _ db: Database) throws -> [(sql: String, arguments: StatementArguments)] {
+        let (clause, arguments) = filter.sql()
+        let whole: [(sql: String, arguments: StatementArguments)] = [("FROM photos WHERE \(clause)", StatementArguments(arguments))]
+        guard let range = filter.timeRange,
+              try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_by_time')") == true else {
+            return whole
+        }
+        var bounds: [String] = []
+        var values: [any DatabaseValueConvertible] = []
+        if let from = range.from { bounds.append("\(SearchFilter.time) >= ?"); values.append(from) }
+        if let before = range.before { bounds.append("\(SearchFilter.time) < ?"); values.append(before) }
+        let inRange = bounds.joined(separator: " AND ")
+        // (Counted from the index alone, a quarter of it at most.)
+        let all = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos") ?? 0
+        let inside = try Int.fetchOne(db, sql: """
+            SELECT COUNT(*) FROM (SELECT 1 FROM photos INDEXED BY photos_by_time WHERE state = 'indexed' AND \(inRange) LIMIT ?)
+            """, arguments: StatementArguments(values + [all / 4 + 1])) ?? 0
+        guard inside <= all / 4 else { return whole }
+        return [(sql: "FROM photos WHERE \(clause) AND \(inRange)", arguments: StatementArguments(arguments + values)),
+                (sql: "FROM photos WHERE \(clause) AND \(SearchFilter.time) IS NULL", arguments: StatementArguments(arguments))]
     }
 
     /// Refuses a filter that is malformed, too large for one request, or

@@ -206,6 +206,25 @@ public struct SearchFilter: Sendable, Equatable {
         return ("(CASE \(arms) ELSE \(fileDate("modified_at")) \(comparison) ? END)", arguments)
     }
 
+    /// The range of `time` (UTC seconds, index schema v8) that holds every
+    /// photo the date bounds let through and has a time: each bound read
+    /// as UTC and widened by `PhotoSearcher.timeMargin`, since a photo's
+    /// date is within that of its time. Nil without a date bound, or with
+    /// one that is not an instant.
+    var timeRange: (from: Int64?, before: Int64?)? {
+        guard after != nil || before != nil else { return nil }
+        var range: (from: Int64?, before: Int64?) = (nil, nil)
+        if let after {
+            guard let seconds = Self.utcSeconds(after) else { return nil }
+            range.from = seconds - PhotoSearcher.timeMargin
+        }
+        if let before {
+            guard let seconds = Self.utcSeconds(before) else { return nil }
+            range.before = seconds + PhotoSearcher.timeMargin
+        }
+        return range
+    }
+
     /// Seconds since 1970 of "YYYY-MM-DDTHH:MM:SS" read as UTC (proleptic
     /// Gregorian); nil for any other text, or a time that does not exist
     /// ("2023-02-30", "T24:00"), which compares as text unlike its instant.
