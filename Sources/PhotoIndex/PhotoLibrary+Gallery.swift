@@ -31,7 +31,9 @@ extension PhotoLibrary {
 
     /// The months photos were taken in ("YYYY-MM", by the date results
     /// show), newest first, with how many: what a date filter can choose
-    /// from. Empty without an index.
+    /// from. Empty without an index. (Every row in the table's order: read
+    /// through the time index, which holds the same rows, they took 174
+    /// instead of 143 ms at 100 000 photos.)
     public func months() throws(PhotoIndexError) -> [(month: String, photos: Int)] {
         let database: IndexDatabase
         do {
@@ -40,10 +42,14 @@ extension PhotoLibrary {
             return []
         }
         return try database.read { db in
+            // (A month's bytes, read as UTF-8 with any invalid sequence
+            // replaced: an index may hold an EXIF date as a blob of anything.)
             try Row.fetchAll(db, sql: """
-                SELECT substr(\(SearchFilter.date), 1, 7) AS month, COUNT(*) AS photos FROM photos
-                WHERE state = 'indexed' GROUP BY month ORDER BY month DESC
-                """).compactMap { row in (row["month"] as String?).map { ($0, row["photos"]) } }
+                SELECT CAST(month AS BLOB), photos FROM (
+                    SELECT substr(\(SearchFilter.date), 1, 7) AS month, COUNT(*) AS photos FROM photos NOT INDEXED
+                    WHERE state = 'indexed' GROUP BY month)
+                WHERE month IS NOT NULL ORDER BY month DESC
+                """).map { row in (String(decoding: (row[0] as Data?) ?? Data(), as: UTF8.self), row[1]) }
         }
     }
 

@@ -122,7 +122,18 @@ struct SearchTests {
                                                   arguments: StatementArguments(bounds))
                 #expect(Set(ids) == Set(rendered), "\(filter)")
                 #expect(!rendered.isEmpty || filter.before == "2014-01-01T00:00:00", "\(filter)")
+                // SQLite's plan: the time index for a range, the table's own order for every row.
+                let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT id \(found[0].sql)", arguments: found[0].arguments)
+                    .map { $0["detail"] as String }
+                #expect(plan.contains { $0.hasPrefix(parts == 2 ? "SEARCH photos USING INDEX photos_by_time" : "SCAN photos") }
+                        && (parts == 2 || !plan.joined().contains("photos_by_time")), "\(filter): \(plan)")
             }
+            // A filter every row is read for is read in the table's order,
+            // not row by row through the time index (which holds the same rows).
+            let names = try PhotoSearcher.parts(SearchFilter(names: ["20"]), db)
+            let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT id \(names[0].sql)", arguments: names[0].arguments)
+                .map { $0["detail"] as String }
+            #expect(names.count == 1 && plan == ["SCAN photos"], "\(plan)")
         }
     }
 

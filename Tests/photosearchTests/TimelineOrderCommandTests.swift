@@ -144,6 +144,14 @@ struct TimelineOrderCommandTests {
             """, environment: environment)
         #expect(months == rendered.split(separator: "\n").map(String.init), "\(zone)")
         #expect(months.count >= 6, "\(months)")
+
+        // A date that is not UTF-8 at all, as a blob: shown mended, where
+        // GRDB, which would not read it as a string, crashed the server.
+        _ = try CommandRunner.sqlite(database, "UPDATE photos SET taken_at = x'ff8061' WHERE path LIKE '%/0.png'")
+        for target in ["/api/months", "/api/timeline?top=3"] {
+            let answer = try HTTPAnswer.request(port: port, method: "GET", target: target)
+            #expect(answer.status == 200 && answer.text.contains("\u{FFFD}\u{FFFD}a"), "\(target): \(answer.text)")
+        }
     }
 
     /// "YYYY-MM-DDTHH:MM:SS" of `seconds` since 1970, in UTC.

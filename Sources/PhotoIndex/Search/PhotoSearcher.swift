@@ -450,7 +450,8 @@ final class PhotoSearcher: Sendable {
         guard !ids.isEmpty else { return [] }
         return try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, path, size, width, height, taken_at, NULLIF(content_hash, '') AS content_hash,
+                SELECT id, CAST(path AS TEXT) AS path, size, width, height, CAST(taken_at AS TEXT) AS taken_at,
+                       NULLIF(content_hash, '') AS content_hash,
                        \(SearchFilter.fileDate("modified_at")) AS modified
                 FROM photos WHERE state = 'indexed' AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
                 """, arguments: StatementArguments(ids)).map { row in
@@ -469,12 +470,15 @@ final class PhotoSearcher: Sendable {
         count <= 128 ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
     }
 
-    /// Paths and dates for photo ids, in the given order.
+    /// Paths and dates for photo ids, in the given order. (As text: an
+    /// index may hold a date as a blob of anything, which GRDB would not
+    /// turn into a string; SQLite's text is read as UTF-8, mended.)
     func describe(_ ranked: [(key: Int64, value: Float)]) throws(PhotoIndexError) -> [SearchHit] {
         guard !ranked.isEmpty else { return [] }
         let rows = try database.read { db in
             try Row.fetchAll(Self.statement(db, for: ranked.count, sql: """
-                SELECT p.id, p.path, p.taken_at, NULLIF(p.content_hash, '') || '/' || p.size AS content,
+                SELECT p.id, CAST(p.path AS TEXT) AS path, CAST(p.taken_at AS TEXT) AS taken_at,
+                       NULLIF(p.content_hash, '') || '/' || p.size AS content,
                        \(SearchFilter.fileDate("p.modified_at")) AS modified,
                        \(PhotoPlace.columns)
                 FROM photos p LEFT JOIN places pl ON pl.id = p.place_id
@@ -635,7 +639,7 @@ final class PhotoSearcher: Sendable {
         }
     }
 
-    /// The photos `filter` lets through as "FROM photos WHERE …" parts
+    /// The photos `filter` lets through as "FROM photos … WHERE …" parts
     /// whose rows together are those photos, each once. One part reads
     /// every row; with date bounds whose range of times
     /// (`SearchFilter.timeRange`) holds under a quarter of the photos, two
@@ -644,7 +648,14 @@ final class PhotoSearcher: Sendable {
     /// photos, finding a month's photos among all the rows took 42 ms.
     static func parts(_ filter: SearchFilter, _ db: Database) throws -> [(sql: String, arguments: StatementArguments)] {
         let (clause, arguments) = filter.sql()
-        let whole: [(sql: String, arguments: StatementArguments)] = [("FROM photos WHERE \(clause)", StatementArguments(arguments))]
+        // Unless a place, a position or a folder narrows the rows through
+        // an index of its own, every row is read in the table's order: left
+        // to itself SQLite reads the time index for `state = 'indexed'`
+        // and looks each row up (95 instead of 55 ms for a name filter at
+        // 100 000 photos).
+        let scan = filter.places.isEmpty && filter.near == nil && filter.folder == nil
+        let whole: [(sql: String, arguments: StatementArguments)] = [("FROM photos\(scan ? " NOT INDEXED" : "") WHERE \(clause)",
+                                                                      StatementArguments(arguments))]
         guard let range = filter.timeRange,
               try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_by_time')") == true else {
             return whole
