@@ -60,7 +60,8 @@ public struct IndexStatus: Sendable {
             let indexed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE state = 'indexed'") ?? 0
             let failed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE state = 'failed'") ?? 0
             let failures = try Row.fetchAll(db, sql: """
-                SELECT path, last_error FROM photos WHERE state = 'failed' ORDER BY updated_at DESC, path LIMIT ?
+                SELECT CAST(path AS TEXT) AS path, CAST(last_error AS TEXT) AS last_error FROM photos
+                WHERE state = 'failed' ORDER BY updated_at DESC, path LIMIT ?
                 """, arguments: [failureLimit]).map { Failure(path: $0["path"], reason: $0["last_error"]) }
             let model = try ModelRecord.current(db)
             let embeddings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings") ?? 0

@@ -58,9 +58,12 @@ struct TimelineOrderCommandTests {
         _ = try CommandRunner.sqlite(database, updates)
         // Values no indexer writes, which an index may hold all the same:
         // a file time too large for an integer, or not whole, and EXIF
-        // dates as blobs (SQLite orders blobs after all text).
+        // dates as blobs (SQLite orders blobs after all text), one not
+        // UTF-8 with a control byte, one a date's very bytes; and no date
+        // at all (an empty blob is no EXIF date, and 1e300 none a file has).
         let odd = ["171": "modified_at = 1e19", "172": "taken_at = x'30'", "173": "taken_at = x'', modified_at = 1e300",
-                   "174": "modified_at = -1500000000.5"]
+                   "174": "modified_at = -1500000000.5", "175": "taken_at = x'ff3230323306'",
+                   "176": "taken_at = CAST('2023-06-01T12:00:00' AS BLOB)"]
         for (name, assignment) in odd {
             try LargePNG.write(photos + "/\(name).png", width: 8, height: 8, value: UInt8((Int(name)! - 130) * 4 + 2))
         }
@@ -129,9 +132,9 @@ struct TimelineOrderCommandTests {
             guard let next = page.next else { break }
             target = "/api/timeline?top=2&cursor=" + next.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         }
-        // (Except the photo without any date, whose file time no file can
-        // have: it sorts last, and no cursor reaches past a date.)
-        #expect(paged == all.filter { $0 != "173.png" } && all.last == "173.png", "\(zone)")
+        // (The photo without any date last; the blobs first, each page
+        // after one read from that photo's own date, not the text shown.)
+        #expect(paged == all && all.last == "173.png" && Set(all.prefix(3)) == ["172.png", "175.png", "176.png"], "\(zone)")
 
         // The months: SQLite's own rendering of every date, in the same
         // zone (a guard for any faster way of counting them).
@@ -145,12 +148,17 @@ struct TimelineOrderCommandTests {
         #expect(months == rendered.split(separator: "\n").map(String.init), "\(zone)")
         #expect(months.count >= 6, "\(months)")
 
-        // A date that is not UTF-8 at all, as a blob: shown mended, where
-        // GRDB, which would not read it as a string, crashed the server.
-        _ = try CommandRunner.sqlite(database, "UPDATE photos SET taken_at = x'ff8061' WHERE path LIKE '%/0.png'")
-        for target in ["/api/months", "/api/timeline?top=3"] {
+        // A date, and a path, that are not UTF-8 at all, as blobs: shown
+        // mended, where GRDB, which would not read them as strings,
+        // crashed the server.
+        _ = try CommandRunner.sqlite(database, """
+            UPDATE photos SET taken_at = x'ff8061' WHERE path LIKE '%/0.png';
+            UPDATE photos SET path = x'2f746d702fff2e706e67' WHERE path LIKE '%/1.png';
+            """)
+        for (target, shown) in [("/api/months", "\u{FFFD}\u{FFFD}a"), ("/api/timeline?top=3", "\u{FFFD}\u{FFFD}a"),
+                                ("/api/timeline?top=500", "/tmp/\u{FFFD}.png")] {
             let answer = try HTTPAnswer.request(port: port, method: "GET", target: target)
-            #expect(answer.status == 200 && answer.text.contains("\u{FFFD}\u{FFFD}a"), "\(target): \(answer.text)")
+            #expect(answer.status == 200 && answer.text.contains(shown), "\(target): \(answer.text)")
         }
     }
 

@@ -45,9 +45,13 @@ public struct TimelineCursor: Sendable, Equatable {
         self.photoID = photoID
     }
 
-    /// After `hit`, the last of a page.
+    /// After `hit`, the last of a page. (Its date's control characters,
+    /// which only a hand-edited index holds, shown as U+FFFD: `init(text:)`
+    /// refuses them; the page after reads the photo's own date anyway.)
     public init(after hit: SearchHit) {
-        self.init(date: String((hit.takenAt ?? "").prefix(19)), photoID: hit.photoID)
+        let date = String((hit.takenAt ?? "").prefix(19))
+        let shown = date.unicodeScalars.map { $0.properties.generalCategory == .control ? "\u{FFFD}" : Character($0) }
+        self.init(date: String(shown), photoID: hit.photoID)
     }
 
     /// "DATE_ID", as a URL carries it.
@@ -243,39 +247,56 @@ final class PhotoSearcher: Sendable {
                 return a.date == b.date ? a.id > b.id : b.date.lexicographicallyPrecedes(a.date)
             }
             let text: UInt8 = 1
-            let last = cursor.map { Dated($0.photoID, text, Array($0.date.utf8)) }
-            var kept: [Dated] = []
-            /// Rows of id, typeof(date), CAST(date AS BLOB): the bytes as
+            /// A row of id, typeof(date), CAST(date AS BLOB): the bytes as
             /// SQLite holds them (GRDB's strings would mend invalid UTF-8).
+            func dated(_ row: Row) -> Dated {
+                let kind: UInt8 = switch row[1] as String? { case "text": text; case "blob": 2; default: 0 }
+                let bytes: Data? = row[2]
+                return (row[0], kind, bytes.map(Array.init) ?? [])
+            }
+            let columns = "id, typeof(\(SearchFilter.date)), CAST(\(SearchFilter.date) AS BLOB)"
+            // The last photo shown: its date as SQLite holds it while it is
+            // indexed (a page shows a date mended into text, which compares
+            // otherwise when it is a blob or not UTF-8, and none as ""),
+            // else the date the cursor carries.
+            var last = cursor.map { Dated($0.photoID, text, Array($0.date.utf8)) }
+            var lastDate: DatabaseValue = cursor?.date.databaseValue ?? .null
+            if let cursor, let row = try Row.fetchOne(db, sql: """
+                SELECT \(columns), \(SearchFilter.date) FROM photos WHERE id = ? AND state = 'indexed'
+                """, arguments: [cursor.photoID]) {
+                last = dated(row)
+                lastDate = row[3]
+            }
+            var kept: [Dated] = []
             func keep(_ rows: RowCursor) throws {
                 while let row = try rows.next() {
-                    let id: Int64 = row[0]
-                    guard allowed?.contains(id) ?? true else { continue }
-                    let kind: UInt8 = switch row[1] as String? { case "text": text; case "blob": 2; default: 0 }
-                    let bytes: Data? = row[2]
-                    kept.append((id, kind, bytes.map(Array.init) ?? []))
+                    guard allowed?.contains(row[0]) ?? true else { continue }
+                    kept.append(dated(row))
                 }
             }
-            let dated = "id, typeof(\(SearchFilter.date)), CAST(\(SearchFilter.date) AS BLOB)"
-            // Older than the last photo shown, in SQL (ties by id, as the order).
+            // Older than the last photo shown, in SQL (ties by id, as the
+            // order; a photo without a date is older than any with one).
             func older(_ sql: (clause: String, arguments: [any DatabaseValueConvertible])) -> (String, StatementArguments) {
                 guard let cursor else { return (sql.clause, StatementArguments(sql.arguments)) }
-                return (sql.clause + " AND (\(SearchFilter.date) < ? OR (\(SearchFilter.date) = ? AND id < ?))",
-                        StatementArguments(sql.arguments + [cursor.date, cursor.date, cursor.photoID]))
+                let date = SearchFilter.date
+                return (sql.clause + " AND (\(date) < ? OR (\(date) IS ? AND id < ?) OR (\(date) IS NULL AND ? IS NOT NULL))",
+                        StatementArguments(sql.arguments + [lastDate, lastDate, cursor.photoID, lastDate]))
             }
             guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_by_time')") == true else {
                 let (clause, arguments) = older(filter.sql())
                 try keep(try Row.fetchCursor(db, sql: """
-                    SELECT \(dated) FROM photos WHERE \(clause)
+                    SELECT \(columns) FROM photos WHERE \(clause)
                     ORDER BY \(SearchFilter.date) DESC, id DESC\(allowed == nil ? " LIMIT \(limit + 1)" : "")
                     """, arguments: arguments))
                 return (kept.prefix(limit).map { ($0.id, 0) }, kept.count > limit)
             }
             // Photos whose EXIF date SQLite does not read have no time: all are candidates.
             let (clause, arguments) = older(filter.sql())
-            try keep(try Row.fetchCursor(db, sql: "SELECT \(dated) FROM photos WHERE \(clause) AND \(SearchFilter.time) IS NULL",
+            try keep(try Row.fetchCursor(db, sql: "SELECT \(columns) FROM photos WHERE \(clause) AND \(SearchFilter.time) IS NULL",
                                          arguments: arguments))
             kept.sort(by: newer)
+            // Past a photo without a date, only photos without one (which have no time) are left.
+            if last?.kind == 0 { return (kept.prefix(limit).map { ($0.id, 0) }, kept.count > limit) }
             // A folder holding an eighth of the photos or more is read in
             // time order, its paths tested on the way; a smaller one from
             // the path index and sorted (a walk until its photos come would
@@ -293,7 +314,7 @@ final class PhotoSearcher: Sendable {
                 if let from = range.from { walk.clause += " AND \(SearchFilter.time) >= ?"; walk.arguments.append(from) }
                 if let before = range.before { walk.clause += " AND \(SearchFilter.time) < ?"; walk.arguments.append(before) }
             }
-            if let cursor, let seconds = SearchFilter.utcSeconds(cursor.date) {
+            if let last, last.kind == text, let seconds = SearchFilter.utcSeconds(String(decoding: last.date, as: UTF8.self)) {
                 // Past this, a photo is newer than the cursor.
                 walk.clause += " AND \(SearchFilter.time) <= ?"
                 walk.arguments.append(seconds + Self.timeMargin)
@@ -395,7 +416,7 @@ final class PhotoSearcher: Sendable {
         guard !contents.isEmpty else { return hits }
         let copies = try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT path, content_hash || '/' || size AS content FROM photos
+                SELECT CAST(path AS TEXT) AS path, content_hash || '/' || size AS content FROM photos
                 WHERE state = 'indexed' AND content_hash || '/' || size IN (\(contents.map { _ in "?" }.joined(separator: ",")))
                   AND content_hash IN (\(contents.map { _ in "?" }.joined(separator: ",")))
                 ORDER BY path
