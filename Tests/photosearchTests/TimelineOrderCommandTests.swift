@@ -160,6 +160,10 @@ struct TimelineOrderCommandTests {
             let answer = try HTTPAnswer.request(port: port, method: "GET", target: target)
             #expect(answer.status == 200 && answer.text.contains(shown), "\(target): \(answer.text)")
         }
+        // The empty blob is no EXIF date, shown as none (as `date` takes it), not as "".
+        struct Shown: Decodable { struct Hit: Decodable { let path: String; let taken_at: String? }; let results: [Hit] }
+        let shown = try JSONDecoder().decode(Shown.self, from: Data(try HTTPAnswer.request(port: port, method: "GET", target: "/api/timeline?top=500").body))
+        #expect(shown.results.filter { $0.path.hasSuffix("/173.png") }.map(\.taken_at) == [nil])
     }
 
     /// "YYYY-MM-DDTHH:MM:SS" of `seconds` since 1970, in UTC.

@@ -471,7 +471,7 @@ final class PhotoSearcher: Sendable {
         guard !ids.isEmpty else { return [] }
         return try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, CAST(path AS TEXT) AS path, size, width, height, CAST(taken_at AS TEXT) AS taken_at,
+                SELECT id, CAST(path AS TEXT) AS path, size, width, height, \(SearchFilter.takenText("taken_at")) AS taken_at,
                        NULLIF(content_hash, '') AS content_hash,
                        \(SearchFilter.fileDate("modified_at")) AS modified
                 FROM photos WHERE state = 'indexed' AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))
@@ -498,7 +498,7 @@ final class PhotoSearcher: Sendable {
         guard !ranked.isEmpty else { return [] }
         let rows = try database.read { db in
             try Row.fetchAll(Self.statement(db, for: ranked.count, sql: """
-                SELECT p.id, CAST(p.path AS TEXT) AS path, CAST(p.taken_at AS TEXT) AS taken_at,
+                SELECT p.id, CAST(p.path AS TEXT) AS path, \(SearchFilter.takenText("p.taken_at")) AS taken_at,
                        NULLIF(p.content_hash, '') || '/' || p.size AS content,
                        \(SearchFilter.fileDate("p.modified_at")) AS modified,
                        \(PhotoPlace.columns)

@@ -126,6 +126,14 @@ public struct SearchFilter: Sendable, Equatable {
         WHEN substr(taken_at, 5, 1) = '-' AND substr(taken_at, 11, 1) = 'T' THEN unixepoch(substr(taken_at, 1, 19)) END)
         """
 
+    /// An EXIF date taken (`column`) in SQL as results show it: as text
+    /// (an index may hold a blob of anything, which GRDB would not read as
+    /// a string), and NULL where `date` takes the file's time instead (an
+    /// empty blob).
+    static func takenText(_ column: String) -> String {
+        "CASE WHEN substr(\(column), 1, 19) IS NOT NULL THEN CAST(\(column) AS TEXT) END"
+    }
+
     /// A file's modification time (`column`, nanoseconds since 1970) in SQL,
     /// local, "YYYY-MM-DDTHH:MM:SS": a photo's date when it has no EXIF one.
     static func fileDate(_ column: String) -> String {
