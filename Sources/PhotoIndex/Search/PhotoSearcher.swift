@@ -282,7 +282,7 @@ final class PhotoSearcher: Sendable {
                 return (sql.clause + " AND (\(date) < ? OR (\(date) IS ? AND id < ?) OR (\(date) IS NULL AND ? IS NOT NULL))",
                         StatementArguments(sql.arguments + [lastDate, lastDate, cursor.photoID, lastDate]))
             }
-            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_by_time')") == true else {
+            guard try Self.hasIndex("photos_by_time", db) else {
                 let (clause, arguments) = older(filter.sql())
                 try keep(try Row.fetchCursor(db, sql: """
                     SELECT \(columns) FROM photos WHERE \(clause)
@@ -311,8 +311,8 @@ final class PhotoSearcher: Sendable {
             }
             // Outside its dates' range of times, no photo passes a date filter.
             if let range = filter.timeRange {
-                if let from = range.from { walk.clause += " AND \(SearchFilter.time) >= ?"; walk.arguments.append(from) }
-                if let before = range.before { walk.clause += " AND \(SearchFilter.time) < ?"; walk.arguments.append(before) }
+                walk.clause += " AND " + range.clause
+                walk.arguments += range.arguments
             }
             if let last, last.kind == text, let seconds = SearchFilter.utcSeconds(String(decoding: last.date, as: UTF8.self)) {
                 // Past this, a photo is newer than the cursor.
@@ -379,7 +379,7 @@ final class PhotoSearcher: Sendable {
                                   arguments: StatementArguments([excluded] + arguments)) == true ? 1 : 0
             } ?? 0
             // (An index made before v7, read where it cannot be upgraded, lacks photos_failed.)
-            guard filter.isEmpty, try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_failed')") == true else {
+            guard filter.isEmpty, try Self.hasIndex("photos_failed", db) else {
                 var total = 0
                 for part in try Self.parts(filter, db) {
                     total += try Int.fetchOne(db, sql: "SELECT COUNT(*) \(part.sql)", arguments: part.arguments) ?? 0
@@ -677,23 +677,21 @@ final class PhotoSearcher: Sendable {
         let scan = filter.places.isEmpty && filter.near == nil && filter.folder == nil
         let whole: [(sql: String, arguments: StatementArguments)] = [("FROM photos\(scan ? " NOT INDEXED" : "") WHERE \(clause)",
                                                                       StatementArguments(arguments))]
-        guard let range = filter.timeRange,
-              try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'photos_by_time')") == true else {
-            return whole
-        }
-        var bounds: [String] = []
-        var values: [any DatabaseValueConvertible] = []
-        if let from = range.from { bounds.append("\(SearchFilter.time) >= ?"); values.append(from) }
-        if let before = range.before { bounds.append("\(SearchFilter.time) < ?"); values.append(before) }
-        let inRange = bounds.joined(separator: " AND ")
+        guard let range = filter.timeRange, try hasIndex("photos_by_time", db) else { return whole }
         // (Counted from the index alone, a quarter of it at most.)
         let all = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos") ?? 0
         let inside = try Int.fetchOne(db, sql: """
-            SELECT COUNT(*) FROM (SELECT 1 FROM photos INDEXED BY photos_by_time WHERE state = 'indexed' AND \(inRange) LIMIT ?)
-            """, arguments: StatementArguments(values + [all / 4 + 1])) ?? 0
+            SELECT COUNT(*) FROM (SELECT 1 FROM photos INDEXED BY photos_by_time WHERE state = 'indexed' AND \(range.clause) LIMIT ?)
+            """, arguments: StatementArguments(range.arguments + [all / 4 + 1])) ?? 0
         guard inside <= all / 4 else { return whole }
-        return [(sql: "FROM photos WHERE \(clause) AND \(inRange)", arguments: StatementArguments(arguments + values)),
+        return [(sql: "FROM photos WHERE \(clause) AND \(range.clause)", arguments: StatementArguments(arguments + range.arguments)),
                 (sql: "FROM photos WHERE \(clause) AND \(SearchFilter.time) IS NULL", arguments: StatementArguments(arguments))]
+    }
+
+    /// Whether the index has the SQL index `name` (one made before the
+    /// schema version that added it, read where it cannot be upgraded, has not).
+    static func hasIndex(_ name: String, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?)", arguments: [name]) == true
     }
 
     /// Refuses a filter that is malformed, too large for one request, or

@@ -215,22 +215,25 @@ public struct SearchFilter: Sendable, Equatable {
     }
 
     /// The range of `time` (UTC seconds, index schema v8) that holds every
-    /// photo the date bounds let through and has a time: each bound read
-    /// as UTC and widened by `PhotoSearcher.timeMargin`, since a photo's
-    /// date is within that of its time. Nil without a date bound, or with
-    /// one that is not an instant.
-    var timeRange: (from: Int64?, before: Int64?)? {
+    /// photo the date bounds let through and has a time, in SQL with its
+    /// arguments: each bound read as UTC and widened by
+    /// `PhotoSearcher.timeMargin`, since a photo's date is within that of
+    /// its time. Nil without a date bound, or with one that is not an instant.
+    var timeRange: (clause: String, arguments: [any DatabaseValueConvertible])? {
         guard after != nil || before != nil else { return nil }
-        var range: (from: Int64?, before: Int64?) = (nil, nil)
+        var bounds: [String] = []
+        var arguments: [any DatabaseValueConvertible] = []
         if let after {
             guard let seconds = Self.utcSeconds(after) else { return nil }
-            range.from = seconds - PhotoSearcher.timeMargin
+            bounds.append("\(Self.time) >= ?")
+            arguments.append(seconds - PhotoSearcher.timeMargin)
         }
         if let before {
             guard let seconds = Self.utcSeconds(before) else { return nil }
-            range.before = seconds + PhotoSearcher.timeMargin
+            bounds.append("\(Self.time) < ?")
+            arguments.append(seconds + PhotoSearcher.timeMargin)
         }
-        return range
+        return (bounds.joined(separator: " AND "), arguments)
     }
 
     /// Seconds since 1970 of "YYYY-MM-DDTHH:MM:SS" read as UTC (proleptic
