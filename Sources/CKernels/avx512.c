@@ -113,7 +113,26 @@ typedef int32_t ps_vi __attribute__((__vector_size__(64)));
 #define ps_vmin _mm512_min_ps
 #define ps_vmax _mm512_max_ps
 #include "activations.h"
-#include "avx512_softmax.h"
+
+// Softmax of `mr` rows of scores (`kp` apart), in place, over each row's
+// visible keys; the rest, up to `most`, become 0. The rows are left
+// unnormalised: inverse[r] receives 1 / row r's sum, which P·V multiplies in.
+static inline __attribute__((always_inline))
+void ps512_softmax_rows(float *scores, size_t kp, const size_t visible[4], size_t most, const int mr, float inverse[4]) {
+#pragma clang loop unroll(full)
+    for (int r = 0; r < mr; r++) {
+        float *s = scores + (size_t)r * kp;
+        __m512 maximum = ps512_row_maximum(s, visible[r]);
+        __m512 total = _mm512_setzero_ps();
+        for (size_t j = 0; j < most; j += 16) {
+            __mmask16 m = ps512_columns_mask(visible[r] > j ? visible[r] - j : 0);
+            __m512 e = _mm512_maskz_mov_ps(m, ps_exp(_mm512_sub_ps(_mm512_loadu_ps(s + j), maximum)));
+            _mm512_storeu_ps(s + j, e);
+            total = _mm512_add_ps(total, e);
+        }
+        inverse[r] = 1.0f / _mm512_reduce_add_ps(total);
+    }
+}
 
 static void gelu(float *x, size_t count) {
     for (size_t i = 0; i < count; i += 16) {

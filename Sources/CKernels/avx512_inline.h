@@ -71,4 +71,14 @@ static inline void ps512_transpose16(__m512 rows[16], __m512 columns[16]) {
     }
 }
 
+// The largest of a row's first `visible` scores, in every lane (-inf when
+// there are none): what softmax subtracts before e^x.
+static inline __m512 ps512_row_maximum(const float *s, size_t visible) {
+    __m512 largest = _mm512_set1_ps(-INFINITY);
+    for (size_t j = 0; j < visible; j += 16) {
+        largest = _mm512_mask_max_ps(largest, ps512_columns_mask(visible - j), largest, _mm512_loadu_ps(s + j));
+    }
+    return _mm512_set1_ps(_mm512_reduce_max_ps(largest));
+}
+
 #endif
