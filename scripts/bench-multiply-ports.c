@@ -4,7 +4,10 @@
 // the rate. An int8 product of 32 pairs takes a vpmaddubsw and a vpmaddwd
 // (no vpdpbusd before AVX-512 VNNI or AVX-VNNI); a float32 one of 8, one
 // vfmadd231ps. Where the two int8 instructions share one port (AMD Zen 1-3),
-// int8 products run no faster than float32 ones.
+// int8 products run no faster than float32 ones. Where the CPU has AVX-512
+// VNNI (and BF16), also vpdpbusd's rate (64 int8 multiply-adds each) and
+// vdpbf16ps's (32 bfloat16 ones): the ceiling of photosearch's int8 products
+// and of its int8 towers' attention there.
 //   clang -O2 -mavx2 -mfma scripts/bench-multiply-ports.c -o /tmp/ports && /tmp/ports
 #include <immintrin.h>
 #include <stdio.h>
@@ -49,6 +52,27 @@ static double rate_fma(void) {
     return 12.0 * ROUNDS / (now() - start) / 1e9;
 }
 
+#define SIXTEEN_WIDE(op)                                                                                               \
+    for (long i = 0; i < ROUNDS; i++) {                                                                                \
+        for (int k = 0; k < 12; k++) __asm__ volatile(op " %1, %2, %0" : "+v"(x[k]) : "v"(b), "v"(a));                \
+    }
+
+__attribute__((target("avx512f,avx512vnni"))) static double rate_vnni(void) {
+    __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(3), x[12];
+    for (int i = 0; i < 12; i++) x[i] = _mm512_set1_epi32(i);
+    double start = now();
+    SIXTEEN_WIDE("vpdpbusd");
+    return 12.0 * ROUNDS / (now() - start) / 1e9;
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static double rate_bf16(void) {
+    __m512 a = _mm512_set1_ps(1), b = _mm512_set1_ps(0.5f), x[12];
+    for (int i = 0; i < 12; i++) x[i] = _mm512_set1_ps((float)i);
+    double start = now();
+    SIXTEEN_WIDE("vdpbf16ps");
+    return 12.0 * ROUNDS / (now() - start) / 1e9;
+}
+
 int main(void) {
     double maddubs = rate_int(0), maddwd = rate_int(1), both = rate_int(2), fma = rate_fma();
     printf("vpmaddubsw alone: %.2f G/s; vpmaddwd alone: %.2f G/s; the two interleaved: %.2f G/s; vfmadd231ps: %.2f G/s\n",
@@ -56,6 +80,16 @@ int main(void) {
     // int8: 32 multiply-adds per pair of instructions; float32: 8 per FMA.
     double int8 = 32.0 * both / 2, float32 = 8.0 * fma;
     printf("one core's products at most: int8 %.1f GMAC/s, float32 %.1f GMAC/s (int8 / float32 %.2f)\n", int8, float32, int8 / float32);
-    printf("{\"int8_gmacs\":%.1f,\"float32_gmacs\":%.1f,\"ratio\":%.3f}\n", int8, float32, int8 / float32);
+    double vnni = 0, bf16 = 0;
+    if (__builtin_cpu_supports("avx512vnni")) {
+        vnni = 64.0 * rate_vnni();
+        printf("AVX-512 VNNI: vpdpbusd (zmm) %.1f GMAC/s on one core\n", vnni);
+    }
+    if (__builtin_cpu_supports("avx512bf16")) {
+        bf16 = 32.0 * rate_bf16();
+        printf("AVX-512 BF16: vdpbf16ps (zmm) %.1f GMAC/s on one core\n", bf16);
+    }
+    printf("{\"int8_gmacs\":%.1f,\"float32_gmacs\":%.1f,\"ratio\":%.3f,\"vnni_gmacs\":%.1f,\"bf16_gmacs\":%.1f}\n", int8,
+           float32, int8 / float32, vnni, bf16);
     return 0;
 }
