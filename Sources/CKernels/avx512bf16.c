@@ -99,18 +99,11 @@ void values_bf16(const uint32_t *pp, size_t kp, const uint32_t *vt, size_t wp, s
     }
 }
 
-#define ps_splat(c) _mm512_set1_ps(c)
-#define ps_vmin _mm512_min_ps
-#define ps_vmax _mm512_max_ps
-typedef __m512 ps_vf;
-typedef int32_t ps_vi __attribute__((__vector_size__(64)));
-#include "activations.h"
-
 // e^x for x ≤ 0 (NaN taken as -87.3, as ps_exp does), within 6e-6
 // relative: 2^n · p(r) with r = x - n·ln2, p a degree-4 fit to e^r over
-// |r| ≤ ln2/2 (1 + r + c2 r² + c3 r³ + c4 r⁴, weighted least maximum
-// relative error), 2^n applied by vscalefps. Half ps_exp's operations; its
-// results are rounded to bfloat16 (within 3.9e-3) right after.
+// |r| ≤ ln2/2 (1 + r + c2 r² + c3 r³ + c4 r⁴, least maximum relative
+// error: scripts/fit-exp.py), 2^n applied by vscalefps. Half ps_exp's
+// operations; its results are rounded to bfloat16 (within 3.9e-3) at once.
 static inline __m512 exp_nonpositive(__m512 x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
