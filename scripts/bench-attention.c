@@ -4,7 +4,8 @@
 // milliseconds a layer and GFLOP/s (4·n²·64 a head) for the CPU's best level
 // and the portable one, and the largest difference between them; where the
 // level has its own head for int8 towers (bfloat16 products on AVX-512
-// BF16), that one too. The last line is JSON. Built and run by scripts/bench-attention.sh.
+// BF16), that one too. The last line is JSON. Built and run by
+// scripts/bench-attention.sh.
 #include "CKernels.h"
 #include <math.h>
 #include <stdio.h>
@@ -26,8 +27,8 @@ static double layer_seconds(const ps_kernels *table, int reduced, const float *q
     double start = now();
     do {
         for (size_t h = 0; h < heads; h++)
-            head(qkv + h * width, qkv + model + h * width, qkv + 2 * model + h * width, stride,
-                                  out + h * width, model, n, n, width, 0.125f, -1, scratch);
+            head(qkv + h * width, qkv + model + h * width, qkv + 2 * model + h * width, stride, out + h * width, model,
+                 n, n, width, 0.125f, -1, scratch);
         runs++;
     } while (now() - start < seconds);
     return (now() - start) / runs;

@@ -52,7 +52,7 @@ static double rate_fma(void) {
     return 12.0 * ROUNDS / (now() - start) / 1e9;
 }
 
-#define SIXTEEN_WIDE(op)                                                                                               \
+#define TWELVE_ZMM(op)                                                                                                 \
     for (long i = 0; i < ROUNDS; i++) {                                                                                \
         for (int k = 0; k < 12; k++) __asm__ volatile(op " %1, %2, %0" : "+v"(x[k]) : "v"(b), "v"(a));                \
     }
@@ -61,7 +61,7 @@ __attribute__((target("avx512f,avx512vnni"))) static double rate_vnni(void) {
     __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(3), x[12];
     for (int i = 0; i < 12; i++) x[i] = _mm512_set1_epi32(i);
     double start = now();
-    SIXTEEN_WIDE("vpdpbusd");
+    TWELVE_ZMM("vpdpbusd");
     return 12.0 * ROUNDS / (now() - start) / 1e9;
 }
 
@@ -69,7 +69,7 @@ __attribute__((target("avx512f,avx512bf16"))) static double rate_bf16(void) {
     __m512 a = _mm512_set1_ps(1), b = _mm512_set1_ps(0.5f), x[12];
     for (int i = 0; i < 12; i++) x[i] = _mm512_set1_ps((float)i);
     double start = now();
-    SIXTEEN_WIDE("vdpbf16ps");
+    TWELVE_ZMM("vdpbf16ps");
     return 12.0 * ROUNDS / (now() - start) / 1e9;
 }
 
