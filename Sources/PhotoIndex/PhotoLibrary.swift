@@ -372,6 +372,31 @@ public final class PhotoLibrary: Sendable {
         }
     }
 
+    /// The model an index holds vectors of, as a job without a model named
+    /// finds it again: so that an index keeps its model whatever the
+    /// default model is (`indexedModel(database:)`).
+    public struct IndexedModel: Sendable, Equatable {
+        /// Its name when it filled the index: an installed model's, or its
+        /// folder's.
+        public let name: String
+        /// The folder its weights were last read from, while they are still
+        /// there (nil: moved or removed since).
+        public let folder: String?
+    }
+
+    /// The model the index at `path` holds vectors of; nil when there is no
+    /// index there that can be read, or it holds none yet (the job itself
+    /// then says what is wrong, if anything).
+    public static func indexedModel(database path: String) -> IndexedModel? {
+        guard let database = try? IndexDatabase(path: path, access: .read),
+              let record = try? database.read({ db in try ModelRecord.current(db) }) else { return nil }
+        let folder = record.weightsPath.flatMap { weights -> String? in
+            guard let status = FilePaths.status(weights), (status.st_mode & S_IFMT) == S_IFREG else { return nil }
+            return FilePaths.deletingLastComponent(weights)
+        }
+        return IndexedModel(name: record.name, folder: folder)
+    }
+
     /// The search side of the index, made once it holds vectors, and made
     /// again when the index's model has changed since (another process ran
     /// `index --replace-model`): a long-running server follows the index.

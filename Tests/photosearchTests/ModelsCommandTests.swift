@@ -90,20 +90,48 @@ struct ModelsCommandTests {
         #expect(list.contains("* openai-vit-b-32") && list.contains("imported"))
     }
 
-    @Test("import, default, remove; a different model than the index's is refused")
+    @Test("an index keeps its model whatever the default is; a different model than the index's is refused")
     func importAndMismatch() throws {
         let home = try Home()
         #expect(try run(["models", "import", CommandRunner.fixture("models/oc-vit-gelu-p16"), "--name", "small"], home).status == 0)
         #expect(try run(["models", "import", CommandRunner.fixture("models/oc-vit-quickgelu-p8")], home).status == 0)
         let index = try run(["index", CommandRunner.fixture("photos")], home)
         #expect(index.status == 0)
+        let before = try run(["search", "a cat", "--paths"], home)
+        #expect(before.status == 0)
         #expect(try run(["models", "default", "oc-vit-quickgelu-p8"], home).status == 0)
-        let search = try run(["search", "a cat"], home)
-        #expect(search.status == 1)
-        #expect(search.standardError.contains("re-index with this one: photosearch index --replace-model"))
+        // Without --model, the index's own model (installed as "small") answers, as before.
+        let search = try run(["search", "a cat", "--paths"], home)
+        #expect(search.status == 0, "\(search.standardError)")
+        #expect(search.standardOutput == before.standardOutput)
         let reindex = try run(["index", CommandRunner.fixture("photos")], home)
-        #expect(reindex.status == 1)
+        #expect(reindex.status == 0, "\(reindex.standardError)")
+        #expect(reindex.standardError.hasPrefix("""
+            photosearch: this index holds small's vectors: indexing with it, not with the default model oc-vit-quickgelu-p8 \
+            (--replace-model re-embeds every photo with oc-vit-quickgelu-p8)
+
+            """), "\(reindex.standardError)")
+        // A model asked for by name or by $PHOTOSEARCH_MODEL is used, and refused.
+        for (arguments, extra) in [(["--model", "oc-vit-quickgelu-p8"], [:]), ([], ["PHOTOSEARCH_MODEL": "oc-vit-quickgelu-p8"])] {
+            let other = try run(["search", "a cat"] + arguments, home, extra: extra)
+            #expect(other.status == 1)
+            #expect(other.standardError.contains("re-index with this one: photosearch index --replace-model"))
+        }
+        // Its model gone, the default is used: refused.
         #expect(try run(["models", "remove", "small"], home).status == 0)
+        let gone = try run(["search", "a cat"], home)
+        #expect(gone.status == 1)
+        #expect(gone.standardError.contains("model small"), "\(gone.standardError)")
+        let replaced = try run(["index", "--replace-model", CommandRunner.fixture("photos")], home)
+        #expect(replaced.status == 0, "\(replaced.standardError)")
+        #expect(!replaced.standardError.contains("this index holds"))
+        #expect(try run(["search", "a cat"], home).status == 0)
+        // An index made with a model folder outside the store finds it there.
+        let other = home.root.appendingPathComponent("other.sqlite").path
+        let folder = CommandRunner.fixture("models/oc-vit-gelu-p16")
+        #expect(try run(["index", CommandRunner.fixture("photos"), "--model", folder, "--db", other], home).status == 0)
+        let outside = try run(["search", "a cat", "--db", other, "--paths"], home)
+        #expect(outside.status == 0, "\(outside.standardError)")
         let missing = try run(["models", "import", CommandRunner.fixture("photos")], home)
         #expect(missing.status == 1)
         #expect(missing.standardError.hasPrefix("photosearch: error: \(CommandRunner.fixture("photos")) is not a usable model"))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileAccess
 import Foundation
 import PhotoIndex
 
@@ -57,7 +58,13 @@ struct IndexCommand: ParsableCommand {
     func run() throws {
         let reporter = ProgressReporter(json: json)
         try Failure.reporting {
-            let library = PhotoLibrary(database: database.path, model: try model.directory(), prepared: model.prepared)
+            let directory = try model.directory(index: database.path, replacing: replaceModel)
+            if model.requested == nil, let directory, let standard = try? model.directory(),
+               FilePaths.absolute(standard) != FilePaths.absolute(directory) {
+                let (indexed, other) = (FilePaths.lastComponent(directory), FilePaths.lastComponent(standard))
+                reporter.note("this index holds \(indexed)'s vectors: indexing with it, not with the default model \(other) (--replace-model re-embeds every photo with \(other))")
+            }
+            let library = PhotoLibrary(database: database.path, model: directory, prepared: model.prepared)
             let cancellation = CancellationFlag()
             let signals = SignalWatcher(cancellation: cancellation)
             var options = IndexingOptions(roots: paths)

@@ -23,7 +23,7 @@ struct SearchCommand: ParsableCommand {
     func run() throws {
         try Failure.reporting {
             let parsed = try SearchQuery.parse(query)
-            let library = PhotoLibrary(database: database.path, model: try model.directory(), prepared: model.prepared)
+            let library = PhotoLibrary(database: database.path, model: try model.directory(index: database.path), prepared: model.prepared)
             try results.print(try library.search(parsed, try results.searchOptions()))
         }
     }

@@ -55,7 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await Failure.reporting {
-            let library = PhotoLibrary(database: database.path, model: try model.directory(), prepared: model.prepared)
+            let library = PhotoLibrary(database: database.path, model: try model.directory(index: database.path), prepared: model.prepared)
             // A model other than the index's would fail every search: say so now.
             try library.verifyModel()
             var configuration = GalleryServer.Configuration(host: host, port: port, token: token)

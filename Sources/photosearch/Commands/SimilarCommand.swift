@@ -16,7 +16,7 @@ struct SimilarCommand: ParsableCommand {
 
     func run() throws {
         try Failure.reporting {
-            let library = PhotoLibrary(database: database.path, model: try model.directory(), prepared: model.prepared)
+            let library = PhotoLibrary(database: database.path, model: try model.directory(index: database.path), prepared: model.prepared)
             try results.print(try library.similar(to: photo, try results.searchOptions()))
         }
     }

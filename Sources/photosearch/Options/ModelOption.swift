@@ -2,17 +2,37 @@ import ArgumentParser
 import CLIP
 import Foundation
 import ModelHub
+import PhotoIndex
 
 /// --model, shared by every command that may run the encoder.
 struct ModelOption: ParsableArguments {
-    @Option(name: .long, help: "Model: an installed model's name or a model folder (default: $PHOTOSEARCH_MODEL, else the default installed model).", completion: Completions.models)
+    @Option(name: .long, help: "Model: an installed model's name or a model folder (default: $PHOTOSEARCH_MODEL, else the model an existing index was built with, else the default installed model).", completion: Completions.models)
     var model: String?
 
-    /// The model folder, or nil when none is installed (the library says so,
-    /// with how to get one, if the job needs a model). A named model that is
-    /// not installed is an error (exit status 2).
+    /// The model asked for: --model, else $PHOTOSEARCH_MODEL (nil: neither).
+    var requested: String? {
+        model ?? ProcessInfo.processInfo.environment["PHOTOSEARCH_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The model folder for a job on the index at `database`: the model
+    /// asked for; else the one the index holds vectors of, from the folder
+    /// its weights were last read from or installed under its name, so that
+    /// an index keeps its model whatever the default is; else (no index yet,
+    /// its model gone, or `replacing` it) the default installed model.
+    func directory(index database: String, replacing: Bool = false) throws -> String? {
+        if requested == nil, !replacing, let indexed = PhotoLibrary.indexedModel(database: database) {
+            if let folder = indexed.folder { return folder }
+            let store = ModelStore.standard()
+            if store.installedNames().contains(indexed.name) { return store.path(of: indexed.name) }
+        }
+        return try directory()
+    }
+
+    /// The model folder asked for, else the default installed model's; nil
+    /// when none is installed (the library says so, with how to get one, if
+    /// the job needs a model). A named model that is not installed is an
+    /// error (exit status 2).
     func directory() throws -> String? {
-        let requested = model ?? ProcessInfo.processInfo.environment["PHOTOSEARCH_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
         do {
             return try ModelStore.standard().resolve(requested)
         } catch .noModelInstalled {
