@@ -218,6 +218,19 @@ struct SiglipTests {
                                replacing: original, with: replacement, message: message)
     }
 
+    @Test("image sizes, means and deviations a model cannot have are refused by name, never a crash", arguments: [
+        (#""height": 48"#, #""height": 1e300"#, "size differs from the model's image_size 48"),
+        (#""height": 48"#, #""height": -9223372036854775809"#, "size differs from the model's image_size 48"),
+        (#""height": 48"#, #""height": 48.5"#, "size differs from the model's image_size 48"),
+        ("\"image_std\": [\n    0.5", "\"image_std\": [\n    -1e-30", "image_std must be from 0.001 to 1000"),
+        ("\"image_mean\": [\n    0.5", "\"image_mean\": [\n    1e30", "image_mean must be within ±10"),
+    ])
+    func preprocessorRefusals(original: String, replacement: String, message: String) throws {
+        try Self.expectRefusal(of: Self.model, configuration: "preprocessor_config.json",
+                               files: ["model.safetensors", "tokenizer.json", "tokenizer_config.json", "config.json"],
+                               replacing: original, with: replacement, message: message)
+    }
+
     struct SentencePieceReference: Decodable {
         struct Text: Decodable {
             let text: String
@@ -269,6 +282,7 @@ struct SiglipTests {
 
     @Test("a damaged or hostile spiece.model is refused with the file's name, never a crash", arguments: [
         "empty", "truncated", "not protobuf", "huge length", "bad wire type", "no unknown piece", "bpe model", "huge piece",
+        "huge piece type",
     ])
     func hostileSentencePiece(kind: String) throws {
         let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("models/siglip-p8/spiece.model"))))
@@ -280,6 +294,10 @@ struct SiglipTests {
         case "huge length": bytes = [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]
         case "bad wire type": bytes = [0x0F, 0x00]
         case "no unknown piece": bytes = [0x0A, 0x07, 0x0A, 0x01, 0x61, 0x15, 0, 0, 0x80, 0xBF]
+        case "huge piece type":
+            // A piece "zz" whose type is 2⁶⁴ - 1 (no Int holds it).
+            let piece: [UInt8] = [0x0A, 0x02, 0x7A, 0x7A, 0x15, 0, 0, 0x80, 0xBF, 0x18] + [UInt8](repeating: 0xFF, count: 9) + [0x01]
+            bytes = good + [0x0A, UInt8(piece.count)] + piece
         case "huge piece":
             // A normal piece of 1 000 bytes after the fixture's pieces.
             let piece: [UInt8] = [0x0A, 0xE8, 0x07] + [UInt8](repeating: 0x61, count: 1000)

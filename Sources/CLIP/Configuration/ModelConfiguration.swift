@@ -172,6 +172,23 @@ public struct PreprocessConfiguration: Sendable, Equatable {
     public var cropOffset: CropOffset = .rounded
     public var transparency: Transparency = .dropped
 
+    /// Dataset statistics a model can have been trained with: a mean within
+    /// ±10 and a standard deviation from 0.001 to 1000 (pixels are 0 ... 1;
+    /// real ones are about 0.5 and 0.27). Outside, a photo's values become
+    /// huge or infinite and every photo embeds alike.
+    public static let meanLimit: Float = 10
+    public static let stdRange: ClosedRange<Float> = 0.001...1000
+
+    /// Why `values` cannot be a model's `field` (mean or std), if they cannot.
+    static func normalizationProblem(_ values: [Float], field: String, std: Bool) -> String? {
+        if std {
+            guard values.allSatisfy(stdRange.contains) else { return "\(field) must be from \(stdRange.lowerBound) to \(Int(stdRange.upperBound))" }
+        } else {
+            guard values.allSatisfy({ $0.isFinite && abs($0) <= meanLimit }) else { return "\(field) must be within ±\(Int(meanLimit))" }
+        }
+        return nil
+    }
+
     /// OpenAI's dataset statistics, open_clip's OPENAI_DATASET_MEAN/STD.
     public static let openAIMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
     public static let openAIStd: [Float] = [0.26862954, 0.26130258, 0.27577711]

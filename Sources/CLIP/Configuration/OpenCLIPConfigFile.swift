@@ -391,10 +391,12 @@ struct OpenCLIPConfigFile: Decodable {
         var preprocess = PreprocessConfiguration(imageSize: imageSize)
         if let mean = preprocessCfg.mean {
             guard mean.count == 3 || mean.count == 1 else { throw invalid("preprocess_cfg.mean must have 1 or 3 values") }
+            if let problem = PreprocessConfiguration.normalizationProblem(mean, field: "preprocess_cfg.mean", std: false) { throw invalid(problem) }
             preprocess.mean = mean.count == 3 ? mean : Array(repeating: mean[0], count: 3)
         }
         if let std = preprocessCfg.std {
-            guard std.count == 3 || std.count == 1, !std.contains(0) else { throw invalid("preprocess_cfg.std must have 1 or 3 non-zero values") }
+            guard std.count == 3 || std.count == 1 else { throw invalid("preprocess_cfg.std must have 1 or 3 values") }
+            if let problem = PreprocessConfiguration.normalizationProblem(std, field: "preprocess_cfg.std", std: true) { throw invalid(problem) }
             preprocess.std = std.count == 3 ? std : Array(repeating: std[0], count: 3)
         }
         switch preprocessCfg.interpolation ?? "bicubic" {

@@ -207,10 +207,12 @@ struct TransformersPreprocessorFile: Decodable {
         }
         if let imageMean {
             guard imageMean.count == 3 else { throw invalid("image_mean must have 3 values") }
+            if let problem = PreprocessConfiguration.normalizationProblem(imageMean, field: "image_mean", std: false) { throw invalid(problem) }
             preprocess.mean = imageMean
         }
         if let imageStd {
-            guard imageStd.count == 3, !imageStd.contains(0) else { throw invalid("image_std must have 3 non-zero values") }
+            guard imageStd.count == 3 else { throw invalid("image_std must have 3 values") }
+            if let problem = PreprocessConfiguration.normalizationProblem(imageStd, field: "image_std", std: true) { throw invalid(problem) }
             preprocess.std = imageStd
         }
         switch resample ?? 3 {
@@ -219,17 +221,20 @@ struct TransformersPreprocessorFile: Decodable {
         case let other: throw .unsupportedArchitecture(path: path, reason: "resample \(other) (only bicubic 3 and bilinear 2)")
         }
         // size {"shortest_edge": n} (or a bare number) resizes the short side;
-        // {"height": n, "width": n} squashes to a square.
+        // {"height": n, "width": n} squashes to a square. (Compared as
+        // numbers: any value, 1e300 or 48.5, is either the size or not.)
+        let side = Double(imageSize)
+        func shown(_ value: Double) -> String { abs(value) < 1e15 && value == value.rounded() ? String(Int(value)) : "\(value)" }
         switch size {
         case nil, .null:
             break
         case let .number(value)?:
-            guard Int(value) == imageSize else { throw invalid("size \(Int(value)) differs from the model's image_size \(imageSize)") }
+            guard value == side else { throw invalid("size \(shown(value)) differs from the model's image_size \(imageSize)") }
         case let .object(fields)?:
             if case let .number(edge)? = fields["shortest_edge"] {
-                guard Int(edge) == imageSize else { throw invalid("size.shortest_edge \(Int(edge)) differs from the model's image_size \(imageSize)") }
+                guard edge == side else { throw invalid("size.shortest_edge \(shown(edge)) differs from the model's image_size \(imageSize)") }
             } else if case let .number(height)? = fields["height"], case let .number(width)? = fields["width"] {
-                guard Int(height) == imageSize, Int(width) == imageSize else { throw invalid("size differs from the model's image_size \(imageSize)") }
+                guard height == side, width == side else { throw invalid("size differs from the model's image_size \(imageSize)") }
                 preprocess.resizeMode = .squash
             } else {
                 throw invalid("size has neither shortest_edge nor height and width")
@@ -246,10 +251,10 @@ struct TransformersPreprocessorFile: Decodable {
             case nil, .null:
                 break
             case let .number(value)?:
-                guard Int(value) == imageSize else { throw invalid("crop_size \(Int(value)) differs from the model's image_size \(imageSize)") }
+                guard value == side else { throw invalid("crop_size \(shown(value)) differs from the model's image_size \(imageSize)") }
             case let .object(fields)?:
                 if case let .number(height)? = fields["height"], case let .number(width)? = fields["width"] {
-                    guard Int(height) == imageSize, Int(width) == imageSize else {
+                    guard height == side, width == side else {
                         throw invalid("crop_size differs from the model's image_size \(imageSize)")
                     }
                 }

@@ -59,7 +59,7 @@ struct SentencePieceModel: Sendable {
                             text = decoded
                         case (2, 5): score = Float(bitPattern: try piece.fixed32())
                         case (3, 0):
-                            guard let known = PieceType(rawValue: Int(try piece.varint())) else { throw ProtobufReader.Malformed.enumeration }
+                            guard let known = Int(exactly: try piece.varint()).flatMap(PieceType.init(rawValue:)) else { throw ProtobufReader.Malformed.enumeration }
                             type = known
                         default: try piece.skip(innerWire)
                         }
