@@ -77,6 +77,21 @@ struct HostileFilesCommandTests {
         }
     }
 
+    @Test("a link in place of the index's lock file is refused, and the file it names is left as it was")
+    func linkedLock() throws {
+        let folder = try TemporaryDirectory()
+        let victim = folder.file("victim.txt"), database = folder.file("index.sqlite")
+        try Data("precious\n".utf8).write(to: URL(fileURLWithPath: victim))
+        for (kind, makeLink) in [("a symbolic link", { symlink(victim, database + ".lock") }), ("other names", { link(victim, database + ".lock") })] {
+            #expect(makeLink() == 0)
+            let result = try run(["index", CommandRunner.fixture("photos/chelsea.png"), "--db", database, "--model", Self.model])
+            #expect(result.status != 0 && result.standardError.contains(database + ".lock") && result.standardError.contains(kind),
+                    "\(result.standardError)")
+            #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n")
+            #expect(unlink(database + ".lock") == 0)
+        }
+    }
+
     @Test("a 1.5 GB file named .jpg that is not a photo is refused by its first bytes, never read whole")
     func hugeNonImage() throws {
         let folder = try TemporaryDirectory()

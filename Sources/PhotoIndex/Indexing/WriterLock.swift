@@ -16,14 +16,25 @@ public final class WriterLock {
         path = indexPath + ".lock"
         // Non-blocking, and refused unless a regular file: a FIFO in its
         // place would otherwise hold the open (or the read below) forever.
-        let descriptor = FilePaths.withFileSystemRepresentation(path) { open($0, O_RDWR | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0o644) }
+        // Nor a link: the lock is truncated and written, and whoever can
+        // write the index's folder must not make that another file (a
+        // symbolic link is not followed; a hard link has a second name).
+        let descriptor = FilePaths.withFileSystemRepresentation(path) {
+            open($0, O_RDWR | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        }
         guard descriptor >= 0 else {
-            throw .databaseUnavailable(path: indexPath, reason: "cannot create \(path): \(systemErrorText(errno))")
+            let code = errno
+            if code == ELOOP { throw .databaseUnavailable(path: indexPath, reason: "\(path) is a symbolic link (remove it; photosearch makes its own)") }
+            throw .databaseUnavailable(path: indexPath, reason: "cannot create \(path): \(systemErrorText(code))")
         }
         var status = stat()
         guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
             close(descriptor)
             throw .databaseUnavailable(path: indexPath, reason: "\(path) is not a regular file")
+        }
+        guard status.st_nlink == 1 else {
+            close(descriptor)
+            throw .databaseUnavailable(path: indexPath, reason: "\(path) has other names (a hard link; remove it, photosearch makes its own)")
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
