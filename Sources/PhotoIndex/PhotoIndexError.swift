@@ -29,6 +29,9 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
 
     // Indexing.
     case rootNotFound(path: String)
+    /// A folder given to index holds no photos now, yet the index has
+    /// `photos` from it: a drive that is not mounted looks like that.
+    case rootEmptied(path: String, photos: Int)
     /// The built-in place data cannot be read.
     case places(reason: String)
 
@@ -98,6 +101,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             return "this index holds embeddings computed in \(index.rawValue), not \(given.rawValue); index with --precision \(index.rawValue), or convert it: photosearch index --replace-model --precision \(given.rawValue) PATH..."
         case let .rootNotFound(path):
             return "\(shown(path)) does not exist (nothing was changed in the index)"
+        case let .rootEmptied(path, photos):
+            return "\(shown(path)) holds no photos now, yet the index has \(photos) from it: is a drive not mounted? Nothing was changed in the index; if they were deleted, index again with --allow-empty to forget them"
         case let .places(reason):
             return "photos' places cannot be derived: \(reason)"
         case let .invalidArgument(name, reason):

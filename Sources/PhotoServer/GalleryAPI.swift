@@ -518,7 +518,7 @@ public struct GalleryAPI: Sendable {
         case .noSuchPhoto, .photoGone, .photoChanged, .photoNotIndexed, .emptyIndex, .indexNotFound:
             status = .notFound
         case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument, .queryCancelsOut, .unreadableImage, .noSuchImage,
-             .rootNotFound, .unknownPlace, .noPhotosInFolder:
+             .rootNotFound, .rootEmptied, .unknownPlace, .noPhotosInFolder:
             status = .badRequest
         case .modelMismatch, .embeddingSizeMismatch, .precisionMismatch:
             // The index was built (or rebuilt meanwhile) with another model.

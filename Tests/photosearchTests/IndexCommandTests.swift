@@ -111,6 +111,37 @@ struct IndexCommandTests {
         #expect(lines.contains("{\"event\":\"no_photos\",\"other_files\":3}"), "\(json.standardOutput)")
     }
 
+    @Test("a folder that held photos and holds none now (an unmounted drive's mount point) is refused, its photos kept, unless --allow-empty")
+    func emptiedRoot() throws {
+        let folder = try makePhotoFolder(count: 3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let photos = folder.appendingPathComponent("photos"), other = folder.appendingPathComponent("other")
+        try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/chelsea.png"), toPath: other.appendingPathComponent("cat.png").path)
+        let database = folder.appendingPathComponent("index.sqlite").path
+        #expect(try CommandRunner.run(["index", photos.path, other.path, "--db", database, "--model", model]).status == 0)
+        // The drive "unmounted": its mount point is an empty folder.
+        let away = folder.appendingPathComponent("away")
+        try FileManager.default.moveItem(at: photos, to: away)
+        try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+        for roots in [[photos.path], [other.path, photos.path]] {
+            let refused = try CommandRunner.run(["index"] + roots + ["--db", database, "--model", model])
+            #expect(refused.status == 1)
+            #expect(refused.standardError.hasSuffix("""
+                photosearch: error: \(photos.path) holds no photos now, yet the index has 3 from it: is a drive not mounted? \
+                Nothing was changed in the index; if they were deleted, index again with --allow-empty to forget them
+
+                """), "\(refused.standardError)")
+        }
+        let status = try CommandRunner.run(["status", "--db", database])
+        #expect(status.standardOutput.contains("Photos:   4 indexed, 0 failed"), "\(status.standardOutput)")
+        // Said on purpose: they go.
+        let allowed = try CommandRunner.run(["index", photos.path, "--db", database, "--model", model, "--allow-empty", "--json"])
+        #expect(allowed.status == 0, "\(allowed.standardError)")
+        #expect(try summary(try #require(allowed.standardOutput.split(separator: "\n").last.map(String.init))).removed == 3)
+        #expect(try CommandRunner.run(["status", "--db", database]).standardOutput.contains("Photos:   1 indexed, 0 failed"))
+    }
+
     @Test("status of a missing index")
     func statusWithoutIndex() throws {
         let result = try CommandRunner.run(["status", "--db", "/nonexistent/index.sqlite"])

@@ -115,10 +115,19 @@ final class Indexer: Sendable {
         let started = DispatchTime.now()
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9 }
 
-        let modelID = try registerModel(replace: options.replaceModel)
         let roots = options.roots.map { FilePaths.absolute($0) }
         let scan = try PhotoScanner(excludes: options.excludes).scan(roots: roots)
         for folder in scan.unreadableFolders { events(.unreadableFolder(path: folder.path, reason: folder.reason)) }
+        if !options.allowEmptyRoots {
+            for root in roots {
+                let prefix = root == "/" ? "/" : root + "/"
+                guard !scan.files.contains(where: { $0.path == root || $0.path.hasPrefix(prefix) }) else { continue }
+                let held = try photoCount(under: root)
+                if held > 0 { throw .rootEmptied(path: root, photos: held) }
+            }
+        }
+        // Only now, when nothing refused the run, may another model's vectors go.
+        let modelID = try registerModel(replace: options.replaceModel)
         if scan.files.isEmpty { events(.noPhotos(otherFiles: scan.otherFiles)) }
 
         var run = RunRecord(startedAt: Timestamp.now(), status: .running, roots: roots.joined(separator: "\n"))
@@ -289,6 +298,15 @@ final class Indexer: Sendable {
                 }
             }
             summary.removed = gone.count
+        }
+    }
+
+    /// The photos the index has at or under `root`.
+    private func photoCount(under root: String) throws(PhotoIndexError) -> Int {
+        let range = SearchFilter.paths(under: root)
+        return try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE (path >= ? AND path < ?) OR path = ?",
+                             arguments: [range.from, range.before, root]) ?? 0
         }
     }
 

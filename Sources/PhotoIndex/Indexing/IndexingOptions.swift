@@ -14,6 +14,10 @@ public struct IndexingOptions: Sendable {
     public var maximumPixels: Int = ImageDecoder.defaultMaximumPixels
     /// Drop the embeddings of a different model (or precision) and re-embed everything.
     public var replaceModel = false
+    /// Let a root that holds no photos now remove the index's photos from
+    /// it; otherwise the run is refused (`rootEmptied`), as an unmounted
+    /// drive's empty mount point would empty the index.
+    public var allowEmptyRoots = false
     /// The encoder's arithmetic (see `Precision`): int8 unless told otherwise.
     public var precision: Precision = .int8
     /// Called between the scan and the decoding (tests use it to change files mid-run).

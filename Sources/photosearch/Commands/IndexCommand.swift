@@ -38,6 +38,9 @@ struct IndexCommand: ParsableCommand {
     @Flag(name: .long, help: "Delete the embeddings of another model or precision and re-embed every photo with this one.")
     var replaceModel = false
 
+    @Flag(name: .long, help: "Let a folder that holds no photos now remove its photos from the index (refused otherwise: an unmounted drive's mount point looks empty).")
+    var allowEmpty = false
+
     @Option(name: .long, help: "Photos per encoder batch.")
     var batchSize = 16
 
@@ -72,6 +75,7 @@ struct IndexCommand: ParsableCommand {
             if let jobs { options.jobs = jobs }
             options.batchSize = batchSize
             options.replaceModel = replaceModel
+            options.allowEmptyRoots = allowEmpty
             options.precision = try precision.resolved()
             do {
                 if let every, let interval = Interval.seconds(every) {
