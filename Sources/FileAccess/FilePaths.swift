@@ -71,9 +71,33 @@ public enum FilePaths {
         return try bytes.withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 
-    /// `path` for people: each escaped byte shown as `\xNN`.
+    /// `path` for people, on a terminal: each escaped byte shown as `\xNN`,
+    /// and so is each control character (C0, DEL, C1): a file name must not
+    /// move the cursor, retitle the terminal or start a line of its own.
+    /// Unicode's bidirectional controls, which can make `gpj.exe` read as
+    /// `exe.jpg`, are shown as `\u{NNNN}`.
     public static func displayed(_ path: String) -> String {
-        guard path.unicodeScalars.contains(where: { escapes.contains($0.value) }) else { return path }
+        guard path.unicodeScalars.contains(where: { escapes.contains($0.value) || isControl($0.value) }) else { return path }
+        var shown = ""
+        for scalar in path.unicodeScalars {
+            let value = scalar.value
+            if escapes.contains(value) || value < 0x20 || (0x7F...0x9F).contains(value) {
+                let byte = escapes.contains(value) ? value - 0x10FF00 : value
+                shown += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+            } else if isControl(value) {
+                shown += "\\u{" + String(value, radix: 16) + "}"
+            } else {
+                shown.unicodeScalars.append(scalar)
+            }
+        }
+        return shown
+    }
+
+    /// `path` as Unicode text, for JSON (whose strings carry any character,
+    /// escaped): as it is when the name is UTF-8; otherwise with each byte
+    /// that is not shown as `\xNN` (see `isUnicode`).
+    public static func unicodeText(_ path: String) -> String {
+        guard !isUnicode(path) else { return path }
         var shown = ""
         for scalar in path.unicodeScalars {
             if escapes.contains(scalar.value) {
@@ -84,6 +108,16 @@ public enum FilePaths {
             }
         }
         return shown
+    }
+
+    /// Whether `path`'s bytes are UTF-8, so that `unicodeText` is exact.
+    public static func isUnicode(_ path: String) -> Bool {
+        !path.unicodeScalars.contains(where: { escapes.contains($0.value) })
+    }
+
+    /// Characters that change how a terminal shows what follows.
+    private static func isControl(_ value: UInt32) -> Bool {
+        value < 0x20 || (0x7F...0x9F).contains(value) || (0x202A...0x202E).contains(value) || (0x2066...0x2069).contains(value)
     }
 
     /// stat(2) of `path`; nil when it fails.

@@ -363,7 +363,7 @@ public struct GalleryAPI: Sendable {
         let (photo, place) = try answering { () throws(PhotoIndexError) in
             (try library.photo(id: id), try library.place(ofPhoto: id))
         }
-        return Photo(id: id, path: FilePaths.displayed(photo.path), size: photo.size, width: photo.width, height: photo.height,
+        return Photo(id: id, path: FilePaths.unicodeText(photo.path), size: photo.size, width: photo.width, height: photo.height,
                      takenAt: photo.date.value, dateSource: photo.date.fromEXIF ? "exif" : "file", camera: photo.camera, latitude: photo.latitude, longitude: photo.longitude, place: place,
                      thumbnail: "/api/photos/\(id)/thumbnail", file: "/api/photos/\(id)/file")
     }
@@ -495,12 +495,12 @@ public struct GalleryAPI: Sendable {
         let photos = try library.photos(ids: hits.map(\.photoID))
         let ordered = PhotoLibrary.ordered(hits, by: order).map { hit in
             // The date the filters compare and sort=date orders by, and its source, as the CLI prints them.
-            Hit(id: hit.photoID, path: FilePaths.displayed(hit.path), score: hit.ranked ? hit.score : nil, probability: hit.probability,
+            Hit(id: hit.photoID, path: FilePaths.unicodeText(hit.path), score: hit.ranked ? hit.score : nil, probability: hit.probability,
                 weaker: hit.weaker, takenAt: hit.takenAt,
                 width: photos[hit.photoID]?.width, height: photos[hit.photoID]?.height,
                 thumbnail: "/api/photos/\(hit.photoID)/thumbnail", file: "/api/photos/\(hit.photoID)/file",
                 dateSource: hit.takenAt == nil ? nil : hit.hasCameraDate ? "exif" : "file", place: hit.place,
-                copies: hit.copies.map(FilePaths.displayed))
+                copies: hit.copies.map(FilePaths.unicodeText))
         }
         let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         let more = hits.count == options.top && options.reach < total && order == .score

@@ -34,10 +34,19 @@ struct FilePathsTests {
         let string = FilePaths.string(fromFileSystem: privateUse)
         #expect(FilePaths.fileSystemBytes(string) == privateUse)
         #expect(FilePaths.displayed(string) == "a\\xf4\\x8f\\xbe\\x80b")
+        #expect(FilePaths.unicodeText(latin1) == "lat\\xe9.jpg" && !FilePaths.isUnicode(latin1) && FilePaths.isUnicode("Été.jpg"))
         // Overlong and surrogate encodings are not UTF-8: kept as bytes.
         for bytes: [UInt8] in [[0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF8, 0x88, 0x80, 0x80, 0x80], [0xFF]] {
             #expect(FilePaths.fileSystemBytes(FilePaths.string(fromFileSystem: bytes)) == bytes)
         }
+    }
+
+    @Test("for a terminal, control characters in a name are shown escaped; for JSON, kept as the Unicode text they are")
+    func controlCharacters() {
+        let name = "x\u{1B}]0;PWNED\u{07}\u{1B}[2J\na\tb\u{7F}\u{9B}\u{202E}gpj.exe"
+        #expect(FilePaths.displayed(name) == "x\\x1b]0;PWNED\\x07\\x1b[2J\\x0aa\\x09b\\x7f\\x9b\\u{202e}gpj.exe")
+        #expect(FilePaths.unicodeText(name) == name && FilePaths.isUnicode(name))
+        #expect(FilePaths.displayed("Été 2019/猫.jpg") == "Été 2019/猫.jpg")
     }
 
     @Test("path components without Foundation's NSString, which traps on \"//é\"")

@@ -44,15 +44,37 @@ struct FileNameCommandTests {
         #expect(table.standardOutput.contains(photos + "/lat\\xe9.png"))
         #expect(table.standardOutput.contains(photos + "/dir\\xff/rocket.jpg"))
         let json = try CommandRunner.run(["search", "anything", "--json", "--db", database, "--model", Self.model])
-        struct Line: Decodable { let path: String }
-        let shown = try json.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)).path }
-        #expect(shown.contains(photos + "/lat\\xe9.png"))
+        struct Line: Decodable { let path: String; let path_bytes: String? }
+        let lines = try json.standardOutput.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+        #expect(lines.map(\.path).contains(photos + "/lat\\xe9.png"))
+        // With the exact bytes of each name that is not UTF-8 (and of no other).
+        #expect(Set(lines.compactMap { $0.path_bytes.flatMap { Data(base64Encoded: $0) }.map(Array.init) }) == names.subtracting([prefix + Array("plain.png".utf8)]))
+        #expect(lines.first { $0.path.hasSuffix("plain.png") }?.path_bytes == nil)
 
         // A name given as an argument, in its own bytes.
         let similar = try shell("exec \"$0\" similar \"photos/$(printf 'lat\\351.png')\" --db index.sqlite --top 2 --paths", in: folder.path)
         #expect(similar.status == 0, "\(similar.standardError)")
         #expect(similar.standardOutput.split(separator: "\n").count == 2)
         #expect(!similar.standardOutput.contains("lat"))   // the example itself is left out
+    }
+
+    @Test("control characters in a name are shown escaped in tables, exact in JSON: a name cannot drive the terminal or forge a line")
+    func controlCharacters() throws {
+        let folder = try TemporaryDirectory()
+        let photos = folder.path + "/photos", name = "x\u{1B}]0;PWNED\u{07}\u{1B}[2J\n  1   0.9999  fake.png"
+        try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: FixtureFiles.path("photos/chelsea.png"), toPath: photos + "/" + name)
+        let database = folder.path + "/index.sqlite"
+        #expect(try CommandRunner.run(["index", photos, "--db", database, "--model", Self.model]).status == 0)
+        let table = try CommandRunner.run(["search", "a cat", "--db", database, "--model", Self.model])
+        #expect(table.status == 0)
+        #expect(!table.standardOutput.contains("\u{1B}") && !table.standardOutput.contains("\u{07}"))
+        #expect(table.standardOutput.split(separator: "\n").count == 1, "\(table.standardOutput)")
+        #expect(table.standardOutput.contains(photos + "/x\\x1b]0;PWNED\\x07\\x1b[2J\\x0a  1   0.9999  fake.png"), "\(table.standardOutput)")
+        let json = try CommandRunner.run(["search", "a cat", "--json", "--db", database, "--model", Self.model])
+        struct Line: Decodable { let path: String; let path_bytes: String? }
+        let line = try JSONDecoder().decode(Line.self, from: Data(json.standardOutput.utf8))
+        #expect(line.path == photos + "/" + name && line.path_bytes == nil)
     }
 
     /// The NUL-terminated paths of a --paths --null output, as bytes.

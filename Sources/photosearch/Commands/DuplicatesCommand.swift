@@ -55,18 +55,19 @@ struct DuplicatesCommand: ParsableCommand {
         let photo: DuplicatePhoto
 
         private enum Keys: String, CodingKey {
-            case path, width, height, size, takenAt = "taken_at", dateSource = "date_source", identicalTo = "identical_to"
+            case path, pathBytes = "path_bytes", width, height, size, takenAt = "taken_at", dateSource = "date_source", identicalTo = "identical_to"
         }
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
-            try container.encode(FilePaths.displayed(photo.path), forKey: .path)
+            try container.encode(FilePaths.unicodeText(photo.path), forKey: .path)
+            try container.encodeIfPresent(JSONLines.pathBytes(photo.path), forKey: .pathBytes)
             try container.encode(photo.width, forKey: .width)
             try container.encode(photo.height, forKey: .height)
             try container.encode(photo.size, forKey: .size)
             try container.encode(photo.takenAt, forKey: .takenAt)
             try container.encode(photo.takenAt == nil ? nil : photo.hasCameraDate ? "exif" : "file", forKey: .dateSource)
-            try container.encode(photo.identicalTo.map(FilePaths.displayed), forKey: .identicalTo)
+            try container.encode(photo.identicalTo.map(FilePaths.unicodeText), forKey: .identicalTo)
         }
     }
 
@@ -88,7 +89,7 @@ struct DuplicatesCommand: ParsableCommand {
             for (index, group) in groups.enumerated() {
                 if json {
                     output += try JSONLines.line(GroupLine(group: index + 1, similarity: group.similarity,
-                                                           paths: group.paths.map(FilePaths.displayed), photos: group.photos.map(PhotoLine.init)))
+                                                           paths: group.paths.map(FilePaths.unicodeText), photos: group.photos.map(PhotoLine.init)))
                 } else {
                     if index > 0 { output += "\n" }
                     output += Self.table(group, number: index + 1)

@@ -158,7 +158,7 @@ struct StatusJSON: Encodable {
         try container.encode(status.databaseBytes, forKey: .databaseBytes)
         try container.encode(status.indexed, forKey: .indexed)
         try container.encode(status.failed, forKey: .failed)
-        try container.encode(status.folders.map { Folder(path: FilePaths.displayed($0.path), indexed: $0.indexed, failed: $0.failed) },
+        try container.encode(status.folders.map { Folder(path: FilePaths.unicodeText($0.path), indexed: $0.indexed, failed: $0.failed) },
                              forKey: .folders)
         try container.encode(status.embeddings, forKey: .embeddings)
         try container.encode(status.withPosition, forKey: .withPosition)
@@ -167,7 +167,7 @@ struct StatusJSON: Encodable {
                                                        checksum: $0.checksum) },
                              forKey: .model)
         try container.encode(status.lastRun.map(Run.init), forKey: .lastRun)
-        try container.encode(status.failures.map { Failed(path: FilePaths.displayed($0.path), error: $0.reason) }, forKey: .failures)
+        try container.encode(status.failures.map { Failed(path: FilePaths.unicodeText($0.path), error: $0.reason) }, forKey: .failures)
         try container.encode(status.writer, forKey: .writerProcess)
         try container.encode(status.vectorFile.map(VectorFile.init), forKey: .vectorFile)
     }

@@ -89,11 +89,15 @@ struct ResultOptions: ParsableArguments {
     struct HitLine: Encodable {
         let hit: SearchHit
 
-        private enum Keys: String, CodingKey { case path, score, probability, weaker, takenAt = "taken_at", dateSource = "date_source", place, copies }
+        private enum Keys: String, CodingKey {
+            case path, pathBytes = "path_bytes", score, probability, weaker, takenAt = "taken_at", dateSource = "date_source", place, copies
+        }
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: Keys.self)
-            try container.encode(FilePaths.displayed(hit.path), forKey: .path)
+            try container.encode(FilePaths.unicodeText(hit.path), forKey: .path)
+            // A name that is not UTF-8 has no exact text: its bytes, too.
+            try container.encodeIfPresent(JSONLines.pathBytes(hit.path), forKey: .pathBytes)
             // A query of filters alone ranks nothing.
             try container.encode(hit.ranked ? hit.score : nil, forKey: .score)
             try container.encodeIfPresent(hit.probability, forKey: .probability)
@@ -105,7 +109,7 @@ struct ResultOptions: ParsableArguments {
             try container.encode(hit.takenAt == nil ? nil : hit.hasCameraDate ? "exif" : "file", forKey: .dateSource)
             try container.encode(hit.place, forKey: .place)
             // The other files with the same bytes, which this result stands for.
-            try container.encode(hit.copies.map(FilePaths.displayed), forKey: .copies)
+            try container.encode(hit.copies.map(FilePaths.unicodeText), forKey: .copies)
         }
     }
 

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 
 /// JSON output: one object per line, keys sorted (JSONEncoder on Linux keeps
@@ -9,6 +10,13 @@ enum JSONLines {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
+
+    /// A path's bytes in base64 when its name is not UTF-8, so that JSON,
+    /// whose text is Unicode, still names the file exactly (`path` then
+    /// shows each such byte as `\xNN`, which a real name could also hold).
+    static func pathBytes(_ path: String) -> String? {
+        FilePaths.isUnicode(path) ? nil : Data(FilePaths.fileSystemBytes(path)).base64EncodedString()
+    }
 
     /// One line of JSON for `value`.
     static func line<Value: Encodable>(_ value: Value) throws -> String {

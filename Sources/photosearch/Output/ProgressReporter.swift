@@ -89,8 +89,8 @@ enum EventLine: Encodable {
         switch event {
         case let .scanned(files, toProcess): self = .scan(files: files, toProcess: toProcess)
         case let .progress(progress): self = .progress(progress)
-        case let .failed(path, reason): self = .failed(event: "failed", path: FilePaths.displayed(path), error: reason)
-        case let .unreadableFolder(path, reason): self = .failed(event: "unreadable_folder", path: FilePaths.displayed(path), error: reason)
+        case let .failed(path, reason): self = .failed(event: "failed", path: FilePaths.unicodeText(path), error: reason)
+        case let .unreadableFolder(path, reason): self = .failed(event: "unreadable_folder", path: FilePaths.unicodeText(path), error: reason)
         case let .noPhotos(otherFiles): self = .noPhotos(otherFiles: otherFiles)
         case let .finished(summary): self = .summary(summary)
         case .runFailed: return nil
