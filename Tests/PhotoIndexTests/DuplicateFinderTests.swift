@@ -68,6 +68,20 @@ struct DuplicateFinderTests {
         for (group, other) in zip(groups, expectedGroups) { #expect(abs(group.similarity - other.similarity) < 1e-5) }
     }
 
+    @Test("identical vectors are alike 1 whatever float32 rounds their product to: --threshold 1 finds every copy", arguments: [true, false])
+    func identicalVectors(exact: Bool) {
+        let dimension = 512
+        var vectors = Self.clustered(count: 3000, dimension: dimension, seed: 5)
+        // Rows 100 ... 139 copied once each to the end, row 7 three times.
+        let copied = Array(100..<140) + [7, 7, 7]
+        for row in copied { vectors += vectors[(row * dimension)..<((row + 1) * dimension)] }
+        let (groups, similarities) = groups(vectors, dimension: dimension, threshold: 1, exact: exact)
+        var expected = (100..<140).enumerated().map { [$0.element, 3000 + $0.offset] }
+        expected.append([7, 3040, 3041, 3042])
+        #expect(Set(groups) == Set(expected), "\(groups.count) groups")
+        #expect(similarities.allSatisfy { $0 == 1 })
+    }
+
     @Test("a chain is not a group: every two photos of a group are linked, the best-connected photo first")
     func chains() {
         // 0–1–2–3 a chain (each like the next), 4 and 5 like each other and

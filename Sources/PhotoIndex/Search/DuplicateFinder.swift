@@ -55,6 +55,12 @@ struct DuplicateFinder {
     /// an hour and a half.
     static let allPairsLimit = 200_000
     static let partitionThreshold: Float = 0.9
+
+    /// A cosine as the threshold is compared with: within float32's
+    /// rounding of 1 (a vector's product with itself, normalised, is
+    /// 0.99999994 as often as 1), exactly 1, so that `--threshold 1` finds
+    /// the copies whose vectors are the same.
+    static func similarity(_ cosine: Float) -> Float { cosine >= 1 - 1e-6 ? 1 : cosine }
     static let probes = 6
 
     /// Every pair of photos at least `threshold` alike that the method
@@ -135,8 +141,9 @@ struct DuplicateFinder {
                 }
                 for i in tile {
                     let row = (i - rowStart) * columns.count
-                    for j in max(i + 1, columns.lowerBound)..<columns.upperBound where similarities[row + j - columns.lowerBound] >= threshold {
-                        links.link(i, j, similarities[row + j - columns.lowerBound])
+                    for j in max(i + 1, columns.lowerBound)..<columns.upperBound {
+                        let score = similarity(similarities[row + j - columns.lowerBound])
+                        if score >= threshold { links.link(i, j, score) }
                     }
                 }
             }
@@ -204,7 +211,7 @@ struct DuplicateFinder {
                 }
                 for (row, query) in asking[start..<end].enumerated() {
                     for (column, member) in inCell.enumerated() where member != query {
-                        let score = scores[row * inCell.count + column]
+                        let score = similarity(scores[row * inCell.count + column])
                         if score >= threshold { links.link(Int(query), Int(member), score) }
                     }
                 }
