@@ -12,6 +12,7 @@ public enum ModelHubError: LocalizedError, Equatable, Sendable {
     /// A model of that name is installed, but not the catalogue's download.
     case nameTaken(name: String)
     case invalidName(String)
+    case reservedName(String)
     case cannotReach(url: String, reason: String)
     case httpStatus(url: String, status: Int)
     case notFound(url: String)
@@ -36,6 +37,8 @@ public enum ModelHubError: LocalizedError, Equatable, Sendable {
             return "a model named \(name) is already installed from a folder (models import), not downloaded; remove it first with: photosearch models remove \(name)"
         case let .invalidName(name):
             return "\"\(name)\" cannot be a model name: use letters, digits, '.', '-' and '_', not starting with '.'"
+        case let .reservedName(name):
+            return "\"\(name)\" cannot be a model name: the store keeps which model is the default under it"
         case let .cannotReach(url, reason):
             return "cannot download \(url): \(reason); nothing was installed (run the same command again to resume)"
         case let .httpStatus(url, status):

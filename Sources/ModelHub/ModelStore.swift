@@ -52,11 +52,21 @@ public struct ModelStore: Sendable {
 
     var defaultFile: String { root + "/default" }
 
+    /// A name the store can hold a model under: not "default", the file
+    /// that names the default model beside them.
     public static func validate(name: String) throws(ModelHubError) {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         guard !name.isEmpty, !name.hasPrefix("."), name.count <= 100, name.allSatisfy(allowed.contains) else {
             throw .invalidName(name)
         }
+        guard name != "default" else { throw .reservedName(name) }
+    }
+
+    /// Whether a model is installed under `name` (a folder of the store).
+    func isInstalled(_ name: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return (try? Self.validate(name: name)) != nil && FileManager.default.fileExists(atPath: path(of: name), isDirectory: &isDirectory)
+            && isDirectory.boolValue
     }
 
     /// The installed models' names, sorted.
@@ -110,11 +120,11 @@ public struct ModelStore: Sendable {
             return nil
         }
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return name.isEmpty || !FileManager.default.fileExists(atPath: path(of: name)) ? nil : name
+        return isInstalled(name) ? name : nil
     }
 
     public func setDefault(_ name: String) throws(ModelHubError) {
-        guard FileManager.default.fileExists(atPath: path(of: name)) else { throw .notInstalled(name: name) }
+        guard isInstalled(name) else { throw .notInstalled(name: name) }
         try write(Data((name + "\n").utf8), to: defaultFile)
     }
 
@@ -124,7 +134,7 @@ public struct ModelStore: Sendable {
     public func remove(_ name: String) throws(ModelHubError) -> String? {
         try Self.validate(name: name)
         let folder = path(of: name)
-        guard FileManager.default.fileExists(atPath: folder) else { throw .notInstalled(name: name) }
+        guard isInstalled(name) else { throw .notInstalled(name: name) }
         let wasDefault = defaultName == name
         // Rename first so a half-deleted folder never looks installed.
         let doomed = root + "/.\(name).removing-\(getpid())"
@@ -151,7 +161,7 @@ public struct ModelStore: Sendable {
             if requested.contains("/") || FileManager.default.fileExists(atPath: requested, isDirectory: &isDirectory) && isDirectory.boolValue {
                 return requested
             }
-            guard FileManager.default.fileExists(atPath: path(of: requested)) else {
+            guard isInstalled(requested) else {
                 if ModelCatalogue.entry(named: requested) != nil {
                     throw .notInstalled(name: requested)
                 }

@@ -132,6 +132,14 @@ struct ModelsCommandTests {
         #expect(try run(["index", CommandRunner.fixture("photos"), "--model", folder, "--db", other], home).status == 0)
         let outside = try run(["search", "a cat", "--db", other, "--paths"], home)
         #expect(outside.status == 0, "\(outside.standardError)")
+        // "default" names the file that says which model is the default, not a model.
+        let reserved = try run(["models", "import", CommandRunner.fixture("models/oc-vit-gelu-p16"), "--name", "default"], home)
+        #expect(reserved.status != 0 && reserved.standardError.contains("\"default\" cannot be a model name"), "\(reserved.standardError)")
+        for command in [["remove", "default"], ["default", "default"]] {
+            let result = try run(["models"] + command, home)
+            #expect(result.status != 0 && result.standardError.contains("default"), "\(command): \(result.standardError)")
+        }
+        #expect(try run(["models", "list"], home).standardOutput.contains("* oc-vit-quickgelu-p8"))
         let missing = try run(["models", "import", CommandRunner.fixture("photos")], home)
         #expect(missing.status == 1)
         #expect(missing.standardError.hasPrefix("photosearch: error: \(CommandRunner.fixture("photos")) is not a usable model"))
