@@ -71,6 +71,16 @@ struct IndexBadFileTests {
         let summary = try workspace.run()
         #expect(summary.added == 200 - photos)
     }
+
+    @Test("a new index the disk has no room to make is not left half made (it read as an older version's)")
+    func diskFullOnCreation() throws {
+        let workspace = try Workspace()
+        #expect(throws: PhotoIndexError.diskFull(path: workspace.databasePath)) { try workspace.database(pageLimit: 2) }
+        for file in ["", "-wal", "-shm"] { #expect(!FileManager.default.fileExists(atPath: workspace.databasePath + file), "\(file)") }
+        #expect(throws: PhotoIndexError.indexNotFound(path: workspace.databasePath)) {
+            try IndexDatabase(path: workspace.databasePath, create: false)
+        }
+    }
 }
 
 @Suite("Index database")

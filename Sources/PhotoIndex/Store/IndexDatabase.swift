@@ -48,7 +48,8 @@ package final class IndexDatabase: Sendable {
                 throw .databaseUnavailable(path: path, reason: "\(FilePaths.displayed(file)) is not a regular file")
             }
         }
-        if !manager.fileExists(atPath: path) {
+        let creating = !manager.fileExists(atPath: path)
+        if creating {
             guard access == .write else { throw .indexNotFound(path: path) }
             let folder = FilePaths.deletingLastComponent(path)
             if !folder.isEmpty {
@@ -81,12 +82,17 @@ package final class IndexDatabase: Sendable {
         }
         do {
             (connection, isReadOnly) = try Self.open(path: path, access: access, configuration: configuration)
-        } catch let error as PhotoIndexError {
-            throw error
-        } catch let error as DatabaseError {
-            throw Self.translate(error, path: path)
         } catch {
-            throw .databaseUnavailable(path: path, reason: "\(error)")
+            // A new index that could not be made whole (a full disk) is not
+            // left half made, where it would read as an older version's.
+            if creating {
+                for file in [path, path + "-wal", path + "-shm"] { _ = FilePaths.withFileSystemRepresentation(file) { unlink($0) } }
+            }
+            switch error {
+            case let error as PhotoIndexError: throw error
+            case let error as DatabaseError: throw Self.translate(error, path: path)
+            default: throw .databaseUnavailable(path: path, reason: "\(error)")
+            }
         }
     }
 
