@@ -260,6 +260,10 @@ struct HostCheck<Context: RequestContext>: RouterMiddleware {
         guard let authority = request.head.authority else {
             throw HTTPError(.badRequest, message: "the request has no Host header")
         }
+        // The first Host became the authority; any other is still a field (RFC 9112: 400).
+        guard !request.headers.contains(where: { $0.name.canonicalName == "host" }) else {
+            throw HTTPError(.badRequest, message: "the request has more than one Host header")
+        }
         guard accepts(authority) else {
             throw HTTPError(.misdirectedRequest, message: "this server answers only to localhost, 127.0.0.1 or [::1], not \(authority.prefix(100))")
         }

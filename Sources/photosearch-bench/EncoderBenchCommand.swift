@@ -40,6 +40,7 @@ struct EncoderBenchCommand: ParsableCommand {
         guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600].") }
         guard batches.allSatisfy({ (1...256).contains($0) }) else { throw ValidationError("--batches must be in 1...256.") }
         guard model == nil || shape == nil else { throw ValidationError("--model and --shape cannot be used together.") }
+        guard images || text else { throw ValidationError("--no-images and --no-text leave nothing to time.") }
         if let shape, EncoderBenchmark.shapes[shape] == nil {
             throw ValidationError("--shape must be one of \(EncoderBenchmark.shapes.keys.sorted().joined(separator: ", ")).")
         }

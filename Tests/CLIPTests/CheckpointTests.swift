@@ -62,6 +62,17 @@ struct CheckpointTests {
         #expect(loadError(directory.path, towers: .image) == nil)
     }
 
+    @Test("a vocab.txt with Windows line ends (\\r\\n) reads as the same vocabulary")
+    func windowsLineEnds() throws {
+        let path = Fixtures.path("models/cn-clip-vit-p8/vocab.txt")
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let options = BertTokenizer.Options()
+        let unix = try BertTokenizer(vocabulary: text, options: options, contextLength: 52)
+        let windows = try BertTokenizer(vocabulary: text.replacingOccurrences(of: "\n", with: "\r\n"), options: options, contextLength: 52)
+        #expect(windows.vocabularySize == unix.vocabularySize && unix.vocabularySize > 20_000)
+        for query in ["海边的日落", "a dog on the beach", "生日蛋糕 with candles"] { #expect(windows.encode(query) == unix.encode(query)) }
+    }
+
     @Test("safetensors are preferred to a .bin in the same folder")
     func safetensorsFirst() throws {
         let directory = try copy("cn-clip-vit-p8")

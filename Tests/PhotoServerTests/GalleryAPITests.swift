@@ -257,7 +257,7 @@ struct GalleryAPITests {
                 ("/api/search?q=a+photo&place=Atlantis", #"no photo in the index was taken in a place named "Atlantis""#),
                 ("/api/search?q=a+photo&near=91,0", "latitude 91.0 is not between -90 and 90"),
                 ("/api/search?q=a+photo&near=1,2,1e9", "is not more than 0 and at most"),
-                ("/api/search?q=a+photo&" + (0..<51).map { "place=p\($0)" }.joined(separator: "&"), "51 place names, more than 50"),
+                ("/api/search?q=a+photo&" + (0..<51).map { "place=p\($0)" }.joined(separator: "&"), "51 place names given, more than 50"),
                 ("/api/places?name=-", "has no letters or digits"),
                 ("/api/places?name=Atlantis", ""),
             ] {

@@ -41,6 +41,10 @@ struct ServeHardeningTests {
         for host in ["localhost:\(port)", "127.0.0.1:\(port)", "[::1]:\(port)", "LOCALHOST:\(port)", "localhost"] {
             #expect(try gallery.get("/api/status", headers: ["Host": host]).status == 200, "\(host)")
         }
+        // Two Host headers, this server's and another (in either order): refused whole.
+        let twice = try HTTPAnswer.request(port: port, method: "GET", target: "/api/status",
+                                           headers: ["Host": "127.0.0.1:\(port)", "host": "evil.example"])
+        #expect(twice.status == 400 && reason(twice) == "the request has more than one Host header", "\(twice.status) \(twice.text)")
         // A page elsewhere posting an image: refused by its Origin.
         let foreign = try HTTPAnswer.request(port: port, method: "POST", target: "/api/search/image",
                                              headers: ["Origin": "http://evil.example"], body: Array("x".utf8))

@@ -45,7 +45,9 @@ public struct BertTokenizer: TextTokenizer {
     public init(vocabulary text: String, options: Options, contextLength: Int, path: String = "vocab.txt") throws(CLIPError) {
         var ids: [String: Int] = [:]
         var count = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // (Lines end in "\n" or "\r\n", as Python's universal newlines read
+        // them; "\r\n" is one Character, which a split at "\n" never meets.)
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             var token = String(line)
             if token.hasSuffix("\r") { token.removeLast() }
             // A trailing newline ends the file; it is not an empty token.

@@ -697,9 +697,9 @@ final class PhotoSearcher: Sendable {
     /// Refuses a filter that is malformed, too large for one request, or
     /// names a folder or place the index has no photo in.
     func check(_ filter: SearchFilter) throws(PhotoIndexError) {
-        for (name, values) in [("place", filter.places), ("name", filter.names), ("camera", filter.cameras)]
+        for (name, values, what) in [("place", filter.places, "place names"), ("name", filter.names, "file names"), ("camera", filter.cameras, "cameras")]
         where values.count > SearchFilter.maximumPlaces {
-            throw .invalidArgument(name: name, reason: "\(values.count) \(name) names, more than \(SearchFilter.maximumPlaces)")
+            throw .invalidArgument(name: name, reason: "\(values.count) \(what) given, more than \(SearchFilter.maximumPlaces)")
         }
         for (name, values) in [("name", filter.names), ("camera", filter.cameras)] {
             if values.contains(where: \.isEmpty) { throw .invalidArgument(name: name, reason: "it is empty") }

@@ -418,10 +418,21 @@ package final class IndexDatabase: Sendable {
         switch error.resultCode {
         case .SQLITE_FULL: return .diskFull(path: path)
         case .SQLITE_NOTADB: return .notAnIndex(path: path)
-        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY:
-            return .databaseUnavailable(path: path, reason: error.message ?? "\(error.resultCode)")
+        case .SQLITE_READONLY, .SQLITE_PERM:
+            return .databaseUnavailable(path: path, reason: """
+                it cannot be written (the file, its folder or their medium is read-only, or another user's): \
+                searching works; indexing needs write access (\(error.message ?? "\(error.resultCode)"))
+                """)
+        case .SQLITE_CANTOPEN:
+            return .databaseUnavailable(path: path, reason: """
+                SQLite cannot open it or its journal beside it (\(error.message ?? "\(error.resultCode)")): \
+                check that its folder exists and can be written
+                """)
         case .SQLITE_CORRUPT:
-            return .database(path: path, reason: "the database file is corrupt")
+            return .database(path: path, reason: """
+                the database file is corrupt; move it aside and index again (photos are re-embedded), \
+                or restore it from a backup
+                """)
         default:
             return .database(path: path, reason: error.message ?? "\(error.resultCode)")
         }

@@ -73,6 +73,10 @@ struct EmbedCommand: ParsableCommand {
                     embedding = textEmbeddings[nextText]
                     nextText += 1
                 }
+                // (JSON has no NaN: damaged weights are said as such.)
+                guard embedding.allSatisfy(\.isFinite) else {
+                    throw CLIPError.nonFiniteEmbedding(path: directory, tower: kind.rawValue)
+                }
                 let vector = normalize ? VectorMath.normalized(embedding) : embedding
                 output += try JSONLines.line(EmbeddingLine(kind: kind.rawValue, input: input, embedding: vector))
             }

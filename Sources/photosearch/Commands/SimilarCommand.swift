@@ -14,6 +14,11 @@ struct SimilarCommand: ParsableCommand {
     @OptionGroup var model: ModelOption
     @OptionGroup var results: ResultOptions
 
+    func validate() throws {
+        // (An empty path would resolve to the current folder.)
+        if photo.isEmpty { throw ValidationError("The photo's path is empty.") }
+    }
+
     func run() throws {
         try Failure.reporting {
             let library = PhotoLibrary(database: database.path, model: try model.directory(index: database.path), prepared: model.prepared)
