@@ -35,6 +35,29 @@ struct PhotoSearch: AsyncParsableCommand {
         await run(arguments)
     }
 
+    /// `arguments` with a search's query that starts with "-" but cannot be
+    /// an option ('-"beach" + sunset', '- people', '-2:dog': the dash not
+    /// followed by a letter or another dash, and a space, quote or colon
+    /// in it, which no number or position has) moved after "--", where
+    /// ArgumentParser takes it as the query: otherwise it read the letters
+    /// in it as short options, and any "h" among them printed the help. An
+    /// option's value (`--min-score -0.5`) stays where it is.
+    static func queriesAfterSeparator(_ arguments: [String]) -> [String] {
+        guard let first = arguments.first, first == "search", !arguments.contains("--") else { return arguments }
+        var arguments = arguments
+        if let index = arguments.indices.dropFirst().first(where: { index in
+            let text = arguments[index].unicodeScalars, before = arguments[index - 1]
+            guard text.first == "-", let second = text.dropFirst().first, second != "-",
+                  !(("a"..."z").contains(second) || ("A"..."Z").contains(second)),
+                  text.contains(where: { " \"':".unicodeScalars.contains($0) }) else { return false }
+            return index == 1 || !before.hasPrefix("-") || ResultOptions.flags.contains(before)
+        }) {
+            let query = arguments.remove(at: index)
+            arguments += ["--", query]
+        }
+        return arguments
+    }
+
     /// Parses and runs a command line. Everything that goes wrong leaves in
     /// one style, the library's errors and a mistyped command line alike:
     /// "photosearch: error: …" on standard error (the latter followed by
@@ -52,7 +75,7 @@ struct PhotoSearch: AsyncParsableCommand {
             }
         }
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(queriesAfterSeparator(arguments))
             if var command = command as? AsyncParsableCommand {
                 try await command.run()
             } else {

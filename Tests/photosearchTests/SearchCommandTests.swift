@@ -102,6 +102,15 @@ struct SearchCommandTests {
         #expect(byExample.standardOutput == example + "\n")   // its own vector is the closest
         let combined = try search(folder, ["2:\(example) + \"a rocket\" - \"coffee\"", "--json"])
         #expect(combined.status == 0)
+        // A query that starts with "-" is the query, not options (the "h" in
+        // "coffee" printed the help), wherever it stands: as after "--".
+        let query = "-\"coffee\" + 2:\(example)"
+        let separated = try CommandRunner.run(["search", "--paths", "--db", folder.database, "--model", Self.model, "--", query])
+        #expect(separated.status == 0 && separated.standardOutput.contains(example + "\n"), "\(separated.standardError)")
+        let first = try search(folder, [query, "--paths"])
+        let later = try CommandRunner.run(["search", "--paths", query, "--top", "10", "--db", folder.database, "--model", Self.model])
+        #expect(first.standardOutput == separated.standardOutput && later.standardOutput == separated.standardOutput,
+                "\(first.standardError) \(later.standardError)")
         let similar = try CommandRunner.run(["similar", example, "--db", folder.database, "--paths", "--top", "1"])
         #expect(similar.status == 0)
         #expect(similar.standardOutput == folder.photos + "/cat copy.webp\n")   // itself left out

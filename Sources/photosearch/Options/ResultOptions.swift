@@ -25,6 +25,9 @@ struct ResultOptions: ParsableArguments {
     @Flag(name: .long, help: "With --paths: end each path with NUL instead of a newline (for xargs -0).")
     var null = false
 
+    /// Those of these options that take no value (`PhotoSearch.queriesAfterSeparator`).
+    static let flags: Set<String> = ["--json", "--paths", "--null"]
+
     @Option(name: .long, help: "Only photos taken on or after this date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM).")
     var after: String?
 
