@@ -17,15 +17,19 @@ enum JSONFile {
         }
     }
 
-    /// The largest model file read whole: configurations are kilobytes,
-    /// a tokenizer.json with a 256 000-piece vocabulary tens of megabytes.
-    static let maximumSize = 256 << 20
+    /// The largest vocabulary read whole: Gemma's tokenizer.json (256 000
+    /// pieces) is 34 MB, and decoding JSON takes about 15 times its size
+    /// (256 MB allowed 3.7 GB before a lying file was refused).
+    static let maximumSize = 64 << 20
+    /// The largest configuration: they are kilobytes; tokenizer_config.json
+    /// with every added token listed, a megabyte or two.
+    static let maximumConfigurationSize = 16 << 20
 
     /// The bytes of a model's text file (a configuration, a vocabulary): a
-    /// regular file of at most `maximumSize` bytes.
-    static func contents(of path: String) throws(CLIPError) -> Data {
+    /// regular file of at most `limit` bytes.
+    static func contents(of path: String, limit: Int = maximumSize) throws(CLIPError) -> Data {
         do {
-            return Data(try RegularFile.contents(of: path, limit: maximumSize))
+            return Data(try RegularFile.contents(of: path, limit: limit))
         } catch .missing {
             throw .missingFile(path: path)
         } catch {
@@ -35,7 +39,7 @@ enum JSONFile {
 
     /// Reads and decodes the file at `path` (a configuration file).
     static func read<T: Decodable>(_ type: T.Type, path: String) throws(CLIPError) -> T {
-        try decode(T.self, from: try contents(of: path)) { .invalidConfiguration(path: path, reason: $0) }
+        try decode(T.self, from: try contents(of: path, limit: maximumConfigurationSize)) { .invalidConfiguration(path: path, reason: $0) }
     }
 
     /// What went wrong in `data`, naming the field ("vision_cfg.layers", "[3]").
