@@ -347,8 +347,9 @@ public struct GalleryAPI: Sendable {
         let page: PhotoLibrary.SearchPage
         do {
             page = try library.searchPage(image: bytes, options)
-        } catch .unreadableImage {
-            throw HTTPError(.badRequest, message: "the image sent is not a JPEG, PNG, WebP or HEIF photo photosearch can read")
+        } catch let .unreadableImage(error) {
+            // Why, as the command line says it: not an image, too many pixels, damaged…
+            throw HTTPError(.badRequest, message: error.localizedDescription)
         } catch {
             throw Self.refusal(error)
         }

@@ -104,7 +104,10 @@ struct GalleryAPITests {
                 }
             }
             // Uploads: not an image, nothing, over the library's limit.
+            // (Said why, as the command line says it.)
+            let lying = try [UInt8](Data(contentsOf: URL(fileURLWithPath: FixtureFiles.path("hostile/lying.png"))))
             for (body, status, message) in [(ByteBuffer(string: "not an image"), HTTPResponse.Status.badRequest, "not a JPEG, PNG"),
+                                            (ByteBuffer(bytes: lying), .badRequest, "cannot hold the 15000 × 15000 pixels its header claims"),
                                             (ByteBuffer(), .badRequest, "the request has no image"),
                                             (ByteBuffer(repeating: 0, count: PhotoLibrary.maximumImageBytes + 1), .contentTooLarge,
                                              "larger than \(PhotoLibrary.maximumImageBytes >> 20) MB")] {
