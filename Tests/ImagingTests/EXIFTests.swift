@@ -126,6 +126,12 @@ struct EXIFTests {
     func dates() {
         #expect(EXIFReader.normaliseDate("    :  :     :  :  ", offset: nil) == nil)
         #expect(EXIFReader.normaliseDate("2021:13:04 18:30:05", offset: nil) == nil)
+        // Days a month does not have are no date; 29 February only in a leap year.
+        for (text, valid) in [("2023:02:30 10:00:00", false), ("2023:02:29 10:00:00", false), ("2024:02:29 10:00:00", true),
+                              ("1900:02:29 10:00:00", false), ("2000:02:29 10:00:00", true), ("2023:04:31 10:00:00", false),
+                              ("2023:12:31 23:59:59", true)] {
+            #expect((EXIFReader.normaliseDate(text, offset: nil) != nil) == valid, "\(text)")
+        }
         #expect(EXIFReader.normaliseDate("2021:07:04 18:30:05", offset: "bogus!") == "2021-07-04T18:30:05")
     }
 

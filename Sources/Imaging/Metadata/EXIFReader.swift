@@ -66,6 +66,16 @@ enum EXIFReader {
 
     /// "2019:07:04 18:30:00" → "2019-07-04T18:30:00" (+ offset), or nil when the
     /// camera left the field blank ("    :  :     :  :  ") or wrote nonsense.
+    /// The days of `month` in `year` (Gregorian): a camera's 2023:02:30 is no
+    /// date, which the filters (SearchFilter.instant) would refuse as a bound.
+    static func daysIn(_ month: Int, of year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
     static func normaliseDate(_ text: String, offset: String?) -> String? {
         let digits = Array(text.utf8)
         guard digits.count >= 19 else { return nil }
@@ -80,7 +90,7 @@ enum EXIFReader {
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
               let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              year >= 1800, (1...12).contains(month), (1...31).contains(day),
+              year >= 1800, (1...12).contains(month), (1...daysIn(month, of: year)).contains(day),
               hour < 24, minute < 60, second < 61 else { return nil }
         func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
         var result = "\(year)-\(two(month))-\(two(day))T\(two(hour)):\(two(minute)):\(two(second))"
