@@ -168,6 +168,23 @@ struct IndexerTests {
         #expect(summary.scanned == 1)
     }
 
+    @Test("a link to a folder that holds the root (its parent, /) is not followed: it would walk everything around the root")
+    func linkToAncestor() throws {
+        let workspace = try Workspace()
+        try workspace.copy("photos/rocket.jpg", to: "a/rocket.jpg")
+        // Beside the root, a photo only the link to the parent reaches.
+        try FileManager.default.copyItem(atPath: Fixture.path("photos/camera.png"), toPath: workspace.root.path + "/beside.png")
+        try FileManager.default.createSymbolicLink(atPath: workspace.photos + "/a/up", withDestinationPath: workspace.root.path)
+        try FileManager.default.createSymbolicLink(atPath: workspace.photos + "/a/everything", withDestinationPath: "/")
+        // A link elsewhere (not around the root) is followed.
+        try FileManager.default.createDirectory(atPath: workspace.root.path + "/elsewhere", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixture.path("photos/chelsea.png"), toPath: workspace.root.path + "/elsewhere/cat.png")
+        try FileManager.default.createSymbolicLink(atPath: workspace.photos + "/a/there", withDestinationPath: workspace.root.path + "/elsewhere")
+        let summary = try workspace.run()
+        #expect(summary.scanned == 2)
+        #expect(try workspace.photo(workspace.photos + "/a/there/cat.png") != nil)
+    }
+
     @Test("a root that does not exist changes nothing")
     func missingRoot() throws {
         let workspace = try standardFolder()

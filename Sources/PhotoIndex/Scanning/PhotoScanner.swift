@@ -27,7 +27,9 @@ public struct ScanResult: Sendable {
 /// Walks folders for photos: .jpg .jpeg .png .webp .heic .heif in any case;
 /// hidden files and folders (name starting with ".") are skipped; symbolic
 /// links are followed, but a folder reached twice (a link loop, or two links
-/// to one place) is walked once.
+/// to one place) is walked once, and a link to a folder that holds a root
+/// (`/`, the home folder) is not followed: walking it would walk everything
+/// around the root (a link to `/` indexed the whole machine).
 public struct PhotoScanner: Sendable {
     public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
 
@@ -57,7 +59,16 @@ public struct PhotoScanner: Sendable {
     /// whole scan, so that an unmounted drive never looks like deleted photos.
     public func scan(roots: [String]) throws(PhotoIndexError) -> ScanResult {
         var result = ScanResult()
+        // The roots' ancestors count as walked: a link to one is not followed.
         var visited = Set<FileIdentity>()
+        for root in roots {
+            var folder = FilePaths.deletingLastComponent(root)
+            while !folder.isEmpty, root != "/" {
+                if let status = FilePaths.status(folder) { visited.insert(FileIdentity(status)) }
+                if folder == "/" { break }
+                folder = FilePaths.deletingLastComponent(folder)
+            }
+        }
         for root in roots {
             guard let status = FilePaths.status(root) else { throw .rootNotFound(path: root) }
             if (status.st_mode & S_IFMT) == S_IFDIR {
@@ -75,6 +86,11 @@ public struct PhotoScanner: Sendable {
     private struct FileIdentity: Hashable {
         var device: UInt
         var inode: UInt
+
+        init(_ status: stat) {
+            device = UInt(status.st_dev)
+            inode = UInt(status.st_ino)
+        }
     }
 
     static func nanoseconds(_ status: stat) -> Int64 {
@@ -82,7 +98,7 @@ public struct PhotoScanner: Sendable {
     }
 
     private func walk(_ folder: String, status: stat, visited: inout Set<FileIdentity>, into result: inout ScanResult) {
-        guard visited.insert(FileIdentity(device: UInt(status.st_dev), inode: UInt(status.st_ino))).inserted else { return }
+        guard visited.insert(FileIdentity(status)).inserted else { return }
         guard let directory = FilePaths.withFileSystemRepresentation(folder, { opendir($0) }) else {
             result.unreadableFolders.append((folder, String(cString: strerror(errno)).lowercased()))
             return
