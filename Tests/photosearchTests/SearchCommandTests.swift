@@ -111,6 +111,9 @@ struct SearchCommandTests {
         let later = try CommandRunner.run(["search", "--paths", query, "--top", "10", "--db", folder.database, "--model", Self.model])
         #expect(first.standardOutput == separated.standardOutput && later.standardOutput == separated.standardOutput,
                 "\(first.standardError) \(later.standardError)")
+        // A negative number is an option's value, not an option.
+        let negative = try search(folder, ["a cat", "--min-score", "-0.99", "--near", "-33.86,151.21,20000", "--paths"])
+        #expect(negative.status == 0, "\(negative.standardError)")
         let similar = try CommandRunner.run(["similar", example, "--db", folder.database, "--paths", "--top", "1"])
         #expect(similar.status == 0)
         #expect(similar.standardOutput == folder.photos + "/cat copy.webp\n")   // itself left out

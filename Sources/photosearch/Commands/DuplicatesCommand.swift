@@ -18,7 +18,7 @@ struct DuplicatesCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOption
 
-    @Option(name: .long, help: "Cosine similarity at or above which two photos count as duplicates.")
+    @Option(name: .long, parsing: .unconditional, help: "Cosine similarity at or above which two photos count as duplicates.")
     var threshold: Float = 0.95
 
     @Option(name: .customLong("in"), help: "Only photos under this folder.", completion: .directory)

@@ -9,7 +9,8 @@ struct ResultOptions: ParsableArguments {
     @Option(name: .long, help: "Number of results.")
     var top = 10
 
-    @Option(name: .long, help: "Leave out results whose cosine similarity is below this.")
+    // (Unconditional: "-0.2" is this option's value, not an option.)
+    @Option(name: .long, parsing: .unconditional, help: "Leave out results whose cosine similarity is below this.")
     var minScore: Float?
 
     @Option(name: .long, help: ArgumentHelp("Leave out results less likely than this to match (0 to 1).",
@@ -51,8 +52,8 @@ struct ResultOptions: ParsableArguments {
                                             valueName: "text"))
     var camera: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Only photos taken within RADIUS km (default 10) of a position: LAT,LON[,RADIUS].",
-                                            valueName: "lat,lon[,km]"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Only photos taken within RADIUS km (default 10) of a position: LAT,LON[,RADIUS].",
+                                                                     valueName: "lat,lon[,km]"))
     var near: String?
 
     @Option(name: .long, help: ArgumentHelp("In a partitioned index (large libraries; photosearch status says), how many of its cells to scan.",
