@@ -121,7 +121,9 @@ final class Indexer: Sendable {
         if !options.allowEmptyRoots {
             for root in roots {
                 let prefix = root == "/" ? "/" : root + "/"
-                guard !scan.files.contains(where: { $0.path == root || $0.path.hasPrefix(prefix) }) else { continue }
+                // (A root that cannot be read is reported, and its photos kept, as any unreadable folder's.)
+                guard !scan.files.contains(where: { $0.path == root || $0.path.hasPrefix(prefix) }),
+                      !scan.unreadableFolders.contains(where: { $0.path == root }) else { continue }
                 let held = try photoCount(under: root)
                 if held > 0 { throw .rootEmptied(path: root, photos: held) }
             }
