@@ -126,6 +126,12 @@ public enum FilePaths {
         return withFileSystemRepresentation(path) { stat($0, &result) } == 0 ? result : nil
     }
 
+    /// lstat(2) of `path` (a link itself, not what it names); nil when it fails.
+    public static func linkStatus(_ path: String) -> stat? {
+        var result = stat()
+        return withFileSystemRepresentation(path) { lstat($0, &result) } == 0 ? result : nil
+    }
+
     /// Whether something exists at `path` (following links).
     public static func exists(_ path: String) -> Bool { status(path) != nil }
 

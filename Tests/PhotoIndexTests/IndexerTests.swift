@@ -183,6 +183,12 @@ struct IndexerTests {
         let summary = try workspace.run()
         #expect(summary.scanned == 2)
         #expect(try workspace.photo(workspace.photos + "/a/there/cat.png") != nil)
+        // Roots that hold each other are both walked whole, in either order: an
+        // ancestor of a root is skipped only when a link leads to it.
+        try workspace.copy("photos/camera.png", to: "b/c/deep.png")
+        for roots in [[workspace.photos, workspace.photos + "/b/c"], [workspace.photos + "/b/c", workspace.photos]] {
+            #expect(try workspace.run { $0.roots = roots }.scanned == 3, "\(roots)")
+        }
     }
 
     @Test("a root that does not exist changes nothing")

@@ -59,20 +59,12 @@ public struct PhotoScanner: Sendable {
     /// whole scan, so that an unmounted drive never looks like deleted photos.
     public func scan(roots: [String]) throws(PhotoIndexError) -> ScanResult {
         var result = ScanResult()
-        // The roots' ancestors count as walked: a link to one is not followed.
         var visited = Set<FileIdentity>()
-        for root in roots {
-            var folder = FilePaths.deletingLastComponent(root)
-            while !folder.isEmpty, root != "/" {
-                if let status = FilePaths.status(folder) { visited.insert(FileIdentity(status)) }
-                if folder == "/" { break }
-                folder = FilePaths.deletingLastComponent(folder)
-            }
-        }
+        let ancestors = Self.ancestors(of: roots)
         for root in roots {
             guard let status = FilePaths.status(root) else { throw .rootNotFound(path: root) }
             if (status.st_mode & S_IFMT) == S_IFDIR {
-                walk(root, status: status, visited: &visited, into: &result)
+                walk(root, status: status, ancestors: ancestors, visited: &visited, into: &result)
             } else if (status.st_mode & S_IFMT) == S_IFREG {
                 result.files.append(ScannedFile(path: root, size: Int64(status.st_size), modifiedAt: Self.nanoseconds(status)))
             }
@@ -93,11 +85,27 @@ public struct PhotoScanner: Sendable {
         }
     }
 
+    /// The folders that hold a root (its parent, …, "/"), which a link
+    /// must not lead back to. (A root itself is walked, even when another
+    /// root holds it.)
+    private static func ancestors(of roots: [String]) -> Set<FileIdentity> {
+        var ancestors = Set<FileIdentity>()
+        for root in roots where root != "/" {
+            var folder = root
+            repeat {
+                folder = FilePaths.deletingLastComponent(folder)
+                if let status = FilePaths.status(folder) { ancestors.insert(FileIdentity(status)) }
+            } while folder != "/" && !folder.isEmpty
+        }
+        return ancestors
+    }
+
     static func nanoseconds(_ status: stat) -> Int64 {
         Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
     }
 
-    private func walk(_ folder: String, status: stat, visited: inout Set<FileIdentity>, into result: inout ScanResult) {
+    private func walk(_ folder: String, status: stat, ancestors: Set<FileIdentity>, visited: inout Set<FileIdentity>,
+                      into result: inout ScanResult) {
         guard visited.insert(FileIdentity(status)).inserted else { return }
         guard let directory = FilePaths.withFileSystemRepresentation(folder, { opendir($0) }) else {
             result.unreadableFolders.append((folder, String(cString: strerror(errno)).lowercased()))
@@ -117,7 +125,9 @@ public struct PhotoScanner: Sendable {
             guard let child = FilePaths.status(path) else { continue }   // broken link, or gone since readdir
             switch child.st_mode & S_IFMT {
             case S_IFDIR:
-                walk(path, status: child, visited: &visited, into: &result)
+                // A link to a folder that holds a root would walk everything around it.
+                if ancestors.contains(FileIdentity(child)), let own = FilePaths.linkStatus(path), (own.st_mode & S_IFMT) == S_IFLNK { continue }
+                walk(path, status: child, ancestors: ancestors, visited: &visited, into: &result)
             case S_IFREG where Self.isPhotoName(name):
                 result.files.append(ScannedFile(path: path, size: Int64(child.st_size), modifiedAt: Self.nanoseconds(child)))
             case S_IFREG:
