@@ -81,9 +81,10 @@ public enum FilePaths {
         var shown = ""
         for scalar in path.unicodeScalars {
             let value = scalar.value
-            if escapes.contains(value) || value < 0x20 || (0x7F...0x9F).contains(value) {
-                let byte = escapes.contains(value) ? value - 0x10FF00 : value
-                shown += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+            if escapes.contains(value) {
+                shown += hexEscape(value - 0x10FF00)
+            } else if value < 0x20 || (0x7F...0x9F).contains(value) {
+                shown += hexEscape(value)
             } else if isControl(value) {
                 shown += "\\u{" + String(value, radix: 16) + "}"
             } else {
@@ -101,8 +102,7 @@ public enum FilePaths {
         var shown = ""
         for scalar in path.unicodeScalars {
             if escapes.contains(scalar.value) {
-                let value = scalar.value - 0x10FF00
-                shown += "\\x" + (value < 16 ? "0" : "") + String(value, radix: 16)
+                shown += hexEscape(scalar.value - 0x10FF00)
             } else {
                 shown.unicodeScalars.append(scalar)
             }
@@ -113,6 +113,11 @@ public enum FilePaths {
     /// Whether `path`'s bytes are UTF-8, so that `unicodeText` is exact.
     public static func isUnicode(_ path: String) -> Bool {
         !path.unicodeScalars.contains(where: { escapes.contains($0.value) })
+    }
+
+    /// `\xNN` for a byte (or a control character below 256).
+    private static func hexEscape(_ byte: UInt32) -> String {
+        "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
     }
 
     /// Characters that change how a terminal shows what follows.

@@ -63,7 +63,7 @@ public struct ModelStore: Sendable {
     }
 
     /// Whether a model is installed under `name` (a folder of the store).
-    func isInstalled(_ name: String) -> Bool {
+    public func isInstalled(_ name: String) -> Bool {
         var isDirectory: ObjCBool = false
         return (try? Self.validate(name: name)) != nil && FileManager.default.fileExists(atPath: path(of: name), isDirectory: &isDirectory)
             && isDirectory.boolValue

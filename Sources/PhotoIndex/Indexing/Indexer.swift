@@ -120,7 +120,7 @@ final class Indexer: Sendable {
         for folder in scan.unreadableFolders { events(.unreadableFolder(path: folder.path, reason: folder.reason)) }
         if !options.allowEmptyRoots {
             for root in roots {
-                let prefix = root == "/" ? "/" : root + "/"
+                let prefix = SearchFilter.paths(under: root).from
                 // (A root that cannot be read is reported, and its photos kept, as any unreadable folder's.)
                 guard !scan.files.contains(where: { $0.path == root || $0.path.hasPrefix(prefix) }),
                       !scan.unreadableFolders.contains(where: { $0.path == root }) else { continue }

@@ -23,7 +23,7 @@ struct ModelOption: ParsableArguments {
         if requested == nil, !replacing, let indexed = PhotoLibrary.indexedModel(database: database) {
             if let folder = indexed.folder { return folder }
             let store = ModelStore.standard()
-            if store.installedNames().contains(indexed.name) { return store.path(of: indexed.name) }
+            if store.isInstalled(indexed.name) { return store.path(of: indexed.name) }
         }
         return try directory()
     }
