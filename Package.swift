@@ -88,7 +88,8 @@ let package = Package(
         ),
         .target(
             name: "PhotoIndex",
-            dependencies: ["CLIP", "Compute", "FileAccess", "Imaging", "Places", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CLIP", "Compute", "FileAccess", "Imaging", "Places", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift")],
             path: "Sources/PhotoIndex"
         ),
         // The web gallery: the page and its JSON API (photosearch serve).

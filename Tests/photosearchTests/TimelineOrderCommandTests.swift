@@ -63,7 +63,13 @@ struct TimelineOrderCommandTests {
         // at all (an empty blob is no EXIF date, and 1e300 none a file has).
         let odd = ["171": "modified_at = 1e19", "172": "taken_at = x'30'", "173": "taken_at = x'', modified_at = 1e300",
                    "174": "modified_at = -1500000000.5", "175": "taken_at = x'ff3230323306'",
-                   "176": "taken_at = CAST('2023-06-01T12:00:00' AS BLOB)"]
+                   "176": "taken_at = CAST('2023-06-01T12:00:00' AS BLOB)",
+                   // File times before 1971 and after 2037 (1 July 1970 and 2040
+                   // at 04:30 UTC, 1938), which some SQLite versions render
+                   // through another year's offset; an EXIF date whose month
+                   // is more than 7 bytes.
+                   "177": "modified_at = 15654600000000000", "178": "modified_at = 2224729800000000000",
+                   "179": "modified_at = -1000000000000000000", "180": "taken_at = '二〇二三年十一月五日'"]
         for (name, assignment) in odd {
             try LargePNG.write(photos + "/\(name).png", width: 8, height: 8, value: UInt8((Int(name)! - 130) * 4 + 2))
         }
