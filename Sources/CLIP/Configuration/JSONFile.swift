@@ -59,7 +59,13 @@ enum JSONFile {
                 } catch let DecodingError.dataCorrupted(again) where again.codingPath.isEmpty {
                     continue
                 } catch {}
-                return "field \(field) is \(String(decoding: bytes[range], as: UTF8.self)), not a whole number"
+                let text = String(decoding: bytes[range], as: UTF8.self), value = Double(text) ?? .infinity
+                // (Beyond 2^63 a number fits neither an integer nor, past
+                // 3.4e38, a 32-bit float: either field refuses it.)
+                if !(value.magnitude < 0x1p63) || value.magnitude > Double(Float.greatestFiniteMagnitude) {
+                    return "field \(field) is \(text), out of range"
+                }
+                return "field \(field) is \(text), not a whole number"
             }
             return "not valid JSON"
         case let .keyNotFound(key, context):
