@@ -165,13 +165,14 @@ def huffman_table(table_class, table_id, codes):
 
 
 def progressive_jpeg(width, height, components, scans):
-    """SOI, flat quantisation, SOF2, then each scan: (component ids, Ss, Se, DHT segments, entropy bytes)."""
+    """SOI, flat quantisation, SOF2, then each scan: (component ids, Ss, Se, DHT segments, entropy bytes[, Ah << 4 | Al])."""
     out = b"\xFF\xD8" + segment(0xDB, b"\x00" + b"\x01" * 64)
     out += segment(0xC2, struct.pack(">BHHB", 8, height, width, len(components))
                    + b"".join(bytes([identifier, sampling, 0]) for identifier, sampling in components))
-    for ids, start, end, tables, data in scans:
+    for ids, start, end, tables, data, *approximation in scans:
         out += tables
-        out += segment(0xDA, bytes([len(ids)]) + b"".join(bytes([identifier, 0x00]) for identifier in ids) + bytes([start, end, 0]))
+        out += segment(0xDA, bytes([len(ids)]) + b"".join(bytes([identifier, 0x00]) for identifier in ids)
+                       + bytes([start, end, approximation[0] if approximation else 0]))
         out += data
     return out + b"\xFF\xD9"
 
@@ -224,6 +225,15 @@ def make_hostile_photos():
     one.put(0, 1)
     scan = ([1], 0, 0, dc, one.bytes())
     (folder / "many-scans.jpg").write_bytes(progressive_jpeg(8, 8, [(1, 0x11)], [scan] * 200))
+
+    # 8 × 8 grey: its DC, the AC band at half precision, the refinement
+    # of that band's last bit, then the same refinement again, which no
+    # earlier scan left anything to refine for (libjpeg only warns; each
+    # such scan walks every coefficient of every block, for a few bytes).
+    eob = huffman_table(1, 0, [(0x00, 1)])
+    first = ([1], 1, 63, eob, one.bytes(), 0x01)
+    refinement = ([1], 1, 63, eob, one.bytes(), 0x10)
+    (folder / "refining-twice.jpg").write_bytes(progressive_jpeg(8, 8, [(1, 0x11)], [scan, first, refinement, refinement]))
 
     # coffee.heic with 20 bits flipped in its HEVC data.
     heic = bytearray((FIXTURES / "photos" / "coffee.heic").read_bytes())

@@ -15,7 +15,7 @@ public enum ImagingError: LocalizedError, Equatable, Sendable {
         case .emptyFile: return "empty file"
         case .unsupportedFormat: return "not a JPEG, PNG, WebP or HEIF image"
         case let .corrupt(_, format, reason): return "not a valid \(format) file: \(reason)"
-        case let .tooLarge(_, width, height, limit): return "\(width)x\(height) pixels, above the limit of \(Self.pixels(limit))"
+        case let .tooLarge(_, width, height, limit): return "\(width)x\(height) pixels, \(Self.excess(width, height, limit))"
         }
     }
 
@@ -30,8 +30,14 @@ public enum ImagingError: LocalizedError, Equatable, Sendable {
         case let .corrupt(path, format, reason):
             return "\(path) is not a valid \(format) file: \(reason)"
         case let .tooLarge(path, width, height, limit):
-            return "\(path) is \(width)x\(height) pixels, above the limit of \(Self.pixels(limit))"
+            return "\(path) is \(width)x\(height) pixels, \(Self.excess(width, height, limit))"
         }
+    }
+
+    /// Which limit an image is over: a side, or the pixels.
+    private static func excess(_ width: Int, _ height: Int, _ limit: Int) -> String {
+        max(width, height) > ImageDecoder.maximumSide
+            ? "a side longer than \(ImageDecoder.maximumSide) pixels" : "above the limit of \(pixels(limit))"
     }
 
     private static func pixels(_ count: Int) -> String {

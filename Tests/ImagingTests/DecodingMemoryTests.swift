@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 import TestSupport
@@ -48,6 +49,33 @@ struct DecodingMemoryTests {
         #expect(mismatches == 0)
         // Below the threshold nothing is reduced: the exact Pillow path.
         #expect(try ImageDecoder().decode(path: path, minimumShortSide: 64).bitmap == full)
+    }
+
+    @Test("an interlaced PNG is reduced pass by pass, to the same pixels", arguments: [(64, 4), (32, 8), (150, 2)])
+    func interlacedReduction(minimumShortSide: Int, factor: Int) throws {
+        let folder = try TemporaryDirectory()
+        let path = FixtureFiles.path("photos/chelsea.png"), interlaced = folder.file("interlaced.png")
+        let full = try ImageDecoder().decode(path: path).bitmap
+        try LargePNG.write(interlaced, width: full.width, height: full.height, rgb: full.pixels, interlaced: true)
+        try #require(Array(try Data(contentsOf: URL(fileURLWithPath: interlaced)))[28] == 1, "not interlaced")
+        let decoder = ImageDecoder(reducingPixels: 1000)
+        let reduced = try decoder.decode(path: interlaced, minimumShortSide: minimumShortSide).bitmap
+        #expect(reduced.width == (451 + factor - 1) / factor && reduced.height == (300 + factor - 1) / factor)
+        #expect(reduced == (try decoder.decode(path: path, minimumShortSide: minimumShortSide).bitmap))
+        // Below the threshold, read whole: the same as the original.
+        #expect(try ImageDecoder().decode(path: interlaced, minimumShortSide: minimumShortSide).bitmap == full)
+    }
+
+    @Test("a side longer than 65 535 pixels is refused, whatever the pixel count")
+    func longSide() throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.file("tall.png")
+        try LargePNG.write(path, width: 1, height: 70_000, value: 7)
+        #expect(throws: ImagingError.tooLarge(path: path, width: 1, height: 70_000, limit: ImageDecoder.defaultMaximumPixels)) {
+            try ImageDecoder().decode(path: path, minimumShortSide: 224)
+        }
+        #expect(ImagingError.tooLarge(path: path, width: 1, height: 70_000, limit: 250_000_000).reason
+                == "1x70000 pixels, a side longer than 65535 pixels")
     }
 
     @Test("the budget is never exceeded by concurrent decodes, and every reservation is served")
@@ -101,6 +129,18 @@ struct LyingHeaderTests {
     @Test("a JPEG with more scans than any encoder writes is refused")
     func scanLimit() {
         #expect(refusal("many-scans.jpg") == "not a valid JPEG file: it has more than 100 scans")
+    }
+
+    @Test("a JPEG scan refining what no earlier scan left unfinished is refused")
+    func bogusProgression() throws {
+        // Repeated, such scans walked every coefficient of every block for
+        // a few bytes each: 100 of them over 15 800² took 16 s.
+        #expect(refusal("refining-twice.jpg") == "not a valid JPEG file: inconsistent progression sequence for component 0 coefficient 1")
+        // Its first three scans are a valid progression, decoded.
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: FixtureFiles.path("hostile/refining-twice.jpg"))))
+        let lastTables = bytes.indices.last { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC4 }!
+        bytes.replaceSubrange(lastTables..., with: [0xFF, 0xD9])
+        #expect(try ImageDecoder().decode(bytes: bytes, path: "three-scans.jpg").bitmap.width == 8)
     }
 
     @Test("a progressive JPEG reserves its coefficient buffers, whatever the output scale")

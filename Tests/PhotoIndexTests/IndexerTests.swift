@@ -191,6 +191,48 @@ struct IndexerTests {
         }
     }
 
+    @Test("a photo whose path is longer than PATH_MAX is said, not silently skipped")
+    func pathTooLong() throws {
+        let workspace = try Workspace()
+        // 2 100 nested folders "d" (made through descriptors: their paths
+        // are too long to name), the photo at the bottom.
+        var folders: [Int32] = [open(workspace.photos, O_DIRECTORY)]
+        defer {
+            // Removed the same way: FileManager names every path whole.
+            unlinkat(folders.last!, "x.png", 0)
+            while folders.count > 1 {
+                close(folders.removeLast())
+                unlinkat(folders.last!, "d", AT_REMOVEDIR)
+            }
+            close(folders[0])
+        }
+        for _ in 0..<2_100 {
+            try #require(mkdirat(folders.last!, "d", 0o755) == 0)
+            folders.append(openat(folders.last!, "d", O_DIRECTORY))
+            try #require(folders.last! >= 0)
+        }
+        let bytes = try Fixture.bytes("photos/camera.png")
+        let file = openat(folders.last!, "x.png", O_WRONLY | O_CREAT, 0o644)
+        try #require(file >= 0)
+        let written = bytes.withUnsafeBytes { Glibc.write(file, $0.baseAddress, $0.count) }
+        close(file)
+        try #require(written == bytes.count)
+        let deep = workspace.photos + String(repeating: "/d", count: 2_100) + "/x.png"
+        try #require(deep.utf8.count > Int(PATH_MAX))
+        try workspace.copy("photos/rocket.jpg", to: "rocket.jpg")
+        var unreadable: [(path: String, reason: String)] = []
+        let summary = try workspace.indexer(try workspace.database()).run(IndexingOptions(roots: [workspace.photos])) { event in
+            if case let .unreadableFolder(path, reason) = event { unreadable.append((path, reason)) }
+        }
+        #expect(summary.scanned == 1)
+        // The first folder on the way whose path is too long to look at.
+        #expect(unreadable.count == 1)
+        if let (path, reason) = unreadable.first {
+            #expect(reason == "file name too long" && deep.hasPrefix(path + "/"))
+            #expect(path.utf8.count >= Int(PATH_MAX) && path.utf8.count - 2 < Int(PATH_MAX))
+        }
+    }
+
     @Test("a root that does not exist changes nothing")
     func missingRoot() throws {
         let workspace = try standardFolder()

@@ -68,4 +68,12 @@ public enum LargePNG {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
         }
     }
+
+    /// Writes 8-bit RGB `pixels` (width × height × 3), Adam7-interlaced when `interlaced`.
+    public static func write(_ path: String, width: Int, height: Int, rgb pixels: [UInt8], interlaced: Bool) throws {
+        precondition(pixels.count == width * height * 3)
+        guard pixels.withUnsafeBufferPointer({ pst_write_png_rgb(path, UInt32(width), UInt32(height), $0.baseAddress, interlaced ? 1 : 0) }) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+    }
 }

@@ -69,16 +69,15 @@ int ps_jpeg_encode(const uint8_t *rgb, int width, int height, int quality,
                    uint8_t **output, size_t *output_size, char *message, size_t message_size);
 
 /// A PNG's geometry when reduced by `reduction` (1: none): RGBA when the file
-/// has an alpha channel or a transparency chunk, RGB otherwise. An interlaced
-/// PNG is never reduced (its rows come in seven passes).
+/// has an alpha channel or a transparency chunk, RGB otherwise.
 int ps_png_geometry(const uint8_t *data, size_t size, int reduction, ps_image_geometry *out,
                     char *message, size_t message_size);
 
 /// Decodes a PNG into `pixels` (as ps_png_geometry said). 16-bit samples keep
 /// their high byte (as Pillow does), palettes and low bit depths are
 /// expanded, grey becomes RGB. With a reduction r > 1 the image is read row
-/// by row and each r × r block averaged (a box filter), so that a huge PNG
-/// never exists at full size in memory.
+/// by row (an interlaced one pass by pass) and each r × r block averaged (a
+/// box filter), so that a huge PNG never exists at full size in memory.
 int ps_png_decode_into(const uint8_t *data, size_t size, int reduction, uint8_t *pixels, size_t capacity,
                        char *message, size_t message_size);
 

@@ -18,7 +18,7 @@ enum HEIFDecoder {
                        holding held: DecodingBudget.Reservation?) throws(ImagingError) -> Result {
         var message = [CChar](repeating: 0, count: 256)
         func failure(_ status: Int32) -> ImagingError {
-            let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let reason = ImageDecoder.codecMessage(message)
             return .corrupt(path: path, format: "HEIF", reason: status == Int32(PS_CODEC_OUT_OF_MEMORY) ? "out of memory" : reason)
         }
         var heif: OpaquePointer?
@@ -29,7 +29,7 @@ enum HEIFDecoder {
         guard opened == Int32(PS_CODEC_OK), let heif else { throw failure(opened) }
         defer { ps_heif_close(heif) }
         guard width > 0, height > 0 else { throw .corrupt(path: path, format: "HEIF", reason: "image has no pixels") }
-        guard Int(width) * Int(height) <= maximumPixels else {
+        guard ImageDecoder.fits(width: Int(width), height: Int(height), maximumPixels: maximumPixels) else {
             throw .tooLarge(path: path, width: Int(width), height: Int(height), limit: maximumPixels)
         }
         let layout: Bitmap.Layout = hasAlpha != 0 ? .rgba : .rgb

@@ -40,6 +40,16 @@ public struct ImageDecoder: Sendable {
 
     public static let defaultMaximumPixels = 250_000_000
 
+    /// The longest side decoded: JPEG's own limit. A PNG of 1 × 250 000 000
+    /// pixels (486 KB) took 7.6 GB, in row pointers and in the weights of
+    /// resampling one side by a hundred million.
+    public static let maximumSide = 65_535
+
+    /// Whether an image of `width` × `height` is within the limits.
+    static func fits(width: Int, height: Int, maximumPixels: Int) -> Bool {
+        width <= maximumSide && height <= maximumSide && width * height <= maximumPixels
+    }
+
     public init(maximumPixels: Int = ImageDecoder.defaultMaximumPixels, appliesOrientation: Bool = true,
                 budget: DecodingBudget = .standard, reducingPixels: Int = 64_000_000) {
         self.maximumPixels = maximumPixels
@@ -137,7 +147,7 @@ public struct ImageDecoder: Sendable {
         let metadata = EXIFLocator.tiffBlock(in: bytes, format: format).map(EXIFReader.parse) ?? PhotoMetadata()
         var message = [CChar](repeating: 0, count: 256)
         func failure(_ status: Int32) -> ImagingError {
-            let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let reason = Self.codecMessage(message)
             if status == Int32(PS_CODEC_OUT_OF_MEMORY) { return .corrupt(path: path, format: format.rawValue, reason: "out of memory") }
             return .corrupt(path: path, format: format.rawValue, reason: reason.isEmpty ? "decoding failed" : Self.sentenceCase(reason))
         }
@@ -167,7 +177,7 @@ public struct ImageDecoder: Sendable {
         guard width > 0, height > 0, geometry.output_width > 0, geometry.output_height > 0 else {
             throw .corrupt(path: path, format: format.rawValue, reason: "image has no pixels")
         }
-        guard width.multipliedReportingOverflow(by: height).partialValue <= maximumPixels, width <= maximumPixels, height <= maximumPixels else {
+        guard Self.fits(width: width, height: height, maximumPixels: maximumPixels) else {
             throw .tooLarge(path: path, width: width, height: height, limit: maximumPixels)
         }
         guard bytes.count >= Int(geometry.minimum_data_bytes) else {
@@ -220,6 +230,14 @@ public struct ImageDecoder: Sendable {
             return denominator
         }
         return 1
+    }
+
+    /// A C decoder's message, on one line: libheif's end with a newline,
+    /// and may hold more.
+    static func codecMessage(_ message: [CChar]) -> String {
+        String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            .split(whereSeparator: \.isNewline).map { line in line.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed() }
+            .filter { !$0.isEmpty }.map { String($0) }.joined(separator: "; ")
     }
 
     private static func sentenceCase(_ text: String) -> String {

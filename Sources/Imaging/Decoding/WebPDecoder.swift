@@ -17,7 +17,7 @@ enum WebPDecoder {
         }
         let width = Int(features.width), height = Int(features.height)
         guard width > 0, height > 0 else { throw .corrupt(path: path, format: "WebP", reason: "image has no pixels") }
-        guard width * height <= maximumPixels else {
+        guard ImageDecoder.fits(width: width, height: height, maximumPixels: maximumPixels) else {
             throw .tooLarge(path: path, width: width, height: height, limit: maximumPixels)
         }
         let layout: Bitmap.Layout = features.has_alpha != 0 ? .rgba : .rgb

@@ -223,9 +223,9 @@ final class Indexer: Sendable {
                 work.append(WorkItem(file: file, kind: .add))
             }
         }
-        let unreadable = scan.unreadableFolders.map { $0.path + "/" }
+        let unreadable = scan.unreadableFolders.map(\.path)
         let missing = existing.values.filter { row in
-            !seen.contains(row.path) && !unreadable.contains { row.path.hasPrefix($0) }
+            !seen.contains(row.path) && !unreadable.contains { row.path == $0 || row.path.hasPrefix($0 + "/") }
         }
         var movable: [ContentKey: Int64] = [:]
         for row in missing where row.embedded || row.state == .failed {

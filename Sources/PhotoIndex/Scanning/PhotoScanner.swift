@@ -16,8 +16,9 @@ public struct ScannedFile: Sendable, Equatable {
 /// What a scan found.
 public struct ScanResult: Sendable {
     public var files: [ScannedFile] = []
-    /// Folders that could not be read, with the reason. Photos the index
-    /// holds under them are kept: they were not seen, not necessarily gone.
+    /// Folders that could not be read, and entries that could not be looked
+    /// at (a path past PATH_MAX), with the reason. Photos the index holds
+    /// there are kept: they were not seen, not necessarily gone.
     public var unreadableFolders: [(path: String, reason: String)] = []
     /// Files seen that are not photos (by their extension; hidden and
     /// excluded ones not counted): why a folder gave no photos.
@@ -122,7 +123,17 @@ public struct PhotoScanner: Sendable {
         for name in names.sorted() {
             let path = folder == "/" ? "/" + name : folder + "/" + name
             if isExcluded(path: path, name: name) { continue }
-            guard let child = FilePaths.status(path) else { continue }   // broken link, or gone since readdir
+            guard let child = FilePaths.status(path) else {
+                // A broken link, a link loop or a file gone since readdir is
+                // nothing; a path longer than the system takes (PATH_MAX), or
+                // an entry of a folder without search permission, is said,
+                // and what the index holds there kept.
+                let error = errno
+                if ![ENOENT, ELOOP, ENOTDIR].contains(error) {
+                    result.unreadableFolders.append((path, String(cString: strerror(error)).lowercased()))
+                }
+                continue
+            }
             switch child.st_mode & S_IFMT {
             case S_IFDIR:
                 // A link to a folder that holds a root would walk everything around it.

@@ -35,7 +35,7 @@ final class ProgressReporter {
         case let .failed(path, reason):
             note("failed: \(FilePaths.displayed(path)): \(reason)")
         case let .unreadableFolder(path, reason):
-            note("cannot read folder \(FilePaths.displayed(path)): \(reason)")
+            note("cannot read \(FilePaths.displayed(path)): \(reason)")
         case let .noPhotos(otherFiles):
             note(Self.noPhotos(otherFiles: otherFiles))
         case let .finished(summary):

@@ -10,4 +10,8 @@
 /// sample `value` (its high byte too at 16 bits), zlib level 9. Returns 0 on success.
 int pst_write_png(const char *path, uint32_t width, uint32_t height, int channels, int bit_depth, uint8_t value);
 
+/// Writes `path`: the 8-bit RGB `pixels` (width × height × 3), Adam7-interlaced
+/// when `interlaced`. Returns 0 on success.
+int pst_write_png_rgb(const char *path, uint32_t width, uint32_t height, const uint8_t *pixels, int interlaced);
+
 #endif
