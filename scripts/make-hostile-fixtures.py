@@ -23,6 +23,8 @@ import io
 import random
 import shutil
 import struct
+import subprocess
+import tempfile
 import zlib
 import zipfile
 from pathlib import Path
@@ -234,6 +236,22 @@ def make_hostile_photos():
     first = ([1], 1, 63, eob, one.bytes(), 0x01)
     refinement = ([1], 1, 63, eob, one.bytes(), 0x10)
     (folder / "refining-twice.jpg").write_bytes(progressive_jpeg(8, 8, [(1, 0x11)], [scan, first, refinement, refinement]))
+
+    # A valid but slow one: 15 800 × 15 800 grey, arithmetic-coded (no
+    # least size per block), its AC band sent at 1/512 precision and then
+    # refined bit by bit: 11 scans, each walking all 3.9 million blocks,
+    # in 302 bytes (about 2 s of decoding). Made by jpegtran
+    # (libjpeg-turbo-progs) from a Huffman-coded DC-only one.
+    side = 15800
+    blocks = ((side + 7) // 8) ** 2
+    base = progressive_jpeg(side, side, [(1, 0x11)], [([1], 0, 0, dc, b"\x00" * ((blocks + 7) // 8))])
+    script = "0: 0 0 0 0;\n0: 1 63 0 9;\n" + "".join(f"0: 1 63 {bit} {bit - 1};\n" for bit in range(9, 0, -1))
+    with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / "base.jpg").write_bytes(base)
+        (Path(scratch) / "scans.txt").write_text(script)
+        slow = subprocess.run(["jpegtran", "-arithmetic", "-scans", str(Path(scratch) / "scans.txt"), str(Path(scratch) / "base.jpg")],
+                              check=True, capture_output=True).stdout
+    (folder / "slow-progressive.jpg").write_bytes(slow)
 
     # coffee.heic with 20 bits flipped in its HEVC data.
     heic = bytearray((FIXTURES / "photos" / "coffee.heic").read_bytes())

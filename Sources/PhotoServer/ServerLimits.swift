@@ -53,10 +53,16 @@ public struct ServerLimits: Sendable {
 /// Runs CPU-bound work on threads of its own, a fixed number at a time,
 /// with a bounded line of waiters; `nil` when the line is full (the caller
 /// answers 503).
+///
+/// Each turn is a thread of its own, not a dispatch queue's: on Linux the
+/// async routes run on libdispatch's worker threads, one per core, and a
+/// concurrent queue's work takes the same ones, so two decodes on two cores
+/// left `/api/status` waiting for the first to end (1–2 s, 15–33 s with
+/// hostile photos).
 final class WorkLimiter: Sendable {
     let running: Int
     let waiting: Int
-    private let queue: DispatchQueue
+    private let name: String
 
     private struct State {
         var active = 0
@@ -69,7 +75,7 @@ final class WorkLimiter: Sendable {
         precondition(running > 0 && waiting >= 0)
         self.running = running
         self.waiting = waiting
-        queue = DispatchQueue(label: "photosearch.\(name)", attributes: .concurrent)
+        self.name = name
     }
 
     /// A turn, at once or after waiting in line; false when the line is full.
@@ -107,7 +113,9 @@ final class WorkLimiter: Sendable {
         guard await enter() else { return nil }
         defer { leave() }
         return await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: work()) }
+            let thread = Thread { continuation.resume(returning: work()) }
+            thread.name = "photosearch.\(name)"
+            thread.start()
         }
     }
 

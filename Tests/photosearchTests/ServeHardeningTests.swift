@@ -158,6 +158,35 @@ struct ServeHardeningTests {
         #expect(after.status == 200, "\(after.text)")
     }
 
+    @Test("status answers while heavy requests fill every turn: they run on threads of their own")
+    func statusBesideHeavyWork() throws {
+        let gallery = try Gallery()
+        // Two uploads of a valid 15 800² arithmetic-coded progressive JPEG
+        // (302 bytes, seconds of decoding each): as many as there are turns
+        // on a 2-core machine.
+        let photo = Array(try Data(contentsOf: URL(fileURLWithPath: CommandRunner.fixture("hostile/slow-progressive.jpg"))))
+        let head = "POST /api/search/image HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(photo.count)\r\nConnection: close\r\n\r\n"
+        let uploads = try (0..<2).map { _ in try LoopbackConnection(port: gallery.port, sending: Array(head.utf8) + photo) }
+        // Status is answered while both run: it sees both turns taken. (On
+        // dispatch's worker threads, which async routes share, two decodes
+        // on two cores held it until one ended, and it never saw them.)
+        var seen: [Int] = []
+        repeat {
+            seen.append(try status(gallery).busy?.heavy ?? -1)
+        } while seen.last != 0 || !seen.contains { $0 > 0 }
+        // Status answered again and again while both decoded, not once
+        // in a gap before they began.
+        let turns = min(2, ProcessInfo.processInfo.activeProcessorCount)
+        #expect(seen.filter { $0 == turns }.count >= 10, "\(seen)")
+        for upload in uploads {
+            guard case let .closed(bytes) = upload.readToEnd(guardSeconds: 60) else {
+                Issue.record("an upload was not answered")
+                continue
+            }
+            #expect(String(decoding: bytes, as: UTF8.self).hasPrefix("HTTP/1.1 200"), "\(String(decoding: bytes.prefix(200), as: UTF8.self))")
+        }
+    }
+
     @Test("a client that never finishes its request head is disconnected after --idle-timeout")
     func slowClient() throws {
         let gallery = try Gallery(arguments: ["--idle-timeout", "1"])
