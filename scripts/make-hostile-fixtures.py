@@ -221,21 +221,28 @@ def make_hostile_photos():
     plausible = progressive_jpeg(8000, 8000, ycc, [([1, 2, 3], 0, 0, dc, b"\x00" * (mcus * 6 // 8))])
     (folder / "large-progressive.jpg").write_bytes(plausible)
 
-    # 8 × 8 grey with its DC scan repeated 200 times (libjpeg only warns
-    # about the repeats; each scan visits every block).
+    # 8 × 8 grey, a valid progression of 127 scans: its DC, then each AC
+    # coefficient alone at half precision, then each refined (each scan
+    # visits every block, so thousands cost minutes).
     one = Bits()
     one.put(0, 1)
     scan = ([1], 0, 0, dc, one.bytes())
-    (folder / "many-scans.jpg").write_bytes(progressive_jpeg(8, 8, [(1, 0x11)], [scan] * 200))
+    eob = huffman_table(1, 0, [(0x00, 1)])
+    bands = [([1], k, k, eob, one.bytes(), 0x01) for k in range(1, 64)]
+    refinements = [([1], k, k, eob, one.bytes(), 0x10) for k in range(1, 64)]
+    (folder / "many-scans.jpg").write_bytes(progressive_jpeg(8, 8, [(1, 0x11)], [scan] + bands + refinements))
 
     # 8 × 8 grey: its DC, the AC band at half precision, the refinement
     # of that band's last bit, then the same refinement again, which no
     # earlier scan left anything to refine for (libjpeg only warns; each
     # such scan walks every coefficient of every block, for a few bytes).
-    eob = huffman_table(1, 0, [(0x00, 1)])
     first = ([1], 1, 63, eob, one.bytes(), 0x01)
     refinement = ([1], 1, 63, eob, one.bytes(), 0x10)
     (folder / "refining-twice.jpg").write_bytes(progressive_jpeg(8, 8, [(1, 0x11)], [scan, first, refinement, refinement]))
+    # And the way round libjpeg's check: the band sent first again once
+    # refined (the precision it expects is 0 again), which could go round
+    # until the scan limit, each round walking every block.
+    (folder / "sending-twice.jpg").write_bytes(progressive_jpeg(8, 8, [(1, 0x11)], [scan, first, refinement, first, refinement]))
 
     # A valid but slow one: 15 800 × 15 800 grey, arithmetic-coded (no
     # least size per block), its AC band sent at 1/512 precision and then

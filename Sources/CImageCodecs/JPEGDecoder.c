@@ -13,6 +13,10 @@ typedef struct {
     jmp_buf escape;
     char *message;
     size_t message_size;
+    // The scan last checked, and which coefficients of which component a
+    // progressive scan has sent first (see ps_jpeg_progress).
+    int checked_scan;
+    unsigned char sent[MAX_COMPONENTS][DCTSIZE2];
 } ps_jpeg_error;
 
 static void ps_jpeg_error_exit(j_common_ptr cinfo) {
@@ -30,10 +34,11 @@ static void ps_jpeg_error_exit(j_common_ptr cinfo) {
 // truncated") and an indexer should not embed half a picture, so the
 // premature-end warning is an error here. So is a progressive scan that
 // refines coefficients no earlier scan left unfinished (JWRN_BOGUS_PROGRESSION),
-// which no encoder writes: repeated, such scans each walk every coefficient of
-// every block while their data is a few bytes of end-of-band runs (a 1.4 KB
-// file took 17 s and 538 MB). A coefficient can then be refined at most 13
-// times. Other corrupt-data warnings (extra bytes before a marker, which some
+// which no encoder writes (libjpeg's own refuses such a script): repeated,
+// such scans each walk every coefficient of every block while their data is
+// a few bytes of end-of-band runs (a 1.4 KB file took 17 s and 538 MB).
+// ps_jpeg_progress refuses the other way round, a coefficient sent first
+// twice. Other corrupt-data warnings (extra bytes before a marker, which some
 // cameras write) are ignored, as Pillow does.
 static void ps_jpeg_emit_message(j_common_ptr cinfo, int level) {
     if (level < 0 && (cinfo->err->msg_code == JWRN_JPEG_EOF || cinfo->err->msg_code == JWRN_BOGUS_PROGRESSION)) {
@@ -42,14 +47,36 @@ static void ps_jpeg_emit_message(j_common_ptr cinfo, int level) {
 }
 
 // Refuses a file with more scans than PS_JPEG_MAXIMUM_SCANS (libjpeg-turbo's
-// own advice against scan-bombs: its djpeg -maxscans does the same).
+// own advice against scan-bombs: its djpeg -maxscans does the same), and a
+// progressive scan that sends a coefficient first which an earlier scan sent
+// first already (libjpeg's encoder refuses such a script too). libjpeg only
+// checks that a scan refines at the precision the last one left, so a file
+// could send and refine every coefficient over and over, each round walking
+// every block: with both checks, each coefficient is sent once and refined at
+// most 13 times. Called with a new scan's parameters before any of its data.
 static void ps_jpeg_progress(j_common_ptr cinfo) {
-    if (cinfo->is_decompressor && ((j_decompress_ptr)cinfo)->input_scan_number > PS_JPEG_MAXIMUM_SCANS) {
-        ps_jpeg_error *error = (ps_jpeg_error *)cinfo->err;
+    if (!cinfo->is_decompressor) return;
+    j_decompress_ptr decompress = (j_decompress_ptr)cinfo;
+    ps_jpeg_error *error = (ps_jpeg_error *)cinfo->err;
+    if (decompress->input_scan_number > PS_JPEG_MAXIMUM_SCANS) {
         if (error->message && error->message_size > 0) {
             snprintf(error->message, error->message_size, "it has more than %d scans", PS_JPEG_MAXIMUM_SCANS);
         }
         longjmp(error->escape, 1);
+    }
+    if (!decompress->progressive_mode || decompress->input_scan_number == error->checked_scan || decompress->Ah != 0) return;
+    error->checked_scan = decompress->input_scan_number;
+    for (int i = 0; i < decompress->comps_in_scan; i++) {
+        int component = decompress->cur_comp_info[i]->component_index;
+        for (int k = decompress->Ss; k <= decompress->Se && k < DCTSIZE2; k++) {
+            if (component >= 0 && component < MAX_COMPONENTS && error->sent[component][k]++) {
+                if (error->message && error->message_size > 0) {
+                    snprintf(error->message, error->message_size,
+                             "a scan sends coefficient %d of component %d again", k, component);
+                }
+                longjmp(error->escape, 1);
+            }
+        }
     }
 }
 
@@ -60,6 +87,8 @@ static struct jpeg_error_mgr *ps_jpeg_error_init(ps_jpeg_error *error, char *mes
     error->base.emit_message = ps_jpeg_emit_message;
     error->message = message;
     error->message_size = message_size;
+    error->checked_scan = 0;
+    memset(error->sent, 0, sizeof(error->sent));
     return manager;
 }
 

@@ -131,11 +131,14 @@ struct LyingHeaderTests {
         #expect(refusal("many-scans.jpg") == "not a valid JPEG file: it has more than 100 scans")
     }
 
-    @Test("a JPEG scan refining what no earlier scan left unfinished is refused")
+    @Test("a JPEG scan refining what no earlier scan left unfinished, or sending again what one sent, is refused")
     func bogusProgression() throws {
         // Repeated, such scans walked every coefficient of every block for
         // a few bytes each: 100 of them over 15 800² took 16 s.
         #expect(refusal("refining-twice.jpg") == "not a valid JPEG file: inconsistent progression sequence for component 0 coefficient 1")
+        // Nor sending a band first again once it was refined, which libjpeg
+        // allows: rounds of both could fill the 100 scans (8 000²: 3.8 s).
+        #expect(refusal("sending-twice.jpg") == "not a valid JPEG file: a scan sends coefficient 1 of component 0 again")
         // Its first three scans are a valid progression, decoded.
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: FixtureFiles.path("hostile/refining-twice.jpg"))))
         let lastTables = bytes.indices.last { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC4 }!

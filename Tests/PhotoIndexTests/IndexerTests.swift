@@ -194,25 +194,34 @@ struct IndexerTests {
     @Test("a photo whose path is longer than PATH_MAX is said, not silently skipped")
     func pathTooLong() throws {
         let workspace = try Workspace()
-        // 2 100 nested folders "d" (made through descriptors: their paths
-        // are too long to name), the photo at the bottom.
-        var folders: [Int32] = [open(workspace.photos, O_DIRECTORY)]
+        // 2 100 nested folders "d" (made through descriptors, one open at a
+        // time: their paths are too long to name), the photo at the bottom.
+        var folder = open(workspace.photos, O_DIRECTORY)
+        try #require(folder >= 0)
+        var depth = 0
         defer {
-            // Removed the same way: FileManager names every path whole.
-            unlinkat(folders.last!, "x.png", 0)
-            while folders.count > 1 {
-                close(folders.removeLast())
-                unlinkat(folders.last!, "d", AT_REMOVEDIR)
+            // Removed the same way, climbing through "..": FileManager names
+            // every path whole.
+            unlinkat(folder, "x.png", 0)
+            while depth > 0 {
+                let parent = openat(folder, "..", O_DIRECTORY)
+                close(folder)
+                folder = parent
+                unlinkat(folder, "d", AT_REMOVEDIR)
+                depth -= 1
             }
-            close(folders[0])
+            close(folder)
         }
         for _ in 0..<2_100 {
-            try #require(mkdirat(folders.last!, "d", 0o755) == 0)
-            folders.append(openat(folders.last!, "d", O_DIRECTORY))
-            try #require(folders.last! >= 0)
+            try #require(mkdirat(folder, "d", 0o755) == 0)
+            let child = openat(folder, "d", O_DIRECTORY)
+            try #require(child >= 0)
+            close(folder)
+            folder = child
+            depth += 1
         }
         let bytes = try Fixture.bytes("photos/camera.png")
-        let file = openat(folders.last!, "x.png", O_WRONLY | O_CREAT, 0o644)
+        let file = openat(folder, "x.png", O_WRONLY | O_CREAT, 0o644)
         try #require(file >= 0)
         let written = bytes.withUnsafeBytes { Glibc.write(file, $0.baseAddress, $0.count) }
         close(file)

@@ -171,9 +171,11 @@ struct ServeHardeningTests {
         // dispatch's worker threads, which async routes share, two decodes
         // on two cores held it until one ended, and it never saw them.)
         var seen: [Int] = []
+        let deadline = Date() + 120   // a guard against hanging, not a measure
         repeat {
             seen.append(try status(gallery).busy?.heavy ?? -1)
-        } while seen.last != 0 || !seen.contains { $0 > 0 }
+        } while (seen.last != 0 || !seen.contains { $0 > 0 }) && Date() < deadline
+        try #require(seen.last == 0 && seen.contains { $0 > 0 }, "the uploads never ran, or never ended: \(seen.suffix(20))")
         // Status answered again and again while both decoded, not once
         // in a gap before they began.
         let turns = min(2, ProcessInfo.processInfo.activeProcessorCount)

@@ -69,7 +69,9 @@ struct TimelineOrderCommandTests {
                    // through another year's offset; an EXIF date whose month
                    // is more than 7 bytes.
                    "177": "modified_at = 15654600000000000", "178": "modified_at = 2224729800000000000",
-                   "179": "modified_at = -1000000000000000000", "180": "taken_at = '二〇二三年十一月五日'"]
+                   "179": "modified_at = -1000000000000000000", "180": "taken_at = '二〇二三年十一月五日'",
+                   // The same month as 176's blob, as text: SQLite groups them apart.
+                   "181": "taken_at = '2023-06-15T10:00:00'"]
         for (name, assignment) in odd {
             try LargePNG.write(photos + "/\(name).png", width: 8, height: 8, value: UInt8((Int(name)! - 130) * 4 + 2))
         }

@@ -223,9 +223,13 @@ final class Indexer: Sendable {
                 work.append(WorkItem(file: file, kind: .add))
             }
         }
-        let unreadable = scan.unreadableFolders.map(\.path)
+        // (Compared as bytes, as paths are: String's comparison is by
+        // Characters, and a combining mark after the "/" would join it.)
+        let unreadable = scan.unreadableFolders.map { (Array($0.path.utf8), Array(($0.path + "/").utf8)) }
         let missing = existing.values.filter { row in
-            !seen.contains(row.path) && !unreadable.contains { row.path == $0 || row.path.hasPrefix($0 + "/") }
+            !seen.contains(row.path) && !unreadable.contains { path, folder in
+                row.path.utf8.elementsEqual(path) || row.path.utf8.starts(with: folder)
+            }
         }
         var movable: [ContentKey: Int64] = [:]
         for row in missing where row.embedded || row.state == .failed {

@@ -125,10 +125,14 @@ public struct PhotoScanner: Sendable {
             if isExcluded(path: path, name: name) { continue }
             guard let child = FilePaths.status(path) else {
                 // A broken link, a link loop or a file gone since readdir is
-                // nothing; a path longer than the system takes (PATH_MAX), or
-                // an entry of a folder without search permission, is said,
-                // and what the index holds there kept.
+                // nothing; a path longer than the system takes (PATH_MAX) is
+                // said, and what the index holds there kept; so is a folder
+                // that can be listed but not searched, once.
                 let error = errno
+                if error == EACCES {
+                    result.unreadableFolders.append((folder, String(cString: strerror(error)).lowercased()))
+                    break
+                }
                 if ![ENOENT, ELOOP, ENOTDIR].contains(error) {
                     result.unreadableFolders.append((path, String(cString: strerror(error)).lowercased()))
                 }
