@@ -137,6 +137,15 @@ public enum FilePaths {
         return withFileSystemRepresentation(path) { lstat($0, &result) } == 0 ? result : nil
     }
 
+    /// Whether `path` is `folder` or lies under it. Compared as bytes, as
+    /// paths are: String's comparison is by Characters, and a combining mark
+    /// after the "/" would join it.
+    public static func isWithin(_ path: String, folder: String) -> Bool {
+        guard path.utf8.starts(with: folder.utf8) else { return false }
+        let rest = path.utf8.dropFirst(folder.utf8.count)
+        return rest.isEmpty || folder.utf8.last == UInt8(ascii: "/") || rest.first == UInt8(ascii: "/")
+    }
+
     /// Whether something exists at `path` (following links).
     public static func exists(_ path: String) -> Bool { status(path) != nil }
 

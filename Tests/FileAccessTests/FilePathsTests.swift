@@ -58,4 +58,18 @@ struct FilePathsTests {
         #expect(FilePaths.pathExtension("/x/photo.JPG") == "JPG" && FilePaths.pathExtension("/x/.hidden") == "")
         #expect(FilePaths.pathExtension("//é") == "" && FilePaths.pathExtension("/a.b/c") == "")
     }
+
+    @Test("a path is within a folder when it is the folder or under it, by bytes")
+    func within() {
+        #expect(FilePaths.isWithin("/a/b", folder: "/a/b") && FilePaths.isWithin("/a/b/c.jpg", folder: "/a/b"))
+        #expect(!FilePaths.isWithin("/a/bc.jpg", folder: "/a/b") && !FilePaths.isWithin("/a", folder: "/a/b"))
+        #expect(FilePaths.isWithin("/x.jpg", folder: "/") && FilePaths.isWithin("/a/b/c", folder: "/a/b/"))
+        // A combining mark after the "/" joins it into one Character, which
+        // String.hasPrefix("/a/b/") then does not find.
+        #expect(FilePaths.isWithin("/a/b/\u{301}x.jpg", folder: "/a/b") && !"/a/b/\u{301}x.jpg".hasPrefix("/a/b/"))
+        // Names that are not UTF-8 compare by their bytes too.
+        let latin1 = FilePaths.string(fromFileSystem: Array("/a/".utf8) + [0xE9] + Array("/x.jpg".utf8))
+        #expect(FilePaths.isWithin(latin1, folder: FilePaths.string(fromFileSystem: Array("/a/".utf8) + [0xE9])))
+        #expect(!FilePaths.isWithin(latin1, folder: "/a/é"))
+    }
 }

@@ -120,9 +120,8 @@ final class Indexer: Sendable {
         for folder in scan.unreadableFolders { events(.unreadableFolder(path: folder.path, reason: folder.reason)) }
         if !options.allowEmptyRoots {
             for root in roots {
-                let prefix = SearchFilter.paths(under: root).from
                 // (A root that cannot be read is reported, and its photos kept, as any unreadable folder's.)
-                guard !scan.files.contains(where: { $0.path == root || $0.path.hasPrefix(prefix) }),
+                guard !scan.files.contains(where: { FilePaths.isWithin($0.path, folder: root) }),
                       !scan.unreadableFolders.contains(where: { $0.path == root }) else { continue }
                 let held = try photoCount(under: root)
                 if held > 0 { throw .rootEmptied(path: root, photos: held) }
@@ -223,13 +222,8 @@ final class Indexer: Sendable {
                 work.append(WorkItem(file: file, kind: .add))
             }
         }
-        // (Compared as bytes, as paths are: String's comparison is by
-        // Characters, and a combining mark after the "/" would join it.)
-        let unreadable = scan.unreadableFolders.map { (Array($0.path.utf8), Array(($0.path + "/").utf8)) }
         let missing = existing.values.filter { row in
-            !seen.contains(row.path) && !unreadable.contains { path, folder in
-                row.path.utf8.elementsEqual(path) || row.path.utf8.starts(with: folder)
-            }
+            !seen.contains(row.path) && !scan.unreadableFolders.contains { FilePaths.isWithin(row.path, folder: $0.path) }
         }
         var movable: [ContentKey: Int64] = [:]
         for row in missing where row.embedded || row.state == .failed {
