@@ -214,6 +214,21 @@ struct PreparedWeightsTests {
         #expect(model.encode(texts: texts) == plain.encode(texts: texts))
     }
 
+    @Test("a checkpoint with a tensor missing is refused and leaves no prepared copy")
+    func missingTensor() throws {
+        let setup = try Setup("siglip2-p8")
+        var writer = try SafetensorsWriter.copying(setup.model + "/model.safetensors")
+        writer.tensors.removeAll { $0.name == "text_model.encoder.layers.1.mlp.fc1.weight" }
+        try writer.write(to: setup.model + "/model.safetensors")
+        for _ in 0..<2 {
+            #expect(throws: CLIPError.missingTensors(path: setup.model + "/model.safetensors",
+                                                     names: ["text_model.encoder.layers.1.mlp.fc1.weight"])) {
+                _ = try setup.load(.text, precision: .int8)
+            }
+        }
+        #expect(setup.files.isEmpty)
+    }
+
     @Test("files of deleted models and of writers that died are removed when another is saved")
     func pruning() throws {
         let setup = try Setup("oc-vit-quickgelu-p8")

@@ -259,7 +259,9 @@ final class WeightReader {
         preparation = Preparation(path: path, tower: tower, weights: identity, file: prepared, complete: complete)
         defer { preparation = nil }
         let result = try body()
-        if let preparation, !preparation.complete {
+        // A tower read with tensors missing is refused by `finish`: keep no
+        // copy of it (its zeros would only take the cache's room).
+        if let preparation, !preparation.complete, missing.isEmpty {
             do {
                 try FileManager.default.createDirectory(atPath: cache.directory, withIntermediateDirectories: true)
                 try PreparedWeightsFile.write(preparation.items, to: path, tower: tower, precision: precision,
