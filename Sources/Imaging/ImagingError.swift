@@ -8,10 +8,15 @@ public enum ImagingError: LocalizedError, Equatable, Sendable {
     case corrupt(path: String, format: String, reason: String)
     case tooLarge(path: String, width: Int, height: Int, limit: Int)
 
+    /// How `reason` begins when the file could not be opened or read (its
+    /// content was never judged): a state that can pass without the file
+    /// changing (permissions, a disk that comes back).
+    public static let cannotReadPrefix = "cannot read: "
+
     /// The problem without the path, for records that already hold the path.
     public var reason: String {
         switch self {
-        case let .cannotRead(_, reason): return "cannot read: \(reason)"
+        case let .cannotRead(_, reason): return Self.cannotReadPrefix + reason
         case .emptyFile: return "empty file"
         case .unsupportedFormat: return "not a JPEG, PNG, WebP or HEIF image"
         case let .corrupt(_, format, reason): return "not a valid \(format) file: \(reason)"

@@ -3,6 +3,7 @@ import Compute
 import FileAccess
 import Foundation
 import GRDB
+import Imaging
 import Testing
 import TestSupport
 @testable import PhotoIndex
@@ -259,6 +260,43 @@ struct SearchTests {
         #expect(groups.contains { $0.paths == [workspace.photos + "/copy/rocket.jpg", workspace.photos + "/rocket.jpg"] && $0.similarity > 0.9999 })
         #expect(groups.contains { Set($0.paths) == [workspace.photos + "/chelsea.png", workspace.photos + "/chelsea.webp"] })
         #expect(!groups.contains { $0.paths.contains(workspace.photos + "/camera.png") })
+    }
+
+    @Test("top K is K photos with copies shown once, copies in the vector file or added since, however many each has")
+    func topWithCopies() throws {
+        let workspace = try Workspace()
+        // Forty photos of different (random, seeded) pixels: different embeddings.
+        var generator = SplitMix64(seed: 7)
+        for index in 0..<40 {
+            let pixels = (0..<(48 * 48 * 3)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            try workspace.add("photos/\(index).jpg", try Thumbnail.jpeg(Bitmap(width: 48, height: 48, layout: .rgb, pixels: pixels)))
+        }
+        _ = try workspace.run()
+        let query = Self.textModel.encode(texts: ["a cup of coffee"])[0]
+        _ = try PhotoSearcher(database: try workspace.database()).search(query, top: 3)   // writes the vector file
+        // Five byte-identical copies of each photo: added since the file was written.
+        for index in 0..<40 {
+            for copy in 0..<5 { try FileManager.default.copyItem(atPath: workspace.photos + "/photos/\(index).jpg",
+                                                                 toPath: workspace.photos + "/photos/\(index)-\(copy).jpg") }
+        }
+        #expect(try workspace.run().added == 200)
+        // The best-ranked file of each content, in order.
+        let contents = Dictionary(uniqueKeysWithValues: try workspace.database().read { db in
+            try Row.fetchAll(db, sql: "SELECT path, content_hash || '/' || size AS content FROM photos")
+        }.map { ($0["path"] as String, $0["content"] as String) })
+        var seen = Set<String>()
+        let expected = try bruteForce(workspace, query).map(\.0).filter { seen.insert(contents[$0]!).inserted }
+        #expect(expected.count == 40)
+        for rebuilt in [false, true] {
+            if rebuilt { try FileManager.default.removeItem(atPath: workspace.databasePath + ".vectors") }
+            let searcher = try PhotoSearcher(database: try workspace.database())
+            for top in [1, 8, 25, 40, 50] {
+                let hits = try searcher.search(query, top: top)
+                #expect(hits.map(\.path) == Array(expected.prefix(top)), "top \(top), vector file \(rebuilt ? "rebuilt" : "before the copies")")
+                #expect(hits.allSatisfy { $0.copies.count == 5 })
+            }
+            #expect(try searcher.currentMatrix().rows == (rebuilt ? 240 : 40))
+        }
     }
 
     @Test("a vector file with flipped bytes is not trusted: it is rebuilt, and rankings stay exact")

@@ -54,6 +54,10 @@ final class Indexer: Sendable {
         case moved(WorkItem, from: Int64, hash: String)
         case copied(WorkItem, from: Int64, hash: String)
         case failed(WorkItem, reason: String, hash: String?)
+        /// Found by the scan, gone when it was read (deleted, or moved with
+        /// its folder, during the run): nothing is recorded, and the next
+        /// run looks again.
+        case vanished(WorkItem)
     }
 
     /// What the decoder learnt about a photo.
@@ -75,6 +79,10 @@ final class Indexer: Sendable {
         var state: PhotoRecord.State
         var contentHash: String?
         var embedded: Bool
+        /// Failed because it could not be opened or read: tried every run,
+        /// since that can change without the file changing (chmod keeps the
+        /// modification time).
+        var unreadable: Bool
     }
 
     /// Everything the decoding threads share.
@@ -213,7 +221,7 @@ final class Indexer: Sendable {
         for file in scan.files {
             if let row = existing[file.path] {
                 let same = row.size == file.size && row.modifiedAt == file.modifiedAt
-                if same && (row.state == .failed || row.embedded) {
+                if same && ((row.state == .failed && !row.unreadable) || row.embedded) {
                     summary.unchanged += 1
                 } else {
                     work.append(WorkItem(file: file, kind: .update))
@@ -317,13 +325,16 @@ final class Indexer: Sendable {
                 let prefix = root == "/" ? "/" : root + "/"
                 let rows = try Row.fetchCursor(db, sql: """
                     SELECT p.id, p.path, p.size, p.modified_at, p.state, p.content_hash,
-                           EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?) AS embedded
+                           EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?) AS embedded,
+                           p.state = 'failed' AND p.content_hash IS NULL AND substr(p.last_error, 1, ?) = ? AS unreadable
                     FROM photos p
                     WHERE p.path = ? OR substr(p.path, 1, ?) = ?
-                    """, arguments: [modelID, root, prefix.unicodeScalars.count, prefix])
+                    """, arguments: [modelID, ImagingError.cannotReadPrefix.count, ImagingError.cannotReadPrefix,
+                                      root, prefix.unicodeScalars.count, prefix])
                 while let row = try rows.next() {
                     let photo = ExistingPhoto(id: row["id"], path: row["path"], size: row["size"], modifiedAt: row["modified_at"],
-                                              state: row["state"], contentHash: row["content_hash"], embedded: row["embedded"])
+                                              state: row["state"], contentHash: row["content_hash"], embedded: row["embedded"],
+                                              unreadable: row["unreadable"])
                     result[photo.path] = photo
                 }
             }
@@ -339,6 +350,7 @@ final class Indexer: Sendable {
         do {
             file = try decoder.read(path: item.file.path)
         } catch {
+            if case .cannotRead = error, !FilePaths.exists(item.file.path) { return .vanished(item) }
             return .failed(item, reason: error.reason, hash: nil)
         }
         let hash = ContentHash.hex(ContentHash.xxh64(file.bytes))
@@ -433,6 +445,8 @@ final class Indexer: Sendable {
                     _ = try EmbeddingRecord.filter(Column(EmbeddingRecord.CodingKeys.photoID) == id).deleteAll(db)
                     try ThumbnailRecord.set(nil, for: id, db)
                     counts.failed += 1
+                case .vanished:
+                    counts.vanished += 1
                 }
             }
         }
@@ -440,6 +454,7 @@ final class Indexer: Sendable {
         summary.updated += counts.updated
         summary.moved += counts.moved
         summary.failed += counts.failed
+        summary.vanished += counts.vanished
         for case let .failed(item, reason, _) in batch {
             events(.failed(path: item.file.path, reason: reason))
         }

@@ -57,14 +57,18 @@ public struct IndexSummary: Sendable, Equatable, Codable {
     public var moved = 0
     public var removed = 0
     public var failed = 0
+    /// Found by the scan but gone when read (not recorded: the next run
+    /// looks again). Not kept in the run's record.
+    public var vanished = 0
     public var seconds = 0.0
     /// True when the run was stopped (signal) before it finished.
     public var interrupted = false
 
     public init(scanned: Int = 0, added: Int = 0, updated: Int = 0, unchanged: Int = 0, moved: Int = 0, removed: Int = 0,
-                failed: Int = 0, seconds: Double = 0, interrupted: Bool = false) {
+                failed: Int = 0, vanished: Int = 0, seconds: Double = 0, interrupted: Bool = false) {
         (self.scanned, self.added, self.updated, self.unchanged) = (scanned, added, updated, unchanged)
-        (self.moved, self.removed, self.failed, self.seconds, self.interrupted) = (moved, removed, failed, seconds, interrupted)
+        (self.moved, self.removed, self.failed, self.vanished) = (moved, removed, failed, vanished)
+        (self.seconds, self.interrupted) = (seconds, interrupted)
     }
 }
 

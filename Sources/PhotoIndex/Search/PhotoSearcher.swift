@@ -173,27 +173,43 @@ final class PhotoSearcher: Sendable {
         }
         let allowed = try allowedPhotos(filter)
 
-        var candidates = scan(matrix, query: query, coarse: Self.coarseCandidates(top: top) + excluding.count,
-                              capacity: Self.candidates(top: top) + excluding.count, allowed: allowed, probes: probes)
-        let needed = top + excluding.count
+        var (coarse, capacity) = (Self.coarseCandidates(top: top) + excluding.count, Self.candidates(top: top) + excluding.count)
+        var candidates = scan(matrix, query: query, coarse: coarse, capacity: capacity, allowed: allowed, probes: probes)
+        var needed = top + excluding.count
         var (exact, gone) = try liveScores(of: candidates, in: matrix, needed: needed)
         if gone.checked > 0, gone.count > gone.checked / 4 {
             // Many candidates were deleted since the matrix was written: they
             // could crowd out live photos. Write it again and scan once more.
             matrix = try rebuildMatrix(replacing: matrix)
             delta = try vectorsAdded(after: matrix.highestEmbeddingID)
-            candidates = scan(matrix, query: query, coarse: Self.coarseCandidates(top: top) + excluding.count,
-                              capacity: Self.candidates(top: top) + excluding.count, allowed: allowed, probes: probes)
+            candidates = scan(matrix, query: query, coarse: coarse, capacity: capacity, allowed: allowed, probes: probes)
             (exact, gone) = try liveScores(of: candidates, in: matrix, needed: needed)
         }
+        var added: [Int64: Float] = [:]
         for (photoID, vector) in delta where allowed?.contains(photoID) ?? true && vector.count == query.count {
             let score = vector.withUnsafeBufferPointer { v in query.withUnsafeBufferPointer { VectorMath.dot($0, v) } }
-            if score.isFinite { exact[photoID] = score }
+            if score.isFinite { added[photoID] = score }
         }
-        let ranked = exact.filter { !excluding.contains($0.key) && $0.value >= (minimumScore ?? -.infinity) }
-            .sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
-        return Ranking(hits: try withCopies(ranked, top: top),
-                       passing: allowed.map { allowed in allowed.count - excluding.count(where: allowed.contains) })
+        let minimum = minimumScore ?? -.infinity
+        while true {
+            let ranked = exact.merging(added) { $1 }.filter { !excluding.contains($0.key) && $0.value >= minimum }
+                .sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
+            let hits = try withCopies(ranked, top: top)
+            // Copies are shown once, so the candidates checked may make fewer
+            // than `top` photos: check more of them while any could rank,
+            // and scan for more when all were checked and the scan was cut.
+            let ranking = Ranking(hits: hits, passing: allowed.map { allowed in allowed.count - excluding.count(where: allowed.contains) })
+            guard hits.count < top else { return ranking }
+            if gone.checked < candidates.count {
+                guard candidates[gone.checked].score >= minimum else { return ranking }
+            } else {
+                guard candidates.count == capacity, candidates.last!.score >= minimum else { return ranking }
+                (coarse, capacity) = (2 * coarse, 2 * capacity)
+                candidates = scan(matrix, query: query, coarse: coarse, capacity: capacity, allowed: allowed, probes: probes)
+            }
+            needed = gone.checked + 2 * (top - hits.count)
+            (exact, gone) = try liveScores(of: candidates, in: matrix, needed: needed)
+        }
     }
 
     /// The photos `filter` lets through, newest first (by the date the
@@ -408,7 +424,7 @@ final class PhotoSearcher: Sendable {
             // All `top` at first; then as many again, and more, while copies collapse.
             let chunk = Array(ranked[next..<min(ranked.count, next + max(top - hits.count, next))])
             next += chunk.count
-            for hit in try describe(chunk) where hit.content.map({ shown.insert($0).inserted }) ?? true {
+            for hit in try describe(chunk) where hits.count < top && hit.content.map({ shown.insert($0).inserted }) ?? true {
                 hits.append(hit)
             }
         }
