@@ -117,6 +117,11 @@ def main():
     # Headers that lie about their size, a scan bomb, damaged HEVC (scripts/make-hostile-fixtures.py).
     for photo in ["lying-progressive.jpg", "lying.png", "many-scans.jpg", "damaged.heic"]:
         seed("image", photo, (ROOT / "fixtures/hostile" / photo).read_bytes())
+    # HEIF items that lie or nest, and honest derived images (scripts/make-hostile-heif.py).
+    for photo in ["grid-lying-size.heic", "iden-chain.heic", "tiles-lying-size.heic", "ispe-lying.heic"]:
+        seed("image", photo, (ROOT / "fixtures/hostile" / photo).read_bytes())
+    for photo in ["grid-2x2.heic", "iden.heic"]:
+        seed("image", photo, (ROOT / "fixtures/photos" / photo).read_bytes())
 
     for index, query in enumerate(['"dog" + "beach" - "people"', "2:sunset + ./ref.jpg", "a well-lit room at dusk",
                                    "0.5:'red car' - 1.5:night", "12:30 lunch", '"it\\"s raining"', "海边的日落 + 2:\"生日蛋糕\""]):

@@ -25,7 +25,8 @@
     X(heif_image_handle_get_metadata_size) X(heif_image_handle_get_metadata) X(heif_register_decoder_plugin) \
     X(heif_image_create) X(heif_image_add_plane) X(heif_nclx_color_profile_alloc) X(heif_nclx_color_profile_free) \
     X(heif_nclx_color_profile_set_color_primaries) X(heif_nclx_color_profile_set_transfer_characteristics) \
-    X(heif_nclx_color_profile_set_matrix_coefficients) X(heif_image_set_nclx_color_profile)
+    X(heif_nclx_color_profile_set_matrix_coefficients) X(heif_image_set_nclx_color_profile) \
+    X(heif_context_set_max_decoding_threads)
 #define PS_DE265_FUNCTIONS(X) \
     X(de265_init) X(de265_free) X(de265_new_decoder) X(de265_free_decoder) X(de265_set_image_allocation_functions) \
     X(de265_set_parameter_bool) X(de265_push_NAL) X(de265_flush_data) X(de265_decode) X(de265_get_next_picture) \
@@ -80,6 +81,7 @@ static void ps_heif_load_libraries(void) {
 #define heif_nclx_color_profile_set_transfer_characteristics PS_CALL_THROUGH(heif_nclx_color_profile_set_transfer_characteristics)
 #define heif_nclx_color_profile_set_matrix_coefficients PS_CALL_THROUGH(heif_nclx_color_profile_set_matrix_coefficients)
 #define heif_image_set_nclx_color_profile PS_CALL_THROUGH(heif_image_set_nclx_color_profile)
+#define heif_context_set_max_decoding_threads PS_CALL_THROUGH(heif_context_set_max_decoding_threads)
 #define de265_init PS_CALL_THROUGH(de265_init)
 #define de265_free PS_CALL_THROUGH(de265_free)
 #define de265_new_decoder PS_CALL_THROUGH(de265_new_decoder)
@@ -115,7 +117,15 @@ static void ps_heif_load_libraries(void) {
 //   - every plane libde265 decodes into is zero-filled when allocated, so
 //     even an undetected gap is deterministic;
 //   - any libde265 error or warning fails the decode, and a picture
-//     libde265 marks as faulty is never output.
+//     libde265 marks as faulty is never output;
+//   - the pictures of one decode may hold no more pixels than the caller
+//     allows (`ps_hevc_allowance`: what the file's items declare, checked
+//     by Imaging's HEIFItems): each picture's size is read from its
+//     sequence parameter set as the NAL units are pushed, so a stream far
+//     larger than its `ispe` says is refused before libde265 decodes it.
+//     (libde265 allocates through this plugin only the pictures it outputs
+//     unfiltered or after SAO; a picture whose SPS enables SAO but whose
+//     slices apply none comes from its own, unzeroed, allocator.)
 // Registered with a higher priority than libheif's, it decodes every HEVC
 // image (primary, tiles, alpha) libheif hands to a plugin.
 
@@ -123,9 +133,16 @@ enum { PS_HEVC_PRIORITY = 200, PS_PLANE_PADDING = 64 };
 
 typedef struct {
     de265_decoder_context *context;
+    size_t picture_pixels;   // the largest picture size any SPS pushed so far declares
 } ps_hevc_decoder;
 
 static const char ps_ok_text[] = "Success";
+
+// Pixels the decode running on this thread may still allocate pictures
+// for, and whether one was refused. libheif decodes tiles on the calling
+// thread (its decoding threads are turned off in ps_heif_open).
+static _Thread_local size_t ps_hevc_allowance = 0;
+static _Thread_local int ps_hevc_refused = 0;
 
 static struct heif_error ps_heif_error(enum heif_error_code code, enum heif_suberror_code subcode, const char *text) {
     struct heif_error error = {code, subcode, text};
@@ -219,6 +236,101 @@ static void ps_hevc_free(void *raw) {
     free(decoder);
 }
 
+// --- picture sizes, read from the stream as it is pushed ---
+
+typedef struct {
+    const uint8_t *bytes;
+    size_t size;
+    size_t bit;    // position in the payload with emulation-prevention bytes removed
+    size_t byte;   // position in `bytes`
+    int zeros;     // zero bytes just read (00 00 03 drops the 03)
+    int failed;
+} ps_bits;
+
+static int ps_bit(ps_bits *reader) {
+    if (reader->bit % 8 == 0) {
+        if (reader->bit > 0) reader->byte++;
+        if (reader->zeros >= 2 && reader->byte < reader->size && reader->bytes[reader->byte] == 3) {
+            reader->byte++;
+            reader->zeros = 0;
+        }
+        if (reader->byte >= reader->size) {
+            reader->failed = 1;
+            return 0;
+        }
+        reader->zeros = reader->bytes[reader->byte] == 0 ? reader->zeros + 1 : 0;
+    }
+    int value = (reader->bytes[reader->byte] >> (7 - reader->bit % 8)) & 1;
+    reader->bit++;
+    return value;
+}
+
+static uint64_t ps_bits_read(ps_bits *reader, int count) {
+    uint64_t value = 0;
+    for (int i = 0; i < count; i++) value = value << 1 | (uint64_t)ps_bit(reader);
+    return value;
+}
+
+// ue(v): at most 32 leading zeros; more is a damaged stream.
+static uint64_t ps_golomb(ps_bits *reader) {
+    int zeros = 0;
+    while (!reader->failed && ps_bit(reader) == 0) {
+        if (++zeros > 32) {
+            reader->failed = 1;
+            return 0;
+        }
+    }
+    return ((uint64_t)1 << zeros) - 1 + ps_bits_read(reader, zeros);
+}
+
+// pic_width_in_luma_samples × pic_height_in_luma_samples of an SPS NAL
+// unit (H.265 7.3.2.2, after its 2-byte header), or 0 if it cannot be read.
+static size_t ps_sps_pixels(const uint8_t *nal, size_t size) {
+    if (size < 3) return 0;
+    ps_bits reader = {nal + 2, size - 2, 0, 0, 0, 0};
+    ps_bits_read(&reader, 4);                        // sps_video_parameter_set_id
+    int sub_layers = (int)ps_bits_read(&reader, 3);  // sps_max_sub_layers_minus1
+    ps_bits_read(&reader, 1);                        // sps_temporal_id_nesting_flag
+    ps_bits_read(&reader, 96);                       // general profile (88 bits) and level (8)
+    int profile_present[8] = {0}, level_present[8] = {0};
+    for (int i = 0; i < sub_layers; i++) {
+        profile_present[i] = ps_bit(&reader);
+        level_present[i] = ps_bit(&reader);
+    }
+    if (sub_layers > 0) ps_bits_read(&reader, 2 * (8 - sub_layers));
+    for (int i = 0; i < sub_layers; i++) {
+        if (profile_present[i]) ps_bits_read(&reader, 88);
+        if (level_present[i]) ps_bits_read(&reader, 8);
+    }
+    ps_golomb(&reader);                              // sps_seq_parameter_set_id
+    if (ps_golomb(&reader) == 3) ps_bit(&reader);    // chroma_format_idc, separate_colour_plane_flag
+    uint64_t width = ps_golomb(&reader), height = ps_golomb(&reader);
+    if (reader.failed || width == 0 || height == 0 || width > 65535 || height > 65535) return 0;
+    return (size_t)(width * height);
+}
+
+// Accounts a NAL unit: an SPS sets the picture size; the first slice
+// segment of a picture spends it from the allowance. 0 when refused.
+static int ps_hevc_account(ps_hevc_decoder *decoder, const uint8_t *nal, size_t size) {
+    if (size < 3) return 1;
+    int type = (nal[0] >> 1) & 0x3F;
+    if (type == 33) {
+        size_t pixels = ps_sps_pixels(nal, size);
+        if (pixels == 0) {
+            ps_hevc_refused = 2;   // no size it can be held to
+            return 0;
+        }
+        if (pixels > decoder->picture_pixels) decoder->picture_pixels = pixels;
+    } else if (type < 32 && (nal[2] & 0x80)) {     // VCL, first_slice_segment_in_pic_flag
+        if (decoder->picture_pixels == 0 || decoder->picture_pixels > ps_hevc_allowance) {
+            ps_hevc_refused = 1;
+            return 0;
+        }
+        ps_hevc_allowance -= decoder->picture_pixels;
+    }
+    return 1;
+}
+
 static struct heif_error ps_hevc_push(void *raw, const void *data, size_t size) {
     ps_hevc_decoder *decoder = raw;
     const uint8_t *bytes = data;
@@ -232,6 +344,9 @@ static struct heif_error ps_hevc_push(void *raw, const void *data, size_t size) 
         position += 4;
         if (length > size - position) {
             return ps_heif_error(heif_error_Decoder_plugin_error, heif_suberror_End_of_data, "a NAL unit runs past its data");
+        }
+        if (!ps_hevc_account(decoder, bytes + position, length)) {
+            return ps_heif_error(heif_error_Decoder_plugin_error, heif_suberror_Unspecified, "refused");
         }
         if (de265_push_NAL(decoder->context, bytes + position, (int)length, 0, NULL) != DE265_OK) {
             return ps_heif_error(heif_error_Decoder_plugin_error, heif_suberror_Unspecified, "the HEVC data could not be queued");
@@ -399,6 +514,7 @@ int ps_heif_open(const uint8_t *data, size_t size, ps_heif **out, int *width, in
         snprintf(message, message_size, "out of memory");
         return PS_CODEC_OUT_OF_MEMORY;
     }
+    heif_context_set_max_decoding_threads(heif->context, 0);
     struct heif_error error = heif_context_read_from_memory_without_copy(heif->context, data, size, NULL);
     if (error.code == heif_error_Ok) error = heif_context_get_primary_image_handle(heif->context, &heif->handle);
     if (error.code != heif_error_Ok || !heif->handle) {
@@ -413,11 +529,21 @@ int ps_heif_open(const uint8_t *data, size_t size, ps_heif **out, int *width, in
     return PS_CODEC_OK;
 }
 
-int ps_heif_decode(ps_heif *heif, int has_alpha, size_t maximum_pixels, int *width, int *height,
+int ps_heif_decode(ps_heif *heif, int has_alpha, size_t maximum_pixels, size_t coded_pixels, int *width, int *height,
                    char *message, size_t message_size) {
     int channels = has_alpha ? 4 : 3;
+    ps_hevc_allowance = coded_pixels;
+    ps_hevc_refused = 0;
     struct heif_error error = heif_decode_image(heif->handle, &heif->image, heif_colorspace_RGB,
                                                 has_alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB, NULL);
+    ps_hevc_allowance = 0;
+    if (ps_hevc_refused) {
+        snprintf(message, message_size, ps_hevc_refused == 2 ? "its HEVC sequence parameter set cannot be read"
+                                                             : "its HEVC pictures hold more pixels than its images declare");
+        if (heif->image) heif_image_release(heif->image);
+        heif->image = NULL;
+        return PS_CODEC_CORRUPT;
+    }
     if (error.code != heif_error_Ok || !heif->image) {
         ps_heif_message(error, message, message_size);
         return PS_CODEC_CORRUPT;

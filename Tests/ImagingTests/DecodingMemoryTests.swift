@@ -146,6 +146,55 @@ struct LyingHeaderTests {
         #expect(try ImageDecoder().decode(bytes: bytes, path: "three-scans.jpg").bitmap.width == 8)
     }
 
+    @Test("HEIF items that lie about their size, or nest, are refused before libheif decodes them (scripts/make-hostile-heif.py)", arguments: [
+        // 624 bytes: libheif allocated the grid's own 32 767² canvas (6.3 GB).
+        ("grid-lying-size.heic", "not a valid HEIF file: its grid is 32767x32767 pixels but says 64x64 (ispe)"),
+        // 1 000 iden images deep: libheif recursed into each and overflowed the stack (SIGSEGV).
+        ("iden-chain.heic", "not a valid HEIF file: its derived images are nested"),
+        // 100 tiles said to be 64², each an 8 192² stream: 58 s for a 640² photo.
+        ("tiles-lying-size.heic", "not a valid HEIF file: its HEVC pictures hold more pixels than its images declare"),
+        // Said to be 1 × 1; 8 192² in the stream, decoded outside the budget.
+        ("ispe-lying.heic", "not a valid HEIF file: its HEVC pictures hold more pixels than its images declare"),
+    ])
+    func lyingHEIF(name: String, reason: String) {
+        let budget = DecodingBudget(bytes: 256 << 20)
+        do {
+            _ = try ImageDecoder(budget: budget).decode(path: FixtureFiles.path("hostile/\(name)"))
+            Issue.record("\(name) was decoded")
+        } catch {
+            #expect(error.reason == reason)
+        }
+        // Nothing of the 8 192² streams was decoded.
+        #expect(budget.peak < 8 << 20, "\(budget.peak)")
+    }
+
+    @Test("honest derived HEIF images decode: a grid of tiles, and an iden image over a coded one")
+    func honestDerivedHEIF() throws {
+        let decoder = ImageDecoder()
+        let tile = try decoder.decode(path: FixtureFiles.path("photos/iden.heic")).bitmap
+        #expect(tile.width == 64 && tile.height == 64)
+        let grid = try decoder.decode(path: FixtureFiles.path("photos/grid-2x2.heic")).bitmap
+        #expect(grid.width == 128 && grid.height == 128)
+        // The same tile four times over.
+        for y in 0..<128 {
+            let row = Array(grid.pixels[(y * 128 * 3)..<((y + 1) * 128 * 3)])
+            let source = Array(tile.pixels[(y % 64 * 64 * 3)..<((y % 64 + 1) * 64 * 3)])
+            #expect(row == source + source, "row \(y)")
+        }
+    }
+
+    @Test("AVIF (AV1 in HEIF) is refused by name: photosearch decodes HEVC")
+    func avif() throws {
+        var bytes = try FixtureFiles.bytes("photos/iden.heic")
+        // Its coded image's type, hvc1, becomes av01.
+        let infe = bytes.indices.filter { Array(bytes[$0..<min($0 + 4, bytes.count)]) == Array("hvc1".utf8) }
+        #expect(infe.count == 1)
+        bytes.replaceSubrange(infe[0]..<(infe[0] + 4), with: Array("av01".utf8))
+        #expect(throws: ImagingError.corrupt(path: "x.heic", format: "HEIF", reason: "images of type 'av01' are not supported (only HEVC)")) {
+            try ImageDecoder().decode(bytes: bytes, path: "x.heic")
+        }
+    }
+
     @Test("a progressive JPEG reserves its coefficient buffers, whatever the output scale")
     func coefficientsReserved() throws {
         let budget = DecodingBudget(bytes: 64 << 20)

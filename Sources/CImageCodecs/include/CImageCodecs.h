@@ -93,8 +93,9 @@ int ps_heif_open(const uint8_t *data, size_t size, ps_heif **out, int *width, in
                  char *message, size_t message_size);
 
 /// Decodes the primary image as interleaved 8-bit RGB or RGBA, rotations
-/// applied (kept inside `heif`); `width` and `height` get its size.
-int ps_heif_decode(ps_heif *heif, int has_alpha, size_t maximum_pixels, int *width, int *height,
+/// applied (kept inside `heif`); `width` and `height` get its size. Its
+/// HEVC pictures may hold `coded_pixels` in all (what its items declare).
+int ps_heif_decode(ps_heif *heif, int has_alpha, size_t maximum_pixels, size_t coded_pixels, int *width, int *height,
                    char *message, size_t message_size);
 
 /// Copies the decoded image into `pixels` (rows packed, width × height ×

@@ -16,6 +16,13 @@ enum HEIFDecoder {
 
     static func decode(_ bytes: [UInt8], path: String, maximumPixels: Int, budget: DecodingBudget, fileBytes: Int,
                        holding held: DecodingBudget.Reservation?) throws(ImagingError) -> Result {
+        // What the file is made of, checked before libheif reads it.
+        let items: HEIFItems
+        do {
+            items = try HEIFItems(bytes, maximumPixels: maximumPixels)
+        } catch {
+            throw .corrupt(path: path, format: "HEIF", reason: error.reason)
+        }
         var message = [CChar](repeating: 0, count: 256)
         func failure(_ status: Int32) -> ImagingError {
             let reason = ImageDecoder.codecMessage(message)
@@ -33,12 +40,15 @@ enum HEIFDecoder {
             throw .tooLarge(path: path, width: Int(width), height: Int(height), limit: maximumPixels)
         }
         let layout: Bitmap.Layout = hasAlpha != 0 ? .rgba : .rgb
-        // libde265's planes (up to 16-bit 4:4:4, 6 bytes a pixel), libheif's
-        // RGB(A) image and our copy of it, alive together for a moment.
-        let reservation = budget.reserve(fileBytes + Int(width) * Int(height) * (6 + 2 * layout.rawValue), replacing: held)
+        // libde265's planes (up to 16-bit 4:4:4, 6 bytes a pixel; a grid's
+        // tiles one at a time, into a canvas as large), libheif's RGB(A)
+        // image and our copy of it, alive together for a moment.
+        let area = Int(width) * Int(height)
+        let reservation = budget.reserve(fileBytes + max(items.codedPixels, area) * 6 + area * 2 * layout.rawValue,
+                                         replacing: held)
         // The bytes must outlive the decode: libheif reads them in place.
         let decoded: Int32 = bytes.withUnsafeBufferPointer { _ in
-            ps_heif_decode(heif, hasAlpha, maximumPixels, &width, &height, &message, message.count)
+            ps_heif_decode(heif, hasAlpha, maximumPixels, items.codedPixels, &width, &height, &message, message.count)
         }
         guard decoded == Int32(PS_CODEC_OK) else { throw failure(decoded) }
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * layout.rawValue)
