@@ -299,6 +299,27 @@ struct SearchTests {
         }
     }
 
+    @Test("a damaged vector row (NULL, empty, short, text) is left out of searches, never trapped on", arguments: ["NULL", "x''", "x'0011'", "'text'"])
+    func damagedVectorRow(value: String) throws {
+        let workspace = try indexedFixtures()
+        let victim = workspace.photos + "/rocket.jpg"
+        // As a damaged file can hold it: NULL too, in a NOT NULL column.
+        try workspace.database().write { db in
+            try db.execute(sql: "PRAGMA writable_schema = ON")
+            try db.execute(sql: "UPDATE sqlite_master SET sql = replace(sql, 'vector BLOB NOT NULL', 'vector BLOB') WHERE name = 'embeddings'")
+        }
+        try workspace.database().write { db in
+            try db.execute(sql: "UPDATE embeddings SET vector = \(value) WHERE photo_id = (SELECT id FROM photos WHERE path = ?)",
+                           arguments: [victim])
+        }
+        let searcher = try PhotoSearcher(database: try workspace.database())
+        let hits = try searcher.search(Self.textModel.encode(texts: ["a rocket"])[0], top: 20)
+        #expect(hits.count == 9 && !hits.contains { $0.path == victim })
+        // Not a query vector either (similar to it decodes the file instead).
+        #expect(try searcher.storedVector(path: victim)?.photoID == nil)
+        #expect(try searcher.storedVector(path: workspace.photos + "/camera.png")?.vector.count == 32)
+    }
+
     @Test("a vector file with flipped bytes is not trusted: it is rebuilt, and rankings stay exact")
     func tamperedVectorFile() throws {
         let workspace = try indexedFixtures()

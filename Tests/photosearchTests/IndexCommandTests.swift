@@ -194,6 +194,16 @@ struct IndexCommandTests {
         let second = try CommandRunner.run(["index", photos, "--db", database, "--model", model])
         #expect(second.status == 75)
         #expect(second.standardError.hasPrefix("photosearch: error: another photosearch index is already writing to \(database) (process \(first.pid))"))
+        // The same file by other names: its own lock, not only the name's
+        // lock file (two writers through a hard link corrupted it).
+        let symbolic = folder.appendingPathComponent("link.sqlite").path, hard = folder.appendingPathComponent("hard.sqlite").path
+        try FileManager.default.createSymbolicLink(atPath: symbolic, withDestinationPath: database)
+        try FileManager.default.linkItem(atPath: database, toPath: hard)
+        for other in [symbolic, hard] {
+            let again = try CommandRunner.run(["index", photos, "--db", other, "--model", model])
+            #expect(again.status == 75, "\(other): \(again.standardError)")
+            #expect(again.standardError.hasPrefix("photosearch: error: another photosearch index is already writing to \(other)"))
+        }
         // Reading keeps working while it indexes, and names the writer.
         let status = try CommandRunner.run(["status", "--db", database])
         #expect(status.status == 0)

@@ -1,15 +1,64 @@
 import FileAccess
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One writer per index: an exclusive flock(2) on `<index>.lock`. The kernel
-/// drops the lock when the holder exits, however it exits (kill -9
-/// included), so a crashed run never blocks the next one.
+/// One writer per index: an exclusive flock(2) on `<index>.lock`, and a
+/// lock on the index file itself, so that a second writer reaching the same
+/// file by another name (a symbolic or hard link: two writers through two
+/// names corrupted it) finds it taken. The kernel drops both when the holder
+/// exits, however it exits (kill -9 included), so a crashed run never blocks
+/// the next one.
 public final class WriterLock {
     private let descriptor: Int32
+    private let indexFile: Int32?
     public let path: String
+
+    /// The index file's descriptor for its lock, by device and inode: opened
+    /// once and kept for the life of the process, since closing any
+    /// descriptor of a file drops the process's POSIX locks on it, SQLite's
+    /// own included.
+    private static let indexFiles = Mutex<[String: Int32]>([:])
+
+    /// The byte of the index file locked (an open-file-description lock,
+    /// F_OFD_SETLK): past the bytes SQLite locks (1 GiB to 1 GiB + 512), so
+    /// that it never meets SQLite's locks, whatever process holds them.
+    private static let lockedByte = 0x4000_1000
+    private static let setLock: Int32 = 37   // F_OFD_SETLK (Linux 3.15)
+
+    /// Takes the index file's lock; `writerBusy` if another writer holds it,
+    /// nil where it cannot be taken (no file yet, a file system without such
+    /// locks): the lock file alone then.
+    private static func lockIndexFile(_ indexPath: String) throws(PhotoIndexError) -> Int32? {
+        guard let status = FilePaths.status(indexPath), (status.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let key = "\(status.st_dev):\(status.st_ino)"
+        let descriptor = indexFiles.withLock { files -> Int32 in
+            if let open = files[key] { return open }
+            let opened = FilePaths.withFileSystemRepresentation(indexPath) { open($0, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) }
+            var opens = stat()
+            guard opened >= 0 else { return -1 }
+            guard fstat(opened, &opens) == 0, opens.st_dev == status.st_dev, opens.st_ino == status.st_ino else {
+                close(opened)   // replaced in between: never locked, so closing drops nothing
+                return -1
+            }
+            files[key] = opened
+            return opened
+        }
+        guard descriptor >= 0 else { return nil }
+        var lock = flock()
+        lock.l_type = Int16(F_WRLCK)
+        lock.l_whence = Int16(SEEK_SET)
+        lock.l_start = lockedByte
+        lock.l_len = 1
+        guard fcntl(descriptor, setLock, &lock) == 0 else {
+            let code = errno
+            if code == EAGAIN || code == EACCES { throw .writerBusy(path: indexPath, holder: nil) }
+            return nil
+        }
+        return descriptor
+    }
 
     /// Takes the lock without waiting; `writerBusy` if another process has it.
     public init(indexPath: String) throws(PhotoIndexError) {
@@ -48,6 +97,13 @@ public final class WriterLock {
             if code == EWOULDBLOCK { throw .writerBusy(path: indexPath, holder: holder) }
             throw .databaseUnavailable(path: indexPath, reason: "cannot lock \(path): \(systemErrorText(code))")
         }
+        do {
+            indexFile = try Self.lockIndexFile(indexPath)
+        } catch {
+            flock(descriptor, LOCK_UN)
+            close(descriptor)
+            throw error
+        }
         self.descriptor = descriptor
         // Record who holds it, for the busy message.
         let pid = "\(getpid())\n"
@@ -78,6 +134,14 @@ public final class WriterLock {
     }
 
     deinit {
+        if let indexFile {
+            var lock = flock()
+            lock.l_type = Int16(F_UNLCK)
+            lock.l_whence = Int16(SEEK_SET)
+            lock.l_start = Self.lockedByte
+            lock.l_len = 1
+            _ = fcntl(indexFile, Self.setLock, &lock)
+        }
         _ = ftruncate(descriptor, 0)
         flock(descriptor, LOCK_UN)
         close(descriptor)

@@ -122,14 +122,17 @@ final class PhotoSearcher: Sendable {
         }
     }
 
-    /// The stored vector of the photo at `path`, or nil if it is not indexed.
+    /// The stored vector of the photo at `path`, or nil if it is not indexed
+    /// (or its row is damaged: not the model's size, or not finite).
     func storedVector(path: String) throws(PhotoIndexError) -> (photoID: Int64, vector: [Float])? {
         try database.read { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT p.id, e.vector FROM photos p JOIN embeddings e ON e.photo_id = p.id AND e.model_id = ?
                 WHERE p.path = ?
                 """, arguments: [model.id, path]) else { return nil }
-            return (row["id"], VectorBlob.vector(row["vector"]))
+            let vector = VectorBlob.vector(row["vector"])
+            guard vector.count == model.embeddingSize, vector.allSatisfy(\.isFinite) else { return nil }
+            return (row["id"], vector)
         }
     }
 

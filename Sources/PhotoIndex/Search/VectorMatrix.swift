@@ -288,7 +288,7 @@ package final class VectorMatrix: Sendable {
                     while index < ids.count && ids[index] < embeddingID { index += 1 }
                     guard index < ids.count, ids[index] == embeddingID else { continue }
                     defer { index += 1 }
-                    let blob: Data = row["vector"]
+                    let blob: Data = row["vector"] ?? Data()
                     let vector = VectorBlob.vector(blob)
                     // A row of another size or with NaN/∞ (written by an older
                     // version, or damaged) is left out rather than trusted.

@@ -10,7 +10,9 @@ public enum VectorBlob {
         return halves.withUnsafeBufferPointer { Data(buffer: $0) }
     }
 
-    public static func vector(_ data: Data) -> [Float] {
-        data.withUnsafeBytes { VectorMath.floats(fromHalves: $0) }
+    /// The floats of a stored vector; none for NULL (a NOT NULL column
+    /// still reads NULL from a damaged file).
+    public static func vector(_ data: Data?) -> [Float] {
+        data?.withUnsafeBytes { VectorMath.floats(fromHalves: $0) } ?? []
     }
 }
