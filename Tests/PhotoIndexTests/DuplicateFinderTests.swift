@@ -68,6 +68,24 @@ struct DuplicateFinderTests {
         for (group, other) in zip(groups, expectedGroups) { #expect(abs(group.similarity - other.similarity) < 1e-5) }
     }
 
+    @Test("a threshold linking more pairs than Links holds stops the search at once, and is refused", arguments: [true, false])
+    func tooManyLinks(exact: Bool) {
+        let dimension = 16
+        let rows = HalfRows(floats: Self.clustered(count: 3000, dimension: dimension, seed: 3), dimension: dimension)
+        // Every pair is at least -1 alike: 4.5 million of them.
+        var links = Links(count: rows.count, capacity: 10_000)
+        if exact {
+            DuplicateFinder.allPairs(rows, threshold: -1, links: &links)
+        } else {
+            DuplicateFinder.nearbyPairs(rows, threshold: -1, probes: DuplicateFinder.probes, links: &links)
+        }
+        #expect(links.full && links.pairs.count == 10_000)
+        // Below the capacity, nothing is refused.
+        var fewer = Links(count: rows.count, capacity: 10_000)
+        DuplicateFinder.allPairs(rows, threshold: 0.9, links: &fewer)
+        #expect(!fewer.full && fewer.pairs.count > 0 && fewer.pairs.count < 10_000)
+    }
+
     @Test("identical vectors are alike 1 whatever float32 rounds their product to: --threshold 1 finds every copy", arguments: [true, false])
     func identicalVectors(exact: Bool) {
         let dimension = 512

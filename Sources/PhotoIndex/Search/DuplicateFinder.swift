@@ -82,6 +82,10 @@ struct DuplicateFinder {
         } else {
             Self.nearbyPairs(rows, threshold: threshold, probes: Self.probes, links: &links)
         }
+        if links.full {
+            throw .invalidArgument(name: "threshold", reason: "more than \(Links.capacity) pairs of photos are at least \(threshold) alike, "
+                                   + "too many to group (they are not duplicates); raise it (the default is 0.95)")
+        }
         return (ids, links)
     }
 
@@ -146,6 +150,7 @@ struct DuplicateFinder {
                         if score >= threshold { links.link(i, j, score) }
                     }
                 }
+                if links.full { return }
             }
         }
     }
@@ -215,6 +220,7 @@ struct DuplicateFinder {
                         if score >= threshold { links.link(Int(query), Int(member), score) }
                     }
                 }
+                if links.full { return }
                 start = end
             }
         }
@@ -227,9 +233,17 @@ struct DuplicateFinder {
 struct Links {
     private var parent: [Int]
     private var links: [UInt64: Float] = [:]
+    /// The most links kept (~1.6 GB with grouping's own tables): past
+    /// it, a threshold links far more than duplicates (a threshold of 0.5
+    /// over 20 000 photos took 92 s and 6.6 GB, -0.99 grew past 8 GB).
+    static let capacity = 16_000_000
+    let capacity: Int
+    /// A link was refused for want of room: the finder stops and says so.
+    private(set) var full = false
 
-    init(count: Int) {
+    init(count: Int, capacity: Int = Links.capacity) {
         parent = Array(0..<count)
+        self.capacity = capacity
     }
 
     mutating func root(_ item: Int) -> Int {
@@ -245,7 +259,12 @@ struct Links {
 
     mutating func link(_ a: Int, _ b: Int, _ similarity: Float) {
         guard a != b else { return }
-        links[Self.key(a, b)] = similarity
+        let key = Self.key(a, b)
+        guard links.count < capacity || links[key] != nil else {
+            full = true
+            return
+        }
+        links[key] = similarity
         let (x, y) = (root(a), root(b))
         if x != y { parent[x] = y }
     }
