@@ -111,6 +111,14 @@ struct IndexBadFileTests {
         #expect(summary.added == 200 - photos)
     }
 
+    @Test("SQLite's shared-memory file that cannot grow (a full disk, at a run with nothing to do) is a full disk, not an I/O error")
+    func sharedMemoryFull() {
+        let error = DatabaseError(resultCode: .SQLITE_IOERR_SHMSIZE, message: "disk I/O error")
+        #expect(IndexDatabase.translate(error, path: "/x/index.sqlite") == .diskFull(path: "/x/index.sqlite"))
+        #expect(IndexDatabase.translate(DatabaseError(resultCode: .SQLITE_IOERR_READ, message: "disk I/O error"), path: "/x/index.sqlite")
+            == .database(path: "/x/index.sqlite", reason: "disk I/O error"))
+    }
+
     @Test("a new index the disk has no room to make is not left half made (it read as an older version's)")
     func diskFullOnCreation() throws {
         let workspace = try Workspace()

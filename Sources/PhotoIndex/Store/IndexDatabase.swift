@@ -414,9 +414,26 @@ package final class IndexDatabase: Sendable {
         }
     }
 
+    /// Whether the file system holding `path` (or its folder, when there
+    /// is no file yet) is mounted read-only.
+    static func onReadOnlyFileSystem(_ path: String) -> Bool {
+        var status = statvfs()
+        for candidate in [path, FilePaths.deletingLastComponent(FilePaths.absolute(path))] {
+            if FilePaths.withFileSystemRepresentation(candidate, { statvfs($0, &status) }) == 0 {
+                return status.f_flag & UInt(ST_RDONLY) != 0
+            }
+        }
+        return false
+    }
+
     static func translate(_ error: DatabaseError, path: String) -> PhotoIndexError {
+        // (SQLite reports a shared-memory file it cannot grow, as on a full
+        // disk, as an I/O error.)
+        if error.resultCode == .SQLITE_FULL || error.extendedResultCode == .SQLITE_IOERR_SHMSIZE { return .diskFull(path: path) }
+        if [.SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN].contains(error.resultCode), onReadOnlyFileSystem(path) {
+            return .databaseUnavailable(path: path, reason: "its file system is mounted read-only: searching works; indexing needs write access")
+        }
         switch error.resultCode {
-        case .SQLITE_FULL: return .diskFull(path: path)
         case .SQLITE_NOTADB: return .notAnIndex(path: path)
         case .SQLITE_READONLY, .SQLITE_PERM:
             return .databaseUnavailable(path: path, reason: """
