@@ -42,6 +42,7 @@ struct IndexCommandTests {
         #expect(status.standardOutput.contains("Photos:   5 indexed, 1 failed"))
         #expect(status.standardOutput.contains("broken.jpg: not a JPEG, PNG, WebP or HEIF image"))
         #expect(status.standardOutput.contains("Model:    oc-vit-gelu-p16, 32-d int8 embeddings"))
+        #expect(!status.standardOutput.contains("Embedded:"))
         // The run as the index keeps it: the same summary, its status, its times.
         struct StatusJSON: Decodable {
             struct Run: Decodable { let status: String; let started_at: String; let finished_at: String? }
@@ -53,6 +54,12 @@ struct IndexCommandTests {
         struct Nested: Decodable { let last_run: Summary }
         #expect(try JSONDecoder().decode(Nested.self, from: Data(lastRun.utf8)).last_run == Summary(
             scanned: 6, added: 5, updated: 0, unchanged: 0, moved: 0, removed: 0, failed: 1, interrupted: false))
+        // As a run replacing the model leaves the index when it is stopped:
+        // the old embeddings gone, some of the new ones made. Said.
+        _ = try CommandRunner.sqlite(database, "DELETE FROM embeddings WHERE id IN (SELECT id FROM embeddings LIMIT 2)")
+        let partial = try CommandRunner.run(["status", "--db", database])
+        #expect(partial.standardOutput.contains("Embedded: 3 of the 5 indexed photos have this model's embeddings; searches find only those"),
+                "\(partial.standardOutput)")
     }
 
     @Test("status lists the folders runs were given, each with its photos: indexed and failed, in words and in --json")

@@ -54,6 +54,11 @@ struct StatusCommand: ParsableCommand {
         }
         if let model = status.model {
             lines.append("Model:    \(model.name), \(model.embeddingSize)-d \(model.precision.rawValue) embeddings, \(model.checksum)")
+            if status.embeddings < status.indexed {
+                // A run replacing the model, stopped: the old embeddings went first.
+                lines.append("Embedded: \(status.embeddings) of the \(status.indexed) indexed photos have this model's embeddings; "
+                             + "searches find only those until an index run (which continues the interrupted one) embeds the rest")
+            }
         } else {
             lines.append("Model:    none yet")
         }
