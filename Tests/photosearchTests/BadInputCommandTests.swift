@@ -21,6 +21,11 @@ struct BadInputCommandTests {
         (["index", "/tmp", "--every", "1e300d"], "photosearch: error: --every must be between 1s and 366d."),
         (["index", "/tmp", "--every", "0.1s"], "photosearch: error: --every must be between 1s and 366d."),
         (["duplicates", "--threshold", "nan"], "photosearch: error: --threshold must be in (-1, 1]."),
+        // Negative numbers are values, not options ("Missing value for '--batch-size'").
+        (["index", "/tmp", "--batch-size", "-1"], "photosearch: error: --batch-size must be between 1 and 256."),
+        (["index", "/tmp", "--jobs", "-1"], "photosearch: error: --jobs must be between 1 and 64."),
+        (["search", "cat", "--top", "-5"], "photosearch: error: --top must be between 1 and 10000."),
+        (["serve", "--port", "-1"], "photosearch: error: --port must be between 0 and 65535."),
     ])
     func refused(arguments: [String], message: String) throws {
         let result = try CommandRunner.run(arguments + ["--db", "/nonexistent/index.sqlite"])

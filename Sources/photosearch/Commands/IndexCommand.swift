@@ -23,7 +23,7 @@ struct IndexCommand: ParsableCommand {
     @OptionGroup var model: ModelOption
     @OptionGroup var precision: PrecisionOption
 
-    @Option(name: .long, help: "Threads decoding photos (default: one per core).")
+    @Option(name: .long, parsing: .unconditional, help: "Threads decoding photos (default: one per core).")
     var jobs: Int?
 
     @Option(name: .long, help: "Skip files and folders matching this glob (a name, or a whole path if it contains /); repeatable.")
@@ -32,7 +32,7 @@ struct IndexCommand: ParsableCommand {
     @Flag(name: .long, help: "Print NDJSON progress events; the last line is the run's summary.")
     var json = false
 
-    @Option(name: .long, help: "Index again after each interval: 30s, 30m, 6h, 1d.")
+    @Option(name: .long, parsing: .unconditional, help: "Index again after each interval: 30s, 30m, 6h, 1d.")
     var every: String?
 
     @Flag(name: .long, help: "Delete the embeddings of another model or precision and re-embed every photo with this one.")
@@ -41,7 +41,7 @@ struct IndexCommand: ParsableCommand {
     @Flag(name: .long, help: "Let a folder that holds no photos now remove its photos from the index (refused otherwise: an unmounted drive's mount point looks empty).")
     var allowEmpty = false
 
-    @Option(name: .long, help: "Photos per encoder batch.")
+    @Option(name: .long, parsing: .unconditional, help: "Photos per encoder batch.")
     var batchSize = 16
 
     func validate() throws {

@@ -24,19 +24,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Address to listen on (default: 127.0.0.1, this computer only).")
     var host = "127.0.0.1"
 
-    @Option(name: .long, help: "Port (0: any free one, printed).")
+    @Option(name: .long, parsing: .unconditional, help: "Port (0: any free one, printed).")
     var port = 8080
 
     @Option(name: .long, help: "Token every client must present (default: none on loopback, a new one otherwise).")
     var token: String?
 
-    @Option(name: .long, help: "Seconds a client may take to send a request, or stay idle between requests, before it is disconnected.")
+    @Option(name: .long, parsing: .unconditional, help: "Seconds a client may take to send a request, or stay idle between requests, before it is disconnected.")
     var idleTimeout = 30
 
     @Option(name: .long, help: "Folder to re-index on the --every schedule; repeatable.", completion: .directory)
     var index: [String] = []
 
-    @Option(name: .long, help: "With --index: run the indexer now and after each interval: 30s, 30m, 6h, 1d.")
+    @Option(name: .long, parsing: .unconditional, help: "With --index: run the indexer now and after each interval: 30s, 30m, 6h, 1d.")
     var every: String?
 
     func validate() throws {

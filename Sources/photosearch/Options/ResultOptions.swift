@@ -6,14 +6,14 @@ import PhotoIndex
 
 /// How many results, which photos, and in which form: shared by search and similar.
 struct ResultOptions: ParsableArguments {
-    @Option(name: .long, help: "Number of results.")
+    @Option(name: .long, parsing: .unconditional, help: "Number of results.")
     var top = 10
 
     // (Unconditional: "-0.2" is this option's value, not an option.)
     @Option(name: .long, parsing: .unconditional, help: "Leave out results whose cosine similarity is below this.")
     var minScore: Float?
 
-    @Option(name: .long, help: ArgumentHelp("Leave out results less likely than this to match (0 to 1).",
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Leave out results less likely than this to match (0 to 1).",
                                             discussion: "SigLIP models only, with a query of one text: their scores are calibrated match probabilities."))
     var minProbability: Float?
 
@@ -56,7 +56,7 @@ struct ResultOptions: ParsableArguments {
                                                                      valueName: "lat,lon[,km]"))
     var near: String?
 
-    @Option(name: .long, help: ArgumentHelp("In a partitioned index (large libraries; photosearch status says), how many of its cells to scan.",
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("In a partitioned index (large libraries; photosearch status says), how many of its cells to scan.",
                                             discussion: "More finds more of the true best matches, more slowly; the default is status's figure."))
     var probes: Int?
 
