@@ -188,6 +188,10 @@ public struct GalleryServer: Sendable {
             }
             parameters.values[key, default: []].append(value)
         }
+        // One value each: which of two would be meant is anyone's guess.
+        for name in QueryParameters.single where parameters.values[name].map({ $0.count > 1 }) ?? false {
+            throw HTTPError(.badRequest, message: "the parameter \(name) is given more than once")
+        }
         return parameters
     }
 }
@@ -202,6 +206,9 @@ struct QueryParameters: Sendable, ExpressibleByDictionaryLiteral {
     init(dictionaryLiteral elements: (String, String)...) {
         for (key, value) in elements { values[key, default: []].append(value) }
     }
+
+    /// The parameters that take one value (refused when repeated).
+    static let single = ["q", "top", "offset", "min_score", "min_probability", "probes", "after", "before", "in", "near", "sort", "cursor"]
 
     subscript(name: String) -> String? { values[name]?.first }
 

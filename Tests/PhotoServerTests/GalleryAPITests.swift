@@ -78,6 +78,8 @@ struct GalleryAPITests {
             ("/api/search?q=cat&sort=name", .badRequest, "sort must be score or date"),
             ("/api/search?q=cat&in=relative/folder", .badRequest, "in must be an absolute folder path"),
             ("/api/search?q=cat&top=1%zz", .badRequest, "the parameter top is not valid percent-encoding"),
+            ("/api/search?q=cat&top=5&top=6", .badRequest, "the parameter top is given more than once"),
+            ("/api/search?q=cat&q=dog", .badRequest, "the parameter q is given more than once"),
             ("/api/search?q=%22dog%22%20%2B", .badRequest, "malformed query"),
             ("/api/search?q=%2Fetc%2Fpasswd.jpg", .badRequest, "no such image: /etc/passwd.jpg"),
             ("/api/search?q=%22x%22%20%2B%202%3A.%2Fsecret.png", .badRequest, "no such image: ./secret.png"),
