@@ -118,7 +118,8 @@ def main():
     for photo in ["lying-progressive.jpg", "lying.png", "many-scans.jpg", "damaged.heic"]:
         seed("image", photo, (ROOT / "fixtures/hostile" / photo).read_bytes())
     # HEIF items that lie or nest, and honest derived images (scripts/make-hostile-heif.py).
-    for photo in ["grid-lying-size.heic", "iden-chain.heic", "tiles-lying-size.heic", "ispe-lying.heic"]:
+    for photo in ["grid-lying-size.heic", "iden-chain.heic", "tiles-lying-size.heic", "ispe-lying.heic", "depth-inflates.heic",
+                  "tile-larger-than-grid.heic", "empty-extents.heic", "alpha-chain.heic"]:
         seed("image", photo, (ROOT / "fixtures/hostile" / photo).read_bytes())
     for photo in ["grid-2x2.heic", "iden.heic"]:
         seed("image", photo, (ROOT / "fixtures/photos" / photo).read_bytes())

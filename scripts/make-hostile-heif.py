@@ -161,16 +161,40 @@ def main(fixtures):
         f.associate(1, f.property(ispe(width, height)))
         return f
 
-    def tiled(stream, rows, columns, width, height, tile):
+    def tiled(stream, rows, columns, width, height, tile, said=None):
         hvcc, coded = streams[stream]
         f = HEIF()
         f.item(1, b'grid', grid(rows, columns, width, height))
         f.item(2, b'hvc1', coded)
-        f.associate(1, f.property(ispe(columns * tile, rows * tile)))
+        f.associate(1, f.property(ispe(*(said or (columns * tile, rows * tile)))))
         f.associate(2, f.property(hvcc), True)
         f.associate(2, f.property(ispe(tile, tile)))
         f.reference(b'dimg', 1, [2] * (rows * columns))
         return f
+
+    def auxiliary_type(urn):
+        return full_box(b'auxC', 0, 0, urn + b'\0')
+
+    # An image said to be 1 × 1 (an 8 192² stream) with a depth map said to
+    # be 8 192² and holding nothing: libheif never decodes depth, so it must
+    # not raise what the image may decode.
+    depth = single('flat8k', 1, 1)
+    depth.item(2, b'hvc1', b'')
+    depth.associate(2, 1, True)
+    depth.associate(2, depth.property(ispe(8192, 8192)))
+    depth.associate(2, depth.property(auxiliary_type(b'urn:mpeg:hevc:2015:auxid:2')))
+    depth.reference(b'auxl', 2, [1])
+    # A 64² image whose alpha has an alpha, and so on, 5 deep (libheif recurses).
+    alphas = HEIF()
+    config, size, alpha = alphas.property(streams['g64'][0]), alphas.property(ispe(64, 64)), \
+        alphas.property(auxiliary_type(b'urn:mpeg:hevc:2015:auxid:1'))
+    for item in range(1, 7):
+        alphas.item(item, b'hvc1', streams['g64'][1])
+        alphas.associate(item, config, True)
+        alphas.associate(item, size)
+        if item > 1:
+            alphas.associate(item, alpha)
+            alphas.reference(b'auxl', item, [item - 1])
 
     outputs = {
         # 53 KB: iden → iden → … → a 64² image, 1 000 deep; libheif
@@ -184,6 +208,10 @@ def main(fixtures):
         'hostile/tiles-lying-size.heic': tiled('flat8k', 10, 10, 640, 640, 64),
         # 15 KB: an image said to be 1 × 1, an 8 192² stream.
         'hostile/ispe-lying.heic': single('flat8k', 1, 1),
+        # A 640² grid of one tile said to be 8 192² (it is): larger than the grid.
+        'hostile/tile-larger-than-grid.heic': tiled('flat8k', 1, 1, 640, 640, 8192, said=(640, 640)),
+        'hostile/depth-inflates.heic': depth,
+        'hostile/alpha-chain.heic': alphas,
         # Honest: a 2 × 2 grid of the 64² image, and an iden over it.
         'photos/grid-2x2.heic': tiled('g64', 2, 2, 128, 128, 64),
         'photos/iden.heic': None,
@@ -213,6 +241,13 @@ def main(fixtures):
     for name, f in outputs.items():
         with open(os.path.join(fixtures, name), 'wb') as out:
             out.write(f.build())
+    # 500 items of 65 535 extents of no bytes each, in 4 KB: 543 MB of
+    # extents when they were all kept.
+    entries = b''.join(struct.pack('>HHHH', item + 1, 0, 0, 0xFFFF) for item in range(500))
+    iloc = full_box(b'iloc', 1, 0, bytes([0, 0]) + struct.pack('>H', 500) + entries)
+    hdlr = full_box(b'hdlr', 0, 0, b'\0' * 4 + b'pict' + b'\0' * 13)
+    with open(os.path.join(fixtures, 'hostile/empty-extents.heic'), 'wb') as out:
+        out.write(box(b'ftyp', b'heic' + struct.pack('>I', 0) + b'mif1heicmiaf') + full_box(b'meta', 0, 0, hdlr + iloc))
 
 
 if __name__ == '__main__':

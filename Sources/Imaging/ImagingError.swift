@@ -3,6 +3,9 @@ import Foundation
 /// Everything that can go wrong reading a photo.
 public enum ImagingError: LocalizedError, Equatable, Sendable {
     case cannotRead(path: String, reason: String)
+    /// A file larger than any photo read (not "cannot read": it stays so
+    /// until it changes).
+    case fileTooLarge(path: String, reason: String)
     case emptyFile(path: String)
     case unsupportedFormat(path: String)
     case corrupt(path: String, format: String, reason: String)
@@ -17,6 +20,7 @@ public enum ImagingError: LocalizedError, Equatable, Sendable {
     public var reason: String {
         switch self {
         case let .cannotRead(_, reason): return Self.cannotReadPrefix + reason
+        case let .fileTooLarge(_, reason): return reason
         case .emptyFile: return "empty file"
         case .unsupportedFormat: return "not a JPEG, PNG, WebP or HEIF image"
         case let .corrupt(_, format, reason): return "not a valid \(format) file: \(reason)"
@@ -28,6 +32,8 @@ public enum ImagingError: LocalizedError, Equatable, Sendable {
         switch self {
         case let .cannotRead(path, reason):
             return "cannot read \(path): \(reason)"
+        case let .fileTooLarge(path, reason):
+            return "\(path): \(reason)"
         case let .emptyFile(path):
             return "\(path) is empty"
         case let .unsupportedFormat(path):

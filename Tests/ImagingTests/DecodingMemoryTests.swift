@@ -155,6 +155,15 @@ struct LyingHeaderTests {
         ("tiles-lying-size.heic", "not a valid HEIF file: its HEVC pictures hold more pixels than its images declare"),
         // Said to be 1 × 1; 8 192² in the stream, decoded outside the budget.
         ("ispe-lying.heic", "not a valid HEIF file: its HEVC pictures hold more pixels than its images declare"),
+        // The same with a depth map said to be 8 192²: never decoded, so it
+        // does not raise what the image may hold.
+        ("depth-inflates.heic", "not a valid HEIF file: its HEVC pictures hold more pixels than its images declare"),
+        // A tile said (truly) to be 8 192² in a 640² grid; said 2³²−1, the sum overflowed.
+        ("tile-larger-than-grid.heic", "not a valid HEIF file: its 8192x8192 tiles are larger than its 640x640 grid"),
+        // 500 × 65 535 extents of no bytes in 4 KB: 543 MB of extents when kept.
+        ("empty-extents.heic", "not a valid HEIF file: its iloc box lists extents of no size"),
+        // Alpha of alpha of alpha…: libheif recurses through them.
+        ("alpha-chain.heic", "not a valid HEIF file: its alpha image has an alpha image"),
     ])
     func lyingHEIF(name: String, reason: String) {
         let budget = DecodingBudget(bytes: 256 << 20)
@@ -181,6 +190,14 @@ struct LyingHeaderTests {
             let source = Array(tile.pixels[(y % 64 * 64 * 3)..<((y % 64 + 1) * 64 * 3)])
             #expect(row == source + source, "row \(y)")
         }
+    }
+
+    @Test("bytes after a HEIC's last box (a trailer some phones append) are ignored, as libheif ignores them")
+    func trailer() throws {
+        let bytes = try FixtureFiles.bytes("photos/coffee.heic")
+        let plain = try ImageDecoder().decode(bytes: bytes, path: "coffee.heic").bitmap
+        let trailed = try ImageDecoder().decode(bytes: bytes + Array("SEFT trailer that is not a box".utf8) + [0, 0, 0, 0xFF], path: "coffee.heic")
+        #expect(trailed.bitmap == plain)
     }
 
     @Test("AVIF (AV1 in HEIF) is refused by name: photosearch decodes HEVC")

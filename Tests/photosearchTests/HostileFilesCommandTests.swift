@@ -112,6 +112,9 @@ struct HostileFilesCommandTests {
         #expect(status.standardOutput.contains("1 indexed, 2 failed"), "\(status.standardOutput)")
         #expect(status.standardOutput.contains("not a JPEG, PNG, WebP or HEIF image"), "\(status.standardOutput)")
         #expect(status.standardOutput.contains("it is 1144 MiB, above the limit of 1024 MiB"), "\(status.standardOutput)")
+        // Not "cannot read" (tried every run): unchanged, neither is tried again.
+        let again = try CommandRunner.run(["index", folder.file("photos"), "--db", folder.file("index.sqlite"), "--model", Self.model])
+        #expect(again.standardError.contains("3 photos: 0 added, 0 updated, 3 unchanged"), "\(again.standardError)")
     }
 
     @Test("eight photos whose headers claim 15 000 × 15 000 are refused on eight threads, within 300 MB")

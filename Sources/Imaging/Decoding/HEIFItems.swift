@@ -17,8 +17,14 @@ struct HEIFItems {
         var type = ""
         var width = 0, height = 0
         var sized = false
+        /// Its auxC property's type, for an auxiliary image.
+        var auxiliaryType: String?
         var location: (method: Int, base: Int, extents: [(offset: Int, length: Int)])?
     }
+
+    /// The auxiliary types libheif decodes as alpha (heif_context.cc).
+    private static let alphaTypes: Set<String> = ["urn:mpeg:avc:2015:auxid:1", "urn:mpeg:hevc:2015:auxid:1",
+                                                  "urn:mpeg:mpegB:cicp:systems:auxiliary:alpha"]
 
     private let bytes: [UInt8]
     private var items: [Int: Item] = [:]
@@ -31,7 +37,9 @@ struct HEIFItems {
     /// Refuses, with the reason, a file photosearch does not decode.
     init(_ bytes: [UInt8], maximumPixels: Int) throws(HEIFStructureError) {
         self.bytes = bytes
-        guard let meta = try Self.boxes(bytes, 0, bytes.count).first(where: { $0.type == "meta" }) else {
+        // (Top-level boxes up to the first that does not fit: libheif ignores
+        // what follows, such as a trailer some phones append.)
+        guard let meta = try Self.boxes(bytes, 0, bytes.count, lenient: true).first(where: { $0.type == "meta" }) else {
             throw HEIFStructureError("it has no meta box")
         }
         for box in try Self.boxes(bytes, meta.start + 4, meta.end) {
@@ -39,17 +47,23 @@ struct HEIFItems {
         }
         guard let primary else { throw HEIFStructureError("it names no primary image") }
         var pixels = try coded(primary, depth: 0, maximumPixels: maximumPixels)
-        for image in auxiliary[primary] ?? [] {
-            // Alpha is decoded with the image, so must be as checked; an
-            // auxiliary image of another format (none libheif decodes as
-            // alpha from HEVC) is left out.
-            do {
-                pixels += try coded(image, depth: 0, maximumPixels: maximumPixels)
-            } catch where error.unsupportedType {
-                continue
-            }
+        // The one auxiliary image libheif decodes with it: alpha, of its
+        // size (depth maps and gain maps are not decoded, so not counted).
+        var alpha = 0
+        for image in alphaImages(of: primary) {
+            guard alphaImages(of: image).isEmpty else { throw HEIFStructureError("its alpha image has an alpha image") }
+            alpha = max(alpha, try coded(image, depth: 0, maximumPixels: maximumPixels))
         }
-        codedPixels = pixels
+        codedPixels = pixels + alpha
+    }
+
+    /// The auxiliary images libheif would take as `id`'s alpha.
+    private func alphaImages(of id: Int) -> [Int] {
+        guard let master = items[id] else { return [] }
+        return (auxiliary[id] ?? []).filter { image in
+            guard let item = items[image], let type = item.auxiliaryType, Self.alphaTypes.contains(type) else { return false }
+            return item.sized && (item.width, item.height) == (master.width, master.height)
+        }
     }
 
     /// The HEVC pixels item `id` is decoded from.
@@ -78,6 +92,11 @@ struct HEIFItems {
                 guard let described = items[tile], described.type == "hvc1", described.sized else {
                     throw HEIFStructureError("a tile of its grid is not an HEVC image with a size")
                 }
+                // No larger than the grid (or a 1024² tile over a small one).
+                guard ImageDecoder.fits(width: described.width, height: described.height, maximumPixels: maximumPixels),
+                      described.width <= max(grid.width, 1024), described.height <= max(grid.height, 1024) else {
+                    throw HEIFStructureError("its \(described.width)x\(described.height) tiles are larger than its \(grid.width)x\(grid.height) grid")
+                }
                 // Tiles cover the grid, the last row and column overlapping its edge by less than a tile.
                 guard described.width * grid.columns >= grid.width, described.width * (grid.columns - 1) < grid.width,
                       described.height * grid.rows >= grid.height, described.height * (grid.rows - 1) < grid.height else {
@@ -89,7 +108,7 @@ struct HEIFItems {
         case "iden", "grid":
             throw HEIFStructureError("its derived images are nested")
         default:
-            throw HEIFStructureError("images of type '\(Self.printable(item.type))' are not supported (only HEVC)", unsupportedType: true)
+            throw HEIFStructureError("images of type '\(Self.printable(item.type))' are not supported (only HEVC)")
         }
     }
 
@@ -189,10 +208,17 @@ struct HEIFItems {
                 try reader.skip(2)
                 let base = try reader.number(baseSize)
                 let extentCount = try reader.number(2)
+                // Extents of no bytes each would let a few bytes loop 65 535
+                // times per item; only the first few are ever read (a grid's
+                // 12 bytes of data).
+                guard extentCount <= 1 || offsetSize + lengthSize + indexSize > 0 else {
+                    throw HEIFStructureError("its iloc box lists extents of no size")
+                }
                 var extents: [(offset: Int, length: Int)] = []
                 for _ in 0..<extentCount {
                     try reader.skip(indexSize)
-                    extents.append((try reader.number(offsetSize), try reader.number(lengthSize)))
+                    let extent = (offset: try reader.number(offsetSize), length: try reader.number(lengthSize))
+                    if extents.count < 16 { extents.append(extent) }
                 }
                 guard items[id]?.location == nil else { throw HEIFStructureError("item \(id) is located twice") }
                 items[id, default: Item()].location = (method, base, extents)
@@ -217,7 +243,14 @@ struct HEIFItems {
             let associations = try reader.number(1)
             for _ in 0..<associations {
                 let index = try reader.number(wide ? 2 : 1) & (wide ? 0x7FFF : 0x7F)
-                guard index >= 1, index <= properties.count, properties[index - 1].type == "ispe" else { continue }
+                guard index >= 1, index <= properties.count else { continue }
+                if properties[index - 1].type == "auxC" {
+                    // A full box, then the type as a NUL-terminated string.
+                    let property = properties[index - 1]
+                    let text = property.end - property.start > 4 ? bytes[(property.start + 4)..<property.end].prefix { $0 != 0 } : []
+                    items[id, default: Item()].auxiliaryType = String(decoding: text, as: UTF8.self)
+                }
+                guard properties[index - 1].type == "ispe" else { continue }
                 var ispe = Reader(bytes: bytes, position: properties[index - 1].start, end: properties[index - 1].end)
                 try ispe.skip(4)
                 let width = try ispe.number(4), height = try ispe.number(4)
@@ -240,16 +273,26 @@ struct HEIFItems {
         let end: Int
     }
 
-    /// The boxes from `start` to `end`, each within it.
-    static func boxes(_ bytes: [UInt8], _ start: Int, _ end: Int) throws(HEIFStructureError) -> [Box] {
+    /// The boxes from `start` to `end`, each within it; `lenient`: those
+    /// before the first that does not fit, instead of refusing.
+    static func boxes(_ bytes: [UInt8], _ start: Int, _ end: Int, lenient: Bool = false) throws(HEIFStructureError) -> [Box] {
         var found: [Box] = []
         var position = start
         while end - position >= 8 {
             var reader = Reader(bytes: bytes, position: position, end: end)
             var size = try reader.number(4)
             let type = try reader.type()
-            if size == 1 { size = try reader.number(8) } else if size == 0 { size = end - position }
+            if size == 1 {
+                guard let large = try? reader.number(8) else {
+                    if lenient { break }
+                    throw HEIFStructureError("its '\(printable(type))' box runs past its end")
+                }
+                size = large
+            } else if size == 0 {
+                size = end - position
+            }
             guard size >= reader.position - position, size <= end - position else {
+                if lenient { break }
                 throw HEIFStructureError("its '\(printable(type))' box runs past its end")
             }
             found.append(Box(type: type, start: reader.position, end: position + size))
@@ -299,10 +342,5 @@ struct HEIFItems {
 /// Why a HEIF file's structure is refused.
 struct HEIFStructureError: Error {
     let reason: String
-    /// The image is of a coding photosearch does not decode (AVIF, JPEG…).
-    let unsupportedType: Bool
-    init(_ reason: String, unsupportedType: Bool = false) {
-        self.reason = reason
-        self.unsupportedType = unsupportedType
-    }
+    init(_ reason: String) { self.reason = reason }
 }

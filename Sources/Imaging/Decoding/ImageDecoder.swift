@@ -76,7 +76,9 @@ public struct ImageDecoder: Sendable {
         guard file.size > 0 else { throw .emptyFile(path: path) }
         do {
             guard ImageFormat.sniff(try file.prefix(ImageFormat.sniffedBytes)) != nil else { throw ImagingError.unsupportedFormat(path: path) }
-            guard file.size <= maximumFileBytes else { throw FileAccessError.tooLarge(path: path, size: file.size, limit: maximumFileBytes) }
+            guard file.size <= maximumFileBytes else {
+                throw ImagingError.fileTooLarge(path: path, reason: FileAccessError.tooLarge(path: path, size: file.size, limit: maximumFileBytes).reason)
+            }
             let reservation = budget.reserve(file.size)
             let bytes = try file.readAll(limit: maximumFileBytes)
             return PhotoFile(path: path, bytes: bytes, reservation: reservation)

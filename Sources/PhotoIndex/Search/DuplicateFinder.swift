@@ -84,7 +84,7 @@ struct DuplicateFinder {
         }
         if links.full {
             throw .invalidArgument(name: "threshold", reason: "more than \(Links.capacity) pairs of photos are at least \(threshold) alike, "
-                                   + "too many to group (they are not duplicates); raise it (the default is 0.95)")
+                                   + "too many to group (they are not duplicates); raise it (the default is 0.95), or narrow the photos with --in")
         }
         return (ids, links)
     }

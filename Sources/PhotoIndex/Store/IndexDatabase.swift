@@ -431,7 +431,7 @@ package final class IndexDatabase: Sendable {
         // disk, as an I/O error.)
         if error.resultCode == .SQLITE_FULL || error.extendedResultCode == .SQLITE_IOERR_SHMSIZE { return .diskFull(path: path) }
         if [.SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN].contains(error.resultCode), onReadOnlyFileSystem(path) {
-            return .databaseUnavailable(path: path, reason: "its file system is mounted read-only: searching works; indexing needs write access")
+            return .databaseUnavailable(path: path, reason: "its file system is mounted read-only; indexing needs write access")
         }
         switch error.resultCode {
         case .SQLITE_NOTADB: return .notAnIndex(path: path)
