@@ -114,8 +114,11 @@ static void ps_heif_load_libraries(void) {
 // carry whatever the heap held before. This plugin does what that one does
 // (push 4-byte length-prefixed NAL units, decode, copy the planes into a
 // heif_image with the stream's colour description), except that:
-//   - every plane libde265 decodes into is zero-filled when allocated, so
-//     even an undetected gap is deterministic;
+//   - every plane libde265 allocates through it is zero-filled, so even an
+//     undetected gap is deterministic (libde265 allocates through the
+//     plugin the pictures it outputs unfiltered or after SAO; a picture
+//     whose SPS enables SAO but whose slices apply none comes from its own,
+//     unzeroed, allocator, and is decoded whole or fails on a warning);
 //   - any libde265 error or warning fails the decode, and a picture
 //     libde265 marks as faulty is never output;
 //   - the pictures of one decode may hold no more pixels than the caller
@@ -123,9 +126,6 @@ static void ps_heif_load_libraries(void) {
 //     by Imaging's HEIFItems): each picture's size is read from its
 //     sequence parameter set as the NAL units are pushed, so a stream far
 //     larger than its `ispe` says is refused before libde265 decodes it.
-//     (libde265 allocates through this plugin only the pictures it outputs
-//     unfiltered or after SAO; a picture whose SPS enables SAO but whose
-//     slices apply none comes from its own, unzeroed, allocator.)
 // Registered with a higher priority than libheif's, it decodes every HEVC
 // image (primary, tiles, alpha) libheif hands to a plugin.
 
@@ -138,9 +138,10 @@ typedef struct {
 
 static const char ps_ok_text[] = "Success";
 
-// Pixels the decode running on this thread may still allocate pictures
-// for, and whether one was refused. libheif decodes tiles on the calling
-// thread (its decoding threads are turned off in ps_heif_open).
+// Pixels the decode running on this thread may still decode pictures of,
+// and why one was refused (1: too many pixels, 2: an unreadable SPS).
+// libheif decodes tiles on the calling thread (its decoding threads are
+// turned off in ps_heif_open).
 static _Thread_local size_t ps_hevc_allowance = 0;
 static _Thread_local int ps_hevc_refused = 0;
 

@@ -7,7 +7,7 @@
 /// write, checked here: an `hvc1` image, a grid of `hvc1` tiles whose size
 /// is its `ispe`, or one `iden` over either; alpha planes likewise. The
 /// HEVC pixels this allows (`codedPixels`) bound what the decoder may
-/// allocate, picture by picture (CImageCodecs' plugin).
+/// decode, picture by picture (CImageCodecs' plugin).
 struct HEIFItems {
     /// Pixels of every HEVC picture the primary image and its auxiliary
     /// images (alpha) are decoded from, as their `ispe` declare them.
@@ -46,7 +46,7 @@ struct HEIFItems {
             try read(box)
         }
         guard let primary else { throw HEIFStructureError("it names no primary image") }
-        var pixels = try coded(primary, depth: 0, maximumPixels: maximumPixels)
+        let pixels = try coded(primary, depth: 0, maximumPixels: maximumPixels)
         // The one auxiliary image libheif decodes with it: alpha, of its
         // size (depth maps and gain maps are not decoded, so not counted).
         var alpha = 0
@@ -122,16 +122,16 @@ struct HEIFItems {
     /// Rows, columns and output size of grid item `id` (its data, from iloc).
     private func gridLayout(_ id: Int) throws(HEIFStructureError) -> (rows: Int, columns: Int, width: Int, height: Int) {
         guard let location = items[id]?.location else { throw HEIFStructureError("its grid has no data") }
+        let source: (start: Int, end: Int)
+        switch location.method {
+        case 0: source = (0, bytes.count)
+        case 1:
+            guard let itemData else { throw HEIFStructureError("its grid's data is in an idat box it does not have") }
+            source = itemData
+        default: throw HEIFStructureError("its grid's data is stored in a way photosearch does not read")
+        }
         var data: [UInt8] = []
         for extent in location.extents where data.count < 12 {
-            let source: (start: Int, end: Int)
-            switch location.method {
-            case 0: source = (0, bytes.count)
-            case 1:
-                guard let itemData else { throw HEIFStructureError("its grid's data is in an idat box it does not have") }
-                source = itemData
-            default: throw HEIFStructureError("its grid's data is stored in a way photosearch does not read")
-            }
             let (start, overflow) = location.base.addingReportingOverflow(extent.offset)
             let length = extent.length == 0 ? source.end - source.start - start : extent.length
             guard !overflow, start >= 0, length >= 0, start <= source.end - source.start, length <= source.end - source.start - start else {
@@ -140,10 +140,13 @@ struct HEIFItems {
             data += bytes[(source.start + start)..<(source.start + start + min(length, 12))]
         }
         guard data.count >= 8, data[0] == 0 else { throw HEIFStructureError("its grid's data is not a version-0 grid") }
-        let large = data[1] & 1 != 0
-        guard !large || data.count >= 12 else { throw HEIFStructureError("its grid's data is cut short") }
-        let width = large ? Self.number(data, 4, 4) : Self.number(data, 4, 2)
-        let height = large ? Self.number(data, 8, 4) : Self.number(data, 6, 2)
+        // version, flags, rows − 1, columns − 1, then the output size in 16
+        // bits, or 32 with flag 1.
+        var reader = Reader(bytes: data, position: 4, end: data.count)
+        let size = data[1] & 1 != 0 ? 4 : 2
+        guard let width = try? reader.number(size), let height = try? reader.number(size) else {
+            throw HEIFStructureError("its grid's data is cut short")
+        }
         return (Int(data[2]) + 1, Int(data[3]) + 1, width, height)
     }
 
@@ -186,16 +189,13 @@ struct HEIFItems {
                 }
             }
         case "iprp":
-            for child in try Self.boxes(bytes, box.start, box.end) {
-                if child.type == "ipco" { properties = try Self.boxes(bytes, child.start, child.end) }
-            }
-            for child in try Self.boxes(bytes, box.start, box.end) where child.type == "ipma" {
-                try associate(child)
-            }
+            // The properties first, then what ipma associates with them.
+            let children = try Self.boxes(bytes, box.start, box.end)
+            for child in children where child.type == "ipco" { properties = try Self.boxes(bytes, child.start, child.end) }
+            for child in children where child.type == "ipma" { try associate(child) }
         case "iloc":
             let version = try reader.number(1)
-            let flags = try reader.number(3)
-            _ = flags
+            try reader.skip(3)   // flags
             let sizes = try reader.number(1), more = try reader.number(1)
             let (offsetSize, lengthSize, baseSize) = (sizes >> 4, sizes & 15, more >> 4)
             let indexSize = version >= 1 ? more & 15 : 0
@@ -327,10 +327,6 @@ struct HEIFItems {
             defer { position += 4 }
             return String(decoding: bytes[position..<(position + 4)], as: UTF8.self)
         }
-    }
-
-    private static func number(_ data: [UInt8], _ at: Int, _ size: Int) -> Int {
-        data[at..<(at + size)].reduce(0) { $0 << 8 | Int($1) }
     }
 
     /// A four-character code as text that is safe to print.

@@ -47,17 +47,22 @@ public final class WriterLock {
             return opened
         }
         guard descriptor >= 0 else { return nil }
-        var lock = flock()
-        lock.l_type = Int16(F_WRLCK)
-        lock.l_whence = Int16(SEEK_SET)
-        lock.l_start = lockedByte
-        lock.l_len = 1
-        guard fcntl(descriptor, setLock, &lock) == 0 else {
+        guard setIndexFileLock(descriptor, F_WRLCK) == 0 else {
             let code = errno
             if code == EAGAIN || code == EACCES { throw .writerBusy(path: indexPath, holder: nil) }
             return nil
         }
         return descriptor
+    }
+
+    /// Sets (F_WRLCK) or clears (F_UNLCK) the lock on `lockedByte`.
+    private static func setIndexFileLock(_ descriptor: Int32, _ type: Int32) -> Int32 {
+        var lock = flock()
+        lock.l_type = Int16(type)
+        lock.l_whence = Int16(SEEK_SET)
+        lock.l_start = lockedByte
+        lock.l_len = 1
+        return fcntl(descriptor, setLock, &lock)
     }
 
     /// Takes the lock without waiting; `writerBusy` if another process has it.
@@ -134,14 +139,7 @@ public final class WriterLock {
     }
 
     deinit {
-        if let indexFile {
-            var lock = flock()
-            lock.l_type = Int16(F_UNLCK)
-            lock.l_whence = Int16(SEEK_SET)
-            lock.l_start = Self.lockedByte
-            lock.l_len = 1
-            _ = fcntl(indexFile, Self.setLock, &lock)
-        }
+        if let indexFile { _ = Self.setIndexFileLock(indexFile, F_UNLCK) }
         _ = ftruncate(descriptor, 0)
         flock(descriptor, LOCK_UN)
         close(descriptor)

@@ -83,7 +83,7 @@ struct DuplicateFinder {
             Self.nearbyPairs(rows, threshold: threshold, probes: Self.probes, links: &links)
         }
         if links.full {
-            throw .invalidArgument(name: "threshold", reason: "more than \(Links.capacity) pairs of photos are at least \(threshold) alike, "
+            throw .invalidArgument(name: "threshold", reason: "more than \(links.capacity) pairs of photos are at least \(threshold) alike, "
                                    + "too many to group (they are not duplicates); raise it (the default is 0.95), or narrow the photos with --in")
         }
         return (ids, links)
@@ -236,12 +236,12 @@ struct Links {
     /// The most links kept (~1.6 GB with grouping's own tables): past
     /// it, a threshold links far more than duplicates (a threshold of 0.5
     /// over 20 000 photos took 92 s and 6.6 GB, -0.99 grew past 8 GB).
-    static let capacity = 16_000_000
+    static let standardCapacity = 16_000_000
     let capacity: Int
     /// A link was refused for want of room: the finder stops and says so.
     private(set) var full = false
 
-    init(count: Int, capacity: Int = Links.capacity) {
+    init(count: Int, capacity: Int = Links.standardCapacity) {
         parent = Array(0..<count)
         self.capacity = capacity
     }

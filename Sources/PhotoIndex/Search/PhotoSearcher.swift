@@ -194,6 +194,7 @@ final class PhotoSearcher: Sendable {
             if score.isFinite { added[photoID] = score }
         }
         let minimum = minimumScore ?? -.infinity
+        let passing = allowed.map { allowed in allowed.count - excluding.count(where: allowed.contains) }
         while true {
             let ranked = exact.merging(added) { $1 }.filter { !excluding.contains($0.key) && $0.value >= minimum }
                 .sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }
@@ -201,7 +202,7 @@ final class PhotoSearcher: Sendable {
             // Copies are shown once, so the candidates checked may make fewer
             // than `top` photos: check more of them while any could rank,
             // and scan for more when all were checked and the scan was cut.
-            let ranking = Ranking(hits: hits, passing: allowed.map { allowed in allowed.count - excluding.count(where: allowed.contains) })
+            let ranking = Ranking(hits: hits, passing: passing)
             guard hits.count < top else { return ranking }
             if gone.checked < candidates.count {
                 guard candidates[gone.checked].score >= minimum else { return ranking }
