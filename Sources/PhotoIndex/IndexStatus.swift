@@ -53,18 +53,33 @@ public struct IndexStatus: Sendable {
     /// The vector file's cells, if it is partitioned.
     public var vectorCells: Int? { vectorFile.flatMap { $0.cells > 0 ? $0.cells : nil } }
 
+    /// The photos indexed and failed, and the embeddings of the index's model
+    /// (one model at a time). Fewer embeddings than indexed photos: a run
+    /// replacing the model stopped after it dropped the old ones.
+    ///
+    /// Cheap enough for every search (0.5 ms at 100 000 photos): whole-table
+    /// counts, which SQLite takes from its b-trees' page counts, and the
+    /// failed through their partial index, which the range on `id` (every
+    /// rowid) makes the planner use; a count of the indexed scans a row each
+    /// (7 ms).
+    static func counts(_ db: Database) throws -> (indexed: Int, failed: Int, embedded: Int) {
+        let photos = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos") ?? 0
+        let failed = try Int.fetchOne(db, sql: """
+            SELECT COUNT(*) FROM photos WHERE state = 'failed' AND id BETWEEN -9223372036854775808 AND 9223372036854775807
+            """) ?? 0
+        return (photos - failed, failed, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings") ?? 0)
+    }
+
     /// Reads the status of the index at `database` (a read transaction; safe
     /// while an indexer writes).
     static func read(_ database: IndexDatabase, failureLimit: Int = 20, folderLimit: Int = 100) throws(PhotoIndexError) -> IndexStatus {
         try database.read { db in
-            let indexed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE state = 'indexed'") ?? 0
-            let failed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos WHERE state = 'failed'") ?? 0
+            let (indexed, failed, embeddings) = try counts(db)
             let failures = try Row.fetchAll(db, sql: """
                 SELECT CAST(path AS TEXT) AS path, CAST(last_error AS TEXT) AS last_error FROM photos
                 WHERE state = 'failed' ORDER BY updated_at DESC, path LIMIT ?
                 """, arguments: [failureLimit]).map { Failure(path: $0["path"], reason: $0["last_error"]) }
             let model = try ModelRecord.current(db)
-            let embeddings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings") ?? 0
             let positions = try Row.fetchOne(db, sql: """
                 SELECT COUNT(*), COUNT(place_id) FROM photos WHERE state = 'indexed' AND latitude IS NOT NULL AND longitude IS NOT NULL
                 """)

@@ -287,6 +287,20 @@ public final class PhotoLibrary: Sendable {
         try IndexStatus.read(try database(create: false), failureLimit: failureLimit)
     }
 
+    /// Indexed photos without the index's model's embeddings, which searches
+    /// miss: what a stopped `index --replace-model` leaves until a run embeds
+    /// them (0 otherwise, and without an index).
+    public func photosWithoutEmbeddings() throws(PhotoIndexError) -> Int {
+        let database: IndexDatabase
+        do {
+            database = try self.database(create: false)
+        } catch .indexNotFound {
+            return 0
+        }
+        let counts = try database.read { db in try IndexStatus.counts(db) }
+        return max(0, counts.indexed - counts.embedded)
+    }
+
     // MARK: Indexing
 
     /// Indexes `options.roots` once, under the index's writer lock (another

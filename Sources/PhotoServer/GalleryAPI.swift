@@ -170,6 +170,9 @@ public struct GalleryAPI: Sendable {
         }
 
         let photos: Int
+        /// Of `photos`, those with the model's embeddings: fewer while a run
+        /// replacing the model has not finished (searches miss the rest).
+        let embedded: Int
         let failed: Int
         let model: String?
         let precision: String?
@@ -180,12 +183,13 @@ public struct GalleryAPI: Sendable {
         var queryLanguages: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case photos, failed, model, precision, indexing, lastRun = "last_run", busy, queryLanguages = "query_languages"
+            case photos, embedded, failed, model, precision, indexing, lastRun = "last_run", busy, queryLanguages = "query_languages"
         }
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(photos, forKey: .photos)
+            try container.encode(embedded, forKey: .embedded)
             try container.encode(failed, forKey: .failed)
             try container.encode(model, forKey: .model)
             try container.encode(precision, forKey: .precision)
@@ -215,12 +219,12 @@ public struct GalleryAPI: Sendable {
                                updated: $0.summary.updated, removed: $0.summary.removed, failed: $0.summary.failed)
             }
             // (Unknown when the model cannot be loaded: searches say why.)
-            return Status(photos: status.indexed, failed: status.failed, model: status.model?.name,
+            return Status(photos: status.indexed, embedded: status.embeddings, failed: status.failed, model: status.model?.name,
                           precision: status.model?.precision.rawValue, indexing: indexing?.snapshot(), lastRun: run, busy: busy,
                           queryLanguages: try? library.queryLanguages())
         } catch .indexNotFound {
             // No index yet: the page says how to make one.
-            return Status(photos: 0, failed: 0, model: nil, precision: nil, indexing: indexing?.snapshot(), lastRun: nil, busy: busy)
+            return Status(photos: 0, embedded: 0, failed: 0, model: nil, precision: nil, indexing: indexing?.snapshot(), lastRun: nil, busy: busy)
         } catch {
             throw Self.refusal(error)
         }

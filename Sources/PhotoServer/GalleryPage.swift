@@ -398,6 +398,9 @@ enum GalleryPage {
         let text = status.photos + ' photos indexed';
         if (status.failed) text += ', ' + status.failed + ' could not be read';
         if (status.model) text += ' · model ' + status.model + ' (' + status.precision + ')';
+        if (status.model && status.embedded < status.photos) {
+          text += ' · ' + (status.photos - status.embedded) + ' not searchable until an index run embeds them with this model';
+        }
         if (status.indexing && status.indexing.state === 'indexing') text += ' · indexing ' + status.indexing.done + '/' + status.indexing.total;
         if (status.indexing && status.indexing.state === 'failed') text += ' · indexing failed: ' + status.indexing.error;
         $('status').textContent = text;

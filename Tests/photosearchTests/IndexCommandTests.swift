@@ -54,12 +54,27 @@ struct IndexCommandTests {
         struct Nested: Decodable { let last_run: Summary }
         #expect(try JSONDecoder().decode(Nested.self, from: Data(lastRun.utf8)).last_run == Summary(
             scanned: 6, added: 5, updated: 0, unchanged: 0, moved: 0, removed: 0, failed: 1, interrupted: false))
+        let search = ["search", "a photo", "--db", database, "--model", model, "--top", "10"]
+        let whole = try CommandRunner.run(search)
+        #expect(whole.status == 0 && whole.standardError.isEmpty, "\(whole.standardError)")
         // As a run replacing the model leaves the index when it is stopped:
-        // the old embeddings gone, some of the new ones made. Said.
+        // the old embeddings gone, some of the new ones made. Said, by
+        // status and by each command that could not see the rest.
         _ = try CommandRunner.sqlite(database, "DELETE FROM embeddings WHERE id IN (SELECT id FROM embeddings LIMIT 2)")
         let partial = try CommandRunner.run(["status", "--db", database])
         #expect(partial.standardOutput.contains("Embedded: 3 of the 5 indexed photos have this model's embeddings; searches find only those"),
                 "\(partial.standardOutput)")
+        let missed = "2 indexed photos were not searched: a run replacing the model stopped before embedding them; "
+            + "`photosearch index` finishes it\n"
+        let found = try CommandRunner.run(search)
+        #expect(found.status == 0 && found.standardOutput.split(separator: "\n").count == 3, "\(found.standardOutput)")
+        #expect(found.standardError == "photosearch: " + missed, "\(found.standardError)")
+        let similar = try CommandRunner.run(["similar", folder.appendingPathComponent("photos/photo-00000.jpg").path, "--db", database,
+                                             "--model", model])
+        #expect(similar.status == 0 && similar.standardError == "photosearch: " + missed, "\(similar.standardError)")
+        let duplicates = try CommandRunner.run(["duplicates", "--db", database, "--json"])
+        #expect(duplicates.standardError == "photosearch: " + missed.replacingOccurrences(of: "searched", with: "compared"),
+                "\(duplicates.standardError)")
     }
 
     @Test("status lists the folders runs were given, each with its photos: indexed and failed, in words and in --json")

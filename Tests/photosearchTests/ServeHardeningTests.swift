@@ -20,6 +20,7 @@ struct ServeHardeningTests {
     struct Status: Decodable {
         struct Busy: Decodable { let heavy: Int; let waiting: Int; let uploads: Int }
         let photos: Int
+        let embedded: Int
         let precision: String?
         let busy: Busy?
     }
@@ -270,6 +271,10 @@ struct ServeHardeningTests {
         struct Results: Decodable { struct Hit: Decodable { let id: Int64 }; let results: [Hit] }
         let after = try JSONDecoder().decode(Results.self, from: Data(try gallery.get("/api/search?q=a+cat&top=3").body))
         #expect(after.results.count == 3)
+        // As a stopped replacing run leaves it: some photos without embeddings, said.
+        #expect(try (status(gallery).photos, status(gallery).embedded) == (6, 6))
+        _ = try CommandRunner.sqlite(gallery.database, "DELETE FROM embeddings WHERE id IN (SELECT id FROM embeddings LIMIT 2)")
+        #expect(try (status(gallery).photos, status(gallery).embedded) == (6, 4))
         // Rebuilt with a model other than the server's: 409, saying what to do.
         let other = CommandRunner.fixture("models/oc-vit-quickgelu-p8")
         #expect(try CommandRunner.run(["index", gallery.photos, "--db", gallery.database, "--model", other, "--replace-model"]).status == 0)

@@ -73,7 +73,9 @@ struct DuplicatesCommand: ParsableCommand {
 
     func run() throws {
         try Failure.reporting {
-            let groups = try PhotoLibrary(database: database.path, model: nil).duplicates(threshold: threshold, exact: exact, in: folder)
+            let library = PhotoLibrary(database: database.path, model: nil)
+            let groups = try library.duplicates(threshold: threshold, exact: exact, in: folder)
+            defer { ResultOptions.noteUnembedded(library, "compared") }
             if paths {
                 // The files' exact bytes, as xargs -0 and shells need them.
                 let end: UInt8 = null ? 0 : 0x0A

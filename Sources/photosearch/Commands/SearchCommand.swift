@@ -25,6 +25,7 @@ struct SearchCommand: ParsableCommand {
             let parsed = try SearchQuery.parse(query)
             let library = PhotoLibrary(database: database.path, model: try model.directory(index: database.path), prepared: model.prepared)
             try results.print(try library.search(parsed, try results.searchOptions()))
+            ResultOptions.noteUnembedded(library)
         }
     }
 }

@@ -23,6 +23,7 @@ struct SimilarCommand: ParsableCommand {
         try Failure.reporting {
             let library = PhotoLibrary(database: database.path, model: try model.directory(index: database.path), prepared: model.prepared)
             try results.print(try library.similar(to: photo, try results.searchOptions()))
+            ResultOptions.noteUnembedded(library)
         }
     }
 }

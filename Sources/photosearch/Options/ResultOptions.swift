@@ -156,6 +156,15 @@ struct ResultOptions: ParsableArguments {
         Terminal.output(output)
     }
 
+    /// Says on standard error when the index holds photos a search could not
+    /// see (`what` was done to the others): those a stopped
+    /// `index --replace-model` has not embedded yet.
+    static func noteUnembedded(_ library: PhotoLibrary, _ what: String = "searched") {
+        guard let missing = try? library.photosWithoutEmbeddings(), missing > 0 else { return }
+        Terminal.error("photosearch: \(missing) indexed photo\(missing == 1 ? " was" : "s were") not \(what): a run replacing the model "
+                       + "stopped before embedding them; `photosearch index` finishes it\n")
+    }
+
     /// `text` cut to `length` characters, the cut marked with "…".
     static func shortened(_ text: String, to length: Int) -> String {
         text.count <= length ? text : String(text.prefix(length - 1)) + "…"
