@@ -146,6 +146,23 @@ public enum FilePaths {
         return rest.isEmpty || folder.utf8.last == UInt8(ascii: "/") || rest.first == UInt8(ascii: "/")
     }
 
+    /// `path` with a leading "~/" replaced by the home folder as shells
+    /// find it: `$HOME`, else the user's entry in the password database
+    /// (Foundation's NSHomeDirectory reads only the latter on Linux, and so
+    /// missed a changed `HOME`: sudo -E, containers, services).
+    public static func expandingTilde(_ path: String) -> String {
+        guard path.hasPrefix("~/") else { return path }
+        return home + path.dropFirst(1)
+    }
+
+    /// The home folder: `$HOME` when set and not empty, else the password
+    /// database's.
+    public static var home: String {
+        if let value = getenv("HOME"), value.pointee != 0 { return String(cString: value) }
+        if let entry = getpwuid(getuid()), let directory = entry.pointee.pw_dir { return String(cString: directory) }
+        return "/"
+    }
+
     /// Whether something exists at `path` (following links).
     public static func exists(_ path: String) -> Bool { status(path) != nil }
 

@@ -63,6 +63,8 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     public enum QueryProblem: Equatable, Sendable {
         case unterminatedQuote
         case missingTerm(after: String)
+        /// "beach + in:Lisbon": a filter is not a term, to add or take away.
+        case filterAfterOperator(String, filter: String)
         case missingOperator(before: String)
         case invalidWeight(String)
         case tooLong(bytes: Int)
@@ -113,9 +115,12 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
             switch problem {
             case .unterminatedQuote: return "malformed query: a quote is not closed"
             case let .missingTerm(after): return "malformed query: nothing follows \"\(after)\""
+            case let .filterAfterOperator(sign, filter):
+                return "malformed query: \"\(sign)\" is followed by the filter \(filter), but filters are not terms to add or take away: "
+                    + "write it apart, without \"\(sign)\""
             case let .missingOperator(before): return "malformed query: expected + or - before \(before)"
             case let .invalidWeight(text):
-                return "malformed query: weight \"\(text.prefix(40))\" must be a positive number up to \(Int(SearchQuery.maximumWeight))"
+                return "malformed query: weight \"\(text.prefix(40))\" must be a number from \(SearchQuery.minimumWeight) to \(Int(SearchQuery.maximumWeight))"
             case let .tooLong(bytes):
                 return "the query is \(bytes) bytes long, more than \(SearchQuery.maximumBytes)"
             }
@@ -146,7 +151,7 @@ public enum PhotoIndexError: LocalizedError, Equatable, Sendable {
     /// to the state of files.
     public var isUsageError: Bool {
         switch self {
-        case .emptyQuery, .malformedQuery, .invalidDate, .invalidArgument, .unknownPlace, .noPhotosInFolder: return true
+        case .emptyQuery, .malformedQuery, .queryCancelsOut, .invalidDate, .invalidArgument, .unknownPlace, .noPhotosInFolder: return true
         default: return false
         }
     }

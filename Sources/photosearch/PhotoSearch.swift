@@ -35,21 +35,22 @@ struct PhotoSearch: AsyncParsableCommand {
         await run(arguments)
     }
 
-    /// `arguments` with a search's query that starts with "-" but cannot be
-    /// an option ('-"beach" + sunset', '- people', '-2:dog': the dash not
-    /// followed by a letter or another dash, and a space, quote or colon
-    /// in it, which no number or position has) moved after "--", where
-    /// ArgumentParser takes it as the query: otherwise it read the letters
-    /// in it as short options, and any "h" among them printed the help. An
-    /// option's value (`--min-score -0.5`) stays where it is.
+    /// `arguments` with a search's query that starts with "-" moved after
+    /// "--", where ArgumentParser takes it as the query: '-people + beach',
+    /// '-"beach" + sunset', '-2:dog', '-hat'. `search` has no short option
+    /// but -h, so such an argument is a query unless it is one dash and one
+    /// letter (-h, or a mistyped option, which ArgumentParser names). Before,
+    /// the letters were read as short options: any "h" among them printed the
+    /// help and exited 0, and without one the error was a "missing" query.
+    /// An option's value (`--min-score -0.5`) stays where it is.
     static func queriesAfterSeparator(_ arguments: [String]) -> [String] {
         guard let first = arguments.first, first == "search", !arguments.contains("--") else { return arguments }
         var arguments = arguments
         if let index = arguments.indices.dropFirst().first(where: { index in
             let text = arguments[index].unicodeScalars, before = arguments[index - 1]
-            guard text.first == "-", let second = text.dropFirst().first, second != "-",
-                  !(("a"..."z").contains(second) || ("A"..."Z").contains(second)),
-                  text.contains(where: { " \"':".unicodeScalars.contains($0) }) else { return false }
+            guard text.first == "-", let second = text.dropFirst().first, second != "-" else { return false }
+            let letter = ("a"..."z").contains(second) || ("A"..."Z").contains(second)
+            guard text.count > 2 || !letter else { return false }
             return index == 1 || !before.hasPrefix("-") || ResultOptions.flags.contains(before)
         }) {
             let query = arguments.remove(at: index)

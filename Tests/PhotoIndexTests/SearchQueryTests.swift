@@ -53,7 +53,7 @@ struct SearchQueryTests {
         // Filters alone: a list of what they let through.
         #expect(try query("in:Japan") == SearchQuery(parts: [], places: ["Japan"]))
         #expect(throws: PhotoIndexError.malformedQuery(.missingTerm(after: "in:"))) { try query(#"beach in:"""#) }
-        #expect(throws: PhotoIndexError.malformedQuery(.missingTerm(after: "+"))) { try query("beach + in:Lisbon") }
+        #expect(throws: PhotoIndexError.malformedQuery(.filterAfterOperator("+", filter: "in:"))) { try query("beach + in:Lisbon") }
         #expect(throws: PhotoIndexError.malformedQuery(.unterminatedQuote)) { try query(#"beach in:"Lisbon"#) }
     }
 
@@ -64,6 +64,17 @@ struct SearchQueryTests {
         #expect(try parse(#""/photos/a.png""#) == [.init(term: .text("/photos/a.png"), weight: 1)])   // quoted: text
         #expect(throws: PhotoIndexError.noSuchImage(path: "./missing.jpg")) { try parse("./missing.jpg") }
         #expect(throws: PhotoIndexError.noSuchImage(path: "missing.jpg")) { try parse("dog + missing.jpg") }
+        // A photo's name with a space in it is the photo, when it is one.
+        let spaced: Set<String> = ["/photos/IMG_4411 copy.jpg", "IMG 2.png"]
+        #expect(try parse("/photos/IMG_4411 copy.jpg", files: spaced) == [.init(term: .image(path: "/photos/IMG_4411 copy.jpg"), weight: 1)])
+        #expect(try parse("sunset - IMG 2.png", files: spaced) == [
+            .init(term: .text("sunset"), weight: 1), .init(term: .image(path: FilePaths.absolute("IMG 2.png")), weight: -1),
+        ])
+        #expect(try parse("a dog.jpg on a beach", files: spaced) == [.init(term: .text("a dog.jpg on a beach"), weight: 1)])
+        // "~/" is $HOME, as in a shell, and a missing photo is named where it was looked for.
+        let home = FilePaths.home
+        #expect(try parse("~/ref.jpg", files: [home + "/ref.jpg"]) == [.init(term: .image(path: home + "/ref.jpg"), weight: 1)])
+        #expect(throws: PhotoIndexError.noSuchImage(path: home + "/gone.jpg")) { try parse("~/gone.jpg") }
     }
 
     @Test("name: and camera: filters; a file name alone that is no file here is a name filter")
@@ -82,7 +93,7 @@ struct SearchQueryTests {
         #expect(try query("here.jpg") == SearchQuery(parts: [.init(term: .image(path: FilePaths.absolute("here.jpg")), weight: 1)]))
         #expect(try query("filename:x").names == [])
         #expect(throws: PhotoIndexError.malformedQuery(.missingTerm(after: "camera:"))) { try query(#"camera:"""#) }
-        #expect(throws: PhotoIndexError.malformedQuery(.missingTerm(after: "-"))) { try query("dog - name:x") }
+        #expect(throws: PhotoIndexError.malformedQuery(.filterAfterOperator("-", filter: "name:"))) { try query("dog - name:x") }
         // The filter as SQL sees a name: after the last "/", ASCII letters lower-cased.
         #expect(SearchFilter.asciiLowercased("IMG_É.JPG") == "img_É.jpg")
         #expect(SearchFilter.isGlob("IMG_10*") && SearchFilter.isGlob("a?.jpg") && !SearchFilter.isGlob("IMG_1049"))
@@ -97,6 +108,7 @@ struct SearchQueryTests {
         (#""dog" "cat""#, .malformedQuery(.missingOperator(before: #""cat""#))),
         (#""dog"#, .malformedQuery(.unterminatedQuote)),
         ("0:dog", .malformedQuery(.invalidWeight("0"))),
+        ("0.0009:dog", .malformedQuery(.invalidWeight("0.0009"))),
         // Finite as a Double, infinite as the Float the vector is summed in.
         ("1000000000000000000000000000000000000000:cat", .malformedQuery(.invalidWeight("1000000000000000000000000000000000000000"))),
         ("1000.5:cat", .malformedQuery(.invalidWeight("1000.5"))),

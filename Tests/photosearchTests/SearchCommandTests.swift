@@ -111,6 +111,34 @@ struct SearchCommandTests {
         let later = try CommandRunner.run(["search", "--paths", query, "--top", "10", "--db", folder.database, "--model", Self.model])
         #expect(first.standardOutput == separated.standardOutput && later.standardOutput == separated.standardOutput,
                 "\(first.standardError) \(later.standardError)")
+        // Unquoted, "h" and all; alone; and a mistyped short option, named.
+        for query in ["-coffee + 2:\(example)", "-hat"] {
+            let dashed = try search(folder, [query, "--paths", "--null", "--top", "3"])
+            let after = try CommandRunner.run(["search", "--paths", "--null", "--top", "3", "--db", folder.database, "--model", Self.model,
+                                               "--", query])
+            #expect(dashed.status == 0 && dashed.standardOutput.filter { $0 == "\0" }.count == 3
+                    && dashed.standardOutput == after.standardOutput, "\(query): \(dashed.standardOutput) \(dashed.standardError)")
+        }
+        let mistyped = try search(folder, ["-j", "a cat"])
+        #expect(mistyped.status == 64 && mistyped.standardError.contains("Unknown option '-j'"), "\(mistyped.standardError)")
+        // "~/" is $HOME, and a missing example is named where it was looked for.
+        let home = try TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: example, toPath: home.file("ref.png"))
+        let tilde = try CommandRunner.run(["search", "~/ref.png", "--paths", "--top", "1", "--db", folder.database, "--model", Self.model],
+                                          environment: ["HOME": home.path])
+        #expect(tilde.status == 0 && tilde.standardOutput == example + "\n", "\(tilde.standardError)")
+        let missing = try CommandRunner.run(["search", "~/gone.jpg", "--db", folder.database, "--model", Self.model],
+                                            environment: ["HOME": home.path])
+        #expect(missing.status != 0 && missing.standardError.contains("no such image: \(home.path)/gone.jpg"), "\(missing.standardError)")
+        // A photo's name with spaces is the photo.
+        try FileManager.default.copyItem(atPath: example, toPath: home.file("IMG_4411 copy.png"))
+        let spaced = try search(folder, [home.file("IMG_4411 copy.png"), "--paths", "--top", "1"])
+        #expect(spaced.status == 0 && spaced.standardOutput == example + "\n", "\(spaced.standardError)")
+        // A light weight is a weight; nothing cancels out.
+        let light = try search(folder, ["0.001:\(example)", "--paths", "--top", "1"])
+        #expect(light.status == 0 && light.standardOutput == example + "\n", "\(light.standardError)")
+        let cancelled = try search(folder, ["\(example) - \(example)"])
+        #expect(cancelled.status == 64 && cancelled.standardError.contains("cancel each other out"), "\(cancelled.standardError)")
         // A negative number is an option's value, not an option.
         let negative = try search(folder, ["a cat", "--min-score", "-0.99", "--near", "-33.86,151.21,20000", "--paths"])
         #expect(negative.status == 0, "\(negative.standardError)")

@@ -58,8 +58,10 @@ struct QueryEncoder {
             let unit = VectorMath.normalized(vector)
             for index in combined.indices { combined[index] += Float(part.weight) * unit[index] }
         }
+        // Cancelled: next to nothing is left of the weights that went in
+        // (relative: one light term is not a cancellation).
         let norm = combined.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        guard norm > 1e-6 else { throw .queryCancelsOut }
+        guard norm > 1e-6 * query.parts.reduce(0.0, { $0 + abs($1.weight) }) else { throw .queryCancelsOut }
         return (combined.map { Float(Double($0) / norm) }, examples, calibration)
     }
 

@@ -25,6 +25,9 @@ public struct SearchQuery: Sendable, Equatable {
     /// The largest weight a term may have (a weight of 1e39 is infinite as
     /// a Float).
     public static let maximumWeight = 1000.0
+    /// The smallest (1e-46 is 0 as a Float, and a term a million times
+    /// lighter than another is lost in its rounding anyway).
+    public static let minimumWeight = 0.001
     /// The longest query, in UTF-8 bytes: far past what a text tower reads
     /// (77 tokens), short enough that parsing a stranger's stays cheap.
     public static let maximumBytes = 2000
@@ -135,7 +138,7 @@ public struct SearchQuery: Sendable, Equatable {
             }
             // A filter stands between terms, with no operator.
             if let keyword = filterKeyword(at: index) {
-                if let pendingOperator { throw .malformedQuery(.missingTerm(after: pendingOperator)) }
+                if let pendingOperator { throw .malformedQuery(.filterAfterOperator(pendingOperator, filter: keyword)) }
                 index += keyword.count
                 let name: String
                 if characters[index] == "\"" || characters[index] == "'" {
@@ -174,7 +177,7 @@ public struct SearchQuery: Sendable, Equatable {
                 let number = String(characters[index..<lookahead])
                 // Bounded: a weight of 1e39 is a finite Double but infinite as
                 // the Float the query vector is summed in.
-                guard let value = Double(number), value > 0, value <= SearchQuery.maximumWeight else {
+                guard let value = Double(number), value >= SearchQuery.minimumWeight, value <= SearchQuery.maximumWeight else {
                     throw .malformedQuery(.invalidWeight(number))
                 }
                 weight = value
@@ -241,17 +244,17 @@ public struct SearchQuery: Sendable, Equatable {
         return pattern
     }
 
+    /// A bare term: an image when it names a file with an image extension
+    /// or a path to one (spaces and all: "IMG_4411 copy.jpg"), text
+    /// otherwise; a name with an image extension and no space that names no
+    /// file is a mistyped example ("no such image", saying where it looked).
     private static func classify(_ bare: String, fileExists: (String) -> Bool) throws(PhotoIndexError) -> Term {
-        let expanded = bare.hasPrefix("~/") ? NSHomeDirectory() + bare.dropFirst(1) : bare
+        let expanded = FilePaths.expandingTilde(bare)
         let hasImageExtension = imageExtensions.contains(FilePaths.pathExtension(expanded).lowercased())
-            && !expanded.contains(" ")
-        if hasImageExtension {
-            guard fileExists(expanded) else { throw .noSuchImage(path: bare) }
+        if hasImageExtension || expanded.contains("/"), fileExists(expanded) {
             return .image(path: FilePaths.absolute(expanded))
         }
-        if expanded.contains("/"), !expanded.contains(" "), fileExists(expanded) {
-            return .image(path: FilePaths.absolute(expanded))
-        }
+        if hasImageExtension, !expanded.contains(" ") { throw .noSuchImage(path: expanded) }
         return .text(bare)
     }
 }

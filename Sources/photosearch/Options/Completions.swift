@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileAccess
 import Foundation
 import ModelHub
 
@@ -29,7 +30,7 @@ enum Completions {
         let slash = prefix.lastIndex(of: "/")
         let typedFolder = slash.map { String(prefix[...$0]) } ?? ""
         let start = slash.map { String(prefix[prefix.index(after: $0)...]) } ?? prefix
-        let folder = typedFolder.hasPrefix("~/") ? NSHomeDirectory() + typedFolder.dropFirst() : typedFolder
+        let folder = FilePaths.expandingTilde(typedFolder)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? []
         return names.filter { name in
             var isDirectory: ObjCBool = false
