@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("photosearch index and status")
 struct IndexCommandTests {
@@ -164,11 +165,23 @@ struct IndexCommandTests {
         #expect(try CommandRunner.run(["status", "--db", database]).standardOutput.contains("Photos:   1 indexed, 0 failed"))
     }
 
-    @Test("status of a missing index")
+    @Test("status of a missing index, or an empty file: said, and nothing written; index makes an empty file an index")
     func statusWithoutIndex() throws {
         let result = try CommandRunner.run(["status", "--db", "/nonexistent/index.sqlite"])
         #expect(result.status == 1)
         #expect(result.standardError == "photosearch: error: no index at /nonexistent/index.sqlite; create one with: photosearch index PATH...\n")
+        let folder = try TemporaryDirectory()
+        let empty = try folder.write("empty.sqlite", [])
+        for command in [["status"], ["search", "a cat", "--model", model], ["places"]] {
+            let read = try CommandRunner.run(command + ["--db", empty])
+            #expect(read.status == 1 && read.standardError == "photosearch: error: no index at \(empty); create one with: photosearch index PATH...\n",
+                    "\(command): \(read.standardError)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["empty.sqlite"])
+        func size() throws -> Int { try FileManager.default.attributesOfItem(atPath: empty)[.size] as? Int ?? -1 }
+        #expect(try size() == 0)
+        let made = try CommandRunner.run(["index", CommandRunner.fixture("photos/rocket.jpg"), "--db", empty, "--model", model])
+        #expect(try made.status == 0 && size() > 0, "\(made.standardError)")
     }
 
     @Test("kill -9 in the middle loses at most a batch; the next run completes, every photo exactly once")

@@ -132,10 +132,12 @@ struct PlacesCommandTests {
         #expect(!result.standardError.contains("Fatal error"))
     }
 
-    @Test("places NAME that no photo was taken in says so")
+    @Test("places NAME that no photo was taken in says so, with --json too")
     func unknownName() throws {
-        let result = try CommandRunner.run(["places", "Atlantis", "--db", Self.library.database])
-        #expect(result.status != 0)
-        #expect(result.standardError.contains("no photo in the index was taken in a place named \"Atlantis\""))
+        for extra in [[], ["--json"]] {
+            let result = try CommandRunner.run(["places", "Atlantis", "--db", Self.library.database] + extra)
+            #expect(result.status == 64 && result.standardOutput.isEmpty, "\(extra)")
+            #expect(result.standardError.contains("no photo in the index was taken in a place named \"Atlantis\""))
+        }
     }
 }

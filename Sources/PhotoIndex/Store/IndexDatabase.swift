@@ -48,6 +48,12 @@ package final class IndexDatabase: Sendable {
                 throw .databaseUnavailable(path: path, reason: "\(FilePaths.displayed(file)) is not a regular file")
             }
         }
+        // An empty file (`touch`ed, or left by a failed copy) is no index yet:
+        // reading it would make one, and searching and status never write.
+        // (A new index's content in its write-ahead log alone counts.)
+        if access == .read, FilePaths.status(path)?.st_size == 0, (FilePaths.status(path + "-wal")?.st_size ?? 0) == 0 {
+            throw .indexNotFound(path: path)
+        }
         let creating = !manager.fileExists(atPath: path)
         if creating {
             guard access == .write else { throw .indexNotFound(path: path) }

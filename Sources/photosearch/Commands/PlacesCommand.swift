@@ -25,6 +25,9 @@ struct PlacesCommand: ParsableCommand {
     func run() throws {
         try Failure.reporting {
             let places = try PhotoLibrary(database: database.path, model: nil).places(named: name)
+            // A name that matches nothing is a mistake, in JSON too (no output
+            // and status 0 read as "no photos there").
+            if places.isEmpty, let name { throw PhotoIndexError.unknownPlace(name) }
             if json {
                 var output = ""
                 for place in places { output += try JSONLines.line(PlaceLine(place: place, named: name != nil)) }
@@ -32,7 +35,6 @@ struct PlacesCommand: ParsableCommand {
                 return
             }
             if places.isEmpty {
-                if let name { throw PhotoIndexError.unknownPlace(name) }
                 Terminal.error("photosearch: no indexed photo has a known place (none has a GPS position within 100 km of one)\n")
                 return
             }

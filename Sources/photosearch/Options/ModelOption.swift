@@ -18,12 +18,21 @@ struct ModelOption: ParsableArguments {
     /// asked for; else the one the index holds vectors of, from the folder
     /// its weights were last read from or installed under its name, so that
     /// an index keeps its model whatever the default is; else (no index yet,
-    /// its model gone, or `replacing` it) the default installed model.
+    /// its model gone, or `replacing` it) the default installed model. When
+    /// the index's model is gone it says so, before the default is tried
+    /// (the same weights installed under another name serve; other ones are
+    /// refused as another model, which alone read as if --model was given).
     func directory(index database: String, replacing: Bool = false) throws -> String? {
         if requested == nil, !replacing, let indexed = PhotoLibrary.indexedModel(database: database) {
             if let folder = indexed.folder { return folder }
             let store = ModelStore.standard()
             if store.isInstalled(indexed.name) { return store.path(of: indexed.name) }
+            let fallback = try directory()
+            if fallback != nil {
+                Terminal.error("photosearch: this index's model, \(indexed.name), is no longer installed nor in the folder it was read from; "
+                               + "trying the default model (photosearch models import DIR --name \(indexed.name) puts it back)\n")
+            }
+            return fallback
         }
         return try directory()
     }
