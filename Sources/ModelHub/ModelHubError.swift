@@ -36,7 +36,7 @@ public enum ModelHubError: LocalizedError, Equatable, Sendable {
         case let .nameTaken(name):
             return "a model named \(name) is already installed from a folder (models import), not downloaded; remove it first with: photosearch models remove \(name)"
         case let .invalidName(name):
-            return "\"\(name)\" cannot be a model name: use letters, digits, '.', '-' and '_', not starting with '.'"
+            return "\"\(name)\" cannot be a model name: use up to 100 letters, digits, '.', '-' and '_', not starting with '.'"
         case let .reservedName(name):
             return "\"\(name)\" cannot be a model name: the store keeps which model is the default under it"
         case let .cannotReach(url, reason):

@@ -124,6 +124,7 @@ public struct ModelStore: Sendable {
     }
 
     public func setDefault(_ name: String) throws(ModelHubError) {
+        try Self.validate(name: name)
         guard isInstalled(name) else { throw .notInstalled(name: name) }
         try write(Data((name + "\n").utf8), to: defaultFile)
     }

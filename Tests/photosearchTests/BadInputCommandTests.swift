@@ -20,6 +20,9 @@ struct BadInputCommandTests {
         (["index", "/tmp", "--batch-size", "1000000"], "photosearch: error: --batch-size must be between 1 and 256."),
         (["index", "/tmp", "--every", "1e300d"], "photosearch: error: --every must be between 1s and 366d."),
         (["index", "/tmp", "--every", "0.1s"], "photosearch: error: --every must be between 1s and 366d."),
+        (["index", "/tmp", "--every", "0s"], "photosearch: error: --every must be between 1s and 366d."),
+        (["index", "/tmp", "--every", "6x"], "photosearch: error: --every takes a number and a unit, like 30s, 30m, 6h or 1d."),
+        (["serve", "--index", "/tmp", "--every", "0m"], "photosearch: error: --every must be between 1s and 366d."),
         (["duplicates", "--threshold", "nan"], "photosearch: error: --threshold must be in (-1, 1]."),
         // Negative numbers are values, not options ("Missing value for '--batch-size'").
         (["index", "/tmp", "--batch-size", "-1"], "photosearch: error: --batch-size must be between 1 and 256."),

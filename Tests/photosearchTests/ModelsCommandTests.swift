@@ -138,7 +138,14 @@ struct ModelsCommandTests {
         #expect(outside.status == 0, "\(outside.standardError)")
         // "default" names the file that says which model is the default, not a model.
         let reserved = try run(["models", "import", CommandRunner.fixture("models/oc-vit-gelu-p16"), "--name", "default"], home)
-        #expect(reserved.status != 0 && reserved.standardError.contains("\"default\" cannot be a model name"), "\(reserved.standardError)")
+        #expect(reserved.status == 64 && reserved.standardError.contains("\"default\" cannot be a model name"), "\(reserved.standardError)")
+        // Names that cannot be: refused as such, a usage error, whichever command.
+        let long = String(repeating: "m", count: 101)
+        for command in [["default", ""], ["remove", ""], ["default", long], ["import", CommandRunner.fixture("models/oc-vit-gelu-p16"), "--name", long]] {
+            let result = try run(["models"] + command, home)
+            #expect(result.status == 64 && result.standardError.contains("cannot be a model name: use up to 100 letters"),
+                    "\(command): \(result.standardError)")
+        }
         for command in [["remove", "default"], ["default", "default"]] {
             let result = try run(["models"] + command, home)
             #expect(result.status != 0 && result.standardError.contains("default"), "\(command): \(result.standardError)")

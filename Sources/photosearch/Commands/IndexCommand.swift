@@ -48,14 +48,7 @@ struct IndexCommand: ParsableCommand {
         let jobsRange = IndexingOptions.jobsRange, batchRange = IndexingOptions.batchSizeRange
         if let jobs, !jobsRange.contains(jobs) { throw ValidationError("--jobs must be between 1 and \(jobsRange.upperBound).") }
         if !batchRange.contains(batchSize) { throw ValidationError("--batch-size must be between 1 and \(batchRange.upperBound).") }
-        if let every {
-            guard let seconds = Interval.seconds(every) else {
-                throw ValidationError("--every takes a number and a unit, like 30s, 30m, 6h or 1d.")
-            }
-            guard IndexingOptions.intervalRange.contains(seconds) else {
-                throw ValidationError("--every must be between 1s and 366d.")
-            }
-        }
+        if let every { _ = try Interval.every(every) }
     }
 
     func run() throws {

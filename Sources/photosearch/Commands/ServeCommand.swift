@@ -46,11 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be between 1 and 3600 seconds.") }
         if index.isEmpty != (every == nil) { throw ValidationError("--index and --every go together.") }
-        if let every {
-            guard let seconds = Interval.seconds(every), IndexingOptions.intervalRange.contains(seconds) else {
-                throw ValidationError("--every takes 1s to 366d, like 30s, 30m, 6h or 1d.")
-            }
-        }
+        if let every { _ = try Interval.every(every) }
     }
 
     func run() async throws {
@@ -114,7 +110,7 @@ final class ScheduledIndexing: Sendable {
                     switch event {
                     case let .finished(summary):
                         // One line per run, for logs (and tests) to follow.
-                        var text = "photosearch: indexed \(summary.scanned) photos: \(summary.added) added, \(summary.updated) updated, "
+                        var text = "photosearch: indexed \(summary.scanned) photo\(summary.scanned == 1 ? "" : "s"): \(summary.added) added, \(summary.updated) updated, "
                         text += "\(summary.removed) removed, \(summary.failed) failed in \(String(format: "%.1f", summary.seconds)) s\n"
                         FileHandle.standardOutput.write(Data(text.utf8))
                     case let .runFailed(error):

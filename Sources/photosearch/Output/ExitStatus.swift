@@ -26,6 +26,8 @@ enum ExitStatus {
             }
         case is ComputeError:
             return usage
+        case ModelHubError.invalidName, ModelHubError.reservedName:
+            return usage
         default:
             return failure
         }

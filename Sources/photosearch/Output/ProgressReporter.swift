@@ -40,7 +40,7 @@ final class ProgressReporter {
             note(Self.noPhotos(otherFiles: otherFiles))
         case let .finished(summary):
             clearLine()
-            var text = "\(summary.scanned) photos: \(summary.added) added, \(summary.updated) updated, \(summary.unchanged) unchanged, "
+            var text = "\(summary.scanned) photo\(summary.scanned == 1 ? "" : "s"): \(summary.added) added, \(summary.updated) updated, \(summary.unchanged) unchanged, "
             text += "\(summary.moved) moved, \(summary.removed) removed, \(summary.failed) failed in \(String(format: "%.1f", summary.seconds)) s"
             if summary.vanished > 0 { text += "; \(summary.vanished) vanished while it ran (the next run looks again)" }
             if summary.interrupted { text += " (interrupted; the next run continues)" }
