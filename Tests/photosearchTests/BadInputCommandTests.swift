@@ -21,6 +21,9 @@ struct BadInputCommandTests {
         (["index", "/tmp", "--every", "1e300d"], "photosearch: error: --every must be between 1s and 366d."),
         (["index", "/tmp", "--every", "0.1s"], "photosearch: error: --every must be between 1s and 366d."),
         (["index", "/tmp", "--every", "0s"], "photosearch: error: --every must be between 1s and 366d."),
+        // Empty (an unset shell variable): not the current folder.
+        (["search", "cat", "--in", ""], "photosearch: error: --in is empty: give a folder."),
+        (["duplicates", "--in", ""], "photosearch: error: --in is empty: give a folder."),
         (["index", "/tmp", "--every", "6x"], "photosearch: error: --every takes a number and a unit, like 30s, 30m, 6h or 1d."),
         (["serve", "--index", "/tmp", "--every", "0m"], "photosearch: error: --every must be between 1s and 366d."),
         (["duplicates", "--threshold", "nan"], "photosearch: error: --threshold must be in (-1, 1]."),
@@ -35,6 +38,16 @@ struct BadInputCommandTests {
         #expect(result.status == 64)
         #expect(result.standardError.hasPrefix(message + "\n"), "\(result.standardError)")
         #expect(result.standardOutput.isEmpty)
+    }
+
+    @Test("an empty --db is refused, not the default index")
+    func emptyDatabase() throws {
+        for command in [["status"], ["search", "cat"], ["index", "/tmp"], ["places"]] {
+            let result = try CommandRunner.run(command + ["--db", ""])
+            #expect(result.status == 64, "\(command)")
+            #expect(result.standardError.hasPrefix("photosearch: error: --db is empty: give the index's path, or leave --db out for the default index.\n"),
+                    "\(command): \(result.standardError)")
+        }
     }
 
     @Test("a mistyped command line: the same error style as every other error, then the usage; exit 64")

@@ -7,4 +7,10 @@ struct DatabaseOption: ParsableArguments {
     var db: String?
 
     var path: String { XDGDirectories.indexPath(explicit: db) }
+
+    // An empty value (an unset shell variable: --db "$DB") would have
+    // meant the default index, quietly.
+    func validate() throws {
+        if db?.isEmpty == true { throw ValidationError("--db is empty: give the index's path, or leave --db out for the default index.") }
+    }
 }

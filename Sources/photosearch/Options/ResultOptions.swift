@@ -71,6 +71,8 @@ struct ResultOptions: ParsableArguments {
             throw ValidationError("--min-probability must be between 0 and 1 (exclusive).")
         }
         if json && paths { throw ValidationError("--json and --paths cannot be used together.") }
+        // (An empty folder path would have meant the current folder.)
+        if folder?.isEmpty == true { throw ValidationError("--in is empty: give a folder.") }
         if null && !paths { throw ValidationError("--null goes with --paths.") }
         let maximumProbes = PhotoLibrary.SearchOptions.maximumProbes
         if let probes, !(1...maximumProbes).contains(probes) { throw ValidationError("--probes must be between 1 and \(maximumProbes).") }
