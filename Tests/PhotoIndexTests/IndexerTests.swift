@@ -168,6 +168,22 @@ struct IndexerTests {
         #expect(summary.scanned == 1)
     }
 
+    @Test("a folder reached through a link and in the tree itself is indexed under its own path, wherever the link sorts")
+    func linkedAndOwnFolder() throws {
+        let workspace = try Workspace()
+        try workspace.copy("photos/rocket.jpg", to: "real/rocket.jpg")
+        try workspace.copy("photos/camera.png", to: "z/deeper/camera.png")
+        try FileManager.default.createSymbolicLink(atPath: workspace.photos + "/alias", withDestinationPath: "real")
+        try FileManager.default.createSymbolicLink(atPath: workspace.photos + "/real/also", withDestinationPath: workspace.photos + "/z/deeper")
+        // A link to a folder outside the tree is followed, and what it holds found there.
+        try workspace.copy("photos/chelsea.png", to: "../outside/cat.png")
+        try FileManager.default.createSymbolicLink(atPath: workspace.photos + "/a-link", withDestinationPath: workspace.root.path + "/outside")
+        #expect(try workspace.run().scanned == 3)
+        for path in ["/real/rocket.jpg", "/z/deeper/camera.png", "/a-link/cat.png"] {
+            #expect(try workspace.photo(workspace.photos + path) != nil, "\(path)")
+        }
+    }
+
     @Test("a link to a folder that holds the root (its parent, /) is not followed: it would walk everything around the root")
     func linkToAncestor() throws {
         let workspace = try Workspace()

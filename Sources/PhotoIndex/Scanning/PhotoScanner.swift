@@ -58,17 +58,29 @@ public struct PhotoScanner: Sendable {
 
     /// Scans every root (absolute paths). A root that does not exist fails the
     /// whole scan, so that an unmounted drive never looks like deleted photos.
+    ///
+    /// Folders reached through links are walked after the roots' own trees:
+    /// a folder found both ways is indexed under its own path, not under the
+    /// link's (`alias -> real`: the link sorted first, and `--in real`
+    /// found nothing).
     public func scan(roots: [String]) throws(PhotoIndexError) -> ScanResult {
         var result = ScanResult()
         var visited = Set<FileIdentity>()
+        var linked: [(path: String, status: stat)] = []
         let ancestors = Self.ancestors(of: roots)
         for root in roots {
             guard let status = FilePaths.status(root) else { throw .rootNotFound(path: root) }
             if (status.st_mode & S_IFMT) == S_IFDIR {
-                walk(root, status: status, ancestors: ancestors, visited: &visited, into: &result)
+                walk(root, status: status, ancestors: ancestors, visited: &visited, linked: &linked, into: &result)
             } else if (status.st_mode & S_IFMT) == S_IFREG {
                 result.files.append(ScannedFile(path: root, size: Int64(status.st_size), modifiedAt: Self.nanoseconds(status)))
             }
+        }
+        var next = 0
+        while next < linked.count {
+            let (path, status) = linked[next]
+            next += 1
+            walk(path, status: status, ancestors: ancestors, visited: &visited, linked: &linked, into: &result)
         }
         // Overlapping roots find the same files twice.
         var seen = Set<String>()
@@ -105,8 +117,9 @@ public struct PhotoScanner: Sendable {
         Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
     }
 
+    /// Walks `folder`'s tree, leaving the folders links lead to in `linked`.
     private func walk(_ folder: String, status: stat, ancestors: Set<FileIdentity>, visited: inout Set<FileIdentity>,
-                      into result: inout ScanResult) {
+                      linked: inout [(path: String, status: stat)], into result: inout ScanResult) {
         guard visited.insert(FileIdentity(status)).inserted else { return }
         guard let directory = FilePaths.withFileSystemRepresentation(folder, { opendir($0) }) else {
             result.unreadableFolders.append((folder, String(cString: strerror(errno)).lowercased()))
@@ -140,9 +153,12 @@ public struct PhotoScanner: Sendable {
             }
             switch child.st_mode & S_IFMT {
             case S_IFDIR:
-                // A link to a folder that holds a root would walk everything around it.
-                if ancestors.contains(FileIdentity(child)), let own = FilePaths.linkStatus(path), (own.st_mode & S_IFMT) == S_IFLNK { continue }
-                walk(path, status: child, ancestors: ancestors, visited: &visited, into: &result)
+                if let own = FilePaths.linkStatus(path), (own.st_mode & S_IFMT) == S_IFLNK {
+                    // A link to a folder that holds a root would walk everything around it.
+                    if !ancestors.contains(FileIdentity(child)) { linked.append((path, child)) }
+                    continue
+                }
+                walk(path, status: child, ancestors: ancestors, visited: &visited, linked: &linked, into: &result)
             case S_IFREG where Self.isPhotoName(name):
                 result.files.append(ScannedFile(path: path, size: Int64(child.st_size), modifiedAt: Self.nanoseconds(child)))
             case S_IFREG:
