@@ -317,6 +317,14 @@ public final class PhotoLibrary: Sendable {
         if let holder = WriterLock.holder(indexPath: path), holder != getpid() {
             throw .writerBusy(path: path, holder: "process \(holder)")
         }
+        // Another model's index, or another precision's, is refused before
+        // the model is loaded (or prepared, which takes a while and says so).
+        if !options.replaceModel, let existing = try? database(create: false).currentModel() {
+            let identity = try models.identity(known: [existing])
+            if existing.checksum != identity.checksum || existing.precision != options.precision {
+                throw Indexer.refusal(index: existing, identity: identity, precision: options.precision)
+            }
+        }
         let model = try models.model(with: .image, precision: options.precision)
         try models.checkTextTower(precision: options.precision)
         let database = try database(create: true)

@@ -165,6 +165,21 @@ struct IndexCommandTests {
         #expect(try CommandRunner.run(["status", "--db", database]).standardOutput.contains("Photos:   1 indexed, 0 failed"))
     }
 
+    @Test("an index of another model or precision is refused before that model is prepared or loaded")
+    func mismatchBeforeLoading() throws {
+        let folder = try TemporaryDirectory()
+        let database = folder.file("index.sqlite"), cache = ["XDG_CACHE_HOME": folder.file("cache")]
+        let photo = CommandRunner.fixture("photos/rocket.jpg")
+        let first = try CommandRunner.run(["index", photo, "--db", database, "--model", model], environment: cache)
+        #expect(first.status == 0 && first.standardError.contains("preparing oc-vit-gelu-p16"), "\(first.standardError)")
+        for (extra, refusal) in [(["--model", CommandRunner.fixture("models/oc-vit-quickgelu-p8")], "32-dimensional embeddings from model oc-vit-gelu-p16"),
+                                 (["--model", model, "--precision", "fp32"], "computed in int8, not fp32")] {
+            let other = try CommandRunner.run(["index", photo, "--db", database] + extra, environment: cache)
+            #expect(other.status == 1 && other.standardError.hasPrefix("photosearch: error: this index holds ")
+                    && other.standardError.contains(refusal) && !other.standardError.contains("preparing"), "\(extra): \(other.standardError)")
+        }
+    }
+
     @Test("status of a missing index, or an empty file: said, and nothing written; index makes an empty file an index")
     func statusWithoutIndex() throws {
         let result = try CommandRunner.run(["status", "--db", "/nonexistent/index.sqlite"])

@@ -178,6 +178,17 @@ final class Indexer: Sendable {
 
     /// The model's row; refuses an index that holds another model's vectors
     /// unless `replace`, which deletes them.
+    /// Why an index of `index`'s vectors refuses a run with the model of
+    /// `identity` in `precision`: another size, another precision of the
+    /// same weights, or another model.
+    static func refusal(index: ModelRecord, identity: ModelIdentity, precision: Precision) -> PhotoIndexError {
+        if index.embeddingSize != identity.embeddingSize {
+            return .embeddingSizeMismatch(index: index.embeddingSize, given: identity.embeddingSize, indexModel: index.name)
+        }
+        if index.checksum == identity.checksum { return .precisionMismatch(index: index.precision, given: precision) }
+        return .modelMismatch(index: "\(index.name) (\(index.checksum))", given: "\(identity.name) (\(identity.checksum))")
+    }
+
     private func registerModel(replace: Bool) throws(PhotoIndexError) -> Int64 {
         try database.write { db -> Int64 in
             let models = try ModelRecord.fetchAll(db)
@@ -190,16 +201,7 @@ final class Indexer: Sendable {
                 return existing.id!
             }
             if let other = models.first {
-                guard replace else {
-                    if other.embeddingSize != identity.embeddingSize {
-                        throw PhotoIndexError.embeddingSizeMismatch(index: other.embeddingSize, given: identity.embeddingSize, indexModel: other.name)
-                    }
-                    if other.checksum == identity.checksum {
-                        throw PhotoIndexError.precisionMismatch(index: other.precision, given: model.precision)
-                    }
-                    throw PhotoIndexError.modelMismatch(index: "\(other.name) (\(other.checksum))",
-                                                        given: "\(identity.name) (\(identity.checksum))")
-                }
+                guard replace else { throw Self.refusal(index: other, identity: identity, precision: model.precision) }
                 try db.execute(sql: "DELETE FROM models")      // embeddings go with them (ON DELETE CASCADE)
             }
             var record = ModelRecord(name: identity.name, embeddingSize: identity.embeddingSize, precision: model.precision,
