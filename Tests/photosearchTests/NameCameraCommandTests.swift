@@ -57,7 +57,8 @@ struct NameCameraCommandTests {
             (["a photo", "--name", String(repeating: "a", count: 300)],
              "photosearch: error: invalid name: \"\(String(repeating: "a", count: 40))…\" is 300 bytes long, more than 255\n"),
             (["name:" + String(repeating: "*a", count: 17)], "photosearch: error: invalid name: \"\(String(repeating: "*a", count: 17).prefix(40))\" has more than 16 wildcards\n"),
-            (["dog - name:x"], "photosearch: error: malformed query: nothing follows \"-\"\n"),
+            (["dog - name:x"], "photosearch: error: malformed query: \"-\" is followed by the filter name:, but filters are not terms "
+                + "to add or take away: write it apart, without \"-\"\n"),
             (["./missing.jpg"], "photosearch: error: no such image: ./missing.jpg\n"),
             // A file name no file has and no indexed photo has: a mistyped example.
             (["rocket.jpg", "--camera", "fixture"], "photosearch: error: no such image: rocket.jpg\n"),
