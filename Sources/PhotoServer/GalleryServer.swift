@@ -116,14 +116,17 @@ public struct GalleryServer: Sendable {
             guard await uploads.enter() else { throw Self.busy(limits) }
             defer { uploads.leave() }
             let bytes = try await Self.collect(request.body, limit: PhotoLibrary.maximumImageBytes, seconds: limits.uploadSeconds)
-            return try await heavily { () throws(HTTPError) in try api.search(image: bytes, parameters) }
+            // In the upload's own turn, not a heavy one (see `concurrentUploads`).
+            return try await WorkLimiter.onThread("upload") { Result { () throws(HTTPError) in try api.search(image: bytes, parameters) } }.get()
         }
 
+        let connections = ServerLimits.connectionLimit()
+        let drain = ConnectionDrain(limit: connections)
         return Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(limits.idleSeconds))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [drain.handler()], idleTimeout: .seconds(limits.idleSeconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "photosearch",
-                                 availableConnectionsDelegate: MaximumAvailableConnections(ServerLimits.connectionLimit())),
+                                 availableConnectionsDelegate: MaximumAvailableConnections(connections)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 boundPort.withLock { $0 = port }

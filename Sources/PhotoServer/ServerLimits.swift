@@ -13,7 +13,10 @@ public struct ServerLimits: Sendable {
     /// An upload's body must have arrived within this many seconds.
     public var uploadSeconds: Int64 = 60
     /// Uploads being received or embedded at once; more are 503 at once,
-    /// before their bodies are read (each may hold 30 MB).
+    /// before their bodies are read (each may hold 30 MB). They are embedded
+    /// on threads of their own, beside the heavy turns: two uploads that
+    /// take seconds each to decode held both turns of a 2-core machine, and
+    /// a text search waited 5–13 s for one.
     public var concurrentUploads = 2
     /// Searches, embeddings, files and thumbnails made at once: one per core,
     /// on threads of their own, so that cheap routes (status, details,
@@ -112,7 +115,12 @@ final class WorkLimiter: Sendable {
     func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T? {
         guard await enter() else { return nil }
         defer { leave() }
-        return await withCheckedContinuation { continuation in
+        return await Self.onThread(name, work)
+    }
+
+    /// `work` on a thread of its own, named `photosearch.<name>`.
+    static func onThread<T: Sendable>(_ name: String, _ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
             let thread = Thread { continuation.resume(returning: work()) }
             thread.name = "photosearch.\(name)"
             thread.start()
