@@ -300,12 +300,13 @@ public struct GalleryAPI: Sendable {
         let query: SearchQuery
         do {
             query = try SearchQuery.parse(text, fileExists: { _ in false })
+        } catch let .noSuchImage(path) {
+            // (Every file is "no such image" here: said as the refusal it is.)
+            throw Self.namesAnImage(path)
         } catch {
             throw Self.refusal(error)
         }
-        guard query.imagePaths.isEmpty else {
-            throw HTTPError(.badRequest, message: "a query names an image (\(query.imagePaths[0])); to search by an example photo, send it to POST /api/search/image")
-        }
+        guard query.imagePaths.isEmpty else { throw Self.namesAnImage(query.imagePaths[0]) }
         return try answering { () throws(PhotoIndexError) in
             let page = try library.searchPage(query, options)
             return try results(page.hits, order: order, options: options, total: page.total, since: start)
@@ -418,7 +419,15 @@ public struct GalleryAPI: Sendable {
     /// GET /api/places[?name=…]: where the photos were taken, most
     /// photographed first (`photosearch places`); with a name, the places a
     /// `place=` filter of that name matches.
+    /// 400: a query term that names an image file (a request may name no
+    /// file on this computer).
+    static func namesAnImage(_ path: String) -> HTTPError {
+        HTTPError(.badRequest, message: "a query names an image (\(path)); to search by an example photo, send it to POST /api/search/image")
+    }
+
     func places(_ parameters: QueryParameters) throws(HTTPError) -> Places {
+        // Repeatable on searches (name: filters), one name here.
+        if parameters.all("name").count > 1 { throw HTTPError(.badRequest, message: "the parameter name is given more than once") }
         let name = parameters["name"].flatMap { $0.isEmpty ? nil : $0 }
         if let name, name.utf8.count > SearchQuery.maximumBytes {
             throw HTTPError(.badRequest, message: "the name is longer than \(SearchQuery.maximumBytes) bytes")

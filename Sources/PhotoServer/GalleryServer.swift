@@ -111,6 +111,10 @@ public struct GalleryServer: Sendable {
         }
         router.post("/api/search/image") { request, _ in
             let parameters = try Self.parameters(request)
+            // Too large by its own account: said at once, not once 30 MB of it have come.
+            if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > PhotoLibrary.maximumImageBytes {
+                throw Self.tooLarge(limit: PhotoLibrary.maximumImageBytes)
+            }
             // A turn before the body is read: at most `concurrentUploads`
             // bodies are held at once.
             guard await uploads.enter() else { throw Self.busy(limits) }
@@ -153,6 +157,11 @@ public struct GalleryServer: Sendable {
                   message: "the server is busy with other requests; try again in a moment")
     }
 
+    /// 413: an upload over `limit` bytes.
+    static func tooLarge(limit: Int) -> HTTPError {
+        HTTPError(.contentTooLarge, message: "the image is larger than \(limit >> 20) MB")
+    }
+
     /// A request body of at most `limit` bytes that arrives within `seconds`
     /// (413 and 408 otherwise; a client that stops sending altogether is
     /// closed by the idle timeout).
@@ -160,9 +169,7 @@ public struct GalleryServer: Sendable {
         let deadline = ContinuousClock.now + .seconds(seconds)
         var bytes: [UInt8] = []
         for try await buffer in body {
-            guard bytes.count + buffer.readableBytes <= limit else {
-                throw HTTPError(.contentTooLarge, message: "the image is larger than \(limit >> 20) MB")
-            }
+            guard bytes.count + buffer.readableBytes <= limit else { throw tooLarge(limit: limit) }
             guard ContinuousClock.now <= deadline else {
                 throw HTTPError(.requestTimeout, message: "the image did not arrive within \(seconds) s")
             }
@@ -344,11 +351,14 @@ struct TokenCheck<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path == "/", let offered = try? GalleryServer.parameters(request)["token"] {
             guard Self.equal(offered, token) else { throw HTTPError(.unauthorized, message: "wrong token") }
-            var headers: HTTPFields = [.location: "/"]
+            // On to the same page without the token: a bookmarked search keeps its query.
+            let rest = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("token=") }.joined(separator: "&")
+            var headers: HTTPFields = [.location: rest.isEmpty ? "/" : "/?" + rest]
             headers[.setCookie] = "\(Self.cookie)=\(token); Path=/; HttpOnly; SameSite=Strict"
             return Response(status: .seeOther, headers: headers)
         }
-        let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        // (The scheme's name in any case, as RFC 9110 has it.)
+        let bearer = request.headers[.authorization].flatMap { $0.lowercased().hasPrefix("bearer ") ? String($0.dropFirst(7)) : nil }
         let cookie = request.cookies[Self.cookie]?.value
         guard [bearer, cookie].contains(where: { $0.map { Self.equal($0, token) } ?? false }) else {
             throw HTTPError(.unauthorized, message: "this server needs its token: open the address it printed, or send Authorization: Bearer TOKEN")

@@ -196,6 +196,17 @@ struct ServeHardeningTests {
         }
     }
 
+    @Test("an upload that declares more than 30 MB is refused at once, before its body")
+    func declaredTooLarge() throws {
+        let gallery = try Gallery(arguments: ["--idle-timeout", "1"])
+        let head = "POST /api/search/image HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(31 << 20)\r\n\r\n"
+        let upload = try LoopbackConnection(port: gallery.port, sending: Array(head.utf8) + [UInt8](repeating: 0, count: 1 << 20))
+        // Answered, then closed by the idle timeout (the rest never comes).
+        guard case let .closed(bytes) = upload.readToEnd(guardSeconds: 60) else { Issue.record("not closed"); return }
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 413") && text.contains("the image is larger than 30 MB"), "\(text.prefix(300))")
+    }
+
     @Test("a client that never finishes its request head is disconnected after --idle-timeout")
     func slowClient() throws {
         let gallery = try Gallery(arguments: ["--idle-timeout", "1"])
