@@ -5,14 +5,15 @@ import Synchronization
 /// Keeps room for new clients when every connection is taken, as nginx
 /// does when it runs out: past `spare` connections short of the limit, each
 /// new one closes the connection that has waited longest on its client — a
-/// keep-alive connection between requests, or one whose request head has
-/// not all arrived. Without it a client that held every connection the
+/// keep-alive connection between requests, one whose request head has not
+/// all arrived, or one whose answer the client has stopped reading (its
+/// socket's buffer full). Without it a client that held every connection the
 /// server may open (1 024 of them, each sending a request every 20 s, under
 /// the idle timeout) locked every other client out for as long as it
 /// wished, with or without the token (a 401 keeps its connection).
 ///
-/// Connections busy with a request (read, run or answered) are never
-/// closed this way; past the limit itself the server stops accepting
+/// Connections busy with a request (read, run, or answered as fast as the
+/// client reads) are never closed this way; past the limit itself the server stops accepting
 /// (`MaximumAvailableConnections`), as before.
 final class ConnectionDrain: Sendable {
     /// Connections open past which each new one closes the longest waiting.
@@ -36,18 +37,20 @@ final class ConnectionDrain: Sendable {
     func handler() -> Watch { Watch(drain: self) }
 
     fileprivate func opened(_ channel: any Channel) {
-        let closing: [any Channel] = state.withLock { state in
+        let closing: (any Channel)? = state.withLock { state in
             state.open += 1
             state.clock += 1
             state.waiting[ObjectIdentifier(channel)] = (channel, state.clock)
-            guard state.open > threshold else { return [] }
-            // The longest waiting, never the one just opened.
-            let excess = state.open - threshold
-            let oldest = state.waiting.values.filter { $0.channel !== channel }.sorted { $0.since < $1.since }.prefix(excess)
-            for entry in oldest { state.waiting[ObjectIdentifier(entry.channel)] = nil }
-            return oldest.map(\.channel)
+            guard state.open > threshold else { return nil }
+            // One out for one in: the longest waiting, never the one just
+            // opened. (Closing more, as many as `open` is past the threshold
+            // while earlier closes were still under way, closed clients that
+            // had just connected.)
+            guard let oldest = state.waiting.values.filter({ $0.channel !== channel }).min(by: { $0.since < $1.since }) else { return nil }
+            state.waiting[ObjectIdentifier(oldest.channel)] = nil
+            return oldest.channel
         }
-        for channel in closing { channel.close(promise: nil) }
+        closing?.close(promise: nil)
     }
 
     fileprivate func busy(_ channel: any Channel) {
@@ -68,8 +71,10 @@ final class ConnectionDrain: Sendable {
         }
     }
 
-    /// Follows one connection: waiting from its start and after each answer
-    /// has been written, busy from each request head on.
+    /// Follows one connection: waiting from its start and whenever every
+    /// request it has sent has been answered, busy from a request's head
+    /// until its answer's end has been written — but waiting again while an
+    /// answer cannot be written for want of the client reading it.
     final class Watch: ChannelDuplexHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPRequestPart
         typealias InboundOut = HTTPRequestPart
@@ -78,6 +83,10 @@ final class ConnectionDrain: Sendable {
 
         private let drain: ConnectionDrain
         private var counted = false
+        /// Request heads read whose answers' ends are not written yet
+        /// (several when a client pipelines).
+        private var pending = 0
+        private var isWaiting = true
 
         init(drain: ConnectionDrain) {
             self.drain = drain
@@ -98,38 +107,56 @@ final class ConnectionDrain: Sendable {
             drain.opened(context.channel)
         }
 
+        private func close(_ context: ChannelHandlerContext) {
+            guard counted else { return }
+            counted = false
+            drain.closed(context.channel)
+        }
+
         func channelInactive(context: ChannelHandlerContext) {
-            if counted {
-                counted = false
-                drain.closed(context.channel)
-            }
+            close(context)
             context.fireChannelInactive()
         }
 
         func handlerRemoved(context: ChannelHandlerContext) {
-            if counted {
-                counted = false
-                drain.closed(context.channel)
-            }
+            close(context)
+        }
+
+        /// Tells the drain when the connection starts or stops waiting on its client.
+        private func update(_ channel: any Channel) {
+            guard counted else { return }
+            let waiting = pending == 0 || !channel.isWritable
+            guard waiting != isWaiting else { return }
+            isWaiting = waiting
+            if waiting { drain.waiting(channel) } else { drain.busy(channel) }
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            if case .head = unwrapInboundIn(data) { drain.busy(context.channel) }
+            if case .head = unwrapInboundIn(data) {
+                pending += 1
+                update(context.channel)
+            }
             context.fireChannelRead(data)
         }
 
+        func channelWritabilityChanged(context: ChannelHandlerContext) {
+            update(context.channel)
+            context.fireChannelWritabilityChanged()
+        }
+
         func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-            let ended: Bool
-            if case .end = unwrapOutboundIn(data) { ended = true } else { ended = false }
-            if ended {
-                // Waiting again once the answer has left.
-                let channel = context.channel, drain = self.drain
-                let written = promise ?? context.eventLoop.makePromise()
-                written.futureResult.whenComplete { _ in if channel.isActive { drain.waiting(channel) } }
-                context.write(data, promise: written)
-            } else {
+            guard case .end = unwrapOutboundIn(data) else {
                 context.write(data, promise: promise)
+                return
             }
+            // One request fewer once its answer has left.
+            let channel = context.channel, watch = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let written = promise ?? context.eventLoop.makePromise()
+            written.futureResult.whenComplete { _ in
+                watch.value.pending = max(0, watch.value.pending - 1)
+                watch.value.update(channel)
+            }
+            context.write(data, promise: written)
         }
     }
 }

@@ -15,8 +15,10 @@ public final class LoopbackConnection {
     public let descriptor: Int32
 
     /// `host`: 127.0.0.1 unless given, an IPv4 address or an IPv6 one
-    /// (bracketed or not).
-    public init(host: String = "127.0.0.1", port: Int, sending bytes: [UInt8] = []) throws {
+    /// (bracketed or not). `receiveBuffer`: the socket's receive buffer in
+    /// bytes (SO_RCVBUF, before connecting: the window the server sees), for
+    /// a client that reads little or nothing.
+    public init(host: String = "127.0.0.1", port: Int, sending bytes: [UInt8] = [], receiveBuffer: Int32? = nil) throws {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         // A numeric address only: never a name lookup.
         var hints = addrinfo()
@@ -29,6 +31,7 @@ public final class LoopbackConnection {
         defer { freeaddrinfo(found) }
         descriptor = socket(address.ai_family, address.ai_socktype, address.ai_protocol)
         guard descriptor >= 0 else { throw LoopbackError("socket: \(errno)") }
+        if var size = receiveBuffer { setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         guard connect(descriptor, address.ai_addr, address.ai_addrlen) == 0 else {
             Glibc.close(descriptor)
             throw LoopbackError("cannot connect to \(host) port \(port): \(errno)")

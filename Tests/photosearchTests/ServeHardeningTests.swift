@@ -196,6 +196,29 @@ struct ServeHardeningTests {
         }
     }
 
+    struct Results: Decodable { struct Hit: Decodable { let id: Int64 }; let results: [Hit] }
+
+    @Test("clients that stop reading their answers cannot lock others out either: they wait on their clients too")
+    func answersUnread() throws {
+        let gallery = try Gallery(arguments: ["--idle-timeout", "600"], launcher: ["/usr/bin/prlimit", "--nofile=160:160"])
+        // Each asks for the largest photo (cat.png, 240 KB) 40 times over,
+        // through a small window, and reads none of it.
+        let largest = try #require(JSONDecoder().decode(Results.self, from: Data(try gallery.get("/api/search?q=cat.png").body)).results.first?.id)
+        let request = "GET /api/photos/\(largest)/file HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        let held = try (0..<100).map { _ in
+            try LoopbackConnection(port: gallery.port, sending: Array(String(repeating: request, count: 40).utf8), receiveBuffer: 4096)
+        }
+        for _ in 0..<3 {
+            let client = try LoopbackConnection(port: gallery.port, sending: Array("GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
+            guard case let .closed(answer) = client.readToEnd(guardSeconds: 60) else {
+                Issue.record("a new client was not answered while others held every connection, reading nothing")
+                break
+            }
+            #expect(String(decoding: answer.prefix(12), as: UTF8.self) == "HTTP/1.1 200", "\(String(decoding: answer.prefix(100), as: UTF8.self))")
+        }
+        held.forEach { $0.close() }
+    }
+
     @Test("an upload that declares more than 30 MB is refused at once, before its body")
     func declaredTooLarge() throws {
         let gallery = try Gallery(arguments: ["--idle-timeout", "1"])
@@ -307,7 +330,6 @@ struct ServeHardeningTests {
                                               "--precision", "fp32", "--replace-model"])
         #expect(replaced.status == 0, "\(replaced.standardError)")
         #expect(try status(gallery).precision == "fp32")
-        struct Results: Decodable { struct Hit: Decodable { let id: Int64 }; let results: [Hit] }
         let after = try JSONDecoder().decode(Results.self, from: Data(try gallery.get("/api/search?q=a+cat&top=3").body))
         #expect(after.results.count == 3)
         // As a stopped replacing run leaves it: some photos without embeddings, said.
