@@ -37,24 +37,40 @@ struct PhotoSearch: AsyncParsableCommand {
 
     /// `arguments` with a search's query that starts with "-" moved after
     /// "--", where ArgumentParser takes it as the query: '-people + beach',
-    /// '-"beach" + sunset', '-2:dog', '-hat'. `search` has no short option
-    /// but -h, so such an argument is a query unless it is one dash and one
-    /// letter (-h, or a mistyped option, which ArgumentParser names). Before,
-    /// the letters were read as short options: any "h" among them printed the
-    /// help and exited 0, and without one the error was a "missing" query.
-    /// An option's value (`--min-score -0.5`) stays where it is.
+    /// '-"beach" + sunset', '-2:dog', '-hat'. Before, the letters were read
+    /// as short options: any "h" among them printed the help and exited 0,
+    /// and without one the error was a "missing" query.
+    ///
+    /// The arguments are read as ArgumentParser reads them, left to right:
+    /// an option other than a flag takes the next argument as its value
+    /// (`--min-score -0.5`, `--in -folder`) unless it carries it
+    /// (`--top=5`). `search` has no short option but -h, so a dash followed
+    /// by more than one letter, or by anything but a letter, is the query;
+    /// a dash and one letter is left to ArgumentParser (-h, or a mistyped
+    /// option, which it names).
     static func queriesAfterSeparator(_ arguments: [String]) -> [String] {
         guard let first = arguments.first, first == "search", !arguments.contains("--") else { return arguments }
-        var arguments = arguments
-        if let index = arguments.indices.dropFirst().first(where: { index in
-            let text = arguments[index].unicodeScalars, before = arguments[index - 1]
-            guard text.first == "-", let second = text.dropFirst().first, second != "-" else { return false }
+        var index = 1
+        while index < arguments.count {
+            let text = arguments[index].unicodeScalars
+            guard text.first == "-", let second = text.dropFirst().first else {
+                index += 1
+                continue
+            }
+            if second == "-" {
+                // A long option: a flag, one carrying its value, or one taking the next argument.
+                let argument = arguments[index]
+                index += ResultOptions.flags.contains(argument) || argument == "--help" || argument.contains("=") ? 1 : 2
+                continue
+            }
             let letter = ("a"..."z").contains(second) || ("A"..."Z").contains(second)
-            guard text.count > 2 || !letter else { return false }
-            return index == 1 || !before.hasPrefix("-") || ResultOptions.flags.contains(before)
-        }) {
+            if text.count == 2 && letter {
+                index += 1
+                continue
+            }
+            var arguments = arguments
             let query = arguments.remove(at: index)
-            arguments += ["--", query]
+            return arguments + ["--", query]
         }
         return arguments
     }

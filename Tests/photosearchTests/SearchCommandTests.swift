@@ -119,6 +119,13 @@ struct SearchCommandTests {
             #expect(dashed.status == 0 && dashed.standardOutput.filter { $0 == "\0" }.count == 3
                     && dashed.standardOutput == after.standardOutput, "\(query): \(dashed.standardOutput) \(dashed.standardError)")
         }
+        // After options that carry their value or take the next argument, a negative number among them.
+        let reference = try CommandRunner.run(["search", "--paths", "--null", "--top", "3", "--db", folder.database, "--model", Self.model,
+                                               "--", "-hat"])
+        for arguments in [["--top=3", "-hat"], ["--min-score", "-1", "--top", "3", "-hat"], ["--db=\(folder.database)", "--top", "3", "-hat"]] {
+            let dashed = try CommandRunner.run(["search", "--paths", "--null"] + arguments + ["--db", folder.database, "--model", Self.model])
+            #expect(dashed.status == 0 && dashed.standardOutput == reference.standardOutput, "\(arguments): \(dashed.standardError)")
+        }
         let mistyped = try search(folder, ["-j", "a cat"])
         #expect(mistyped.status == 64 && mistyped.standardError.contains("Unknown option '-j'"), "\(mistyped.standardError)")
         // "~/" is $HOME, and a missing example is named where it was looked for.
