@@ -3,27 +3,50 @@ import NIOHTTPTypes
 import Synchronization
 
 /// Keeps room for new clients when every connection is taken, as nginx
-/// does when it runs out: past `spare` connections short of the limit, each
-/// new one closes the connection that has waited longest on its client — a
-/// keep-alive connection between requests, one whose request head has not
-/// all arrived, or one whose answer the client has stopped reading (its
-/// socket's buffer full). Without it a client that held every connection the
-/// server may open (1 024 of them, each sending a request every 20 s, under
-/// the idle timeout) locked every other client out for as long as it
-/// wished, with or without the token (a 401 keeps its connection).
+/// does when it runs out: past `threshold` connections, those that have
+/// waited longest on their clients are closed — keep-alive connections
+/// between requests, ones whose request heads have not all arrived, ones
+/// whose answers their clients have stopped reading — one for each new
+/// connection, and every half second while the count stays past it.
+/// Without it a client that held every connection the server may open
+/// (1 024 of them, each sending a request every 20 s, under the idle
+/// timeout) locked every other client out for as long as it wished, with or
+/// without the token (a 401 keeps its connection).
 ///
-/// Connections busy with a request (read, run, or answered as fast as the
-/// client reads) are never closed this way; past the limit itself the server stops accepting
-/// (`MaximumAvailableConnections`), as before.
+/// A connection is closed this way only after waiting `grace` (a new
+/// client's head is on its way), and never while busy with a request (read,
+/// run, or answered as fast as its client reads). At the limit itself the
+/// server stops accepting (`MaximumAvailableConnections`), as before.
 final class ConnectionDrain: Sendable {
-    /// Connections open past which each new one closes the longest waiting.
+    /// Connections open past which the longest waiting are closed.
     let threshold: Int
+    /// How long a connection waits before it may be closed.
+    static let grace = TimeAmount.seconds(2)
+    static let sweepInterval = TimeAmount.milliseconds(500)
 
     private struct State {
         var open = 0
         /// The connections waiting on their clients, by when they began to.
-        var waiting: [ObjectIdentifier: (channel: any Channel, since: UInt64)] = [:]
-        var clock: UInt64 = 0
+        var waiting: [ObjectIdentifier: (channel: any Channel, since: NIODeadline)] = [:]
+        /// Chosen to be closed, not closed yet.
+        var closing = Set<ObjectIdentifier>()
+        var sweeping = false
+
+        /// The longest-waiting connections past their grace, as many as
+        /// the open ones (less those already closing) exceed `threshold`
+        /// by, taken out of `waiting` and marked closing.
+        mutating func choose(past threshold: Int, now: NIODeadline) -> [any Channel] {
+            let excess = open - closing.count - threshold
+            guard excess > 0 else { return [] }
+            let eligible = waiting.values.filter { $0.since + ConnectionDrain.grace <= now }
+            let chosen = excess == 1 ? eligible.min { $0.since < $1.since }.map { [$0] } ?? []
+                : Array(eligible.sorted { $0.since < $1.since }.prefix(excess))
+            for entry in chosen {
+                waiting[ObjectIdentifier(entry.channel)] = nil
+                closing.insert(ObjectIdentifier(entry.channel))
+            }
+            return chosen.map(\.channel)
+        }
     }
 
     private let state = Mutex(State())
@@ -37,20 +60,24 @@ final class ConnectionDrain: Sendable {
     func handler() -> Watch { Watch(drain: self) }
 
     fileprivate func opened(_ channel: any Channel) {
-        let closing: (any Channel)? = state.withLock { state in
+        let now = NIODeadline.now()
+        let (closing, startSweep): ([any Channel], Bool) = state.withLock { state in
             state.open += 1
-            state.clock += 1
-            state.waiting[ObjectIdentifier(channel)] = (channel, state.clock)
-            guard state.open > threshold else { return nil }
-            // One out for one in: the longest waiting, never the one just
-            // opened. (Closing more, as many as `open` is past the threshold
-            // while earlier closes were still under way, closed clients that
-            // had just connected.)
-            guard let oldest = state.waiting.values.filter({ $0.channel !== channel }).min(by: { $0.since < $1.since }) else { return nil }
-            state.waiting[ObjectIdentifier(oldest.channel)] = nil
-            return oldest.channel
+            state.waiting[ObjectIdentifier(channel)] = (channel, now)
+            let start = !state.sweeping
+            state.sweeping = true
+            return (state.choose(past: threshold, now: now), start)
         }
-        closing?.close(promise: nil)
+        for channel in closing { channel.close(promise: nil) }
+        if startSweep {
+            // Past the threshold with nothing to close yet (every waiting
+            // one in its grace), the count stays up with no new connection
+            // to act on: the sweep does.
+            _ = channel.eventLoop.scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { [self] _ in
+                let closing = state.withLock { $0.choose(past: threshold, now: .now()) }
+                for channel in closing { channel.close(promise: nil) }
+            }
+        }
     }
 
     fileprivate func busy(_ channel: any Channel) {
@@ -58,9 +85,10 @@ final class ConnectionDrain: Sendable {
     }
 
     fileprivate func waiting(_ channel: any Channel) {
+        let now = NIODeadline.now()
         state.withLock { state in
-            state.clock += 1
-            state.waiting[ObjectIdentifier(channel)] = (channel, state.clock)
+            guard !state.closing.contains(ObjectIdentifier(channel)) else { return }
+            state.waiting[ObjectIdentifier(channel)] = (channel, now)
         }
     }
 
@@ -68,6 +96,7 @@ final class ConnectionDrain: Sendable {
         state.withLock { state in
             state.open -= 1
             state.waiting[ObjectIdentifier(channel)] = nil
+            state.closing.remove(ObjectIdentifier(channel))
         }
     }
 

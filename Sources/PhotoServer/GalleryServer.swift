@@ -109,10 +109,13 @@ public struct GalleryServer: Sendable {
             let id = context.parameters.get("id") ?? ""
             return try await heavily { () throws(HTTPError) in try api.file(id: id) }
         }
-        router.post("/api/search/image") { request, _ in
+        router.post("/api/search/image") { request, context in
             let parameters = try Self.parameters(request)
-            // Too large by its own account: said at once, not once 30 MB of it have come.
+            // Too large by its own account: said at once, not once 30 MB of it
+            // have come, and the connection closed after the answer (the
+            // server would otherwise read the rest, to discard it).
             if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > PhotoLibrary.maximumImageBytes {
+                context.channel.close(mode: .input, promise: nil)
                 throw Self.tooLarge(limit: PhotoLibrary.maximumImageBytes)
             }
             // A turn before the body is read: at most `concurrentUploads`
@@ -229,9 +232,12 @@ struct QueryParameters: Sendable, ExpressibleByDictionaryLiteral {
 /// answers with `GalleryAPI.encoder()`.
 public struct GalleryContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The request's connection (closed early after some refusals).
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     public var responseEncoder: JSONEncoder { GalleryAPI.encoder() }
@@ -351,8 +357,12 @@ struct TokenCheck<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path == "/", let offered = try? GalleryServer.parameters(request)["token"] {
             guard Self.equal(offered, token) else { throw HTTPError(.unauthorized, message: "wrong token") }
-            // On to the same page without the token: a bookmarked search keeps its query.
-            let rest = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("token=") }.joined(separator: "&")
+            // On to the same page without the token (however its name is
+            // encoded): a bookmarked search keeps its query.
+            let rest = (request.uri.query ?? "").split(separator: "&").filter { pair in
+                let name = pair.prefix { $0 != "=" }.replacingOccurrences(of: "+", with: " ")
+                return (name.removingPercentEncoding ?? name) != "token"
+            }.joined(separator: "&")
             var headers: HTTPFields = [.location: rest.isEmpty ? "/" : "/?" + rest]
             headers[.setCookie] = "\(Self.cookie)=\(token); Path=/; HttpOnly; SameSite=Strict"
             return Response(status: .seeOther, headers: headers)
