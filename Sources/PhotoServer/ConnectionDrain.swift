@@ -30,13 +30,16 @@ final class ConnectionDrain: Sendable {
         var waiting: [ObjectIdentifier: (channel: any Channel, since: NIODeadline)] = [:]
         /// Chosen to be closed, not closed yet.
         var closing = Set<ObjectIdentifier>()
+        /// Whether the sweep is scheduled (only while past the threshold).
         var sweeping = false
+
+        func excess(past threshold: Int) -> Int { open - closing.count - threshold }
 
         /// The longest-waiting connections past their grace, as many as
         /// the open ones (less those already closing) exceed `threshold`
         /// by, taken out of `waiting` and marked closing.
         mutating func choose(past threshold: Int, now: NIODeadline) -> [any Channel] {
-            let excess = open - closing.count - threshold
+            let excess = excess(past: threshold)
             guard excess > 0 else { return [] }
             let eligible = waiting.values.filter { $0.since + ConnectionDrain.grace <= now }
             let chosen = excess == 1 ? eligible.min { $0.since < $1.since }.map { [$0] } ?? []
@@ -64,17 +67,25 @@ final class ConnectionDrain: Sendable {
         let (closing, startSweep): ([any Channel], Bool) = state.withLock { state in
             state.open += 1
             state.waiting[ObjectIdentifier(channel)] = (channel, now)
-            let start = !state.sweeping
-            state.sweeping = true
-            return (state.choose(past: threshold, now: now), start)
+            let closing = state.choose(past: threshold, now: now)
+            let start = !state.sweeping && state.excess(past: threshold) > 0
+            if start { state.sweeping = true }
+            return (closing, start)
         }
         for channel in closing { channel.close(promise: nil) }
         if startSweep {
             // Past the threshold with nothing to close yet (every waiting
             // one in its grace), the count stays up with no new connection
-            // to act on: the sweep does.
-            _ = channel.eventLoop.scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { [self] _ in
-                let closing = state.withLock { $0.choose(past: threshold, now: .now()) }
+            // to act on: the sweep does, until the count is down.
+            _ = channel.eventLoop.scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { [self] task in
+                let closing: [any Channel] = state.withLock { state in
+                    guard state.excess(past: threshold) > 0 else {
+                        state.sweeping = false
+                        task.cancel()
+                        return []
+                    }
+                    return state.choose(past: threshold, now: .now())
+                }
                 for channel in closing { channel.close(promise: nil) }
             }
         }
