@@ -97,6 +97,9 @@ struct SearchQueryTests {
         // The filter as SQL sees a name: after the last "/", ASCII letters lower-cased.
         #expect(SearchFilter.asciiLowercased("IMG_É.JPG") == "img_É.jpg")
         #expect(SearchFilter.isGlob("IMG_10*") && SearchFilter.isGlob("a?.jpg") && !SearchFilter.isGlob("IMG_1049"))
+        // A set must close; "]" first in a set is part of it, and "[[]" is a bracket.
+        for open in ["[", "IMG_[12", "a[]", "a[^]", "[ab][c"] { #expect(SearchFilter.hasUnclosedSet(open), "\(open)") }
+        for closed in ["IMG_[12].jpg", "[]]", "[^]]x", "[[]x", "a*b?", "[a]mg[0-9]"] { #expect(!SearchFilter.hasUnclosedSet(closed), "\(closed)") }
     }
 
     @Test("malformed queries", arguments: [

@@ -56,6 +56,7 @@ struct NameCameraCommandTests {
             (["a photo", "--camera", ""], "photosearch: error: invalid camera: it is empty\n"),
             (["a photo", "--name", String(repeating: "a", count: 300)],
              "photosearch: error: invalid name: \"\(String(repeating: "a", count: 40))…\" is 300 bytes long, more than 255\n"),
+            (["name:IMG_[12"], "photosearch: error: invalid name: \"IMG_[12\" opens a [ set that no ] closes (a [ itself is written [[])\n"),
             (["name:" + String(repeating: "*a", count: 17)], "photosearch: error: invalid name: \"\(String(repeating: "*a", count: 17).prefix(40))\" has more than 16 wildcards\n"),
             (["dog - name:x"], "photosearch: error: malformed query: \"-\" is followed by the filter name:, but filters are not terms "
                 + "to add or take away: write it apart, without \"-\"\n"),

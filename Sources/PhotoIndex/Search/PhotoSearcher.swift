@@ -731,6 +731,10 @@ final class PhotoSearcher: Sendable {
                 throw .invalidArgument(name: name, reason: "\"\(wild.prefix(40))\" has more than 16 wildcards")
             }
         }
+        // An unclosed set matches no name at all: a mistake to say, not an empty answer.
+        if let open = filter.names.first(where: SearchFilter.hasUnclosedSet) {
+            throw .invalidArgument(name: "name", reason: "\"\(open.prefix(40))\" opens a [ set that no ] closes (a [ itself is written [[])")
+        }
         try database.read { db in
             if let folder = filter.folder {
                 let range = SearchFilter.paths(under: folder)

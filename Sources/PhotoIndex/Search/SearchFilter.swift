@@ -165,6 +165,27 @@ public struct SearchFilter: Sendable, Equatable {
         return forms
     }
 
+    /// Whether a name pattern opens a `[` set that no `]` closes (a `]`
+    /// right after `[` or `[^` belongs to the set), which GLOB lets match
+    /// nothing.
+    static func hasUnclosedSet(_ pattern: String) -> Bool {
+        let characters = Array(pattern)
+        var index = 0
+        while index < characters.count {
+            guard characters[index] == "[" else {
+                index += 1
+                continue
+            }
+            var end = index + 1
+            if end < characters.count, characters[end] == "^" { end += 1 }
+            if end < characters.count, characters[end] == "]" { end += 1 }
+            while end < characters.count, characters[end] != "]" { end += 1 }
+            if end >= characters.count { return true }
+            index = end + 1
+        }
+        return false
+    }
+
     /// Whether a name pattern is a glob.
     static func isGlob(_ pattern: String) -> Bool { pattern.contains { "*?[".contains($0) } }
 
