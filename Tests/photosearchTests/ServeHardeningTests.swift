@@ -208,14 +208,7 @@ struct ServeHardeningTests {
         let held = try (0..<100).map { _ in
             try LoopbackConnection(port: gallery.port, sending: Array(String(repeating: request, count: 40).utf8), receiveBuffer: 4096)
         }
-        for _ in 0..<3 {
-            let client = try LoopbackConnection(port: gallery.port, sending: Array("GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
-            guard case let .closed(answer) = client.readToEnd(guardSeconds: 60) else {
-                Issue.record("a new client was not answered while others held every connection, reading nothing")
-                break
-            }
-            #expect(String(decoding: answer.prefix(12), as: UTF8.self) == "HTTP/1.1 200", "\(String(decoding: answer.prefix(100), as: UTF8.self))")
-        }
+        try expectNewClientsAnswered(gallery, while: "others held every connection, reading nothing")
         held.forEach { $0.close() }
     }
 
@@ -272,16 +265,8 @@ struct ServeHardeningTests {
             // Half keep their connection after an answer, half never finish a head.
             held.append(try LoopbackConnection(port: gallery.port, sending: index % 2 == 0 ? status : Array(status.prefix(20))))
         }
-        for _ in 0..<3 {
-            let client = try LoopbackConnection(port: gallery.port, sending: Array("GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
-            guard case let .closed(answer) = client.readToEnd(guardSeconds: 60) else {
-                Issue.record("a new client was not answered while others held every connection")
-                break
-            }
-            #expect(String(decoding: answer.prefix(12), as: UTF8.self) == "HTTP/1.1 200", "\(String(decoding: answer.prefix(100), as: UTF8.self))")
-        }
-        guard case let .closed(answer) = upload.readToEnd(guardSeconds: 60) else { Issue.record("the upload was not answered"); return }
-        #expect(String(decoding: answer.prefix(12), as: UTF8.self) == "HTTP/1.1 200", "\(String(decoding: answer.prefix(100), as: UTF8.self))")
+        try expectNewClientsAnswered(gallery, while: "others held every connection")
+        expectAnsweredOK(upload, "the upload")
         held.forEach { $0.close() }
     }
 
@@ -351,6 +336,26 @@ struct ServeHardeningTests {
     }
 
     // MARK: Helpers
+
+    /// Three new clients in turn, each answered 200 within the guard (60 s
+    /// without a byte) while `situation` holds.
+    func expectNewClientsAnswered(_ gallery: Gallery, while situation: String) throws {
+        for _ in 0..<3 {
+            let client = try LoopbackConnection(port: gallery.port, sending: Array("GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8))
+            guard expectAnsweredOK(client, "a new client while \(situation)") else { break }
+        }
+    }
+
+    /// Whether `connection` was answered and closed within the guard; a 200 is expected.
+    @discardableResult
+    func expectAnsweredOK(_ connection: LoopbackConnection, _ who: String) -> Bool {
+        guard case let .closed(answer) = connection.readToEnd(guardSeconds: 60) else {
+            Issue.record("\(who) was not answered")
+            return false
+        }
+        #expect(String(decoding: answer.prefix(12), as: UTF8.self) == "HTTP/1.1 200", "\(who): \(String(decoding: answer.prefix(100), as: UTF8.self))")
+        return true
+    }
 
     /// A copy of the test model whose token embedding for `token` is NaN.
     func nanTokenModel(into folder: TemporaryDirectory, token: Int) throws -> String {
