@@ -88,6 +88,13 @@ struct ModelsCommandTests {
         let row = try #require(list.split(separator: "\n").first { $0.hasPrefix("  openai-vit-b-32 ") })
         #expect(row.contains("name used by another model") && !row.contains("installed"), "\(row)")
         #expect(list.contains("* openai-vit-b-32") && list.contains("imported"))
+        // One name column, as wide as the longest name (siglip-b-16-256-multilingual's),
+        // in both lists: the sizes start in one column (the installed list's
+        // two further right, after its "* ").
+        let sizeColumns = list.split(separator: "\n").compactMap { row in
+            row.firstRange(of: #/  \d+\.\d (MB|GB) /#).map { row.distance(from: row.startIndex, to: $0.lowerBound) }
+        }
+        #expect(sizeColumns.count > 20 && Set(sizeColumns.dropFirst()).count == 1 && sizeColumns[0] == sizeColumns[1] + 2, "\(sizeColumns)")
     }
 
     @Test("an index keeps its model whatever the default is; a different model than the index's is refused")

@@ -7,11 +7,13 @@ struct ModelsListCommand: ParsableCommand {
     func run() throws {
         let store = ModelStore.standard()
         let installed = store.installed()
+        // (One name column for both lists, as wide as their longest name.)
+        let names = max(24, (installed.map(\.name.count) + ModelCatalogue.entries.map(\.name.count)).max() ?? 0)
         var output = "Installed (\(store.root)):\n"
         if installed.isEmpty { output += "  none yet; install one below, or: photosearch models import DIR\n" }
         for model in installed {
             let origin = model.manifest.flatMap { $0.repository } ?? (model.manifest?.source == "import" ? "imported" : "")
-            output += "  \(model.isDefault ? "*" : " ") \(Self.column(model.name, 24))  \(Self.column(ByteCount.format(model.bytes), 9))  \(origin)\n"
+            output += "  \(model.isDefault ? "*" : " ") \(Self.column(model.name, names))  \(Self.column(ByteCount.format(model.bytes), 9))  \(origin)\n"
         }
         output += "\nAvailable (photosearch models install NAME):\n"
         for entry in ModelCatalogue.entries {
@@ -23,7 +25,7 @@ struct ModelsListCommand: ParsableCommand {
             }
             let suggested = entry.name == ModelCatalogue.defaultName ? " (suggested for speed)"
                 : entry.name == ModelCatalogue.bestResultsName ? " (suggested for the best results)" : ""
-            output += "  \(Self.column(entry.name, 24))  \(Self.column(state, 9))  \(entry.summary); \(entry.repository), "
+            output += "  \(Self.column(entry.name, names))  \(Self.column(state, 9))  \(entry.summary); \(entry.repository), "
             output += "\(entry.layout.rawValue) layout, \(entry.licence) licence\(suggested)\n"
         }
         output += "\n* the default model, used when no --model is given\n"
