@@ -24,6 +24,9 @@ struct BadInputCommandTests {
         // Empty (an unset shell variable): not the current folder.
         (["search", "cat", "--in", ""], "photosearch: error: --in is empty: give a folder."),
         (["duplicates", "--in", ""], "photosearch: error: --in is empty: give a folder."),
+        // A file: no photo is under it (before, "no indexed photo is under" it).
+        (["search", "cat", "--in", "/etc/passwd"], "photosearch: error: --in takes a folder, and /etc/passwd is a file."),
+        (["duplicates", "--in", "/etc/passwd"], "photosearch: error: --in takes a folder, and /etc/passwd is a file."),
         (["index", "/tmp", "--every", "6x"], "photosearch: error: --every takes a number and a unit, like 30s, 30m, 6h or 1d."),
         (["serve", "--index", "/tmp", "--every", "0m"], "photosearch: error: --every must be between 1s and 366d."),
         (["duplicates", "--threshold", "nan"], "photosearch: error: --threshold must be in (-1, 1]."),

@@ -142,7 +142,10 @@ struct ChineseSearchTests {
         // Not for combined queries or search by example: they have no calibrated probability.
         #expect(try lines(["日落 + 海边"]).allSatisfy { $0.probability == nil })
         let refused = try CommandRunner.run(["similar", photos + "/猫.png", "--db", database, "--min-probability", "0.5"])
-        #expect(refused.status != 0 && refused.standardError.contains("probabilit"), "\(refused.standardError)")
+        #expect(refused.status == 64 && refused.standardError.contains("Unknown option '--min-probability'"), "\(refused.standardError)")
+        // (so its help does not offer it; search's does)
+        #expect(try !CommandRunner.run(["similar", "--help"]).standardOutput.contains("--min-probability"))
+        #expect(try CommandRunner.run(["search", "--help"]).standardOutput.contains("--min-probability"))
         let combined = try CommandRunner.run(["search", "日落 + 海边", "--db", database, "--model", model, "--min-probability", "0.5"])
         #expect(combined.status != 0 && combined.standardError.contains("one text"), "\(combined.standardError)")
         let outOfRange = try CommandRunner.run(["search", text, "--db", database, "--model", model, "--min-probability", "1"])

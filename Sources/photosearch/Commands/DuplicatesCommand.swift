@@ -41,7 +41,7 @@ struct DuplicatesCommand: ParsableCommand {
         if !(threshold > -1 && threshold <= 1) { throw ValidationError("--threshold must be in (-1, 1].") }
         if json && paths { throw ValidationError("--json and --paths cannot be used together.") }
         if null && !paths { throw ValidationError("--null goes with --paths.") }
-        if folder?.isEmpty == true { throw ValidationError("--in is empty: give a folder.") }
+        try ResultOptions.validate(folder: folder)
     }
 
     /// One group of --json.

@@ -19,12 +19,13 @@ struct SearchCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOption
     @OptionGroup var model: ModelOption
     @OptionGroup var results: ResultOptions
+    @OptionGroup var probability: ProbabilityOption
 
     func run() throws {
         try Failure.reporting {
             let parsed = try SearchQuery.parse(query)
             let library = PhotoLibrary(database: database.path, model: try model.directory(index: database.path), prepared: model.prepared)
-            try results.print(try library.search(parsed, try results.searchOptions()))
+            try results.print(try library.search(parsed, try results.searchOptions(minimumProbability: probability.minProbability)))
             ResultOptions.noteUnembedded(library)
         }
     }

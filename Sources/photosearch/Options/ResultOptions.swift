@@ -13,10 +13,6 @@ struct ResultOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "Leave out results whose cosine similarity is below this.")
     var minScore: Float?
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Leave out results less likely than this to match (0 to 1).",
-                                            discussion: "SigLIP models only, with a query of one text: their scores are calibrated match probabilities."))
-    var minProbability: Float?
-
     @Flag(name: .long, help: "One JSON object per result: path, score, probability (SigLIP models), taken_at, date_source, place (name, region, country_code, country, distance_km), copies (other files with the same bytes).")
     var json = false
 
@@ -67,12 +63,8 @@ struct ResultOptions: ParsableArguments {
         let maximum = PhotoLibrary.SearchOptions.maximumTop
         if !(1...maximum).contains(top) { throw ValidationError("--top must be between 1 and \(maximum).") }
         if let minScore, !(minScore >= -1 && minScore <= 1) { throw ValidationError("--min-score must be between -1 and 1.") }
-        if let minProbability, !(minProbability > 0 && minProbability < 1) {
-            throw ValidationError("--min-probability must be between 0 and 1 (exclusive).")
-        }
         if json && paths { throw ValidationError("--json and --paths cannot be used together.") }
-        // (An empty folder path would have meant the current folder.)
-        if folder?.isEmpty == true { throw ValidationError("--in is empty: give a folder.") }
+        try Self.validate(folder: folder)
         if null && !paths { throw ValidationError("--null goes with --paths.") }
         let maximumProbes = PhotoLibrary.SearchOptions.maximumProbes
         if let probes, !(1...maximumProbes).contains(probes) { throw ValidationError("--probes must be between 1 and \(maximumProbes).") }
@@ -83,11 +75,26 @@ struct ResultOptions: ParsableArguments {
         }
     }
 
-    func searchOptions() throws(PhotoIndexError) -> PhotoLibrary.SearchOptions {
+    /// `--in` (here and in `duplicates`) names a folder. An existing file
+    /// there is a mistake to say: nothing is under it. A folder gone from
+    /// the disk is not: its photos may still be in the index.
+    static func validate(folder: String?) throws {
+        guard let folder else { return }
+        // (An empty path would have meant the current folder.)
+        if folder.isEmpty { throw ValidationError("--in is empty: give a folder.") }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationError("--in takes a folder, and \(FilePaths.displayed(folder)) is a file.")
+        }
+    }
+
+    /// The library's options; `minimumProbability` is `search`'s alone
+    /// (`ProbabilityOption`): `similar` has no calibrated probability.
+    func searchOptions(minimumProbability: Float? = nil) throws(PhotoIndexError) -> PhotoLibrary.SearchOptions {
         let filter = SearchFilter(after: try after.map(SearchFilter.instant), before: try before.map(SearchFilter.instant),
                                   folder: folder, places: place, near: try near.map(SearchFilter.Circle.init(parsing:)),
                                   names: name, cameras: camera)
-        return PhotoLibrary.SearchOptions(top: top, minimumScore: minScore, minimumProbability: minProbability, filter: filter,
+        return PhotoLibrary.SearchOptions(top: top, minimumScore: minScore, minimumProbability: minimumProbability, filter: filter,
                                           probes: probes)
     }
 
