@@ -76,6 +76,13 @@ struct IndexCommandTests {
         let duplicates = try CommandRunner.run(["duplicates", "--db", database, "--json"])
         #expect(duplicates.standardError == "photosearch: " + missed.replacingOccurrences(of: "searched", with: "compared"),
                 "\(duplicates.standardError)")
+        // A re-run reads the broken photo no more; its "0 failed" says that it still fails.
+        let again = try CommandRunner.run(["index", folder.appendingPathComponent("photos").path, "--db", database, "--model", model])
+        #expect(again.status == 0)
+        #expect(again.standardError.contains(" removed, 0 failed in "), "\(again.standardError)")
+        #expect(again.standardError.hasSuffix(" s; 1 unchanged photo failed before (photosearch status lists it)\n"), "\(again.standardError)")
+        let againJSON = try CommandRunner.run(["index", folder.appendingPathComponent("photos").path, "--db", database, "--model", model, "--json"])
+        #expect(againJSON.standardOutput.split(separator: "\n").last?.contains(#""failed_before":1,"#) == true, "\(againJSON.standardOutput)")
     }
 
     @Test("status lists the folders runs were given, each with its photos: indexed and failed, in words and in --json")

@@ -225,6 +225,7 @@ final class Indexer: Sendable {
                 let same = row.size == file.size && row.modifiedAt == file.modifiedAt
                 if same && ((row.state == .failed && !row.unreadable) || row.embedded) {
                     summary.unchanged += 1
+                    if row.state == .failed { summary.failedBefore += 1 }
                 } else {
                     work.append(WorkItem(file: file, kind: .update))
                 }

@@ -60,9 +60,17 @@ public struct IndexSummary: Sendable, Equatable, Codable {
     /// Found by the scan but gone when read (not recorded: the next run
     /// looks again). Not kept in the run's record.
     public var vanished = 0
+    /// Of the unchanged photos, those an earlier run failed on: not read
+    /// again, and still listed by `status`. Not kept in the run's record.
+    public var failedBefore = 0
     public var seconds = 0.0
     /// True when the run was stopped (signal) before it finished.
     public var interrupted = false
+
+    // (`index --json`'s summary: snake_case, as every other key there.)
+    private enum CodingKeys: String, CodingKey {
+        case scanned, added, updated, unchanged, moved, removed, failed, vanished, failedBefore = "failed_before", seconds, interrupted
+    }
 
     public init(scanned: Int = 0, added: Int = 0, updated: Int = 0, unchanged: Int = 0, moved: Int = 0, removed: Int = 0,
                 failed: Int = 0, vanished: Int = 0, seconds: Double = 0, interrupted: Bool = false) {

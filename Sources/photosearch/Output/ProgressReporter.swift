@@ -42,6 +42,10 @@ final class ProgressReporter {
             clearLine()
             var text = "\(summary.scanned) photo\(summary.scanned == 1 ? "" : "s"): \(summary.added) added, \(summary.updated) updated, \(summary.unchanged) unchanged, "
             text += "\(summary.moved) moved, \(summary.removed) removed, \(summary.failed) failed in \(String(format: "%.1f", summary.seconds)) s"
+            if summary.failedBefore > 0 {
+                let count = summary.failedBefore
+                text += "; \(count) unchanged photo\(count == 1 ? "" : "s") failed before (photosearch status lists \(count == 1 ? "it" : "them"))"
+            }
             if summary.vanished > 0 { text += "; \(summary.vanished) vanished while it ran (the next run looks again)" }
             if summary.interrupted { text += " (interrupted; the next run continues)" }
             Terminal.error(text + "\n")
