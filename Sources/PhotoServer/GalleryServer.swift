@@ -53,7 +53,9 @@ public struct GalleryServer: Sendable {
         let heavy = WorkLimiter(name: "heavy", running: limits.heavyRunning, waiting: limits.heavyWaiting)
         let uploads = WorkLimiter(name: "uploads", running: limits.concurrentUploads, waiting: 0)
         let boundPort = Mutex(configuration.port)
-        let router = Router(context: GalleryContext.self)
+        // HEAD, which HTTP servers must answer (RFC 9110 9.1): each GET
+        // route's headers, Content-Length included, and no body.
+        let router = Router(context: GalleryContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: SecurityHeaders())
         router.add(middleware: ErrorsAsJSON())
         if let token = configuration.token {

@@ -223,6 +223,30 @@ struct ServeHardeningTests {
         #expect(text.hasPrefix("HTTP/1.1 413") && text.contains("the image is larger than 30 MB"), "\(text.prefix(300))")
     }
 
+    @Test("HEAD answers each GET route's headers, its Content-Length included, and no body: the next answer follows at once")
+    func head() throws {
+        let gallery = try Gallery()
+        let largest = try #require(JSONDecoder().decode(Results.self, from: Data(try gallery.get("/api/search?q=cat.png").body)).results.first?.id)
+        let file = try gallery.get("/api/photos/\(largest)/file")
+        let targets = ["/", "/api/status", "/api/photos/\(largest)/file", "/api/photos/\(largest)/thumbnail", "/nowhere"]
+        var requests = targets.map { "HEAD \($0) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" }.joined()
+        requests += "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        let connection = try LoopbackConnection(port: gallery.port, sending: Array(requests.utf8))
+        guard case let .closed(bytes) = connection.readToEnd(guardSeconds: 60) else { Issue.record("not closed"); return }
+        // Five heads, each straight after the last (no body between them), then the GET's whole answer.
+        let answers = String(decoding: bytes, as: UTF8.self).components(separatedBy: "\r\n\r\n")
+        try #require(answers.count == 7, "\(answers)")
+        let statuses = answers.prefix(6).map { $0.split(separator: " ").dropFirst().first.map(String.init) ?? "" }
+        #expect(statuses == ["200", "200", "200", "200", "404", "200"], "\(answers)")
+        let lengths = answers.prefix(5).map { head in
+            head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }.map { Int($0.split(separator: " ").last!)! }
+        }
+        #expect(lengths[2] == file.body.count && file.body.count > 100_000, "\(lengths)")
+        #expect(lengths.allSatisfy { ($0 ?? 0) > 0 }, "\(lengths)")
+        #expect(answers[0].contains("Content-Security-Policy:") && answers[3].contains("Content-Type: image/jpeg"), "\(answers[0])")
+        #expect(answers[6].hasPrefix("{") && answers[6].hasSuffix("}"), "\(answers[6])")
+    }
+
     @Test("a client that never finishes its request head is disconnected after --idle-timeout")
     func slowClient() throws {
         let gallery = try Gallery(arguments: ["--idle-timeout", "1"])
