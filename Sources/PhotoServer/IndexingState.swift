@@ -13,6 +13,7 @@ public final class IndexingState: Sendable {
         public var failed: Int
         /// The last run's error, when it failed.
         public var error: String?
+        /// When the next run starts: ISO 8601 in UTC, as the runs' own times.
         public var nextRunAt: String?
 
         enum CodingKeys: String, CodingKey { case state, done, total, failed, error, nextRunAt = "next_run_at" }
@@ -44,11 +45,11 @@ public final class IndexingState: Sendable {
                 break
             case .finished:
                 state.state = "waiting"
-                state.nextRunAt = LocalTimestamp.string(from: Date().addingTimeInterval(interval))
+                state.nextRunAt = Timestamp.string(from: Date().addingTimeInterval(interval))
             case let .runFailed(error):
                 state.state = "failed"
                 state.error = error.localizedDescription
-                state.nextRunAt = LocalTimestamp.string(from: Date().addingTimeInterval(interval))
+                state.nextRunAt = Timestamp.string(from: Date().addingTimeInterval(interval))
             }
         }
     }

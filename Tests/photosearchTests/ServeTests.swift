@@ -451,7 +451,10 @@ struct ServeTests {
             let indexing: Indexing?
         }
         let status = try JSONDecoder().decode(Status.self, from: Data(try HTTPAnswer.request(port: port, method: "GET", target: "/api/status").body))
-        #expect(status.photos == 3 && status.indexing?.state == "waiting" && status.indexing?.next_run_at != nil)
+        #expect(status.photos == 3 && status.indexing?.state == "waiting")
+        // A time with its zone, as last_run's (UTC, ISO 8601): an hour after the run.
+        let next = try #require(status.indexing?.next_run_at.flatMap { ISO8601DateFormatter().date(from: $0) }, "\(status)")
+        #expect(next.timeIntervalSinceNow > 3000 && next.timeIntervalSinceNow <= 3600, "\(next)")
         let found = try HTTPAnswer.request(port: port, method: "GET", target: "/api/search?q=a+rocket")
         #expect(found.status == 200 && found.text.contains("rocket.jpg"))
         // Between its runs, the index's writer lock is free for another indexer.

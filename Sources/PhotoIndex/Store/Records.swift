@@ -204,16 +204,19 @@ package struct ThumbnailRecord: Codable, FetchableRecord, PersistableRecord, Sen
     enum CodingKeys: String, CodingKey { case photoID = "photo_id", jpeg }
 }
 
+/// The times runs are recorded with: ISO 8601 in UTC ("2026-12-07T15:12:46Z").
 package enum Timestamp {
-    package static func now() -> String {
+    package static func now() -> String { string(from: Date()) }
+
+    package static func string(from date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date())
+        return formatter.string(from: date)
     }
 }
 
-/// A time as photosearch shows the dates it has no EXIF for, and the times
-/// it plans: local, "YYYY-MM-DDTHH:MM:SS" (in SQL: `SearchFilter.fileDate`).
+/// A time as photosearch shows the dates it has no EXIF for: local,
+/// "YYYY-MM-DDTHH:MM:SS", as EXIF's (in SQL: `SearchFilter.fileDate`).
 public enum LocalTimestamp {
     public static func string(from date: Date) -> String {
         let formatter = DateFormatter()
