@@ -217,8 +217,8 @@ package enum Timestamp {
 
 /// A time as photosearch shows the dates it has no EXIF for: local,
 /// "YYYY-MM-DDTHH:MM:SS", as EXIF's (in SQL: `SearchFilter.fileDate`).
-public enum LocalTimestamp {
-    public static func string(from date: Date) -> String {
+enum LocalTimestamp {
+    static func string(from date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone.current
