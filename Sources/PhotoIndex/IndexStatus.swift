@@ -87,7 +87,8 @@ public struct IndexStatus: Sendable {
             let writer = WriterLock.holder(indexPath: database.path)
             if lastRun?.status == .running, writer == nil { lastRun?.status = .interrupted }
             var vectorFile: VectorFile?
-            if let model, let summary = VectorMatrix.summary(path: VectorMatrix.path(forIndex: database.path)) {
+            if let model, let summary = VectorMatrix.summary(path: VectorMatrix.path(forIndex: database.path)),
+               try IndexDatabase.hasGeneration(summary.generation, db) {
                 let newer = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND id > ?",
                                              arguments: [model.id, summary.highestEmbeddingID]) ?? 0
                 vectorFile = VectorFile(rows: summary.rows, cells: summary.cells,

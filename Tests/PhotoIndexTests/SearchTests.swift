@@ -341,6 +341,54 @@ struct SearchTests {
         #expect(VectorMatrix(path: path, modelChecksum: model.checksum, dimension: 32) != nil)   // written again
     }
 
+    /// Copies the index at `source` (its WAL's content too) to `target`,
+    /// replacing the index there but not its vector file.
+    func copyIndex(_ source: String, over target: String) throws {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: target + suffix) }
+        try DatabaseQueue(path: source).backup(to: try DatabaseQueue(path: target))
+    }
+
+    @Test("a vector file is trusted only at a state of its own index: another index's, or one written after the state a restored backup holds, is rebuilt")
+    func vectorFileOfAnotherState() throws {
+        let query = Self.textModel.encode(texts: ["a cat on a sofa"])[0]
+        // A backup, then a photo re-embedded (another id) and the vector file
+        // written at that state; then the backup restored.
+        let workspace = try indexedFixtures()
+        let backup = workspace.root.appendingPathComponent("backup.sqlite").path
+        try copyIndex(workspace.databasePath, over: backup)
+        _ = try workspace.add("chelsea.png", try Fixture.uniqueJPEG("photos/rocket.jpg", tag: "after the backup"))
+        touch(workspace.photos + "/chelsea.png", secondsAgo: 20)
+        _ = try workspace.run()
+        _ = try PhotoSearcher(database: try workspace.database()).search(query, top: 3)
+        try copyIndex(backup, over: workspace.databasePath)
+        // (Before, the file was trusted by its model: chelsea.png's embedding
+        // in the backup was gone from it, and its id below the file's highest.)
+        let restored = try PhotoSearcher(database: try workspace.database()).search(query, top: 20)
+        #expect(restored.map(\.path) == (try bruteForce(workspace, query)).map(\.0))
+        #expect(restored.count == 10)
+
+        // Another index with the same model put in this one's place (mv
+        // B.sqlite A.sqlite): the same photos, indexed in another order, so
+        // that its embedding ids are this one's, for other photos.
+        let other = try Workspace()
+        let names = ["chelsea.png", "rocket.jpg", "coffee-portrait.jpg", "astronaut-progressive.jpg", "camera.png",
+                     "chelsea.webp", "coffee.heic", "chelsea-alpha.png", "astronaut-64.png", "coffee-64.png"]
+        for (index, name) in names.enumerated() { try other.copy("photos/\(name)", to: "\(9 - index)-\(name)") }
+        _ = try other.run()
+        _ = try PhotoSearcher(database: try workspace.database()).search(query, top: 3)   // this one's file, current
+        try copyIndex(other.databasePath, over: workspace.databasePath)
+        let replaced = try PhotoSearcher(database: try workspace.database()).search(query, top: 20)
+        let truth = try bruteForce(workspace, query)
+        #expect(replaced.map(\.path) == truth.map(\.0))
+        #expect(zip(replaced, truth).allSatisfy { abs($0.score - $1.1) < 1e-5 }, "\(replaced.map(\.score)) \(truth.map(\.1))")
+        #expect(replaced.count == 10 && replaced.allSatisfy { $0.path.hasPrefix(other.photos + "/") })
+        // Its own file again at its own state: trusted, not rebuilt.
+        let path = VectorMatrix.path(forIndex: workspace.databasePath)
+        let written = try #require(FilePaths.status(path))
+        _ = try PhotoSearcher(database: try workspace.database()).search(query, top: 3)
+        #expect(FilePaths.status(path)?.st_ino == written.st_ino)
+    }
+
     @Test("temporary vector files left by a killed process are removed; a live one's are kept")
     func staleTemporaryFiles() throws {
         let workspace = try indexedFixtures()

@@ -554,7 +554,8 @@ final class PhotoSearcher: Sendable {
         }
     }
 
-    /// The vector file as it is on disk, if it is for this model and sound,
+    /// The vector file as it is on disk, if it is for this model, sound, and
+    /// built from a state of this index's history (`IndexDatabase.hasGeneration`),
     /// and whether it is current: not too far behind the index. (Rows added
     /// since are read from SQLite on every search, an index range, cheap to
     /// count; rows deleted or replaced since are caught when they crowd the
@@ -562,10 +563,14 @@ final class PhotoSearcher: Sendable {
     private func fileOnDisk() throws(PhotoIndexError) -> (matrix: VectorMatrix?, current: Bool) {
         let path = VectorMatrix.path(forIndex: database.path)
         guard let existing = VectorMatrix(path: path, modelChecksum: model.checksum, dimension: model.embeddingSize) else { return (nil, false) }
-        let newer = try database.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND id > ?",
-                             arguments: [model.id, existing.highestEmbeddingID]) ?? 0
+        let newer = try database.read { db -> Int? in
+            guard try IndexDatabase.hasGeneration(existing.generation, db) else { return nil }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM embeddings WHERE model_id = ? AND id > ?",
+                                    arguments: [model.id, existing.highestEmbeddingID]) ?? 0
         }
+        // Another index's file, or written after the state a backup restored:
+        // neither its rows nor its cells are this index's.
+        guard let newer else { return (nil, false) }
         return (existing, newer <= Self.rebuildThreshold(rows: existing.rows))
     }
 

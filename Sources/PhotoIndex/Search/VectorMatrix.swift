@@ -32,10 +32,12 @@ import Glibc
 /// the rows of the cells nearest the query. A rebuild keeps the centroids
 /// and each surviving row's cell, and assigns only the rows added since.
 ///
-/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (7),
+/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (8),
 /// dimension u32, rows u64, highest embedding id i64, model checksum (64
 /// bytes, zero-padded), capacity u64, checksum of everything after the
-/// header u64 (`ContentHash.blockwise`), cells u32 (0: not partitioned) —
+/// header u64 (`ContentHash.blockwise`), cells u32 (0: not partitioned),
+/// 4 bytes of zeros, the index's generation it was built at i64 (offset
+/// 120: see `IndexDatabase.recordGeneration`) —
 /// then capacity × photo id (i64), capacity × embedding id (i64), capacity ×
 /// s4 (f32), (cells + 1) × first row of each cell (u64; the last is `rows`),
 /// cells × dimension centroid values (f16), padding to 64 bytes, capacity ×
@@ -53,6 +55,8 @@ package final class VectorMatrix: Sendable {
     let rows: Int
     /// Embeddings with a higher id were added after the matrix was built.
     let highestEmbeddingID: Int64
+    /// The index's generation it was built at (0: an index without them).
+    let generation: Int64
     let modelChecksum: String
     /// Whether the matrix lives in a file others can map (false: in memory).
     let isFile: Bool
@@ -109,7 +113,7 @@ package final class VectorMatrix: Sendable {
     }
 
     static let magic = Array("PSVECU8\0".utf8)
-    static let version: UInt32 = 7
+    static let version: UInt32 = 8
     static let headerSize = 128
 
     /// The dimension of the 4-bit rows: padded to whole 64-dimension blocks.
@@ -138,13 +142,13 @@ package final class VectorMatrix: Sendable {
     /// What the header of the vector file at `path` says, read without the
     /// rest (for `status`); nil when there is none or it is not one this
     /// version writes.
-    static func summary(path: String) -> (rows: Int, cells: Int, highestEmbeddingID: Int64)? {
+    static func summary(path: String) -> (rows: Int, cells: Int, highestEmbeddingID: Int64, generation: Int64)? {
         guard let header = try? RegularFile(path: path).prefix(headerSize), header.count == headerSize,
               Array(header[0..<8]) == magic else { return nil }
         return header.withUnsafeBytes { header in
             guard header.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == version else { return nil }
             return (Int(header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)), Int(header.loadUnaligned(fromByteOffset: 112, as: UInt32.self)),
-                    header.loadUnaligned(fromByteOffset: 24, as: Int64.self))
+                    header.loadUnaligned(fromByteOffset: 24, as: Int64.self), header.loadUnaligned(fromByteOffset: 120, as: Int64.self))
         }
     }
 
@@ -157,10 +161,11 @@ package final class VectorMatrix: Sendable {
         self.isFile = isFile
         self.dimension = dimension
         self.modelChecksum = modelChecksum
-        (rows, highestEmbeddingID, cellCount, layout) = storage.withUnsafeBufferPointer { bytes in
+        (rows, highestEmbeddingID, cellCount, layout, generation) = storage.withUnsafeBufferPointer { bytes in
             let header = UnsafeRawBufferPointer(start: bytes.baseAddress, count: Self.headerSize)
             return (Int(header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)), header.loadUnaligned(fromByteOffset: 24, as: Int64.self),
-                    Int(header.loadUnaligned(fromByteOffset: 112, as: UInt32.self)), Layout(header: header, dimension: dimension))
+                    Int(header.loadUnaligned(fromByteOffset: 112, as: UInt32.self)), Layout(header: header, dimension: dimension),
+                    header.loadUnaligned(fromByteOffset: 120, as: Int64.self))
         }
     }
 
@@ -253,6 +258,8 @@ package final class VectorMatrix: Sendable {
         let dimension = model.embeddingSize
         removeStaleTemporaryFiles(of: path)
         return try database.read { db -> VectorMatrix in
+            // (The state this transaction reads, whose embeddings these are.)
+            let generation = try IndexDatabase.generation(db)
             let highest = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM embeddings WHERE model_id = ?", arguments: [model.id]) ?? 0
             let ids = try Int64.fetchAll(db, sql: "SELECT id FROM embeddings WHERE model_id = ? AND id <= ? ORDER BY id",
                                          arguments: [model.id, highest])
@@ -330,6 +337,7 @@ package final class VectorMatrix: Sendable {
                 UnsafeMutableRawBufferPointer(rebasing: header[32..<(32 + checksum.count)]).copyBytes(from: checksum)
                 header.storeBytes(of: UInt64(capacity).littleEndian, toByteOffset: 96, as: UInt64.self)
                 header.storeBytes(of: UInt32(cellCount).littleEndian, toByteOffset: 112, as: UInt32.self)
+                header.storeBytes(of: generation.littleEndian, toByteOffset: 120, as: Int64.self)
                 let body = UnsafeRawBufferPointer(start: base + headerSize, count: layout.size - headerSize)
                 header.storeBytes(of: ContentHash.blockwise(body).littleEndian, toByteOffset: 104, as: UInt64.self)
             }

@@ -173,7 +173,8 @@ package final class IndexDatabase: Sendable {
     /// Migrations a search can do without: an index that lacks only these
     /// (made before them, on a medium this process cannot write) is still
     /// searched, a little slower.
-    static let optionalMigrations: Set<String> = ["v7: failed photos listed apart", "v8: photos in time order"]
+    /// (v9: without generations, a vector file is trusted by its model, as before.)
+    static let optionalMigrations: Set<String> = ["v7: failed photos listed apart", "v8: photos in time order", "v9: generations"]
 
     /// Whether this version can read the index as it is: every migration
     /// but optional ones applied.
@@ -357,7 +358,47 @@ package final class IndexDatabase: Sendable {
             // index without it, which could not be written, is sorted whole.
             try db.execute(sql: "CREATE INDEX photos_by_time ON photos(\(SearchFilter.time)) WHERE state = 'indexed'")
         }
+        migrator.registerMigration("v9: generations") { db in
+            // The index's history, for its vector file (`generation`).
+            // (A later migration that changes the embeddings records one too.)
+            try db.execute(sql: """
+                CREATE TABLE generations (id INTEGER PRIMARY KEY AUTOINCREMENT, token INTEGER NOT NULL);
+                CREATE INDEX generations_by_token ON generations(token);
+                """)
+            try recordGeneration(db)
+        }
         return migrator
+    }
+
+    // MARK: Generations
+
+    /// Every write transaction records a random token, the index's last
+    /// `keptGenerations` are kept, and a vector file records the token of the
+    /// state it was built from (`VectorMatrix`). A file is this index's, at
+    /// a state this index went through, only while that token is in its
+    /// history: not another index's file left beside it (`mv B.sqlite
+    /// A.sqlite`), nor one written after the state a backup restores, whose
+    /// embedding ids would name other photos or none. Such a file is
+    /// rebuilt, where it was trusted by its model alone before.
+    static let keptGenerations: Int64 = 10_000
+
+    static func recordGeneration(_ db: Database) throws {
+        try db.execute(sql: "INSERT INTO generations (token) VALUES (?)", arguments: [Int64.random(in: 1...Int64.max)])
+        try db.execute(sql: "DELETE FROM generations WHERE id <= ?", arguments: [db.lastInsertedRowID - keptGenerations])
+    }
+
+    /// The token of the state `db` reads; 0 for an index made before
+    /// generations (read where it cannot be migrated).
+    static func generation(_ db: Database) throws -> Int64 {
+        guard try db.tableExists("generations") else { return 0 }
+        return try Int64.fetchOne(db, sql: "SELECT token FROM generations ORDER BY id DESC LIMIT 1") ?? 0
+    }
+
+    /// Whether `token` is a state of this index's history (0: of an index
+    /// made before generations, which only such an index accepts).
+    static func hasGeneration(_ token: Int64, _ db: Database) throws -> Bool {
+        guard try db.tableExists("generations") else { return token == 0 }
+        return try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM generations WHERE token = ?)", arguments: [token]) ?? false
     }
 
     /// Each connection's page cache, at most.
@@ -397,10 +438,17 @@ package final class IndexDatabase: Sendable {
         _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
 
-    /// Runs `body` in a write transaction, translating SQLite errors.
+    /// Runs `body` in a write transaction, translating SQLite errors; the
+    /// transaction records a new generation (`recordGeneration`).
     package func write<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
         guard !isReadOnly else { throw .databaseUnavailable(path: path, reason: "it can only be read here (read-only file, folder or medium)") }
-        return try translating { try connection.write(body) }
+        return try translating {
+            try connection.write { db in
+                let result = try body(db)
+                try Self.recordGeneration(db)
+                return result
+            }
+        }
     }
 
     /// Runs `body` on a read-only connection (concurrent with the writer).
