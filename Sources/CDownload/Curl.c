@@ -80,14 +80,17 @@ int ps_http_get(const char *url, int64_t range_from, const char *user_agent, lon
     ps_curl.easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
     ps_curl.easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
     ps_curl.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    ps_curl.easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    // No redirect from https to plain http, where anyone between could
+    // answer (the checksum comes from the hub, but not for small files).
+    ps_curl.easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, strncmp(url, "https:", 6) == 0 ? "https" : "http,https");
     ps_curl.easy_setopt(curl, CURLOPT_USERAGENT, user_agent);
     ps_curl.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     // A proxy's answer to CONNECT is not the server's: keep it from the header callback.
     ps_curl.easy_setopt(curl, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     ps_curl.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, stall_seconds);
-    // Fewer than one byte a second for `stall_seconds`: the transfer stalled.
-    ps_curl.easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    // Under 1 KB/s for `stall_seconds`: the transfer stalled (a trickle of a
+    // few bytes a second would take weeks over a model).
+    ps_curl.easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     ps_curl.easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, stall_seconds);
     ps_curl.easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
     ps_curl.easy_setopt(curl, CURLOPT_HEADERFUNCTION, ps_on_header);

@@ -30,11 +30,16 @@ public struct ModelDownloader: Sendable {
     public let hub: URL
     /// Tries per file within one run (a cut transfer resumes where it stopped).
     public let attempts: Int
+    /// The most one file may be when the hub gives no size (nil: the
+    /// model's `byteLimit`).
+    public let fileLimit: Int64?
 
     /// `PHOTOSEARCH_HUB_URL` overrides the hub (tests serve from loopback).
-    public init(hub: URL? = nil, attempts: Int = 3, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(hub: URL? = nil, attempts: Int = 3, fileLimit: Int64? = nil,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.hub = hub ?? environment["PHOTOSEARCH_HUB_URL"].flatMap(URL.init(string:)) ?? URL(string: "https://huggingface.co")!
         self.attempts = max(1, attempts)
+        self.fileLimit = fileLimit
     }
 
     public func url(for entry: CatalogueEntry, file: String) -> URL {
@@ -52,7 +57,8 @@ public struct ModelDownloader: Sendable {
             for (index, file) in choices.enumerated() {
                 let outcome: Outcome
                 do {
-                    outcome = try fetch(url(for: entry, file: file), to: folder + "/" + file, name: file, progress: progress)
+                    outcome = try fetch(url(for: entry, file: file), to: folder + "/" + file, name: file,
+                                        limit: fileLimit ?? Self.byteLimit(entry), progress: progress)
                 } catch .notFound where index + 1 < choices.count {
                     continue
                 }
@@ -69,12 +75,20 @@ public struct ModelDownloader: Sendable {
         var commit: String?
     }
 
-    private func fetch(_ url: URL, to target: String, name: String,
+    /// The most any one file of `entry` may take when the hub does not say
+    /// its size: the whole model's download and a quarter more (the
+    /// catalogue's figure is rounded), plus 64 MB. A server that sends no
+    /// length and never ends would otherwise fill the disk.
+    static func byteLimit(_ entry: CatalogueEntry) -> Int64 {
+        entry.downloadBytes + entry.downloadBytes / 4 + (64 << 20)
+    }
+
+    private func fetch(_ url: URL, to target: String, name: String, limit: Int64,
                        progress: @escaping @Sendable (Progress) -> Void) throws(ModelHubError) -> Outcome {
         let partial = target + ".incomplete"
         var lastError: ModelHubError?
         for _ in 0..<attempts {
-            let response = HTTPTransfer(url: url, partialPath: partial, name: name, progress: progress).run()
+            let response = HTTPTransfer(url: url, hub: hub, partialPath: partial, name: name, limit: limit, progress: progress).run()
             switch response.status {
             case .finished:
                 let size = Self.fileSize(partial)
@@ -95,6 +109,10 @@ public struct ModelDownloader: Sendable {
                 try? FileManager.default.removeItem(atPath: partial)
                 if code == 404 { throw .notFound(url: url.absoluteString) }
                 throw .httpStatus(url: url.absoluteString, status: code)
+            case let .refused(error):
+                // Past its size, or not written (a full disk): trying again
+                // at once would do the same.
+                throw error
             case let .transportError(reason):
                 lastError = .cannotReach(url: url.absoluteString, reason: reason)
                 // A connection refused or a name that does not resolve will not
@@ -118,6 +136,8 @@ private final class HTTPTransfer {
         case finished
         case httpError(Int)
         case transportError(String)
+        /// Stopped for good: more than the file may be, or it cannot be written.
+        case refused(ModelHubError)
     }
 
     struct Response {
@@ -133,6 +153,14 @@ private final class HTTPTransfer {
     private let url: URL
     private let partialPath: String
     private let name: String
+    /// The most the file may be when no size comes from the hub.
+    private let limit: Int64
+    /// Whether the response whose headers are arriving comes from the hub
+    /// itself (`hubOrigin`): only the hub's own answers say what the file
+    /// must be (its SHA-256, its size, the commit). A redirect's target, a
+    /// CDN on another host, could otherwise vouch for what it sends.
+    private let hubOrigin: String
+    private var fromHub = true
     private let progress: @Sendable (ModelDownloader.Progress) -> Void
     private let started = DispatchTime.now()
     private var handle: FileHandle?
@@ -140,6 +168,8 @@ private final class HTTPTransfer {
     private var offset: Int64
     private var received: Int64 = 0
     private var total: Int64?
+    /// The size the hub itself gave (`fromHub`), which `total` starts from.
+    private var announced: Int64?
     private var status: Status = .transportError("no response")
     private var linkedSHA256: String?
     private var commit: String?
@@ -149,10 +179,13 @@ private final class HTTPTransfer {
     private var responseCode = 0
     private var headers: [String: String] = [:]
 
-    init(url: URL, partialPath: String, name: String, progress: @escaping @Sendable (ModelDownloader.Progress) -> Void) {
+    init(url: URL, hub: URL, partialPath: String, name: String, limit: Int64,
+         progress: @escaping @Sendable (ModelDownloader.Progress) -> Void) {
         self.url = url
         self.partialPath = partialPath
         self.name = name
+        self.limit = limit
+        hubOrigin = Self.origin(of: hub)
         self.progress = progress
         offset = ModelDownloader.fileSize(partialPath)
     }
@@ -198,7 +231,11 @@ private final class HTTPTransfer {
     private func header(_ line: String) -> Int32 {
         let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.hasPrefix("HTTP/") {
-            // A new response begins.
+            // A new response begins: still the hub's while every redirect so
+            // far led to the hub's own origin.
+            if responseCode != 0, let location = headers["location"] {
+                fromHub = fromHub && Self.sameOrigin(location, as: hubOrigin)
+            }
             responseCode = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
             headers = [:]
             return 0
@@ -208,8 +245,9 @@ private final class HTTPTransfer {
             headers[field] = value
             // The hub answers /resolve/ for large files with a redirect to its
             // CDN; the redirect carries the file's SHA-256 and size.
+            guard fromHub else { return 0 }
             if field == "x-linked-etag", let sha = Self.sha256(fromTag: value) { linkedSHA256 = sha }
-            if field == "x-linked-size", let size = Int64(value), total == nil { total = size }
+            if field == "x-linked-size", let size = Int64(value), total == nil { (total, announced) = (size, size) }
             if field == "x-repo-commit" { commit = value }
             return 0
         }
@@ -219,7 +257,7 @@ private final class HTTPTransfer {
     }
 
     private func decide() -> Int32 {
-        if linkedSHA256 == nil { linkedSHA256 = Self.sha256(fromTag: headers["etag"]) }
+        if linkedSHA256 == nil, fromHub { linkedSHA256 = Self.sha256(fromTag: headers["etag"]) }
         let length = headers["content-length"].flatMap(Int64.init)
         do {
             switch responseCode {
@@ -267,10 +305,24 @@ private final class HTTPTransfer {
     /// Body bytes of the final response. Returns nonzero to stop.
     private func body(_ data: UnsafeRawBufferPointer) -> Int32 {
         guard let handle else { return 1 }
+        // No more than the hub said, or than any file of the model can be
+        // (whatever length another server claims).
+        let most = announced ?? limit
+        if offset + received + Int64(data.count) > most {
+            try? FileManager.default.removeItem(atPath: partialPath)
+            status = .refused(announced == nil
+                ? .fileSystem(path: name, reason: "the server sent more than \(most) bytes, more than the whole model; it was deleted and nothing was installed")
+                : .sizeMismatch(file: name, expected: most, actual: offset + received + Int64(data.count)))
+            return 1
+        }
         do {
             try handle.write(contentsOf: Data(data))
         } catch {
-            status = .transportError("cannot write \(partialPath): \(error.localizedDescription)")
+            // (The installer deletes the partial download: the space it took is freed.)
+            let error = error as NSError
+            let full = error.code == NSFileWriteOutOfSpaceError || (error.domain == NSPOSIXErrorDomain && error.code == Int(ENOSPC))
+            status = .refused(.fileSystem(path: FilePaths.deletingLastComponent(partialPath),
+                                          reason: full ? "the disk is full; nothing was installed" : "cannot write \(name): \(error.localizedDescription)"))
             return 1
         }
         hasher?.update(data)
@@ -283,6 +335,19 @@ private final class HTTPTransfer {
         let seconds = max(Double(now - started.uptimeNanoseconds) / 1e9, 0.001)
         progress(.init(file: name, receivedBytes: offset + received, totalBytes: total, bytesPerSecond: Double(received) / seconds))
         return 0
+    }
+
+    /// "scheme://host:port" of `url`, lower-cased (the port when given).
+    static func origin(of url: URL) -> String {
+        "\(url.scheme?.lowercased() ?? "")://\(url.host?.lowercased() ?? "")\(url.port.map { ":\($0)" } ?? "")"
+    }
+
+    /// Whether a Location value leads to `origin`: a path on the same
+    /// server, or an absolute URL of that origin.
+    static func sameOrigin(_ location: String, as origin: String) -> Bool {
+        if location.hasPrefix("/") && !location.hasPrefix("//") { return true }
+        guard let target = URL(string: location), target.scheme != nil else { return false }
+        return Self.origin(of: target) == origin
     }
 
     /// "\"…\"" or W/"…" → …, lower-cased, when it is a SHA-256.

@@ -1,5 +1,9 @@
 import CLIP
+import FileAccess
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `photosearch models install NAME`: download into a hidden staging folder
 /// next to the installed models, check every large file's SHA-256, prove the
@@ -33,6 +37,15 @@ public struct ModelInstaller: Sendable {
         } catch {
             throw .fileSystem(path: staging, reason: error.localizedDescription)
         }
+        // One install of a model at a time: two would write the same partial
+        // files, each truncating the other's.
+        let lock = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard lock >= 0 else { throw .fileSystem(path: staging, reason: String(cString: strerror(errno))) }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            throw .fileSystem(path: staging, reason: "another photosearch is installing \(name) right now")
+        }
+        try Self.checkSpace(for: entry, staging: staging)
         let result: ModelDownloader.Result
         do {
             result = try downloader.download(entry, into: staging, progress: progress)
@@ -52,5 +65,22 @@ public struct ModelInstaller: Sendable {
         let manifest = ModelStore.Manifest(name: name, source: "hub", repository: entry.repository, revision: entry.revision,
                                            commit: result.commit, files: result.checksums, installedAt: ModelStore.timestamp())
         return try store.commit(staging: staging, name: name, manifest: manifest)
+    }
+
+    /// Refuses a download that cannot fit: the model's size, less what an
+    /// earlier attempt left in `staging`, against the space free there.
+    static func checkSpace(for entry: CatalogueEntry, staging: String) throws(ModelHubError) {
+        var status = statvfs()
+        guard statvfs(staging, &status) == 0 else { return }
+        let free = Int64(status.f_bavail) * Int64(status.f_frsize)
+        let partial = ((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? [])
+            .reduce(Int64(0)) { $0 + ModelDownloader.fileSize(staging + "/" + $1) }
+        let needed = entry.downloadBytes - partial
+        if needed > free {
+            let megabytes = { (bytes: Int64) in String(format: "%.1f MB", Double(bytes) / 1e6) }
+            throw .fileSystem(path: FilePaths.deletingLastComponent(staging), reason: """
+                \(entry.name) needs \(megabytes(needed)) more, and \(megabytes(free)) are free there; nothing was installed
+                """)
+        }
     }
 }

@@ -47,8 +47,8 @@ struct ModelInstallTests {
         try FakeHub(repository: "openai/clip-vit-base-patch32", folder: FixtureFiles.path("models/hf-vit-quickgelu-p8"))
     }
 
-    func installer(_ store: ModelStore, hub: String, attempts: Int = 3) -> ModelInstaller {
-        ModelInstaller(store: store, downloader: ModelDownloader(hub: URL(string: hub)!, attempts: attempts))
+    func installer(_ store: ModelStore, hub: String, attempts: Int = 3, fileLimit: Int64? = nil) -> ModelInstaller {
+        ModelInstaller(store: store, downloader: ModelDownloader(hub: URL(string: hub)!, attempts: attempts, fileLimit: fileLimit))
     }
 
     func storeFolder() throws -> (TemporaryDirectory, ModelStore) {
@@ -125,6 +125,83 @@ struct ModelInstallTests {
         }
         #expect(leftovers(store).isEmpty)
         #expect(throws: ModelHubError.noModelInstalled) { try store.resolve(nil) }
+        _ = folder
+    }
+
+    @Test("only the hub vouches for a file: a redirect to another server that sends other bytes with their own checksum is refused")
+    func redirectCannotVouch() throws {
+        // The same model with other weights, of the same size (signs flipped), on another server.
+        let folder = try TemporaryDirectory()
+        let original = FixtureFiles.path("models/hf-vit-quickgelu-p8")
+        for name in try FileManager.default.contentsOfDirectory(atPath: original) {
+            try FileManager.default.copyItem(atPath: original + "/" + name, toPath: folder.path + "/" + name)
+        }
+        var weights = Array(try Data(contentsOf: URL(fileURLWithPath: folder.path + "/model.safetensors")))
+        for offset in stride(from: weights.count - 1, to: weights.count - 4000, by: -4) { weights[offset] ^= 0x80 }
+        try Data(weights).write(to: URL(fileURLWithPath: folder.path + "/model.safetensors"))
+        let other = try FakeHub(repository: "openai/clip-vit-base-patch32", folder: folder.path)
+        defer { other.server.stop() }
+        other.cdnVouches = true
+        let hub = try hub()
+        defer { hub.server.stop() }
+        hub.cdn = other.url
+        let (storeRoot, store) = try storeFolder()
+        // (Before, the last response's X-Linked-Etag won: the other weights were installed, "checked".)
+        #expect(throws: ModelHubError.checksumMismatch(file: "model.safetensors", expected: hub.sha256("model.safetensors"),
+                                                         actual: other.sha256("model.safetensors"))) {
+            try installer(store, hub: hub.url).install("openai-vit-b-32") { _ in }
+        }
+        #expect(leftovers(store).isEmpty)
+        _ = storeRoot
+    }
+
+    @Test("a file the hub gives no size for stops at the most a file of the model may be, and is deleted")
+    func unannouncedSizeLimited() throws {
+        let hub = try hub()
+        defer { hub.server.stop() }
+        hub.announcesSize = false
+        hub.extraBytes = 1 << 20
+        let (folder, store) = try storeFolder()
+        let size = Int64(try #require(try FileManager.default.attributesOfItem(
+            atPath: FixtureFiles.path("models/hf-vit-quickgelu-p8/model.safetensors"))[.size] as? NSNumber).intValue)
+        do {
+            try installer(store, hub: hub.url, fileLimit: size + 1000).install("openai-vit-b-32") { _ in }
+            Issue.record("installed a file past its limit")
+        } catch {
+            #expect(error.localizedDescription == "model.safetensors: the server sent more than \(size + 1000) bytes, more than the whole model; "
+                    + "it was deleted and nothing was installed")
+        }
+        #expect(leftovers(store).isEmpty)
+        // The catalogue's figure, with room: what a model's largest file can be.
+        let entry = try #require(ModelCatalogue.entry(named: "openai-vit-b-32"))
+        #expect(ModelDownloader.byteLimit(entry) > entry.downloadBytes && ModelDownloader.byteLimit(entry) < 2 * entry.downloadBytes)
+        _ = folder
+    }
+
+    @Test("one install of a model at a time; a model larger than the free space is refused before downloading")
+    func oneAtATimeAndSpace() throws {
+        let hub = try hub()
+        defer { hub.server.stop() }
+        let (folder, store) = try storeFolder()
+        let installer = installer(store, hub: hub.url)
+        let staging = installer.stagingPath(for: "openai-vit-b-32")
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        let held = open(staging, O_RDONLY | O_DIRECTORY)
+        #expect(flock(held, LOCK_EX) == 0)
+        #expect(throws: ModelHubError.fileSystem(path: staging, reason: "another photosearch is installing openai-vit-b-32 right now")) {
+            try installer.install("openai-vit-b-32") { _ in }
+        }
+        #expect(hub.server.requests.isEmpty)
+        close(held)
+        var huge = try #require(ModelCatalogue.entry(named: "openai-vit-b-32"))
+        huge.downloadBytes = 1 << 60
+        do {
+            try ModelInstaller.checkSpace(for: huge, staging: staging)
+            Issue.record("an exabyte fits")
+        } catch {
+            #expect(error.localizedDescription.contains("openai-vit-b-32 needs 1152921504606.8 MB more, and "), "\(error.localizedDescription)")
+        }
+        _ = try installer.install("openai-vit-b-32") { _ in }
         _ = folder
     }
 

@@ -161,6 +161,16 @@ public final class FakeHub: @unchecked Sendable {
     public var announcedSHA256: [String: String] = [:]
     public var cutFirstTransferOf: Set<String> = []
     public var missing: Set<String> = []
+    /// Where large files are redirected to: this server's /cdn/, or another
+    /// server's (a base URL).
+    public var cdn: String?
+    /// The CDN's answers carry their own X-Linked-Etag and X-Linked-Size, as
+    /// a hostile redirect target would, vouching for what it sends.
+    public var cdnVouches = false
+    /// The hub says no size for large files.
+    public var announcesSize = true
+    /// Bytes the CDN sends after each large file.
+    public var extraBytes = 0
     private var cut: Set<String> = []
     private let lock = NSLock()
 
@@ -199,19 +209,19 @@ public final class FakeHub: @unchecked Sendable {
             }
             if file.hasSuffix(".safetensors") || file.hasSuffix(".bin") {   // large files: LFS, served from a CDN
                 return .init(status: 302, headers: [
-                    ("Location", "/cdn/\(file)"), ("X-Linked-Etag", "\"\(announcedSHA256[file] ?? sha256(file))\""),
-                    ("X-Linked-Size", "\(data.count)"), ("X-Repo-Commit", Self.commit), ("Content-Length", "0"),
-                ])
+                    ("Location", (cdn ?? "") + "/cdn/\(file)"), ("X-Linked-Etag", "\"\(announcedSHA256[file] ?? sha256(file))\""),
+                    ("X-Repo-Commit", Self.commit), ("Content-Length", "0"),
+                ] + (announcesSize ? [("X-Linked-Size", "\(data.count)")] : []))
             }
             return .init(status: 200, headers: [("ETag", "\"\(String(repeating: "a", count: 40))\""), ("X-Repo-Commit", Self.commit)],
                          body: Array(data))
         }
         if request.path.hasPrefix("/cdn/") {
             let file = String(request.path.dropFirst(5))
-            let data = Array(FileManager.default.contents(atPath: folder + "/" + file)!)
+            let data = Array(FileManager.default.contents(atPath: folder + "/" + file)!) + [UInt8](repeating: 0x41, count: extraBytes)
             var start = 0
             var status = 200
-            var headers: [(String, String)] = []
+            var headers: [(String, String)] = cdnVouches ? [("X-Linked-Etag", "\"\(sha256(file))\""), ("X-Linked-Size", "\(data.count)")] : []
             if let range = request.headers["range"], range.hasPrefix("bytes="), let first = Int(range.dropFirst(6).split(separator: "-").first ?? "") {
                 start = first
                 status = 206
