@@ -336,7 +336,7 @@ public final class PhotoLibrary: Sendable {
             let identity = try models.identity(embeddingSize: model.embeddingSize, known: known)
             let summary = try Indexer(database: database, model: model, identity: identity)
                 .run(options, cancellation: cancellation, events: events)
-            database.checkpoint()
+            try database.checkpoint()
             if !cancellation.isCancelled, summary.added + summary.updated > 0 {
                 // A vector file the run left far behind is written again here,
                 // not by the next search (which does it if this fails).

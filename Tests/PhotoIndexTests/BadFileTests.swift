@@ -162,6 +162,62 @@ struct IndexDatabaseTests {
         }
     }
 
+    @Test("another program's SQLite database is refused, left byte for byte as it was (its journal mode too); a newer photosearch's index is read, not written")
+    func otherDatabases() throws {
+        let workspace = try Workspace()
+        let path = workspace.databasePath
+        func bytes() throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+        // A rollback-journal database, and another GRDB application's (it has grdb_migrations).
+        for schema in ["CREATE TABLE accounts(id INTEGER PRIMARY KEY, owner TEXT); INSERT INTO accounts VALUES (1, 'alice')",
+                       "CREATE TABLE grdb_migrations(identifier TEXT NOT NULL PRIMARY KEY); INSERT INTO grdb_migrations VALUES ('createNotes');"
+                       + "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT)"] {
+            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            try DatabaseQueue(path: path).write { db in try db.execute(sql: schema) }
+            let before = try bytes()
+            for create in [true, false] {
+                #expect(throws: PhotoIndexError.notAnIndex(path: path)) { try IndexDatabase(path: path, create: create) }
+            }
+            // (Opening a pool had switched it to WAL mode for good: its header's bytes 18 and 19.)
+            #expect(try bytes() == before)
+            #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        }
+        // An index a newer version migrated further.
+        for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        _ = try workspace.copy("photos/rocket.jpg", to: "rocket.jpg")
+        _ = try workspace.run()
+        try DatabaseQueue(path: path).write { db in try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v99: from the future')") }
+        #expect(throws: PhotoIndexError.databaseUnavailable(path: path, reason: """
+            a newer photosearch made it (its schema has "v99: from the future"): this version searches it, \
+            but only the newer one may index into it
+            """)) { try IndexDatabase(path: path, create: true) }
+        #expect(try IndexDatabase(path: path, create: false).read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos") } == 1)
+    }
+
+    @Test("an index with two names (hard links) is not written: a journal beside one name would corrupt it through the other")
+    func hardLinked() throws {
+        let workspace = try Workspace()
+        _ = try workspace.database()
+        let other = workspace.root.appendingPathComponent("other.sqlite").path
+        #expect(link(workspace.databasePath, other) == 0)
+        #expect(throws: PhotoIndexError.databaseUnavailable(path: workspace.databasePath, reason: """
+            it has 2 names (hard links), and SQLite's journal beside one name would corrupt what was written \
+            through another: give it one name (cp it to a new file and mv that over it; a symbolic link is safe)
+            """)) { try workspace.database() }
+        _ = try IndexDatabase(path: workspace.databasePath, create: false)   // read
+        unlink(other)
+        _ = try workspace.database()
+    }
+
+    @Test("a run's write-ahead log stays within 4 MiB (SQLite's default let it reach 16 MiB of our pages, beyond the index's own size)")
+    func walBounded() throws {
+        let workspace = try Workspace()
+        let database = try workspace.database()
+        let limits = try database.write { db in
+            (try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint")!, try Int.fetchOne(db, sql: "PRAGMA journal_size_limit")!)
+        }
+        #expect(limits == (256, 4 << 20))
+    }
+
     @Test("one writer at a time")
     func writerLock() throws {
         let workspace = try Workspace()

@@ -63,7 +63,7 @@ public enum SyntheticIndex {
                 }
             }
         }
-        database.checkpoint()   // as an index run leaves it
+        try database.checkpoint()   // as an index run leaves it
     }
 
     /// Derives the places of the photos' positions, as each index run

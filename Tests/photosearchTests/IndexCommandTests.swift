@@ -226,7 +226,7 @@ struct IndexCommandTests {
         // status tells the dead run from a live one.
         let status = try CommandRunner.run(["status", "--db", database])
         #expect(status.standardOutput.contains("Last run: interrupted, started "), "\(status.standardOutput)")
-        #expect(status.standardOutput.contains("its process ended without finishing it (killed?); the next run continues"))
+        #expect(status.standardOutput.contains("its process ended without finishing it (killed, or stopped by a full disk?); the next run continues"))
 
         let rerun = try CommandRunner.run(["index", photos, "--db", database, "--model", model, "--json"])
         #expect(rerun.status == 0)

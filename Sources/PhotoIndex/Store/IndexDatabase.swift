@@ -48,6 +48,16 @@ package final class IndexDatabase: Sendable {
                 throw .databaseUnavailable(path: path, reason: "\(FilePaths.displayed(file)) is not a regular file")
             }
         }
+        // SQLite keeps a journal beside each name of a file: a write-ahead
+        // log left beside one name of a hard-linked index is replayed into
+        // it when it is next opened by that name, over what was written
+        // through the other since, and the index is corrupt.
+        if access == .write, let status = FilePaths.status(path), status.st_nlink > 1 {
+            throw .databaseUnavailable(path: path, reason: """
+                it has \(status.st_nlink) names (hard links), and SQLite's journal beside one name would corrupt what was written \
+                through another: give it one name (cp it to a new file and mv that over it; a symbolic link is safe)
+                """)
+        }
         // An empty file (`touch`ed, or left by a failed copy) is no index yet:
         // reading it would make one, and searching and status never write.
         // (A new index's content in its write-ahead log alone counts.)
@@ -76,6 +86,12 @@ package final class IndexDatabase: Sendable {
                 // pages held one float32 embedding of 2 KiB each.
                 try db.execute(sql: "PRAGMA page_size = \(IndexDatabase.pageSize)")
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                // The write-ahead log is copied into the database past 4 MiB
+                // (SQLite's default, 1 000 pages, is 16 MiB of ours: a run
+                // needed that much free space beyond the index), and cut back
+                // to 4 MiB after.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(IndexDatabase.walPages)")
+                try db.execute(sql: "PRAGMA journal_size_limit = \(IndexDatabase.walPages * IndexDatabase.pageSize)")
             }
             // SQLite's default cache is 2 000 KiB: 125 of our 16 KiB pages.
             // A transaction that changes more pages than that (deriving
@@ -116,9 +132,16 @@ package final class IndexDatabase: Sendable {
                 if try connection.read({ db in try readable(db) }) { return (connection, true) }
             }
         }
+        // Checked read-only before a pool opens it: opening one switches a
+        // database to WAL mode for good, another program's database too.
+        if access == .write, (FilePaths.status(path)?.st_size ?? 0) > 0 {
+            var readOnly = configuration
+            readOnly.readonly = true
+            try checkIsIndex(try DatabaseQueue(path: path, configuration: readOnly), path: path, forWriting: true)
+        }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
-            try checkIsIndex(pool, path: path)
+            try checkIsIndex(pool, path: path, forWriting: true)
             try migrator.migrate(pool)
             return (pool, false)
         } catch let error as DatabaseError where access == .read && cannotWrite(error) {
@@ -161,13 +184,24 @@ package final class IndexDatabase: Sendable {
         }
     }
 
-    /// Refuses a database that holds tables but none of ours.
-    private static func checkIsIndex(_ pool: any DatabaseReader, path: String) throws {
-        let foreign = try pool.read { db -> Bool in
-            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-            return !tables.isEmpty && !tables.contains("grdb_migrations")
+    /// Refuses a database that holds tables but none of our migrations
+    /// (another program's, GRDB's migrations table or not), and, to write,
+    /// an index a newer photosearch migrated further (this version reads it).
+    private static func checkIsIndex(_ reader: any DatabaseReader, path: String, forWriting: Bool = false) throws {
+        let (tables, applied) = try reader.read { db in
+            (try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"),
+             try db.tableExists("grdb_migrations") ? try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") : [])
         }
-        if foreign { throw PhotoIndexError.notAnIndex(path: path) }
+        let ours = Set(migrator.migrations)
+        if tables.contains(where: { $0 != "grdb_migrations" }) && ours.isDisjoint(with: applied) {
+            throw PhotoIndexError.notAnIndex(path: path)
+        }
+        if forWriting, let unknown = applied.first(where: { !ours.contains($0) }) {
+            throw PhotoIndexError.databaseUnavailable(path: path, reason: """
+                a newer photosearch made it (its schema has "\(unknown.prefix(80))"): this version searches it, \
+                but only the newer one may index into it
+                """)
+        }
     }
 
     /// Migrations a search can do without: an index that lacks only these
@@ -407,6 +441,9 @@ package final class IndexDatabase: Sendable {
     /// The page size of indexes made since v4 of the schema (see `compact`).
     static let pageSize = 16384
 
+    /// The write-ahead log's size, in pages, past which it is checkpointed.
+    static let walPages = 256
+
     /// Rewrites an index made with smaller pages at `pageSize` (VACUUM), so
     /// that float16 embeddings fill its pages. Needs every other connection
     /// closed, which the writer lock and an idle index give; a reader in
@@ -432,10 +469,15 @@ package final class IndexDatabase: Sendable {
     /// effort: not while a reader is in the middle of a transaction). A WAL
     /// left at tens of megabytes after indexing is read whole by the next
     /// process to open the index, to rebuild its in-memory index of it: 8 ms
-    /// of every search at 100 000 photos.
-    package func checkpoint() {
+    /// of every search at 100 000 photos. A full disk is an error: what the
+    /// run wrote is safe in the log, but the next run cannot write.
+    package func checkpoint() throws(PhotoIndexError) {
         guard !isReadOnly else { return }
-        _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        do {
+            _ = try connection.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        } catch let error as DatabaseError {
+            if case .diskFull = Self.translate(error, path: path) { throw .diskFull(path: path) }
+        } catch {}
     }
 
     /// Runs `body` in a write transaction, translating SQLite errors; the

@@ -74,7 +74,7 @@ struct StatusCommand: ParsableCommand {
         if let run = status.lastRun {
             var line = "Last run: \(run.status.rawValue)\(status.writer.map { " (process \($0))" } ?? ""), started \(Self.localTime(run.startedAt))"
             if run.status == .interrupted && run.finishedAt == nil {
-                line += "; its process ended without finishing it (killed?); the next run continues"
+                line += "; its process ended without finishing it (killed, or stopped by a full disk?); the next run continues"
             } else if run.status != .running {
                 let summary = run.summary
                 line += ", \(String(format: "%.1f", summary.seconds)) s: \(summary.added) added, \(summary.updated) updated, "
