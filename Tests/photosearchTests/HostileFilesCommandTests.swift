@@ -35,6 +35,24 @@ struct HostileFilesCommandTests {
         #expect(device.status != 0 && device.standardError.contains("it is a character device, not a regular file"), "\(device.standardError)")
     }
 
+    @Test("what an error quotes from a hostile model (escape sequences, newlines, 100 000 characters) is shown as one escaped line")
+    func hostileTextInErrors() throws {
+        let folder = try TemporaryDirectory()
+        let model = folder.file("model")
+        try FileManager.default.copyItem(atPath: Self.model, toPath: model)
+        let config = model + "/open_clip_config.json"
+        var text = try String(contentsOfFile: config, encoding: .utf8)
+        text = text.replacingOccurrences(of: #""interpolation": "bicubic""#,
+                                         with: #""interpolation": "\u001b[2J\n"# + String(repeating: "x", count: 100_000) + "\"")
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try run(["embed", "--model", model, "--text", "a cat"])
+        #expect(result.status != 0)
+        let error = result.standardError
+        #expect(error.hasPrefix("photosearch: error: ") && error.hasSuffix(" more characters)\n"), "\(error.prefix(300))")
+        #expect(error.filter { $0 == "\n" }.count == 1 && !error.unicodeScalars.contains("\u{1B}"))
+        #expect(error.contains(#"\x1b[2J\x0a"#) && error.count < 1100, "\(error.prefix(300))")
+    }
+
     @Test("a FIFO in place of the weights, a configuration or a prepared-weights file never blocks")
     func fifoModelFiles() throws {
         let folder = try TemporaryDirectory()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Compute
+import FileAccess
 import Foundation
 import ModelHub
 import PhotoIndex
@@ -39,13 +40,22 @@ enum ExitStatus {
 enum Failure {
     static func exit(_ error: Error, code: Int32? = nil) -> ExitCode {
         if case PhotoIndexError.noModel = error { return noModel() }
-        let message = (error as? LocalizedError)?.errorDescription ?? "\(error)"
-        Terminal.error("photosearch: error: \(message)\n")
+        Terminal.error("photosearch: error: \(shown((error as? LocalizedError)?.errorDescription ?? "\(error)"))\n")
         return ExitCode(code ?? ExitStatus.code(for: error))
     }
 }
 
 extension Failure {
+    /// An error's message as one line a terminal shows as it is: what it
+    /// quotes from a hostile file (a tensor's name, a configuration's
+    /// string) can hold escape sequences and newlines, shown as `\xNN`
+    /// like a file name's, and be of any length, shortened past 1 000
+    /// characters.
+    static func shown(_ message: String) -> String {
+        let line = FilePaths.displayed(message)
+        return line.count > 1000 ? line.prefix(1000) + "… (\(line.count - 1000) more characters)" : line
+    }
+
     /// The first run: no model yet, and how to get one (exit status 2).
     static func noModel() -> ExitCode {
         Terminal.error("""
