@@ -138,7 +138,8 @@ public final class CLIPModel: Sendable {
         if towers.contains(.text), case let .bert(typeVocabularySize, options) = configuration.text.architecture {
             guard let wordPieceVocabulary else { throw .missingFile(path: (directory ?? ".") + "/vocab.txt") }
             let tokenizer = try BertTokenizer(vocabularyFile: wordPieceVocabulary, options: options,
-                                              contextLength: configuration.text.contextLength)
+                                              contextLength: configuration.text.contextLength,
+                                              maximumTokens: configuration.text.vocabularySize)
             guard tokenizer.vocabularySize <= configuration.text.vocabularySize else {
                 throw .unsupportedArchitecture(path: configurationPath,
                                                reason: "text vocabulary of \(configuration.text.vocabularySize) tokens is smaller than vocab.txt's \(tokenizer.vocabularySize)")

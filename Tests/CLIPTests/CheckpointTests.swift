@@ -100,6 +100,24 @@ struct CheckpointTests {
         #expect(loadError(directory.path, towers: .image) == nil)    // the image tower has no tokenizer
     }
 
+    @Test("a merges.txt of repeated rules is refused: the count alone let 48 894 copies of one rule through")
+    func repeatedMerges() throws {
+        let directory = try copy("hf-vit-quickgelu-p8")
+        let merges = try String(contentsOfFile: directory.file("merges.txt"), encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        try ([merges[0]] + Array(repeating: merges[1], count: 48894)).joined(separator: "\n").write(toFile: directory.file("merges.txt"), atomically: true, encoding: .utf8)
+        #expect(loadError(directory.path, towers: .text) == .invalidVocabulary(
+            path: directory.file("merges.txt"), reason: "merge 2 (\(merges[1])) repeats an earlier one"))
+    }
+
+    @Test("a vocab.txt of more lines than the text tower has tokens is refused before it is split (60 MB of empty lines took 2.3 GB)")
+    func oversizedVocabulary() throws {
+        let directory = try copy("cn-clip-vit-p8")
+        try Data(repeating: 0x0A, count: 1 << 20).write(to: URL(fileURLWithPath: directory.file("vocab.txt")))
+        let error = try #require(loadError(directory.path, towers: .text))
+        guard case let .invalidVocabulary(path, reason) = error else { Issue.record("\(error)"); return }
+        #expect(path == directory.file("vocab.txt") && reason.hasPrefix("it has 1048576 lines, more than the text tower's "), "\(reason)")
+    }
+
     @Test("a truncated weights file")
     func truncatedWeights() throws {
         let directory = try copy("oc-vit-gelu-p16")

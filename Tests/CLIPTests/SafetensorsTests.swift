@@ -104,6 +104,21 @@ struct SafetensorsTests {
         #expect(text.contains("tensor w has 8 bytes of data, but shape [3] of F32 needs 12"))
     }
 
+    @Test("the tensors' data must follow one another to the end, as the reference reader checks: a name given twice, an overlap or a gap is refused")
+    func contiguousData() throws {
+        // (The JSON decoder kept one of the two "w": the other's bytes were a gap.)
+        let twice = #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        let duplicate = try message(SafetensorsWriter.file(header: twice, data: [UInt8](repeating: 0, count: 8)))
+        #expect(duplicate.contains("of the data are no tensor's"), "\(duplicate)")
+        let overlapping = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        #expect(try message(SafetensorsWriter.file(header: overlapping, data: [UInt8](repeating: 0, count: 8))).contains("tensor b's data overlaps another's"))
+        let gap = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        #expect(try message(SafetensorsWriter.file(header: gap, data: [UInt8](repeating: 0, count: 8)))
+            .contains("bytes 0..<4 of the data are no tensor's (a name given twice?)"))
+        let tail = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#
+        #expect(try message(SafetensorsWriter.file(header: tail, data: [UInt8](repeating: 0, count: 8))).contains("bytes 4..<8 of the data are no tensor's"))
+    }
+
     @Test("entries without a shape are refused")
     func malformedEntry() throws {
         let text = try message(SafetensorsWriter.file(header: "{\"w\":{\"dtype\":\"F32\"}}", data: []))

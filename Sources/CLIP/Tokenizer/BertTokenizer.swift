@@ -72,10 +72,17 @@ public struct BertTokenizer: TextTokenizer {
         separatorId = try special("[SEP]")
     }
 
-    /// Reads `vocab.txt` at `path`.
-    public init(vocabularyFile path: String, options: Options, contextLength: Int) throws(CLIPError) {
+    /// Reads `vocab.txt` at `path`, refusing more tokens than
+    /// `maximumTokens` (the text tower's vocabulary) before splitting it: 60 MB
+    /// of empty lines took 2.3 GB as a list of lines.
+    public init(vocabularyFile path: String, options: Options, contextLength: Int, maximumTokens: Int = .max) throws(CLIPError) {
         let data = try JSONFile.contents(of: path)
         guard data.count <= 64 << 20 else { throw .invalidVocabulary(path: path, reason: "over 64 MB") }
+        // (A last line without its newline is counted by `vocabularySize` after.)
+        let lines = data.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
+        guard lines <= maximumTokens else {
+            throw .invalidVocabulary(path: path, reason: "it has \(lines) lines, more than the text tower's \(maximumTokens) tokens")
+        }
         guard let text = String(data: data, encoding: .utf8) else {
             throw .invalidVocabulary(path: path, reason: "it is not UTF-8 text")
         }

@@ -95,9 +95,12 @@ struct Vocabulary: Sendable {
             guard let a = ids[first], let b = ids[second], let merged = ids[first + second] else {
                 throw .invalidVocabulary(path: mergesPath, reason: "merge \(rank + 1) (\(first) \(second)) is not in vocab.json")
             }
-            if merges[key(Int32(a), Int32(b))] == nil {
-                merges[key(Int32(a), Int32(b))] = UInt64(rank) << 32 | UInt64(merged)
+            // (CLIP's merges are distinct, each making one token of the
+            // vocabulary: a file of repeats would pass the count below.)
+            guard merges[key(Int32(a), Int32(b))] == nil else {
+                throw .invalidVocabulary(path: mergesPath, reason: "merge \(rank + 1) (\(first) \(second)) repeats an earlier one")
             }
+            merges[key(Int32(a), Int32(b))] = UInt64(rank) << 32 | UInt64(merged)
             rank += 1
         }
         // Fewer merges (an empty, cut or garbled file) would tokenize silently

@@ -219,6 +219,21 @@ public final class TensorFile: Sendable {
             }
             tensors[name] = TensorInfo(dtype: dtype, shape: entry.shape, range: begin..<end)
         }
+        // As the reference reader checks (safetensors' `validate`): the
+        // tensors' bytes follow one another from the start of the data to its
+        // end. An overlap, or a gap (where a name given twice in the JSON had
+        // its data), is a file no writer makes.
+        var next = 0
+        for (name, info) in tensors.sorted(by: { ($0.value.range.lowerBound, $0.value.range.upperBound) < ($1.value.range.lowerBound, $1.value.range.upperBound) }) {
+            guard info.range.lowerBound == next else {
+                throw .invalidHeader(path: path, reason: info.range.lowerBound < next
+                    ? "tensor \(name)'s data overlaps another's" : "bytes \(next)..<\(info.range.lowerBound) of the data are no tensor's (a name given twice?)")
+            }
+            next = info.range.upperBound
+        }
+        guard next == dataSize else {
+            throw .invalidHeader(path: path, reason: "bytes \(next)..<\(dataSize) of the data are no tensor's")
+        }
         return (tensors, header.metadata)
     }
 
