@@ -32,6 +32,7 @@ public struct ModelInstaller: Sendable {
             throw downloaded ? .alreadyInstalled(name: name) : .nameTaken(name: name)
         }
         let staging = stagingPath(for: name)
+        try store.checkRoot()
         do {
             try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         } catch {

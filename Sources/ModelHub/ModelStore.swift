@@ -158,8 +158,12 @@ public struct ModelStore: Sendable {
     /// installed model's name), else the default model.
     public func resolve(_ requested: String?) throws(ModelHubError) -> String {
         if let requested, !requested.isEmpty {
+            // A path, or a bare name that is no installed model's: a folder.
+            // (An installed model's name is that model, whatever folder the
+            // current one holds of that name: ./NAME is the folder.)
             var isDirectory: ObjCBool = false
-            if requested.contains("/") || FileManager.default.fileExists(atPath: requested, isDirectory: &isDirectory) && isDirectory.boolValue {
+            if requested.contains("/")
+                || !isInstalled(requested) && FileManager.default.fileExists(atPath: requested, isDirectory: &isDirectory) && isDirectory.boolValue {
                 return requested
             }
             guard isInstalled(requested) else {
@@ -188,6 +192,7 @@ public struct ModelStore: Sendable {
             throw .invalidModel(path: source, reason: error.localizedDescription)
         }
         try ModelValidator.validate(directory: source)
+        try checkRoot()
         let staging = root + "/.\(name).importing-\(getpid())"
         do {
             try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
@@ -201,6 +206,13 @@ public struct ModelStore: Sendable {
         let manifest = Manifest(name: name, source: "import", repository: nil, revision: nil, commit: nil,
                                 files: [:], installedAt: Self.timestamp())
         return try commit(staging: staging, name: name, manifest: manifest)
+    }
+
+    /// Refuses a store that is no folder: a file or a FIFO in its place
+    /// (then Foundation said only "error 512").
+    func checkRoot() throws(ModelHubError) {
+        guard let status = FilePaths.status(root), (status.st_mode & S_IFMT) != S_IFDIR else { return }
+        throw .fileSystem(path: root, reason: "the model store must be a folder, and this is not one: move it away")
     }
 
     /// Writes the manifest into `staging` and renames it to the model's

@@ -205,6 +205,22 @@ struct ModelInstallTests {
         _ = folder
     }
 
+    @Test("a store that is a file or a FIFO is said so, not \"error 512\"")
+    func storeNotAFolder() throws {
+        let hub = try hub()
+        defer { hub.server.stop() }
+        let (folder, _) = try storeFolder()
+        let root = folder.path + "/models"
+        let expected = ModelHubError.fileSystem(path: root, reason: "the model store must be a folder, and this is not one: move it away")
+        for make in [{ FileManager.default.createFile(atPath: root, contents: Data("x".utf8)) }, { mkfifo(root, 0o644) == 0 }] {
+            try? FileManager.default.removeItem(atPath: root)
+            #expect(make())
+            let store = ModelStore(root: root)
+            #expect(throws: expected) { try store.importModel(from: FixtureFiles.path("models/oc-vit-gelu-p16")) }
+            #expect(throws: expected) { try installer(store, hub: hub.url).install("openai-vit-b-32") { _ in } }
+        }
+    }
+
     @Test("a transfer cut in the middle is resumed with a Range request")
     func resumedWithinRun() throws {
         let hub = try hub()

@@ -80,6 +80,21 @@ struct ModelsCommandTests {
         #expect(!hub.server.requests.isEmpty)
     }
 
+    @Test("an installed model's name is that model, whatever folder of that name the current one holds; ./NAME is the folder")
+    func nameBeforeFolder() throws {
+        let home = try Home()
+        #expect(try run(["models", "import", CommandRunner.fixture("models/oc-vit-gelu-p16"), "--name", "small"], home).status == 0)
+        let here = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: here.file("small"), withIntermediateDirectories: true)
+        let environment = home.environment.merging(["XDG_CACHE_HOME": CommandRunner.cacheHome]) { $1 }
+        let installed = try CommandRunner.run(executable: CommandRunner.executable, ["embed", "--model", "small", "--text", "a cat"],
+                                              environment: environment, currentDirectory: here.path)
+        #expect(installed.status == 0, "\(installed.standardError)")
+        let folder = try CommandRunner.run(executable: CommandRunner.executable, ["embed", "--model", "./small", "--text", "a cat"],
+                                           environment: environment, currentDirectory: here.path)
+        #expect(folder.status != 0 && folder.standardError.contains("is not a CLIP model directory"), "\(folder.standardError)")
+    }
+
     @Test("a model imported under a catalogue name is not that catalogue model")
     func importedUnderCatalogueName() throws {
         let home = try Home()

@@ -6,7 +6,7 @@ import PhotoIndex
 
 /// --model, shared by every command that may run the encoder.
 struct ModelOption: ParsableArguments {
-    @Option(name: .long, help: "Model: an installed model's name or a model folder (default: $PHOTOSEARCH_MODEL, else the model an existing index was built with, else the default installed model).", completion: Completions.models)
+    @Option(name: .long, help: "Model: an installed model's name or a model folder (./NAME for a folder named as an installed model) (default: $PHOTOSEARCH_MODEL, else the model an existing index was built with, else the default installed model).", completion: Completions.models)
     var model: String?
 
     /// The model asked for: --model, else $PHOTOSEARCH_MODEL (nil: neither).
