@@ -121,7 +121,8 @@ struct ModelsCommandTests {
         #expect(index.status == 0)
         let before = try run(["search", "a cat", "--paths"], home)
         #expect(before.status == 0)
-        #expect(try run(["models", "default", "oc-vit-quickgelu-p8"], home).status == 0)
+        let chosen = try run(["models", "default", "oc-vit-quickgelu-p8"], home)
+        #expect(chosen.status == 0 && chosen.standardError == "photosearch: oc-vit-quickgelu-p8 is now the default model\n")
         // Without --model, the index's own model (installed as "small") answers, as before.
         let search = try run(["search", "a cat", "--paths"], home)
         #expect(search.status == 0, "\(search.standardError)")
@@ -140,7 +141,8 @@ struct ModelsCommandTests {
             #expect(other.standardError.contains("re-index with this one: photosearch index --replace-model"))
         }
         // Its model gone, the default is used: refused.
-        #expect(try run(["models", "remove", "small"], home).status == 0)
+        let removed = try run(["models", "remove", "small"], home)
+        #expect(removed.status == 0 && removed.standardError == "photosearch: removed small (7.1 MB freed)\n", "\(removed.standardError)")
         let gone = try run(["search", "a cat"], home)
         #expect(gone.status == 1)
         #expect(gone.standardError.hasPrefix("photosearch: this index's model, small, is no longer installed nor in the folder it was read "

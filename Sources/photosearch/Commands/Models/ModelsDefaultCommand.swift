@@ -8,6 +8,9 @@ struct ModelsDefaultCommand: ParsableCommand {
     var name: String
 
     func run() throws {
-        try Failure.reporting { try ModelStore.standard().setDefault(name) }
+        try Failure.reporting {
+            try ModelStore.standard().setDefault(name)
+            Terminal.error("photosearch: \(name) is now the default model\n")
+        }
     }
 }

@@ -9,7 +9,11 @@ struct ModelsRemoveCommand: ParsableCommand {
 
     func run() throws {
         try Failure.reporting {
-            if let next = try ModelStore.standard().remove(name) {
+            let store = ModelStore.standard()
+            let bytes = store.installed().first { $0.name == name }?.bytes
+            let next = try store.remove(name)
+            Terminal.error("photosearch: removed \(name)\(bytes.map { " (\(ByteCount.format($0)) freed)" } ?? "")\n")
+            if let next {
                 Terminal.error("photosearch: \(next) is now the default model\n")
             }
         }
