@@ -193,6 +193,47 @@ struct IndexDatabaseTests {
         #expect(try IndexDatabase(path: path, create: false).read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM photos") } == 1)
     }
 
+    @Test("a generation is recorded by a write that changes the embeddings, and only then; an index made before generations takes them when it can be written, even by a search")
+    func generations() throws {
+        let workspace = try Workspace()
+        _ = try workspace.copy("photos/rocket.jpg", to: "rocket.jpg")
+        _ = try workspace.run()
+        func count() throws -> Int { try workspace.count("SELECT COUNT(*) FROM generations") }
+        let indexed = try count()
+        _ = try workspace.run()   // nothing to do: a run's records, no embeddings
+        #expect(try count() == indexed)
+        _ = try workspace.copy("photos/camera.png", to: "camera.png")
+        _ = try workspace.run()
+        #expect(try count() == indexed + 1)
+        try FileManager.default.removeItem(atPath: workspace.photos + "/camera.png")
+        _ = try workspace.run()   // removed: its embedding went by the foreign key's cascade
+        #expect(try count() == indexed + 2)
+        // As a version before v9 left it.
+        try DatabaseQueue(path: workspace.databasePath).write { db in
+            try db.execute(sql: """
+                DROP TRIGGER embeddings_added; DROP TRIGGER embeddings_removed; DROP TRIGGER embeddings_changed;
+                DROP TABLE generation_pending; DROP TABLE generations;
+                DELETE FROM grdb_migrations WHERE identifier = 'v9: generations';
+                """)
+        }
+        _ = try IndexDatabase(path: workspace.databasePath, create: false)
+        #expect(try count() == 1)
+    }
+
+    @Test("a SQLite file without a table is no index to read (nor written by reading); an index run makes one in it")
+    func emptySchema() throws {
+        let workspace = try Workspace()
+        try DatabaseQueue(path: workspace.databasePath).write { db in try db.execute(sql: "PRAGMA user_version = 5") }
+        try DatabaseQueue(path: workspace.databasePath).writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }
+        let before = try Data(contentsOf: URL(fileURLWithPath: workspace.databasePath))
+        #expect(throws: PhotoIndexError.indexNotFound(path: workspace.databasePath)) {
+            try IndexDatabase(path: workspace.databasePath, create: false)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: workspace.databasePath)) == before)
+        _ = try workspace.copy("photos/rocket.jpg", to: "rocket.jpg")
+        #expect(try workspace.run().added == 1)
+    }
+
     @Test("an index with two names (hard links) is not written: a journal beside one name would corrupt it through the other")
     func hardLinked() throws {
         let workspace = try Workspace()

@@ -32,12 +32,13 @@ import Glibc
 /// the rows of the cells nearest the query. A rebuild keeps the centroids
 /// and each surviving row's cell, and assigns only the rows added since.
 ///
-/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (8),
+/// Layout (little-endian): a 128-byte header — "PSVECU8\0", version u32 (7),
 /// dimension u32, rows u64, highest embedding id i64, model checksum (64
 /// bytes, zero-padded), capacity u64, checksum of everything after the
 /// header u64 (`ContentHash.blockwise`), cells u32 (0: not partitioned),
 /// 4 bytes of zeros, the index's generation it was built at i64 (offset
-/// 120: see `IndexDatabase.recordGeneration`) —
+/// 120: see `IndexDatabase.recordGeneration`; zero in a file written before
+/// generations, which only an index made before them accepts) —
 /// then capacity × photo id (i64), capacity × embedding id (i64), capacity ×
 /// s4 (f32), (cells + 1) × first row of each cell (u64; the last is `rows`),
 /// cells × dimension centroid values (f16), padding to 64 bytes, capacity ×
@@ -113,7 +114,7 @@ package final class VectorMatrix: Sendable {
     }
 
     static let magic = Array("PSVECU8\0".utf8)
-    static let version: UInt32 = 8
+    static let version: UInt32 = 7
     static let headerSize = 128
 
     /// The dimension of the 4-bit rows: padded to whole 64-dimension blocks.

@@ -129,7 +129,15 @@ package final class IndexDatabase: Sendable {
             readOnly.readonly = true
             if let connection = try? openReadOnly(path: path, configuration: readOnly) {
                 try checkIsIndex(connection, path: path)
-                if try connection.read({ db in try readable(db) }) { return (connection, true) }
+                // A SQLite file without a table is no index yet, as an empty
+                // file: reading never makes one in it.
+                if try connection.read({ db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master") ?? 0 }) == 0 {
+                    throw PhotoIndexError.indexNotFound(path: path)
+                }
+                // (An index without generations, made before v9, is migrated
+                // below where it can be written: its vector file is then
+                // bound to it. Where it cannot, it is read as it is.)
+                if try connection.read({ db in try readable(db) && db.tableExists("generations") }) { return (connection, true) }
             }
         }
         // Checked read-only before a pool opens it: opening one switches a
@@ -393,11 +401,20 @@ package final class IndexDatabase: Sendable {
             try db.execute(sql: "CREATE INDEX photos_by_time ON photos(\(SearchFilter.time)) WHERE state = 'indexed'")
         }
         migrator.registerMigration("v9: generations") { db in
-            // The index's history, for its vector file (`generation`).
-            // (A later migration that changes the embeddings records one too.)
+            // The index's history, for its vector file (`generation`): a
+            // change to the embeddings, from any statement, marks the
+            // transaction, which `write` ends with a new generation.
             try db.execute(sql: """
                 CREATE TABLE generations (id INTEGER PRIMARY KEY AUTOINCREMENT, token INTEGER NOT NULL);
                 CREATE INDEX generations_by_token ON generations(token);
+                CREATE TABLE generation_pending (changed INTEGER NOT NULL);
+                INSERT INTO generation_pending VALUES (0);
+                CREATE TRIGGER embeddings_added AFTER INSERT ON embeddings
+                    BEGIN UPDATE generation_pending SET changed = 1 WHERE changed = 0; END;
+                CREATE TRIGGER embeddings_removed AFTER DELETE ON embeddings
+                    BEGIN UPDATE generation_pending SET changed = 1 WHERE changed = 0; END;
+                CREATE TRIGGER embeddings_changed AFTER UPDATE ON embeddings
+                    BEGIN UPDATE generation_pending SET changed = 1 WHERE changed = 0; END;
                 """)
             try recordGeneration(db)
         }
@@ -406,9 +423,10 @@ package final class IndexDatabase: Sendable {
 
     // MARK: Generations
 
-    /// Every write transaction records a random token, the index's last
-    /// `keptGenerations` are kept, and a vector file records the token of the
-    /// state it was built from (`VectorMatrix`). A file is this index's, at
+    /// Every write transaction that changes the embeddings records a random
+    /// token (the others, a run's records, thumbnails, places, none), the
+    /// index's last `keptGenerations` are kept, and a vector file records the
+    /// token of the state it was built from (`VectorMatrix`). A file is this index's, at
     /// a state this index went through, only while that token is in its
     /// history: not another index's file left beside it (`mv B.sqlite
     /// A.sqlite`), nor one written after the state a backup restores, whose
@@ -419,6 +437,14 @@ package final class IndexDatabase: Sendable {
     static func recordGeneration(_ db: Database) throws {
         try db.execute(sql: "INSERT INTO generations (token) VALUES (?)", arguments: [Int64.random(in: 1...Int64.max)])
         try db.execute(sql: "DELETE FROM generations WHERE id <= ?", arguments: [db.lastInsertedRowID - keptGenerations])
+    }
+
+    /// At the end of a write transaction: a generation, if it changed the
+    /// embeddings (`generation_pending`, set by the v9 triggers).
+    static func recordGenerationIfChanged(_ db: Database) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT changed FROM generation_pending") == true else { return }
+        try recordGeneration(db)
+        try db.execute(sql: "UPDATE generation_pending SET changed = 0")
     }
 
     /// The token of the state `db` reads; 0 for an index made before
@@ -480,14 +506,14 @@ package final class IndexDatabase: Sendable {
         } catch {}
     }
 
-    /// Runs `body` in a write transaction, translating SQLite errors; the
-    /// transaction records a new generation (`recordGeneration`).
+    /// Runs `body` in a write transaction, translating SQLite errors; one
+    /// that changed the embeddings records a new generation.
     package func write<T>(_ body: (Database) throws -> T) throws(PhotoIndexError) -> T {
         guard !isReadOnly else { throw .databaseUnavailable(path: path, reason: "it can only be read here (read-only file, folder or medium)") }
         return try translating {
             try connection.write { db in
                 let result = try body(db)
-                try Self.recordGeneration(db)
+                try Self.recordGenerationIfChanged(db)
                 return result
             }
         }
