@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <curl/curl.h>
 
 // libcurl's entry points, resolved once from libcurl.so.4.
@@ -82,7 +83,7 @@ int ps_http_get(const char *url, int64_t range_from, const char *user_agent, lon
     ps_curl.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     // No redirect from https to plain http, where anyone between could
     // answer (the checksum comes from the hub, but not for small files).
-    ps_curl.easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, strncmp(url, "https:", 6) == 0 ? "https" : "http,https");
+    ps_curl.easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, strncasecmp(url, "https:", 6) == 0 ? "https" : "http,https");
     ps_curl.easy_setopt(curl, CURLOPT_USERAGENT, user_agent);
     ps_curl.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     // A proxy's answer to CONNECT is not the server's: keep it from the header callback.

@@ -123,6 +123,23 @@ public struct ModelDownloader: Sendable {
         throw lastError ?? .cannotReach(url: url.absoluteString, reason: "the transfer did not complete")
     }
 
+    /// "scheme://host:port" of `url`, lower-cased, the scheme's default
+    /// port when none is given (https://huggingface.co:443 is
+    /// https://huggingface.co).
+    static func origin(of url: URL) -> String {
+        let scheme = url.scheme?.lowercased() ?? ""
+        let port = url.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : 0)
+        return "\(scheme)://\(url.host?.lowercased() ?? ""):\(port)"
+    }
+
+    /// Whether a Location value leads to `origin`: a path on the same
+    /// server, or an absolute URL of that origin.
+    static func sameOrigin(_ location: String, as origin: String) -> Bool {
+        if location.hasPrefix("/") && !location.hasPrefix("//") { return true }
+        guard let target = URL(string: location), target.scheme != nil else { return false }
+        return Self.origin(of: target) == origin
+    }
+
     static func fileSize(_ path: String) -> Int64 {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
     }
@@ -185,7 +202,7 @@ private final class HTTPTransfer {
         self.partialPath = partialPath
         self.name = name
         self.limit = limit
-        hubOrigin = Self.origin(of: hub)
+        hubOrigin = ModelDownloader.origin(of: hub)
         self.progress = progress
         offset = ModelDownloader.fileSize(partialPath)
     }
@@ -234,7 +251,7 @@ private final class HTTPTransfer {
             // A new response begins: still the hub's while every redirect so
             // far led to the hub's own origin.
             if responseCode != 0, let location = headers["location"] {
-                fromHub = fromHub && Self.sameOrigin(location, as: hubOrigin)
+                fromHub = fromHub && ModelDownloader.sameOrigin(location, as: hubOrigin)
             }
             responseCode = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
             headers = [:]
@@ -335,19 +352,6 @@ private final class HTTPTransfer {
         let seconds = max(Double(now - started.uptimeNanoseconds) / 1e9, 0.001)
         progress(.init(file: name, receivedBytes: offset + received, totalBytes: total, bytesPerSecond: Double(received) / seconds))
         return 0
-    }
-
-    /// "scheme://host:port" of `url`, lower-cased (the port when given).
-    static func origin(of url: URL) -> String {
-        "\(url.scheme?.lowercased() ?? "")://\(url.host?.lowercased() ?? "")\(url.port.map { ":\($0)" } ?? "")"
-    }
-
-    /// Whether a Location value leads to `origin`: a path on the same
-    /// server, or an absolute URL of that origin.
-    static func sameOrigin(_ location: String, as origin: String) -> Bool {
-        if location.hasPrefix("/") && !location.hasPrefix("//") { return true }
-        guard let target = URL(string: location), target.scheme != nil else { return false }
-        return Self.origin(of: target) == origin
     }
 
     /// "\"…\"" or W/"…" → …, lower-cased, when it is a SHA-256.

@@ -39,12 +39,22 @@ public struct ModelInstaller: Sendable {
             throw .fileSystem(path: staging, reason: error.localizedDescription)
         }
         // One install of a model at a time: two would write the same partial
-        // files, each truncating the other's.
-        let lock = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard lock >= 0 else { throw .fileSystem(path: staging, reason: String(cString: strerror(errno))) }
-        defer { close(lock) }
-        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+        // files, each truncating the other's. The lock is a file of its own
+        // (the staging folder is renamed or deleted while locked), deleted
+        // by its holder; so a lock is only ours if the name still leads to
+        // the file locked.
+        let lockPath = store.root + "/.\(name).lock"
+        let lock = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
+        guard lock >= 0 else { throw .fileSystem(path: lockPath, reason: String(cString: strerror(errno))) }
+        var locked = stat(), named = stat()
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0, fstat(lock, &locked) == 0, stat(lockPath, &named) == 0,
+              locked.st_ino == named.st_ino, locked.st_dev == named.st_dev else {
+            close(lock)
             throw .fileSystem(path: staging, reason: "another photosearch is installing \(name) right now")
+        }
+        defer {
+            unlink(lockPath)
+            close(lock)
         }
         try Self.checkSpace(for: entry, staging: staging)
         let result: ModelDownloader.Result

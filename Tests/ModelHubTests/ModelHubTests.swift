@@ -155,6 +155,19 @@ struct ModelInstallTests {
         _ = storeRoot
     }
 
+    @Test("a redirect stays with the hub when it leads to the hub's origin: a path, or the same scheme, host and port (the default port written or not)")
+    func origins() {
+        let hub = ModelDownloader.origin(of: URL(string: "https://huggingface.co")!)
+        for same in ["/api/resolve/x", "https://huggingface.co/x", "https://HuggingFace.co:443/x", "HTTPS://huggingface.co/x"] {
+            #expect(ModelDownloader.sameOrigin(same, as: hub), "\(same)")
+        }
+        for other in ["//cdn.example/x", "https://cdn-lfs.huggingface.co/x", "http://huggingface.co/x", "https://huggingface.co:8443/x",
+                      "https://huggingface.co.evil/x", "x/y", "file:///etc/passwd"] {
+            #expect(!ModelDownloader.sameOrigin(other, as: hub), "\(other)")
+        }
+        #expect(ModelDownloader.sameOrigin("http://127.0.0.1:8080/cdn/x", as: ModelDownloader.origin(of: URL(string: "http://127.0.0.1:8080")!)))
+    }
+
     @Test("a file the hub gives no size for stops at the most a file of the model may be, and is deleted")
     func unannouncedSizeLimited() throws {
         let hub = try hub()
@@ -186,13 +199,14 @@ struct ModelInstallTests {
         let installer = installer(store, hub: hub.url)
         let staging = installer.stagingPath(for: "openai-vit-b-32")
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        let held = open(staging, O_RDONLY | O_DIRECTORY)
+        let held = open(store.root + "/.openai-vit-b-32.lock", O_RDWR | O_CREAT, 0o644)
         #expect(flock(held, LOCK_EX) == 0)
         #expect(throws: ModelHubError.fileSystem(path: staging, reason: "another photosearch is installing openai-vit-b-32 right now")) {
             try installer.install("openai-vit-b-32") { _ in }
         }
         #expect(hub.server.requests.isEmpty)
         close(held)
+        unlink(store.root + "/.openai-vit-b-32.lock")
         var huge = try #require(ModelCatalogue.entry(named: "openai-vit-b-32"))
         huge.downloadBytes = 1 << 60
         do {
