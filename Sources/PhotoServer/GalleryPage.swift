@@ -162,7 +162,11 @@ enum GalleryPage {
       const response = await fetch(url, options);
       let body = null;
       try { body = await response.json(); } catch (e) { /* not JSON */ }
-      if (!response.ok) throw new Error((body && body.error) || ('the server answered ' + response.status));
+      if (!response.ok) {
+        const error = new Error((body && body.error) || ('the server answered ' + response.status));
+        error.status = response.status;
+        throw error;
+      }
       return body;
     }
 
@@ -308,7 +312,7 @@ enum GalleryPage {
         const image = document.createElement('img');
         image.loading = 'lazy';
         image.src = hit.thumbnail;
-        image.alt = hit.path;
+        image.alt = shownText(hit.path);
         const meta = document.createElement('div');
         meta.className = 'meta';
         const score = document.createElement('span');
@@ -376,12 +380,14 @@ enum GalleryPage {
                   empty: 'No photos match. Try other words, or fewer filters.'});
     }
 
-    // A request that failed: what happened, in words, and a way to try again.
+    // A request that failed: what happened, in words, and a way to try
+    // again when trying again can help (no answer, busy, a timeout, a
+    // server error), not for a mistake in the request (a bad date: 4xx).
     function failed(error, retry) {
       const message = $('message');
       const offline = error instanceof TypeError;   // fetch's own: no answer at all
       say(offline ? 'The photosearch server did not answer: it may have stopped, or this computer is offline.' : error.message, true);
-      if (retry) {
+      if (retry && (offline || error.status === 408 || error.status >= 500)) {
         const button = document.createElement('button');
         button.type = 'button';
         button.id = 'retry';
@@ -452,9 +458,10 @@ enum GalleryPage {
       shown = hit;
       current = index;
       $('large').src = hit.file;
-      $('large').alt = hit.path;
+      $('large').alt = shownText(hit.path);
       $('download').href = hit.file;
-      $('download').setAttribute('download', (hit.path || '').split('/').pop());
+      // A HEIF photo's file is served as a JPEG rendering: named so.
+      $('download').setAttribute('download', (hit.path || '').split('/').pop().replace(/\\.(heic|heif)$/i, '.jpg'));
       if ($('viewer').hidden) {
         // Keys and Tab stay in the viewer; it hands focus back on closing.
         $('viewer').hidden = false;
@@ -467,20 +474,30 @@ enum GalleryPage {
       details.textContent = '';
       try {
         const photo = await api('/api/photos/' + hit.id);
-        const rows = [['path', photo.path], ['date', photo.taken_at ? humanDate(photo.taken_at) + (photo.date_source === 'file' ? ' (file time: the photo has no date)' : '') : '—'], ['camera', photo.camera || '—'],
+        // Moved on meanwhile (arrows held on a slow link): another call shows its own.
+        if (shown !== hit) return;
+        const rows = [['path', shownText(photo.path)], ['date', photo.taken_at ? humanDate(photo.taken_at) + (photo.date_source === 'file' ? ' (file time: the photo has no date)' : '') : '—'], ['camera', photo.camera || '—'],
           ['size', (photo.width && photo.height) ? photo.width + ' × ' + photo.height : '—'],
           ['place', photo.place ? placeText(photo.place) + (photo.place.distance_km >= 1 ? ' (' + photo.place.distance_km.toFixed(0) + ' km away)' : '')
                                 : (photo.latitude != null ? 'more than 100 km from any town' : '—')],
           ['GPS', photo.latitude != null ? photo.latitude.toFixed(5) + ', ' + photo.longitude.toFixed(5) : '—']];
-        if (hit.copies && hit.copies.length) rows.push(['copies', (hit.copies.length + 1) + ' files with these bytes; also ' + hit.copies.join(', ')]);
+        if (hit.copies && hit.copies.length) rows.push(['copies', (hit.copies.length + 1) + ' files with these bytes; also ' + hit.copies.map(shownText).join(', ')]);
         for (const [name, value] of rows) {
           const dt = document.createElement('dt'); dt.textContent = name;
           const dd = document.createElement('dd'); dd.textContent = value;
           details.append(dt, dd);
         }
       } catch (error) {
+        if (shown !== hit) return;
         const dd = document.createElement('dd'); dd.textContent = error.message; details.append(dd);
       }
+    }
+
+    // A name as text to read: Unicode's bidirectional controls, which make
+    // "gpj.exe" read as "exe.jpg", shown as \\u{202e} (as the command line does).
+    function shownText(text) {
+      return (text || '').replace(/[\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]/g,
+                                  c => '\\\\u{' + c.charCodeAt(0).toString(16) + '}');
     }
 
     // Closing goes Back when opening added the entry; else it drops the
@@ -584,7 +601,9 @@ enum GalleryPage {
       button.addEventListener('click', () => {
         $('place').value = name;
         $('filters').open = true;
-        if ($('q').value.trim()) { $('search').requestSubmit(); } else { $('places').hidden = true; say('Type what you are looking for in ' + name + '.'); $('q').focus(); }
+        // With no words, the timeline of the photos taken there.
+        $('places').hidden = true;
+        $('search').requestSubmit();
       });
       return button;
     }

@@ -366,16 +366,34 @@ struct TokenCheck<Context: RequestContext>: RouterMiddleware {
                 return (name.removingPercentEncoding ?? name) != "token"
             }.joined(separator: "&")
             var headers: HTTPFields = [.location: rest.isEmpty ? "/" : "/?" + rest]
-            headers[.setCookie] = "\(Self.cookie)=\(token); Path=/; HttpOnly; SameSite=Strict"
+            // Lax, not Strict: a link to a search or a photo followed from
+            // another site (a chat, a mail) opens with the cookie. (Its
+            // POSTs are still refused by their Origin, and no GET changes
+            // anything.) Kept a year: the token is the server's, not the visit's.
+            headers[.setCookie] = "\(Self.cookie)=\(token); Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
             return Response(status: .seeOther, headers: headers)
         }
         // (The scheme's name in any case, as RFC 9110 has it.)
         let bearer = request.headers[.authorization].flatMap { $0.lowercased().hasPrefix("bearer ") ? String($0.dropFirst(7)) : nil }
         let cookie = request.cookies[Self.cookie]?.value
         guard [bearer, cookie].contains(where: { $0.map { Self.equal($0, token) } ?? false }) else {
+            // A browser opening the page gets a page saying what to do, not JSON.
+            if request.uri.path == "/", request.headers[.accept]?.contains("text/html") == true {
+                return Response(status: .unauthorized, headers: [.contentType: "text/html; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(string: Self.page)))
+            }
             throw HTTPError(.unauthorized, message: "this server needs its token: open the address it printed, or send Authorization: Bearer TOKEN")
         }
         return try await next(request, context)
+    }
+
+    static var page: String {
+        """
+        <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">\
+        <title>photosearch: the link with the token is needed</title></head><body><h1>This gallery needs its link</h1>\
+        <p>Open the address <code>photosearch serve</code> printed, the one ending in <code>?token=…</code>, once on this \
+        device: it is remembered for a year (until the server gets another token).</p></body></html>
+        """
     }
 
     /// Compares without stopping at the first difference.

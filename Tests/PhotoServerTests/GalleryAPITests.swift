@@ -503,7 +503,13 @@ struct GalleryAPITests {
                     #expect(response.status == .seeOther && response.headers[.location] == "/?q=a+cat&after=2024", "\(spelled): \(response.headers)")
                 }
             }
-            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Max-Age=31536000"))
+            // A browser without it is told what to do in a page, not JSON.
+            try await client.execute(uri: "/?q=cat", method: .get, headers: [.accept: "text/html,application/xhtml+xml"]) { response in
+                #expect(response.status == .unauthorized && response.headers[.contentType] == "text/html; charset=utf-8")
+                #expect(String(buffer: response.body).contains("This gallery needs its link"))
+                #expect(response.headers[.contentSecurityPolicy] != nil)
+            }
             let pair = String(cookie.prefix { $0 != ";" })
             try await client.execute(uri: "/api/status", method: .get, headers: [.cookie: pair]) { response in
                 #expect(response.status == .ok)

@@ -281,6 +281,12 @@ struct BrowserTests {
         let after = try page(gallery, "/api/timeline?after=2019-06").results.map(\.id)
         #expect(try waitForTiles(browser, after) == after)
 
+        // A mistake in the request is said with no "Try again": it would fail the same way.
+        try browser.evaluate("document.getElementById('after').value = '2024-02-30'; document.getElementById('after').dispatchEvent(new Event('change'))")
+        try browser.wait(for: "document.getElementById('message').className === 'error'")
+        #expect(try browser.string("document.getElementById('message').textContent").hasPrefix("invalid date"))
+        #expect(try browser.string("String(document.getElementById('retry'))") == "null")
+
         gallery.server.signal(SIGKILL)
         _ = gallery.server.finish()
         try browser.click("#q")

@@ -206,7 +206,7 @@ struct ServeTests {
         let opened = try gallery.get("/?token=\(token)")
         #expect(opened.status == 303 && opened.header("location") == "/")
         let cookie = try #require(opened.header("set-cookie"))
-        #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+        #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"))
         let pair = String(cookie.split(separator: ";")[0])
         #expect(try gallery.get("/api/search?q=cat", headers: ["Cookie": pair]).status == 200)
         #expect(try gallery.get("/?token=nope").status == 401)
