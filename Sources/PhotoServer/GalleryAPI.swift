@@ -466,14 +466,16 @@ public struct GalleryAPI: Sendable {
     func file(id text: String) throws(HTTPError) -> Image {
         let id = try Self.photoID(text)
         let (photo, bytes) = try answering { () throws(PhotoIndexError) in try library.file(id: id) }
+        // Cached by the browser for an hour, as thumbnails: each look at a
+        // HEIC converted it again (and each at another photo read it again).
         switch ImageFormat.sniff(bytes) {
-        case .jpeg?: return Image(contentType: "image/jpeg", bytes: bytes)
-        case .png?: return Image(contentType: "image/png", bytes: bytes)
-        case .webp?: return Image(contentType: "image/webp", bytes: bytes)
+        case .jpeg?: return Image(contentType: "image/jpeg", bytes: bytes, maxAge: 3600)
+        case .png?: return Image(contentType: "image/png", bytes: bytes, maxAge: 3600)
+        case .webp?: return Image(contentType: "image/webp", bytes: bytes, maxAge: 3600)
         case .heif?:
             do {
                 let decoded = try ImageDecoder().decode(bytes: bytes, path: photo.path)
-                return Image(contentType: "image/jpeg", bytes: try JPEGEncoder.encode(decoded.bitmap, quality: 90))
+                return Image(contentType: "image/jpeg", bytes: try JPEGEncoder.encode(decoded.bitmap, quality: 90), maxAge: 3600)
             } catch {
                 throw HTTPError(.notFound, message: error.localizedDescription)
             }

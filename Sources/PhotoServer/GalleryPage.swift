@@ -10,6 +10,7 @@ enum GalleryPage {
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>photosearch</title>
+    <link rel="icon" href="data:,">
     <link rel="stylesheet" href="/app.css">
     <script src="/app.js" defer></script>
     </head>

@@ -155,6 +155,7 @@ struct GalleryAPITests {
             try await client.execute(uri: first.file, method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(Data(buffer: response.body) == original)
+                #expect(response.headers[.cacheControl] == "private, max-age=3600")
             }
             let upload = ByteBuffer(bytes: try FixtureFiles.bytes("photos/chelsea.png"))
             try await client.execute(uri: "/api/search/image?top=2", method: .post, body: upload) { response in
