@@ -195,6 +195,7 @@ enum GalleryPage {
       try {
         const body = await api(url, source.options);
         if (source !== listing) return;   // a newer request replaced it
+        if ($('failed-more')) $('failed-more').remove();
         source.next = body.next;
         source.total = body.total;
         let shown = body.results;
@@ -211,8 +212,8 @@ enum GalleryPage {
         summarise();
       } catch (error) {
         if (source !== listing) return;
-        if (!append) render([]);
-        failed(error, () => { source.loading = false; more(source); });
+        const retry = () => { source.loading = false; more(source); };
+        if (append) failedBelow(error, retry); else { render([]); failed(error, retry); }
       } finally {
         source.loading = false;
       }
@@ -396,6 +397,26 @@ enum GalleryPage {
         button.addEventListener('click', () => { say(''); retry(); });
         message.append(' ', button);
       }
+    }
+
+    // A later page that failed: said at the end of the grid, where the
+    // reader is (the message above is a screenful away), with its button.
+    function failedBelow(error, retry) {
+      if ($('failed-more')) $('failed-more').remove();
+      const item = document.createElement('li');
+      item.className = 'fold';
+      item.id = 'failed-more';
+      item.setAttribute('role', 'alert');
+      const offline = error instanceof TypeError;
+      item.textContent = offline ? 'The photosearch server did not answer: it may have stopped, or this computer is offline.' : error.message;
+      if (offline || error.status === 408 || error.status >= 500) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.textContent = 'Try again';
+        button.addEventListener('click', () => { item.remove(); retry(); });
+        item.append(' ', button);
+      }
+      $('grid').append(item);
     }
 
     let emptyMessage = '';

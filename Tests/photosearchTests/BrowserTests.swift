@@ -74,6 +74,16 @@ struct BrowserTests {
         try browser.evaluate("window.scrollTo(0, document.body.scrollHeight)")
         #expect(try waitForTiles(browser, like.results.map(\.id)) == like.results.map(\.id))
         #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
+
+        // A later page that fails is said at the end of the grid, where the reader is, with its button.
+        try browser.open("http://127.0.0.1:\(gallery.port)/?similar=\(good[0])")
+        #expect(try waitForTiles(browser, like.results.prefix(50).map(\.id)) == like.results.prefix(50).map(\.id))
+        gallery.server.signal(SIGKILL)
+        _ = gallery.server.finish()
+        try browser.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        try browser.wait(for: "document.querySelector('#grid li#failed-more button')")
+        #expect(try browser.string("document.getElementById('failed-more').textContent")
+                == "The photosearch server did not answer: it may have stopped, or this computer is offline. Try again")
     }
 
     @Test("keyboard only: Tab reaches a tile with a visible focus, Enter opens it, arrows move, Tab stays in the viewer, Escape returns to the tile, / types a search")
