@@ -64,7 +64,7 @@ enum GalleryPage {
     button { font: inherit; padding: .4em .9em; border-radius: 6px; border: 1px solid #555; background: #333; color: #eee; cursor: pointer; }
     .pick { font-size: .9em; color: #aaa; }
     #filters { margin-top: .4em; font-size: .9em; color: #bbb; }
-    #filters label { margin-right: 1em; }
+    #filters label { margin-right: 1em; display: inline-block; white-space: nowrap; }
     #filters input, #filters select { background: #222; color: #eee; border: 1px solid #555; border-radius: 4px; padding: .2em .4em; }
     #status { margin: .3em 0 0; font-size: .85em; color: #999; }
     main { padding: 1em; }
@@ -314,7 +314,8 @@ enum GalleryPage {
         const image = document.createElement('img');
         image.loading = 'lazy';
         image.src = hit.thumbnail;
-        image.alt = shownText(hit.path);
+        // (Its name, not its whole path, is what a screen reader reads of a tile.)
+        image.alt = shownText((hit.path || '').split('/').pop());
         const meta = document.createElement('div');
         meta.className = 'meta';
         const score = document.createElement('span');
