@@ -403,7 +403,9 @@ package final class IndexDatabase: Sendable {
         migrator.registerMigration("v9: generations") { db in
             // The index's history, for its vector file (`generation`): a
             // change to the embeddings, from any statement, marks the
-            // transaction, which `write` ends with a new generation.
+            // transaction, which `write` ends with a new generation. (A
+            // later migration that changes them, which runs outside `write`,
+            // ends with `recordGenerationIfChanged` itself.)
             try db.execute(sql: """
                 CREATE TABLE generations (id INTEGER PRIMARY KEY AUTOINCREMENT, token INTEGER NOT NULL);
                 CREATE INDEX generations_by_token ON generations(token);
