@@ -475,6 +475,7 @@ enum GalleryPage {
       await showPhoto(hit, index, history_);
     }
 
+    let detailsTicket = 0;
     async function showPhoto(hit, index, history_) {
       if (history_ === 'push' && $('viewer').hidden) history.pushState({viewer: true}, '', addressWith(hit.id));
       else if (history_ !== 'none') history.replaceState(history.state, '', addressWith(hit.id));
@@ -495,10 +496,12 @@ enum GalleryPage {
       $('next').disabled = !(index >= 0 && (index < results.length - 1 || moreToCome()));
       const details = $('details');
       details.textContent = '';
+      // Each call's own ticket: moved on meanwhile (arrows held on a slow
+      // link, even back to this photo), a later call shows its own answer.
+      const ticket = ++detailsTicket;
       try {
         const photo = await api('/api/photos/' + hit.id);
-        // Moved on meanwhile (arrows held on a slow link): another call shows its own.
-        if (shown !== hit) return;
+        if (ticket !== detailsTicket) return;
         const rows = [['path', shownText(photo.path)], ['date', photo.taken_at ? humanDate(photo.taken_at) + (photo.date_source === 'file' ? ' (file time: the photo has no date)' : '') : '—'], ['camera', photo.camera || '—'],
           ['size', (photo.width && photo.height) ? photo.width + ' × ' + photo.height : '—'],
           ['place', photo.place ? placeText(photo.place) + (photo.place.distance_km >= 1 ? ' (' + photo.place.distance_km.toFixed(0) + ' km away)' : '')
@@ -511,7 +514,7 @@ enum GalleryPage {
           details.append(dt, dd);
         }
       } catch (error) {
-        if (shown !== hit) return;
+        if (ticket !== detailsTicket) return;
         const dd = document.createElement('dd'); dd.textContent = error.message; details.append(dd);
       }
     }
@@ -687,7 +690,8 @@ enum GalleryPage {
       new IntersectionObserver(entries => {
         if (entries.some(entry => entry.isIntersecting) && nearEnd()) more();
       }, {rootMargin: '600px'}).observe($('more'));
-      $('file').addEventListener('change', (event) => byExample(event.target.files[0]));
+      // (Emptied after each pick: the same photo picked again searches again.)
+      $('file').addEventListener('change', (event) => { const file = event.target.files[0]; event.target.value = ''; byExample(file); });
       $('close').addEventListener('click', close);
       $('previous').addEventListener('click', () => open(current - 1, 'replace'));
       $('next').addEventListener('click', () => open(current + 1, 'replace'));
