@@ -383,21 +383,29 @@ enum GalleryPage {
                   empty: 'No photos match. Try other words, or fewer filters.'});
     }
 
-    // A request that failed: what happened, in words, and a way to try
-    // again when trying again can help (no answer, busy, a timeout, a
-    // server error), not for a mistake in the request (a bad date: 4xx).
+    // What a failed request says in `element`, in words, and a way to try
+    // again there when trying again can help (no answer, busy, a timeout, a
+    // server error), not after a mistake in the request (a bad date: 4xx);
+    // `clear` takes the words away before it tries.
+    function explain(element, error, retry, clear) {
+      const offline = error instanceof TypeError;   // fetch's own: no answer at all
+      element.textContent = offline ? 'The photosearch server did not answer: it may have stopped, or this computer is offline.' : error.message;
+      if (!retry || !(offline || error.status === 408 || error.status >= 500)) return null;
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = 'Try again';
+      button.addEventListener('click', () => { clear(); retry(); });
+      element.append(' ', button);
+      return button;
+    }
+
+    // A request that failed, said above the grid.
     function failed(error, retry) {
       const message = $('message');
-      const offline = error instanceof TypeError;   // fetch's own: no answer at all
-      say(offline ? 'The photosearch server did not answer: it may have stopped, or this computer is offline.' : error.message, true);
-      if (retry && (offline || error.status === 408 || error.status >= 500)) {
-        const button = document.createElement('button');
-        button.type = 'button';
-        button.id = 'retry';
-        button.textContent = 'Try again';
-        button.addEventListener('click', () => { say(''); retry(); });
-        message.append(' ', button);
-      }
+      message.hidden = false;
+      message.className = 'error';
+      const button = explain(message, error, retry, () => say(''));
+      if (button) button.id = 'retry';
     }
 
     // A later page that failed: said at the end of the grid, where the
@@ -408,15 +416,7 @@ enum GalleryPage {
       item.className = 'fold';
       item.id = 'failed-more';
       item.setAttribute('role', 'alert');
-      const offline = error instanceof TypeError;
-      item.textContent = offline ? 'The photosearch server did not answer: it may have stopped, or this computer is offline.' : error.message;
-      if (offline || error.status === 408 || error.status >= 500) {
-        const button = document.createElement('button');
-        button.type = 'button';
-        button.textContent = 'Try again';
-        button.addEventListener('click', () => { item.remove(); retry(); });
-        item.append(' ', button);
-      }
+      explain(item, error, retry, () => item.remove());
       $('grid').append(item);
     }
 

@@ -130,14 +130,16 @@ package final class IndexDatabase: Sendable {
             if let connection = try? openReadOnly(path: path, configuration: readOnly) {
                 try checkIsIndex(connection, path: path)
                 // A SQLite file without a table is no index yet, as an empty
-                // file: reading never makes one in it.
-                if try connection.read({ db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master") ?? 0 }) == 0 {
-                    throw PhotoIndexError.indexNotFound(path: path)
+                // file: reading never makes one in it. (An index without
+                // generations, made before v9, is migrated below where it
+                // can be written: its vector file is then bound to it. Where
+                // it cannot, it is read as it is.)
+                let (empty, current) = try connection.read { db in
+                    (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master") == 0,
+                     try readable(db) && db.tableExists("generations"))
                 }
-                // (An index without generations, made before v9, is migrated
-                // below where it can be written: its vector file is then
-                // bound to it. Where it cannot, it is read as it is.)
-                if try connection.read({ db in try readable(db) && db.tableExists("generations") }) { return (connection, true) }
+                if empty { throw PhotoIndexError.indexNotFound(path: path) }
+                if current { return (connection, true) }
             }
         }
         // Checked read-only before a pool opens it: opening one switches a
