@@ -3,13 +3,17 @@ import Foundation
 /// Where photosearch keeps its files by default, following the XDG Base
 /// Directory specification: data (the index, installed models) under
 /// `$XDG_DATA_HOME/photosearch`, else `~/.local/share/photosearch`; caches
-/// under `$XDG_CACHE_HOME/photosearch`, else `~/.cache/photosearch`. A
+/// under `$XDG_CACHE_HOME/photosearch`, else `~/.cache/photosearch`; state
+/// (the tokens `serve` keeps) under `$XDG_STATE_HOME/photosearch`, else
+/// `~/.local/state/photosearch`. A
 /// relative `XDG_*` value is ignored, as the specification says.
 public struct XDGDirectories: Sendable, Equatable {
     /// `…/photosearch` under the data home.
     public let data: String
     /// `…/photosearch` under the cache home.
     public let cache: String
+    /// `…/photosearch` under the state home.
+    public let state: String
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
@@ -19,6 +23,7 @@ public struct XDGDirectories: Sendable, Equatable {
         }
         data = base("XDG_DATA_HOME", fallback: ".local/share") + "/photosearch"
         cache = base("XDG_CACHE_HOME", fallback: ".cache") + "/photosearch"
+        state = base("XDG_STATE_HOME", fallback: ".local/state") + "/photosearch"
     }
 
     /// The index used unless told otherwise: `explicit` (`--db`), then

@@ -39,6 +39,12 @@ public struct GalleryServer: Sendable {
         self.configuration = configuration
     }
 
+    /// Whether `token` may be a token: 16 to 256 letters, digits or `-_.~`
+    /// (what a URL's query carries as it is).
+    public static func isValidToken(_ token: String) -> Bool {
+        (16...256).contains(token.count) && token.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.~".contains($0)) }
+    }
+
     /// A token for a server reachable from other computers: 128 random bits, hex.
     public static func makeToken() -> String {
         var generator = SystemRandomNumberGenerator()

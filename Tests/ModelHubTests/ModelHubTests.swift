@@ -433,12 +433,13 @@ struct XDGDirectoriesTests {
         #expect(XDGDirectories.indexPath(explicit: nil, environment: ["HOME": "/home/a"]) == "/home/a/.local/share/photosearch/index.sqlite")
     }
 
-    @Test("data and cache homes; a relative XDG value is ignored, as the specification says")
+    @Test("data, cache and state homes; a relative XDG value is ignored, as the specification says")
     func homes() {
-        let given = XDGDirectories(environment: ["XDG_DATA_HOME": "/d", "XDG_CACHE_HOME": "/c", "HOME": "/home/a"])
-        #expect(given.data == "/d/photosearch" && given.cache == "/c/photosearch")
-        let relative = XDGDirectories(environment: ["XDG_DATA_HOME": "d", "XDG_CACHE_HOME": "c", "HOME": "/home/a"])
-        #expect(relative.data == "/home/a/.local/share/photosearch" && relative.cache == "/home/a/.cache/photosearch")
+        let given = XDGDirectories(environment: ["XDG_DATA_HOME": "/d", "XDG_CACHE_HOME": "/c", "XDG_STATE_HOME": "/s", "HOME": "/home/a"])
+        #expect(given.data == "/d/photosearch" && given.cache == "/c/photosearch" && given.state == "/s/photosearch")
+        let relative = XDGDirectories(environment: ["XDG_DATA_HOME": "d", "XDG_CACHE_HOME": "c", "XDG_STATE_HOME": "s", "HOME": "/home/a"])
+        #expect(relative.data == "/home/a/.local/share/photosearch" && relative.cache == "/home/a/.cache/photosearch"
+            && relative.state == "/home/a/.local/state/photosearch")
         #expect(ModelStore.standard(environment: ["XDG_DATA_HOME": "/d"]).root == "/d/photosearch/models")
     }
 }

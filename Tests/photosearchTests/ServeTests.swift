@@ -14,9 +14,9 @@ struct ServeTests {
     /// An indexed folder of fixture photos and a server on it.
     final class Gallery {
         let root: URL
-        let server: ChildProcess
-        let port: Int
-        let address: String
+        var server: ChildProcess
+        var port: Int
+        var address: String
         var photos: String { root.appendingPathComponent("photos").path }
         var database: String { root.appendingPathComponent("index.sqlite").path }
 
@@ -42,16 +42,23 @@ struct ServeTests {
             }
             let indexed = try CommandRunner.run(["index", photos.path, "--db", root.appendingPathComponent("index.sqlite").path, "--model", model])
             precondition(indexed.status == 0, indexed.standardError)
-            server = try ChildProcess(["serve", "--db", root.appendingPathComponent("index.sqlite").path, "--model", model,
-                                       "--port", "0"] + arguments, launcher: launcher)
+            (server, address, port) = try Self.start(root: root, model: model, arguments: arguments, launcher: launcher)
+        }
+
+        /// `photosearch serve` on the index in `root` (tokens kept under
+        /// `root/state`), once it says where it serves.
+        static func start(root: URL, model: String = ServeTests.model, arguments: [String], launcher: [String] = []) throws
+            -> (server: ChildProcess, address: String, port: Int) {
+            let server = try ChildProcess(["serve", "--db", root.appendingPathComponent("index.sqlite").path, "--model", model,
+                                           "--port", "0"] + arguments, launcher: launcher,
+                                          environment: ["XDG_STATE_HOME": root.appendingPathComponent("state").path])
             guard let line = server.waitForLine(where: { $0.hasPrefix("photosearch: serving ") }),
                   let url = line.split(separator: " ").dropFirst(2).first.map(String.init),
                   let port = URL(string: url)?.port else {
                 let ended = server.finish()
                 throw TestFailure("the server did not start: \(ended.standardError)")
             }
-            self.address = url
-            self.port = port
+            return (server, url, port)
         }
 
         func get(_ target: String, headers: [String: String] = [:]) throws -> HTTPAnswer {
@@ -241,6 +248,34 @@ struct ServeTests {
                                                 headers: ["Authorization": "Bearer \(token)"])
             #expect(answer.status == 200, "\(address): \(answer.text)")
         }
+    }
+
+    @Test("--host 0.0.0.0 without --token: the token kept for the index lets its devices in after a restart; --new-token replaces it, and the old one is refused")
+    func keptToken() throws {
+        let gallery = try Gallery(arguments: ["--host", "0.0.0.0"])
+        func token(_ address: String) throws -> String { try #require(address.split(separator: "=").last.map(String.init)) }
+        let first = try token(gallery.address)
+        let opened = try gallery.get("/?token=\(first)")
+        let cookie = try #require(opened.header("set-cookie")?.split(separator: ";").first.map(String.init))
+        let kept = try FileManager.default.contentsOfDirectory(atPath: gallery.root.appendingPathComponent("state/photosearch/tokens").path)
+        #expect(kept.count == 1 && kept[0].hasSuffix(".json"))
+
+        func restart(_ arguments: [String]) throws {
+            gallery.server.signal(SIGTERM)
+            #expect(gallery.server.finish().status == 0)
+            (gallery.server, gallery.address, gallery.port) = try Gallery.start(root: gallery.root, arguments: ["--host", "0.0.0.0"] + arguments)
+        }
+        try restart([])
+        #expect(try token(gallery.address) == first)
+        #expect(try gallery.get("/api/status", headers: ["Cookie": cookie]).status == 200, "the cookie a device holds still opens it")
+
+        try restart(["--new-token"])
+        let second = try token(gallery.address)
+        #expect(second != first && second.count == 32)
+        #expect(try gallery.get("/api/status", headers: ["Cookie": cookie]).status == 401)
+        #expect(try gallery.get("/api/status", headers: ["Authorization": "Bearer \(second)"]).status == 200)
+        try restart([])
+        #expect(try token(gallery.address) == second, "the new token is the one kept")
     }
 
     static var bindsIPv6Only: Bool {
@@ -482,6 +517,10 @@ struct ServeTests {
         #expect(badPort.status == 64 && badPort.standardError.contains("--port must be between 0 and 65535"))
         let shortToken = try CommandRunner.run(["serve", "--token", "abc"])
         #expect(shortToken.status == 64)
+        let both = try CommandRunner.run(["serve", "--host", "0.0.0.0", "--token", "0123456789abcdef", "--new-token"])
+        #expect(both.status == 64 && both.standardError.contains("--new-token replaces the kept token; --token gives one instead"))
+        let loopback = try CommandRunner.run(["serve", "--new-token"])
+        #expect(loopback.status == 64 && loopback.standardError.contains("on 127.0.0.1, none is asked for"))
     }
 }
 

@@ -1,5 +1,7 @@
 import ArgumentParser
+import FileAccess
 import Foundation
+import ModelHub
 import PhotoIndex
 import PhotoServer
 import Synchronization
@@ -12,7 +14,9 @@ struct ServeCommand: AsyncParsableCommand {
         Serves the gallery page and its JSON API (README: "The web gallery") on \
         127.0.0.1:8080 by default and prints the address to open (on --host 0.0.0.0 \
         or ::, every address of this computer's network interfaces). A --host other \
-        than loopback needs a token (--token, or one is made and printed). With \
+        than loopback needs a token: --token, or the one kept for this index (made and \
+        printed the first time, kept under $XDG_STATE_HOME/photosearch/tokens, so that \
+        devices stay let in after a restart; --new-token replaces it). With \
         --index and --every, the server also re-indexes those folders on that \
         schedule, one writer at a time as `index` does. SIGINT or SIGTERM stops it.
         """
@@ -27,8 +31,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Port (0: any free one, printed).")
     var port = 8080
 
-    @Option(name: .long, help: "Token every client must present (default: none on loopback, a new one otherwise).")
+    @Option(name: .long, help: "Token every client must present (default: none on loopback, else the one kept for this index).")
     var token: String?
+
+    @Flag(name: .long, help: "Replace the token kept for this index with a new one (devices that had the old one must open the new address).")
+    var newToken = false
 
     @Option(name: .long, parsing: .unconditional, help: "Seconds a client may take to send a request, or stay idle between requests, before it is disconnected.")
     var idleTimeout = 30
@@ -41,8 +48,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
-        if let token, token.count < 16 || token.count > 256 || !token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.~".contains($0)) }) {
+        if let token, !GalleryServer.isValidToken(token) {
             throw ValidationError("--token must be 16 to 256 letters, digits or -_.~")
+        }
+        if newToken, token != nil { throw ValidationError("--new-token replaces the kept token; --token gives one instead: choose one.") }
+        if newToken, GalleryServer.Configuration(host: host).isLoopback {
+            throw ValidationError("--new-token replaces the token a --host other than loopback needs; on \(host), none is asked for.")
         }
         guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be between 1 and 3600 seconds.") }
         if index.isEmpty != (every == nil) { throw ValidationError("--index and --every go together.") }
@@ -56,7 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
             try library.verifyModel()
             var configuration = GalleryServer.Configuration(host: host, port: port, token: token)
             configuration.limits.idleSeconds = Int64(idleTimeout)
-            if configuration.token == nil, !configuration.isLoopback { configuration.token = GalleryServer.makeToken() }
+            if configuration.token == nil, !configuration.isLoopback { configuration.token = try keptToken() }
 
             let cancellation = CancellationFlag()
             var indexing: IndexingState?
@@ -91,6 +102,25 @@ struct ServeCommand: AsyncParsableCommand {
             if let outcome {
                 throw ServeFailure(message: "cannot serve on \(host):\(port): \(outcome)")
             }
+        }
+    }
+}
+
+extension ServeCommand {
+    /// The token kept for this index (made, or replaced with
+    /// `--new-token`, and said so); where none can be kept, one for this run.
+    func keptToken() throws -> String {
+        let folder = XDGDirectories().state + "/tokens"
+        do {
+            let kept = try KeptToken.token(in: folder, index: database.path, replace: newToken)
+            if kept.made {
+                Terminal.error("photosearch: a new token for this index, kept in \(FilePaths.displayed(kept.file)) (--new-token replaces it)\n")
+            }
+            return kept.token
+        } catch {
+            guard case .tokenNotKept = error else { throw error }
+            Terminal.error("photosearch: \(error.localizedDescription); this token lasts until the server stops\n")
+            return GalleryServer.makeToken()
         }
     }
 }

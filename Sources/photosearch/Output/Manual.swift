@@ -129,6 +129,7 @@ enum Manual {
             + KernelPath.allCases.map(\.rawValue).joined(separator: ", ") + " (one this CPU runs)."),
         ("XDG_DATA_HOME", "Where the default index and the installed models live (default: ~/.local/share)."),
         ("XDG_CACHE_HOME", "Where prepared model weights are kept (default: ~/.cache)."),
+        ("XDG_STATE_HOME", "Where serve keeps each index's token (default: ~/.local/state)."),
     ] }
 
     static let files: [(String, String)] = [
@@ -136,6 +137,7 @@ enum Manual {
         ("INDEX.vectors", "Beside an index: its vectors as one memory-mapped matrix, rebuilt when stale."),
         ("$XDG_DATA_HOME/photosearch/models/NAME", "An installed model."),
         ("$XDG_CACHE_HOME/photosearch/prepared", "Model weights prepared for this machine's kernels."),
+        ("$XDG_STATE_HOME/photosearch/tokens", "The token serve asks other devices for, one file per index (mode 0600)."),
     ]
 
     /// sysexits(3) where one fits; see `ExitStatus`.
