@@ -182,6 +182,8 @@ enum GalleryPage {
     async function list(source) {
       listing = Object.assign({next: null, first: true, loading: false, held: [], folded: true, total: 0}, source);
       $('places').hidden = true;
+      // A new listing is read from its top (not from where the last one was left).
+      window.scrollTo(0, 0);
       await more(listing);
     }
 
@@ -342,14 +344,17 @@ enum GalleryPage {
     // What the address asks for: the results (run again only when more
     // than the photo shown changed), and that photo large, if any.
     let shownKey = null;
-    async function run(params) {
+    // `returning`: Back or Forward, which bring a listing left before back as it was.
+    async function run(params, returning = false) {
       const photo = params.get('photo');
       const key = new URLSearchParams(params);
       key.delete('photo');
       if (key.toString() !== shownKey) {
+        leave();
         shownKey = key.toString();
         hideViewer();
-        await show(key);
+        const saved = returning && left.get(shownKey);
+        if (saved) returnTo(saved); else await show(key);
       }
       if (!photo) { hideViewer(); return; }
       // A weaker match folded away: unfolded, as the person who shared the address saw it.
@@ -357,6 +362,30 @@ enum GalleryPage {
       const index = results.findIndex(hit => String(hit.id) === photo);
       if (index >= 0) { select(index, false); await showPhoto(results[index], index, 'none'); }
       else await showPhoto({id: photo, file: '/api/photos/' + encodeURIComponent(photo) + '/file', path: ''}, -1, 'none');
+    }
+
+    // The listings left for another (a search, similar photos), by address,
+    // the last 10: Back to a timeline scrolled through for minutes finds its
+    // pages, its tiles (their thumbnails loaded) and the place it was read
+    // at, as a photo app does, not its first page at the top.
+    const left = new Map();
+    function leave() {
+      if (shownKey == null || !listing) return;
+      left.delete(shownKey);
+      left.set(shownKey, {listing, results, current, scroll: window.scrollY, tiles: [...$('grid').childNodes]});
+      while (left.size > 10) left.delete(left.keys().next().value);
+    }
+
+    function returnTo(saved) {
+      listing = saved.listing;
+      results = saved.results;
+      $('places').hidden = true;
+      $('grid').replaceChildren(...saved.tiles);
+      say(results.length ? '' : listing.empty);
+      summarise();
+      window.scrollTo(0, saved.scroll);
+      if (saved.current >= 0) select(saved.current, false);
+      more(listing);
     }
 
     // The filters and the order of `params` for a request, without the query.
@@ -575,6 +604,7 @@ enum GalleryPage {
       $('q').value = '';
       const filters = filtersFromForm();
       history.pushState(null, '', filters.toString() ? '/?' + filters.toString() : '/');
+      leave();
       shownKey = null;
       await list({url: '/api/search/image?' + filters.toString(), options: {method: 'POST', body: file}, param: 'offset',
                   waiting: 'Searching by ' + file.name + '…', empty: 'No photos match ' + file.name + '.'});
@@ -679,17 +709,29 @@ enum GalleryPage {
         event.preventDefault();
         const params = paramsFromForm();
         history.pushState(null, '', params.toString() ? '/?' + params.toString() : '/');
+        leave();
         shownKey = null;   // the same query again: run it again
         run(params);
       });
       for (const name of [...filterFields, 'sort']) $(name).addEventListener('change', () => $('search').requestSubmit());
       $('show-places').addEventListener('click', showPlaces);
-      window.addEventListener('popstate', () => run(formFromURL()));
+      // (Scrolling back is the page's job: it puts a listing back first.)
+      history.scrollRestoration = 'manual';
+      window.addEventListener('popstate', () => run(formFromURL(), true));
       // (An entry can be older than the last page: one measured while the
       // grid was still empty arrives after the first page has filled it.)
       new IntersectionObserver(entries => {
         if (entries.some(entry => entry.isIntersecting) && nearEnd()) more();
       }, {rootMargin: '600px'}).observe($('more'));
+      // And as the page scrolls: the observer speaks only when it sees the
+      // end's visibility change, and a page appended and scrolled past
+      // within one frame (a fling) leaves it in view at both looks.
+      let scrollQueued = false;
+      window.addEventListener('scroll', () => {
+        if (scrollQueued) return;
+        scrollQueued = true;
+        requestAnimationFrame(() => { scrollQueued = false; if (moreToCome() && nearEnd()) more(); });
+      }, {passive: true});
       // (Emptied after each pick: the same photo picked again searches again.)
       $('file').addEventListener('change', (event) => { const file = event.target.files[0]; event.target.value = ''; byExample(file); });
       $('close').addEventListener('click', close);

@@ -241,6 +241,52 @@ struct BrowserTests {
         #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
     }
 
+    @Test("Back from similar photos to a timeline scrolled through pages finds it as it was left: every page, the place it was read at, no request again")
+    func backKeepsThePlace() throws {
+        let gallery = try Gallery(copies: 110)
+        let browser = try Browser(width: 1280, height: 700)
+        let all = try page(gallery, "/api/timeline?top=200").results.map(\.id)
+        try #require(all.count == 116)
+        try browser.open("http://127.0.0.1:\(gallery.port)/")
+        try browser.evaluate("performance.setResourceTimingBufferSize(100000)")   // (250 by default: counts would stop)
+        _ = try? browser.wait(for: "\(Self.tiles).length >= 50")
+        // Down to the end, a page at a time, as a reader scrolls.
+        try browser.wait(for: "(window.scrollTo(0, document.body.scrollHeight), \(Self.tiles).length === \(all.count))")
+        #expect(try ids(browser) == all)
+        let requests = "performance.getEntriesByType('resource').filter(entry => entry.name.includes('/api/timeline')).length"
+        let timelinePages = try browser.number(requests)
+        #expect(timelinePages >= 3, "116 photos take three pages of 50")
+
+        let opened = all[100]
+        try browser.click("#grid li[data-id='\(opened)']")
+        try browser.wait(for: "location.search === '?photo=\(opened)' && !document.getElementById('viewer').hidden")
+        let scrolled = try browser.number("Math.round(window.scrollY)")
+        #expect(scrolled > 1000, "the 101st photo is pages down")
+        try browser.wait(for: "document.querySelectorAll('#details dd').length >= 6")   // (as it moves what is below)
+        try browser.click("#similar")
+        try browser.wait(for: "location.search === '?similar=\(opened)'")
+        let like = try page(gallery, "/api/similar/\(opened)").results.prefix(50).map(\.id)
+        #expect(try waitForTiles(browser, Array(like)) == Array(like), "read from the top, not scrolled to the end of its first page")
+        #expect(try browser.number("Math.round(window.scrollY)") == 0)
+
+        try browser.back()
+        try browser.wait(for: "location.search === '?photo=\(opened)' && !document.getElementById('viewer').hidden")
+        #expect(try ids(browser) == all, "every page is back at once")
+        try browser.back()
+        try browser.wait(for: "location.search === '' && document.getElementById('viewer').hidden")
+        #expect(try ids(browser) == all)
+        #expect(try browser.number("Math.round(window.scrollY)") == scrolled, "where it was read")
+        #expect(try browser.number(requests) == timelinePages, "no page asked for again")
+        #expect(try browser.string(Self.focusedTile) == "\(opened)", "the photo opened is the current tile")
+        #expect(try browser.string("document.getElementById('count').textContent") == "116 photos, newest first")
+        // Forward: similar photos as they were too.
+        try browser.send("Page.navigateToHistoryEntry", ["entryId": try #require(
+            ((try browser.send("Page.getNavigationHistory")["entries"] as? [[String: Any]])?.last?["id"]) as? Int)])
+        try browser.wait(for: "location.search === '?similar=\(opened)'")
+        #expect(try waitForTiles(browser, Array(like)) == Array(like))
+        #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
+    }
+
     @Test("a phone (390 × 844, touch): three columns, a header that scrolls away, a full-screen viewer, swipes move between photos")
     func phone() throws {
         let gallery = try Gallery(copies: 30)
