@@ -22,6 +22,7 @@ struct PhotoSearch: AsyncParsableCommand {
     /// keeps its bytes (see `FilePaths`), where `CommandLine.arguments` would
     /// replace them.
     static func main() async {
+        Terminal.openClosedStandardDescriptors()
         do {
             _ = try KernelPath.requested()
         } catch {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("Absurd numbers and dates are refused: one line, exit 64, never a crash")
 struct BadInputCommandTests {
@@ -78,6 +79,38 @@ struct BadInputCommandTests {
         let help = try CommandRunner.run(["search", "--help"])
         #expect(help.status == 0 && help.standardError.isEmpty)
         #expect(help.standardOutput.hasPrefix("OVERVIEW: "), "\(help.standardOutput.prefix(200))")
+    }
+
+    @Test("an output that cannot be written (a full disk, a reader gone with SIGPIPE ignored, as systemd runs services) is one line and exit 74, not a crash; a closed standard error is /dev/null")
+    func unwritableOutput() throws {
+        let folder = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder.file("photos"), withIntermediateDirectories: true)
+        for name in ["chelsea.png", "rocket.jpg", "camera.png"] {
+            try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/" + name), toPath: folder.file("photos/" + name))
+        }
+        let database = folder.file("index.sqlite")
+        let shell = URL(fileURLWithPath: "/bin/sh")
+        let photosearch = CommandRunner.executable.path
+        // Standard error closed: the run goes on, and the index is written.
+        let closed = try CommandRunner.run(executable: shell, ["-c", "\"$0\" index \"$1\" --db \"$2\" --model \"$3\" 2>&-",
+                                                              photosearch, folder.file("photos"), database, Self.model])
+        #expect(closed.status == 0, "\(closed.standardError)")
+        #expect(try CommandRunner.sqlite(database, "SELECT count(*) FROM photos WHERE state = 'indexed'") == "3")
+
+        let full = try CommandRunner.run(executable: shell, ["-c", "\"$0\" status --db \"$1\" --json > /dev/full", photosearch, database])
+        #expect(full.status == 74)
+        #expect(full.standardError == "photosearch: error: cannot write to the standard output: no space left on device\n")
+        let help = try CommandRunner.run(executable: shell, ["-c", "\"$0\" --help > /dev/full", photosearch])
+        #expect(help.status == 74 && help.standardError.hasSuffix("no space left on device\n"), "\(help.standardError)")
+
+        // A reader that stops after one byte, SIGPIPE ignored: the scheduled
+        // runs end at the next line they print (a run's at the latest).
+        let gone = try CommandRunner.run(executable: URL(fileURLWithPath: "/bin/bash"), ["-c", """
+            trap '' PIPE; "$0" index "$1" --db "$2" --model "$3" --json --every 1s | head -c 1; echo "status ${PIPESTATUS[0]}" >&2
+            """, photosearch, folder.file("photos"), database, Self.model])
+        #expect(gone.standardOutput == "{")
+        #expect(gone.standardError == "photosearch: error: cannot write to the standard output: broken pipe\nstatus 74\n", "\(gone.standardError)")
+        #expect(!gone.standardError.contains("Fatal error"), "\(gone.standardError)")
     }
 
     @Test("a leap day is a date")

@@ -90,7 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
                     }
                     let lines = ["photosearch: serving \(addresses[0]) (Ctrl-C stops it)"]
                         + addresses.dropFirst().map { "photosearch: also \($0)" }
-                    FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+                    Terminal.output(lines.joined(separator: "\n") + "\n")
                 }
                 outcome = nil
             } catch {
@@ -142,7 +142,7 @@ final class ScheduledIndexing: Sendable {
                         // One line per run, for logs (and tests) to follow.
                         var text = "photosearch: indexed \(summary.scanned) photo\(summary.scanned == 1 ? "" : "s"): \(summary.added) added, \(summary.updated) updated, "
                         text += "\(summary.removed) removed, \(summary.failed) failed in \(String(format: "%.1f", summary.seconds)) s\n"
-                        FileHandle.standardOutput.write(Data(text.utf8))
+                        Terminal.output(text)
                     case let .runFailed(error):
                         Terminal.error("photosearch: indexing: \(error.localizedDescription)\n")
                     default:

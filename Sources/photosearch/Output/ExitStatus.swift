@@ -89,17 +89,54 @@ extension Failure {
     }
 }
 
-/// Writing to the terminal's streams.
+/// Writing to the terminal's streams, with write(2): Foundation's
+/// `FileHandle.write` traps on a failed write, so `> /dev/full`, or a
+/// reader gone with SIGPIPE ignored (systemd's default for services), was a
+/// crash with a backtrace.
 enum Terminal {
+    /// Standard error: a failed write is dropped (there is nowhere left to
+    /// say so).
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
+        _ = write(2, Array(text.utf8))
     }
 
     static func output(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        output(bytes: Array(text.utf8))
     }
 
+    /// Standard output: one that cannot be written (a full disk, a reader
+    /// gone) ends the command, as cat's and ls's end them: one line and
+    /// exit status 74. What an index run committed before stays committed.
     static func output(bytes: [UInt8]) {
-        FileHandle.standardOutput.write(Data(bytes))
+        guard let code = write(1, bytes) else { return }
+        error("photosearch: error: cannot write to the standard output: \(systemErrorText(code))\n")
+        Foundation.exit(ExitStatus.ioError)
+    }
+
+    /// Writes all of `bytes` to `descriptor`; the error number if it cannot.
+    private static func write(_ descriptor: Int32, _ bytes: [UInt8]) -> Int32? {
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            written += result
+        }
+        return nil
+    }
+
+    /// Standard input, output and error opened on /dev/null where they are
+    /// closed (`2>&-`), as ssh does: a file photosearch opens must not get
+    /// descriptor 1 or 2 and receive what is printed.
+    static func openClosedStandardDescriptors() {
+        for descriptor: Int32 in 0...2 where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
+            let opened = open("/dev/null", O_RDWR)
+            if opened >= 0, opened != descriptor {
+                _ = dup2(opened, descriptor)
+                close(opened)
+            }
+        }
     }
 }

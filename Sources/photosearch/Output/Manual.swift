@@ -146,7 +146,7 @@ enum Manual {
         (ExitStatus.failure, "Failure: no index, an unreadable or damaged file, a model other than the index's."),
         (ExitStatus.noModel, "No model installed, or the model named is not installed."),
         (ExitStatus.usage, "Usage: a malformed command line, query, date, number or filter."),
-        (ExitStatus.ioError, "The disk is full."),
+        (ExitStatus.ioError, "The disk is full, or the standard output cannot be written."),
         (ExitStatus.busy, "Another process is writing the index."),
         (ExitStatus.interrupted, "Interrupted (SIGINT); an index run keeps what it committed."),
         (ExitStatus.terminated, "Terminated (SIGTERM); an index run keeps what it committed."),
