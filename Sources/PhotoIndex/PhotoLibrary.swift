@@ -384,10 +384,17 @@ public final class PhotoLibrary: Sendable {
 
     /// The index, opened on first use: for writing (created when missing) or
     /// for reading (read-only when it cannot be written). An index opened
-    /// read-only is opened again when a job needs to write.
+    /// read-only is opened again when a job needs to write; one deleted or
+    /// replaced since it was opened (a backup restored over it) is opened
+    /// again from its path, as a new process would: a server or an
+    /// `index --every` that outlives the file follows the path, where it
+    /// wrote into the deleted file and searched the old one.
     package func database(create: Bool) throws(PhotoIndexError) -> IndexDatabase {
         try opened.withLock { opened throws(PhotoIndexError) -> IndexDatabase in
-            if let database = opened.database, !(create && database.isReadOnly) { return database }
+            if let database = opened.database, !(create && database.isReadOnly) {
+                if database.isStillAtPath { return database }
+                opened.searcher = nil
+            }
             let database = try IndexDatabase(path: databasePath, access: create ? .write : .read)
             opened.database = database
             return database

@@ -151,6 +151,37 @@ struct PhotoLibraryTests {
         }
     }
 
+    @Test("a library that outlives its index file follows the path: a file replaced (a backup restored) is searched, a deleted one is made again by the next run, not written into unlinked")
+    func followsThePath() throws {
+        let (workspace, library) = try indexedLibrary()
+        let query = try SearchQuery.parse("a cat")
+        #expect(try library.search(query, .init(top: 20)).count == 10)
+
+        // Another index (two photos) moved over this one, as a restore does.
+        let other = try Workspace()
+        try other.copy("photos/rocket.jpg", to: "rocket.jpg")
+        try other.copy("photos/camera.png", to: "camera.png")
+        _ = try PhotoLibrary(database: other.databasePath, model: Fixture.modelPath).index(IndexingOptions(roots: [other.photos]))
+        #expect(rename(other.databasePath, workspace.databasePath) == 0)
+        let restored = try library.search(query, .init(top: 20))
+        #expect(Set(restored.map(\.path)) == [other.photos + "/rocket.jpg", other.photos + "/camera.png"])
+
+        // Deleted between runs: the next run makes it again, on disk.
+        for suffix in ["", "-wal", "-shm", ".vectors"] { unlink(workspace.databasePath + suffix) }
+        let cancellation = CancellationFlag()
+        var added: [Int] = []
+        try library.indexRepeatedly(IndexingOptions(roots: [workspace.photos]), every: 3600, cancellation: cancellation) { event in
+            if case let .finished(summary) = event {
+                added.append(summary.added)
+                cancellation.cancel()
+            }
+        }
+        #expect(added == [10])
+        let status = try PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath).status()
+        #expect(status.indexed == 10)
+        #expect(try library.search(query, .init(top: 20)).count == 10)
+    }
+
     @Test("a search by vector checks its dimension")
     func vectorDimension() throws {
         let (workspace, library) = try indexedLibrary()

@@ -24,6 +24,8 @@ package final class IndexDatabase: Sendable {
     /// True when the index was opened for reading only (searches), or could
     /// only be opened so.
     let isReadOnly: Bool
+    /// The file opened (device, inode): what `isStillAtPath` compares with.
+    private let identity: (device: UInt64, inode: UInt64)?
 
     /// Opens the index at `path`. With `create`, a missing database (and its
     /// folder) is created; otherwise a missing one is `indexNotFound`.
@@ -104,6 +106,7 @@ package final class IndexDatabase: Sendable {
         }
         do {
             (connection, isReadOnly) = try Self.open(path: path, access: access, configuration: configuration)
+            identity = FilePaths.status(path).map { (UInt64($0.st_dev), UInt64($0.st_ino)) }
         } catch {
             // A new index that could not be made whole (a full disk) is not
             // left half made, where it would read as an older version's.
@@ -116,6 +119,13 @@ package final class IndexDatabase: Sendable {
             default: throw .databaseUnavailable(path: path, reason: "\(error)")
             }
         }
+    }
+
+    /// Whether `path` still names the file opened: not after it was deleted,
+    /// or replaced (a backup restored over it, another index moved there).
+    var isStillAtPath: Bool {
+        guard let identity, let status = FilePaths.status(path) else { return false }
+        return UInt64(status.st_dev) == identity.device && UInt64(status.st_ino) == identity.inode
     }
 
     /// For reading, read-only connections: a search writes nothing, not even
