@@ -159,10 +159,18 @@ enum GalleryPage {
       message.className = isError ? 'error' : '';
     }
 
-    async function api(url, options) {
+    // A server busy with others' requests (503) says when to come back
+    // (Retry-After): asked again then, up to twice, while the page says
+    // what it is waiting for, before the failure is shown.
+    async function api(url, options, tries = 3) {
       const response = await fetch(url, options);
       let body = null;
       try { body = await response.json(); } catch (e) { /* not JSON */ }
+      const later = Number(response.headers.get('Retry-After') || NaN);
+      if (response.status === 503 && tries > 1 && later >= 0 && later <= 10) {
+        await new Promise(resolve => setTimeout(resolve, later * 1000));
+        return api(url, options, tries - 1);
+      }
       if (!response.ok) {
         const error = new Error((body && body.error) || ('the server answered ' + response.status));
         error.status = response.status;

@@ -287,6 +287,38 @@ struct BrowserTests {
         #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
     }
 
+    @Test("a photo dropped while the server is busy (503, Retry-After) is sent again when it says, and its results shown, not an error")
+    func busyIsRetried() throws {
+        let gallery = try Gallery()
+        let browser = try Browser()
+        try browser.open("http://127.0.0.1:\(gallery.port)/")
+        _ = try? browser.wait(for: "\(Self.tiles).length === 6")
+        let photo = Array(try Data(contentsOf: URL(fileURLWithPath: CommandRunner.fixture("photos/chelsea.png"))))
+        let expected = try JSONDecoder().decode(Page.self, from: Data(try gallery.post("/api/search/image", body: photo).body)).results.map(\.id)
+
+        // Both upload turns held by uploads that send a few bytes, then wait.
+        let held = try (0..<2).map { _ in
+            try LoopbackConnection(port: gallery.port, sending: Array("POST /api/search/image HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 20000000\r\n\r\nabc".utf8))
+        }
+        struct Busy: Decodable { struct Counts: Decodable { let uploads: Int }; let busy: Counts? }
+        while try JSONDecoder().decode(Busy.self, from: Data(try gallery.get("/api/status").body)).busy?.uploads != 2 {}
+        try browser.evaluate("performance.setResourceTimingBufferSize(100000)")
+        // A photo dropped on the page (not awaited: it waits for the server).
+        try browser.evaluate("""
+            fetch('/api/photos/\(expected[0])/file').then(answer => answer.blob()).then(blob => {
+              const dropped = new DataTransfer();
+              dropped.items.add(new File([blob], 'cat.png', {type: 'image/png'}));
+              document.dispatchEvent(new DragEvent('drop', {dataTransfer: dropped, bubbles: true, cancelable: true}));
+            }), true
+            """)
+        try browser.wait(for: "performance.getEntriesByType('resource').some(entry => entry.name.includes('/api/search/image') && entry.responseStatus === 503)")
+        #expect(try browser.string("document.getElementById('message').textContent") == "Searching by cat.png…")
+        held.forEach { $0.close() }
+        #expect(try waitForTiles(browser, expected) == expected)
+        #expect(try browser.string("document.getElementById('message').textContent").hasPrefix("Photos like cat.png"))
+        #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
+    }
+
     @Test("a phone (390 × 844, touch): three columns, a header that scrolls away, a full-screen viewer, swipes move between photos")
     func phone() throws {
         let gallery = try Gallery(copies: 30)
