@@ -258,14 +258,35 @@ struct IndexerTests {
         }
     }
 
-    @Test("a root that does not exist changes nothing")
+    @Test("a root gone (an unplugged drive's folder) keeps its photos, said as an unreadable folder, while the other roots are indexed; a root that never held a photo, or every root gone, changes nothing")
     func missingRoot() throws {
         let workspace = try standardFolder()
-        _ = try workspace.run()
+        let drive = workspace.root.path + "/drive"
+        try FileManager.default.createDirectory(atPath: drive, withIntermediateDirectories: true)
+        for name in ["rocket.jpg", "camera.png"] {
+            try FileManager.default.copyItem(atPath: Fixture.path("photos/" + name), toPath: drive + "/" + name)
+        }
+        #expect(try workspace.run { $0.roots = [workspace.photos, drive] }.added == 8)
+
+        // Unplugged; a photo arrives in the folder that is there.
+        #expect(rename(drive, drive + "-away") == 0)
+        try workspace.copy("photos/astronaut-progressive.jpg", to: "astronaut.jpg")
+        var unreadable: [String] = []
+        let summary = try workspace.indexer(try workspace.database()).run(IndexingOptions(roots: [workspace.photos, drive])) { event in
+            if case let .unreadableFolder(path, reason) = event { unreadable.append(path + ": " + reason) }
+        }
+        #expect(summary.added == 1 && summary.removed == 0 && summary.unchanged == 6)
+        #expect(unreadable == [drive + ": it does not exist now (a drive not mounted?); its 2 photos are kept"])
+        #expect(try workspace.count("SELECT COUNT(*) FROM photos") == 9)
+
+        // A typo (no photo was ever indexed there), or no root there at all: refused, nothing changed.
         #expect(throws: PhotoIndexError.rootNotFound(path: workspace.root.path + "/unmounted")) {
             try workspace.run { $0.roots = [workspace.photos, workspace.root.path + "/unmounted"] }
         }
-        #expect(try workspace.count("SELECT COUNT(*) FROM photos") == 6)
+        #expect(throws: PhotoIndexError.rootNotFound(path: drive)) {
+            try workspace.run { $0.roots = [drive] }
+        }
+        #expect(try workspace.count("SELECT COUNT(*) FROM photos") == 9)
     }
 
     @Test("another model's index is refused, or replaced on request")

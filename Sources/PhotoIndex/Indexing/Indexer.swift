@@ -124,7 +124,22 @@ final class Indexer: Sendable {
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9 }
 
         let roots = options.roots.map { FilePaths.absolute($0) }
-        let scan = try PhotoScanner(excludes: options.excludes).scan(roots: roots)
+        // A root that is gone while others are there, and that holds indexed
+        // photos (a drive not plugged in), keeps them, as an unreadable
+        // folder does, and the others are indexed (it blocked every root).
+        // One that never held any (a typo), or every root gone, is refused
+        // before anything is scanned.
+        let gone = roots.filter { !FilePaths.exists($0) }
+        for root in gone {
+            if gone.count == roots.count { throw .rootNotFound(path: root) }
+            if try photoCount(under: root) == 0 { throw .rootNotFound(path: root) }
+        }
+        var scan = PhotoScanner(excludes: options.excludes).scan(roots: roots)
+        for root in scan.missingRoots {
+            let held = try photoCount(under: root)
+            let kept = held == 0 ? "" : "; its \(held) photo\(held == 1 ? " is" : "s are") kept"
+            scan.unreadableFolders.append((root, "it does not exist now (a drive not mounted?)" + kept))
+        }
         for folder in scan.unreadableFolders { events(.unreadableFolder(path: folder.path, reason: folder.reason)) }
         if !options.allowEmptyRoots {
             for root in roots {

@@ -23,6 +23,8 @@ public struct ScanResult: Sendable {
     /// Files seen that are not photos (by their extension; hidden and
     /// excluded ones not counted): why a folder gave no photos.
     public var otherFiles = 0
+    /// Roots that do not exist (an unplugged drive's folder, a typo).
+    public var missingRoots: [String] = []
 }
 
 /// Walks folders for photos: .jpg .jpeg .png .webp .heic .heif in any case;
@@ -56,20 +58,24 @@ public struct PhotoScanner: Sendable {
         }
     }
 
-    /// Scans every root (absolute paths). A root that does not exist fails the
-    /// whole scan, so that an unmounted drive never looks like deleted photos.
+    /// Scans every root (absolute paths). A root that does not exist is
+    /// listed in `missingRoots` (the indexer decides: an unmounted drive must
+    /// never look like deleted photos).
     ///
     /// Folders reached through links are walked after the roots' own trees:
     /// a folder found both ways is indexed under its own path, not under the
     /// link's (`alias -> real`: the link sorted first, and `--in real`
     /// found nothing).
-    public func scan(roots: [String]) throws(PhotoIndexError) -> ScanResult {
+    public func scan(roots: [String]) -> ScanResult {
         var result = ScanResult()
         var visited = Set<FileIdentity>()
         var linked: [(path: String, status: stat)] = []
         let ancestors = Self.ancestors(of: roots)
         for root in roots {
-            guard let status = FilePaths.status(root) else { throw .rootNotFound(path: root) }
+            guard let status = FilePaths.status(root) else {
+                result.missingRoots.append(root)
+                continue
+            }
             if (status.st_mode & S_IFMT) == S_IFDIR {
                 walk(root, status: status, ancestors: ancestors, visited: &visited, linked: &linked, into: &result)
             } else if (status.st_mode & S_IFMT) == S_IFREG {
