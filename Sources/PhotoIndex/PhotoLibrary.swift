@@ -368,6 +368,11 @@ public final class PhotoLibrary: Sendable {
                 if Self.isPermanent(error) { throw error }
                 events(.runFailed(error))
             }
+            // Closed while it waits (each run opens it again): a backup
+            // copied over the file in the meantime met this process's cached
+            // pages and write-ahead index at the next run, and SQLite wrote
+            // them into it (integrity_check failed).
+            closeIndex()
             options.replaceModel = false
             if cancellation.isCancelled || cancellation.sleep(seconds: interval) { break }
         }
@@ -399,6 +404,12 @@ public final class PhotoLibrary: Sendable {
             opened.database = database
             return database
         }
+    }
+
+    /// Lets the open index go: the next job opens it again from its path.
+    /// (A search still running keeps the connections it holds until it ends.)
+    func closeIndex() {
+        opened.withLock { $0 = Opened() }
     }
 
     /// The model an index holds vectors of, as a job without a model named

@@ -182,6 +182,36 @@ struct PhotoLibraryTests {
         #expect(try library.search(query, .init(top: 20)).count == 10)
     }
 
+    @Test("indexRepeatedly opens the index again for each run: a backup copied over the file between runs is written to whole, not mixed with the last run's cached pages")
+    func restoredInPlaceBetweenRuns() throws {
+        let (workspace, library) = try indexedLibrary()
+        let backup = try Workspace()
+        try backup.copy("photos/rocket.jpg", to: "rocket.jpg")
+        _ = try PhotoLibrary(database: backup.databasePath, model: Fixture.modelPath).index(IndexingOptions(roots: [backup.photos]))
+
+        // Each run its own connections.
+        let cancellation = CancellationFlag()
+        var opened: [ObjectIdentifier] = []
+        try library.indexRepeatedly(IndexingOptions(roots: [workspace.photos]), every: 1, cancellation: cancellation) { event in
+            guard case .scanned = event else { return }
+            opened.append(ObjectIdentifier(try! library.database(create: false)))
+            if opened.count == 2 { cancellation.cancel() }
+        }
+        #expect(opened.count == 2 && opened[0] != opened[1])
+
+        // What the service does between runs, and the copy (in place: same inode, as cp does).
+        library.closeIndex()
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: backup.databasePath))
+        let descriptor = open(workspace.databasePath, O_WRONLY | O_TRUNC)
+        #expect(bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } == bytes.count)
+        close(descriptor)
+        let summary = try library.index(IndexingOptions(roots: [workspace.photos]))
+        #expect(summary.added == 10)
+        let check = try IndexDatabase(path: workspace.databasePath, create: false).read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+        #expect(check == ["ok"])
+        #expect(try library.status().indexed == 11, "the backup's photo and the folder's")
+    }
+
     @Test("a search by vector checks its dimension")
     func vectorDimension() throws {
         let (workspace, library) = try indexedLibrary()
