@@ -469,6 +469,7 @@ enum GalleryPage {
         }
         if (status.indexing && status.indexing.state === 'indexing') text += ' · indexing ' + status.indexing.done + '/' + status.indexing.total;
         if (status.indexing && status.indexing.state === 'failed') text += ' · indexing failed: ' + status.indexing.error;
+        if (status.indexing && status.indexing.state === 'stopped') text += ' · indexing stopped: ' + status.indexing.error;
         $('status').textContent = text;
         // Examples in the languages the model answers.
         const examples = {'chinese-english': 'a dog on the beach at sunset, 海边的日落',

@@ -6,7 +6,9 @@ import Synchronization
 /// the page: updated from the indexing thread, read by requests.
 public final class IndexingState: Sendable {
     public struct Snapshot: Encodable, Sendable, Equatable {
-        /// "scanning", "indexing", "waiting" (for the next run) or "failed".
+        /// "scanning", "indexing", "waiting" (for the next run), "failed"
+        /// (the last run; the next one comes), or "stopped" (for good:
+        /// what no run can fix, such as another model's index; no next run).
         public var state: String
         public var done: Int
         public var total: Int
@@ -51,6 +53,16 @@ public final class IndexingState: Sendable {
                 state.error = error.localizedDescription
                 state.nextRunAt = Timestamp.string(from: Date().addingTimeInterval(interval))
             }
+        }
+    }
+
+    /// Scheduled indexing has ended for good, for `reason`: no next run is
+    /// promised (it showed one in the past, forever).
+    public func stop(_ reason: String) {
+        current.withLock { state in
+            state.state = "stopped"
+            state.error = reason
+            state.nextRunAt = nil
         }
     }
 }

@@ -271,8 +271,9 @@ struct IndexCommandTests {
         #expect(try JSONDecoder().decode(Writer.self, from: Data(json.standardOutput.utf8)).writer_process == first.pid)
     }
 
-    @Test("--every re-indexes until SIGTERM, which stops it cleanly between runs")
-    func everyStopsBetweenRuns() throws {
+    @Test("--every re-indexes until SIGTERM, SIGINT or SIGHUP (a closed terminal), which stop it cleanly between runs",
+          arguments: [SIGTERM, SIGINT, SIGHUP])
+    func everyStopsBetweenRuns(signal: Int32) throws {
         let folder = try makePhotoFolder(count: 3)
         defer { try? FileManager.default.removeItem(at: folder) }
         let database = folder.appendingPathComponent("index.sqlite").path
@@ -280,10 +281,29 @@ struct IndexCommandTests {
                                       "--model", model, "--json", "--every", "1h"])
         let first = child.waitForLine(where: isSummary)
         #expect(try first.map(summary)?.added == 3)
-        child.signal(SIGTERM)    // now sleeping for an hour
+        child.signal(signal)    // now sleeping for an hour
         let end = child.finish()
         #expect(end.reason == .exit && end.status == 0)
         #expect(end.standardError.contains("stopped by signal"))
+    }
+
+    @Test("--every --json: a run that cannot start (a root that is not there) is a run_failed event on standard output, and the next run comes")
+    func everyRunFailedEvent() throws {
+        let folder = try makePhotoFolder(count: 2)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("index.sqlite").path
+        let photos = folder.appendingPathComponent("photos").path
+        // A root that never held a photo: every run refused, said each time as an event.
+        let child = try ChildProcess(["index", photos, folder.appendingPathComponent("typo").path, "--db", database,
+                                      "--model", model, "--json", "--every", "1s"])
+        struct Failed: Decodable { let event: String; let error: String }
+        for _ in 0..<2 {
+            let line = try #require(child.waitForLine { event($0) == "run_failed" })
+            let failed = try JSONDecoder().decode(Failed.self, from: Data(line.utf8))
+            #expect(failed.error == "\(folder.appendingPathComponent("typo").path) does not exist (nothing was changed in the index)")
+        }
+        child.signal(SIGTERM)
+        #expect(child.finish().status == 0)
     }
 
     @Test("SIGTERM during a run: the batch in flight is dropped whole, the index stays consistent")

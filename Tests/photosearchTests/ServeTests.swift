@@ -479,7 +479,7 @@ struct ServeTests {
         let line = try #require(server.waitForLine { $0.hasPrefix("photosearch: serving ") })
         let port = try #require(URL(string: String(line.split(separator: " ")[2]))?.port)
         let summary = server.waitForLine { $0.hasPrefix("photosearch: indexed ") }
-        #expect(summary?.hasPrefix("photosearch: indexed 3 photos: 3 added, 0 updated, 0 removed, 0 failed in ") == true, "\(summary ?? "")")
+        #expect(summary?.hasPrefix("photosearch: indexed 3 photos: 3 added, 0 updated, 0 unchanged, 0 moved, 0 removed, 0 failed in ") == true, "\(summary ?? "")")
         struct Status: Decodable {
             struct Indexing: Decodable { let state: String; let next_run_at: String? }
             let photos: Int

@@ -12,7 +12,7 @@ struct IndexCommand: ParsableCommand {
         files keep their embedding, deleted files leave the index. Unreadable photos \
         are recorded and retried when they change. One indexer per database: a second \
         one exits at once with status 75. With --every, indexes again after each \
-        interval until SIGTERM or SIGINT (for a service manager).
+        interval until SIGTERM, SIGINT or SIGHUP (for a service manager).
         """
     )
 
@@ -78,7 +78,7 @@ struct IndexCommand: ParsableCommand {
                 }
                 let summary = try library.index(options, cancellation: cancellation, events: reporter.handle)
                 if summary.interrupted {
-                    throw ExitCode(signals.received == SIGTERM ? ExitStatus.terminated : ExitStatus.interrupted)
+                    throw ExitCode(ExitStatus.stopped(by: signals.received ?? SIGINT))
                 }
             } catch let error as PhotoIndexError {
                 reporter.clearLine()

@@ -90,7 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
                     }
                     let lines = ["photosearch: serving \(addresses[0]) (Ctrl-C stops it)"]
                         + addresses.dropFirst().map { "photosearch: also \($0)" }
-                    Terminal.output(lines.joined(separator: "\n") + "\n")
+                    Terminal.note(lines.joined(separator: "\n") + "\n")
                 }
                 outcome = nil
             } catch {
@@ -139,10 +139,9 @@ final class ScheduledIndexing: Sendable {
                     state.handle(event)
                     switch event {
                     case let .finished(summary):
-                        // One line per run, for logs (and tests) to follow.
-                        var text = "photosearch: indexed \(summary.scanned) photo\(summary.scanned == 1 ? "" : "s"): \(summary.added) added, \(summary.updated) updated, "
-                        text += "\(summary.removed) removed, \(summary.failed) failed in \(String(format: "%.1f", summary.seconds)) s\n"
-                        Terminal.output(text)
+                        // One line per run, for logs (and tests) to follow;
+                        // a log reader gone does not stop the server.
+                        Terminal.note("photosearch: indexed " + ProgressReporter.summary(summary) + "\n")
                     case let .runFailed(error):
                         Terminal.error("photosearch: indexing: \(error.localizedDescription)\n")
                     default:
@@ -151,7 +150,7 @@ final class ScheduledIndexing: Sendable {
                 }
             } catch {
                 // What no later run can fix (no model, another model's index): said once, searching goes on.
-                if let error = error as? PhotoIndexError { state.handle(.runFailed(error)) }
+                state.stop(error.localizedDescription)
                 Terminal.error("photosearch: indexing stopped: \(error.localizedDescription)\n")
             }
             let waiter = done.withLock { done in

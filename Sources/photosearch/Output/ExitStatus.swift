@@ -14,6 +14,10 @@ enum ExitStatus {
     static let busy: Int32 = 75             // EX_TEMPFAIL: another writer holds the index
     static let interrupted: Int32 = 130     // 128 + SIGINT
     static let terminated: Int32 = 143      // 128 + SIGTERM
+    static let hungUp: Int32 = 129          // 128 + SIGHUP
+
+    /// 128 + the signal, as a shell reports a process it ended.
+    static func stopped(by signal: Int32) -> Int32 { 128 + signal }
 
     static func code(for error: Error) -> Int32 {
         switch error {
@@ -111,6 +115,13 @@ enum Terminal {
         guard let code = write(1, bytes) else { return }
         error("photosearch: error: cannot write to the standard output: \(systemErrorText(code))\n")
         Foundation.exit(ExitStatus.ioError)
+    }
+
+    /// Standard output, for what is said along the way (a server's address,
+    /// its runs): a failed write is dropped, as systemd's services ignore
+    /// SIGPIPE, so that a log reader gone does not stop a server.
+    static func note(_ text: String) {
+        _ = write(1, Array(text.utf8))
     }
 
     /// Writes all of `bytes` to `descriptor`; the error number if it cannot.

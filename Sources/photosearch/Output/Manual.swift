@@ -150,6 +150,7 @@ enum Manual {
         (ExitStatus.busy, "Another process is writing the index."),
         (ExitStatus.interrupted, "Interrupted (SIGINT); an index run keeps what it committed."),
         (ExitStatus.terminated, "Terminated (SIGTERM); an index run keeps what it committed."),
+        (ExitStatus.hungUp, "Hung up (SIGHUP: its terminal closed); an index run keeps what it committed."),
     ]
 
     static let examples: [(String, String)] = [

@@ -40,18 +40,23 @@ final class ProgressReporter {
             note(Self.noPhotos(otherFiles: otherFiles))
         case let .finished(summary):
             clearLine()
-            var text = "\(summary.scanned) photo\(summary.scanned == 1 ? "" : "s"): \(summary.added) added, \(summary.updated) updated, \(summary.unchanged) unchanged, "
-            text += "\(summary.moved) moved, \(summary.removed) removed, \(summary.failed) failed in \(String(format: "%.1f", summary.seconds)) s"
-            if summary.failedBefore > 0 {
-                let count = summary.failedBefore
-                text += "; \(count) unchanged photo\(count == 1 ? "" : "s") failed before (photosearch status lists \(count == 1 ? "it" : "them"))"
-            }
-            if summary.vanished > 0 { text += "; \(summary.vanished) vanished while it ran (the next run looks again)" }
-            if summary.interrupted { text += " (interrupted; the next run continues)" }
-            Terminal.error(text + "\n")
+            Terminal.error(Self.summary(summary) + "\n")
         case let .runFailed(error):
             note(error.localizedDescription)
         }
+    }
+
+    /// A run's summary in one line, as `index` and `serve` print it.
+    static func summary(_ summary: IndexSummary) -> String {
+        var text = "\(summary.scanned) photo\(summary.scanned == 1 ? "" : "s"): \(summary.added) added, \(summary.updated) updated, \(summary.unchanged) unchanged, "
+        text += "\(summary.moved) moved, \(summary.removed) removed, \(summary.failed) failed in \(String(format: "%.1f", summary.seconds)) s"
+        if summary.failedBefore > 0 {
+            let count = summary.failedBefore
+            text += "; \(count) unchanged photo\(count == 1 ? "" : "s") failed before (photosearch status lists \(count == 1 ? "it" : "them"))"
+        }
+        if summary.vanished > 0 { text += "; \(summary.vanished) vanished while it ran (the next run looks again)" }
+        if summary.interrupted { text += " (interrupted; the next run continues)" }
+        return text
     }
 
     /// Why a run indexed nothing: what photosearch reads, and what it found instead.
@@ -81,13 +86,15 @@ final class ProgressReporter {
 }
 
 /// One line of `index --json`: an event with its "event" field, or, last,
-/// the run's summary (`IndexSummary`'s fields). Errors of a repeated run
-/// (`runFailed`) go to standard error as notes.
+/// the run's summary (`IndexSummary`'s fields). A repeated run that could
+/// not start or stopped on an error (`runFailed`) is `{"event":"run_failed",
+/// "error":…}`: a reader of the events saw nothing of it.
 enum EventLine: Encodable {
     case scan(files: Int, toProcess: Int)
     case progress(IndexProgress)
     case failed(event: String, path: String, error: String)
     case noPhotos(otherFiles: Int)
+    case runFailed(error: String)
     case summary(IndexSummary)
 
     init?(_ event: IndexEvent) {
@@ -98,7 +105,7 @@ enum EventLine: Encodable {
         case let .unreadableFolder(path, reason): self = .failed(event: "unreadable_folder", path: FilePaths.unicodeText(path), error: reason)
         case let .noPhotos(otherFiles): self = .noPhotos(otherFiles: otherFiles)
         case let .finished(summary): self = .summary(summary)
-        case .runFailed: return nil
+        case let .runFailed(error): self = .runFailed(error: FilePaths.unicodeText(error.localizedDescription))
         }
     }
 
@@ -134,6 +141,9 @@ enum EventLine: Encodable {
         case let .noPhotos(otherFiles):
             try container.encode("no_photos", forKey: .event)
             try container.encode(otherFiles, forKey: .otherFiles)
+        case let .runFailed(error):
+            try container.encode("run_failed", forKey: .event)
+            try container.encode(error, forKey: .error)
         case .summary:
             break
         }

@@ -5,8 +5,10 @@ import Synchronization
 import Glibc
 #endif
 
-/// Turns SIGINT and SIGTERM into a cancellation, so that a run stops at the
-/// next batch boundary with the index consistent.
+/// Turns SIGINT, SIGTERM and SIGHUP (a closed terminal; unless it was
+/// ignored when photosearch started, as `nohup` does) into a cancellation,
+/// so that a run stops at the next batch boundary with the index consistent
+/// and says so (SIGHUP killed it silently, the batch in flight lost).
 final class SignalWatcher {
     private final class LastSignal: Sendable {
         let number = Mutex<Int32?>(nil)
@@ -20,7 +22,10 @@ final class SignalWatcher {
 
     init(cancellation: CancellationFlag) {
         let last = self.last
-        sources = [SIGINT, SIGTERM].map { signalNumber in
+        var ignored = sigaction()
+        let hangupIgnored = sigaction(SIGHUP, nil, &ignored) == 0
+            && unsafeBitCast(ignored.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
+        sources = ([SIGINT, SIGTERM] + (hangupIgnored ? [] : [SIGHUP])).map { signalNumber in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
