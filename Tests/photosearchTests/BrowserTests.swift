@@ -64,6 +64,11 @@ struct BrowserTests {
         #expect(try waitForTiles(browser, all.results.map(\.id)) == all.results.map(\.id))
         #expect(try browser.strings("[...document.querySelectorAll('#grid li.month')].map(item => item.textContent)") == ["Weaker matches"])
         #expect(try browser.number("document.querySelectorAll('#grid li.weaker').length") == all.results.count - good.count)
+        // Their photos dimmed, not their text (a whole dimmed tile's text was 4:1 against its background).
+        #expect(try browser.string("""
+            (() => { const tile = document.querySelector('#grid li.weaker');
+                     return [tile, tile.querySelector('.meta'), tile.querySelector('img')].map(part => getComputedStyle(part).opacity).join(' '); })()
+            """) == "1 1 0.55")
 
         // Photos like one: ranked by likeness, no fold; 50, then the rest on scrolling.
         let like = try page(gallery, "/api/similar/\(good[0])?top=200")
@@ -93,6 +98,9 @@ struct BrowserTests {
         let timeline = try page(gallery, "/api/timeline").results.map(\.id)
         try browser.open("http://127.0.0.1:\(gallery.port)/")
         #expect(try waitForTiles(browser, timeline) == timeline)
+        // The viewer is a modal dialog to assistive technology.
+        #expect(try browser.strings("['role', 'aria-modal', 'aria-label'].map(name => document.getElementById('viewer').getAttribute(name))")
+                == ["dialog", "true", "Photo"])
 
         // Every control on the way is one Tab further, with a visible focus.
         var reached: [String] = []
