@@ -196,13 +196,21 @@ enum GalleryPage {
       await more(listing);
     }
 
+    // The next page of `source` (its first, at first); a call while one is
+    // on its way waits for that one.
     async function more(source = listing) {
-      if (!source || source !== listing || source.loading || (!source.first && source.next == null) || (source.held.length && source.folded)) return;
+      if (!source || source !== listing || (!source.first && source.next == null) || (source.held.length && source.folded)) return;
+      if (source.loading) return source.loading;
+      source.loading = nextPage(source);
+      return source.loading;
+    }
+
+    async function nextPage(source) {
       const append = !source.first;
       let url = source.url;
       if (append) url += (url.includes('?') ? '&' : '?') + source.param + '=' + encodeURIComponent(source.next);
-      source.loading = true;
       if (!append) say(source.waiting);
+      let broke = false;
       try {
         const body = await api(url, source.options);
         if (source !== listing) return;   // a newer request replaced it
@@ -222,15 +230,17 @@ enum GalleryPage {
         say(body.results.length || append ? '' : source.empty);
         summarise();
       } catch (error) {
+        broke = true;
         if (source !== listing) return;
-        const retry = () => { source.loading = false; more(source); };
+        const retry = () => more(source);
         if (append) failedBelow(error, retry); else { render([]); failed(error, retry); }
       } finally {
-        source.loading = false;
+        source.loading = null;
       }
       // Still in view (a tall window, a short page): the observer, which
-      // speaks only when that changes, would not ask again.
-      if (source === listing && source.next != null && !(source.held.length && source.folded)
+      // speaks only when that changes, would not ask again. (Not after a
+      // failure: its "Try again" asks; asking at once asked again and again.)
+      if (!broke && source === listing && source.next != null && !(source.held.length && source.folded)
           && nearEnd()) more(source);
     }
 
@@ -368,9 +378,19 @@ enum GalleryPage {
       if (!photo) { hideViewer(); return; }
       // A weaker match folded away: unfolded, as the person who shared the address saw it.
       if (listing && listing.folded && listing.held.some(hit => String(hit.id) === photo)) unfold();
-      const index = results.findIndex(hit => String(hit.id) === photo);
-      if (index >= 0) { select(index, false); await showPhoto(results[index], index, 'none'); }
-      else await showPhoto({id: photo, file: '/api/photos/' + encodeURIComponent(photo) + '/file', path: ''}, -1, 'none');
+      let index = results.findIndex(hit => String(hit.id) === photo);
+      if (index >= 0) { select(index, false); await showPhoto(results[index], index, 'none'); return; }
+      // Beyond the first page (a shared link, a reload): shown at once, then
+      // looked for in the next pages, 20 at most, so that previous and next
+      // lead on from it and closing shows its tile.
+      const opened = showPhoto({id: photo, file: '/api/photos/' + encodeURIComponent(photo) + '/file', path: ''}, -1, 'none');
+      for (let pages = 0; index < 0 && pages < 20 && moreToCome(); pages++) {
+        await more();
+        if (!shown || String(shown.id) !== photo) return;    // moved on meanwhile
+        index = results.findIndex(hit => String(hit.id) === photo);
+      }
+      await opened;
+      if (index >= 0 && shown && String(shown.id) === photo) { select(index, false); await showPhoto(results[index], index, 'none'); }
     }
 
     // The listings left for another (a search, similar photos), by address,
@@ -580,7 +600,8 @@ enum GalleryPage {
       shown = null;
       for (const part of ['header', 'main']) document.querySelector(part).inert = false;
       const tiles = $('grid').querySelectorAll('li[data-id]');
-      if (tiles[current]) tiles[current].focus({preventScroll: true});
+      // The tile of the photo shown last, in view (moved to with the arrows, it may be pages on).
+      if (tiles[current]) { tiles[current].scrollIntoView({block: 'nearest'}); tiles[current].focus({preventScroll: true}); }
     }
 
     // Marks tile `index` as the current one; `scroll` brings it into view

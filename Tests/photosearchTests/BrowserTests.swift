@@ -83,12 +83,20 @@ struct BrowserTests {
         // A later page that fails is said at the end of the grid, where the reader is, with its button.
         try browser.open("http://127.0.0.1:\(gallery.port)/?similar=\(good[0])")
         #expect(try waitForTiles(browser, like.results.prefix(50).map(\.id)) == like.results.prefix(50).map(\.id))
+        try browser.evaluate("window.asked = 0; const fetched = window.fetch; window.fetch = (...request) => { window.asked++; return fetched(...request); }")
         gallery.server.signal(SIGKILL)
         _ = gallery.server.finish()
         try browser.evaluate("window.scrollTo(0, document.body.scrollHeight)")
         try browser.wait(for: "document.querySelector('#grid li#failed-more button')")
         #expect(try browser.string("document.getElementById('failed-more').textContent")
                 == "The photosearch server did not answer: it may have stopped, or this computer is offline. Try again")
+        // Asked once, not again and again while the page waits (five
+        // refused connections of the test's own, as long as the page's).
+        let asked = try browser.number("window.asked")
+        try browser.evaluate("(async () => { for (let i = 0; i < 5; i++) await fetch('/api/status').catch(() => 0); return true; })()")
+        #expect(try browser.number("window.asked") == asked + 5, "the failed page was asked for again unasked")
+        try browser.click("#failed-more button")
+        try browser.wait(for: "window.asked === \(asked + 6) && document.querySelector('#grid li#failed-more button')")
     }
 
     @Test("keyboard only: Tab reaches a tile with a visible focus, Enter opens it, arrows move, Tab stays in the viewer, Escape returns to the tile, / types a search")
@@ -249,7 +257,7 @@ struct BrowserTests {
         #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
     }
 
-    @Test("Back from similar photos to a timeline scrolled through pages finds it as it was left: every page, the place it was read at, no request again")
+    @Test("Back from similar photos to a timeline scrolled through pages finds it as it was left: every page, the place it was read at, no request again; a link to a photo pages down has previous and next")
     func backKeepsThePlace() throws {
         let gallery = try Gallery(copies: 110)
         let browser = try Browser(width: 1280, height: 700)
@@ -292,6 +300,20 @@ struct BrowserTests {
             ((try browser.send("Page.getNavigationHistory")["entries"] as? [[String: Any]])?.last?["id"]) as? Int)])
         try browser.wait(for: "location.search === '?similar=\(opened)'")
         #expect(try waitForTiles(browser, Array(like)) == Array(like))
+        #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
+
+        // A shared link to a photo three pages down: previous and next lead
+        // on from it, and closing shows its tile, in view.
+        try browser.open("http://127.0.0.1:\(gallery.port)/?photo=\(all[100])")
+        try browser.wait(for: "!document.getElementById('viewer').hidden && !document.getElementById('previous').disabled && !document.getElementById('next').disabled")
+        try browser.press("ArrowRight")
+        try browser.wait(for: "location.search === '?photo=\(all[101])'")
+        try browser.press("Escape")
+        try browser.wait(for: "document.getElementById('viewer').hidden && location.search === ''")
+        #expect(try browser.string(Self.focusedTile) == "\(all[101])")
+        #expect(try browser.evaluate("""
+            (() => { const box = document.activeElement.getBoundingClientRect(); return box.top >= 0 && box.bottom <= window.innerHeight + 1; })()
+            """) as? Bool == true, "the tile is in view")
         #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
     }
 
