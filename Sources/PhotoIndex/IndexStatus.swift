@@ -37,6 +37,10 @@ public struct IndexStatus: Sendable {
     public var writer: Int32?
     /// The vector file searches scan (nil: none yet; the next search writes it).
     public var vectorFile: VectorFile?
+    /// The state of the embeddings: another value whenever a photo is
+    /// embedded, re-embedded or leaves (0 for an index made before
+    /// generations, read where it cannot be migrated).
+    public var generation: Int64 = 0
 
     /// The layout of the vector file searches scan.
     public struct VectorFile: Sendable, Equatable {
@@ -119,7 +123,8 @@ public struct IndexStatus: Sendable {
             }
             return IndexStatus(path: database.path, indexed: indexed, failed: failed, folders: folders, failures: failures, model: model,
                                embeddings: embeddings, withPosition: positions?[0] ?? 0, withPlace: positions?[1] ?? 0,
-                               databaseBytes: database.sizeOnDisk, lastRun: lastRun, writer: writer, vectorFile: vectorFile)
+                               databaseBytes: database.sizeOnDisk, lastRun: lastRun, writer: writer, vectorFile: vectorFile,
+                               generation: try IndexDatabase.generation(db))
         }
     }
 }

@@ -181,9 +181,13 @@ public struct GalleryAPI: Sendable {
         let busy: Busy?
         /// What the model answers: english, chinese-english, multilingual.
         var queryLanguages: String? = nil
+        /// The state of the embeddings, in hex (a number past 2^53 would
+        /// lose digits in JavaScript): another value once photos were
+        /// added, re-embedded or removed, which the page offers to show.
+        var generation: String? = nil
 
         enum CodingKeys: String, CodingKey {
-            case photos, embedded, failed, model, precision, indexing, lastRun = "last_run", busy, queryLanguages = "query_languages"
+            case photos, embedded, failed, model, precision, indexing, lastRun = "last_run", busy, queryLanguages = "query_languages", generation
         }
 
         func encode(to encoder: Encoder) throws {
@@ -195,6 +199,7 @@ public struct GalleryAPI: Sendable {
             try container.encode(precision, forKey: .precision)
             try container.encode(indexing, forKey: .indexing)
             try container.encode(lastRun, forKey: .lastRun)
+            try container.encode(generation, forKey: .generation)
             try container.encodeIfPresent(busy, forKey: .busy)
             try container.encode(queryLanguages, forKey: .queryLanguages)
         }
@@ -221,7 +226,7 @@ public struct GalleryAPI: Sendable {
             // (Unknown when the model cannot be loaded: searches say why.)
             return Status(photos: status.indexed, embedded: status.embeddings, failed: status.failed, model: status.model?.name,
                           precision: status.model?.precision.rawValue, indexing: indexing?.snapshot(), lastRun: run, busy: busy,
-                          queryLanguages: try? library.queryLanguages())
+                          queryLanguages: try? library.queryLanguages(), generation: String(UInt64(bitPattern: status.generation), radix: 16))
         } catch .indexNotFound {
             // No index yet: the page says how to make one.
             return Status(photos: 0, embedded: 0, failed: 0, model: nil, precision: nil, indexing: indexing?.snapshot(), lastRun: nil, busy: busy)

@@ -226,6 +226,10 @@ enum GalleryPage {
         }
         render(shown, source.timeline, append);
         if (source.held.length) fold();
+        if (source.first) {
+          source.stamp = indexStamp;
+          if ($('changed')) $('changed').remove();
+        }
         source.first = false;
         say(body.results.length || append ? '' : source.empty);
         summarise();
@@ -479,6 +483,9 @@ enum GalleryPage {
     }
 
     let emptyMessage = '';
+    // The index's generation at the last look: a listing keeps the one it
+    // was loaded at.
+    let indexStamp = null;
     async function refreshStatus() {
       try {
         const status = await api('/api/status');
@@ -492,6 +499,20 @@ enum GalleryPage {
         if (status.indexing && status.indexing.state === 'failed') text += ' · indexing failed: ' + status.indexing.error;
         if (status.indexing && status.indexing.state === 'stopped') text += ' · indexing stopped: ' + status.indexing.error;
         $('status').textContent = text;
+        // The index changed since what is shown was asked for (a run here or
+        // in another process embedded or removed photos): offered, not
+        // forced on a reader mid-scroll.
+        indexStamp = status.generation;
+        if (listing && listing.stamp && listing.stamp !== indexStamp && !listing.first) {
+          const notice = document.createElement('span'), fresh = document.createElement('button');
+          notice.id = 'changed';
+          fresh.id = 'fresh';
+          fresh.type = 'button';
+          fresh.textContent = 'Show what is new';
+          fresh.addEventListener('click', () => { shownKey = null; run(formFromURL()); });
+          notice.append(' · the index has changed ', fresh);
+          $('status').append(notice);
+        }
         // Examples in the languages the model answers.
         const examples = {'chinese-english': 'a dog on the beach at sunset, 海边的日落',
                           'multilingual': 'a dog on the beach at sunset, 海边的日落, Hund am Strand'};

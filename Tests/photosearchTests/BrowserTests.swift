@@ -349,6 +349,40 @@ struct BrowserTests {
         #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
     }
 
+    @Test("an open page offers what a run in another process indexed since it was loaded, and shows it when asked")
+    func offersNewPhotos() throws {
+        let gallery = try Gallery()
+        let browser = try Browser()
+        let before = try page(gallery, "/api/timeline").results.map(\.id)
+        try browser.open("http://127.0.0.1:\(gallery.port)/")
+        #expect(try waitForTiles(browser, before) == before)
+        #expect(try browser.number("document.querySelectorAll('#fresh').length") == 0)
+
+        // What the page compares: the index's generation, which a run that
+        // changes nothing leaves as it is, and one that adds a photo does not.
+        struct Generation: Decodable { let generation: String }
+        func generation() throws -> String { try JSONDecoder().decode(Generation.self, from: Data(try gallery.get("/api/status").body)).generation }
+        let first = try generation()
+        func index() throws {
+            let indexed = try CommandRunner.run(["index", gallery.photos, "--db", gallery.database, "--model", ServeTests.model])
+            try #require(indexed.status == 0, "\(indexed.standardError)")
+        }
+        try index()
+        #expect(try generation() == first, "a run that changed nothing")
+        try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/chelsea-64.png"), toPath: gallery.photos + "/new.png")
+        try index()
+        #expect(try generation() != first)
+        let after = try page(gallery, "/api/timeline").results.map(\.id)
+        #expect(after.count == before.count + 1)
+        // (The page looks at the status every 5 s.)
+        try browser.wait(for: "document.getElementById('fresh')")
+        #expect(try ids(browser) == before, "offered, not forced on a reader")
+        try browser.click("#fresh")
+        #expect(try waitForTiles(browser, after) == after)
+        #expect(try browser.number("document.querySelectorAll('#changed').length") == 0, "said no more once shown")
+        #expect(browser.pageErrors.isEmpty, "\(browser.pageErrors)")
+    }
+
     @Test("a phone (390 × 844, touch): three columns, a header that scrolls away, a full-screen viewer, swipes move between photos")
     func phone() throws {
         let gallery = try Gallery(copies: 30)
