@@ -23,7 +23,9 @@ public final class PhotoLibrary: Sendable {
 
     private struct Opened {
         var database: IndexDatabase?
-        var searcher: PhotoSearcher?
+        /// With the database it was made on: a search that began on a file
+        /// replaced since must not leave its searcher for the new file's.
+        var searcher: (searcher: PhotoSearcher, database: IndexDatabase)?
     }
 
     private let opened = Mutex(Opened())
@@ -398,7 +400,8 @@ public final class PhotoLibrary: Sendable {
         try opened.withLock { opened throws(PhotoIndexError) -> IndexDatabase in
             if let database = opened.database, !(create && database.isReadOnly) {
                 if database.isStillAtPath { return database }
-                opened.searcher = nil
+                // (Let go before opening again: a deleted index stays unopened.)
+                opened = Opened()
             }
             let database = try IndexDatabase(path: databasePath, access: create ? .write : .read)
             opened.database = database
@@ -444,9 +447,11 @@ public final class PhotoLibrary: Sendable {
         let database = try database(create: false)
         let current = try database.read { db in try ModelRecord.current(db) }
         return try opened.withLock { opened throws(PhotoIndexError) -> PhotoSearcher in
-            if let searcher = opened.searcher, searcher.model == current { return searcher }
+            if let (searcher, built) = opened.searcher, built === database, searcher.model == current { return searcher }
             let searcher = try PhotoSearcher(database: database)
-            opened.searcher = searcher
+            // Kept only while it is the index's open database (not one a
+            // concurrent call has since replaced).
+            if opened.database === database { opened.searcher = (searcher, database) }
             return searcher
         }
     }

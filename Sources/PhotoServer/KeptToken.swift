@@ -34,7 +34,8 @@ public enum KeptToken {
     public static func token(in folder: String, index: String, replace: Bool = false) throws(PhotoServerError) -> Kept {
         let index = realPath(index)
         let file = folder + "/" + fileName(index: index)
-        if !replace, let token = try read(file) { return Kept(token: token, file: file, made: false) }
+        try checkFolder(folder)
+        if !replace, let token = try read(file, index: index) { return Kept(token: token, file: file, made: false) }
         let token = GalleryServer.makeToken()
         do {
             try makeFolder(folder)
@@ -59,7 +60,7 @@ public enum KeptToken {
         if linked == 0 { return Kept(token: token, file: file, made: true) }
         let code = errno
         // Another server on this index kept one first: that one is the token.
-        if code == EEXIST, !replace, let token = try read(file) { return Kept(token: token, file: file, made: false) }
+        if code == EEXIST, !replace, let token = try read(file, index: index) { return Kept(token: token, file: file, made: false) }
         throw .tokenNotKept(path: file, reason: systemErrorText(code))
     }
 
@@ -80,20 +81,41 @@ public enum KeptToken {
     }
 
     /// `path` with links and `..` resolved (an index reached by a link is
-    /// the same index), else as absolute as it can be made.
+    /// the same index). An index not made yet (the first `serve --index`)
+    /// is named by its nearest folder that exists, resolved, and the rest:
+    /// the name it will have once made, so that its token stays the same.
     static func realPath(_ path: String) -> String {
-        let absolute = FilePaths.absolute(path)
-        return FilePaths.withFileSystemRepresentation(absolute) { bytes in
-            guard let resolved = realpath(bytes, nil) else { return absolute }
-            defer { free(resolved) }
-            return FilePaths.string(fromFileSystem: UnsafeBufferPointer(start: resolved, count: strlen(resolved)).map { UInt8(bitPattern: $0) })
+        var head = FilePaths.absolute(path), tail = ""
+        while true {
+            let resolved = FilePaths.withFileSystemRepresentation(head) { bytes -> String? in
+                guard let resolved = realpath(bytes, nil) else { return nil }
+                defer { free(resolved) }
+                return FilePaths.string(fromFileSystem: UnsafeBufferPointer(start: resolved, count: strlen(resolved)).map { UInt8(bitPattern: $0) })
+            }
+            if let resolved { return tail.isEmpty ? resolved : (resolved == "/" ? "" : resolved) + tail }
+            if head == "/" || head.isEmpty { return FilePaths.absolute(path) }
+            tail = "/" + FilePaths.lastComponent(head) + tail
+            head = FilePaths.deletingLastComponent(head)
         }
+    }
+
+    /// The folder tokens are kept in, when it is there: the user's own, and
+    /// no one else's to write in (where another user could put a token of
+    /// theirs, or a file that stops the server from starting).
+    static func checkFolder(_ folder: String) throws(PhotoServerError) {
+        guard let status = FilePaths.status(folder) else { return }
+        guard status.st_uid == geteuid() else { throw .tokenFile(path: folder, reason: "another user owns it") }
+        guard status.st_mode & 0o022 == 0 else { throw .tokenFile(path: folder, reason: "other users may write in it (chmod 700 it)") }
     }
 
     /// The token in `file`, nil when there is none; refused when another
     /// user owns it or may read it (as ssh refuses such keys), or when it
     /// holds anything but a token.
-    static func read(_ file: String) throws(PhotoServerError) -> String? {
+    static func read(_ file: String, index: String) throws(PhotoServerError) -> String? {
+        var link = stat()
+        if FilePaths.withFileSystemRepresentation(file, { lstat($0, &link) }) == 0, link.st_mode & S_IFMT == S_IFLNK {
+            throw .tokenFile(path: file, reason: "it is a symbolic link, not a file photosearch made")
+        }
         let opened: RegularFile
         do {
             opened = try RegularFile(path: file)
@@ -116,6 +138,11 @@ public enum KeptToken {
         }
         guard let record = try? JSONDecoder().decode(Record.self, from: Data(bytes)), GalleryServer.isValidToken(record.token) else {
             throw .tokenFile(path: file, reason: "it holds no token photosearch kept (serve with --new-token to replace it)")
+        }
+        // A file named alike (the name is a 64-bit hash, which can be made
+        // to collide) is another index's: its token does not open this one.
+        guard record.index == FilePaths.unicodeText(index) else {
+            throw .tokenFile(path: file, reason: "it is the token of \(record.index), not of this index (serve with --new-token to replace it)")
         }
         return record.token
     }

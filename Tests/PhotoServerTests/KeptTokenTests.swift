@@ -32,6 +32,43 @@ struct KeptTokenTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: tokens).count == 2, "no temporary file left")
     }
 
+    @Test("an index not made yet, reached through a linked folder, keeps the token it will have once made")
+    func indexNotMadeYet() throws {
+        let folder = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder.file("real"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder.file("link"), withDestinationPath: folder.file("real"))
+        let tokens = folder.file("tokens")
+        let before = try KeptToken.token(in: tokens, index: folder.file("link/sub/index.sqlite"))
+        try FileManager.default.createDirectory(atPath: folder.file("real/sub"), withIntermediateDirectories: true)
+        _ = try folder.write("real/sub/index.sqlite", [])
+        let after = try KeptToken.token(in: tokens, index: folder.file("link/sub/index.sqlite"))
+        #expect(!after.made && after.token == before.token && after.file == before.file)
+        #expect(KeptToken.realPath(folder.file("link/sub/index.sqlite")) == KeptToken.realPath(folder.file("real")) + "/sub/index.sqlite")
+    }
+
+    @Test("another index's file under this one's name (a collision made on purpose, a copy), a link, or a folder others may write in, is refused")
+    func notTrusted() throws {
+        let folder = try TemporaryDirectory()
+        let first = try folder.write("a.sqlite", []), second = try folder.write("b.sqlite", [])
+        let tokens = folder.file("tokens")
+        let a = try KeptToken.token(in: tokens, index: first), b = try KeptToken.token(in: tokens, index: second)
+        try FileManager.default.removeItem(atPath: b.file)
+        try FileManager.default.copyItem(atPath: a.file, toPath: b.file)
+        #expect(throws: PhotoServerError.tokenFile(path: b.file, reason: "it is the token of \(first), not of this index (serve with --new-token to replace it)")) {
+            try KeptToken.token(in: tokens, index: second)
+        }
+        try FileManager.default.removeItem(atPath: b.file)
+        try FileManager.default.createSymbolicLink(atPath: b.file, withDestinationPath: a.file)
+        #expect(throws: PhotoServerError.tokenFile(path: b.file, reason: "it is a symbolic link, not a file photosearch made")) {
+            try KeptToken.token(in: tokens, index: second)
+        }
+        #expect(try KeptToken.token(in: tokens, index: second, replace: true).token != a.token, "--new-token replaces the link")
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: tokens)
+        #expect(throws: PhotoServerError.tokenFile(path: tokens, reason: "other users may write in it (chmod 700 it)")) {
+            try KeptToken.token(in: tokens, index: first)
+        }
+    }
+
     @Test("replace: a new token in the same file, which the next run reads")
     func replaced() throws {
         let folder = try TemporaryDirectory()

@@ -276,6 +276,14 @@ struct ServeTests {
         #expect(try gallery.get("/api/status", headers: ["Authorization": "Bearer \(second)"]).status == 200)
         try restart([])
         #expect(try token(gallery.address) == second, "the new token is the one kept")
+
+        // Where no token can be kept: a token of this run; but a token to
+        // revoke that cannot be replaced is an error (it would come back).
+        let nowhere = ["XDG_STATE_HOME": gallery.database]     // a file: no folder can be made under it
+        let revoke = try CommandRunner.run(["serve", "--db", gallery.database, "--model", Self.model, "--port", "0", "--host", "0.0.0.0",
+                                            "--new-token"], environment: nowhere)
+        #expect(revoke.status == 1 && revoke.standardError.hasPrefix("photosearch: error: cannot keep the token in \(gallery.database)/photosearch/tokens"),
+                "\(revoke.standardError)")
     }
 
     static var bindsIPv6Only: Bool {
@@ -386,7 +394,7 @@ struct ServeTests {
         let named = try JSONDecoder().decode(Named.self, from: Data(try gallery.get("/api/search?q=a%20photo&place=Portugal&top=50").body)).results
         let porto = try #require(named.firstIndex { $0.path.hasSuffix("/porto.jpg") })
         let viewer = try gallery.browser("/?q=a+photo&place=Portugal&photo=\(named[porto].id)", ["--dump-dom"]).standardOutput
-        #expect(viewer.contains(#"<div id="viewer">"#), "open, not hidden")
+        #expect(viewer.contains(#"<div id="viewer" role="dialog" aria-modal="true" aria-label="Photo">"#), "open, not hidden")
         #expect(viewer.contains(#"<img id="large" alt="\#(gallery.photos)/porto.jpg" src="/api/photos/\#(named[porto].id)/file">"#), "\(viewer)")
         #expect(viewer.contains(#"<a id="download" download="porto.jpg" href="/api/photos/\#(named[porto].id)/file">"#))
         #expect(viewer.contains("<dd>Sat 15 Jun 2019, 18:02</dd>"))

@@ -118,7 +118,8 @@ extension ServeCommand {
             }
             return kept.token
         } catch {
-            guard case .tokenNotKept = error else { throw error }
+            // (A token to revoke that cannot be replaced would come back at the next start.)
+            guard case .tokenNotKept = error, !newToken else { throw error }
             Terminal.error("photosearch: \(error.localizedDescription); this token lasts until the server stops\n")
             return GalleryServer.makeToken()
         }
