@@ -258,7 +258,7 @@ struct IndexerTests {
         }
     }
 
-    @Test("a root gone (an unplugged drive's folder) keeps its photos, said as an unreadable folder, while the other roots are indexed; a root that never held a photo, or every root gone, changes nothing")
+    @Test("a root gone (an unplugged drive's folder) keeps its photos, said as an unreadable folder, while the other roots are indexed; a root that never held a photo, or every root gone, changes nothing; one inside a root that is there is a folder deleted")
     func missingRoot() throws {
         let workspace = try standardFolder()
         let drive = workspace.root.path + "/drive"
@@ -287,6 +287,20 @@ struct IndexerTests {
             try workspace.run { $0.roots = [drive] }
         }
         #expect(try workspace.count("SELECT COUNT(*) FROM photos") == 9)
+
+        // A root inside another that is there: a folder deleted, not a drive
+        // away: refused as an emptied root is, and --allow-empty forgets its photos.
+        let trips = workspace.photos + "/trips"
+        #expect(try workspace.run { $0.roots = [workspace.photos, trips] }.unchanged == 7)
+        try FileManager.default.removeItem(atPath: trips)
+        #expect(throws: PhotoIndexError.rootEmptied(path: trips, photos: 2)) {
+            try workspace.run { $0.roots = [workspace.photos, trips] }
+        }
+        let deleted = try workspace.run {
+            $0.roots = [workspace.photos, trips]
+            $0.allowEmptyRoots = true
+        }
+        #expect(deleted.removed == 2)
     }
 
     @Test("another model's index is refused, or replaced on request")

@@ -135,7 +135,12 @@ final class Indexer: Sendable {
             if try photoCount(under: root) == 0 { throw .rootNotFound(path: root) }
         }
         var scan = PhotoScanner(excludes: options.excludes).scan(roots: roots)
+        let present = roots.filter { !scan.missingRoots.contains($0) }
         for root in scan.missingRoots {
+            // Inside a root that is there, it is a folder deleted, not a drive
+            // away (kept, its photos were kept for ever): refused below as an
+            // emptied root is, unless --allow-empty.
+            if present.contains(where: { FilePaths.isWithin(root, folder: $0) }) { continue }
             let held = try photoCount(under: root)
             let kept = held == 0 ? "" : "; its \(held) photo\(held == 1 ? " is" : "s are") kept"
             scan.unreadableFolders.append((root, "it does not exist now (a drive not mounted?)" + kept))
