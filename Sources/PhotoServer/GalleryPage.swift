@@ -161,8 +161,8 @@ enum GalleryPage {
     }
 
     // A server busy with others' requests (503) says when to come back
-    // (Retry-After): asked again then, up to twice, while the page says
-    // what it is waiting for, before the failure is shown.
+    // (Retry-After): asked again then, up to twice (`tries`), before the
+    // failure is shown.
     async function api(url, options, tries = 3) {
       const response = await fetch(url, options);
       let body = null;
@@ -197,9 +197,10 @@ enum GalleryPage {
     }
 
     // The next page of `source` (its first, at first); a call while one is
-    // on its way waits for that one.
+    // on its way waits for that one. After a page failed, only its "Try
+    // again" asks (scrolling at the end asked again and again).
     async function more(source = listing) {
-      if (!source || source !== listing || (!source.first && source.next == null) || (source.held.length && source.folded)) return;
+      if (!source || source !== listing || source.broken || (!source.first && source.next == null) || (source.held.length && source.folded)) return;
       if (source.loading) return source.loading;
       source.loading = nextPage(source);
       return source.loading;
@@ -210,7 +211,6 @@ enum GalleryPage {
       let url = source.url;
       if (append) url += (url.includes('?') ? '&' : '?') + source.param + '=' + encodeURIComponent(source.next);
       if (!append) say(source.waiting);
-      let broke = false;
       try {
         const body = await api(url, source.options);
         if (source !== listing) return;   // a newer request replaced it
@@ -234,17 +234,16 @@ enum GalleryPage {
         say(body.results.length || append ? '' : source.empty);
         summarise();
       } catch (error) {
-        broke = true;
+        source.broken = true;
         if (source !== listing) return;
-        const retry = () => more(source);
+        const retry = () => { source.broken = false; more(source); };
         if (append) failedBelow(error, retry); else { render([]); failed(error, retry); }
       } finally {
         source.loading = null;
       }
       // Still in view (a tall window, a short page): the observer, which
-      // speaks only when that changes, would not ask again. (Not after a
-      // failure: its "Try again" asks; asking at once asked again and again.)
-      if (!broke && source === listing && source.next != null && !(source.held.length && source.folded)
+      // speaks only when that changes, would not ask again.
+      if (!source.broken && source === listing && source.next != null && !(source.held.length && source.folded)
           && nearEnd()) more(source);
     }
 
@@ -364,19 +363,39 @@ enum GalleryPage {
       return parts.join(', ');
     }
 
+    // Each listing belongs to a history entry: its `entry` in
+    // history.state (the viewer's entries carry their listing's), by which
+    // Back and Forward find it again. (An address alone cannot tell a
+    // dropped photo's results from the timeline, both at "/".)
+    let shownEntry = null;
+    const newEntry = () => Math.random().toString(36).slice(2) + Date.now().toString(36);
+    const entryOf = (state) => state && state.entry;
+
+    // A new listing's history entry (a search, similar photos, a dropped
+    // photo), the one shown left first; it is shown anew.
+    function pushListing(url) {
+      leave();
+      shownEntry = newEntry();
+      history.pushState({entry: shownEntry}, '', url);
+      shownKey = null;
+    }
+
     // What the address asks for: the results (run again only when more
     // than the photo shown changed), and that photo large, if any.
     let shownKey = null;
-    // `returning`: Back or Forward, which bring a listing left before back as it was.
+    // `returning`: Back or Forward, which bring the listing left at that
+    // entry back as it was.
     async function run(params, returning = false) {
       const photo = params.get('photo');
       const key = new URLSearchParams(params);
       key.delete('photo');
-      if (key.toString() !== shownKey) {
-        leave();
+      const entry = entryOf(history.state);
+      if (returning ? entry !== shownEntry : key.toString() !== shownKey) {
+        if (returning) leave();
         shownKey = key.toString();
+        shownEntry = entry;
         hideViewer();
-        const saved = returning && left.get(shownKey);
+        const saved = returning && left.get(entry);
         if (saved) returnTo(saved); else await show(key);
       }
       if (!photo) { hideViewer(); return; }
@@ -397,15 +416,15 @@ enum GalleryPage {
       if (index >= 0 && shown && String(shown.id) === photo) { select(index, false); await showPhoto(results[index], index, 'none'); }
     }
 
-    // The listings left for another (a search, similar photos), by address,
-    // the last 10: Back to a timeline scrolled through for minutes finds its
-    // pages, its tiles (their thumbnails loaded) and the place it was read
-    // at, as a photo app does, not its first page at the top.
+    // The listings left for another (a search, similar photos), by their
+    // history entry, the last 10: Back to a timeline scrolled through for
+    // minutes finds its pages, its tiles (their thumbnails loaded) and the
+    // place it was read at, as a photo app does, not its first page at the top.
     const left = new Map();
     function leave() {
-      if (shownKey == null || !listing) return;
-      left.delete(shownKey);
-      left.set(shownKey, {listing, results, current, scroll: window.scrollY, tiles: [...$('grid').childNodes]});
+      if (shownEntry == null || !listing) return;
+      left.delete(shownEntry);
+      left.set(shownEntry, {listing, results, current, scroll: window.scrollY, tiles: [...$('grid').childNodes]});
       while (left.size > 10) left.delete(left.keys().next().value);
     }
 
@@ -418,7 +437,7 @@ enum GalleryPage {
       summarise();
       window.scrollTo(0, saved.scroll);
       if (saved.current >= 0) select(saved.current, false);
-      more(listing);
+      if (moreToCome() && nearEnd()) more(listing);
     }
 
     // The filters and the order of `params` for a request, without the query.
@@ -488,7 +507,7 @@ enum GalleryPage {
     let indexStamp = null;
     async function refreshStatus() {
       try {
-        const status = await api('/api/status');
+        const status = await api('/api/status', undefined, 1);   // (asked every 5 s anyway)
         let text = status.photos + ' photos indexed';
         if (status.failed) text += ', ' + status.failed + ' could not be read';
         if (status.model) text += ' · model ' + status.model + ' (' + status.precision + ')';
@@ -557,7 +576,7 @@ enum GalleryPage {
 
     let detailsTicket = 0;
     async function showPhoto(hit, index, history_) {
-      if (history_ === 'push' && $('viewer').hidden) history.pushState({viewer: true}, '', addressWith(hit.id));
+      if (history_ === 'push' && $('viewer').hidden) history.pushState({viewer: true, entry: shownEntry}, '', addressWith(hit.id));
       else if (history_ !== 'none') history.replaceState(history.state, '', addressWith(hit.id));
       shown = hit;
       current = index;
@@ -612,7 +631,7 @@ enum GalleryPage {
       if ($('viewer').hidden) return;
       if (history.state && history.state.viewer) { history.back(); return; }
       hideViewer();
-      history.replaceState(null, '', addressWith(null));
+      history.replaceState({entry: shownEntry}, '', addressWith(null));
     }
 
     function hideViewer() {
@@ -643,7 +662,7 @@ enum GalleryPage {
       $('q').value = '';
       const params = filtersFromForm();
       params.set('similar', id);
-      history.pushState(null, '', '/?' + params.toString());
+      pushListing('/?' + params.toString());
       run(params);
     }
 
@@ -655,9 +674,7 @@ enum GalleryPage {
       hideViewer();
       $('q').value = '';
       const filters = filtersFromForm();
-      history.pushState(null, '', filters.toString() ? '/?' + filters.toString() : '/');
-      leave();
-      shownKey = null;
+      pushListing(filters.toString() ? '/?' + filters.toString() : '/');
       await list({url: '/api/search/image?' + filters.toString(), options: {method: 'POST', body: file}, param: 'offset',
                   waiting: 'Searching by ' + file.name + '…', empty: 'No photos match ' + file.name + '.'});
       if (results.length) say('Photos like ' + file.name + ' (a dropped photo is not kept: this search cannot be bookmarked).');
@@ -756,13 +773,12 @@ enum GalleryPage {
       setInterval(refreshStatus, 5000);
       suggestPlaces();
       suggestDates();
+      if (!entryOf(history.state)) history.replaceState(Object.assign({}, history.state, {entry: newEntry()}), '');
       run(formFromURL());
       $('search').addEventListener('submit', (event) => {
         event.preventDefault();
         const params = paramsFromForm();
-        history.pushState(null, '', params.toString() ? '/?' + params.toString() : '/');
-        leave();
-        shownKey = null;   // the same query again: run it again
+        pushListing(params.toString() ? '/?' + params.toString() : '/');   // (the same query again: run again)
         run(params);
       });
       for (const name of [...filterFields, 'sort']) $(name).addEventListener('change', () => $('search').requestSubmit());
