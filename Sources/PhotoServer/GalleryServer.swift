@@ -150,10 +150,11 @@ public struct GalleryServer: Sendable {
             logger: Self.quietLogger())
     }
 
-    /// Serves until SIGINT or SIGTERM; `listening` gets the address it is
-    /// bound to (the real port when 0 was asked for).
-    public func run(listening: @escaping @Sendable (String, Int) -> Void) async throws {
-        try await application(listening: listening).runService()
+    /// Serves until SIGINT or SIGTERM, and SIGHUP (a closed terminal) when
+    /// `stopOnHangup`, each a graceful stop; `listening` gets the address
+    /// it is bound to (the real port when 0 was asked for).
+    public func run(stopOnHangup: Bool = false, listening: @escaping @Sendable (String, Int) -> Void) async throws {
+        try await application(listening: listening).runService(gracefulShutdownSignals: [.sigterm, .sigint] + (stopOnHangup ? [.sighup] : []))
     }
 
     static func quietLogger() -> Logger {

@@ -152,12 +152,13 @@ public enum KeptToken {
         init(_ code: Int32) { reason = systemErrorText(code) }
     }
 
-    /// `folder` and the folders above it, those made here of mode 0700.
+    /// `folder` (mode 0700) and the folders above it (as the umask makes
+    /// folders: `~/.local` is not only photosearch's).
     static func makeFolder(_ folder: String) throws(SystemError) {
         var made = ""
         for component in folder.split(separator: "/", omittingEmptySubsequences: true) {
             made += "/" + component
-            let result = FilePaths.withFileSystemRepresentation(made) { mkdir($0, 0o700) }
+            let result = FilePaths.withFileSystemRepresentation(made) { mkdir($0, made == folder ? 0o700 : 0o777) }
             if result != 0, errno != EEXIST { throw SystemError(errno) }
         }
         var status = stat()

@@ -81,7 +81,7 @@ struct BadInputCommandTests {
         #expect(help.standardOutput.hasPrefix("OVERVIEW: "), "\(help.standardOutput.prefix(200))")
     }
 
-    @Test("an output that cannot be written (a full disk, a reader gone with SIGPIPE ignored, as systemd runs services) is one line and exit 74, not a crash; a closed standard error is /dev/null")
+    @Test("an output that cannot be written (a full disk, a reader gone with SIGPIPE ignored, as systemd runs services) is one line and exit 74, not a crash, as is a closed one; a closed standard error is /dev/null")
     func unwritableOutput() throws {
         let folder = try TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: folder.file("photos"), withIntermediateDirectories: true)
@@ -100,6 +100,9 @@ struct BadInputCommandTests {
         let full = try CommandRunner.run(executable: shell, ["-c", "\"$0\" status --db \"$1\" --json > /dev/full", photosearch, database])
         #expect(full.status == 74)
         #expect(full.standardError == "photosearch: error: cannot write to the standard output: no space left on device\n")
+        let closedOutput = try CommandRunner.run(executable: shell, ["-c", "\"$0\" status --db \"$1\" --json >&-", photosearch, database])
+        #expect(closedOutput.status == 74)
+        #expect(closedOutput.standardError == "photosearch: error: cannot write to the standard output: it is closed\n")
         let help = try CommandRunner.run(executable: shell, ["-c", "\"$0\" --help > /dev/full", photosearch])
         #expect(help.status == 74 && help.standardError.hasSuffix("no space left on device\n"), "\(help.standardError)")
 

@@ -504,9 +504,9 @@ struct ServeTests {
         #expect(try CommandRunner.run(["index", folder.file("photos"), "--db", folder.file("index.sqlite"), "--model", Self.model]).status == 0)
     }
 
-    @Test("SIGTERM and SIGINT stop it cleanly, exit 0")
+    @Test("SIGTERM, SIGINT and SIGHUP stop it cleanly, exit 0")
     func stops() throws {
-        for signal in [SIGTERM, SIGINT] {
+        for signal in [SIGTERM, SIGINT, SIGHUP] {
             let gallery = try Gallery()
             #expect(try gallery.get("/api/status").status == 200)
             gallery.server.signal(signal)

@@ -18,7 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
         printed the first time, kept under $XDG_STATE_HOME/photosearch/tokens, so that \
         devices stay let in after a restart; --new-token replaces it). With \
         --index and --every, the server also re-indexes those folders on that \
-        schedule, one writer at a time as `index` does. SIGINT or SIGTERM stops it.
+        schedule, one writer at a time as `index` does. SIGINT, SIGTERM or SIGHUP \
+        (unless ignored, as under nohup) stops it.
         """
     )
 
@@ -82,7 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
             let token = configuration.token
             let outcome: (any Error)?
             do {
-                try await server.run { host, port in
+                try await server.run(stopOnHangup: !SignalWatcher.hangupIgnored) { host, port in
                     // On 0.0.0.0 or ::, the addresses other devices can open.
                     let addresses = ServerAddresses.reachable(listeningOn: host).map { address in
                         "http://\(address.host):\(port)/" + (token.map { "?token=\($0)" } ?? "")

@@ -4,6 +4,7 @@ import FileAccess
 import Foundation
 import ModelHub
 import PhotoIndex
+import Synchronization
 
 /// Exit statuses, following sysexits(3) where one fits.
 enum ExitStatus {
@@ -112,16 +113,26 @@ enum Terminal {
     /// gone) ends the command, as cat's and ls's end them: one line and
     /// exit status 74. What an index run committed before stays committed.
     static func output(bytes: [UInt8]) {
-        guard let code = write(1, bytes) else { return }
-        error("photosearch: error: cannot write to the standard output: \(systemErrorText(code))\n")
-        Foundation.exit(ExitStatus.ioError)
+        let failure = outputClosed.load(ordering: .relaxed) ? "it is closed" : write(1, bytes).map(systemErrorText)
+        guard let failure else { return }
+        error("photosearch: error: cannot write to the standard output: \(failure)\n")
+        // Stopped by a signal first (a closed terminal's SIGHUP, whose
+        // output then fails): that signal's status, as the run would have.
+        let signal = stopSignal.load(ordering: .relaxed)
+        Foundation.exit(signal != 0 ? ExitStatus.stopped(by: signal) : ExitStatus.ioError)
     }
+
+    /// The signal that stopped a run, once one has (`SignalWatcher`).
+    static let stopSignal = Atomic<Int32>(0)
+    /// Whether standard output was closed when photosearch started (`>&-`):
+    /// what the command prints cannot reach anyone.
+    static let outputClosed = Atomic<Bool>(false)
 
     /// Standard output, for what is said along the way (a server's address,
     /// its runs): a failed write is dropped, as systemd's services ignore
     /// SIGPIPE, so that a log reader gone does not stop a server.
     static func note(_ text: String) {
-        _ = write(1, Array(text.utf8))
+        if !outputClosed.load(ordering: .relaxed) { _ = write(1, Array(text.utf8)) }
     }
 
     /// Writes all of `bytes` to `descriptor`; the error number if it cannot.
@@ -143,6 +154,7 @@ enum Terminal {
     /// descriptor 1 or 2 and receive what is printed.
     static func openClosedStandardDescriptors() {
         for descriptor: Int32 in 0...2 where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
+            if descriptor == 1 { outputClosed.store(true, ordering: .relaxed) }
             let opened = open("/dev/null", O_RDWR)
             if opened >= 0, opened != descriptor {
                 _ = dup2(opened, descriptor)

@@ -20,16 +20,22 @@ final class SignalWatcher {
     /// The last signal received, if any.
     var received: Int32? { last.number.withLock { $0 } }
 
+    /// Whether SIGHUP was ignored when photosearch started (`nohup`): then
+    /// a closed terminal is to leave it running, as it asked.
+    static var hangupIgnored: Bool {
+        var action = sigaction()
+        return sigaction(SIGHUP, nil, &action) == 0
+            && unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
+    }
+
     init(cancellation: CancellationFlag) {
         let last = self.last
-        var ignored = sigaction()
-        let hangupIgnored = sigaction(SIGHUP, nil, &ignored) == 0
-            && unsafeBitCast(ignored.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
-        sources = ([SIGINT, SIGTERM] + (hangupIgnored ? [] : [SIGHUP])).map { signalNumber in
+        sources = ([SIGINT, SIGTERM] + (Self.hangupIgnored ? [] : [SIGHUP])).map { signalNumber in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
                 last.number.withLock { $0 = signalNumber }
+                Terminal.stopSignal.store(signalNumber, ordering: .relaxed)
                 cancellation.cancel()
             }
             source.resume()
