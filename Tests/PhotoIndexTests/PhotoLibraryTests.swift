@@ -177,6 +177,11 @@ struct PhotoLibraryTests {
             }
         }
         #expect(added == [10])
+        // Neither file it replaced is held open any more (their space freed).
+        let held = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap {
+            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)
+        }
+        #expect(!held.contains { $0.hasPrefix(workspace.databasePath) && $0.hasSuffix("(deleted)") }, "\(held.filter { $0.contains("(deleted)") })")
         let status = try PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath).status()
         #expect(status.indexed == 10)
         #expect(try library.search(query, .init(top: 20)).count == 10)

@@ -35,6 +35,17 @@ public final class WriterLock {
         guard let status = FilePaths.status(indexPath), (status.st_mode & S_IFMT) == S_IFREG else { return nil }
         let key = "\(status.st_dev):\(status.st_ino)"
         let descriptor = indexFiles.withLock { files -> Int32 in
+            // Index files deleted since (a backup restored over one by `mv`,
+            // an index removed), which no process can open again: let go,
+            // or each such file's space stayed held until this process ended
+            // (a long-running server or `--every` opens the path anew).
+            for (other, open) in files where other != key {
+                var status = stat()
+                if fstat(open, &status) == 0, status.st_nlink == 0 {
+                    close(open)
+                    files[other] = nil
+                }
+            }
             if let open = files[key] { return open }
             let opened = FilePaths.withFileSystemRepresentation(indexPath) { open($0, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) }
             var opens = stat()
