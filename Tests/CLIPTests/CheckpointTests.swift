@@ -266,6 +266,24 @@ struct CheckpointTests {
         #expect(written.encode(texts: ["a cat", "two dogs"]).allSatisfy { $0.allSatisfy(\.isFinite) })
     }
 
+    @Test("a random SigLIP model (transformers' layout: its packed in_proj read twice) is written with each tensor once, and loads")
+    func writtenRandomSiglipCheckpoint() throws {
+        let folder = try TemporaryDirectory()
+        var configuration = ModelConfiguration.siglip2(.base, imageSize: 32)
+        let small = TransformerConfiguration(width: 32, layers: 2, heads: 2, mlpWidth: 64, activation: .geluTanh, layerNormEpsilon: 1e-6)
+        configuration.vision.transformer = small
+        configuration.text.transformer = small
+        configuration.text.vocabularySize = 400
+        configuration.embeddingSize = 32
+        let names = try CLIPModel.checkpointTensors(configuration, towers: .both).map(\.name)
+        #expect(Set(names).count == names.count, "a name twice: \(names.filter { name in names.filter { $0 == name }.count > 1 })")
+        try RandomCheckpoint.write(configuration, towers: .both, to: folder.path)
+        // (A name given twice left its first copy's bytes in the file as no tensor's, which loading refuses.)
+        let written = try CLIPModel(directory: folder.path)
+        #expect(Set(try TensorFile(path: folder.file("model.safetensors")).tensors.keys) == Set(names))
+        #expect(written.encode(texts: ["a cat"]).allSatisfy { $0.allSatisfy(\.isFinite) })
+    }
+
     @Test("configurations read the reference's fields")
     func configurationValues() throws {
         let openCLIP = try CLIPModel(directory: Fixtures.path("models/oc-vit-gelu-p16"))

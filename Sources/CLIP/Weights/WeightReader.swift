@@ -55,7 +55,11 @@ final class WeightReader {
     /// tensor is recorded (see `finish`) and zeros are returned in its place.
     func tensor(_ name: String, shape: [Int], fanIn: Int? = nil) throws(CLIPError) -> [Float] {
         guard case let .file(file) = source else {
-            described.append(TensorSpecification(name: name, shape: shape, fanIn: fanIn))
+            // Once each (SigLIP's packed in_proj is read for the query and
+            // again for the keys and values): a checkpoint holds a name once.
+            if !described.contains(where: { $0.name == name }) {
+                described.append(TensorSpecification(name: name, shape: shape, fanIn: fanIn))
+            }
             return [Float](repeating: 0, count: shape.reduce(1, *))
         }
         guard let info = file.tensors[name] else {
