@@ -243,8 +243,7 @@ enum GalleryPage {
       }
       // Still in view (a tall window, a short page): the observer, which
       // speaks only when that changes, would not ask again.
-      if (!source.broken && source === listing && source.next != null && !(source.held.length && source.folded)
-          && nearEnd()) more(source);
+      if (source === listing && moreToCome() && nearEnd()) more(source);
     }
 
     // Whether the end of the grid is within 600 px of the window, as laid out now.

@@ -20,7 +20,7 @@ public final class WriterLock {
     /// once and kept for the life of the process, since closing any
     /// descriptor of a file drops the process's POSIX locks on it, SQLite's
     /// own included.
-    private static let indexFiles = Mutex<[String: Int32]>([:])
+    private static let indexFiles = Mutex<[FileIdentity: Int32]>([:])
 
     /// The byte of the index file locked (an open-file-description lock,
     /// F_OFD_SETLK): past the bytes SQLite locks (1 GiB to 1 GiB + 512), so
@@ -33,7 +33,7 @@ public final class WriterLock {
     /// locks): the lock file alone then.
     private static func lockIndexFile(_ indexPath: String) throws(PhotoIndexError) -> Int32? {
         guard let status = FilePaths.status(indexPath), (status.st_mode & S_IFMT) == S_IFREG else { return nil }
-        let key = "\(status.st_dev):\(status.st_ino)"
+        let key = FileIdentity(status)
         let descriptor = indexFiles.withLock { files -> Int32 in
             // Index files deleted since (a backup restored over one by `mv`,
             // an index removed), which no process can open again: let go,
@@ -50,7 +50,7 @@ public final class WriterLock {
             let opened = FilePaths.withFileSystemRepresentation(indexPath) { open($0, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) }
             var opens = stat()
             guard opened >= 0 else { return -1 }
-            guard fstat(opened, &opens) == 0, opens.st_dev == status.st_dev, opens.st_ino == status.st_ino else {
+            guard fstat(opened, &opens) == 0, FileIdentity(opens) == key else {
                 close(opened)   // replaced in between: never locked, so closing drops nothing
                 return -1
             }

@@ -94,16 +94,6 @@ public struct PhotoScanner: Sendable {
         return result
     }
 
-    private struct FileIdentity: Hashable {
-        var device: UInt
-        var inode: UInt
-
-        init(_ status: stat) {
-            device = UInt(status.st_dev)
-            inode = UInt(status.st_ino)
-        }
-    }
-
     /// The folders that hold a root (its parent, …, "/"), which a link
     /// must not lead back to. (A root itself is walked, even when another
     /// root holds it.)

@@ -25,7 +25,7 @@ package final class IndexDatabase: Sendable {
     /// only be opened so.
     let isReadOnly: Bool
     /// The file opened (device, inode): what `isStillAtPath` compares with.
-    private let identity: (device: UInt64, inode: UInt64)?
+    private let identity: FileIdentity?
 
     /// Opens the index at `path`. With `create`, a missing database (and its
     /// folder) is created; otherwise a missing one is `indexNotFound`.
@@ -106,7 +106,7 @@ package final class IndexDatabase: Sendable {
         }
         do {
             (connection, isReadOnly) = try Self.open(path: path, access: access, configuration: configuration)
-            identity = FilePaths.status(path).map { (UInt64($0.st_dev), UInt64($0.st_ino)) }
+            identity = FileIdentity(path: path)
         } catch {
             // A new index that could not be made whole (a full disk) is not
             // left half made, where it would read as an older version's.
@@ -124,8 +124,7 @@ package final class IndexDatabase: Sendable {
     /// Whether `path` still names the file opened: not after it was deleted,
     /// or replaced (a backup restored over it, another index moved there).
     var isStillAtPath: Bool {
-        guard let identity, let status = FilePaths.status(path) else { return false }
-        return UInt64(status.st_dev) == identity.device && UInt64(status.st_ino) == identity.inode
+        identity != nil && FileIdentity(path: path) == identity
     }
 
     /// For reading, read-only connections: a search writes nothing, not even
