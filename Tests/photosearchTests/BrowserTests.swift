@@ -234,7 +234,7 @@ struct BrowserTests {
 
         try browser.click("#grid li[data-id='\(portugal[0])']")
         try browser.wait(for: "location.search === '?place=Portugal&photo=\(portugal[0])'")
-        try browser.wait(for: "document.querySelectorAll('#details dd').length >= 6")   // (as it moves what is below)
+        try browser.wait(for: "document.querySelectorAll('#details dd').length >= 6 && document.getElementById('large').complete")   // (both move what is below)
         try browser.click("#similar")
         try browser.wait(for: "location.search === '?place=Portugal&similar=\(portugal[0])'")
         let like = try page(gallery, "/api/similar/\(portugal[0])?place=Portugal").results.map(\.id)
@@ -275,7 +275,7 @@ struct BrowserTests {
         let requests = "performance.getEntriesByType('resource').filter(entry => entry.name.includes('/api/timeline')).length"
         // Left at its top: Back finds its one page, and asks for no other.
         try browser.click("#grid li[data-id='\(all[3])']")
-        try browser.wait(for: "document.querySelectorAll('#details dd').length >= 6")
+        try browser.wait(for: "document.querySelectorAll('#details dd').length >= 6 && document.getElementById('large').complete")   // (both move the buttons below)
         try browser.click("#similar")
         try browser.wait(for: "location.search === '?similar=\(all[3])' && document.getElementById('count').textContent.endsWith('most alike first')")
         try browser.back()
@@ -296,7 +296,7 @@ struct BrowserTests {
         try browser.wait(for: "location.search === '?photo=\(opened)' && !document.getElementById('viewer').hidden")
         let scrolled = try browser.number("Math.round(window.scrollY)")
         #expect(scrolled > 1000, "the 101st photo is pages down")
-        try browser.wait(for: "document.querySelectorAll('#details dd').length >= 6")   // (as it moves what is below)
+        try browser.wait(for: "document.querySelectorAll('#details dd').length >= 6 && document.getElementById('large').complete")   // (both move what is below)
         try browser.click("#similar")
         try browser.wait(for: "location.search === '?similar=\(opened)'")
         // (The copies tie with the photo opened, in an order of their own: the page's own first page is compared.)
