@@ -14,6 +14,12 @@ import Testing
 ///   into FILE, to choose N for a run that does the same work.
 /// - `PHOTOSEARCH_KILL_BEFORE_RENAME=SUFFIX`: a rename(2) to a name ending in
 ///   SUFFIX, before it happens.
+///
+/// And one that moves memory: `PHOTOSEARCH_ENTRIES_AT_PAGE_END=1` gives each
+/// directory entry readdir(3) returns as the last bytes of a page, its name's
+/// NUL (rounded up to 8 bytes) the last byte before a page that cannot be
+/// read, as the last entry of the kernel's buffer can be: reading past the
+/// name crashes every time instead of once in a while.
 enum FaultInjection {
     static let library: String = {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-fault-injection-\(getpid())")
@@ -26,6 +32,9 @@ enum FaultInjection {
             #include <stdio.h>
             #include <stdlib.h>
             #include <string.h>
+            #include <dirent.h>
+            #include <stddef.h>
+            #include <sys/mman.h>
             #include <sys/types.h>
             #include <sys/uio.h>
             #include <unistd.h>
@@ -72,6 +81,26 @@ enum FaultInjection {
                 counted(descriptor);
                 return ((WriteAt64)dlsym(RTLD_NEXT, "pwrite64"))(descriptor, bytes, count, offset);
             }
+            typedef struct dirent *(*ReadDirectory)(DIR *);
+            static char *guarded = NULL;
+
+            struct dirent *readdir(DIR *directory) {
+                struct dirent *entry = ((ReadDirectory)dlsym(RTLD_NEXT, "readdir"))(directory);
+                if (!entry || !getenv("PHOTOSEARCH_ENTRIES_AT_PAGE_END")) return entry;
+                long page = sysconf(_SC_PAGESIZE);
+                if (!guarded) {
+                    guarded = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                    if (guarded == MAP_FAILED) abort();
+                    if (mprotect(guarded + page, page, PROT_NONE) != 0) abort();
+                }
+                size_t length = (offsetof(struct dirent, d_name) + strlen(entry->d_name) + 1 + 7) & ~(size_t)7;
+                struct dirent *moved = (struct dirent *)(guarded + page - length);
+                memmove(moved, entry, length);
+                moved->d_reclen = (unsigned short)length;
+                return moved;
+            }
+            struct dirent64 *readdir64(DIR *directory) { return (struct dirent64 *)readdir(directory); }
+
             int rename(const char *from, const char *to) {
                 const char *suffix = getenv("PHOTOSEARCH_KILL_BEFORE_RENAME");
                 size_t length = strlen(to), suffixLength = suffix ? strlen(suffix) : 0;

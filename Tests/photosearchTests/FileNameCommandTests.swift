@@ -58,6 +58,30 @@ struct FileNameCommandTests {
         #expect(!similar.standardOutput.contains("lat"))   // the example itself is left out
     }
 
+    @Test("names are read up to their end and no further: every directory entry placed where the next byte cannot be read")
+    func entriesAtPageEnd() throws {
+        let folder = try TemporaryDirectory()
+        let long = String(repeating: "n", count: 251) + ".png"   // NAME_MAX, 255 bytes
+        let setup = try shell("""
+            mkdir -p "photos/$(printf 'dir\\377')" &&
+            cp "\(FixtureFiles.path("photos/chelsea.png"))" "photos/$(printf 'lat\\351.png')" &&
+            cp "\(FixtureFiles.path("photos/rocket.jpg"))" "photos/$(printf 'dir\\377')/r.jpg" &&
+            cp "\(FixtureFiles.path("photos/camera.png"))" photos/\(long)
+            """, in: folder.path)
+        try #require(setup.status == 0, "\(setup.standardError)")
+        let database = folder.path + "/index.sqlite", photos = folder.path + "/photos"
+        // Before the fix the scanner copied each entry's whole 256-byte
+        // d_name and crashed here (SIGSEGV) at the first entry.
+        let index = try CommandRunner.run(["index", photos, "--db", database, "--model", Self.model],
+                                          environment: ["LD_PRELOAD": FaultInjection.library, "PHOTOSEARCH_ENTRIES_AT_PAGE_END": "1"])
+        #expect(index.status == 0, "\(index.status): \(index.standardError)")
+        let paths = try CommandRunner.run(["search", "anything", "--paths", "--null", "--db", database, "--model", Self.model])
+        let prefix = Array(photos.utf8) + [0x2F]
+        #expect(Set(rawPaths(paths)) == [prefix + Array("lat".utf8) + [0xE9] + Array(".png".utf8),
+                                         prefix + Array("dir".utf8) + [0xFF] + Array("/r.jpg".utf8),
+                                         prefix + Array(long.utf8)])
+    }
+
     @Test("control characters in a name are shown escaped in tables, exact in JSON: a name cannot drive the terminal or forge a line")
     func controlCharacters() throws {
         let folder = try TemporaryDirectory()

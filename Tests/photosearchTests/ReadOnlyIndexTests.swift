@@ -133,7 +133,8 @@ struct ReadOnlyIndexTests {
         let example = others.appendingPathComponent("example.jpg").path
         try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/astronaut-progressive.jpg"), toPath: example)
         let reindex = ["index", index.photos, "--db", index.database, "--model", Self.model]
-        #expect(try CommandRunner.run(reindex).status == 0)
+        let indexed = try CommandRunner.run(reindex)
+        #expect(indexed.status == 0, "\(indexed.status): \(indexed.standardError)")
         let search = ["similar", example, "--json", "--top", "20", "--db", index.database, "--model", Self.model]
         let first = try CommandRunner.run(search, environment: layout)
         #expect(first.status == 0, "\(first.standardError)")

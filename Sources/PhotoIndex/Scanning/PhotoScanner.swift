@@ -109,6 +109,17 @@ public struct PhotoScanner: Sendable {
         return ancestors
     }
 
+    /// A directory entry's name: its bytes as they are (see FilePaths; not
+    /// UTF-8 is no reason to skip a photo), read up to their NUL and no
+    /// further. An entry is only as long as its name (`d_reclen`), so
+    /// copying the whole 256-byte `d_name` read past the last entry of the
+    /// buffer readdir filled, and crashed when that buffer ended a page.
+    static func name(of entry: UnsafeMutablePointer<dirent>) -> String {
+        let start = UnsafeRawPointer(entry).advanced(by: MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
+            .assumingMemoryBound(to: UInt8.self)
+        return FilePaths.string(fromFileSystem: UnsafeBufferPointer(start: start, count: strlen(start)))
+    }
+
     static func nanoseconds(_ status: stat) -> Int64 {
         Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
     }
@@ -123,8 +134,7 @@ public struct PhotoScanner: Sendable {
         }
         var names: [String] = []
         while let entry = readdir(directory) {
-            // The name's bytes as they are (see FilePaths): not UTF-8 is no reason to skip a photo.
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { FilePaths.string(fromFileSystem: $0.prefix { $0 != 0 }) }
+            let name = Self.name(of: entry)
             if name.hasPrefix(".") { continue }
             names.append(name)
         }
