@@ -77,9 +77,9 @@ public struct GalleryServer: Sendable {
             return try result.get()
         }
 
-        router.get("/") { _, _ in Asset(text: GalleryPage.html, contentType: "text/html; charset=utf-8") }
-        router.get("/app.js") { _, _ in Asset(text: GalleryPage.script, contentType: "text/javascript; charset=utf-8") }
-        router.get("/app.css") { _, _ in Asset(text: GalleryPage.style, contentType: "text/css; charset=utf-8") }
+        router.get("/") { _, _ in Asset.page }
+        router.get("/app.js") { _, _ in Asset.script }
+        router.get("/app.css") { _, _ in Asset.style }
 
         // Cheap routes (a few indexed SQLite reads) answer inline.
         router.get("/api/status") { _, _ in
@@ -253,14 +253,45 @@ public struct GalleryContext: RequestContext {
 }
 
 /// The page and its script and style, which the browser checks again each
-/// time (they change with photosearch).
-struct Asset: ResponseGenerator {
-    let text: String
+/// time (they change with photosearch): by their tag, a hash of their
+/// bytes, so that an unchanged one is a 304 with no body, not 43 KB again
+/// on every visit.
+struct Asset: ResponseGenerator, Sendable {
+    let bytes: ByteBuffer
     let contentType: String
+    /// A strong entity tag, quoted.
+    let tag: String
+
+    init(text: String, contentType: String) {
+        bytes = ByteBuffer(string: text)
+        self.contentType = contentType
+        tag = "\"" + String(format: "%016llx", FNV1a.hash(text.utf8)) + "\""
+    }
+
+    static let page = Asset(text: GalleryPage.html, contentType: "text/html; charset=utf-8")
+    static let script = Asset(text: GalleryPage.script, contentType: "text/javascript; charset=utf-8")
+    static let style = Asset(text: GalleryPage.style, contentType: "text/css; charset=utf-8")
 
     func response(from request: Request, context: some RequestContext) -> Response {
-        Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache"],
-                 body: .init(byteBuffer: ByteBuffer(string: text)))
+        let headers: HTTPFields = [.contentType: contentType, .cacheControl: "no-cache", .eTag: tag]
+        // If-None-Match: a list of tags, weak ones ("W/") compared weakly, as
+        // RFC 9110 says for this header, or "*".
+        let offered = request.headers[values: .ifNoneMatch].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        if offered.contains(where: { $0 == "*" || $0 == tag || $0 == "W/" + tag }) {
+            return Response(status: .notModified, headers: headers)
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
+    }
+}
+
+/// The 64-bit FNV-1a hash: names and tags that only need to tell things
+/// apart (no secret depends on it).
+enum FNV1a {
+    static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
     }
 }
 

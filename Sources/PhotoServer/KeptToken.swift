@@ -73,11 +73,7 @@ public enum KeptToken {
     /// its path's bytes (the folder is the user's own; a name only needs
     /// to tell their indexes apart, and the file says which it is for).
     static func fileName(index: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in FilePaths.fileSystemBytes(index) {
-            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-        }
-        return String(format: "%016llx", hash) + ".json"
+        String(format: "%016llx", FNV1a.hash(FilePaths.fileSystemBytes(index))) + ".json"
     }
 
     /// `path` with links and `..` resolved (an index reached by a link is

@@ -162,10 +162,28 @@ struct GalleryAPITests {
                 let byImage = try JSONDecoder().decode(Results.self, from: Data(buffer: response.body))
                 #expect(byImage.results.first?.path == indexed.photos + "/cat.png")
             }
-            try await client.execute(uri: "/", method: .get) { response in
-                #expect(response.headers[.contentType] == "text/html; charset=utf-8" && response.headers[.cacheControl] == "no-cache")
-                #expect(response.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+            var tags: [String: String] = [:]
+            for target in ["/", "/app.js", "/app.css"] {
+                try await client.execute(uri: target, method: .get) { response in
+                    #expect(response.status == .ok && response.headers[.cacheControl] == "no-cache")
+                    #expect(response.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+                    tags[target] = response.headers[.eTag]
+                    if target == "/" { #expect(response.headers[.contentType] == "text/html; charset=utf-8") }
+                }
+                // Checked again with its tag (among others, or weakly): 304, no body.
+                let tag = try #require(tags[target])
+                #expect(tag.count == 18 && tag.hasPrefix("\"") && tag.hasSuffix("\""))
+                for offered in [tag, "\"0123\", " + tag, "W/" + tag, "*"] {
+                    try await client.execute(uri: target, method: .get, headers: [.ifNoneMatch: offered]) { response in
+                        #expect(response.status == .notModified && response.body.readableBytes == 0, "\(offered)")
+                        #expect(response.headers[.eTag] == tag)
+                    }
+                }
+                try await client.execute(uri: target, method: .get, headers: [.ifNoneMatch: "\"0123\""]) { response in
+                    #expect(response.status == .ok && response.body.readableBytes > 1000)
+                }
             }
+            #expect(Set(tags.values).count == 3)
         }
         // A photo gone since indexing, and a link put in a photo's place.
         let rocket = indexed.photos + "/rocket.jpg"
