@@ -114,6 +114,19 @@ struct BadInputCommandTests {
         #expect(gone.standardOutput == "{")
         #expect(gone.standardError == "photosearch: error: cannot write to the standard output: broken pipe\nstatus 74\n", "\(gone.standardError)")
         #expect(!gone.standardError.contains("Fatal error"), "\(gone.standardError)")
+
+        // A run whose first line cannot be written stops as an interrupted
+        // run (not left running, for `status` to call killed), one-shot or
+        // scheduled, and exits 74.
+        for (number, schedule) in [(1, [String]()), (2, ["--every", "1h"])] {
+            try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/coffee-64.jpg"), toPath: folder.file("photos/new-\(number).jpg"))
+            let stopped = try CommandRunner.run(executable: shell, ["-c", "p=$1 d=$2 m=$3; shift 3; \"$0\" index \"$p\" --db \"$d\" --model \"$m\" --json \"$@\" > /dev/full",
+                                                                   photosearch, folder.file("photos"), database, Self.model] + schedule)
+            #expect(stopped.status == 74)
+            #expect(stopped.standardError == "photosearch: error: cannot write to the standard output: no space left on device\n", "\(stopped.standardError)")
+            #expect(try CommandRunner.sqlite(database, "SELECT status FROM runs ORDER BY id DESC LIMIT 1") == "interrupted")
+        }
+        #expect(!(try CommandRunner.run(["status", "--db", database]).standardOutput.contains("killed")))
     }
 
     @Test("a leap day is a date")

@@ -63,6 +63,7 @@ struct IndexCommand: ParsableCommand {
             let library = PhotoLibrary(database: database.path, model: directory, prepared: model.prepared)
             let cancellation = CancellationFlag()
             let signals = SignalWatcher(cancellation: cancellation)
+            Terminal.stopInstead { cancellation.cancel() }
             var options = IndexingOptions(roots: paths)
             options.excludes = exclude
             if let jobs { options.jobs = jobs }
@@ -73,10 +74,12 @@ struct IndexCommand: ParsableCommand {
             do {
                 if let every, let interval = Interval.seconds(every) {
                     try library.indexRepeatedly(options, every: interval, cancellation: cancellation, events: reporter.handle)
+                    try Terminal.exitIfOutputFailed()
                     reporter.note("stopped by signal; the index is consistent")
                     return
                 }
                 let summary = try library.index(options, cancellation: cancellation, events: reporter.handle)
+                try Terminal.exitIfOutputFailed()
                 if summary.interrupted {
                     throw ExitCode(ExitStatus.stopped(by: signals.received ?? SIGINT))
                 }

@@ -111,16 +111,42 @@ enum Terminal {
 
     /// Standard output: one that cannot be written (a full disk, a reader
     /// gone) ends the command, as cat's and ls's end them: one line and
-    /// exit status 74. What an index run committed before stays committed.
+    /// exit status 74 (`statusAfterOutputFailure`). A command that can stop
+    /// cleanly (an index run) asks to be stopped instead (`stopInstead`):
+    /// what it prints after is dropped, and it ends with that status
+    /// itself (`exitIfOutputFailed`), its run finished as interrupted
+    /// rather than left for `status` to call killed.
     static func output(bytes: [UInt8]) {
+        guard !outputFailed.load(ordering: .relaxed) else { return }
         let failure = outputClosed.load(ordering: .relaxed) ? "it is closed" : write(1, bytes).map(systemErrorText)
-        guard let failure else { return }
+        guard let failure, outputFailed.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         error("photosearch: error: cannot write to the standard output: \(failure)\n")
-        // Stopped by a signal first (a closed terminal's SIGHUP, whose
-        // output then fails): that signal's status, as the run would have.
-        let signal = stopSignal.load(ordering: .relaxed)
-        Foundation.exit(signal != 0 ? ExitStatus.stopped(by: signal) : ExitStatus.ioError)
+        if let stop = stopper.withLock({ $0 }) {
+            stop()
+            return
+        }
+        Foundation.exit(statusAfterOutputFailure)
     }
+
+    /// Makes a failed standard output call `stop` instead of exiting.
+    static func stopInstead(_ stop: @escaping @Sendable () -> Void) {
+        stopper.withLock { $0 = stop }
+    }
+
+    /// Ends the command if its standard output has failed.
+    static func exitIfOutputFailed() throws {
+        if outputFailed.load(ordering: .relaxed) { throw ExitCode(statusAfterOutputFailure) }
+    }
+
+    /// 74; or, stopped by a signal first (a closed terminal's SIGHUP, whose
+    /// output then fails), that signal's status, as the run would have.
+    private static var statusAfterOutputFailure: Int32 {
+        let signal = stopSignal.load(ordering: .relaxed)
+        return signal != 0 ? ExitStatus.stopped(by: signal) : ExitStatus.ioError
+    }
+
+    private static let stopper = Mutex<(@Sendable () -> Void)?>(nil)
+    private static let outputFailed = Atomic<Bool>(false)
 
     /// The signal that stopped a run, once one has (`SignalWatcher`).
     static let stopSignal = Atomic<Int32>(0)
