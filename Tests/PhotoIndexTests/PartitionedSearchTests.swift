@@ -49,7 +49,7 @@ struct PartitionedSearchTests {
         matrix.withParts { parts in
             var cells: [Int64: Int] = [:]
             for cell in 0..<matrix.cellCount {
-                for row in Int(parts.cellStarts[cell])..<Int(parts.cellStarts[cell + 1]) { cells[parts.embeddingIDs[row]] = cell }
+                for row in matrix.cellStarts[cell]..<matrix.cellStarts[cell + 1] { cells[parts.embeddingIDs[row]] = cell }
             }
             return cells
         }

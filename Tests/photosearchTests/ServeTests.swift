@@ -25,7 +25,7 @@ struct ServeTests {
         /// `copies`: that many more photos, distinct JPEGs (one fixture with
         /// a unique comment each).
         init(arguments: [String] = [], launcher: [String] = [], photos extra: [(String, String)] = [],
-             model: String = ServeTests.model, copies: Int = 0) throws {
+             model: String = ServeTests.model, copies: Int = 0, environment: [String: String] = [:]) throws {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("photosearch-serve-\(UUID().uuidString)")
             let photos = root.appendingPathComponent("photos")
             try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
@@ -42,16 +42,16 @@ struct ServeTests {
             }
             let indexed = try CommandRunner.run(["index", photos.path, "--db", root.appendingPathComponent("index.sqlite").path, "--model", model])
             precondition(indexed.status == 0, indexed.standardError)
-            (server, address, port) = try Self.start(root: root, model: model, arguments: arguments, launcher: launcher)
+            (server, address, port) = try Self.start(root: root, model: model, arguments: arguments, launcher: launcher, environment: environment)
         }
 
         /// `photosearch serve` on the index in `root` (tokens kept under
         /// `root/state`), once it says where it serves.
-        static func start(root: URL, model: String = ServeTests.model, arguments: [String], launcher: [String] = []) throws
-            -> (server: ChildProcess, address: String, port: Int) {
+        static func start(root: URL, model: String = ServeTests.model, arguments: [String], launcher: [String] = [],
+                          environment: [String: String] = [:]) throws -> (server: ChildProcess, address: String, port: Int) {
             let server = try ChildProcess(["serve", "--db", root.appendingPathComponent("index.sqlite").path, "--model", model,
                                            "--port", "0"] + arguments, launcher: launcher,
-                                          environment: ["XDG_STATE_HOME": root.appendingPathComponent("state").path])
+                                          environment: environment.merging(["XDG_STATE_HOME": root.appendingPathComponent("state").path]) { $1 })
             guard let line = server.waitForLine(where: { $0.hasPrefix("photosearch: serving ") }),
                   let url = line.split(separator: " ").dropFirst(2).first.map(String.init),
                   let port = URL(string: url)?.port else {
@@ -315,6 +315,41 @@ struct ServeTests {
         let after = try results(try gallery.get("/api/search?q=anything&top=20"))
         #expect(after.results.count == 7 && after.results.contains { $0.path == gallery.photos + "/new.jpg" })
         #expect(try gallery.get("/api/photos/\(after.results.first { $0.path.hasSuffix("new.jpg") }!.id)/thumbnail").status == 200)
+    }
+
+    @Test("a vector file changed in place under a running server (a backup copied over it, cut short or its cells rewritten) is opened again: no crash, the same answers",
+          arguments: [[:], ["PHOTOSEARCH_PARTITION_FROM": "4"]])
+    func vectorFileChangedInPlace(layout: [String: String]) throws {
+        let gallery = try Gallery(copies: 41, environment: layout)
+        let search = "/api/search?q=a%20rocket&top=8"
+        let expected = try results(try gallery.get(search)).results.map(\.id)
+        #expect(expected.count == 8)
+        let vectors = gallery.database + ".vectors"
+        func changeInPlace(_ change: (FileHandle, Int) throws -> Void) throws {
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: vectors)[.size] as? Int)
+            let file = try #require(FileHandle(forUpdatingAtPath: vectors))
+            try change(file, size)
+            try file.close()
+        }
+        // Cut to half its length, as `cp` truncates before it writes: the
+        // old mapping's second half is gone (SIGBUS when read).
+        try changeInPlace { file, size in try file.truncate(atOffset: UInt64(size / 2)) }
+        let afterCut = try gallery.get(search)
+        #expect(afterCut.status == 200)
+        #expect(try results(afterCut).results.map(\.id) == expected)
+        // The file written again by that search, then its cell table (or,
+        // not partitioned, its first rows' ids) overwritten in place, same
+        // size, as another index's file copied over it would.
+        let capacity = try FileHandle(forReadingFrom: URL(fileURLWithPath: vectors)).readData(ofLength: 128)
+            .withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: 96, as: UInt64.self)) }
+        try changeInPlace { file, _ in
+            try file.seek(toOffset: UInt64(128 + capacity * 20))
+            try file.write(contentsOf: [0, 1 << 40, 1 << 41, UInt64.max].flatMap { withUnsafeBytes(of: UInt64($0).littleEndian, Array.init) })
+        }
+        let afterRewrite = try gallery.get(search)
+        #expect(afterRewrite.status == 200)
+        #expect(try results(afterRewrite).results.map(\.id) == expected)
+        #expect(try gallery.get("/api/status").status == 200)
     }
 
     @Test("thumbnails are made while indexing, at most 512 px, upright, and leave with their photo; --sort date orders the CLI too")

@@ -541,10 +541,19 @@ final class PhotoSearcher: Sendable {
 
     /// The matrix every search starts from: the one in memory, else the file
     /// (when it is for this model and not too far behind), else a new file.
+    ///
+    /// A file changed in place since it was mapped (a backup copied over it)
+    /// is let go and opened again: its mapping would show the new bytes,
+    /// under the old file's checks, and past a shorter file's end a read is
+    /// SIGBUS. (A search already scanning it when it changes is not
+    /// protected: one stat per search narrows the window to that search.)
     func currentMatrix() throws(PhotoIndexError) -> VectorMatrix {
-        if let matrix = cached.withLock({ $0 }) { return matrix }
+        if let matrix = cached.withLock({ $0 }), !matrix.isChangedInPlace { return matrix }
         return try building.withLock { _ throws(PhotoIndexError) -> VectorMatrix in
-            if let matrix = cached.withLock({ $0 }) { return matrix }   // another thread just loaded it
+            if let matrix = cached.withLock({ $0 }) {
+                guard matrix.isChangedInPlace else { return matrix }   // another thread just loaded it
+                cached.withLock { $0 = nil }
+            }
             let (existing, current) = try fileOnDisk()
             if let existing, current {
                 cached.withLock { $0 = existing }

@@ -64,8 +64,17 @@ package final class VectorMatrix: Sendable {
     /// The partition's cells; 0 when every search scans every row.
     let cellCount: Int
 
+    /// cellCount + 1 row numbers: cell c holds rows cellStarts[c] ..<
+    /// cellStarts[c + 1]. Copied out of the file when it was opened, and
+    /// checked there, with the header's fields: a file changed under its
+    /// mapping (a backup copied over it in place) changes the bytes a
+    /// search scans, never where it looks for them.
+    let cellStarts: [Int]
     private let storage: ConstantBuffer<UInt8>
     private let layout: Layout
+    /// The file's path and status when it was mapped (nil: in memory, or
+    /// its status unknown), to tell whether it was changed in place since.
+    private let mapped: (path: String, status: stat)?
 
     /// The matrix's parts, valid inside `withParts`' body.
     struct Parts {
@@ -76,9 +85,6 @@ package final class VectorMatrix: Sendable {
         let halves: UnsafeRawPointer
         let scales4: UnsafePointer<Float>
         let vectors4: UnsafePointer<UInt8>
-        /// cellCount + 1 row numbers: cell c holds rows cellStarts[c] ..<
-        /// cellStarts[c + 1] (checked when the matrix was opened).
-        let cellStarts: UnsafePointer<UInt64>
         /// cellCount × dimension float16 values (little-endian): the cells'
         /// unit centroids (half the bytes a search reads to rank them).
         let centroids: UnsafeRawPointer
@@ -92,7 +98,6 @@ package final class VectorMatrix: Sendable {
                                   halves: base + layout.halves,
                                   scales4: (base + layout.scales4).assumingMemoryBound(to: Float.self),
                                   vectors4: (base + layout.vectors4).assumingMemoryBound(to: UInt8.self),
-                                  cellStarts: (base + layout.cellStarts).assumingMemoryBound(to: UInt64.self),
                                   centroids: base + layout.centroids))
         }
     }
@@ -109,7 +114,7 @@ package final class VectorMatrix: Sendable {
             // The best `count`; NaN (a damaged centroid) ranks last.
             var best = TopK(capacity: count)
             for (cell, score) in dots.enumerated() { best.insert(score.isNaN ? -.greatestFiniteMagnitude : score, cell) }
-            return best.sorted().map(\.item).sorted().map { Int(parts.cellStarts[$0])..<Int(parts.cellStarts[$0 + 1]) }
+            return best.sorted().map(\.item).sorted().map { cellStarts[$0]..<cellStarts[$0 + 1] }
         }
     }
 
@@ -156,18 +161,29 @@ package final class VectorMatrix: Sendable {
     /// The file next to the index.
     package static func path(forIndex indexPath: String) -> String { indexPath + ".vectors" }
 
-    /// Over `storage`, whose header `isValid` accepted.
-    private init(storage: ConstantBuffer<UInt8>, isFile: Bool, dimension: Int, modelChecksum: String) {
+    /// Over `storage`, whose header and cell table `validated` read.
+    private init(storage: ConstantBuffer<UInt8>, isFile: Bool, header: Header, dimension: Int, modelChecksum: String,
+                 mapped: (path: String, status: stat)?) {
         self.storage = storage
         self.isFile = isFile
         self.dimension = dimension
         self.modelChecksum = modelChecksum
-        (rows, highestEmbeddingID, cellCount, layout, generation) = storage.withUnsafeBufferPointer { bytes in
-            let header = UnsafeRawBufferPointer(start: bytes.baseAddress, count: Self.headerSize)
-            return (Int(header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)), header.loadUnaligned(fromByteOffset: 24, as: Int64.self),
-                    Int(header.loadUnaligned(fromByteOffset: 112, as: UInt32.self)), Layout(header: header, dimension: dimension),
-                    header.loadUnaligned(fromByteOffset: 120, as: Int64.self))
-        }
+        self.mapped = mapped
+        (rows, highestEmbeddingID, cellCount, layout, generation, cellStarts) =
+            (header.rows, header.highestEmbeddingID, max(0, header.cellStarts.count - 1), header.layout,
+             header.generation, header.cellStarts)
+    }
+
+    /// Whether the file was changed since it was mapped, in place (the
+    /// same inode written again: `cp` over it, `rsync --inplace`): its
+    /// pages then show the new bytes, and past a shorter file's end a read
+    /// is SIGBUS. Replaced by a rename, or deleted, the mapping keeps the
+    /// old file, which is safe to read.
+    var isChangedInPlace: Bool {
+        guard let (path, was) = mapped, let now = FilePaths.status(path) else { return false }
+        guard FileIdentity(now) == FileIdentity(was) else { return false }
+        return now.st_size != was.st_size || now.st_mtim.tv_sec != was.st_mtim.tv_sec || now.st_mtim.tv_nsec != was.st_mtim.tv_nsec
+            || now.st_ctim.tv_sec != was.st_ctim.tv_sec || now.st_ctim.tv_nsec != was.st_ctim.tv_nsec
     }
 
     /// Maps the file; nil when it is missing, for another model or
@@ -195,43 +211,64 @@ package final class VectorMatrix: Sendable {
         guard bytes.count >= Self.headerSize else { return nil }
         let base = UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
         let verified = trusted || VerificationStamp.isCurrent(path: path, status: file.status)
-        guard Self.isValid(bytes, modelChecksum: modelChecksum, dimension: dimension),
+        guard let header = Self.validated(bytes, modelChecksum: modelChecksum, dimension: dimension),
               verified || Self.checksumMatches(bytes, base: base) else { return nil }
-        let layout = Layout(header: UnsafeRawBufferPointer(rebasing: bytes[0..<Self.headerSize]), dimension: dimension)
-        if bytes.loadUnaligned(fromByteOffset: 112, as: UInt32.self) == 0 {
+        let layout = header.layout
+        if header.cellStarts.count < 2 {
             PageMapping.populate(base, from: Self.headerSize, to: layout.halves)
             PageMapping.populate(base, from: layout.vectors4, to: layout.size)
         } else {
             PageMapping.populate(base, from: layout.cellStarts, to: layout.halves)
         }
         if let status = written ?? (verified ? nil : file.status) { VerificationStamp.record(path: path, status: status) }
+        // Its status as it is on disk now: after the rename when just written
+        // (the rename changed its ctime), unknown when the name no longer
+        // leads to it.
+        let status = trusted ? written : file.status
         self.init(storage: ConstantBuffer(borrowing: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: bytes.count, owner: file),
-                  isFile: true, dimension: dimension, modelChecksum: modelChecksum)
+                  isFile: true, header: header, dimension: dimension, modelChecksum: modelChecksum, mapped: status.map { (path, $0) })
     }
 
-    /// The header's fields and the cell table: what every open checks.
-    private static func isValid(_ bytes: UnsafeRawBufferPointer, modelChecksum: String, dimension: Int) -> Bool {
-        let header = UnsafeRawBufferPointer(rebasing: bytes[0..<headerSize])
-        let rows = header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
-        let capacity = header.loadUnaligned(fromByteOffset: 96, as: UInt64.self)
-        let cells = UInt64(header.loadUnaligned(fromByteOffset: 112, as: UInt32.self))
-        let storedChecksum = String(decoding: header[32..<96].prefix { $0 != 0 }, as: UTF8.self)
-        guard Array(header[0..<8]) == magic,
-              header.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == version,
-              Int(header.loadUnaligned(fromByteOffset: 12, as: UInt32.self)) == dimension,
-              capacity < 1 << 40, rows <= capacity, cells <= capacity, cells == 0 || rows == capacity,
-              bytes.count == Layout(header: header, dimension: dimension).size,
-              storedChecksum == modelChecksum else { return false }
-        guard cells > 0 else { return true }
-        // Each cell's rows lie within the matrix, in order, and cover it.
-        let starts = Layout(header: header, dimension: dimension).cellStarts
-        var previous: UInt64 = 0
-        for cell in 0...Int(cells) {
-            let start = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: starts + cell * 8, as: UInt64.self))
-            guard start >= previous, start <= rows, cell > 0 || start == 0 else { return false }
-            previous = start
+    /// What an open reads of the header and the cell table, once.
+    private struct Header {
+        let rows: Int, highestEmbeddingID: Int64, generation: Int64, layout: Layout
+        /// Empty when not partitioned.
+        let cellStarts: [Int]
+    }
+
+    /// The header's fields and the cell table, read once each (from bytes
+    /// that another process may be changing) and checked as read; nil when
+    /// they are not a matrix of `dimension` for `modelChecksum` in
+    /// `bytes.count` bytes.
+    private static func validated(_ bytes: UnsafeRawBufferPointer, modelChecksum: String, dimension: Int) -> Header? {
+        guard bytes.count >= headerSize else { return nil }
+        let copy = Array(bytes[0..<headerSize])
+        return copy.withUnsafeBytes { header -> Header? in
+            let rows = header.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
+            let capacity = header.loadUnaligned(fromByteOffset: 96, as: UInt64.self)
+            let cells = UInt64(header.loadUnaligned(fromByteOffset: 112, as: UInt32.self))
+            let storedChecksum = String(decoding: header[32..<96].prefix { $0 != 0 }, as: UTF8.self)
+            guard Array(header[0..<8]) == magic,
+                  header.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == version,
+                  Int(header.loadUnaligned(fromByteOffset: 12, as: UInt32.self)) == dimension,
+                  capacity < 1 << 40, rows <= capacity, cells <= capacity, cells == 0 || rows == capacity,
+                  storedChecksum == modelChecksum else { return nil }
+            let layout = Layout(header: header, dimension: dimension)
+            guard bytes.count == layout.size else { return nil }
+            // Each cell's rows lie within the matrix, in order, and cover it.
+            var starts: [Int] = []
+            if cells > 0 {
+                starts.reserveCapacity(Int(cells) + 1)
+                for cell in 0...Int(cells) {
+                    let start = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: layout.cellStarts + cell * 8, as: UInt64.self))
+                    guard start >= UInt64(starts.last ?? 0), start <= rows, cell > 0 || start == 0 else { return nil }
+                    starts.append(Int(start))
+                }
+                guard starts.last == Int(rows) else { return nil }
+            }
+            return Header(rows: Int(rows), highestEmbeddingID: header.loadUnaligned(fromByteOffset: 24, as: Int64.self),
+                          generation: header.loadUnaligned(fromByteOffset: 120, as: Int64.self), layout: layout, cellStarts: starts)
         }
-        return previous == rows
     }
 
     /// Whether the body's checksum is the header's, read a part at a time.
@@ -507,7 +544,10 @@ package final class VectorMatrix: Sendable {
                 unlink(temporary)
                 // Mapping it back failed (no descriptor left, say): built again in memory by the next search.
             }
-            return VectorMatrix(storage: ConstantBuffer(memory), isFile: false, dimension: dimension, modelChecksum: modelChecksum)
+            let header = memory.withUnsafeBytes { VectorMatrix.validated($0, modelChecksum: modelChecksum, dimension: dimension) }
+            // Written just now by `build`, which writes what `validated` reads.
+            guard let header else { preconditionFailure("a vector matrix built in memory does not read back") }
+            return VectorMatrix(storage: ConstantBuffer(memory), isFile: false, header: header, dimension: dimension, modelChecksum: modelChecksum, mapped: nil)
         }
     }
 

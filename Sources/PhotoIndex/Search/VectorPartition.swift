@@ -70,7 +70,7 @@ struct CellAssignment {
             known.reserveCapacity(previous.rows)
             previous.withParts { parts in
                 for cell in 0..<wanted {
-                    for row in Int(parts.cellStarts[cell])..<Int(parts.cellStarts[cell + 1]) {
+                    for row in previous.cellStarts[cell]..<previous.cellStarts[cell + 1] {
                         known.append((parts.embeddingIDs[row], Int32(cell)))
                     }
                 }
