@@ -71,3 +71,23 @@ struct TokenizerTests {
         #expect(splitter.split("'dog ''s") == ["'d", "og", "''", "s"])
     }
 }
+
+@Suite("Merge tables over mapped words")
+struct MergeTableTests {
+    final class Owner: Sendable {}
+
+    @Test("words rewritten after they were checked (a prepared file changed in place) end a lookup after every slot, never in a loop",
+          .timeLimit(.minutes(1)))   // before the bound, this lookup never returned
+    func rewrittenUnderTheTable() throws {
+        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 32)
+        defer { words.deallocate() }
+        words.initialize(repeating: MergeTable.empty, count: 32)
+        words[0] = 1 << 32 | 2
+        words[1] = 0 << 32 | 3
+        let table = try #require(MergeTable(words: words, count: 32, owner: Owner(), vocabularySize: 10))
+        #expect(table.count == 1)
+        // Every slot taken by a key that is not the one looked up.
+        for slot in 0..<16 { words[2 * slot] = 7 << 32 | 7 }
+        #expect(table.rule(1 << 32 | 5) == nil)
+    }
+}

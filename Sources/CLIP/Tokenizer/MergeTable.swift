@@ -66,13 +66,16 @@ struct MergeTable: Sendable {
         slots.withUnsafeBufferPointer { words in
             let mask = words.count / 2 - 1
             var slot = Self.start(key, shift: shift)
-            // At least half the slots are free, so a probe ends at one.
-            while true {
+            // At least half the slots are free, so a probe ends at one; and
+            // after every slot at most, should a mapped file have been
+            // rewritten under it since it was checked.
+            for _ in 0...mask {
                 let stored = words[2 * slot]
                 if stored == key { return words[2 * slot + 1] }
                 if stored == Self.empty { return nil }
                 slot = (slot + 1) & mask
             }
+            return nil
         }
     }
 
