@@ -23,6 +23,23 @@ enum HEIFDecoder {
         } catch {
             throw .corrupt(path: path, format: "HEIF", reason: error.reason)
         }
+        // libheif reads the bytes in place, from opening the file until it
+        // is closed (EXIF included): all of it runs inside one
+        // withUnsafeBufferPointer, where their address is valid.
+        let outcome = bytes.withUnsafeBufferPointer { data -> Swift.Result<Result, ImagingError> in
+            do throws(ImagingError) {
+                return .success(try decode(in: data, items: items, path: path, maximumPixels: maximumPixels, budget: budget,
+                                           fileBytes: fileBytes, holding: held))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try outcome.get()
+    }
+
+    private static func decode(in data: UnsafeBufferPointer<UInt8>, items: HEIFItems, path: String, maximumPixels: Int,
+                               budget: DecodingBudget, fileBytes: Int,
+                               holding held: DecodingBudget.Reservation?) throws(ImagingError) -> Result {
         var message = [CChar](repeating: 0, count: 256)
         func failure(_ status: Int32) -> ImagingError {
             let reason = ImageDecoder.codecMessage(message)
@@ -30,9 +47,7 @@ enum HEIFDecoder {
         }
         var heif: OpaquePointer?
         var width: Int32 = 0, height: Int32 = 0, hasAlpha: Int32 = 0
-        let opened = bytes.withUnsafeBufferPointer {
-            ps_heif_open($0.baseAddress, $0.count, &heif, &width, &height, &hasAlpha, &message, message.count)
-        }
+        let opened = ps_heif_open(data.baseAddress, data.count, &heif, &width, &height, &hasAlpha, &message, message.count)
         guard opened == Int32(PS_CODEC_OK), let heif else { throw failure(opened) }
         defer { ps_heif_close(heif) }
         guard width > 0, height > 0 else { throw .corrupt(path: path, format: "HEIF", reason: "image has no pixels") }
@@ -46,10 +61,7 @@ enum HEIFDecoder {
         let area = Int(width) * Int(height)
         let reservation = budget.reserve(fileBytes + max(items.codedPixels, area) * 6 + area * 2 * layout.rawValue,
                                          replacing: held)
-        // The bytes must outlive the decode: libheif reads them in place.
-        let decoded: Int32 = bytes.withUnsafeBufferPointer { _ in
-            ps_heif_decode(heif, hasAlpha, maximumPixels, items.codedPixels, &width, &height, &message, message.count)
-        }
+        let decoded = ps_heif_decode(heif, hasAlpha, maximumPixels, items.codedPixels, &width, &height, &message, message.count)
         guard decoded == Int32(PS_CODEC_OK) else { throw failure(decoded) }
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * layout.rawValue)
         let copied = pixels.withUnsafeMutableBufferPointer { ps_heif_copy(heif, $0.baseAddress, $0.count) }
