@@ -23,6 +23,8 @@ struct PhotoSearch: AsyncParsableCommand {
     /// replace them.
     static func main() async {
         Terminal.openClosedStandardDescriptors()
+        ProcessEnvironment.sanitizeLocale()
+        ProcessEnvironment.setHelpColumns()
         do {
             _ = try KernelPath.requested()
         } catch {

@@ -129,6 +129,30 @@ struct BadInputCommandTests {
         #expect(!(try CommandRunner.run(["status", "--db", database]).standardOutput.contains("killed")))
     }
 
+    @Test("a locale or a terminal width the libraries below would choke on: the locale is taken as C, the width as 40 at least",
+          arguments: [["LANG": "aaaaaaaaaaaa_b"], ["LC_ALL": "123456789012"], ["LC_TIME": String(repeating: "x", count: 300)],
+                      ["LANGUAGE": "en:aaaaaaaaaaaaaaaaa_b"], ["COLUMNS": "0"], ["COLUMNS": "-5"], ["COLUMNS": "20"], ["COLUMNS": "abc"]])
+    func hostileEnvironment(environment: [String: String]) throws {
+        let folder = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder.file("photos"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/chelsea.png"), toPath: folder.file("photos/cat.png"))
+        let database = folder.file("index.sqlite")
+        // Before: SIGSEGV in ICU under Foundation's date formatting (index
+        // records its run's time, status shows it), SIGILL in ArgumentParser's
+        // help wrapping.
+        let index = try CommandRunner.run(["index", folder.file("photos"), "--db", database, "--model", Self.model], environment: environment)
+        #expect(index.status == 0, "\(index.standardError)")
+        let status = try CommandRunner.run(["status", "--db", database], environment: environment)
+        #expect(status.status == 0 && status.standardOutput.contains("Last run: completed"), "\(status.standardError)")
+        for arguments in [["help", "search"], ["index", "--help"], []] {
+            let help = try CommandRunner.run(arguments, environment: environment)
+            #expect(help.status == 0, "\(arguments): \(help.standardError)")
+            #expect(help.standardOutput.contains("USAGE: photosearch") && !help.standardError.contains("Fatal"))
+        }
+        let usage = try CommandRunner.run(["search"], environment: environment)
+        #expect(usage.status == 64 && usage.standardError.hasPrefix("photosearch: error: "), "\(usage.standardError)")
+    }
+
     @Test("a leap day is a date")
     func leapDay() throws {
         let result = try CommandRunner.run(["search", "cat", "--after", "2024-02-29", "--db", "/nonexistent/index.sqlite",
