@@ -203,7 +203,9 @@ public enum FilePaths {
         return "/" + parts.joined(separator: "/")
     }
 
-    /// The working directory, in the same encoding.
+    /// The working directory, in the same encoding; "/" when it cannot be
+    /// named (the command line refuses to start then: see photosearch's
+    /// `ProcessEnvironment.currentFolderProblem`).
     public static func currentDirectory() -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return "/" }

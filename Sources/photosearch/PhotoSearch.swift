@@ -25,6 +25,10 @@ struct PhotoSearch: AsyncParsableCommand {
         Terminal.openClosedStandardDescriptors()
         ProcessEnvironment.sanitizeLocale()
         ProcessEnvironment.setHelpColumns()
+        if let problem = ProcessEnvironment.currentFolderProblem() {
+            Terminal.error("photosearch: error: cannot name the current folder: \(problem); change to a folder that exists\n")
+            Foundation.exit(ExitStatus.failure)
+        }
         do {
             _ = try KernelPath.requested()
         } catch {

@@ -153,6 +153,21 @@ struct BadInputCommandTests {
         #expect(usage.status == 64 && usage.standardError.hasPrefix("photosearch: error: "), "\(usage.standardError)")
     }
 
+    @Test("a current folder that no longer exists: one line and exit 1, before any path is read against it (index . walked /)")
+    func deletedCurrentFolder() throws {
+        let folder = try TemporaryDirectory()
+        let gone = folder.file("gone")
+        try FileManager.default.createDirectory(atPath: gone, withIntermediateDirectories: true)
+        let result = try CommandRunner.run(executable: URL(fileURLWithPath: "/bin/sh"), [
+            "-c", "cd \"$1\" && rmdir \"$1\" && exec \"$0\" index . --db \"$2\" --model \"$3\"",
+            CommandRunner.executable.path, gone, folder.file("index.sqlite"), Self.model,
+        ])
+        #expect(result.status == 1)
+        #expect(result.standardError == "photosearch: error: cannot name the current folder: it no longer exists (deleted, or moved away?); change to a folder that exists\n",
+                "\(result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("index.sqlite")))
+    }
+
     @Test("a leap day is a date")
     func leapDay() throws {
         let result = try CommandRunner.run(["search", "cat", "--after", "2024-02-29", "--db", "/nonexistent/index.sqlite",

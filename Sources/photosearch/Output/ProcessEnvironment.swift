@@ -47,6 +47,16 @@ enum ProcessEnvironment {
         return made(of: rest, 1...8, \.isLetter)
     }
 
+    /// Why the current folder cannot be named (deleted, or an ancestor not
+    /// searchable), nil when it can. Relative paths are made absolute
+    /// against it, for the index to keep: without it, `index .` walked from
+    /// "/", the whole machine. Refused at start, as git refuses.
+    static func currentFolderProblem() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) == nil else { return nil }
+        return errno == ENOENT ? "it no longer exists (deleted, or moved away?)" : String(cString: strerror(errno)).lowercased()
+    }
+
     /// Sets COLUMNS, which ArgumentParser wraps help and usage to, to the
     /// terminal's width (COLUMNS as given, else the width of the terminal
     /// standard output is), 80 when neither says, never below 40: below
