@@ -99,6 +99,34 @@ struct PartitionedSearchTests {
         #expect(found >= 190, "recall@10 with the standard probes: \(found) of 200")
     }
 
+    @Test("a library of few distinct photos: cells left empty never take a probe, and too few rows in the probed cells bring the next cells in")
+    func fewDistinctPhotos() throws {
+        let workspace = try Workspace()
+        let library = PhotoLibrary(database: workspace.databasePath, model: Fixture.modelPath)
+        let flat = DuplicateFinderTests.clustered(count: 5, dimension: Self.dimension, seed: 8)
+        let distinct = (0..<5).map { Array(flat[($0 * Self.dimension)..<(($0 + 1) * Self.dimension)]) }
+        try SyntheticIndex.insertPhotos(into: library, vectors: (0..<3000).flatMap { distinct[$0 % 5] }, dimension: Self.dimension,
+                                        precision: .int8, path: { String(format: "/photos/%06d.jpg", $0) })
+        let searcher = try PhotoSearcher(database: try workspace.database(), partitioning: Self.partitioning)
+        let matrix = try searcher.currentMatrix()
+        #expect(matrix.cellCount == 32)
+        let empty = (0..<matrix.cellCount).filter { matrix.cellStarts[$0] == matrix.cellStarts[$0 + 1] }
+        #expect(empty.count >= 27, "5 distinct vectors fill 5 cells at most: \(empty.count) empty")
+        // Photo n holds vector n mod 5: the best photos for vector q are the
+        // 600 that hold it (tied, in any order), then the others.
+        func vectorOf(_ hit: SearchHit) -> Int { Int(hit.path.dropFirst("/photos/".count).prefix(6))! % 5 }
+        for probes in [1, 2, 3, 4, 32] {
+            for (number, query) in distinct.enumerated() {
+                // Before: the nearest cells were the empty twins of the one
+                // holding the query's copies, and a search found nothing.
+                let best = try searcher.search(query, top: 10, probes: probes)
+                #expect(best.count == 10 && best.allSatisfy { vectorOf($0) == number }, "probes \(probes)")
+                let more = try searcher.search(query, top: 700, probes: probes)
+                #expect(more.count == 700 && more.prefix(600).allSatisfy { vectorOf($0) == number }, "probes \(probes)")
+            }
+        }
+    }
+
     @Test("written again, the file keeps its centroids and each photo's cell; photos added since go to their nearest cell")
     func incremental() throws {
         let (workspace, library) = try makeIndex(count: 3000)

@@ -782,7 +782,8 @@ final class PhotoSearcher: Sendable {
         guard rows > 0 else { return [] }
         var merged: TopK
         if matrix.cellCount > 0 {
-            let cells = matrix.nearestCells(to: query, count: min(matrix.cellCount, max(1, probes ?? Partitioning.probes(cells: matrix.cellCount))))
+            let cells = matrix.nearestCells(to: query, count: min(matrix.cellCount, max(1, probes ?? Partitioning.probes(cells: matrix.cellCount))),
+                                            rows: capacity)
             let scanned = cells.reduce(0) { $0 + $1.count }
             if let allowed, allowed.count * scanned / rows < coarse {
                 merged = coarseScan(matrix, query: query, segments: [0..<rows], coarse: coarse, allowed: allowed, checkingFirst: true)

@@ -103,18 +103,34 @@ package final class VectorMatrix: Sendable {
     }
 
     /// The rows of the `count` cells whose centroids are most similar to
-    /// `query` (a unit vector), in file order.
-    func nearestCells(to query: [Float], count: Int) -> [Range<Int>] {
+    /// `query` (a unit vector), and of the next most similar while those
+    /// hold fewer than `rows`, in file order. An empty cell is never one of
+    /// them: a library of few distinct photos trains cells with the same
+    /// centroid, one of which gets the rows, and a probe spent on its empty
+    /// twins found nothing (`--probes 2`: "no matching photos").
+    func nearestCells(to query: [Float], count: Int, rows wanted: Int = 0) -> [Range<Int>] {
         withParts { parts in
             var dots = [Float](repeating: 0, count: cellCount)
             let cells = (0..<Int64(cellCount)).map { $0 }
             query.withUnsafeBufferPointer { q in
                 cells.withUnsafeBufferPointer { Kernels.active.dotHalves(q, halves: parts.centroids, rows: $0, into: &dots) }
             }
-            // The best `count`; NaN (a damaged centroid) ranks last.
+            // NaN (a damaged centroid) ranks last.
+            let score = { (cell: Int) in dots[cell].isNaN ? -Float.greatestFiniteMagnitude : dots[cell] }
+            let filled = (0..<cellCount).filter { cellStarts[$0] < cellStarts[$0 + 1] }
             var best = TopK(capacity: count)
-            for (cell, score) in dots.enumerated() { best.insert(score.isNaN ? -.greatestFiniteMagnitude : score, cell) }
-            return best.sorted().map(\.item).sorted().map { cellStarts[$0]..<cellStarts[$0 + 1] }
+            for cell in filled { best.insert(score(cell), cell) }
+            var chosen = best.sorted().map(\.item)
+            var found = chosen.reduce(0) { $0 + cellStarts[$1 + 1] - cellStarts[$1] }
+            if found < wanted, chosen.count < filled.count {
+                let taken = Set(chosen)
+                let next = filled.filter { !taken.contains($0) }.sorted { score($0) > score($1) || (score($0) == score($1) && $0 < $1) }
+                for cell in next where found < wanted {
+                    chosen.append(cell)
+                    found += cellStarts[cell + 1] - cellStarts[cell]
+                }
+            }
+            return chosen.sorted().map { cellStarts[$0]..<cellStarts[$0 + 1] }
         }
     }
 
