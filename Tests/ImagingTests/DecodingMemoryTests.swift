@@ -192,6 +192,24 @@ struct LyingHeaderTests {
         }
     }
 
+    @Test("a grid whose one tile is padded past its edges (heif-enc codes a 1023x1025 photo as a 1024x1026 tile) decodes, cropped to the grid")
+    func paddedTile() throws {
+        // A gradient (red across, green down, blue along the diagonal),
+        // heif-enc -q 20: within a few levels of it everywhere.
+        let bitmap = try ImageDecoder().decode(path: FixtureFiles.path("photos/gradient-1023x1025.heic")).bitmap
+        #expect(bitmap.width == 1023 && bitmap.height == 1025 && bitmap.layout == .rgb)
+        var error = 0
+        for y in 0..<1025 {
+            for x in 0..<1023 {
+                let pixel = (y * 1023 + x) * 3
+                let expected = [x * 255 / 1023, y * 255 / 1025, (x + y) * 255 / 2048]
+                for channel in 0..<3 { error += abs(Int(bitmap.pixels[pixel + channel]) - expected[channel]) }
+            }
+        }
+        let mean = Double(error) / Double(1023 * 1025 * 3)
+        #expect(mean < 3, "mean error \(mean)")
+    }
+
     @Test("bytes after a HEIC's last box (a trailer some phones append) are ignored, as libheif ignores them")
     func trailer() throws {
         let bytes = try FixtureFiles.bytes("photos/coffee.heic")

@@ -92,9 +92,13 @@ struct HEIFItems {
                 guard let described = items[tile], described.type == "hvc1", described.sized else {
                     throw HEIFStructureError("a tile of its grid is not an HEVC image with a size")
                 }
-                // No larger than the grid (or a 1024² tile over a small one).
+                // No larger than the grid (or a 1024² tile over a small one),
+                // give or take an encoder's padding to whole coding blocks (64
+                // pixels at most in HEVC): heif-enc codes a 1023x1025 photo as
+                // one 1024x1026 tile.
+                let largest = { (side: Int) in (max(side, 1024) + 63) / 64 * 64 }
                 guard ImageDecoder.fits(width: described.width, height: described.height, maximumPixels: maximumPixels),
-                      described.width <= max(grid.width, 1024), described.height <= max(grid.height, 1024) else {
+                      described.width <= largest(grid.width), described.height <= largest(grid.height) else {
                     throw HEIFStructureError("its \(described.width)x\(described.height) tiles are larger than its \(grid.width)x\(grid.height) grid")
                 }
                 // Tiles cover the grid, the last row and column overlapping its edge by less than a tile.
