@@ -17,6 +17,7 @@
 // later job, nor past the end of its own: while one of a job's parts is
 // claimed but not done, the job cannot end and the next cannot be published,
 // so the function and context it then reads are its job's.
+#define _GNU_SOURCE
 #include "CKernels.h"
 
 #if defined(__linux__)
@@ -139,11 +140,22 @@ int ps_parallel_run(int threads, size_t parts, void (*task)(void *context, size_
     return 0;
 }
 
+void ps_ensure_thread_stacks(size_t bytes) {
+    pthread_attr_t attributes;
+    if (pthread_getattr_default_np(&attributes) != 0) return;
+    size_t size = 0;
+    if (pthread_attr_getstacksize(&attributes, &size) == 0 && size < bytes && pthread_attr_setstacksize(&attributes, bytes) == 0)
+        pthread_setattr_default_np(&attributes);
+    pthread_attr_destroy(&attributes);
+}
+
 #else
 
 int ps_parallel_run(int threads, size_t parts, void (*task)(void *context, size_t part), void *context) {
     (void)threads, (void)parts, (void)task, (void)context;
     return -1;
 }
+
+void ps_ensure_thread_stacks(size_t bytes) { (void)bytes; }
 
 #endif

@@ -7,6 +7,24 @@ public enum Parallel {
     /// The cores this process may run on (its CPU affinity), counted once.
     public static let cores: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
+    /// The stack every thread needs: the encoders' deepest calls take more
+    /// than 256 KB.
+    public static let threadStack = 8 << 20
+
+    /// Gives this thread's stack room to grow to `threadStack` (raising a
+    /// lower soft stack limit, as far as the hard one allows) and threads
+    /// started from now on (the pool's, libdispatch's) stacks as large:
+    /// their default is the stack limit, and `ulimit -s 256` was a SIGSEGV
+    /// with no message. Call first thing, before threads are started.
+    public static func ensureThreadStacks() {
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_STACK.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max, limit.rlim_cur < rlim_t(threadStack) {
+            limit.rlim_cur = limit.rlim_max == rlim_t.max ? rlim_t(threadStack) : min(limit.rlim_max, rlim_t(threadStack))
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_STACK.rawValue), &limit)
+        }
+        ps_ensure_thread_stacks(threadStack)
+    }
+
     /// Runs `body(0..<parts)`, concurrently when there is more than one part:
     /// on the kernels' worker pool (threads that stay awake ~100 µs between
     /// loops, see ps_parallel_run), or through libdispatch when the pool is

@@ -23,6 +23,8 @@ struct PhotoSearch: AsyncParsableCommand {
     /// replace them.
     static func main() async {
         Terminal.openClosedStandardDescriptors()
+        Parallel.ensureThreadStacks()
+        ProcessEnvironment.raiseOpenFileLimit()
         ProcessEnvironment.sanitizeLocale()
         ProcessEnvironment.setHelpColumns()
         if let problem = ProcessEnvironment.currentFolderProblem() {

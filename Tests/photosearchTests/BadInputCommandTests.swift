@@ -153,6 +153,36 @@ struct BadInputCommandTests {
         #expect(usage.status == 64 && usage.standardError.hasPrefix("photosearch: error: "), "\(usage.standardError)")
     }
 
+    @Test("small limits: a stack of 128 KB, a soft limit of 16 open files; serve under a hard one refuses in a line")
+    func smallLimits() throws {
+        let folder = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder.file("photos"), withIntermediateDirectories: true)
+        for name in ["chelsea.png", "rocket.jpg", "camera.png", "coffee.heic", "chelsea.webp"] {
+            try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/" + name), toPath: folder.file("photos/" + name))
+        }
+        let database = folder.file("index.sqlite")
+        func limited(_ limit: String, _ arguments: [String]) throws -> CommandRunner.Result {
+            try CommandRunner.run(executable: URL(fileURLWithPath: "/bin/bash"),
+                                  ["-c", "ulimit \(limit) || exit 99; exec \"$0\" \"$@\"", CommandRunner.executable.path] + arguments)
+        }
+        // Threads' stacks are the stack limit by default: the encoders
+        // overflowed 256 KB (SIGSEGV, no message).
+        let index = try limited("-s 128", ["index", folder.file("photos"), "--db", database, "--model", Self.model, "--json"])
+        #expect(index.status == 0, "\(index.status): \(index.standardError.prefix(300))")
+        #expect(index.standardOutput.contains(#""added":5"#) && index.standardOutput.contains(#""failed":0"#), "\(index.standardOutput.suffix(300))")
+        let search = try limited("-s 128", ["search", "a cat", "--paths", "--db", database, "--model", Self.model])
+        #expect(search.status == 0 && search.standardOutput.split(separator: "\n").count == 5, "\(search.standardError.prefix(300))")
+        // A soft limit of 16 descriptors is raised to the hard one: before,
+        // photos were recorded as failed ("too many open files").
+        try FileManager.default.removeItem(atPath: database)
+        let few = try limited("-S -n 16", ["index", folder.file("photos"), "--db", database, "--model", Self.model, "--json"])
+        #expect(few.status == 0 && few.standardOutput.contains(#""failed":0"#), "\(few.standardOutput.suffix(300)) \(few.standardError.prefix(300))")
+        // No way to raise it: serve says so (SwiftNIO trapped on its epoll).
+        let serve = try limited("-n 16", ["serve", "--db", database, "--model", Self.model, "--port", "0"])
+        #expect(serve.status == 1)
+        #expect(serve.standardError == "photosearch: error: serve needs at least 128 open files, and the limit is 16 (ulimit -n)\n", "\(serve.standardError)")
+    }
+
     @Test("a current folder that no longer exists: one line and exit 1, before any path is read against it (index . walked /)")
     func deletedCurrentFolder() throws {
         let folder = try TemporaryDirectory()

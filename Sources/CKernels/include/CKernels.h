@@ -211,6 +211,11 @@ void ps_halves_to_floats(const uint8_t *halves, size_t count, float *out);
 /// runs the parts some other way.
 int ps_parallel_run(int threads, size_t parts, void (*task)(void *context, size_t part), void *context);
 
+/// Threads started from now on (the pool's, libdispatch's) get a stack of at
+/// least `bytes`. Their default is the stack limit (ulimit -s), and at 256 KB
+/// the encoders overflowed it: a SIGSEGV with no message.
+void ps_ensure_thread_stacks(size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif

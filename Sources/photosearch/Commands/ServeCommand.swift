@@ -61,8 +61,19 @@ struct ServeCommand: AsyncParsableCommand {
         if let every { _ = try Interval.every(every) }
     }
 
+    /// The server's own files, SQLite's, the model's, the event loops' and
+    /// a few connections.
+    static let minimumOpenFiles = 128
+
     func run() async throws {
         try await Failure.reporting {
+            // SwiftNIO traps when it cannot open its own descriptors (an
+            // event loop's epoll): refused here, in a line.
+            let files = ProcessEnvironment.openFileLimit
+            guard files >= Self.minimumOpenFiles else {
+                Terminal.error("photosearch: error: serve needs at least \(Self.minimumOpenFiles) open files, and the limit is \(files) (ulimit -n)\n")
+                throw ExitCode(ExitStatus.failure)
+            }
             let library = PhotoLibrary(database: database.path, model: try model.directory(index: database.path), prepared: model.prepared)
             // A model other than the index's would fail every search: say so now.
             try library.verifyModel()

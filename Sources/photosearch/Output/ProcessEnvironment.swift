@@ -47,6 +47,26 @@ enum ProcessEnvironment {
         return made(of: rest, 1...8, \.isLetter)
     }
 
+    /// Raises the soft limit on open files to the hard one, as Go's runtime
+    /// does: a soft limit of a few dozen (a service unit's, a shell's
+    /// `ulimit -n`) left photos recorded as failed with "too many open
+    /// files" and serve stopped inside SwiftNIO.
+    static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        // As serve's connection limit raises it (ServerLimits): enough, and
+        // no more than select-free code ever needs.
+        limit.rlim_cur = min(limit.rlim_max, 65_536)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
+    /// The soft limit on open files now.
+    static var openFileLimit: Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return Int.max }
+        return limit.rlim_cur == rlim_t.max ? Int.max : Int(clamping: limit.rlim_cur)
+    }
+
     /// Why the current folder cannot be named (deleted, or an ancestor not
     /// searchable), nil when it can. Relative paths are made absolute
     /// against it, for the index to keep: without it, `index .` walked from
