@@ -34,12 +34,21 @@ public struct ModelDownloader: Sendable {
     /// model's `byteLimit`).
     public let fileLimit: Int64?
 
-    /// `PHOTOSEARCH_HUB_URL` overrides the hub (tests serve from loopback).
-    public init(hub: URL? = nil, attempts: Int = 3, fileLimit: Int64? = nil,
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.hub = hub ?? environment["PHOTOSEARCH_HUB_URL"].flatMap(URL.init(string:)) ?? URL(string: "https://huggingface.co")!
+    public init(hub: URL, attempts: Int = 3, fileLimit: Int64? = nil) {
+        self.hub = hub
         self.attempts = max(1, attempts)
         self.fileLimit = fileLimit
+    }
+
+    /// From huggingface.co, or the hub `PHOTOSEARCH_HUB_URL` names (a
+    /// mirror; tests serve from loopback). Set but not an http(s) address
+    /// with a host, it is refused: a mistyped mirror fell back to
+    /// huggingface.co, sending the requests it was set to keep inside.
+    public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ModelHubError) -> ModelDownloader {
+        guard let value = environment["PHOTOSEARCH_HUB_URL"] else { return ModelDownloader(hub: URL(string: "https://huggingface.co")!) }
+        guard let url = URL(string: value), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+              let host = url.host, !host.isEmpty else { throw .invalidHub(value) }
+        return ModelDownloader(hub: url)
     }
 
     public func url(for entry: CatalogueEntry, file: String) -> URL {

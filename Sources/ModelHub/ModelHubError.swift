@@ -20,6 +20,7 @@ public enum ModelHubError: LocalizedError, Equatable, Sendable {
     case sizeMismatch(file: String, expected: Int64, actual: Int64)
     case invalidModel(path: String, reason: String)
     case fileSystem(path: String, reason: String)
+    case invalidHub(String)
 
     public var errorDescription: String? {
         switch self {
@@ -53,6 +54,8 @@ public enum ModelHubError: LocalizedError, Equatable, Sendable {
             return "\(path) is not a usable model: \(reason)"
         case let .fileSystem(path, reason):
             return "\(path): \(reason)"
+        case let .invalidHub(value):
+            return "PHOTOSEARCH_HUB_URL \"\(value.prefix(200))\" is not an http:// or https:// address; nothing was downloaded"
         }
     }
 }

@@ -80,6 +80,21 @@ struct ModelsCommandTests {
         #expect(!hub.server.requests.isEmpty)
     }
 
+    @Test("a hub address that is not http(s) is refused before any request: a mistyped mirror must not fall back to huggingface.co",
+          arguments: ["http://[mirror.lan", "", "mirror.lan", "ftp://mirror.lan/", "http://"])
+    func invalidHub(value: String) throws {
+        let home = try Home()
+        // Every request, to any hub, would reach this proxy.
+        let proxy = try FakeHub(repository: "openai/clip-vit-base-patch32", folder: CommandRunner.fixture("models/hf-vit-quickgelu-p8"))
+        defer { proxy.server.stop() }
+        let result = try run(["models", "install", "openai-vit-b-32"], home,
+                             extra: ["PHOTOSEARCH_HUB_URL": value, "http_proxy": proxy.url, "https_proxy": proxy.url])
+        #expect(result.status == 64)
+        #expect(result.standardError == "photosearch: error: PHOTOSEARCH_HUB_URL \"\(value)\" is not an http:// or https:// address; nothing was downloaded\n",
+                "\(result.standardError)")
+        #expect(proxy.server.requests.isEmpty, "\(proxy.server.requests.map(\.target))")
+    }
+
     @Test("an installed model's name is that model, whatever folder of that name the current one holds; ./NAME is the folder")
     func nameBeforeFolder() throws {
         let home = try Home()

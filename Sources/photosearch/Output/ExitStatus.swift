@@ -32,7 +32,7 @@ enum ExitStatus {
             }
         case is ComputeError:
             return usage
-        case ModelHubError.invalidName, ModelHubError.reservedName:
+        case ModelHubError.invalidName, ModelHubError.reservedName, ModelHubError.invalidHub:
             return usage
         default:
             return failure

@@ -10,7 +10,13 @@ struct ModelsInstallCommand: ParsableCommand {
     var name: String
 
     func run() throws {
-        let installer = ModelInstaller(store: ModelStore.standard(), downloader: ModelDownloader())
+        let downloader: ModelDownloader
+        do {
+            downloader = try ModelDownloader.standard()
+        } catch {
+            throw Failure.exit(error)
+        }
+        let installer = ModelInstaller(store: ModelStore.standard(), downloader: downloader)
         let bar = DownloadBar()
         do {
             let model = try installer.install(name, progress: bar.update)
