@@ -34,7 +34,7 @@ struct PhotoSearch: AsyncParsableCommand {
         do {
             _ = try KernelPath.requested()
         } catch {
-            Terminal.error("photosearch: error: \(error.localizedDescription)\n")
+            Terminal.error("photosearch: error: \(Failure.shown(error.localizedDescription))\n")
             Foundation.exit(ExitStatus.usage)
         }
         let arguments = (1..<Int(CommandLine.argc)).map { index in

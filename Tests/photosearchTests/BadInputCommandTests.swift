@@ -183,6 +183,21 @@ struct BadInputCommandTests {
         #expect(serve.standardError == "photosearch: error: serve needs at least 128 open files, and the limit is 16 (ulimit -n)\n", "\(serve.standardError)")
     }
 
+    @Test("on a terminal, the progress line is redrawn in place; with TERM=dumb it is not (no escape sequences)", arguments: ["xterm", "dumb"])
+    func dumbTerminal(term: String) throws {
+        let folder = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder.file("photos"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/chelsea.png"), toPath: folder.file("photos/cat.png"))
+        // script(1) gives the command a terminal and copies what it shows.
+        let shown = try CommandRunner.run(executable: URL(fileURLWithPath: "/usr/bin/script"), [
+            "-qec", "TERM=\(term) '\(CommandRunner.executable.path)' index '\(folder.file("photos"))' --db '\(folder.file("index.sqlite"))' --model '\(Self.model)'",
+            "/dev/null",
+        ])
+        #expect(shown.status == 0, "\(shown.standardError)")
+        #expect(shown.standardOutput.contains("1 photo: 1 added"), "\(shown.standardOutput)")
+        #expect(shown.standardOutput.contains("\u{1B}[K") == (term != "dumb"), "\(shown.standardOutput.debugDescription)")
+    }
+
     @Test("a current folder that no longer exists: one line and exit 1, before any path is read against it (index . walked /)")
     func deletedCurrentFolder() throws {
         let folder = try TemporaryDirectory()

@@ -61,5 +61,11 @@ struct KernelPathCommandTests {
         let unknown = try CommandRunner.run(["status", "--db", "/nonexistent"], environment: ["PHOTOSEARCH_KERNELS": "sse9"])
         #expect(unknown.status == 64)
         #expect(unknown.standardError == "photosearch: error: PHOTOSEARCH_KERNELS=sse9 is not a kernel path; use one of: portable, avx2, avx512, avx512vnni, avx512bf16\n")
+        // What it says of the value is shown escaped, and not at any length.
+        let hostile = try CommandRunner.run(["status", "--db", "/nonexistent"],
+                                            environment: ["PHOTOSEARCH_KERNELS": "avx\u{1B}[2J" + String(repeating: "x", count: 100_000)])
+        #expect(hostile.status == 64)
+        #expect(hostile.standardError.hasPrefix("photosearch: error: PHOTOSEARCH_KERNELS=avx\\x1b[2Jxxx"), "\(hostile.standardError.prefix(100))")
+        #expect(!hostile.standardError.contains("\u{1B}") && hostile.standardError.count < 1200)
     }
 }

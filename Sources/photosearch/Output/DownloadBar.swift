@@ -8,7 +8,7 @@ import Glibc
 /// A download progress line on a terminal (standard error); silent otherwise.
 /// Updated from the download's own thread.
 final class DownloadBar: Sendable {
-    private let live = isatty(STDERR_FILENO) == 1
+    private let live = Terminal.redrawsLines
     private let shown = Mutex(false)
 
     func update(_ progress: ModelDownloader.Progress) {

@@ -148,6 +148,11 @@ enum Terminal {
     private static let stopper = Mutex<(@Sendable () -> Void)?>(nil)
     private static let outputFailed = Atomic<Bool>(false)
 
+    /// Whether standard error is a terminal that a line can be redrawn on
+    /// ("\r", erase to the end): not a file or a pipe, nor TERM=dumb (an
+    /// editor's shell, which shows the escapes).
+    static let redrawsLines = isatty(2) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+
     /// The signal that stopped a run, once one has (`SignalWatcher`).
     static let stopSignal = Atomic<Int32>(0)
     /// Whether standard output was closed when photosearch started (`>&-`):

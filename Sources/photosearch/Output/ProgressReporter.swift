@@ -10,7 +10,7 @@ import Glibc
 /// NDJSON events on standard output with --json (see `EventLine`).
 final class ProgressReporter {
     let json: Bool
-    private let live = isatty(STDERR_FILENO) == 1
+    private let live = Terminal.redrawsLines
     private var lineShown = false
 
     init(json: Bool) {
