@@ -203,6 +203,30 @@ public enum FilePaths {
         return "/" + parts.joined(separator: "/")
     }
 
+    /// Makes the folder `path` and those above it that are missing, as
+    /// `mkdir -p` does (mode 0755 less the umask); nil when they exist, else
+    /// why not, naming the folder at fault: "/etc/passwd is not a folder"
+    /// (Foundation's createDirectory said "The operation could not be
+    /// completed. (NSCocoaErrorDomain error 512.)").
+    public static func createFolders(_ path: String) -> String? {
+        var folder = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            folder += "/" + part
+            if folder == "./." { continue }
+            for attempt in 0..<2 {
+                if let existing = status(folder) {
+                    if existing.st_mode & S_IFMT == S_IFDIR { break }
+                    return "\(displayed(folder)) is not a folder"
+                }
+                if withFileSystemRepresentation(folder, { mkdir($0, 0o755) }) == 0 { break }
+                // Made by another process meanwhile: looked at again.
+                if errno == EEXIST, attempt == 0 { continue }
+                return "cannot create \(displayed(folder)): \(String(cString: strerror(errno)).lowercased())"
+            }
+        }
+        return nil
+    }
+
     /// The working directory, in the same encoding; "/" when it cannot be
     /// named (the command line refuses to start then: see photosearch's
     /// `ProcessEnvironment.currentFolderProblem`).

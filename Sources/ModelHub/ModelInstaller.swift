@@ -33,11 +33,7 @@ public struct ModelInstaller: Sendable {
         }
         let staging = stagingPath(for: name)
         try store.checkRoot()
-        do {
-            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        } catch {
-            throw .fileSystem(path: staging, reason: error.localizedDescription)
-        }
+        if let problem = FilePaths.createFolders(staging) { throw .fileSystem(path: staging, reason: problem) }
         // One install of a model at a time: two would write the same partial
         // files, each truncating the other's. The lock is a file of its own
         // (the staging folder is renamed or deleted while locked), deleted

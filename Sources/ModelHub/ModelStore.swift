@@ -194,8 +194,8 @@ public struct ModelStore: Sendable {
         try ModelValidator.validate(directory: source)
         try checkRoot()
         let staging = root + "/.\(name).importing-\(getpid())"
+        if let problem = FilePaths.createFolders(staging) { throw .fileSystem(path: staging, reason: problem) }
         do {
-            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
             for file in directory.modelFiles {
                 try FileManager.default.copyItem(atPath: file, toPath: staging + "/" + FilePaths.lastComponent(file))
             }
@@ -237,8 +237,8 @@ public struct ModelStore: Sendable {
     }
 
     private func write(_ data: Data, to path: String) throws(ModelHubError) {
+        if let problem = FilePaths.createFolders(root) { throw .fileSystem(path: path, reason: problem) }
         do {
-            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             throw .fileSystem(path: path, reason: error.localizedDescription)

@@ -198,6 +198,25 @@ struct BadInputCommandTests {
         #expect(shown.standardOutput.contains("\u{1B}[K") == (term != "dumb"), "\(shown.standardOutput.debugDescription)")
     }
 
+    @Test("a home that is a file: each folder that cannot be made is named, with why")
+    func homeIsAFile() throws {
+        let folder = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder.file("photos"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: CommandRunner.fixture("photos/chelsea.png"), toPath: folder.file("photos/cat.png"))
+        try Data("not a folder".utf8).write(to: URL(fileURLWithPath: folder.file("home")))
+        let home = ["HOME": folder.file("home"), "XDG_DATA_HOME": "", "XDG_CACHE_HOME": "", "PHOTOSEARCH_MODEL": "", "PHOTOSEARCH_DB": ""]
+        // The prepared-weights cache cannot be kept: said, and the run goes on.
+        let index = try CommandRunner.run(["index", folder.file("photos"), "--db", folder.file("index.sqlite"), "--model", Self.model], environment: home)
+        #expect(index.status == 0, "\(index.standardError)")
+        #expect(index.standardError.contains(": \(folder.file("home")) is not a folder\n"), "\(index.standardError)")
+        #expect(!index.standardError.contains("NSCocoaErrorDomain"))
+        // The default index's folder, and the model store's, cannot be made.
+        let search = try CommandRunner.run(["index", folder.file("photos"), "--model", Self.model], environment: home)
+        #expect(search.status == 1 && search.standardError.contains("\(folder.file("home")) is not a folder\n"), "\(search.standardError)")
+        let imported = try CommandRunner.run(["models", "import", Self.model, "--name", "small"], environment: home)
+        #expect(imported.status == 1 && imported.standardError.hasSuffix(": \(folder.file("home")) is not a folder\n"), "\(imported.standardError)")
+    }
+
     @Test("a current folder that no longer exists: one line and exit 1, before any path is read against it (index . walked /)")
     func deletedCurrentFolder() throws {
         let folder = try TemporaryDirectory()

@@ -267,12 +267,12 @@ final class WeightReader {
         // copy of it (its zeros would only take the cache's room).
         if let preparation, !preparation.complete, missing.isEmpty {
             do {
-                try FileManager.default.createDirectory(atPath: cache.directory, withIntermediateDirectories: true)
+                if let problem = FilePaths.createFolders(cache.directory) { throw PreparedCacheFolderError(reason: problem) }
                 try PreparedWeightsFile.write(preparation.items, to: path, tower: tower, precision: precision,
                                               weights: identity, weightsChecksum: weightsChecksum())
                 PreparedWeightsFile.prune(directory: cache.directory)
             } catch {
-                cache.notice?("could not save the prepared \(described): \(error.localizedDescription)")
+                cache.notice?("could not save the prepared \(described): \((error as? PreparedCacheFolderError)?.reason ?? error.localizedDescription)")
             }
         }
         return result
@@ -301,4 +301,9 @@ package struct TensorSpecification: Sendable, Equatable {
     package let name: String
     package let shape: [Int]
     package let fanIn: Int?
+}
+
+/// The prepared weights' folder could not be made (why, from `FilePaths.createFolders`).
+private struct PreparedCacheFolderError: Error {
+    let reason: String
 }

@@ -71,11 +71,7 @@ package final class IndexDatabase: Sendable {
             guard access == .write else { throw .indexNotFound(path: path) }
             let folder = FilePaths.deletingLastComponent(path)
             if !folder.isEmpty {
-                do {
-                    try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                } catch {
-                    throw .databaseUnavailable(path: path, reason: "cannot create \(folder): \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
-                }
+                if let problem = FilePaths.createFolders(folder) { throw .databaseUnavailable(path: path, reason: problem) }
             }
         }
         var configuration = Configuration()
