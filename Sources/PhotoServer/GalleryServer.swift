@@ -150,11 +150,13 @@ public struct GalleryServer: Sendable {
             logger: Self.quietLogger())
     }
 
-    /// Serves until SIGINT or SIGTERM, and SIGHUP (a closed terminal) when
-    /// `stopOnHangup`, each a graceful stop; `listening` gets the address
+    /// Serves until SIGTERM, SIGINT when `stopOnInterrupt`, or SIGHUP (a
+    /// closed terminal) when `stopOnHangup`, each a graceful stop; `listening` gets the address
     /// it is bound to (the real port when 0 was asked for).
-    public func run(stopOnHangup: Bool = false, listening: @escaping @Sendable (String, Int) -> Void) async throws {
-        try await application(listening: listening).runService(gracefulShutdownSignals: [.sigterm, .sigint] + (stopOnHangup ? [.sighup] : []))
+    public func run(stopOnHangup: Bool = false, stopOnInterrupt: Bool = true,
+                    listening: @escaping @Sendable (String, Int) -> Void) async throws {
+        try await application(listening: listening)
+            .runService(gracefulShutdownSignals: [.sigterm] + (stopOnInterrupt ? [.sigint] : []) + (stopOnHangup ? [.sighup] : []))
     }
 
     static func quietLogger() -> Logger {

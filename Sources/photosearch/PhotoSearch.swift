@@ -23,6 +23,7 @@ struct PhotoSearch: AsyncParsableCommand {
     /// replace them.
     static func main() async {
         Terminal.openClosedStandardDescriptors()
+        _ = SignalWatcher.ignoredAtStart   // read before any signal is handled
         Parallel.ensureThreadStacks()
         ProcessEnvironment.raiseOpenFileLimit()
         ProcessEnvironment.sanitizeLocale()

@@ -287,6 +287,23 @@ struct IndexCommandTests {
         #expect(end.standardError.contains("stopped by signal"))
     }
 
+    @Test("a stop signal ignored when it started (a background job of a script ignores SIGINT) stays ignored: the run finishes")
+    func ignoredInterrupt() throws {
+        let count = 300
+        let folder = try makePhotoFolder(count: count)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("index.sqlite").path
+        let child = try ChildProcess(["index", folder.appendingPathComponent("photos").path, "--db", database,
+                                      "--model", model, "--json", "--batch-size", "2", "--jobs", "1"],
+                                     launcher: ["/bin/sh", "-c", "trap '' INT; exec \"$0\" \"$@\""])
+        #expect(child.waitForLine { event($0) == "progress" } != nil)
+        child.signal(SIGINT)
+        let line = child.waitForLine(where: isSummary)
+        let end = child.finish()
+        #expect(end.reason == .exit && end.status == 0, "\(end.standardError)")
+        #expect(try line.map(summary)?.added == count)
+    }
+
     @Test("--every --json: a run that cannot start (a root that is not there) is a run_failed event on standard output, and the next run comes")
     func everyRunFailedEvent() throws {
         let folder = try makePhotoFolder(count: 2)

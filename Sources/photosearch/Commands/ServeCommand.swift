@@ -94,7 +94,8 @@ struct ServeCommand: AsyncParsableCommand {
             let token = configuration.token
             let outcome: (any Error)?
             do {
-                try await server.run(stopOnHangup: !SignalWatcher.hangupIgnored) { host, port in
+                try await server.run(stopOnHangup: !SignalWatcher.ignoredAtStart.contains(SIGHUP),
+                                           stopOnInterrupt: !SignalWatcher.ignoredAtStart.contains(SIGINT)) { host, port in
                     // On 0.0.0.0 or ::, the addresses other devices can open.
                     let addresses = ServerAddresses.reachable(listeningOn: host).map { address in
                         "http://\(address.host):\(port)/" + (token.map { "?token=\($0)" } ?? "")
