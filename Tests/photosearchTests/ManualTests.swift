@@ -7,6 +7,14 @@ import TestSupport
 /// environment, the exit statuses the code uses, and examples.
 @Suite("The man page")
 struct ManualTests {
+    @Test("a SOURCE_DATE_EPOCH that is not whole seconds up to the year 9999 is refused (it gave an empty date)",
+          arguments: ["1e300", "nan", "9e18", "-5", "253402300800"])
+    func badEpoch(value: String) throws {
+        let generated = try CommandRunner.run(["--generate-manual"], environment: ["SOURCE_DATE_EPOCH": value])
+        #expect(generated.status == 1 && generated.standardOutput.isEmpty)
+        #expect(generated.standardError == "photosearch: error: SOURCE_DATE_EPOCH=\(value) is not a whole number of seconds since 1970 (up to the year 9999)\n")
+    }
+
     @Test("groff finds nothing to warn about; man shows every command's options, defaults, exit statuses and examples")
     func manual() throws {
         let generated = try CommandRunner.run(["--generate-manual"], environment: ["SOURCE_DATE_EPOCH": "1735689600"])

@@ -48,8 +48,25 @@ enum Manual {
             json = PhotoSearch.fullMessage(for: error)
         }
         let document = try JSONDecoder().decode(Document.self, from: Data(json.utf8))
-        let seconds = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap(Double.init) ?? Date().timeIntervalSince1970
+        var seconds = Date().timeIntervalSince1970
+        if let value = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !value.isEmpty {
+            // Whole seconds up to the year 9999, as reproducible-builds.org
+            // says; anything else (1e300, nan) gave an empty date.
+            guard let given = Int(value), (0...253_402_300_799).contains(given) else { throw ManualError.badEpoch(value) }
+            seconds = Double(given)
+        }
         return render(document.command, date: Date(timeIntervalSince1970: seconds))
+    }
+
+    enum ManualError: LocalizedError {
+        case badEpoch(String)
+
+        var errorDescription: String? {
+            switch self {
+            case let .badEpoch(value):
+                "SOURCE_DATE_EPOCH=\(Failure.shown(String(value.prefix(100)))) is not a whole number of seconds since 1970 (up to the year 9999)"
+            }
+        }
     }
 
     /// The mdoc source.
