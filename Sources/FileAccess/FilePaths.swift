@@ -221,7 +221,7 @@ public enum FilePaths {
                 if withFileSystemRepresentation(folder, { mkdir($0, 0o755) }) == 0 { break }
                 // Made by another process meanwhile: looked at again.
                 if errno == EEXIST, attempt == 0 { continue }
-                return "cannot create \(displayed(folder)): \(String(cString: strerror(errno)).lowercased())"
+                return "cannot create \(displayed(folder)): \(systemErrorText(errno))"
             }
         }
         return nil
@@ -231,8 +231,19 @@ public enum FilePaths {
     /// named (the command line refuses to start then: see photosearch's
     /// `ProcessEnvironment.currentFolderProblem`).
     public static func currentDirectory() -> String {
+        (try? namedCurrentDirectory().get()) ?? "/"
+    }
+
+    /// The working directory, or the error number of why it cannot be named
+    /// (ENOENT: deleted; EACCES: a folder above it not searchable).
+    public static func namedCurrentDirectory() -> Result<String, SystemError> {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
-        return string(fromFileSystem: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
+        guard getcwd(&buffer, buffer.count) != nil else { return .failure(SystemError(number: errno)) }
+        return .success(string(fromFileSystem: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }))
+    }
+
+    /// An error number from the system (`systemErrorText` says it).
+    public struct SystemError: Error, Equatable, Sendable {
+        public let number: Int32
     }
 }

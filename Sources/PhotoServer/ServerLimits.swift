@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -40,16 +41,9 @@ public struct ServerLimits: Sendable {
     /// the listen backlog) instead of failing accept(2) with EMFILE, which
     /// made it spin.
     static func connectionLimit() -> Int {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 256 }
-        let wanted = min(limit.rlim_max, 65_536)
-        if limit.rlim_cur < wanted {
-            var raised = limit
-            raised.rlim_cur = wanted
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
-        }
+        guard let limit = OpenFileLimit.raise() else { return 256 }
         let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 32
-        return max(1, min(1024, Int(limit.rlim_cur) - open - reservedDescriptors))
+        return max(1, min(1024, limit - open - reservedDescriptors))
     }
 }
 

@@ -25,7 +25,7 @@ struct PhotoSearch: AsyncParsableCommand {
         Terminal.openClosedStandardDescriptors()
         _ = SignalWatcher.ignoredAtStart   // read before any signal is handled
         Parallel.ensureThreadStacks()
-        ProcessEnvironment.raiseOpenFileLimit()
+        OpenFileLimit.raise()
         ProcessEnvironment.sanitizeLocale()
         ProcessEnvironment.setHelpColumns()
         if let problem = ProcessEnvironment.currentFolderProblem() {

@@ -230,7 +230,7 @@ package final class VectorMatrix: Sendable {
         guard let header = Self.validated(bytes, modelChecksum: modelChecksum, dimension: dimension),
               verified || Self.checksumMatches(bytes, base: base) else { return nil }
         let layout = header.layout
-        if header.cellStarts.count < 2 {
+        if header.cellStarts.isEmpty {
             PageMapping.populate(base, from: Self.headerSize, to: layout.halves)
             PageMapping.populate(base, from: layout.vectors4, to: layout.size)
         } else {
@@ -551,7 +551,7 @@ package final class VectorMatrix: Sendable {
                     if !renamed { unlink(temporary) }   // the mapping lives on without a name
                     // Its status after the rename (which changes its ctime), if
                     // the name still leads to it.
-                    let written = renamed ? FilePaths.status(path).flatMap { $0.st_dev == mapped.status.st_dev && $0.st_ino == mapped.status.st_ino ? $0 : nil } : nil
+                    let written = renamed ? FilePaths.status(path).flatMap { FileIdentity($0) == FileIdentity(mapped.status) ? $0 : nil } : nil
                     if let matrix = VectorMatrix(file: mapped, path: path, modelChecksum: modelChecksum, dimension: dimension,
                                                  trusted: true, stamp: written) {
                         return matrix

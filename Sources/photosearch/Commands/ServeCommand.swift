@@ -69,7 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
         try await Failure.reporting {
             // SwiftNIO traps when it cannot open its own descriptors (an
             // event loop's epoll): refused here, in a line.
-            let files = ProcessEnvironment.openFileLimit
+            let files = OpenFileLimit.current ?? Int.max
             guard files >= Self.minimumOpenFiles else {
                 Terminal.error("photosearch: error: serve needs at least \(Self.minimumOpenFiles) open files, and the limit is \(files) (ulimit -n)\n")
                 throw ExitCode(ExitStatus.failure)

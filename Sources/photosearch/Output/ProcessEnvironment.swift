@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -47,34 +48,13 @@ enum ProcessEnvironment {
         return made(of: rest, 1...8, \.isLetter)
     }
 
-    /// Raises the soft limit on open files to the hard one, as Go's runtime
-    /// does: a soft limit of a few dozen (a service unit's, a shell's
-    /// `ulimit -n`) left photos recorded as failed with "too many open
-    /// files" and serve stopped inside SwiftNIO.
-    static func raiseOpenFileLimit() {
-        var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        // As serve's connection limit raises it (ServerLimits): enough, and
-        // no more than select-free code ever needs.
-        limit.rlim_cur = min(limit.rlim_max, 65_536)
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-    }
-
-    /// The soft limit on open files now.
-    static var openFileLimit: Int {
-        var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return Int.max }
-        return limit.rlim_cur == rlim_t.max ? Int.max : Int(clamping: limit.rlim_cur)
-    }
-
     /// Why the current folder cannot be named (deleted, or an ancestor not
     /// searchable), nil when it can. Relative paths are made absolute
     /// against it, for the index to keep: without it, `index .` walked from
     /// "/", the whole machine. Refused at start, as git refuses.
     static func currentFolderProblem() -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) == nil else { return nil }
-        return errno == ENOENT ? "it no longer exists (deleted, or moved away?)" : String(cString: strerror(errno)).lowercased()
+        guard case let .failure(error) = FilePaths.namedCurrentDirectory() else { return nil }
+        return error.number == ENOENT ? "it no longer exists (deleted, or moved away?)" : systemErrorText(error.number)
     }
 
     /// Sets COLUMNS, which ArgumentParser wraps help and usage to, to the
